@@ -1,0 +1,426 @@
+//! The command line of `kms-admin` (clap derive).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use kms_client::{DEFAULT_ENDPOINT, KeySpec, KeyState};
+
+const TOP_HELP: &str = "\
+Examples:
+  kms-admin create-key --alias photos --description 'photo bucket'
+  kms-admin --json describe-key alias/photos
+  kms-admin generate-data-key photos --context-json '{\"bucket\":\"photos\"}'
+  echo -n hello | kms-admin encrypt photos
+  kms-admin --endpoint https://kms.internal:50051 --ca-file ca.pem list-keys --all
+
+Exit status:
+  0  success
+  1  the KMS refused the request (not found, key state, invalid argument or ciphertext, ...)
+  2  bad command line or unusable input (flags, files, base64, context JSON, CA file)
+  3  the KMS could not be reached or did not answer in time";
+
+/// Administer keys of the local KMS emulator over its gRPC API.
+///
+/// KEY is the key's UUID, `alias/<name>` or the bare alias `<name>`. An encryption context is given
+/// as the base64 of a JSON object of strings (`--context`), or as the JSON itself (`--context-json`).
+/// `--json` prints Tencent KMS field names (KeyId, KeyState, CiphertextBlob, ...).
+#[derive(Debug, Parser)]
+#[command(name = "kms-admin", version, after_help = TOP_HELP, propagate_version = true)]
+pub struct Cli {
+    /// The KMS gRPC endpoint (http:// or https://).
+    #[arg(long, env = "KMS_ENDPOINT", default_value = DEFAULT_ENDPOINT, global = true, value_name = "URL")]
+    pub endpoint: String,
+
+    /// Print machine-readable JSON (Tencent KMS field names) instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Time allowed for the connection and for each request: `30`, `30s`, `500ms`, `2m`.
+    #[arg(long, env = "KMS_TIMEOUT", default_value = "30s", value_parser = parse_duration, global = true,
+          value_name = "DURATION")]
+    pub timeout: Duration,
+
+    /// PEM file of CA certificates to trust for an https:// endpoint.
+    #[arg(long, env = "KMS_CA_FILE", global = true, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// One subcommand per RPC.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a symmetric CMK (Enabled, key version 1).
+    #[command(
+        after_help = "Example:\n  kms-admin create-key --alias photos --description 'photo bucket'"
+    )]
+    CreateKey {
+        /// 1-60 characters of [A-Za-z0-9_-], starting with a letter or digit; unique.
+        #[arg(long)]
+        alias: String,
+        /// Free text, at most 1024 bytes.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+
+    /// Show a key's metadata.
+    #[command(after_help = "Example:\n  kms-admin describe-key alias/photos")]
+    DescribeKey {
+        /// Key id, alias/<name> or <name>.
+        key: String,
+    },
+
+    /// List keys (every page). User keys only unless --all.
+    #[command(
+        after_help = "Example:\n  kms-admin list-keys --state Disabled\n  kms-admin --json list-keys --all"
+    )]
+    ListKeys {
+        /// Only keys in this state: Enabled, Disabled, PendingDelete, PendingImport, Archived.
+        #[arg(long, value_parser = parse_state, value_name = "STATE")]
+        state: Option<KeyState>,
+        /// Also list service-owned keys (the COS default CMK and the SSE-COS key).
+        #[arg(long)]
+        all: bool,
+    },
+
+    /// Enable a Disabled key.
+    #[command(after_help = "Example:\n  kms-admin enable-key alias/photos")]
+    EnableKey {
+        /// Key id, alias/<name> or <name>.
+        key: String,
+    },
+
+    /// Disable an Enabled key (it can no longer encrypt or decrypt).
+    #[command(after_help = "Example:\n  kms-admin disable-key alias/photos")]
+    DisableKey {
+        /// Key id, alias/<name> or <name>.
+        key: String,
+    },
+
+    /// Schedule a Disabled key for deletion after a waiting period.
+    #[command(
+        after_help = "Example:\n  kms-admin schedule-key-deletion alias/old --pending-days 7"
+    )]
+    ScheduleKeyDeletion {
+        /// Key id, alias/<name> or <name>.
+        key: String,
+        /// Days before the key is deleted: 7..30.
+        #[arg(long, value_name = "N")]
+        pending_days: u32,
+    },
+
+    /// Cancel a scheduled deletion (the key becomes Disabled).
+    #[command(after_help = "Example:\n  kms-admin cancel-key-deletion alias/old")]
+    CancelKeyDeletion {
+        /// Key id, alias/<name> or <name>.
+        key: String,
+    },
+
+    /// Archive an Enabled key (it still decrypts, no longer encrypts).
+    #[command(after_help = "Example:\n  kms-admin archive-key alias/photos-2023")]
+    ArchiveKey {
+        /// Key id, alias/<name> or <name>.
+        key: String,
+    },
+
+    /// Bring an Archived key back to Enabled.
+    #[command(after_help = "Example:\n  kms-admin cancel-key-archive alias/photos-2023")]
+    CancelKeyArchive {
+        /// Key id, alias/<name> or <name>.
+        key: String,
+    },
+
+    /// Give a key a new alias.
+    #[command(after_help = "Example:\n  kms-admin update-alias alias/photos pictures")]
+    UpdateAlias {
+        /// Key id, alias/<name> or <name>.
+        key: String,
+        /// The new alias.
+        alias: String,
+    },
+
+    /// Change a key's description.
+    #[command(
+        after_help = "Example:\n  kms-admin update-description alias/photos 'photos, 2024 onwards'"
+    )]
+    UpdateDescription {
+        /// Key id, alias/<name> or <name>.
+        key: String,
+        /// The new description (at most 1024 bytes).
+        text: String,
+    },
+
+    /// Turn on automatic rotation.
+    #[command(
+        after_help = "Example:\n  kms-admin enable-key-rotation alias/photos --rotate-days 90"
+    )]
+    EnableKeyRotation {
+        /// Key id, alias/<name> or <name>.
+        key: String,
+        /// Rotation period in days, 7..365 (default 365).
+        #[arg(long, value_name = "N")]
+        rotate_days: Option<u32>,
+    },
+
+    /// Turn off automatic rotation.
+    #[command(after_help = "Example:\n  kms-admin disable-key-rotation alias/photos")]
+    DisableKeyRotation {
+        /// Key id, alias/<name> or <name>.
+        key: String,
+    },
+
+    /// Show whether a key rotates, and when.
+    #[command(after_help = "Example:\n  kms-admin get-key-rotation-status alias/photos")]
+    GetKeyRotationStatus {
+        /// Key id, alias/<name> or <name>.
+        key: String,
+    },
+
+    /// Add a key version now; new ciphertexts use it, older ones keep decrypting.
+    #[command(after_help = "Example:\n  kms-admin rotate-key alias/photos")]
+    RotateKey {
+        /// Key id, alias/<name> or <name>.
+        key: String,
+    },
+
+    /// Show the default CMK that COS uses for SSE-KMS when a request names no key.
+    #[command(after_help = "Example:\n  kms-admin --json default-key")]
+    DefaultKey,
+
+    /// Generate a data key: its plaintext (base64) and its copy sealed under KEY.
+    #[command(
+        after_help = "Example:\n  kms-admin generate-data-key alias/photos --key-spec AES_128 \
+                            --context-json '{\"bucket\":\"photos\"}'\n  \
+                            kms-admin generate-data-key photos --number-of-bytes 64 --without-plaintext"
+    )]
+    GenerateDataKey {
+        /// Key id, alias/<name> or <name>.
+        key: String,
+        /// AES_256 (32 bytes, the default) or AES_128 (16 bytes).
+        #[arg(long, value_parser = parse_key_spec, value_name = "SPEC", conflicts_with = "number_of_bytes")]
+        key_spec: Option<KeySpec>,
+        /// Data key length in bytes, 1..1024.
+        #[arg(long, value_name = "N")]
+        number_of_bytes: Option<u32>,
+        #[command(flatten)]
+        context: ContextArgs,
+        /// Return only the sealed copy (GenerateDataKeyWithoutPlaintext).
+        #[arg(long)]
+        without_plaintext: bool,
+    },
+
+    /// Encrypt up to 4096 bytes under KEY (from --plaintext, --in FILE, or stdin).
+    #[command(
+        after_help = "Example:\n  kms-admin encrypt alias/photos --plaintext 'hello' --context-json '{\"a\":\"b\"}'\n  \
+                            kms-admin encrypt photos --in secret.bin"
+    )]
+    Encrypt {
+        /// Key id, alias/<name> or <name>.
+        key: String,
+        /// The plaintext, as text.
+        #[arg(long, value_name = "TEXT", conflicts_with = "input")]
+        plaintext: Option<String>,
+        /// Read the plaintext (raw bytes) from this file.
+        #[arg(long = "in", value_name = "FILE")]
+        input: Option<PathBuf>,
+        #[command(flatten)]
+        context: ContextArgs,
+    },
+
+    /// Decrypt a ciphertext blob (from --ciphertext, --in FILE, or stdin; base64 or raw bytes).
+    ///
+    /// Without --json the plaintext is written as raw bytes to stdout, or to --out FILE.
+    #[command(
+        after_help = "Example:\n  kms-admin decrypt --ciphertext \"$BLOB\" --context-json '{\"a\":\"b\"}'\n  \
+                            kms-admin decrypt --in blob.b64 --out secret.bin"
+    )]
+    Decrypt {
+        /// The ciphertext blob, base64.
+        #[arg(long, value_name = "B64", conflicts_with = "input")]
+        ciphertext: Option<String>,
+        /// Read the blob (base64 text or raw bytes) from this file.
+        #[arg(long = "in", value_name = "FILE")]
+        input: Option<PathBuf>,
+        /// Write the plaintext (raw bytes) to this file instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        context: ContextArgs,
+    },
+
+    /// Open a blob and seal it again (newest key version, or another key) without showing the plaintext.
+    #[command(
+        after_help = "Example:\n  kms-admin re-encrypt --ciphertext \"$BLOB\" --to alias/archive \
+                            --source-context-json '{\"a\":\"b\"}'"
+    )]
+    ReEncrypt {
+        /// The ciphertext blob, base64.
+        #[arg(long, value_name = "B64")]
+        ciphertext: String,
+        /// Seal under this key instead of the blob's own key.
+        #[arg(long, value_name = "KEY")]
+        to: Option<String>,
+        /// The blob's encryption context, base64 JSON.
+        #[arg(long, value_name = "B64", conflicts_with = "source_context_json")]
+        source_context: Option<String>,
+        /// The blob's encryption context, as JSON (base64-encoded for you).
+        #[arg(long, value_name = "JSON")]
+        source_context_json: Option<String>,
+        /// The new blob's encryption context, base64 JSON.
+        #[arg(long, value_name = "B64", conflicts_with = "destination_context_json")]
+        destination_context: Option<String>,
+        /// The new blob's encryption context, as JSON (base64-encoded for you).
+        #[arg(long, value_name = "JSON")]
+        destination_context_json: Option<String>,
+    },
+
+    /// Generate N random bytes (1..1024), printed as base64 or written raw to --out FILE.
+    #[command(
+        after_help = "Example:\n  kms-admin generate-random 32\n  kms-admin generate-random 64 --out nonce.bin"
+    )]
+    GenerateRandom {
+        /// Number of bytes, 1..1024.
+        n: u32,
+        /// Write the raw bytes to this file instead of printing base64.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+
+    /// Load a YAML or JSON file of keys (fixed ids, aliases, states, material) into the server.
+    ///
+    /// All or nothing: a bad file is refused as a whole with the line and the rule that failed.
+    /// Loading the same file again changes nothing.
+    #[command(
+        after_help = "Example:\n  kms-admin seed keys.yaml\n  cat keys.json | kms-admin seed -"
+    )]
+    Seed {
+        /// The seed file (`-` for stdin).
+        file: PathBuf,
+    },
+}
+
+/// `--context` / `--context-json`.
+#[derive(Debug, Args)]
+pub struct ContextArgs {
+    /// Encryption context: base64 of a JSON object of strings.
+    #[arg(long, value_name = "B64", conflicts_with = "context_json")]
+    pub context: Option<String>,
+    /// Encryption context as JSON, e.g. '{"bucket":"photos"}' (base64-encoded for you).
+    #[arg(long, value_name = "JSON")]
+    pub context_json: Option<String>,
+}
+
+/// `30` (seconds), `30s`, `500ms`, `2m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => (&s[..i], s[i..].trim()),
+        None => (s, "s"),
+    };
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?} (e.g. 30s, 500ms, 2m)"))?;
+    let secs = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        _ => return Err(format!("invalid duration unit in {s:?} (use ms, s or m)")),
+    };
+    if !secs.is_finite() || secs <= 0.0 || secs > 86_400.0 {
+        return Err(format!(
+            "duration {s:?} out of range (more than 0, at most 24h)"
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn parse_state(s: &str) -> Result<KeyState, String> {
+    s.parse().map_err(|e: kms_client::Error| e.to_string())
+}
+
+fn parse_key_spec(s: &str) -> Result<KeySpec, String> {
+    s.parse().map_err(|e: kms_client::Error| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("5h").is_err());
+        assert!(parse_duration("abc").is_err());
+    }
+
+    #[test]
+    fn parses_subcommands_and_globals_anywhere() {
+        let cli = Cli::try_parse_from([
+            "kms-admin",
+            "describe-key",
+            "k",
+            "--json",
+            "--timeout",
+            "2s",
+        ])
+        .unwrap();
+        assert!(cli.json);
+        assert_eq!(cli.timeout, Duration::from_secs(2));
+        assert!(matches!(cli.command, Command::DescribeKey { ref key } if key == "k"));
+
+        let cli = Cli::try_parse_from([
+            "kms-admin",
+            "list-keys",
+            "--state",
+            "pending-delete",
+            "--all",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::ListKeys {
+                state: Some(KeyState::PendingDelete),
+                all: true
+            }
+        ));
+
+        assert!(
+            Cli::try_parse_from([
+                "kms-admin",
+                "generate-data-key",
+                "k",
+                "--key-spec",
+                "AES_128",
+                "--number-of-bytes",
+                "3"
+            ])
+            .is_err()
+        );
+        assert!(
+            Cli::try_parse_from([
+                "kms-admin",
+                "encrypt",
+                "k",
+                "--context",
+                "e30=",
+                "--context-json",
+                "{}"
+            ])
+            .is_err()
+        );
+        assert!(Cli::try_parse_from(["kms-admin", "schedule-key-deletion", "k"]).is_err());
+    }
+}

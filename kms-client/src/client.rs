@@ -1,0 +1,919 @@
+//! [`KmsClient`]: one async method per RPC of `kms.v1.KeyManagementService`.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use kms_proto::pb;
+use kms_proto::pb::key_management_service_client::KeyManagementServiceClient;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+
+use crate::error::{Error, Result};
+use crate::secret::SecretBytes;
+use crate::types::{
+    Ciphertext, CreateKeyRequest, DataKey, DecryptRequest, Decrypted, EncryptRequest,
+    GenerateDataKeyRequest, KeyList, KeyMetadata, ListKeysRequest, ReEncryptRequest, ReEncrypted,
+    RotatedKey, RotationStatus, ScheduledDeletion, SeedSummary, item_error, metadata,
+};
+
+/// The endpoint used when none is given.
+pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:50051";
+/// Default time allowed to open a connection (TCP and TLS).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default time allowed for one call (each attempt, when a call is retried).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How calls without side effects are retried after `UNAVAILABLE`.
+///
+/// Only these calls are retried, because repeating them cannot change the server's state twice:
+/// `DescribeKey`, `ListKeys`, `GetKeyRotationStatus`, `GetDefaultKey`, `GenerateDataKey`,
+/// `GenerateDataKeyWithoutPlaintext`, `BatchGenerateDataKey`, `Encrypt`, `Decrypt`, `BatchDecrypt`,
+/// `ReEncrypt` and `GenerateRandom` (the crypto calls store nothing; a lost answer is simply replaced).
+///
+/// Never retried: `CreateKey` (a second key, or `AliasExists`), `EnableKey`, `DisableKey`,
+/// `ScheduleKeyDeletion`, `CancelKeyDeletion`, `ArchiveKey`, `CancelKeyArchive`, `UpdateAlias`,
+/// `UpdateKeyDescription`, `EnableKeyRotation`, `DisableKeyRotation`, `RotateKey` (a second
+/// rotation) and `SeedKeys`: if the first attempt reached the server, repeating it would report or
+/// do something else.
+///
+/// Timeouts are not retried either: the server may still be working on the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts after the first one (0 turns retries off).
+    pub max_retries: u32,
+    /// Wait before the first retry; doubles for each further retry.
+    pub initial_backoff: Duration,
+    /// Upper bound of the wait.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 3,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(2),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// No retries.
+    pub fn none() -> Self {
+        RetryPolicy {
+            max_retries: 0,
+            ..Default::default()
+        }
+    }
+
+    fn backoff(&self, retry: u32) -> Duration {
+        let factor = 1u32.checked_shl(retry.min(16)).unwrap_or(u32::MAX);
+        self.initial_backoff
+            .saturating_mul(factor)
+            .min(self.max_backoff)
+    }
+}
+
+/// Whether a call may be repeated after `UNAVAILABLE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    Safe,
+    Never,
+}
+
+/// Options for [`KmsClient`]: endpoint, timeouts, TLS and retries.
+///
+/// ```no_run
+/// # async fn f() -> kms_client::Result<()> {
+/// use std::time::Duration;
+/// let kms = kms_client::KmsClient::builder("https://kms.internal:50051")
+///     .ca_file("/etc/kms/ca.pem")
+///     .request_timeout(Duration::from_secs(10))
+///     .connect()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    endpoint: String,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    ca_file: Option<PathBuf>,
+    ca_pem: Option<Vec<u8>>,
+    tls_domain: Option<String>,
+    retry: RetryPolicy,
+}
+
+impl ClientBuilder {
+    /// Options for `endpoint` (`http://host:port` or `https://host:port`; a bare `host:port` means
+    /// `http://`).
+    pub fn new(endpoint: impl Into<String>) -> Self {
+        ClientBuilder {
+            endpoint: endpoint.into(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            ca_file: None,
+            ca_pem: None,
+            tls_domain: None,
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    /// Time allowed to open a connection (TCP connect and TLS handshake).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Time allowed for each call attempt. Also sent to the server as the gRPC deadline.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// A PEM file of CA certificates to trust (in addition to the bundled web PKI roots) for an
+    /// `https://` endpoint.
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_file = Some(path.into());
+        self
+    }
+
+    /// PEM CA certificates to trust, given as bytes.
+    pub fn ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca_pem = Some(pem.into());
+        self
+    }
+
+    /// The name to check in the server's certificate, when it differs from the endpoint's host.
+    pub fn tls_domain(mut self, domain: impl Into<String>) -> Self {
+        self.tls_domain = Some(domain.into());
+        self
+    }
+
+    /// The retry policy for calls without side effects (see [`RetryPolicy`]).
+    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The endpoint URL, with `http://` added when no scheme was given.
+    pub fn endpoint_url(&self) -> String {
+        let e = self.endpoint.trim();
+        if e.contains("://") {
+            e.to_owned()
+        } else {
+            format!("http://{e}")
+        }
+    }
+
+    /// Builds the tonic endpoint (URL, timeouts, TLS). Does not connect.
+    pub fn to_endpoint(&self) -> Result<Endpoint> {
+        let url = self.endpoint_url();
+        let https = url.starts_with("https://");
+        if !https && !url.starts_with("http://") {
+            return Err(Error::Config(format!(
+                "endpoint {url}: the scheme must be http:// or https://"
+            )));
+        }
+        let mut endpoint = Endpoint::from_shared(url.clone())
+            .map_err(|e| {
+                Error::Config(format!("endpoint {url}: {}", crate::error::error_chain(&e)))
+            })?
+            .connect_timeout(self.connect_timeout)
+            .timeout(self.request_timeout)
+            .user_agent(concat!("kms-client/", env!("CARGO_PKG_VERSION")))
+            .map_err(|e| Error::Config(format!("user agent: {e}")))?;
+        if https {
+            let mut tls = ClientTlsConfig::new()
+                .with_webpki_roots()
+                .timeout(self.connect_timeout);
+            if let Some(path) = &self.ca_file {
+                let pem = std::fs::read(path)
+                    .map_err(|e| Error::Config(format!("CA file {}: {e}", path.display())))?;
+                if !pem.windows(11).any(|w| w == b"-----BEGIN ") {
+                    return Err(Error::Config(format!(
+                        "CA file {}: no PEM certificate in it",
+                        path.display()
+                    )));
+                }
+                tls = tls.ca_certificate(Certificate::from_pem(pem));
+            }
+            if let Some(pem) = &self.ca_pem {
+                tls = tls.ca_certificate(Certificate::from_pem(pem.clone()));
+            }
+            if let Some(domain) = &self.tls_domain {
+                tls = tls.domain_name(domain.clone());
+            }
+            endpoint = endpoint.tls_config(tls).map_err(|e| {
+                Error::Config(format!("TLS for {url}: {}", crate::error::error_chain(&e)))
+            })?;
+        } else if self.ca_file.is_some() || self.ca_pem.is_some() {
+            return Err(Error::Config(format!(
+                "a CA certificate was given but {url} is not https://"
+            )));
+        }
+        Ok(endpoint)
+    }
+
+    /// Connects now: fails with [`Error::Transport`] when the server cannot be reached.
+    pub async fn connect(self) -> Result<KmsClient> {
+        let endpoint = self.to_endpoint()?;
+        let url = self.endpoint_url();
+        let channel = endpoint
+            .connect()
+            .await
+            .map_err(|e| Error::transport(&url, &e))?;
+        Ok(self.with_channel(channel))
+    }
+
+    /// Returns at once; the connection is opened on the first call (and reopened when lost).
+    pub fn connect_lazy(self) -> Result<KmsClient> {
+        let channel = self.to_endpoint()?.connect_lazy();
+        Ok(self.with_channel(channel))
+    }
+
+    fn with_channel(self, channel: Channel) -> KmsClient {
+        KmsClient {
+            inner: KeyManagementServiceClient::new(channel),
+            endpoint: self.endpoint_url(),
+            request_timeout: self.request_timeout,
+            retry: self.retry,
+        }
+    }
+}
+
+/// A client of the KMS gRPC API. Cheap to clone (clones share the connection).
+///
+/// ```no_run
+/// # async fn f() -> kms_client::Result<()> {
+/// use kms_client::{DecryptRequest, GenerateDataKeyRequest, KmsClient, encryption_context};
+/// let kms = KmsClient::connect("http://127.0.0.1:50051").await?;
+/// let key = kms.create_key(kms_client::CreateKeyRequest::new("photos")).await?;
+/// let ctx = encryption_context([("bucket", "photos")])?;
+/// let dk = kms
+///     .generate_data_key(GenerateDataKeyRequest::new(&key.key_id).encryption_context(&ctx))
+///     .await?;
+/// let back = kms.decrypt(DecryptRequest::new(dk.ciphertext_blob.clone()).encryption_context(&ctx)).await?;
+/// assert_eq!(back.plaintext, dk.plaintext);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct KmsClient {
+    inner: KeyManagementServiceClient<Channel>,
+    endpoint: String,
+    request_timeout: Duration,
+    retry: RetryPolicy,
+}
+
+impl KmsClient {
+    /// Connects to `endpoint` with the default options (see [`ClientBuilder`]).
+    pub async fn connect(endpoint: impl Into<String>) -> Result<Self> {
+        ClientBuilder::new(endpoint).connect().await
+    }
+
+    /// Options for a client of `endpoint`.
+    pub fn builder(endpoint: impl Into<String>) -> ClientBuilder {
+        ClientBuilder::new(endpoint)
+    }
+
+    /// A client over an existing channel, with the default request timeout and retry policy.
+    pub fn from_channel(channel: Channel) -> Self {
+        KmsClient {
+            inner: KeyManagementServiceClient::new(channel),
+            endpoint: String::from("(channel)"),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    /// Changes the time allowed for each call attempt.
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Changes the retry policy.
+    pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The endpoint URL this client was built for.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Runs one call: deadline, timeout, error mapping and (for `Retry::Safe`) retries.
+    async fn call<Req, Resp, F, Fut>(
+        &self,
+        retry: Retry,
+        name: &'static str,
+        req: Req,
+        f: F,
+    ) -> Result<Resp>
+    where
+        Req: Clone,
+        F: Fn(KeyManagementServiceClient<Channel>, tonic::Request<Req>) -> Fut,
+        Fut: Future<Output = std::result::Result<tonic::Response<Resp>, tonic::Status>>,
+    {
+        let max_retries = if retry == Retry::Safe {
+            self.retry.max_retries
+        } else {
+            0
+        };
+        let mut attempt = 0u32;
+        loop {
+            let mut request = tonic::Request::new(req.clone());
+            request.set_timeout(self.request_timeout);
+            let outcome =
+                tokio::time::timeout(self.request_timeout, f(self.inner.clone(), request)).await;
+            let err = match outcome {
+                Ok(Ok(response)) => return Ok(response.into_inner()),
+                Ok(Err(status)) => Error::from_status(status, self.request_timeout),
+                Err(_elapsed) => Error::Timeout {
+                    timeout: self.request_timeout,
+                },
+            };
+            if matches!(err, Error::Unavailable { .. }) && attempt < max_retries {
+                let wait = self.retry.backoff(attempt);
+                attempt += 1;
+                tracing::debug!(call = name, attempt, ?wait, error = %err, "KMS unavailable, retrying");
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            tracing::debug!(call = name, error = %err, "KMS call failed");
+            return Err(err);
+        }
+    }
+
+    // ----- keys -----
+
+    /// `CreateKey`: a new symmetric CMK, Enabled, with one key version. Not retried.
+    pub async fn create_key(&self, request: CreateKeyRequest) -> Result<KeyMetadata> {
+        let r = self
+            .call(
+                Retry::Never,
+                "CreateKey",
+                request.into_pb(),
+                |mut c, r| async move { c.create_key(r).await },
+            )
+            .await?;
+        metadata(r.key_metadata, "CreateKey")
+    }
+
+    /// `DescribeKey`. Retried on `UNAVAILABLE`.
+    pub async fn describe_key(&self, key_id: &str) -> Result<KeyMetadata> {
+        let req = pb::DescribeKeyRequest {
+            key_id: key_id.to_owned(),
+        };
+        let r = self
+            .call(Retry::Safe, "DescribeKey", req, |mut c, r| async move {
+                c.describe_key(r).await
+            })
+            .await?;
+        metadata(r.key_metadata, "DescribeKey")
+    }
+
+    /// `ListKeys`: one page. Retried on `UNAVAILABLE`.
+    pub async fn list_keys(&self, request: &ListKeysRequest) -> Result<KeyList> {
+        let r = self
+            .call(
+                Retry::Safe,
+                "ListKeys",
+                request.to_pb(),
+                |mut c, r| async move { c.list_keys(r).await },
+            )
+            .await?;
+        Ok(KeyList {
+            keys: r.keys.into_iter().map(KeyMetadata::from).collect(),
+            total_count: r.total_count,
+        })
+    }
+
+    /// Every page of `ListKeys` (`offset` and `limit` of `request` are the start and page size).
+    pub async fn list_all_keys(&self, request: &ListKeysRequest) -> Result<Vec<KeyMetadata>> {
+        let mut page = request.clone();
+        if page.limit == 0 {
+            page.limit = 1000;
+        }
+        let mut all = Vec::new();
+        loop {
+            let list = self.list_keys(&page).await?;
+            let got = u32::try_from(list.keys.len()).unwrap_or(u32::MAX);
+            all.extend(list.keys);
+            page.offset = page.offset.saturating_add(got);
+            if got == 0 || page.offset >= list.total_count {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// `EnableKey`: Disabled -> Enabled. Not retried.
+    pub async fn enable_key(&self, key_id: &str) -> Result<()> {
+        let req = pb::EnableKeyRequest {
+            key_id: key_id.to_owned(),
+        };
+        self.call(Retry::Never, "EnableKey", req, |mut c, r| async move {
+            c.enable_key(r).await
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// `DisableKey`: Enabled -> Disabled. Not retried.
+    pub async fn disable_key(&self, key_id: &str) -> Result<()> {
+        let req = pb::DisableKeyRequest {
+            key_id: key_id.to_owned(),
+        };
+        self.call(Retry::Never, "DisableKey", req, |mut c, r| async move {
+            c.disable_key(r).await
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// `ScheduleKeyDeletion`: Disabled -> PendingDelete, in `pending_window_in_days` (7..30) days.
+    /// Not retried.
+    pub async fn schedule_key_deletion(
+        &self,
+        key_id: &str,
+        pending_window_in_days: u32,
+    ) -> Result<ScheduledDeletion> {
+        let req = pb::ScheduleKeyDeletionRequest {
+            key_id: key_id.to_owned(),
+            pending_window_in_days,
+        };
+        let r = self
+            .call(
+                Retry::Never,
+                "ScheduleKeyDeletion",
+                req,
+                |mut c, r| async move { c.schedule_key_deletion(r).await },
+            )
+            .await?;
+        Ok(ScheduledDeletion {
+            key_id: r.key_id,
+            deletion_date: r.deletion_date,
+        })
+    }
+
+    /// `CancelKeyDeletion`: PendingDelete -> Disabled. Returns the key's UUID. Not retried.
+    pub async fn cancel_key_deletion(&self, key_id: &str) -> Result<String> {
+        let req = pb::CancelKeyDeletionRequest {
+            key_id: key_id.to_owned(),
+        };
+        let r = self
+            .call(
+                Retry::Never,
+                "CancelKeyDeletion",
+                req,
+                |mut c, r| async move { c.cancel_key_deletion(r).await },
+            )
+            .await?;
+        Ok(r.key_id)
+    }
+
+    /// `ArchiveKey`: Enabled -> Archived (decrypts, does not encrypt). Not retried.
+    pub async fn archive_key(&self, key_id: &str) -> Result<()> {
+        let req = pb::ArchiveKeyRequest {
+            key_id: key_id.to_owned(),
+        };
+        self.call(Retry::Never, "ArchiveKey", req, |mut c, r| async move {
+            c.archive_key(r).await
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// `CancelKeyArchive`: Archived -> Enabled. Not retried.
+    pub async fn cancel_key_archive(&self, key_id: &str) -> Result<()> {
+        let req = pb::CancelKeyArchiveRequest {
+            key_id: key_id.to_owned(),
+        };
+        self.call(
+            Retry::Never,
+            "CancelKeyArchive",
+            req,
+            |mut c, r| async move { c.cancel_key_archive(r).await },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// `UpdateAlias`: gives the key a new alias. Not retried.
+    pub async fn update_alias(&self, key_id: &str, alias: &str) -> Result<()> {
+        let req = pb::UpdateAliasRequest {
+            key_id: key_id.to_owned(),
+            alias: alias.to_owned(),
+        };
+        self.call(Retry::Never, "UpdateAlias", req, |mut c, r| async move {
+            c.update_alias(r).await
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// `UpdateKeyDescription`. Not retried.
+    pub async fn update_key_description(&self, key_id: &str, description: &str) -> Result<()> {
+        let req = pb::UpdateKeyDescriptionRequest {
+            key_id: key_id.to_owned(),
+            description: description.to_owned(),
+        };
+        self.call(
+            Retry::Never,
+            "UpdateKeyDescription",
+            req,
+            |mut c, r| async move { c.update_key_description(r).await },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// `EnableKeyRotation`: every `rotate_days` days (7..365; `None` = the default, 365). Not retried.
+    pub async fn enable_key_rotation(&self, key_id: &str, rotate_days: Option<u32>) -> Result<()> {
+        let req = pb::EnableKeyRotationRequest {
+            key_id: key_id.to_owned(),
+            rotate_days: rotate_days.unwrap_or(0),
+        };
+        self.call(
+            Retry::Never,
+            "EnableKeyRotation",
+            req,
+            |mut c, r| async move { c.enable_key_rotation(r).await },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// `DisableKeyRotation`. Not retried.
+    pub async fn disable_key_rotation(&self, key_id: &str) -> Result<()> {
+        let req = pb::DisableKeyRotationRequest {
+            key_id: key_id.to_owned(),
+        };
+        self.call(
+            Retry::Never,
+            "DisableKeyRotation",
+            req,
+            |mut c, r| async move { c.disable_key_rotation(r).await },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// `GetKeyRotationStatus`. Retried on `UNAVAILABLE`.
+    pub async fn get_key_rotation_status(&self, key_id: &str) -> Result<RotationStatus> {
+        let req = pb::GetKeyRotationStatusRequest {
+            key_id: key_id.to_owned(),
+        };
+        let r = self
+            .call(
+                Retry::Safe,
+                "GetKeyRotationStatus",
+                req,
+                |mut c, r| async move { c.get_key_rotation_status(r).await },
+            )
+            .await?;
+        Ok(r.into())
+    }
+
+    /// `RotateKey`: adds a key version now. Not retried (a retry would rotate twice).
+    pub async fn rotate_key(&self, key_id: &str) -> Result<RotatedKey> {
+        let req = pb::RotateKeyRequest {
+            key_id: key_id.to_owned(),
+        };
+        let r = self
+            .call(Retry::Never, "RotateKey", req, |mut c, r| async move {
+                c.rotate_key(r).await
+            })
+            .await?;
+        Ok(RotatedKey {
+            key_id: r.key_id,
+            key_version: r.key_version,
+        })
+    }
+
+    /// `GetDefaultKey`: the default CMK COS uses for `cos/kms`. Retried on `UNAVAILABLE`.
+    pub async fn get_default_key(&self) -> Result<KeyMetadata> {
+        let r = self
+            .call(
+                Retry::Safe,
+                "GetDefaultKey",
+                pb::GetDefaultKeyRequest {},
+                |mut c, r| async move { c.get_default_key(r).await },
+            )
+            .await?;
+        metadata(r.key_metadata, "GetDefaultKey")
+    }
+
+    // ----- cryptography -----
+
+    /// `GenerateDataKey`: a fresh data key and its sealed copy. Retried on `UNAVAILABLE`.
+    pub async fn generate_data_key(&self, request: GenerateDataKeyRequest) -> Result<DataKey> {
+        let r = self
+            .call(
+                Retry::Safe,
+                "GenerateDataKey",
+                request.into_pb(),
+                |mut c, r| async move { c.generate_data_key(r).await },
+            )
+            .await?;
+        Ok(r.into())
+    }
+
+    /// `GenerateDataKeyWithoutPlaintext`: only the sealed copy. Retried on `UNAVAILABLE`.
+    pub async fn generate_data_key_without_plaintext(
+        &self,
+        request: GenerateDataKeyRequest,
+    ) -> Result<Ciphertext> {
+        let r = self
+            .call(
+                Retry::Safe,
+                "GenerateDataKeyWithoutPlaintext",
+                request.into_pb(),
+                |mut c, r| async move { c.generate_data_key_without_plaintext(r).await },
+            )
+            .await?;
+        Ok(r.into())
+    }
+
+    /// `Encrypt`: seals 1..4096 bytes. Retried on `UNAVAILABLE`.
+    pub async fn encrypt(&self, request: EncryptRequest) -> Result<Ciphertext> {
+        let req = pb::EncryptRequest {
+            key_id: request.key_id,
+            plaintext: request.plaintext.expose_secret().to_vec(),
+            encryption_context: request.encryption_context,
+        };
+        let r = self
+            .call(Retry::Safe, "Encrypt", req, |mut c, r| async move {
+                c.encrypt(r).await
+            })
+            .await?;
+        Ok(r.into())
+    }
+
+    /// `Decrypt`: opens a blob (the context must match). Retried on `UNAVAILABLE`.
+    pub async fn decrypt(&self, request: DecryptRequest) -> Result<Decrypted> {
+        let r = self
+            .call(
+                Retry::Safe,
+                "Decrypt",
+                request.into_pb(),
+                |mut c, r| async move { c.decrypt(r).await },
+            )
+            .await?;
+        Ok(r.into())
+    }
+
+    /// `ReEncrypt`: opens a blob and seals it again (newest version, or another key) without
+    /// returning the plaintext. Retried on `UNAVAILABLE`.
+    pub async fn re_encrypt(&self, request: ReEncryptRequest) -> Result<ReEncrypted> {
+        let r = self
+            .call(
+                Retry::Safe,
+                "ReEncrypt",
+                request.into_pb(),
+                |mut c, r| async move { c.re_encrypt(r).await },
+            )
+            .await?;
+        Ok(r.into())
+    }
+
+    /// `GenerateRandom`: 1..1024 random bytes. Retried on `UNAVAILABLE`.
+    pub async fn generate_random(&self, number_of_bytes: u32) -> Result<SecretBytes> {
+        let req = pb::GenerateRandomRequest { number_of_bytes };
+        let r = self
+            .call(Retry::Safe, "GenerateRandom", req, |mut c, r| async move {
+                c.generate_random(r).await
+            })
+            .await?;
+        Ok(SecretBytes::new(r.plaintext))
+    }
+
+    /// `BatchGenerateDataKey`: up to 1000 data keys; each item succeeds or fails on its own (the
+    /// outer `Result` fails only when the whole call does). Retried on `UNAVAILABLE`.
+    pub async fn batch_generate_data_key(
+        &self,
+        items: Vec<GenerateDataKeyRequest>,
+    ) -> Result<Vec<Result<DataKey>>> {
+        let results = self.batch_generate(items, false).await?;
+        results
+            .into_iter()
+            .map(|r| match r.result {
+                Some(pb::batch_generate_data_key_result::Result::Ok(ok)) => {
+                    Ok(Ok(DataKey::from(ok)))
+                }
+                Some(pb::batch_generate_data_key_result::Result::Error(e)) => {
+                    Ok(Err(item_error(e)))
+                }
+                None => Err(Error::Protocol(
+                    "BatchGenerateDataKey: an item has no result".to_owned(),
+                )),
+            })
+            .collect()
+    }
+
+    /// `BatchGenerateDataKey` with `without_plaintext`: only the sealed copies. Retried on
+    /// `UNAVAILABLE`.
+    pub async fn batch_generate_data_key_without_plaintext(
+        &self,
+        items: Vec<GenerateDataKeyRequest>,
+    ) -> Result<Vec<Result<Ciphertext>>> {
+        let results = self.batch_generate(items, true).await?;
+        results
+            .into_iter()
+            .map(|r| match r.result {
+                Some(pb::batch_generate_data_key_result::Result::Ok(ok)) => Ok(Ok(Ciphertext {
+                    key_id: ok.key_id,
+                    ciphertext_blob: ok.ciphertext_blob,
+                    key_version: ok.key_version,
+                })),
+                Some(pb::batch_generate_data_key_result::Result::Error(e)) => {
+                    Ok(Err(item_error(e)))
+                }
+                None => Err(Error::Protocol(
+                    "BatchGenerateDataKey: an item has no result".to_owned(),
+                )),
+            })
+            .collect()
+    }
+
+    async fn batch_generate(
+        &self,
+        items: Vec<GenerateDataKeyRequest>,
+        without_plaintext: bool,
+    ) -> Result<Vec<pb::BatchGenerateDataKeyResult>> {
+        let req = pb::BatchGenerateDataKeyRequest {
+            items: items
+                .into_iter()
+                .map(GenerateDataKeyRequest::into_pb)
+                .collect(),
+            without_plaintext,
+        };
+        let r = self
+            .call(
+                Retry::Safe,
+                "BatchGenerateDataKey",
+                req,
+                |mut c, r| async move { c.batch_generate_data_key(r).await },
+            )
+            .await?;
+        Ok(r.results)
+    }
+
+    /// `BatchDecrypt`: up to 1000 blobs; each item succeeds or fails on its own. Retried on
+    /// `UNAVAILABLE`.
+    pub async fn batch_decrypt(
+        &self,
+        items: Vec<DecryptRequest>,
+    ) -> Result<Vec<Result<Decrypted>>> {
+        let req = pb::BatchDecryptRequest {
+            items: items.into_iter().map(DecryptRequest::into_pb).collect(),
+        };
+        let r = self
+            .call(Retry::Safe, "BatchDecrypt", req, |mut c, r| async move {
+                c.batch_decrypt(r).await
+            })
+            .await?;
+        r.results
+            .into_iter()
+            .map(|r| match r.result {
+                Some(pb::batch_decrypt_result::Result::Ok(ok)) => Ok(Ok(Decrypted::from(ok))),
+                Some(pb::batch_decrypt_result::Result::Error(e)) => Ok(Err(item_error(e))),
+                None => Err(Error::Protocol(
+                    "BatchDecrypt: an item has no result".to_owned(),
+                )),
+            })
+            .collect()
+    }
+
+    // ----- admin -----
+
+    /// `SeedKeys` (admin, not a Tencent action): loads a YAML or JSON document of keys with fixed
+    /// ids, aliases, states and optional fixed material. All or nothing; a bad document is
+    /// [`Error::InvalidArgument`] with `line N: <rule>`. Not retried.
+    pub async fn seed_keys(&self, document: &str) -> Result<SeedSummary> {
+        let req = pb::SeedKeysRequest {
+            document: document.to_owned(),
+        };
+        let r = self
+            .call(Retry::Never, "SeedKeys", req, |mut c, r| async move {
+                c.seed_keys(r).await
+            })
+            .await?;
+        Ok(SeedSummary {
+            changed: r.changed,
+            total: r.total,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.backoff(0), Duration::from_millis(100));
+        assert_eq!(p.backoff(1), Duration::from_millis(200));
+        assert_eq!(p.backoff(3), Duration::from_millis(800));
+        assert_eq!(p.backoff(10), Duration::from_secs(2));
+        assert_eq!(p.backoff(40), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn endpoint_scheme_is_added_and_checked() {
+        assert_eq!(
+            ClientBuilder::new("127.0.0.1:1").endpoint_url(),
+            "http://127.0.0.1:1"
+        );
+        assert!(
+            ClientBuilder::new("http://127.0.0.1:1")
+                .to_endpoint()
+                .is_ok()
+        );
+        let e = ClientBuilder::new("ftp://x:1").to_endpoint().unwrap_err();
+        assert!(e.to_string().contains("http:// or https://"), "{e}");
+    }
+
+    #[test]
+    fn ca_file_errors_are_config_errors() {
+        let e = ClientBuilder::new("https://127.0.0.1:1")
+            .ca_file("/nonexistent/ca.pem")
+            .to_endpoint()
+            .unwrap_err();
+        assert!(matches!(e, Error::Config(_)));
+        assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, "not a certificate").unwrap();
+        let e = ClientBuilder::new("https://127.0.0.1:1")
+            .ca_file(&path)
+            .to_endpoint()
+            .unwrap_err();
+        assert!(e.to_string().contains("no PEM certificate"), "{e}");
+
+        let e = ClientBuilder::new("http://127.0.0.1:1")
+            .ca_pem(b"x".to_vec())
+            .to_endpoint()
+            .unwrap_err();
+        assert!(e.to_string().contains("not https://"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn https_endpoint_builds_tls_config() {
+        assert!(
+            ClientBuilder::new("https://localhost:1")
+                .tls_domain("kms.test")
+                .to_endpoint()
+                .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn connection_refused_is_a_transport_error() {
+        // Bind then drop a listener to get a port nobody listens on.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let e = KmsClient::builder(format!("127.0.0.1:{port}"))
+            .connect_timeout(Duration::from_secs(2))
+            .connect()
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::Transport { .. }), "{e:?}");
+        assert!(
+            e.to_string()
+                .starts_with(&format!("cannot connect to http://127.0.0.1:{port}")),
+            "{e}"
+        );
+        assert!(e.is_unreachable());
+    }
+
+    #[tokio::test]
+    async fn lazy_client_retries_safe_calls_then_reports_unavailable() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let kms = KmsClient::builder(format!("127.0.0.1:{port}"))
+            .retry_policy(RetryPolicy {
+                max_retries: 2,
+                initial_backoff: Duration::from_millis(1),
+                max_backoff: Duration::from_millis(2),
+            })
+            .connect_lazy()
+            .unwrap();
+        let e = kms.describe_key("k").await.unwrap_err();
+        assert!(matches!(e, Error::Unavailable { .. }), "{e:?}");
+        let e = kms
+            .create_key(CreateKeyRequest::new("a"))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::Unavailable { .. }), "{e:?}");
+    }
+}

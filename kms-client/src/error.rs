@@ -1,0 +1,387 @@
+//! The client's error type, mapped from gRPC status codes.
+//!
+//! Every error that comes from the server keeps the server's message (which names the problem, e.g.
+//! `key 1234... is Disabled`) and the Tencent KMS error code that the server puts in the
+//! `x-kms-error-code` metadata entry (e.g. `ResourceUnavailable.CmkDisabled`).
+
+use std::time::Duration;
+
+use tonic::Code;
+
+/// The metadata entry in which the server sends the Tencent KMS error code.
+pub const ERROR_CODE_METADATA: &str = "x-kms-error-code";
+
+/// The one message the server gives for a ciphertext blob that does not open, whatever the reason.
+pub const INVALID_CIPHERTEXT_MESSAGE: &str = "invalid ciphertext";
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong talking to the KMS.
+///
+/// The variants that come from the server keep its `message` (shown by `Display`) and its Tencent
+/// error code, when it sent one (see [`Error::error_code`]). New variants may be added.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// `NOT_FOUND`: the key (id or alias) does not exist, or is past its deletion date.
+    #[error("{message}")]
+    NotFound {
+        /// The server's message.
+        message: String,
+        /// The Tencent error code, e.g. `ResourceUnavailable.CmkNotFound`.
+        error_code: Option<String>,
+    },
+    /// `INVALID_ARGUMENT`: a malformed field; the message says which rule failed.
+    #[error("{message}")]
+    InvalidArgument {
+        /// The server's message (or the client's, for a check done before sending).
+        message: String,
+        /// The Tencent error code, e.g. `InvalidParameterValue.InvalidAlias`.
+        error_code: Option<String>,
+    },
+    /// `INVALID_ARGUMENT` "invalid ciphertext": the blob does not open (tampered, truncated, wrong
+    /// encryption context, another server, deleted key). Deliberately one opaque variant.
+    #[error("invalid ciphertext")]
+    InvalidCiphertext {
+        /// The Tencent error code, normally `InvalidParameterValue.InvalidCiphertext`.
+        error_code: Option<String>,
+    },
+    /// `FAILED_PRECONDITION`: the key's state forbids the action, e.g. `key <id> is Disabled`.
+    #[error("{message}")]
+    KeyStateConflict {
+        /// The server's message.
+        message: String,
+        /// The Tencent error code, e.g. `ResourceUnavailable.CmkDisabled`.
+        error_code: Option<String>,
+    },
+    /// `ALREADY_EXISTS`: the alias is taken.
+    #[error("{message}")]
+    AliasExists {
+        /// The server's message.
+        message: String,
+        /// The Tencent error code, normally `InvalidParameterValue.AliasAlreadyExists`.
+        error_code: Option<String>,
+    },
+    /// `PERMISSION_DENIED` (or `UNAUTHENTICATED`): e.g. the key is owned by a service such as `cos`.
+    #[error("{message}")]
+    PermissionDenied {
+        /// The server's message.
+        message: String,
+        /// The Tencent error code, e.g. `UnsupportedOperation.NotUserCreatedCmk`.
+        error_code: Option<String>,
+    },
+    /// `UNAVAILABLE`: the server cannot be reached or is shutting down. Idempotent calls were already
+    /// retried before this is returned.
+    #[error("KMS unavailable: {message}")]
+    Unavailable {
+        /// What the transport or the server said.
+        message: String,
+        /// The Tencent error code, if the server sent one.
+        error_code: Option<String>,
+    },
+    /// The call did not finish within the configured request timeout (or the server answered
+    /// `DEADLINE_EXCEEDED`).
+    #[error("request timed out after {}", humanize(*.timeout))]
+    Timeout {
+        /// The timeout that expired.
+        timeout: Duration,
+    },
+    /// `INTERNAL` (or `DATA_LOSS`, `UNKNOWN`): a server fault; details are in the server's log.
+    #[error("KMS internal error: {message}")]
+    Internal {
+        /// The server's message.
+        message: String,
+        /// The Tencent error code, normally `InternalError`.
+        error_code: Option<String>,
+    },
+    /// Any other gRPC status (e.g. `UNIMPLEMENTED`, `RESOURCE_EXHAUSTED`).
+    #[error("KMS error ({code:?}): {message}")]
+    Status {
+        /// The gRPC status code.
+        code: Code,
+        /// The server's message.
+        message: String,
+        /// The Tencent error code, if the server sent one.
+        error_code: Option<String>,
+    },
+    /// The connection could not be made (refused, DNS, TLS handshake, bad endpoint URL).
+    #[error("cannot connect to {endpoint}: {message}")]
+    Transport {
+        /// The endpoint that was tried.
+        endpoint: String,
+        /// What went wrong, with its causes joined by `: `.
+        message: String,
+    },
+    /// The client's configuration is unusable (e.g. the CA file cannot be read).
+    #[error("{0}")]
+    Config(String),
+    /// The server's answer broke the API contract (e.g. a missing `key_metadata`).
+    #[error("unexpected response from the KMS: {0}")]
+    Protocol(String),
+}
+
+impl Error {
+    /// The Tencent KMS error code the server sent in `x-kms-error-code`, if any.
+    pub fn error_code(&self) -> Option<&str> {
+        match self {
+            Error::NotFound { error_code, .. }
+            | Error::InvalidArgument { error_code, .. }
+            | Error::InvalidCiphertext { error_code }
+            | Error::KeyStateConflict { error_code, .. }
+            | Error::AliasExists { error_code, .. }
+            | Error::PermissionDenied { error_code, .. }
+            | Error::Unavailable { error_code, .. }
+            | Error::Internal { error_code, .. }
+            | Error::Status { error_code, .. } => error_code.as_deref(),
+            Error::Timeout { .. }
+            | Error::Transport { .. }
+            | Error::Config(_)
+            | Error::Protocol(_) => None,
+        }
+    }
+
+    /// The gRPC code this error stands for (`None` for errors raised on the client side).
+    pub fn grpc_code(&self) -> Option<Code> {
+        Some(match self {
+            Error::NotFound { .. } => Code::NotFound,
+            Error::InvalidArgument { .. } | Error::InvalidCiphertext { .. } => {
+                Code::InvalidArgument
+            }
+            Error::KeyStateConflict { .. } => Code::FailedPrecondition,
+            Error::AliasExists { .. } => Code::AlreadyExists,
+            Error::PermissionDenied { .. } => Code::PermissionDenied,
+            Error::Unavailable { .. } => Code::Unavailable,
+            Error::Timeout { .. } => Code::DeadlineExceeded,
+            Error::Internal { .. } => Code::Internal,
+            Error::Status { code, .. } => *code,
+            Error::Transport { .. } | Error::Config(_) | Error::Protocol(_) => return None,
+        })
+    }
+
+    /// True when the server could not be reached or did not answer in time: trying again later
+    /// may succeed.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            Error::Unavailable { .. } | Error::Timeout { .. } | Error::Transport { .. }
+        )
+    }
+
+    /// Builds the error for a gRPC code, message and Tencent error code (also used for the per-item
+    /// errors of the batch calls).
+    pub(crate) fn from_parts(code: Code, message: String, error_code: Option<String>) -> Self {
+        match code {
+            Code::NotFound => Error::NotFound {
+                message,
+                error_code,
+            },
+            Code::InvalidArgument if message == INVALID_CIPHERTEXT_MESSAGE => {
+                Error::InvalidCiphertext { error_code }
+            }
+            Code::InvalidArgument | Code::OutOfRange => Error::InvalidArgument {
+                message,
+                error_code,
+            },
+            Code::FailedPrecondition => Error::KeyStateConflict {
+                message,
+                error_code,
+            },
+            Code::AlreadyExists => Error::AliasExists {
+                message,
+                error_code,
+            },
+            Code::PermissionDenied | Code::Unauthenticated => Error::PermissionDenied {
+                message,
+                error_code,
+            },
+            Code::Unavailable => Error::Unavailable {
+                message,
+                error_code,
+            },
+            Code::Internal | Code::DataLoss | Code::Unknown => Error::Internal {
+                message,
+                error_code,
+            },
+            code => Error::Status {
+                code,
+                message,
+                error_code,
+            },
+        }
+    }
+
+    /// Maps a status returned by a call. `timeout` is the request timeout in force, reported when
+    /// the status says the deadline passed.
+    pub(crate) fn from_status(status: tonic::Status, timeout: Duration) -> Self {
+        let error_code = status
+            .metadata()
+            .get(ERROR_CODE_METADATA)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned);
+        match status.code() {
+            Code::DeadlineExceeded => Error::Timeout { timeout },
+            // tonic's own request timeout surfaces as CANCELLED "Timeout expired".
+            Code::Cancelled if status.message().contains("Timeout expired") => {
+                Error::Timeout { timeout }
+            }
+            Code::Unavailable | Code::Unknown
+                if error_code.is_none() && std::error::Error::source(&status).is_some() =>
+            {
+                // A transport failure (connection refused, reset, ...): keep the causes.
+                Error::Unavailable {
+                    message: error_chain(&status),
+                    error_code,
+                }
+            }
+            code => Error::from_parts(code, status.message().to_owned(), error_code),
+        }
+    }
+
+    /// Maps a connection failure.
+    pub(crate) fn transport(endpoint: &str, err: &(dyn std::error::Error + 'static)) -> Self {
+        Error::Transport {
+            endpoint: endpoint.to_owned(),
+            message: error_chain(err),
+        }
+    }
+}
+
+/// Joins an error and its sources with `: `, dropping repeats (tonic and hyper often wrap an error
+/// in one with the same text).
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
+}
+
+/// `1.5s`, `200ms`, `30s`.
+pub(crate) fn humanize(d: Duration) -> String {
+    if d.subsec_millis() == 0 && d.as_secs() > 0 {
+        format!("{}s", d.as_secs())
+    } else if d.as_secs() == 0 {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{:.3}s", d.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic::metadata::MetadataValue;
+
+    fn status(code: Code, msg: &str, tencent: Option<&'static str>) -> tonic::Status {
+        let mut s = tonic::Status::new(code, msg);
+        if let Some(t) = tencent {
+            s.metadata_mut()
+                .insert(ERROR_CODE_METADATA, MetadataValue::from_static(t));
+        }
+        s
+    }
+
+    #[test]
+    fn maps_codes_and_keeps_message_and_error_code() {
+        let t = Duration::from_secs(5);
+        let e = Error::from_status(
+            status(
+                Code::FailedPrecondition,
+                "key abc is Disabled",
+                Some("ResourceUnavailable.CmkDisabled"),
+            ),
+            t,
+        );
+        assert!(matches!(e, Error::KeyStateConflict { .. }));
+        assert_eq!(e.to_string(), "key abc is Disabled");
+        assert_eq!(e.error_code(), Some("ResourceUnavailable.CmkDisabled"));
+        assert_eq!(e.grpc_code(), Some(Code::FailedPrecondition));
+
+        let e = Error::from_status(status(Code::NotFound, "key x not found", None), t);
+        assert!(matches!(e, Error::NotFound { .. }));
+        assert_eq!(e.error_code(), None);
+
+        let e = Error::from_status(
+            status(
+                Code::InvalidArgument,
+                "invalid ciphertext",
+                Some("InvalidParameterValue.InvalidCiphertext"),
+            ),
+            t,
+        );
+        assert!(matches!(e, Error::InvalidCiphertext { .. }));
+        assert_eq!(e.to_string(), "invalid ciphertext");
+        assert_eq!(
+            e.error_code(),
+            Some("InvalidParameterValue.InvalidCiphertext")
+        );
+
+        let e = Error::from_status(status(Code::InvalidArgument, "alias: too long", None), t);
+        assert!(matches!(e, Error::InvalidArgument { .. }));
+        assert!(matches!(
+            Error::from_status(status(Code::AlreadyExists, "alias taken", None), t),
+            Error::AliasExists { .. }
+        ));
+        assert!(matches!(
+            Error::from_status(status(Code::PermissionDenied, "owned by cos", None), t),
+            Error::PermissionDenied { .. }
+        ));
+        assert!(matches!(
+            Error::from_status(status(Code::Unavailable, "shutting down", None), t),
+            Error::Unavailable { .. }
+        ));
+        assert!(matches!(
+            Error::from_status(status(Code::Internal, "internal error", None), t),
+            Error::Internal { .. }
+        ));
+        assert!(matches!(
+            Error::from_status(status(Code::Unimplemented, "no", None), t),
+            Error::Status {
+                code: Code::Unimplemented,
+                ..
+            }
+        ));
+        let e = Error::from_status(status(Code::DeadlineExceeded, "late", None), t);
+        assert!(matches!(e, Error::Timeout { .. }));
+        assert_eq!(e.to_string(), "request timed out after 5s");
+        assert!(matches!(
+            Error::from_status(status(Code::Cancelled, "Timeout expired", None), t),
+            Error::Timeout { .. }
+        ));
+    }
+
+    #[test]
+    fn humanize_durations() {
+        assert_eq!(humanize(Duration::from_secs(30)), "30s");
+        assert_eq!(humanize(Duration::from_millis(200)), "200ms");
+        assert_eq!(humanize(Duration::from_millis(1500)), "1.500s");
+    }
+
+    #[test]
+    fn error_chain_drops_repeats() {
+        #[derive(Debug)]
+        struct Outer(std::io::Error);
+        impl std::fmt::Display for Outer {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "transport error")
+            }
+        }
+        impl std::error::Error for Outer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let e = Outer(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "connection refused",
+        ));
+        assert_eq!(error_chain(&e), "transport error: connection refused");
+    }
+}

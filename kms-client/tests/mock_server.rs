@@ -1,0 +1,322 @@
+//! Library behaviour that needs a misbehaving server: retries of UNAVAILABLE for calls without side
+//! effects only, timeouts, the `x-kms-error-code` metadata, per-item batch errors, broken answers.
+//! The behaviour against the real server is covered by `cli.rs`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use kms_client::{
+    CreateKeyRequest, DecryptRequest, Error, GenerateDataKeyRequest, KmsClient, RetryPolicy,
+};
+use kms_proto::pb;
+use kms_proto::pb::key_management_service_server::{
+    KeyManagementService, KeyManagementServiceServer,
+};
+use tonic::metadata::MetadataValue;
+use tonic::{Request, Response, Status};
+
+#[derive(Default)]
+struct Mock {
+    describe_calls: AtomicU32,
+    create_calls: AtomicU32,
+    random_calls: AtomicU32,
+}
+
+fn disabled() -> Status {
+    let mut s = Status::failed_precondition("key k1 is Disabled");
+    s.metadata_mut().insert(
+        "x-kms-error-code",
+        MetadataValue::from_static("ResourceUnavailable.CmkDisabled"),
+    );
+    s
+}
+
+type R<T> = Result<Response<T>, Status>;
+
+macro_rules! mock_impl {
+    ($($name:ident($req:ident) -> $resp:ident;)*) => {
+        #[tonic::async_trait]
+        impl KeyManagementService for Mock {
+            async fn describe_key(&self, r: Request<pb::DescribeKeyRequest>) -> R<pb::DescribeKeyResponse> {
+                let n = self.describe_calls.fetch_add(1, Ordering::SeqCst) + 1;
+                match r.get_ref().key_id.as_str() {
+                    // UNAVAILABLE twice, then an answer.
+                    "flaky" if n <= 2 => Err(Status::unavailable("warming up")),
+                    "down" => Err(Status::unavailable("down for good")),
+                    "slow" => {
+                        tokio::time::sleep(Duration::from_secs(5)).await;
+                        Err(Status::internal("too late"))
+                    }
+                    "disabled" => Err(disabled()),
+                    "nometa" => Ok(Response::new(pb::DescribeKeyResponse { key_metadata: None })),
+                    id => Ok(Response::new(pb::DescribeKeyResponse {
+                        key_metadata: Some(pb::KeyMetadata {
+                            key_id: id.to_owned(),
+                            alias: "a".into(),
+                            state: pb::KeyState::PendingDelete as i32,
+                            create_time: 1_700_000_000,
+                            current_key_version: 3,
+                            ..Default::default()
+                        }),
+                    })),
+                }
+            }
+
+            async fn create_key(&self, _r: Request<pb::CreateKeyRequest>) -> R<pb::CreateKeyResponse> {
+                self.create_calls.fetch_add(1, Ordering::SeqCst);
+                Err(Status::unavailable("warming up"))
+            }
+
+            async fn generate_random(&self, r: Request<pb::GenerateRandomRequest>) -> R<pb::GenerateRandomResponse> {
+                let n = self.random_calls.fetch_add(1, Ordering::SeqCst) + 1;
+                if n == 1 {
+                    return Err(Status::unavailable("warming up"));
+                }
+                let len = usize::try_from(r.get_ref().number_of_bytes).unwrap();
+                Ok(Response::new(pb::GenerateRandomResponse { plaintext: vec![7; len] }))
+            }
+
+            async fn batch_decrypt(&self, r: Request<pb::BatchDecryptRequest>) -> R<pb::BatchDecryptResponse> {
+                use pb::batch_decrypt_result::Result as Item;
+                let results = r
+                    .into_inner()
+                    .items
+                    .into_iter()
+                    .map(|item| pb::BatchDecryptResult {
+                        result: Some(if item.ciphertext_blob == b"good" {
+                            Item::Ok(pb::DecryptResponse { key_id: "k1".into(), plaintext: b"pt".to_vec(), key_version: 2 })
+                        } else {
+                            Item::Error(pb::ItemError {
+                                code: 3,
+                                message: "invalid ciphertext".into(),
+                                error_code: "InvalidParameterValue.InvalidCiphertext".into(),
+                            })
+                        }),
+                    })
+                    .collect();
+                Ok(Response::new(pb::BatchDecryptResponse { results }))
+            }
+
+            async fn batch_generate_data_key(
+                &self,
+                r: Request<pb::BatchGenerateDataKeyRequest>,
+            ) -> R<pb::BatchGenerateDataKeyResponse> {
+                use pb::batch_generate_data_key_result::Result as Item;
+                let r = r.into_inner();
+                let without = r.without_plaintext;
+                let results = r
+                    .items
+                    .into_iter()
+                    .map(|item| pb::BatchGenerateDataKeyResult {
+                        result: Some(if item.key_id == "k1" {
+                            Item::Ok(pb::GenerateDataKeyResponse {
+                                key_id: "k1".into(),
+                                plaintext: if without { Vec::new() } else { vec![1; 32] },
+                                ciphertext_blob: b"blob".to_vec(),
+                                key_version: 1,
+                            })
+                        } else {
+                            Item::Error(pb::ItemError {
+                                code: 9,
+                                message: format!("key {} is Disabled", item.key_id),
+                                error_code: "ResourceUnavailable.CmkDisabled".into(),
+                            })
+                        }),
+                    })
+                    .collect();
+                Ok(Response::new(pb::BatchGenerateDataKeyResponse { results }))
+            }
+
+            $(
+                async fn $name(&self, _r: Request<pb::$req>) -> R<pb::$resp> {
+                    Err(Status::unimplemented(stringify!($name)))
+                }
+            )*
+        }
+    };
+}
+
+mock_impl! {
+    list_keys(ListKeysRequest) -> ListKeysResponse;
+    enable_key(EnableKeyRequest) -> EnableKeyResponse;
+    disable_key(DisableKeyRequest) -> DisableKeyResponse;
+    schedule_key_deletion(ScheduleKeyDeletionRequest) -> ScheduleKeyDeletionResponse;
+    cancel_key_deletion(CancelKeyDeletionRequest) -> CancelKeyDeletionResponse;
+    archive_key(ArchiveKeyRequest) -> ArchiveKeyResponse;
+    cancel_key_archive(CancelKeyArchiveRequest) -> CancelKeyArchiveResponse;
+    update_alias(UpdateAliasRequest) -> UpdateAliasResponse;
+    update_key_description(UpdateKeyDescriptionRequest) -> UpdateKeyDescriptionResponse;
+    enable_key_rotation(EnableKeyRotationRequest) -> EnableKeyRotationResponse;
+    disable_key_rotation(DisableKeyRotationRequest) -> DisableKeyRotationResponse;
+    get_key_rotation_status(GetKeyRotationStatusRequest) -> GetKeyRotationStatusResponse;
+    rotate_key(RotateKeyRequest) -> RotateKeyResponse;
+    get_default_key(GetDefaultKeyRequest) -> GetDefaultKeyResponse;
+    generate_data_key(GenerateDataKeyRequest) -> GenerateDataKeyResponse;
+    generate_data_key_without_plaintext(GenerateDataKeyRequest) -> GenerateDataKeyWithoutPlaintextResponse;
+    encrypt(EncryptRequest) -> EncryptResponse;
+    decrypt(DecryptRequest) -> DecryptResponse;
+    re_encrypt(ReEncryptRequest) -> ReEncryptResponse;
+    seed_keys(SeedKeysRequest) -> SeedKeysResponse;
+}
+
+/// Starts the mock on 127.0.0.1:0; returns a client with fast retries and a 1 s timeout.
+async fn start() -> (Arc<Mock>, KmsClient) {
+    let mock = Arc::new(Mock::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let service = KeyManagementServiceServer::from_arc(Arc::clone(&mock));
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+            .await
+            .unwrap();
+    });
+    let kms = KmsClient::builder(format!("http://{addr}"))
+        .request_timeout(Duration::from_secs(1))
+        .retry_policy(RetryPolicy {
+            max_retries: 3,
+            initial_backoff: Duration::from_millis(5),
+            max_backoff: Duration::from_millis(20),
+        })
+        .connect()
+        .await
+        .unwrap();
+    (mock, kms)
+}
+
+#[tokio::test]
+async fn idempotent_calls_are_retried_after_unavailable() {
+    let (mock, kms) = start().await;
+    let m = kms.describe_key("flaky").await.unwrap();
+    assert_eq!(m.key_id, "flaky");
+    assert_eq!(mock.describe_calls.load(Ordering::SeqCst), 3);
+    assert_eq!(m.state, kms_client::KeyState::PendingDelete);
+    assert_eq!(m.create_time, Some(1_700_000_000));
+    assert_eq!(m.deletion_date, None);
+
+    let random = kms.generate_random(4).await.unwrap();
+    assert_eq!(random.expose_secret(), &[7, 7, 7, 7]);
+    assert_eq!(mock.random_calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn retries_stop_after_the_policy_limit() {
+    let (mock, kms) = start().await;
+    let e = kms.describe_key("down").await.unwrap_err();
+    assert!(matches!(e, Error::Unavailable { .. }), "{e:?}");
+    assert_eq!(e.to_string(), "KMS unavailable: down for good");
+    assert_eq!(
+        mock.describe_calls.load(Ordering::SeqCst),
+        4,
+        "1 attempt + 3 retries"
+    );
+}
+
+#[tokio::test]
+async fn calls_with_side_effects_are_not_retried() {
+    let (mock, kms) = start().await;
+    let e = kms
+        .create_key(CreateKeyRequest::new("a"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Unavailable { .. }), "{e:?}");
+    assert_eq!(mock.create_calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn slow_answers_time_out() {
+    let (_mock, kms) = start().await;
+    let e = kms.describe_key("slow").await.unwrap_err();
+    assert!(matches!(e, Error::Timeout { .. }), "{e:?}");
+    assert_eq!(e.to_string(), "request timed out after 1s");
+    assert!(e.is_unreachable());
+}
+
+#[tokio::test]
+async fn server_message_and_tencent_code_are_kept() {
+    let (_mock, kms) = start().await;
+    let e = kms.describe_key("disabled").await.unwrap_err();
+    assert!(matches!(e, Error::KeyStateConflict { .. }), "{e:?}");
+    assert_eq!(e.to_string(), "key k1 is Disabled");
+    assert_eq!(e.error_code(), Some("ResourceUnavailable.CmkDisabled"));
+    assert_eq!(e.grpc_code(), Some(tonic::Code::FailedPrecondition));
+
+    let e = kms.list_keys(&Default::default()).await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Status {
+                code: tonic::Code::Unimplemented,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+}
+
+#[tokio::test]
+async fn missing_metadata_is_a_protocol_error() {
+    let (_mock, kms) = start().await;
+    let e = kms.describe_key("nometa").await.unwrap_err();
+    assert!(matches!(e, Error::Protocol(_)), "{e:?}");
+}
+
+#[tokio::test]
+async fn batch_items_fail_on_their_own() {
+    let (_mock, kms) = start().await;
+    let results = kms
+        .batch_decrypt(vec![
+            DecryptRequest::new(b"good".to_vec()),
+            DecryptRequest::new(b"bad".to_vec()),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(results.len(), 2);
+    let ok = results[0].as_ref().unwrap();
+    assert_eq!(ok.plaintext.expose_secret(), b"pt");
+    assert_eq!(ok.key_version, 2);
+    assert!(
+        format!("{ok:?}").contains("REDACTED"),
+        "Debug must not show the plaintext"
+    );
+    let err = results[1].as_ref().unwrap_err();
+    assert!(matches!(err, Error::InvalidCiphertext { .. }), "{err:?}");
+    assert_eq!(
+        err.error_code(),
+        Some("InvalidParameterValue.InvalidCiphertext")
+    );
+
+    let items = vec![
+        GenerateDataKeyRequest::new("k1"),
+        GenerateDataKeyRequest::new("k2"),
+    ];
+    let results = kms.batch_generate_data_key(items.clone()).await.unwrap();
+    let dk = results[0].as_ref().unwrap();
+    assert_eq!(dk.plaintext.len(), 32);
+    assert_eq!(dk.ciphertext_blob, b"blob");
+    let err = results[1].as_ref().unwrap_err();
+    assert!(matches!(err, Error::KeyStateConflict { .. }), "{err:?}");
+    assert_eq!(err.to_string(), "key k2 is Disabled");
+
+    let results = kms
+        .batch_generate_data_key_without_plaintext(items)
+        .await
+        .unwrap();
+    assert_eq!(results[0].as_ref().unwrap().ciphertext_blob, b"blob");
+    assert!(results[1].is_err());
+}
+
+#[tokio::test]
+async fn from_channel_works() {
+    let (_mock, kms) = start().await;
+    let channel = tonic::transport::Endpoint::from_shared(kms.endpoint().to_owned())
+        .unwrap()
+        .connect_lazy();
+    let other = KmsClient::from_channel(channel).with_retry_policy(RetryPolicy::none());
+    assert_eq!(
+        other.describe_key("x").await.unwrap().current_key_version,
+        3
+    );
+}

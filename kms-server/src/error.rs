@@ -1,0 +1,107 @@
+//! The one error type of the KMS core. The gRPC edge maps it to a status exactly once
+//! (`service::status`); internal detail is logged there, never sent.
+
+use crate::keys::KeyState;
+
+/// Result with the crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything the KMS core can refuse or fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No key has this id or alias (or it is past its deletion date).
+    #[error("key {0} not found")]
+    NotFound(String),
+    /// A request field breaks a rule; the message names the rule.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// The key's state forbids the action.
+    #[error("key {key_id} is {state}")]
+    KeyState {
+        /// The key asked for.
+        key_id: String,
+        /// Its state now.
+        state: KeyState,
+        /// The Tencent error code for this refusal (it depends on the action).
+        code: &'static str,
+    },
+    /// The alias is already used by another key.
+    #[error("alias {0} already exists")]
+    AliasExists(String),
+    /// The key is owned by a service and cannot be changed through this API.
+    #[error("key {0} is owned by a service and cannot be changed")]
+    ServiceKey(String),
+    /// A ciphertext blob did not open. Deliberately opaque: it does not say which check failed.
+    #[error("invalid ciphertext")]
+    InvalidCiphertext,
+    /// The root key does not open the key store (another server's database, or a wrong key).
+    #[error("the root key does not match this key store")]
+    RootKeyMismatch,
+    /// The root key could not be loaded.
+    #[error("root key: {0}")]
+    RootKey(String),
+    /// A seed document was refused as a whole.
+    #[error("seed: line {line}: {rule}")]
+    Seed {
+        /// 1-based line of the offending entry (0 when the whole document is at fault).
+        line: usize,
+        /// The rule that failed.
+        rule: String,
+    },
+    /// The database failed.
+    #[error("key store: {0}")]
+    Storage(#[from] rusqlite::Error),
+    /// A file could not be read or written.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// A bug or a broken invariant.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The Tencent KMS error code this error corresponds to.
+    pub fn tencent_code(&self) -> &'static str {
+        match self {
+            Error::NotFound(_) => "ResourceUnavailable.CmkNotFound",
+            Error::InvalidArgument(_) | Error::Seed { .. } => "InvalidParameterValue",
+            Error::KeyState { code, .. } => code,
+            Error::AliasExists(_) => "InvalidParameterValue.AliasAlreadyExists",
+            Error::ServiceKey(_) => "UnsupportedOperation.NotUserCreatedCmk",
+            Error::InvalidCiphertext => "InvalidParameterValue.InvalidCiphertext",
+            Error::RootKeyMismatch
+            | Error::RootKey(_)
+            | Error::Storage(_)
+            | Error::Io(_)
+            | Error::Internal(_) => "InternalError",
+        }
+    }
+
+    pub(crate) fn invalid(msg: impl Into<String>) -> Self {
+        Error::InvalidArgument(msg.into())
+    }
+
+    /// A state refusal for a cryptographic use of the key (Encrypt, GenerateDataKey, Decrypt...).
+    pub(crate) fn unusable(key_id: &str, state: KeyState) -> Self {
+        let code = match state {
+            KeyState::Disabled => "ResourceUnavailable.CmkDisabled",
+            KeyState::Archived => "ResourceUnavailable.CmkArchived",
+            _ => "ResourceUnavailable.CmkStateNotSupport",
+        };
+        Error::KeyState {
+            key_id: key_id.to_owned(),
+            state,
+            code,
+        }
+    }
+
+    /// A state refusal for a lifecycle action (EnableKey, ArchiveKey...).
+    pub(crate) fn transition(key_id: &str, state: KeyState) -> Self {
+        Error::KeyState {
+            key_id: key_id.to_owned(),
+            state,
+            code: "ResourceUnavailable.CmkStateNotSupport",
+        }
+    }
+}

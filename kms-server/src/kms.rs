@@ -1,0 +1,1117 @@
+//! The KMS core: key lifecycle, rotation, data keys and ciphertexts, independent of any transport.
+//!
+//! Every key and every unwrapped key version lives in an in-memory cache loaded at start, so the
+//! cryptographic calls (GenerateDataKey, Encrypt, Decrypt, ReEncrypt) never touch SQLite. A
+//! mutation is serialised by one mutex, written to SQLite first, and only then applied to the cache:
+//! a crash never leaves the cache ahead of the disk, and the cache follows every state change as
+//! soon as the call returns. Deadlines (deletion dates, automatic rotation) are checked on use and by
+//! [`Kms::run_due_tasks`], which a server calls periodically.
+
+use std::{
+    collections::{BTreeSet, HashMap},
+    path::PathBuf,
+    sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard},
+};
+
+use uuid::Uuid;
+
+use crate::{
+    clock::{Clock, DAY_SECS, SystemClock},
+    context::EncryptionContext,
+    crypto::{self, BlobHeader, Key32, RootKey, SecretBytes},
+    error::{Error, Result},
+    keys::{KEY_USAGE, KeyMetadata, KeyState, ORIGIN_KMS, OWNER_COS, OWNER_USER},
+    keystore::{KeyStore, KeyWrite, StoredVersion},
+    seed,
+};
+
+/// Alias of the default CMK that COS uses for `cos/kms` when a request names no key.
+pub const DEFAULT_KEY_ALIAS: &str = "kms-cos";
+/// Alias of the hidden service key behind SSE-COS (`AES256`).
+pub const SSE_COS_KEY_ALIAS: &str = "kms-cos-sse";
+/// Prefix of aliases reserved for service-owned keys.
+pub const RESERVED_ALIAS_PREFIX: &str = "kms-";
+/// Longest alias.
+pub const MAX_ALIAS_LEN: usize = 60;
+/// Longest description, in bytes.
+pub const MAX_DESCRIPTION_BYTES: usize = 1024;
+/// Range of ScheduleKeyDeletion's pending window, in days.
+pub const PENDING_WINDOW_DAYS: std::ops::RangeInclusive<u32> = 7..=30;
+/// Range of a rotation period, in days.
+pub const ROTATE_DAYS: std::ops::RangeInclusive<u32> = 7..=365;
+/// Rotation period when EnableKeyRotation gives none.
+pub const DEFAULT_ROTATE_DAYS: u32 = *ROTATE_DAYS.end();
+/// Range of GenerateDataKey's number_of_bytes and GenerateRandom's size.
+pub const RANDOM_BYTES: std::ops::RangeInclusive<u32> = 1..=1024;
+/// Range of Encrypt's plaintext size.
+pub const ENCRYPT_PLAINTEXT_BYTES: std::ops::RangeInclusive<usize> = 1..=4096;
+/// Most keys ListKeys returns at once; 0 asks for [`DEFAULT_LIST_LIMIT`].
+pub const MAX_LIST_LIMIT: u32 = 1000;
+/// ListKeys page size when none is given.
+pub const DEFAULT_LIST_LIMIT: u32 = 100;
+
+const META_ROOT_CHECK: &str = "root_key_check";
+const META_DEFAULT_KEY: &str = "default_key_id";
+const META_SSE_COS_KEY: &str = "sse_cos_key_id";
+const DB_FILE: &str = "kms.sqlite3";
+
+/// How a KMS instance is set up.
+#[derive(Debug)]
+pub struct Config {
+    /// Where the database lives (created if absent).
+    pub data_dir: PathBuf,
+    /// The key that wraps all key material.
+    pub root_key: RootKey,
+    /// The time source.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Config {
+    /// A config with the system clock.
+    pub fn new(data_dir: impl Into<PathBuf>, root_key: RootKey) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            root_key,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// Size of a data key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataKeySpec {
+    /// 32 bytes.
+    Aes256,
+    /// 16 bytes.
+    Aes128,
+    /// 1..=1024 bytes.
+    Bytes(u32),
+}
+
+impl DataKeySpec {
+    fn len(self) -> Result<usize> {
+        match self {
+            DataKeySpec::Aes256 => Ok(32),
+            DataKeySpec::Aes128 => Ok(16),
+            DataKeySpec::Bytes(n) if RANDOM_BYTES.contains(&n) => Ok(n as usize),
+            DataKeySpec::Bytes(n) => Err(Error::invalid(format!(
+                "number_of_bytes must be {}..={}, got {n}",
+                RANDOM_BYTES.start(),
+                RANDOM_BYTES.end()
+            ))),
+        }
+    }
+}
+
+/// A new data key: its plaintext (unless asked without) and the blob that reopens it.
+#[derive(Debug)]
+pub struct DataKey {
+    /// The CMK that sealed it.
+    pub key_id: Uuid,
+    /// The CMK version that sealed it.
+    pub key_version: u32,
+    /// The data key itself; `None` for GenerateDataKeyWithoutPlaintext.
+    pub plaintext: Option<SecretBytes>,
+    /// The sealed data key.
+    pub ciphertext_blob: Vec<u8>,
+}
+
+/// A sealed plaintext (from Encrypt or ReEncrypt).
+#[derive(Debug, Clone)]
+pub struct Sealed {
+    /// The CMK that sealed it.
+    pub key_id: Uuid,
+    /// The CMK version that sealed it.
+    pub key_version: u32,
+    /// The blob.
+    pub ciphertext_blob: Vec<u8>,
+}
+
+/// An opened blob.
+#[derive(Debug)]
+pub struct Decrypted {
+    /// The CMK that had sealed it.
+    pub key_id: Uuid,
+    /// The CMK version that had sealed it.
+    pub key_version: u32,
+    /// The plaintext.
+    pub plaintext: SecretBytes,
+}
+
+/// The result of ReEncrypt.
+#[derive(Debug)]
+pub struct ReEncrypted {
+    /// The new (or unchanged) blob.
+    pub sealed: Sealed,
+    /// Where it came from.
+    pub source_key_id: Uuid,
+    /// Which version it came from.
+    pub source_key_version: u32,
+    /// False when the blob was returned unchanged (same key, newest version, same context).
+    pub re_encrypted: bool,
+}
+
+/// Rotation settings of a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RotationStatus {
+    /// Whether automatic rotation is on.
+    pub enabled: bool,
+    /// Its period in days.
+    pub rotate_days: u32,
+    /// Last rotation (0: never).
+    pub last_rotate_time: i64,
+    /// Next automatic rotation (0: none).
+    pub next_rotate_time: i64,
+    /// Newest version.
+    pub current_key_version: u32,
+}
+
+/// One page of ListKeys.
+#[derive(Debug, Clone)]
+pub struct KeyPage {
+    /// The keys, oldest first.
+    pub keys: Vec<KeyMetadata>,
+    /// How many keys match the filter in all.
+    pub total_count: u32,
+}
+
+/// ListKeys filter and page.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ListKeys {
+    /// Keys to skip.
+    pub offset: u32,
+    /// Page size (0: [`DEFAULT_LIST_LIMIT`]).
+    pub limit: u32,
+    /// Only keys in this state.
+    pub state: Option<KeyState>,
+    /// Also list service-owned keys.
+    pub include_service_keys: bool,
+}
+
+pub(crate) struct Entry {
+    pub(crate) meta: KeyMetadata,
+    /// Index `v - 1` holds version `v`.
+    pub(crate) versions: Vec<Key32>,
+}
+
+#[derive(Default)]
+pub(crate) struct Cache {
+    pub(crate) keys: HashMap<Uuid, Entry>,
+    pub(crate) aliases: HashMap<String, Uuid>,
+    /// Listing order: creation time, then id.
+    order: BTreeSet<(i64, Uuid)>,
+}
+
+impl Cache {
+    fn insert(&mut self, entry: Entry) {
+        let m = &entry.meta;
+        if let Some(old) = self.keys.get(&m.key_id) {
+            self.aliases.remove(&old.meta.alias);
+        }
+        self.aliases.insert(m.alias.clone(), m.key_id);
+        self.order.insert((m.create_time, m.key_id));
+        self.keys.insert(m.key_id, entry);
+    }
+
+    fn remove(&mut self, id: Uuid) {
+        if let Some(e) = self.keys.remove(&id) {
+            self.aliases.remove(&e.meta.alias);
+            self.order.remove(&(e.meta.create_time, id));
+        }
+    }
+
+    /// Finds a key by UUID, `alias/<name>` or bare alias.
+    pub(crate) fn resolve(&self, name: &str) -> Result<&Entry> {
+        let id = self.resolve_id(name)?;
+        self.keys
+            .get(&id)
+            .ok_or_else(|| Error::NotFound(name.to_owned()))
+    }
+
+    fn resolve_id(&self, name: &str) -> Result<Uuid> {
+        if name.is_empty() {
+            return Err(Error::invalid("key_id is required"));
+        }
+        if let Ok(id) = Uuid::parse_str(name) {
+            return Ok(id);
+        }
+        let alias = name.strip_prefix("alias/").unwrap_or(name);
+        self.aliases
+            .get(alias)
+            .copied()
+            .ok_or_else(|| Error::NotFound(name.to_owned()))
+    }
+}
+
+/// The KMS. Cheap to share (`Arc<Kms>`); every method is synchronous and thread-safe. Mutations
+/// write to SQLite, so an async caller runs them on a blocking thread.
+pub struct Kms {
+    store: KeyStore,
+    root: RootKey,
+    clock: Arc<dyn Clock>,
+    cache: RwLock<Cache>,
+    /// Serialises mutations (held across the SQLite write, never by the hot path).
+    write: Mutex<()>,
+    default_key_id: Uuid,
+    sse_cos_key_id: Uuid,
+}
+
+impl std::fmt::Debug for Kms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kms")
+            .field("default_key_id", &self.default_key_id)
+            .field("sse_cos_key_id", &self.sse_cos_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Kms {
+    /// Opens the key store in `config.data_dir`, checks the root key against it, loads every key,
+    /// and creates the service keys on first start.
+    pub fn open(config: Config) -> Result<Self> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let store = KeyStore::open(&config.data_dir.join(DB_FILE))?;
+        let root = config.root_key;
+        match store.meta(META_ROOT_CHECK)? {
+            Some(v) if !root.verify(&v) => return Err(Error::RootKeyMismatch),
+            Some(_) => {}
+            None => store.set_meta(META_ROOT_CHECK, &root.verifier())?,
+        }
+        let mut cache = Cache::default();
+        for (meta, versions) in store.load_all()? {
+            let versions = versions
+                .iter()
+                .map(|v| root.unwrap_material(meta.key_id, v.version, &v.wrapped))
+                .collect::<Result<Vec<_>>>()?;
+            cache.insert(Entry { meta, versions });
+        }
+        let mut kms = Self {
+            store,
+            root,
+            clock: config.clock,
+            cache: RwLock::new(cache),
+            write: Mutex::new(()),
+            default_key_id: Uuid::nil(),
+            sse_cos_key_id: Uuid::nil(),
+        };
+        kms.default_key_id = kms.ensure_service_key(
+            META_DEFAULT_KEY,
+            DEFAULT_KEY_ALIAS,
+            "Default CMK of COS server-side encryption (cos/kms)",
+        )?;
+        kms.sse_cos_key_id = kms.ensure_service_key(
+            META_SSE_COS_KEY,
+            SSE_COS_KEY_ALIAS,
+            "Service-managed key of SSE-COS (AES256)",
+        )?;
+        kms.run_due_tasks()?;
+        Ok(kms)
+    }
+
+    fn ensure_service_key(&self, meta_name: &str, alias: &str, description: &str) -> Result<Uuid> {
+        if let Some(raw) = self.store.meta(meta_name)? {
+            let id = std::str::from_utf8(&raw)
+                .ok()
+                .and_then(|s| Uuid::parse_str(s).ok())
+                .ok_or_else(|| Error::Internal(format!("bad {meta_name} in key store")))?;
+            if self.read().keys.contains_key(&id) {
+                return Ok(id);
+            }
+        }
+        let _w = self.lock_write()?;
+        let meta = self.new_metadata(alias, description, OWNER_COS);
+        let id = meta.key_id;
+        let material = Key32::random();
+        self.persist_new(meta, vec![material])?;
+        self.store.set_meta(meta_name, id.to_string().as_bytes())?;
+        Ok(id)
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Cache> {
+        // A panic while holding the lock cannot leave the cache half-updated: every update is a
+        // single insert/remove, so a poisoned lock is still consistent.
+        self.cache.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_write(&self) -> Result<MutexGuard<'_, ()>> {
+        self.write
+            .lock()
+            .map_err(|_| Error::Internal("write mutex poisoned".into()))
+    }
+
+    fn apply(&self, f: impl FnOnce(&mut Cache)) {
+        let mut guard = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard);
+    }
+
+    /// The clock's now.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// Id of the default CMK (alias [`DEFAULT_KEY_ALIAS`]).
+    pub fn default_key_id(&self) -> Uuid {
+        self.default_key_id
+    }
+
+    /// Id of the hidden SSE-COS service key (alias [`SSE_COS_KEY_ALIAS`]).
+    pub fn sse_cos_key_id(&self) -> Uuid {
+        self.sse_cos_key_id
+    }
+
+    fn new_metadata(&self, alias: &str, description: &str, owner: &str) -> KeyMetadata {
+        KeyMetadata {
+            key_id: Uuid::new_v4(),
+            alias: alias.to_owned(),
+            description: description.to_owned(),
+            state: KeyState::Enabled,
+            key_usage: KEY_USAGE.to_owned(),
+            owner: owner.to_owned(),
+            origin: ORIGIN_KMS.to_owned(),
+            create_time: self.now(),
+            deletion_date: 0,
+            rotation_enabled: false,
+            rotate_days: 0,
+            last_rotate_time: 0,
+            next_rotate_time: 0,
+            current_key_version: 1,
+        }
+    }
+
+    /// Writes a brand-new key with its versions, then caches it. Caller holds the write lock.
+    fn persist_new(&self, meta: KeyMetadata, versions: Vec<Key32>) -> Result<()> {
+        let now = self.now();
+        let new_versions = versions
+            .iter()
+            .zip(1u32..)
+            .map(|(m, v)| StoredVersion {
+                version: v,
+                wrapped: self.root.wrap_material(meta.key_id, v, m),
+                create_time: now,
+            })
+            .collect();
+        self.store.write(&[KeyWrite {
+            meta: meta.clone(),
+            new_versions,
+        }])?;
+        self.apply(|c| c.insert(Entry { meta, versions }));
+        Ok(())
+    }
+
+    // ---- lifecycle -------------------------------------------------------------------------------
+
+    /// CreateKey: a new Enabled user key with one version.
+    pub fn create_key(
+        &self,
+        alias: &str,
+        description: &str,
+        key_usage: &str,
+    ) -> Result<KeyMetadata> {
+        let alias = alias.strip_prefix("alias/").unwrap_or(alias);
+        validate_alias(alias, false)?;
+        validate_description(description)?;
+        if !key_usage.is_empty() && key_usage != KEY_USAGE {
+            return Err(Error::invalid(format!(
+                "key_usage must be {KEY_USAGE}, got {key_usage:?}"
+            )));
+        }
+        let _w = self.lock_write()?;
+        if self.read().aliases.contains_key(alias) {
+            return Err(Error::AliasExists(alias.to_owned()));
+        }
+        let meta = self.new_metadata(alias, description, OWNER_USER);
+        self.persist_new(meta.clone(), vec![Key32::random()])?;
+        Ok(meta)
+    }
+
+    /// DescribeKey.
+    pub fn describe_key(&self, name: &str) -> Result<KeyMetadata> {
+        self.expire_due(name)?;
+        Ok(self.read().resolve(name)?.meta.clone())
+    }
+
+    /// GetDefaultKey: the default CMK.
+    pub fn default_key(&self) -> Result<KeyMetadata> {
+        self.describe_key(&self.default_key_id.to_string())
+    }
+
+    /// ListKeys.
+    pub fn list_keys(&self, req: ListKeys) -> Result<KeyPage> {
+        let limit = match req.limit {
+            0 => DEFAULT_LIST_LIMIT,
+            n if n > MAX_LIST_LIMIT => {
+                return Err(Error::invalid(format!(
+                    "limit must be at most {MAX_LIST_LIMIT}, got {n}"
+                )));
+            }
+            n => n,
+        };
+        if req.state.is_some_and(|s| s == KeyState::PendingDelete) || req.state.is_none() {
+            self.delete_due()?;
+        }
+        let cache = self.read();
+        let matching = cache
+            .order
+            .iter()
+            .filter_map(|(_, id)| cache.keys.get(id))
+            .filter(|e| req.include_service_keys || !e.meta.is_service_key())
+            .filter(|e| req.state.is_none_or(|s| e.meta.state == s));
+        let mut total = 0u32;
+        let mut keys = Vec::new();
+        for (i, e) in matching.enumerate() {
+            total += 1;
+            if i >= req.offset as usize && keys.len() < limit as usize {
+                keys.push(e.meta.clone());
+            }
+        }
+        Ok(KeyPage {
+            keys,
+            total_count: total,
+        })
+    }
+
+    /// Applies `change` to a key's metadata under the write lock, persists it (with `new_version`
+    /// if given) and updates the cache. Returns the new metadata.
+    fn mutate(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut KeyMetadata, i64) -> Result<bool>,
+        new_version: bool,
+    ) -> Result<KeyMetadata> {
+        self.expire_due(name)?;
+        let _w = self.lock_write()?;
+        let (mut meta, versions) = {
+            let c = self.read();
+            let e = c.resolve(name)?;
+            (e.meta.clone(), e.versions.clone())
+        };
+        let now = self.now();
+        if !change(&mut meta, now)? && !new_version {
+            return Ok(meta);
+        }
+        let mut versions = versions;
+        let mut new_versions = Vec::new();
+        if new_version {
+            let material = Key32::random();
+            let v = meta.current_key_version + 1;
+            new_versions.push(StoredVersion {
+                version: v,
+                wrapped: self.root.wrap_material(meta.key_id, v, &material),
+                create_time: now,
+            });
+            versions.push(material);
+            meta.current_key_version = v;
+        }
+        self.store.write(&[KeyWrite {
+            meta: meta.clone(),
+            new_versions,
+        }])?;
+        let cached = meta.clone();
+        self.apply(|c| {
+            c.insert(Entry {
+                meta: cached,
+                versions,
+            })
+        });
+        Ok(meta)
+    }
+
+    /// EnableKey: Disabled -> Enabled; Enabled stays Enabled.
+    pub fn enable_key(&self, name: &str) -> Result<()> {
+        self.mutate(
+            name,
+            |m, _| match m.state {
+                KeyState::Enabled => Ok(false),
+                KeyState::Disabled => {
+                    m.state = KeyState::Enabled;
+                    Ok(true)
+                }
+                s => Err(Error::transition(&m.key_id.to_string(), s)),
+            },
+            false,
+        )
+        .map(drop)
+    }
+
+    /// DisableKey: Enabled -> Disabled; Disabled stays Disabled. Not for service keys.
+    pub fn disable_key(&self, name: &str) -> Result<()> {
+        self.mutate(
+            name,
+            |m, _| {
+                user_only(m)?;
+                match m.state {
+                    KeyState::Disabled => Ok(false),
+                    KeyState::Enabled => {
+                        m.state = KeyState::Disabled;
+                        Ok(true)
+                    }
+                    s => Err(Error::transition(&m.key_id.to_string(), s)),
+                }
+            },
+            false,
+        )
+        .map(drop)
+    }
+
+    /// ScheduleKeyDeletion: Disabled -> PendingDelete. Returns the deletion date.
+    pub fn schedule_key_deletion(&self, name: &str, pending_window_in_days: u32) -> Result<i64> {
+        if !PENDING_WINDOW_DAYS.contains(&pending_window_in_days) {
+            return Err(Error::invalid(format!(
+                "pending_window_in_days must be {}..={}, got {pending_window_in_days}",
+                PENDING_WINDOW_DAYS.start(),
+                PENDING_WINDOW_DAYS.end()
+            )));
+        }
+        let meta = self.mutate(
+            name,
+            |m, now| {
+                user_only(m)?;
+                match m.state {
+                    KeyState::Disabled => {
+                        m.state = KeyState::PendingDelete;
+                        m.deletion_date = now + i64::from(pending_window_in_days) * DAY_SECS;
+                        Ok(true)
+                    }
+                    s => Err(Error::KeyState {
+                        key_id: m.key_id.to_string(),
+                        state: s,
+                        code: "ResourceUnavailable.CmkShouldBeDisabled",
+                    }),
+                }
+            },
+            false,
+        )?;
+        Ok(meta.deletion_date)
+    }
+
+    /// CancelKeyDeletion: PendingDelete -> Disabled.
+    pub fn cancel_key_deletion(&self, name: &str) -> Result<Uuid> {
+        self.mutate(
+            name,
+            |m, _| match m.state {
+                KeyState::PendingDelete => {
+                    m.state = KeyState::Disabled;
+                    m.deletion_date = 0;
+                    Ok(true)
+                }
+                s => Err(Error::transition(&m.key_id.to_string(), s)),
+            },
+            false,
+        )
+        .map(|m| m.key_id)
+    }
+
+    /// ArchiveKey: Enabled -> Archived. Not for service keys.
+    pub fn archive_key(&self, name: &str) -> Result<()> {
+        self.mutate(
+            name,
+            |m, _| {
+                user_only(m)?;
+                match m.state {
+                    KeyState::Archived => Ok(false),
+                    KeyState::Enabled => {
+                        m.state = KeyState::Archived;
+                        Ok(true)
+                    }
+                    s => Err(Error::transition(&m.key_id.to_string(), s)),
+                }
+            },
+            false,
+        )
+        .map(drop)
+    }
+
+    /// CancelKeyArchive: Archived -> Enabled.
+    pub fn cancel_key_archive(&self, name: &str) -> Result<()> {
+        self.mutate(
+            name,
+            |m, _| match m.state {
+                KeyState::Archived => {
+                    m.state = KeyState::Enabled;
+                    Ok(true)
+                }
+                s => Err(Error::transition(&m.key_id.to_string(), s)),
+            },
+            false,
+        )
+        .map(drop)
+    }
+
+    /// UpdateAlias. Not for service keys (their aliases are documented and stable).
+    pub fn update_alias(&self, name: &str, alias: &str) -> Result<()> {
+        let alias = alias.strip_prefix("alias/").unwrap_or(alias);
+        validate_alias(alias, false)?;
+        self.mutate(
+            name,
+            |m, _| {
+                user_only(m)?;
+                if m.alias == alias {
+                    return Ok(false);
+                }
+                if self.read().aliases.contains_key(alias) {
+                    return Err(Error::AliasExists(alias.to_owned()));
+                }
+                alias.clone_into(&mut m.alias);
+                Ok(true)
+            },
+            false,
+        )
+        .map(drop)
+    }
+
+    /// UpdateKeyDescription.
+    pub fn update_key_description(&self, name: &str, description: &str) -> Result<()> {
+        validate_description(description)?;
+        self.mutate(
+            name,
+            |m, _| {
+                if m.description == description {
+                    return Ok(false);
+                }
+                description.clone_into(&mut m.description);
+                Ok(true)
+            },
+            false,
+        )
+        .map(drop)
+    }
+
+    /// EnableKeyRotation (0 days means [`DEFAULT_ROTATE_DAYS`]).
+    pub fn enable_key_rotation(&self, name: &str, rotate_days: u32) -> Result<()> {
+        let days = if rotate_days == 0 {
+            DEFAULT_ROTATE_DAYS
+        } else {
+            rotate_days
+        };
+        if !ROTATE_DAYS.contains(&days) {
+            return Err(Error::invalid(format!(
+                "rotate_days must be {}..={}, got {rotate_days}",
+                ROTATE_DAYS.start(),
+                ROTATE_DAYS.end()
+            )));
+        }
+        self.mutate(
+            name,
+            |m, now| {
+                rotatable(m)?;
+                if m.rotation_enabled && m.rotate_days == days {
+                    return Ok(false);
+                }
+                m.rotation_enabled = true;
+                m.rotate_days = days;
+                m.next_rotate_time = now + i64::from(days) * DAY_SECS;
+                Ok(true)
+            },
+            false,
+        )
+        .map(drop)
+    }
+
+    /// DisableKeyRotation.
+    pub fn disable_key_rotation(&self, name: &str) -> Result<()> {
+        self.mutate(
+            name,
+            |m, _| {
+                if !m.rotation_enabled {
+                    return Ok(false);
+                }
+                m.rotation_enabled = false;
+                m.next_rotate_time = 0;
+                Ok(true)
+            },
+            false,
+        )
+        .map(drop)
+    }
+
+    /// GetKeyRotationStatus.
+    pub fn key_rotation_status(&self, name: &str) -> Result<RotationStatus> {
+        self.rotate_due(name)?;
+        let m = self.describe_key(name)?;
+        Ok(RotationStatus {
+            enabled: m.rotation_enabled,
+            rotate_days: m.rotate_days,
+            last_rotate_time: m.last_rotate_time,
+            next_rotate_time: m.next_rotate_time,
+            current_key_version: m.current_key_version,
+        })
+    }
+
+    /// RotateKey: adds a version now. Returns the key id and the new version.
+    pub fn rotate_key(&self, name: &str) -> Result<(Uuid, u32)> {
+        let m = self.mutate(
+            name,
+            |m, now| {
+                rotatable(m)?;
+                rotated(m, now);
+                Ok(true)
+            },
+            true,
+        )?;
+        Ok((m.key_id, m.current_key_version))
+    }
+
+    // ---- deadlines ---------------------------------------------------------------------------------
+
+    /// Deletes every key past its deletion date and rotates every key whose rotation is due.
+    /// Returns how many keys it deleted and rotated.
+    pub fn run_due_tasks(&self) -> Result<(usize, usize)> {
+        let deleted = self.delete_due()?;
+        let now = self.now();
+        let due: Vec<Uuid> = self
+            .read()
+            .keys
+            .values()
+            .filter(|e| rotation_due(&e.meta, now))
+            .map(|e| e.meta.key_id)
+            .collect();
+        for id in &due {
+            self.rotate_due(&id.to_string())?;
+        }
+        Ok((deleted, due.len()))
+    }
+
+    fn delete_due(&self) -> Result<usize> {
+        let now = self.now();
+        let due = |c: &Cache| -> Vec<Uuid> {
+            c.keys
+                .values()
+                .filter(|e| deletion_due(&e.meta, now))
+                .map(|e| e.meta.key_id)
+                .collect()
+        };
+        if due(&self.read()).is_empty() {
+            return Ok(0);
+        }
+        let _w = self.lock_write()?;
+        let ids = due(&self.read());
+        self.store.delete(&ids)?;
+        self.apply(|c| ids.iter().for_each(|id| c.remove(*id)));
+        for id in &ids {
+            tracing::info!(key_id = %id, "key deleted: deletion date passed");
+        }
+        Ok(ids.len())
+    }
+
+    /// Deletes `name` if it is past its deletion date (checked on every use).
+    fn expire_due(&self, name: &str) -> Result<()> {
+        let now = self.now();
+        let due = matches!(self.read().resolve(name), Ok(e) if deletion_due(&e.meta, now));
+        if due {
+            self.delete_due()?;
+        }
+        Ok(())
+    }
+
+    /// Rotates `name` if its automatic rotation is due (checked on every encrypting use).
+    fn rotate_due(&self, name: &str) -> Result<()> {
+        let now = self.now();
+        let due = matches!(self.read().resolve(name), Ok(e) if rotation_due(&e.meta, now));
+        if due {
+            self.mutate(
+                name,
+                |m, now| {
+                    // Another caller may have rotated it in the meantime.
+                    if !rotation_due(m, now) {
+                        return Ok(false);
+                    }
+                    rotated(m, now);
+                    tracing::info!(key_id = %m.key_id, "key rotated automatically");
+                    Ok(true)
+                },
+                true,
+            )?;
+        }
+        Ok(())
+    }
+
+    // ---- cryptography ----------------------------------------------------------------------------
+
+    /// Seals `plaintext` under the newest version of an Enabled key.
+    fn seal(&self, name: &str, context: &EncryptionContext, plaintext: &[u8]) -> Result<Sealed> {
+        let now = self.now();
+        let due = matches!(self.read().resolve(name),
+            Ok(e) if deletion_due(&e.meta, now) || rotation_due(&e.meta, now));
+        if due {
+            self.expire_due(name)?;
+            self.rotate_due(name)?;
+        }
+        let c = self.read();
+        let e = c.resolve(name)?;
+        if !e.meta.state.can_encrypt() {
+            return Err(Error::unusable(&e.meta.key_id.to_string(), e.meta.state));
+        }
+        let header = BlobHeader {
+            key_id: e.meta.key_id,
+            key_version: e.meta.current_key_version,
+        };
+        let material = e
+            .versions
+            .last()
+            .ok_or_else(|| Error::Internal(format!("key {} has no version", e.meta.key_id)))?;
+        Ok(Sealed {
+            key_id: header.key_id,
+            key_version: header.key_version,
+            ciphertext_blob: crypto::seal_blob(material, header, context, plaintext),
+        })
+    }
+
+    /// GenerateDataKey / GenerateDataKeyWithoutPlaintext.
+    pub fn generate_data_key(
+        &self,
+        name: &str,
+        spec: DataKeySpec,
+        encryption_context: &str,
+        with_plaintext: bool,
+    ) -> Result<DataKey> {
+        let len = spec.len()?;
+        let context = EncryptionContext::from_base64(encryption_context)?;
+        let plaintext = crypto::random_bytes(len);
+        let sealed = self.seal(name, &context, plaintext.expose())?;
+        Ok(DataKey {
+            key_id: sealed.key_id,
+            key_version: sealed.key_version,
+            plaintext: with_plaintext.then_some(plaintext),
+            ciphertext_blob: sealed.ciphertext_blob,
+        })
+    }
+
+    /// Encrypt (1..=4096 bytes).
+    pub fn encrypt(
+        &self,
+        name: &str,
+        plaintext: &[u8],
+        encryption_context: &str,
+    ) -> Result<Sealed> {
+        if !ENCRYPT_PLAINTEXT_BYTES.contains(&plaintext.len()) {
+            return Err(Error::invalid(format!(
+                "plaintext must be {}..={} bytes, got {}",
+                ENCRYPT_PLAINTEXT_BYTES.start(),
+                ENCRYPT_PLAINTEXT_BYTES.end(),
+                plaintext.len()
+            )));
+        }
+        let context = EncryptionContext::from_base64(encryption_context)?;
+        self.seal(name, &context, plaintext)
+    }
+
+    /// Decrypt. A blob that does not open, for any reason, is [`Error::InvalidCiphertext`]; a key
+    /// that exists but may not decrypt is a state error.
+    pub fn decrypt(&self, blob: &[u8], encryption_context: &str) -> Result<Decrypted> {
+        let context = EncryptionContext::from_base64(encryption_context)?;
+        self.open_with(blob, &context)
+    }
+
+    fn open_with(&self, blob: &[u8], context: &EncryptionContext) -> Result<Decrypted> {
+        let header = BlobHeader::parse(blob)?;
+        let id = header.key_id.to_string();
+        self.expire_due(&id)?;
+        let c = self.read();
+        // An unknown key (another server's, or deleted) is indistinguishable from tampering.
+        let e = c.keys.get(&header.key_id).ok_or(Error::InvalidCiphertext)?;
+        if !e.meta.state.can_decrypt() {
+            return Err(Error::unusable(&id, e.meta.state));
+        }
+        let material = header
+            .key_version
+            .checked_sub(1)
+            .and_then(|i| e.versions.get(i as usize))
+            .ok_or(Error::InvalidCiphertext)?;
+        let plaintext = crypto::open_blob(material, context, blob)?;
+        Ok(Decrypted {
+            key_id: header.key_id,
+            key_version: header.key_version,
+            plaintext,
+        })
+    }
+
+    /// ReEncrypt: opens with the source context and seals under the destination key (default: the
+    /// source key) with the destination context, never returning the plaintext.
+    pub fn re_encrypt(
+        &self,
+        blob: &[u8],
+        destination_key: &str,
+        source_context: &str,
+        destination_context: &str,
+    ) -> Result<ReEncrypted> {
+        let src_ctx = EncryptionContext::from_base64(source_context)?;
+        let dst_ctx = EncryptionContext::from_base64(destination_context)?;
+        let opened = self.open_with(blob, &src_ctx)?;
+        let dest = if destination_key.is_empty() {
+            opened.key_id.to_string()
+        } else {
+            destination_key.to_owned()
+        };
+        self.rotate_due(&dest)?;
+        let dest_meta = self.describe_key(&dest)?;
+        if dest_meta.key_id == opened.key_id
+            && dest_meta.current_key_version == opened.key_version
+            && src_ctx == dst_ctx
+            && dest_meta.state.can_encrypt()
+        {
+            return Ok(ReEncrypted {
+                sealed: Sealed {
+                    key_id: opened.key_id,
+                    key_version: opened.key_version,
+                    ciphertext_blob: blob.to_vec(),
+                },
+                source_key_id: opened.key_id,
+                source_key_version: opened.key_version,
+                re_encrypted: false,
+            });
+        }
+        let sealed = self.seal(&dest, &dst_ctx, opened.plaintext.expose())?;
+        Ok(ReEncrypted {
+            sealed,
+            source_key_id: opened.key_id,
+            source_key_version: opened.key_version,
+            re_encrypted: true,
+        })
+    }
+
+    /// GenerateRandom (1..=1024 bytes).
+    pub fn generate_random(&self, number_of_bytes: u32) -> Result<SecretBytes> {
+        let n = DataKeySpec::Bytes(number_of_bytes).len().map_err(|_| {
+            Error::invalid(format!(
+                "number_of_bytes must be {}..={}, got {number_of_bytes}",
+                RANDOM_BYTES.start(),
+                RANDOM_BYTES.end()
+            ))
+        })?;
+        Ok(crypto::random_bytes(n))
+    }
+
+    // ---- seeding -----------------------------------------------------------------------------------
+
+    /// Loads a seed document (YAML or JSON): all or nothing, idempotent. Returns (changed, total).
+    pub fn seed(&self, document: &str) -> Result<(usize, usize)> {
+        let entries = seed::parse(document)?;
+        let _w = self.lock_write()?;
+        let now = self.now();
+        let plan = {
+            let cache = self.read();
+            seed::plan(&entries, document, &cache, now)?
+        };
+        let total = entries.len();
+        if plan.is_empty() {
+            return Ok((0, total));
+        }
+        let mut writes = Vec::with_capacity(plan.len());
+        let mut cached = Vec::with_capacity(plan.len());
+        for p in plan {
+            let first_new = p.existing_versions + 1;
+            let new_versions = p
+                .versions
+                .iter()
+                .zip(1u32..)
+                .skip(p.existing_versions as usize)
+                .map(|(m, v)| StoredVersion {
+                    version: v,
+                    wrapped: self.root.wrap_material(p.meta.key_id, v, m),
+                    create_time: now,
+                })
+                .collect::<Vec<_>>();
+            debug_assert!(new_versions.first().is_none_or(|v| v.version == first_new));
+            writes.push(KeyWrite {
+                meta: p.meta.clone(),
+                new_versions,
+            });
+            cached.push(Entry {
+                meta: p.meta,
+                versions: p.versions,
+            });
+        }
+        self.store.write(&writes)?;
+        let changed = cached.len();
+        self.apply(|c| cached.into_iter().for_each(|e| c.insert(e)));
+        Ok((changed, total))
+    }
+
+    /// Test-only: the raw material of a key version, to prove it never reaches the database.
+    #[cfg(feature = "test-hooks")]
+    #[doc(hidden)]
+    pub fn material_for_tests(&self, key_id: Uuid, version: u32) -> Option<Vec<u8>> {
+        let c = self.read();
+        let e = c.keys.get(&key_id)?;
+        e.versions
+            .get(version.checked_sub(1)? as usize)
+            .map(|k| k.expose().to_vec())
+    }
+}
+
+fn user_only(m: &KeyMetadata) -> Result<()> {
+    if m.is_service_key() {
+        return Err(Error::ServiceKey(m.key_id.to_string()));
+    }
+    Ok(())
+}
+
+fn rotatable(m: &KeyMetadata) -> Result<()> {
+    if m.origin != ORIGIN_KMS {
+        return Err(Error::KeyState {
+            key_id: m.key_id.to_string(),
+            state: m.state,
+            code: "UnsupportedOperation.ExternalCmkCanNotRotate",
+        });
+    }
+    if m.state != KeyState::Enabled {
+        return Err(Error::transition(&m.key_id.to_string(), m.state));
+    }
+    Ok(())
+}
+
+fn rotated(m: &mut KeyMetadata, now: i64) {
+    m.last_rotate_time = now;
+    if m.rotation_enabled {
+        m.next_rotate_time = now + i64::from(m.rotate_days) * DAY_SECS;
+    }
+}
+
+fn deletion_due(m: &KeyMetadata, now: i64) -> bool {
+    m.state == KeyState::PendingDelete && m.deletion_date <= now
+}
+
+fn rotation_due(m: &KeyMetadata, now: i64) -> bool {
+    m.rotation_enabled && m.state == KeyState::Enabled && m.next_rotate_time <= now
+}
+
+/// Checks an alias: 1..=60 chars of `[A-Za-z0-9_-]`, first a letter or digit, not a UUID, and (for
+/// users) not under the reserved `kms-` prefix.
+pub fn validate_alias(alias: &str, service: bool) -> Result<()> {
+    if alias.is_empty() || alias.len() > MAX_ALIAS_LEN {
+        return Err(Error::invalid(format!(
+            "alias must be 1..={MAX_ALIAS_LEN} characters, got {}",
+            alias.chars().count()
+        )));
+    }
+    if !alias
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(Error::invalid(
+            "alias may only contain letters, digits, '_' and '-'",
+        ));
+    }
+    if !alias.as_bytes()[0].is_ascii_alphanumeric() {
+        return Err(Error::invalid("alias must start with a letter or a digit"));
+    }
+    if Uuid::parse_str(alias).is_ok() {
+        return Err(Error::invalid("alias must not look like a key id (UUID)"));
+    }
+    if !service && alias.starts_with(RESERVED_ALIAS_PREFIX) {
+        return Err(Error::invalid(format!(
+            "alias prefix {RESERVED_ALIAS_PREFIX:?} is reserved for service keys"
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn validate_description(d: &str) -> Result<()> {
+    if d.len() > MAX_DESCRIPTION_BYTES {
+        return Err(Error::invalid(format!(
+            "description must be at most {MAX_DESCRIPTION_BYTES} bytes, got {}",
+            d.len()
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,31 @@
+//! A local KMS emulator: customer master keys (CMKs) with a default CMK for COS, key lifecycle,
+//! rotation with old versions still decrypting, data keys and ciphertexts bound to an encryption
+//! context, and SQLite persistence with all key material wrapped by a root key.
+//!
+//! The core ([`Kms`]) has no gRPC dependency: a storage server can embed it with
+//! `default-features = false`. The `grpc` feature (on by default) adds the tonic service
+//! ([`service`]) and the server loop ([`server`]) behind the `kms-server` binary.
+//!
+//! Layers, top to bottom: `service`/`server` (transport) -> [`kms`] (rules, cache) ->
+//! [`crypto`], [`context`] (formats) -> [`keystore`] (SQLite). See [`crypto`] for the key hierarchy
+//! and the frozen blob format.
+
+pub mod clock;
+pub mod context;
+pub mod crypto;
+pub mod error;
+pub mod keys;
+pub mod keystore;
+pub mod kms;
+pub mod seed;
+#[cfg(feature = "grpc")]
+pub mod server;
+#[cfg(feature = "grpc")]
+pub mod service;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use context::EncryptionContext;
+pub use crypto::{RootKey, SecretBytes};
+pub use error::{Error, Result};
+pub use keys::{KeyMetadata, KeyState};
+pub use kms::{Config, DataKey, DataKeySpec, Decrypted, Kms, ListKeys, ReEncrypted, Sealed};

@@ -1,0 +1,287 @@
+//! Seed documents: keys with fixed ids, aliases, states and optional fixed material, so test
+//! suites get the same keys and ciphertexts on every run.
+//!
+//! ```yaml
+//! keys:
+//!   - key_id: 6f1c2d3e-0000-4000-8000-000000000001   # required, a UUID
+//!     alias: orders                                   # required, the CreateKey alias rules
+//!     description: Orders bucket key                  # optional
+//!     state: Enabled                                  # optional: Enabled (default), Disabled, Archived
+//!     material:                                       # optional: 32 bytes each, hex or base64;
+//!       - 000102...1f                                 #   entry N is key version N
+//! ```
+//! JSON with the same shape works too (YAML is a superset). A document is checked as a whole before
+//! anything is written; loading it again changes nothing. A key already in the store is updated
+//! (alias, description, state, further versions) only if its existing versions match the document.
+
+use std::{collections::HashMap, fmt};
+
+use base64::Engine as _;
+use serde::{Deserialize, Deserializer};
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+use crate::{
+    crypto::{KEY_LEN, Key32},
+    error::{Error, Result},
+    keys::{KEY_USAGE, KeyMetadata, KeyState, ORIGIN_EXTERNAL, ORIGIN_KMS, OWNER_USER},
+    kms::{Cache, validate_alias, validate_description},
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Document {
+    keys: Vec<SeedKey>,
+}
+
+/// One key of a seed document, checked field by field while parsing (so errors carry a line).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SeedKey {
+    key_id: SeedId,
+    alias: SeedAlias,
+    #[serde(default)]
+    description: SeedDescription,
+    #[serde(default)]
+    state: SeedState,
+    #[serde(default)]
+    material: Vec<SeedMaterial>,
+}
+
+impl fmt::Debug for SeedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SeedKey")
+            .field("key_id", &self.key_id.0)
+            .field("alias", &self.alias.0)
+            .finish_non_exhaustive()
+    }
+}
+
+struct SeedId(Uuid);
+struct SeedAlias(String);
+#[derive(Default)]
+struct SeedDescription(String);
+struct SeedState(KeyState);
+struct SeedMaterial(Key32);
+
+impl Default for SeedState {
+    fn default() -> Self {
+        SeedState(KeyState::Enabled)
+    }
+}
+
+impl<'de> Deserialize<'de> for SeedId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Uuid::parse_str(&s)
+            .map(SeedId)
+            .map_err(|_| serde::de::Error::custom(format!("key_id {s:?} is not a UUID")))
+    }
+}
+
+impl<'de> Deserialize<'de> for SeedAlias {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let bare = s.strip_prefix("alias/").unwrap_or(&s).to_owned();
+        validate_alias(&bare, false).map_err(serde::de::Error::custom)?;
+        Ok(SeedAlias(bare))
+    }
+}
+
+impl<'de> Deserialize<'de> for SeedDescription {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        validate_description(&s).map_err(serde::de::Error::custom)?;
+        Ok(SeedDescription(s))
+    }
+}
+
+impl<'de> Deserialize<'de> for SeedState {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.parse::<KeyState>() {
+            Ok(st @ (KeyState::Enabled | KeyState::Disabled | KeyState::Archived)) => {
+                Ok(SeedState(st))
+            }
+            _ => Err(serde::de::Error::custom(format!(
+                "state must be Enabled, Disabled or Archived, got {s:?}"
+            ))),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SeedMaterial {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = zeroize::Zeroizing::new(String::deserialize(d)?);
+        let raw = zeroize::Zeroizing::new(
+            hex::decode(s.trim())
+                .ok()
+                .or_else(|| {
+                    base64::engine::general_purpose::STANDARD
+                        .decode(s.trim())
+                        .ok()
+                })
+                .ok_or_else(|| serde::de::Error::custom("material is neither hex nor base64"))?,
+        );
+        Key32::from_slice(&raw).map(SeedMaterial).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "material must be {KEY_LEN} bytes, got {}",
+                raw.len()
+            ))
+        })
+    }
+}
+
+/// Parses and checks a document's syntax and per-field rules.
+pub(crate) fn parse(document: &str) -> Result<Vec<SeedKey>> {
+    let doc: Document = serde_yaml::from_str(document).map_err(|e| {
+        let line = e.location().map_or(0, |l| l.line());
+        let msg = e.to_string();
+        let rule = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
+        Error::Seed { line, rule }
+    })?;
+    Ok(doc.keys)
+}
+
+/// A key to write: its full metadata and all its versions (the first `existing_versions` are
+/// already stored).
+pub(crate) struct Planned {
+    pub(crate) meta: KeyMetadata,
+    pub(crate) versions: Vec<Key32>,
+    pub(crate) existing_versions: u32,
+}
+
+fn line_of(document: &str, needle: &str) -> usize {
+    document
+        .lines()
+        .position(|l| l.contains(needle))
+        .map_or(0, |i| i + 1)
+}
+
+/// Checks the document against the store and returns what must change (empty: nothing).
+pub(crate) fn plan(
+    entries: &[SeedKey],
+    document: &str,
+    cache: &Cache,
+    now: i64,
+) -> Result<Vec<Planned>> {
+    let err = |needle: &str, rule: String| Error::Seed {
+        line: line_of(document, needle),
+        rule,
+    };
+    let mut ids = HashMap::new();
+    let mut aliases = HashMap::new();
+    for e in entries {
+        let id = e.key_id.0;
+        if ids.insert(id, ()).is_some() {
+            return Err(err(&id.to_string(), format!("key_id {id} appears twice")));
+        }
+        if let Some(other) = aliases.insert(e.alias.0.clone(), id) {
+            return Err(err(
+                &id.to_string(),
+                format!("alias {} is also given to key {other}", e.alias.0),
+            ));
+        }
+    }
+    let mut out = Vec::new();
+    for e in entries {
+        let id = e.key_id.0;
+        let id_text = id.to_string();
+        let alias = &e.alias.0;
+        // The alias may belong to another stored key only if the document moves that key elsewhere.
+        if let Some(holder) = cache.aliases.get(alias.as_str())
+            && *holder != id
+            && !ids.contains_key(holder)
+        {
+            return Err(err(
+                &id_text,
+                format!("alias {alias} is used by key {holder}"),
+            ));
+        }
+        let given: Vec<Key32> = e.material.iter().map(|m| m.0.clone()).collect();
+        let (mut meta, versions, existing_versions) = match cache.keys.get(&id) {
+            Some(existing) => {
+                if existing.meta.is_service_key() {
+                    return Err(err(&id_text, format!("key {id} is a service key")));
+                }
+                let n = existing.versions.len();
+                let mut versions = existing.versions.clone();
+                if !given.is_empty() {
+                    if given.len() < n {
+                        return Err(err(
+                            &id_text,
+                            format!(
+                                "key {id} has {n} versions in the store, the document gives {}",
+                                given.len()
+                            ),
+                        ));
+                    }
+                    let same = existing
+                        .versions
+                        .iter()
+                        .zip(&given)
+                        .all(|(a, b)| bool::from(a.expose().ct_eq(b.expose())));
+                    if !same {
+                        return Err(err(
+                            &id_text,
+                            format!("key {id} exists with other key material"),
+                        ));
+                    }
+                    versions.extend(given[n..].iter().cloned());
+                }
+                (
+                    existing.meta.clone(),
+                    versions,
+                    u32::try_from(n).unwrap_or(u32::MAX),
+                )
+            }
+            None => {
+                let external = !given.is_empty();
+                let versions = if external {
+                    given
+                } else {
+                    vec![Key32::random()]
+                };
+                let meta = KeyMetadata {
+                    key_id: id,
+                    alias: alias.clone(),
+                    description: String::new(),
+                    state: KeyState::Enabled,
+                    key_usage: KEY_USAGE.to_owned(),
+                    owner: OWNER_USER.to_owned(),
+                    origin: if external {
+                        ORIGIN_EXTERNAL
+                    } else {
+                        ORIGIN_KMS
+                    }
+                    .to_owned(),
+                    create_time: now,
+                    deletion_date: 0,
+                    rotation_enabled: false,
+                    rotate_days: 0,
+                    last_rotate_time: 0,
+                    next_rotate_time: 0,
+                    current_key_version: 0,
+                };
+                (meta, versions, 0)
+            }
+        };
+        let before = meta.clone();
+        meta.alias.clone_from(alias);
+        meta.description.clone_from(&e.description.0);
+        if meta.state != e.state.0 {
+            meta.state = e.state.0;
+            meta.deletion_date = 0;
+        }
+        meta.current_key_version = u32::try_from(versions.len()).unwrap_or(u32::MAX);
+        let grew = versions.len() > existing_versions as usize;
+        if grew || meta != before || existing_versions == 0 {
+            out.push(Planned {
+                meta,
+                versions,
+                existing_versions,
+            });
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,108 @@
+//! The server loop: the KMS service plus gRPC health and reflection on a listener the caller binds
+//! (so tests use `127.0.0.1:0`), a background task for deadlines, and graceful shutdown.
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use kms_proto::pb::key_management_service_server::KeyManagementServiceServer;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::{kms::Kms, service::KmsService};
+
+/// How often deletion dates and automatic rotations are checked by default.
+pub const DEFAULT_TICK: Duration = Duration::from_secs(60);
+
+/// Server settings beyond the listener.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Interval of the background deadline check.
+    pub tick: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self { tick: DEFAULT_TICK }
+    }
+}
+
+/// Errors of the server loop.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The transport failed.
+    #[error("transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// Reflection could not be set up.
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+/// Serves `kms` on `listener` until `shutdown` completes, then drains in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    kms: Arc<Kms>,
+    options: ServerOptions,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<KeyManagementServiceServer<KmsService>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(kms_proto::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+
+    let ticker = tokio::spawn(run_deadlines(kms.clone(), options.tick));
+    let result = tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(KeyManagementServiceServer::new(KmsService::new(kms)))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await;
+    ticker.abort();
+    result.map_err(Into::into)
+}
+
+async fn run_deadlines(kms: Arc<Kms>, tick: Duration) {
+    let mut interval = tokio::time::interval(tick);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let kms = kms.clone();
+        match tokio::task::spawn_blocking(move || kms.run_due_tasks()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "deadline check failed"),
+            Err(e) => tracing::error!(error = %e, "deadline task failed"),
+        }
+    }
+}
+
+/// Resolves when SIGINT or SIGTERM arrives.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,236 @@
+//! `cargo bench -p storage-adapter`: the adapter's throughput against the raw AES-256-GCM backend,
+//! measured in the same run. Figures and ratios are recorded in the crate README.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use bytes::Bytes;
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use futures::StreamExt as _;
+use storage_adapter::object::bytes_stream;
+use storage_adapter::{Adapter, MemoryKms, ObjectName, SseRequest};
+
+const SEG: usize = 64 * 1024;
+const BODY: usize = 256 << 20;
+const GIB: usize = 1 << 30;
+const NAME: ObjectName<'static> = ObjectName {
+    bucket: "bench",
+    key: "object",
+};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn raw(c: &mut Criterion) {
+    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &[7; 32]).expect("key"));
+    let mut buf = vec![0x5au8; SEG];
+    let mut g = c.benchmark_group("raw_aes256gcm_aws_lc_rs");
+    g.throughput(Throughput::Bytes(SEG as u64));
+    g.bench_function("seal_64KiB", |b| {
+        b.iter(|| {
+            key.seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key([1; 12]),
+                Aad::empty(),
+                &mut buf,
+            )
+            .expect("seal")
+        })
+    });
+    let mut sealed = vec![0x5au8; SEG];
+    let tag = key
+        .seal_in_place_separate_tag(
+            Nonce::assume_unique_for_key([1; 12]),
+            Aad::empty(),
+            &mut sealed,
+        )
+        .expect("seal");
+    sealed.extend_from_slice(tag.as_ref());
+    g.bench_function("open_64KiB", |b| {
+        b.iter_batched_ref(
+            || sealed.clone(),
+            |s| {
+                key.open_in_place(Nonce::assume_unique_for_key([1; 12]), Aad::empty(), s)
+                    .expect("open")
+                    .len()
+            },
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+fn streaming(c: &mut Criterion) {
+    let rt = runtime();
+    let adapter = Adapter::new(Arc::new(MemoryKms::new()));
+    let plain = Bytes::from(vec![0x33u8; BODY]);
+    let req = SseRequest::Cos;
+    let (stored, env) = rt
+        .block_on(adapter.begin_put(&req, NAME))
+        .expect("put")
+        .seal_bytes_parallel(&plain, cores())
+        .expect("seal");
+    let stored = Bytes::from(stored);
+    let obj = rt.block_on(adapter.open(&env, NAME, None)).expect("open");
+
+    let mut g = c.benchmark_group("adapter_256MiB");
+    g.throughput(Throughput::Bytes(BODY as u64));
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(8));
+    g.bench_function("encrypt_stream_1_task", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let sealer = adapter.begin_put(&req, NAME).await.expect("put");
+                let mut s = sealer.encrypt_stream(bytes_stream(plain.clone(), 1 << 20));
+                let mut n = 0;
+                while let Some(seg) = s.next().await {
+                    n += seg.expect("segment").len();
+                }
+                s.finish().expect("finish");
+                n
+            })
+        })
+    });
+    g.bench_function("decrypt_stream_1_task", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let plan = obj.plan(None).expect("plan");
+                let mut s = obj.decrypt_stream(plan, bytes_stream(stored.clone(), 1 << 20));
+                let mut n = 0;
+                while let Some(seg) = s.next().await {
+                    n += seg.expect("segment").len();
+                }
+                n
+            })
+        })
+    });
+    let n = cores();
+    let mut out = vec![0u8; stored.len()];
+    g.bench_function(BenchmarkId::new("encrypt_parallel_all_cores", n), |b| {
+        b.iter(|| {
+            let sealer = rt.block_on(adapter.begin_put(&req, NAME)).expect("put");
+            sealer
+                .seal_bytes_parallel_into(&plain, &mut out, n)
+                .expect("seal")
+                .plain_size()
+        })
+    });
+    // All cores, streaming: one body split into `n` objects streamed by `n` tasks at once.
+    let mt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(n)
+        .build()
+        .expect("runtime");
+    g.bench_function(BenchmarkId::new("encrypt_stream_tasks_all_cores", n), |b| {
+        b.iter(|| {
+            mt.block_on(async {
+                let share = BODY / n;
+                let mut tasks = Vec::new();
+                for i in 0..n {
+                    let adapter = adapter.clone();
+                    let part = plain.slice(i * share..(i + 1) * share);
+                    tasks.push(tokio::spawn(async move {
+                        let sealer = adapter
+                            .begin_put(&SseRequest::Cos, NAME)
+                            .await
+                            .expect("put");
+                        let mut s = sealer.encrypt_stream(bytes_stream(part, 1 << 20));
+                        let mut m = 0;
+                        while let Some(seg) = s.next().await {
+                            m += seg.expect("segment").len();
+                        }
+                        m
+                    }));
+                }
+                let mut total = 0;
+                for t in tasks {
+                    total += t.await.expect("task");
+                }
+                total
+            })
+        })
+    });
+    // All cores, streaming decrypt: `n` tasks each decrypt a share of the segments (range reads).
+    let obj = Arc::new(obj);
+    g.bench_function(BenchmarkId::new("decrypt_stream_tasks_all_cores", n), |b| {
+        b.iter(|| {
+            mt.block_on(async {
+                let share = (BODY / SEG).div_ceil(n) * SEG;
+                let mut tasks = Vec::new();
+                for i in 0..n {
+                    let obj = Arc::clone(&obj);
+                    let stored = stored.clone();
+                    let range = (i * share) as u64..(((i + 1) * share).min(BODY)) as u64;
+                    tasks.push(tokio::spawn(async move {
+                        let plan = obj.plan(Some(range)).expect("plan");
+                        let r = plan.stored_range();
+                        let input =
+                            bytes_stream(stored.slice(r.start as usize..r.end as usize), 1 << 20);
+                        let mut s = obj.decrypt_stream(plan, input);
+                        let mut m = 0;
+                        while let Some(seg) = s.next().await {
+                            m += seg.expect("segment").len();
+                        }
+                        m
+                    }));
+                }
+                let mut total = 0;
+                for t in tasks {
+                    total += t.await.expect("task");
+                }
+                total
+            })
+        })
+    });
+    g.finish();
+}
+
+fn ranged(c: &mut Criterion) {
+    let rt = runtime();
+    let adapter = Adapter::new(Arc::new(MemoryKms::new()));
+    let plain = vec![0x44u8; GIB];
+    let (stored, env) = rt
+        .block_on(adapter.begin_put(&SseRequest::Cos, NAME))
+        .expect("put")
+        .seal_bytes_parallel(&plain, cores())
+        .expect("seal");
+    drop(plain);
+    let obj = rt.block_on(adapter.open(&env, NAME, None)).expect("open");
+    let end = GIB as u64;
+    let plan = obj.plan(Some(end - 1024..end)).expect("plan");
+    assert!(
+        plan.segments() <= 2,
+        "the ranged read touches at most two segments"
+    );
+    let mut g = c.benchmark_group("ranged_read_1GiB");
+    g.throughput(Throughput::Bytes(1024));
+    g.bench_function("last_1KiB_plan_and_decrypt", |b| {
+        b.iter(|| {
+            let plan = obj.plan(Some(end - 1024..end)).expect("plan");
+            let r = plan.stored_range();
+            obj.decrypt_bytes(plan, &stored[r.start as usize..r.end as usize])
+                .expect("decrypt")
+                .len()
+        })
+    });
+    g.bench_function("last_1KiB_open_envelope_plan_and_decrypt", |b| {
+        b.iter(|| {
+            let obj = rt.block_on(adapter.open(&env, NAME, None)).expect("open");
+            let plan = obj.plan(Some(end - 1024..end)).expect("plan");
+            let r = plan.stored_range();
+            obj.decrypt_bytes(plan, &stored[r.start as usize..r.end as usize])
+                .expect("decrypt")
+                .len()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, raw, streaming, ranged);
+criterion_main!(benches);
