@@ -160,19 +160,35 @@ mock_impl! {
     seed_keys(SeedKeysRequest) -> SeedKeysResponse;
 }
 
-/// Starts the mock on 127.0.0.1:0; returns a client with fast retries and a 1 s timeout.
-async fn start() -> (Arc<Mock>, KmsClient) {
-    let mock = Arc::new(Mock::default());
+/// Starts the mock on 127.0.0.1:0 (with TLS when asked); returns its address.
+async fn spawn_mock(mock: Arc<Mock>, tls: bool) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let service = KeyManagementServiceServer::from_arc(Arc::clone(&mock));
+    let service = KeyManagementServiceServer::from_arc(mock);
+    let mut builder = tonic::transport::Server::builder();
+    if tls {
+        let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
+        let cert = std::fs::read(format!("{data}/server.pem")).unwrap();
+        let key = std::fs::read(format!("{data}/server.key")).unwrap();
+        let identity = tonic::transport::Identity::from_pem(cert, key);
+        builder = builder
+            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+            .unwrap();
+    }
     tokio::spawn(async move {
-        tonic::transport::Server::builder()
+        builder
             .add_service(service)
             .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
             .await
             .unwrap();
     });
+    addr
+}
+
+/// Starts the mock on 127.0.0.1:0; returns a client with fast retries and a 1 s timeout.
+async fn start() -> (Arc<Mock>, KmsClient) {
+    let mock = Arc::new(Mock::default());
+    let addr = spawn_mock(Arc::clone(&mock), false).await;
     let kms = KmsClient::builder(format!("http://{addr}"))
         .request_timeout(Duration::from_secs(1))
         .retry_policy(RetryPolicy {
@@ -318,5 +334,34 @@ async fn from_channel_works() {
     assert_eq!(
         other.describe_key("x").await.unwrap().current_key_version,
         3
+    );
+}
+
+#[tokio::test]
+async fn https_endpoints_verify_the_server_with_the_ca_file() {
+    let addr = spawn_mock(Arc::new(Mock::default()), true).await;
+    let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/ca.pem");
+    let kms = KmsClient::builder(format!("https://localhost:{}", addr.port()))
+        .ca_file(ca)
+        .request_timeout(Duration::from_secs(5))
+        .retry_policy(RetryPolicy::none())
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(kms.describe_key("x").await.unwrap().current_key_version, 3);
+
+    // Without the CA the server's certificate is not trusted: the call fails, it is not sent in clear.
+    let untrusted = KmsClient::builder(format!("https://localhost:{}", addr.port()))
+        .request_timeout(Duration::from_secs(5))
+        .retry_policy(RetryPolicy::none())
+        .connect_lazy()
+        .unwrap();
+    let err = untrusted.describe_key("x").await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            kms_client::Error::Unavailable { .. } | kms_client::Error::Transport { .. }
+        ),
+        "{err:?}"
     );
 }

@@ -272,10 +272,9 @@ impl Kms {
         std::fs::create_dir_all(&config.data_dir)?;
         let store = KeyStore::open(&config.data_dir.join(DB_FILE))?;
         let root = config.root_key;
-        match store.meta(META_ROOT_CHECK)? {
-            Some(v) if !root.verify(&v) => return Err(Error::RootKeyMismatch),
-            Some(_) => {}
-            None => store.set_meta(META_ROOT_CHECK, &root.verifier())?,
+        let verifier = store.meta(META_ROOT_CHECK)?;
+        if verifier.as_ref().is_some_and(|v| !root.verify(v)) {
+            return Err(Error::RootKeyMismatch);
         }
         let mut cache = Cache::default();
         for (meta, versions) in store.load_all()? {
@@ -284,6 +283,10 @@ impl Kms {
                 .map(|v| root.unwrap_material(meta.key_id, v.version, &v.wrapped))
                 .collect::<Result<Vec<_>>>()?;
             cache.insert(Entry { meta, versions });
+        }
+        // Only a root key that opened every stored version may (re)write the verifier.
+        if verifier.is_none() {
+            store.set_meta(META_ROOT_CHECK, &root.verifier())?;
         }
         let mut kms = Self {
             store,
@@ -1025,6 +1028,13 @@ impl Kms {
         let changed = cached.len();
         self.apply(|c| cached.into_iter().for_each(|e| c.insert(e)));
         Ok((changed, total))
+    }
+
+    /// Test-only: every key's metadata as cached, without running any deadline check.
+    #[cfg(feature = "test-hooks")]
+    #[doc(hidden)]
+    pub fn list_keys_snapshot_for_tests(&self) -> Vec<KeyMetadata> {
+        self.read().keys.values().map(|e| e.meta.clone()).collect()
     }
 
     /// Test-only: the raw material of a key version, to prove it never reaches the database.
