@@ -26,6 +26,9 @@ pub enum Error {
         /// The Tencent error code for this refusal (it depends on the action).
         code: &'static str,
     },
+    /// The key's material was imported (seeded), so the KMS cannot make a new version of it.
+    #[error("key {0} has external key material and cannot be rotated")]
+    ExternalMaterial(String),
     /// The alias is already used by another key.
     #[error("alias {0} already exists")]
     AliasExists(String),
@@ -67,6 +70,7 @@ impl Error {
             Error::NotFound(_) => "ResourceUnavailable.CmkNotFound",
             Error::InvalidArgument(_) | Error::Seed { .. } => "InvalidParameterValue",
             Error::KeyState { code, .. } => code,
+            Error::ExternalMaterial(_) => "UnsupportedOperation.ExternalCmkCanNotRotate",
             Error::AliasExists(_) => "InvalidParameterValue.AliasAlreadyExists",
             Error::ServiceKey(_) => "UnsupportedOperation.NotUserCreatedCmk",
             Error::InvalidCiphertext => "InvalidParameterValue.InvalidCiphertext",

@@ -206,7 +206,10 @@ impl Cache {
     fn insert(&mut self, entry: Entry) {
         let m = &entry.meta;
         if let Some(old) = self.keys.get(&m.key_id) {
-            self.aliases.remove(&old.meta.alias);
+            // A seed may hand this key's old alias to another key first: drop it only if it is ours.
+            if self.aliases.get(&old.meta.alias) == Some(&m.key_id) {
+                self.aliases.remove(&old.meta.alias);
+            }
         }
         self.aliases.insert(m.alias.clone(), m.key_id);
         self.order.insert((m.create_time, m.key_id));
@@ -597,7 +600,11 @@ impl Kms {
                     m.deletion_date = 0;
                     Ok(true)
                 }
-                s => Err(Error::transition(&m.key_id.to_string(), s)),
+                state => Err(Error::KeyState {
+                    key_id: m.key_id.to_string(),
+                    state,
+                    code: "ResourceUnavailable.CmkNotPendingDelete",
+                }),
             },
             false,
         )
@@ -648,6 +655,7 @@ impl Kms {
             name,
             |m, _| {
                 user_only(m)?;
+                not_pending_delete(m)?;
                 if m.alias == alias {
                     return Ok(false);
                 }
@@ -668,6 +676,7 @@ impl Kms {
         self.mutate(
             name,
             |m, _| {
+                not_pending_delete(m)?;
                 if m.description == description {
                     return Ok(false);
                 }
@@ -1056,13 +1065,17 @@ fn user_only(m: &KeyMetadata) -> Result<()> {
     Ok(())
 }
 
+/// Tencent refuses UpdateAlias and UpdateKeyDescription on a key scheduled for deletion.
+fn not_pending_delete(m: &KeyMetadata) -> Result<()> {
+    if m.state == KeyState::PendingDelete {
+        return Err(Error::transition(&m.key_id.to_string(), m.state));
+    }
+    Ok(())
+}
+
 fn rotatable(m: &KeyMetadata) -> Result<()> {
     if m.origin != ORIGIN_KMS {
-        return Err(Error::KeyState {
-            key_id: m.key_id.to_string(),
-            state: m.state,
-            code: "UnsupportedOperation.ExternalCmkCanNotRotate",
-        });
+        return Err(Error::ExternalMaterial(m.key_id.to_string()));
     }
     if m.state != KeyState::Enabled {
         return Err(Error::transition(&m.key_id.to_string(), m.state));

@@ -39,7 +39,9 @@ pub fn status(err: &Error) -> Status {
         Error::InvalidArgument(_) | Error::Seed { .. } | Error::InvalidCiphertext => {
             (Code::InvalidArgument, err.to_string())
         }
-        Error::KeyState { .. } => (Code::FailedPrecondition, err.to_string()),
+        Error::KeyState { .. } | Error::ExternalMaterial(_) => {
+            (Code::FailedPrecondition, err.to_string())
+        }
         Error::AliasExists(_) => (Code::AlreadyExists, err.to_string()),
         Error::ServiceKey(_) => (Code::PermissionDenied, err.to_string()),
         Error::RootKeyMismatch

@@ -406,3 +406,15 @@ fn echo_headers_per_mode() {
     assert_eq!(h[1].0, "x-cos-server-side-encryption-customer-key-MD5");
     assert_eq!(h[1].1, B64.encode(md5).as_str());
 }
+
+#[test]
+fn debug_output_never_shows_context_values_or_customer_keys() {
+    // {"tenant":"very-private-value"}
+    let ctx =
+        storage_adapter::KmsContext::from_base64("eyJ0ZW5hbnQiOiJ2ZXJ5LXByaXZhdGUtdmFsdWUifQ==")
+            .unwrap();
+    let shown = format!("{ctx:?}");
+    assert!(shown.contains("tenant"), "{shown}");
+    assert!(!shown.contains("very-private-value"), "{shown}");
+    assert!(!shown.contains("eyJ0"), "{shown}");
+}

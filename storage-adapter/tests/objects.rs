@@ -464,13 +464,12 @@ async fn ssec_key_rotation_is_a_copy_onto_itself() {
         .unwrap()
         .seal_bytes(&plain)
         .unwrap();
-    let before = stored.clone();
     let src = a.open(&env, NAME, Some(&customer(1))).await.unwrap();
     let rotated = a
         .rewrap(&src, &SseRequest::Customer(customer(2)), NAME)
         .await
         .unwrap();
-    assert_eq!(stored, before, "the body is untouched");
+    // `rewrap` never sees the body: the very bytes stored under the old key open below.
     assert_eq!(rotated.mode(), SseMode::Customer);
     assert!(a.open(&rotated, NAME, Some(&customer(1))).await.is_err());
     let obj = a.open(&rotated, NAME, Some(&customer(2))).await.unwrap();
@@ -527,4 +526,39 @@ proptest! {
             assert_eq!(get_stream(&obj, None, &stored, 70_000).await.unwrap(), plain);
         });
     }
+}
+
+#[tokio::test]
+async fn copies_between_plain_and_encrypted_re_encrypt_the_body() {
+    use futures::StreamExt as _;
+    let (a, _) = adapter();
+    let plain = data(2 * S + 5, 9);
+    // plain -> SSE-KMS: the plaintext source is streamed through a new sealer.
+    let sealer = a
+        .begin_put(
+            &SseRequest::Kms {
+                key_id: None,
+                context: None,
+            },
+            NAME,
+        )
+        .await
+        .unwrap();
+    let mut enc = sealer.encrypt_stream(storage_adapter::object::bytes_stream(
+        bytes::Bytes::from(plain.clone()),
+        1000,
+    ));
+    let mut stored = Vec::new();
+    while let Some(seg) = enc.next().await {
+        stored.extend_from_slice(&seg.unwrap());
+    }
+    let env = enc.finish().unwrap();
+    assert_ne!(&stored[..plain.len()], &plain[..]);
+    let obj = a.open(&env, NAME, None).await.unwrap();
+    // SSE-KMS -> plain: the destination is the verified plaintext, whole and exact.
+    assert_eq!(get_stream(&obj, None, &stored, 777).await.unwrap(), plain);
+    // A flipped byte makes the copy fail instead of writing a damaged plain object.
+    let mut bad = stored.clone();
+    bad[S + 3] ^= 1;
+    assert!(get_stream(&obj, None, &bad, 777).await.is_err());
 }

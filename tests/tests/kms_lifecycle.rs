@@ -333,6 +333,37 @@ async fn state_machine() {
     let m = kms.describe(&id).await;
     assert_eq!(state(m.clone()), pb::KeyState::PendingDelete);
     assert_eq!(m.deletion_date, T0 + 7 * DAY);
+    // Tencent forbids renaming or describing anew a key scheduled for deletion.
+    let err = rpc!(
+        kms,
+        update_alias,
+        pb::UpdateAliasRequest {
+            key_id: key(&id),
+            alias: "renamed".into()
+        }
+    )
+    .unwrap_err();
+    assert_status(
+        &err,
+        Code::FailedPrecondition,
+        &format!("key {id} is PendingDelete"),
+        "ResourceUnavailable.CmkStateNotSupport",
+    );
+    let err = rpc!(
+        kms,
+        update_key_description,
+        pb::UpdateKeyDescriptionRequest {
+            key_id: key(&id),
+            description: "new".into()
+        }
+    )
+    .unwrap_err();
+    assert_status(
+        &err,
+        Code::FailedPrecondition,
+        &format!("key {id} is PendingDelete"),
+        "ResourceUnavailable.CmkStateNotSupport",
+    );
     let err = rpc!(kms, enable_key, pb::EnableKeyRequest { key_id: key(&id) }).unwrap_err();
     assert_status(
         &err,
@@ -363,7 +394,7 @@ async fn state_machine() {
         &err,
         Code::FailedPrecondition,
         &format!("key {id} is Disabled"),
-        "ResourceUnavailable.CmkStateNotSupport",
+        "ResourceUnavailable.CmkNotPendingDelete",
     );
 
     // Unknown keys everywhere.

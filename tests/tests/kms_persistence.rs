@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use kms_server::ManualClock;
-use tests::{T0, TestKms, ctx, pb, root_key};
+use tests::{DAY, T0, TestKms, ctx, pb, root_key};
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
@@ -35,16 +35,16 @@ async fn keys_aliases_versions_and_blobs_survive_a_restart() {
         .unwrap();
     let v2 = kms.data_key(&id, &c).await;
     kms.client
-        .disable_key(pb::DisableKeyRequest { key_id: id.clone() })
-        .await
-        .unwrap();
-    kms.client
         .enable_key_rotation(pb::EnableKeyRotationRequest {
             key_id: id.clone(),
             rotate_days: 30,
         })
         .await
-        .ok();
+        .unwrap();
+    kms.client
+        .disable_key(pb::DisableKeyRequest { key_id: id.clone() })
+        .await
+        .unwrap();
     let other = kms.create_key("archived").await;
     kms.client
         .archive_key(pb::ArchiveKeyRequest {
@@ -63,6 +63,17 @@ async fn keys_aliases_versions_and_blobs_survive_a_restart() {
 
     let mut kms = TestKms::start(dir.path(), root_key(3), clock).await;
     assert_eq!(kms.describe("durable").await, before);
+    // Everything the restart must keep, spelled out (equality above covers the rest).
+    assert_eq!(
+        (
+            before.state,
+            before.current_key_version,
+            before.rotation_enabled,
+            before.rotate_days,
+            before.next_rotate_time,
+        ),
+        (pb::KeyState::Disabled as i32, 2, true, 30, T0 + 30 * DAY)
+    );
     assert_eq!(
         kms.describe(&other).await.state,
         pb::KeyState::Archived as i32

@@ -10,8 +10,9 @@ use crate::provider::{DataKey, DataKeyRequest, GeneratedKey, KeyProvider, KeyTar
 /// Data keys from a remote `kms-server`.
 ///
 /// SSE-KMS without a key id uses the server's COS default CMK (`GetDefaultKey`, looked up once).
-/// SSE-COS uses `service_key`, a key id or alias reserved for the storage service: the gRPC API does
-/// not expose the embedded KMS's hidden service key, so the operator names one.
+/// SSE-COS uses `service_key`: [`GrpcKms::with_service_key_alias`] picks the server's hidden
+/// service-managed key (`alias/kms-cos-sse`, the one the embedded KMS uses), [`GrpcKms::new`] lets
+/// the operator name another.
 #[derive(Debug)]
 pub struct GrpcKms {
     client: KmsClient,
@@ -27,6 +28,14 @@ impl GrpcKms {
             service_key: service_key.into(),
             default_cmk: OnceCell::new(),
         }
+    }
+
+    /// A provider whose SSE-COS key is the server's hidden service-managed key.
+    pub fn with_service_key_alias(client: KmsClient) -> Self {
+        Self::new(
+            client,
+            format!("alias/{}", kms_server::kms::SSE_COS_KEY_ALIAS),
+        )
     }
 
     async fn default_cmk(&self) -> Result<&str> {
@@ -100,6 +109,10 @@ impl KeyProvider for GrpcKms {
                 )
                 .await
                 .map_err(map_error)?;
+            // A blob of another key (an envelope edited to name a key it was not made under).
+            if d.key_id != stored.key_id {
+                return Err(Error::Decrypt);
+            }
             DataKey::from_bytes(d.plaintext.expose_secret())
         })
     }

@@ -1,0 +1,294 @@
+//! The real `kms-server` binary: bound-address log, root key file, seeding, reflection, durability
+//! across `kill -9`, graceful SIGTERM, and request logs that carry no secret.
+#![cfg(all(unix, feature = "grpc"))]
+
+use std::{
+    io::{BufRead as _, BufReader},
+    os::unix::fs::PermissionsExt as _,
+    path::Path,
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex, mpsc},
+    time::Duration,
+};
+
+use base64::Engine as _;
+use kms_proto::pb::{self, key_management_service_client::KeyManagementServiceClient};
+use tonic::transport::Channel;
+use tonic_reflection::pb::v1::{
+    ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+    server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+};
+
+const SEEDED: &str = "6f1c2d3e-0000-4000-8000-0000000000c1";
+
+/// A running `kms-server` child with its stderr collected line by line (ANSI colours removed).
+struct Server {
+    child: Child,
+    addr: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    fn start(data_dir: &Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kms-server"))
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .env_remove("KMS_ROOT_KEY")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn kms-server");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let line = strip_ansi(&line);
+                if let Some(addr) = line.split("kms-server listening on ").nth(1) {
+                    let addr = addr.split_whitespace().next().unwrap_or_default();
+                    let _ = tx.send(addr.to_owned());
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("no bound address logged: {:#?}", log.lock().unwrap());
+            }
+        };
+        assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+        assert_ne!(addr, "127.0.0.1:0");
+        Self { child, addr, log }
+    }
+
+    async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// Sends a signal with the system `kill` (no unsafe code) and waits for the exit status.
+    fn signal(&mut self, signal: &str) -> std::process::ExitStatus {
+        let sent = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = self.child.wait().unwrap();
+        // Let the reader thread drain the last lines.
+        std::thread::sleep(Duration::from_millis(200));
+        status
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn ctx(json: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(json)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_serves_survives_kill_9_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let seed = dir.path().join("seed.yaml");
+    std::fs::write(
+        &seed,
+        format!("keys:\n  - key_id: {SEEDED}\n    alias: seeded\n"),
+    )
+    .unwrap();
+
+    let server = Server::start(&data, &["--seed", seed.to_str().unwrap()]);
+    // The root key file was created owner-only and never entered the database.
+    let mode = std::fs::metadata(data.join("root.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    let channel = server.channel().await;
+    let mut kms = KeyManagementServiceClient::new(channel.clone());
+
+    // Reflection lists the service (grpcurl relies on it).
+    let mut reflection = ServerReflectionClient::new(channel);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut answers = reflection
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let answer = answers.message().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = answer.message_response else {
+        panic!("unexpected reflection answer {answer:?}");
+    };
+    let names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
+    assert!(
+        names.contains(&"kms.v1.KeyManagementService".to_owned()),
+        "{names:?}"
+    );
+
+    // The seed file was loaded.
+    let seeded = kms
+        .describe_key(pb::DescribeKeyRequest {
+            key_id: "alias/seeded".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .key_metadata
+        .unwrap();
+    assert_eq!(seeded.key_id, SEEDED);
+
+    // A key created and a data key generated, then the server is killed without warning.
+    let created = kms
+        .create_key(pb::CreateKeyRequest {
+            alias: "durable".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .key_metadata
+        .unwrap();
+    let secret_value = "context-value-never-logged";
+    let context = ctx(&format!(r#"{{"bucket":"{secret_value}"}}"#));
+    let data_key = kms
+        .generate_data_key(pb::GenerateDataKeyRequest {
+            key_id: "durable".into(),
+            key_spec: pb::KeySpec::Aes256 as i32,
+            encryption_context: context.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let log = server.log();
+    // One line per request: method, the key as named, status, latency.
+    let line = log
+        .lines()
+        .find(|l| l.contains(r#"method="GenerateDataKey""#))
+        .unwrap_or_else(|| panic!("no request line: {log}"));
+    for field in [r#"key_id="durable""#, r#"status="OK""#, "latency_us="] {
+        assert!(line.contains(field), "{line}");
+    }
+    for secret in [
+        secret_value.to_owned(),
+        context.clone(),
+        base64::engine::general_purpose::STANDARD.encode(&data_key.plaintext),
+        hex::encode(&data_key.plaintext),
+    ] {
+        assert!(!log.contains(&secret), "the log holds a secret: {log}");
+    }
+    drop(kms);
+    let mut server = server;
+    let status = server.signal("-KILL");
+    assert!(!status.success());
+    drop(server);
+
+    // Restarted on the same directory: the key and its data key are back.
+    let mut server = Server::start(&data, &[]);
+    let mut kms = KeyManagementServiceClient::new(server.channel().await);
+    let again = kms
+        .describe_key(pb::DescribeKeyRequest {
+            key_id: "alias/durable".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .key_metadata
+        .unwrap();
+    assert_eq!(again.key_id, created.key_id);
+    let opened = kms
+        .decrypt(pb::DecryptRequest {
+            ciphertext_blob: data_key.ciphertext_blob.clone(),
+            encryption_context: context,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(opened.plaintext, data_key.plaintext);
+    drop(kms);
+
+    // SIGTERM drains and exits cleanly.
+    let status = server.signal("-TERM");
+    assert!(status.success(), "{status:?}");
+    let log = server.log();
+    assert!(log.contains("shutting down"), "{log}");
+}
+
+#[test]
+fn a_root_key_file_readable_by_others_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("root.key");
+    std::fs::write(
+        &key,
+        base64::engine::general_purpose::STANDARD.encode([3u8; 32]),
+    )
+    .unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kms-server"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .arg("--root-key-file")
+        .arg(&key)
+        .env_remove("KMS_ROOT_KEY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = strip_ansi(&String::from_utf8_lossy(&out.stderr));
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(stderr.contains("root.key"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn a_bad_root_key_in_the_environment_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kms-server"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("KMS_ROOT_KEY", "c2hvcnQ=")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = strip_ansi(&String::from_utf8_lossy(&out.stderr));
+    assert!(stderr.starts_with("error: root key: "), "{stderr}");
+    assert!(stderr.contains("32 bytes"), "{stderr}");
+}
