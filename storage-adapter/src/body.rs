@@ -1,8 +1,25 @@
 //! Streaming encryption and decryption of bodies, range plans, and parallel in-memory sealing.
 //!
-//! Memory is bounded by the segments in flight: an [`EncryptStream`] holds one segment being filled
-//! plus the current input chunk; a [`DecryptStream`] holds one stored segment. Neither ever holds the
-//! object. A segment's plaintext is yielded only after its tag has verified.
+//! Memory is bounded by the segments in flight: an [`EncryptStream`] holds at most one partial
+//! segment being filled (only when input chunks do not fall on segment boundaries), the current input
+//! chunk, and the output batch it is filling; a [`DecryptStream`] likewise holds at most one stored
+//! segment that straddles two input chunks. Neither ever holds the object. A segment's plaintext is
+//! yielded only after its tag has verified.
+//!
+//! # The fast path
+//!
+//! Whole segments that lie inside one input chunk are sealed or opened *out of place*, straight from
+//! the input chunk into the output buffer: one pass over the data, no staging copy. Up to
+//! [`BATCH_SEGMENTS`] consecutive segments go into one output buffer, yielded as one item (the
+//! stored bytes of consecutive segments are contiguous, and so is their plaintext). Output buffers
+//! come from a small per-stream pool and go back to it when downstream drops every chunk cut from
+//! them, so a steady stream reuses the same cache-warm, already-faulted-in memory instead of
+//! allocating a fresh buffer per segment. The pool keeps at most [`POOL_KEEP`] idle buffers; the
+//! memory bound is therefore the batches downstream still holds plus that constant.
+//!
+//! Within a batch, segments are opened in order; if one fails to verify, its output is zeroed, the
+//! verified segments before it are yielded, and the next item is the error, exactly as if the
+//! segments had been yielded one by one.
 //!
 //! A stream error after some items were yielded (for example a truncated body, detected at the end)
 //! means the response must be aborted, not completed: every byte already sent was authentic, but the
@@ -11,7 +28,7 @@
 use std::io;
 use std::ops::Range;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::{Buf as _, Bytes};
@@ -33,15 +50,93 @@ pub trait Completion {
     fn complete(self, plain_size: u64, stored_size: u64) -> Result<Self::Output>;
 }
 
+/// Most segments sealed or opened into one output buffer (1 MiB of plaintext).
+pub(crate) const BATCH_SEGMENTS: usize = 16;
+/// Idle output buffers a stream keeps for reuse.
+pub(crate) const POOL_KEEP: usize = 2;
+
+/// The idle output buffers of one stream. Shared with the [`Batch`]es handed downstream, which give
+/// their buffer back when the last `Bytes` cut from them is dropped.
+#[derive(Clone, Default)]
+struct BufferPool(Arc<Mutex<Vec<Vec<u8>>>>);
+
+impl BufferPool {
+    /// An empty batch able to hold at least `len` bytes.
+    fn batch(&self, len: usize) -> Batch {
+        let reused = self.0.lock().ok().and_then(|mut idle| idle.pop());
+        let buf = match reused {
+            Some(buf) if buf.len() >= len => buf,
+            _ => vec![0u8; len],
+        };
+        Batch {
+            buf,
+            filled: 0,
+            keep: 0..0,
+            pool: self.clone(),
+        }
+    }
+
+    fn give_back(&self, buf: Vec<u8>) {
+        if let Ok(mut idle) = self.0.lock()
+            && idle.len() < POOL_KEEP
+        {
+            idle.push(buf);
+        }
+    }
+}
+
+/// One output buffer being filled with consecutive segments, then handed downstream as `Bytes`.
+struct Batch {
+    buf: Vec<u8>,
+    filled: usize,
+    /// The part of `buf[..filled]` that is yielded (a range read trims the first and last segment).
+    keep: Range<usize>,
+    pool: BufferPool,
+}
+
+impl Batch {
+    fn room(&self) -> usize {
+        self.buf.len() - self.filled
+    }
+
+    /// The next `n` bytes of the buffer (the caller checked [`Batch::room`]).
+    fn slot(&mut self, n: usize) -> &mut [u8] {
+        let start = self.filled;
+        self.filled += n;
+        &mut self.buf[start..start + n]
+    }
+
+    fn into_bytes(self) -> Bytes {
+        Bytes::from_owner(self)
+    }
+}
+
+impl AsRef<[u8]> for Batch {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf[self.keep.clone()]
+    }
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        self.pool.give_back(std::mem::take(&mut self.buf));
+    }
+}
+
 /// Encrypts a body given as a stream of plaintext chunks; yields stored (encrypted) chunks.
 ///
 /// Call [`EncryptStream::finish`] after the stream has returned `None` to get the envelope (or the
-/// part entry). Each yielded item is one sealed segment.
+/// part entry). Each yielded item is one or more whole sealed segments (at most
+/// [`BATCH_SEGMENTS`]), in order; their concatenation is the stored body.
 pub struct EncryptStream<S, C> {
     inner: S,
     sealer: SegmentSealer,
+    /// A partial segment copied from input chunks that do not fall on segment boundaries.
     cur: Vec<u8>,
+    /// A full segment (a view of an input chunk, no copy) whose finality is not known yet.
+    held: Bytes,
     input: Bytes,
+    pool: BufferPool,
     eof: bool,
     failed: bool,
     plain: u64,
@@ -63,8 +158,10 @@ impl<S, C: Completion> EncryptStream<S, C> {
         Self {
             inner,
             sealer: SegmentSealer::new(key),
-            cur: Vec::with_capacity(ENCRYPTED_SEGMENT_SIZE),
+            cur: Vec::new(),
+            held: Bytes::new(),
             input: Bytes::new(),
+            pool: BufferPool::default(),
             eof: false,
             failed: false,
             plain: 0,
@@ -88,22 +185,95 @@ impl<S, C: Completion> EncryptStream<S, C> {
         self.completion.complete(self.plain, self.stored)
     }
 
-    fn emit(&mut self, last: bool) -> Result<Bytes> {
-        let mut seg = std::mem::replace(
-            &mut self.cur,
-            if last {
-                Vec::new()
-            } else {
-                Vec::with_capacity(ENCRYPTED_SEGMENT_SIZE)
-            },
-        );
-        if last {
-            self.sealer.seal_final(&mut seg)?;
+    /// A batch sized for what can be sealed from the data at hand.
+    fn new_batch(&self) -> Batch {
+        let avail = self.cur.len() + self.held.len() + self.input.len();
+        // Whole segments' worth (so pooled buffers fit the next batch), exact for a small body.
+        let len = if avail < SEGMENT_SIZE {
+            avail + TAG_SIZE
         } else {
-            self.sealer.seal_next(&mut seg)?;
+            avail.div_ceil(SEGMENT_SIZE).min(BATCH_SEGMENTS) * ENCRYPTED_SEGMENT_SIZE
+        };
+        self.pool.batch(len)
+    }
+
+    /// Seals every segment whose finality is known from the data at hand, up to one batch.
+    /// `None` when more input (or the end of input) is needed first.
+    fn seal_ready(&mut self) -> Result<Option<Bytes>> {
+        let mut batch: Option<Batch> = None;
+        loop {
+            let pending_full = self.cur.len() == SEGMENT_SIZE || !self.held.is_empty();
+            // The plaintext of the next segment to seal and whether it is the final one, if known.
+            let last = if pending_full && !self.input.is_empty() {
+                // More data follows, so this full segment is not the last.
+                false
+            } else if !pending_full && self.cur.is_empty() && self.input.len() > SEGMENT_SIZE {
+                // A whole segment inside the input chunk, with more data after it.
+                false
+            } else if !pending_full && self.cur.is_empty() && self.input.len() == SEGMENT_SIZE {
+                // Whether it is the last one is known only from the next chunk: hold it, no copy.
+                self.held = std::mem::take(&mut self.input);
+                continue;
+            } else if !self.input.is_empty() {
+                // Stage input that does not fall on a segment boundary.
+                let n = (SEGMENT_SIZE - self.cur.len()).min(self.input.len());
+                if self.cur.capacity() == 0 {
+                    self.cur.reserve_exact(SEGMENT_SIZE);
+                }
+                self.cur.extend_from_slice(&self.input[..n]);
+                self.input.advance(n);
+                continue;
+            } else if self.eof {
+                true
+            } else {
+                break;
+            };
+            let plain_len = if !self.held.is_empty() {
+                self.held.len()
+            } else if !self.cur.is_empty() || last {
+                self.cur.len()
+            } else {
+                SEGMENT_SIZE
+            };
+            if batch.is_none() {
+                batch = Some(self.new_batch());
+            }
+            let Some(b) = batch.as_mut() else {
+                break;
+            };
+            if b.room() < plain_len + TAG_SIZE {
+                break;
+            }
+            let slot = b.slot(plain_len + TAG_SIZE);
+            let from_input = self.held.is_empty() && self.cur.is_empty() && !last;
+            let plain: &[u8] = if !self.held.is_empty() {
+                &self.held
+            } else if from_input {
+                &self.input[..SEGMENT_SIZE]
+            } else {
+                &self.cur
+            };
+            if last {
+                self.sealer.seal_final_to(plain, slot)?;
+            } else {
+                self.sealer.seal_next_to(plain, slot)?;
+            }
+            if !self.held.is_empty() {
+                self.held = Bytes::new();
+            } else if from_input {
+                self.input.advance(SEGMENT_SIZE);
+            } else {
+                self.cur.clear();
+            }
+            self.stored += (plain_len + TAG_SIZE) as u64;
+            if last {
+                break;
+            }
         }
-        self.stored += seg.len() as u64;
-        Ok(Bytes::from(seg))
+        Ok(batch.filter(|b| b.filled > 0).map(|mut b| {
+            b.keep = 0..b.filled;
+            b.into_bytes()
+        }))
     }
 }
 
@@ -121,18 +291,13 @@ where
             if this.failed || this.sealer.is_finished() {
                 return Poll::Ready(None);
             }
-            if !this.input.is_empty() {
-                if this.cur.len() == SEGMENT_SIZE {
-                    // More data follows, so this full segment is not the last.
-                    return Poll::Ready(Some(this.emit(false).inspect_err(|_| this.failed = true)));
+            match this.seal_ready() {
+                Ok(Some(sealed)) => return Poll::Ready(Some(Ok(sealed))),
+                Ok(None) => {}
+                Err(e) => {
+                    this.failed = true;
+                    return Poll::Ready(Some(Err(e)));
                 }
-                let n = (SEGMENT_SIZE - this.cur.len()).min(this.input.len());
-                this.cur.extend_from_slice(&this.input[..n]);
-                this.input.advance(n);
-                continue;
-            }
-            if this.eof {
-                return Poll::Ready(Some(this.emit(true).inspect_err(|_| this.failed = true)));
             }
             match Pin::new(&mut this.inner).poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
@@ -309,8 +474,12 @@ pub struct DecryptStream<S> {
     span: usize,
     seg: u64,
     opener: Option<SegmentOpener>,
+    /// A stored segment that straddles two input chunks, being gathered.
     cur: Vec<u8>,
     input: Bytes,
+    pool: BufferPool,
+    /// An error to report after the verified segments before it have been yielded.
+    pending: Option<Error>,
     eof: bool,
     done: bool,
 }
@@ -333,8 +502,10 @@ impl<S> DecryptStream<S> {
             span: 0,
             seg,
             opener: None,
-            cur: Vec::with_capacity(ENCRYPTED_SEGMENT_SIZE),
+            cur: Vec::new(),
             input: Bytes::new(),
+            pool: BufferPool::default(),
+            pending: None,
             eof: false,
             done: false,
         }
@@ -357,26 +528,113 @@ impl<S> DecryptStream<S> {
         ))
     }
 
-    fn open_current(&mut self, last: bool, plain_start: u64) -> Result<Bytes> {
-        let span = &self.plan.spans[self.span];
-        if self.opener.is_none() {
-            self.opener = Some(SegmentOpener::new(&self.keys.piece_key(span.piece)?));
-        }
-        let opener = self.opener.as_ref().ok_or(Error::Decrypt)?;
-        let mut seg = std::mem::replace(&mut self.cur, Vec::with_capacity(ENCRYPTED_SEGMENT_SIZE));
-        opener.open(self.seg, last, &mut seg)?;
-        let seg_end = plain_start + seg.len() as u64;
-        let from = self.plan.plain.start.max(plain_start).min(seg_end) - plain_start;
-        let to = self.plan.plain.end.min(seg_end).max(plain_start) - plain_start;
-        // Advance to the next segment (or span).
-        if self.seg == span.last_seg {
+    /// Moves to the next segment of the plan (or the first of the next span).
+    fn advance(&mut self) {
+        let span_last = self.plan.spans[self.span].last_seg;
+        if self.seg == span_last {
             self.span += 1;
             self.opener = None;
             self.seg = self.plan.spans.get(self.span).map_or(0, |s| s.first_seg);
         } else {
             self.seg += 1;
         }
-        Ok(Bytes::from(seg).slice(from as usize..to as usize))
+    }
+
+    /// A batch sized for what can be opened from the data at hand.
+    fn new_batch(&self) -> Batch {
+        let avail = self.cur.len() + self.input.len();
+        // Whole segments' worth (so pooled buffers fit the next batch), exact for a small body.
+        let len = if avail <= ENCRYPTED_SEGMENT_SIZE {
+            avail
+        } else {
+            avail.div_ceil(SEGMENT_SIZE).min(BATCH_SEGMENTS) * SEGMENT_SIZE
+        };
+        self.pool.batch(len)
+    }
+
+    /// Opens every segment the data at hand completes, up to one batch. Returns the verified
+    /// plaintext (trimmed to the range; `None` if there is none) and the error that stopped it, if
+    /// any. Stops without error when more input is needed or the plan is complete.
+    fn open_ready(&mut self) -> (Option<Bytes>, Option<Error>) {
+        let mut batch: Option<Batch> = None;
+        let mut err = None;
+        loop {
+            let Some((need, last, plain_start)) = self.current() else {
+                if !self.input.is_empty() {
+                    // Bytes after the last segment of the plan.
+                    err = Some(Error::Decrypt);
+                }
+                break;
+            };
+            let direct = self.cur.is_empty() && self.input.len() >= need;
+            if !direct && self.cur.len() < need {
+                if self.input.is_empty() {
+                    break;
+                }
+                // Gather a segment that straddles input chunks.
+                if self.cur.capacity() == 0 {
+                    self.cur.reserve_exact(ENCRYPTED_SEGMENT_SIZE);
+                }
+                let n = (need - self.cur.len()).min(self.input.len());
+                self.cur.extend_from_slice(&self.input[..n]);
+                self.input.advance(n);
+                continue;
+            }
+            let plain_len = need - TAG_SIZE;
+            let seg_end = plain_start + plain_len as u64;
+            let from = (self.plan.plain.start.max(plain_start).min(seg_end) - plain_start) as usize;
+            let to = (self.plan.plain.end.min(seg_end).max(plain_start) - plain_start) as usize;
+            if batch.is_none() {
+                batch = Some(self.new_batch());
+            }
+            let Some(b) = batch.as_mut() else {
+                break;
+            };
+            // The yielded bytes of a batch are one contiguous run.
+            let contiguous = b.filled == 0 || (b.keep.end == b.filled && from == 0);
+            if b.room() < plain_len || !contiguous {
+                // This segment opens into the next batch.
+                break;
+            }
+            if self.opener.is_none() {
+                let piece = self.plan.spans[self.span].piece;
+                match self.keys.piece_key(piece) {
+                    Ok(k) => self.opener = Some(SegmentOpener::new(&k)),
+                    Err(e) => {
+                        err = Some(e);
+                        break;
+                    }
+                }
+            }
+            let Some(opener) = self.opener.as_ref() else {
+                break;
+            };
+            let start = b.filled;
+            let slot = b.slot(plain_len);
+            let opened = if direct {
+                let r = opener.open_to(self.seg, last, &self.input[..need], slot);
+                self.input.advance(need);
+                r
+            } else {
+                let r = opener.open_to(self.seg, last, &self.cur, slot);
+                self.cur.clear();
+                r
+            };
+            if let Err(e) = opened {
+                // `open_to` zeroed the slot; it is not part of what is yielded.
+                b.filled = start;
+                err = Some(e);
+                break;
+            }
+            if start == 0 {
+                b.keep = from..to;
+            } else {
+                b.keep.end = start + to;
+            }
+            self.advance();
+        }
+        let out = batch.filter(|b| !b.keep.is_empty()).map(Batch::into_bytes);
+        (out, err)
     }
 }
 
@@ -390,35 +648,32 @@ where
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         loop {
+            if let Some(e) = this.pending.take() {
+                this.done = true;
+                return Poll::Ready(Some(Err(e)));
+            }
             if this.done {
                 return Poll::Ready(None);
             }
-            let current = this.current();
-            if let Some((need, last, plain_start)) = current {
-                if this.cur.len() == need {
-                    match this.open_current(last, plain_start) {
-                        Ok(b) if b.is_empty() => continue,
-                        Ok(b) => return Poll::Ready(Some(Ok(b))),
-                        Err(e) => {
-                            this.done = true;
-                            return Poll::Ready(Some(Err(e)));
-                        }
-                    }
+            match this.open_ready() {
+                (Some(plain), err) => {
+                    // Verified plaintext first; an error found after it comes next.
+                    this.pending = err;
+                    return Poll::Ready(Some(Ok(plain)));
                 }
-                if !this.input.is_empty() {
-                    let n = (need - this.cur.len()).min(this.input.len());
-                    this.cur.extend_from_slice(&this.input[..n]);
-                    this.input.advance(n);
-                    continue;
+                (None, Some(e)) => {
+                    this.done = true;
+                    return Poll::Ready(Some(Err(e)));
                 }
-            } else if !this.input.is_empty() {
-                // Bytes after the last segment of the plan.
-                this.done = true;
-                return Poll::Ready(Some(Err(Error::Decrypt)));
+                (None, None) => {}
+            }
+            if !this.input.is_empty() {
+                // Progress was made but yielded nothing (an empty segment): go on.
+                continue;
             }
             if this.eof {
                 this.done = true;
-                return if current.is_some() {
+                return if this.current().is_some() {
                     // The body ended before the plan did (truncation).
                     Poll::Ready(Some(Err(Error::Decrypt)))
                 } else {
@@ -501,10 +756,11 @@ pub(crate) fn seal_parallel_into(
                 for (k, stored) in mine.chunks_mut(ENCRYPTED_SEGMENT_SIZE).enumerate() {
                     let i = start + k;
                     let p = &plain[i * SEGMENT_SIZE..(i * SEGMENT_SIZE + stored.len() - TAG_SIZE)];
-                    stored[..p.len()].copy_from_slice(p);
                     let nonce = SegmentNonce::new(i as u64, i as u64 == count - 1)
                         .expect("the segment limit was checked before sealing");
-                    aead.seal_slice(nonce.bytes(), &[], stored);
+                    // Out of place, straight from the plaintext: no staging copy.
+                    aead.seal_to(nonce.bytes(), &[], p, stored)
+                        .expect("the lengths were computed to match");
                 }
             });
             first += n;
@@ -534,18 +790,21 @@ pub(crate) fn open_parallel(key: &Key32, stored: &[u8], threads: usize) -> Resul
             let aead = &aead;
             let start = first;
             handles.push(scope.spawn(move || {
-                let mut buf = Vec::with_capacity(ENCRYPTED_SEGMENT_SIZE);
+                // Out of place, straight into the output: no staging copy.
+                // (Every stored segment is opened, also an empty final one.)
                 for (k, seg) in mine_stored.chunks(ENCRYPTED_SEGMENT_SIZE).enumerate() {
                     let i = (start + k) as u64;
                     let Ok(nonce) = SegmentNonce::new(i, i == count - 1) else {
                         return false;
                     };
-                    buf.clear();
-                    buf.extend_from_slice(seg);
-                    match aead.open_in_place(nonce.bytes(), &[], &mut buf) {
-                        Ok(len) => mine[k * SEGMENT_SIZE..k * SEGMENT_SIZE + len]
-                            .copy_from_slice(&buf[..len]),
-                        Err(_) => return false,
+                    let Some(len) = seg.len().checked_sub(TAG_SIZE) else {
+                        return false;
+                    };
+                    let Some(out) = mine.get_mut(k * SEGMENT_SIZE..k * SEGMENT_SIZE + len) else {
+                        return false;
+                    };
+                    if aead.open_to(nonce.bytes(), &[], seg, out).is_err() {
+                        return false;
                     }
                 }
                 true
@@ -559,4 +818,163 @@ pub(crate) fn open_parallel(key: &Key32, stored: &[u8], threads: usize) -> Resul
         return Err(Error::Decrypt);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt as _;
+
+    const E: usize = ENCRYPTED_SEGMENT_SIZE;
+
+    fn keys(total: u64) -> (Arc<BodyKeys>, Key32) {
+        let oek = Key32::from_array(&[3; 32]);
+        let content_id = [4u8; 32];
+        let ck = envelope::content_key(&oek, &content_id);
+        (
+            Arc::new(BodyKeys::new(oek, content_id, Layout::Single, total)),
+            ck,
+        )
+    }
+
+    fn chunks(data: Vec<u8>, chunk: usize) -> impl Stream<Item = io::Result<Bytes>> + Unpin {
+        crate::object::bytes_stream(Bytes::from(data), chunk)
+    }
+
+    struct Done;
+    impl Completion for Done {
+        type Output = (u64, u64);
+        fn complete(self, plain: u64, stored: u64) -> Result<(u64, u64)> {
+            Ok((plain, stored))
+        }
+    }
+
+    #[test]
+    fn output_buffers_are_reused_once_dropped() {
+        let n = 64 * SEGMENT_SIZE;
+        let (keys, ck) = keys(n as u64);
+        let mut enc = EncryptStream::new(chunks(vec![5u8; n], 1 << 20), &ck, Done);
+        let mut stored = Vec::new();
+        let mut ptrs = Vec::new();
+        futures::executor::block_on(async {
+            while let Some(item) = enc.next().await {
+                let item = item.unwrap();
+                ptrs.push(item.as_ptr());
+                stored.extend_from_slice(&item);
+            }
+        });
+        assert_eq!(enc.finish().unwrap(), (n as u64, stored_size(n as u64)));
+        assert!(
+            ptrs.len() >= 4 && ptrs.len() <= 6,
+            "batched: {} items",
+            ptrs.len()
+        );
+        assert!(
+            ptrs[1..].iter().all(|p| *p == ptrs[1]),
+            "a dropped batch's buffer is reused"
+        );
+        let plan = ReadPlan::new(&keys, None).unwrap();
+        let mut dec = DecryptStream::new(chunks(stored, 1 << 20), keys, plan);
+        let mut ptrs = Vec::new();
+        futures::executor::block_on(async {
+            while let Some(item) = dec.next().await {
+                let item = item.unwrap();
+                assert!(item.iter().all(|&b| b == 5));
+                ptrs.push(item.as_ptr());
+            }
+        });
+        assert!(
+            ptrs.len() >= 4 && ptrs.len() <= 8,
+            "batched: {} items",
+            ptrs.len()
+        );
+        assert!(ptrs[1..].iter().all(|p| *p == ptrs[1]));
+    }
+
+    #[test]
+    fn held_items_keep_their_bytes() {
+        // Downstream keeps every item: each keeps its own buffer, nothing is overwritten.
+        let n = 40 * SEGMENT_SIZE + 9;
+        let plain: Vec<u8> = (0..n).map(|i| (i % 253) as u8).collect();
+        let (keys, ck) = keys(n as u64);
+        let mut enc = EncryptStream::new(chunks(plain.clone(), 1 << 20), &ck, Done);
+        let items: Vec<Bytes> = futures::executor::block_on(async {
+            let mut v = Vec::new();
+            while let Some(item) = enc.next().await {
+                v.push(item.unwrap());
+            }
+            v
+        });
+        let stored: Vec<u8> = items.iter().flat_map(|b| b.iter().copied()).collect();
+        assert_eq!(crate::stream::open_all(&ck, &stored).unwrap(), plain);
+        let plan = ReadPlan::new(&keys, None).unwrap();
+        let mut dec = DecryptStream::new(chunks(stored, 1 << 20), keys, plan);
+        let items: Vec<Bytes> = futures::executor::block_on(async {
+            let mut v = Vec::new();
+            while let Some(item) = dec.next().await {
+                v.push(item.unwrap());
+            }
+            v
+        });
+        let back: Vec<u8> = items.iter().flat_map(|b| b.iter().copied()).collect();
+        assert_eq!(back, plain);
+    }
+
+    #[test]
+    fn final_flag_in_the_middle_of_a_batch_fails() {
+        // Segment 2 of 5 carries the final flag (sealed by a misbehaving writer under the same key).
+        let n = 5 * SEGMENT_SIZE;
+        let (keys, ck) = keys(n as u64);
+        let seg = vec![7u8; SEGMENT_SIZE];
+        let mut stored = vec![0u8; 5 * E];
+        let mut sealer = SegmentSealer::new(&ck);
+        sealer.seal_next_to(&seg, &mut stored[..E]).unwrap();
+        sealer.seal_next_to(&seg, &mut stored[E..2 * E]).unwrap();
+        sealer
+            .seal_final_to(&seg, &mut stored[2 * E..3 * E])
+            .unwrap();
+        // The rest sealed correctly by an honest sealer (indices 3, 4).
+        let honest = crate::stream::seal_all(&ck, &vec![7u8; n]).unwrap();
+        stored[3 * E..].copy_from_slice(&honest[3 * E..]);
+        let plan = ReadPlan::new(&keys, None).unwrap();
+        let mut dec = DecryptStream::new(chunks(stored, 64 << 20), keys, plan);
+        let (out, err) = futures::executor::block_on(async {
+            let mut out = Vec::new();
+            while let Some(item) = dec.next().await {
+                match item {
+                    Ok(b) => out.extend_from_slice(&b),
+                    Err(e) => return (out, Some(e)),
+                }
+            }
+            (out, None)
+        });
+        assert!(matches!(err, Some(Error::Decrypt)));
+        assert_eq!(out.len(), 2 * SEGMENT_SIZE, "only the segments before it");
+    }
+
+    #[test]
+    fn a_failed_open_in_a_batch_leaves_its_slot_zeroed() {
+        let n = 10 * SEGMENT_SIZE;
+        let (keys, ck) = keys(n as u64);
+        let mut stored = crate::stream::seal_all(&ck, &vec![9u8; n]).unwrap();
+        stored[6 * E + 100] ^= 1;
+        let plan = ReadPlan::new(&keys, None).unwrap();
+        let mut dec = DecryptStream::new(chunks(stored, 64 << 20), keys, plan);
+        futures::executor::block_on(async {
+            let first = dec.next().await.unwrap().unwrap();
+            assert_eq!(first.len(), 6 * SEGMENT_SIZE);
+            drop(first);
+            assert!(matches!(dec.next().await, Some(Err(Error::Decrypt))));
+            assert!(dec.next().await.is_none());
+        });
+        // The batch buffer is back in the pool: the failed segment's plaintext slot is all zero.
+        let idle = dec.pool.0.lock().unwrap();
+        let buf = idle.last().expect("the buffer went back to the pool");
+        assert!(buf[..6 * SEGMENT_SIZE].iter().all(|&b| b == 9));
+        assert!(
+            buf[6 * SEGMENT_SIZE..7 * SEGMENT_SIZE]
+                .iter()
+                .all(|&b| b == 0)
+        );
+    }
 }

@@ -1,9 +1,9 @@
 //! The one seam between the adapter and its cryptographic backends.
 //!
-//! Bodies and key wraps use AES-256-GCM from `aws-lc-rs` (the fastest backend measured on this machine,
-//! see the crate README); key derivation is HKDF-SHA256 (RFC 5869) and the layout MAC is HMAC-SHA256
-//! (RFC 2104). Everything else in the crate goes through the functions here, so swapping a backend
-//! touches only this file.
+//! Bodies and key wraps use AES-256-GCM from `aws-lc-rs` (the fastest backend measured on this
+//! machine, see `storage-adapter/BENCHMARKS.md`); key derivation is HKDF-SHA256 (RFC 5869) and the
+//! layout MAC is HMAC-SHA256 (RFC 2104). Everything else in the crate goes through the functions
+//! here, so swapping a backend touches only this file.
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use hkdf::Hkdf;
@@ -132,15 +132,66 @@ impl AeadKey {
         buf.extend_from_slice(tag.as_ref());
     }
 
-    /// Encrypts `buf[..len - 16]` in place and writes the tag into its last 16 bytes.
-    pub(crate) fn seal_slice(&self, nonce: [u8; NONCE_LEN], aad: &[u8], buf: &mut [u8]) {
-        let split = buf.len() - TAG_LEN;
-        let (data, tag_out) = buf.split_at_mut(split);
-        let tag = self
-            .0
-            .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), data)
-            .expect("AES-GCM sealing fails only past 2^36 bytes per message; segments are 64 KiB");
-        tag_out.copy_from_slice(tag.as_ref());
+    /// Encrypts `plain` into `out` (ciphertext then the 16-byte tag; `out.len() == plain.len() + 16`)
+    /// without touching `plain`: one pass over the data, no staging copy.
+    ///
+    /// The caller guarantees `nonce` is never used twice with this key.
+    pub(crate) fn seal_to(
+        &self,
+        nonce: [u8; NONCE_LEN],
+        aad: &[u8],
+        plain: &[u8],
+        out: &mut [u8],
+    ) -> Result<()> {
+        if out.len() != plain.len() + TAG_LEN {
+            return Err(Error::Internal("seal output of the wrong length".into()));
+        }
+        let (ct, tag) = out.split_at_mut(plain.len());
+        self.0
+            .seal_out_of_place_scatter(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad),
+                plain,
+                ct,
+                &[],
+                tag,
+            )
+            .map_err(|_| Error::Internal("AES-GCM sealing failed".into()))
+    }
+
+    /// Decrypts `stored` (ciphertext then tag) into `out` (`out.len() == stored.len() - 16`) without
+    /// touching `stored`.
+    ///
+    /// On failure `out` is zeroed, so no unauthenticated plaintext can escape.
+    pub(crate) fn open_to(
+        &self,
+        nonce: [u8; NONCE_LEN],
+        aad: &[u8],
+        stored: &[u8],
+        out: &mut [u8],
+    ) -> Result<()> {
+        let Some(split) = stored.len().checked_sub(TAG_LEN) else {
+            zeroize::Zeroize::zeroize(out);
+            return Err(Error::Decrypt);
+        };
+        let (ct, tag) = stored.split_at(split);
+        if out.len() != ct.len() {
+            zeroize::Zeroize::zeroize(out);
+            return Err(Error::Decrypt);
+        }
+        match self.0.open_separate_gather(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(aad),
+            ct,
+            tag,
+            out,
+        ) {
+            Ok(()) => Ok(()),
+            Err(_) => {
+                zeroize::Zeroize::zeroize(out);
+                Err(Error::Decrypt)
+            }
+        }
     }
 
     /// Decrypts `buf` (ciphertext then tag) in place and returns the plaintext length.
@@ -196,6 +247,43 @@ mod tests {
         );
         let mut wrong_aad = buf.clone();
         assert!(key.open_in_place([1; 12], b"aaD", &mut wrong_aad).is_err());
+    }
+
+    #[test]
+    fn out_of_place_matches_in_place_and_zeroes_on_failure() {
+        let key = AeadKey::new(&Key32::from_array(&[7; 32]));
+        for len in [0usize, 1, 15, 16, 17, 4096, 65536] {
+            let plain: Vec<u8> = (0..len).map(|i| (i * 31 % 256) as u8).collect();
+            let mut in_place = plain.clone();
+            key.seal_append([2; 12], b"", &mut in_place);
+            let mut out = vec![0xAA; len + TAG_LEN];
+            key.seal_to([2; 12], b"", &plain, &mut out).unwrap();
+            assert_eq!(out, in_place, "len {len}");
+            let mut opened = vec![0x55; len];
+            key.open_to([2; 12], b"", &out, &mut opened).unwrap();
+            assert_eq!(opened, plain);
+            if len > 0 {
+                let mut bad = out.clone();
+                bad[len / 2] ^= 4;
+                let mut dirty = vec![0x55; len];
+                assert!(matches!(
+                    key.open_to([2; 12], b"", &bad, &mut dirty),
+                    Err(Error::Decrypt)
+                ));
+                assert!(dirty.iter().all(|&b| b == 0), "a failed open zeroes out");
+            }
+            // Wrong nonce, wrong lengths.
+            let mut dirty = vec![0x55; len];
+            assert!(key.open_to([3; 12], b"", &out, &mut dirty).is_err());
+            assert!(dirty.iter().all(|&b| b == 0));
+            let mut short = vec![0x55; len + 1];
+            assert!(key.open_to([2; 12], b"", &out, &mut short).is_err());
+            assert!(short.iter().all(|&b| b == 0));
+            assert!(key.seal_to([2; 12], b"", &plain, &mut [0u8; 3]).is_err() || len + 16 == 3);
+        }
+        let mut tiny = [0x55u8; 4];
+        assert!(key.open_to([2; 12], b"", &[1; 10], &mut tiny).is_err());
+        assert_eq!(tiny, [0; 4]);
     }
 
     #[test]

@@ -16,7 +16,13 @@ use crate::provider::{
     CustomerKeyProvider, DataKey, DataKeyRequest, KeyProvider, KeyTarget, StoredKey,
 };
 use crate::sse::{self, CustomerKey, KmsContext, SseMode, SseRequest};
-use crate::stream::SEGMENT_SIZE;
+use crate::stream::{ENCRYPTED_SEGMENT_SIZE, SEGMENT_SIZE};
+
+/// Read size of `encrypt_reader`: a batch of whole segments, so reads that come back full take the
+/// streams' zero-copy path (see [`crate::body`]).
+const PLAIN_READ: usize = body::BATCH_SEGMENTS * SEGMENT_SIZE;
+/// Read size of `decrypt_reader`: a batch of whole stored segments.
+const STORED_READ: usize = body::BATCH_SEGMENTS * ENCRYPTED_SEGMENT_SIZE;
 
 /// The adapter a storage server embeds: turns SSE requests into envelopes and bodies.
 ///
@@ -342,7 +348,7 @@ impl PutSealer {
         self,
         reader: R,
     ) -> EncryptStream<ReaderStream<R>, PendingObject> {
-        self.encrypt_stream(ReaderStream::with_capacity(reader, SEGMENT_SIZE))
+        self.encrypt_stream(ReaderStream::with_capacity(reader, PLAIN_READ))
     }
 
     /// Encrypts an in-memory body; returns the stored body and the envelope.
@@ -435,7 +441,7 @@ impl OpenedObject {
         plan: ReadPlan,
         reader: R,
     ) -> DecryptStream<ReaderStream<R>> {
-        self.decrypt_stream(plan, ReaderStream::with_capacity(reader, SEGMENT_SIZE + 16))
+        self.decrypt_stream(plan, ReaderStream::with_capacity(reader, STORED_READ))
     }
 
     /// Decrypts in-memory stored bytes of `plan` (exactly [`ReadPlan::stored_range`]).
@@ -555,7 +561,7 @@ impl PartSealer {
         self,
         reader: R,
     ) -> EncryptStream<ReaderStream<R>, PendingPart> {
-        self.encrypt_stream(ReaderStream::with_capacity(reader, SEGMENT_SIZE))
+        self.encrypt_stream(ReaderStream::with_capacity(reader, PLAIN_READ))
     }
 
     /// Encrypts an in-memory part.

@@ -70,7 +70,7 @@ impl SegmentNonce {
     }
 }
 
-/// Seals the segments of one body in order. [`SegmentSealer::seal_final`] must be called exactly once.
+/// Seals the segments of one body in order. [`SegmentSealer::seal_final_to`] must be called exactly once.
 #[derive(Debug)]
 pub(crate) struct SegmentSealer {
     key: AeadKey,
@@ -87,30 +87,32 @@ impl SegmentSealer {
         }
     }
 
-    /// Seals a full, non-final segment in place (appends its tag).
-    pub(crate) fn seal_next(&mut self, buf: &mut Vec<u8>) -> Result<()> {
-        if buf.len() != SEGMENT_SIZE {
+    /// Seals a full, non-final segment from `plain` into `out` (`SEGMENT_SIZE + 16` bytes), out of
+    /// place.
+    pub(crate) fn seal_next_to(&mut self, plain: &[u8], out: &mut [u8]) -> Result<()> {
+        if plain.len() != SEGMENT_SIZE {
             return Err(Error::Internal("a non-final segment must be full".into()));
         }
-        self.seal(buf, false)
+        self.seal_to(plain, out, false)
     }
 
-    /// Seals the final segment (0 bytes only when it is the only segment).
-    pub(crate) fn seal_final(&mut self, buf: &mut Vec<u8>) -> Result<()> {
-        if buf.len() > SEGMENT_SIZE || (buf.is_empty() && self.next != 0) {
+    /// Seals the final segment from `plain` into `out` (`plain.len() + 16` bytes), out of place.
+    pub(crate) fn seal_final_to(&mut self, plain: &[u8], out: &mut [u8]) -> Result<()> {
+        if plain.len() > SEGMENT_SIZE || (plain.is_empty() && self.next != 0) {
             return Err(Error::Internal("bad final segment length".into()));
         }
-        self.seal(buf, true)?;
+        self.seal_to(plain, out, true)?;
         self.finished = true;
         Ok(())
     }
 
-    fn seal(&mut self, buf: &mut Vec<u8>, last: bool) -> Result<()> {
+    fn seal_to(&mut self, plain: &[u8], out: &mut [u8], last: bool) -> Result<()> {
         if self.finished {
             return Err(Error::Internal("segment sealed after the final one".into()));
         }
         let nonce = SegmentNonce::new(self.next, last)?;
-        self.key.seal_append(nonce.bytes(), &[], buf);
+        self.key.seal_to(nonce.bytes(), &[], plain, out)?;
+        // The counter moves only after a seal that happened; a refused call consumed no nonce.
         self.next += 1;
         Ok(())
     }
@@ -134,49 +136,59 @@ impl SegmentOpener {
         }
     }
 
-    /// Opens segment `index` in place; on success `buf` holds only the plaintext.
+    /// Opens segment `index` from `stored` (ciphertext then tag) into `out`
+    /// (`stored.len() - 16` bytes), out of place.
     ///
     /// `last` says whether the reader expects this to be the final segment (from the authenticated
-    /// size). On failure `buf` is zeroed and the error is the opaque [`Error::Decrypt`].
-    pub(crate) fn open(&self, index: u64, last: bool, buf: &mut Vec<u8>) -> Result<()> {
+    /// size). On failure `out` is zeroed and the error is the
+    /// opaque [`Error::Decrypt`].
+    pub(crate) fn open_to(
+        &self,
+        index: u64,
+        last: bool,
+        stored: &[u8],
+        out: &mut [u8],
+    ) -> Result<()> {
         let ok_len = if last {
-            buf.len() >= TAG_SIZE
-                && buf.len() <= ENCRYPTED_SEGMENT_SIZE
-                && (index == 0 || buf.len() > TAG_SIZE)
+            stored.len() >= TAG_SIZE
+                && stored.len() <= ENCRYPTED_SEGMENT_SIZE
+                && (index == 0 || stored.len() > TAG_SIZE)
         } else {
-            buf.len() == ENCRYPTED_SEGMENT_SIZE
+            stored.len() == ENCRYPTED_SEGMENT_SIZE
         };
-        if !ok_len {
-            zeroize::Zeroize::zeroize(buf.as_mut_slice());
+        if !ok_len || out.len() + TAG_SIZE != stored.len() {
+            zeroize::Zeroize::zeroize(out);
             return Err(Error::Decrypt);
         }
-        let nonce = SegmentNonce::new(index, last).map_err(|_| Error::Decrypt)?;
-        let n = self.key.open_in_place(nonce.bytes(), &[], buf)?;
-        buf.truncate(n);
-        Ok(())
+        let Ok(nonce) = SegmentNonce::new(index, last) else {
+            zeroize::Zeroize::zeroize(out);
+            return Err(Error::Decrypt);
+        };
+        self.key.open_to(nonce.bytes(), &[], stored, out)
     }
 }
 
 /// Encrypts a whole in-memory body (sync).
 pub(crate) fn seal_all(key: &Key32, plain: &[u8]) -> Result<Vec<u8>> {
     let mut sealer = SegmentSealer::new(key);
-    let mut out = Vec::with_capacity(usize::try_from(stored_size(plain.len() as u64)).unwrap_or(0));
-    let mut chunks = plain.chunks(SEGMENT_SIZE).peekable();
-    if chunks.peek().is_none() {
-        let mut seg = Vec::with_capacity(TAG_SIZE);
-        sealer.seal_final(&mut seg)?;
-        out.extend_from_slice(&seg);
+    let total = usize::try_from(stored_size(plain.len() as u64)).map_err(|_| Error::TooLarge)?;
+    // Checks the segment limit before any work.
+    SegmentNonce::new(segment_count(plain.len() as u64) - 1, true)?;
+    let mut out = vec![0u8; total];
+    if plain.is_empty() {
+        sealer.seal_final_to(&[], &mut out)?;
+        return Ok(out);
     }
-    let mut seg = Vec::with_capacity(ENCRYPTED_SEGMENT_SIZE);
-    while let Some(chunk) = chunks.next() {
-        seg.clear();
-        seg.extend_from_slice(chunk);
+    let mut chunks = plain
+        .chunks(SEGMENT_SIZE)
+        .zip(out.chunks_mut(ENCRYPTED_SEGMENT_SIZE))
+        .peekable();
+    while let Some((p, o)) = chunks.next() {
         if chunks.peek().is_some() {
-            sealer.seal_next(&mut seg)?;
+            sealer.seal_next_to(p, o)?;
         } else {
-            sealer.seal_final(&mut seg)?;
+            sealer.seal_final_to(p, o)?;
         }
-        out.extend_from_slice(&seg);
     }
     Ok(out)
 }
@@ -187,20 +199,15 @@ pub(crate) fn open_all(key: &Key32, stored: &[u8]) -> Result<Vec<u8>> {
     let plain_len = plain_size(stored.len() as u64).ok_or(Error::Decrypt)?;
     let opener = SegmentOpener::new(key);
     let count = segment_count(plain_len);
-    let mut out = Vec::with_capacity(usize::try_from(plain_len).map_err(|_| Error::TooLarge)?);
-    let mut seg = Vec::with_capacity(ENCRYPTED_SEGMENT_SIZE);
+    let mut out = vec![0u8; usize::try_from(plain_len).map_err(|_| Error::TooLarge)?];
     for (i, chunk) in stored.chunks(ENCRYPTED_SEGMENT_SIZE).enumerate() {
-        seg.clear();
-        seg.extend_from_slice(chunk);
         let index = i as u64;
-        if let Err(e) = opener.open(index, index + 1 == count, &mut seg) {
+        let start = i * SEGMENT_SIZE;
+        let end = start + chunk.len() - TAG_SIZE;
+        if let Err(e) = opener.open_to(index, index + 1 == count, chunk, &mut out[start..end]) {
             zeroize::Zeroize::zeroize(&mut out);
             return Err(e);
         }
-        out.extend_from_slice(&seg);
-    }
-    if stored.is_empty() {
-        return Err(Error::Decrypt);
     }
     Ok(out)
 }
@@ -283,12 +290,30 @@ mod tests {
     #[test]
     fn sealer_refuses_misuse() {
         let mut s = SegmentSealer::new(&key());
-        let mut short = vec![0u8; 10];
-        assert!(s.seal_next(&mut short).is_err());
-        let mut last = vec![1u8; 10];
-        s.seal_final(&mut last).unwrap();
+        let mut out = vec![0u8; ENCRYPTED_SEGMENT_SIZE];
+        assert!(s.seal_next_to(&[0u8; 10], &mut out[..26]).is_err());
+        // A wrong output length is refused without consuming a nonce.
+        assert!(
+            s.seal_next_to(&[0u8; SEGMENT_SIZE], &mut out[..10])
+                .is_err()
+        );
+        assert!(s.seal_final_to(&[1u8; 10], &mut out[..25]).is_err());
+        assert!(!s.is_finished());
+        s.seal_final_to(&[1u8; 10], &mut out[..26]).unwrap();
         assert!(s.is_finished());
-        let mut more = vec![1u8; SEGMENT_SIZE];
-        assert!(s.seal_next(&mut more).is_err());
+        assert!(s.seal_next_to(&[1u8; SEGMENT_SIZE], &mut out).is_err());
+        assert!(s.seal_final_to(&[1u8; 10], &mut out[..26]).is_err());
+        // An empty final segment only as the only segment.
+        let mut s = SegmentSealer::new(&key());
+        s.seal_next_to(&[1u8; SEGMENT_SIZE], &mut out).unwrap();
+        assert!(s.seal_final_to(&[], &mut out[..16]).is_err());
+        // The refused seals consumed no counter: the first seal uses counter 0.
+        let mut s = SegmentSealer::new(&key());
+        assert!(s.seal_final_to(&[1u8; 10], &mut out[..3]).is_err());
+        s.seal_final_to(&[1u8; 10], &mut out[..26]).unwrap();
+        let opener = SegmentOpener::new(&key());
+        let mut plain = [0u8; 10];
+        opener.open_to(0, true, &out[..26], &mut plain).unwrap();
+        assert_eq!(plain, [1u8; 10]);
     }
 }
