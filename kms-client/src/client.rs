@@ -322,8 +322,17 @@ impl KmsClient {
             0
         };
         let mut attempt = 0u32;
+        // Cloned only while another attempt may follow: the last (often the only) one moves it,
+        // which spares a deep copy of every batch request.
+        let mut pending = Some(req);
         loop {
-            let mut request = tonic::Request::new(req.clone());
+            let body = if attempt < max_retries {
+                pending.clone()
+            } else {
+                pending.take()
+            }
+            .expect("the request is kept until the last attempt");
+            let mut request = tonic::Request::new(body);
             request.set_timeout(self.request_timeout);
             let outcome =
                 tokio::time::timeout(self.request_timeout, f(self.inner.clone(), request)).await;

@@ -3,7 +3,13 @@
 //! power cut. Callers run it from blocking threads; the hot path never reaches it (the KMS serves
 //! from its in-memory cache).
 
-use std::{path::Path, sync::Mutex};
+use std::{
+    path::Path,
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
@@ -66,6 +72,8 @@ pub struct KeyWrite {
 #[derive(Debug)]
 pub struct KeyStore {
     conn: Mutex<Connection>,
+    /// Every use of the connection, counted (see [`KeyStore::access_count`]).
+    accesses: AtomicU64,
 }
 
 impl KeyStore {
@@ -78,10 +86,18 @@ impl KeyStore {
         conn.execute_batch(SCHEMA)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            accesses: AtomicU64::new(0),
         })
     }
 
+    /// How many times the database has been used since it was opened: every read and write goes
+    /// through one place that counts. Tests use it to prove the hot path never reaches SQLite.
+    pub fn access_count(&self) -> u64 {
+        self.accesses.load(Ordering::Relaxed)
+    }
+
     fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>> {
+        self.accesses.fetch_add(1, Ordering::Relaxed);
         self.conn
             .lock()
             .map_err(|_| Error::Internal("key store mutex poisoned".into()))

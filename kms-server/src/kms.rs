@@ -49,6 +49,8 @@ pub const ENCRYPT_PLAINTEXT_BYTES: std::ops::RangeInclusive<usize> = 1..=4096;
 pub const MAX_LIST_LIMIT: u32 = 1000;
 /// ListKeys page size when none is given.
 pub const DEFAULT_LIST_LIMIT: u32 = 100;
+/// Most items in one batch call ([`Kms::generate_data_keys`], [`Kms::decrypt_many`]).
+pub const MAX_BATCH_ITEMS: usize = 1000;
 
 const META_ROOT_CHECK: &str = "root_key_check";
 const META_DEFAULT_KEY: &str = "default_key_id";
@@ -151,6 +153,26 @@ pub struct ReEncrypted {
     pub re_encrypted: bool,
 }
 
+/// One item of [`Kms::generate_data_keys`].
+#[derive(Debug, Clone, Copy)]
+pub struct DataKeyItem<'a> {
+    /// The CMK (UUID, `alias/<name>` or bare alias).
+    pub key: &'a str,
+    /// The data key's size.
+    pub spec: DataKeySpec,
+    /// Base64 JSON encryption context; empty for none.
+    pub encryption_context: &'a str,
+}
+
+/// One item of [`Kms::decrypt_many`].
+#[derive(Debug, Clone, Copy)]
+pub struct DecryptItem<'a> {
+    /// The sealed blob.
+    pub ciphertext_blob: &'a [u8],
+    /// Base64 JSON encryption context; empty for none.
+    pub encryption_context: &'a str,
+}
+
 /// Rotation settings of a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RotationStatus {
@@ -200,6 +222,13 @@ pub(crate) struct Cache {
     pub(crate) aliases: HashMap<String, Uuid>,
     /// Listing order: creation time, then id.
     order: BTreeSet<(i64, Uuid)>,
+    /// How many keys are in each (state, owned by a service) class: ListKeys' total and the
+    /// "anything pending deletion?" check without a scan of every key.
+    counts: HashMap<(KeyState, bool), u32>,
+}
+
+fn class(m: &KeyMetadata) -> (KeyState, bool) {
+    (m.state, m.is_service_key())
 }
 
 impl Cache {
@@ -210,7 +239,9 @@ impl Cache {
             if self.aliases.get(&old.meta.alias) == Some(&m.key_id) {
                 self.aliases.remove(&old.meta.alias);
             }
+            self.uncount(class(&old.meta));
         }
+        *self.counts.entry(class(m)).or_default() += 1;
         self.aliases.insert(m.alias.clone(), m.key_id);
         self.order.insert((m.create_time, m.key_id));
         self.keys.insert(m.key_id, entry);
@@ -220,7 +251,25 @@ impl Cache {
         if let Some(e) = self.keys.remove(&id) {
             self.aliases.remove(&e.meta.alias);
             self.order.remove(&(e.meta.create_time, id));
+            self.uncount(class(&e.meta));
         }
+    }
+
+    fn uncount(&mut self, class: (KeyState, bool)) {
+        if let Some(n) = self.counts.get_mut(&class) {
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    /// How many keys ListKeys' filter matches, from the counters.
+    fn count(&self, state: Option<KeyState>, include_service_keys: bool) -> u32 {
+        self.counts
+            .iter()
+            .filter(|((s, service), _)| {
+                state.is_none_or(|want| want == *s) && (include_service_keys || !service)
+            })
+            .map(|(_, n)| *n)
+            .sum()
     }
 
     /// Finds a key by UUID, `alias/<name>` or bare alias.
@@ -365,6 +414,12 @@ impl Kms {
         self.sse_cos_key_id
     }
 
+    /// How many times the key store (SQLite) has been used since it was opened. The cryptographic
+    /// calls never add to it once their keys' deadlines are settled (they serve from the cache).
+    pub fn store_access_count(&self) -> u64 {
+        self.store.access_count()
+    }
+
     fn new_metadata(&self, alias: &str, description: &str, owner: &str) -> KeyMetadata {
         KeyMetadata {
             key_id: Uuid::new_v4(),
@@ -456,23 +511,21 @@ impl Kms {
             self.delete_due()?;
         }
         let cache = self.read();
-        let matching = cache
+        // The page walks only as far as it needs (offset + limit matches); the total comes from
+        // the counters, so a first page costs the same with 100 keys or 100k.
+        let keys = cache
             .order
             .iter()
             .filter_map(|(_, id)| cache.keys.get(id))
             .filter(|e| req.include_service_keys || !e.meta.is_service_key())
-            .filter(|e| req.state.is_none_or(|s| e.meta.state == s));
-        let mut total = 0u32;
-        let mut keys = Vec::new();
-        for (i, e) in matching.enumerate() {
-            total += 1;
-            if i >= req.offset as usize && keys.len() < limit as usize {
-                keys.push(e.meta.clone());
-            }
-        }
+            .filter(|e| req.state.is_none_or(|s| e.meta.state == s))
+            .skip(req.offset as usize)
+            .take(limit as usize)
+            .map(|e| e.meta.clone())
+            .collect();
         Ok(KeyPage {
             keys,
-            total_count: total,
+            total_count: cache.count(req.state, req.include_service_keys),
         })
     }
 
@@ -784,6 +837,9 @@ impl Kms {
     }
 
     fn delete_due(&self) -> Result<usize> {
+        if self.read().count(Some(KeyState::PendingDelete), true) == 0 {
+            return Ok(0);
+        }
         let now = self.now();
         let due = |c: &Cache| -> Vec<Uuid> {
             c.keys
@@ -841,6 +897,13 @@ impl Kms {
 
     /// Seals `plaintext` under the newest version of an Enabled key.
     fn seal(&self, name: &str, context: &EncryptionContext, plaintext: &[u8]) -> Result<Sealed> {
+        self.settle_due(name)?;
+        seal_in(&self.read(), name, context, plaintext)
+    }
+
+    /// Runs `name`'s deletion or automatic rotation if it is due, before an encrypting use. Rare,
+    /// and the only part of an encrypting call that may write.
+    fn settle_due(&self, name: &str) -> Result<()> {
         let now = self.now();
         let due = matches!(self.read().resolve(name),
             Ok(e) if deletion_due(&e.meta, now) || rotation_due(&e.meta, now));
@@ -848,24 +911,22 @@ impl Kms {
             self.expire_due(name)?;
             self.rotate_due(name)?;
         }
-        let c = self.read();
-        let e = c.resolve(name)?;
-        if !e.meta.state.can_encrypt() {
-            return Err(Error::unusable(&e.meta.key_id.to_string(), e.meta.state));
-        }
-        let header = BlobHeader {
-            key_id: e.meta.key_id,
-            key_version: e.meta.current_key_version,
+        Ok(())
+    }
+
+    /// Deletes every key past its deletion date if one of `key_ids` is (before a decrypting use).
+    fn expire_due_ids(&self, key_ids: impl IntoIterator<Item = Uuid>) -> Result<()> {
+        let now = self.now();
+        let due = {
+            let c = self.read();
+            key_ids
+                .into_iter()
+                .any(|id| c.keys.get(&id).is_some_and(|e| deletion_due(&e.meta, now)))
         };
-        let material = e
-            .versions
-            .last()
-            .ok_or_else(|| Error::Internal(format!("key {} has no version", e.meta.key_id)))?;
-        Ok(Sealed {
-            key_id: header.key_id,
-            key_version: header.key_version,
-            ciphertext_blob: crypto::seal_blob(material, header, context, plaintext),
-        })
+        if due {
+            self.delete_due()?;
+        }
+        Ok(())
     }
 
     /// GenerateDataKey / GenerateDataKeyWithoutPlaintext.
@@ -916,25 +977,80 @@ impl Kms {
 
     fn open_with(&self, blob: &[u8], context: &EncryptionContext) -> Result<Decrypted> {
         let header = BlobHeader::parse(blob)?;
-        let id = header.key_id.to_string();
-        self.expire_due(&id)?;
-        let c = self.read();
-        // An unknown key (another server's, or deleted) is indistinguishable from tampering.
-        let e = c.keys.get(&header.key_id).ok_or(Error::InvalidCiphertext)?;
-        if !e.meta.state.can_decrypt() {
-            return Err(Error::unusable(&id, e.meta.state));
+        self.expire_due_ids([header.key_id])?;
+        open_in(&self.read(), header, context, blob)
+    }
+
+    /// BatchGenerateDataKey: up to [`MAX_BATCH_ITEMS`] data keys, each item its own result (with
+    /// the same errors as [`Kms::generate_data_key`]). Deadlines due on the named keys are settled
+    /// first; then the cache is read-locked once for the whole batch. The outer error is for an
+    /// oversize batch or a failed deadline write; an empty batch gives an empty result.
+    pub fn generate_data_keys(
+        &self,
+        items: &[DataKeyItem<'_>],
+        with_plaintext: bool,
+    ) -> Result<Vec<Result<DataKey>>> {
+        check_batch_len(items.len())?;
+        let mut contexts = Contexts::default();
+        let parsed: Vec<Result<(usize, usize)>> = items
+            .iter()
+            .map(|i| Ok((i.spec.len()?, contexts.parse(i.encryption_context)?)))
+            .collect();
+        let mut names: Vec<&str> = items
+            .iter()
+            .zip(&parsed)
+            .filter(|(_, p)| p.is_ok())
+            .map(|(i, _)| i.key)
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        for name in names {
+            match self.settle_due(name) {
+                // Gone meanwhile: its items fail alone below.
+                Ok(()) | Err(Error::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
-        let material = header
-            .key_version
-            .checked_sub(1)
-            .and_then(|i| e.versions.get(i as usize))
-            .ok_or(Error::InvalidCiphertext)?;
-        let plaintext = crypto::open_blob(material, context, blob)?;
-        Ok(Decrypted {
-            key_id: header.key_id,
-            key_version: header.key_version,
-            plaintext,
-        })
+        let c = self.read();
+        Ok(items
+            .iter()
+            .zip(parsed)
+            .map(|(item, p)| {
+                let (len, context) = p?;
+                let plaintext = crypto::random_bytes(len);
+                let sealed = seal_in(&c, item.key, contexts.get(context), plaintext.expose())?;
+                Ok(DataKey {
+                    key_id: sealed.key_id,
+                    key_version: sealed.key_version,
+                    plaintext: with_plaintext.then_some(plaintext),
+                    ciphertext_blob: sealed.ciphertext_blob,
+                })
+            })
+            .collect())
+    }
+
+    /// BatchDecrypt: up to [`MAX_BATCH_ITEMS`] blobs, each item its own result (with the same
+    /// errors as [`Kms::decrypt`]), under one read lock of the cache.
+    pub fn decrypt_many(&self, items: &[DecryptItem<'_>]) -> Result<Vec<Result<Decrypted>>> {
+        check_batch_len(items.len())?;
+        let mut contexts = Contexts::default();
+        let parsed: Vec<Result<(BlobHeader, usize)>> = items
+            .iter()
+            .map(|i| {
+                let context = contexts.parse(i.encryption_context)?;
+                Ok((BlobHeader::parse(i.ciphertext_blob)?, context))
+            })
+            .collect();
+        self.expire_due_ids(parsed.iter().flatten().map(|(h, _)| h.key_id))?;
+        let c = self.read();
+        Ok(items
+            .iter()
+            .zip(parsed)
+            .map(|(item, p)| {
+                let (header, context) = p?;
+                open_in(&c, header, contexts.get(context), item.ciphertext_blob)
+            })
+            .collect())
     }
 
     /// ReEncrypt: opens with the source context and seals under the destination key (default: the
@@ -1058,6 +1174,86 @@ impl Kms {
     }
 }
 
+/// The contexts of a batch, each distinct text parsed once (a batch usually repeats a few).
+#[derive(Default)]
+struct Contexts<'a> {
+    parsed: Vec<EncryptionContext>,
+    index: HashMap<&'a str, usize>,
+}
+
+impl<'a> Contexts<'a> {
+    /// Parses `b64` (or finds it parsed) and returns its index. A bad context is parsed again for
+    /// every item that carries it, so each item gets its own error.
+    fn parse(&mut self, b64: &'a str) -> Result<usize> {
+        if let Some(&i) = self.index.get(b64) {
+            return Ok(i);
+        }
+        self.parsed.push(EncryptionContext::from_base64(b64)?);
+        let i = self.parsed.len() - 1;
+        self.index.insert(b64, i);
+        Ok(i)
+    }
+
+    fn get(&self, i: usize) -> &EncryptionContext {
+        &self.parsed[i]
+    }
+}
+
+fn check_batch_len(n: usize) -> Result<()> {
+    if n > MAX_BATCH_ITEMS {
+        return Err(Error::invalid(format!(
+            "a batch must have 1..={MAX_BATCH_ITEMS} items, got {n}"
+        )));
+    }
+    Ok(())
+}
+
+/// Seals under the newest version of `name`, which must be Enabled, from a locked cache.
+fn seal_in(c: &Cache, name: &str, context: &EncryptionContext, plaintext: &[u8]) -> Result<Sealed> {
+    let e = c.resolve(name)?;
+    if !e.meta.state.can_encrypt() {
+        return Err(Error::unusable(&e.meta.key_id.to_string(), e.meta.state));
+    }
+    let header = BlobHeader {
+        key_id: e.meta.key_id,
+        key_version: e.meta.current_key_version,
+    };
+    let material = e
+        .versions
+        .last()
+        .ok_or_else(|| Error::Internal(format!("key {} has no version", e.meta.key_id)))?;
+    Ok(Sealed {
+        key_id: header.key_id,
+        key_version: header.key_version,
+        ciphertext_blob: crypto::seal_blob(material, header, context, plaintext),
+    })
+}
+
+/// Opens a parsed blob from a locked cache.
+fn open_in(
+    c: &Cache,
+    header: BlobHeader,
+    context: &EncryptionContext,
+    blob: &[u8],
+) -> Result<Decrypted> {
+    // An unknown key (another server's, or deleted) is indistinguishable from tampering.
+    let e = c.keys.get(&header.key_id).ok_or(Error::InvalidCiphertext)?;
+    if !e.meta.state.can_decrypt() {
+        return Err(Error::unusable(&header.key_id.to_string(), e.meta.state));
+    }
+    let material = header
+        .key_version
+        .checked_sub(1)
+        .and_then(|i| e.versions.get(i as usize))
+        .ok_or(Error::InvalidCiphertext)?;
+    let plaintext = crypto::open_blob(material, context, blob)?;
+    Ok(Decrypted {
+        key_id: header.key_id,
+        key_version: header.key_version,
+        plaintext,
+    })
+}
+
 fn user_only(m: &KeyMetadata) -> Result<()> {
     if m.is_service_key() {
         return Err(Error::ServiceKey(m.key_id.to_string()));
@@ -1137,4 +1333,293 @@ pub(crate) fn validate_description(d: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+
+    use super::*;
+    use crate::clock::ManualClock;
+
+    const T0: i64 = 1_700_000_000;
+
+    fn open(dir: &std::path::Path, clock: Arc<ManualClock>) -> Kms {
+        let root =
+            RootKey::from_base64(&base64::engine::general_purpose::STANDARD.encode([9u8; 32]))
+                .unwrap();
+        Kms::open(Config {
+            data_dir: dir.to_path_buf(),
+            root_key: root,
+            clock,
+        })
+        .unwrap()
+    }
+
+    fn ctx() -> String {
+        base64::engine::general_purpose::STANDARD.encode(r#"{"bucket":"b","object":"o"}"#)
+    }
+
+    /// The cryptographic calls, single and batched, never reach SQLite once the key exists.
+    #[test]
+    fn hot_path_never_touches_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let kms = open(dir.path(), Arc::new(ManualClock::new(T0)));
+        let key = kms.create_key("hot", "", "").unwrap().key_id.to_string();
+        // Rotation on (not yet due) exercises the deadline checks of every call.
+        kms.enable_key_rotation("alias/hot", 30).unwrap();
+        let ctx = ctx();
+        let before = kms.store_access_count();
+        assert!(before > 0, "opening and creating must have used the store");
+        for name in [key.as_str(), "hot", "alias/hot"] {
+            for _ in 0..50 {
+                let dk = kms
+                    .generate_data_key(name, DataKeySpec::Aes256, &ctx, true)
+                    .unwrap();
+                let back = kms.decrypt(&dk.ciphertext_blob, &ctx).unwrap();
+                assert_eq!(back.plaintext.expose(), dk.plaintext.unwrap().expose());
+                let sealed = kms.encrypt(name, b"hello", &ctx).unwrap();
+                kms.decrypt(&sealed.ciphertext_blob, &ctx).unwrap();
+                kms.generate_data_key(name, DataKeySpec::Bytes(64), "", false)
+                    .unwrap();
+                kms.describe_key(name).unwrap();
+            }
+            let items = vec![
+                DataKeyItem {
+                    key: name,
+                    spec: DataKeySpec::Aes128,
+                    encryption_context: &ctx,
+                };
+                MAX_BATCH_ITEMS
+            ];
+            let made = kms.generate_data_keys(&items, true).unwrap();
+            let blobs: Vec<Vec<u8>> = made
+                .into_iter()
+                .map(|r| r.unwrap().ciphertext_blob)
+                .collect();
+            let items: Vec<DecryptItem<'_>> = blobs
+                .iter()
+                .map(|b| DecryptItem {
+                    ciphertext_blob: b,
+                    encryption_context: &ctx,
+                })
+                .collect();
+            assert!(kms.decrypt_many(&items).unwrap().iter().all(Result::is_ok));
+        }
+        // Refusals are served from memory too.
+        assert!(kms.decrypt(b"not a blob", &ctx).is_err());
+        assert!(
+            kms.generate_data_key("nope", DataKeySpec::Aes256, "", true)
+                .is_err()
+        );
+        assert_eq!(kms.store_access_count(), before, "the hot path used SQLite");
+        // The counter does count: a mutation reaches the store.
+        kms.disable_key("hot").unwrap();
+        assert!(kms.store_access_count() > before);
+    }
+
+    #[test]
+    fn batches_match_single_calls_item_by_item() {
+        let dir = tempfile::tempdir().unwrap();
+        let kms = open(dir.path(), Arc::new(ManualClock::new(T0)));
+        kms.create_key("on", "", "").unwrap();
+        kms.create_key("off", "", "").unwrap();
+        kms.disable_key("off").unwrap();
+        let ctx = ctx();
+        let items = [
+            DataKeyItem {
+                key: "on",
+                spec: DataKeySpec::Aes256,
+                encryption_context: &ctx,
+            },
+            DataKeyItem {
+                key: "off",
+                spec: DataKeySpec::Aes256,
+                encryption_context: "",
+            },
+            DataKeyItem {
+                key: "missing",
+                spec: DataKeySpec::Aes256,
+                encryption_context: "",
+            },
+            DataKeyItem {
+                key: "on",
+                spec: DataKeySpec::Bytes(0),
+                encryption_context: "",
+            },
+            DataKeyItem {
+                key: "on",
+                spec: DataKeySpec::Aes128,
+                encryption_context: "not base64!",
+            },
+        ];
+        let batch = kms.generate_data_keys(&items, true).unwrap();
+        assert_eq!(batch.len(), items.len());
+        for (item, got) in items.iter().zip(&batch) {
+            let single = kms.generate_data_key(item.key, item.spec, item.encryption_context, true);
+            match (got, single) {
+                (Ok(b), Ok(s)) => {
+                    assert_eq!((b.key_id, b.key_version), (s.key_id, s.key_version));
+                    assert_eq!(b.plaintext.as_ref().unwrap().len(), 32);
+                }
+                (Err(b), Err(s)) => assert_eq!(b.to_string(), s.to_string()),
+                (b, s) => panic!("batch {b:?} but single {s:?}"),
+            }
+        }
+        let good = batch[0].as_ref().unwrap().ciphertext_blob.clone();
+        let mut tampered = good.clone();
+        *tampered.last_mut().unwrap() ^= 1;
+        let items = [
+            DecryptItem {
+                ciphertext_blob: &good,
+                encryption_context: &ctx,
+            },
+            DecryptItem {
+                ciphertext_blob: &good,
+                encryption_context: "",
+            },
+            DecryptItem {
+                ciphertext_blob: &tampered,
+                encryption_context: &ctx,
+            },
+            DecryptItem {
+                ciphertext_blob: b"short",
+                encryption_context: &ctx,
+            },
+        ];
+        let opened = kms.decrypt_many(&items).unwrap();
+        for (item, got) in items.iter().zip(&opened) {
+            let single = kms.decrypt(item.ciphertext_blob, item.encryption_context);
+            match (got, single) {
+                (Ok(b), Ok(s)) => assert_eq!(b.plaintext.expose(), s.plaintext.expose()),
+                (Err(b), Err(s)) => assert_eq!(b.to_string(), s.to_string()),
+                (b, s) => panic!("batch {b:?} but single {s:?}"),
+            }
+        }
+        assert!(opened[0].is_ok() && opened[1..].iter().all(Result::is_err));
+        let too_many = vec![items[0]; MAX_BATCH_ITEMS + 1];
+        assert!(matches!(
+            kms.decrypt_many(&too_many),
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(kms.decrypt_many(&[]).unwrap().is_empty());
+    }
+
+    /// ListKeys' totals come from counters: they must agree with a full scan through every state
+    /// change, deletion and filter.
+    #[test]
+    fn list_totals_match_a_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(T0));
+        let kms = open(dir.path(), clock.clone());
+        for i in 0..12 {
+            kms.create_key(&format!("k{i}"), "", "").unwrap();
+            clock.advance(1);
+        }
+        for i in 0..6 {
+            kms.disable_key(&format!("k{i}")).unwrap();
+        }
+        for i in 0..3 {
+            kms.schedule_key_deletion(&format!("k{i}"), 7).unwrap();
+        }
+        kms.archive_key("k10").unwrap();
+        kms.cancel_key_deletion("k2").unwrap();
+        kms.update_alias("k11", "renamed").unwrap();
+        let check = |kms: &Kms| {
+            let all = kms
+                .list_keys(ListKeys {
+                    limit: MAX_LIST_LIMIT,
+                    include_service_keys: true,
+                    ..Default::default()
+                })
+                .unwrap()
+                .keys;
+            let states = [
+                None,
+                Some(KeyState::Enabled),
+                Some(KeyState::Disabled),
+                Some(KeyState::PendingDelete),
+                Some(KeyState::Archived),
+            ];
+            for state in states {
+                for include_service_keys in [false, true] {
+                    let want: Vec<&KeyMetadata> = all
+                        .iter()
+                        .filter(|m| include_service_keys || !m.is_service_key())
+                        .filter(|m| state.is_none_or(|s| m.state == s))
+                        .collect();
+                    for (offset, limit) in [(0, 0), (0, 2), (3, 4), (100, 5)] {
+                        let page = kms
+                            .list_keys(ListKeys {
+                                offset,
+                                limit,
+                                state,
+                                include_service_keys,
+                            })
+                            .unwrap();
+                        assert_eq!(page.total_count as usize, want.len(), "{state:?}");
+                        let limit = if limit == 0 {
+                            DEFAULT_LIST_LIMIT
+                        } else {
+                            limit
+                        };
+                        let expected: Vec<Uuid> = want
+                            .iter()
+                            .skip(offset as usize)
+                            .take(limit as usize)
+                            .map(|m| m.key_id)
+                            .collect();
+                        let got: Vec<Uuid> = page.keys.iter().map(|m| m.key_id).collect();
+                        assert_eq!(got, expected, "{state:?} {offset} {limit}");
+                    }
+                }
+            }
+            all.len()
+        };
+        assert_eq!(check(&kms), 14, "12 user keys and 2 service keys");
+        clock.advance(8 * DAY_SECS);
+        kms.run_due_tasks().unwrap();
+        assert_eq!(check(&kms), 12, "two keys were past their deletion date");
+        drop(kms);
+        let kms = open(dir.path(), clock);
+        assert_eq!(check(&kms), 12, "the counters are rebuilt at start");
+    }
+
+    /// A batch settles due deadlines first, like a single call: a due rotation happens, and a key
+    /// past its deletion date is gone.
+    #[test]
+    fn batches_settle_deadlines() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(T0));
+        let kms = open(dir.path(), clock.clone());
+        kms.create_key("rot", "", "").unwrap();
+        kms.enable_key_rotation("rot", 7).unwrap();
+        kms.create_key("del", "", "").unwrap();
+        let blob = kms
+            .generate_data_key("del", DataKeySpec::Aes256, "", false)
+            .unwrap()
+            .ciphertext_blob;
+        kms.disable_key("del").unwrap();
+        kms.schedule_key_deletion("del", 7).unwrap();
+        clock.advance(8 * DAY_SECS);
+        let made = kms
+            .generate_data_keys(
+                &[DataKeyItem {
+                    key: "rot",
+                    spec: DataKeySpec::Aes256,
+                    encryption_context: "",
+                }],
+                false,
+            )
+            .unwrap();
+        assert_eq!(made[0].as_ref().unwrap().key_version, 2);
+        let opened = kms
+            .decrypt_many(&[DecryptItem {
+                ciphertext_blob: &blob,
+                encryption_context: "",
+            }])
+            .unwrap();
+        assert!(matches!(opened[0], Err(Error::InvalidCiphertext)));
+        assert!(matches!(kms.describe_key("del"), Err(Error::NotFound(_))));
+    }
 }

@@ -5,7 +5,7 @@ use std::{future::Future, sync::Arc, time::Duration};
 
 use kms_proto::pb::key_management_service_server::KeyManagementServiceServer;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 
 use crate::{kms::Kms, service::KmsService};
 
@@ -53,12 +53,15 @@ pub async fn serve(
         .build_v1()?;
 
     let ticker = tokio::spawn(run_deadlines(kms.clone(), options.tick));
+    // `Server::tcp_nodelay` does not reach sockets from a listener the caller bound: set it on the
+    // incoming stream. Without it, Nagle's algorithm holds back the last segment of a response
+    // larger than one segment (ListKeys) until the client's delayed ACK: about 40 ms per call.
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let result = tonic::transport::Server::builder()
-        .tcp_nodelay(true)
         .add_service(health)
         .add_service(reflection)
         .add_service(KeyManagementServiceServer::new(KmsService::new(kms)))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
     ticker.abort();
     result.map_err(Into::into)

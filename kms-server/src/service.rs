@@ -11,11 +11,11 @@ use crate::{
     crypto::BlobHeader,
     error::Error,
     keys::{KeyMetadata, KeyState},
-    kms::{DataKeySpec, Kms, ListKeys},
+    kms::{DataKeyItem, DataKeySpec, DecryptItem, Kms, ListKeys},
 };
 
 /// Most items in one batch call.
-pub const MAX_BATCH_ITEMS: usize = 1000;
+pub const MAX_BATCH_ITEMS: usize = crate::kms::MAX_BATCH_ITEMS;
 /// Metadata entry carrying the Tencent error code of a failed call.
 pub const ERROR_CODE_METADATA: &str = "x-kms-error-code";
 
@@ -226,14 +226,15 @@ impl KeyManagementService for KmsService {
         r: Request<pb::DescribeKeyRequest>,
     ) -> Result<Response<pb::DescribeKeyResponse>, Status> {
         let r = r.into_inner();
-        let kms = self.kms.clone();
-        blocking("DescribeKey", r.key_id.clone(), move || {
-            kms.describe_key(&r.key_id)
+        // Served from the cache like GenerateDataKey (it writes only to delete a key past its
+        // deletion date), so it skips the hop to a blocking thread.
+        inline("DescribeKey", &r.key_id, || {
+            self.kms
+                .describe_key(&r.key_id)
                 .map(|m| pb::DescribeKeyResponse {
                     key_metadata: Some(metadata_to_pb(m)),
                 })
         })
-        .await
     }
 
     async fn list_keys(
@@ -547,17 +548,42 @@ impl KeyManagementService for KmsService {
             .unwrap_or_default();
         inline("BatchGenerateDataKey", &key, || {
             check_batch(r.items.len())?;
-            let with_plaintext = !r.without_plaintext;
-            let results = r
+            // A bad key_spec fails its item alone; the others go to the core in one call.
+            let specs: Vec<crate::Result<DataKeySpec>> = r.items.iter().map(spec_from_pb).collect();
+            let valid: Vec<DataKeyItem<'_>> = r
                 .items
                 .iter()
-                .map(|item| pb::BatchGenerateDataKeyResult {
-                    result: Some(match generate(&self.kms, item, with_plaintext) {
-                        Ok(dk) => {
-                            pb::batch_generate_data_key_result::Result::Ok(data_key_to_pb(dk))
-                        }
-                        Err(e) => pb::batch_generate_data_key_result::Result::Error(item_error(&e)),
-                    }),
+                .zip(&specs)
+                .filter_map(|(item, spec)| {
+                    spec.as_ref().ok().map(|&spec| DataKeyItem {
+                        key: &item.key_id,
+                        spec,
+                        encryption_context: &item.encryption_context,
+                    })
+                })
+                .collect();
+            let mut generated = self
+                .kms
+                .generate_data_keys(&valid, !r.without_plaintext)?
+                .into_iter();
+            let results = specs
+                .into_iter()
+                .map(|spec| {
+                    let outcome = spec.and_then(|_| {
+                        generated.next().unwrap_or_else(|| {
+                            Err(Error::Internal("batch result missing".to_owned()))
+                        })
+                    });
+                    pb::BatchGenerateDataKeyResult {
+                        result: Some(match outcome {
+                            Ok(dk) => {
+                                pb::batch_generate_data_key_result::Result::Ok(data_key_to_pb(dk))
+                            }
+                            Err(e) => {
+                                pb::batch_generate_data_key_result::Result::Error(item_error(&e))
+                            }
+                        }),
+                    }
                 })
                 .collect();
             Ok(pb::BatchGenerateDataKeyResponse { results })
@@ -576,23 +602,27 @@ impl KeyManagementService for KmsService {
             .unwrap_or_default();
         inline("BatchDecrypt", &key, || {
             check_batch(r.items.len())?;
-            let results = r
+            let items: Vec<DecryptItem<'_>> = r
                 .items
                 .iter()
-                .map(|item| pb::BatchDecryptResult {
-                    result: Some(
-                        match self
-                            .kms
-                            .decrypt(&item.ciphertext_blob, &item.encryption_context)
-                        {
-                            Ok(d) => pb::batch_decrypt_result::Result::Ok(pb::DecryptResponse {
-                                key_id: d.key_id.to_string(),
-                                plaintext: d.plaintext.expose().to_vec(),
-                                key_version: d.key_version,
-                            }),
-                            Err(e) => pb::batch_decrypt_result::Result::Error(item_error(&e)),
-                        },
-                    ),
+                .map(|item| DecryptItem {
+                    ciphertext_blob: &item.ciphertext_blob,
+                    encryption_context: &item.encryption_context,
+                })
+                .collect();
+            let results = self
+                .kms
+                .decrypt_many(&items)?
+                .into_iter()
+                .map(|outcome| pb::BatchDecryptResult {
+                    result: Some(match outcome {
+                        Ok(d) => pb::batch_decrypt_result::Result::Ok(pb::DecryptResponse {
+                            key_id: d.key_id.to_string(),
+                            plaintext: d.plaintext.expose().to_vec(),
+                            key_version: d.key_version,
+                        }),
+                        Err(e) => pb::batch_decrypt_result::Result::Error(item_error(&e)),
+                    }),
                 })
                 .collect();
             Ok(pb::BatchDecryptResponse { results })

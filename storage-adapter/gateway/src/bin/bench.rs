@@ -1,0 +1,336 @@
+//! `cos-gateway-bench`: the load tool of `BENCHMARKS.md`.
+//!
+//! Starts a gateway in process (embedded KMS, a temp data dir, plain HTTP on 127.0.0.1:0 so the
+//! figures measure the gateway, not TLS) and drives it with one signing HTTP/1.1 keep-alive client:
+//!
+//! * PUT then GET of one large object (default 256 MiB) for plain, AES256, cos/kms and SSE-C,
+//!   `--rounds` times each, best round reported;
+//! * small objects (default 4 KiB): `--small-requests` PUTs then as many GETs over `--connections`
+//!   connections, for plain and cos/kms.
+//!
+//! Run: `cargo run --release -p cos-gateway --bin cos-gateway-bench`
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use clap::Parser;
+use cos_gateway::auth::{Credentials, SecretKey};
+use cos_gateway::{Config, Gateway, KmsBackend};
+use http_body_util::{BodyExt as _, Full, StreamBody};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+
+const ID: &str = "AKIDbench";
+const KEY: &str = "bench-secret";
+const HOST: &str = "benchbucket-1250000000.cos.ap-beijing.myqcloud.com";
+
+#[derive(Parser, Debug)]
+#[command(about = "Throughput and request rate of cos-gateway per SSE mode")]
+struct Args {
+    /// Size of the large object, MiB.
+    #[arg(long, default_value_t = 256)]
+    large_mib: usize,
+    /// Rounds of the large PUT/GET per mode (the best is reported).
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Size of the small objects, bytes.
+    #[arg(long, default_value_t = 4096)]
+    small_bytes: usize,
+    /// Small PUTs (and as many GETs) per mode.
+    #[arg(long, default_value_t = 4000)]
+    small_requests: usize,
+    /// Concurrent connections for the small-object phase.
+    #[arg(long, default_value_t = 8)]
+    connections: usize,
+    /// Large-object modes to run (comma-separated).
+    #[arg(
+        long,
+        default_value = "plain,AES256,cos/kms,SSE-C",
+        value_delimiter = ','
+    )]
+    modes: Vec<String>,
+    /// Skip the small-object phase.
+    #[arg(long)]
+    no_small: bool,
+    /// Data directory (default: a temp dir; put it on the disk you want to measure).
+    #[arg(long)]
+    data_dir: Option<std::path::PathBuf>,
+}
+
+type Body = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
+
+fn mode_headers(mode: &str) -> Vec<(String, String)> {
+    use base64::Engine as _;
+    use md5::Digest as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let key = [0x42u8; 32];
+    match mode {
+        "plain" => vec![],
+        "AES256" => vec![("x-cos-server-side-encryption".into(), "AES256".into())],
+        "cos/kms" => vec![("x-cos-server-side-encryption".into(), "cos/kms".into())],
+        "SSE-C" => vec![
+            (
+                "x-cos-server-side-encryption-customer-algorithm".into(),
+                "AES256".into(),
+            ),
+            (
+                "x-cos-server-side-encryption-customer-key".into(),
+                b64.encode(key),
+            ),
+            (
+                "x-cos-server-side-encryption-customer-key-MD5".into(),
+                b64.encode(md5::Md5::digest(key)),
+            ),
+        ],
+        _ => unreachable!("modes are fixed"),
+    }
+}
+
+async fn connect(addr: std::net::SocketAddr) -> SendRequest<Body> {
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("the gateway listens");
+    stream.set_nodelay(true).expect("nodelay");
+    let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("HTTP/1.1 handshake");
+    tokio::spawn(conn);
+    send
+}
+
+fn request(
+    method: &str,
+    key: &str,
+    headers: &[(String, String)],
+    len: usize,
+    body: Body,
+) -> http::Request<Body> {
+    let now = cos_gateway::http::now_secs();
+    let path = format!("/{key}");
+    let mut signed = headers.to_vec();
+    signed.push(("host".into(), HOST.into()));
+    let auth = cos_gateway::auth::sign(
+        ID,
+        &SecretKey::new(KEY),
+        method,
+        &path,
+        &[],
+        &signed,
+        (now - 60, now + 3600),
+    );
+    let mut b = http::Request::builder()
+        .method(method)
+        .uri(&path)
+        .header("host", HOST)
+        .header("authorization", auth)
+        .header("content-length", len);
+    for (k, v) in headers {
+        b = b.header(k.as_str(), v.as_str());
+    }
+    b.body(body).expect("a valid request")
+}
+
+async fn put(send: &mut SendRequest<Body>, key: &str, mode: &str, data: Bytes, chunk: usize) {
+    let len = data.len();
+    let body: Body = if len <= chunk {
+        Full::new(data).boxed()
+    } else {
+        let chunks: Vec<Result<_, std::convert::Infallible>> = (0..len.div_ceil(chunk))
+            .map(|i| {
+                Ok(hyper::body::Frame::data(
+                    data.slice(i * chunk..((i + 1) * chunk).min(len)),
+                ))
+            })
+            .collect();
+        StreamBody::new(futures::stream::iter(chunks)).boxed()
+    };
+    send.ready().await.expect("connection ready");
+    let resp = send
+        .send_request(request("PUT", key, &mode_headers(mode), len, body))
+        .await
+        .expect("PUT sent");
+    assert_eq!(resp.status(), 200, "PUT {key} ({mode})");
+    let _ = resp.into_body().collect().await;
+}
+
+async fn get(send: &mut SendRequest<Body>, key: &str, mode: &str) -> usize {
+    let headers = if mode == "SSE-C" {
+        mode_headers(mode)
+    } else {
+        vec![]
+    };
+    send.ready().await.expect("connection ready");
+    let resp = send
+        .send_request(request(
+            "GET",
+            key,
+            &headers,
+            0,
+            Full::new(Bytes::new()).boxed(),
+        ))
+        .await
+        .expect("GET sent");
+    assert_eq!(resp.status(), 200, "GET {key} ({mode})");
+    let mut body = resp.into_body();
+    let mut n = 0;
+    while let Some(frame) = body.frame().await {
+        if let Some(d) = frame.expect("GET body").data_ref() {
+            n += d.len();
+        }
+    }
+    n
+}
+
+fn mib_s(bytes: usize, d: Duration) -> f64 {
+    bytes as f64 / (1 << 20) as f64 / d.as_secs_f64()
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    let tmp = tempfile::tempdir().expect("a temp dir");
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| tmp.path().to_owned());
+    let mut credentials = Credentials::new();
+    credentials.insert(ID, SecretKey::new(KEY));
+    use base64::Engine as _;
+    let root = kms_server::RootKey::from_base64(
+        &base64::engine::general_purpose::STANDARD.encode([1u8; 32]),
+    )
+    .expect("a valid root key");
+    let gateway = Gateway::open(Config {
+        data_dir,
+        credentials,
+        kms: KmsBackend::Embedded(root),
+        allow_ssec_over_http: true,
+    })
+    .await
+    .expect("the gateway opens");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(cos_gateway::serve(
+        Arc::clone(&gateway),
+        listener,
+        None,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let mut c = connect(addr).await;
+    c.ready().await.expect("ready");
+    let resp = c
+        .send_request(request("PUT", "", &[], 0, Full::new(Bytes::new()).boxed()))
+        .await
+        .expect("PUT bucket");
+    assert_eq!(resp.status(), 200);
+
+    println!(
+        "cos-gateway-bench: large {} MiB x {} rounds (best), small {} B x {} requests over {} connections, plain HTTP on {addr}",
+        args.large_mib, args.rounds, args.small_bytes, args.small_requests, args.connections
+    );
+    let large: Bytes = (0..args.large_mib << 20)
+        .map(|i| (i % 251) as u8)
+        .collect::<Vec<_>>()
+        .into();
+    println!();
+    println!("| mode | PUT MiB/s | GET MiB/s | PUT vs plain | GET vs plain |");
+    println!("|---|---|---|---|---|");
+    let mut base = (0.0, 0.0);
+    for mode in args.modes.iter().map(String::as_str) {
+        let key = format!("large-{}", mode.replace('/', "-"));
+        let (mut best_put, mut best_get) = (Duration::MAX, Duration::MAX);
+        for _ in 0..args.rounds {
+            let t = Instant::now();
+            put(&mut c, &key, mode, large.clone(), 1 << 20).await;
+            best_put = best_put.min(t.elapsed());
+            let t = Instant::now();
+            let n = get(&mut c, &key, mode).await;
+            best_get = best_get.min(t.elapsed());
+            assert_eq!(n, large.len());
+        }
+        let (p, g) = (mib_s(large.len(), best_put), mib_s(large.len(), best_get));
+        if mode == "plain" {
+            base = (p, g);
+        }
+        println!(
+            "| {mode} | {p:.0} | {g:.0} | {:.0}% | {:.0}% |",
+            100.0 * p / base.0,
+            100.0 * g / base.1
+        );
+    }
+    drop(large);
+    if args.no_small {
+        let _ = stop.send(());
+        let _ = server.await;
+        return;
+    }
+
+    println!();
+    println!("| mode | small PUT req/s | small GET req/s | PUT vs plain | GET vs plain |");
+    println!("|---|---|---|---|---|");
+    let small: Bytes = vec![7u8; args.small_bytes].into();
+    let mut base = (0.0, 0.0);
+    for mode in ["plain", "cos/kms"] {
+        let per = args.small_requests / args.connections;
+        let total = per * args.connections;
+        let mut conns = Vec::new();
+        for _ in 0..args.connections {
+            conns.push(connect(addr).await);
+        }
+        let t = Instant::now();
+        let tasks: Vec<_> = conns
+            .into_iter()
+            .enumerate()
+            .map(|(ci, mut s)| {
+                let small = small.clone();
+                let mode = mode.to_owned();
+                tokio::spawn(async move {
+                    for i in 0..per {
+                        let key = format!("small-{}-{ci}-{i}", mode.replace('/', "-"));
+                        put(&mut s, &key, &mode, small.clone(), 1 << 20).await;
+                    }
+                    s
+                })
+            })
+            .collect();
+        let mut conns = Vec::new();
+        for task in tasks {
+            conns.push(task.await.expect("PUT task"));
+        }
+        let put_rate = total as f64 / t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let tasks: Vec<_> = conns
+            .into_iter()
+            .enumerate()
+            .map(|(ci, mut s)| {
+                let mode = mode.to_owned();
+                tokio::spawn(async move {
+                    for i in 0..per {
+                        let key = format!("small-{}-{ci}-{i}", mode.replace('/', "-"));
+                        get(&mut s, &key, &mode).await;
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("GET task");
+        }
+        let get_rate = total as f64 / t.elapsed().as_secs_f64();
+        if mode == "plain" {
+            base = (put_rate, get_rate);
+        }
+        println!(
+            "| {mode} | {put_rate:.0} | {get_rate:.0} | {:.0}% | {:.0}% |",
+            100.0 * put_rate / base.0,
+            100.0 * get_rate / base.1
+        );
+    }
+    let _ = stop.send(());
+    let _ = server.await;
+}

@@ -1,0 +1,59 @@
+//! The command line of `cos-gateway`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// A COS-compatible HTTP(S) gateway: the official COS SDKs store and read SSE-COS, SSE-KMS and
+/// SSE-C encrypted objects in a local directory.
+///
+/// Example: cos-gateway --listen 127.0.0.1:8443 --data-dir ./cos-data --tls-self-signed
+#[derive(Parser, Debug)]
+#[command(version)]
+pub struct Cli {
+    /// Address to listen on; port 0 picks a free port (the bound address is printed).
+    #[arg(long, env = "COS_GATEWAY_LISTEN", default_value = "127.0.0.1:9000")]
+    pub listen: SocketAddr,
+    /// Data directory: bodies, gateway.sqlite3 and (embedded KMS) kms.sqlite3 and root.key.
+    #[arg(long, env = "COS_GATEWAY_DATA_DIR", default_value = "./cos-data")]
+    pub data_dir: PathBuf,
+    /// A running kms-server (e.g. http://127.0.0.1:50051); without it the KMS is embedded.
+    #[arg(long, env = "COS_GATEWAY_KMS_ENDPOINT")]
+    pub kms_endpoint: Option<String>,
+    /// With --kms-endpoint: the key (id or alias) SSE-COS data keys are generated under.
+    #[arg(long, default_value = "alias/kms-cos-sse")]
+    pub sse_cos_key: String,
+    /// Embedded KMS: the root key file (default <data-dir>/root.key, created 0600).
+    /// Ignored when KMS_ROOT_KEY (base64 of 32 bytes) is set.
+    #[arg(long, env = "KMS_ROOT_KEY_FILE")]
+    pub root_key_file: Option<PathBuf>,
+    /// SecretId accepted for request signatures (with --secret-key).
+    #[arg(long, env = "COS_SECRET_ID")]
+    pub secret_id: Option<String>,
+    /// SecretKey of --secret-id. Prefer the environment variable or --credentials-file.
+    #[arg(long, env = "COS_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<cos_gateway::auth::SecretKey>,
+    /// File of SecretId/SecretKey pairs, one `ID KEY` per line (mode 0600).
+    #[arg(long, env = "COS_GATEWAY_CREDENTIALS_FILE")]
+    pub credentials_file: Option<PathBuf>,
+    /// PEM certificate chain: serve HTTPS (with --tls-key).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a generated certificate; its CA is written to --tls-ca-out.
+    #[arg(long, conflicts_with = "tls_cert")]
+    pub tls_self_signed: bool,
+    /// Extra DNS names for the --tls-self-signed certificate (e.g. `*.cos.ap-xian.myqcloud.com`).
+    #[arg(long = "tls-name")]
+    pub tls_names: Vec<String>,
+    /// Where --tls-self-signed writes the CA certificate (default <data-dir>/ca.pem).
+    #[arg(long)]
+    pub tls_ca_out: Option<PathBuf>,
+    /// Accept SSE-C over plain HTTP. A TEST CONVENIENCE ONLY: the customer key then crosses the
+    /// network in clear. COS itself requires HTTPS for SSE-C.
+    #[arg(long)]
+    pub allow_ssec_over_http: bool,
+}

@@ -1,0 +1,267 @@
+//! The gateway's error type and its one mapping to the COS error document.
+//!
+//! Every failure a handler can produce is an [`Error`]; [`Error::code`] and [`Error::status`] give the
+//! COS `<Code>` and the HTTP status, and [`crate::http::error_response`] writes the XML document
+//! (`Code`, `Message`, `Resource`, `RequestId`, `TraceId`: all non-empty, as the Python SDK needs).
+//! Internal details are logged, never sent.
+
+use http::StatusCode;
+
+/// A result with the gateway's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Every error a request can end with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An SSE, envelope, KMS or body error from the adapter (it carries its own COS code).
+    #[error(transparent)]
+    Adapter(#[from] storage_adapter::Error),
+    /// 403 `AccessDenied`: an unsigned request, an expired signature, a refused POST policy.
+    #[error("{0}")]
+    AccessDenied(String),
+    /// 403 `SignatureDoesNotMatch`.
+    #[error("The request signature we calculated does not match the signature you provided.")]
+    SignatureDoesNotMatch,
+    /// 403 `InvalidAccessKeyId`: the SecretId is unknown.
+    #[error("The SecretId you provided does not exist in our records.")]
+    InvalidAccessKeyId,
+    /// 404 `NoSuchBucket`.
+    #[error("The specified bucket does not exist.")]
+    NoSuchBucket,
+    /// 404 `NoSuchKey`.
+    #[error("The specified key does not exist.")]
+    NoSuchKey,
+    /// 404 `NoSuchUpload`.
+    #[error("The specified upload does not exist.")]
+    NoSuchUpload,
+    /// 404 `NoSuchEncryptionConfiguration`: GET bucket encryption with nothing set.
+    #[error("The server side encryption configuration was not found.")]
+    NoSuchEncryptionConfiguration,
+    /// 409 `BucketAlreadyOwnedByYou`.
+    #[error("The bucket you tried to create already exists, and you own it.")]
+    BucketAlreadyOwnedByYou,
+    /// 409 `BucketNotEmpty`.
+    #[error("The bucket you tried to delete is not empty.")]
+    BucketNotEmpty,
+    /// 400 `InvalidBucketName`.
+    #[error("The specified bucket name is not valid.")]
+    InvalidBucketName,
+    /// 400 `InvalidArgument`.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// 400 `InvalidRequest` (for example SSE-C over plain HTTP).
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// 400 `MalformedXML`.
+    #[error("The XML you provided was not well-formed or did not validate: {0}")]
+    MalformedXml(String),
+    /// 400 `InvalidDigest`: `Content-MD5` is not base64 of 16 bytes.
+    #[error("The Content-MD5 you specified is not valid.")]
+    InvalidDigest,
+    /// 400 `BadDigest`: the body does not match `Content-MD5`.
+    #[error("The Content-MD5 you specified did not match what we received.")]
+    BadDigest,
+    /// 400 `EntityTooSmall`: a part other than the last is under 1 MiB.
+    #[error("Your proposed upload is smaller than the minimum allowed object size.")]
+    EntityTooSmall,
+    /// 400 `InvalidPart`: a part is missing, unknown, its ETag differs, or numbers have gaps.
+    #[error("One or more of the specified parts could not be found: {0}")]
+    InvalidPart(String),
+    /// 400 `InvalidPartOrder`: parts not in ascending order.
+    #[error("The list of parts was not in ascending order.")]
+    InvalidPartOrder,
+    /// 412 `PreconditionFailed`.
+    #[error("At least one of the preconditions you specified did not hold.")]
+    PreconditionFailed,
+    /// 304: `If-None-Match` / `If-Modified-Since` held (no body is sent).
+    #[error("Not Modified")]
+    NotModified,
+    /// 416 `InvalidRange`.
+    #[error("The requested range is not satisfiable.")]
+    InvalidRange,
+    /// 405 `MethodNotAllowed`.
+    #[error("The specified method is not allowed against this resource.")]
+    MethodNotAllowed,
+    /// 501 `NotImplemented`.
+    #[error("{0} is not implemented by this gateway.")]
+    NotImplemented(&'static str),
+    /// 411 `MissingContentLength`.
+    #[error("You must provide the Content-Length HTTP header.")]
+    MissingContentLength,
+    /// 400 `EntityTooLarge`.
+    #[error("Your proposed upload exceeds the maximum allowed size.")]
+    EntityTooLarge,
+    /// 500 `InternalError`: logged with its detail; the client sees a generic message.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The COS `<Code>`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Adapter(e) => e.cos_code().as_str(),
+            Self::AccessDenied(_) => "AccessDenied",
+            Self::SignatureDoesNotMatch => "SignatureDoesNotMatch",
+            Self::InvalidAccessKeyId => "InvalidAccessKeyId",
+            Self::NoSuchBucket => "NoSuchBucket",
+            Self::NoSuchKey => "NoSuchKey",
+            Self::NoSuchUpload => "NoSuchUpload",
+            Self::NoSuchEncryptionConfiguration => "NoSuchEncryptionConfiguration",
+            Self::BucketAlreadyOwnedByYou => "BucketAlreadyOwnedByYou",
+            Self::BucketNotEmpty => "BucketNotEmpty",
+            Self::InvalidBucketName => "InvalidBucketName",
+            Self::InvalidArgument(_) => "InvalidArgument",
+            Self::InvalidRequest(_) => "InvalidRequest",
+            Self::MalformedXml(_) => "MalformedXML",
+            Self::InvalidDigest => "InvalidDigest",
+            Self::BadDigest => "BadDigest",
+            Self::EntityTooSmall => "EntityTooSmall",
+            Self::InvalidPart(_) => "InvalidPart",
+            Self::InvalidPartOrder => "InvalidPartOrder",
+            Self::PreconditionFailed => "PreconditionFailed",
+            Self::NotModified => "NotModified",
+            Self::InvalidRange => "InvalidRange",
+            Self::MethodNotAllowed => "MethodNotAllowed",
+            Self::NotImplemented(_) => "NotImplemented",
+            Self::MissingContentLength => "MissingContentLength",
+            Self::EntityTooLarge => "EntityTooLarge",
+            Self::Internal(_) => "InternalError",
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Adapter(e) => e.http_status(),
+            Self::AccessDenied(_) | Self::SignatureDoesNotMatch | Self::InvalidAccessKeyId => {
+                StatusCode::FORBIDDEN
+            }
+            Self::NoSuchBucket
+            | Self::NoSuchKey
+            | Self::NoSuchUpload
+            | Self::NoSuchEncryptionConfiguration => StatusCode::NOT_FOUND,
+            Self::BucketAlreadyOwnedByYou | Self::BucketNotEmpty => StatusCode::CONFLICT,
+            Self::InvalidBucketName
+            | Self::InvalidArgument(_)
+            | Self::InvalidRequest(_)
+            | Self::MalformedXml(_)
+            | Self::InvalidDigest
+            | Self::BadDigest
+            | Self::EntityTooSmall
+            | Self::InvalidPart(_)
+            | Self::InvalidPartOrder
+            | Self::EntityTooLarge => StatusCode::BAD_REQUEST,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::NotModified => StatusCode::NOT_MODIFIED,
+            Self::InvalidRange => StatusCode::RANGE_NOT_SATISFIABLE,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            Self::MissingContentLength => StatusCode::LENGTH_REQUIRED,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The `<Message>` sent to the client: never internal detail, never key material.
+    pub fn message(&self) -> String {
+        match self {
+            Self::Internal(_) => "We encountered an internal error. Please try again.".into(),
+            Self::Adapter(e) if self.status().is_server_error() => {
+                let _ = e;
+                "We encountered an internal error. Please try again.".into()
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// Shorthand for an internal error with its (logged, not sent) detail.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        Self::Internal(detail.to_string())
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        // A body stream that failed inside the adapter comes back wrapped in an io::Error.
+        match e.downcast::<storage_adapter::Error>() {
+            Ok(a) => Self::Adapter(a),
+            Err(e) => Self::Internal(format!("I/O: {e}")),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Internal(format!("sqlite: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_its_status() {
+        let cases: Vec<(Error, &str, u16)> = vec![
+            (Error::AccessDenied("x".into()), "AccessDenied", 403),
+            (Error::SignatureDoesNotMatch, "SignatureDoesNotMatch", 403),
+            (Error::InvalidAccessKeyId, "InvalidAccessKeyId", 403),
+            (Error::NoSuchBucket, "NoSuchBucket", 404),
+            (Error::NoSuchKey, "NoSuchKey", 404),
+            (Error::NoSuchUpload, "NoSuchUpload", 404),
+            (
+                Error::NoSuchEncryptionConfiguration,
+                "NoSuchEncryptionConfiguration",
+                404,
+            ),
+            (
+                Error::BucketAlreadyOwnedByYou,
+                "BucketAlreadyOwnedByYou",
+                409,
+            ),
+            (Error::BucketNotEmpty, "BucketNotEmpty", 409),
+            (Error::MalformedXml("x".into()), "MalformedXML", 400),
+            (Error::InvalidDigest, "InvalidDigest", 400),
+            (Error::BadDigest, "BadDigest", 400),
+            (Error::EntityTooSmall, "EntityTooSmall", 400),
+            (Error::InvalidPart("x".into()), "InvalidPart", 400),
+            (Error::InvalidPartOrder, "InvalidPartOrder", 400),
+            (Error::PreconditionFailed, "PreconditionFailed", 412),
+            (Error::InvalidRange, "InvalidRange", 416),
+            (Error::MissingContentLength, "MissingContentLength", 411),
+            (
+                Error::Internal("secret detail".into()),
+                "InternalError",
+                500,
+            ),
+            (
+                Error::Adapter(storage_adapter::Error::SseHeaderNotAllowed),
+                "SSEHeaderNotAllowed",
+                400,
+            ),
+        ];
+        for (e, code, status) in cases {
+            assert_eq!(e.code(), code);
+            assert_eq!(e.status().as_u16(), status, "{code}");
+            assert!(!e.message().is_empty());
+        }
+    }
+
+    #[test]
+    fn internal_detail_is_not_sent() {
+        let e = Error::internal("sqlite: disk I/O error at /secret/path");
+        assert!(!e.message().contains("secret"));
+        let a = Error::Adapter(storage_adapter::Error::Internal("rng failed".into()));
+        assert!(!a.message().contains("rng"));
+    }
+
+    #[test]
+    fn adapter_errors_inside_io_errors_keep_their_code() {
+        let io: std::io::Error = storage_adapter::Error::Decrypt.into();
+        let e: Error = io.into();
+        assert_eq!(e.code(), "InternalError");
+        let io: std::io::Error = storage_adapter::Error::InvalidRange.into();
+        assert_eq!(Error::from(io).code(), "InvalidRange");
+    }
+}

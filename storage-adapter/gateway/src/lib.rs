@@ -1,0 +1,30 @@
+//! `cos-gateway`: a COS-compatible HTTP(S) gateway that stores objects encrypted with SSE-COS
+//! (`AES256`), SSE-KMS (`cos/kms`) and SSE-C through [`storage_adapter`], so the official COS SDKs
+//! (Python `cos-python-sdk-v5`, Node `cos-nodejs-sdk-v5`) work against a local directory.
+//!
+//! It is also the reference for how a storage server embeds the adapter: every SSE decision
+//! (header parsing per operation, bucket default, envelope, key wrap, body encryption, range plans)
+//! is the adapter's; the gateway routes, authenticates, stores and streams.
+//!
+//! # Layout
+//!
+//! * [`server`]: the accept loop (`serve(listener, shutdown)`), TLS, the per-request frame
+//!   (request id, header case, error document).
+//! * [`route`]: Host / path-style / absolute-form routing to bucket and key.
+//! * [`auth`]: COS v5 signatures (header and presigned), credentials, POST policy.
+//! * [`ops`]: the operations (bucket, object, copy, multipart, bucket encryption, POST Object).
+//! * [`store`]: bodies as files (temp, fsync, rename) and metadata in SQLite.
+//! * [`http`], [`xml`], [`tls`], [`error`]: plumbing and the single error -> COS XML mapping.
+
+pub mod auth;
+pub mod error;
+pub mod http;
+pub mod ops;
+pub mod route;
+pub mod server;
+pub mod store;
+pub mod tls;
+pub mod xml;
+
+pub use error::{Error, Result};
+pub use server::{Config, Gateway, KmsBackend, serve};

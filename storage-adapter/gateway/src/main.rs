@@ -1,0 +1,142 @@
+//! `cos-gateway`: parse the command line, set up logging, open the gateway, serve.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser as _;
+use cos_gateway::auth::Credentials;
+use cos_gateway::{Config, Gateway, KmsBackend};
+
+mod cli;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = cli::Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: cli::Cli) -> Result<(), Box<dyn std::error::Error>> {
+    let mut credentials = Credentials::new();
+    if let Some(path) = &cli.credentials_file {
+        credentials.load_file(path)?;
+    }
+    match (cli.secret_id, cli.secret_key) {
+        (Some(id), Some(key)) => credentials.insert(id, key),
+        (None, None) => {}
+        _ => {
+            return Err(
+                "--secret-id and --secret-key (COS_SECRET_ID/COS_SECRET_KEY) go together".into(),
+            );
+        }
+    }
+    if credentials.is_empty() {
+        return Err("no credentials: give --secret-id/--secret-key, COS_SECRET_ID/COS_SECRET_KEY, or --credentials-file".into());
+    }
+    let kms = match &cli.kms_endpoint {
+        Some(endpoint) => {
+            let client = kms_client::KmsClient::builder(endpoint.clone()).connect_lazy()?;
+            KmsBackend::Provider(Arc::new(storage_adapter::provider::grpc::GrpcKms::new(
+                client,
+                cli.sse_cos_key.clone(),
+            )))
+        }
+        None => {
+            let root_key = match std::env::var("KMS_ROOT_KEY") {
+                Ok(b64) => kms_server::RootKey::from_base64(&b64)?,
+                Err(_) => kms_server::RootKey::load_or_create(
+                    &cli.root_key_file
+                        .clone()
+                        .unwrap_or_else(|| cli.data_dir.join("root.key")),
+                )?,
+            };
+            KmsBackend::Embedded(root_key)
+        }
+    };
+    let tls = if cli.tls_self_signed {
+        let s = cos_gateway::tls::self_signed(&cli.tls_names)?;
+        let ca_path = cli
+            .tls_ca_out
+            .clone()
+            .unwrap_or_else(|| cli.data_dir.join("ca.pem"));
+        std::fs::create_dir_all(&cli.data_dir)?;
+        std::fs::write(&ca_path, &s.ca_pem)?;
+        eprintln!(
+            "TLS CA certificate written to {} (Python: VerifySSL='{}'; Node: NODE_EXTRA_CA_CERTS)",
+            ca_path.display(),
+            ca_path.display()
+        );
+        Some(s.config)
+    } else if let (Some(cert), Some(key)) = (&cli.tls_cert, &cli.tls_key) {
+        Some(cos_gateway::tls::server_config_from_files(cert, key)?)
+    } else {
+        None
+    };
+    if cli.allow_ssec_over_http {
+        tracing::warn!(
+            "--allow-ssec-over-http: SSE-C keys are accepted over plain HTTP (tests only)"
+        );
+    }
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let gateway = Gateway::open(Config {
+        data_dir: cli.data_dir.clone(),
+        credentials,
+        kms,
+        allow_ssec_over_http: cli.allow_ssec_over_http,
+    })
+    .await?;
+    let listener = tokio::net::TcpListener::bind(cli.listen).await?;
+    let addr = listener.local_addr()?;
+    println!("cos-gateway listening on {scheme}://{addr}");
+    tracing::info!(%addr, scheme, data_dir = %cli.data_dir.display(), "cos-gateway listening");
+    let shutdown = async {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("installing a SIGTERM handler cannot fail on unix");
+            tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutting down");
+    };
+    cos_gateway::serve(gateway, listener, tls, shutdown).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    #[test]
+    fn the_secret_key_is_not_in_the_cli_debug() {
+        let cli = super::cli::Cli::parse_from([
+            "cos-gateway",
+            "--secret-id",
+            "AKID",
+            "--secret-key",
+            "hunter2-secret",
+        ]);
+        assert!(!format!("{cli:?}").contains("hunter2"));
+    }
+}

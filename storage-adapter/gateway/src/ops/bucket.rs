@@ -1,0 +1,260 @@
+//! Bucket operations: PUT / HEAD / DELETE Bucket, GET Bucket (list objects), GET Service (list
+//! buckets), and PUT / GET / DELETE Bucket encryption.
+
+use http::StatusCode;
+use storage_adapter::BucketEncryption;
+
+use super::{BodySlot, Ctx, now, read_small_body};
+use crate::error::{Error, Result};
+use crate::http::{Resp, escape, iso_date, status_response, xml_response};
+use crate::server::Gateway;
+
+const XML_HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+const OWNER: &str =
+    "<ID>qcs::cam::uin/100000000001:uin/100000000001</ID><DisplayName>100000000001</DisplayName>";
+
+/// PUT Bucket.
+pub async fn create(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
+    if gw.store.create_bucket(ctx.bucket(), now()).await? {
+        Ok(status_response(StatusCode::OK))
+    } else {
+        Err(Error::BucketAlreadyOwnedByYou)
+    }
+}
+
+/// HEAD Bucket.
+pub async fn head(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
+    gw.store
+        .bucket(ctx.bucket())
+        .await?
+        .ok_or(Error::NoSuchBucket)?;
+    Ok(status_response(StatusCode::OK))
+}
+
+/// DELETE Bucket (204; `BucketNotEmpty` with objects or uploads).
+pub async fn delete(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
+    gw.store.delete_bucket(ctx.bucket()).await?;
+    Ok(status_response(StatusCode::NO_CONTENT))
+}
+
+/// GET Service: the buckets.
+pub async fn list_buckets(gw: &Gateway) -> Result<Resp> {
+    let mut xml = format!("{XML_HEAD}<ListAllMyBucketsResult><Owner>{OWNER}</Owner><Buckets>");
+    for b in gw.store.buckets().await? {
+        xml.push_str(&format!(
+            "<Bucket><Name>{}</Name><Location>ap-local</Location><CreationDate>{}</CreationDate></Bucket>",
+            escape(&b.name),
+            iso_date(b.created)
+        ));
+    }
+    xml.push_str("</Buckets></ListAllMyBucketsResult>");
+    Ok(xml_response(StatusCode::OK, xml))
+}
+
+/// GET Bucket: `prefix`, `delimiter`, `marker`, `max-keys`, `encoding-type=url`.
+pub async fn list_objects(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
+    gw.store
+        .bucket(ctx.bucket())
+        .await?
+        .ok_or(Error::NoSuchBucket)?;
+    let prefix = ctx.q("prefix").unwrap_or("");
+    let delimiter = ctx.q("delimiter").unwrap_or("");
+    let marker = ctx.q("marker").unwrap_or("");
+    let max_keys: usize = match ctx.q("max-keys") {
+        None => 1000,
+        Some(m) => m
+            .parse::<usize>()
+            .map_err(|_| Error::InvalidArgument("max-keys must be a number".into()))?
+            .min(1000),
+    };
+    let url = ctx.q("encoding-type") == Some("url");
+    let enc = |s: &str| {
+        if url {
+            escape(&crate::http::cos_encode(s).replace("%2F", "/"))
+        } else {
+            escape(s)
+        }
+    };
+    let mut contents = String::new();
+    let mut prefixes: Vec<String> = Vec::new();
+    let mut count = 0usize;
+    let mut last = marker.to_owned();
+    let mut truncated = false;
+    'outer: loop {
+        let batch = gw
+            .store
+            .list_objects(ctx.bucket(), prefix, &last, 1000)
+            .await?;
+        if batch.is_empty() {
+            break;
+        }
+        for (key, o) in batch {
+            if count == max_keys {
+                truncated = true;
+                break 'outer;
+            }
+            last = key.clone();
+            if !delimiter.is_empty()
+                && let Some(i) = key[prefix.len()..].find(delimiter)
+            {
+                let p = key[..prefix.len() + i + delimiter.len()].to_owned();
+                if prefixes.last() != Some(&p) {
+                    prefixes.push(p);
+                    count += 1;
+                }
+                continue;
+            }
+            contents.push_str(&format!(
+                "<Contents><Key>{}</Key><LastModified>{}</LastModified><ETag>&quot;{}&quot;</ETag><Size>{}</Size><Owner>{OWNER}</Owner><StorageClass>STANDARD</StorageClass></Contents>",
+                enc(&key),
+                iso_date(o.modified),
+                escape(&o.etag),
+                o.size
+            ));
+            count += 1;
+        }
+    }
+    let mut xml = format!(
+        "{XML_HEAD}<ListBucketResult><Name>{}</Name>{}<Prefix>{}</Prefix><Marker>{}</Marker><MaxKeys>{max_keys}</MaxKeys>",
+        escape(ctx.bucket()),
+        if url {
+            "<EncodingType>url</EncodingType>"
+        } else {
+            ""
+        },
+        enc(prefix),
+        enc(marker),
+    );
+    if !delimiter.is_empty() {
+        xml.push_str(&format!("<Delimiter>{}</Delimiter>", enc(delimiter)));
+    }
+    xml.push_str(&format!("<IsTruncated>{truncated}</IsTruncated>"));
+    if truncated {
+        xml.push_str(&format!("<NextMarker>{}</NextMarker>", enc(&last)));
+    }
+    xml.push_str(&contents);
+    for p in prefixes {
+        xml.push_str(&format!(
+            "<CommonPrefixes><Prefix>{}</Prefix></CommonPrefixes>",
+            enc(&p)
+        ));
+    }
+    xml.push_str("</ListBucketResult>");
+    Ok(xml_response(StatusCode::OK, xml))
+}
+
+/// Parses a bucket encryption document. Both `ApplyServerSideEncryptionByDefault` and the SDKs'
+/// `ApplySideEncryptionConfiguration` are accepted; `SSEAlgorithm` is `AES256` or `KMS`.
+pub fn parse_encryption(body: &[u8]) -> Result<BucketEncryption> {
+    let root = crate::xml::parse(body)?;
+    if root.name != "ServerSideEncryptionConfiguration" {
+        return Err(Error::MalformedXml(
+            "the root element must be ServerSideEncryptionConfiguration".into(),
+        ));
+    }
+    let rule = root
+        .child("Rule")
+        .ok_or_else(|| Error::MalformedXml("no Rule".into()))?;
+    let apply = rule
+        .child("ApplyServerSideEncryptionByDefault")
+        .or_else(|| rule.child("ApplySideEncryptionConfiguration"))
+        .ok_or_else(|| Error::MalformedXml("no ApplyServerSideEncryptionByDefault".into()))?;
+    let alg = apply
+        .child("SSEAlgorithm")
+        .map(|a| a.text.as_str())
+        .ok_or_else(|| Error::MalformedXml("no SSEAlgorithm".into()))?;
+    let key_id = apply
+        .child("KMSMasterKeyID")
+        .map(|k| k.text.clone())
+        .filter(|k| !k.is_empty());
+    match alg {
+        "AES256" if key_id.is_none() => Ok(BucketEncryption::Aes256),
+        "AES256" => Err(Error::InvalidArgument(
+            "KMSMasterKeyID is only allowed with SSEAlgorithm KMS".into(),
+        )),
+        "KMS" => Ok(BucketEncryption::Kms { key_id }),
+        other => Err(Error::InvalidArgument(format!(
+            "SSEAlgorithm must be AES256 or KMS, not {other:?}"
+        ))),
+    }
+}
+
+/// PUT Bucket encryption.
+pub async fn put_encryption(gw: &Gateway, ctx: &Ctx, body: &mut BodySlot) -> Result<Resp> {
+    gw.store
+        .bucket(ctx.bucket())
+        .await?
+        .ok_or(Error::NoSuchBucket)?;
+    let xml = read_small_body(body, 64 << 10).await?;
+    let expect = super::content_md5(ctx)?;
+    if expect.is_some() {
+        use md5::Digest as _;
+        super::check_md5(expect, Some(md5::Md5::digest(&xml).into()))?;
+    }
+    let enc = parse_encryption(&xml)?;
+    gw.store
+        .set_bucket_encryption(ctx.bucket(), Some(enc))
+        .await?;
+    Ok(status_response(StatusCode::OK))
+}
+
+/// GET Bucket encryption (404 `NoSuchEncryptionConfiguration` when unset).
+pub async fn get_encryption(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
+    let b = gw
+        .store
+        .bucket(ctx.bucket())
+        .await?
+        .ok_or(Error::NoSuchBucket)?;
+    let inner = match b.encryption {
+        None => return Err(Error::NoSuchEncryptionConfiguration),
+        Some(BucketEncryption::Aes256) => "<SSEAlgorithm>AES256</SSEAlgorithm>".to_owned(),
+        Some(BucketEncryption::Kms { key_id }) => format!(
+            "<SSEAlgorithm>KMS</SSEAlgorithm>{}",
+            key_id
+                .map(|k| format!("<KMSMasterKeyID>{}</KMSMasterKeyID>", escape(&k)))
+                .unwrap_or_default()
+        ),
+    };
+    Ok(xml_response(
+        StatusCode::OK,
+        format!(
+            "{XML_HEAD}<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault>{inner}</ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>"
+        ),
+    ))
+}
+
+/// DELETE Bucket encryption (204).
+pub async fn delete_encryption(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
+    gw.store.set_bucket_encryption(ctx.bucket(), None).await?;
+    Ok(status_response(StatusCode::NO_CONTENT))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_element_names_are_accepted() {
+        let a = b"<ServerSideEncryptionConfiguration><Rule><ApplySideEncryptionConfiguration><SSEAlgorithm>AES256</SSEAlgorithm></ApplySideEncryptionConfiguration></Rule></ServerSideEncryptionConfiguration>";
+        assert_eq!(parse_encryption(a).unwrap(), BucketEncryption::Aes256);
+        let b = b"<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>KMS</SSEAlgorithm><KMSMasterKeyID>k1</KMSMasterKeyID></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>";
+        assert_eq!(
+            parse_encryption(b).unwrap(),
+            BucketEncryption::Kms {
+                key_id: Some("k1".into())
+            }
+        );
+    }
+
+    #[test]
+    fn bad_documents() {
+        let no_rule = b"<ServerSideEncryptionConfiguration></ServerSideEncryptionConfiguration>";
+        assert_eq!(
+            parse_encryption(no_rule).unwrap_err().code(),
+            "MalformedXML"
+        );
+        let bad_alg = b"<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>SM9</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>";
+        let e = parse_encryption(bad_alg).unwrap_err();
+        assert_eq!((e.code(), e.status().as_u16()), ("InvalidArgument", 400));
+    }
+}

@@ -1,0 +1,598 @@
+//! The operations: dispatch by method, bucket/key and sub-resource, and the helpers they share
+//! (authentication, body streaming, stored headers, conditional requests, ranges).
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt as _, TryStreamExt as _};
+use http::{HeaderMap, Method};
+use hyper::body::Incoming;
+use md5::{Digest as _, Md5};
+
+use crate::auth::{Signed, SignedRequest, verify};
+use crate::error::{Error, Result};
+use crate::http::{Resp, header_str, now_secs, query_get};
+use crate::route::Target;
+use crate::server::Gateway;
+use crate::store::{Meta, Store};
+
+pub mod bucket;
+pub mod multipart;
+pub mod object;
+pub mod post;
+
+/// One request, routed.
+#[derive(Debug)]
+pub struct Ctx {
+    /// The method.
+    pub method: Method,
+    /// The request headers.
+    pub headers: HeaderMap,
+    /// Bucket, key, host, path, query.
+    pub target: Target,
+    /// Whether the connection is TLS.
+    pub tls: bool,
+    /// This request's id.
+    pub request_id: String,
+}
+
+impl Ctx {
+    /// A query parameter.
+    pub fn q(&self, name: &str) -> Option<&str> {
+        query_get(&self.target.query, name)
+    }
+
+    /// The bucket (only called once routing found one).
+    pub fn bucket(&self) -> &str {
+        self.target.bucket.as_deref().unwrap_or("")
+    }
+
+    /// The object's identity for the adapter.
+    pub fn name(&self) -> storage_adapter::ObjectName<'_> {
+        storage_adapter::ObjectName::new(self.bucket(), &self.target.key)
+    }
+
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        header_str(&self.headers, name)
+    }
+}
+
+/// The request body, taken once.
+pub type BodySlot = Option<Incoming>;
+
+/// A boxed stream of body bytes.
+pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
+
+/// Routes a request to its operation.
+pub async fn dispatch(gw: &Gateway, ctx: &Ctx, body: &mut BodySlot) -> Result<Resp> {
+    let key_empty = ctx.target.key.is_empty();
+    if ctx.method == Method::POST
+        && key_empty
+        && ctx
+            .header("content-type")
+            .is_some_and(|c| c.to_ascii_lowercase().starts_with("multipart/form-data"))
+    {
+        // POST Object: signed by its policy, not by an Authorization header.
+        return post::post_object(gw, ctx, body).await;
+    }
+    authenticate(gw, ctx)?;
+    check_ssec_transport(gw, ctx)?;
+    if ctx.target.bucket.is_none() {
+        return match ctx.method {
+            Method::GET => bucket::list_buckets(gw).await,
+            _ => Err(Error::MethodNotAllowed),
+        };
+    }
+    let has = |n: &str| ctx.q(n).is_some();
+    if key_empty {
+        return match ctx.method {
+            Method::PUT if has("encryption") => bucket::put_encryption(gw, ctx, body).await,
+            Method::GET if has("encryption") => bucket::get_encryption(gw, ctx).await,
+            Method::DELETE if has("encryption") => bucket::delete_encryption(gw, ctx).await,
+            Method::GET if has("uploads") => multipart::list_uploads(gw, ctx).await,
+            Method::PUT if ctx.target.query.is_empty() => bucket::create(gw, ctx).await,
+            Method::HEAD => bucket::head(gw, ctx).await,
+            Method::DELETE if ctx.target.query.is_empty() => bucket::delete(gw, ctx).await,
+            Method::GET if !has("acl") && !has("cors") && !has("tagging") => {
+                bucket::list_objects(gw, ctx).await
+            }
+            _ => Err(Error::NotImplemented("this bucket sub-resource")),
+        };
+    }
+    match ctx.method {
+        Method::PUT if has("partNumber") && has("uploadId") => {
+            if ctx.headers.contains_key("x-cos-copy-source") {
+                multipart::upload_part_copy(gw, ctx).await
+            } else {
+                multipart::upload_part(gw, ctx, body).await
+            }
+        }
+        Method::PUT if ctx.headers.contains_key("x-cos-copy-source") => object::copy(gw, ctx).await,
+        Method::PUT if !has("acl") && !has("tagging") => object::put(gw, ctx, body).await,
+        Method::GET if has("uploadId") => multipart::list_parts(gw, ctx).await,
+        Method::GET if !has("acl") && !has("tagging") => object::get(gw, ctx, false).await,
+        Method::HEAD => object::get(gw, ctx, true).await,
+        Method::DELETE if has("uploadId") => multipart::abort(gw, ctx).await,
+        Method::DELETE => object::delete(gw, ctx).await,
+        Method::POST if has("uploads") => multipart::initiate(gw, ctx).await,
+        Method::POST if has("uploadId") => multipart::complete(gw, ctx, body).await,
+        _ => Err(Error::NotImplemented("this object operation")),
+    }
+}
+
+/// Verifies the request's signature; unsigned requests are refused.
+fn authenticate(gw: &Gateway, ctx: &Ctx) -> Result<()> {
+    let req = SignedRequest {
+        method: ctx.method.as_str(),
+        path: &ctx.target.path,
+        query: &ctx.target.query,
+        headers: &ctx.headers,
+    };
+    match verify(&gw.creds, &req, now_secs())? {
+        Signed::Yes => Ok(()),
+        Signed::Anonymous => Err(Error::AccessDenied(
+            "Access Denied: the request is not signed (anonymous access is not allowed)".into(),
+        )),
+    }
+}
+
+/// SSE-C over plain HTTP is refused unless `--allow-ssec-over-http`.
+fn check_ssec_transport(gw: &Gateway, ctx: &Ctx) -> Result<()> {
+    if ctx.tls || gw.allow_ssec_over_http {
+        return Ok(());
+    }
+    let ssec = ctx.headers.keys().any(|k| {
+        let k = k.as_str();
+        k.starts_with("x-cos-server-side-encryption-customer-")
+            || k.starts_with("x-cos-copy-source-server-side-encryption-customer-")
+    });
+    if ssec {
+        return Err(Error::InvalidRequest(
+            "SSE-C requests must be sent over HTTPS (start the gateway with TLS, or with \
+             --allow-ssec-over-http for tests)"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The body of a request as a stream of chunks.
+///
+/// If the stream is dropped before the body ended (a handler failed after taking it), the rest is
+/// drained in the background (bounded, see [`crate::server::drain`]), so a client still sending
+/// reads the error response instead of a broken pipe.
+pub fn body_stream(body: Incoming) -> ByteStream {
+    Box::pin(DrainOnDrop {
+        inner: Some(body),
+        done: false,
+    })
+}
+
+struct DrainOnDrop {
+    inner: Option<Incoming>,
+    done: bool,
+}
+
+impl Stream for DrainOnDrop {
+    type Item = std::io::Result<Bytes>;
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use http_body::Body as _;
+        use std::task::Poll;
+        loop {
+            let Some(inner) = self.inner.as_mut() else {
+                return Poll::Ready(None);
+            };
+            match Pin::new(inner).poll_frame(cx) {
+                Poll::Ready(None) => {
+                    self.done = true;
+                    return Poll::Ready(None);
+                }
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        return Poll::Ready(Some(Ok(data)));
+                    }
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    self.done = true;
+                    return Poll::Ready(Some(Err(std::io::Error::other(e))));
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+impl Drop for DrainOnDrop {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take()
+            && !self.done
+            && let Ok(handle) = tokio::runtime::Handle::try_current()
+        {
+            handle.spawn(crate::server::drain(inner));
+        }
+    }
+}
+
+/// Takes the request body out of its slot.
+pub fn take_body(body: &mut BodySlot) -> Result<Incoming> {
+    body.take()
+        .ok_or_else(|| Error::internal("the request body was taken twice"))
+}
+
+/// Reads a whole (small) body, refusing more than `limit` bytes.
+pub async fn read_small_body(body: &mut BodySlot, limit: usize) -> Result<Vec<u8>> {
+    let mut s = body_stream(take_body(body)?);
+    let mut out = Vec::new();
+    while let Some(chunk) = s.next().await {
+        let chunk = chunk?;
+        if out.len() + chunk.len() > limit {
+            return Err(Error::EntityTooLarge);
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// An MD5 computed while a stream passes through.
+#[derive(Clone, Debug, Default)]
+pub struct Md5Tap(Arc<Mutex<Option<Md5>>>);
+
+impl Md5Tap {
+    /// A tap that hashes (`on`) or does nothing.
+    pub fn new(on: bool) -> Self {
+        Self(Arc::new(Mutex::new(on.then(Md5::new))))
+    }
+
+    /// Wraps `s`, hashing every chunk.
+    pub fn tap(&self, s: ByteStream) -> ByteStream {
+        if self.lock().is_none() {
+            return s;
+        }
+        let me = self.clone();
+        Box::pin(s.inspect_ok(move |chunk| {
+            if let Some(h) = me.lock().as_mut() {
+                h.update(chunk);
+            }
+        }))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Md5>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The digest (`None` if not hashing).
+    pub fn finish(&self) -> Option<[u8; 16]> {
+        self.lock().take().map(|h| h.finalize().into())
+    }
+}
+
+/// `Content-MD5`: absent, or base64 of 16 bytes (else `InvalidDigest`).
+pub fn content_md5(ctx: &Ctx) -> Result<Option<[u8; 16]>> {
+    use base64::Engine as _;
+    let Some(v) = ctx.headers.get("content-md5") else {
+        return Ok(None);
+    };
+    let v = v.to_str().map_err(|_| Error::InvalidDigest)?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(v.trim())
+        .map_err(|_| Error::InvalidDigest)?;
+    raw.try_into().map(Some).map_err(|_| Error::InvalidDigest)
+}
+
+/// Checks a computed MD5 against `Content-MD5`.
+pub fn check_md5(expected: Option<[u8; 16]>, got: Option<[u8; 16]>) -> Result<()> {
+    match (expected, got) {
+        (Some(e), Some(g)) if subtle::ConstantTimeEq::ct_eq(&e[..], &g[..]).into() => Ok(()),
+        (Some(_), _) => Err(Error::BadDigest),
+        (None, _) => Ok(()),
+    }
+}
+
+/// A fresh ETag for an encrypted body: unique per write, not an MD5 of the plaintext (COS: "the
+/// ETag of an encrypted object is not necessarily its MD5"; an MD5 would also confirm guesses of an
+/// SSE-C object's content).
+pub fn random_etag() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// The request headers an object keeps and returns on GET/HEAD.
+pub fn meta_from_headers(headers: &HeaderMap) -> Meta {
+    const KEPT: &[&str] = &[
+        "content-type",
+        "cache-control",
+        "content-disposition",
+        "content-encoding",
+        "content-language",
+        "expires",
+    ];
+    let mut out = Vec::new();
+    for (name, value) in headers {
+        let n = name.as_str();
+        if (KEPT.contains(&n) || n.starts_with("x-cos-meta-"))
+            && let Ok(v) = value.to_str()
+        {
+            out.push((n.to_owned(), v.to_owned()));
+        }
+    }
+    out
+}
+
+/// Stored bytes `range` of a body made of `files`, as a stream.
+pub async fn read_stored(
+    store: &Store,
+    files: &[String],
+    range: std::ops::Range<u64>,
+) -> Result<ByteStream> {
+    use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
+    let mut pieces = Vec::new();
+    let mut off = 0u64;
+    for f in files {
+        let path = store.body_path(f);
+        let len = tokio::fs::metadata(&path).await?.len();
+        let (s, e) = (range.start.max(off), range.end.min(off + len));
+        if s < e {
+            pieces.push((path, s - off, e - s));
+        }
+        off += len;
+    }
+    if off < range.end {
+        return Err(Error::internal(
+            "a stored body is shorter than its metadata",
+        ));
+    }
+    let s = futures::stream::iter(pieces)
+        .then(|(path, start, len)| async move {
+            let mut f = tokio::fs::File::open(path).await?;
+            f.seek(std::io::SeekFrom::Start(start)).await?;
+            Ok::<_, std::io::Error>(tokio_util::io::ReaderStream::with_capacity(
+                f.take(len),
+                256 << 10,
+            ))
+        })
+        .try_flatten();
+    Ok(read_ahead(Box::pin(s)))
+}
+
+/// Drives `s` ahead on its own task (up to [`READ_AHEAD`] chunks), so the disk reads overlap
+/// decryption, and decryption overlaps socket writes. Dropping the returned stream stops the reader.
+pub(crate) fn read_ahead(mut s: ByteStream) -> ByteStream {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(READ_AHEAD);
+    tokio::spawn(async move {
+        while let Some(item) = s.next().await {
+            let stop = item.is_err();
+            if tx.send(item).await.is_err() || stop {
+                break;
+            }
+        }
+    });
+    Box::pin(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)))
+}
+
+/// Chunks (of 256 KiB) a body read keeps in flight.
+const READ_AHEAD: usize = 8;
+
+/// `If-Match`, `If-None-Match`, `If-Modified-Since`, `If-Unmodified-Since` (with `prefix`
+/// `x-cos-copy-source-` for a copy source). On GET/HEAD a failed `If-None-Match` /
+/// `If-Modified-Since` is 304; on a copy source every failure is 412.
+pub fn check_conditions(
+    headers: &HeaderMap,
+    prefix: &str,
+    etag: &str,
+    modified: i64,
+    read: bool,
+) -> Result<()> {
+    let get = |n: &str| {
+        headers
+            .get(format!("{prefix}{n}").as_str())
+            .and_then(|v| v.to_str().ok())
+    };
+    let matches = |list: &str| {
+        list.split(',')
+            .map(|t| t.trim().trim_start_matches("W/").trim_matches('"'))
+            .any(|t| t == "*" || t == etag)
+    };
+    let date = |s: &str| {
+        httpdate::parse_http_date(s).ok().map(|t| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64)
+        })
+    };
+    let if_match = get("if-match");
+    if let Some(m) = if_match
+        && !matches(m)
+    {
+        return Err(Error::PreconditionFailed);
+    }
+    if if_match.is_none()
+        && let Some(d) = get("if-unmodified-since").and_then(date)
+        && modified > d
+    {
+        return Err(Error::PreconditionFailed);
+    }
+    let not_modified = if read {
+        Error::NotModified
+    } else {
+        Error::PreconditionFailed
+    };
+    let if_none = get("if-none-match");
+    if let Some(m) = if_none
+        && matches(m)
+    {
+        return Err(not_modified);
+    }
+    if if_none.is_none()
+        && let Some(d) = get("if-modified-since").and_then(date)
+        && modified <= d
+    {
+        return Err(not_modified);
+    }
+    Ok(())
+}
+
+/// Parses `bytes=a-b`, `bytes=a-`, `bytes=-n` against `size`: `Ok(None)` for no (or an ignorable)
+/// header, `InvalidRange` when unsatisfiable.
+pub fn parse_range(value: Option<&str>, size: u64) -> Result<Option<std::ops::Range<u64>>> {
+    let Some(v) = value else { return Ok(None) };
+    let Some(spec) = v.trim().strip_prefix("bytes=") else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None); // multiple ranges: serve the whole object, as S3 does
+    }
+    let Some((a, b)) = spec.split_once('-') else {
+        return Ok(None);
+    };
+    let (a, b) = (a.trim(), b.trim());
+    let range = if a.is_empty() {
+        let Ok(n) = b.parse::<u64>() else {
+            return Ok(None);
+        };
+        if n == 0 || size == 0 {
+            return Err(Error::InvalidRange);
+        }
+        size.saturating_sub(n)..size
+    } else {
+        let Ok(start) = a.parse::<u64>() else {
+            return Ok(None);
+        };
+        let end = if b.is_empty() {
+            size
+        } else {
+            match b.parse::<u64>() {
+                Ok(e) if e >= start => (e + 1).min(size),
+                _ => return Ok(None),
+            }
+        };
+        if start >= size {
+            return Err(Error::InvalidRange);
+        }
+        start..end
+    };
+    Ok(Some(range))
+}
+
+/// `x-cos-copy-source`: `<bucket>.cos.<region>.myqcloud.com/<url-encoded key>[?versionId=..]` or
+/// `/<bucket>/<key>`. Returns (bucket, key).
+pub fn parse_copy_source(value: &str) -> Result<(String, String)> {
+    let bad = || Error::InvalidArgument("x-cos-copy-source is malformed".into());
+    let v = value.trim();
+    let v = v
+        .strip_prefix("https://")
+        .or_else(|| v.strip_prefix("http://"))
+        .unwrap_or(v);
+    let v = v.split_once('?').map_or(v, |(a, _)| a);
+    let (bucket, key) = if let Some(rest) = v.strip_prefix('/') {
+        rest.split_once('/').ok_or_else(bad)?
+    } else {
+        let (host, key) = v.split_once('/').ok_or_else(bad)?;
+        (crate::route::bucket_from_host(host).ok_or_else(bad)?, key)
+    };
+    let key = crate::http::decode(key);
+    if key.is_empty() || !crate::route::valid_bucket(bucket) {
+        return Err(bad());
+    }
+    Ok((bucket.to_owned(), key))
+}
+
+/// Now, unix seconds.
+pub fn now() -> i64 {
+    now_secs()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range(Some("bytes=0-9"), 100).unwrap(), Some(0..10));
+        assert_eq!(parse_range(Some("bytes=90-"), 100).unwrap(), Some(90..100));
+        assert_eq!(parse_range(Some("bytes=-10"), 100).unwrap(), Some(90..100));
+        assert_eq!(
+            parse_range(Some("bytes=95-200"), 100).unwrap(),
+            Some(95..100)
+        );
+        assert_eq!(parse_range(None, 100).unwrap(), None);
+        assert_eq!(parse_range(Some("items=1-2"), 100).unwrap(), None);
+        assert_eq!(parse_range(Some("bytes=5-2"), 100).unwrap(), None);
+        let e = parse_range(Some("bytes=100-"), 100).unwrap_err();
+        assert_eq!((e.code(), e.status().as_u16()), ("InvalidRange", 416));
+    }
+
+    #[test]
+    fn copy_sources() {
+        assert_eq!(
+            parse_copy_source("b-125.cos.ap-beijing.myqcloud.com/a%20b/c.txt").unwrap(),
+            ("b-125".to_owned(), "a b/c.txt".to_owned())
+        );
+        assert_eq!(
+            parse_copy_source("/b-125/k?versionId=1").unwrap(),
+            ("b-125".to_owned(), "k".to_owned())
+        );
+        for bad in ["nohost", "b.example.com/k", "/b-1/", ""] {
+            let e = parse_copy_source(bad).unwrap_err();
+            assert_eq!(
+                (e.code(), e.status().as_u16()),
+                ("InvalidArgument", 400),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn conditions() {
+        let mut h = HeaderMap::new();
+        assert!(check_conditions(&h, "", "abc", 100, true).is_ok());
+        crate::http::set(&mut h, "if-match", "\"xyz\"");
+        let e = check_conditions(&h, "", "abc", 100, true).unwrap_err();
+        assert_eq!((e.code(), e.status().as_u16()), ("PreconditionFailed", 412));
+        let mut h = HeaderMap::new();
+        crate::http::set(&mut h, "if-none-match", "\"abc\"");
+        assert_eq!(
+            check_conditions(&h, "", "abc", 100, true)
+                .unwrap_err()
+                .status(),
+            304
+        );
+        let mut h = HeaderMap::new();
+        crate::http::set(&mut h, "x-cos-copy-source-if-none-match", "\"abc\"");
+        assert_eq!(
+            check_conditions(&h, "x-cos-copy-source-", "abc", 100, false)
+                .unwrap_err()
+                .code(),
+            "PreconditionFailed"
+        );
+        let mut h = HeaderMap::new();
+        crate::http::set(&mut h, "if-modified-since", &crate::http::http_date(200));
+        assert_eq!(
+            check_conditions(&h, "", "abc", 100, true)
+                .unwrap_err()
+                .status(),
+            304
+        );
+        let mut h = HeaderMap::new();
+        crate::http::set(&mut h, "if-unmodified-since", &crate::http::http_date(50));
+        assert_eq!(
+            check_conditions(&h, "", "abc", 100, true)
+                .unwrap_err()
+                .status(),
+            412
+        );
+    }
+
+    #[test]
+    fn md5_checks() {
+        assert!(check_md5(None, None).is_ok());
+        assert!(check_md5(Some([1; 16]), Some([1; 16])).is_ok());
+        let e = check_md5(Some([1; 16]), Some([2; 16])).unwrap_err();
+        assert_eq!((e.code(), e.status().as_u16()), ("BadDigest", 400));
+    }
+}

@@ -1,0 +1,465 @@
+//! Multipart uploads: Initiate, Upload Part, Upload Part - Copy, Complete, Abort, List Parts and
+//! List Multipart Uploads.
+//!
+//! The SSE mode is fixed at Initiate: the upload's envelope (from
+//! [`storage_adapter::Adapter::initiate_multipart`]) is stored with it, because the SDKs send no SSE
+//! headers on Upload Part (except SSE-C) and none on Complete.
+
+use futures::StreamExt as _;
+use http::{HeaderValue, StatusCode};
+use md5::{Digest as _, Md5};
+use storage_adapter::{PartInfo, sse};
+
+use super::object::{bucket_default, copy_source, plaintext_stream};
+use super::{
+    BodySlot, ByteStream, Ctx, Md5Tap, body_stream, check_md5, content_md5, meta_from_headers, now,
+    parse_range, random_etag, read_small_body, take_body,
+};
+use crate::error::{Error, Result};
+use crate::http::{Resp, escape, iso_date, set, set_sse, status_response, xml_response};
+use crate::server::Gateway;
+use crate::store::{Object, Part, Upload};
+
+/// The smallest part other than the last.
+pub const MIN_PART_SIZE: u64 = 1 << 20;
+
+const XML_HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+
+fn upload_id_param(ctx: &Ctx) -> Result<&str> {
+    ctx.q("uploadId")
+        .filter(|s| !s.is_empty())
+        .ok_or(Error::NoSuchUpload)
+}
+
+async fn load_upload(gw: &Gateway, ctx: &Ctx) -> Result<Upload> {
+    let id = upload_id_param(ctx)?;
+    bucket_default(gw, ctx.bucket()).await?;
+    gw.store.upload(ctx.bucket(), &ctx.target.key, id).await
+}
+
+/// Initiate Multipart Upload (`POST /<key>?uploads`).
+pub async fn initiate(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
+    let request = sse::parse_write(&ctx.headers)?;
+    let default = bucket_default(gw, ctx.bucket()).await?;
+    let request = sse::apply_bucket_default(request, default.as_ref());
+    let upload_id = uuid::Uuid::new_v4().simple().to_string();
+    let envelope = match &request {
+        Some(r) => Some(
+            gw.adapter
+                .initiate_multipart(r, ctx.name(), &upload_id)
+                .await?,
+        ),
+        None => None,
+    };
+    let echo = envelope.as_ref().map(|e| e.response_headers());
+    gw.store
+        .create_upload(Upload {
+            upload_id: upload_id.clone(),
+            bucket: ctx.bucket().to_owned(),
+            key: ctx.target.key.clone(),
+            initiated: now(),
+            meta: meta_from_headers(&ctx.headers),
+            envelope,
+        })
+        .await?;
+    let xml = format!(
+        "{XML_HEAD}<InitiateMultipartUploadResult><Bucket>{}</Bucket><Key>{}</Key><UploadId>{}</UploadId></InitiateMultipartUploadResult>",
+        escape(ctx.bucket()),
+        escape(&ctx.target.key),
+        upload_id
+    );
+    let mut r = xml_response(StatusCode::OK, xml);
+    if let Some(echo) = echo {
+        set_sse(r.headers_mut(), echo);
+    }
+    Ok(r)
+}
+
+fn part_number(ctx: &Ctx) -> Result<u32> {
+    ctx.q("partNumber")
+        .and_then(|n| n.parse::<u32>().ok())
+        .filter(|n| (1..=10_000).contains(n))
+        .ok_or_else(|| Error::InvalidArgument("partNumber must be 1..=10000".into()))
+}
+
+/// Seals (or stores as is) one part's plaintext and records it.
+async fn store_part(
+    gw: &Gateway,
+    ctx: &Ctx,
+    upload: &Upload,
+    number: u32,
+    customer: Option<&storage_adapter::CustomerKey>,
+    input: ByteStream,
+    expect_md5: Option<[u8; 16]>,
+) -> Result<(Part, Option<Vec<(&'static str, HeaderValue)>>)> {
+    let mut w = gw.store.writer().await?;
+    let (part, echo) = match &upload.envelope {
+        Some(env) => {
+            let open = gw.adapter.open_upload(env, ctx.name(), customer).await?;
+            let tap = Md5Tap::new(expect_md5.is_some());
+            let mut enc = open.part(number)?.encrypt_stream(tap.tap(input));
+            while let Some(seg) = enc.next().await {
+                w.write(&seg?).await?;
+            }
+            let info = enc.finish()?;
+            check_md5(expect_md5, tap.finish())?;
+            (
+                Part {
+                    number,
+                    etag: random_etag(),
+                    size: info.plain_size,
+                    stored_size: info.stored_size,
+                    salt: Some(info.part_salt),
+                    file: String::new(),
+                    modified: now(),
+                },
+                Some(open.response_headers()),
+            )
+        }
+        None => {
+            if customer.is_some() {
+                return Err(storage_adapter::Error::CustomerKeyMismatch.into());
+            }
+            let tap = Md5Tap::new(true);
+            let mut input = tap.tap(input);
+            while let Some(chunk) = input.next().await {
+                w.write(&chunk?).await?;
+            }
+            let md5 = tap.finish();
+            check_md5(expect_md5, md5)?;
+            let size = w.written();
+            (
+                Part {
+                    number,
+                    etag: hex::encode(md5.unwrap_or_default()),
+                    size,
+                    stored_size: size,
+                    salt: None,
+                    file: String::new(),
+                    modified: now(),
+                },
+                None,
+            )
+        }
+    };
+    let part = Part {
+        file: w.commit().await?,
+        ..part
+    };
+    gw.store.put_part(&upload.upload_id, part.clone()).await?;
+    Ok((part, echo))
+}
+
+/// Upload Part (`PUT /<key>?partNumber=N&uploadId=ID`).
+pub async fn upload_part(gw: &Gateway, ctx: &Ctx, body: &mut BodySlot) -> Result<Resp> {
+    let number = part_number(ctx)?;
+    let expect_md5 = content_md5(ctx)?;
+    let customer = sse::parse_upload_part(&ctx.headers)?;
+    let upload = load_upload(gw, ctx).await?;
+    let input = body_stream(take_body(body)?);
+    let (part, echo) = store_part(
+        gw,
+        ctx,
+        &upload,
+        number,
+        customer.as_ref(),
+        input,
+        expect_md5,
+    )
+    .await?;
+    let mut r = status_response(StatusCode::OK);
+    let h = r.headers_mut();
+    set(h, "etag", &format!("\"{}\"", part.etag));
+    h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(0));
+    if let Some(echo) = echo {
+        set_sse(h, echo);
+    }
+    Ok(r)
+}
+
+/// Upload Part - Copy: the source range's plaintext becomes the part.
+pub async fn upload_part_copy(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
+    let number = part_number(ctx)?;
+    let keys = sse::parse_upload_part_copy(&ctx.headers)?;
+    let upload = load_upload(gw, ctx).await?;
+    let (src_bucket, src_key, src) = copy_source(gw, ctx).await?;
+    let range = parse_range(ctx.header("x-cos-copy-source-range"), src.size)?;
+    let input = plaintext_stream(
+        gw,
+        &src,
+        storage_adapter::ObjectName::new(&src_bucket, &src_key),
+        keys.source_customer_key.as_ref(),
+        range,
+    )
+    .await?;
+    let (part, echo) = store_part(
+        gw,
+        ctx,
+        &upload,
+        number,
+        keys.destination_customer_key.as_ref(),
+        input,
+        None,
+    )
+    .await?;
+    let xml = format!(
+        "{XML_HEAD}<CopyPartResult><ETag>&quot;{}&quot;</ETag><LastModified>{}</LastModified></CopyPartResult>",
+        part.etag,
+        iso_date(part.modified)
+    );
+    let mut r = xml_response(StatusCode::OK, xml);
+    if let Some(echo) = echo {
+        set_sse(r.headers_mut(), echo);
+    }
+    Ok(r)
+}
+
+/// The (number, ETag) list of a Complete request, in the order given.
+fn parse_complete(body: &[u8]) -> Result<Vec<(u32, String)>> {
+    let root = crate::xml::parse(body)?;
+    if root.name != "CompleteMultipartUpload" {
+        return Err(Error::MalformedXml(
+            "the root element must be CompleteMultipartUpload".into(),
+        ));
+    }
+    let mut out = Vec::new();
+    for p in root.children_named("Part") {
+        let n = p
+            .child("PartNumber")
+            .and_then(|n| n.text.parse::<u32>().ok())
+            .ok_or_else(|| Error::MalformedXml("a Part has no valid PartNumber".into()))?;
+        let etag = p
+            .child("ETag")
+            .map(|e| e.text.trim_matches('"').to_owned())
+            .ok_or_else(|| Error::MalformedXml("a Part has no ETag".into()))?;
+        out.push((n, etag));
+    }
+    if out.is_empty() {
+        return Err(Error::MalformedXml("no Part elements".into()));
+    }
+    Ok(out)
+}
+
+/// Checks a Complete list against the stored parts (COS rules: `InvalidPartOrder`, `InvalidPart`,
+/// `EntityTooSmall`) and returns the chosen parts in order.
+pub fn choose_parts(listed: &[(u32, String)], stored: &[Part]) -> Result<Vec<Part>> {
+    if listed.windows(2).any(|w| w[1].0 <= w[0].0) {
+        return Err(Error::InvalidPartOrder);
+    }
+    let mut chosen = Vec::with_capacity(listed.len());
+    for (i, (n, etag)) in listed.iter().enumerate() {
+        let p = stored
+            .iter()
+            .find(|p| p.number == *n)
+            .ok_or_else(|| Error::InvalidPart(format!("part {n} was not uploaded")))?;
+        if p.etag != *etag {
+            return Err(Error::InvalidPart(format!(
+                "the ETag of part {n} does not match"
+            )));
+        }
+        if *n as usize != i + 1 {
+            return Err(Error::InvalidPart(
+                "part numbers must be continuous from 1".into(),
+            ));
+        }
+        chosen.push(p.clone());
+    }
+    if chosen[..chosen.len() - 1]
+        .iter()
+        .any(|p| p.size < MIN_PART_SIZE)
+    {
+        return Err(Error::EntityTooSmall);
+    }
+    Ok(chosen)
+}
+
+/// Complete Multipart Upload (`POST /<key>?uploadId=ID`).
+pub async fn complete(gw: &Gateway, ctx: &Ctx, body: &mut BodySlot) -> Result<Resp> {
+    let customer = sse::parse_upload_part(&ctx.headers)?;
+    let upload = load_upload(gw, ctx).await?;
+    let xml = read_small_body(body, crate::xml::MAX_XML).await?;
+    let listed = parse_complete(&xml)?;
+    let stored = gw.store.parts(&upload.upload_id).await?;
+    let chosen = choose_parts(&listed, &stored)?;
+    let n = chosen.len();
+    let size: u64 = chosen.iter().map(|p| p.size).sum();
+    let (envelope, etag) = match &upload.envelope {
+        Some(env) => {
+            let infos = chosen
+                .iter()
+                .map(|p| {
+                    Ok(PartInfo {
+                        number: p.number,
+                        part_salt: p
+                            .salt
+                            .ok_or_else(|| Error::internal("an encrypted part has no salt"))?,
+                        plain_size: p.size,
+                        stored_size: p.stored_size,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let env = gw
+                .adapter
+                .complete_multipart(env, ctx.name(), customer.as_ref(), infos)
+                .await?;
+            (Some(env), format!("{}-{n}", random_etag()))
+        }
+        None => {
+            let mut h = Md5::new();
+            for p in &chosen {
+                h.update(hex::decode(&p.etag).map_err(Error::internal)?);
+            }
+            (None, format!("{}-{n}", hex::encode(h.finalize())))
+        }
+    };
+    let echo = envelope.as_ref().map(|e| e.response_headers());
+    let obj = Object {
+        size,
+        etag: etag.clone(),
+        modified: now(),
+        meta: upload.meta.clone(),
+        envelope,
+        files: chosen.into_iter().map(|p| p.file).collect(),
+    };
+    gw.store.complete_upload(&upload, obj).await?;
+    let xml = format!(
+        "{XML_HEAD}<CompleteMultipartUploadResult><Location>{}</Location><Bucket>{}</Bucket><Key>{}</Key><ETag>&quot;{}&quot;</ETag></CompleteMultipartUploadResult>",
+        escape(&ctx.target.resource()),
+        escape(ctx.bucket()),
+        escape(&ctx.target.key),
+        etag
+    );
+    let mut r = xml_response(StatusCode::OK, xml);
+    if let Some(echo) = echo {
+        set_sse(r.headers_mut(), echo);
+    }
+    Ok(r)
+}
+
+/// Abort Multipart Upload (204).
+pub async fn abort(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
+    let upload = load_upload(gw, ctx).await?;
+    gw.store.abort_upload(&upload.upload_id).await?;
+    Ok(status_response(StatusCode::NO_CONTENT))
+}
+
+const OWNER: &str =
+    "<ID>qcs::cam::uin/100000000001:uin/100000000001</ID><DisplayName>100000000001</DisplayName>";
+
+/// List Parts (`GET /<key>?uploadId=ID`).
+pub async fn list_parts(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
+    let upload = load_upload(gw, ctx).await?;
+    let parts = gw.store.parts(&upload.upload_id).await?;
+    let marker: u32 = ctx
+        .q("part-number-marker")
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    let max: usize = ctx
+        .q("max-parts")
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(1000)
+        .clamp(1, 1000);
+    let after: Vec<&Part> = parts.iter().filter(|p| p.number > marker).collect();
+    let truncated = after.len() > max;
+    let shown = &after[..after.len().min(max)];
+    let mut xml = format!(
+        "{XML_HEAD}<ListPartsResult><Bucket>{}</Bucket><Key>{}</Key><UploadId>{}</UploadId><Initiator>{OWNER}</Initiator><Owner>{OWNER}</Owner><StorageClass>STANDARD</StorageClass><PartNumberMarker>{marker}</PartNumberMarker><NextPartNumberMarker>{}</NextPartNumberMarker><MaxParts>{max}</MaxParts><IsTruncated>{truncated}</IsTruncated>",
+        escape(ctx.bucket()),
+        escape(&ctx.target.key),
+        upload.upload_id,
+        shown.last().map_or(marker, |p| p.number),
+    );
+    for p in shown {
+        xml.push_str(&format!(
+            "<Part><PartNumber>{}</PartNumber><LastModified>{}</LastModified><ETag>&quot;{}&quot;</ETag><Size>{}</Size></Part>",
+            p.number,
+            iso_date(p.modified),
+            p.etag,
+            p.size
+        ));
+    }
+    xml.push_str("</ListPartsResult>");
+    Ok(xml_response(StatusCode::OK, xml))
+}
+
+/// List Multipart Uploads (`GET /?uploads`; the Python `upload_file` calls it to resume).
+pub async fn list_uploads(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
+    bucket_default(gw, ctx.bucket()).await?;
+    let prefix = ctx.q("prefix").unwrap_or("");
+    let uploads = gw.store.list_uploads(ctx.bucket(), prefix).await?;
+    let mut xml = format!(
+        "{XML_HEAD}<ListMultipartUploadsResult><Bucket>{}</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker><NextKeyMarker></NextKeyMarker><NextUploadIdMarker></NextUploadIdMarker><MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated><Prefix>{}</Prefix>",
+        escape(ctx.bucket()),
+        escape(prefix)
+    );
+    for u in uploads {
+        xml.push_str(&format!(
+            "<Upload><Key>{}</Key><UploadId>{}</UploadId><StorageClass>STANDARD</StorageClass><Initiator>{OWNER}</Initiator><Owner>{OWNER}</Owner><Initiated>{}</Initiated></Upload>",
+            escape(&u.key),
+            u.upload_id,
+            iso_date(u.initiated)
+        ));
+    }
+    xml.push_str("</ListMultipartUploadsResult>");
+    Ok(xml_response(StatusCode::OK, xml))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(n: u32, size: u64) -> Part {
+        Part {
+            number: n,
+            etag: format!("e{n}"),
+            size,
+            stored_size: size,
+            salt: None,
+            file: format!("f{n}"),
+            modified: 0,
+        }
+    }
+
+    #[test]
+    fn complete_rules() {
+        let stored = vec![part(1, MIN_PART_SIZE), part(2, 10), part(3, 5)];
+        let l = |v: &[(u32, &str)]| {
+            v.iter()
+                .map(|(n, e)| (*n, (*e).to_owned()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            choose_parts(&l(&[(1, "e1"), (2, "e2")]), &stored)
+                .unwrap()
+                .len(),
+            2
+        );
+        let code = |v: &[(u32, &str)]| {
+            let e = choose_parts(&l(v), &stored).unwrap_err();
+            (e.code(), e.status().as_u16())
+        };
+        assert_eq!(code(&[(2, "e2"), (1, "e1")]), ("InvalidPartOrder", 400));
+        assert_eq!(code(&[(1, "e1"), (1, "e1")]), ("InvalidPartOrder", 400));
+        assert_eq!(code(&[(1, "e1"), (4, "e4")]), ("InvalidPart", 400));
+        assert_eq!(code(&[(1, "bad")]), ("InvalidPart", 400));
+        assert_eq!(code(&[(1, "e1"), (3, "e3")]), ("InvalidPart", 400));
+        assert_eq!(code(&[(2, "e2")]), ("InvalidPart", 400));
+        assert_eq!(
+            code(&[(1, "e1"), (2, "e2"), (3, "e3")]),
+            ("EntityTooSmall", 400)
+        );
+    }
+
+    #[test]
+    fn complete_xml() {
+        let x = b"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>\"a\"</ETag></Part></CompleteMultipartUpload>";
+        assert_eq!(parse_complete(x).unwrap(), vec![(1, "a".to_owned())]);
+        for bad in [
+            &b"<CompleteMultipartUpload></CompleteMultipartUpload>"[..],
+            b"<Other/>",
+            b"<CompleteMultipartUpload><Part><ETag>a</ETag></Part></CompleteMultipartUpload>",
+        ] {
+            assert_eq!(parse_complete(bad).unwrap_err().code(), "MalformedXML");
+        }
+    }
+}

@@ -1,0 +1,356 @@
+//! PUT / GET / HEAD / DELETE Object and PUT Object - Copy.
+
+use bytes::Bytes;
+use futures::{StreamExt as _, TryStreamExt as _};
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use http_body_util::BodyExt as _;
+use storage_adapter::{ObjectName, SseRequest, sse};
+
+use super::{
+    BodySlot, ByteStream, Ctx, Md5Tap, body_stream, check_conditions, check_md5, content_md5,
+    meta_from_headers, now, parse_copy_source, parse_range, random_etag, read_stored, take_body,
+};
+use crate::error::{Error, Result};
+use crate::http::{
+    Resp, empty, escape, http_date, iso_date, set, set_sse, status_response, xml_response,
+};
+use crate::server::Gateway;
+use crate::store::{Meta, Object};
+
+/// A body written to a durable file.
+pub(crate) struct Written {
+    pub file: String,
+    pub size: u64,
+    pub etag: String,
+    pub envelope: Option<storage_adapter::Envelope>,
+}
+
+/// Streams `input` to a new body file: encrypted under `request` (SSE) or as is. The MD5 of the
+/// plaintext is computed for an unencrypted body (its ETag) and whenever `expect_md5` is given
+/// (`Content-MD5`, checked before the file is committed).
+pub(crate) async fn write_body(
+    gw: &Gateway,
+    request: Option<&SseRequest>,
+    name: ObjectName<'_>,
+    input: ByteStream,
+    expect_md5: Option<[u8; 16]>,
+) -> Result<Written> {
+    let tap = Md5Tap::new(request.is_none() || expect_md5.is_some());
+    let input = tap.tap(input);
+    let mut w = gw.store.writer().await?;
+    let (size, envelope) = match request {
+        None => {
+            let mut input = input;
+            while let Some(chunk) = input.next().await {
+                w.write(&chunk?).await?;
+            }
+            (w.written(), None)
+        }
+        Some(req) => {
+            let sealer = gw.adapter.begin_put(req, name).await?;
+            let mut enc = sealer.encrypt_stream(input);
+            while let Some(seg) = enc.next().await {
+                w.write(&seg?).await?;
+            }
+            let size = enc.plain_size();
+            (size, Some(enc.finish()?))
+        }
+    };
+    let md5 = tap.finish();
+    check_md5(expect_md5, md5)?;
+    let etag = match (&envelope, md5) {
+        (None, Some(m)) => hex::encode(m),
+        _ => random_etag(),
+    };
+    let file = w.commit().await?;
+    Ok(Written {
+        file,
+        size,
+        etag,
+        envelope,
+    })
+}
+
+/// The bucket must exist; returns its default encryption.
+pub(crate) async fn bucket_default(
+    gw: &Gateway,
+    bucket: &str,
+) -> Result<Option<storage_adapter::BucketEncryption>> {
+    Ok(gw
+        .store
+        .bucket(bucket)
+        .await?
+        .ok_or(Error::NoSuchBucket)?
+        .encryption)
+}
+
+/// PUT Object.
+pub async fn put(gw: &Gateway, ctx: &Ctx, body: &mut BodySlot) -> Result<Resp> {
+    let request = sse::parse_write(&ctx.headers)?;
+    let expect_md5 = content_md5(ctx)?;
+    if !ctx.headers.contains_key(http::header::CONTENT_LENGTH)
+        && !ctx.headers.contains_key(http::header::TRANSFER_ENCODING)
+    {
+        return Err(Error::MissingContentLength);
+    }
+    let default = bucket_default(gw, ctx.bucket()).await?;
+    let request = sse::apply_bucket_default(request, default.as_ref());
+    let input = body_stream(take_body(body)?);
+    let w = write_body(gw, request.as_ref(), ctx.name(), input, expect_md5).await?;
+    let obj = Object {
+        size: w.size,
+        etag: w.etag.clone(),
+        modified: now(),
+        meta: meta_from_headers(&ctx.headers),
+        envelope: w.envelope,
+        files: vec![w.file],
+    };
+    let echo = obj.envelope.as_ref().map(|e| e.response_headers());
+    gw.store
+        .put_object(ctx.bucket(), &ctx.target.key, obj)
+        .await?;
+    let mut r = status_response(StatusCode::OK);
+    let h = r.headers_mut();
+    set(h, "etag", &format!("\"{}\"", w.etag));
+    h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(0));
+    if let Some(echo) = echo {
+        set_sse(h, echo);
+    }
+    Ok(r)
+}
+
+/// Sets the stored headers and the `response-*` overrides of GET.
+fn set_object_headers(h: &mut HeaderMap, ctx: &Ctx, obj: &Object) {
+    let mut has_type = false;
+    for (k, v) in &obj.meta {
+        has_type |= k == "content-type";
+        set(h, k, v);
+    }
+    if !has_type {
+        h.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
+    }
+    for (q, name) in [
+        ("response-content-type", "content-type"),
+        ("response-content-language", "content-language"),
+        ("response-expires", "expires"),
+        ("response-cache-control", "cache-control"),
+        ("response-content-disposition", "content-disposition"),
+        ("response-content-encoding", "content-encoding"),
+    ] {
+        if let Some(v) = ctx.q(q) {
+            set(h, name, v);
+        }
+    }
+    set(h, "etag", &format!("\"{}\"", obj.etag));
+    set(h, "last-modified", &http_date(obj.modified));
+    h.insert(
+        http::header::ACCEPT_RANGES,
+        HeaderValue::from_static("bytes"),
+    );
+    if let Some(env) = &obj.envelope {
+        set_sse(h, env.response_headers());
+    }
+}
+
+/// GET and HEAD Object.
+pub async fn get(gw: &Gateway, ctx: &Ctx, head: bool) -> Result<Resp> {
+    let customer = sse::parse_read(&ctx.headers)?;
+    let obj = match gw.store.object(ctx.bucket(), &ctx.target.key).await? {
+        Some(o) => o,
+        None => {
+            bucket_default(gw, ctx.bucket()).await?;
+            return Err(Error::NoSuchKey);
+        }
+    };
+    // The key is checked before anything about the object is revealed. HEAD of an SSE-COS/KMS
+    // object does not call the KMS (only the SSE-C key is checked, against its stored MD5).
+    let opened = match &obj.envelope {
+        Some(env) if !head || env.mode() == storage_adapter::SseMode::Customer => {
+            Some(gw.adapter.open(env, ctx.name(), customer.as_ref()).await?)
+        }
+        Some(_) => {
+            if customer.is_some() {
+                return Err(storage_adapter::Error::CustomerKeyMismatch.into());
+            }
+            None
+        }
+        None => {
+            if customer.is_some() {
+                return Err(storage_adapter::Error::CustomerKeyMismatch.into());
+            }
+            None
+        }
+    };
+    check_conditions(&ctx.headers, "", &obj.etag, obj.modified, true)?;
+    let range = parse_range(ctx.header("range"), obj.size)?;
+    let mut r = Response::new(empty());
+    let h = r.headers_mut();
+    set_object_headers(h, ctx, &obj);
+    let len = match &range {
+        Some(rg) => {
+            *r.status_mut() = StatusCode::PARTIAL_CONTENT;
+            set(
+                r.headers_mut(),
+                "content-range",
+                &format!("bytes {}-{}/{}", rg.start, rg.end - 1, obj.size),
+            );
+            rg.end - rg.start
+        }
+        None => obj.size,
+    };
+    r.headers_mut()
+        .insert(http::header::CONTENT_LENGTH, HeaderValue::from(len));
+    if head || len == 0 {
+        return Ok(r);
+    }
+    let stream: ByteStream = match opened {
+        Some(o) => {
+            let plan = o.plan(range)?;
+            let stored = read_stored(&gw.store, &obj.files, plan.stored_range()).await?;
+            // Decryption runs ahead on its own task, overlapping the socket writes.
+            super::read_ahead(Box::pin(
+                o.decrypt_stream(plan, stored).map_err(std::io::Error::from),
+            ))
+        }
+        None => read_stored(&gw.store, &obj.files, range.unwrap_or(0..obj.size)).await?,
+    };
+    *r.body_mut() =
+        http_body_util::StreamBody::new(stream.map_ok(http_body::Frame::data)).boxed_unsync();
+    Ok(r)
+}
+
+/// DELETE Object (204 whether or not it existed).
+pub async fn delete(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
+    bucket_default(gw, ctx.bucket()).await?;
+    gw.store
+        .delete_object(ctx.bucket(), &ctx.target.key)
+        .await?;
+    Ok(status_response(StatusCode::NO_CONTENT))
+}
+
+/// The plaintext of `obj` (or of `range`) as a stream: decrypted with `customer` when encrypted.
+pub(crate) async fn plaintext_stream(
+    gw: &Gateway,
+    obj: &Object,
+    name: ObjectName<'_>,
+    customer: Option<&storage_adapter::CustomerKey>,
+    range: Option<std::ops::Range<u64>>,
+) -> Result<ByteStream> {
+    match &obj.envelope {
+        Some(env) => {
+            let o = gw.adapter.open(env, name, customer).await?;
+            let plan = o.plan(range)?;
+            let stored = read_stored(&gw.store, &obj.files, plan.stored_range()).await?;
+            Ok(Box::pin(
+                o.decrypt_stream(plan, stored).map_err(std::io::Error::from),
+            ))
+        }
+        None => {
+            if customer.is_some() {
+                return Err(storage_adapter::Error::CustomerKeyMismatch.into());
+            }
+            read_stored(&gw.store, &obj.files, range.unwrap_or(0..obj.size)).await
+        }
+    }
+}
+
+/// Looks up a copy source and checks its `x-cos-copy-source-If-*` conditions.
+pub(crate) async fn copy_source(gw: &Gateway, ctx: &Ctx) -> Result<(String, String, Object)> {
+    let value = ctx
+        .header("x-cos-copy-source")
+        .ok_or_else(|| Error::InvalidArgument("x-cos-copy-source is not visible ASCII".into()))?;
+    let (bucket, key) = parse_copy_source(value)?;
+    let obj = match gw.store.object(&bucket, &key).await? {
+        Some(o) => o,
+        None => {
+            bucket_default(gw, &bucket).await?;
+            return Err(Error::NoSuchKey);
+        }
+    };
+    check_conditions(
+        &ctx.headers,
+        "x-cos-copy-source-",
+        &obj.etag,
+        obj.modified,
+        false,
+    )?;
+    Ok((bucket, key, obj))
+}
+
+/// PUT Object - Copy: every SSE combination. Encrypted to encrypted re-wraps the object key and
+/// copies the stored bytes; otherwise the body is decrypted and/or encrypted on the way.
+pub async fn copy(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
+    let headers = sse::parse_copy(&ctx.headers)?;
+    let (src_bucket, src_key, src) = copy_source(gw, ctx).await?;
+    let src_name = ObjectName::new(&src_bucket, &src_key);
+    let default = bucket_default(gw, ctx.bucket()).await?;
+    let dest = sse::apply_bucket_default(headers.destination, default.as_ref());
+    let meta: Meta = match ctx.header("x-cos-metadata-directive").unwrap_or("Copy") {
+        "Copy" => src.meta.clone(),
+        "Replaced" => meta_from_headers(&ctx.headers),
+        _ => {
+            return Err(Error::InvalidArgument(
+                "x-cos-metadata-directive must be Copy or Replaced".into(),
+            ));
+        }
+    };
+    let source_key = headers.source_customer_key.as_ref();
+    let w = match (&src.envelope, &dest) {
+        (Some(env), Some(req)) => {
+            let opened = gw.adapter.open(env, src_name, source_key).await?;
+            let envelope = gw.adapter.rewrap(&opened, req, ctx.name()).await?;
+            let stored = read_stored(&gw.store, &src.files, 0..env.stored_size()).await?;
+            let mut w = gw.store.writer().await?;
+            let mut stored = stored;
+            while let Some(chunk) = stored.next().await {
+                w.write(&chunk?).await?;
+            }
+            if w.written() != env.stored_size() {
+                return Err(Error::internal(
+                    "a stored body is shorter than its envelope",
+                ));
+            }
+            Written {
+                file: w.commit().await?,
+                size: src.size,
+                etag: random_etag(),
+                envelope: Some(envelope),
+            }
+        }
+        _ => {
+            let plain = plaintext_stream(gw, &src, src_name, source_key, None).await?;
+            write_body(gw, dest.as_ref(), ctx.name(), plain, None).await?
+        }
+    };
+    let modified = now();
+    let obj = Object {
+        size: w.size,
+        etag: w.etag.clone(),
+        modified,
+        meta,
+        envelope: w.envelope,
+        files: vec![w.file],
+    };
+    let echo = obj.envelope.as_ref().map(|e| e.response_headers());
+    gw.store
+        .put_object(ctx.bucket(), &ctx.target.key, obj)
+        .await?;
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CopyObjectResult><ETag>&quot;{}&quot;</ETag><LastModified>{}</LastModified></CopyObjectResult>",
+        escape(&w.etag),
+        iso_date(modified)
+    );
+    let mut r = xml_response(StatusCode::OK, xml);
+    if let Some(echo) = echo {
+        set_sse(r.headers_mut(), echo);
+    }
+    Ok(r)
+}
+
+/// A body from bytes (used by POST Object).
+pub(crate) fn once_stream(data: Bytes) -> ByteStream {
+    Box::pin(futures::stream::once(async move { Ok(data) }))
+}

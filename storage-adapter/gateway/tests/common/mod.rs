@@ -1,0 +1,331 @@
+//! Shared test helpers: a gateway on 127.0.0.1:0 in a temp dir (HTTP or HTTPS, embedded KMS), and
+//! a small signing HTTP/1.1 client that also returns the raw response head.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use cos_gateway::auth::{Credentials, SecretKey};
+use cos_gateway::{Config, Gateway, KmsBackend};
+
+pub const SECRET_ID: &str = "AKIDgatewaytest";
+pub const SECRET_KEY: &str = "gateway-test-secret-key";
+pub const BUCKET: &str = "examplebucket-1250000000";
+pub const HOST: &str = "examplebucket-1250000000.cos.ap-beijing.myqcloud.com";
+
+/// A running gateway; stops when dropped.
+pub struct TestGateway {
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+    pub gateway: Arc<Gateway>,
+    pub ca_pem: Option<String>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for TestGateway {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+pub struct Options {
+    pub tls: bool,
+    pub allow_ssec_over_http: bool,
+}
+
+/// Starts a gateway over any key provider (default: the embedded KMS).
+pub fn start(opts: Options) -> TestGateway {
+    start_with(opts, None)
+}
+
+/// Starts a gateway on its own runtime thread, over `provider` or the embedded KMS.
+pub fn start_with(
+    opts: Options,
+    provider: Option<Arc<dyn storage_adapter::KeyProvider>>,
+) -> TestGateway {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_path_buf();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let mut credentials = Credentials::new();
+            credentials.insert(SECRET_ID, SecretKey::new(SECRET_KEY));
+            use base64::Engine as _;
+            let root = kms_server::RootKey::from_base64(
+                &base64::engine::general_purpose::STANDARD.encode([7u8; 32]),
+            )
+            .unwrap();
+            let gateway = Gateway::open(Config {
+                data_dir,
+                credentials,
+                kms: match provider {
+                    Some(p) => KmsBackend::Provider(p),
+                    None => KmsBackend::Embedded(root),
+                },
+                allow_ssec_over_http: opts.allow_ssec_over_http,
+            })
+            .await
+            .unwrap();
+            let (tls, ca) = if opts.tls {
+                let s = cos_gateway::tls::self_signed(&[]).unwrap();
+                (Some(s.config), Some(s.ca_pem))
+            } else {
+                (None, None)
+            };
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send((listener.local_addr().unwrap(), Arc::clone(&gateway), ca))
+                .unwrap();
+            cos_gateway::serve(gateway, listener, tls, async {
+                let _ = stop_rx.await;
+            })
+            .await
+            .unwrap();
+        });
+    });
+    let (addr, gateway, ca_pem) = rx.recv().unwrap();
+    TestGateway {
+        addr,
+        dir,
+        gateway,
+        ca_pem,
+        stop: Some(stop_tx),
+        thread: Some(thread),
+    }
+}
+
+/// A response read off the wire, header names as sent.
+#[derive(Debug)]
+pub struct Raw {
+    pub status: u16,
+    pub head: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Raw {
+    /// A header by exact (case-sensitive) name.
+    pub fn exact(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A header by case-insensitive name.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The `<Code>` of an error document.
+    pub fn code(&self) -> String {
+        let b = String::from_utf8_lossy(&self.body);
+        b.split("<Code>")
+            .nth(1)
+            .and_then(|r| r.split("</Code>").next())
+            .unwrap_or("")
+            .to_owned()
+    }
+
+    /// Asserts an error: status, code, and the four non-empty fields.
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(
+            (self.status, self.code().as_str()),
+            (status, code),
+            "{}\n{}",
+            self.head,
+            String::from_utf8_lossy(&self.body)
+        );
+        let b = String::from_utf8_lossy(&self.body);
+        for f in ["Code", "Message", "Resource", "RequestId"] {
+            let v = b
+                .split(&format!("<{f}>"))
+                .nth(1)
+                .and_then(|r| r.split(&format!("</{f}>")).next())
+                .unwrap_or("");
+            assert!(!v.is_empty(), "empty <{f}> in {b}");
+        }
+        assert!(self.exact("x-cos-request-id").is_some());
+    }
+}
+
+/// One request: signed (Host and every given header) unless `sign` is false.
+pub struct Req<'a> {
+    pub method: &'a str,
+    /// Request target as sent (already percent-encoded), e.g. `/key?uploads`.
+    pub target: &'a str,
+    /// The decoded path the signature covers.
+    pub path: &'a str,
+    pub host: &'a str,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub sign: bool,
+    /// Send no `Content-Length` (the body must then be empty).
+    pub no_length: bool,
+}
+
+impl<'a> Req<'a> {
+    pub fn new(method: &'a str, target: &'a str) -> Self {
+        let path = target.split('?').next().unwrap();
+        Self {
+            method,
+            target,
+            path,
+            host: HOST,
+            headers: Vec::new(),
+            body: Vec::new(),
+            sign: true,
+            no_length: false,
+        }
+    }
+
+    pub fn header(mut self, k: &str, v: &str) -> Self {
+        self.headers.push((k.to_owned(), v.to_owned()));
+        self
+    }
+
+    pub fn body(mut self, b: impl Into<Vec<u8>>) -> Self {
+        self.body = b.into();
+        self
+    }
+
+    pub fn without_length(mut self) -> Self {
+        self.no_length = true;
+        self
+    }
+
+    pub fn unsigned(mut self) -> Self {
+        self.sign = false;
+        self
+    }
+
+    pub fn path(mut self, p: &'a str) -> Self {
+        self.path = p;
+        self
+    }
+
+    pub fn host(mut self, h: &'a str) -> Self {
+        self.host = h;
+        self
+    }
+
+    /// Sends it to `addr` over plain HTTP and reads the whole response.
+    pub fn send(self, addr: SocketAddr) -> Raw {
+        use std::io::{Read as _, Write as _};
+        let query: Vec<(String, String)> = self
+            .target
+            .split_once('?')
+            .map(|(_, q)| {
+                q.split('&')
+                    .filter(|p| !p.is_empty())
+                    .map(|p| {
+                        let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                        (
+                            cos_gateway::http::decode_query(k),
+                            cos_gateway::http::decode_query(v),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut headers = self.headers.clone();
+        headers.push(("Host".into(), self.host.to_owned()));
+        let mut to_sign = headers.clone();
+        if !self.no_length {
+            to_sign.push(("Content-Length".into(), self.body.len().to_string()));
+        }
+        if self.sign {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as i64;
+            let auth = cos_gateway::auth::sign(
+                SECRET_ID,
+                &SecretKey::new(SECRET_KEY),
+                self.method,
+                self.path,
+                &query,
+                &to_sign,
+                (now - 60, now + 600),
+            );
+            headers.push(("Authorization".into(), auth));
+        }
+        let mut req = format!("{} {} HTTP/1.1\r\n", self.method, self.target);
+        for (k, v) in &headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if !self.no_length {
+            req.push_str(&format!("Content-Length: {}\r\n", self.body.len()));
+        }
+        req.push_str("Connection: close\r\n\r\n");
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.write_all(req.as_bytes()).unwrap();
+        s.write_all(&self.body).unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).unwrap();
+        let split = out
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a response head");
+        let head = String::from_utf8_lossy(&out[..split]).into_owned();
+        let mut lines = head.split("\r\n");
+        let status: u16 = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let headers = lines
+            .filter_map(|l| l.split_once(": "))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        Raw {
+            status,
+            head,
+            headers,
+            body: out[split + 4..].to_vec(),
+        }
+    }
+}
+
+/// SSE-C headers for a 32-byte key.
+pub fn ssec(key: &[u8; 32]) -> Vec<(String, String)> {
+    use base64::Engine as _;
+    use md5::Digest as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    vec![
+        (
+            "x-cos-server-side-encryption-customer-algorithm".into(),
+            "AES256".into(),
+        ),
+        (
+            "x-cos-server-side-encryption-customer-key".into(),
+            b64.encode(key),
+        ),
+        (
+            "x-cos-server-side-encryption-customer-key-MD5".into(),
+            b64.encode(md5::Md5::digest(key)),
+        ),
+    ]
+}
