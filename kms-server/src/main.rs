@@ -34,12 +34,18 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    // Log lines are formatted on the request path but written by a background thread, so a request
+    // never waits on a stderr syscall. Lossless: under a flood the writer blocks rather than drop
+    // lines. `_log_guard` flushes what is queued when `main` returns.
+    let (log_writer, _log_guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(log_writer)
         // Colour codes only for a person at a terminal, not for log files and collectors.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();

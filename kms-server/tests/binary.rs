@@ -79,6 +79,18 @@ impl Server {
         self.log.lock().unwrap().join("\n")
     }
 
+    /// The log once it contains `needle` (or as it is after 10 s).
+    fn wait_for(&self, needle: &str) -> String {
+        for _ in 0..200 {
+            let log = self.log();
+            if log.contains(needle) {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.log()
+    }
+
     /// Sends a signal with the system `kill` (no unsafe code) and waits for the exit status.
     fn signal(&mut self, signal: &str) -> std::process::ExitStatus {
         let sent = Command::new("kill")
@@ -199,8 +211,9 @@ async fn the_binary_serves_survives_kill_9_and_stops_on_sigterm() {
         .await
         .unwrap()
         .into_inner();
-    let log = server.log();
-    // One line per request: method, the key as named, status, latency.
+    // One line per request: method, the key as named, status, latency (written by a background
+    // thread, so it may take a moment to arrive).
+    let log = server.wait_for(r#"method="GenerateDataKey""#);
     let line = log
         .lines()
         .find(|l| l.contains(r#"method="GenerateDataKey""#))
