@@ -178,7 +178,22 @@ pub struct SignedRequest<'a> {
     pub query: &'a [(String, String)],
     /// The request headers.
     pub headers: &'a HeaderMap,
+    /// The host the request was routed on (absolute-form authority or `Host`).
+    pub host: &'a str,
+    /// Whether the bucket was taken from the host name (virtual-host style): then the signature
+    /// must cover `host`, or it would not be bound to any bucket.
+    pub bucket_in_host: bool,
 }
+
+/// Headers that choose what an operation does; a signature must cover every one present.
+const MUST_SIGN_HEADER_PREFIXES: &[&str] = &[
+    "x-cos-copy-source",
+    "x-cos-server-side-encryption",
+    "x-cos-metadata-directive",
+];
+
+/// Query parameters that choose the operation; a signature must cover every one present.
+const MUST_SIGN_PARAMS: &[&str] = &["uploadid", "partnumber", "uploads", "encryption"];
 
 /// Where the signature was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -234,8 +249,9 @@ pub fn verify(creds: &Credentials, req: &SignedRequest<'_>, now: i64) -> Result<
     }
     let params = canonical_params(&fields.param_list, req.query);
     let header_names: Vec<&str> = split_list(&fields.header_list);
-    // The Host as sent, then without its port (the Python SDK signs the host without the port).
-    let host = crate::http::header_str(req.headers, "host").unwrap_or("");
+    check_coverage(req, &header_names, &split_list(&fields.param_list))?;
+    // The host routed on, then without its port (the Python SDK signs the host without the port).
+    let host = req.host;
     let mut hosts = vec![host.to_owned()];
     hosts.extend(port_free(host));
     let given = fields.signature.to_ascii_lowercase();
@@ -255,6 +271,46 @@ pub fn verify(creds: &Credentials, req: &SignedRequest<'_>, now: i64) -> Result<
         }
     }
     Err(Error::SignatureDoesNotMatch)
+}
+
+/// Refuses a signature that leaves unsigned what decides the operation: the host of a
+/// virtual-host request, an SSE / copy-source / metadata-directive header, an operation parameter,
+/// or a parameter given twice (names compare case-insensitively, as the signature does).
+fn check_coverage(req: &SignedRequest<'_>, headers: &[&str], params: &[&str]) -> Result<()> {
+    let signed_header = |name: &str| headers.iter().any(|h| h.eq_ignore_ascii_case(name));
+    if req.bucket_in_host && !signed_header("host") {
+        return Err(Error::AccessDenied(
+            "the signature must cover the host header".to_owned(),
+        ));
+    }
+    for name in req.headers.keys() {
+        let name = name.as_str();
+        if MUST_SIGN_HEADER_PREFIXES
+            .iter()
+            .any(|p| name.starts_with(p))
+            && !signed_header(name)
+        {
+            return Err(Error::AccessDenied(format!(
+                "the signature must cover the header {name}"
+            )));
+        }
+    }
+    let mut seen: Vec<String> = Vec::with_capacity(req.query.len());
+    for (k, _) in req.query {
+        let k = k.to_ascii_lowercase();
+        if seen.contains(&k) {
+            return Err(Error::AccessDenied(format!(
+                "the query parameter {k} is given twice"
+            )));
+        }
+        if MUST_SIGN_PARAMS.contains(&k.as_str()) && !params.iter().any(|p| *p == k) {
+            return Err(Error::AccessDenied(format!(
+                "the signature must cover the query parameter {k}"
+            )));
+        }
+        seen.push(k);
+    }
+    Ok(())
 }
 
 /// `host:port` without `:port` (`None` when there is no port).
@@ -496,6 +552,8 @@ mod tests {
             path: "/a b/测试.txt",
             query: &query,
             headers: &h2,
+            host: "examplebucket-1250000000.cos.ap-beijing.myqcloud.com",
+            bucket_in_host: true,
         };
         assert_eq!(verify(&creds(), &req, 1_700_005_000).unwrap(), Signed::Yes);
         // Outside the window.
@@ -541,6 +599,8 @@ mod tests {
             path: "/",
             query: &[],
             headers: &h,
+            host: "",
+            bucket_in_host: false,
         };
         let e = verify(&creds(), &req, 10).unwrap_err();
         assert_eq!((e.code(), e.status().as_u16()), ("InvalidAccessKeyId", 403));
@@ -573,6 +633,8 @@ mod tests {
             path: "/k",
             query: &[],
             headers: &h,
+            host: "b-1.cos.r.myqcloud.com:8443",
+            bucket_in_host: true,
         };
         assert_eq!(verify(&creds(), &req, 50).unwrap(), Signed::Yes);
         // And with the port, as Node signs it.
@@ -617,6 +679,8 @@ mod tests {
             path: "/k",
             query: &query,
             headers: &h,
+            host: "h",
+            bucket_in_host: false,
         };
         assert_eq!(verify(&creds(), &req, 50).unwrap(), Signed::Yes);
         query.last_mut().unwrap().1 = "0".repeat(40);
@@ -625,11 +689,82 @@ mod tests {
             path: "/k",
             query: &query,
             headers: &h,
+            host: "h",
+            bucket_in_host: false,
         };
         assert_eq!(
             verify(&creds(), &req, 50).unwrap_err().code(),
             "SignatureDoesNotMatch"
         );
+    }
+
+    #[test]
+    fn what_decides_the_operation_must_be_signed() {
+        let host = "b-1.cos.r.myqcloud.com";
+        let t = (0, 100);
+        let key = SecretKey::new("secretkey");
+        let check = |auth: &str, extra: &[(&str, &str)], query: &[(String, String)], in_host| {
+            let mut pairs = vec![("host", host), ("authorization", auth)];
+            pairs.extend_from_slice(extra);
+            let h = headers(&pairs);
+            let req = SignedRequest {
+                method: "PUT",
+                path: "/k",
+                query,
+                headers: &h,
+                host,
+                bucket_in_host: in_host,
+            };
+            verify(&creds(), &req, 50).map_err(|e| (e.code(), e.to_string()))
+        };
+        // No host in the signature: bound to no bucket in virtual-host style.
+        let no_host = sign("AKIDtest", &key, "PUT", "/k", &[], &[], t);
+        let (code, msg) = check(&no_host, &[], &[], true).unwrap_err();
+        assert_eq!(code, "AccessDenied");
+        assert!(msg.contains("host"), "{msg}");
+        assert_eq!(check(&no_host, &[], &[], false).unwrap(), Signed::Yes);
+        // An SSE or copy-source header added after signing.
+        let signed = sign(
+            "AKIDtest",
+            &key,
+            "PUT",
+            "/k",
+            &[],
+            &[("host".into(), host.into())],
+            t,
+        );
+        assert_eq!(check(&signed, &[], &[], true).unwrap(), Signed::Yes);
+        for extra in [
+            ("x-cos-copy-source", "other-1.cos.r.myqcloud.com/secret"),
+            ("x-cos-server-side-encryption", "AES256"),
+            ("x-cos-metadata-directive", "Replaced"),
+        ] {
+            let (code, msg) = check(&signed, &[extra], &[], true).unwrap_err();
+            assert_eq!(code, "AccessDenied", "{extra:?}");
+            assert!(msg.contains(extra.0), "{msg}");
+        }
+        // An operation parameter left out of the signature, and a parameter given twice.
+        let q = vec![("uploadId".to_owned(), "u".to_owned())];
+        let (code, msg) = check(&signed, &[], &q, true).unwrap_err();
+        assert_eq!(code, "AccessDenied");
+        assert!(msg.contains("uploadid"), "{msg}");
+        let q2 = vec![
+            ("uploadId".to_owned(), "a".to_owned()),
+            ("UploadId".to_owned(), "b".to_owned()),
+        ];
+        let signed_q = sign(
+            "AKIDtest",
+            &key,
+            "PUT",
+            "/k",
+            &q2[..1],
+            &[("host".into(), host.into())],
+            t,
+        );
+        let (code, msg) = check(&signed_q, &[], &q2, true).unwrap_err();
+        assert_eq!(code, "AccessDenied");
+        assert!(msg.contains("twice"), "{msg}");
+        assert_eq!(check(&signed_q, &[], &q2[..1], true).unwrap(), Signed::Yes);
     }
 
     #[test]
@@ -640,6 +775,8 @@ mod tests {
             path: "/",
             query: &[],
             headers: &h,
+            host: "",
+            bucket_in_host: false,
         };
         assert_eq!(verify(&creds(), &req, 0).unwrap(), Signed::Anonymous);
     }

@@ -71,9 +71,21 @@ pub fn valid_bucket(name: &str) -> bool {
 
 /// Routes a request.
 pub fn route(parts: &Parts) -> Result<Target> {
+    let host_header = header_str(&parts.headers, "host");
     let host = match parts.uri.authority() {
-        Some(a) => a.as_str().to_owned(),
-        None => header_str(&parts.headers, "host").unwrap_or("").to_owned(),
+        Some(a) => {
+            // The signature covers the Host header: routing on another name would let a
+            // signature made for one bucket open another.
+            if let Some(h) = host_header
+                && !host_without_port(h).eq_ignore_ascii_case(host_without_port(a.as_str()))
+            {
+                return Err(Error::InvalidRequest(
+                    "the request target's host and the Host header differ".to_owned(),
+                ));
+            }
+            a.as_str().to_owned()
+        }
+        None => host_header.unwrap_or("").to_owned(),
     };
     let raw_path = parts.uri.path();
     let path = decode(raw_path);
@@ -140,13 +152,21 @@ mod tests {
 
     #[test]
     fn absolute_form_uses_the_target_authority() {
+        // What an HTTP client sends through a proxy: the target's host in both places.
         let t = route(&parts(
             "http://b-1.cos.ap-beijing.myqcloud.com/dir/k",
-            "127.0.0.1:9000",
+            "b-1.cos.ap-beijing.myqcloud.com",
         ))
         .unwrap();
         assert_eq!(t.bucket.as_deref(), Some("b-1"));
         assert_eq!(t.key, "dir/k");
+        // A Host header naming another bucket than the target (the signature covers Host).
+        let e = route(&parts(
+            "http://victim-1.cos.ap-beijing.myqcloud.com/k",
+            "mine-1.cos.ap-beijing.myqcloud.com:9000",
+        ))
+        .unwrap_err();
+        assert_eq!((e.code(), e.status().as_u16()), ("InvalidRequest", 400));
     }
 
     #[test]

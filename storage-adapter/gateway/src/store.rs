@@ -659,8 +659,16 @@ impl Store {
     /// Completes an upload: the object row (whose files are the listed parts' files) replaces any
     /// object of that key; the upload and its parts go. Unlisted parts' files and the replaced
     /// object's files are removed.
-    pub async fn complete_upload(&self, u: &Upload, obj: Object) -> Result<()> {
+    ///
+    /// `chosen` are the parts `obj` was built from, as read before this call: each must still be
+    /// the current attempt of its number (same file and ETag), or the upload is left unchanged and
+    /// the call fails with `InvalidPart` (a part re-uploaded meanwhile has had its file removed).
+    pub async fn complete_upload(&self, u: &Upload, chosen: &[Part], obj: Object) -> Result<()> {
         let (id, b, k) = (u.upload_id.clone(), u.bucket.clone(), u.key.clone());
+        let chosen: Vec<(u32, String, String)> = chosen
+            .iter()
+            .map(|p| (p.number, p.file.clone(), p.etag.clone()))
+            .collect();
         let garbage = self
             .run(move |db| {
                 let tx = db.transaction()?;
@@ -673,6 +681,20 @@ impl Store {
                     .optional()?;
                 if live.is_none() {
                     return Err(Error::NoSuchUpload);
+                }
+                for (number, file, etag) in &chosen {
+                    let current: Option<(String, String)> = tx
+                        .query_row(
+                            "SELECT file, etag FROM parts WHERE upload_id = ?1 AND number = ?2",
+                            params![id, number],
+                            |r| Ok((r.get(0)?, r.get(1)?)),
+                        )
+                        .optional()?;
+                    if current.as_ref() != Some(&(file.clone(), etag.clone())) {
+                        return Err(Error::InvalidPart(format!(
+                            "part {number} was uploaded again or removed during the completion"
+                        )));
+                    }
                 }
                 let mut garbage: Vec<String> = Vec::new();
                 {
@@ -854,6 +876,64 @@ mod tests {
         let o = s.object("b-1", "k").await.unwrap().unwrap();
         assert_eq!(o.files, vec![f2]);
         assert_eq!(o.meta[0].1, "text/plain");
+    }
+
+    #[tokio::test]
+    async fn completing_with_a_part_replaced_meanwhile_fails_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        s.create_bucket("b-1", 1).await.unwrap();
+        let u = Upload {
+            upload_id: "u1".into(),
+            bucket: "b-1".into(),
+            key: "k".into(),
+            initiated: 1,
+            meta: vec![],
+            envelope: None,
+        };
+        s.create_upload(u.clone()).await.unwrap();
+        let part = |file: String, etag: &str| Part {
+            number: 1,
+            etag: etag.into(),
+            size: 3,
+            stored_size: 3,
+            salt: None,
+            file,
+            modified: 1,
+        };
+        let mut w = s.writer().await.unwrap();
+        w.write(b"abc").await.unwrap();
+        let f1 = w.commit().await.unwrap();
+        s.put_part("u1", part(f1.clone(), "e1")).await.unwrap();
+        let stale = s.parts("u1").await.unwrap();
+        // Part 1 is uploaded again (same ETag, new file) before the completion commits.
+        let mut w = s.writer().await.unwrap();
+        w.write(b"abc").await.unwrap();
+        let f2 = w.commit().await.unwrap();
+        s.put_part("u1", part(f2.clone(), "e1")).await.unwrap();
+        assert!(!s.body_path(&f1).exists());
+        assert!(matches!(
+            s.complete_upload(&u, &stale, obj(vec![f1.clone()])).await,
+            Err(Error::InvalidPart(_))
+        ));
+        assert!(s.object("b-1", "k").await.unwrap().is_none());
+        assert!(s.body_path(&f2).exists());
+        // A different ETag is refused too.
+        let mut other = s.parts("u1").await.unwrap();
+        other[0].etag = "e2".into();
+        assert!(matches!(
+            s.complete_upload(&u, &other, obj(vec![f2.clone()])).await,
+            Err(Error::InvalidPart(_))
+        ));
+        // With a fresh list the upload completes.
+        let fresh = s.parts("u1").await.unwrap();
+        s.complete_upload(&u, &fresh, obj(vec![f2.clone()]))
+            .await
+            .unwrap();
+        let o = s.object("b-1", "k").await.unwrap().unwrap();
+        assert_eq!(o.files, vec![f2.clone()]);
+        assert!(s.body_path(&f2).exists());
+        assert!(s.parts("u1").await.unwrap().is_empty());
     }
 
     #[tokio::test]

@@ -252,6 +252,13 @@ fn object_bad_inputs() {
         .send(gw.addr);
     assert_eq!((r.status, r.body.as_slice()), (206, &b"234"[..]));
     assert_eq!(r.exact("Content-Range"), Some("bytes 2-4/10"));
+    // An end of u64::MAX is clamped to the size (it once wrapped to a 0-byte end).
+    let r = Req::new("GET", "/o")
+        .header("Range", "bytes=5-18446744073709551615")
+        .send(gw.addr);
+    assert_eq!((r.status, r.body.as_slice()), (206, &b"56789"[..]));
+    assert_eq!(r.exact("Content-Range"), Some("bytes 5-9/10"));
+    assert_eq!(r.exact("Content-Length"), Some("5"));
     Req::new("GET", "/o")
         .header("Range", "bytes=10-")
         .send(gw.addr)
@@ -455,8 +462,22 @@ fn multipart_rules_and_part_copy() {
         "x-cos-copy-source".into(),
         "/examplebucket-1250000000/src".into(),
     ));
-    h.push(("x-cos-copy-source-range".into(), "bytes=3-6".into()));
     let t2 = format!("/mp?partNumber=2&uploadId={id}");
+    // A malformed, overflowing or out-of-source range is refused, never a whole-object copy.
+    for bad in [
+        "bytes=5-18446744073709551615",
+        "bytes=0-18446744073709551616",
+        "bytes=3-10",
+        "bytes=3-",
+        "3-6",
+    ] {
+        let mut hb = h.clone();
+        hb.push(("x-cos-copy-source-range".into(), bad.into()));
+        with(Req::new("PUT", &t2), &hb)
+            .send(a)
+            .assert_error(400, "InvalidArgument");
+    }
+    h.push(("x-cos-copy-source-range".into(), "bytes=3-6".into()));
     let r = with(Req::new("PUT", &t2), &h).send(a);
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let body = String::from_utf8_lossy(&r.body).into_owned();
@@ -678,6 +699,68 @@ fn post_object_form_upload() {
         ))
         .send(a)
         .assert_error(400, "InvalidArgument");
+}
+
+#[test]
+fn post_object_ssec_fields_over_plain_http_are_refused() {
+    use base64::Engine as _;
+    let gw = start(Options {
+        tls: false,
+        allow_ssec_over_http: false,
+    });
+    let a = gw.addr;
+    make_bucket(a);
+    let now = cos_gateway::http::now_secs();
+    let key_time = format!("{};{}", now - 10, now + 600);
+    let policy = serde_json::json!({
+        "expiration": "2999-01-01T00:00:00.000Z",
+        "conditions": [{"bucket": common::BUCKET}, ["starts-with", "$key", ""]]
+    })
+    .to_string();
+    let policy_b64 = base64::engine::general_purpose::STANDARD.encode(&policy);
+    let sig = cos_gateway::auth::sign_post_policy(
+        &cos_gateway::auth::SecretKey::new(common::SECRET_KEY),
+        &key_time,
+        policy.as_bytes(),
+    );
+    let key_b64 = base64::engine::general_purpose::STANDARD.encode(K1);
+    let form = |sig: &str, extra: (&str, &str)| {
+        let mut b = String::new();
+        for (k, v) in [
+            ("key", "k"),
+            ("policy", policy_b64.as_str()),
+            ("q-sign-algorithm", "sha1"),
+            ("q-ak", common::SECRET_ID),
+            ("q-key-time", key_time.as_str()),
+            ("q-signature", sig),
+            extra,
+        ] {
+            b.push_str(&format!(
+                "--BND\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+            ));
+        }
+        b.push_str("--BND\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\nbody\r\n--BND--\r\n");
+        b
+    };
+    let post = |body: String| {
+        Req::new("POST", "/")
+            .unsigned()
+            .header("Content-Type", "multipart/form-data; boundary=BND")
+            .body(body)
+            .send(a)
+    };
+    // Only the key field (no algorithm field), in any case: refused, before the policy is checked.
+    for name in [
+        "x-cos-server-side-encryption-customer-key",
+        "X-Cos-Server-Side-Encryption-Customer-Key-MD5",
+    ] {
+        post(form(&sig, (name, &key_b64))).assert_error(400, "InvalidRequest");
+        post(form(&"0".repeat(40), (name, &key_b64))).assert_error(400, "InvalidRequest");
+    }
+    Req::new("GET", "/k").send(a).assert_error(404, "NoSuchKey");
+    // Without SSE-C material the same form is accepted.
+    let r = post(form(&sig, ("x-cos-meta-a", "b")));
+    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
 }
 
 #[test]

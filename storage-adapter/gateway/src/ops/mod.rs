@@ -129,6 +129,8 @@ fn authenticate(gw: &Gateway, ctx: &Ctx) -> Result<()> {
         path: &ctx.target.path,
         query: &ctx.target.query,
         headers: &ctx.headers,
+        host: &ctx.target.host,
+        bucket_in_host: crate::route::bucket_from_host(&ctx.target.host).is_some(),
     };
     match verify(&gw.creds, &req, now_secs())? {
         Signed::Yes => Ok(()),
@@ -139,16 +141,18 @@ fn authenticate(gw: &Gateway, ctx: &Ctx) -> Result<()> {
 }
 
 /// SSE-C over plain HTTP is refused unless `--allow-ssec-over-http`.
+/// Whether a header (or POST form field) name carries SSE-C material (case-insensitive).
+pub(crate) fn is_ssec_name(name: &str) -> bool {
+    let k = name.to_ascii_lowercase();
+    k.starts_with("x-cos-server-side-encryption-customer-")
+        || k.starts_with("x-cos-copy-source-server-side-encryption-customer-")
+}
+
 fn check_ssec_transport(gw: &Gateway, ctx: &Ctx) -> Result<()> {
     if ctx.tls || gw.allow_ssec_over_http {
         return Ok(());
     }
-    let ssec = ctx.headers.keys().any(|k| {
-        let k = k.as_str();
-        k.starts_with("x-cos-server-side-encryption-customer-")
-            || k.starts_with("x-cos-copy-source-server-side-encryption-customer-")
-    });
-    if ssec {
+    if ctx.headers.keys().any(|k| is_ssec_name(k.as_str())) {
         return Err(Error::InvalidRequest(
             "SSE-C requests must be sent over HTTPS (start the gateway with TLS, or with \
              --allow-ssec-over-http for tests)"
@@ -467,7 +471,7 @@ pub fn parse_range(value: Option<&str>, size: u64) -> Result<Option<std::ops::Ra
             size
         } else {
             match b.parse::<u64>() {
-                Ok(e) if e >= start => (e + 1).min(size),
+                Ok(e) if e >= start => e.saturating_add(1).min(size),
                 _ => return Ok(None),
             }
         };
@@ -477,6 +481,34 @@ pub fn parse_range(value: Option<&str>, size: u64) -> Result<Option<std::ops::Ra
         start..end
     };
     Ok(Some(range))
+}
+
+/// `x-cos-copy-source-range`: strictly `bytes=first-last` with `first <= last < size`; anything
+/// else (another form, a number that does not fit, a range past the source) is `InvalidArgument`,
+/// never a silent copy of the whole source.
+pub fn parse_copy_range(value: Option<&str>, size: u64) -> Result<Option<std::ops::Range<u64>>> {
+    let Some(v) = value else { return Ok(None) };
+    let bad = || {
+        Error::InvalidArgument(format!(
+            "x-cos-copy-source-range must be bytes=first-last within the source of size {size}"
+        ))
+    };
+    let (a, b) = v
+        .trim()
+        .strip_prefix("bytes=")
+        .and_then(|spec| spec.split_once('-'))
+        .ok_or_else(bad)?;
+    let num = |s: &str| {
+        let s = s.trim();
+        if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        s.parse::<u64>().ok()
+    };
+    match (num(a), num(b)) {
+        (Some(first), Some(last)) if first <= last && last < size => Ok(Some(first..last + 1)),
+        _ => Err(bad()),
+    }
 }
 
 /// `x-cos-copy-source`: `<bucket>.cos.<region>.myqcloud.com/<url-encoded key>[?versionId=..]` or
@@ -523,8 +555,43 @@ mod tests {
         assert_eq!(parse_range(None, 100).unwrap(), None);
         assert_eq!(parse_range(Some("items=1-2"), 100).unwrap(), None);
         assert_eq!(parse_range(Some("bytes=5-2"), 100).unwrap(), None);
+        // An end of u64::MAX is clamped to the size, not wrapped.
+        assert_eq!(
+            parse_range(Some("bytes=5-18446744073709551615"), 100).unwrap(),
+            Some(5..100)
+        );
         let e = parse_range(Some("bytes=100-"), 100).unwrap_err();
         assert_eq!((e.code(), e.status().as_u16()), ("InvalidRange", 416));
+    }
+
+    #[test]
+    fn copy_ranges() {
+        assert_eq!(parse_copy_range(None, 10).unwrap(), None);
+        assert_eq!(parse_copy_range(Some("bytes=3-6"), 10).unwrap(), Some(3..7));
+        assert_eq!(
+            parse_copy_range(Some("bytes=0-9"), 10).unwrap(),
+            Some(0..10)
+        );
+        for bad in [
+            "bytes=5-18446744073709551615",
+            "bytes=0-18446744073709551616",
+            "bytes=0-10",
+            "bytes=10-10",
+            "bytes=6-3",
+            "bytes=-3",
+            "bytes=3-",
+            "bytes=+1-2",
+            "bytes=1-2,4-5",
+            "items=1-2",
+            "garbage",
+        ] {
+            let e = parse_copy_range(Some(bad), 10).unwrap_err();
+            assert_eq!(
+                (e.code(), e.status().as_u16()),
+                ("InvalidArgument", 400),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use storage_adapter::{PartInfo, sse};
 use super::object::{bucket_default, copy_source, plaintext_stream};
 use super::{
     BodySlot, ByteStream, Ctx, Md5Tap, body_stream, check_md5, content_md5, meta_from_headers, now,
-    parse_range, random_etag, read_small_body, take_body,
+    parse_copy_range, random_etag, read_small_body, take_body,
 };
 use crate::error::{Error, Result};
 use crate::http::{Resp, escape, iso_date, set, set_sse, status_response, xml_response};
@@ -183,7 +183,7 @@ pub async fn upload_part_copy(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
     let keys = sse::parse_upload_part_copy(&ctx.headers)?;
     let upload = load_upload(gw, ctx).await?;
     let (src_bucket, src_key, src) = copy_source(gw, ctx).await?;
-    let range = parse_range(ctx.header("x-cos-copy-source-range"), src.size)?;
+    let range = parse_copy_range(ctx.header("x-cos-copy-source-range"), src.size)?;
     let input = plaintext_stream(
         gw,
         &src,
@@ -319,9 +319,9 @@ pub async fn complete(gw: &Gateway, ctx: &Ctx, body: &mut BodySlot) -> Result<Re
         modified: now(),
         meta: upload.meta.clone(),
         envelope,
-        files: chosen.into_iter().map(|p| p.file).collect(),
+        files: chosen.iter().map(|p| p.file.clone()).collect(),
     };
-    gw.store.complete_upload(&upload, obj).await?;
+    gw.store.complete_upload(&upload, &chosen, obj).await?;
     let xml = format!(
         "{XML_HEAD}<CompleteMultipartUploadResult><Location>{}</Location><Bucket>{}</Bucket><Key>{}</Key><ETag>&quot;{}&quot;</ETag></CompleteMultipartUploadResult>",
         escape(&ctx.target.resource()),

@@ -217,6 +217,15 @@ pub async fn post_object(gw: &Gateway, ctx: &Ctx, body: &mut BodySlot) -> Result
             )
         })
         .collect();
+    // SSE-C material (any customer-key field) never travels in clear, whatever the policy says.
+    if !ctx.tls
+        && !gw.allow_ssec_over_http
+        && text_fields.iter().any(|(k, _)| super::is_ssec_name(k))
+    {
+        return Err(Error::InvalidRequest(
+            "SSE-C requests must be sent over HTTPS".into(),
+        ));
+    }
     // The signature.
     let need = |n: &str| {
         text(&fields, n).ok_or_else(|| Error::AccessDenied(format!("the form has no {n} field")))
@@ -250,16 +259,6 @@ pub async fn post_object(gw: &Gateway, ctx: &Ctx, body: &mut BodySlot) -> Result
     form.push(("key".into(), key.clone()));
     check_policy(&policy, &form, file.value.len() as u64)?;
     // SSE from the form fields.
-    if !ctx.tls
-        && !gw.allow_ssec_over_http
-        && text_fields
-            .iter()
-            .any(|(k, _)| k.to_ascii_lowercase().starts_with(sse::SSE_C_ALGORITHM))
-    {
-        return Err(Error::InvalidRequest(
-            "SSE-C requests must be sent over HTTPS".into(),
-        ));
-    }
     let request = sse::parse_post_form(text_fields.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let default = bucket_default(gw, ctx.bucket()).await?;
     let request = sse::apply_bucket_default(request, default.as_ref());
