@@ -164,6 +164,18 @@ impl RootKey {
             .ok_or_else(|| Error::RootKey(format!("must be {KEY_LEN} bytes, got {}", raw.len())))
     }
 
+    /// The environment variable that carries the root key (base64 of 32 bytes).
+    pub const ENV: &'static str = "KMS_ROOT_KEY";
+
+    /// The root key from [`RootKey::ENV`] when it is set, else from `path` ([`RootKey::load_or_create`]).
+    /// The variable's text is zeroized once read.
+    pub fn from_env_or_file(path: &Path) -> Result<Self> {
+        match std::env::var(Self::ENV) {
+            Ok(b64) => Self::from_base64(&Zeroizing::new(b64)),
+            Err(_) => Self::load_or_create(path),
+        }
+    }
+
     /// Reads the root key file, or creates it (mode 0600, base64 of 32 random bytes) when absent.
     /// A file that group or others may read is refused.
     pub fn load_or_create(path: &Path) -> Result<Self> {

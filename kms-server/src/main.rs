@@ -60,16 +60,11 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
-    let root_key = match std::env::var("KMS_ROOT_KEY") {
-        Ok(b64) => RootKey::from_base64(&b64)?,
-        Err(_) => {
-            let path = cli
-                .root_key_file
-                .clone()
-                .unwrap_or_else(|| cli.data_dir.join("root.key"));
-            RootKey::load_or_create(&path)?
-        }
-    };
+    let root_key = RootKey::from_env_or_file(
+        &cli.root_key_file
+            .clone()
+            .unwrap_or_else(|| cli.data_dir.join("root.key")),
+    )?;
     let kms = Kms::open(Config {
         data_dir: cli.data_dir.clone(),
         root_key,

@@ -167,8 +167,8 @@ impl SignFields {
     }
 }
 
-/// What verification needs from a request.
-#[derive(Debug)]
+/// What verification needs from a request. `Debug` shows header names only (values include the
+/// signature and SSE-C keys).
 pub struct SignedRequest<'a> {
     /// The method.
     pub method: &'a str,
@@ -183,6 +183,17 @@ pub struct SignedRequest<'a> {
     /// Whether the bucket was taken from the host name (virtual-host style): then the signature
     /// must cover `host`, or it would not be bound to any bucket.
     pub bucket_in_host: bool,
+}
+
+impl std::fmt::Debug for SignedRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("headers", &crate::http::header_names(self.headers))
+            .field("host", &self.host)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Headers that choose what an operation does; a signature must cover every one present.
@@ -765,6 +776,32 @@ mod tests {
         assert_eq!(code, "AccessDenied");
         assert!(msg.contains("twice"), "{msg}");
         assert_eq!(check(&signed_q, &[], &q2[..1], true).unwrap(), Signed::Yes);
+    }
+
+    #[test]
+    fn debug_shows_header_names_not_values() {
+        let h = headers(&[
+            ("authorization", "q-signature=0123456789abcdef"),
+            (
+                "x-cos-server-side-encryption-customer-key",
+                "c2VjcmV0LWtleQ==",
+            ),
+        ]);
+        let req = SignedRequest {
+            method: "GET",
+            path: "/k",
+            query: &[],
+            headers: &h,
+            host: "h",
+            bucket_in_host: false,
+        };
+        let shown = format!("{req:?}");
+        assert!(
+            shown.contains("x-cos-server-side-encryption-customer-key"),
+            "{shown}"
+        );
+        assert!(!shown.contains("c2VjcmV0LWtleQ=="), "{shown}");
+        assert!(!shown.contains("0123456789abcdef"), "{shown}");
     }
 
     #[test]

@@ -295,6 +295,11 @@ pub fn now_secs() -> i64 {
         .unwrap_or(0)
 }
 
+/// The names of `headers`, for `Debug` output that must not show values (keys, signatures).
+pub fn header_names(headers: &HeaderMap) -> Vec<&str> {
+    headers.keys().map(http::HeaderName::as_str).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -60,14 +60,11 @@ async fn run(cli: cli::Cli) -> Result<(), Box<dyn std::error::Error>> {
             )))
         }
         None => {
-            let root_key = match std::env::var("KMS_ROOT_KEY") {
-                Ok(b64) => kms_server::RootKey::from_base64(&b64)?,
-                Err(_) => kms_server::RootKey::load_or_create(
-                    &cli.root_key_file
-                        .clone()
-                        .unwrap_or_else(|| cli.data_dir.join("root.key")),
-                )?,
-            };
+            let root_key = kms_server::RootKey::from_env_or_file(
+                &cli.root_key_file
+                    .clone()
+                    .unwrap_or_else(|| cli.data_dir.join("root.key")),
+            )?;
             KmsBackend::Embedded(root_key)
         }
     };

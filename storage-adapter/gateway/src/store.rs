@@ -160,6 +160,39 @@ fn json_from_db<T: serde::de::DeserializeOwned>(s: String) -> rusqlite::Result<T
     })
 }
 
+/// Writes `obj` as the object `bucket/key` inside `tx`; returns the body files of the object it
+/// replaced (to remove once the transaction has committed).
+fn replace_object_row(
+    tx: &rusqlite::Transaction<'_>,
+    bucket: &str,
+    key: &str,
+    obj: &Object,
+) -> rusqlite::Result<Option<Vec<String>>> {
+    let old: Option<String> = tx
+        .query_row(
+            "SELECT files FROM objects WHERE bucket = ?1 AND key = ?2",
+            params![bucket, key],
+            |r| r.get(0),
+        )
+        .optional()?;
+    tx.execute(
+        "INSERT OR REPLACE INTO objects \
+         (bucket, key, size, etag, modified, meta, envelope, files) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            bucket,
+            key,
+            obj.size as i64,
+            obj.etag,
+            obj.modified,
+            json(&obj.meta),
+            env_to_db(&obj.envelope),
+            json(&obj.files)
+        ],
+    )?;
+    old.map(json_from_db::<Vec<String>>).transpose()
+}
+
 fn json(v: &impl serde::Serialize) -> String {
     serde_json::to_string(v).expect("lists of strings always serialise")
 }
@@ -417,32 +450,9 @@ impl Store {
                 if exists.is_none() {
                     return Err(Error::NoSuchBucket);
                 }
-                let old: Option<String> = tx
-                    .query_row(
-                        "SELECT files FROM objects WHERE bucket = ?1 AND key = ?2",
-                        params![b, k],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                tx.execute(
-                    "INSERT OR REPLACE INTO objects \
-                     (bucket, key, size, etag, modified, meta, envelope, files) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    params![
-                        b,
-                        k,
-                        obj.size as i64,
-                        obj.etag,
-                        obj.modified,
-                        json(&obj.meta),
-                        env_to_db(&obj.envelope),
-                        json(&obj.files)
-                    ],
-                )?;
+                let old = replace_object_row(&tx, &b, &k, &obj)?;
                 tx.commit()?;
-                old.map(json_from_db::<Vec<String>>)
-                    .transpose()
-                    .map_err(Error::from)
+                Ok(old)
             })
             .await?;
         if let Some(old) = old {
@@ -706,31 +716,7 @@ impl Store {
                         }
                     }
                 }
-                let old: Option<String> = tx
-                    .query_row(
-                        "SELECT files FROM objects WHERE bucket = ?1 AND key = ?2",
-                        params![b, k],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                if let Some(old) = old {
-                    garbage.extend(json_from_db::<Vec<String>>(old)?);
-                }
-                tx.execute(
-                    "INSERT OR REPLACE INTO objects \
-                     (bucket, key, size, etag, modified, meta, envelope, files) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    params![
-                        b,
-                        k,
-                        obj.size as i64,
-                        obj.etag,
-                        obj.modified,
-                        json(&obj.meta),
-                        env_to_db(&obj.envelope),
-                        json(&obj.files)
-                    ],
-                )?;
+                garbage.extend(replace_object_row(&tx, &b, &k, &obj)?.unwrap_or_default());
                 tx.execute("DELETE FROM parts WHERE upload_id = ?1", params![id])?;
                 tx.execute("DELETE FROM uploads WHERE upload_id = ?1", params![id])?;
                 tx.commit()?;

@@ -22,8 +22,7 @@ pub mod multipart;
 pub mod object;
 pub mod post;
 
-/// One request, routed.
-#[derive(Debug)]
+/// One request, routed. `Debug` shows header names only: values include SSE-C keys and signatures.
 pub struct Ctx {
     /// The method.
     pub method: Method,
@@ -35,6 +34,18 @@ pub struct Ctx {
     pub tls: bool,
     /// This request's id.
     pub request_id: String,
+}
+
+impl std::fmt::Debug for Ctx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ctx")
+            .field("method", &self.method)
+            .field("headers", &crate::http::header_names(&self.headers))
+            .field("target", &self.target)
+            .field("tls", &self.tls)
+            .field("request_id", &self.request_id)
+            .finish()
+    }
 }
 
 impl Ctx {
