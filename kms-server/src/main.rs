@@ -8,6 +8,11 @@ use kms_server::{
     server::{self, ServerOptions},
 };
 
+/// mimalloc: its per-thread heaps avoid glibc's arena lock, which the runtime threads otherwise
+/// contend on for every request's buffers (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A local KMS emulator with a gRPC API (kms.v1), for testing storage servers and applications
 /// that use server-side encryption.
 ///

@@ -123,7 +123,9 @@ pub mod stream;
 pub use body::{DecryptStream, EncryptStream, ReadPlan};
 pub use envelope::{Envelope, Layout, ObjectName, PartInfo};
 pub use error::{CosErrorCode, Error, KeyUse, Result};
-pub use object::{Adapter, OpenUpload, OpenedObject, PartSealer, PutSealer};
+pub use object::{
+    Adapter, OpenUpload, OpenedObject, PLAIN_READ_SIZE, PartSealer, PutSealer, STORED_READ_SIZE,
+};
 pub use provider::embedded::EmbeddedKms;
 pub use provider::{
     CustomerKeyProvider, DataKey, DataKeyRequest, GeneratedKey, KeyProvider, KeyTarget, MemoryKms,

@@ -18,11 +18,12 @@ use crate::provider::{
 use crate::sse::{self, CustomerKey, KmsContext, SseMode, SseRequest};
 use crate::stream::{ENCRYPTED_SEGMENT_SIZE, SEGMENT_SIZE};
 
-/// Read size of `encrypt_reader`: a batch of whole segments, so reads that come back full take the
-/// streams' zero-copy path (see [`crate::body`]).
-const PLAIN_READ: usize = body::BATCH_SEGMENTS * SEGMENT_SIZE;
-/// Read size of `decrypt_reader`: a batch of whole stored segments.
-const STORED_READ: usize = body::BATCH_SEGMENTS * ENCRYPTED_SEGMENT_SIZE;
+/// The chunk size to feed [`PutSealer::encrypt_stream`] (and parts) with: a batch of whole segments,
+/// so chunks that come full take the streams' zero-copy path (see [`crate::body`]).
+pub const PLAIN_READ_SIZE: usize = body::BATCH_SEGMENTS * SEGMENT_SIZE;
+/// The chunk size to read stored bytes in for [`OpenedObject::decrypt_stream`]: a batch of whole
+/// stored segments, so no segment straddles two chunks (which would cost a copy).
+pub const STORED_READ_SIZE: usize = body::BATCH_SEGMENTS * ENCRYPTED_SEGMENT_SIZE;
 
 /// The adapter a storage server embeds: turns SSE requests into envelopes and bodies.
 ///
@@ -348,7 +349,7 @@ impl PutSealer {
         self,
         reader: R,
     ) -> EncryptStream<ReaderStream<R>, PendingObject> {
-        self.encrypt_stream(ReaderStream::with_capacity(reader, PLAIN_READ))
+        self.encrypt_stream(ReaderStream::with_capacity(reader, PLAIN_READ_SIZE))
     }
 
     /// Encrypts an in-memory body; returns the stored body and the envelope.
@@ -441,7 +442,7 @@ impl OpenedObject {
         plan: ReadPlan,
         reader: R,
     ) -> DecryptStream<ReaderStream<R>> {
-        self.decrypt_stream(plan, ReaderStream::with_capacity(reader, STORED_READ))
+        self.decrypt_stream(plan, ReaderStream::with_capacity(reader, STORED_READ_SIZE))
     }
 
     /// Decrypts in-memory stored bytes of `plan` (exactly [`ReadPlan::stored_range`]).
@@ -561,7 +562,7 @@ impl PartSealer {
         self,
         reader: R,
     ) -> EncryptStream<ReaderStream<R>, PendingPart> {
-        self.encrypt_stream(ReaderStream::with_capacity(reader, PLAIN_READ))
+        self.encrypt_stream(ReaderStream::with_capacity(reader, PLAIN_READ_SIZE))
     }
 
     /// Encrypts an in-memory part.

@@ -5,6 +5,11 @@ use std::process::ExitCode;
 use clap::Parser;
 use kms_bench::{Cli, render_json, render_table, run};
 
+/// mimalloc: its per-thread heaps avoid glibc's arena lock, which the runtime threads otherwise
+/// contend on for every request's buffers (see BENCHMARKS.md); the embedded server uses it too.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // The embedded server logs one line per request at info; keep the bench quiet unless asked.
     tracing_subscriber::fmt()

@@ -9,6 +9,11 @@ use cos_gateway::{Config, Gateway, KmsBackend};
 
 mod cli;
 
+/// mimalloc: its per-thread heaps avoid glibc's arena lock, which the runtime threads otherwise
+/// contend on for every request's buffers (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(

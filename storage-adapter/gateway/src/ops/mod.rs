@@ -15,12 +15,13 @@ use crate::error::{Error, Result};
 use crate::http::{Resp, header_str, now_secs, query_get};
 use crate::route::Target;
 use crate::server::Gateway;
-use crate::store::{Meta, Store};
+use crate::store::Meta;
 
 pub mod bucket;
 pub mod multipart;
 pub mod object;
 pub mod post;
+pub mod stored;
 
 /// One request, routed. `Debug` shows header names only: values include SSE-C keys and signatures.
 pub struct Ctx {
@@ -339,60 +340,6 @@ pub fn meta_from_headers(headers: &HeaderMap) -> Meta {
     }
     out
 }
-
-/// Stored bytes `range` of a body made of `files`, as a stream.
-pub async fn read_stored(
-    store: &Store,
-    files: &[String],
-    range: std::ops::Range<u64>,
-) -> Result<ByteStream> {
-    use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
-    let mut pieces = Vec::new();
-    let mut off = 0u64;
-    for f in files {
-        let path = store.body_path(f);
-        let len = tokio::fs::metadata(&path).await?.len();
-        let (s, e) = (range.start.max(off), range.end.min(off + len));
-        if s < e {
-            pieces.push((path, s - off, e - s));
-        }
-        off += len;
-    }
-    if off < range.end {
-        return Err(Error::internal(
-            "a stored body is shorter than its metadata",
-        ));
-    }
-    let s = futures::stream::iter(pieces)
-        .then(|(path, start, len)| async move {
-            let mut f = tokio::fs::File::open(path).await?;
-            f.seek(std::io::SeekFrom::Start(start)).await?;
-            Ok::<_, std::io::Error>(tokio_util::io::ReaderStream::with_capacity(
-                f.take(len),
-                256 << 10,
-            ))
-        })
-        .try_flatten();
-    Ok(read_ahead(Box::pin(s)))
-}
-
-/// Drives `s` ahead on its own task (up to [`READ_AHEAD`] chunks), so the disk reads overlap
-/// decryption, and decryption overlaps socket writes. Dropping the returned stream stops the reader.
-pub(crate) fn read_ahead(mut s: ByteStream) -> ByteStream {
-    let (tx, mut rx) = tokio::sync::mpsc::channel(READ_AHEAD);
-    tokio::spawn(async move {
-        while let Some(item) = s.next().await {
-            let stop = item.is_err();
-            if tx.send(item).await.is_err() || stop {
-                break;
-            }
-        }
-    });
-    Box::pin(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)))
-}
-
-/// Chunks (of 256 KiB) a body read keeps in flight.
-const READ_AHEAD: usize = 8;
 
 /// `If-Match`, `If-None-Match`, `If-Modified-Since`, `If-Unmodified-Since` (with `prefix`
 /// `x-cos-copy-source-` for a copy source). On GET/HEAD a failed `If-None-Match` /

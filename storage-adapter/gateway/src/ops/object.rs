@@ -6,9 +6,10 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::BodyExt as _;
 use storage_adapter::{ObjectName, SseRequest, sse};
 
+use super::stored::{DECRYPT_AHEAD, PLAIN_CHUNK, STORED_CHUNK, read_ahead, read_stored};
 use super::{
     BodySlot, ByteStream, Ctx, Md5Tap, body_stream, check_conditions, check_md5, content_md5,
-    meta_from_headers, now, parse_copy_source, parse_range, random_etag, read_stored, take_body,
+    meta_from_headers, now, parse_copy_source, parse_range, random_etag, take_body,
 };
 use crate::error::{Error, Result};
 use crate::http::{
@@ -209,13 +210,18 @@ pub async fn get(gw: &Gateway, ctx: &Ctx, head: bool) -> Result<Resp> {
     let stream: ByteStream = match opened {
         Some(o) => {
             let plan = o.plan(range)?;
-            let stored = read_stored(&gw.store, &obj.files, plan.stored_range()).await?;
+            let stored =
+                read_stored(&gw.store, &obj.files, plan.stored_range(), STORED_CHUNK).await?;
             // Decryption runs ahead on its own task, overlapping the socket writes.
-            super::read_ahead(Box::pin(
-                o.decrypt_stream(plan, stored).map_err(std::io::Error::from),
-            ))
+            read_ahead(
+                Box::pin(o.decrypt_stream(plan, stored).map_err(std::io::Error::from)),
+                DECRYPT_AHEAD,
+            )
         }
-        None => read_stored(&gw.store, &obj.files, range.unwrap_or(0..obj.size)).await?,
+        None => {
+            let range = range.unwrap_or(0..obj.size);
+            read_stored(&gw.store, &obj.files, range, PLAIN_CHUNK).await?
+        }
     };
     *r.body_mut() =
         http_body_util::StreamBody::new(stream.map_ok(http_body::Frame::data)).boxed_unsync();
@@ -243,7 +249,8 @@ pub(crate) async fn plaintext_stream(
         Some(env) => {
             let o = gw.adapter.open(env, name, customer).await?;
             let plan = o.plan(range)?;
-            let stored = read_stored(&gw.store, &obj.files, plan.stored_range()).await?;
+            let stored =
+                read_stored(&gw.store, &obj.files, plan.stored_range(), STORED_CHUNK).await?;
             Ok(Box::pin(
                 o.decrypt_stream(plan, stored).map_err(std::io::Error::from),
             ))
@@ -252,7 +259,8 @@ pub(crate) async fn plaintext_stream(
             if customer.is_some() {
                 return Err(storage_adapter::Error::CustomerKeyMismatch.into());
             }
-            read_stored(&gw.store, &obj.files, range.unwrap_or(0..obj.size)).await
+            let range = range.unwrap_or(0..obj.size);
+            read_stored(&gw.store, &obj.files, range, PLAIN_CHUNK).await
         }
     }
 }
@@ -302,7 +310,8 @@ pub async fn copy(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
         (Some(env), Some(req)) => {
             let opened = gw.adapter.open(env, src_name, source_key).await?;
             let envelope = gw.adapter.rewrap(&opened, req, ctx.name()).await?;
-            let stored = read_stored(&gw.store, &src.files, 0..env.stored_size()).await?;
+            let stored =
+                read_stored(&gw.store, &src.files, 0..env.stored_size(), STORED_CHUNK).await?;
             let mut w = gw.store.writer().await?;
             let mut stored = stored;
             while let Some(chunk) = stored.next().await {

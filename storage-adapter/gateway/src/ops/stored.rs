@@ -1,0 +1,226 @@
+//! Reading stored bodies: a range of the concatenated body files, in chunks of the size the
+//! consumer wants, read ahead on the blocking pool.
+//!
+//! Why not `tokio::fs::File` + `ReaderStream`: tokio's file reads into its own buffer and then copies
+//! into the caller's, so every byte was copied twice in user space. Here each chunk is read with
+//! `std::fs` straight into the `Vec` that becomes the chunk's `Bytes`, on a blocking thread. For an
+//! encrypted body the chunk is [`storage_adapter::STORED_READ_SIZE`] (whole stored segments), so the
+//! decryptor never gathers a segment that straddles two chunks.
+
+use std::io::{Read as _, Seek as _, SeekFrom};
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use futures::StreamExt as _;
+
+use super::ByteStream;
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+/// Chunk size for a plain body (and for a copy of stored bytes).
+pub const PLAIN_CHUNK: usize = storage_adapter::PLAIN_READ_SIZE;
+/// Chunk size for an encrypted body's stored bytes.
+pub const STORED_CHUNK: usize = storage_adapter::STORED_READ_SIZE;
+/// Bytes a read keeps in flight ahead of its consumer (a few chunks: enough to overlap the disk,
+/// the decryption and the socket, little enough per connection).
+const READ_AHEAD_BYTES: usize = 4 * STORED_CHUNK;
+
+/// Stored bytes `range` of a body made of `files`, as a stream of chunks of at most `chunk` bytes
+/// (every chunk but a file's last is exactly `chunk`), read ahead of the consumer.
+pub async fn read_stored(
+    store: &Store,
+    files: &[String],
+    range: std::ops::Range<u64>,
+    chunk: usize,
+) -> Result<ByteStream> {
+    let mut pieces = Vec::new();
+    let mut off = 0u64;
+    for f in files {
+        let path = store.body_path(f);
+        let len = tokio::fs::metadata(&path).await?.len();
+        let (s, e) = (range.start.max(off), range.end.min(off + len));
+        if s < e {
+            pieces.push(Piece {
+                path,
+                file: None,
+                at: s - off,
+                left: e - s,
+            });
+        }
+        off += len;
+    }
+    if off < range.end {
+        return Err(Error::internal(
+            "a stored body is shorter than its metadata",
+        ));
+    }
+    let chunks = futures::stream::iter(pieces)
+        .map(move |p| p.chunks(chunk))
+        .flatten();
+    Ok(read_ahead(
+        Box::pin(chunks),
+        READ_AHEAD_BYTES.div_ceil(chunk),
+    ))
+}
+
+/// One file's share of a read.
+struct Piece {
+    path: PathBuf,
+    /// Open once the first chunk is read.
+    file: Option<std::fs::File>,
+    /// Next offset to read in the file.
+    at: u64,
+    left: u64,
+}
+
+impl Piece {
+    /// The piece as chunks, each read on the blocking pool.
+    fn chunks(self, chunk: usize) -> ByteStream {
+        Box::pin(futures::stream::try_unfold(self, move |mut p| async move {
+            if p.left == 0 {
+                return Ok(None);
+            }
+            let n = p.left.min(chunk as u64);
+            let (p, data) = tokio::task::spawn_blocking(move || {
+                let data = p.read(n)?;
+                Ok::<_, std::io::Error>((p, data))
+            })
+            .await
+            .map_err(std::io::Error::other)??;
+            Ok(Some((data, p)))
+        }))
+    }
+
+    /// Reads the next `n` bytes (fewer only if the file shrank, which is an error).
+    fn read(&mut self, n: u64) -> std::io::Result<Bytes> {
+        let file = match &mut self.file {
+            Some(f) => f,
+            None => {
+                let mut f = std::fs::File::open(&self.path)?;
+                f.seek(SeekFrom::Start(self.at))?;
+                self.file.insert(f)
+            }
+        };
+        // `read_to_end` fills the spare capacity without zeroing it first.
+        let mut buf = Vec::with_capacity(n as usize);
+        file.take(n).read_to_end(&mut buf)?;
+        if (buf.len() as u64) < n {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "a body file is shorter than when the read started",
+            ));
+        }
+        self.at += n;
+        self.left -= n;
+        Ok(buf.into())
+    }
+}
+
+/// Drives `s` ahead on its own task (up to `depth` chunks), so the disk reads overlap
+/// decryption, and decryption overlaps socket writes. Dropping the returned stream stops the reader.
+pub(crate) fn read_ahead(mut s: ByteStream, depth: usize) -> ByteStream {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(depth.max(1));
+    tokio::spawn(async move {
+        while let Some(item) = s.next().await {
+            let stop = item.is_err();
+            if tx.send(item).await.is_err() || stop {
+                break;
+            }
+        }
+    });
+    Box::pin(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)))
+}
+
+/// Read-ahead depth of a decrypted stream, in chunks of [`STORED_CHUNK`].
+pub const DECRYPT_AHEAD: usize = READ_AHEAD_BYTES / STORED_CHUNK;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::TryStreamExt as _;
+
+    async fn store_with(files: &[&[u8]]) -> (tempfile::TempDir, Store, Vec<String>) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).expect("store");
+        let mut names = Vec::new();
+        for data in files {
+            let mut w = store.writer().await.expect("writer");
+            w.write(data).await.expect("write");
+            names.push(w.commit().await.expect("commit"));
+        }
+        (dir, store, names)
+    }
+
+    async fn chunks(
+        store: &Store,
+        files: &[String],
+        r: std::ops::Range<u64>,
+        chunk: usize,
+    ) -> Vec<Bytes> {
+        read_stored(store, files, r, chunk)
+            .await
+            .expect("read")
+            .try_collect()
+            .await
+            .expect("chunks")
+    }
+
+    #[tokio::test]
+    async fn ranges_across_files_come_in_whole_chunks() {
+        let a: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
+        let b: Vec<u8> = (0..777u32).map(|i| (i * 7) as u8).collect();
+        let (_d, store, files) = store_with(&[&a, &b]).await;
+        let all = [a.clone(), b.clone()].concat();
+        for (r, chunk) in [
+            (0..1777, 100),
+            (5..1700, 64),
+            (1000..1777, 1000),
+            (999..1001, 1),
+            (0..1777, 4096),
+        ] {
+            let got = chunks(&store, &files, r.clone(), chunk).await;
+            assert_eq!(
+                got.concat(),
+                &all[r.start as usize..r.end as usize],
+                "{r:?} by {chunk}"
+            );
+            assert!(got.iter().all(|c| !c.is_empty() && c.len() <= chunk));
+            // Within a file, only the last chunk is short.
+            let first_len = (1000u64.min(r.end) - r.start.min(1000)) as usize;
+            if first_len > chunk {
+                assert_eq!(got[0].len(), chunk);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_range_past_the_stored_bytes_is_an_internal_error() {
+        let (_d, store, files) = store_with(&[b"abc"]).await;
+        assert!(matches!(
+            read_stored(&store, &files, 0..4, 8).await,
+            Err(Error::Internal(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_file_truncated_during_the_read_fails_the_read() {
+        let data = vec![9u8; 10_000];
+        let (_d, store, files) = store_with(&[&data]).await;
+        let path = store.body_path(&files[0]);
+        let mut p = Piece {
+            path: path.clone(),
+            file: None,
+            at: 0,
+            left: 10_000,
+        };
+        assert_eq!(p.read(4_000).expect("first read").len(), 4_000);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .expect("open")
+            .set_len(4_500)
+            .expect("truncate");
+        let err = p.read(1_000).expect_err("only 500 bytes are left");
+        assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
+    }
+}
