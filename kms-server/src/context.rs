@@ -106,12 +106,22 @@ impl EncryptionContext {
     /// The canonical encoding bound into the AAD:
     /// `be32(count) || for each pair sorted by name: be32(len name) name be32(len value) value`.
     pub fn canonical(&self) -> Vec<u8> {
-        let size = 4 + self
+        let mut out = Vec::with_capacity(self.canonical_len());
+        self.write_canonical(&mut out);
+        out
+    }
+
+    /// Length of [`EncryptionContext::canonical`].
+    pub fn canonical_len(&self) -> usize {
+        4 + self
             .0
             .iter()
             .map(|(k, v)| 8 + k.len() + v.len())
-            .sum::<usize>();
-        let mut out = Vec::with_capacity(size);
+            .sum::<usize>()
+    }
+
+    /// Appends [`EncryptionContext::canonical`] to `out`.
+    pub fn write_canonical(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&len32(self.0.len()));
         for (k, v) in &self.0 {
             out.extend_from_slice(&len32(k.len()));
@@ -119,7 +129,6 @@ impl EncryptionContext {
             out.extend_from_slice(&len32(v.len()));
             out.extend_from_slice(v.as_bytes());
         }
-        out
     }
 }
 

@@ -29,7 +29,7 @@ use std::{fmt, io::Write, path::Path};
 
 use aes_gcm::{
     Aes256Gcm, KeyInit, Nonce,
-    aead::{Aead, Payload},
+    aead::{Aead, AeadInPlace, Payload},
 };
 use base64::Engine as _;
 use hkdf::Hkdf;
@@ -340,8 +340,9 @@ fn message_cipher(material: &Key32, salt: &[u8]) -> Aes256Gcm {
 }
 
 fn blob_aad(header: &[u8], context: &EncryptionContext) -> Vec<u8> {
-    let mut aad = header.to_vec();
-    aad.extend_from_slice(&context.canonical());
+    let mut aad = Vec::with_capacity(header.len() + context.canonical_len());
+    aad.extend_from_slice(header);
+    context.write_canonical(&mut aad);
     aad
 }
 
@@ -378,16 +379,12 @@ pub fn seal_blob_with(
     blob.extend_from_slice(nonce);
     debug_assert_eq!(blob.len(), BLOB_HEADER_LEN);
     let aad = blob_aad(&blob, context);
-    let ct = message_cipher(material, salt)
-        .encrypt(
-            Nonce::from_slice(nonce),
-            Payload {
-                msg: plaintext,
-                aad: &aad,
-            },
-        )
+    // Sealed in place after the header: no separate ciphertext buffer to allocate and copy.
+    blob.extend_from_slice(plaintext);
+    let tag = message_cipher(material, salt)
+        .encrypt_in_place_detached(Nonce::from_slice(nonce), &aad, &mut blob[BLOB_HEADER_LEN..])
         .expect("AES-GCM sealing cannot fail for inputs far below its size limit");
-    blob.extend_from_slice(&ct);
+    blob.extend_from_slice(&tag);
     blob
 }
 

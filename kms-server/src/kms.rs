@@ -897,6 +897,15 @@ impl Kms {
 
     /// Seals `plaintext` under the newest version of an Enabled key.
     fn seal(&self, name: &str, context: &EncryptionContext, plaintext: &[u8]) -> Result<Sealed> {
+        // The usual case takes the read lock once: nothing due, seal under the same guard.
+        let now = self.now();
+        {
+            let c = self.read();
+            let e = c.resolve(name)?;
+            if !deletion_due(&e.meta, now) && !rotation_due(&e.meta, now) {
+                return seal_entry(e, context, plaintext);
+            }
+        }
         self.settle_due(name)?;
         seal_in(&self.read(), name, context, plaintext)
     }
@@ -977,6 +986,18 @@ impl Kms {
 
     fn open_with(&self, blob: &[u8], context: &EncryptionContext) -> Result<Decrypted> {
         let header = BlobHeader::parse(blob)?;
+        // The usual case takes the read lock once: no deletion due, open under the same guard.
+        let now = self.now();
+        {
+            let c = self.read();
+            let due = c
+                .keys
+                .get(&header.key_id)
+                .is_some_and(|e| deletion_due(&e.meta, now));
+            if !due {
+                return open_in(&c, header, context, blob);
+            }
+        }
         self.expire_due_ids([header.key_id])?;
         open_in(&self.read(), header, context, blob)
     }
@@ -1210,7 +1231,11 @@ fn check_batch_len(n: usize) -> Result<()> {
 
 /// Seals under the newest version of `name`, which must be Enabled, from a locked cache.
 fn seal_in(c: &Cache, name: &str, context: &EncryptionContext, plaintext: &[u8]) -> Result<Sealed> {
-    let e = c.resolve(name)?;
+    seal_entry(c.resolve(name)?, context, plaintext)
+}
+
+/// Seals under a resolved key's current version.
+fn seal_entry(e: &Entry, context: &EncryptionContext, plaintext: &[u8]) -> Result<Sealed> {
     if !e.meta.state.can_encrypt() {
         return Err(Error::unusable(&e.meta.key_id.to_string(), e.meta.state));
     }
