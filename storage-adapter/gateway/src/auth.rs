@@ -206,6 +206,24 @@ const MUST_SIGN_HEADER_PREFIXES: &[&str] = &[
 /// Query parameters that choose the operation; a signature must cover every one present.
 const MUST_SIGN_PARAMS: &[&str] = &["uploadid", "partnumber", "uploads", "encryption"];
 
+/// The query parameters of a presigned URL that carry its signature (and a temporary
+/// credential's token) rather than choose an operation: routing ignores them (spec §5).
+pub const SIGNATURE_PARAMS: &[&str] = &[
+    "q-sign-algorithm",
+    "q-ak",
+    "q-sign-time",
+    "q-key-time",
+    "q-header-list",
+    "q-url-param-list",
+    "q-signature",
+    "x-cos-security-token",
+];
+
+/// Whether a query parameter is one of [`SIGNATURE_PARAMS`].
+pub fn is_signature_param(name: &str) -> bool {
+    SIGNATURE_PARAMS.contains(&name)
+}
+
 /// Where the signature was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Signed {

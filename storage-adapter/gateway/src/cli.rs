@@ -52,6 +52,14 @@ pub struct Cli {
     /// Where --tls-self-signed writes the CA certificate (default <data-dir>/ca.pem).
     #[arg(long)]
     pub tls_ca_out: Option<PathBuf>,
+    /// Connections served at once (at least 1); further clients wait until one closes.
+    #[arg(
+        long,
+        env = "COS_GATEWAY_MAX_CONNECTIONS",
+        default_value_t = cos_gateway::server::DEFAULT_MAX_CONNECTIONS,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    pub max_connections: usize,
     /// Accept SSE-C over plain HTTP. A TEST CONVENIENCE ONLY: the customer key then crosses the
     /// network in clear. COS itself requires HTTPS for SSE-C.
     #[arg(long)]

@@ -16,7 +16,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// An SSE, envelope, KMS or body error from the adapter (it carries its own COS code).
     #[error(transparent)]
-    Adapter(#[from] storage_adapter::Error),
+    Adapter(storage_adapter::Error),
     /// 403 `AccessDenied`: an unsigned request, an expired signature, a refused POST policy.
     #[error("{0}")]
     AccessDenied(String),
@@ -62,7 +62,8 @@ pub enum Error {
     /// 400 `BadDigest`: the body does not match `Content-MD5`.
     #[error("The Content-MD5 you specified did not match what we received.")]
     BadDigest,
-    /// 400 `EntityTooSmall`: a part other than the last is under 1 MiB.
+    /// 400 `EntityTooSmall`: a part other than the last is under 1 MiB, or a POST Object file is
+    /// under its policy's `content-length-range` minimum.
     #[error("Your proposed upload is smaller than the minimum allowed object size.")]
     EntityTooSmall,
     /// 400 `InvalidPart`: a part is missing, unknown, its ETag differs, or numbers have gaps.
@@ -74,9 +75,15 @@ pub enum Error {
     /// 412 `PreconditionFailed`.
     #[error("At least one of the preconditions you specified did not hold.")]
     PreconditionFailed,
-    /// 304: `If-None-Match` / `If-Modified-Since` held (no body is sent).
+    /// 304: `If-None-Match` / `If-Modified-Since` held. No body is sent; the response carries the
+    /// `ETag` and `Last-Modified` a 200 would have (RFC 9110 §15.4.5).
     #[error("Not Modified")]
-    NotModified,
+    NotModified {
+        /// The object's ETag, without quotes.
+        etag: String,
+        /// The object's last modification (unix seconds).
+        modified: i64,
+    },
     /// 416 `InvalidRange`.
     #[error("The requested range is not satisfiable.")]
     InvalidRange,
@@ -92,6 +99,20 @@ pub enum Error {
     /// 400 `EntityTooLarge`.
     #[error("Your proposed upload exceeds the maximum allowed size.")]
     EntityTooLarge,
+    /// 400 `InvalidPolicyDocument`: a POST Object policy that is not JSON, has no valid
+    /// `expiration`, or has a condition this gateway cannot check (an unknown operator, a wrong
+    /// arity or type). Spec §5 names no code for it; this is S3's.
+    #[error("Invalid Policy: {0}")]
+    InvalidPolicyDocument(String),
+    /// 400 `MaxPostPreDataLengthExceeded`: the POST Object fields before the file are larger than
+    /// [`crate::ops::post::MAX_FORM_FIELDS`] (S3's code for it).
+    #[error("Your POST request fields preceding the upload file were too large.")]
+    MaxPostPreDataLengthExceeded,
+    /// 400 `RequestTimeout`: the client sent no body bytes for the body idle timeout.
+    #[error(
+        "Your socket connection to the server was not read from or written to within the timeout period."
+    )]
+    RequestTimeout,
     /// 500 `InternalError`: logged with its detail; the client sees a generic message.
     #[error("internal error: {0}")]
     Internal(String),
@@ -121,12 +142,15 @@ impl Error {
             Self::InvalidPart(_) => "InvalidPart",
             Self::InvalidPartOrder => "InvalidPartOrder",
             Self::PreconditionFailed => "PreconditionFailed",
-            Self::NotModified => "NotModified",
+            Self::NotModified { .. } => "NotModified",
             Self::InvalidRange => "InvalidRange",
             Self::MethodNotAllowed => "MethodNotAllowed",
             Self::NotImplemented(_) => "NotImplemented",
             Self::MissingContentLength => "MissingContentLength",
             Self::EntityTooLarge => "EntityTooLarge",
+            Self::InvalidPolicyDocument(_) => "InvalidPolicyDocument",
+            Self::MaxPostPreDataLengthExceeded => "MaxPostPreDataLengthExceeded",
+            Self::RequestTimeout => "RequestTimeout",
             Self::Internal(_) => "InternalError",
         }
     }
@@ -152,9 +176,12 @@ impl Error {
             | Self::EntityTooSmall
             | Self::InvalidPart(_)
             | Self::InvalidPartOrder
-            | Self::EntityTooLarge => StatusCode::BAD_REQUEST,
+            | Self::EntityTooLarge
+            | Self::InvalidPolicyDocument(_)
+            | Self::MaxPostPreDataLengthExceeded
+            | Self::RequestTimeout => StatusCode::BAD_REQUEST,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-            Self::NotModified => StatusCode::NOT_MODIFIED,
+            Self::NotModified { .. } => StatusCode::NOT_MODIFIED,
             Self::InvalidRange => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
@@ -183,10 +210,25 @@ impl Error {
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
-        // A body stream that failed inside the adapter comes back wrapped in an io::Error.
+        // A body stream that failed in the gateway (a request body timeout, a POST length
+        // limit) or inside the adapter comes back wrapped in an io::Error: keep its code.
+        let e = match e.downcast::<Self>() {
+            Ok(own) => return own,
+            Err(e) => e,
+        };
         match e.downcast::<storage_adapter::Error>() {
-            Ok(a) => Self::Adapter(a),
+            Ok(a) => a.into(),
             Err(e) => Self::Internal(format!("I/O: {e}")),
+        }
+    }
+}
+
+impl From<storage_adapter::Error> for Error {
+    fn from(e: storage_adapter::Error) -> Self {
+        match e {
+            // The adapter wraps the input stream's errors (the request body) in `Io`.
+            storage_adapter::Error::Io(io) => io.into(),
+            other => Self::Adapter(other),
         }
     }
 }
@@ -231,6 +273,25 @@ mod tests {
             (Error::InvalidRange, "InvalidRange", 416),
             (Error::MissingContentLength, "MissingContentLength", 411),
             (
+                Error::NotModified {
+                    etag: "e".into(),
+                    modified: 0,
+                },
+                "NotModified",
+                304,
+            ),
+            (
+                Error::InvalidPolicyDocument("x".into()),
+                "InvalidPolicyDocument",
+                400,
+            ),
+            (
+                Error::MaxPostPreDataLengthExceeded,
+                "MaxPostPreDataLengthExceeded",
+                400,
+            ),
+            (Error::RequestTimeout, "RequestTimeout", 400),
+            (
                 Error::Internal("secret detail".into()),
                 "InternalError",
                 500,
@@ -263,5 +324,18 @@ mod tests {
         assert_eq!(e.code(), "InternalError");
         let io: std::io::Error = storage_adapter::Error::InvalidRange.into();
         assert_eq!(Error::from(io).code(), "InvalidRange");
+    }
+
+    #[test]
+    fn gateway_errors_inside_body_streams_keep_their_code() {
+        // A request body error as the plain write path sees it, and as the adapter's encrypting
+        // stream returns it (wrapped in its `Io` variant).
+        let io = std::io::Error::other(Error::RequestTimeout);
+        assert_eq!(Error::from(io).code(), "RequestTimeout");
+        let wrapped = storage_adapter::Error::Io(std::io::Error::other(Error::EntityTooLarge));
+        let e = Error::from(wrapped);
+        assert_eq!((e.code(), e.status().as_u16()), ("EntityTooLarge", 400));
+        let plain = storage_adapter::Error::Io(std::io::Error::other("connection reset"));
+        assert_eq!(Error::from(plain).code(), "InternalError");
     }
 }

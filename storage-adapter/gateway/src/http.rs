@@ -161,7 +161,8 @@ pub fn status_response(status: StatusCode) -> Resp {
 }
 
 /// The COS error document for `e` (spec §2): `Code`, `Message`, `Resource`, `RequestId` and
-/// `TraceId`, all non-empty. 304 has no body.
+/// `TraceId`, all non-empty. 304 has no body, and the `ETag` and `Last-Modified` of the 200 it
+/// stands for (RFC 9110 §15.4.5: caches update their copy from them).
 pub fn error_response(e: &Error, resource: &str, request_id: &str, head: bool) -> Resp {
     let status = e.status();
     if status.is_server_error() {
@@ -169,8 +170,11 @@ pub fn error_response(e: &Error, resource: &str, request_id: &str, head: bool) -
     } else {
         tracing::debug!(code = e.code(), error = %e, request_id, "request refused");
     }
-    if status == StatusCode::NOT_MODIFIED {
-        return status_response(status);
+    if let Error::NotModified { etag, modified } = e {
+        let mut r = status_response(status);
+        set(r.headers_mut(), "etag", &format!("\"{etag}\""));
+        set(r.headers_mut(), "last-modified", &http_date(*modified));
+        return r;
     }
     let resource = if resource.is_empty() { "/" } else { resource };
     let xml = format!(
@@ -332,6 +336,22 @@ mod tests {
         let r = error_response(&Error::NoSuchKey, "b-1.cos.r.myqcloud.com/k", "rid", false);
         assert_eq!(r.status(), 404);
         assert_eq!(r.headers()["content-type"], "application/xml");
+    }
+
+    #[test]
+    fn not_modified_carries_the_validators() {
+        let e = Error::NotModified {
+            etag: "abc".into(),
+            modified: 0,
+        };
+        let r = error_response(&e, "/k", "rid", false);
+        assert_eq!(r.status(), 304);
+        assert_eq!(r.headers()["etag"], "\"abc\"");
+        assert_eq!(
+            r.headers()["last-modified"],
+            "Thu, 01 Jan 1970 00:00:00 GMT"
+        );
+        assert!(r.headers().get("content-type").is_none());
     }
 
     #[tokio::test]

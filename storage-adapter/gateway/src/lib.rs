@@ -27,4 +27,4 @@ pub mod tls;
 pub mod xml;
 
 pub use error::{Error, Result};
-pub use server::{Config, Gateway, KmsBackend, serve};
+pub use server::{Config, Gateway, KmsBackend, ServeOptions, serve, serve_with};

@@ -122,7 +122,11 @@ async fn run(cli: cli::Cli) -> Result<(), Box<dyn std::error::Error>> {
         let _ = ctrl_c.await;
         tracing::info!("shutting down");
     };
-    cos_gateway::serve(gateway, listener, tls, shutdown).await?;
+    let options = cos_gateway::ServeOptions {
+        max_connections: cli.max_connections,
+        ..Default::default()
+    };
+    cos_gateway::serve_with(gateway, listener, tls, options, shutdown).await?;
     Ok(())
 }
 
@@ -140,5 +144,19 @@ mod tests {
             "hunter2-secret",
         ]);
         assert!(!format!("{cli:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn max_connections_defaults_and_must_be_positive() {
+        let cli = super::cli::Cli::parse_from(["cos-gateway"]);
+        assert_eq!(
+            cli.max_connections,
+            cos_gateway::server::DEFAULT_MAX_CONNECTIONS
+        );
+        let cli = super::cli::Cli::parse_from(["cos-gateway", "--max-connections", "8"]);
+        assert_eq!(cli.max_connections, 8);
+        let e =
+            super::cli::Cli::try_parse_from(["cos-gateway", "--max-connections", "0"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation);
     }
 }

@@ -4,6 +4,15 @@
 //! HTTP/1.1 (over TLS when given a config), and on shutdown stops accepting, lets in-flight requests
 //! finish (up to 30 s) and returns.
 //!
+//! # Limits
+//!
+//! Every connection holds a task, buffers and possibly a temp file, so they are bounded
+//! ([`ServeOptions`], [`serve_with`]): at most `max_connections` are served at once (a semaphore
+//! permit per connection, taken before `accept`; further clients wait in the listen backlog), and
+//! a client that stalls for `idle_timeout` loses its connection: while it performs the TLS
+//! handshake or sends a request's headers, the connection is closed; while it sends a request
+//! body, the request ends with `400 RequestTimeout` (see [`crate::ops::body_stream`]).
+//!
 //! Every response gets `x-cos-request-id`, `Server: tencent-cos` and `Date`, and the header-case
 //! extensions (see [`crate::http`]). Every error becomes the COS XML document in one place,
 //! [`crate::http::error_response`].
@@ -24,6 +33,31 @@ use crate::auth::Credentials;
 use crate::error::{Error, Result};
 use crate::http::{HeaderCase, Resp, error_response, http_date, now_secs};
 use crate::store::Store;
+
+/// Connections served at once by default (`--max-connections`).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+/// How long a client may stall: to finish a TLS handshake, to send a request's headers, and
+/// between two reads of a request body (then `400 RequestTimeout`).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The limits [`serve_with`] enforces.
+#[derive(Clone, Copy, Debug)]
+pub struct ServeOptions {
+    /// Connections served at once; more wait in the listen backlog until one closes.
+    pub max_connections: usize,
+    /// How long a client may stall (default [`IDLE_TIMEOUT`]).
+    pub idle_timeout: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            idle_timeout: IDLE_TIMEOUT,
+        }
+    }
+}
 
 /// Where data keys come from.
 #[derive(Debug)]
@@ -93,12 +127,18 @@ impl Gateway {
         self.kms.as_ref()
     }
 
-    /// Handles one request; never fails (errors become COS error documents).
-    pub async fn handle(&self, req: Request<Incoming>, tls: bool) -> Resp {
+    /// Handles one request; never fails (errors become COS error documents). A body that sends
+    /// nothing for `body_idle_timeout` ends the request with `RequestTimeout`.
+    pub async fn handle(
+        &self,
+        req: Request<Incoming>,
+        tls: bool,
+        body_idle_timeout: Duration,
+    ) -> Resp {
         let request_id = new_request_id();
         let (parts, body) = req.into_parts();
         let head = parts.method == Method::HEAD;
-        let mut body = Some(body);
+        let mut body = Some(crate::ops::RequestBody::new(body, body_idle_timeout));
         let mut resp = match crate::route::route(&parts) {
             Err(e) => error_response(&e, parts.uri.path(), &request_id, head),
             Ok(target) => {
@@ -113,7 +153,7 @@ impl Gateway {
                     Ok(r) => r,
                     Err(e) => {
                         if let Some(b) = body.take() {
-                            drain(b).await;
+                            drain(b.into_inner()).await;
                         }
                         error_response(&e, &ctx.target.resource(), &request_id, head)
                     }
@@ -161,17 +201,43 @@ fn new_request_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-/// Serves `gateway` on `listener` (TLS when `tls` is given) until `shutdown` completes.
+/// Serves `gateway` on `listener` (TLS when `tls` is given) until `shutdown` completes, with the
+/// default [`ServeOptions`].
 pub async fn serve(
     gateway: Arc<Gateway>,
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    serve_with(gateway, listener, tls, ServeOptions::default(), shutdown).await
+}
+
+/// [`serve`] with explicit limits.
+pub async fn serve_with(
+    gateway: Arc<Gateway>,
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let connections = Arc::new(tokio::sync::Semaphore::new(
+        options
+            .max_connections
+            .clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+    ));
+    let idle_timeout = options.idle_timeout;
     tokio::pin!(shutdown);
     loop {
+        // A permit per connection, taken before accepting: at the cap, clients wait in the
+        // backlog instead of costing a task each.
+        let permit = tokio::select! {
+            _ = &mut shutdown => break,
+            permit = Arc::clone(&connections).acquire_owned() => {
+                permit.expect("the connection semaphore is never closed")
+            }
+        };
         let (stream, peer) = tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
@@ -188,27 +254,35 @@ pub async fn serve(
         let watcher = graceful.watcher();
         let acceptor = acceptor.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             let is_tls = acceptor.is_some();
             let service = hyper::service::service_fn(move |req| {
                 let gw = Arc::clone(&gw);
-                async move { Ok::<_, Infallible>(gw.handle(req, is_tls).await) }
+                async move { Ok::<_, Infallible>(gw.handle(req, is_tls, idle_timeout).await) }
             });
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
                 .keep_alive(true)
                 .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(60));
+                .header_read_timeout(idle_timeout);
             let result = match acceptor {
-                Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(tls) => {
-                        let conn = builder.serve_connection(TokioIo::new(tls), service);
-                        watcher.watch(conn).await
+                // A handshake that never ends would hold its permit.
+                Some(acceptor) => {
+                    match tokio::time::timeout(idle_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => {
+                            let conn = builder.serve_connection(TokioIo::new(tls), service);
+                            watcher.watch(conn).await
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                            return;
+                        }
                     }
-                    Err(e) => {
-                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                        return;
-                    }
-                },
+                }
                 None => {
                     let conn = builder.serve_connection(TokioIo::new(stream), service);
                     watcher.watch(conn).await

@@ -8,6 +8,10 @@
 //! metadata commit. So a crash leaves, at worst, an unreferenced file (removed at the next start by
 //! [`Store::open`]), never a row that points at a missing or partial body.
 //!
+//! A write that loses a race (its bucket deleted, or its upload aborted or completed, while the
+//! body was being written) is refused before its row is written; its new body file is then removed
+//! at once ([`Store::put_object`], [`Store::put_part`]) rather than left until the next start.
+//!
 //! # Schema
 //!
 //! * `buckets(name, created, sse_algorithm, kms_key_id)`: `sse_algorithm` is `AES256`, `KMS` or NULL.
@@ -436,9 +440,11 @@ impl Store {
         .await
     }
 
-    /// Inserts or replaces an object whose body files are durable; removes the replaced body.
+    /// Inserts or replaces an object whose body files are new and durable; removes the replaced
+    /// body. If the bucket is gone (deleted while the body was written), the new files are removed.
     pub async fn put_object(&self, bucket: &str, key: &str, obj: Object) -> Result<()> {
         let (b, k) = (bucket.to_owned(), key.to_owned());
+        let new_files = obj.files.clone();
         let old = self
             .run(move |db| {
                 let tx = db.transaction()?;
@@ -454,11 +460,23 @@ impl Store {
                 tx.commit()?;
                 Ok(old)
             })
-            .await?;
+            .await;
+        let old = self.remove_if_refused(old, new_files).await?;
         if let Some(old) = old {
             self.remove_files(old).await;
         }
         Ok(())
+    }
+
+    /// Removes `new_files` when `result` is a refusal that wrote nothing (`NoSuchBucket`,
+    /// `NoSuchUpload`: no row can ever name them). Any other error leaves them: a failed commit
+    /// may not say whether the row was written, and an unreferenced file is collected at the next
+    /// start, whereas a row without its body is lost data.
+    async fn remove_if_refused<T>(&self, result: Result<T>, new_files: Vec<String>) -> Result<T> {
+        if matches!(result, Err(Error::NoSuchBucket | Error::NoSuchUpload)) {
+            self.remove_files(new_files).await;
+        }
+        result
     }
 
     /// Deletes an object (idempotent); removes its body.
@@ -593,9 +611,11 @@ impl Store {
         .await
     }
 
-    /// Records a part whose body is durable (replacing an earlier attempt, whose file is removed).
+    /// Records a part whose body is new and durable (replacing an earlier attempt, whose file is
+    /// removed). If the upload is gone (aborted or completed meanwhile), the new file is removed.
     pub async fn put_part(&self, upload_id: &str, part: Part) -> Result<()> {
         let id = upload_id.to_owned();
+        let new_file = vec![part.file.clone()];
         let old = self
             .run(move |db| {
                 let tx = db.transaction()?;
@@ -634,7 +654,8 @@ impl Store {
                 tx.commit()?;
                 Ok(old)
             })
-            .await?;
+            .await;
+        let old = self.remove_if_refused(old, new_file).await?;
         if let Some(old) = old {
             self.remove_files(vec![old]).await;
         }
@@ -920,6 +941,62 @@ mod tests {
         assert_eq!(o.files, vec![f2.clone()]);
         assert!(s.body_path(&f2).exists());
         assert!(s.parts("u1").await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_write_that_loses_a_race_with_a_delete_removes_its_body() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        s.create_bucket("b-1", 1).await.unwrap();
+        // The body is committed, then the bucket is deleted before the object row is written (what
+        // a DELETE Bucket between a PUT's bucket check and its row does).
+        let mut w = s.writer().await.unwrap();
+        w.write(b"late").await.unwrap();
+        let f = w.commit().await.unwrap();
+        assert!(s.body_path(&f).exists());
+        s.delete_bucket("b-1").await.unwrap();
+        let e = s
+            .put_object("b-1", "k", obj(vec![f.clone()]))
+            .await
+            .unwrap_err();
+        assert_eq!((e.code(), e.status().as_u16()), ("NoSuchBucket", 404));
+        assert!(!s.body_path(&f).exists(), "the loser's body is orphaned");
+        // The same for a part whose upload is aborted while it is written.
+        s.create_bucket("b-1", 1).await.unwrap();
+        let u = Upload {
+            upload_id: "u1".into(),
+            bucket: "b-1".into(),
+            key: "k".into(),
+            initiated: 1,
+            meta: vec![],
+            envelope: None,
+        };
+        s.create_upload(u).await.unwrap();
+        let mut w = s.writer().await.unwrap();
+        w.write(b"part").await.unwrap();
+        let f = w.commit().await.unwrap();
+        s.abort_upload("u1").await.unwrap();
+        let part = Part {
+            number: 1,
+            etag: "e".into(),
+            size: 4,
+            stored_size: 4,
+            salt: None,
+            file: f.clone(),
+            modified: 1,
+        };
+        let e = s.put_part("u1", part).await.unwrap_err();
+        assert_eq!((e.code(), e.status().as_u16()), ("NoSuchUpload", 404));
+        assert!(
+            !s.body_path(&f).exists(),
+            "the loser's part body is orphaned"
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("objects"))
+                .unwrap()
+                .count(),
+            0
+        );
     }
 
     #[tokio::test]

@@ -859,3 +859,537 @@ fn unsupported_and_incomplete_requests() {
         .send(a)
         .assert_error(403, "AccessDenied");
 }
+
+/// A POST policy signed with the test key: (base64 policy, q-key-time, q-signature).
+fn post_policy(conditions: serde_json::Value) -> (String, String, String) {
+    use base64::Engine as _;
+    let now = cos_gateway::http::now_secs();
+    let key_time = format!("{};{}", now - 10, now + 600);
+    let policy = serde_json::json!({
+        "expiration": "2999-01-01T00:00:00.000Z",
+        "conditions": conditions,
+    })
+    .to_string();
+    let sig = cos_gateway::auth::sign_post_policy(
+        &cos_gateway::auth::SecretKey::new(common::SECRET_KEY),
+        &key_time,
+        policy.as_bytes(),
+    );
+    (
+        base64::engine::general_purpose::STANDARD.encode(&policy),
+        key_time,
+        sig,
+    )
+}
+
+/// The form up to the file's first byte: the signed fields, `extra` fields, the file part head.
+fn form_head(policy: &(String, String, String), key: &str, extra: &[(&str, &str)]) -> Vec<u8> {
+    let (policy_b64, key_time, sig) = policy;
+    let mut fields = vec![
+        ("key", key),
+        ("policy", policy_b64.as_str()),
+        ("q-sign-algorithm", "sha1"),
+        ("q-ak", common::SECRET_ID),
+        ("q-key-time", key_time.as_str()),
+        ("q-signature", sig.as_str()),
+    ];
+    fields.extend_from_slice(extra);
+    let mut b = String::new();
+    for (k, v) in fields {
+        b.push_str(&format!(
+            "--BND\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+        ));
+    }
+    b.push_str("--BND\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f.bin\"\r\nContent-Type: application/x-test\r\n\r\n");
+    b.into_bytes()
+}
+
+/// A whole form: [`form_head`], the file, then `trailing` fields and the closing boundary.
+fn form(
+    policy: &(String, String, String),
+    key: &str,
+    extra: &[(&str, &str)],
+    file: &[u8],
+    trailing: &[(&str, &str)],
+) -> Vec<u8> {
+    let mut b = form_head(policy, key, extra);
+    b.extend_from_slice(file);
+    for (k, v) in trailing {
+        b.extend_from_slice(
+            format!("\r\n--BND\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}")
+                .as_bytes(),
+        );
+    }
+    b.extend_from_slice(b"\r\n--BND--\r\n");
+    b
+}
+
+fn post_form(a: std::net::SocketAddr, body: Vec<u8>) -> common::Raw {
+    Req::new("POST", "/")
+        .unsigned()
+        .header("Content-Type", "multipart/form-data; boundary=BND")
+        .body(body)
+        .send(a)
+}
+
+/// Reads a response off `s` until its error document is complete (the gateway may keep reading
+/// the rest of the request body, so the connection does not close at once).
+fn read_error_response(s: &mut std::net::TcpStream, within: std::time::Duration) -> common::Raw {
+    use std::io::Read as _;
+    s.set_read_timeout(Some(within)).unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !out.windows(8).any(|w| w == b"</Error>") {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) => panic!(
+                "no response within {within:?} ({e}); got {:?}",
+                String::from_utf8_lossy(&out)
+            ),
+        }
+    }
+    common::Raw::parse(&out)
+}
+
+#[test]
+fn post_object_is_refused_before_its_file_is_read() {
+    use std::io::Write as _;
+    let gw = gw_http();
+    let a = gw.addr;
+    make_bucket(a);
+    let good = post_policy(serde_json::json!([["starts-with", "$key", ""]]));
+    let bad_sig = (good.0.clone(), good.1.clone(), "0".repeat(40));
+    let unknown_op = post_policy(serde_json::json!([["in", "$key", ["k"]]]));
+    for (policy, status, code) in [
+        (&bad_sig, 403, "SignatureDoesNotMatch"),
+        (&unknown_op, 400, "InvalidPolicyDocument"),
+    ] {
+        // A form that announces a 1 GiB file and sends 1 KiB of it: the refusal must come without
+        // waiting for (or holding) the rest.
+        let mut body = form_head(policy, "k", &[]);
+        let declared = body.len() + (1 << 30);
+        body.extend_from_slice(&[b'x'; 1024]);
+        let head = Req::new("POST", "/")
+            .unsigned()
+            .without_length()
+            .header("Content-Type", "multipart/form-data; boundary=BND")
+            .header("Content-Length", &declared.to_string())
+            .head();
+        let mut s = std::net::TcpStream::connect(a).unwrap();
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(&body).unwrap();
+        read_error_response(&mut s, std::time::Duration::from_secs(20)).assert_error(status, code);
+    }
+    Req::new("GET", "/k").send(a).assert_error(404, "NoSuchKey");
+}
+
+#[test]
+fn post_object_streams_its_file_within_the_policy_limits() {
+    let gw = gw_http();
+    let a = gw.addr;
+    make_bucket(a);
+    let max = 1_000_000usize;
+    let policy = post_policy(serde_json::json!([
+        ["starts-with", "$key", "up/"],
+        ["content-length-range", 5, max]
+    ]));
+    let sse = [("x-cos-server-side-encryption", "AES256")];
+    // Under the minimum: EntityTooSmall, nothing stored.
+    post_form(a, form(&policy, "up/small", &[], b"abc", &[])).assert_error(400, "EntityTooSmall");
+    Req::new("GET", "/up/small")
+        .send(a)
+        .assert_error(404, "NoSuchKey");
+    // Over the maximum, plain and encrypted: EntityTooLarge, nothing stored.
+    let big = vec![b'z'; max + 1];
+    for extra in [&[][..], &sse[..]] {
+        post_form(a, form(&policy, "up/big", extra, &big, &[])).assert_error(400, "EntityTooLarge");
+        Req::new("GET", "/up/big")
+            .send(a)
+            .assert_error(404, "NoSuchKey");
+    }
+    // At the maximum, encrypted, in many chunks: stored whole.
+    let data: Vec<u8> = (0..max).map(|i| (i % 251) as u8).collect();
+    let r = post_form(a, form(&policy, "up/max", &sse, &data, &[]));
+    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.exact("x-cos-server-side-encryption"), Some("AES256"));
+    let g = Req::new("GET", "/up/max").send(a);
+    assert_eq!(g.body, data);
+    assert_eq!(g.exact("Content-Type"), Some("application/x-test"));
+    // Fields after the file are ignored (the file comes last): neither the metadata nor the key.
+    let r = post_form(
+        a,
+        form(
+            &policy,
+            "up/first",
+            &[],
+            b"hello",
+            &[("x-cos-meta-late", "1"), ("key", "up/second")],
+        ),
+    );
+    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    let g = Req::new("GET", "/up/first").send(a);
+    assert_eq!(g.body, b"hello");
+    assert!(g.get("x-cos-meta-late").is_none(), "{}", g.head);
+    Req::new("GET", "/up/second")
+        .send(a)
+        .assert_error(404, "NoSuchKey");
+    // A file part that never ends (no closing boundary): refused, nothing stored.
+    let mut cut = form_head(&policy, "up/cut", &[]);
+    cut.extend_from_slice(b"hello world");
+    post_form(a, cut).assert_error(400, "InvalidArgument");
+    Req::new("GET", "/up/cut")
+        .send(a)
+        .assert_error(404, "NoSuchKey");
+    // A signed policy that is not JSON.
+    let not_json = {
+        use base64::Engine as _;
+        let (_, key_time, _) = &policy;
+        let sig = cos_gateway::auth::sign_post_policy(
+            &cos_gateway::auth::SecretKey::new(common::SECRET_KEY),
+            key_time,
+            b"not json",
+        );
+        (
+            base64::engine::general_purpose::STANDARD.encode(b"not json"),
+            key_time.clone(),
+            sig,
+        )
+    };
+    post_form(a, form(&not_json, "up/j", &[], b"hello", &[]))
+        .assert_error(400, "InvalidPolicyDocument");
+    // An unknown condition operator is refused, not skipped.
+    let unknown = post_policy(serde_json::json!([["not-in", "$key", ["x"]]]));
+    post_form(a, form(&unknown, "up/u", &[], b"hello", &[]))
+        .assert_error(400, "InvalidPolicyDocument");
+    Req::new("GET", "/up/u")
+        .send(a)
+        .assert_error(404, "NoSuchKey");
+}
+
+#[test]
+fn post_object_fields_before_the_file_are_bounded() {
+    let gw = gw_http();
+    let a = gw.addr;
+    make_bucket(a);
+    let policy = post_policy(serde_json::json!([["starts-with", "$key", ""]]));
+    let over = "v".repeat(cos_gateway::ops::post::MAX_FORM_FIELDS + 1);
+    post_form(
+        a,
+        form(&policy, "k", &[("x-cos-meta-big", &over)], b"hello", &[]),
+    )
+    .assert_error(400, "MaxPostPreDataLengthExceeded");
+    Req::new("GET", "/k").send(a).assert_error(404, "NoSuchKey");
+    // Large, but under the bound: accepted.
+    let under = "v".repeat(cos_gateway::ops::post::MAX_FORM_FIELDS / 2);
+    let r = post_form(
+        a,
+        form(&policy, "k", &[("x-cos-meta-big", &under)], b"hello", &[]),
+    );
+    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+}
+
+fn limited(limits: cos_gateway::ServeOptions) -> common::TestGateway {
+    common::start_serving(
+        Options {
+            tls: false,
+            allow_ssec_over_http: true,
+        },
+        None,
+        limits,
+    )
+}
+
+#[test]
+fn connections_beyond_the_cap_wait_for_one_to_close() {
+    let gw = limited(cos_gateway::ServeOptions {
+        max_connections: 1,
+        ..Default::default()
+    });
+    let a = gw.addr;
+    // One idle connection holds the only permit...
+    let idle = std::net::TcpStream::connect(a).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(Req::new("PUT", "/").send(a).status);
+    });
+    // ...so the next request is not served while it is open,
+    assert!(
+        rx.recv_timeout(std::time::Duration::from_millis(700))
+            .is_err(),
+        "a connection beyond the cap was served"
+    );
+    // and is once it closes.
+    drop(idle);
+    assert_eq!(
+        rx.recv_timeout(std::time::Duration::from_secs(20)).unwrap(),
+        200
+    );
+}
+
+#[test]
+fn a_stalled_body_ends_with_request_timeout() {
+    use std::io::Write as _;
+    let idle = std::time::Duration::from_millis(500);
+    let gw = limited(cos_gateway::ServeOptions {
+        idle_timeout: idle,
+        ..Default::default()
+    });
+    let a = gw.addr;
+    make_bucket(a);
+    for (target, ctype) in [
+        ("/stall", None),
+        ("/", Some("multipart/form-data; boundary=BND")),
+    ] {
+        let mut req = Req::new(if ctype.is_some() { "POST" } else { "PUT" }, target)
+            .without_length()
+            .header("Content-Length", "100");
+        if let Some(c) = ctype {
+            req = req.unsigned().header("Content-Type", c);
+        }
+        let mut s = std::net::TcpStream::connect(a).unwrap();
+        s.write_all(req.head().as_bytes()).unwrap();
+        s.write_all(b"--BND\r\n").unwrap();
+        let started = std::time::Instant::now();
+        read_error_response(&mut s, std::time::Duration::from_secs(20))
+            .assert_error(400, "RequestTimeout");
+        assert!(started.elapsed() >= idle, "{target}");
+    }
+    Req::new("GET", "/stall")
+        .send(a)
+        .assert_error(404, "NoSuchKey");
+    // A body that keeps sending, slower than the timeout overall, is not cut.
+    let mut s = std::net::TcpStream::connect(a).unwrap();
+    let req = Req::new("PUT", "/slow")
+        .without_length()
+        .header("Content-Length", "6");
+    s.write_all(req.head().as_bytes()).unwrap();
+    for part in [b"ab", b"cd", b"ef"] {
+        std::thread::sleep(idle / 2);
+        s.write_all(part).unwrap();
+    }
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    assert_eq!(common::Raw::parse(&out).status, 200);
+    assert_eq!(Req::new("GET", "/slow").send(a).body, b"abcdef");
+}
+
+/// A presigned target for `path` (`extra` query parameters signed too).
+fn presign(method: &str, path: &str, extra: &[(&str, &str)]) -> String {
+    let now = cos_gateway::http::now_secs();
+    let query: Vec<(String, String)> = extra
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let auth = cos_gateway::auth::sign(
+        common::SECRET_ID,
+        &cos_gateway::auth::SecretKey::new(common::SECRET_KEY),
+        method,
+        path,
+        &query,
+        &[("host".into(), common::HOST.into())],
+        (now - 10, now + 100),
+    );
+    let mut params: Vec<String> = query
+        .iter()
+        .map(|(k, v)| format!("{k}={}", cos_gateway::http::cos_encode(v)))
+        .collect();
+    params.extend(auth.split('&').map(|p| {
+        let (k, v) = p.split_once('=').unwrap();
+        format!("{k}={}", cos_gateway::http::cos_encode(v))
+    }));
+    format!("{path}?{}", params.join("&"))
+}
+
+#[test]
+fn presigned_put_and_delete_bucket() {
+    let gw = gw_http();
+    let a = gw.addr;
+    for extra in [&[][..], &[("x-cos-security-token", "token")][..]] {
+        let put = presign("PUT", "/", extra);
+        let r = Req::new("PUT", &put).path("/").unsigned().send(a);
+        assert_eq!(r.status, 200, "{put}: {}", String::from_utf8_lossy(&r.body));
+        assert_eq!(Req::new("HEAD", "/").send(a).status, 200);
+        let del = presign("DELETE", "/", extra);
+        let r = Req::new("DELETE", &del).path("/").unsigned().send(a);
+        assert_eq!(r.status, 204, "{del}: {}", String::from_utf8_lossy(&r.body));
+        assert_eq!(Req::new("HEAD", "/").send(a).status, 404);
+    }
+    // A sub-resource is still a sub-resource when presigned.
+    make_bucket(a);
+    let acl = presign("PUT", "/", &[("acl", "")]);
+    Req::new("PUT", &acl)
+        .path("/")
+        .unsigned()
+        .send(a)
+        .assert_error(501, "NotImplemented");
+}
+
+#[test]
+fn not_modified_carries_etag_and_last_modified() {
+    let gw = gw_http();
+    let a = gw.addr;
+    make_bucket(a);
+    Req::new("PUT", "/o").body("hello").send(a);
+    with(Req::new("PUT", "/c"), &ssec(&K1))
+        .body("secret")
+        .send(a);
+    for (key, headers) in [("/o", vec![]), ("/c", ssec(&K1))] {
+        let ok = with(Req::new("GET", key), &headers).send(a);
+        assert_eq!(ok.status, 200);
+        let etag = ok.exact("ETag").unwrap().to_owned();
+        let modified = ok.exact("Last-Modified").unwrap().to_owned();
+        for (method, cond, value) in [
+            ("GET", "If-None-Match", etag.as_str()),
+            ("HEAD", "If-None-Match", etag.as_str()),
+            ("GET", "If-Modified-Since", modified.as_str()),
+        ] {
+            let r = with(Req::new(method, key), &headers)
+                .header(cond, value)
+                .send(a);
+            assert_eq!((r.status, r.body.len()), (304, 0), "{method} {key} {cond}");
+            assert_eq!(r.exact("ETag"), Some(etag.as_str()), "{}", r.head);
+            assert_eq!(
+                r.exact("Last-Modified"),
+                Some(modified.as_str()),
+                "{}",
+                r.head
+            );
+        }
+    }
+}
+
+/// A GET Bucket query and what its page must hold: keys, common prefixes, `NextMarker` if
+/// truncated.
+type ListingCase<'a> = (&'a str, &'a [&'a str], &'a [&'a str], Option<&'a str>);
+
+#[test]
+fn listing_pages_end_on_common_prefixes() {
+    let gw = gw_http();
+    let a = gw.addr;
+    make_bucket(a);
+    for k in ["/a", "/b/1", "/b/2", "/c", "/d/1", "/d/2"] {
+        assert_eq!(Req::new("PUT", k).body("x").send(a).status, 200);
+    }
+    let cases: &[ListingCase] = &[
+        ("delimiter=%2F&max-keys=2", &["a"], &["b/"], Some("b/")),
+        // The marker is the prefix returned last: its keys are not listed (nor is it) again.
+        (
+            "delimiter=%2F&max-keys=2&marker=b%2F",
+            &["c"],
+            &["d/"],
+            None,
+        ),
+        // The page ends on a prefix whose other keys follow: not truncated.
+        ("delimiter=%2F&max-keys=4", &["a", "c"], &["b/", "d/"], None),
+        ("delimiter=%2F&max-keys=3", &["a", "c"], &["b/"], Some("c")),
+        ("delimiter=%2F&marker=b%2F", &["c"], &["d/"], None),
+        ("delimiter=%2F&prefix=d%2F", &["d/1", "d/2"], &[], None),
+        ("max-keys=2", &["a", "b/1"], &[], Some("b/1")),
+    ];
+    for (query, keys, prefixes, next) in cases {
+        let r = Req::new("GET", &format!("/?{query}")).path("/").send(a);
+        assert_eq!(r.status, 200);
+        let b = String::from_utf8_lossy(&r.body).into_owned();
+        let between = |open: &str, close: &str| -> Vec<String> {
+            b.split(open)
+                .skip(1)
+                .map(|s| s.split(close).next().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(between("<Key>", "</Key>"), *keys, "{query}: {b}");
+        assert_eq!(
+            between("<CommonPrefixes><Prefix>", "</Prefix>"),
+            *prefixes,
+            "{query}: {b}"
+        );
+        assert_eq!(
+            b.contains("<IsTruncated>true</IsTruncated>"),
+            next.is_some(),
+            "{query}: {b}"
+        );
+        assert_eq!(
+            between("<NextMarker>", "</NextMarker>")
+                .first()
+                .map(String::as_str),
+            *next,
+            "{query}: {b}"
+        );
+    }
+}
+
+#[test]
+fn complete_documents_are_bounded_in_elements_and_depth() {
+    let gw = gw_http();
+    let a = gw.addr;
+    make_bucket(a);
+    let id = initiate(a, "x", &[]);
+    let e1 = upload_part(a, "x", &id, 1, b"part", &[]);
+    let t = format!("/x?uploadId={id}");
+    let part = complete_xml(&[(1, &e1)]);
+    let inner = part
+        .trim_start_matches("<CompleteMultipartUpload>")
+        .trim_end_matches("</CompleteMultipartUpload>");
+    // One real part among more elements than the largest Complete has: refused.
+    let junk = "<x/>".repeat(cos_gateway::xml::MAX_ELEMENTS);
+    Req::new("POST", &t)
+        .body(format!(
+            "<CompleteMultipartUpload>{inner}{junk}</CompleteMultipartUpload>"
+        ))
+        .send(a)
+        .assert_error(400, "MalformedXML");
+    let deep = format!(
+        "{}{}",
+        "<x>".repeat(cos_gateway::xml::MAX_DEPTH),
+        "</x>".repeat(cos_gateway::xml::MAX_DEPTH)
+    );
+    Req::new("POST", &t)
+        .body(format!(
+            "<CompleteMultipartUpload>{inner}{deep}</CompleteMultipartUpload>"
+        ))
+        .send(a)
+        .assert_error(400, "MalformedXML");
+    // The upload is untouched and completes.
+    let r = Req::new("POST", &t).body(part).send(a);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(Req::new("GET", "/x").send(a).body, b"part");
+}
+
+#[test]
+fn a_client_that_stalls_before_its_request_loses_the_connection() {
+    use std::io::{Read as _, Write as _};
+    let idle = std::time::Duration::from_millis(500);
+    for tls in [false, true] {
+        let gw = common::start_serving(
+            Options {
+                tls,
+                allow_ssec_over_http: true,
+            },
+            None,
+            cos_gateway::ServeOptions {
+                idle_timeout: idle,
+                ..Default::default()
+            },
+        );
+        // TLS: no handshake at all. Plain: half a request line.
+        let mut s = std::net::TcpStream::connect(gw.addr).unwrap();
+        if !tls {
+            s.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+        }
+        s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+        let started = std::time::Instant::now();
+        let mut buf = [0u8; 1024];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+                Err(e) => panic!("tls={tls}: the connection was kept ({e})"),
+            }
+        }
+        assert!(started.elapsed() >= idle / 2, "tls={tls}");
+    }
+}

@@ -78,40 +78,63 @@ pub async fn list_objects(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
     let mut contents = String::new();
     let mut prefixes: Vec<String> = Vec::new();
     let mut count = 0usize;
-    let mut last = marker.to_owned();
+    // The last entry returned (a key or a common prefix): the next page's marker.
+    let mut next_marker = marker.to_owned();
     let mut truncated = false;
+    // Where the next batch starts, and the common prefix whose keys are all accounted for (the
+    // one just returned, or the marker when it is a common prefix a previous page returned).
+    let mut scan_from = marker.to_owned();
+    let mut rolled_up: Option<String> =
+        common_prefix(marker, prefix, delimiter).filter(|p| p == marker);
+    if let Some(p) = &rolled_up {
+        scan_from = past_prefix(p);
+    }
     'outer: loop {
         let batch = gw
             .store
-            .list_objects(ctx.bucket(), prefix, &last, 1000)
+            .list_objects(ctx.bucket(), prefix, &scan_from, LIST_BATCH)
             .await?;
-        if batch.is_empty() {
+        let Some((batch_last, _)) = batch.last() else {
             break;
-        }
-        for (key, o) in batch {
+        };
+        scan_from = batch_last.clone();
+        for (key, o) in &batch {
+            if rolled_up
+                .as_ref()
+                .is_some_and(|p| key.starts_with(p.as_str()))
+            {
+                continue;
+            }
+            // A further entry exists: the page is truncated only now, never on keys that roll up
+            // into a prefix already returned.
             if count == max_keys {
                 truncated = true;
                 break 'outer;
             }
-            last = key.clone();
-            if !delimiter.is_empty()
-                && let Some(i) = key[prefix.len()..].find(delimiter)
-            {
-                let p = key[..prefix.len() + i + delimiter.len()].to_owned();
-                if prefixes.last() != Some(&p) {
-                    prefixes.push(p);
-                    count += 1;
-                }
+            count += 1;
+            if let Some(p) = common_prefix(key, prefix, delimiter) {
+                next_marker = p.clone();
+                prefixes.push(p.clone());
+                rolled_up = Some(p);
                 continue;
             }
+            next_marker = key.clone();
             contents.push_str(&format!(
                 "<Contents><Key>{}</Key><LastModified>{}</LastModified><ETag>&quot;{}&quot;</ETag><Size>{}</Size><Owner>{OWNER}</Owner><StorageClass>STANDARD</StorageClass></Contents>",
-                enc(&key),
+                enc(key),
                 iso_date(o.modified),
                 escape(&o.etag),
                 o.size
             ));
-            count += 1;
+        }
+        if batch.len() < LIST_BATCH {
+            break;
+        }
+        // Skip the rest of a rolled-up prefix's keys in one step (they sort together).
+        if let Some(p) = &rolled_up
+            && scan_from.starts_with(p.as_str())
+        {
+            scan_from = scan_from.max(past_prefix(p));
         }
     }
     let mut xml = format!(
@@ -130,7 +153,7 @@ pub async fn list_objects(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
     }
     xml.push_str(&format!("<IsTruncated>{truncated}</IsTruncated>"));
     if truncated {
-        xml.push_str(&format!("<NextMarker>{}</NextMarker>", enc(&last)));
+        xml.push_str(&format!("<NextMarker>{}</NextMarker>", enc(&next_marker)));
     }
     xml.push_str(&contents);
     for p in prefixes {
@@ -141,6 +164,26 @@ pub async fn list_objects(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
     }
     xml.push_str("</ListBucketResult>");
     Ok(xml_response(StatusCode::OK, xml))
+}
+
+/// Keys read from the store per query while listing.
+const LIST_BATCH: usize = 1000;
+
+/// The common prefix `key` rolls up into: `key` up to and including the first `delimiter` after
+/// `prefix` (`None` without a delimiter, or when `key` has none past `prefix`).
+fn common_prefix(key: &str, prefix: &str, delimiter: &str) -> Option<String> {
+    if delimiter.is_empty() {
+        return None;
+    }
+    let rest = key.strip_prefix(prefix)?;
+    let i = rest.find(delimiter)?;
+    Some(key[..prefix.len() + i + delimiter.len()].to_owned())
+}
+
+/// A marker past every key that starts with `p` (keys compare as UTF-8 bytes, in SQLite too; a
+/// key with `char::MAX` right after `p`, if any, is skipped by the caller's prefix check).
+fn past_prefix(p: &str) -> String {
+    format!("{p}{}", char::MAX)
 }
 
 /// Parses a bucket encryption document. Both `ApplyServerSideEncryptionByDefault` and the SDKs'
@@ -232,6 +275,22 @@ pub async fn delete_encryption(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn common_prefixes() {
+        assert_eq!(common_prefix("a/b/c", "", "/").as_deref(), Some("a/"));
+        assert_eq!(common_prefix("a/b/c", "a/", "/").as_deref(), Some("a/b/"));
+        assert_eq!(common_prefix("a/b", "a/", "/"), None);
+        assert_eq!(common_prefix("a/b", "x/", "/"), None);
+        assert_eq!(common_prefix("a/b", "", ""), None);
+        assert_eq!(common_prefix("aXXbXXc", "", "XX").as_deref(), Some("aXX"));
+        // Every key under a prefix sorts before the marker that skips it.
+        let past = past_prefix("a/");
+        for key in ["a/", "a/b", "a/\u{FFFF}z"] {
+            assert!(key < past.as_str(), "{key}");
+        }
+        assert!("a0" > past.as_str());
+    }
 
     #[test]
     fn both_element_names_are_accepted() {

@@ -72,7 +72,26 @@ impl Ctx {
 }
 
 /// The request body, taken once.
-pub type BodySlot = Option<Incoming>;
+pub type BodySlot = Option<RequestBody>;
+
+/// A request body and how long the gateway waits for its next bytes.
+#[derive(Debug)]
+pub struct RequestBody {
+    body: Incoming,
+    idle_timeout: std::time::Duration,
+}
+
+impl RequestBody {
+    /// A body whose reader gives up with `RequestTimeout` after `idle_timeout` without data.
+    pub fn new(body: Incoming, idle_timeout: std::time::Duration) -> Self {
+        Self { body, idle_timeout }
+    }
+
+    /// The body itself (to drain it).
+    pub fn into_inner(self) -> Incoming {
+        self.body
+    }
+}
 
 /// A boxed stream of body bytes.
 pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
@@ -98,15 +117,21 @@ pub async fn dispatch(gw: &Gateway, ctx: &Ctx, body: &mut BodySlot) -> Result<Re
         };
     }
     let has = |n: &str| ctx.q(n).is_some();
+    // A presigned request's signature parameters name no sub-resource.
+    let no_sub_resource = ctx
+        .target
+        .query
+        .iter()
+        .all(|(k, _)| crate::auth::is_signature_param(k));
     if key_empty {
         return match ctx.method {
             Method::PUT if has("encryption") => bucket::put_encryption(gw, ctx, body).await,
             Method::GET if has("encryption") => bucket::get_encryption(gw, ctx).await,
             Method::DELETE if has("encryption") => bucket::delete_encryption(gw, ctx).await,
             Method::GET if has("uploads") => multipart::list_uploads(gw, ctx).await,
-            Method::PUT if ctx.target.query.is_empty() => bucket::create(gw, ctx).await,
+            Method::PUT if no_sub_resource => bucket::create(gw, ctx).await,
             Method::HEAD => bucket::head(gw, ctx).await,
-            Method::DELETE if ctx.target.query.is_empty() => bucket::delete(gw, ctx).await,
+            Method::DELETE if no_sub_resource => bucket::delete(gw, ctx).await,
             Method::GET if !has("acl") && !has("cors") && !has("tagging") => {
                 bucket::list_objects(gw, ctx).await
             }
@@ -176,19 +201,29 @@ fn check_ssec_transport(gw: &Gateway, ctx: &Ctx) -> Result<()> {
 
 /// The body of a request as a stream of chunks.
 ///
+/// A client that sends nothing for the body's idle timeout while the stream waits ends it with
+/// `RequestTimeout` (a stalled upload would otherwise hold its connection, its temp file and its
+/// task forever). Only time spent waiting for the client counts, not time the handler spends
+/// elsewhere between reads.
+///
 /// If the stream is dropped before the body ended (a handler failed after taking it), the rest is
 /// drained in the background (bounded, see [`crate::server::drain`]), so a client still sending
 /// reads the error response instead of a broken pipe.
-pub fn body_stream(body: Incoming) -> ByteStream {
+pub fn body_stream(body: RequestBody) -> ByteStream {
     Box::pin(DrainOnDrop {
-        inner: Some(body),
+        inner: Some(body.body),
         done: false,
+        idle_timeout: body.idle_timeout,
+        idle: None,
     })
 }
 
 struct DrainOnDrop {
     inner: Option<Incoming>,
     done: bool,
+    idle_timeout: std::time::Duration,
+    /// Armed while waiting for the client; disarmed by each frame.
+    idle: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Stream for DrainOnDrop {
@@ -210,6 +245,7 @@ impl Stream for DrainOnDrop {
                     return Poll::Ready(None);
                 }
                 Poll::Ready(Some(Ok(frame))) => {
+                    self.idle = None;
                     if let Ok(data) = frame.into_data() {
                         return Poll::Ready(Some(Ok(data)));
                     }
@@ -218,7 +254,21 @@ impl Stream for DrainOnDrop {
                     self.done = true;
                     return Poll::Ready(Some(Err(std::io::Error::other(e))));
                 }
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    let timeout = self.idle_timeout;
+                    let idle = self
+                        .idle
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                    if idle.as_mut().poll(cx).is_ready() {
+                        // The client is not sending: nothing to drain; the connection closes.
+                        self.done = true;
+                        self.inner = None;
+                        return Poll::Ready(Some(Err(std::io::Error::other(
+                            Error::RequestTimeout,
+                        ))));
+                    }
+                    return Poll::Pending;
+                }
             }
         }
     }
@@ -236,7 +286,7 @@ impl Drop for DrainOnDrop {
 }
 
 /// Takes the request body out of its slot.
-pub fn take_body(body: &mut BodySlot) -> Result<Incoming> {
+pub fn take_body(body: &mut BodySlot) -> Result<RequestBody> {
     body.take()
         .ok_or_else(|| Error::internal("the request body was taken twice"))
 }
@@ -343,7 +393,8 @@ pub fn meta_from_headers(headers: &HeaderMap) -> Meta {
 
 /// `If-Match`, `If-None-Match`, `If-Modified-Since`, `If-Unmodified-Since` (with `prefix`
 /// `x-cos-copy-source-` for a copy source). On GET/HEAD a failed `If-None-Match` /
-/// `If-Modified-Since` is 304; on a copy source every failure is 412.
+/// `If-Modified-Since` is 304 (carrying `etag` and `modified`, as the 200 would); on a copy source
+/// every failure is 412.
 pub fn check_conditions(
     headers: &HeaderMap,
     prefix: &str,
@@ -380,7 +431,10 @@ pub fn check_conditions(
         return Err(Error::PreconditionFailed);
     }
     let not_modified = if read {
-        Error::NotModified
+        Error::NotModified {
+            etag: etag.to_owned(),
+            modified,
+        }
     } else {
         Error::PreconditionFailed
     };

@@ -23,6 +23,9 @@ use crate::store::{Object, Part, Upload};
 /// The smallest part other than the last.
 pub const MIN_PART_SIZE: u64 = 1 << 20;
 
+/// The highest part number (COS: parts 1 to 10000).
+pub const MAX_PARTS: u32 = 10_000;
+
 const XML_HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 
 fn upload_id_param(ctx: &Ctx) -> Result<&str> {
@@ -78,8 +81,8 @@ pub async fn initiate(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
 fn part_number(ctx: &Ctx) -> Result<u32> {
     ctx.q("partNumber")
         .and_then(|n| n.parse::<u32>().ok())
-        .filter(|n| (1..=10_000).contains(n))
-        .ok_or_else(|| Error::InvalidArgument("partNumber must be 1..=10000".into()))
+        .filter(|n| (1..=MAX_PARTS).contains(n))
+        .ok_or_else(|| Error::InvalidArgument(format!("partNumber must be 1..={MAX_PARTS}")))
 }
 
 /// Seals (or stores as is) one part's plaintext and records it.

@@ -1,6 +1,5 @@
 //! PUT / GET / HEAD / DELETE Object and PUT Object - Copy.
 
-use bytes::Bytes;
 use futures::{StreamExt as _, TryStreamExt as _};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::BodyExt as _;
@@ -357,9 +356,4 @@ pub async fn copy(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
         set_sse(r.headers_mut(), echo);
     }
     Ok(r)
-}
-
-/// A body from bytes (used by POST Object).
-pub(crate) fn once_stream(data: Bytes) -> ByteStream {
-    Box::pin(futures::stream::once(async move { Ok(data) }))
 }

@@ -2,116 +2,154 @@
 //!
 //! Fields: `key` (may contain `${filename}`), `policy` (base64 JSON), `q-sign-algorithm`, `q-ak`,
 //! `q-key-time`, `q-signature`, optional `Content-Type`, `success_action_status`, `x-cos-meta-*`,
-//! and the SSE fields (the same names as the headers, spec §1.3); `file` comes last. The policy's
-//! `expiration` and its conditions (`{"field": "v"}`, `["eq", "$field", "v"]`,
-//! `["starts-with", "$field", "prefix"]`, `["content-length-range", min, max]`) are enforced.
-//! The form is read into memory, at most [`MAX_FORM`] bytes.
+//! and the SSE fields (the same names as the headers, spec §1.3). `file` comes last, as COS
+//! requires; fields after it are ignored (COS and S3 do the same). The policy's `expiration` and
+//! its conditions (`{"field": "v"}`, `["eq", "$field", "v"]`, `["starts-with", "$field",
+//! "prefix"]`, `["content-length-range", min, max]`) are enforced; any other condition is
+//! `400 InvalidPolicyDocument`, never silently skipped.
+//!
+//! # Streaming
+//!
+//! The form is anonymous until its signature is checked, so nothing of it may cost more than a
+//! bounded buffer before then. It is parsed as it arrives ([`multer`]): the fields before `file`
+//! are held in memory, at most [`MAX_FORM_FIELDS`] bytes of the body (part headers included;
+//! more is `400 MaxPostPreDataLengthExceeded`), and the signature, the SSE-C transport rule and
+//! every policy condition are checked on them before a byte of the file is read. The file then
+//! streams through [`write_body`] like a PUT body, checked against the policy's
+//! `content-length-range` as it passes: past the maximum the upload stops at once with
+//! `EntityTooLarge`; under the minimum it ends with `EntityTooSmall` before the body is committed.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
+use futures::{Stream, TryStreamExt as _};
 use http::{HeaderValue, StatusCode};
 use storage_adapter::sse;
 
-use super::object::{bucket_default, once_stream, write_body};
-use super::{BodySlot, Ctx, now, read_small_body};
+use super::object::{bucket_default, write_body};
+use super::{BodySlot, ByteStream, Ctx, body_stream, now, take_body};
 use crate::error::{Error, Result};
 use crate::http::{Resp, escape, set, set_sse, status_response, xml_response};
 use crate::server::Gateway;
 use crate::store::Object;
 
-/// The largest form accepted (the file is held in memory).
-pub const MAX_FORM: usize = 256 << 20;
+/// The most bytes of the body read before the `file` part starts: the other fields and every
+/// part's headers. They are held in memory, unauthenticated until the policy is checked.
+pub const MAX_FORM_FIELDS: usize = 1 << 20;
 
-/// One form field.
-#[derive(Debug, Clone)]
-pub struct Field {
-    /// The field name.
-    pub name: String,
-    /// The file name, for a file field.
-    pub filename: Option<String>,
-    /// The part's own `Content-Type`.
-    pub content_type: Option<String>,
-    /// The value.
-    pub value: Bytes,
+fn malformed(detail: impl std::fmt::Display) -> Error {
+    Error::InvalidArgument(format!("malformed multipart/form-data: {detail}"))
 }
 
-fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    let first = *needle.first()?;
-    let mut i = from;
-    while i + needle.len() <= hay.len() {
-        let j = hay[i..=hay.len() - needle.len()]
-            .iter()
-            .position(|&b| b == first)?;
-        i += j;
-        if &hay[i..i + needle.len()] == needle {
-            return Some(i);
-        }
-        i += 1;
+/// Maps a form parsing error: a failure of the body itself keeps its code (a body timeout, the
+/// fields budget); anything else is a malformed form.
+fn form_error(e: multer::Error) -> Error {
+    match e {
+        multer::Error::StreamReadFailed(inner) => match inner.downcast::<std::io::Error>() {
+            Ok(io) => Error::from(*io),
+            Err(other) => Error::internal(format!("reading the form: {other}")),
+        },
+        other => malformed(other),
     }
-    None
 }
 
-fn param<'a>(header: &'a str, name: &str) -> Option<&'a str> {
-    header.split(';').map(str::trim).find_map(|p| {
-        let (k, v) = p.split_once('=')?;
-        k.trim()
-            .eq_ignore_ascii_case(name)
-            .then(|| v.trim().trim_matches('"'))
-    })
+/// The body as multer reads it: until the file part starts, no more chunks once
+/// [`MAX_FORM_FIELDS`] bytes were read; and one chunk per poll, because multer appends everything
+/// its input has ready to its buffer (so the file's bytes pass through one chunk at a time).
+struct FormInput {
+    inner: ByteStream,
+    read: usize,
+    file_started: Arc<AtomicBool>,
+    yield_first: bool,
 }
 
-/// Splits a `multipart/form-data` body.
-pub fn parse_form(content_type: &str, body: &Bytes) -> Result<Vec<Field>> {
-    let bad = |m: &str| Error::InvalidArgument(format!("malformed multipart/form-data: {m}"));
-    let boundary = param(content_type, "boundary").ok_or_else(|| bad("no boundary"))?;
-    let delim = format!("--{boundary}");
-    let next_delim = format!("\r\n--{boundary}");
-    let mut pos =
-        find(body, delim.as_bytes(), 0).ok_or_else(|| bad("no first boundary"))? + delim.len();
-    let mut fields = Vec::new();
-    loop {
-        if body[pos..].starts_with(b"--") {
-            break;
+impl Stream for FormInput {
+    type Item = std::io::Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if std::mem::take(&mut self.yield_first) {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
         }
-        if !body[pos..].starts_with(b"\r\n") {
-            return Err(bad("no CRLF after a boundary"));
+        if self.read > MAX_FORM_FIELDS && !self.file_started.load(Ordering::Acquire) {
+            return Poll::Ready(Some(Err(std::io::Error::other(
+                Error::MaxPostPreDataLengthExceeded,
+            ))));
         }
-        pos += 2;
-        let head_end = find(body, b"\r\n\r\n", pos).ok_or_else(|| bad("no end of part headers"))?;
-        let head = String::from_utf8_lossy(&body[pos..head_end]).into_owned();
-        let value_start = head_end + 4;
-        let value_end = find(body, next_delim.as_bytes(), value_start)
-            .ok_or_else(|| bad("unterminated part"))?;
-        let mut name = None;
-        let mut filename = None;
-        let mut ctype = None;
-        for line in head.split("\r\n") {
-            let Some((k, v)) = line.split_once(':') else {
-                continue;
-            };
-            if k.trim().eq_ignore_ascii_case("content-disposition") {
-                name = param(v, "name").map(str::to_owned);
-                filename = param(v, "filename").map(str::to_owned);
-            } else if k.trim().eq_ignore_ascii_case("content-type") {
-                ctype = Some(v.trim().to_owned());
+        let item = ready!(self.inner.as_mut().poll_next(cx));
+        if let Some(Ok(chunk)) = &item {
+            self.read = self.read.saturating_add(chunk.len());
+            self.yield_first = true;
+        }
+        Poll::Ready(item)
+    }
+}
+
+/// A policy's `content-length-range`: the file's size must be within `min..=max`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LengthRange {
+    /// The smallest size accepted.
+    pub min: u64,
+    /// The largest size accepted.
+    pub max: u64,
+}
+
+impl Default for LengthRange {
+    fn default() -> Self {
+        Self {
+            min: 0,
+            max: u64::MAX,
+        }
+    }
+}
+
+/// The file part, checked against a [`LengthRange`] as it streams: past `max` it fails with
+/// `EntityTooLarge` at once, under `min` it fails at its end (so the body is never committed).
+struct FileLength {
+    inner: ByteStream,
+    range: LengthRange,
+    seen: u64,
+    failed: bool,
+}
+
+impl Stream for FileLength {
+    type Item = std::io::Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.failed {
+            return Poll::Ready(None);
+        }
+        let item = ready!(self.inner.as_mut().poll_next(cx));
+        let fail = |me: &mut Self, e: Error| {
+            me.failed = true;
+            Poll::Ready(Some(Err(std::io::Error::other(e))))
+        };
+        match item {
+            Some(Ok(chunk)) => {
+                self.seen = self.seen.saturating_add(chunk.len() as u64);
+                if self.seen > self.range.max {
+                    return fail(&mut self, Error::EntityTooLarge);
+                }
+                Poll::Ready(Some(Ok(chunk)))
             }
+            None if self.seen < self.range.min => fail(&mut self, Error::EntityTooSmall),
+            Some(Err(e)) => {
+                self.failed = true;
+                Poll::Ready(Some(Err(e)))
+            }
+            None => Poll::Ready(None),
         }
-        fields.push(Field {
-            name: name.ok_or_else(|| bad("a part has no name"))?,
-            filename,
-            content_type: ctype,
-            value: body.slice(value_start..value_end),
-        });
-        pos = value_end + next_delim.len();
     }
-    Ok(fields)
 }
 
-fn field<'a>(fields: &'a [Field], name: &str) -> Option<&'a Field> {
-    fields.iter().find(|f| f.name.eq_ignore_ascii_case(name))
-}
-
-fn text(fields: &[Field], name: &str) -> Option<String> {
-    field(fields, name).map(|f| String::from_utf8_lossy(&f.value).into_owned())
+fn text<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 /// Parses an ISO 8601 UTC time (`2030-01-01T00:00:00.000Z`) to unix seconds.
@@ -134,94 +172,126 @@ fn parse_iso(s: &str) -> Option<i64> {
     Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
 }
 
-/// Checks the policy document against the form.
-fn check_policy(policy: &serde_json::Value, form: &[(String, String)], size: u64) -> Result<()> {
+/// Checks the policy document against the form fields (with `bucket` and the final `key`), all
+/// but the file's length: returns its `content-length-range`, checked as the file streams.
+fn check_policy(policy: &serde_json::Value, form: &[(String, String)]) -> Result<LengthRange> {
+    let invalid = |m: String| Error::InvalidPolicyDocument(m);
     let denied = |m: String| Error::AccessDenied(m);
     let exp = policy
         .get("expiration")
         .and_then(|e| e.as_str())
         .and_then(parse_iso)
-        .ok_or_else(|| denied("the policy has no valid expiration".into()))?;
+        .ok_or_else(|| invalid("the policy has no valid expiration".into()))?;
     if now() > exp {
         return Err(denied("post object request has been expired".into()));
     }
-    let get = |name: &str| {
-        let name = name.trim_start_matches('$');
-        form.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+    let get = |name: &str| text(form, name.trim_start_matches('$'));
+    let conditions = match policy.get("conditions") {
+        None => &Vec::new(),
+        Some(c) => c
+            .as_array()
+            .ok_or_else(|| invalid("conditions must be a list".into()))?,
     };
-    let conditions = policy
-        .get("conditions")
-        .and_then(|c| c.as_array())
-        .cloned()
-        .unwrap_or_default();
+    let mut range = LengthRange::default();
     for c in conditions {
         if let Some(obj) = c.as_object() {
             for (k, v) in obj {
-                let want = v.as_str().unwrap_or_default();
+                let want = v
+                    .as_str()
+                    .ok_or_else(|| invalid(format!("condition {k} must be a string")))?;
                 if get(k) != Some(want) {
                     return Err(denied(format!("Condition {k} doesn't match the policy")));
                 }
             }
-        } else if let Some(arr) = c.as_array() {
-            let op = arr.first().and_then(|o| o.as_str()).unwrap_or_default();
-            match op.to_ascii_lowercase().as_str() {
-                "eq" | "starts-with" => {
-                    let name = arr.get(1).and_then(|n| n.as_str()).unwrap_or_default();
-                    let want = arr.get(2).and_then(|n| n.as_str()).unwrap_or_default();
-                    let got = get(name).unwrap_or_default();
-                    let ok = if op.eq_ignore_ascii_case("eq") {
-                        got == want
-                    } else {
-                        got.starts_with(want)
-                    };
-                    if !ok {
-                        return Err(denied(format!(
-                            "Condition {} doesn't match the policy",
-                            name.trim_start_matches('$')
-                        )));
-                    }
+            continue;
+        }
+        let arr = c
+            .as_array()
+            .ok_or_else(|| invalid(format!("a condition must be an object or a list: {c}")))?;
+        let op = arr
+            .first()
+            .and_then(|o| o.as_str())
+            .ok_or_else(|| invalid(format!("a condition has no operator: {c}")))?
+            .to_ascii_lowercase();
+        if arr.len() != 3 {
+            return Err(invalid(format!("condition {op} takes two operands: {c}")));
+        }
+        match op.as_str() {
+            "eq" | "starts-with" => {
+                let (Some(name), Some(want)) = (arr[1].as_str(), arr[2].as_str()) else {
+                    return Err(invalid(format!("condition {op} takes two strings: {c}")));
+                };
+                let got = get(name).unwrap_or_default();
+                let ok = if op == "eq" {
+                    got == want
+                } else {
+                    got.starts_with(want)
+                };
+                if !ok {
+                    return Err(denied(format!(
+                        "Condition {} doesn't match the policy",
+                        name.trim_start_matches('$')
+                    )));
                 }
-                "content-length-range" => {
-                    let min = arr.get(1).and_then(|n| n.as_u64()).unwrap_or(0);
-                    let max = arr.get(2).and_then(|n| n.as_u64()).unwrap_or(u64::MAX);
-                    if size < min || size > max {
-                        return Err(Error::EntityTooLarge);
-                    }
-                }
-                _ => {}
             }
+            "content-length-range" => {
+                let bound = |v: &serde_json::Value| {
+                    v.as_u64()
+                        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+                };
+                let (Some(min), Some(max)) = (bound(&arr[1]), bound(&arr[2])) else {
+                    return Err(invalid(format!(
+                        "content-length-range takes two sizes: {c}"
+                    )));
+                };
+                if min > max {
+                    return Err(invalid(format!("content-length-range is empty: {c}")));
+                }
+                range.min = range.min.max(min);
+                range.max = range.max.min(max);
+            }
+            _ => return Err(invalid(format!("unknown condition operator {op:?}"))),
         }
     }
-    Ok(())
+    Ok(range)
 }
 
 /// POST Object.
 pub async fn post_object(gw: &Gateway, ctx: &Ctx, body: &mut BodySlot) -> Result<Resp> {
     use base64::Engine as _;
-    let content_type = ctx.header("content-type").unwrap_or_default().to_owned();
-    let raw = Bytes::from(read_small_body(body, MAX_FORM).await?);
-    let fields = parse_form(&content_type, &raw)?;
-    let file = fields
-        .iter()
-        .find(|f| f.name == "file")
-        .ok_or_else(|| Error::InvalidArgument("the form has no file field".into()))?;
-    let text_fields: Vec<(String, String)> = fields
-        .iter()
-        .filter(|f| f.name != "file")
-        .map(|f| {
-            (
-                f.name.clone(),
-                String::from_utf8_lossy(&f.value).into_owned(),
-            )
-        })
-        .collect();
+    let boundary = multer::parse_boundary(ctx.header("content-type").unwrap_or_default())
+        .map_err(malformed)?;
+    let file_started = Arc::new(AtomicBool::new(false));
+    let mut form = multer::Multipart::new(
+        FormInput {
+            inner: body_stream(take_body(body)?),
+            read: 0,
+            file_started: Arc::clone(&file_started),
+            yield_first: false,
+        },
+        boundary,
+    );
+    // The fields before the file (bounded by FormInput), then the file part, still unread.
+    let mut fields: Vec<(String, String)> = Vec::new();
+    let file = loop {
+        let field = form
+            .next_field()
+            .await
+            .map_err(form_error)?
+            .ok_or_else(|| Error::InvalidArgument("the form has no file field".into()))?;
+        let name = field
+            .name()
+            .map(str::to_owned)
+            .ok_or_else(|| malformed("a part has no name"))?;
+        if name == "file" {
+            file_started.store(true, Ordering::Release);
+            break field;
+        }
+        let value = field.bytes().await.map_err(form_error)?;
+        fields.push((name, String::from_utf8_lossy(&value).into_owned()));
+    };
     // SSE-C material (any customer-key field) never travels in clear, whatever the policy says.
-    if !ctx.tls
-        && !gw.allow_ssec_over_http
-        && text_fields.iter().any(|(k, _)| super::is_ssec_name(k))
-    {
+    if !ctx.tls && !gw.allow_ssec_over_http && fields.iter().any(|(k, _)| super::is_ssec_name(k)) {
         return Err(Error::InvalidRequest(
             "SSE-C requests must be sent over HTTPS".into(),
         ));
@@ -236,42 +306,44 @@ pub async fn post_object(gw: &Gateway, ctx: &Ctx, body: &mut BodySlot) -> Result
     }
     crate::auth::verify_post_policy(
         &gw.creds,
-        &need("q-ak")?,
-        &need("q-key-time")?,
-        &policy_b64,
-        &need("q-signature")?,
+        need("q-ak")?,
+        need("q-key-time")?,
+        policy_b64,
+        need("q-signature")?,
         now(),
     )?;
     let policy: serde_json::Value = base64::engine::general_purpose::STANDARD
         .decode(policy_b64.trim())
         .ok()
         .and_then(|p| serde_json::from_slice(&p).ok())
-        .ok_or_else(|| Error::AccessDenied("the policy is not base64 JSON".into()))?;
+        .ok_or_else(|| Error::InvalidPolicyDocument("the policy is not base64 JSON".into()))?;
     let mut key = text(&fields, "key")
         .filter(|k| !k.is_empty())
-        .ok_or_else(|| Error::InvalidArgument("the form has no key field".into()))?;
-    if let Some(name) = &file.filename {
+        .ok_or_else(|| Error::InvalidArgument("the form has no key field".into()))?
+        .to_owned();
+    if let Some(name) = file.file_name() {
         key = key.replace("${filename}", name);
     }
-    let mut form = text_fields.clone();
-    form.push(("bucket".into(), ctx.bucket().to_owned()));
-    form.retain(|(k, _)| k != "key");
-    form.push(("key".into(), key.clone()));
-    check_policy(&policy, &form, file.value.len() as u64)?;
+    let mut form_values = fields.clone();
+    form_values.push(("bucket".into(), ctx.bucket().to_owned()));
+    form_values.retain(|(k, _)| k != "key");
+    form_values.push(("key".into(), key.clone()));
+    let range = check_policy(&policy, &form_values)?;
     // SSE from the form fields.
-    let request = sse::parse_post_form(text_fields.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    let request = sse::parse_post_form(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let default = bucket_default(gw, ctx.bucket()).await?;
     let request = sse::apply_bucket_default(request, default.as_ref());
+    // Only now is the file read: straight from the socket into the body writer.
+    let file_type = file.content_type().map(ToString::to_string);
+    let file: ByteStream = Box::pin(FileLength {
+        inner: Box::pin(file.map_err(|e| std::io::Error::other(form_error(e)))),
+        range,
+        seen: 0,
+        failed: false,
+    });
     let name = storage_adapter::ObjectName::new(ctx.bucket(), &key);
-    let w = write_body(
-        gw,
-        request.as_ref(),
-        name,
-        once_stream(file.value.clone()),
-        None,
-    )
-    .await?;
-    let mut meta: Vec<(String, String)> = text_fields
+    let w = write_body(gw, request.as_ref(), name, file, None).await?;
+    let mut meta: Vec<(String, String)> = fields
         .iter()
         .filter(|(k, _)| {
             let k = k.to_ascii_lowercase();
@@ -288,9 +360,9 @@ pub async fn post_object(gw: &Gateway, ctx: &Ctx, body: &mut BodySlot) -> Result
         .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
         .collect();
     if !meta.iter().any(|(k, _)| k == "content-type")
-        && let Some(ct) = &file.content_type
+        && let Some(ct) = file_type
     {
-        meta.push(("content-type".into(), ct.clone()));
+        meta.push(("content-type".into(), ct));
     }
     let obj = Object {
         size: w.size,
@@ -309,7 +381,7 @@ pub async fn post_object(gw: &Gateway, ctx: &Ctx, body: &mut BodySlot) -> Result
         key
     );
     let status = text(&fields, "success_action_status").unwrap_or_default();
-    let mut r = match status.as_str() {
+    let mut r = match status {
         "200" => status_response(StatusCode::OK),
         "201" => xml_response(
             StatusCode::CREATED,
@@ -339,26 +411,21 @@ pub async fn post_object(gw: &Gateway, ctx: &Ctx, body: &mut BodySlot) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures::StreamExt as _;
 
-    #[test]
-    fn form_parsing() {
-        let body = Bytes::from_static(
-            b"--XX\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\na/${filename}\r\n--XX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f.txt\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--XX\r\n--XX--\r\n",
-        );
-        let body = Bytes::from(
-            String::from_utf8_lossy(&body)
-                .replace("\r\n--XX\r\n--XX--", "\r\n--XX--")
-                .into_bytes(),
-        );
-        let f = parse_form("multipart/form-data; boundary=XX", &body).unwrap();
-        assert_eq!(f.len(), 2);
-        assert_eq!(f[0].name, "key");
-        assert_eq!(&f[0].value[..], b"a/${filename}");
-        assert_eq!(f[1].filename.as_deref(), Some("f.txt"));
-        assert_eq!(f[1].content_type.as_deref(), Some("text/plain"));
-        assert_eq!(&f[1].value[..], b"hello");
-        let e = parse_form("multipart/form-data", &body).unwrap_err();
-        assert_eq!((e.code(), e.status().as_u16()), ("InvalidArgument", 400));
+    fn chunks(parts: Vec<&'static [u8]>) -> ByteStream {
+        Box::pin(futures::stream::iter(
+            parts.into_iter().map(|p| Ok(Bytes::from_static(p))),
+        ))
+    }
+
+    async fn collect(s: impl Stream<Item = std::io::Result<Bytes>>) -> Result<Vec<u8>> {
+        let mut s = std::pin::pin!(s);
+        let mut out = Vec::new();
+        while let Some(c) = s.next().await {
+            out.extend_from_slice(&c?);
+        }
+        Ok(out)
     }
 
     #[test]
@@ -369,17 +436,141 @@ mod tests {
         ];
         let ok = serde_json::json!({"expiration": "2999-01-01T00:00:00.000Z", "conditions": [
             {"bucket": "b-1"}, ["starts-with", "$key", "uploads/"], ["content-length-range", 1, 10]]});
-        check_policy(&ok, &form, 5).unwrap();
-        let e = check_policy(&ok, &form, 50).unwrap_err();
-        assert_eq!(e.code(), "EntityTooLarge");
+        assert_eq!(
+            check_policy(&ok, &form).unwrap(),
+            LengthRange { min: 1, max: 10 }
+        );
+        // Two ranges: both hold. Sizes as strings are accepted.
+        let two = serde_json::json!({"expiration": "2999-01-01T00:00:00.000Z", "conditions": [
+            ["content-length-range", 1, 10], ["content-length-range", "5", "20"]]});
+        assert_eq!(
+            check_policy(&two, &form).unwrap(),
+            LengthRange { min: 5, max: 10 }
+        );
         let wrong = serde_json::json!({"expiration": "2999-01-01T00:00:00.000Z", "conditions": [
             ["eq", "$key", "other"]]});
-        let e = check_policy(&wrong, &form, 5).unwrap_err();
+        let e = check_policy(&wrong, &form).unwrap_err();
         assert_eq!((e.code(), e.status().as_u16()), ("AccessDenied", 403));
         let expired =
             serde_json::json!({"expiration": "2001-01-01T00:00:00.000Z", "conditions": []});
-        let e = check_policy(&expired, &form, 5).unwrap_err();
+        let e = check_policy(&expired, &form).unwrap_err();
+        assert_eq!((e.code(), e.status().as_u16()), ("AccessDenied", 403));
         assert!(e.message().contains("expired"));
         assert_eq!(parse_iso("1970-01-02T00:00:01.000Z"), Some(86_401));
+    }
+
+    #[test]
+    fn conditions_that_cannot_be_checked_are_refused() {
+        let form = vec![("key".to_owned(), "k".to_owned())];
+        for conditions in [
+            serde_json::json!([["in", "$key", ["k"]]]),
+            serde_json::json!([["not-eq", "$key", "x"]]),
+            serde_json::json!([["eq", "$key"]]),
+            serde_json::json!([["eq", "$key", 1]]),
+            serde_json::json!([["starts-with", "$key", "k", "extra"]]),
+            serde_json::json!([["content-length-range", 10, 1]]),
+            serde_json::json!([["content-length-range", -1, 10]]),
+            serde_json::json!([["content-length-range", "a", 10]]),
+            serde_json::json!([{"key": 1}]),
+            serde_json::json!([[]]),
+            serde_json::json!(["key"]),
+            serde_json::json!({"key": "k"}),
+        ] {
+            let policy = serde_json::json!({"expiration": "2999-01-01T00:00:00.000Z",
+                "conditions": conditions});
+            let e = check_policy(&policy, &form).unwrap_err();
+            assert_eq!(
+                (e.code(), e.status().as_u16()),
+                ("InvalidPolicyDocument", 400),
+                "{policy}"
+            );
+        }
+        let no_expiration = serde_json::json!({"conditions": []});
+        let e = check_policy(&no_expiration, &form).unwrap_err();
+        assert_eq!(
+            (e.code(), e.status().as_u16()),
+            ("InvalidPolicyDocument", 400)
+        );
+    }
+
+    #[tokio::test]
+    async fn the_file_length_is_checked_as_it_streams() {
+        let file = |parts, min, max| FileLength {
+            inner: chunks(parts),
+            range: LengthRange { min, max },
+            seen: 0,
+            failed: false,
+        };
+        assert_eq!(
+            collect(file(vec![b"ab", b"cd"], 4, 4)).await.unwrap(),
+            b"abcd"
+        );
+        // Past the maximum: fails on the chunk that crosses it, nothing after.
+        let mut s = file(vec![b"ab", b"cd", b"ef"], 0, 3);
+        assert_eq!(&s.next().await.unwrap().unwrap()[..], b"ab");
+        let e = Error::from(s.next().await.unwrap().unwrap_err());
+        assert_eq!((e.code(), e.status().as_u16()), ("EntityTooLarge", 400));
+        assert!(s.next().await.is_none());
+        // Under the minimum: fails at the end, before the writer would commit.
+        let e = collect(file(vec![b"ab"], 3, 10)).await.unwrap_err();
+        assert_eq!((e.code(), e.status().as_u16()), ("EntityTooSmall", 400));
+        let e = collect(file(vec![], 1, 10)).await.unwrap_err();
+        assert_eq!(e.code(), "EntityTooSmall");
+    }
+
+    #[tokio::test]
+    async fn fields_before_the_file_are_bounded() {
+        let form = |value_len: usize| {
+            let mut b = format!(
+                "--B\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n{}\r\n",
+                "v".repeat(value_len)
+            );
+            b.push_str("--B\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n");
+            b.push_str(&"f".repeat(3 * MAX_FORM_FIELDS));
+            b.push_str("\r\n--B--\r\n");
+            Bytes::from(b)
+        };
+        // Reads the fields up to the file, then the whole file; chunks of 64 KiB.
+        async fn read(body: Bytes) -> Result<(usize, usize)> {
+            let started = Arc::new(AtomicBool::new(false));
+            let input = FormInput {
+                inner: Box::pin(storage_adapter::object::bytes_stream(body, 64 << 10)),
+                read: 0,
+                file_started: Arc::clone(&started),
+                yield_first: false,
+            };
+            let mut m = multer::Multipart::new(input, "B");
+            let mut fields = 0;
+            loop {
+                let f = m.next_field().await.map_err(form_error)?.unwrap();
+                if f.name() == Some("file") {
+                    started.store(true, Ordering::Release);
+                    let file = f.bytes().await.map_err(form_error)?;
+                    return Ok((fields, file.len()));
+                }
+                fields += f.bytes().await.map_err(form_error)?.len();
+            }
+        }
+        let under = MAX_FORM_FIELDS - 200;
+        assert_eq!(
+            read(form(under)).await.unwrap(),
+            (under, 3 * MAX_FORM_FIELDS)
+        );
+        let e = read(form(MAX_FORM_FIELDS + (128 << 10))).await.unwrap_err();
+        assert_eq!(
+            (e.code(), e.status().as_u16()),
+            ("MaxPostPreDataLengthExceeded", 400)
+        );
+    }
+
+    #[test]
+    fn malformed_forms_are_invalid_argument() {
+        assert_eq!(malformed("x").code(), "InvalidArgument",);
+        let e = form_error(multer::Error::IncompleteStream);
+        assert_eq!((e.code(), e.status().as_u16()), ("InvalidArgument", 400));
+        let e = form_error(multer::Error::StreamReadFailed(Box::new(
+            std::io::Error::other(Error::RequestTimeout),
+        )));
+        assert_eq!(e.code(), "RequestTimeout");
     }
 }

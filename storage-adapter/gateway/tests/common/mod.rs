@@ -50,6 +50,15 @@ pub fn start_with(
     opts: Options,
     provider: Option<Arc<dyn storage_adapter::KeyProvider>>,
 ) -> TestGateway {
+    start_serving(opts, provider, cos_gateway::ServeOptions::default())
+}
+
+/// Starts a gateway with explicit connection and body limits.
+pub fn start_serving(
+    opts: Options,
+    provider: Option<Arc<dyn storage_adapter::KeyProvider>>,
+    limits: cos_gateway::ServeOptions,
+) -> TestGateway {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
@@ -92,7 +101,7 @@ pub fn start_with(
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send((listener.local_addr().unwrap(), Arc::clone(&gateway), ca))
                 .unwrap();
-            cos_gateway::serve(gateway, listener, tls, async {
+            cos_gateway::serve_with(gateway, listener, tls, limits, async {
                 let _ = stop_rx.await;
             })
             .await
@@ -231,6 +240,18 @@ impl<'a> Req<'a> {
     /// Sends it to `addr` over plain HTTP and reads the whole response.
     pub fn send(self, addr: SocketAddr) -> Raw {
         use std::io::{Read as _, Write as _};
+        let req = self.head();
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.write_all(req.as_bytes()).unwrap();
+        s.write_all(&self.body).unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).unwrap();
+        Raw::parse(&out)
+    }
+
+    /// The request line and headers as sent (signed; `Content-Length` of the body unless
+    /// `without_length`), ending with the blank line.
+    pub fn head(&self) -> String {
         let query: Vec<(String, String)> = self
             .target
             .split_once('?')
@@ -277,11 +298,13 @@ impl<'a> Req<'a> {
             req.push_str(&format!("Content-Length: {}\r\n", self.body.len()));
         }
         req.push_str("Connection: close\r\n\r\n");
-        let mut s = std::net::TcpStream::connect(addr).unwrap();
-        s.write_all(req.as_bytes()).unwrap();
-        s.write_all(&self.body).unwrap();
-        let mut out = Vec::new();
-        s.read_to_end(&mut out).unwrap();
+        req
+    }
+}
+
+impl Raw {
+    /// Parses a whole response as read off the wire.
+    pub fn parse(out: &[u8]) -> Raw {
         let split = out
             .windows(4)
             .position(|w| w == b"\r\n\r\n")
