@@ -8,6 +8,10 @@
 //! metadata commit. So a crash leaves, at worst, an unreferenced file (removed at the next start by
 //! [`Store::open`]), never a row that points at a missing or partial body.
 //!
+//! A body being read is pinned ([`Store::object_to_read`], [`ReadPin`]): an overwrite or a delete
+//! that lands during the read removes the replaced files only when the last reader lets go, so a GET
+//! always streams the whole body it started with, even when its parts' files are opened late.
+//!
 //! A write that loses a race (its bucket deleted, or its upload aborted or completed, while the
 //! body was being written) is refused before its row is written; its new body file is then removed
 //! at once ([`Store::put_object`], [`Store::put_part`]) rather than left until the next start.
@@ -21,6 +25,7 @@
 //! * `uploads(upload_id, bucket, key, initiated, meta, envelope)` and
 //!   `parts(upload_id, number, etag, size, stored_size, salt, file, modified)`.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -102,6 +107,64 @@ pub struct Store {
     db: Arc<Mutex<Connection>>,
     objects: PathBuf,
     tmp: PathBuf,
+    readers: Arc<Mutex<Readers>>,
+}
+
+/// Body files being read, and those whose removal waits for their last reader.
+#[derive(Debug, Default)]
+struct Readers {
+    open: HashMap<String, usize>,
+    doomed: HashSet<String>,
+}
+
+fn lock_readers(r: &Mutex<Readers>) -> std::sync::MutexGuard<'_, Readers> {
+    // Every update is a few map operations that leave the maps consistent, even after a panic.
+    r.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Keeps an object's body files on disk while it is read (see the module docs). Dropping it removes
+/// the files that were replaced or deleted meanwhile.
+#[derive(Debug)]
+pub struct ReadPin {
+    readers: Arc<Mutex<Readers>>,
+    objects: PathBuf,
+    files: Vec<String>,
+}
+
+impl ReadPin {
+    fn new(readers: Arc<Mutex<Readers>>, objects: PathBuf, files: Vec<String>) -> Self {
+        {
+            let mut r = lock_readers(&readers);
+            for f in &files {
+                *r.open.entry(f.clone()).or_default() += 1;
+            }
+        }
+        Self {
+            readers,
+            objects,
+            files,
+        }
+    }
+}
+
+impl Drop for ReadPin {
+    fn drop(&mut self) {
+        let mut r = lock_readers(&self.readers);
+        for f in &self.files {
+            let Some(n) = r.open.get_mut(f) else {
+                continue;
+            };
+            *n -= 1;
+            if *n == 0 {
+                r.open.remove(f);
+                if r.doomed.remove(f)
+                    && let Err(e) = std::fs::remove_file(self.objects.join(f))
+                {
+                    tracing::warn!(file = %f, error = %e, "cannot remove a body file");
+                }
+            }
+        }
+    }
 }
 
 const SCHEMA: &str = "
@@ -210,6 +273,27 @@ fn encryption_to_db(e: &Option<storage_adapter::BucketEncryption>) -> (Option<&s
     }
 }
 
+/// The object row of `bucket`/`key`.
+fn query_object(db: &Connection, bucket: &str, key: &str) -> Result<Option<Object>> {
+    Ok(db
+        .query_row(
+            "SELECT size, etag, modified, meta, envelope, files FROM objects \
+             WHERE bucket = ?1 AND key = ?2",
+            params![bucket, key],
+            |r| {
+                Ok(Object {
+                    size: r.get::<_, i64>(0)? as u64,
+                    etag: r.get(1)?,
+                    modified: r.get(2)?,
+                    meta: json_from_db(r.get(3)?)?,
+                    envelope: env_from_db(r.get(4)?)?,
+                    files: json_from_db(r.get(5)?)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
 impl Store {
     /// Opens (or creates) the store under `dir`: `gateway.sqlite3`, `objects/`, `tmp/`.
     ///
@@ -229,6 +313,7 @@ impl Store {
             db: Arc::new(Mutex::new(conn)),
             objects,
             tmp,
+            readers: Arc::default(),
         };
         store.remove_orphans()?;
         Ok(store)
@@ -301,8 +386,22 @@ impl Store {
         })
     }
 
-    /// Removes body files (after the metadata no longer names them).
+    /// Removes body files (after the metadata no longer names them); a file being read is removed
+    /// when its last [`ReadPin`] drops.
     pub async fn remove_files(&self, files: Vec<String>) {
+        let files: Vec<String> = {
+            let mut r = lock_readers(&self.readers);
+            files
+                .into_iter()
+                .filter(|f| {
+                    let read = r.open.contains_key(f);
+                    if read {
+                        r.doomed.insert(f.clone());
+                    }
+                    !read
+                })
+                .collect()
+        };
         for f in files {
             if let Err(e) = tokio::fs::remove_file(self.objects.join(&f)).await {
                 tracing::warn!(file = %f, error = %e, "cannot remove a body file");
@@ -418,24 +517,23 @@ impl Store {
     /// An object.
     pub async fn object(&self, bucket: &str, key: &str) -> Result<Option<Object>> {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        self.run(move |db| query_object(db, &bucket, &key)).await
+    }
+
+    /// [`Store::object`], with its body files pinned until the returned [`ReadPin`] drops. The pin
+    /// is taken under the database lock, so no commit can slip between the read and the pin.
+    pub async fn object_to_read(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<(Object, ReadPin)>> {
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        let (readers, objects) = (Arc::clone(&self.readers), self.objects.clone());
         self.run(move |db| {
-            Ok(db
-                .query_row(
-                    "SELECT size, etag, modified, meta, envelope, files FROM objects \
-                     WHERE bucket = ?1 AND key = ?2",
-                    params![bucket, key],
-                    |r| {
-                        Ok(Object {
-                            size: r.get::<_, i64>(0)? as u64,
-                            etag: r.get(1)?,
-                            modified: r.get(2)?,
-                            meta: json_from_db(r.get(3)?)?,
-                            envelope: env_from_db(r.get(4)?)?,
-                            files: json_from_db(r.get(5)?)?,
-                        })
-                    },
-                )
-                .optional()?)
+            Ok(query_object(db, &bucket, &key)?.map(|obj| {
+                let pin = ReadPin::new(readers, objects, obj.files.clone());
+                (obj, pin)
+            }))
         })
         .await
     }

@@ -185,7 +185,7 @@ pub async fn upload_part_copy(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
     let number = part_number(ctx)?;
     let keys = sse::parse_upload_part_copy(&ctx.headers)?;
     let upload = load_upload(gw, ctx).await?;
-    let (src_bucket, src_key, src) = copy_source(gw, ctx).await?;
+    let (src_bucket, src_key, src, pin) = copy_source(gw, ctx).await?;
     let range = parse_copy_range(ctx.header("x-cos-copy-source-range"), src.size)?;
     let input = plaintext_stream(
         gw,
@@ -193,6 +193,7 @@ pub async fn upload_part_copy(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
         storage_adapter::ObjectName::new(&src_bucket, &src_key),
         keys.source_customer_key.as_ref(),
         range,
+        pin,
     )
     .await?;
     let (part, echo) = store_part(

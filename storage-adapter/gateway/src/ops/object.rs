@@ -15,7 +15,7 @@ use crate::http::{
     Resp, empty, escape, http_date, iso_date, set, set_sse, status_response, xml_response,
 };
 use crate::server::Gateway;
-use crate::store::{Meta, Object};
+use crate::store::{Meta, Object, ReadPin};
 
 /// A body written to a durable file.
 pub(crate) struct Written {
@@ -158,7 +158,12 @@ fn set_object_headers(h: &mut HeaderMap, ctx: &Ctx, obj: &Object) {
 /// GET and HEAD Object.
 pub async fn get(gw: &Gateway, ctx: &Ctx, head: bool) -> Result<Resp> {
     let customer = sse::parse_read(&ctx.headers)?;
-    let obj = match gw.store.object(ctx.bucket(), &ctx.target.key).await? {
+    // Pinned: an overwrite during the GET does not remove the files it is streaming.
+    let (obj, pin) = match gw
+        .store
+        .object_to_read(ctx.bucket(), &ctx.target.key)
+        .await?
+    {
         Some(o) => o,
         None => {
             bucket_default(gw, ctx.bucket()).await?;
@@ -209,8 +214,14 @@ pub async fn get(gw: &Gateway, ctx: &Ctx, head: bool) -> Result<Resp> {
     let stream: ByteStream = match opened {
         Some(o) => {
             let plan = o.plan(range)?;
-            let stored =
-                read_stored(&gw.store, &obj.files, plan.stored_range(), STORED_CHUNK).await?;
+            let stored = read_stored(
+                &gw.store,
+                &obj.files,
+                plan.stored_range(),
+                STORED_CHUNK,
+                pin,
+            )
+            .await?;
             // Decryption runs ahead on its own task, overlapping the socket writes.
             read_ahead(
                 Box::pin(o.decrypt_stream(plan, stored).map_err(std::io::Error::from)),
@@ -219,7 +230,7 @@ pub async fn get(gw: &Gateway, ctx: &Ctx, head: bool) -> Result<Resp> {
         }
         None => {
             let range = range.unwrap_or(0..obj.size);
-            read_stored(&gw.store, &obj.files, range, PLAIN_CHUNK).await?
+            read_stored(&gw.store, &obj.files, range, PLAIN_CHUNK, pin).await?
         }
     };
     *r.body_mut() =
@@ -243,13 +254,20 @@ pub(crate) async fn plaintext_stream(
     name: ObjectName<'_>,
     customer: Option<&storage_adapter::CustomerKey>,
     range: Option<std::ops::Range<u64>>,
+    pin: ReadPin,
 ) -> Result<ByteStream> {
     match &obj.envelope {
         Some(env) => {
             let o = gw.adapter.open(env, name, customer).await?;
             let plan = o.plan(range)?;
-            let stored =
-                read_stored(&gw.store, &obj.files, plan.stored_range(), STORED_CHUNK).await?;
+            let stored = read_stored(
+                &gw.store,
+                &obj.files,
+                plan.stored_range(),
+                STORED_CHUNK,
+                pin,
+            )
+            .await?;
             Ok(Box::pin(
                 o.decrypt_stream(plan, stored).map_err(std::io::Error::from),
             ))
@@ -259,18 +277,21 @@ pub(crate) async fn plaintext_stream(
                 return Err(storage_adapter::Error::CustomerKeyMismatch.into());
             }
             let range = range.unwrap_or(0..obj.size);
-            read_stored(&gw.store, &obj.files, range, PLAIN_CHUNK).await
+            read_stored(&gw.store, &obj.files, range, PLAIN_CHUNK, pin).await
         }
     }
 }
 
+/// A copy source: its bucket, key and row, its files pinned for the copy.
+pub(crate) type CopySource = (String, String, Object, ReadPin);
+
 /// Looks up a copy source and checks its `x-cos-copy-source-If-*` conditions.
-pub(crate) async fn copy_source(gw: &Gateway, ctx: &Ctx) -> Result<(String, String, Object)> {
+pub(crate) async fn copy_source(gw: &Gateway, ctx: &Ctx) -> Result<CopySource> {
     let value = ctx
         .header("x-cos-copy-source")
         .ok_or_else(|| Error::InvalidArgument("x-cos-copy-source is not visible ASCII".into()))?;
     let (bucket, key) = parse_copy_source(value)?;
-    let obj = match gw.store.object(&bucket, &key).await? {
+    let (obj, pin) = match gw.store.object_to_read(&bucket, &key).await? {
         Some(o) => o,
         None => {
             bucket_default(gw, &bucket).await?;
@@ -284,14 +305,14 @@ pub(crate) async fn copy_source(gw: &Gateway, ctx: &Ctx) -> Result<(String, Stri
         obj.modified,
         false,
     )?;
-    Ok((bucket, key, obj))
+    Ok((bucket, key, obj, pin))
 }
 
 /// PUT Object - Copy: every SSE combination. Encrypted to encrypted re-wraps the object key and
 /// copies the stored bytes; otherwise the body is decrypted and/or encrypted on the way.
 pub async fn copy(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
     let headers = sse::parse_copy(&ctx.headers)?;
-    let (src_bucket, src_key, src) = copy_source(gw, ctx).await?;
+    let (src_bucket, src_key, src, pin) = copy_source(gw, ctx).await?;
     let src_name = ObjectName::new(&src_bucket, &src_key);
     let default = bucket_default(gw, ctx.bucket()).await?;
     let dest = sse::apply_bucket_default(headers.destination, default.as_ref());
@@ -309,8 +330,14 @@ pub async fn copy(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
         (Some(env), Some(req)) => {
             let opened = gw.adapter.open(env, src_name, source_key).await?;
             let envelope = gw.adapter.rewrap(&opened, req, ctx.name()).await?;
-            let stored =
-                read_stored(&gw.store, &src.files, 0..env.stored_size(), STORED_CHUNK).await?;
+            let stored = read_stored(
+                &gw.store,
+                &src.files,
+                0..env.stored_size(),
+                STORED_CHUNK,
+                pin,
+            )
+            .await?;
             let mut w = gw.store.writer().await?;
             let mut stored = stored;
             while let Some(chunk) = stored.next().await {
@@ -329,7 +356,7 @@ pub async fn copy(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
             }
         }
         _ => {
-            let plain = plaintext_stream(gw, &src, src_name, source_key, None).await?;
+            let plain = plaintext_stream(gw, &src, src_name, source_key, None, pin).await?;
             write_body(gw, dest.as_ref(), ctx.name(), plain, None).await?
         }
     };

@@ -15,7 +15,7 @@ use futures::StreamExt as _;
 
 use super::ByteStream;
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::{ReadPin, Store};
 
 /// Chunk size for a plain body (and for a copy of stored bytes).
 pub const PLAIN_CHUNK: usize = storage_adapter::PLAIN_READ_SIZE;
@@ -26,12 +26,14 @@ pub const STORED_CHUNK: usize = storage_adapter::STORED_READ_SIZE;
 const READ_AHEAD_BYTES: usize = 4 * STORED_CHUNK;
 
 /// Stored bytes `range` of a body made of `files`, as a stream of chunks of at most `chunk` bytes
-/// (every chunk but a file's last is exactly `chunk`), read ahead of the consumer.
+/// (every chunk but a file's last is exactly `chunk`), read ahead of the consumer. The stream holds
+/// `pin` (the files' [`ReadPin`]) until it is dropped, so files are opened late without risk.
 pub async fn read_stored(
     store: &Store,
     files: &[String],
     range: std::ops::Range<u64>,
     chunk: usize,
+    pin: ReadPin,
 ) -> Result<ByteStream> {
     let mut pieces = Vec::new();
     let mut off = 0u64;
@@ -56,7 +58,10 @@ pub async fn read_stored(
     }
     let chunks = futures::stream::iter(pieces)
         .map(move |p| p.chunks(chunk))
-        .flatten();
+        .flatten()
+        .inspect(move |_| {
+            let _held = &pin;
+        });
     Ok(read_ahead(
         Box::pin(chunks),
         READ_AHEAD_BYTES.div_ceil(chunk),
@@ -139,16 +144,41 @@ mod tests {
     use super::*;
     use futures::TryStreamExt as _;
 
-    async fn store_with(files: &[&[u8]]) -> (tempfile::TempDir, Store, Vec<String>) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(dir.path()).expect("store");
+    async fn files(store: &Store, bodies: &[&[u8]]) -> Vec<String> {
         let mut names = Vec::new();
-        for data in files {
+        for data in bodies {
             let mut w = store.writer().await.expect("writer");
             w.write(data).await.expect("write");
             names.push(w.commit().await.expect("commit"));
         }
+        names
+    }
+
+    /// A store holding object `b-1`/`k` made of `bodies`, one file each.
+    async fn store_with(bodies: &[&[u8]]) -> (tempfile::TempDir, Store, Vec<String>) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).expect("store");
+        let names = files(&store, bodies).await;
+        store.create_bucket("b-1", 1).await.expect("bucket");
+        put(&store, names.clone()).await;
         (dir, store, names)
+    }
+
+    async fn put(store: &Store, files: Vec<String>) {
+        let obj = crate::store::Object {
+            size: 0,
+            etag: "e".into(),
+            modified: 1,
+            meta: vec![],
+            envelope: None,
+            files,
+        };
+        store.put_object("b-1", "k", obj).await.expect("row");
+    }
+
+    async fn pin(store: &Store) -> ReadPin {
+        let read = store.object_to_read("b-1", "k").await.expect("read");
+        read.expect("the object").1
     }
 
     async fn chunks(
@@ -157,7 +187,7 @@ mod tests {
         r: std::ops::Range<u64>,
         chunk: usize,
     ) -> Vec<Bytes> {
-        read_stored(store, files, r, chunk)
+        read_stored(store, files, r, chunk, pin(store).await)
             .await
             .expect("read")
             .try_collect()
@@ -197,9 +227,44 @@ mod tests {
     async fn a_range_past_the_stored_bytes_is_an_internal_error() {
         let (_d, store, files) = store_with(&[b"abc"]).await;
         assert!(matches!(
-            read_stored(&store, &files, 0..4, 8).await,
+            read_stored(&store, &files, 0..4, 8, pin(&store).await).await,
             Err(Error::Internal(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn an_overwrite_during_a_read_waits_for_the_reader() {
+        let (a, b) = (vec![1u8; 3000], vec![2u8; 3000]);
+        let (_d, store, old) = store_with(&[&a, &b]).await;
+        let read = store.object_to_read("b-1", "k").await.expect("read");
+        let (obj, pin) = read.expect("the object");
+        // Overwritten, then deleted, before the read has opened any file.
+        let new = files(&store, &[b"new"]).await;
+        put(&store, new.clone()).await;
+        store.delete_object("b-1", "k").await.expect("delete");
+        assert!(
+            old.iter().all(|f| store.body_path(f).exists()),
+            "removed under a reader"
+        );
+        assert!(
+            !store.body_path(&new[0]).exists(),
+            "an unread file waits for nobody"
+        );
+        let got: Vec<Bytes> = read_stored(&store, &obj.files, 0..6000, 1000, pin)
+            .await
+            .expect("stream")
+            .try_collect()
+            .await
+            .expect("the whole old body");
+        assert_eq!(got.concat(), [a, b].concat());
+        // The reader has let go: the replaced files go now (the read-ahead task ends just after).
+        for _ in 0..100 {
+            if old.iter().all(|f| !store.body_path(f).exists()) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the replaced files outlived their last reader");
     }
 
     #[tokio::test]
