@@ -59,6 +59,7 @@ pub async fn read_stored(
     let chunks = futures::stream::iter(pieces)
         .map(move |p| p.chunks(chunk))
         .flatten()
+        // The closure owns `pin`: the files stay pinned exactly as long as the stream lives.
         .inspect(move |_| {
             let _held = &pin;
         });
