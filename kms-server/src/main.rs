@@ -9,7 +9,7 @@ use kms_server::{
 };
 
 /// mimalloc: its per-thread heaps avoid glibc's arena lock, which the runtime threads otherwise
-/// contend on for every request's buffers (see BENCHMARKS.md).
+/// contend on for every request's buffers (see bench/BENCHMARKS.md).
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

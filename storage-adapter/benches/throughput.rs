@@ -1,5 +1,5 @@
 //! `cargo bench -p storage-adapter`: the adapter's throughput against the raw AES-256-GCM backend,
-//! measured in the same run. Figures and ratios are recorded in `storage-adapter/BENCHMARKS.md`.
+//! measured in the same run. Figures and ratios are recorded in `bench/BENCHMARKS.md` (section "Object bodies").
 //!
 //! The raw lines are one 64 KiB buffer, hot in cache, in place and out of place (the adapter seals and
 //! opens out of place); the adapter lines stream a 256 MiB body in 1 MiB input chunks.

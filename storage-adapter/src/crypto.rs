@@ -1,7 +1,7 @@
 //! The one seam between the adapter and its cryptographic backends.
 //!
 //! Bodies and key wraps use AES-256-GCM from `aws-lc-rs` (the fastest backend measured on this
-//! machine, see `storage-adapter/BENCHMARKS.md`); key derivation is HKDF-SHA256 (RFC 5869) and the
+//! machine, see `bench/BENCHMARKS.md` (section "Object bodies")); key derivation is HKDF-SHA256 (RFC 5869) and the
 //! layout MAC is HMAC-SHA256 (RFC 2104). Everything else in the crate goes through the functions
 //! here, so swapping a backend touches only this file.
 

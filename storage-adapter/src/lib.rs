@@ -3,7 +3,7 @@
 //!
 //! This is a library a storage server (or the COS gateway) embeds. It has no HTTP server and no gRPC
 //! in its core: it parses SSE headers, talks to a [`KeyProvider`], and turns bodies into STREAM
-//! segments and back. It implements `object-format.md` (format v1); the deviations are listed below.
+//! segments and back. It implements `docs/object-format.md` (format v1); the deviations are listed below.
 //!
 //! # Modules
 //!
@@ -62,7 +62,7 @@
 //!
 //! # Key hierarchy and body format
 //!
-//! As in `object-format.md`: a data key (DEK) from the KMS (SSE-COS: the service-managed key; SSE-KMS:
+//! As in `docs/object-format.md`: a data key (DEK) from the KMS (SSE-COS: the service-managed key; SSE-KMS:
 //! the named key or the default CMK) or the SSE-C key wraps a random 32-byte object key (OEK) with
 //! `WK = HKDF(DEK, wrap_salt, "sse/v1/wrap" || mode || lp(bucket) || lp(key))` and AES-256-GCM under a
 //! zero nonce (safe: WK is unique per wrap). Bodies are STREAM segments under
@@ -74,7 +74,7 @@
 //! re-wrap 32 bytes; the body is untouched. No plaintext byte is released before its segment's tag
 //! verifies; a failure anywhere is the single opaque [`Error::Decrypt`].
 //!
-//! # Deviations from `object-format.md`, and why
+//! # Deviations from `docs/object-format.md`, and why
 //!
 //! 1. **What the wrap's AAD covers.** The design puts every envelope field into the wrap's AAD,
 //!    including the total size and the part table. But a multipart upload's OEK is wrapped at

@@ -1,7 +1,7 @@
 //! SSE modes and the COS request/response headers that select them.
 //!
 //! Parsing is split by operation because each accepts a different set of headers (see
-//! `cos-kms-spec.md` §1.3):
+//! `docs/cos-kms-spec.md` §1.3):
 //!
 //! | operation | function |
 //! |---|---|

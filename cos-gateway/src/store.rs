@@ -294,6 +294,18 @@ fn query_object(db: &Connection, bucket: &str, key: &str) -> Result<Option<Objec
         .optional()?)
 }
 
+/// `NoSuchUpload` unless upload `id` still exists (checked inside the caller's transaction).
+fn require_upload(db: &Connection, id: &str) -> Result<()> {
+    let live: Option<i64> = db
+        .query_row(
+            "SELECT 1 FROM uploads WHERE upload_id = ?1",
+            params![id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    live.map(|_| ()).ok_or(Error::NoSuchUpload)
+}
+
 impl Store {
     /// Opens (or creates) the store under `dir`: `gateway.sqlite3`, `objects/`, `tmp/`.
     ///
@@ -717,16 +729,7 @@ impl Store {
         let old = self
             .run(move |db| {
                 let tx = db.transaction()?;
-                let live: Option<i64> = tx
-                    .query_row(
-                        "SELECT 1 FROM uploads WHERE upload_id = ?1",
-                        params![id],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                if live.is_none() {
-                    return Err(Error::NoSuchUpload);
-                }
+                require_upload(&tx, &id)?;
                 let old: Option<String> = tx
                     .query_row(
                         "SELECT file FROM parts WHERE upload_id = ?1 AND number = ?2",
@@ -801,16 +804,7 @@ impl Store {
         let garbage = self
             .run(move |db| {
                 let tx = db.transaction()?;
-                let live: Option<i64> = tx
-                    .query_row(
-                        "SELECT 1 FROM uploads WHERE upload_id = ?1",
-                        params![id],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                if live.is_none() {
-                    return Err(Error::NoSuchUpload);
-                }
+                require_upload(&tx, &id)?;
                 for (number, file, etag) in &chosen {
                     let current: Option<(String, String)> = tx
                         .query_row(

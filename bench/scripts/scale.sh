@@ -7,11 +7,11 @@
 #
 # Not part of the test suite. Every server it starts is stopped by its own PID on exit.
 #
-#   bench/scale.sh                      # levels 100 10000 100000
-#   LEVELS="100 1000" bench/scale.sh    # quicker
+#   bench/scripts/scale.sh                      # levels 100 10000 100000
+#   LEVELS="100 1000" bench/scripts/scale.sh    # quicker
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 LEVELS="${LEVELS:-100 10000 100000}"
 FILL_CONCURRENCY="${FILL_CONCURRENCY:-16}"
 LATENCY_SECS="${LATENCY_SECS:-3}"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Side-by-side helpers for bench/compare.sh (not part of the test suite).
+"""Side-by-side helpers for bench/scripts/compare.sh (not part of the test suite).
 
   compare.py load --endpoint URL --concurrency N --duration S [--warmup S]
       The peer's workload over its AWS-compatible API with boto3: CreateKey once, then

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The hot-path figures of BENCHMARKS.md: health vs GenerateDataKey/Decrypt/Encrypt at 64 and 1 in
+# The hot-path figures of bench/BENCHMARKS.md: health vs GenerateDataKey/Decrypt/Encrypt at 64 and 1 in
 # flight, batches of 1000 at 64 in flight; against the embedded server (no request log), and against
 # the kms-server binary with its default one-line-per-request log (to a file) and with that line
 # filtered out. Operations are interleaved over several rounds and each is reported by its median
@@ -7,11 +7,11 @@
 #
 # Not part of the test suite. The server it starts is stopped by its own PID on exit.
 #
-#   bench/hot-path.sh                     # 3 s per measurement, 5 rounds
-#   DURATION=10 ROUNDS=3 bench/hot-path.sh
+#   bench/scripts/hot-path.sh                     # 3 s per measurement, 5 rounds
+#   DURATION=10 ROUNDS=3 bench/scripts/hot-path.sh
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 DURATION="${DURATION:-3}"
 ROUNDS="${ROUNDS:-5}"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"

@@ -369,8 +369,8 @@ pub fn random_etag() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-/// The request headers an object keeps and returns on GET/HEAD.
-pub fn meta_from_headers(headers: &HeaderMap) -> Meta {
+/// Whether an object keeps the header (or POST form field) `lower_name` and returns it on GET/HEAD.
+pub fn is_kept_meta(lower_name: &str) -> bool {
     const KEPT: &[&str] = &[
         "content-type",
         "cache-control",
@@ -379,10 +379,15 @@ pub fn meta_from_headers(headers: &HeaderMap) -> Meta {
         "content-language",
         "expires",
     ];
+    KEPT.contains(&lower_name) || lower_name.starts_with("x-cos-meta-")
+}
+
+/// The request headers an object keeps and returns on GET/HEAD.
+pub fn meta_from_headers(headers: &HeaderMap) -> Meta {
     let mut out = Vec::new();
     for (name, value) in headers {
         let n = name.as_str();
-        if (KEPT.contains(&n) || n.starts_with("x-cos-meta-"))
+        if is_kept_meta(n)
             && let Ok(v) = value.to_str()
         {
             out.push((n.to_owned(), v.to_owned()));

@@ -1,6 +1,6 @@
 //! Routing a request to a bucket and a key.
 //!
-//! Three forms are accepted (spec §6):
+//! Three forms are accepted (`docs/cos-kms-spec.md` §6):
 //!
 //! * virtual host: `Host: <bucket>-<appid>.cos.<region>.myqcloud.com` (what the SDKs send in IP
 //!   mode; any host whose second label is `cos` works, e.g. `.tencentcos.cn`), key = the path;

@@ -7,12 +7,12 @@
 # installs into bench/.venv (override with VENV=...). Both servers run on loopback with their default
 # logging (to a file); every server this script starts is stopped by its own PID on exit.
 #
-#   bench/compare.sh                 # 10 s per measurement
-#   DURATION=3 bench/compare.sh      # quicker
-#   KEEP=1 bench/compare.sh          # keep the raw JSON lines in bench/results/
+#   bench/scripts/compare.sh                 # 10 s per measurement
+#   DURATION=3 bench/scripts/compare.sh      # quicker
+#   KEEP=1 bench/scripts/compare.sh          # keep the raw JSON lines in bench/results/
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 VENV="${VENV:-$ROOT/bench/.venv}"
 DURATION="${DURATION:-10}"
 WARMUP="${WARMUP:-1}"
@@ -78,7 +78,7 @@ wait_for_port 127.0.0.1 "$KMS_PORT" kms-server
 
 for n in $LEVELS; do
     echo "== moto_server $MOTO_VERSION (boto3 $BOTO_VERSION), $n in flight" >&2
-    "$VENV/bin/python" "$ROOT/bench/compare.py" load --endpoint "http://127.0.0.1:$MOTO_PORT" \
+    "$VENV/bin/python" "$ROOT/bench/scripts/compare.py" load --endpoint "http://127.0.0.1:$MOTO_PORT" \
         --concurrency "$n" --duration "$DURATION" --warmup "$WARMUP" >>"$WORK/peer.jsonl"
     echo "== kms-server, $n in flight" >&2
     "$KMS_BENCH" --endpoint "http://127.0.0.1:$KMS_PORT" --op generate-data-key,decrypt \
@@ -92,4 +92,4 @@ done
 echo
 echo "moto $MOTO_VERSION via boto3 $BOTO_VERSION (HTTP/1.1 JSON, one client per thread) vs kms-server via kms-bench (gRPC, 1 HTTP/2 connection)"
 echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), ${DURATION}s per cell after ${WARMUP}s warm-up"
-python3 "$ROOT/bench/compare.py" table "$WORK/peer.jsonl" "$WORK/ours.jsonl"
+python3 "$ROOT/bench/scripts/compare.py" table "$WORK/peer.jsonl" "$WORK/ours.jsonl"

@@ -5,7 +5,7 @@
 //!
 //! hyper writes header names in lower case, but the Python SDK copies the response headers into a
 //! plain `dict` and reads `resp['ETag']`, `resp['Content-Length']`, and
-//! `resp['x-cos-server-side-encryption-customer-key-MD5']` (spec §0.1). hyper's HTTP/1 encoder writes
+//! `resp['x-cos-server-side-encryption-customer-key-MD5']` (`docs/cos-kms-spec.md` §0.1). hyper's HTTP/1 encoder writes
 //! a header's original case when the response carries hyper's (crate-private) header-case map in
 //! its extensions; that map is produced by hyper itself when it parses a message with
 //! `preserve_header_case`. So at start-up [`HeaderCase::build`] makes hyper parse one request whose
@@ -160,7 +160,7 @@ pub fn status_response(status: StatusCode) -> Resp {
     r
 }
 
-/// The COS error document for `e` (spec §2): `Code`, `Message`, `Resource`, `RequestId` and
+/// The COS error document for `e` (`docs/cos-kms-spec.md` §2): `Code`, `Message`, `Resource`, `RequestId` and
 /// `TraceId`, all non-empty. 304 has no body, and the `ETag` and `Last-Modified` of the 200 it
 /// stands for (RFC 9110 §15.4.5: caches update their copy from them).
 pub fn error_response(e: &Error, resource: &str, request_id: &str, head: bool) -> Resp {

@@ -1,4 +1,4 @@
-//! `cos-gateway-bench`: the load tool of `BENCHMARKS.md`.
+//! `cos-gateway-bench`: the load tool of `bench/BENCHMARKS.md` (section "COS gateway").
 //!
 //! Starts a gateway in process (embedded KMS, a temp data dir, plain HTTP on 127.0.0.1:0 so the
 //! figures measure the gateway, not TLS) and drives it with one signing HTTP/1.1 keep-alive client:
@@ -9,7 +9,7 @@
 //! * small objects (default 4 KiB): `--small-requests` PUTs then as many GETs over `--connections`
 //!   connections, for plain and cos/kms.
 //!
-//! Run: `cargo run --release -p cos-gateway --bin cos-gateway-bench`
+//! Run: `cargo run --release -p cos-gateway-bench`
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,7 +23,7 @@ use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 
 /// mimalloc: its per-thread heaps avoid glibc's arena lock, which the runtime threads otherwise
-/// contend on for every request's buffers (see BENCHMARKS.md).
+/// contend on for every request's buffers (see bench/BENCHMARKS.md).
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -207,7 +207,7 @@ const MUST_SIGN_HEADER_PREFIXES: &[&str] = &[
 const MUST_SIGN_PARAMS: &[&str] = &["uploadid", "partnumber", "uploads", "encryption"];
 
 /// The query parameters of a presigned URL that carry its signature (and a temporary
-/// credential's token) rather than choose an operation: routing ignores them (spec §5).
+/// credential's token) rather than choose an operation: routing ignores them (`docs/cos-kms-spec.md` §5).
 pub const SIGNATURE_PARAMS: &[&str] = &[
     "q-sign-algorithm",
     "q-ak",

@@ -1,4 +1,4 @@
-//! POST Object: a browser form upload (`multipart/form-data`) signed by a policy (spec §5).
+//! POST Object: a browser form upload (`multipart/form-data`) signed by a policy (`docs/cos-kms-spec.md` §5).
 //!
 //! Fields: `key` (may contain `${filename}`), `policy` (base64 JSON), `q-sign-algorithm`, `q-ak`,
 //! `q-key-time`, `q-signature`, optional `Content-Type`, `success_action_status`, `x-cos-meta-*`,
@@ -345,19 +345,9 @@ pub async fn post_object(gw: &Gateway, ctx: &Ctx, body: &mut BodySlot) -> Result
     let w = write_body(gw, request.as_ref(), name, file, None).await?;
     let mut meta: Vec<(String, String)> = fields
         .iter()
-        .filter(|(k, _)| {
-            let k = k.to_ascii_lowercase();
-            k.starts_with("x-cos-meta-")
-                || [
-                    "content-type",
-                    "cache-control",
-                    "content-disposition",
-                    "content-encoding",
-                    "expires",
-                ]
-                .contains(&k.as_str())
-        })
-        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .filter(|(k, _)| super::is_kept_meta(k))
+        .map(|(k, v)| (k, v.clone()))
         .collect();
     if !meta.iter().any(|(k, _)| k == "content-type")
         && let Some(ct) = file_type

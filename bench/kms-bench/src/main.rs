@@ -6,7 +6,7 @@ use clap::Parser;
 use kms_bench::{Cli, render_json, render_table, run};
 
 /// mimalloc: its per-thread heaps avoid glibc's arena lock, which the runtime threads otherwise
-/// contend on for every request's buffers (see BENCHMARKS.md); the embedded server uses it too.
+/// contend on for every request's buffers (see bench/BENCHMARKS.md); the embedded server uses it too.
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -3,7 +3,7 @@
 """Conformance of cos-gateway with the official Python SDK (cos-python-sdk-v5), used exactly as the
 seed samples (shared/seeds/003) use it, pointed at the gateway with IP/Port over HTTPS.
 
-Environment (set by storage-adapter/gateway/tests/sdk.rs):
+Environment (set by cos-gateway/tests/sdk.rs):
   COS_SECRET_ID, COS_SECRET_KEY   credentials the gateway accepts (the names the samples read)
   GW_PORT, GW_CA                  gateway port on 127.0.0.1 and its CA file
   GW_KMS_KEY                      an enabled KMS key id; GW_KMS_DISABLED_KEY a disabled one
