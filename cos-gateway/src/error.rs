@@ -90,9 +90,10 @@ pub enum Error {
     /// 405 `MethodNotAllowed`.
     #[error("The specified method is not allowed against this resource.")]
     MethodNotAllowed,
-    /// 501 `NotImplemented`.
+    /// 501 `NotImplemented`: a sub-resource, parameter or method this gateway does not implement
+    /// (see [`crate::endpoint`]).
     #[error("{0} is not implemented by this gateway.")]
-    NotImplemented(&'static str),
+    NotImplemented(String),
     /// 411 `MissingContentLength`.
     #[error("You must provide the Content-Length HTTP header.")]
     MissingContentLength,

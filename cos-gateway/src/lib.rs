@@ -11,14 +11,19 @@
 //! * [`server`]: the accept loop (`serve(listener, shutdown)`), TLS, the per-request frame
 //!   (request id, header case, error document).
 //! * [`route`]: Host / path-style / absolute-form routing to bucket and key.
+//! * [`endpoint`]: the typed endpoint, which COS operation a request is with its parsed
+//!   parameters; an unimplemented sub-resource is `501 NotImplemented`, never a fall-through.
 //! * [`auth`]: COS v5 signatures (header and presigned), credentials, POST policy.
 //! * [`ops`]: the operations (bucket, object, copy, multipart, bucket encryption, POST Object).
 //! * [`store`]: bodies as files (temp, fsync, rename) and metadata in SQLite.
-//! * [`http`], [`xml`], [`tls`], [`error`]: plumbing and the single error -> COS XML mapping.
+//! * [`http`], [`xml`], [`tls`], [`error`]: plumbing and the single error -> COS XML mapping;
+//!   [`limits`]: the COS limits several layers check.
 
 pub mod auth;
+pub mod endpoint;
 pub mod error;
 pub mod http;
+pub mod limits;
 pub mod ops;
 pub mod route;
 pub mod server;

@@ -40,8 +40,8 @@ pub const MAX_XML: usize = 4 << 20;
 const ELEMENTS_PER_PART: usize = 3;
 
 /// The most elements a document may have: a Complete Multipart Upload of
-/// [`MAX_PARTS`](crate::ops::multipart::MAX_PARTS) parts and its root.
-pub const MAX_ELEMENTS: usize = crate::ops::multipart::MAX_PARTS as usize * ELEMENTS_PER_PART + 1;
+/// [`MAX_PARTS`](crate::limits::MAX_PARTS) parts and its root.
+pub const MAX_ELEMENTS: usize = crate::limits::MAX_PARTS as usize * ELEMENTS_PER_PART + 1;
 
 /// The deepest nesting accepted (the documents read here are 4 deep).
 pub const MAX_DEPTH: usize = 16;
@@ -155,19 +155,15 @@ mod tests {
                 "<a/>".repeat(extra)
             )
         };
-        let largest = doc(crate::ops::multipart::MAX_PARTS as usize, 0);
+        let largest = doc(crate::limits::MAX_PARTS as usize, 0);
         assert!(largest.len() <= MAX_XML);
         let root = parse(largest.as_bytes()).unwrap();
-        assert_eq!(
-            root.children.len(),
-            crate::ops::multipart::MAX_PARTS as usize
-        );
+        assert_eq!(root.children.len(), crate::limits::MAX_PARTS as usize);
         // Up to the cap exactly, then one more.
-        let spare =
-            MAX_ELEMENTS - 1 - crate::ops::multipart::MAX_PARTS as usize * ELEMENTS_PER_PART;
-        let full = doc(crate::ops::multipart::MAX_PARTS as usize, spare);
+        let spare = MAX_ELEMENTS - 1 - crate::limits::MAX_PARTS as usize * ELEMENTS_PER_PART;
+        let full = doc(crate::limits::MAX_PARTS as usize, spare);
         parse(full.as_bytes()).unwrap();
-        let over = doc(crate::ops::multipart::MAX_PARTS as usize, spare + 1);
+        let over = doc(crate::limits::MAX_PARTS as usize, spare + 1);
         let e = parse(over.as_bytes()).unwrap_err();
         assert_eq!((e.code(), e.status().as_u16()), ("MalformedXML", 400));
         // MAX_XML bytes of empty elements: refused, not a million-element tree.

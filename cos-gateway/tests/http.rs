@@ -1176,50 +1176,23 @@ fn a_stalled_body_ends_with_request_timeout() {
     assert_eq!(Req::new("GET", "/slow").send(a).body, b"abcdef");
 }
 
-/// A presigned target for `path` (`extra` query parameters signed too).
-fn presign(method: &str, path: &str, extra: &[(&str, &str)]) -> String {
-    let now = cos_gateway::http::now_secs();
-    let query: Vec<(String, String)> = extra
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    let auth = cos_gateway::auth::sign(
-        common::SECRET_ID,
-        &cos_gateway::auth::SecretKey::new(common::SECRET_KEY),
-        method,
-        path,
-        &query,
-        &[("host".into(), common::HOST.into())],
-        (now - 10, now + 100),
-    );
-    let mut params: Vec<String> = query
-        .iter()
-        .map(|(k, v)| format!("{k}={}", cos_gateway::http::cos_encode(v)))
-        .collect();
-    params.extend(auth.split('&').map(|p| {
-        let (k, v) = p.split_once('=').unwrap();
-        format!("{k}={}", cos_gateway::http::cos_encode(v))
-    }));
-    format!("{path}?{}", params.join("&"))
-}
-
 #[test]
 fn presigned_put_and_delete_bucket() {
     let gw = gw_http();
     let a = gw.addr;
     for extra in [&[][..], &[("x-cos-security-token", "token")][..]] {
-        let put = presign("PUT", "/", extra);
+        let put = common::presign("PUT", "/", extra);
         let r = Req::new("PUT", &put).path("/").unsigned().send(a);
         assert_eq!(r.status, 200, "{put}: {}", String::from_utf8_lossy(&r.body));
         assert_eq!(Req::new("HEAD", "/").send(a).status, 200);
-        let del = presign("DELETE", "/", extra);
+        let del = common::presign("DELETE", "/", extra);
         let r = Req::new("DELETE", &del).path("/").unsigned().send(a);
         assert_eq!(r.status, 204, "{del}: {}", String::from_utf8_lossy(&r.body));
         assert_eq!(Req::new("HEAD", "/").send(a).status, 404);
     }
     // A sub-resource is still a sub-resource when presigned.
     make_bucket(a);
-    let acl = presign("PUT", "/", &[("acl", "")]);
+    let acl = common::presign("PUT", "/", &[("acl", "")]);
     Req::new("PUT", &acl)
         .path("/")
         .unsigned()

@@ -5,6 +5,7 @@ use http::StatusCode;
 use storage_adapter::BucketEncryption;
 
 use super::{BodySlot, Ctx, now, read_small_body};
+use crate::endpoint::ListObjectsParams;
 use crate::error::{Error, Result};
 use crate::http::{Resp, escape, iso_date, status_response, xml_response};
 use crate::server::Gateway;
@@ -52,22 +53,16 @@ pub async fn list_buckets(gw: &Gateway) -> Result<Resp> {
 }
 
 /// GET Bucket: `prefix`, `delimiter`, `marker`, `max-keys`, `encoding-type=url`.
-pub async fn list_objects(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
+pub async fn list_objects(gw: &Gateway, ctx: &Ctx, params: &ListObjectsParams) -> Result<Resp> {
     gw.store
         .bucket(ctx.bucket())
         .await?
         .ok_or(Error::NoSuchBucket)?;
-    let prefix = ctx.q("prefix").unwrap_or("");
-    let delimiter = ctx.q("delimiter").unwrap_or("");
-    let marker = ctx.q("marker").unwrap_or("");
-    let max_keys: usize = match ctx.q("max-keys") {
-        None => 1000,
-        Some(m) => m
-            .parse::<usize>()
-            .map_err(|_| Error::InvalidArgument("max-keys must be a number".into()))?
-            .min(1000),
-    };
-    let url = ctx.q("encoding-type") == Some("url");
+    let prefix = params.prefix.as_str();
+    let delimiter = params.delimiter.as_str();
+    let marker = params.marker.as_str();
+    let max_keys = params.max_keys;
+    let url = params.url_encoded;
     let enc = |s: &str| {
         if url {
             escape(&crate::http::cos_encode(s).replace("%2F", "/"))

@@ -11,6 +11,7 @@ use hyper::body::Incoming;
 use md5::{Digest as _, Md5};
 
 use crate::auth::{Signed, SignedRequest, verify};
+use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::http::{Resp, header_str, now_secs, query_get};
 use crate::route::Target;
@@ -96,66 +97,47 @@ impl RequestBody {
 /// A boxed stream of body bytes.
 pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
 
-/// Routes a request to its operation.
+/// Classifies a request ([`Endpoint::parse`]) and runs its operation.
 pub async fn dispatch(gw: &Gateway, ctx: &Ctx, body: &mut BodySlot) -> Result<Resp> {
-    let key_empty = ctx.target.key.is_empty();
-    if ctx.method == Method::POST
-        && key_empty
-        && ctx
-            .header("content-type")
-            .is_some_and(|c| c.to_ascii_lowercase().starts_with("multipart/form-data"))
-    {
+    let endpoint = Endpoint::parse(&ctx.method, &ctx.target, &ctx.headers);
+    if let Ok(Endpoint::PostObject) = endpoint {
         // POST Object: signed by its policy, not by an Authorization header.
         return post::post_object(gw, ctx, body).await;
     }
     authenticate(gw, ctx)?;
     check_ssec_transport(gw, ctx)?;
-    if ctx.target.bucket.is_none() {
-        return match ctx.method {
-            Method::GET => bucket::list_buckets(gw).await,
-            _ => Err(Error::MethodNotAllowed),
-        };
-    }
-    let has = |n: &str| ctx.q(n).is_some();
-    // A presigned request's signature parameters name no sub-resource.
-    let no_sub_resource = ctx
-        .target
-        .query
-        .iter()
-        .all(|(k, _)| crate::auth::is_signature_param(k));
-    if key_empty {
-        return match ctx.method {
-            Method::PUT if has("encryption") => bucket::put_encryption(gw, ctx, body).await,
-            Method::GET if has("encryption") => bucket::get_encryption(gw, ctx).await,
-            Method::DELETE if has("encryption") => bucket::delete_encryption(gw, ctx).await,
-            Method::GET if has("uploads") => multipart::list_uploads(gw, ctx).await,
-            Method::PUT if no_sub_resource => bucket::create(gw, ctx).await,
-            Method::HEAD => bucket::head(gw, ctx).await,
-            Method::DELETE if no_sub_resource => bucket::delete(gw, ctx).await,
-            Method::GET if !has("acl") && !has("cors") && !has("tagging") => {
-                bucket::list_objects(gw, ctx).await
-            }
-            _ => Err(Error::NotImplemented("this bucket sub-resource")),
-        };
-    }
-    match ctx.method {
-        Method::PUT if has("partNumber") && has("uploadId") => {
-            if ctx.headers.contains_key("x-cos-copy-source") {
-                multipart::upload_part_copy(gw, ctx).await
-            } else {
-                multipart::upload_part(gw, ctx, body).await
-            }
+    match endpoint? {
+        Endpoint::ListBuckets => bucket::list_buckets(gw).await,
+        Endpoint::CreateBucket => bucket::create(gw, ctx).await,
+        Endpoint::HeadBucket => bucket::head(gw, ctx).await,
+        Endpoint::DeleteBucket => bucket::delete(gw, ctx).await,
+        Endpoint::ListObjects(params) => bucket::list_objects(gw, ctx, &params).await,
+        Endpoint::PutBucketEncryption => bucket::put_encryption(gw, ctx, body).await,
+        Endpoint::GetBucketEncryption => bucket::get_encryption(gw, ctx).await,
+        Endpoint::DeleteBucketEncryption => bucket::delete_encryption(gw, ctx).await,
+        Endpoint::ListMultipartUploads { prefix } => {
+            multipart::list_uploads(gw, ctx, &prefix).await
         }
-        Method::PUT if ctx.headers.contains_key("x-cos-copy-source") => object::copy(gw, ctx).await,
-        Method::PUT if !has("acl") && !has("tagging") => object::put(gw, ctx, body).await,
-        Method::GET if has("uploadId") => multipart::list_parts(gw, ctx).await,
-        Method::GET if !has("acl") && !has("tagging") => object::get(gw, ctx, false).await,
-        Method::HEAD => object::get(gw, ctx, true).await,
-        Method::DELETE if has("uploadId") => multipart::abort(gw, ctx).await,
-        Method::DELETE => object::delete(gw, ctx).await,
-        Method::POST if has("uploads") => multipart::initiate(gw, ctx).await,
-        Method::POST if has("uploadId") => multipart::complete(gw, ctx, body).await,
-        _ => Err(Error::NotImplemented("this object operation")),
+        Endpoint::PostObject => post::post_object(gw, ctx, body).await,
+        Endpoint::PutObject => object::put(gw, ctx, body).await,
+        Endpoint::CopyObject => object::copy(gw, ctx).await,
+        Endpoint::GetObject { overrides } => object::get(gw, ctx, &overrides, false).await,
+        Endpoint::HeadObject { overrides } => object::get(gw, ctx, &overrides, true).await,
+        Endpoint::DeleteObject => object::delete(gw, ctx).await,
+        Endpoint::InitiateMultipartUpload => multipart::initiate(gw, ctx).await,
+        Endpoint::UploadPart {
+            upload_id,
+            part_number,
+        } => multipart::upload_part(gw, ctx, &upload_id, part_number, body).await,
+        Endpoint::UploadPartCopy {
+            upload_id,
+            part_number,
+        } => multipart::upload_part_copy(gw, ctx, &upload_id, part_number).await,
+        Endpoint::CompleteMultipartUpload { upload_id } => {
+            multipart::complete(gw, ctx, &upload_id, body).await
+        }
+        Endpoint::AbortMultipartUpload { upload_id } => multipart::abort(gw, ctx, &upload_id).await,
+        Endpoint::ListParts(params) => multipart::list_parts(gw, ctx, &params).await,
     }
 }
 

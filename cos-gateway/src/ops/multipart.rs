@@ -20,22 +20,16 @@ use crate::http::{Resp, escape, iso_date, set, set_sse, status_response, xml_res
 use crate::server::Gateway;
 use crate::store::{Object, Part, Upload};
 
-/// The smallest part other than the last.
-pub const MIN_PART_SIZE: u64 = 1 << 20;
-
-/// The highest part number (COS: parts 1 to 10000).
-pub const MAX_PARTS: u32 = 10_000;
+use crate::endpoint::ListPartsParams;
+use crate::limits::MIN_PART_SIZE;
 
 const XML_HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 
-fn upload_id_param(ctx: &Ctx) -> Result<&str> {
-    ctx.q("uploadId")
+/// The upload `upload_id` of the request's object (an empty id is `NoSuchUpload`).
+async fn load_upload(gw: &Gateway, ctx: &Ctx, upload_id: &str) -> Result<Upload> {
+    let id = Some(upload_id)
         .filter(|s| !s.is_empty())
-        .ok_or(Error::NoSuchUpload)
-}
-
-async fn load_upload(gw: &Gateway, ctx: &Ctx) -> Result<Upload> {
-    let id = upload_id_param(ctx)?;
+        .ok_or(Error::NoSuchUpload)?;
     bucket_default(gw, ctx.bucket()).await?;
     gw.store.upload(ctx.bucket(), &ctx.target.key, id).await
 }
@@ -76,13 +70,6 @@ pub async fn initiate(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
         set_sse(r.headers_mut(), echo);
     }
     Ok(r)
-}
-
-fn part_number(ctx: &Ctx) -> Result<u32> {
-    ctx.q("partNumber")
-        .and_then(|n| n.parse::<u32>().ok())
-        .filter(|n| (1..=MAX_PARTS).contains(n))
-        .ok_or_else(|| Error::InvalidArgument(format!("partNumber must be 1..={MAX_PARTS}")))
 }
 
 /// Seals (or stores as is) one part's plaintext and records it.
@@ -154,11 +141,16 @@ async fn store_part(
 }
 
 /// Upload Part (`PUT /<key>?partNumber=N&uploadId=ID`).
-pub async fn upload_part(gw: &Gateway, ctx: &Ctx, body: &mut BodySlot) -> Result<Resp> {
-    let number = part_number(ctx)?;
+pub async fn upload_part(
+    gw: &Gateway,
+    ctx: &Ctx,
+    upload_id: &str,
+    number: u32,
+    body: &mut BodySlot,
+) -> Result<Resp> {
     let expect_md5 = content_md5(ctx)?;
     let customer = sse::parse_upload_part(&ctx.headers)?;
-    let upload = load_upload(gw, ctx).await?;
+    let upload = load_upload(gw, ctx, upload_id).await?;
     let input = body_stream(take_body(body)?);
     let (part, echo) = store_part(
         gw,
@@ -181,10 +173,14 @@ pub async fn upload_part(gw: &Gateway, ctx: &Ctx, body: &mut BodySlot) -> Result
 }
 
 /// Upload Part - Copy: the source range's plaintext becomes the part.
-pub async fn upload_part_copy(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
-    let number = part_number(ctx)?;
+pub async fn upload_part_copy(
+    gw: &Gateway,
+    ctx: &Ctx,
+    upload_id: &str,
+    number: u32,
+) -> Result<Resp> {
     let keys = sse::parse_upload_part_copy(&ctx.headers)?;
-    let upload = load_upload(gw, ctx).await?;
+    let upload = load_upload(gw, ctx, upload_id).await?;
     let (src_bucket, src_key, src, pin) = copy_source(gw, ctx).await?;
     let range = parse_copy_range(ctx.header("x-cos-copy-source-range"), src.size)?;
     let input = plaintext_stream(
@@ -278,9 +274,14 @@ pub fn choose_parts(listed: &[(u32, String)], stored: &[Part]) -> Result<Vec<Par
 }
 
 /// Complete Multipart Upload (`POST /<key>?uploadId=ID`).
-pub async fn complete(gw: &Gateway, ctx: &Ctx, body: &mut BodySlot) -> Result<Resp> {
+pub async fn complete(
+    gw: &Gateway,
+    ctx: &Ctx,
+    upload_id: &str,
+    body: &mut BodySlot,
+) -> Result<Resp> {
     let customer = sse::parse_upload_part(&ctx.headers)?;
-    let upload = load_upload(gw, ctx).await?;
+    let upload = load_upload(gw, ctx, upload_id).await?;
     let xml = read_small_body(body, crate::xml::MAX_XML).await?;
     let listed = parse_complete(&xml)?;
     let stored = gw.store.parts(&upload.upload_id).await?;
@@ -341,8 +342,8 @@ pub async fn complete(gw: &Gateway, ctx: &Ctx, body: &mut BodySlot) -> Result<Re
 }
 
 /// Abort Multipart Upload (204).
-pub async fn abort(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
-    let upload = load_upload(gw, ctx).await?;
+pub async fn abort(gw: &Gateway, ctx: &Ctx, upload_id: &str) -> Result<Resp> {
+    let upload = load_upload(gw, ctx, upload_id).await?;
     gw.store.abort_upload(&upload.upload_id).await?;
     Ok(status_response(StatusCode::NO_CONTENT))
 }
@@ -351,18 +352,10 @@ const OWNER: &str =
     "<ID>qcs::cam::uin/100000000001:uin/100000000001</ID><DisplayName>100000000001</DisplayName>";
 
 /// List Parts (`GET /<key>?uploadId=ID`).
-pub async fn list_parts(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
-    let upload = load_upload(gw, ctx).await?;
+pub async fn list_parts(gw: &Gateway, ctx: &Ctx, params: &ListPartsParams) -> Result<Resp> {
+    let upload = load_upload(gw, ctx, &params.upload_id).await?;
     let parts = gw.store.parts(&upload.upload_id).await?;
-    let marker: u32 = ctx
-        .q("part-number-marker")
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(0);
-    let max: usize = ctx
-        .q("max-parts")
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(1000)
-        .clamp(1, 1000);
+    let (marker, max) = (params.part_number_marker, params.max_parts);
     let after: Vec<&Part> = parts.iter().filter(|p| p.number > marker).collect();
     let truncated = after.len() > max;
     let shown = &after[..after.len().min(max)];
@@ -387,9 +380,8 @@ pub async fn list_parts(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
 }
 
 /// List Multipart Uploads (`GET /?uploads`; the Python `upload_file` calls it to resume).
-pub async fn list_uploads(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
+pub async fn list_uploads(gw: &Gateway, ctx: &Ctx, prefix: &str) -> Result<Resp> {
     bucket_default(gw, ctx.bucket()).await?;
-    let prefix = ctx.q("prefix").unwrap_or("");
     let uploads = gw.store.list_uploads(ctx.bucket(), prefix).await?;
     let mut xml = format!(
         "{XML_HEAD}<ListMultipartUploadsResult><Bucket>{}</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker><NextKeyMarker></NextKeyMarker><NextUploadIdMarker></NextUploadIdMarker><MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated><Prefix>{}</Prefix>",

@@ -119,8 +119,8 @@ pub async fn put(gw: &Gateway, ctx: &Ctx, body: &mut BodySlot) -> Result<Resp> {
     Ok(r)
 }
 
-/// Sets the stored headers and the `response-*` overrides of GET.
-fn set_object_headers(h: &mut HeaderMap, ctx: &Ctx, obj: &Object) {
+/// Sets the stored headers and the `response-*` overrides of GET (response header, value).
+fn set_object_headers(h: &mut HeaderMap, overrides: &[(&'static str, String)], obj: &Object) {
     let mut has_type = false;
     for (k, v) in &obj.meta {
         has_type |= k == "content-type";
@@ -132,17 +132,8 @@ fn set_object_headers(h: &mut HeaderMap, ctx: &Ctx, obj: &Object) {
             HeaderValue::from_static("application/octet-stream"),
         );
     }
-    for (q, name) in [
-        ("response-content-type", "content-type"),
-        ("response-content-language", "content-language"),
-        ("response-expires", "expires"),
-        ("response-cache-control", "cache-control"),
-        ("response-content-disposition", "content-disposition"),
-        ("response-content-encoding", "content-encoding"),
-    ] {
-        if let Some(v) = ctx.q(q) {
-            set(h, name, v);
-        }
+    for (name, value) in overrides {
+        set(h, name, value);
     }
     set(h, "etag", &format!("\"{}\"", obj.etag));
     set(h, "last-modified", &http_date(obj.modified));
@@ -156,7 +147,12 @@ fn set_object_headers(h: &mut HeaderMap, ctx: &Ctx, obj: &Object) {
 }
 
 /// GET and HEAD Object.
-pub async fn get(gw: &Gateway, ctx: &Ctx, head: bool) -> Result<Resp> {
+pub async fn get(
+    gw: &Gateway,
+    ctx: &Ctx,
+    overrides: &[(&'static str, String)],
+    head: bool,
+) -> Result<Resp> {
     let customer = sse::parse_read(&ctx.headers)?;
     // Pinned: an overwrite during the GET does not remove the files it is streaming.
     let (obj, pin) = match gw
@@ -193,7 +189,7 @@ pub async fn get(gw: &Gateway, ctx: &Ctx, head: bool) -> Result<Resp> {
     let range = parse_range(ctx.header("range"), obj.size)?;
     let mut r = Response::new(empty());
     let h = r.headers_mut();
-    set_object_headers(h, ctx, &obj);
+    set_object_headers(h, overrides, &obj);
     let len = match &range {
         Some(rg) => {
             *r.status_mut() = StatusCode::PARTIAL_CONTENT;

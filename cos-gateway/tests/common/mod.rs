@@ -332,6 +332,34 @@ impl Raw {
     }
 }
 
+/// A presigned request target for `method` on `path` (on [`HOST`]), with `extra` parameters signed
+/// along with it.
+pub fn presign(method: &str, path: &str, extra: &[(&str, &str)]) -> String {
+    let now = cos_gateway::http::now_secs();
+    let query: Vec<(String, String)> = extra
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let auth = cos_gateway::auth::sign(
+        SECRET_ID,
+        &SecretKey::new(SECRET_KEY),
+        method,
+        path,
+        &query,
+        &[("host".into(), HOST.into())],
+        (now - 10, now + 100),
+    );
+    let mut params: Vec<String> = query
+        .iter()
+        .map(|(k, v)| format!("{k}={}", cos_gateway::http::cos_encode(v)))
+        .collect();
+    params.extend(auth.split('&').map(|p| {
+        let (k, v) = p.split_once('=').unwrap();
+        format!("{k}={}", cos_gateway::http::cos_encode(v))
+    }));
+    format!("{path}?{}", params.join("&"))
+}
+
 /// SSE-C headers for a 32-byte key.
 pub fn ssec(key: &[u8; 32]) -> Vec<(String, String)> {
     use base64::Engine as _;
