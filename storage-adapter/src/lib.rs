@@ -8,8 +8,8 @@
 //! # Modules
 //!
 //! * [`sse`]: modes, request header parsing per operation, response headers, bucket default.
-//! * [`provider`]: the [`KeyProvider`] trait and its implementations (SSE-C, in-memory, embedded
-//!   `kms-server` core, gRPC behind the `grpc` feature).
+//! * [`provider`]: the [`KeyProvider`] trait and its implementations (SSE-C, in-memory, the embedded
+//!   `kms-server` core behind the `embedded` feature, gRPC behind the `grpc` feature).
 //! * [`envelope`]: what is stored beside an object, its canonical encoding, the key wrap.
 //! * [`stream`]: the STREAM segment construction (64 KiB segments, counter + last-flag nonces).
 //! * [`body`]: streaming encrypt/decrypt over `Stream<Bytes>` / `AsyncRead`, range plans.
@@ -126,6 +126,7 @@ pub use error::{CosErrorCode, Error, KeyUse, Result};
 pub use object::{
     Adapter, OpenUpload, OpenedObject, PLAIN_READ_SIZE, PartSealer, PutSealer, STORED_READ_SIZE,
 };
+#[cfg(feature = "embedded")]
 pub use provider::embedded::EmbeddedKms;
 pub use provider::{
     CustomerKeyProvider, DataKey, DataKeyRequest, GeneratedKey, KeyProvider, KeyTarget, MemoryKms,

@@ -5,8 +5,9 @@
 //!
 //! * [`CustomerKeyProvider`]: SSE-C, the customer's key itself (nothing is stored but its MD5).
 //! * [`MemoryKms`]: an in-memory KMS for tests and examples (keys vanish with the process).
-//! * `EmbeddedKms` (in `provider::embedded`): the `kms-server` core in the same process, with its
-//!   own SQLite file. The default for a storage server: no separate KMS process.
+//! * `EmbeddedKms` (feature `embedded`, in `provider::embedded`): the `kms-server` core in the same
+//!   process, with its own SQLite file. The usual choice for a storage server: no separate KMS
+//!   process.
 //! * `GrpcKms` (feature `grpc`): a running `kms-server` through `kms-client`.
 
 use std::collections::HashMap;
@@ -14,6 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 
+#[cfg(feature = "embedded")]
 pub mod embedded;
 #[cfg(feature = "grpc")]
 pub mod grpc;

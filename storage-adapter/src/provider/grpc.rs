@@ -7,11 +7,16 @@ use tokio::sync::OnceCell;
 use crate::error::{Error, Result};
 use crate::provider::{DataKey, DataKeyRequest, GeneratedKey, KeyProvider, KeyTarget, StoredKey};
 
+/// The alias of `kms-server`'s hidden SSE-COS service key (`alias/` and its
+/// `kms::SSE_COS_KEY_ALIAS`), spelled out so the gRPC provider does not pull in the KMS core; a test
+/// with the `embedded` feature checks that the two agree.
+pub const SERVICE_KEY_ALIAS: &str = "alias/kms-cos-sse";
+
 /// Data keys from a remote `kms-server`.
 ///
 /// SSE-KMS without a key id uses the server's COS default CMK (`GetDefaultKey`, looked up once).
 /// SSE-COS uses `service_key`: [`GrpcKms::with_service_key_alias`] picks the server's hidden
-/// service-managed key (`alias/kms-cos-sse`, the one the embedded KMS uses), [`GrpcKms::new`] lets
+/// service-managed key ([`SERVICE_KEY_ALIAS`], the one the embedded KMS uses), [`GrpcKms::new`] lets
 /// the operator name another.
 #[derive(Debug)]
 pub struct GrpcKms {
@@ -32,10 +37,7 @@ impl GrpcKms {
 
     /// A provider whose SSE-COS key is the server's hidden service-managed key.
     pub fn with_service_key_alias(client: KmsClient) -> Self {
-        Self::new(
-            client,
-            format!("alias/{}", kms_server::kms::SSE_COS_KEY_ALIAS),
-        )
+        Self::new(client, SERVICE_KEY_ALIAS)
     }
 
     async fn default_cmk(&self) -> Result<&str> {
@@ -137,6 +139,15 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.cos_code().as_str(), "KmsInternalException");
         assert_eq!(e.http_status(), 500);
+    }
+
+    #[cfg(feature = "embedded")]
+    #[test]
+    fn service_key_alias_is_the_kms_servers() {
+        assert_eq!(
+            SERVICE_KEY_ALIAS,
+            format!("alias/{}", kms_server::kms::SSE_COS_KEY_ALIAS)
+        );
     }
 
     #[test]
