@@ -1,136 +1,24 @@
-//! COS v5 request signatures (`q-sign-algorithm=sha1`, spec §5): credentials, verification of the
-//! `Authorization` header and of presigned query parameters, the POST Object policy signature, and
-//! a signer (used by the tests and the benchmark client).
+//! The COS v5 request signature (`q-sign-algorithm=sha1`, `docs/cos-kms-spec.md` §5): verifying
+//! an `Authorization` header or presigned query parameters, and a signer as the SDKs sign (used by
+//! the tests and the benchmark client).
+//!
+//! The key derivation ([`hmac_hex`] over the key time) is shared with the POST Object policy
+//! signature in [`super::post_policy`], which signs a policy document instead of a request.
 
-use std::collections::HashMap;
-use std::path::Path;
-
-use hmac::{Hmac, Mac as _};
+use hmac::Mac as _;
 use http::HeaderMap;
 use sha1::{Digest as _, Sha1};
 use subtle::ConstantTimeEq as _;
-use zeroize::{Zeroize as _, Zeroizing};
+use zeroize::Zeroizing;
 
+use super::credentials::{Credentials, SecretKey};
 use crate::error::{Error, Result};
 use crate::http::cos_encode;
 
-type HmacSha1 = Hmac<Sha1>;
+type HmacSha1 = hmac::Hmac<Sha1>;
 
-/// A SecretKey: zeroized on drop, redacted in `Debug`, never logged.
-pub struct SecretKey(Zeroizing<String>);
-
-impl SecretKey {
-    /// Wraps a secret key.
-    pub fn new(s: impl Into<String>) -> Self {
-        Self(Zeroizing::new(s.into()))
-    }
-
-    fn expose(&self) -> &[u8] {
-        self.0.as_bytes()
-    }
-}
-
-impl std::str::FromStr for SecretKey {
-    type Err = std::convert::Infallible;
-
-    /// For the command line (`--secret-key`, `COS_SECRET_KEY`).
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self::new(s))
-    }
-}
-
-impl Clone for SecretKey {
-    fn clone(&self) -> Self {
-        Self(self.0.clone())
-    }
-}
-
-impl std::fmt::Debug for SecretKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SecretKey([REDACTED])")
-    }
-}
-
-/// The SecretId -> SecretKey pairs the gateway accepts.
-#[derive(Clone, Debug, Default)]
-pub struct Credentials {
-    keys: HashMap<String, SecretKey>,
-}
-
-impl Credentials {
-    /// No credentials (every signed request is `InvalidAccessKeyId`).
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds a pair.
-    pub fn insert(&mut self, secret_id: impl Into<String>, secret_key: SecretKey) {
-        self.keys.insert(secret_id.into(), secret_key);
-    }
-
-    /// Number of pairs.
-    pub fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    /// Whether there are no pairs.
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-
-    /// Reads a credentials file: one pair per line, `SECRET_ID SECRET_KEY` (or `SECRET_ID=SECRET_KEY`);
-    /// blank lines and `#` comments are skipped. A file readable by group or others is refused.
-    pub fn load_file(&mut self, path: &Path) -> std::io::Result<usize> {
-        let meta = std::fs::metadata(path)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            if meta.permissions().mode() & 0o077 != 0 {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::PermissionDenied,
-                    format!(
-                        "{} is readable by group or others; chmod 600 it",
-                        path.display()
-                    ),
-                ));
-            }
-        }
-        #[cfg(not(unix))]
-        let _ = meta;
-        let mut text = std::fs::read_to_string(path)?;
-        let mut n = 0;
-        for (i, line) in text.lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let (id, key) = line
-                .split_once(|c: char| c.is_whitespace() || c == '=' || c == ':')
-                .map(|(a, b)| (a.trim(), b.trim()))
-                .filter(|(a, b)| !a.is_empty() && !b.is_empty())
-                .ok_or_else(|| {
-                    std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        format!(
-                            "{} line {}: expected SECRET_ID SECRET_KEY",
-                            path.display(),
-                            i + 1
-                        ),
-                    )
-                })?;
-            self.insert(id, SecretKey::new(key));
-            n += 1;
-        }
-        text.zeroize();
-        Ok(n)
-    }
-
-    fn get(&self, secret_id: &str) -> Option<&SecretKey> {
-        self.keys.get(secret_id)
-    }
-}
-
-fn hmac_hex(key: &[u8], msg: &[u8]) -> String {
+/// Hex HMAC-SHA1 of `msg` under `key`: the sign key (over the key time) and the signature.
+pub(super) fn hmac_hex(key: &[u8], msg: &[u8]) -> String {
     let mut m = HmacSha1::new_from_slice(key).expect("HMAC accepts keys of any length");
     m.update(msg);
     hex::encode(m.finalize().into_bytes())
@@ -233,7 +121,8 @@ pub enum Signed {
     Anonymous,
 }
 
-fn parse_window(s: &str) -> Option<(i64, i64)> {
+/// A `start;end` time window in unix seconds (`q-sign-time`, `q-key-time`).
+pub(super) fn parse_window(s: &str) -> Option<(i64, i64)> {
     let (a, b) = s.split_once(';')?;
     Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
 }
@@ -471,63 +360,10 @@ pub fn sign(
         names(&q)
     )
 }
-
-/// Verifies a POST Object form's signature: `q-signature` = HMAC-SHA1(hex HMAC-SHA1(SecretKey,
-/// q-key-time), hex SHA1(decoded policy)). Returns the secret id's key window check as well.
-pub fn verify_post_policy(
-    creds: &Credentials,
-    ak: &str,
-    key_time: &str,
-    policy_b64: &str,
-    given_signature: &str,
-    now: i64,
-) -> Result<()> {
-    use base64::Engine as _;
-    let secret = creds.get(ak).ok_or(Error::InvalidAccessKeyId)?;
-    let (start, end) = parse_window(key_time)
-        .ok_or_else(|| Error::AccessDenied("q-key-time is malformed".to_owned()))?;
-    if now < start || now > end {
-        return Err(Error::AccessDenied(
-            "post object request has been expired".to_owned(),
-        ));
-    }
-    let policy = base64::engine::general_purpose::STANDARD
-        .decode(policy_b64.trim())
-        .map_err(|_| Error::AccessDenied("the policy is not base64".to_owned()))?;
-    let sign_key = Zeroizing::new(hmac_hex(secret.expose(), key_time.as_bytes()));
-    let expected = hmac_hex(
-        sign_key.as_bytes(),
-        hex::encode(Sha1::digest(&policy)).as_bytes(),
-    );
-    if bool::from(
-        expected
-            .as_bytes()
-            .ct_eq(given_signature.to_ascii_lowercase().as_bytes()),
-    ) {
-        Ok(())
-    } else {
-        Err(Error::SignatureDoesNotMatch)
-    }
-}
-
-/// Signs a POST Object policy (tests).
-pub fn sign_post_policy(secret_key: &SecretKey, key_time: &str, policy_json: &[u8]) -> String {
-    let sign_key = Zeroizing::new(hmac_hex(secret_key.expose(), key_time.as_bytes()));
-    hmac_hex(
-        sign_key.as_bytes(),
-        hex::encode(Sha1::digest(policy_json)).as_bytes(),
-    )
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::test_credentials as creds;
     use super::*;
-
-    fn creds() -> Credentials {
-        let mut c = Credentials::new();
-        c.insert("AKIDtest", SecretKey::new("secretkey"));
-        c
-    }
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -834,45 +670,5 @@ mod tests {
             bucket_in_host: false,
         };
         assert_eq!(verify(&creds(), &req, 0).unwrap(), Signed::Anonymous);
-    }
-
-    #[test]
-    fn post_policy() {
-        let policy = br#"{"expiration":"2030-01-01T00:00:00.000Z","conditions":[]}"#;
-        use base64::Engine as _;
-        let b64 = base64::engine::general_purpose::STANDARD.encode(policy);
-        let sig = sign_post_policy(&SecretKey::new("secretkey"), "0;100", policy);
-        verify_post_policy(&creds(), "AKIDtest", "0;100", &b64, &sig, 50).unwrap();
-        let e = verify_post_policy(&creds(), "AKIDtest", "0;100", &b64, &"0".repeat(40), 50)
-            .unwrap_err();
-        assert_eq!(e.code(), "SignatureDoesNotMatch");
-        let e = verify_post_policy(&creds(), "AKIDtest", "0;100", &b64, &sig, 500).unwrap_err();
-        assert_eq!(e.code(), "AccessDenied");
-    }
-
-    #[test]
-    fn secret_key_debug_is_redacted() {
-        assert_eq!(
-            format!("{:?}", SecretKey::new("hunter2")),
-            "SecretKey([REDACTED])"
-        );
-        assert!(!format!("{:?}", creds()).contains("secretkey"));
-    }
-
-    #[test]
-    fn credentials_file_permissions_and_format() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("creds");
-        std::fs::write(&p, "# comment\nAKID1 key1\nAKID2=key2\n").unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
-            assert!(Credentials::new().load_file(&p).is_err());
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
-        }
-        let mut c = Credentials::new();
-        assert_eq!(c.load_file(&p).unwrap(), 2);
-        assert_eq!(c.len(), 2);
     }
 }
