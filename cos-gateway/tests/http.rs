@@ -116,7 +116,7 @@ fn presigned_urls_are_verified() {
     let gw = gw_http();
     make_bucket(gw.addr);
     Req::new("PUT", "/p").body("presigned").send(gw.addr);
-    let now = cos_gateway::http::now_secs();
+    let now = cos_gateway::wire::now_secs();
     let auth = cos_gateway::auth::sign(
         common::SECRET_ID,
         &cos_gateway::auth::SecretKey::new(common::SECRET_KEY),
@@ -130,7 +130,7 @@ fn presigned_urls_are_verified() {
         .split('&')
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap();
-            format!("{k}={}", cos_gateway::http::cos_encode(v))
+            format!("{k}={}", cos_gateway::wire::cos_encode(v))
         })
         .collect::<Vec<_>>()
         .join("&");
@@ -283,7 +283,7 @@ fn object_bad_inputs() {
 fn kms_key_disabled_after_the_write() {
     let gw = gw_http();
     make_bucket(gw.addr);
-    let kms = gw.gateway.embedded_kms().unwrap();
+    let kms = gw.gateway.embedded_kms().unwrap().kms();
     let id = kms
         .create_key("later-disabled", "", "")
         .unwrap()
@@ -630,7 +630,7 @@ fn post_object_form_upload() {
     let gw = gw_http();
     let a = gw.addr;
     make_bucket(a);
-    let now = cos_gateway::http::now_secs();
+    let now = cos_gateway::wire::now_secs();
     let key_time = format!("{};{}", now - 10, now + 600);
     let policy = serde_json::json!({
         "expiration": "2999-01-01T00:00:00.000Z",
@@ -710,7 +710,7 @@ fn post_object_ssec_fields_over_plain_http_are_refused() {
     });
     let a = gw.addr;
     make_bucket(a);
-    let now = cos_gateway::http::now_secs();
+    let now = cos_gateway::wire::now_secs();
     let key_time = format!("{};{}", now - 10, now + 600);
     let policy = serde_json::json!({
         "expiration": "2999-01-01T00:00:00.000Z",
@@ -863,7 +863,7 @@ fn unsupported_and_incomplete_requests() {
 /// A POST policy signed with the test key: (base64 policy, q-key-time, q-signature).
 fn post_policy(conditions: serde_json::Value) -> (String, String, String) {
     use base64::Engine as _;
-    let now = cos_gateway::http::now_secs();
+    let now = cos_gateway::wire::now_secs();
     let key_time = format!("{};{}", now - 10, now + 600);
     let policy = serde_json::json!({
         "expiration": "2999-01-01T00:00:00.000Z",

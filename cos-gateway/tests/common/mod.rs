@@ -261,8 +261,8 @@ impl<'a> Req<'a> {
                     .map(|p| {
                         let (k, v) = p.split_once('=').unwrap_or((p, ""));
                         (
-                            cos_gateway::http::decode_query(k),
-                            cos_gateway::http::decode_query(v),
+                            cos_gateway::wire::decode_query(k),
+                            cos_gateway::wire::decode_query(v),
                         )
                     })
                     .collect()
@@ -335,7 +335,7 @@ impl Raw {
 /// A presigned request target for `method` on `path` (on [`HOST`]), with `extra` parameters signed
 /// along with it.
 pub fn presign(method: &str, path: &str, extra: &[(&str, &str)]) -> String {
-    let now = cos_gateway::http::now_secs();
+    let now = cos_gateway::wire::now_secs();
     let query: Vec<(String, String)> = extra
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -351,11 +351,11 @@ pub fn presign(method: &str, path: &str, extra: &[(&str, &str)]) -> String {
     );
     let mut params: Vec<String> = query
         .iter()
-        .map(|(k, v)| format!("{k}={}", cos_gateway::http::cos_encode(v)))
+        .map(|(k, v)| format!("{k}={}", cos_gateway::wire::cos_encode(v)))
         .collect();
     params.extend(auth.split('&').map(|p| {
         let (k, v) = p.split_once('=').unwrap();
-        format!("{k}={}", cos_gateway::http::cos_encode(v))
+        format!("{k}={}", cos_gateway::wire::cos_encode(v))
     }));
     format!("{path}?{}", params.join("&"))
 }
