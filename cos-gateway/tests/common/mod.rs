@@ -40,6 +40,27 @@ pub struct Options {
     pub allow_ssec_over_http: bool,
 }
 
+/// A gateway over plain HTTP that accepts SSE-C headers anyway (a test convenience), embedded KMS.
+pub fn start_http() -> TestGateway {
+    start(Options {
+        tls: false,
+        allow_ssec_over_http: true,
+    })
+}
+
+/// [`start_http`] with [`BUCKET`] created.
+pub fn start_with_bucket() -> TestGateway {
+    let gw = start_http();
+    create_bucket(gw.addr);
+    gw
+}
+
+/// Creates [`BUCKET`] (PUT Bucket must answer 200).
+pub fn create_bucket(addr: SocketAddr) {
+    let r = Req::new("PUT", "/").send(addr);
+    assert_eq!(r.status, 200, "PUT Bucket: {}", r.head);
+}
+
 /// Starts a gateway over any key provider (default: the embedded KMS).
 pub fn start(opts: Options) -> TestGateway {
     start_with(opts, None)
@@ -145,6 +166,17 @@ impl Raw {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The body as text (lossy), for messages and `contains` checks.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Asserts the status, showing the response head and body when it differs.
+    pub fn assert_status(&self, status: u16) -> &Self {
+        assert_eq!(self.status, status, "{}\n{}", self.head, self.text());
+        self
+    }
+
     /// The `<Code>` of an error document.
     pub fn code(&self) -> String {
         let b = String::from_utf8_lossy(&self.body);
@@ -209,6 +241,12 @@ impl<'a> Req<'a> {
 
     pub fn header(mut self, k: &str, v: &str) -> Self {
         self.headers.push((k.to_owned(), v.to_owned()));
+        self
+    }
+
+    /// Adds every header of `headers` (for example [`ssec`]'s).
+    pub fn headers(mut self, headers: &[(String, String)]) -> Self {
+        self.headers.extend_from_slice(headers);
         self
     }
 
