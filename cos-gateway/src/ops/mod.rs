@@ -25,12 +25,13 @@ pub async fn dispatch(
     body: &mut RequestBodySlot,
 ) -> Result<Response> {
     let endpoint = Endpoint::parse(&ctx.method, &ctx.target, &ctx.headers);
-    if let Ok(Endpoint::PostObject) = endpoint {
-        // POST Object: signed by its policy, not by an Authorization header.
-        return post::post_object(gw, ctx, body).await;
+    // POST Object is signed by its policy, not by an Authorization header, and checks its SSE-C
+    // fields itself. Every other request, even one for an unimplemented sub-resource, is
+    // authenticated before its endpoint's error is returned.
+    if !matches!(endpoint, Ok(Endpoint::PostObject)) {
+        authenticate(gw, ctx)?;
+        check_ssec_transport(gw, ctx)?;
     }
-    authenticate(gw, ctx)?;
-    check_ssec_transport(gw, ctx)?;
     match endpoint? {
         Endpoint::ListBuckets => bucket::list_buckets(gw).await,
         Endpoint::CreateBucket => bucket::create(gw, ctx).await,

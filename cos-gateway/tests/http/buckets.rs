@@ -32,7 +32,7 @@ fn bucket_operations_and_encryption_config() {
         .assert_error(400, "BadDigest");
     assert_eq!(Req::new("PUT", "/?encryption").body(ok).send(a).status, 200);
     let r = Req::new("GET", "/?encryption").send(a);
-    assert!(String::from_utf8_lossy(&r.body).contains(
+    assert!(r.text().contains(
         "<ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault>"
     ));
     // The default applies to multipart uploads too.
@@ -48,7 +48,7 @@ fn bucket_operations_and_encryption_config() {
     Req::new("PUT", "/x/1").body("1").send(a);
     Req::new("PUT", "/x/2").body("2").send(a);
     let r = Req::new("GET", "/?delimiter=%2F").send(a);
-    let b = String::from_utf8_lossy(&r.body);
+    let b = r.text();
     assert!(
         b.contains("<CommonPrefixes><Prefix>x/</Prefix></CommonPrefixes>"),
         "{b}"
@@ -99,7 +99,7 @@ fn listing_pages_end_on_common_prefixes() {
     for (query, keys, prefixes, next) in cases {
         let r = Req::new("GET", &format!("/?{query}")).path("/").send(a);
         assert_eq!(r.status, 200);
-        let b = String::from_utf8_lossy(&r.body).into_owned();
+        let b = r.text();
         let between = |open: &str, close: &str| -> Vec<String> {
             b.split(open)
                 .skip(1)

@@ -10,7 +10,7 @@ pub(crate) fn initiate(
     let target = format!("/{key}?uploads");
     let r = Req::new("POST", &target).headers(headers).send(addr);
     r.assert_status(200);
-    let b = String::from_utf8_lossy(&r.body).into_owned();
+    let b = r.text();
     b.split("<UploadId>")
         .nth(1)
         .unwrap()
@@ -75,12 +75,9 @@ fn multipart_rules_and_part_copy() {
         .assert_error(400, "MalformedXML");
     // List Parts and List Multipart Uploads.
     let r = Req::new("GET", &t).send(a);
-    assert_eq!(
-        String::from_utf8_lossy(&r.body).matches("<Part>").count(),
-        3
-    );
+    assert_eq!(r.text().matches("<Part>").count(), 3);
     let r = Req::new("GET", "/?uploads&prefix=mp").send(a);
-    assert!(String::from_utf8_lossy(&r.body).contains(&id));
+    assert!(r.text().contains(&id));
     // Upload Part - Copy: a range of an SSE-C object becomes part 2.
     Req::new("PUT", "/src")
         .headers(&ssec(&K1))
@@ -113,7 +110,7 @@ fn multipart_rules_and_part_copy() {
     h.push(("x-cos-copy-source-range".into(), "bytes=3-6".into()));
     let r = Req::new("PUT", &t2).headers(&h).send(a);
     r.assert_status(200);
-    let body = String::from_utf8_lossy(&r.body).into_owned();
+    let body = r.text();
     let e2 = body
         .split("<ETag>")
         .nth(1)
