@@ -250,6 +250,21 @@ test('getBucket lists encrypted objects', async () => {
   check(JSON.stringify(keys) === JSON.stringify(Object.keys(MODES).map((m) => `modes/${m}.bin`).sort()), keys.join(','));
 });
 
+test('unimplemented sub-resources are 501 and change nothing', async () => {
+  // Each of these once fell through to a plain operation (delete, overwrite, listing).
+  await call('putObject', { Key: 'kept', Body: Buffer.from('kept body'), ServerSideEncryption: 'AES256' });
+  const before = await call('headObject', { Key: 'kept' });
+  await expectError('NotImplemented', 501, 'deleteObjectTagging', { Key: 'kept' });
+  await expectError('NotImplemented', 501, 'putObjectTagging', { Key: 'kept', Tags: [{ Key: 'k', Value: 'v' }] });
+  await expectError('NotImplemented', 501, 'getObjectAcl', { Key: 'kept' });
+  await expectError('NotImplemented', 501, 'getBucketVersioning', {});
+  await expectError('NotImplemented', 501, 'getBucketPolicy', {});
+  await expectError('NotImplemented', 501, 'deleteBucketLifecycle', {});
+  const d = await call('getObject', { Key: 'kept' });
+  check(d.Body.toString() === 'kept body', 'the object changed');
+  check(d.ETag === before.ETag, `the ETag changed: ${d.ETag} != ${before.ETag}`);
+});
+
 test('negative: wrong SSE-C key', () => expectError('SsecDecryptHeaderInvalid', 400, 'getObject', { Key: '2.jpg', ...SSEC2 }));
 test('negative: missing SSE-C key', () => expectError('SsecDecryptHeaderInvalid', 400, 'getObject', { Key: '2.jpg' }));
 test('negative: SSE header on GET', () =>

@@ -302,6 +302,28 @@ def delete_object_and_bucket_rules():
     expect_error('BucketNotEmpty', 409, client.delete_bucket, Bucket=bucket)
 
 
+@test
+def unimplemented_sub_resources_change_nothing():
+    # Each of these once fell through to a plain operation: DELETE ?tagging deleted the object, PUT
+    # ?tagging overwrote it, GET ?versioning / ?lifecycle / ?policy returned a listing.
+    client.put_object(Bucket=bucket, Key='kept', Body=b'kept body', ServerSideEncryption='AES256')
+    etag = client.head_object(Bucket=bucket, Key='kept')['ETag']
+    tagging = {'TagSet': {'Tag': [{'Key': 'k', 'Value': 'v'}]}}
+    expect_error('NotImplemented', 501, client.delete_object_tagging, Bucket=bucket, Key='kept')
+    expect_error('NotImplemented', 501, client.put_object_tagging, Bucket=bucket, Key='kept',
+                 Tagging=tagging)
+    expect_error('NotImplemented', 501, client.get_object_acl, Bucket=bucket, Key='kept')
+    expect_error('NotImplemented', 501, client.get_bucket_versioning, Bucket=bucket)
+    expect_error('NotImplemented', 501, client.get_bucket_lifecycle, Bucket=bucket)
+    expect_error('NotImplemented', 501, client.delete_bucket_lifecycle, Bucket=bucket)
+    expect_error('NotImplemented', 501, client.get_bucket_policy, Bucket=bucket)
+    expect_error('NotImplemented', 501, client.delete_bucket_tagging, Bucket=bucket)
+    resp = client.get_object(Bucket=bucket, Key='kept')
+    check(body_of(resp) == b'kept body', 'the object changed')
+    check(resp['ETag'] == etag, 'the ETag changed: %s != %s' % (resp['ETag'], etag))
+    client.head_bucket(Bucket=bucket)
+
+
 # ---- negative cases -------------------------------------------------------------------------------
 
 @test

@@ -315,7 +315,7 @@ impl Endpoint {
 
 /// Whether the request carries a `multipart/form-data` body (POST Object).
 fn is_form(headers: &HeaderMap) -> bool {
-    crate::http::header_str(headers, "content-type")
+    crate::wire::header_str(headers, "content-type")
         .is_some_and(|c| c.to_ascii_lowercase().starts_with("multipart/form-data"))
 }
 

@@ -1,7 +1,7 @@
 //! The gateway's error type and its one mapping to the COS error document.
 //!
 //! Every failure a handler can produce is an [`Error`]; [`Error::code`] and [`Error::status`] give the
-//! COS `<Code>` and the HTTP status, and [`crate::http::error_response`] writes the XML document
+//! COS `<Code>` and the HTTP status, and [`crate::wire::error_response`] writes the XML document
 //! (`Code`, `Message`, `Resource`, `RequestId`, `TraceId`: all non-empty, as the Python SDK needs).
 //! Internal details are logged, never sent.
 

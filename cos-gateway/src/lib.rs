@@ -8,28 +8,36 @@
 //!
 //! # Layout
 //!
-//! * [`server`]: the accept loop (`serve(listener, shutdown)`), TLS, the per-request frame
-//!   (request id, header case, error document).
+//! * [`server`]: the accept loop (`serve(listener, shutdown)`), TLS, connection limits.
+//! * [`frame`]: the per-request frame (request id, header case, error document) around
+//!   [`ops::dispatch`].
+//! * [`state`]: the [`Gateway`] shared by every request and the [`Config`] it opens from.
 //! * [`route`]: Host / path-style / absolute-form routing to bucket and key.
 //! * [`endpoint`]: the typed endpoint, which COS operation a request is with its parsed
 //!   parameters; an unimplemented sub-resource is `501 NotImplemented`, never a fall-through.
 //! * [`auth`]: COS v5 signatures (header and presigned), credentials, POST policy.
+//! * [`context`]: one routed request ([`context::RequestContext`]); [`body`]: its body.
 //! * [`ops`]: the operations (bucket, object, copy, multipart, bucket encryption, POST Object).
 //! * [`store`]: bodies as files (temp, fsync, rename) and metadata in SQLite.
-//! * [`http`], [`xml`], [`tls`], [`error`]: plumbing and the single error -> COS XML mapping;
+//! * [`wire`], [`xml`], [`tls`], [`error`]: plumbing and the single error -> COS XML mapping;
 //!   [`limits`]: the COS limits several layers check.
 
 pub mod auth;
+pub mod body;
+pub mod context;
 pub mod endpoint;
 pub mod error;
-pub mod http;
+pub mod frame;
 pub mod limits;
 pub mod ops;
 pub mod route;
 pub mod server;
+pub mod state;
 pub mod store;
 pub mod tls;
+pub mod wire;
 pub mod xml;
 
 pub use error::{Error, Result};
-pub use server::{Config, Gateway, KmsBackend, ServeOptions, serve, serve_with};
+pub use server::{ServeOptions, serve, serve_with};
+pub use state::{Config, Gateway, KmsBackend};

@@ -11,7 +11,7 @@
 use http::request::Parts;
 
 use crate::error::{Error, Result};
-use crate::http::{decode, header_str, parse_query};
+use crate::wire::{decode, header_str, parse_query};
 
 /// Where a request goes.
 #[derive(Debug, Clone)]

@@ -1,4 +1,5 @@
-//! The gateway: its configuration, the accept loop and the per-request frame.
+//! The accept loop: connections, TLS handshakes, limits and graceful shutdown. Each request is
+//! handed to [`Gateway::handle`] (the per-request frame, [`crate::frame`]).
 //!
 //! [`serve`] takes its listener and a shutdown future (so tests bind `127.0.0.1:0`), serves
 //! HTTP/1.1 (over TLS when given a config), and on shutdown stops accepting, lets in-flight requests
@@ -11,28 +12,17 @@
 //! permit per connection, taken before `accept`; further clients wait in the listen backlog), and
 //! a client that stalls for `idle_timeout` loses its connection: while it performs the TLS
 //! handshake or sends a request's headers, the connection is closed; while it sends a request
-//! body, the request ends with `400 RequestTimeout` (see [`crate::ops::body_stream`]).
-//!
-//! Every response gets `x-cos-request-id`, `Server: tencent-cos` and `Date`, and the header-case
-//! extensions (see [`crate::http`]). Every error becomes the COS XML document in one place,
-//! [`crate::http::error_response`].
+//! body, the request ends with `400 RequestTimeout` (see [`crate::body::body_stream`]).
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{HeaderValue, Method, Request};
-use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use storage_adapter::{Adapter, KeyProvider};
 use tokio::net::TcpListener;
 
-use crate::auth::Credentials;
-use crate::error::{Error, Result};
-use crate::http::{HeaderCase, Resp, error_response, http_date, now_secs};
-use crate::store::Store;
+use crate::state::Gateway;
 
 /// Connections served at once by default (`--max-connections`).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
@@ -57,148 +47,6 @@ impl Default for ServeOptions {
             idle_timeout: IDLE_TIMEOUT,
         }
     }
-}
-
-/// Where data keys come from.
-#[derive(Debug)]
-pub enum KmsBackend {
-    /// The `kms-server` core in process, on the gateway's data directory, under this root key.
-    Embedded(kms_server::RootKey),
-    /// Any provider (the gRPC client to a running `kms-server`, or a test double).
-    Provider(Arc<dyn KeyProvider>),
-}
-
-/// What a gateway needs to start.
-#[derive(Debug)]
-pub struct Config {
-    /// Data directory: `kms.sqlite3` (embedded KMS), `gateway.sqlite3`, `objects/`, `tmp/`.
-    pub data_dir: PathBuf,
-    /// The accepted SecretId/SecretKey pairs.
-    pub credentials: Credentials,
-    /// The KMS.
-    pub kms: KmsBackend,
-    /// Accept SSE-C headers over plain HTTP (a test convenience; COS requires HTTPS).
-    pub allow_ssec_over_http: bool,
-}
-
-/// A running gateway's shared state.
-#[derive(Debug)]
-pub struct Gateway {
-    pub(crate) store: Store,
-    pub(crate) adapter: Adapter,
-    pub(crate) creds: Credentials,
-    pub(crate) allow_ssec_over_http: bool,
-    header_case: HeaderCase,
-    kms: Option<Arc<kms_server::Kms>>,
-}
-
-impl Gateway {
-    /// Opens the store and the KMS.
-    pub async fn open(config: Config) -> Result<Arc<Self>> {
-        std::fs::create_dir_all(&config.data_dir)?;
-        let (provider, kms): (Arc<dyn KeyProvider>, _) = match config.kms {
-            KmsBackend::Embedded(root_key) => {
-                let kms = kms_server::Kms::open(kms_server::Config::new(
-                    config.data_dir.clone(),
-                    root_key,
-                ))
-                .map_err(|e| Error::internal(format!("cannot open the embedded KMS: {e}")))?;
-                let kms = Arc::new(kms);
-                (
-                    Arc::new(storage_adapter::EmbeddedKms::new(Arc::clone(&kms))),
-                    Some(kms),
-                )
-            }
-            KmsBackend::Provider(p) => (p, None),
-        };
-        let store = Store::open(&config.data_dir)?;
-        Ok(Arc::new(Self {
-            store,
-            adapter: Adapter::new(provider),
-            creds: config.credentials,
-            allow_ssec_over_http: config.allow_ssec_over_http,
-            header_case: HeaderCase::build().await?,
-            kms,
-        }))
-    }
-
-    /// The embedded KMS (administration in tests and tools), when the gateway embeds one.
-    pub fn embedded_kms(&self) -> Option<&Arc<kms_server::Kms>> {
-        self.kms.as_ref()
-    }
-
-    /// Handles one request; never fails (errors become COS error documents). A body that sends
-    /// nothing for `body_idle_timeout` ends the request with `RequestTimeout`.
-    pub async fn handle(
-        &self,
-        req: Request<Incoming>,
-        tls: bool,
-        body_idle_timeout: Duration,
-    ) -> Resp {
-        let request_id = new_request_id();
-        let (parts, body) = req.into_parts();
-        let head = parts.method == Method::HEAD;
-        let mut body = Some(crate::ops::RequestBody::new(body, body_idle_timeout));
-        let mut resp = match crate::route::route(&parts) {
-            Err(e) => error_response(&e, parts.uri.path(), &request_id, head),
-            Ok(target) => {
-                let ctx = crate::ops::Ctx {
-                    method: parts.method.clone(),
-                    headers: parts.headers,
-                    target,
-                    tls,
-                    request_id: request_id.clone(),
-                };
-                match crate::ops::dispatch(self, &ctx, &mut body).await {
-                    Ok(r) => r,
-                    Err(e) => {
-                        if let Some(b) = body.take() {
-                            drain(b.into_inner()).await;
-                        }
-                        error_response(&e, &ctx.target.resource(), &request_id, head)
-                    }
-                }
-            }
-        };
-        let h = resp.headers_mut();
-        h.insert(
-            "x-cos-request-id",
-            HeaderValue::from_str(&request_id).expect("hex is a valid header value"),
-        );
-        h.insert(
-            http::header::SERVER,
-            HeaderValue::from_static("tencent-cos"),
-        );
-        if let Ok(d) = HeaderValue::from_str(&http_date(now_secs())) {
-            h.insert(http::header::DATE, d);
-        }
-        self.header_case.apply(&mut resp);
-        resp
-    }
-}
-
-/// Reads and drops the rest of an unread request body (at most 64 MiB, 10 s), so that the client,
-/// still sending, reads the error response rather than a connection reset.
-pub(crate) async fn drain(body: Incoming) {
-    use http_body_util::BodyExt as _;
-    let mut body = body;
-    let mut left: u64 = 64 << 20;
-    let read = async {
-        while let Some(Ok(frame)) = body.frame().await {
-            if let Some(d) = frame.data_ref() {
-                left = left.saturating_sub(d.len() as u64);
-                if left == 0 {
-                    break;
-                }
-            }
-        }
-    };
-    let _ = tokio::time::timeout(Duration::from_secs(10), read).await;
-}
-
-/// A request id: 32 hex characters, unique per request.
-fn new_request_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
 }
 
 /// Serves `gateway` on `listener` (TLS when `tls` is given) until `shutdown` completes, with the

@@ -74,12 +74,7 @@ fn objects_through_a_kms_server_over_grpc() {
             req = req.header(k, v);
         }
         let r = req.send(a);
-        assert_eq!(
-            r.status,
-            200,
-            "{name}: {}",
-            String::from_utf8_lossy(&r.body)
-        );
+        assert_eq!(r.status, 200, "{name}: {}", r.text());
         let g = Req::new("GET", &target).send(a);
         assert_eq!(g.body, format!("body of {name}").as_bytes());
         assert_eq!(

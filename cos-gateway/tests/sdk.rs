@@ -38,7 +38,7 @@ fn setup() -> (common::TestGateway, Vec<(String, String)>) {
         tls: true,
         allow_ssec_over_http: false,
     });
-    let kms = gw.gateway.embedded_kms().expect("embedded KMS");
+    let kms = gw.gateway.embedded_kms().expect("embedded KMS").kms();
     let enabled = kms
         .create_key("sdk-test-key", "", "")
         .unwrap()

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Options, Raw, Req, start};
+use common::{Raw, Req, start_http};
 
 /// The sub-resources COS (or S3) defines that this gateway does not implement, and one unknown
 /// name.
@@ -99,10 +99,7 @@ fn assert_not_implemented(r: &Raw, method: &str, what: &str) {
 
 /// A gateway with the bucket holding `obj`, and the empty bucket; and their snapshot.
 fn setup() -> (common::TestGateway, Snapshot) {
-    let gw = start(Options {
-        tls: false,
-        allow_ssec_over_http: false,
-    });
+    let gw = start_http();
     let a = gw.addr;
     assert_eq!(Req::new("PUT", "/").send(a).status, 200);
     let r = Req::new("PUT", "/").host(EMPTY_BUCKET_HOST).send(a);
@@ -173,10 +170,7 @@ fn presigned_sub_resources_are_501_too() {
 
 #[test]
 fn operation_parameters_are_not_sub_resources() {
-    let gw = start(Options {
-        tls: false,
-        allow_ssec_over_http: false,
-    });
+    let gw = start_http();
     let a = gw.addr;
     assert_eq!(Req::new("PUT", "/").send(a).status, 200);
     Req::new("PUT", "/dir/obj").body("x").send(a);
@@ -186,8 +180,8 @@ fn operation_parameters_are_not_sub_resources() {
         "/?prefix=&delimiter=%2F&marker=&max-keys=10&encoding-type=url",
     )
     .send(a);
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    assert!(String::from_utf8_lossy(&r.body).contains("<Prefix>dir/</Prefix>"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("<Prefix>dir/</Prefix>"));
     // GET Object's response header overrides.
     let r = Req::new(
         "GET",
@@ -204,7 +198,7 @@ fn operation_parameters_are_not_sub_resources() {
         "/?uploads&prefix=dir&delimiter=&key-marker=&upload-id-marker=&max-uploads=10&encoding-type=url",
     )
     .send(a);
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.status, 200, "{}", r.text());
     // ...but not each other's, nor the object's.
     for target in ["/?max-parts=1", "/?uploads&marker=", "/dir/obj?prefix=a"] {
         Req::new("GET", target)

@@ -115,7 +115,7 @@ fn request(
     len: usize,
     body: Body,
 ) -> http::Request<Body> {
-    let now = cos_gateway::http::now_secs();
+    let now = cos_gateway::wire::now_secs();
     let path = format!("/{key}");
     let mut signed = headers.to_vec();
     signed.push(("host".into(), HOST.into()));

@@ -13,7 +13,7 @@ use zeroize::Zeroizing;
 
 use super::credentials::{Credentials, SecretKey};
 use crate::error::{Error, Result};
-use crate::http::cos_encode;
+use crate::wire::cos_encode;
 
 type HmacSha1 = hmac::Hmac<Sha1>;
 
@@ -78,7 +78,7 @@ impl std::fmt::Debug for SignedRequest<'_> {
         f.debug_struct("SignedRequest")
             .field("method", &self.method)
             .field("path", &self.path)
-            .field("headers", &crate::http::header_names(self.headers))
+            .field("headers", &crate::wire::header_names(self.headers))
             .field("host", &self.host)
             .finish_non_exhaustive()
     }
@@ -140,7 +140,7 @@ pub fn verify(creds: &Credentials, req: &SignedRequest<'_>, now: i64) -> Result<
     {
         SignFields::from_pairs(auth.trim().split('&').filter_map(|p| {
             p.split_once('=')
-                .map(|(k, v)| (k.trim(), crate::http::decode(v.trim())))
+                .map(|(k, v)| (k.trim(), crate::wire::decode(v.trim())))
         }))
     } else if req.query.iter().any(|(k, _)| k == "q-sign-algorithm") {
         SignFields::from_pairs(req.query.iter().map(|(k, v)| (k.as_str(), v.clone())))
@@ -368,7 +368,7 @@ mod tests {
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            crate::http::set(&mut h, k, v);
+            crate::wire::set(&mut h, k, v);
         }
         h
     }
@@ -411,7 +411,7 @@ mod tests {
              &q-url-param-list=partnumber;uploadid&q-signature=6191ed92ea5cef7ae2ee9aa26d104f2c870e003b"
         );
         let mut h2 = h.clone();
-        crate::http::set(&mut h2, "authorization", &auth);
+        crate::wire::set(&mut h2, "authorization", &auth);
         let req = SignedRequest {
             method: "PUT",
             path: "/a b/测试.txt",
@@ -426,7 +426,7 @@ mod tests {
         assert_eq!((e.code(), e.status().as_u16()), ("AccessDenied", 403));
         // A changed header.
         let mut h3 = h2.clone();
-        crate::http::set(&mut h3, "x-cos-server-side-encryption", "cos/kms");
+        crate::wire::set(&mut h3, "x-cos-server-side-encryption", "cos/kms");
         let req3 = SignedRequest {
             headers: &h3,
             ..req

@@ -4,18 +4,20 @@
 use http::StatusCode;
 use storage_adapter::BucketEncryption;
 
-use super::{BodySlot, Ctx, now, read_small_body};
+use super::now;
+use crate::body::{RequestBodySlot, read_small_body};
+use crate::context::RequestContext;
 use crate::endpoint::ListObjectsParams;
 use crate::error::{Error, Result};
-use crate::http::{Resp, escape, iso_date, status_response, xml_response};
-use crate::server::Gateway;
+use crate::state::Gateway;
+use crate::wire::{Response, escape, iso_date, status_response, xml_response};
 
 const XML_HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 const OWNER: &str =
     "<ID>qcs::cam::uin/100000000001:uin/100000000001</ID><DisplayName>100000000001</DisplayName>";
 
 /// PUT Bucket.
-pub async fn create(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
+pub async fn create(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
     if gw.store.create_bucket(ctx.bucket(), now()).await? {
         Ok(status_response(StatusCode::OK))
     } else {
@@ -24,7 +26,7 @@ pub async fn create(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
 }
 
 /// HEAD Bucket.
-pub async fn head(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
+pub async fn head(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
     gw.store
         .bucket(ctx.bucket())
         .await?
@@ -33,13 +35,13 @@ pub async fn head(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
 }
 
 /// DELETE Bucket (204; `BucketNotEmpty` with objects or uploads).
-pub async fn delete(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
+pub async fn delete(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
     gw.store.delete_bucket(ctx.bucket()).await?;
     Ok(status_response(StatusCode::NO_CONTENT))
 }
 
 /// GET Service: the buckets.
-pub async fn list_buckets(gw: &Gateway) -> Result<Resp> {
+pub async fn list_buckets(gw: &Gateway) -> Result<Response> {
     let mut xml = format!("{XML_HEAD}<ListAllMyBucketsResult><Owner>{OWNER}</Owner><Buckets>");
     for b in gw.store.buckets().await? {
         xml.push_str(&format!(
@@ -53,7 +55,11 @@ pub async fn list_buckets(gw: &Gateway) -> Result<Resp> {
 }
 
 /// GET Bucket: `prefix`, `delimiter`, `marker`, `max-keys`, `encoding-type=url`.
-pub async fn list_objects(gw: &Gateway, ctx: &Ctx, params: &ListObjectsParams) -> Result<Resp> {
+pub async fn list_objects(
+    gw: &Gateway,
+    ctx: &RequestContext,
+    params: &ListObjectsParams,
+) -> Result<Response> {
     gw.store
         .bucket(ctx.bucket())
         .await?
@@ -65,7 +71,7 @@ pub async fn list_objects(gw: &Gateway, ctx: &Ctx, params: &ListObjectsParams) -
     let url = params.url_encoded;
     let enc = |s: &str| {
         if url {
-            escape(&crate::http::cos_encode(s).replace("%2F", "/"))
+            escape(&crate::wire::cos_encode(s).replace("%2F", "/"))
         } else {
             escape(s)
         }
@@ -218,7 +224,11 @@ pub fn parse_encryption(body: &[u8]) -> Result<BucketEncryption> {
 }
 
 /// PUT Bucket encryption.
-pub async fn put_encryption(gw: &Gateway, ctx: &Ctx, body: &mut BodySlot) -> Result<Resp> {
+pub async fn put_encryption(
+    gw: &Gateway,
+    ctx: &RequestContext,
+    body: &mut RequestBodySlot,
+) -> Result<Response> {
     gw.store
         .bucket(ctx.bucket())
         .await?
@@ -227,7 +237,7 @@ pub async fn put_encryption(gw: &Gateway, ctx: &Ctx, body: &mut BodySlot) -> Res
     let expect = super::content_md5(ctx)?;
     if expect.is_some() {
         use md5::Digest as _;
-        super::check_md5(expect, Some(md5::Md5::digest(&xml).into()))?;
+        crate::body::check_md5(expect, Some(md5::Md5::digest(&xml).into()))?;
     }
     let enc = parse_encryption(&xml)?;
     gw.store
@@ -237,7 +247,7 @@ pub async fn put_encryption(gw: &Gateway, ctx: &Ctx, body: &mut BodySlot) -> Res
 }
 
 /// GET Bucket encryption (404 `NoSuchEncryptionConfiguration` when unset).
-pub async fn get_encryption(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
+pub async fn get_encryption(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
     let b = gw
         .store
         .bucket(ctx.bucket())
@@ -262,7 +272,7 @@ pub async fn get_encryption(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
 }
 
 /// DELETE Bucket encryption (204).
-pub async fn delete_encryption(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
+pub async fn delete_encryption(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
     gw.store.set_bucket_encryption(ctx.bucket(), None).await?;
     Ok(status_response(StatusCode::NO_CONTENT))
 }

@@ -1,111 +1,37 @@
-//! The operations: dispatch by method, bucket/key and sub-resource, and the helpers they share
-//! (authentication, body streaming, stored headers, conditional requests, ranges).
+//! The operations: [`dispatch`] matches the request's [`Endpoint`] to its handler; and the helpers
+//! the handlers share (authentication, stored headers, conditional requests, ranges, copy sources).
 
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-
-use bytes::Bytes;
-use futures::{Stream, StreamExt as _, TryStreamExt as _};
-use http::{HeaderMap, Method};
-use hyper::body::Incoming;
-use md5::{Digest as _, Md5};
+use http::HeaderMap;
 
 use crate::auth::{Signed, SignedRequest, verify};
+use crate::body::RequestBodySlot;
+use crate::context::RequestContext;
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
-use crate::http::{Resp, header_str, now_secs, query_get};
-use crate::route::Target;
-use crate::server::Gateway;
+use crate::state::Gateway;
 use crate::store::Meta;
+use crate::wire::{Response, now_secs};
 
 pub mod bucket;
 pub mod multipart;
 pub mod object;
 pub mod post;
-pub mod stored;
-
-/// One request, routed. `Debug` shows header names only: values include SSE-C keys and signatures.
-pub struct Ctx {
-    /// The method.
-    pub method: Method,
-    /// The request headers.
-    pub headers: HeaderMap,
-    /// Bucket, key, host, path, query.
-    pub target: Target,
-    /// Whether the connection is TLS.
-    pub tls: bool,
-    /// This request's id.
-    pub request_id: String,
-}
-
-impl std::fmt::Debug for Ctx {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ctx")
-            .field("method", &self.method)
-            .field("headers", &crate::http::header_names(&self.headers))
-            .field("target", &self.target)
-            .field("tls", &self.tls)
-            .field("request_id", &self.request_id)
-            .finish()
-    }
-}
-
-impl Ctx {
-    /// A query parameter.
-    pub fn q(&self, name: &str) -> Option<&str> {
-        query_get(&self.target.query, name)
-    }
-
-    /// The bucket (only called once routing found one).
-    pub fn bucket(&self) -> &str {
-        self.target.bucket.as_deref().unwrap_or("")
-    }
-
-    /// The object's identity for the adapter.
-    pub fn name(&self) -> storage_adapter::ObjectName<'_> {
-        storage_adapter::ObjectName::new(self.bucket(), &self.target.key)
-    }
-
-    /// A header as text.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        header_str(&self.headers, name)
-    }
-}
-
-/// The request body, taken once.
-pub type BodySlot = Option<RequestBody>;
-
-/// A request body and how long the gateway waits for its next bytes.
-#[derive(Debug)]
-pub struct RequestBody {
-    body: Incoming,
-    idle_timeout: std::time::Duration,
-}
-
-impl RequestBody {
-    /// A body whose reader gives up with `RequestTimeout` after `idle_timeout` without data.
-    pub fn new(body: Incoming, idle_timeout: std::time::Duration) -> Self {
-        Self { body, idle_timeout }
-    }
-
-    /// The body itself (to drain it).
-    pub fn into_inner(self) -> Incoming {
-        self.body
-    }
-}
-
-/// A boxed stream of body bytes.
-pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
+pub mod stored_body;
 
 /// Classifies a request ([`Endpoint::parse`]) and runs its operation.
-pub async fn dispatch(gw: &Gateway, ctx: &Ctx, body: &mut BodySlot) -> Result<Resp> {
+pub async fn dispatch(
+    gw: &Gateway,
+    ctx: &RequestContext,
+    body: &mut RequestBodySlot,
+) -> Result<Response> {
     let endpoint = Endpoint::parse(&ctx.method, &ctx.target, &ctx.headers);
-    if let Ok(Endpoint::PostObject) = endpoint {
-        // POST Object: signed by its policy, not by an Authorization header.
-        return post::post_object(gw, ctx, body).await;
+    // POST Object is signed by its policy, not by an Authorization header, and checks its SSE-C
+    // fields itself. Every other request, even one for an unimplemented sub-resource, is
+    // authenticated before its endpoint's error is returned.
+    if !matches!(endpoint, Ok(Endpoint::PostObject)) {
+        authenticate(gw, ctx)?;
+        check_ssec_transport(gw, ctx)?;
     }
-    authenticate(gw, ctx)?;
-    check_ssec_transport(gw, ctx)?;
     match endpoint? {
         Endpoint::ListBuckets => bucket::list_buckets(gw).await,
         Endpoint::CreateBucket => bucket::create(gw, ctx).await,
@@ -142,7 +68,7 @@ pub async fn dispatch(gw: &Gateway, ctx: &Ctx, body: &mut BodySlot) -> Result<Re
 }
 
 /// Verifies the request's signature; unsigned requests are refused.
-fn authenticate(gw: &Gateway, ctx: &Ctx) -> Result<()> {
+fn authenticate(gw: &Gateway, ctx: &RequestContext) -> Result<()> {
     let req = SignedRequest {
         method: ctx.method.as_str(),
         path: &ctx.target.path,
@@ -167,7 +93,7 @@ pub(crate) fn is_ssec_name(name: &str) -> bool {
         || k.starts_with("x-cos-copy-source-server-side-encryption-customer-")
 }
 
-fn check_ssec_transport(gw: &Gateway, ctx: &Ctx) -> Result<()> {
+fn check_ssec_transport(gw: &Gateway, ctx: &RequestContext) -> Result<()> {
     if ctx.tls || gw.allow_ssec_over_http {
         return Ok(());
     }
@@ -181,149 +107,8 @@ fn check_ssec_transport(gw: &Gateway, ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
-/// The body of a request as a stream of chunks.
-///
-/// A client that sends nothing for the body's idle timeout while the stream waits ends it with
-/// `RequestTimeout` (a stalled upload would otherwise hold its connection, its temp file and its
-/// task forever). Only time spent waiting for the client counts, not time the handler spends
-/// elsewhere between reads.
-///
-/// If the stream is dropped before the body ended (a handler failed after taking it), the rest is
-/// drained in the background (bounded, see [`crate::server::drain`]), so a client still sending
-/// reads the error response instead of a broken pipe.
-pub fn body_stream(body: RequestBody) -> ByteStream {
-    Box::pin(DrainOnDrop {
-        inner: Some(body.body),
-        done: false,
-        idle_timeout: body.idle_timeout,
-        idle: None,
-    })
-}
-
-struct DrainOnDrop {
-    inner: Option<Incoming>,
-    done: bool,
-    idle_timeout: std::time::Duration,
-    /// Armed while waiting for the client; disarmed by each frame.
-    idle: Option<Pin<Box<tokio::time::Sleep>>>,
-}
-
-impl Stream for DrainOnDrop {
-    type Item = std::io::Result<Bytes>;
-
-    fn poll_next(
-        mut self: Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        use http_body::Body as _;
-        use std::task::Poll;
-        loop {
-            let Some(inner) = self.inner.as_mut() else {
-                return Poll::Ready(None);
-            };
-            match Pin::new(inner).poll_frame(cx) {
-                Poll::Ready(None) => {
-                    self.done = true;
-                    return Poll::Ready(None);
-                }
-                Poll::Ready(Some(Ok(frame))) => {
-                    self.idle = None;
-                    if let Ok(data) = frame.into_data() {
-                        return Poll::Ready(Some(Ok(data)));
-                    }
-                }
-                Poll::Ready(Some(Err(e))) => {
-                    self.done = true;
-                    return Poll::Ready(Some(Err(std::io::Error::other(e))));
-                }
-                Poll::Pending => {
-                    let timeout = self.idle_timeout;
-                    let idle = self
-                        .idle
-                        .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
-                    if idle.as_mut().poll(cx).is_ready() {
-                        // The client is not sending: nothing to drain; the connection closes.
-                        self.done = true;
-                        self.inner = None;
-                        return Poll::Ready(Some(Err(std::io::Error::other(
-                            Error::RequestTimeout,
-                        ))));
-                    }
-                    return Poll::Pending;
-                }
-            }
-        }
-    }
-}
-
-impl Drop for DrainOnDrop {
-    fn drop(&mut self) {
-        if let Some(inner) = self.inner.take()
-            && !self.done
-            && let Ok(handle) = tokio::runtime::Handle::try_current()
-        {
-            handle.spawn(crate::server::drain(inner));
-        }
-    }
-}
-
-/// Takes the request body out of its slot.
-pub fn take_body(body: &mut BodySlot) -> Result<RequestBody> {
-    body.take()
-        .ok_or_else(|| Error::internal("the request body was taken twice"))
-}
-
-/// Reads a whole (small) body, refusing more than `limit` bytes.
-pub async fn read_small_body(body: &mut BodySlot, limit: usize) -> Result<Vec<u8>> {
-    let mut s = body_stream(take_body(body)?);
-    let mut out = Vec::new();
-    while let Some(chunk) = s.next().await {
-        let chunk = chunk?;
-        if out.len() + chunk.len() > limit {
-            return Err(Error::EntityTooLarge);
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(out)
-}
-
-/// An MD5 computed while a stream passes through.
-#[derive(Clone, Debug, Default)]
-pub struct Md5Tap(Arc<Mutex<Option<Md5>>>);
-
-impl Md5Tap {
-    /// A tap that hashes (`on`) or does nothing.
-    pub fn new(on: bool) -> Self {
-        Self(Arc::new(Mutex::new(on.then(Md5::new))))
-    }
-
-    /// Wraps `s`, hashing every chunk.
-    pub fn tap(&self, s: ByteStream) -> ByteStream {
-        if self.lock().is_none() {
-            return s;
-        }
-        let me = self.clone();
-        Box::pin(s.inspect_ok(move |chunk| {
-            if let Some(h) = me.lock().as_mut() {
-                h.update(chunk);
-            }
-        }))
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Md5>> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// The digest (`None` if not hashing).
-    pub fn finish(&self) -> Option<[u8; 16]> {
-        self.lock().take().map(|h| h.finalize().into())
-    }
-}
-
 /// `Content-MD5`: absent, or base64 of 16 bytes (else `InvalidDigest`).
-pub fn content_md5(ctx: &Ctx) -> Result<Option<[u8; 16]>> {
+pub fn content_md5(ctx: &RequestContext) -> Result<Option<[u8; 16]>> {
     use base64::Engine as _;
     let Some(v) = ctx.headers.get("content-md5") else {
         return Ok(None);
@@ -333,15 +118,6 @@ pub fn content_md5(ctx: &Ctx) -> Result<Option<[u8; 16]>> {
         .decode(v.trim())
         .map_err(|_| Error::InvalidDigest)?;
     raw.try_into().map(Some).map_err(|_| Error::InvalidDigest)
-}
-
-/// Checks a computed MD5 against `Content-MD5`.
-pub fn check_md5(expected: Option<[u8; 16]>, got: Option<[u8; 16]>) -> Result<()> {
-    match (expected, got) {
-        (Some(e), Some(g)) if subtle::ConstantTimeEq::ct_eq(&e[..], &g[..]).into() => Ok(()),
-        (Some(_), _) => Err(Error::BadDigest),
-        (None, _) => Ok(()),
-    }
 }
 
 /// A fresh ETag for an encrypted body: unique per write, not an MD5 of the plaintext (COS: "the
@@ -526,7 +302,7 @@ pub fn parse_copy_source(value: &str) -> Result<(String, String)> {
         let (host, key) = v.split_once('/').ok_or_else(bad)?;
         (crate::route::bucket_from_host(host).ok_or_else(bad)?, key)
     };
-    let key = crate::http::decode(key);
+    let key = crate::wire::decode(key);
     if key.is_empty() || !crate::route::valid_bucket(bucket) {
         return Err(bad());
     }
@@ -617,11 +393,11 @@ mod tests {
     fn conditions() {
         let mut h = HeaderMap::new();
         assert!(check_conditions(&h, "", "abc", 100, true).is_ok());
-        crate::http::set(&mut h, "if-match", "\"xyz\"");
+        crate::wire::set(&mut h, "if-match", "\"xyz\"");
         let e = check_conditions(&h, "", "abc", 100, true).unwrap_err();
         assert_eq!((e.code(), e.status().as_u16()), ("PreconditionFailed", 412));
         let mut h = HeaderMap::new();
-        crate::http::set(&mut h, "if-none-match", "\"abc\"");
+        crate::wire::set(&mut h, "if-none-match", "\"abc\"");
         assert_eq!(
             check_conditions(&h, "", "abc", 100, true)
                 .unwrap_err()
@@ -629,7 +405,7 @@ mod tests {
             304
         );
         let mut h = HeaderMap::new();
-        crate::http::set(&mut h, "x-cos-copy-source-if-none-match", "\"abc\"");
+        crate::wire::set(&mut h, "x-cos-copy-source-if-none-match", "\"abc\"");
         assert_eq!(
             check_conditions(&h, "x-cos-copy-source-", "abc", 100, false)
                 .unwrap_err()
@@ -637,7 +413,7 @@ mod tests {
             "PreconditionFailed"
         );
         let mut h = HeaderMap::new();
-        crate::http::set(&mut h, "if-modified-since", &crate::http::http_date(200));
+        crate::wire::set(&mut h, "if-modified-since", &crate::wire::http_date(200));
         assert_eq!(
             check_conditions(&h, "", "abc", 100, true)
                 .unwrap_err()
@@ -645,20 +421,12 @@ mod tests {
             304
         );
         let mut h = HeaderMap::new();
-        crate::http::set(&mut h, "if-unmodified-since", &crate::http::http_date(50));
+        crate::wire::set(&mut h, "if-unmodified-since", &crate::wire::http_date(50));
         assert_eq!(
             check_conditions(&h, "", "abc", 100, true)
                 .unwrap_err()
                 .status(),
             412
         );
-    }
-
-    #[test]
-    fn md5_checks() {
-        assert!(check_md5(None, None).is_ok());
-        assert!(check_md5(Some([1; 16]), Some([1; 16])).is_ok());
-        let e = check_md5(Some([1; 16]), Some([2; 16])).unwrap_err();
-        assert_eq!((e.code(), e.status().as_u16()), ("BadDigest", 400));
     }
 }

@@ -11,14 +11,15 @@ use md5::{Digest as _, Md5};
 use storage_adapter::{PartInfo, sse};
 
 use super::object::{bucket_default, copy_source, plaintext_stream};
-use super::{
-    BodySlot, ByteStream, Ctx, Md5Tap, body_stream, check_md5, content_md5, meta_from_headers, now,
-    parse_copy_range, random_etag, read_small_body, take_body,
+use super::{content_md5, meta_from_headers, now, parse_copy_range, random_etag};
+use crate::body::{
+    ByteStream, Md5Tap, RequestBodySlot, body_stream, check_md5, read_small_body, take_body,
 };
+use crate::context::RequestContext;
 use crate::error::{Error, Result};
-use crate::http::{Resp, escape, iso_date, set, set_sse, status_response, xml_response};
-use crate::server::Gateway;
+use crate::state::Gateway;
 use crate::store::{Object, Part, Upload};
+use crate::wire::{Response, escape, iso_date, set, set_sse, status_response, xml_response};
 
 use crate::endpoint::ListPartsParams;
 use crate::limits::MIN_PART_SIZE;
@@ -26,7 +27,7 @@ use crate::limits::MIN_PART_SIZE;
 const XML_HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 
 /// The upload `upload_id` of the request's object (an empty id is `NoSuchUpload`).
-async fn load_upload(gw: &Gateway, ctx: &Ctx, upload_id: &str) -> Result<Upload> {
+async fn load_upload(gw: &Gateway, ctx: &RequestContext, upload_id: &str) -> Result<Upload> {
     let id = Some(upload_id)
         .filter(|s| !s.is_empty())
         .ok_or(Error::NoSuchUpload)?;
@@ -35,7 +36,7 @@ async fn load_upload(gw: &Gateway, ctx: &Ctx, upload_id: &str) -> Result<Upload>
 }
 
 /// Initiate Multipart Upload (`POST /<key>?uploads`).
-pub async fn initiate(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
+pub async fn initiate(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
     let request = sse::parse_write(&ctx.headers)?;
     let default = bucket_default(gw, ctx.bucket()).await?;
     let request = sse::apply_bucket_default(request, default.as_ref());
@@ -75,7 +76,7 @@ pub async fn initiate(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
 /// Seals (or stores as is) one part's plaintext and records it.
 async fn store_part(
     gw: &Gateway,
-    ctx: &Ctx,
+    ctx: &RequestContext,
     upload: &Upload,
     number: u32,
     customer: Option<&storage_adapter::CustomerKey>,
@@ -143,11 +144,11 @@ async fn store_part(
 /// Upload Part (`PUT /<key>?partNumber=N&uploadId=ID`).
 pub async fn upload_part(
     gw: &Gateway,
-    ctx: &Ctx,
+    ctx: &RequestContext,
     upload_id: &str,
     number: u32,
-    body: &mut BodySlot,
-) -> Result<Resp> {
+    body: &mut RequestBodySlot,
+) -> Result<Response> {
     let expect_md5 = content_md5(ctx)?;
     let customer = sse::parse_upload_part(&ctx.headers)?;
     let upload = load_upload(gw, ctx, upload_id).await?;
@@ -175,10 +176,10 @@ pub async fn upload_part(
 /// Upload Part - Copy: the source range's plaintext becomes the part.
 pub async fn upload_part_copy(
     gw: &Gateway,
-    ctx: &Ctx,
+    ctx: &RequestContext,
     upload_id: &str,
     number: u32,
-) -> Result<Resp> {
+) -> Result<Response> {
     let keys = sse::parse_upload_part_copy(&ctx.headers)?;
     let upload = load_upload(gw, ctx, upload_id).await?;
     let (src_bucket, src_key, src, pin) = copy_source(gw, ctx).await?;
@@ -276,10 +277,10 @@ pub fn choose_parts(listed: &[(u32, String)], stored: &[Part]) -> Result<Vec<Par
 /// Complete Multipart Upload (`POST /<key>?uploadId=ID`).
 pub async fn complete(
     gw: &Gateway,
-    ctx: &Ctx,
+    ctx: &RequestContext,
     upload_id: &str,
-    body: &mut BodySlot,
-) -> Result<Resp> {
+    body: &mut RequestBodySlot,
+) -> Result<Response> {
     let customer = sse::parse_upload_part(&ctx.headers)?;
     let upload = load_upload(gw, ctx, upload_id).await?;
     let xml = read_small_body(body, crate::xml::MAX_XML).await?;
@@ -342,7 +343,7 @@ pub async fn complete(
 }
 
 /// Abort Multipart Upload (204).
-pub async fn abort(gw: &Gateway, ctx: &Ctx, upload_id: &str) -> Result<Resp> {
+pub async fn abort(gw: &Gateway, ctx: &RequestContext, upload_id: &str) -> Result<Response> {
     let upload = load_upload(gw, ctx, upload_id).await?;
     gw.store.abort_upload(&upload.upload_id).await?;
     Ok(status_response(StatusCode::NO_CONTENT))
@@ -352,7 +353,11 @@ const OWNER: &str =
     "<ID>qcs::cam::uin/100000000001:uin/100000000001</ID><DisplayName>100000000001</DisplayName>";
 
 /// List Parts (`GET /<key>?uploadId=ID`).
-pub async fn list_parts(gw: &Gateway, ctx: &Ctx, params: &ListPartsParams) -> Result<Resp> {
+pub async fn list_parts(
+    gw: &Gateway,
+    ctx: &RequestContext,
+    params: &ListPartsParams,
+) -> Result<Response> {
     let upload = load_upload(gw, ctx, &params.upload_id).await?;
     let parts = gw.store.parts(&upload.upload_id).await?;
     let (marker, max) = (params.part_number_marker, params.max_parts);
@@ -380,7 +385,7 @@ pub async fn list_parts(gw: &Gateway, ctx: &Ctx, params: &ListPartsParams) -> Re
 }
 
 /// List Multipart Uploads (`GET /?uploads`; the Python `upload_file` calls it to resume).
-pub async fn list_uploads(gw: &Gateway, ctx: &Ctx, prefix: &str) -> Result<Resp> {
+pub async fn list_uploads(gw: &Gateway, ctx: &RequestContext, prefix: &str) -> Result<Response> {
     bucket_default(gw, ctx.bucket()).await?;
     let uploads = gw.store.list_uploads(ctx.bucket(), prefix).await?;
     let mut xml = format!(

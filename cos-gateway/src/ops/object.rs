@@ -1,21 +1,23 @@
 //! PUT / GET / HEAD / DELETE Object and PUT Object - Copy.
 
 use futures::{StreamExt as _, TryStreamExt as _};
-use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body_util::BodyExt as _;
 use storage_adapter::{ObjectName, SseRequest, sse};
 
-use super::stored::{DECRYPT_AHEAD, PLAIN_CHUNK, STORED_CHUNK, read_ahead, read_stored};
+use super::stored_body::{DECRYPT_AHEAD, PLAIN_CHUNK, STORED_CHUNK, read_ahead, read_stored};
 use super::{
-    BodySlot, ByteStream, Ctx, Md5Tap, body_stream, check_conditions, check_md5, content_md5,
-    meta_from_headers, now, parse_copy_source, parse_range, random_etag, take_body,
+    check_conditions, content_md5, meta_from_headers, now, parse_copy_source, parse_range,
+    random_etag,
 };
+use crate::body::{ByteStream, Md5Tap, RequestBodySlot, body_stream, check_md5, take_body};
+use crate::context::RequestContext;
 use crate::error::{Error, Result};
-use crate::http::{
-    Resp, empty, escape, http_date, iso_date, set, set_sse, status_response, xml_response,
-};
-use crate::server::Gateway;
+use crate::state::Gateway;
 use crate::store::{Meta, Object, ReadPin};
+use crate::wire::{
+    Response, empty, escape, http_date, iso_date, set, set_sse, status_response, xml_response,
+};
 
 /// A body written to a durable file.
 pub(crate) struct Written {
@@ -85,7 +87,11 @@ pub(crate) async fn bucket_default(
 }
 
 /// PUT Object.
-pub async fn put(gw: &Gateway, ctx: &Ctx, body: &mut BodySlot) -> Result<Resp> {
+pub async fn put(
+    gw: &Gateway,
+    ctx: &RequestContext,
+    body: &mut RequestBodySlot,
+) -> Result<Response> {
     let request = sse::parse_write(&ctx.headers)?;
     let expect_md5 = content_md5(ctx)?;
     if !ctx.headers.contains_key(http::header::CONTENT_LENGTH)
@@ -149,10 +155,10 @@ fn set_object_headers(h: &mut HeaderMap, overrides: &[(&'static str, String)], o
 /// GET and HEAD Object.
 pub async fn get(
     gw: &Gateway,
-    ctx: &Ctx,
+    ctx: &RequestContext,
     overrides: &[(&'static str, String)],
     head: bool,
-) -> Result<Resp> {
+) -> Result<Response> {
     let customer = sse::parse_read(&ctx.headers)?;
     // Pinned: an overwrite during the GET does not remove the files it is streaming.
     let (obj, pin) = match gw
@@ -235,7 +241,7 @@ pub async fn get(
 }
 
 /// DELETE Object (204 whether or not it existed).
-pub async fn delete(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
+pub async fn delete(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
     bucket_default(gw, ctx.bucket()).await?;
     gw.store
         .delete_object(ctx.bucket(), &ctx.target.key)
@@ -282,7 +288,7 @@ pub(crate) async fn plaintext_stream(
 pub(crate) type CopySource = (String, String, Object, ReadPin);
 
 /// Looks up a copy source and checks its `x-cos-copy-source-If-*` conditions.
-pub(crate) async fn copy_source(gw: &Gateway, ctx: &Ctx) -> Result<CopySource> {
+pub(crate) async fn copy_source(gw: &Gateway, ctx: &RequestContext) -> Result<CopySource> {
     let value = ctx
         .header("x-cos-copy-source")
         .ok_or_else(|| Error::InvalidArgument("x-cos-copy-source is not visible ASCII".into()))?;
@@ -306,7 +312,7 @@ pub(crate) async fn copy_source(gw: &Gateway, ctx: &Ctx) -> Result<CopySource> {
 
 /// PUT Object - Copy: every SSE combination. Encrypted to encrypted re-wraps the object key and
 /// copies the stored bytes; otherwise the body is decrypted and/or encrypted on the way.
-pub async fn copy(gw: &Gateway, ctx: &Ctx) -> Result<Resp> {
+pub async fn copy(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
     let headers = sse::parse_copy(&ctx.headers)?;
     let (src_bucket, src_key, src, pin) = copy_source(gw, ctx).await?;
     let src_name = ObjectName::new(&src_bucket, &src_key);

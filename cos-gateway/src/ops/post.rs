@@ -15,7 +15,7 @@
 //! are held in memory, at most [`MAX_FORM_FIELDS`] bytes of the body (part headers included;
 //! more is `400 MaxPostPreDataLengthExceeded`), and the signature, the SSE-C transport rule and
 //! every policy condition are checked on them before a byte of the file is read. The file then
-//! streams through [`write_body`] like a PUT body, checked against the policy's
+//! streams through `object::write_body` like a PUT body, checked against the policy's
 //! `content-length-range` as it passes: past the maximum the upload stops at once with
 //! `EntityTooLarge`; under the minimum it ends with `EntityTooSmall` before the body is committed.
 
@@ -29,12 +29,14 @@ use futures::{Stream, TryStreamExt as _};
 use http::{HeaderValue, StatusCode};
 use storage_adapter::sse;
 
+use super::now;
 use super::object::{bucket_default, write_body};
-use super::{BodySlot, ByteStream, Ctx, body_stream, now, take_body};
+use crate::body::{ByteStream, RequestBodySlot, body_stream, take_body};
+use crate::context::RequestContext;
 use crate::error::{Error, Result};
-use crate::http::{Resp, escape, set, set_sse, status_response, xml_response};
-use crate::server::Gateway;
+use crate::state::Gateway;
 use crate::store::Object;
+use crate::wire::{Response, escape, set, set_sse, status_response, xml_response};
 
 /// The most bytes of the body read before the `file` part starts: the other fields and every
 /// part's headers. They are held in memory, unauthenticated until the policy is checked.
@@ -257,7 +259,11 @@ fn check_policy(policy: &serde_json::Value, form: &[(String, String)]) -> Result
 }
 
 /// POST Object.
-pub async fn post_object(gw: &Gateway, ctx: &Ctx, body: &mut BodySlot) -> Result<Resp> {
+pub async fn post_object(
+    gw: &Gateway,
+    ctx: &RequestContext,
+    body: &mut RequestBodySlot,
+) -> Result<Response> {
     use base64::Engine as _;
     let boundary = multer::parse_boundary(ctx.header("content-type").unwrap_or_default())
         .map_err(malformed)?;

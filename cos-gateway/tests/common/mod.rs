@@ -40,6 +40,27 @@ pub struct Options {
     pub allow_ssec_over_http: bool,
 }
 
+/// A gateway over plain HTTP that accepts SSE-C headers anyway (a test convenience), embedded KMS.
+pub fn start_http() -> TestGateway {
+    start(Options {
+        tls: false,
+        allow_ssec_over_http: true,
+    })
+}
+
+/// [`start_http`] with [`BUCKET`] created.
+pub fn start_with_bucket() -> TestGateway {
+    let gw = start_http();
+    create_bucket(gw.addr);
+    gw
+}
+
+/// Creates [`BUCKET`] (PUT Bucket must answer 200).
+pub fn create_bucket(addr: SocketAddr) {
+    let r = Req::new("PUT", "/").send(addr);
+    assert_eq!(r.status, 200, "PUT Bucket: {}", r.head);
+}
+
 /// Starts a gateway over any key provider (default: the embedded KMS).
 pub fn start(opts: Options) -> TestGateway {
     start_with(opts, None)
@@ -145,6 +166,17 @@ impl Raw {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The body as text (lossy), for messages and `contains` checks.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Asserts the status, showing the response head and body when it differs.
+    pub fn assert_status(&self, status: u16) -> &Self {
+        assert_eq!(self.status, status, "{}\n{}", self.head, self.text());
+        self
+    }
+
     /// The `<Code>` of an error document.
     pub fn code(&self) -> String {
         let b = String::from_utf8_lossy(&self.body);
@@ -212,6 +244,12 @@ impl<'a> Req<'a> {
         self
     }
 
+    /// Adds every header of `headers` (for example [`ssec`]'s).
+    pub fn headers(mut self, headers: &[(String, String)]) -> Self {
+        self.headers.extend_from_slice(headers);
+        self
+    }
+
     pub fn body(mut self, b: impl Into<Vec<u8>>) -> Self {
         self.body = b.into();
         self
@@ -261,8 +299,8 @@ impl<'a> Req<'a> {
                     .map(|p| {
                         let (k, v) = p.split_once('=').unwrap_or((p, ""));
                         (
-                            cos_gateway::http::decode_query(k),
-                            cos_gateway::http::decode_query(v),
+                            cos_gateway::wire::decode_query(k),
+                            cos_gateway::wire::decode_query(v),
                         )
                     })
                     .collect()
@@ -335,7 +373,7 @@ impl Raw {
 /// A presigned request target for `method` on `path` (on [`HOST`]), with `extra` parameters signed
 /// along with it.
 pub fn presign(method: &str, path: &str, extra: &[(&str, &str)]) -> String {
-    let now = cos_gateway::http::now_secs();
+    let now = cos_gateway::wire::now_secs();
     let query: Vec<(String, String)> = extra
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -351,11 +389,11 @@ pub fn presign(method: &str, path: &str, extra: &[(&str, &str)]) -> String {
     );
     let mut params: Vec<String> = query
         .iter()
-        .map(|(k, v)| format!("{k}={}", cos_gateway::http::cos_encode(v)))
+        .map(|(k, v)| format!("{k}={}", cos_gateway::wire::cos_encode(v)))
         .collect();
     params.extend(auth.split('&').map(|p| {
         let (k, v) = p.split_once('=').unwrap();
-        format!("{k}={}", cos_gateway::http::cos_encode(v))
+        format!("{k}={}", cos_gateway::wire::cos_encode(v))
     }));
     format!("{path}?{}", params.join("&"))
 }

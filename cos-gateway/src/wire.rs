@@ -1,5 +1,6 @@
-//! HTTP plumbing: the body type, response building, header-name case, query parsing, the COS
-//! error document.
+//! The HTTP wire format as the gateway writes and reads it: the response body type and response
+//! builders, header-name case, URL and query encoding, HTTP and ISO dates, the COS error document.
+//! (Named `wire`, not `http`, so that it does not shadow the `http` crate.)
 //!
 //! # Header-name case
 //!
@@ -17,7 +18,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use http_body_util::{BodyExt as _, Full, combinators::UnsyncBoxBody};
 
 use crate::error::Error;
@@ -26,7 +27,7 @@ use crate::error::Error;
 pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 
 /// A response under construction.
-pub type Resp = Response<Body>;
+pub type Response = http::Response<Body>;
 
 /// An empty body.
 pub fn empty() -> Body {
@@ -109,7 +110,7 @@ impl HeaderCase {
     }
 
     /// Gives `resp` the header-case extensions.
-    pub fn apply<B>(&self, resp: &mut Response<B>) {
+    pub fn apply<B>(&self, resp: &mut http::Response<B>) {
         resp.extensions_mut().extend((*self.0).clone());
     }
 }
@@ -143,7 +144,7 @@ fn lower_static(name: &'static str) -> &'static str {
 }
 
 /// A response with a status, an XML body and its `Content-Type`.
-pub fn xml_response(status: StatusCode, xml: String) -> Resp {
+pub fn xml_response(status: StatusCode, xml: String) -> Response {
     let mut r = Response::new(full(xml));
     *r.status_mut() = status;
     r.headers_mut().insert(
@@ -154,7 +155,7 @@ pub fn xml_response(status: StatusCode, xml: String) -> Resp {
 }
 
 /// A response with only a status and an empty body.
-pub fn status_response(status: StatusCode) -> Resp {
+pub fn status_response(status: StatusCode) -> Response {
     let mut r = Response::new(empty());
     *r.status_mut() = status;
     r
@@ -163,7 +164,7 @@ pub fn status_response(status: StatusCode) -> Resp {
 /// The COS error document for `e` (`docs/cos-kms-spec.md` §2): `Code`, `Message`, `Resource`, `RequestId` and
 /// `TraceId`, all non-empty. 304 has no body, and the `ETag` and `Last-Modified` of the 200 it
 /// stands for (RFC 9110 §15.4.5: caches update their copy from them).
-pub fn error_response(e: &Error, resource: &str, request_id: &str, head: bool) -> Resp {
+pub fn error_response(e: &Error, resource: &str, request_id: &str, head: bool) -> Response {
     let status = e.status();
     if status.is_server_error() {
         tracing::error!(code = e.code(), error = %e, request_id, "request failed");
@@ -357,7 +358,7 @@ mod tests {
     #[tokio::test]
     async fn header_case_template_is_parsed() {
         let hc = HeaderCase::build().await.unwrap();
-        let mut r = Response::new(());
+        let mut r = http::Response::new(());
         hc.apply(&mut r);
         assert!(!r.extensions().is_empty());
     }

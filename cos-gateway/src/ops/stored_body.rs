@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use bytes::Bytes;
 use futures::StreamExt as _;
 
-use super::ByteStream;
+use crate::body::ByteStream;
 use crate::error::{Error, Result};
 use crate::store::{ReadPin, Store};
 

@@ -1,0 +1,76 @@
+//! A running gateway's shared state and what it is opened from: the store, the adapter over the
+//! KMS, the credentials, the transport policy and the header-case template every response gets.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use storage_adapter::{Adapter, EmbeddedKms, KeyProvider};
+
+use crate::auth::Credentials;
+use crate::error::{Error, Result};
+use crate::store::Store;
+use crate::wire::HeaderCase;
+
+/// Where data keys come from.
+#[derive(Debug)]
+pub enum KmsBackend {
+    /// The `kms-server` core in process ([`EmbeddedKms`]), on the gateway's data directory, under
+    /// this root key.
+    Embedded(kms_server::RootKey),
+    /// Any provider (the gRPC client to a running `kms-server`, or a test double).
+    Provider(Arc<dyn KeyProvider>),
+}
+
+/// What a gateway needs to start.
+#[derive(Debug)]
+pub struct Config {
+    /// Data directory: `kms.sqlite3` (embedded KMS), `gateway.sqlite3`, `objects/`, `tmp/`.
+    pub data_dir: PathBuf,
+    /// The accepted SecretId/SecretKey pairs.
+    pub credentials: Credentials,
+    /// The KMS.
+    pub kms: KmsBackend,
+    /// Accept SSE-C headers over plain HTTP (a test convenience; COS requires HTTPS).
+    pub allow_ssec_over_http: bool,
+}
+
+/// A running gateway's shared state.
+#[derive(Debug)]
+pub struct Gateway {
+    pub(crate) store: Store,
+    pub(crate) adapter: Adapter,
+    pub(crate) creds: Credentials,
+    pub(crate) allow_ssec_over_http: bool,
+    pub(crate) header_case: HeaderCase,
+    kms: Option<Arc<EmbeddedKms>>,
+}
+
+impl Gateway {
+    /// Opens the store and the KMS.
+    pub async fn open(config: Config) -> Result<Arc<Self>> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let (provider, kms): (Arc<dyn KeyProvider>, _) = match config.kms {
+            KmsBackend::Embedded(root_key) => {
+                let kms = EmbeddedKms::open(&config.data_dir, root_key)
+                    .map_err(|e| Error::internal(format!("cannot open the embedded KMS: {e}")))?;
+                let kms = Arc::new(kms);
+                (Arc::clone(&kms) as Arc<dyn KeyProvider>, Some(kms))
+            }
+            KmsBackend::Provider(p) => (p, None),
+        };
+        let store = Store::open(&config.data_dir)?;
+        Ok(Arc::new(Self {
+            store,
+            adapter: Adapter::new(provider),
+            creds: config.credentials,
+            allow_ssec_over_http: config.allow_ssec_over_http,
+            header_case: HeaderCase::build().await?,
+            kms,
+        }))
+    }
+
+    /// The embedded KMS (administration in tests and tools), when the gateway embeds one.
+    pub fn embedded_kms(&self) -> Option<&EmbeddedKms> {
+        self.kms.as_deref()
+    }
+}

@@ -1,0 +1,111 @@
+//! Signatures (header and presigned) and the SSE-C transport rule.
+
+use super::*;
+
+#[test]
+fn signatures_and_anonymous_requests() {
+    let gw = start_with_bucket();
+    Req::new("PUT", "/o")
+        .header("x-cos-server-side-encryption", "AES256")
+        .body("x")
+        .send(gw.addr);
+    Req::new("GET", "/o")
+        .unsigned()
+        .send(gw.addr)
+        .assert_error(403, "AccessDenied");
+    // Signed for another path.
+    Req::new("GET", "/o")
+        .path("/other")
+        .send(gw.addr)
+        .assert_error(403, "SignatureDoesNotMatch");
+    // An expired signature.
+    let auth = cos_gateway::auth::sign(
+        common::SECRET_ID,
+        &cos_gateway::auth::SecretKey::new(common::SECRET_KEY),
+        "GET",
+        "/o",
+        &[],
+        &[],
+        (1000, 2000),
+    );
+    Req::new("GET", "/o")
+        .unsigned()
+        .header("Authorization", &auth)
+        .send(gw.addr)
+        .assert_error(403, "AccessDenied");
+}
+
+#[test]
+fn presigned_urls_are_verified() {
+    let gw = start_with_bucket();
+    Req::new("PUT", "/p").body("presigned").send(gw.addr);
+    let now = cos_gateway::wire::now_secs();
+    let auth = cos_gateway::auth::sign(
+        common::SECRET_ID,
+        &cos_gateway::auth::SecretKey::new(common::SECRET_KEY),
+        "GET",
+        "/p",
+        &[],
+        &[("host".into(), common::HOST.into())],
+        (now - 10, now + 100),
+    );
+    let query = auth
+        .split('&')
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap();
+            format!("{k}={}", cos_gateway::wire::cos_encode(v))
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    let target = format!("/p?{query}");
+    let r = Req::new("GET", &target).path("/p").unsigned().send(gw.addr);
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"presigned"[..]));
+    let bad = target.replace("q-signature=", "q-signature=0");
+    Req::new("GET", &bad)
+        .path("/p")
+        .unsigned()
+        .send(gw.addr)
+        .assert_error(403, "SignatureDoesNotMatch");
+}
+
+#[test]
+fn presigned_put_and_delete_bucket() {
+    let gw = start_http();
+    let a = gw.addr;
+    for extra in [&[][..], &[("x-cos-security-token", "token")][..]] {
+        let put = common::presign("PUT", "/", extra);
+        let r = Req::new("PUT", &put).path("/").unsigned().send(a);
+        assert_eq!(r.status, 200, "{put}: {}", r.text());
+        assert_eq!(Req::new("HEAD", "/").send(a).status, 200);
+        let del = common::presign("DELETE", "/", extra);
+        let r = Req::new("DELETE", &del).path("/").unsigned().send(a);
+        assert_eq!(r.status, 204, "{del}: {}", r.text());
+        assert_eq!(Req::new("HEAD", "/").send(a).status, 404);
+    }
+    // A sub-resource is still a sub-resource when presigned.
+    create_bucket(a);
+    let acl = common::presign("PUT", "/", &[("acl", "")]);
+    Req::new("PUT", &acl)
+        .path("/")
+        .unsigned()
+        .send(a)
+        .assert_error(501, "NotImplemented");
+}
+
+#[test]
+fn ssec_over_plain_http_is_refused_unless_allowed() {
+    let gw = start(Options {
+        tls: false,
+        allow_ssec_over_http: false,
+    });
+    create_bucket(gw.addr);
+    Req::new("PUT", "/c")
+        .headers(&ssec(&K1))
+        .body("x")
+        .send(gw.addr)
+        .assert_error(400, "InvalidRequest");
+    Req::new("GET", "/c")
+        .headers(&ssec(&K1))
+        .send(gw.addr)
+        .assert_error(400, "InvalidRequest");
+}

@@ -1,0 +1,128 @@
+//! Bucket operations, bucket encryption and listing pages.
+
+use super::multipart::{complete_xml, initiate, upload_part};
+use super::*;
+
+#[test]
+fn bucket_operations_and_encryption_config() {
+    let gw = start_http();
+    let a = gw.addr;
+    Req::new("HEAD", "/").send(a);
+    assert_eq!(Req::new("HEAD", "/").send(a).status, 404);
+    create_bucket(a);
+    Req::new("PUT", "/")
+        .send(a)
+        .assert_error(409, "BucketAlreadyOwnedByYou");
+    Req::new("GET", "/?encryption")
+        .send(a)
+        .assert_error(404, "NoSuchEncryptionConfiguration");
+    Req::new("PUT", "/?encryption")
+        .body("<ServerSideEncryptionConfiguration/>")
+        .send(a)
+        .assert_error(400, "MalformedXML");
+    Req::new("PUT", "/?encryption")
+        .body("<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>DES</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>")
+        .send(a)
+        .assert_error(400, "InvalidArgument");
+    let ok = "<ServerSideEncryptionConfiguration><Rule><ApplySideEncryptionConfiguration><SSEAlgorithm>AES256</SSEAlgorithm></ApplySideEncryptionConfiguration></Rule></ServerSideEncryptionConfiguration>";
+    Req::new("PUT", "/?encryption")
+        .header("Content-MD5", "AAAAAAAAAAAAAAAAAAAAAA==")
+        .body(ok)
+        .send(a)
+        .assert_error(400, "BadDigest");
+    assert_eq!(Req::new("PUT", "/?encryption").body(ok).send(a).status, 200);
+    let r = Req::new("GET", "/?encryption").send(a);
+    assert!(r.text().contains(
+        "<ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault>"
+    ));
+    // The default applies to multipart uploads too.
+    let id = initiate(a, "d", &[]);
+    let e = upload_part(a, "d", &id, 1, b"abc", &[]);
+    let r = Req::new("POST", &format!("/d?uploadId={id}"))
+        .body(complete_xml(&[(1, &e)]))
+        .send(a);
+    assert_eq!(r.exact("x-cos-server-side-encryption"), Some("AES256"));
+    assert_eq!(Req::new("GET", "/d").send(a).body, b"abc");
+    assert_eq!(Req::new("DELETE", "/?encryption").send(a).status, 204);
+    // Listing with a delimiter.
+    Req::new("PUT", "/x/1").body("1").send(a);
+    Req::new("PUT", "/x/2").body("2").send(a);
+    let r = Req::new("GET", "/?delimiter=%2F").send(a);
+    let b = r.text();
+    assert!(
+        b.contains("<CommonPrefixes><Prefix>x/</Prefix></CommonPrefixes>"),
+        "{b}"
+    );
+    assert!(b.contains("<Key>d</Key>"), "{b}");
+    Req::new("GET", "/?max-keys=abc")
+        .send(a)
+        .assert_error(400, "InvalidArgument");
+    Req::new("DELETE", "/")
+        .send(a)
+        .assert_error(409, "BucketNotEmpty");
+    for k in ["/x/1", "/x/2", "/d"] {
+        Req::new("DELETE", k).send(a);
+    }
+    assert_eq!(Req::new("DELETE", "/").send(a).status, 204);
+    Req::new("GET", "/")
+        .send(a)
+        .assert_error(404, "NoSuchBucket");
+}
+
+/// A GET Bucket query and what its page must hold: keys, common prefixes, `NextMarker` if
+/// truncated.
+type ListingCase<'a> = (&'a str, &'a [&'a str], &'a [&'a str], Option<&'a str>);
+
+#[test]
+fn listing_pages_end_on_common_prefixes() {
+    let gw = start_with_bucket();
+    let a = gw.addr;
+    for k in ["/a", "/b/1", "/b/2", "/c", "/d/1", "/d/2"] {
+        assert_eq!(Req::new("PUT", k).body("x").send(a).status, 200);
+    }
+    let cases: &[ListingCase] = &[
+        ("delimiter=%2F&max-keys=2", &["a"], &["b/"], Some("b/")),
+        // The marker is the prefix returned last: its keys are not listed (nor is it) again.
+        (
+            "delimiter=%2F&max-keys=2&marker=b%2F",
+            &["c"],
+            &["d/"],
+            None,
+        ),
+        // The page ends on a prefix whose other keys follow: not truncated.
+        ("delimiter=%2F&max-keys=4", &["a", "c"], &["b/", "d/"], None),
+        ("delimiter=%2F&max-keys=3", &["a", "c"], &["b/"], Some("c")),
+        ("delimiter=%2F&marker=b%2F", &["c"], &["d/"], None),
+        ("delimiter=%2F&prefix=d%2F", &["d/1", "d/2"], &[], None),
+        ("max-keys=2", &["a", "b/1"], &[], Some("b/1")),
+    ];
+    for (query, keys, prefixes, next) in cases {
+        let r = Req::new("GET", &format!("/?{query}")).path("/").send(a);
+        assert_eq!(r.status, 200);
+        let b = r.text();
+        let between = |open: &str, close: &str| -> Vec<String> {
+            b.split(open)
+                .skip(1)
+                .map(|s| s.split(close).next().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(between("<Key>", "</Key>"), *keys, "{query}: {b}");
+        assert_eq!(
+            between("<CommonPrefixes><Prefix>", "</Prefix>"),
+            *prefixes,
+            "{query}: {b}"
+        );
+        assert_eq!(
+            b.contains("<IsTruncated>true</IsTruncated>"),
+            next.is_some(),
+            "{query}: {b}"
+        );
+        assert_eq!(
+            between("<NextMarker>", "</NextMarker>")
+                .first()
+                .map(String::as_str),
+            *next,
+            "{query}: {b}"
+        );
+    }
+}
