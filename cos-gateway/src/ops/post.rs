@@ -154,36 +154,12 @@ fn text<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// Parses an ISO 8601 UTC time (`2030-01-01T00:00:00.000Z`) to unix seconds.
-fn parse_iso(s: &str) -> Option<i64> {
-    let s = s.trim().trim_end_matches('Z');
-    let (date, time) = s.split_once('T')?;
-    let mut d = date.split('-').map(|x| x.parse::<i64>());
-    let (y, m, dd) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
-    let time = time.split('.').next()?;
-    let mut t = time.split(':').map(|x| x.parse::<i64>());
-    let (hh, mm, ss) = (t.next()?.ok()?, t.next()?.ok()?, t.next()?.ok()?);
-    // Days from civil (H. Hinnant).
-    let y2 = if m <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + dd - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
-}
-
 /// Checks the policy document against the form fields (with `bucket` and the final `key`), all
 /// but the file's length: returns its `content-length-range`, checked as the file streams.
 fn check_policy(policy: &serde_json::Value, form: &[(String, String)]) -> Result<LengthRange> {
     let invalid = |m: String| Error::InvalidPolicyDocument(m);
     let denied = |m: String| Error::AccessDenied(m);
-    let exp = policy
-        .get("expiration")
-        .and_then(|e| e.as_str())
-        .and_then(parse_iso)
-        .ok_or_else(|| invalid("the policy has no valid expiration".into()))?;
+    let exp = crate::auth::post_policy::expiration(policy)?;
     if now() > exp {
         return Err(denied("post object request has been expired".into()));
     }
@@ -452,7 +428,6 @@ mod tests {
         let e = check_policy(&expired, &form).unwrap_err();
         assert_eq!((e.code(), e.status().as_u16()), ("AccessDenied", 403));
         assert!(e.message().contains("expired"));
-        assert_eq!(parse_iso("1970-01-02T00:00:01.000Z"), Some(86_401));
     }
 
     #[test]

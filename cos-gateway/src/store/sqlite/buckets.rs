@@ -1,0 +1,108 @@
+//! The `buckets` table: a bucket's name, creation time and default encryption.
+
+use rusqlite::{Connection, OptionalExtension as _, params};
+use storage_adapter::BucketEncryption;
+
+use crate::error::{Error, Result};
+use crate::store::Bucket;
+
+/// The `sse_algorithm` and `kms_key_id` columns of a default encryption.
+fn encryption_to_db(e: Option<&BucketEncryption>) -> (Option<&str>, Option<&str>) {
+    match e {
+        None => (None, None),
+        Some(BucketEncryption::Aes256) => (Some("AES256"), None),
+        Some(BucketEncryption::Kms { key_id }) => (Some("KMS"), key_id.as_deref()),
+    }
+}
+
+/// A bucket.
+pub(in crate::store) fn get(db: &Connection, name: &str) -> Result<Option<Bucket>> {
+    Ok(db
+        .query_row(
+            "SELECT name, created, sse_algorithm, kms_key_id FROM buckets WHERE name = ?1",
+            params![name],
+            |r| {
+                let alg: Option<String> = r.get(2)?;
+                let key_id: Option<String> = r.get(3)?;
+                Ok(Bucket {
+                    name: r.get(0)?,
+                    created: r.get(1)?,
+                    encryption: match alg.as_deref() {
+                        Some("AES256") => Some(BucketEncryption::Aes256),
+                        Some("KMS") => Some(BucketEncryption::Kms { key_id }),
+                        _ => None,
+                    },
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// Whether bucket `name` exists (inside the caller's transaction).
+pub(super) fn exists(db: &Connection, name: &str) -> Result<bool> {
+    let found: Option<i64> = db
+        .query_row(
+            "SELECT 1 FROM buckets WHERE name = ?1",
+            params![name],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(found.is_some())
+}
+
+/// All buckets, by name (without their encryption).
+pub(in crate::store) fn list(db: &Connection) -> Result<Vec<Bucket>> {
+    let mut st = db.prepare("SELECT name, created FROM buckets ORDER BY name")?;
+    let rows = st.query_map([], |r| {
+        Ok(Bucket {
+            name: r.get(0)?,
+            created: r.get(1)?,
+            encryption: None,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Creates a bucket; `false` if it exists.
+pub(in crate::store) fn create(db: &Connection, name: &str, now: i64) -> Result<bool> {
+    Ok(db.execute(
+        "INSERT OR IGNORE INTO buckets (name, created) VALUES (?1, ?2)",
+        params![name, now],
+    )? == 1)
+}
+
+/// Deletes an empty bucket: `BucketNotEmpty` while it has objects or uploads.
+pub(in crate::store) fn delete(db: &mut Connection, name: &str) -> Result<()> {
+    let tx = db.transaction()?;
+    let n: i64 = tx.query_row(
+        "SELECT (SELECT COUNT(*) FROM objects WHERE bucket = ?1) + \
+         (SELECT COUNT(*) FROM uploads WHERE bucket = ?1)",
+        params![name],
+        |r| r.get(0),
+    )?;
+    if n > 0 {
+        return Err(Error::BucketNotEmpty);
+    }
+    if tx.execute("DELETE FROM buckets WHERE name = ?1", params![name])? == 0 {
+        return Err(Error::NoSuchBucket);
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Sets (or clears) a bucket's default encryption.
+pub(in crate::store) fn set_encryption(
+    db: &Connection,
+    name: &str,
+    enc: Option<&BucketEncryption>,
+) -> Result<()> {
+    let (alg, key) = encryption_to_db(enc);
+    if db.execute(
+        "UPDATE buckets SET sse_algorithm = ?2, kms_key_id = ?3 WHERE name = ?1",
+        params![name, alg, key],
+    )? == 0
+    {
+        return Err(Error::NoSuchBucket);
+    }
+    Ok(())
+}

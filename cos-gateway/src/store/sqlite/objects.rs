@@ -1,0 +1,130 @@
+//! The `objects` table: one row per object, naming its body files.
+
+use rusqlite::{Connection, OptionalExtension as _, Transaction, params};
+
+use super::{env_from_db, env_to_db, json, json_from_db};
+use crate::error::{Error, Result};
+use crate::store::Object;
+
+/// The object row of `bucket`/`key`.
+pub(in crate::store) fn get(db: &Connection, bucket: &str, key: &str) -> Result<Option<Object>> {
+    Ok(db
+        .query_row(
+            "SELECT size, etag, modified, meta, envelope, files FROM objects \
+             WHERE bucket = ?1 AND key = ?2",
+            params![bucket, key],
+            |r| {
+                Ok(Object {
+                    size: r.get::<_, i64>(0)? as u64,
+                    etag: r.get(1)?,
+                    modified: r.get(2)?,
+                    meta: json_from_db(r.get(3)?)?,
+                    envelope: env_from_db(r.get(4)?)?,
+                    files: json_from_db(r.get(5)?)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// The body files of `bucket`/`key` (empty when there is no such object).
+fn files_of(tx: &Transaction<'_>, bucket: &str, key: &str) -> Result<Vec<String>> {
+    let files: Option<String> = tx
+        .query_row(
+            "SELECT files FROM objects WHERE bucket = ?1 AND key = ?2",
+            params![bucket, key],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(files.map(json_from_db).transpose()?.unwrap_or_default())
+}
+
+/// Writes `obj` as the object `bucket/key` inside `tx`; returns the body files of the object it
+/// replaced (to remove once the transaction has committed).
+pub(super) fn replace_row(
+    tx: &Transaction<'_>,
+    bucket: &str,
+    key: &str,
+    obj: &Object,
+) -> Result<Vec<String>> {
+    let old = files_of(tx, bucket, key)?;
+    tx.execute(
+        "INSERT OR REPLACE INTO objects \
+         (bucket, key, size, etag, modified, meta, envelope, files) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            bucket,
+            key,
+            obj.size as i64,
+            obj.etag,
+            obj.modified,
+            json(&obj.meta),
+            env_to_db(&obj.envelope),
+            json(&obj.files)
+        ],
+    )?;
+    Ok(old)
+}
+
+/// Inserts or replaces an object: `NoSuchBucket` if its bucket is gone. Returns the replaced body
+/// files.
+pub(in crate::store) fn put(
+    db: &mut Connection,
+    bucket: &str,
+    key: &str,
+    obj: &Object,
+) -> Result<Vec<String>> {
+    let tx = db.transaction()?;
+    if !super::buckets::exists(&tx, bucket)? {
+        return Err(Error::NoSuchBucket);
+    }
+    let old = replace_row(&tx, bucket, key, obj)?;
+    tx.commit()?;
+    Ok(old)
+}
+
+/// Deletes an object (idempotent); returns its body files.
+pub(in crate::store) fn delete(
+    db: &mut Connection,
+    bucket: &str,
+    key: &str,
+) -> Result<Vec<String>> {
+    let tx = db.transaction()?;
+    let old = files_of(&tx, bucket, key)?;
+    tx.execute(
+        "DELETE FROM objects WHERE bucket = ?1 AND key = ?2",
+        params![bucket, key],
+    )?;
+    tx.commit()?;
+    Ok(old)
+}
+
+/// Objects of a bucket with `prefix`, keys after `marker`, at most `limit`, by key (without their
+/// envelopes and files).
+pub(in crate::store) fn list(
+    db: &Connection,
+    bucket: &str,
+    prefix: &str,
+    marker: &str,
+    limit: usize,
+) -> Result<Vec<(String, Object)>> {
+    let mut st = db.prepare(
+        "SELECT key, size, etag, modified, meta FROM objects \
+         WHERE bucket = ?1 AND substr(key, 1, length(?2)) = ?2 AND key > ?3 \
+         ORDER BY key LIMIT ?4",
+    )?;
+    let rows = st.query_map(params![bucket, prefix, marker, limit as i64], |r| {
+        Ok((
+            r.get(0)?,
+            Object {
+                size: r.get::<_, i64>(1)? as u64,
+                etag: r.get(2)?,
+                modified: r.get(3)?,
+                meta: json_from_db(r.get(4)?)?,
+                envelope: None,
+                files: Vec::new(),
+            },
+        ))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
