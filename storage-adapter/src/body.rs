@@ -25,7 +25,6 @@
 //! means the response must be aborted, not completed: every byte already sent was authentic, but the
 //! object as a whole is not.
 
-use std::io;
 use std::ops::Range;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -34,11 +33,11 @@ use std::task::{Context, Poll};
 use bytes::{Buf as _, Bytes};
 use futures::Stream;
 
-use crate::crypto::{AeadKey, Key32};
+use crate::crypto::Key32;
 use crate::envelope::{self, Layout};
 use crate::error::{Error, Result};
 use crate::stream::{
-    ENCRYPTED_SEGMENT_SIZE, SEGMENT_SIZE, SegmentNonce, SegmentOpener, SegmentSealer, TAG_SIZE,
+    self, ENCRYPTED_SEGMENT_SIZE, OpenRun, SEGMENT_SIZE, SegmentOpener, SegmentSealer, TAG_SIZE,
     segment_count, stored_size,
 };
 
@@ -638,6 +637,58 @@ impl<S> DecryptStream<S> {
     }
 }
 
+/// What [`DecryptStream::step`] arrived at.
+enum Step {
+    /// An item to yield.
+    Item(Result<Bytes>),
+    /// The stream is over.
+    End,
+    /// Nothing more can be done with the input at hand.
+    NeedInput,
+}
+
+impl<S> DecryptStream<S> {
+    /// Does what the input at hand allows: the stream's logic without the polling, so an in-memory
+    /// body is decrypted on the calling thread with no executor.
+    fn step(&mut self) -> Step {
+        loop {
+            if let Some(e) = self.pending.take() {
+                self.done = true;
+                return Step::Item(Err(e));
+            }
+            if self.done {
+                return Step::End;
+            }
+            match self.open_ready() {
+                (Some(plain), err) => {
+                    // Verified plaintext first; an error found after it comes next.
+                    self.pending = err;
+                    return Step::Item(Ok(plain));
+                }
+                (None, Some(e)) => {
+                    self.done = true;
+                    return Step::Item(Err(e));
+                }
+                (None, None) => {}
+            }
+            if !self.input.is_empty() {
+                // Progress was made but yielded nothing (an empty segment): go on.
+                continue;
+            }
+            if self.eof {
+                self.done = true;
+                return if self.current().is_some() {
+                    // The body ended before the plan did (truncation).
+                    Step::Item(Err(Error::Decrypt))
+                } else {
+                    Step::End
+                };
+            }
+            return Step::NeedInput;
+        }
+    }
+}
+
 impl<S, E> Stream for DecryptStream<S>
 where
     S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
@@ -648,37 +699,10 @@ where
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         loop {
-            if let Some(e) = this.pending.take() {
-                this.done = true;
-                return Poll::Ready(Some(Err(e)));
-            }
-            if this.done {
-                return Poll::Ready(None);
-            }
-            match this.open_ready() {
-                (Some(plain), err) => {
-                    // Verified plaintext first; an error found after it comes next.
-                    this.pending = err;
-                    return Poll::Ready(Some(Ok(plain)));
-                }
-                (None, Some(e)) => {
-                    this.done = true;
-                    return Poll::Ready(Some(Err(e)));
-                }
-                (None, None) => {}
-            }
-            if !this.input.is_empty() {
-                // Progress was made but yielded nothing (an empty segment): go on.
-                continue;
-            }
-            if this.eof {
-                this.done = true;
-                return if this.current().is_some() {
-                    // The body ended before the plan did (truncation).
-                    Poll::Ready(Some(Err(Error::Decrypt)))
-                } else {
-                    Poll::Ready(None)
-                };
+            match this.step() {
+                Step::Item(item) => return Poll::Ready(Some(item)),
+                Step::End => return Poll::Ready(None),
+                Step::NeedInput => {}
             }
             match Pin::new(&mut this.inner).poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
@@ -693,27 +717,31 @@ where
     }
 }
 
-/// Runs a [`DecryptStream`] over an in-memory stored range; returns nothing unless all of it verifies.
+/// Decrypts an in-memory stored range on the calling thread (the [`DecryptStream`] logic, driven
+/// directly); returns nothing unless all of it verifies.
 pub(crate) fn decrypt_bytes(keys: Arc<BodyKeys>, plan: ReadPlan, stored: &[u8]) -> Result<Vec<u8>> {
-    use futures::StreamExt as _;
-    let input = futures::stream::iter(std::iter::once(Ok::<_, io::Error>(Bytes::copy_from_slice(
-        stored,
-    ))));
     let mut out =
         Vec::with_capacity(usize::try_from(plan.plain.end - plan.plain.start).unwrap_or(0));
-    let mut s = DecryptStream::new(input, keys, plan);
-    futures::executor::block_on(async {
-        while let Some(item) = s.next().await {
-            match item {
-                Ok(b) => out.extend_from_slice(&b),
-                Err(e) => {
-                    zeroize::Zeroize::zeroize(&mut out);
-                    return Err(e);
-                }
+    // The whole input is at hand: no inner stream to poll.
+    let mut s = DecryptStream::new((), keys, plan);
+    s.input = Bytes::copy_from_slice(stored);
+    s.eof = true;
+    loop {
+        match s.step() {
+            Step::Item(Ok(b)) => out.extend_from_slice(&b),
+            Step::End => return Ok(out),
+            Step::Item(Err(e)) => {
+                zeroize::Zeroize::zeroize(&mut out);
+                return Err(e);
+            }
+            Step::NeedInput => {
+                zeroize::Zeroize::zeroize(&mut out);
+                return Err(Error::Internal(
+                    "the decryption asked for input after the end of the body".into(),
+                ));
             }
         }
-        Ok(out)
-    })
+    }
 }
 
 /// Seals a whole in-memory body on `threads` threads (segments are independent).
@@ -724,93 +752,54 @@ pub(crate) fn seal_parallel(key: &Key32, plain: &[u8], threads: usize) -> Result
     Ok(out)
 }
 
-/// Seals a whole in-memory body into `out` (exactly its stored size) on `threads` threads.
+/// Seals a whole in-memory body into `out` (exactly its stored size) on `threads` threads: one
+/// run of consecutive segments per thread, each sealed out of place straight from the plaintext.
 pub(crate) fn seal_parallel_into(
     key: &Key32,
     plain: &[u8],
     out: &mut [u8],
     threads: usize,
 ) -> Result<()> {
-    let count = segment_count(plain.len() as u64);
     if out.len() as u64 != stored_size(plain.len() as u64) {
         return Err(Error::Internal(
             "the output buffer is not the stored size".into(),
         ));
     }
     // Checks the segment limit before any work.
-    SegmentNonce::new(count - 1, true)?;
-    let aead = AeadKey::new(key);
-    let per_thread = (count as usize).div_ceil(threads.max(1));
+    let runs = stream::seal_runs(key, plain.len() as u64, threads)?;
     std::thread::scope(|scope| {
         let mut rest: &mut [u8] = out;
-        let mut first = 0usize;
-        while first < count as usize {
-            let n = per_thread.min(count as usize - first);
-            let end_plain = ((first + n) * SEGMENT_SIZE).min(plain.len());
-            let bytes = end_plain - first * SEGMENT_SIZE + n * TAG_SIZE;
-            let (mine, tail) = rest.split_at_mut(bytes);
-            rest = tail;
-            let aead = &aead;
-            let start = first;
-            scope.spawn(move || {
-                for (k, stored) in mine.chunks_mut(ENCRYPTED_SEGMENT_SIZE).enumerate() {
-                    let i = start + k;
-                    let p = &plain[i * SEGMENT_SIZE..(i * SEGMENT_SIZE + stored.len() - TAG_SIZE)];
-                    let nonce = SegmentNonce::new(i as u64, i as u64 == count - 1)
-                        .expect("the segment limit was checked before sealing");
-                    // Out of place, straight from the plaintext: no staging copy.
-                    aead.seal_to(nonce.bytes(), &[], p, stored)
-                        .expect("the lengths were computed to match");
-                }
-            });
-            first += n;
-        }
-    });
-    Ok(())
+        let handles: Vec<_> = runs
+            .into_iter()
+            .map(|run| {
+                let (mine, tail) = std::mem::take(&mut rest).split_at_mut(run.stored_len());
+                rest = tail;
+                scope.spawn(move || run.seal_to(plain, mine))
+            })
+            .collect();
+        handles.into_iter().try_for_each(|h| {
+            h.join()
+                .map_err(|_| Error::Internal("a sealing thread panicked".into()))?
+        })
+    })
 }
 
-/// Opens a whole in-memory single-part body on `threads` threads.
+/// Opens a whole in-memory single-part body on `threads` threads: one run of consecutive segments
+/// per thread, each opened out of place straight into the output. Nothing is returned unless every
+/// segment verifies.
 pub(crate) fn open_parallel(key: &Key32, stored: &[u8], threads: usize) -> Result<Vec<u8>> {
-    let plain_len = crate::stream::plain_size(stored.len() as u64).ok_or(Error::Decrypt)?;
-    let count = segment_count(plain_len);
-    let mut out = vec![0u8; usize::try_from(plain_len).map_err(|_| Error::TooLarge)?];
-    let aead = AeadKey::new(key);
-    let per_thread = (count as usize).div_ceil(threads.max(1));
+    let runs = stream::open_runs(key, stored.len() as u64, threads)?;
+    let mut out = vec![0u8; runs.iter().map(OpenRun::plain_len).sum()];
     let ok = std::thread::scope(|scope| {
-        let mut handles = Vec::new();
         let mut rest: &mut [u8] = &mut out;
-        let mut first = 0usize;
-        while first < count as usize {
-            let n = per_thread.min(count as usize - first);
-            let stored_end = ((first + n) * ENCRYPTED_SEGMENT_SIZE).min(stored.len());
-            let mine_stored = &stored[first * ENCRYPTED_SEGMENT_SIZE..stored_end];
-            let plain_bytes = mine_stored.len() - n * TAG_SIZE;
-            let (mine, tail) = rest.split_at_mut(plain_bytes);
-            rest = tail;
-            let aead = &aead;
-            let start = first;
-            handles.push(scope.spawn(move || {
-                // Out of place, straight into the output: no staging copy.
-                // (Every stored segment is opened, also an empty final one.)
-                for (k, seg) in mine_stored.chunks(ENCRYPTED_SEGMENT_SIZE).enumerate() {
-                    let i = (start + k) as u64;
-                    let Ok(nonce) = SegmentNonce::new(i, i == count - 1) else {
-                        return false;
-                    };
-                    let Some(len) = seg.len().checked_sub(TAG_SIZE) else {
-                        return false;
-                    };
-                    let Some(out) = mine.get_mut(k * SEGMENT_SIZE..k * SEGMENT_SIZE + len) else {
-                        return false;
-                    };
-                    if aead.open_to(nonce.bytes(), &[], seg, out).is_err() {
-                        return false;
-                    }
-                }
-                true
-            }));
-            first += n;
-        }
+        let handles: Vec<_> = runs
+            .into_iter()
+            .map(|run| {
+                let (mine, tail) = std::mem::take(&mut rest).split_at_mut(run.plain_len());
+                rest = tail;
+                scope.spawn(move || run.open_to(stored, mine).is_ok())
+            })
+            .collect();
         handles.into_iter().all(|h| h.join().unwrap_or(false))
     });
     if !ok {
@@ -837,7 +826,7 @@ mod tests {
         )
     }
 
-    fn chunks(data: Vec<u8>, chunk: usize) -> impl Stream<Item = io::Result<Bytes>> + Unpin {
+    fn chunks(data: Vec<u8>, chunk: usize) -> impl Stream<Item = std::io::Result<Bytes>> + Unpin {
         crate::object::bytes_stream(Bytes::from(data), chunk)
     }
 
