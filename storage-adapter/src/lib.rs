@@ -14,6 +14,8 @@
 //! * [`stream`]: the STREAM segment construction (64 KiB segments, counter + last-flag nonces).
 //! * [`body`]: streaming encrypt/decrypt over `Stream<Bytes>` / `AsyncRead`, range plans.
 //! * [`object`]: the operations (PUT, GET/HEAD/range, multipart, copy) on [`Adapter`].
+//! * `suite` (feature `test-suite`, for tests only): the provider behaviour suite every
+//!   [`KeyProvider`] is tested with.
 //! * `crypto` (private): the one seam to the crypto backends (aws-lc-rs AES-256-GCM, HKDF, HMAC).
 //!
 //! # How a gateway uses it
@@ -119,6 +121,8 @@ pub mod object;
 pub mod provider;
 pub mod sse;
 pub mod stream;
+#[cfg(feature = "test-suite")]
+pub mod suite;
 
 pub use body::{DecryptStream, EncryptStream, ReadPlan};
 pub use envelope::{Envelope, Layout, ObjectName, PartInfo};

@@ -19,6 +19,9 @@
 //! [`SEGMENT_SIZE`] bytes, or 0 when the whole body is empty. A dropped final segment, a final flag in
 //! the middle, swapped or repeated segments and bytes after the final segment all fail to open.
 
+use std::ops::Range;
+use std::sync::Arc;
+
 use crate::crypto::{AeadKey, Key32, NONCE_LEN, TAG_LEN};
 use crate::error::{Error, Result};
 
@@ -50,12 +53,13 @@ pub fn plain_size(stored: u64) -> Option<u64> {
     (stored_size(plain) == stored).then_some(plain)
 }
 
-/// The nonce of segment `index`: an 11-byte big-endian counter, then the last-segment flag.
+/// The nonce of segment `index`: an 11-byte big-endian counter, then the last-segment flag. Private:
+/// only this module makes nonces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct SegmentNonce([u8; NONCE_LEN]);
+struct SegmentNonce([u8; NONCE_LEN]);
 
 impl SegmentNonce {
-    pub(crate) fn new(index: u64, last: bool) -> Result<Self> {
+    fn new(index: u64, last: bool) -> Result<Self> {
         if index >= MAX_SEGMENTS {
             return Err(Error::TooLarge);
         }
@@ -65,7 +69,7 @@ impl SegmentNonce {
         Ok(Self(n))
     }
 
-    pub(crate) fn bytes(self) -> [u8; NONCE_LEN] {
+    fn bytes(self) -> [u8; NONCE_LEN] {
         self.0
     }
 }
@@ -168,27 +172,178 @@ impl SegmentOpener {
     }
 }
 
-/// Encrypts a whole in-memory body (sync).
-pub(crate) fn seal_all(key: &Key32, plain: &[u8]) -> Result<Vec<u8>> {
-    let mut sealer = SegmentSealer::new(key);
-    let total = usize::try_from(stored_size(plain.len() as u64)).map_err(|_| Error::TooLarge)?;
-    // Checks the segment limit before any work.
-    SegmentNonce::new(segment_count(plain.len() as u64) - 1, true)?;
-    let mut out = vec![0u8; total];
-    if plain.is_empty() {
-        sealer.seal_final_to(&[], &mut out)?;
-        return Ok(out);
-    }
-    let mut chunks = plain
-        .chunks(SEGMENT_SIZE)
-        .zip(out.chunks_mut(ENCRYPTED_SEGMENT_SIZE))
-        .peekable();
-    while let Some((p, o)) = chunks.next() {
-        if chunks.peek().is_some() {
-            sealer.seal_next_to(p, o)?;
-        } else {
-            sealer.seal_final_to(p, o)?;
+/// Where one run of consecutive segments lies in a body (see [`seal_runs`] / [`open_runs`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct RunSpan {
+    /// Index of the run's first segment.
+    first: u64,
+    /// Segments in the run (at least one).
+    segments: u64,
+    /// Index of the body's final segment (the one sealed with the last flag).
+    final_index: u64,
+    /// Plaintext size of the whole body.
+    body_plain: u64,
+}
+
+impl RunSpan {
+    /// The body of `plain` bytes cut into at most `runs` runs of (nearly) equal segment counts.
+    /// Refuses a body over [`MAX_SEGMENTS`] before any work.
+    fn split(plain: u64, runs: usize) -> Result<Vec<Self>> {
+        let count = segment_count(plain);
+        SegmentNonce::new(count - 1, true)?;
+        let per_run = count.div_ceil(runs.max(1) as u64);
+        let mut spans = Vec::new();
+        let mut first = 0;
+        while first < count {
+            let segments = per_run.min(count - first);
+            spans.push(Self {
+                first,
+                segments,
+                final_index: count - 1,
+                body_plain: plain,
+            });
+            first += segments;
         }
+        Ok(spans)
+    }
+
+    /// The run's plaintext bytes within the body.
+    fn plain_range(&self) -> Range<usize> {
+        let seg = SEGMENT_SIZE as u64;
+        let start = self.first * seg;
+        let end = ((self.first + self.segments) * seg).min(self.body_plain);
+        // The body is in memory, so its offsets fit in `usize`.
+        start as usize..end as usize
+    }
+
+    /// The run's stored bytes within the stored body.
+    fn stored_range(&self) -> Range<usize> {
+        let start = self.first as usize * ENCRYPTED_SEGMENT_SIZE;
+        start..start + self.plain_range().len() + self.segments as usize * TAG_SIZE
+    }
+
+    /// The nonces of the run's segments, with their offsets within the run's plaintext and stored
+    /// bytes.
+    fn segments(&self) -> impl Iterator<Item = (SegmentNonce, Range<usize>, Range<usize>)> + '_ {
+        let plain = self.plain_range();
+        (0..self.segments).map(move |k| {
+            let index = self.first + k;
+            let p_start = k as usize * SEGMENT_SIZE;
+            let p_end = (p_start + SEGMENT_SIZE).min(plain.len());
+            let s_start = k as usize * ENCRYPTED_SEGMENT_SIZE;
+            let nonce = SegmentNonce::new(index, index == self.final_index)
+                .expect("the segment limit was checked when the body was split");
+            (
+                nonce,
+                p_start..p_end,
+                s_start..s_start + (p_end - p_start) + TAG_SIZE,
+            )
+        })
+    }
+}
+
+/// One run of consecutive segments of an in-memory body, to seal on its own (on a thread).
+///
+/// [`seal_runs`] cuts the body and fixes each run's counters; sealing consumes the run, so a run's
+/// nonces are used once and callers pick none.
+#[derive(Debug)]
+pub(crate) struct SealRun {
+    key: Arc<AeadKey>,
+    span: RunSpan,
+}
+
+impl SealRun {
+    /// The size of the run's stored bytes (the runs' stored bytes are contiguous and in order).
+    pub(crate) fn stored_len(&self) -> usize {
+        self.span.stored_range().len()
+    }
+
+    /// Seals the run's segments of `body` (the whole plaintext the runs were cut from) into `out`
+    /// ([`SealRun::stored_len`] bytes), out of place.
+    pub(crate) fn seal_to(self, body: &[u8], out: &mut [u8]) -> Result<()> {
+        if body.len() as u64 != self.span.body_plain || out.len() != self.stored_len() {
+            return Err(Error::Internal(
+                "a run sealed from the wrong body or into the wrong buffer".into(),
+            ));
+        }
+        let plain = &body[self.span.plain_range()];
+        for (nonce, p, o) in self.span.segments() {
+            self.key
+                .seal_to(nonce.bytes(), &[], &plain[p], &mut out[o])?;
+        }
+        Ok(())
+    }
+}
+
+/// Cuts a body of `plain` bytes under `key` into at most `runs` [`SealRun`]s, in order.
+pub(crate) fn seal_runs(key: &Key32, plain: u64, runs: usize) -> Result<Vec<SealRun>> {
+    let key = Arc::new(AeadKey::new(key));
+    Ok(RunSpan::split(plain, runs)?
+        .into_iter()
+        .map(|span| SealRun {
+            key: Arc::clone(&key),
+            span,
+        })
+        .collect())
+}
+
+/// One run of consecutive segments of an in-memory stored body, to open on its own (on a thread).
+#[derive(Debug)]
+pub(crate) struct OpenRun {
+    key: Arc<AeadKey>,
+    span: RunSpan,
+}
+
+impl OpenRun {
+    /// The size of the run's plaintext (the runs' plaintexts are contiguous and in order).
+    pub(crate) fn plain_len(&self) -> usize {
+        self.span.plain_range().len()
+    }
+
+    /// Opens the run's segments of `stored` (the whole stored body the runs were cut from) into
+    /// `out` ([`OpenRun::plain_len`] bytes), out of place. On failure `out` is zeroed and the error
+    /// is the opaque [`Error::Decrypt`].
+    pub(crate) fn open_to(self, stored: &[u8], out: &mut [u8]) -> Result<()> {
+        if stored.len() as u64 != stored_size(self.span.body_plain) || out.len() != self.plain_len()
+        {
+            zeroize::Zeroize::zeroize(out);
+            return Err(Error::Decrypt);
+        }
+        let stored = &stored[self.span.stored_range()];
+        for (nonce, p, s) in self.span.segments() {
+            if let Err(e) = self
+                .key
+                .open_to(nonce.bytes(), &[], &stored[s], &mut out[p])
+            {
+                zeroize::Zeroize::zeroize(out);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Cuts a stored body of `stored` bytes under `key` into at most `runs` [`OpenRun`]s, in order.
+/// A size no body has is [`Error::Decrypt`].
+pub(crate) fn open_runs(key: &Key32, stored: u64, runs: usize) -> Result<Vec<OpenRun>> {
+    let plain = plain_size(stored).ok_or(Error::Decrypt)?;
+    let key = Arc::new(AeadKey::new(key));
+    Ok(RunSpan::split(plain, runs)
+        .map_err(|_| Error::Decrypt)?
+        .into_iter()
+        .map(|span| OpenRun {
+            key: Arc::clone(&key),
+            span,
+        })
+        .collect())
+}
+
+/// Encrypts a whole in-memory body (sync, on the calling thread).
+pub(crate) fn seal_all(key: &Key32, plain: &[u8]) -> Result<Vec<u8>> {
+    let total = usize::try_from(stored_size(plain.len() as u64)).map_err(|_| Error::TooLarge)?;
+    let mut out = vec![0u8; total];
+    for run in seal_runs(key, plain.len() as u64, 1)? {
+        run.seal_to(plain, &mut out)?;
     }
     Ok(out)
 }
@@ -197,17 +352,9 @@ pub(crate) fn seal_all(key: &Key32, plain: &[u8]) -> Result<Vec<u8>> {
 #[cfg(test)]
 pub(crate) fn open_all(key: &Key32, stored: &[u8]) -> Result<Vec<u8>> {
     let plain_len = plain_size(stored.len() as u64).ok_or(Error::Decrypt)?;
-    let opener = SegmentOpener::new(key);
-    let count = segment_count(plain_len);
     let mut out = vec![0u8; usize::try_from(plain_len).map_err(|_| Error::TooLarge)?];
-    for (i, chunk) in stored.chunks(ENCRYPTED_SEGMENT_SIZE).enumerate() {
-        let index = i as u64;
-        let start = i * SEGMENT_SIZE;
-        let end = start + chunk.len() - TAG_SIZE;
-        if let Err(e) = opener.open_to(index, index + 1 == count, chunk, &mut out[start..end]) {
-            zeroize::Zeroize::zeroize(&mut out);
-            return Err(e);
-        }
+    for run in open_runs(key, stored.len() as u64, 1)? {
+        run.open_to(stored, &mut out)?;
     }
     Ok(out)
 }
@@ -285,6 +432,97 @@ mod tests {
         assert!(open_all(&key(), &t).is_err());
         // Wrong key.
         assert!(open_all(&Key32::from_array(&[8; 32]), &stored).is_err());
+    }
+
+    /// Seals with the streaming sealer, segment by segment.
+    fn seal_in_order(plain: &[u8]) -> Vec<u8> {
+        let mut sealer = SegmentSealer::new(&key());
+        let mut out = vec![0u8; stored_size(plain.len() as u64) as usize];
+        let segments: Vec<_> = plain.chunks(SEGMENT_SIZE).collect();
+        if segments.is_empty() {
+            sealer.seal_final_to(&[], &mut out).unwrap();
+        }
+        for (i, (p, o)) in segments
+            .iter()
+            .zip(out.chunks_mut(ENCRYPTED_SEGMENT_SIZE))
+            .enumerate()
+        {
+            if i + 1 == segments.len() {
+                sealer.seal_final_to(p, o).unwrap();
+            } else {
+                sealer.seal_next_to(p, o).unwrap();
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn runs_seal_and_open_what_the_sealer_does() {
+        let s = SEGMENT_SIZE;
+        for n in [0, 1, s, s + 1, 5 * s + 3] {
+            let plain: Vec<u8> = (0..n).map(|i| (i % 241) as u8).collect();
+            let expected = seal_in_order(&plain);
+            for count in [1, 2, 3, 8] {
+                let runs = seal_runs(&key(), n as u64, count).unwrap();
+                assert!(runs.len() <= count && !runs.is_empty());
+                let mut stored = vec![0u8; expected.len()];
+                let mut rest = &mut stored[..];
+                for run in runs {
+                    let (mine, tail) = rest.split_at_mut(run.stored_len());
+                    rest = tail;
+                    run.seal_to(&plain, mine).unwrap();
+                }
+                assert!(rest.is_empty());
+                assert_eq!(stored, expected, "{n} bytes in {count} runs");
+                let mut back = vec![0u8; n];
+                let mut rest = &mut back[..];
+                for run in open_runs(&key(), stored.len() as u64, count).unwrap() {
+                    let (mine, tail) = rest.split_at_mut(run.plain_len());
+                    rest = tail;
+                    run.open_to(&stored, mine).unwrap();
+                }
+                assert_eq!(back, plain);
+            }
+        }
+    }
+
+    #[test]
+    fn runs_refuse_misuse() {
+        let s = SEGMENT_SIZE;
+        let plain = vec![3u8; 2 * s];
+        let run = seal_runs(&key(), plain.len() as u64, 1).unwrap().remove(0);
+        let mut out = vec![0u8; run.stored_len()];
+        // Another body than the one the runs were cut from.
+        assert!(matches!(
+            seal_runs(&key(), plain.len() as u64, 1)
+                .unwrap()
+                .remove(0)
+                .seal_to(&plain[1..], &mut out),
+            Err(Error::Internal(_))
+        ));
+        assert!(matches!(
+            run.seal_to(&plain, &mut out[1..]),
+            Err(Error::Internal(_))
+        ));
+        // Past the segment limit, refused before any work.
+        assert!(matches!(
+            seal_runs(&key(), MAX_SEGMENTS * s as u64 + 1, 4),
+            Err(Error::TooLarge)
+        ));
+        // A stored size no body has, a damaged segment: the opaque error, the output zeroed.
+        assert!(matches!(
+            open_runs(&key(), 17 + s as u64, 1),
+            Err(Error::Decrypt)
+        ));
+        let mut stored = seal_all(&key(), &plain).unwrap();
+        stored[ENCRYPTED_SEGMENT_SIZE + 5] ^= 1;
+        let mut back = vec![1u8; plain.len()];
+        let run = open_runs(&key(), stored.len() as u64, 1).unwrap().remove(0);
+        assert!(matches!(
+            run.open_to(&stored, &mut back),
+            Err(Error::Decrypt)
+        ));
+        assert!(back.iter().all(|&b| b == 0));
     }
 
     #[test]

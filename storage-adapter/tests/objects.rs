@@ -1,45 +1,13 @@
-//! Round trips, multipart, ranges, copy and rotation across every mode.
+//! Round trips through the in-memory and parallel APIs, multipart, ranges, copy and rotation.
+//! (What every key provider must do, in every mode, is the provider suite: `tests/providers.rs`.)
 
 mod common;
 
 use common::*;
 use proptest::prelude::*;
-use storage_adapter::{Error, Layout, ObjectName, SseMode, SseRequest};
+use storage_adapter::{Error, ObjectName, SseMode, SseRequest};
 
 const SIZES: [usize; 7] = [0, 1, S - 1, S, S + 1, 2 * S + 17, 3 * 1024 * 1024 + 123];
-
-#[tokio::test]
-async fn round_trip_every_mode_and_size_streaming() {
-    let (a, kms) = adapter();
-    for req in all_modes(&kms) {
-        for (i, &n) in SIZES.iter().enumerate() {
-            let plain = data(n, i as u8);
-            // Odd input chunking exercises segment assembly.
-            let (stored, env) = put_stream(&a, &req, NAME, &plain, 7_777).await;
-            assert_eq!(
-                stored.len() as u64,
-                env.stored_size(),
-                "{:?} {n}",
-                req.mode()
-            );
-            assert_eq!(env.plain_size(), n as u64);
-            // The envelope survives its encodings.
-            let env = storage_adapter::Envelope::from_base64(&env.to_base64()).unwrap();
-            let obj = a
-                .open(&env, NAME, customer_of(&req).as_ref())
-                .await
-                .unwrap();
-            assert_eq!(
-                get_stream(&obj, None, &stored, 10_000).await.unwrap(),
-                plain
-            );
-            assert_eq!(
-                obj.decrypt_bytes(obj.plan(None).unwrap(), &stored).unwrap(),
-                plain
-            );
-        }
-    }
-}
 
 #[tokio::test]
 async fn round_trip_sync_and_parallel_apis() {
@@ -98,79 +66,6 @@ async fn async_read_api_round_trip() {
         out.extend_from_slice(&item.unwrap());
     }
     assert_eq!(out, plain[100..2 * S + 9]);
-}
-
-#[tokio::test]
-async fn response_headers_per_mode() {
-    let (a, kms) = adapter();
-    let modes = all_modes(&kms);
-    let (_, env) = a
-        .begin_put(&modes[0], NAME)
-        .await
-        .unwrap()
-        .seal_bytes(b"x")
-        .unwrap();
-    assert_eq!(env.response_headers().len(), 1);
-    let (_, env) = a
-        .begin_put(&modes[1], NAME)
-        .await
-        .unwrap()
-        .seal_bytes(b"x")
-        .unwrap();
-    let h = env.response_headers();
-    assert_eq!(
-        h[1].1,
-        storage_adapter::provider::MEMORY_DEFAULT_CMK,
-        "default CMK id echoed"
-    );
-    let (_, env) = a
-        .begin_put(&modes[2], NAME)
-        .await
-        .unwrap()
-        .seal_bytes(b"x")
-        .unwrap();
-    assert_eq!(env.response_headers()[1].1, "named-key");
-    assert_eq!(env.context(), Some("eyJhIjoiYXNkZmEiLCJiIjoiMTIzMzIxIn0="));
-    let (_, env) = a
-        .begin_put(&modes[3], NAME)
-        .await
-        .unwrap()
-        .seal_bytes(b"x")
-        .unwrap();
-    let h = env.response_headers();
-    assert_eq!(h[1].0, "x-cos-server-side-encryption-customer-key-MD5");
-    assert_eq!(h[1].1, customer(0x42).md5_base64().as_str());
-}
-
-#[tokio::test]
-async fn kms_errors_map_to_cos_codes() {
-    let (a, kms) = adapter();
-    let missing = SseRequest::Kms {
-        key_id: Some("nope".into()),
-        context: None,
-    };
-    let e = a.begin_put(&missing, NAME).await.unwrap_err();
-    assert_eq!(e.cos_code().as_str(), "KmsKeyNotExist");
-    assert_eq!(e.http_status(), 400);
-    kms.create_key("k2");
-    let req = SseRequest::Kms {
-        key_id: Some("k2".into()),
-        context: None,
-    };
-    let (_, env) = a
-        .begin_put(&req, NAME)
-        .await
-        .unwrap()
-        .seal_bytes(b"abc")
-        .unwrap();
-    kms.set_enabled("k2", false);
-    let e = a.begin_put(&req, NAME).await.unwrap_err();
-    assert_eq!(e.cos_code().as_str(), "KmsKeyDisabled");
-    let e = a.open(&env, NAME, None).await.unwrap_err();
-    assert_eq!(e.cos_code().as_str(), "KmsKeyDisabled");
-    assert_eq!(e.http_status(), 400);
-    kms.set_enabled("k2", true);
-    assert!(a.open(&env, NAME, None).await.is_ok());
 }
 
 #[tokio::test]
@@ -250,28 +145,6 @@ async fn multipart(
         .await
         .unwrap();
     (stored, env, plain)
-}
-
-#[tokio::test]
-async fn multipart_round_trip_every_mode() {
-    let (a, kms) = adapter();
-    for req in all_modes(&kms) {
-        let (stored, env, plain) = multipart(&a, &req, NAME, &[2 * S + 5, S, 0]).await;
-        assert!(matches!(env.layout(), Layout::Multipart { parts, .. } if parts.len() == 3));
-        let obj = a
-            .open(&env, NAME, customer_of(&req).as_ref())
-            .await
-            .unwrap();
-        assert_eq!(get_stream(&obj, None, &stored, 4096).await.unwrap(), plain);
-        // A range across the part boundary.
-        let r = (2 * S as u64)..(2 * S as u64 + 100);
-        assert_eq!(
-            get_stream(&obj, Some(r.clone()), &stored, 4096)
-                .await
-                .unwrap(),
-            plain[r.start as usize..r.end as usize]
-        );
-    }
 }
 
 #[tokio::test]
@@ -395,42 +268,6 @@ async fn upload_part_copy_with_range_reencrypts() {
         get_stream(&obj, None, &stored, 777).await.unwrap(),
         src_plain[range.start as usize..range.end as usize]
     );
-}
-
-#[tokio::test]
-async fn copy_between_any_modes_rewraps_without_rewriting_the_body() {
-    let (a, kms) = adapter();
-    let modes = all_modes(&kms);
-    let plain = data(2 * S + 3, 8);
-    for src_req in &modes {
-        for dst_req in &modes {
-            let (stored, env) = a
-                .begin_put(src_req, NAME)
-                .await
-                .unwrap()
-                .seal_bytes(&plain)
-                .unwrap();
-            let src = a
-                .open(&env, NAME, customer_of(src_req).as_ref())
-                .await
-                .unwrap();
-            let dest = ObjectName::new("other-bucket", "copied/key");
-            let new_env = a.rewrap(&src, dst_req, dest).await.unwrap();
-            assert_eq!(new_env.mode(), dst_req.mode());
-            // The same stored bytes decrypt under the new envelope at the new name.
-            let obj = a
-                .open(&new_env, dest, customer_of(dst_req).as_ref())
-                .await
-                .unwrap();
-            assert_eq!(get_stream(&obj, None, &stored, 4096).await.unwrap(), plain);
-            // ... and the new envelope does not open at the old name.
-            assert!(
-                a.open(&new_env, NAME, customer_of(dst_req).as_ref())
-                    .await
-                    .is_err()
-            );
-        }
-    }
 }
 
 #[tokio::test]
