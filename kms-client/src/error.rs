@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use tonic::Code;
 
-/// The metadata entry in which the server sends the Tencent KMS error code.
-pub const ERROR_CODE_METADATA: &str = "x-kms-error-code";
+pub use kms_types::{ERROR_CODE_METADATA, ErrorCode};
 
 /// The one message the server gives for a ciphertext blob that does not open, whatever the reason.
 pub const INVALID_CIPHERTEXT_MESSAGE: &str = "invalid ciphertext";
@@ -244,6 +243,17 @@ impl Error {
         Error::Transport {
             endpoint: endpoint.to_owned(),
             message: error_chain(err),
+        }
+    }
+}
+
+/// A context (or other shared rule) refused before sending: the client's own check, so no Tencent
+/// error code.
+impl From<kms_types::Error> for Error {
+    fn from(e: kms_types::Error) -> Self {
+        Error::InvalidArgument {
+            message: e.to_string(),
+            error_code: None,
         }
     }
 }
