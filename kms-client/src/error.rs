@@ -1,17 +1,18 @@
-//! The client's error type, mapped from gRPC status codes.
+//! The client's error type, classified by the Tencent KMS error code the server sends.
 //!
 //! Every error that comes from the server keeps the server's message (which names the problem, e.g.
 //! `key 1234... is Disabled`) and the Tencent KMS error code that the server puts in the
-//! `x-kms-error-code` metadata entry (e.g. `ResourceUnavailable.CmkDisabled`).
+//! `x-kms-error-code` metadata entry (e.g. `ResourceUnavailable.CmkDisabled`). That code, not the
+//! message text, decides the variant; an answer without a known code falls back to its gRPC code.
 
 use std::time::Duration;
 
 use tonic::Code;
 
-/// The metadata entry in which the server sends the Tencent KMS error code.
-pub const ERROR_CODE_METADATA: &str = "x-kms-error-code";
+pub use kms_types::{ERROR_CODE_METADATA, ErrorCode};
 
 /// The one message the server gives for a ciphertext blob that does not open, whatever the reason.
+/// (The client tells that error by its code, [`ErrorCode::InvalidCiphertext`], not by this text.)
 pub const INVALID_CIPHERTEXT_MESSAGE: &str = "invalid ciphertext";
 
 /// `Result` with this crate's [`Error`].
@@ -40,9 +41,9 @@ pub enum Error {
         /// The Tencent error code, e.g. `InvalidParameterValue.InvalidAlias`.
         error_code: Option<String>,
     },
-    /// `INVALID_ARGUMENT` "invalid ciphertext": the blob does not open (tampered, truncated, wrong
+    /// `InvalidParameterValue.InvalidCiphertext`: the blob does not open (tampered, truncated, wrong
     /// encryption context, another server, deleted key). Deliberately one opaque variant.
-    #[error("invalid ciphertext")]
+    #[error("{}", INVALID_CIPHERTEXT_MESSAGE)]
     InvalidCiphertext {
         /// The Tencent error code, normally `InvalidParameterValue.InvalidCiphertext`.
         error_code: Option<String>,
@@ -169,16 +170,18 @@ impl Error {
     }
 
     /// Builds the error for a gRPC code, message and Tencent error code (also used for the per-item
-    /// errors of the batch calls).
+    /// errors of the batch calls). A known Tencent code decides the variant; without one, the gRPC
+    /// code does.
     pub(crate) fn from_parts(code: Code, message: String, error_code: Option<String>) -> Self {
-        match code {
+        let known = error_code.as_deref().and_then(ErrorCode::from_code);
+        if known == Some(ErrorCode::InvalidCiphertext) {
+            return Error::InvalidCiphertext { error_code };
+        }
+        match known.and_then(class_of).unwrap_or(code) {
             Code::NotFound => Error::NotFound {
                 message,
                 error_code,
             },
-            Code::InvalidArgument if message == INVALID_CIPHERTEXT_MESSAGE => {
-                Error::InvalidCiphertext { error_code }
-            }
             Code::InvalidArgument | Code::OutOfRange => Error::InvalidArgument {
                 message,
                 error_code,
@@ -244,6 +247,37 @@ impl Error {
         Error::Transport {
             endpoint: endpoint.to_owned(),
             message: error_chain(err),
+        }
+    }
+}
+
+/// The gRPC code whose variant a Tencent error code belongs to (`None` for a code this client does
+/// not know yet: the status's own gRPC code decides). [`ErrorCode::InvalidCiphertext`] has its own
+/// variant and never gets here.
+fn class_of(code: ErrorCode) -> Option<Code> {
+    Some(match code {
+        ErrorCode::CmkNotFound => Code::NotFound,
+        ErrorCode::InvalidParameterValue | ErrorCode::InvalidCiphertext => Code::InvalidArgument,
+        ErrorCode::AliasAlreadyExists => Code::AlreadyExists,
+        ErrorCode::CmkDisabled
+        | ErrorCode::CmkArchived
+        | ErrorCode::CmkStateNotSupport
+        | ErrorCode::CmkShouldBeDisabled
+        | ErrorCode::CmkNotPendingDelete
+        | ErrorCode::ExternalCmkCanNotRotate => Code::FailedPrecondition,
+        ErrorCode::NotUserCreatedCmk => Code::PermissionDenied,
+        ErrorCode::InternalError => Code::Internal,
+        _ => return None,
+    })
+}
+
+/// A context (or other shared rule) refused before sending: the client's own check, so no Tencent
+/// error code.
+impl From<kms_types::Error> for Error {
+    fn from(e: kms_types::Error) -> Self {
+        Error::InvalidArgument {
+            message: e.to_string(),
+            error_code: None,
         }
     }
 }
@@ -355,6 +389,79 @@ mod tests {
             Error::from_status(status(Code::Cancelled, "Timeout expired", None), t),
             Error::Timeout { .. }
         ));
+    }
+
+    #[test]
+    fn the_tencent_code_decides_the_variant() {
+        let t = Duration::from_secs(5);
+        // The gRPC code says nothing useful here: the metadata alone classifies.
+        let classify = |code: ErrorCode| {
+            let mut s = tonic::Status::new(Code::Aborted, "some text");
+            s.metadata_mut().insert(
+                ERROR_CODE_METADATA,
+                MetadataValue::from_static(code.as_str()),
+            );
+            Error::from_status(s, t)
+        };
+        for code in ErrorCode::ALL {
+            let e = classify(code);
+            let expected = match code {
+                ErrorCode::InvalidParameterValue => matches!(e, Error::InvalidArgument { .. }),
+                ErrorCode::InvalidCiphertext => matches!(e, Error::InvalidCiphertext { .. }),
+                ErrorCode::AliasAlreadyExists => matches!(e, Error::AliasExists { .. }),
+                ErrorCode::CmkNotFound => matches!(e, Error::NotFound { .. }),
+                ErrorCode::CmkDisabled
+                | ErrorCode::CmkArchived
+                | ErrorCode::CmkStateNotSupport
+                | ErrorCode::CmkShouldBeDisabled
+                | ErrorCode::CmkNotPendingDelete
+                | ErrorCode::ExternalCmkCanNotRotate => {
+                    matches!(e, Error::KeyStateConflict { .. })
+                }
+                ErrorCode::NotUserCreatedCmk => matches!(e, Error::PermissionDenied { .. }),
+                ErrorCode::InternalError => matches!(e, Error::Internal { .. }),
+                _ => panic!("a new code needs a row here: {code}"),
+            };
+            assert!(expected, "{code} became {e:?}");
+            assert_eq!(e.error_code(), Some(code.as_str()));
+        }
+    }
+
+    #[test]
+    fn the_message_text_does_not_classify() {
+        let t = Duration::from_secs(5);
+        // The server's invalid-ciphertext text without its code is a plain invalid argument ...
+        let e = Error::from_status(
+            status(Code::InvalidArgument, INVALID_CIPHERTEXT_MESSAGE, None),
+            t,
+        );
+        assert!(matches!(e, Error::InvalidArgument { .. }), "{e:?}");
+        assert_eq!(e.to_string(), "invalid ciphertext");
+        // ... and the code with any text is the opaque variant.
+        let e = Error::from_status(
+            status(
+                Code::InvalidArgument,
+                "the blob does not open",
+                Some("InvalidParameterValue.InvalidCiphertext"),
+            ),
+            t,
+        );
+        assert!(matches!(e, Error::InvalidCiphertext { .. }), "{e:?}");
+        assert_eq!(e.to_string(), INVALID_CIPHERTEXT_MESSAGE);
+    }
+
+    #[test]
+    fn an_unknown_code_falls_back_to_the_grpc_code_and_is_kept() {
+        let e = Error::from_status(
+            status(
+                Code::FailedPrecondition,
+                "key k is Frozen",
+                Some("ResourceUnavailable.CmkFrozen"),
+            ),
+            Duration::from_secs(5),
+        );
+        assert!(matches!(e, Error::KeyStateConflict { .. }), "{e:?}");
+        assert_eq!(e.error_code(), Some("ResourceUnavailable.CmkFrozen"));
     }
 
     #[test]

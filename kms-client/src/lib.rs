@@ -34,7 +34,7 @@ pub use context::{
     MAX_CONTEXT_JSON_BYTES, decode_encryption_context, encryption_context,
     encryption_context_from_json,
 };
-pub use error::{ERROR_CODE_METADATA, Error, INVALID_CIPHERTEXT_MESSAGE, Result};
+pub use error::{ERROR_CODE_METADATA, Error, ErrorCode, INVALID_CIPHERTEXT_MESSAGE, Result};
 pub use secret::SecretBytes;
 pub use types::{
     Ciphertext, CreateKeyRequest, DataKey, DecryptRequest, Decrypted, EncryptRequest,

@@ -32,6 +32,12 @@ fn disabled() -> Status {
     s
 }
 
+fn with_code(mut s: Status, code: &'static str) -> Status {
+    s.metadata_mut()
+        .insert("x-kms-error-code", MetadataValue::from_static(code));
+    s
+}
+
 type R<T> = Result<Response<T>, Status>;
 
 macro_rules! mock_impl {
@@ -49,6 +55,16 @@ macro_rules! mock_impl {
                         Err(Status::internal("too late"))
                     }
                     "disabled" => Err(disabled()),
+                    // The invalid-ciphertext code with other words, and those words without the code.
+                    "opaque" => Err(with_code(
+                        Status::invalid_argument("the blob does not open"),
+                        "InvalidParameterValue.InvalidCiphertext",
+                    )),
+                    "textonly" => Err(Status::invalid_argument("invalid ciphertext")),
+                    "archived" => Err(with_code(
+                        Status::failed_precondition("key k1 is Archived"),
+                        "ResourceUnavailable.CmkArchived",
+                    )),
                     "nometa" => Ok(Response::new(pb::DescribeKeyResponse { key_metadata: None })),
                     id => Ok(Response::new(pb::DescribeKeyResponse {
                         key_metadata: Some(pb::KeyMetadata {
@@ -270,6 +286,26 @@ async fn server_message_and_tencent_code_are_kept() {
         ),
         "{e:?}"
     );
+}
+
+#[tokio::test]
+async fn errors_are_classified_by_the_tencent_code_not_the_message() {
+    let (_mock, kms) = start().await;
+    let e = kms.describe_key("opaque").await.unwrap_err();
+    assert!(matches!(e, Error::InvalidCiphertext { .. }), "{e:?}");
+    assert_eq!(
+        e.error_code(),
+        Some(kms_client::ErrorCode::InvalidCiphertext.as_str())
+    );
+
+    let e = kms.describe_key("textonly").await.unwrap_err();
+    assert!(matches!(e, Error::InvalidArgument { .. }), "{e:?}");
+    assert_eq!(e.to_string(), "invalid ciphertext");
+    assert_eq!(e.error_code(), None);
+
+    let e = kms.describe_key("archived").await.unwrap_err();
+    assert!(matches!(e, Error::KeyStateConflict { .. }), "{e:?}");
+    assert_eq!(e.error_code(), Some("ResourceUnavailable.CmkArchived"));
 }
 
 #[tokio::test]

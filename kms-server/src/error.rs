@@ -1,6 +1,8 @@
 //! The one error type of the KMS core. The gRPC edge maps it to a status exactly once
 //! (`service::status`); internal detail is logged there, never sent.
 
+use kms_types::ErrorCode;
+
 use crate::keys::KeyState;
 
 /// Result with the crate's [`Error`].
@@ -67,18 +69,20 @@ impl Error {
     /// The Tencent KMS error code this error corresponds to.
     pub fn tencent_code(&self) -> &'static str {
         match self {
-            Error::NotFound(_) => "ResourceUnavailable.CmkNotFound",
-            Error::InvalidArgument(_) | Error::Seed { .. } => "InvalidParameterValue",
+            Error::NotFound(_) => ErrorCode::CmkNotFound.as_str(),
+            Error::InvalidArgument(_) | Error::Seed { .. } => {
+                ErrorCode::InvalidParameterValue.as_str()
+            }
             Error::KeyState { code, .. } => code,
-            Error::ExternalMaterial(_) => "UnsupportedOperation.ExternalCmkCanNotRotate",
-            Error::AliasExists(_) => "InvalidParameterValue.AliasAlreadyExists",
-            Error::ServiceKey(_) => "UnsupportedOperation.NotUserCreatedCmk",
-            Error::InvalidCiphertext => "InvalidParameterValue.InvalidCiphertext",
+            Error::ExternalMaterial(_) => ErrorCode::ExternalCmkCanNotRotate.as_str(),
+            Error::AliasExists(_) => ErrorCode::AliasAlreadyExists.as_str(),
+            Error::ServiceKey(_) => ErrorCode::NotUserCreatedCmk.as_str(),
+            Error::InvalidCiphertext => ErrorCode::InvalidCiphertext.as_str(),
             Error::RootKeyMismatch
             | Error::RootKey(_)
             | Error::Storage(_)
             | Error::Io(_)
-            | Error::Internal(_) => "InternalError",
+            | Error::Internal(_) => ErrorCode::InternalError.as_str(),
         }
     }
 
@@ -89,10 +93,11 @@ impl Error {
     /// A state refusal for a cryptographic use of the key (Encrypt, GenerateDataKey, Decrypt...).
     pub(crate) fn unusable(key_id: &str, state: KeyState) -> Self {
         let code = match state {
-            KeyState::Disabled => "ResourceUnavailable.CmkDisabled",
-            KeyState::Archived => "ResourceUnavailable.CmkArchived",
-            _ => "ResourceUnavailable.CmkStateNotSupport",
-        };
+            KeyState::Disabled => ErrorCode::CmkDisabled,
+            KeyState::Archived => ErrorCode::CmkArchived,
+            _ => ErrorCode::CmkStateNotSupport,
+        }
+        .as_str();
         Error::KeyState {
             key_id: key_id.to_owned(),
             state,
@@ -105,7 +110,7 @@ impl Error {
         Error::KeyState {
             key_id: key_id.to_owned(),
             state,
-            code: "ResourceUnavailable.CmkStateNotSupport",
+            code: ErrorCode::CmkStateNotSupport.as_str(),
         }
     }
 }

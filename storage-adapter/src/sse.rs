@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use http::{HeaderMap, HeaderValue};
+use kms_types::EncryptionContext;
 use md5::{Digest as _, Md5};
 
 use crate::crypto::{self, Key32};
@@ -53,8 +54,8 @@ pub const COPY_SOURCE_SSE_C_KEY_MD5: &str =
 /// A user context that uses it is rejected ([`Error::InvalidContext`]).
 pub const RESERVED_CONTEXT_KEY: &str = "x-cos-sse-object";
 
-/// The KMS's limit on a context's JSON (`kms_server::context::MAX_CONTEXT_JSON_BYTES`).
-pub const MAX_KMS_CONTEXT_JSON: usize = kms_server::context::MAX_CONTEXT_JSON_BYTES;
+/// The KMS's limit on a context's JSON ([`kms_types::MAX_CONTEXT_JSON_BYTES`]).
+pub const MAX_KMS_CONTEXT_JSON: usize = kms_types::MAX_CONTEXT_JSON_BYTES;
 
 /// The longest user context accepted, in bytes of canonical JSON: the KMS limit less room for the
 /// adapter's identity entry (its hashed form is 92 bytes with the separators).
@@ -145,35 +146,30 @@ impl std::fmt::Debug for CustomerKey {
 #[derive(Clone, PartialEq, Eq)]
 pub struct KmsContext {
     given: String,
-    map: BTreeMap<String, String>,
+    parsed: EncryptionContext,
 }
 
 impl KmsContext {
-    /// Validates the header value with the KMS's own parser (`kms_server::EncryptionContext`: base64
-    /// of a JSON object of strings, at most 1024 bytes of JSON), then checks the adapter's rules: the
-    /// reserved name is unused and the JSON leaves room for the object's identity
+    /// Validates the header value with the KMS's own rules ([`EncryptionContext::from_base64`]:
+    /// base64 of a JSON object of strings, at most 1024 bytes of JSON), then checks the adapter's
+    /// rules: the reserved name is unused and the JSON leaves room for the object's identity
     /// ([`MAX_USER_CONTEXT_JSON`]). It is kept exactly as given (stored and echoed as is).
     pub fn from_base64(value: &str) -> Result<Self> {
-        let parsed = kms_server::EncryptionContext::from_base64(value)
+        let parsed = EncryptionContext::from_base64(value)
             .map_err(|e| Error::InvalidContext(e.to_string()))?;
-        let map: BTreeMap<String, String> = parsed
-            .pairs()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
-        if map.contains_key(RESERVED_CONTEXT_KEY) {
+        if parsed.as_map().contains_key(RESERVED_CONTEXT_KEY) {
             return Err(Error::InvalidContext(format!(
                 "the name {RESERVED_CONTEXT_KEY:?} is reserved"
             )));
         }
-        let json_len = serde_json::to_vec(&map).map_or(usize::MAX, |j| j.len());
-        if json_len > MAX_USER_CONTEXT_JSON {
+        if parsed.to_json().len() > MAX_USER_CONTEXT_JSON {
             return Err(Error::InvalidContext(format!(
                 "longer than {MAX_USER_CONTEXT_JSON} bytes of JSON"
             )));
         }
         Ok(Self {
             given: value.to_owned(),
-            map,
+            parsed,
         })
     }
 
@@ -184,7 +180,7 @@ impl KmsContext {
 
     /// The pairs of the context.
     pub fn pairs(&self) -> &BTreeMap<String, String> {
-        &self.map
+        self.parsed.as_map()
     }
 }
 
@@ -192,7 +188,7 @@ impl std::fmt::Debug for KmsContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Names only: the values may be anything the client considers private.
         f.debug_struct("KmsContext")
-            .field("names", &self.map.keys().collect::<Vec<_>>())
+            .field("names", &self.pairs().keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }
@@ -205,7 +201,7 @@ impl std::fmt::Debug for KmsContext {
 /// forms are a function of the name and the user's context only, so a read derives the same one.
 pub(crate) fn kms_context_for(user: Option<&KmsContext>, bucket: &str, key: &str) -> String {
     use sha2::{Digest as _, Sha256};
-    let mut map = user.map(|c| c.map.clone()).unwrap_or_default();
+    let mut map = user.map(|c| c.pairs().clone()).unwrap_or_default();
     map.insert(RESERVED_CONTEXT_KEY.to_owned(), format!("{bucket}/{key}"));
     let mut json = serde_json::to_vec(&map).expect("a map of strings always serialises");
     if json.len() > MAX_KMS_CONTEXT_JSON {

@@ -1,0 +1,128 @@
+//! The Tencent KMS error codes, and the gRPC metadata entry that carries them.
+//!
+//! The server puts the code of every refusal in [`ERROR_CODE_METADATA`] (and in the `error_code` of
+//! a batch item); the client classifies errors by it. Both read the spellings from here, so a typo
+//! on one side cannot silently turn a code into an unknown one.
+
+use std::fmt;
+
+/// The gRPC metadata entry in which the server sends the Tencent KMS error code of a failed call.
+pub const ERROR_CODE_METADATA: &str = "x-kms-error-code";
+
+/// A Tencent KMS error code this KMS sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// `InvalidParameterValue`: a request field breaks a rule.
+    InvalidParameterValue,
+    /// `InvalidParameterValue.InvalidCiphertext`: a ciphertext blob does not open (whatever the
+    /// reason: tampered, truncated, another context, another server, a deleted key).
+    InvalidCiphertext,
+    /// `InvalidParameterValue.AliasAlreadyExists`: another key has this alias.
+    AliasAlreadyExists,
+    /// `ResourceUnavailable.CmkNotFound`: no key has this id or alias.
+    CmkNotFound,
+    /// `ResourceUnavailable.CmkDisabled`: the key is disabled.
+    CmkDisabled,
+    /// `ResourceUnavailable.CmkArchived`: the key is archived.
+    CmkArchived,
+    /// `ResourceUnavailable.CmkStateNotSupport`: the key's state forbids the action.
+    CmkStateNotSupport,
+    /// `ResourceUnavailable.CmkShouldBeDisabled`: the action needs a disabled key.
+    CmkShouldBeDisabled,
+    /// `ResourceUnavailable.CmkNotPendingDelete`: the action needs a key pending deletion.
+    CmkNotPendingDelete,
+    /// `UnsupportedOperation.ExternalCmkCanNotRotate`: the key's material was imported.
+    ExternalCmkCanNotRotate,
+    /// `UnsupportedOperation.NotUserCreatedCmk`: the key is owned by a service.
+    NotUserCreatedCmk,
+    /// `InternalError`: a server fault.
+    InternalError,
+}
+
+impl ErrorCode {
+    /// Every code, in declaration order.
+    pub const ALL: [ErrorCode; 12] = [
+        Self::InvalidParameterValue,
+        Self::InvalidCiphertext,
+        Self::AliasAlreadyExists,
+        Self::CmkNotFound,
+        Self::CmkDisabled,
+        Self::CmkArchived,
+        Self::CmkStateNotSupport,
+        Self::CmkShouldBeDisabled,
+        Self::CmkNotPendingDelete,
+        Self::ExternalCmkCanNotRotate,
+        Self::NotUserCreatedCmk,
+        Self::InternalError,
+    ];
+
+    /// The code as Tencent spells it, e.g. `ResourceUnavailable.CmkDisabled`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidParameterValue => "InvalidParameterValue",
+            Self::InvalidCiphertext => "InvalidParameterValue.InvalidCiphertext",
+            Self::AliasAlreadyExists => "InvalidParameterValue.AliasAlreadyExists",
+            Self::CmkNotFound => "ResourceUnavailable.CmkNotFound",
+            Self::CmkDisabled => "ResourceUnavailable.CmkDisabled",
+            Self::CmkArchived => "ResourceUnavailable.CmkArchived",
+            Self::CmkStateNotSupport => "ResourceUnavailable.CmkStateNotSupport",
+            Self::CmkShouldBeDisabled => "ResourceUnavailable.CmkShouldBeDisabled",
+            Self::CmkNotPendingDelete => "ResourceUnavailable.CmkNotPendingDelete",
+            Self::ExternalCmkCanNotRotate => "UnsupportedOperation.ExternalCmkCanNotRotate",
+            Self::NotUserCreatedCmk => "UnsupportedOperation.NotUserCreatedCmk",
+            Self::InternalError => "InternalError",
+        }
+    }
+
+    /// The code with this exact spelling, if it is one this KMS sends.
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == code)
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The spellings are a wire contract with Tencent KMS clients: frozen here.
+    #[test]
+    fn spellings_are_frozen() {
+        let spelled: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(
+            spelled,
+            [
+                "InvalidParameterValue",
+                "InvalidParameterValue.InvalidCiphertext",
+                "InvalidParameterValue.AliasAlreadyExists",
+                "ResourceUnavailable.CmkNotFound",
+                "ResourceUnavailable.CmkDisabled",
+                "ResourceUnavailable.CmkArchived",
+                "ResourceUnavailable.CmkStateNotSupport",
+                "ResourceUnavailable.CmkShouldBeDisabled",
+                "ResourceUnavailable.CmkNotPendingDelete",
+                "UnsupportedOperation.ExternalCmkCanNotRotate",
+                "UnsupportedOperation.NotUserCreatedCmk",
+                "InternalError",
+            ]
+        );
+        assert_eq!(ERROR_CODE_METADATA, "x-kms-error-code");
+    }
+
+    #[test]
+    fn every_code_reads_back() {
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::from_code(code.as_str()), Some(code));
+            assert_eq!(code.to_string(), code.as_str());
+        }
+        assert_eq!(ErrorCode::from_code("ResourceUnavailable.CmkGone"), None);
+        assert_eq!(ErrorCode::from_code("internalerror"), None);
+        assert_eq!(ErrorCode::from_code(""), None);
+    }
+}
