@@ -16,7 +16,7 @@
 //! # Why the trait sits under `Store`, not in place of it
 //!
 //! The operations hold a `Store` (the gateway's `store` field) and call it as before; a different
-//! backend is a different [`Catalog`] given to [`Store::with_catalog`] ([`Store::in_memory`] in
+//! backend is a different [`Catalog`] given to [`Store::with_catalog`] (`Store::in_memory` in
 //! tests). What varies between backends is only the rows. The body files, the pins and the order
 //! of file writes against row commits are the same for all, and the operations reach the files
 //! directly (a GET streams `Store::body_path` files, a PUT writes through a [`BodyWriter`]), so a
