@@ -2,7 +2,7 @@
 //! an `Authorization` header or presigned query parameters, and a signer as the SDKs sign (used by
 //! the tests and the benchmark client).
 //!
-//! The key derivation ([`hmac_hex`] over the key time) is shared with the POST Object policy
+//! The key derivation (`hmac_hex` over the key time) is shared with the POST Object policy
 //! signature in [`super::post_policy`], which signs a policy document instead of a request.
 
 use hmac::Mac as _;

@@ -16,7 +16,7 @@ fn encryption_to_db(e: Option<&BucketEncryption>) -> (Option<&str>, Option<&str>
 }
 
 /// A bucket.
-pub(in crate::store) fn get(db: &Connection, name: &str) -> Result<Option<Bucket>> {
+pub(super) fn get(db: &Connection, name: &str) -> Result<Option<Bucket>> {
     Ok(db
         .query_row(
             "SELECT name, created, sse_algorithm, kms_key_id FROM buckets WHERE name = ?1",
@@ -51,7 +51,7 @@ pub(super) fn exists(db: &Connection, name: &str) -> Result<bool> {
 }
 
 /// All buckets, by name (without their encryption).
-pub(in crate::store) fn list(db: &Connection) -> Result<Vec<Bucket>> {
+pub(super) fn list(db: &Connection) -> Result<Vec<Bucket>> {
     let mut st = db.prepare("SELECT name, created FROM buckets ORDER BY name")?;
     let rows = st.query_map([], |r| {
         Ok(Bucket {
@@ -64,7 +64,7 @@ pub(in crate::store) fn list(db: &Connection) -> Result<Vec<Bucket>> {
 }
 
 /// Creates a bucket; `false` if it exists.
-pub(in crate::store) fn create(db: &Connection, name: &str, now: i64) -> Result<bool> {
+pub(super) fn create(db: &Connection, name: &str, now: i64) -> Result<bool> {
     Ok(db.execute(
         "INSERT OR IGNORE INTO buckets (name, created) VALUES (?1, ?2)",
         params![name, now],
@@ -72,7 +72,7 @@ pub(in crate::store) fn create(db: &Connection, name: &str, now: i64) -> Result<
 }
 
 /// Deletes an empty bucket: `BucketNotEmpty` while it has objects or uploads.
-pub(in crate::store) fn delete(db: &mut Connection, name: &str) -> Result<()> {
+pub(super) fn delete(db: &mut Connection, name: &str) -> Result<()> {
     let tx = db.transaction()?;
     let n: i64 = tx.query_row(
         "SELECT (SELECT COUNT(*) FROM objects WHERE bucket = ?1) + \
@@ -91,7 +91,7 @@ pub(in crate::store) fn delete(db: &mut Connection, name: &str) -> Result<()> {
 }
 
 /// Sets (or clears) a bucket's default encryption.
-pub(in crate::store) fn set_encryption(
+pub(super) fn set_encryption(
     db: &Connection,
     name: &str,
     enc: Option<&BucketEncryption>,

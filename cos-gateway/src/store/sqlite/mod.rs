@@ -1,11 +1,12 @@
-//! The metadata in SQLite: one database file, `gateway.sqlite3`, in WAL mode with `synchronous =
-//! FULL`, so a committed row survives a power cut (its body was made durable before, see
-//! [`super::files`]).
+//! The gateway's [`Catalog`]: the metadata in SQLite, one database file, `gateway.sqlite3`, in WAL
+//! mode with `synchronous = FULL`, so a committed row survives a power cut (its body was made
+//! durable before, see [`super::files`]).
 //!
 //! Split by table group, one file each ([`buckets`], [`objects`], [`uploads`]: uploads and their
-//! parts), with the schema and the column conversions here. Every function runs on a connection
-//! the caller has locked, on the blocking pool; one that checks and then writes does both in one
-//! transaction, so a concurrent request can only land before or after it.
+//! parts), with the schema, the column conversions and [`SqliteCatalog`] (which locks the
+//! connection and dispatches) here. Every function runs on the locked connection, on the blocking
+//! pool; one that checks and then writes does both in one transaction, so a concurrent request can
+//! only land before or after it.
 //!
 //! # Schema
 //!
@@ -16,15 +17,18 @@
 //! * `uploads(upload_id, bucket, key, initiated, meta, envelope)` and
 //!   `parts(upload_id, number, etag, size, stored_size, salt, file, modified)`.
 
-pub(super) mod buckets;
-pub(super) mod objects;
-pub(super) mod uploads;
+mod buckets;
+mod objects;
+mod uploads;
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use rusqlite::Connection;
+use storage_adapter::BucketEncryption;
 
+use super::{Bucket, Catalog, Object, Part, Pins, ReadPin, Upload};
 use crate::error::Result;
 
 /// The database file under the data directory.
@@ -71,26 +75,131 @@ CREATE TABLE IF NOT EXISTS parts (
 );
 ";
 
-/// Opens (or creates) the database at `path` with its schema.
-pub(super) fn open(path: &Path) -> Result<Connection> {
-    let conn = Connection::open(path)?;
-    conn.execute_batch(SCHEMA)?;
-    Ok(conn)
+/// The metadata in one SQLite database (see the module docs).
+#[derive(Debug)]
+pub struct SqliteCatalog {
+    db: Mutex<Connection>,
 }
 
-/// Every body file a row names: an object's files and every part's file.
-pub(super) fn referenced_files(db: &Connection) -> Result<HashSet<String>> {
-    let mut referenced = HashSet::new();
-    let mut st = db.prepare("SELECT files FROM objects")?;
-    for files in st.query_map([], |r| r.get::<_, String>(0))? {
-        let files: Vec<String> = json_from_db(files?)?;
-        referenced.extend(files);
+impl SqliteCatalog {
+    /// Opens (or creates) the database at `path` with its schema.
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open(path)?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self {
+            db: Mutex::new(conn),
+        })
     }
-    let mut st = db.prepare("SELECT file FROM parts")?;
-    for f in st.query_map([], |r| r.get::<_, String>(0))? {
-        referenced.insert(f?);
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll back).
+        self.db.lock().unwrap_or_else(PoisonError::into_inner)
     }
-    Ok(referenced)
+}
+
+impl Catalog for SqliteCatalog {
+    fn referenced_files(&self) -> Result<HashSet<String>> {
+        let db = self.lock();
+        let mut referenced = HashSet::new();
+        let mut st = db.prepare("SELECT files FROM objects")?;
+        for files in st.query_map([], |r| r.get::<_, String>(0))? {
+            let files: Vec<String> = json_from_db(files?)?;
+            referenced.extend(files);
+        }
+        let mut st = db.prepare("SELECT file FROM parts")?;
+        for f in st.query_map([], |r| r.get::<_, String>(0))? {
+            referenced.insert(f?);
+        }
+        Ok(referenced)
+    }
+
+    fn bucket(&self, name: &str) -> Result<Option<Bucket>> {
+        buckets::get(&self.lock(), name)
+    }
+
+    fn buckets(&self) -> Result<Vec<Bucket>> {
+        buckets::list(&self.lock())
+    }
+
+    fn create_bucket(&self, name: &str, now: i64) -> Result<bool> {
+        buckets::create(&self.lock(), name, now)
+    }
+
+    fn delete_bucket(&self, name: &str) -> Result<()> {
+        buckets::delete(&mut self.lock(), name)
+    }
+
+    fn set_bucket_encryption(&self, name: &str, enc: Option<&BucketEncryption>) -> Result<()> {
+        buckets::set_encryption(&self.lock(), name, enc)
+    }
+
+    fn object(&self, bucket: &str, key: &str) -> Result<Option<Object>> {
+        objects::get(&self.lock(), bucket, key)
+    }
+
+    fn object_pinned(
+        &self,
+        bucket: &str,
+        key: &str,
+        pins: &Pins,
+    ) -> Result<Option<(Object, ReadPin)>> {
+        let db = self.lock();
+        Ok(objects::get(&db, bucket, key)?.map(|obj| {
+            let pin = pins.pin(obj.files.clone());
+            (obj, pin)
+        }))
+    }
+
+    fn put_object(&self, bucket: &str, key: &str, obj: &Object) -> Result<Vec<String>> {
+        objects::put(&mut self.lock(), bucket, key, obj)
+    }
+
+    fn delete_object(&self, bucket: &str, key: &str) -> Result<Vec<String>> {
+        objects::delete(&mut self.lock(), bucket, key)
+    }
+
+    fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        marker: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, Object)>> {
+        objects::list(&self.lock(), bucket, prefix, marker, limit)
+    }
+
+    fn create_upload(&self, upload: &Upload) -> Result<()> {
+        uploads::create(&self.lock(), upload)
+    }
+
+    fn upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<Upload> {
+        uploads::get(&self.lock(), bucket, key, upload_id)
+    }
+
+    fn list_uploads(&self, bucket: &str, prefix: &str) -> Result<Vec<Upload>> {
+        uploads::list(&self.lock(), bucket, prefix)
+    }
+
+    fn put_part(&self, upload_id: &str, part: &Part) -> Result<Option<String>> {
+        uploads::put_part(&mut self.lock(), upload_id, part)
+    }
+
+    fn parts(&self, upload_id: &str) -> Result<Vec<Part>> {
+        uploads::parts(&self.lock(), upload_id)
+    }
+
+    fn complete_upload(
+        &self,
+        upload: &Upload,
+        chosen: &[Part],
+        obj: &Object,
+    ) -> Result<Vec<String>> {
+        uploads::complete(&mut self.lock(), upload, chosen, obj)
+    }
+
+    fn abort_upload(&self, upload_id: &str) -> Result<Vec<String>> {
+        uploads::abort(&mut self.lock(), upload_id)
+    }
 }
 
 fn env_to_db(e: &Option<storage_adapter::Envelope>) -> Option<String> {

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::store::Object;
 
 /// The object row of `bucket`/`key`.
-pub(in crate::store) fn get(db: &Connection, bucket: &str, key: &str) -> Result<Option<Object>> {
+pub(super) fn get(db: &Connection, bucket: &str, key: &str) -> Result<Option<Object>> {
     Ok(db
         .query_row(
             "SELECT size, etag, modified, meta, envelope, files FROM objects \
@@ -68,7 +68,7 @@ pub(super) fn replace_row(
 
 /// Inserts or replaces an object: `NoSuchBucket` if its bucket is gone. Returns the replaced body
 /// files.
-pub(in crate::store) fn put(
+pub(super) fn put(
     db: &mut Connection,
     bucket: &str,
     key: &str,
@@ -84,11 +84,7 @@ pub(in crate::store) fn put(
 }
 
 /// Deletes an object (idempotent); returns its body files.
-pub(in crate::store) fn delete(
-    db: &mut Connection,
-    bucket: &str,
-    key: &str,
-) -> Result<Vec<String>> {
+pub(super) fn delete(db: &mut Connection, bucket: &str, key: &str) -> Result<Vec<String>> {
     let tx = db.transaction()?;
     let old = files_of(&tx, bucket, key)?;
     tx.execute(
@@ -101,7 +97,7 @@ pub(in crate::store) fn delete(
 
 /// Objects of a bucket with `prefix`, keys after `marker`, at most `limit`, by key (without their
 /// envelopes and files).
-pub(in crate::store) fn list(
+pub(super) fn list(
     db: &Connection,
     bucket: &str,
     prefix: &str,

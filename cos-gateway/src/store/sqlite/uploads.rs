@@ -23,7 +23,7 @@ fn require_live(db: &Connection, id: &str) -> Result<()> {
 }
 
 /// Records a new upload.
-pub(in crate::store) fn create(db: &Connection, u: &Upload) -> Result<()> {
+pub(super) fn create(db: &Connection, u: &Upload) -> Result<()> {
     db.execute(
         "INSERT INTO uploads (upload_id, bucket, key, initiated, meta, envelope) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -40,7 +40,7 @@ pub(in crate::store) fn create(db: &Connection, u: &Upload) -> Result<()> {
 }
 
 /// Upload `id` of `bucket`/`key`, or `NoSuchUpload`.
-pub(in crate::store) fn get(db: &Connection, bucket: &str, key: &str, id: &str) -> Result<Upload> {
+pub(super) fn get(db: &Connection, bucket: &str, key: &str, id: &str) -> Result<Upload> {
     db.query_row(
         "SELECT upload_id, bucket, key, initiated, meta, envelope FROM uploads \
          WHERE upload_id = ?1 AND bucket = ?2 AND key = ?3",
@@ -62,7 +62,7 @@ pub(in crate::store) fn get(db: &Connection, bucket: &str, key: &str, id: &str) 
 
 /// Uploads of a bucket whose key starts with `prefix`, by key then initiation (without their
 /// envelopes).
-pub(in crate::store) fn list(db: &Connection, bucket: &str, prefix: &str) -> Result<Vec<Upload>> {
+pub(super) fn list(db: &Connection, bucket: &str, prefix: &str) -> Result<Vec<Upload>> {
     let mut st = db.prepare(
         "SELECT upload_id, bucket, key, initiated, meta FROM uploads \
          WHERE bucket = ?1 AND substr(key, 1, length(?2)) = ?2 ORDER BY key, initiated",
@@ -82,11 +82,7 @@ pub(in crate::store) fn list(db: &Connection, bucket: &str, prefix: &str) -> Res
 
 /// Records a part attempt, replacing an earlier attempt of its number: `NoSuchUpload` if the
 /// upload is gone. Returns the replaced attempt's file.
-pub(in crate::store) fn put_part(
-    db: &mut Connection,
-    id: &str,
-    part: &Part,
-) -> Result<Option<String>> {
+pub(super) fn put_part(db: &mut Connection, id: &str, part: &Part) -> Result<Option<String>> {
     let tx = db.transaction()?;
     require_live(&tx, id)?;
     let old: Option<String> = tx
@@ -116,7 +112,7 @@ pub(in crate::store) fn put_part(
 }
 
 /// The parts of an upload, by number.
-pub(in crate::store) fn parts(db: &Connection, id: &str) -> Result<Vec<Part>> {
+pub(super) fn parts(db: &Connection, id: &str) -> Result<Vec<Part>> {
     let mut st = db.prepare(
         "SELECT number, etag, size, stored_size, salt, file, modified FROM parts \
          WHERE upload_id = ?1 ORDER BY number",
@@ -138,7 +134,7 @@ pub(in crate::store) fn parts(db: &Connection, id: &str) -> Result<Vec<Part>> {
 
 /// Completes upload `u` into `obj` (see [`crate::store::Store::complete_upload`]); returns the
 /// files no row names any more: unlisted parts' and the replaced object's.
-pub(in crate::store) fn complete(
+pub(super) fn complete(
     db: &mut Connection,
     u: &Upload,
     chosen: &[Part],
@@ -180,7 +176,7 @@ pub(in crate::store) fn complete(
 }
 
 /// Aborts an upload: `NoSuchUpload` if it is gone. Returns its parts' files.
-pub(in crate::store) fn abort(db: &mut Connection, id: &str) -> Result<Vec<String>> {
+pub(super) fn abort(db: &mut Connection, id: &str) -> Result<Vec<String>> {
     let tx = db.transaction()?;
     let files: Vec<String> = {
         let mut st = tx.prepare("SELECT file FROM parts WHERE upload_id = ?1")?;

@@ -1,0 +1,120 @@
+//! The metadata boundary: [`Catalog`], the rows of buckets, objects, uploads and parts that a
+//! metadata backend keeps, and nothing else.
+//!
+//! The [`Store`](super::Store) the operations call is one type over any catalog: it owns the body
+//! files, the read pins and the order of file writes against row commits (the durability protocol
+//! in the parent module's docs), which must not be re-implemented, and could not be re-proved, per
+//! backend. A catalog only answers and applies row changes, each atomically, and reports which body
+//! files a change stopped naming; the store removes them. Two catalogs exist: SQLite
+//! ([`SqliteCatalog`](super::SqliteCatalog), the gateway's) and, for tests, an in-memory one
+//! (`MemoryCatalog`, feature `test-util`); the same behaviour checks run against both.
+//!
+//! # Why the trait is synchronous
+//!
+//! SQLite calls block; the store runs every catalog call on tokio's blocking pool, in one place
+//! (`Store::run`). So the methods are plain functions: no `async fn` in a `dyn` trait, hence
+//! neither the `async-trait` crate nor hand-boxed futures, and a backend cannot forget to leave the
+//! async runtime's threads. It also makes [`Catalog::object_pinned`] simple: the pin is taken while
+//! the backend still holds the lock it read the row under. A backend with an async client would
+//! call it through its runtime handle from the blocking thread, or the trait would grow boxed
+//! futures then.
+
+use std::collections::HashSet;
+
+use storage_adapter::BucketEncryption;
+
+use super::{Bucket, Object, Part, Pins, ReadPin, Upload};
+use crate::error::Result;
+
+/// The metadata of buckets, objects and multipart uploads (see the module docs).
+///
+/// Every method is atomic: a check and the write it guards see the same state, and a failed call
+/// changes nothing. The errors are the gateway's COS errors (`NoSuchBucket`, `BucketNotEmpty`,
+/// `NoSuchUpload`, `InvalidPart`); anything else is `InternalError`.
+pub trait Catalog: Send + Sync + std::fmt::Debug {
+    /// Every body file a row names (objects' files and parts' files): the rest of the body
+    /// directory is garbage from a crash.
+    fn referenced_files(&self) -> Result<HashSet<String>>;
+
+    // ---- buckets ---------------------------------------------------------------------------------
+
+    /// A bucket.
+    fn bucket(&self, name: &str) -> Result<Option<Bucket>>;
+
+    /// All buckets, by name, without their encryption (`None`: a listing does not show it).
+    fn buckets(&self) -> Result<Vec<Bucket>>;
+
+    /// Creates a bucket created at `now`; `false` if it exists (unchanged).
+    fn create_bucket(&self, name: &str, now: i64) -> Result<bool>;
+
+    /// Deletes a bucket: `BucketNotEmpty` while it has objects or uploads, else `NoSuchBucket` if
+    /// there is none.
+    fn delete_bucket(&self, name: &str) -> Result<()>;
+
+    /// Sets (or clears) a bucket's default encryption: `NoSuchBucket` if there is none.
+    fn set_bucket_encryption(&self, name: &str, enc: Option<&BucketEncryption>) -> Result<()>;
+
+    // ---- objects ---------------------------------------------------------------------------------
+
+    /// An object.
+    fn object(&self, bucket: &str, key: &str) -> Result<Option<Object>>;
+
+    /// An object with its files pinned by `pins` before the lock the row was read under is let go,
+    /// so no concurrent change can remove them between the read and the pin.
+    fn object_pinned(
+        &self,
+        bucket: &str,
+        key: &str,
+        pins: &Pins,
+    ) -> Result<Option<(Object, ReadPin)>>;
+
+    /// Inserts or replaces object `bucket`/`key`: `NoSuchBucket` if the bucket is gone. Returns the
+    /// body files of the object it replaced (empty if none).
+    fn put_object(&self, bucket: &str, key: &str, obj: &Object) -> Result<Vec<String>>;
+
+    /// Deletes an object if it exists; returns its body files (empty if none).
+    fn delete_object(&self, bucket: &str, key: &str) -> Result<Vec<String>>;
+
+    /// At most `limit` objects of `bucket` whose key starts with `prefix` and sorts after `marker`
+    /// (byte order), by key; without their envelopes and files (a listing needs neither).
+    fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        marker: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, Object)>>;
+
+    // ---- multipart uploads -----------------------------------------------------------------------
+
+    /// Records a new upload (its id is fresh: a duplicate is an internal error).
+    fn create_upload(&self, upload: &Upload) -> Result<()>;
+
+    /// Upload `upload_id` if it is one of `bucket`/`key`, else `NoSuchUpload`.
+    fn upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<Upload>;
+
+    /// The uploads of `bucket` whose key starts with `prefix`, by key then initiation, without
+    /// their envelopes.
+    fn list_uploads(&self, bucket: &str, prefix: &str) -> Result<Vec<Upload>>;
+
+    /// Records a part attempt, replacing the earlier attempt of its number: `NoSuchUpload` if the
+    /// upload is gone. Returns the replaced attempt's file.
+    fn put_part(&self, upload_id: &str, part: &Part) -> Result<Option<String>>;
+
+    /// The current part attempts of an upload, by number.
+    fn parts(&self, upload_id: &str) -> Result<Vec<Part>>;
+
+    /// Completes `upload` into `obj`, which replaces any object of its key; the upload and its
+    /// parts go. `NoSuchUpload` if the upload is gone; `InvalidPart` if one of `chosen` is no
+    /// longer the current attempt of its number (same file and ETag). Returns the files no row
+    /// names any more: the parts' files `obj` does not use, and the replaced object's.
+    fn complete_upload(
+        &self,
+        upload: &Upload,
+        chosen: &[Part],
+        obj: &Object,
+    ) -> Result<Vec<String>>;
+
+    /// Aborts an upload: `NoSuchUpload` if it is gone. Returns its parts' files.
+    fn abort_upload(&self, upload_id: &str) -> Result<Vec<String>>;
+}
