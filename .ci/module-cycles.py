@@ -37,7 +37,7 @@ def crate_edges(src: Path):
     mods = {}
     for f in files:
         mp = module_path(src, f)
-        if mp is not None:
+        if mp is not None and "tests" not in mp:  # test modules (`#[cfg(test)] mod tests;`)
             mods[mp] = f
     edges = set()
     for mp, f in mods.items():

@@ -20,11 +20,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use crate::error::{Error, Result};
 
-/// Most bytes the decoded JSON may have.
-pub const MAX_CONTEXT_JSON_BYTES: usize = 1024;
-
-/// Longest base64 text that can decode to at most [`MAX_CONTEXT_JSON_BYTES`] (padded form).
-pub const MAX_CONTEXT_BASE64_BYTES: usize = MAX_CONTEXT_JSON_BYTES.div_ceil(3) * 4;
+pub use crate::limits::{MAX_CONTEXT_BASE64_BYTES, MAX_CONTEXT_JSON_BYTES};
 
 /// Standard alphabet; accepts input with or without `=` padding (clients differ).
 const B64_LENIENT: GeneralPurpose = GeneralPurpose::new(

@@ -2,9 +2,8 @@
 //! and its message names the rule (the server sends it to the client as is).
 
 use crate::{
-    context::MAX_CONTEXT_JSON_BYTES,
     error_code::ErrorCode,
-    naming::{MAX_ALIAS_LEN, MAX_DESCRIPTION_BYTES, RESERVED_ALIAS_PREFIX},
+    limits::{MAX_ALIAS_LEN, MAX_CONTEXT_JSON_BYTES, MAX_DESCRIPTION_BYTES, RESERVED_ALIAS_PREFIX},
 };
 
 /// Result with the crate's [`Error`].

@@ -4,6 +4,7 @@
 //!   canonical, order-free form bound into a blob's AAD.
 //! - [`naming`]: key naming rules: which aliases and descriptions are valid, and how a key
 //!   reference (UUID, `alias/<name>` or bare alias) is read.
+//! - [`limits`]: the numbers and reserved prefixes those rules enforce.
 //! - [`error_code`]: the Tencent KMS error codes and the `x-kms-error-code` metadata name that
 //!   carries them from the server to the client.
 //!
@@ -11,6 +12,7 @@
 
 pub mod context;
 pub mod error_code;
+pub mod limits;
 pub mod naming;
 
 mod error;

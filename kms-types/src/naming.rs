@@ -10,16 +10,11 @@ use crate::error::{Error, Result};
 
 /// The prefix a key reference may put before an alias (`alias/photos`).
 pub const ALIAS_PREFIX: &str = "alias/";
-/// Prefix of aliases reserved for service-owned keys.
-pub const RESERVED_ALIAS_PREFIX: &str = "kms-";
 /// Alias of the default CMK that COS uses for `cos/kms` when a request names no key.
 pub const DEFAULT_KEY_ALIAS: &str = "kms-cos";
 /// Alias of the hidden service key behind SSE-COS (`AES256`).
 pub const SSE_COS_KEY_ALIAS: &str = "kms-cos-sse";
-/// Longest alias.
-pub const MAX_ALIAS_LEN: usize = 60;
-/// Longest description, in bytes.
-pub const MAX_DESCRIPTION_BYTES: usize = 1024;
+pub use crate::limits::{MAX_ALIAS_LEN, MAX_DESCRIPTION_BYTES, RESERVED_ALIAS_PREFIX};
 
 /// What a key reference names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
