@@ -16,12 +16,14 @@ use std::{
 use uuid::Uuid;
 
 use crate::{
+    blob::{BlobHeader, open_blob, seal_blob},
     clock::{Clock, DAY_SECS, SystemClock},
     context::EncryptionContext,
-    crypto::{self, BlobHeader, Key32, RootKey, SecretBytes},
     error::{Error, Result},
     keys::{KEY_USAGE, KeyMetadata, KeyState, ORIGIN_KMS, OWNER_COS, OWNER_USER},
     keystore::{KeyStore, KeyWrite, StoredVersion},
+    root_key::RootKey,
+    secret::{self, Key32, SecretBytes},
     seed,
 };
 
@@ -948,7 +950,7 @@ impl Kms {
     ) -> Result<DataKey> {
         let len = spec.len()?;
         let context = EncryptionContext::from_base64(encryption_context)?;
-        let plaintext = crypto::random_bytes(len);
+        let plaintext = secret::random_bytes(len);
         let sealed = self.seal(name, &context, plaintext.expose())?;
         Ok(DataKey {
             key_id: sealed.key_id,
@@ -1038,7 +1040,7 @@ impl Kms {
             .zip(parsed)
             .map(|(item, p)| {
                 let (len, context) = p?;
-                let plaintext = crypto::random_bytes(len);
+                let plaintext = secret::random_bytes(len);
                 let sealed = seal_in(&c, item.key, contexts.get(context), plaintext.expose())?;
                 Ok(DataKey {
                     key_id: sealed.key_id,
@@ -1127,7 +1129,7 @@ impl Kms {
                 RANDOM_BYTES.end()
             ))
         })?;
-        Ok(crypto::random_bytes(n))
+        Ok(secret::random_bytes(n))
     }
 
     // ---- seeding -----------------------------------------------------------------------------------
@@ -1250,7 +1252,7 @@ fn seal_entry(e: &Entry, context: &EncryptionContext, plaintext: &[u8]) -> Resul
     Ok(Sealed {
         key_id: header.key_id,
         key_version: header.key_version,
-        ciphertext_blob: crypto::seal_blob(material, header, context, plaintext),
+        ciphertext_blob: seal_blob(material, header, context, plaintext),
     })
 }
 
@@ -1271,7 +1273,7 @@ fn open_in(
         .checked_sub(1)
         .and_then(|i| e.versions.get(i as usize))
         .ok_or(Error::InvalidCiphertext)?;
-    let plaintext = crypto::open_blob(material, context, blob)?;
+    let plaintext = open_blob(material, context, blob)?;
     Ok(Decrypted {
         key_id: header.key_id,
         key_version: header.key_version,

@@ -7,16 +7,18 @@
 //! ([`service`]) and the server loop ([`server`]) behind the `kms-server` binary.
 //!
 //! Layers, top to bottom: `service`/`server` (transport) -> [`kms`] (rules, cache) ->
-//! [`crypto`], [`context`] (formats) -> [`keystore`] (SQLite). See [`crypto`] for the key hierarchy
-//! and the frozen blob format.
+//! [`blob`], [`root_key`], [`secret`], [`context`] (formats and key types) -> [`keystore`] (SQLite).
+//! See [`root_key`] for the key hierarchy and [`blob`] for the frozen blob format.
 
+pub mod blob;
 pub mod clock;
 pub mod context;
-pub mod crypto;
 pub mod error;
 pub mod keys;
 pub mod keystore;
 pub mod kms;
+pub mod root_key;
+pub mod secret;
 pub mod seed;
 #[cfg(feature = "grpc")]
 pub mod server;
@@ -25,7 +27,8 @@ pub mod service;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::EncryptionContext;
-pub use crypto::{RootKey, SecretBytes};
 pub use error::{Error, Result};
 pub use keys::{KeyMetadata, KeyState};
 pub use kms::{Config, DataKey, DataKeySpec, Decrypted, Kms, ListKeys, ReEncrypted, Sealed};
+pub use root_key::RootKey;
+pub use secret::SecretBytes;

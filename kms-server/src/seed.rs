@@ -22,10 +22,10 @@ use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use crate::{
-    crypto::{KEY_LEN, Key32},
     error::{Error, Result},
     keys::{KEY_USAGE, KeyMetadata, KeyState, ORIGIN_EXTERNAL, ORIGIN_KMS, OWNER_USER},
     kms::{Cache, validate_alias, validate_description},
+    secret::{KEY_LEN, Key32},
 };
 
 #[derive(Deserialize)]
