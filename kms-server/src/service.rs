@@ -12,11 +12,15 @@ use uuid::Uuid;
 use crate::{
     error::Error,
     keys::{KeyMetadata, KeyState},
-    kms::{DataKeyItem, DataKeySpec, DecryptItem, Kms, ListKeys},
+    kms::{
+        Kms,
+        data_keys::{DataKeyItem, DataKeySpec, DecryptItem},
+        lifecycle::ListKeys,
+    },
 };
 
 /// Most items in one batch call.
-pub const MAX_BATCH_ITEMS: usize = crate::kms::MAX_BATCH_ITEMS;
+pub const MAX_BATCH_ITEMS: usize = crate::kms::data_keys::MAX_BATCH_ITEMS;
 /// Metadata entry carrying the Tencent error code of a failed call.
 pub const ERROR_CODE_METADATA: &str = "x-kms-error-code";
 
