@@ -6,18 +6,20 @@
 //! `default-features = false`. The `grpc` feature (on by default) adds the tonic service
 //! ([`service`]) and the server loop ([`server`]) behind the `kms-server` binary.
 //!
-//! Layers, top to bottom: `service`/`server` (transport) -> [`kms`] (rules, cache) ->
-//! [`crypto`], [`context`] (formats) -> [`keystore`] (SQLite). See [`crypto`] for the key hierarchy
-//! and the frozen blob format.
+//! Layers, top to bottom: `service`/`server` (transport) -> [`kms`] (the calls, the cache,
+//! deadlines, seeding) -> [`keys`] (the key model, its field rules and the state table), [`blob`],
+//! [`root_key`], [`secret`], [`context`] (formats and key types) -> [`keystore`] (SQLite).
+//! See [`root_key`] for the key hierarchy and [`blob`] for the frozen blob format.
 
+pub mod blob;
 pub mod clock;
 pub mod context;
-pub mod crypto;
 pub mod error;
 pub mod keys;
 pub mod keystore;
 pub mod kms;
-pub mod seed;
+pub mod root_key;
+pub mod secret;
 #[cfg(feature = "grpc")]
 pub mod server;
 #[cfg(feature = "grpc")]
@@ -25,7 +27,12 @@ pub mod service;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::EncryptionContext;
-pub use crypto::{RootKey, SecretBytes};
 pub use error::{Error, Result};
-pub use keys::{KeyMetadata, KeyState};
-pub use kms::{Config, DataKey, DataKeySpec, Decrypted, Kms, ListKeys, ReEncrypted, Sealed};
+pub use keys::{KeyAction, KeyMetadata, KeyState};
+pub use kms::{
+    Config, Kms,
+    data_keys::{DataKey, DataKeySpec, Decrypted, ReEncrypted, Sealed},
+    lifecycle::ListKeys,
+};
+pub use root_key::RootKey;
+pub use secret::SecretBytes;

@@ -7,15 +7,20 @@ use std::{sync::Arc, time::Instant};
 use kms_proto::pb::{self, key_management_service_server::KeyManagementService};
 use tonic::{Code, Request, Response, Status, metadata::MetadataValue};
 
+use uuid::Uuid;
+
 use crate::{
-    crypto::BlobHeader,
     error::Error,
     keys::{KeyMetadata, KeyState},
-    kms::{DataKeyItem, DataKeySpec, DecryptItem, Kms, ListKeys},
+    kms::{
+        Kms,
+        data_keys::{DataKeyItem, DataKeySpec, DecryptItem},
+        lifecycle::ListKeys,
+    },
 };
 
 /// Most items in one batch call.
-pub const MAX_BATCH_ITEMS: usize = crate::kms::MAX_BATCH_ITEMS;
+pub const MAX_BATCH_ITEMS: usize = crate::kms::data_keys::MAX_BATCH_ITEMS;
 /// Metadata entry carrying the Tencent error code of a failed call.
 pub const ERROR_CODE_METADATA: &str = "x-kms-error-code";
 
@@ -91,16 +96,23 @@ fn finish<T>(
     }
 }
 
-/// A mutation: it writes to SQLite, so it runs on a blocking thread.
+/// Runs a core call that may write to the key store on a blocking thread.
+async fn off_thread<T: Send + 'static>(
+    f: impl FnOnce() -> crate::Result<T> + Send + 'static,
+) -> crate::Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(Error::Internal(format!("task failed: {e}"))))
+}
+
+/// A mutation: it writes to the key store, so it runs on a blocking thread.
 async fn blocking<T: Send + 'static>(
     method: &'static str,
     key: String,
     f: impl FnOnce() -> crate::Result<T> + Send + 'static,
 ) -> Result<Response<T>, Status> {
     let started = Instant::now();
-    let result = tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|e| Err(Error::Internal(format!("task failed: {e}"))));
+    let result = off_thread(f).await;
     finish(method, &key, started, result)
 }
 
@@ -114,17 +126,18 @@ fn inline<T>(
     finish(method, key, started, f())
 }
 
-/// [`blob_key`] when the request line will be logged; nothing otherwise (spares the hot path).
-fn logged_blob_key(blob: &[u8]) -> String {
-    if tracing::enabled!(tracing::Level::INFO) {
-        blob_key(blob)
-    } else {
-        String::new()
+/// The key a request that names only a ciphertext is logged under, taken from the core's answer:
+/// the key that opened it, or the key a state refusal names ("-" for a blob that did not open).
+/// Nothing when the request line will not be logged (spares the hot path).
+fn answered_key<T>(result: &crate::Result<T>, key_id: impl FnOnce(&T) -> Uuid) -> String {
+    if !tracing::enabled!(tracing::Level::INFO) {
+        return String::new();
     }
-}
-
-fn blob_key(blob: &[u8]) -> String {
-    BlobHeader::parse(blob).map_or_else(|_| "-".to_owned(), |h| h.key_id.to_string())
+    match result {
+        Ok(v) => key_id(v).to_string(),
+        Err(Error::KeyState { key_id, .. }) => key_id.clone(),
+        Err(_) => "-".to_owned(),
+    }
 }
 
 /// Core metadata to the wire form.
@@ -494,15 +507,19 @@ impl KeyManagementService for KmsService {
         r: Request<pb::DecryptRequest>,
     ) -> Result<Response<pb::DecryptResponse>, Status> {
         let r = r.into_inner();
-        inline("Decrypt", &logged_blob_key(&r.ciphertext_blob), || {
-            self.kms
-                .decrypt(&r.ciphertext_blob, &r.encryption_context)
-                .map(|d| pb::DecryptResponse {
-                    key_id: d.key_id.to_string(),
-                    plaintext: d.plaintext.expose().to_vec(),
-                    key_version: d.key_version,
-                })
-        })
+        let started = Instant::now();
+        let result = self.kms.decrypt(&r.ciphertext_blob, &r.encryption_context);
+        let key = answered_key(&result, |d| d.key_id);
+        finish(
+            "Decrypt",
+            &key,
+            started,
+            result.map(|d| pb::DecryptResponse {
+                key_id: d.key_id.to_string(),
+                plaintext: d.plaintext.expose().to_vec(),
+                key_version: d.key_version,
+            }),
+        )
     }
 
     async fn re_encrypt(
@@ -511,24 +528,31 @@ impl KeyManagementService for KmsService {
     ) -> Result<Response<pb::ReEncryptResponse>, Status> {
         let r = r.into_inner();
         let kms = self.kms.clone();
+        let started = Instant::now();
         // ReEncrypt may rotate a key that is due, which writes: run it off the async threads.
-        blocking("ReEncrypt", blob_key(&r.ciphertext_blob), move || {
+        let result = off_thread(move || {
             kms.re_encrypt(
                 &r.ciphertext_blob,
                 &r.destination_key_id,
                 &r.source_encryption_context,
                 &r.destination_encryption_context,
             )
-            .map(|re| pb::ReEncryptResponse {
+        })
+        .await;
+        let key = answered_key(&result, |re| re.source_key_id);
+        finish(
+            "ReEncrypt",
+            &key,
+            started,
+            result.map(|re| pb::ReEncryptResponse {
                 ciphertext_blob: re.sealed.ciphertext_blob,
                 key_id: re.sealed.key_id.to_string(),
                 key_version: re.sealed.key_version,
                 source_key_id: re.source_key_id.to_string(),
                 source_key_version: re.source_key_version,
                 re_encrypted: re.re_encrypted,
-            })
-        })
-        .await
+            }),
+        )
     }
 
     async fn generate_random(
@@ -604,13 +628,8 @@ impl KeyManagementService for KmsService {
         r: Request<pb::BatchDecryptRequest>,
     ) -> Result<Response<pb::BatchDecryptResponse>, Status> {
         let r = r.into_inner();
-        let key = r
-            .items
-            .first()
-            .map(|i| blob_key(&i.ciphertext_blob))
-            .unwrap_or_default();
-        inline("BatchDecrypt", &key, || {
-            check_batch(r.items.len())?;
+        let started = Instant::now();
+        let opened = check_batch(r.items.len()).and_then(|()| {
             let items: Vec<DecryptItem<'_>> = r
                 .items
                 .iter()
@@ -619,9 +638,18 @@ impl KeyManagementService for KmsService {
                     encryption_context: &item.encryption_context,
                 })
                 .collect();
-            let results = self
-                .kms
-                .decrypt_many(&items)?
+            self.kms.decrypt_many(&items)
+        });
+        // Logged under the first item's key, as the other batch call is.
+        let key = match &opened {
+            Ok(results) => results
+                .first()
+                .map(|first| answered_key(first, |d| d.key_id))
+                .unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        let response = opened.map(|results| pb::BatchDecryptResponse {
+            results: results
                 .into_iter()
                 .map(|outcome| pb::BatchDecryptResult {
                     result: Some(match outcome {
@@ -633,9 +661,9 @@ impl KeyManagementService for KmsService {
                         Err(e) => pb::batch_decrypt_result::Result::Error(item_error(&e)),
                     }),
                 })
-                .collect();
-            Ok(pb::BatchDecryptResponse { results })
-        })
+                .collect(),
+        });
+        finish("BatchDecrypt", &key, started, response)
     }
 
     async fn seed_keys(

@@ -11,8 +11,9 @@
 //!       - 000102...1f                                 #   entry N is key version N
 //! ```
 //! JSON with the same shape works too (YAML is a superset). A document is checked as a whole before
-//! anything is written; loading it again changes nothing. A key already in the store is updated
-//! (alias, description, state, further versions) only if its existing versions match the document.
+//! anything is written, then written in one store transaction; loading it again changes nothing. A
+//! key already in the store is updated (alias, description, state, further versions) only if its
+//! existing versions match the document.
 
 use std::{collections::HashMap, fmt};
 
@@ -21,11 +22,18 @@ use serde::{Deserialize, Deserializer};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
+use super::{
+    Kms,
+    cache::{Cache, Entry},
+};
 use crate::{
-    crypto::{KEY_LEN, Key32},
     error::{Error, Result},
-    keys::{KEY_USAGE, KeyMetadata, KeyState, ORIGIN_EXTERNAL, ORIGIN_KMS, OWNER_USER},
-    kms::{Cache, validate_alias, validate_description},
+    keys::{
+        self, KEY_USAGE, KeyMetadata, KeyState, ORIGIN_EXTERNAL, ORIGIN_KMS, OWNER_USER,
+        validate_alias, validate_description,
+    },
+    keystore::KeyWrite,
+    secret::{KEY_LEN, Key32},
 };
 
 #[derive(Deserialize)]
@@ -37,7 +45,7 @@ struct Document {
 /// One key of a seed document, checked field by field while parsing (so errors carry a line).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct SeedKey {
+struct SeedKey {
     key_id: SeedId,
     alias: SeedAlias,
     #[serde(default)]
@@ -82,7 +90,7 @@ impl<'de> Deserialize<'de> for SeedId {
 impl<'de> Deserialize<'de> for SeedAlias {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        let bare = s.strip_prefix("alias/").unwrap_or(&s).to_owned();
+        let bare = keys::bare_alias(&s).to_owned();
         validate_alias(&bare, false).map_err(serde::de::Error::custom)?;
         Ok(SeedAlias(bare))
     }
@@ -133,7 +141,7 @@ impl<'de> Deserialize<'de> for SeedMaterial {
 }
 
 /// Parses and checks a document's syntax and per-field rules.
-pub(crate) fn parse(document: &str) -> Result<Vec<SeedKey>> {
+fn parse(document: &str) -> Result<Vec<SeedKey>> {
     let doc: Document = serde_yaml::from_str(document).map_err(|e| {
         let line = e.location().map_or(0, |l| l.line());
         let msg = e.to_string();
@@ -145,10 +153,10 @@ pub(crate) fn parse(document: &str) -> Result<Vec<SeedKey>> {
 
 /// A key to write: its full metadata and all its versions (the first `existing_versions` are
 /// already stored).
-pub(crate) struct Planned {
-    pub(crate) meta: KeyMetadata,
-    pub(crate) versions: Vec<Key32>,
-    pub(crate) existing_versions: u32,
+struct Planned {
+    meta: KeyMetadata,
+    versions: Vec<Key32>,
+    existing_versions: u32,
 }
 
 fn line_of(document: &str, needle: &str) -> usize {
@@ -159,12 +167,7 @@ fn line_of(document: &str, needle: &str) -> usize {
 }
 
 /// Checks the document against the store and returns what must change (empty: nothing).
-pub(crate) fn plan(
-    entries: &[SeedKey],
-    document: &str,
-    cache: &Cache,
-    now: i64,
-) -> Result<Vec<Planned>> {
+fn plan(entries: &[SeedKey], document: &str, cache: &Cache, now: i64) -> Result<Vec<Planned>> {
     let err = |needle: &str, rule: String| Error::Seed {
         line: line_of(document, needle),
         rule,
@@ -189,9 +192,9 @@ pub(crate) fn plan(
         let id_text = id.to_string();
         let alias = &e.alias.0;
         // The alias may belong to another stored key only if the document moves that key elsewhere.
-        if let Some(holder) = cache.aliases.get(alias.as_str())
-            && *holder != id
-            && !ids.contains_key(holder)
+        if let Some(holder) = cache.alias_holder(alias)
+            && holder != id
+            && !ids.contains_key(&holder)
         {
             return Err(err(
                 &id_text,
@@ -199,13 +202,13 @@ pub(crate) fn plan(
             ));
         }
         let given: Vec<Key32> = e.material.iter().map(|m| m.0.clone()).collect();
-        let (mut meta, versions, existing_versions) = match cache.keys.get(&id) {
+        let (mut meta, versions, existing_versions) = match cache.get(&id) {
             Some(existing) => {
-                if existing.meta.is_service_key() {
+                if existing.meta().is_service_key() {
                     return Err(err(&id_text, format!("key {id} is a service key")));
                 }
-                let n = existing.versions.len();
-                let mut versions = existing.versions.clone();
+                let n = existing.versions().len();
+                let mut versions = existing.versions().to_vec();
                 if !given.is_empty() {
                     if given.len() < n {
                         return Err(err(
@@ -217,7 +220,7 @@ pub(crate) fn plan(
                         ));
                     }
                     let same = existing
-                        .versions
+                        .versions()
                         .iter()
                         .zip(&given)
                         .all(|(a, b)| bool::from(a.expose().ct_eq(b.expose())));
@@ -230,7 +233,7 @@ pub(crate) fn plan(
                     versions.extend(given[n..].iter().cloned());
                 }
                 (
-                    existing.meta.clone(),
+                    existing.meta().clone(),
                     versions,
                     u32::try_from(n).unwrap_or(u32::MAX),
                 )
@@ -284,4 +287,43 @@ pub(crate) fn plan(
         }
     }
     Ok(out)
+}
+
+impl Kms {
+    /// Loads a seed document (YAML or JSON): all or nothing, idempotent. Returns (changed, total).
+    pub fn seed(&self, document: &str) -> Result<(usize, usize)> {
+        let entries = parse(document)?;
+        let _w = self.lock_write()?;
+        let now = self.now();
+        let planned = {
+            let cache = self.read();
+            plan(&entries, document, &cache, now)?
+        };
+        let total = entries.len();
+        if planned.is_empty() {
+            return Ok((0, total));
+        }
+        let mut writes = Vec::with_capacity(planned.len());
+        let mut cached = Vec::with_capacity(planned.len());
+        for p in planned {
+            let first_new = p.existing_versions + 1;
+            let new_versions = p
+                .versions
+                .iter()
+                .zip(1u32..)
+                .skip(p.existing_versions as usize)
+                .map(|(m, v)| self.wrap(p.meta.key_id, v, m, now))
+                .collect::<Vec<_>>();
+            debug_assert!(new_versions.first().is_none_or(|v| v.version == first_new));
+            writes.push(KeyWrite {
+                meta: p.meta.clone(),
+                new_versions,
+            });
+            cached.push(Entry::new(p.meta, p.versions));
+        }
+        self.store.write(&writes)?;
+        let changed = cached.len();
+        self.apply(|c| cached.into_iter().for_each(|e| c.insert(e)));
+        Ok((changed, total))
+    }
 }

@@ -1,0 +1,665 @@
+//! The key lifecycle calls: CreateKey, DescribeKey, ListKeys, the state changes (each one a row of
+//! [`KeyState::next`]'s table), UpdateAlias, UpdateKeyDescription and rotation. Their limits live
+//! here, with the calls they bound.
+
+use uuid::Uuid;
+
+use super::{Kms, deadlines::rotated, step};
+use crate::{
+    clock::DAY_SECS,
+    error::{Error, Result},
+    keys::{
+        self, KEY_USAGE, KeyAction, KeyMetadata, KeyState, ORIGIN_KMS, OWNER_USER, validate_alias,
+        validate_description,
+    },
+    secret::Key32,
+};
+
+/// Range of ScheduleKeyDeletion's pending window, in days.
+pub const PENDING_WINDOW_DAYS: std::ops::RangeInclusive<u32> = 7..=30;
+/// Range of a rotation period, in days.
+pub const ROTATE_DAYS: std::ops::RangeInclusive<u32> = 7..=365;
+/// Rotation period when EnableKeyRotation gives none.
+pub const DEFAULT_ROTATE_DAYS: u32 = *ROTATE_DAYS.end();
+/// Most keys ListKeys returns at once; 0 asks for [`DEFAULT_LIST_LIMIT`].
+pub const MAX_LIST_LIMIT: u32 = 1000;
+/// ListKeys page size when none is given.
+pub const DEFAULT_LIST_LIMIT: u32 = 100;
+
+/// Rotation settings of a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RotationStatus {
+    /// Whether automatic rotation is on.
+    pub enabled: bool,
+    /// Its period in days.
+    pub rotate_days: u32,
+    /// Last rotation (0: never).
+    pub last_rotate_time: i64,
+    /// Next automatic rotation (0: none).
+    pub next_rotate_time: i64,
+    /// Newest version.
+    pub current_key_version: u32,
+}
+
+/// One page of ListKeys.
+#[derive(Debug, Clone)]
+pub struct KeyPage {
+    /// The keys, oldest first.
+    pub keys: Vec<KeyMetadata>,
+    /// How many keys match the filter in all.
+    pub total_count: u32,
+}
+
+/// ListKeys filter and page.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ListKeys {
+    /// Keys to skip.
+    pub offset: u32,
+    /// Page size (0: [`DEFAULT_LIST_LIMIT`]).
+    pub limit: u32,
+    /// Only keys in this state.
+    pub state: Option<KeyState>,
+    /// Also list service-owned keys.
+    pub include_service_keys: bool,
+}
+
+/// Refuses a change to a service-owned key.
+fn user_only(m: &KeyMetadata) -> Result<()> {
+    if m.is_service_key() {
+        return Err(Error::ServiceKey(m.key_id.to_string()));
+    }
+    Ok(())
+}
+
+/// Refuses a rotation of a key whose material was imported (the KMS cannot make a new version).
+fn own_material(m: &KeyMetadata) -> Result<()> {
+    if m.origin != ORIGIN_KMS {
+        return Err(Error::ExternalMaterial(m.key_id.to_string()));
+    }
+    Ok(())
+}
+
+fn invalid_field(e: keys::InvalidField) -> Error {
+    Error::invalid(e.to_string())
+}
+
+impl Kms {
+    /// CreateKey: a new Enabled user key with one version.
+    pub fn create_key(
+        &self,
+        alias: &str,
+        description: &str,
+        key_usage: &str,
+    ) -> Result<KeyMetadata> {
+        let alias = keys::bare_alias(alias);
+        validate_alias(alias, false).map_err(invalid_field)?;
+        validate_description(description).map_err(invalid_field)?;
+        if !key_usage.is_empty() && key_usage != KEY_USAGE {
+            return Err(Error::invalid(format!(
+                "key_usage must be {KEY_USAGE}, got {key_usage:?}"
+            )));
+        }
+        let _w = self.lock_write()?;
+        if self.read().alias_holder(alias).is_some() {
+            return Err(Error::AliasExists(alias.to_owned()));
+        }
+        let meta = self.new_metadata(alias, description, OWNER_USER);
+        self.persist_new(meta.clone(), vec![Key32::random()])?;
+        Ok(meta)
+    }
+
+    /// DescribeKey.
+    pub fn describe_key(&self, name: &str) -> Result<KeyMetadata> {
+        self.expire_due(name)?;
+        Ok(self.read().resolve(name)?.meta().clone())
+    }
+
+    /// GetDefaultKey: the default CMK.
+    pub fn default_key(&self) -> Result<KeyMetadata> {
+        self.describe_key(&self.default_key_id.to_string())
+    }
+
+    /// ListKeys.
+    pub fn list_keys(&self, req: ListKeys) -> Result<KeyPage> {
+        let limit = match req.limit {
+            0 => DEFAULT_LIST_LIMIT,
+            n if n > MAX_LIST_LIMIT => {
+                return Err(Error::invalid(format!(
+                    "limit must be at most {MAX_LIST_LIMIT}, got {n}"
+                )));
+            }
+            n => n,
+        };
+        if req.state.is_none_or(|s| s == KeyState::PendingDelete) {
+            self.delete_due()?;
+        }
+        let cache = self.read();
+        // The page walks only as far as it needs (offset + limit matches); the total comes from
+        // the counters, so a first page costs the same with 100 keys or 100k.
+        let keys = cache
+            .ordered()
+            .map(|e| e.meta())
+            .filter(|m| req.include_service_keys || !m.is_service_key())
+            .filter(|m| req.state.is_none_or(|s| m.state == s))
+            .skip(req.offset as usize)
+            .take(limit as usize)
+            .cloned()
+            .collect();
+        Ok(KeyPage {
+            keys,
+            total_count: cache.count(req.state, req.include_service_keys),
+        })
+    }
+
+    /// EnableKey: Disabled -> Enabled; Enabled stays Enabled.
+    pub fn enable_key(&self, name: &str) -> Result<()> {
+        self.mutate(name, |m, _| {
+            step(m, KeyAction::Enable)?;
+            Ok(false)
+        })
+        .map(drop)
+    }
+
+    /// DisableKey: Enabled -> Disabled; Disabled stays Disabled. Not for service keys.
+    pub fn disable_key(&self, name: &str) -> Result<()> {
+        self.mutate(name, |m, _| {
+            user_only(m)?;
+            step(m, KeyAction::Disable)?;
+            Ok(false)
+        })
+        .map(drop)
+    }
+
+    /// ScheduleKeyDeletion: Disabled -> PendingDelete. Returns the deletion date.
+    pub fn schedule_key_deletion(&self, name: &str, pending_window_in_days: u32) -> Result<i64> {
+        if !PENDING_WINDOW_DAYS.contains(&pending_window_in_days) {
+            return Err(Error::invalid(format!(
+                "pending_window_in_days must be {}..={}, got {pending_window_in_days}",
+                PENDING_WINDOW_DAYS.start(),
+                PENDING_WINDOW_DAYS.end()
+            )));
+        }
+        let meta = self.mutate(name, |m, now| {
+            user_only(m)?;
+            step(m, KeyAction::ScheduleDeletion)?;
+            m.deletion_date = now + i64::from(pending_window_in_days) * DAY_SECS;
+            Ok(false)
+        })?;
+        Ok(meta.deletion_date)
+    }
+
+    /// CancelKeyDeletion: PendingDelete -> Disabled.
+    pub fn cancel_key_deletion(&self, name: &str) -> Result<Uuid> {
+        self.mutate(name, |m, _| {
+            step(m, KeyAction::CancelDeletion)?;
+            m.deletion_date = 0;
+            Ok(false)
+        })
+        .map(|m| m.key_id)
+    }
+
+    /// ArchiveKey: Enabled -> Archived. Not for service keys.
+    pub fn archive_key(&self, name: &str) -> Result<()> {
+        self.mutate(name, |m, _| {
+            user_only(m)?;
+            step(m, KeyAction::Archive)?;
+            Ok(false)
+        })
+        .map(drop)
+    }
+
+    /// CancelKeyArchive: Archived -> Enabled.
+    pub fn cancel_key_archive(&self, name: &str) -> Result<()> {
+        self.mutate(name, |m, _| {
+            step(m, KeyAction::CancelArchive)?;
+            Ok(false)
+        })
+        .map(drop)
+    }
+
+    /// UpdateAlias. Not for service keys (their aliases are documented and stable).
+    pub fn update_alias(&self, name: &str, alias: &str) -> Result<()> {
+        let alias = keys::bare_alias(alias);
+        validate_alias(alias, false).map_err(invalid_field)?;
+        self.mutate(name, |m, _| {
+            user_only(m)?;
+            step(m, KeyAction::UpdateAlias)?;
+            if m.alias != alias && self.read().alias_holder(alias).is_some() {
+                return Err(Error::AliasExists(alias.to_owned()));
+            }
+            alias.clone_into(&mut m.alias);
+            Ok(false)
+        })
+        .map(drop)
+    }
+
+    /// UpdateKeyDescription.
+    pub fn update_key_description(&self, name: &str, description: &str) -> Result<()> {
+        validate_description(description).map_err(invalid_field)?;
+        self.mutate(name, |m, _| {
+            step(m, KeyAction::UpdateDescription)?;
+            description.clone_into(&mut m.description);
+            Ok(false)
+        })
+        .map(drop)
+    }
+
+    /// EnableKeyRotation (0 days means [`DEFAULT_ROTATE_DAYS`]).
+    pub fn enable_key_rotation(&self, name: &str, rotate_days: u32) -> Result<()> {
+        let days = if rotate_days == 0 {
+            DEFAULT_ROTATE_DAYS
+        } else {
+            rotate_days
+        };
+        if !ROTATE_DAYS.contains(&days) {
+            return Err(Error::invalid(format!(
+                "rotate_days must be {}..={}, got {rotate_days}",
+                ROTATE_DAYS.start(),
+                ROTATE_DAYS.end()
+            )));
+        }
+        self.mutate(name, |m, now| {
+            own_material(m)?;
+            step(m, KeyAction::EnableRotation)?;
+            // Enabling it again with the same period keeps the schedule.
+            if !(m.rotation_enabled && m.rotate_days == days) {
+                m.rotation_enabled = true;
+                m.rotate_days = days;
+                m.next_rotate_time = now + i64::from(days) * DAY_SECS;
+            }
+            Ok(false)
+        })
+        .map(drop)
+    }
+
+    /// DisableKeyRotation.
+    pub fn disable_key_rotation(&self, name: &str) -> Result<()> {
+        self.mutate(name, |m, _| {
+            step(m, KeyAction::DisableRotation)?;
+            if m.rotation_enabled {
+                m.rotation_enabled = false;
+                m.next_rotate_time = 0;
+            }
+            Ok(false)
+        })
+        .map(drop)
+    }
+
+    /// GetKeyRotationStatus.
+    pub fn key_rotation_status(&self, name: &str) -> Result<RotationStatus> {
+        self.rotate_due(name)?;
+        let m = self.describe_key(name)?;
+        Ok(RotationStatus {
+            enabled: m.rotation_enabled,
+            rotate_days: m.rotate_days,
+            last_rotate_time: m.last_rotate_time,
+            next_rotate_time: m.next_rotate_time,
+            current_key_version: m.current_key_version,
+        })
+    }
+
+    /// RotateKey: adds a version now. Returns the key id and the new version.
+    pub fn rotate_key(&self, name: &str) -> Result<(Uuid, u32)> {
+        let m = self.mutate(name, |m, now| {
+            own_material(m)?;
+            step(m, KeyAction::Rotate)?;
+            rotated(m, now);
+            Ok(true)
+        })?;
+        Ok((m.key_id, m.current_key_version))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::super::test_support::{T0, open};
+    use super::*;
+    use crate::clock::{Clock, ManualClock};
+
+    const NOT_SUPPORTED: &str = "ResourceUnavailable.CmkStateNotSupport";
+    const DISABLED: &str = "ResourceUnavailable.CmkDisabled";
+    const ARCHIVED: &str = "ResourceUnavailable.CmkArchived";
+    const SHOULD_BE_DISABLED: &str = "ResourceUnavailable.CmkShouldBeDisabled";
+    const NOT_PENDING_DELETE: &str = "ResourceUnavailable.CmkNotPendingDelete";
+
+    /// Puts a fresh key (rotation on, one blob sealed while Enabled) into `state`.
+    fn key_in(kms: &Kms, name: &str, state: KeyState) -> Vec<u8> {
+        kms.create_key(name, "", "").unwrap();
+        kms.enable_key_rotation(name, 30).unwrap();
+        let blob = kms.encrypt(name, b"sealed while enabled", "").unwrap();
+        match state {
+            KeyState::Enabled => {}
+            KeyState::Disabled => kms.disable_key(name).unwrap(),
+            KeyState::PendingDelete => {
+                kms.disable_key(name).unwrap();
+                kms.schedule_key_deletion(name, 30).unwrap();
+            }
+            KeyState::Archived => kms.archive_key(name).unwrap(),
+            // No call makes it: set it behind the table's back, as an import would.
+            KeyState::PendingImport => {
+                kms.mutate(name, |m, _| {
+                    m.state = KeyState::PendingImport;
+                    Ok(false)
+                })
+                .unwrap();
+            }
+        }
+        assert_eq!(kms.describe_key(name).unwrap().state, state);
+        blob.ciphertext_blob
+    }
+
+    /// Runs `action` on `name` through the Kms's public call for it.
+    fn act(kms: &Kms, name: &str, action: KeyAction, blob: &[u8]) -> Result<()> {
+        match action {
+            KeyAction::Enable => kms.enable_key(name),
+            KeyAction::Disable => kms.disable_key(name),
+            KeyAction::ScheduleDeletion => kms.schedule_key_deletion(name, 7).map(drop),
+            KeyAction::CancelDeletion => kms.cancel_key_deletion(name).map(drop),
+            KeyAction::Archive => kms.archive_key(name),
+            KeyAction::CancelArchive => kms.cancel_key_archive(name),
+            KeyAction::UpdateAlias => kms.update_alias(name, &format!("{name}-renamed")),
+            KeyAction::UpdateDescription => kms.update_key_description(name, "new words"),
+            KeyAction::EnableRotation => kms.enable_key_rotation(name, 7),
+            KeyAction::DisableRotation => kms.disable_key_rotation(name),
+            KeyAction::Rotate => kms.rotate_key(name).map(drop),
+            KeyAction::Encrypt => kms.encrypt(name, b"x", "").map(drop),
+            KeyAction::Decrypt => kms.decrypt(blob, "").map(drop),
+        }
+    }
+
+    /// Every action on a key in every state, through the Kms: the next state or the exact Tencent
+    /// code, written out here cell by cell; the dates follow the manual clock; a refusal changes
+    /// nothing.
+    #[test]
+    fn every_action_in_every_state() {
+        use KeyState::{
+            Archived as Ar, Disabled as Di, Enabled as En, PendingDelete as Pd, PendingImport as Pi,
+        };
+        const STATES: [KeyState; 5] = [En, Di, Pd, Pi, Ar];
+        let expected: [(KeyAction, [Result<KeyState, &str>; 5]); 13] = [
+            (
+                KeyAction::Enable,
+                [
+                    Ok(En),
+                    Ok(En),
+                    Err(NOT_SUPPORTED),
+                    Err(NOT_SUPPORTED),
+                    Err(NOT_SUPPORTED),
+                ],
+            ),
+            (
+                KeyAction::Disable,
+                [
+                    Ok(Di),
+                    Ok(Di),
+                    Err(NOT_SUPPORTED),
+                    Err(NOT_SUPPORTED),
+                    Err(NOT_SUPPORTED),
+                ],
+            ),
+            (
+                KeyAction::ScheduleDeletion,
+                [
+                    Err(SHOULD_BE_DISABLED),
+                    Ok(Pd),
+                    Err(SHOULD_BE_DISABLED),
+                    Err(SHOULD_BE_DISABLED),
+                    Err(SHOULD_BE_DISABLED),
+                ],
+            ),
+            (
+                KeyAction::CancelDeletion,
+                [
+                    Err(NOT_PENDING_DELETE),
+                    Err(NOT_PENDING_DELETE),
+                    Ok(Di),
+                    Err(NOT_PENDING_DELETE),
+                    Err(NOT_PENDING_DELETE),
+                ],
+            ),
+            (
+                KeyAction::Archive,
+                [
+                    Ok(Ar),
+                    Err(NOT_SUPPORTED),
+                    Err(NOT_SUPPORTED),
+                    Err(NOT_SUPPORTED),
+                    Ok(Ar),
+                ],
+            ),
+            (
+                KeyAction::CancelArchive,
+                [
+                    Err(NOT_SUPPORTED),
+                    Err(NOT_SUPPORTED),
+                    Err(NOT_SUPPORTED),
+                    Err(NOT_SUPPORTED),
+                    Ok(En),
+                ],
+            ),
+            (
+                KeyAction::UpdateAlias,
+                [Ok(En), Ok(Di), Err(NOT_SUPPORTED), Ok(Pi), Ok(Ar)],
+            ),
+            (
+                KeyAction::UpdateDescription,
+                [Ok(En), Ok(Di), Err(NOT_SUPPORTED), Ok(Pi), Ok(Ar)],
+            ),
+            (
+                KeyAction::EnableRotation,
+                [
+                    Ok(En),
+                    Err(NOT_SUPPORTED),
+                    Err(NOT_SUPPORTED),
+                    Err(NOT_SUPPORTED),
+                    Err(NOT_SUPPORTED),
+                ],
+            ),
+            (
+                KeyAction::DisableRotation,
+                [Ok(En), Ok(Di), Ok(Pd), Ok(Pi), Ok(Ar)],
+            ),
+            (
+                KeyAction::Rotate,
+                [
+                    Ok(En),
+                    Err(NOT_SUPPORTED),
+                    Err(NOT_SUPPORTED),
+                    Err(NOT_SUPPORTED),
+                    Err(NOT_SUPPORTED),
+                ],
+            ),
+            (
+                KeyAction::Encrypt,
+                [
+                    Ok(En),
+                    Err(DISABLED),
+                    Err(NOT_SUPPORTED),
+                    Err(NOT_SUPPORTED),
+                    Err(ARCHIVED),
+                ],
+            ),
+            (
+                KeyAction::Decrypt,
+                [
+                    Ok(En),
+                    Err(DISABLED),
+                    Err(NOT_SUPPORTED),
+                    Err(NOT_SUPPORTED),
+                    Ok(Ar),
+                ],
+            ),
+        ];
+        assert_eq!(expected.map(|(a, _)| a), KeyAction::ALL);
+        assert_eq!(STATES, KeyState::ALL);
+
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(T0));
+        let kms = open(dir.path(), clock.clone());
+        for (i, (action, row)) in expected.into_iter().enumerate() {
+            for (j, (state, want)) in STATES.into_iter().zip(row).enumerate() {
+                let name = format!("k{i}-{j}");
+                let blob = key_in(&kms, &name, state);
+                clock.advance(DAY_SECS);
+                let now = clock.now();
+                let before = kms.describe_key(&name).unwrap();
+                let got = act(&kms, &name, action, &blob);
+                let cell = format!("{action:?} on {state}");
+                let after = kms.describe_key(&before.key_id.to_string()).unwrap();
+                match want {
+                    Ok(next) => {
+                        assert!(got.is_ok(), "{cell}: {got:?}");
+                        assert_eq!(after.state, next, "{cell}");
+                    }
+                    Err(code) => {
+                        let err = got.expect_err(&cell);
+                        assert!(matches!(err, Error::KeyState { .. }), "{cell}: {err:?}");
+                        assert_eq!(err.tencent_code(), code, "{cell}");
+                        assert_eq!(after, before, "{cell}: a refusal changed the key");
+                        continue;
+                    }
+                }
+                let days = |d: i64| now + d * DAY_SECS;
+                match action {
+                    KeyAction::ScheduleDeletion => assert_eq!(after.deletion_date, days(7)),
+                    KeyAction::CancelDeletion => assert_eq!(after.deletion_date, 0),
+                    KeyAction::EnableRotation => {
+                        assert_eq!((after.rotate_days, after.next_rotate_time), (7, days(7)));
+                    }
+                    KeyAction::DisableRotation => {
+                        assert!(!after.rotation_enabled && after.next_rotate_time == 0);
+                    }
+                    KeyAction::Rotate => {
+                        assert_eq!(after.current_key_version, 2, "{cell}");
+                        assert_eq!(after.last_rotate_time, now);
+                        assert_eq!(after.next_rotate_time, days(30));
+                    }
+                    KeyAction::UpdateAlias => assert_eq!(after.alias, format!("{name}-renamed")),
+                    KeyAction::UpdateDescription => assert_eq!(after.description, "new words"),
+                    _ => assert_eq!(
+                        (after.deletion_date, after.current_key_version),
+                        (before.deletion_date, before.current_key_version),
+                        "{cell}"
+                    ),
+                }
+            }
+        }
+    }
+
+    /// Owner and origin rules come before the state table.
+    #[test]
+    fn service_keys_and_imported_material_are_refused_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let kms = open(dir.path(), Arc::new(ManualClock::new(T0)));
+        let service = kms.default_key_id().to_string();
+        for result in [
+            kms.disable_key(&service),
+            kms.archive_key(&service),
+            kms.update_alias(&service, "mine"),
+            kms.schedule_key_deletion(&service, 7).map(drop),
+        ] {
+            assert_eq!(
+                result.unwrap_err().tencent_code(),
+                "UnsupportedOperation.NotUserCreatedCmk"
+            );
+        }
+        kms.seed(
+            "keys:\n  - key_id: 6f1c2d3e-0000-4000-8000-000000000001\n    alias: imported\n    \
+             state: Disabled\n    material:\n      - \
+             000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n",
+        )
+        .unwrap();
+        for result in [
+            kms.rotate_key("imported").map(drop),
+            kms.enable_key_rotation("imported", 7),
+        ] {
+            assert_eq!(
+                result.unwrap_err().tencent_code(),
+                "UnsupportedOperation.ExternalCmkCanNotRotate",
+                "the origin is checked before the (Disabled) state"
+            );
+        }
+    }
+
+    /// ListKeys' totals come from counters: they must agree with a full scan through every state
+    /// change, deletion and filter.
+    #[test]
+    fn list_totals_match_a_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(T0));
+        let kms = open(dir.path(), clock.clone());
+        for i in 0..12 {
+            kms.create_key(&format!("k{i}"), "", "").unwrap();
+            clock.advance(1);
+        }
+        for i in 0..6 {
+            kms.disable_key(&format!("k{i}")).unwrap();
+        }
+        for i in 0..3 {
+            kms.schedule_key_deletion(&format!("k{i}"), 7).unwrap();
+        }
+        kms.archive_key("k10").unwrap();
+        kms.cancel_key_deletion("k2").unwrap();
+        kms.update_alias("k11", "renamed").unwrap();
+        let check = |kms: &Kms| {
+            let all = kms
+                .list_keys(ListKeys {
+                    limit: MAX_LIST_LIMIT,
+                    include_service_keys: true,
+                    ..Default::default()
+                })
+                .unwrap()
+                .keys;
+            let states = [
+                None,
+                Some(KeyState::Enabled),
+                Some(KeyState::Disabled),
+                Some(KeyState::PendingDelete),
+                Some(KeyState::Archived),
+            ];
+            for state in states {
+                for include_service_keys in [false, true] {
+                    let want: Vec<&KeyMetadata> = all
+                        .iter()
+                        .filter(|m| include_service_keys || !m.is_service_key())
+                        .filter(|m| state.is_none_or(|s| m.state == s))
+                        .collect();
+                    for (offset, limit) in [(0, 0), (0, 2), (3, 4), (100, 5)] {
+                        let page = kms
+                            .list_keys(ListKeys {
+                                offset,
+                                limit,
+                                state,
+                                include_service_keys,
+                            })
+                            .unwrap();
+                        assert_eq!(page.total_count as usize, want.len(), "{state:?}");
+                        let limit = if limit == 0 {
+                            DEFAULT_LIST_LIMIT
+                        } else {
+                            limit
+                        };
+                        let expected: Vec<Uuid> = want
+                            .iter()
+                            .skip(offset as usize)
+                            .take(limit as usize)
+                            .map(|m| m.key_id)
+                            .collect();
+                        let got: Vec<Uuid> = page.keys.iter().map(|m| m.key_id).collect();
+                        assert_eq!(got, expected, "{state:?} {offset} {limit}");
+                    }
+                }
+            }
+            all.len()
+        };
+        assert_eq!(check(&kms), 14, "12 user keys and 2 service keys");
+        clock.advance(8 * DAY_SECS);
+        kms.run_due_tasks().unwrap();
+        assert_eq!(check(&kms), 12, "two keys were past their deletion date");
+        drop(kms);
+        let kms = open(dir.path(), clock);
+        assert_eq!(check(&kms), 12, "the counters are rebuilt at start");
+    }
+}

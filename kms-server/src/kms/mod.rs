@@ -1,0 +1,358 @@
+//! The KMS core: key lifecycle, rotation, data keys and ciphertexts, independent of any transport.
+//!
+//! Every key and every unwrapped key version lives in an in-memory cache (`cache`) loaded at start,
+//! so the cryptographic calls ([`data_keys`]) never touch the key store. A mutation ([`lifecycle`],
+//! `seed`) is serialised by one mutex, written to the store first, and only then applied to the
+//! cache: a crash never leaves the cache ahead of the disk, and the cache follows every state
+//! change as soon as the call returns. Deadlines (deletion dates, automatic rotation: `deadlines`)
+//! are checked on use and by [`Kms::run_due_tasks`], which a server calls periodically. Which
+//! state allows which action is [`KeyState::next`]'s table.
+//!
+//! This module holds the [`Kms`] itself and the plumbing its parts share; each part adds its
+//! calls to [`Kms`] from its own file.
+
+mod cache;
+pub mod data_keys;
+mod deadlines;
+pub mod lifecycle;
+mod seed;
+
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard},
+};
+
+use uuid::Uuid;
+
+use self::cache::{Cache, Entry};
+use crate::{
+    clock::{Clock, SystemClock},
+    error::{Error, Result},
+    keys::{KEY_USAGE, KeyAction, KeyMetadata, KeyState, ORIGIN_KMS, OWNER_COS, Refusal},
+    keystore::{KeyStore, KeyWrite, StoredVersion},
+    root_key::RootKey,
+    secret::Key32,
+};
+
+/// Alias of the default CMK that COS uses for `cos/kms` when a request names no key.
+pub const DEFAULT_KEY_ALIAS: &str = "kms-cos";
+/// Alias of the hidden service key behind SSE-COS (`AES256`).
+pub const SSE_COS_KEY_ALIAS: &str = "kms-cos-sse";
+
+/// Tencent's answer to ScheduleKeyDeletion on a key that is not Disabled.
+const CMK_SHOULD_BE_DISABLED: &str = "ResourceUnavailable.CmkShouldBeDisabled";
+/// Tencent's answer to CancelKeyDeletion on a key that is not PendingDelete.
+const CMK_NOT_PENDING_DELETE: &str = "ResourceUnavailable.CmkNotPendingDelete";
+
+const META_ROOT_CHECK: &str = "root_key_check";
+const META_DEFAULT_KEY: &str = "default_key_id";
+const META_SSE_COS_KEY: &str = "sse_cos_key_id";
+const DB_FILE: &str = "kms.sqlite3";
+
+/// How a KMS instance is set up.
+#[derive(Debug)]
+pub struct Config {
+    /// Where the database lives (created if absent).
+    pub data_dir: PathBuf,
+    /// The key that wraps all key material.
+    pub root_key: RootKey,
+    /// The time source.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Config {
+    /// A config with the system clock.
+    pub fn new(data_dir: impl Into<PathBuf>, root_key: RootKey) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            root_key,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// The KMS. Cheap to share (`Arc<Kms>`); every method is synchronous and thread-safe. Mutations
+/// write to the key store, so an async caller runs them on a blocking thread.
+pub struct Kms {
+    store: KeyStore,
+    root: RootKey,
+    clock: Arc<dyn Clock>,
+    cache: RwLock<Cache>,
+    /// Serialises mutations (held across the store write, never by the hot path).
+    write: Mutex<()>,
+    default_key_id: Uuid,
+    sse_cos_key_id: Uuid,
+}
+
+impl std::fmt::Debug for Kms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kms")
+            .field("default_key_id", &self.default_key_id)
+            .field("sse_cos_key_id", &self.sse_cos_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Kms {
+    /// Opens the key store in `config.data_dir`, checks the root key against it, loads every key,
+    /// and creates the service keys on first start.
+    pub fn open(config: Config) -> Result<Self> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let store = KeyStore::open(&config.data_dir.join(DB_FILE))?;
+        let root = config.root_key;
+        let verifier = store.meta(META_ROOT_CHECK)?;
+        if verifier.as_ref().is_some_and(|v| !root.verify(v)) {
+            return Err(Error::RootKeyMismatch);
+        }
+        let mut cache = Cache::default();
+        for (meta, versions) in store.load_all()? {
+            let versions = versions
+                .iter()
+                .map(|v| root.unwrap_material(meta.key_id, v.version, &v.wrapped))
+                .collect::<Result<Vec<_>>>()?;
+            cache.insert(Entry::new(meta, versions));
+        }
+        // Only a root key that opened every stored version may (re)write the verifier.
+        if verifier.is_none() {
+            store.set_meta(META_ROOT_CHECK, &root.verifier())?;
+        }
+        let mut kms = Self {
+            store,
+            root,
+            clock: config.clock,
+            cache: RwLock::new(cache),
+            write: Mutex::new(()),
+            default_key_id: Uuid::nil(),
+            sse_cos_key_id: Uuid::nil(),
+        };
+        kms.default_key_id = kms.ensure_service_key(
+            META_DEFAULT_KEY,
+            DEFAULT_KEY_ALIAS,
+            "Default CMK of COS server-side encryption (cos/kms)",
+        )?;
+        kms.sse_cos_key_id = kms.ensure_service_key(
+            META_SSE_COS_KEY,
+            SSE_COS_KEY_ALIAS,
+            "Service-managed key of SSE-COS (AES256)",
+        )?;
+        kms.run_due_tasks()?;
+        Ok(kms)
+    }
+
+    fn ensure_service_key(&self, meta_name: &str, alias: &str, description: &str) -> Result<Uuid> {
+        if let Some(raw) = self.store.meta(meta_name)? {
+            let id = std::str::from_utf8(&raw)
+                .ok()
+                .and_then(|s| Uuid::parse_str(s).ok())
+                .ok_or_else(|| Error::Internal(format!("bad {meta_name} in key store")))?;
+            if self.read().contains(&id) {
+                return Ok(id);
+            }
+        }
+        let _w = self.lock_write()?;
+        let meta = self.new_metadata(alias, description, OWNER_COS);
+        let id = meta.key_id;
+        self.persist_new(meta, vec![Key32::random()])?;
+        self.store.set_meta(meta_name, id.to_string().as_bytes())?;
+        Ok(id)
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Cache> {
+        // A panic while holding the lock cannot leave the cache half-updated: every update is a
+        // single insert/remove, so a poisoned lock is still consistent.
+        self.cache.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_write(&self) -> Result<MutexGuard<'_, ()>> {
+        self.write
+            .lock()
+            .map_err(|_| Error::Internal("write mutex poisoned".into()))
+    }
+
+    fn apply(&self, f: impl FnOnce(&mut Cache)) {
+        let mut guard = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard);
+    }
+
+    /// The clock's now.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// Id of the default CMK (alias [`DEFAULT_KEY_ALIAS`]).
+    pub fn default_key_id(&self) -> Uuid {
+        self.default_key_id
+    }
+
+    /// Id of the hidden SSE-COS service key (alias [`SSE_COS_KEY_ALIAS`]).
+    pub fn sse_cos_key_id(&self) -> Uuid {
+        self.sse_cos_key_id
+    }
+
+    /// How many times the key store has been used since it was opened. The cryptographic calls
+    /// never add to it once their keys' deadlines are settled (they serve from the cache).
+    pub fn store_access_count(&self) -> u64 {
+        self.store.access_count()
+    }
+
+    fn new_metadata(&self, alias: &str, description: &str, owner: &str) -> KeyMetadata {
+        KeyMetadata {
+            key_id: Uuid::new_v4(),
+            alias: alias.to_owned(),
+            description: description.to_owned(),
+            state: KeyState::Enabled,
+            key_usage: KEY_USAGE.to_owned(),
+            owner: owner.to_owned(),
+            origin: ORIGIN_KMS.to_owned(),
+            create_time: self.now(),
+            deletion_date: 0,
+            rotation_enabled: false,
+            rotate_days: 0,
+            last_rotate_time: 0,
+            next_rotate_time: 0,
+            current_key_version: 1,
+        }
+    }
+
+    /// Version `version` of `key_id` wrapped for the store, made now.
+    fn wrap(&self, key_id: Uuid, version: u32, material: &Key32, now: i64) -> StoredVersion {
+        StoredVersion {
+            version,
+            wrapped: self.root.wrap_material(key_id, version, material),
+            create_time: now,
+        }
+    }
+
+    /// Writes a brand-new key with its versions, then caches it. Caller holds the write lock.
+    fn persist_new(&self, meta: KeyMetadata, versions: Vec<Key32>) -> Result<()> {
+        let now = self.now();
+        let new_versions = versions
+            .iter()
+            .zip(1u32..)
+            .map(|(m, v)| self.wrap(meta.key_id, v, m, now))
+            .collect();
+        self.store.write(&[KeyWrite {
+            meta: meta.clone(),
+            new_versions,
+        }])?;
+        self.apply(|c| c.insert(Entry::new(meta, versions)));
+        Ok(())
+    }
+
+    /// Applies `change` to a key's metadata under the write lock; `change` returns whether to add
+    /// a new version (a rotation). When anything changed, persists it and updates the cache.
+    /// Returns the new metadata.
+    fn mutate(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut KeyMetadata, i64) -> Result<bool>,
+    ) -> Result<KeyMetadata> {
+        self.expire_due(name)?;
+        let _w = self.lock_write()?;
+        let (before, mut versions) = {
+            let c = self.read();
+            let e = c.resolve(name)?;
+            (e.meta().clone(), e.versions().to_vec())
+        };
+        let now = self.now();
+        let mut meta = before.clone();
+        let add_version = change(&mut meta, now)?;
+        if !add_version && meta == before {
+            return Ok(meta);
+        }
+        let mut new_versions = Vec::new();
+        if add_version {
+            let material = Key32::random();
+            let v = meta.current_key_version + 1;
+            new_versions.push(self.wrap(meta.key_id, v, &material, now));
+            versions.push(material);
+            meta.current_key_version = v;
+        }
+        self.store.write(&[KeyWrite {
+            meta: meta.clone(),
+            new_versions,
+        }])?;
+        let cached = meta.clone();
+        self.apply(|c| c.insert(Entry::new(cached, versions)));
+        Ok(meta)
+    }
+
+    /// Test-only: every key's metadata as cached, without running any deadline check.
+    #[cfg(feature = "test-hooks")]
+    #[doc(hidden)]
+    pub fn list_keys_snapshot_for_tests(&self) -> Vec<KeyMetadata> {
+        self.read().entries().map(|e| e.meta().clone()).collect()
+    }
+
+    /// Test-only: the raw material of a key version, to prove it never reaches the database.
+    #[cfg(feature = "test-hooks")]
+    #[doc(hidden)]
+    pub fn material_for_tests(&self, key_id: Uuid, version: u32) -> Option<Vec<u8>> {
+        let c = self.read();
+        c.get(&key_id)?
+            .version(version)
+            .map(|k| k.expose().to_vec())
+    }
+}
+
+/// The state `action` leaves `m` in (the table is [`KeyState::next`]), or the error a refusal is
+/// answered with.
+fn next_state(m: &KeyMetadata, action: KeyAction) -> Result<KeyState> {
+    m.state.next(action).map_err(|refusal| {
+        let key_id = m.key_id.to_string();
+        match refusal {
+            Refusal::CmkStateNotSupport => Error::transition(&key_id, m.state),
+            // A refused cryptographic use: the code names the state (Disabled, Archived).
+            Refusal::CmkDisabled | Refusal::CmkArchived => Error::unusable(&key_id, m.state),
+            Refusal::CmkShouldBeDisabled => Error::KeyState {
+                key_id,
+                state: m.state,
+                code: CMK_SHOULD_BE_DISABLED,
+            },
+            Refusal::CmkNotPendingDelete => Error::KeyState {
+                key_id,
+                state: m.state,
+                code: CMK_NOT_PENDING_DELETE,
+            },
+        }
+    })
+}
+
+/// Moves `m` to the state `action` leaves it in, or refuses.
+fn step(m: &mut KeyMetadata, action: KeyAction) -> Result<()> {
+    m.state = next_state(m, action)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod test_support {
+    //! Opening a KMS on a temp dir with a manual clock, for the unit tests of every part.
+
+    use std::sync::Arc;
+
+    use base64::Engine as _;
+
+    use super::{Config, Kms};
+    use crate::{clock::ManualClock, root_key::RootKey};
+
+    /// The manual clock's start.
+    pub(crate) const T0: i64 = 1_700_000_000;
+
+    /// A KMS on `dir` with a fixed root key.
+    pub(crate) fn open(dir: &std::path::Path, clock: Arc<ManualClock>) -> Kms {
+        let root =
+            RootKey::from_base64(&base64::engine::general_purpose::STANDARD.encode([9u8; 32]))
+                .unwrap();
+        Kms::open(Config {
+            data_dir: dir.to_path_buf(),
+            root_key: root,
+            clock,
+        })
+        .unwrap()
+    }
+
+    /// Base64 of a small JSON encryption context.
+    pub(crate) fn ctx() -> String {
+        base64::engine::general_purpose::STANDARD.encode(r#"{"bucket":"b","object":"o"}"#)
+    }
+}

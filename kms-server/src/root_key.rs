@@ -1,0 +1,238 @@
+//! The root key: the top of the key hierarchy, and the only key that never touches the database.
+//!
+//! # Key hierarchy
+//! - The **root key** (32 bytes) comes from a file (mode 0600) or `KMS_ROOT_KEY`. It wraps every
+//!   CMK version's material with AES-256-GCM under a random nonce, with
+//!   AAD = `"kms/v1/material" || key uuid (16) || be32(version)`, so wrapped material cannot be moved
+//!   to another key or version. A verifier sealed under the root key lets a server with the wrong
+//!   root key refuse to start instead of failing on every request.
+//! - A **CMK version** is 32 random bytes (or bytes given by a seed file).
+//! - Each ciphertext blob gets its own **message key** derived from a version: see [`crate::blob`].
+
+use std::{io::Write, path::Path};
+
+use aes_gcm::{
+    Nonce,
+    aead::{Aead, Payload},
+};
+use base64::Engine as _;
+use rand::RngCore;
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+use crate::{
+    error::{Error, Result},
+    secret::{KEY_LEN, Key32, NONCE_LEN, TAG_LEN},
+};
+
+const MATERIAL_AAD_LABEL: &[u8] = b"kms/v1/material";
+const ROOT_CHECK_AAD: &[u8] = b"kms/v1/root-key-check";
+const ROOT_CHECK_PLAINTEXT: &[u8] = b"kms root key check";
+
+/// The key that wraps all CMK material.
+#[derive(Clone, Debug)]
+pub struct RootKey(Key32);
+
+impl RootKey {
+    /// From base64 (standard) of exactly 32 bytes, as in `KMS_ROOT_KEY`.
+    pub fn from_base64(text: &str) -> Result<Self> {
+        let raw = Zeroizing::new(
+            base64::engine::general_purpose::STANDARD
+                .decode(text.trim())
+                .map_err(|_| Error::RootKey("not valid base64".into()))?,
+        );
+        Key32::from_slice(&raw)
+            .map(RootKey)
+            .ok_or_else(|| Error::RootKey(format!("must be {KEY_LEN} bytes, got {}", raw.len())))
+    }
+
+    /// The environment variable that carries the root key (base64 of 32 bytes).
+    pub const ENV: &'static str = "KMS_ROOT_KEY";
+
+    /// The root key from [`RootKey::ENV`] when it is set, else from `path` ([`RootKey::load_or_create`]).
+    /// The variable's text is zeroized once read.
+    pub fn from_env_or_file(path: &Path) -> Result<Self> {
+        match std::env::var(Self::ENV) {
+            Ok(b64) => Self::from_base64(&Zeroizing::new(b64)),
+            Err(_) => Self::load_or_create(path),
+        }
+    }
+
+    /// Reads the root key file, or creates it (mode 0600, base64 of 32 random bytes) when absent.
+    /// A file that group or others may read is refused.
+    pub fn load_or_create(path: &Path) -> Result<Self> {
+        match std::fs::metadata(path) {
+            Ok(meta) => {
+                check_private(path, &meta)?;
+                let text =
+                    Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+                        Error::RootKey(format!("cannot read {}: {e}", path.display()))
+                    })?);
+                Self::from_base64(&text)
+                    .map_err(|e| Error::RootKey(format!("{}: {e}", path.display())))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                let key = Key32::random();
+                let text = Zeroizing::new(
+                    base64::engine::general_purpose::STANDARD.encode(key.expose()) + "\n",
+                );
+                let mut opts = std::fs::OpenOptions::new();
+                opts.write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+                let mut file = opts.open(path).map_err(|e| {
+                    Error::RootKey(format!("cannot create {}: {e}", path.display()))
+                })?;
+                file.write_all(text.as_bytes())?;
+                file.sync_all()?;
+                Ok(RootKey(key))
+            }
+            Err(e) => Err(Error::RootKey(format!("{}: {e}", path.display()))),
+        }
+    }
+
+    /// Wraps one CMK version's material.
+    pub(crate) fn wrap_material(&self, key_id: Uuid, version: u32, material: &Key32) -> Vec<u8> {
+        seal_random_nonce(&self.0, &material_aad(key_id, version), material.expose())
+    }
+
+    /// Unwraps one CMK version's material; any failure is [`Error::RootKeyMismatch`].
+    pub(crate) fn unwrap_material(
+        &self,
+        key_id: Uuid,
+        version: u32,
+        wrapped: &[u8],
+    ) -> Result<Key32> {
+        let raw = open_random_nonce(&self.0, &material_aad(key_id, version), wrapped)
+            .ok_or(Error::RootKeyMismatch)?;
+        Key32::from_slice(&raw).ok_or(Error::RootKeyMismatch)
+    }
+
+    /// A value stored in the database that only this root key opens.
+    pub(crate) fn verifier(&self) -> Vec<u8> {
+        seal_random_nonce(&self.0, ROOT_CHECK_AAD, ROOT_CHECK_PLAINTEXT)
+    }
+
+    /// Whether `verifier` was made by this root key.
+    pub(crate) fn verify(&self, verifier: &[u8]) -> bool {
+        open_random_nonce(&self.0, ROOT_CHECK_AAD, verifier)
+            .is_some_and(|p| p.as_slice() == ROOT_CHECK_PLAINTEXT)
+    }
+}
+
+#[cfg(unix)]
+fn check_private(path: &Path, meta: &std::fs::Metadata) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = meta.permissions().mode();
+    if mode & 0o077 != 0 {
+        return Err(Error::RootKey(format!(
+            "{} is readable by group or others (mode {:o}); chmod 600 it",
+            path.display(),
+            mode & 0o777
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private(_: &Path, _: &std::fs::Metadata) -> Result<()> {
+    Ok(())
+}
+
+fn material_aad(key_id: Uuid, version: u32) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(MATERIAL_AAD_LABEL.len() + 20);
+    aad.extend_from_slice(MATERIAL_AAD_LABEL);
+    aad.extend_from_slice(key_id.as_bytes());
+    aad.extend_from_slice(&version.to_be_bytes());
+    aad
+}
+
+/// `nonce || ciphertext || tag`.
+fn seal_random_nonce(key: &Key32, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+    let mut nonce = [0u8; NONCE_LEN];
+    rand::rng().fill_bytes(&mut nonce);
+    let ct = key
+        .cipher()
+        .encrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
+        .expect("AES-GCM sealing cannot fail for inputs far below its size limit");
+    let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&ct);
+    out
+}
+
+fn open_random_nonce(key: &Key32, aad: &[u8], sealed: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    if sealed.len() < NONCE_LEN + TAG_LEN {
+        return None;
+    }
+    let (nonce, ct) = sealed.split_at(NONCE_LEN);
+    key.cipher()
+        .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad })
+        .ok()
+        .map(Zeroizing::new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn material_wrap_binds_key_and_version() {
+        let root = RootKey(Key32::random());
+        let id = Uuid::parse_str("0f8e4c2a-6b1d-4e3f-9a7b-5c6d7e8f9a0b").unwrap();
+        let m = Key32::random();
+        let w = root.wrap_material(id, 1, &m);
+        assert_eq!(
+            root.unwrap_material(id, 1, &w).unwrap().expose(),
+            m.expose()
+        );
+        assert!(root.unwrap_material(id, 2, &w).is_err());
+        assert!(root.unwrap_material(Uuid::new_v4(), 1, &w).is_err());
+        assert!(RootKey(Key32::random()).unwrap_material(id, 1, &w).is_err());
+        assert!(root.verify(&root.verifier()));
+        assert!(!RootKey(Key32::random()).verify(&root.verifier()));
+    }
+
+    #[test]
+    fn root_key_file_is_created_private_and_reloaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/root.key");
+        let a = RootKey::load_or_create(&path).unwrap();
+        let b = RootKey::load_or_create(&path).unwrap();
+        assert_eq!(a.0.expose(), b.0.expose());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let err = RootKey::load_or_create(&path).unwrap_err().to_string();
+            assert!(err.contains("readable by group or others"), "{err}");
+        }
+    }
+
+    #[test]
+    fn root_key_from_base64_checks_length() {
+        assert!(
+            RootKey::from_base64(&base64::engine::general_purpose::STANDARD.encode([0u8; 32]))
+                .is_ok()
+        );
+        assert_eq!(
+            RootKey::from_base64("AAAA").unwrap_err().to_string(),
+            "root key: must be 32 bytes, got 3"
+        );
+        assert_eq!(
+            RootKey::from_base64("!!").unwrap_err().to_string(),
+            "root key: not valid base64"
+        );
+    }
+}
