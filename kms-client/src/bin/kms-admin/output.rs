@@ -1,9 +1,80 @@
-//! What `kms-admin` prints: `--json` with Tencent KMS field names, or `key: value` lines and tables.
+//! What `kms-admin` prints: `--json` with Tencent KMS field names, or `key: value` lines and tables;
+//! and how it is written (stdout, or a file only the owner can read for secrets).
+
+use std::io::Write;
+use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use kms_client::{KeyMetadata, RotationStatus};
+use kms_client::{KeyMetadata, RotationStatus, SecretBytes};
 use serde_json::{Value, json};
+
+use crate::failure::{EXIT_REFUSED, Failure};
+
+/// What a command gives back: its output, or why it failed.
+pub type Outcome = Result<Output, Failure>;
+
+/// What a command prints on success.
+pub enum Output {
+    /// `--json` document.
+    Json(Value),
+    /// Text (already ending in a newline, or empty).
+    Text(String),
+    /// Raw bytes (a decrypted plaintext).
+    Bytes(SecretBytes),
+}
+
+/// The `--json` document or the text, whichever was asked for (each built only if needed).
+pub fn out(json: bool, j: impl FnOnce() -> Value, t: impl FnOnce() -> String) -> Outcome {
+    Ok(if json {
+        Output::Json(j())
+    } else {
+        Output::Text(t())
+    })
+}
+
+/// Writes the output to stdout.
+pub fn print(output: Output, json: bool) -> Result<(), Failure> {
+    let mut stdout = std::io::stdout().lock();
+    let result = match output {
+        Output::Json(v) => {
+            debug_assert!(json);
+            let mut text = serde_json::to_string_pretty(&v).map_err(|e| Failure {
+                message: format!("cannot print JSON: {e}"),
+                status: EXIT_REFUSED,
+            })?;
+            text.push('\n');
+            stdout.write_all(text.as_bytes())
+        }
+        Output::Text(t) => stdout.write_all(t.as_bytes()),
+        Output::Bytes(b) => stdout.write_all(b.expose_secret()),
+    };
+    match result.and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(()),
+        // `kms-admin ... | head` closing the pipe early is not a failure.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure {
+            message: format!("cannot write to stdout: {e}"),
+            status: EXIT_REFUSED,
+        }),
+    }
+}
+
+/// Writes a secret (a plaintext, random bytes) to a file readable by its owner only.
+pub fn write_secret_file(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .map_err(|e| Failure::usage(format!("cannot write {}: {e}", path.display())))?;
+    file.write_all(bytes)
+        .map_err(|e| Failure::usage(format!("cannot write {}: {e}", path.display())))
+}
 
 /// Base64 (standard alphabet, padded), as Tencent KMS prints `Plaintext` and `CiphertextBlob`.
 pub fn b64(bytes: &[u8]) -> String {

@@ -1,0 +1,70 @@
+//! One module per command group; [`execute`] sends each subcommand to its group.
+//!
+//! - `keys`: create, describe, list, the default key, alias and description.
+//! - `lifecycle`: enable, disable, archive, scheduled deletion.
+//! - `rotation`: automatic rotation and rotating now.
+//! - `crypto`: data keys, encrypt, decrypt, re-encrypt, random bytes.
+//! - `seed`: loading a seed document.
+
+mod crypto;
+mod keys;
+mod lifecycle;
+mod rotation;
+mod seed;
+
+use kms_client::KmsClient;
+
+use crate::cli::Command;
+use crate::input::Prepared;
+use crate::output::Outcome;
+
+/// Runs one subcommand with its checked input; `json` selects the output form.
+pub async fn execute(kms: &KmsClient, command: Command, input: Prepared, json: bool) -> Outcome {
+    match command {
+        Command::CreateKey { alias, description } => {
+            keys::create(kms, alias, description, json).await
+        }
+        Command::DescribeKey { key } => keys::describe(kms, &key, json).await,
+        Command::ListKeys { state, all } => keys::list(kms, state, all, json).await,
+        Command::DefaultKey => keys::default_key(kms, json).await,
+        Command::UpdateAlias { key, alias } => keys::update_alias(kms, &key, &alias, json).await,
+        Command::UpdateDescription { key, text } => {
+            keys::update_description(kms, &key, &text, json).await
+        }
+        Command::EnableKey { key } => lifecycle::enable(kms, &key, json).await,
+        Command::DisableKey { key } => lifecycle::disable(kms, &key, json).await,
+        Command::ScheduleKeyDeletion { key, pending_days } => {
+            lifecycle::schedule_deletion(kms, &key, pending_days, json).await
+        }
+        Command::CancelKeyDeletion { key } => lifecycle::cancel_deletion(kms, &key, json).await,
+        Command::ArchiveKey { key } => lifecycle::archive(kms, &key, json).await,
+        Command::CancelKeyArchive { key } => lifecycle::cancel_archive(kms, &key, json).await,
+        Command::EnableKeyRotation { key, rotate_days } => {
+            rotation::enable(kms, &key, rotate_days, json).await
+        }
+        Command::DisableKeyRotation { key } => rotation::disable(kms, &key, json).await,
+        Command::GetKeyRotationStatus { key } => rotation::status(kms, &key, json).await,
+        Command::RotateKey { key } => rotation::rotate(kms, &key, json).await,
+        Command::GenerateDataKey {
+            key,
+            key_spec,
+            number_of_bytes,
+            without_plaintext,
+            ..
+        } => {
+            let spec = crypto::DataKeySpec {
+                key_spec,
+                number_of_bytes,
+                without_plaintext,
+            };
+            crypto::generate_data_key(kms, key, spec, input, json).await
+        }
+        Command::Encrypt { key, .. } => crypto::encrypt(kms, key, input, json).await,
+        Command::Decrypt { out, .. } => crypto::decrypt(kms, out.as_deref(), input, json).await,
+        Command::ReEncrypt { to, .. } => crypto::re_encrypt(kms, to, input, json).await,
+        Command::GenerateRandom { n, out } => {
+            crypto::generate_random(kms, n, out.as_deref(), json).await
+        }
+        Command::Seed { file } => seed::load(kms, &file, input, json).await,
+    }
+}
