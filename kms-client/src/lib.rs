@@ -20,16 +20,17 @@
 //! # Ok(()) }
 //! ```
 
+mod builder;
 mod client;
 mod context;
 mod error;
 mod secret;
 mod types;
 
-pub use client::{
-    ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_ENDPOINT, DEFAULT_REQUEST_TIMEOUT, KmsClient,
-    RetryPolicy,
+pub use builder::{
+    ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_ENDPOINT, DEFAULT_REQUEST_TIMEOUT, RetryPolicy,
 };
+pub use client::KmsClient;
 pub use context::{
     MAX_CONTEXT_JSON_BYTES, decode_encryption_context, encryption_context,
     encryption_context_from_json,
