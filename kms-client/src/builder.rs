@@ -1,13 +1,12 @@
-//! [`ClientBuilder`]: how a [`KmsClient`] reaches the server (endpoint, TLS, timeouts) and which
+//! [`ClientBuilder`]: how a [`KmsClient`](crate::KmsClient) reaches the server (endpoint, TLS, timeouts) and which
 //! calls it may repeat ([`RetryPolicy`]). Apart from the RPC methods, so the connection rules can be
 //! read, and tested, on their own.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
 
-use crate::client::KmsClient;
 use crate::error::{Error, Result};
 
 /// The endpoint used when none is given.
@@ -75,7 +74,7 @@ pub(crate) enum Retry {
     Never,
 }
 
-/// Options for [`KmsClient`]: endpoint, timeouts, TLS and retries.
+/// Options for [`KmsClient`](crate::KmsClient): endpoint, timeouts, TLS and retries.
 ///
 /// ```no_run
 /// # async fn f() -> kms_client::Result<()> {
@@ -91,11 +90,11 @@ pub(crate) enum Retry {
 pub struct ClientBuilder {
     endpoint: String,
     connect_timeout: Duration,
-    request_timeout: Duration,
+    pub(crate) request_timeout: Duration,
     ca_file: Option<PathBuf>,
     ca_pem: Option<Vec<u8>>,
     tls_domain: Option<String>,
-    retry: RetryPolicy,
+    pub(crate) retry: RetryPolicy,
 }
 
 impl ClientBuilder {
@@ -208,38 +207,12 @@ impl ClientBuilder {
         }
         Ok(endpoint)
     }
-
-    /// Connects now: fails with [`Error::Transport`] when the server cannot be reached.
-    pub async fn connect(self) -> Result<KmsClient> {
-        let endpoint = self.to_endpoint()?;
-        let url = self.endpoint_url();
-        let channel = endpoint
-            .connect()
-            .await
-            .map_err(|e| Error::transport(&url, &e))?;
-        Ok(self.with_channel(channel))
-    }
-
-    /// Returns at once; the connection is opened on the first call (and reopened when lost).
-    pub fn connect_lazy(self) -> Result<KmsClient> {
-        let channel = self.to_endpoint()?.connect_lazy();
-        Ok(self.with_channel(channel))
-    }
-
-    fn with_channel(self, channel: Channel) -> KmsClient {
-        KmsClient::from_parts(
-            channel,
-            self.endpoint_url(),
-            self.request_timeout,
-            self.retry,
-        )
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::CreateKeyRequest;
+    use crate::{CreateKeyRequest, KmsClient};
 
     #[test]
     fn backoff_doubles_and_is_capped() {

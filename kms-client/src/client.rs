@@ -16,6 +16,35 @@ use crate::types::{
     GenerateDataKeyRequest, KeyList, KeyMetadata, ListKeysRequest, ReEncryptRequest, ReEncrypted,
     RotatedKey, RotationStatus, ScheduledDeletion, SeedSummary, item_error, metadata,
 };
+/// Connecting: kept beside [`KmsClient`] so the builder's module does not depend on the client's.
+impl ClientBuilder {
+    /// Connects now: fails with [`Error::Transport`] when the server cannot be reached.
+    pub async fn connect(self) -> Result<KmsClient> {
+        let endpoint = self.to_endpoint()?;
+        let url = self.endpoint_url();
+        let channel = endpoint
+            .connect()
+            .await
+            .map_err(|e| Error::transport(&url, &e))?;
+        Ok(self.with_channel(channel))
+    }
+
+    /// Returns at once; the connection is opened on the first call (and reopened when lost).
+    pub fn connect_lazy(self) -> Result<KmsClient> {
+        let channel = self.to_endpoint()?.connect_lazy();
+        Ok(self.with_channel(channel))
+    }
+
+    fn with_channel(self, channel: Channel) -> KmsClient {
+        KmsClient::from_parts(
+            channel,
+            self.endpoint_url(),
+            self.request_timeout,
+            self.retry,
+        )
+    }
+}
+
 /// A client of the KMS gRPC API. Cheap to clone (clones share the connection).
 ///
 /// ```no_run

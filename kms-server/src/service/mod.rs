@@ -1,17 +1,14 @@
 //! The tonic service: a thin mapping between `kms.v1` messages and the [`Kms`] core. Errors are
-//! mapped to a status once, in [`status`]; every request logs one line (method, key id, status,
+//! mapped to a status once, in [`status`] (module `call`); every request logs one line (method, key id, status,
 //! latency) and never a plaintext, data key or context value.
 
 use std::{sync::Arc, time::Instant};
 
 use kms_proto::pb::{self, key_management_service_server::KeyManagementService};
-use tonic::{Code, Request, Response, Status, metadata::MetadataValue};
-
-use uuid::Uuid;
+use tonic::{Request, Response, Status};
 
 use crate::{
     error::Error,
-    keys::{KeyMetadata, KeyState},
     kms::{
         Kms,
         data_keys::{DataKeyItem, DataKeySpec, DecryptItem},
@@ -22,7 +19,16 @@ use crate::{
 /// Most items in one batch call.
 pub const MAX_BATCH_ITEMS: usize = crate::kms::data_keys::MAX_BATCH_ITEMS;
 /// Metadata entry carrying the Tencent error code of a failed call.
-pub const ERROR_CODE_METADATA: &str = "x-kms-error-code";
+pub use kms_types::ERROR_CODE_METADATA;
+
+mod call;
+mod convert;
+
+pub use call::status;
+pub use convert::metadata_to_pb;
+
+use call::{answered_key, blocking, finish, inline, item_error, off_thread};
+use convert::{check_batch, data_key_to_pb, generate, spec_from_pb, state_from_pb};
 
 /// The gRPC face of a [`Kms`].
 #[derive(Debug, Clone)]
@@ -35,195 +41,6 @@ impl KmsService {
     pub fn new(kms: Arc<Kms>) -> Self {
         Self { kms }
     }
-}
-
-/// Maps a core error to the status sent to the client. Internal detail is logged, not sent.
-pub fn status(err: &Error) -> Status {
-    let (code, message) = match err {
-        Error::NotFound(_) => (Code::NotFound, err.to_string()),
-        Error::InvalidArgument(_) | Error::Seed { .. } | Error::InvalidCiphertext => {
-            (Code::InvalidArgument, err.to_string())
-        }
-        Error::KeyState { .. } | Error::ExternalMaterial(_) => {
-            (Code::FailedPrecondition, err.to_string())
-        }
-        Error::AliasExists(_) => (Code::AlreadyExists, err.to_string()),
-        Error::ServiceKey(_) => (Code::PermissionDenied, err.to_string()),
-        Error::RootKeyMismatch
-        | Error::RootKey(_)
-        | Error::Storage(_)
-        | Error::Io(_)
-        | Error::Internal(_) => {
-            tracing::error!(error = %err, "internal error");
-            (Code::Internal, "internal error".to_owned())
-        }
-    };
-    let mut status = Status::new(code, message);
-    status.metadata_mut().insert(
-        ERROR_CODE_METADATA,
-        MetadataValue::from_static(err.tencent_code()),
-    );
-    status
-}
-
-fn item_error(err: &Error) -> pb::ItemError {
-    let s = status(err);
-    pb::ItemError {
-        code: s.code() as i32,
-        message: s.message().to_owned(),
-        error_code: err.tencent_code().to_owned(),
-    }
-}
-
-/// Runs a core call, maps its error, and logs the request line.
-fn finish<T>(
-    method: &'static str,
-    key: &str,
-    started: Instant,
-    result: crate::Result<T>,
-) -> Result<Response<T>, Status> {
-    let latency_us = started.elapsed().as_micros();
-    match result {
-        Ok(v) => {
-            tracing::info!(method, key_id = key, status = "OK", latency_us, "request");
-            Ok(Response::new(v))
-        }
-        Err(e) => {
-            let s = status(&e);
-            tracing::info!(method, key_id = key, status = ?s.code(), latency_us, "request");
-            Err(s)
-        }
-    }
-}
-
-/// Runs a core call that may write to the key store on a blocking thread.
-async fn off_thread<T: Send + 'static>(
-    f: impl FnOnce() -> crate::Result<T> + Send + 'static,
-) -> crate::Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|e| Err(Error::Internal(format!("task failed: {e}"))))
-}
-
-/// A mutation: it writes to the key store, so it runs on a blocking thread.
-async fn blocking<T: Send + 'static>(
-    method: &'static str,
-    key: String,
-    f: impl FnOnce() -> crate::Result<T> + Send + 'static,
-) -> Result<Response<T>, Status> {
-    let started = Instant::now();
-    let result = off_thread(f).await;
-    finish(method, &key, started, result)
-}
-
-/// A cryptographic call served from memory: cheap enough to run inline.
-fn inline<T>(
-    method: &'static str,
-    key: &str,
-    f: impl FnOnce() -> crate::Result<T>,
-) -> Result<Response<T>, Status> {
-    let started = Instant::now();
-    finish(method, key, started, f())
-}
-
-/// The key a request that names only a ciphertext is logged under, taken from the core's answer:
-/// the key that opened it, or the key a state refusal names ("-" for a blob that did not open).
-/// Nothing when the request line will not be logged (spares the hot path).
-fn answered_key<T>(result: &crate::Result<T>, key_id: impl FnOnce(&T) -> Uuid) -> String {
-    if !tracing::enabled!(tracing::Level::INFO) {
-        return String::new();
-    }
-    match result {
-        Ok(v) => key_id(v).to_string(),
-        Err(Error::KeyState { key_id, .. }) => key_id.clone(),
-        Err(_) => "-".to_owned(),
-    }
-}
-
-/// Core metadata to the wire form.
-pub fn metadata_to_pb(m: KeyMetadata) -> pb::KeyMetadata {
-    pb::KeyMetadata {
-        key_id: m.key_id.to_string(),
-        alias: m.alias,
-        description: m.description,
-        state: state_to_pb(m.state) as i32,
-        key_usage: m.key_usage,
-        owner: m.owner,
-        origin: m.origin,
-        create_time: m.create_time,
-        deletion_date: m.deletion_date,
-        rotation_enabled: m.rotation_enabled,
-        rotate_days: m.rotate_days,
-        last_rotate_time: m.last_rotate_time,
-        next_rotate_time: m.next_rotate_time,
-        current_key_version: m.current_key_version,
-    }
-}
-
-fn state_to_pb(s: KeyState) -> pb::KeyState {
-    match s {
-        KeyState::Enabled => pb::KeyState::Enabled,
-        KeyState::Disabled => pb::KeyState::Disabled,
-        KeyState::PendingDelete => pb::KeyState::PendingDelete,
-        KeyState::PendingImport => pb::KeyState::PendingImport,
-        KeyState::Archived => pb::KeyState::Archived,
-    }
-}
-
-fn state_from_pb(v: i32) -> crate::Result<Option<KeyState>> {
-    match pb::KeyState::try_from(v) {
-        Ok(pb::KeyState::Unspecified) => Ok(None),
-        Ok(pb::KeyState::Enabled) => Ok(Some(KeyState::Enabled)),
-        Ok(pb::KeyState::Disabled) => Ok(Some(KeyState::Disabled)),
-        Ok(pb::KeyState::PendingDelete) => Ok(Some(KeyState::PendingDelete)),
-        Ok(pb::KeyState::PendingImport) => Ok(Some(KeyState::PendingImport)),
-        Ok(pb::KeyState::Archived) => Ok(Some(KeyState::Archived)),
-        Err(_) => Err(Error::invalid(format!("unknown key state {v}"))),
-    }
-}
-
-fn spec_from_pb(req: &pb::GenerateDataKeyRequest) -> crate::Result<DataKeySpec> {
-    if req.number_of_bytes != 0 {
-        return Ok(DataKeySpec::Bytes(req.number_of_bytes));
-    }
-    match pb::KeySpec::try_from(req.key_spec) {
-        Ok(pb::KeySpec::Aes256) => Ok(DataKeySpec::Aes256),
-        Ok(pb::KeySpec::Aes128) => Ok(DataKeySpec::Aes128),
-        Ok(pb::KeySpec::Unspecified) => Err(Error::invalid(
-            "one of key_spec (AES_256, AES_128) or number_of_bytes (1..=1024) is required",
-        )),
-        Err(_) => Err(Error::invalid(format!("unknown key_spec {}", req.key_spec))),
-    }
-}
-
-fn generate(
-    kms: &Kms,
-    req: &pb::GenerateDataKeyRequest,
-    with_plaintext: bool,
-) -> crate::Result<crate::DataKey> {
-    let spec = spec_from_pb(req)?;
-    kms.generate_data_key(&req.key_id, spec, &req.encryption_context, with_plaintext)
-}
-
-fn data_key_to_pb(dk: crate::DataKey) -> pb::GenerateDataKeyResponse {
-    pb::GenerateDataKeyResponse {
-        key_id: dk.key_id.to_string(),
-        plaintext: dk
-            .plaintext
-            .map(|p| p.expose().to_vec())
-            .unwrap_or_default(),
-        ciphertext_blob: dk.ciphertext_blob,
-        key_version: dk.key_version,
-    }
-}
-
-fn check_batch(n: usize) -> crate::Result<()> {
-    if n == 0 || n > MAX_BATCH_ITEMS {
-        return Err(Error::invalid(format!(
-            "a batch must have 1..={MAX_BATCH_ITEMS} items, got {n}"
-        )));
-    }
-    Ok(())
 }
 
 #[tonic::async_trait]
