@@ -32,8 +32,8 @@ use crate::{
         self, KEY_USAGE, KeyMetadata, KeyState, ORIGIN_EXTERNAL, ORIGIN_KMS, OWNER_USER,
         validate_alias, validate_description,
     },
-    keystore::KeyWrite,
     secret::{KEY_LEN, Key32},
+    store::KeyWrite,
 };
 
 #[derive(Deserialize)]
@@ -321,7 +321,7 @@ impl Kms {
             });
             cached.push(Entry::new(p.meta, p.versions));
         }
-        self.store.write(&writes)?;
+        self.store().apply_seed(&writes)?;
         let changed = cached.len();
         self.apply(|c| cached.into_iter().for_each(|e| c.insert(e)));
         Ok((changed, total))
