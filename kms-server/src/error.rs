@@ -54,9 +54,9 @@ pub enum Error {
         /// The rule that failed.
         rule: String,
     },
-    /// The database failed.
+    /// The key store failed (the backend's own error inside).
     #[error("key store: {0}")]
-    Storage(#[from] rusqlite::Error),
+    Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A file could not be read or written.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),

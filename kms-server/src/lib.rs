@@ -8,7 +8,8 @@
 //!
 //! Layers, top to bottom: `service`/`server` (transport) -> [`kms`] (the calls, the cache,
 //! deadlines, seeding) -> [`keys`] (the key model, its field rules and the state table), [`blob`],
-//! [`root_key`], [`secret`], [`context`] (formats and key types) -> [`keystore`] (SQLite).
+//! [`root_key`], [`secret`], [`context`] (formats and key types) -> [`store`] (the [`KeyStore`]
+//! trait; SQLite behind it).
 //! See [`root_key`] for the key hierarchy and [`blob`] for the frozen blob format.
 
 pub mod blob;
@@ -16,7 +17,6 @@ pub mod clock;
 pub mod context;
 pub mod error;
 pub mod keys;
-pub mod keystore;
 pub mod kms;
 pub mod root_key;
 pub mod secret;
@@ -24,6 +24,7 @@ pub mod secret;
 pub mod server;
 #[cfg(feature = "grpc")]
 pub mod service;
+pub mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::EncryptionContext;
@@ -36,3 +37,4 @@ pub use kms::{
 };
 pub use root_key::RootKey;
 pub use secret::SecretBytes;
+pub use store::KeyStore;

@@ -404,7 +404,7 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
 
-    /// The cryptographic calls, single and batched, never reach SQLite once the key exists.
+    /// The cryptographic calls, single and batched, never reach the key store once the key exists.
     #[test]
     fn hot_path_never_touches_sqlite() {
         let dir = tempfile::tempdir().unwrap();
@@ -456,7 +456,11 @@ mod tests {
             kms.generate_data_key("nope", DataKeySpec::Aes256, "", true)
                 .is_err()
         );
-        assert_eq!(kms.store_access_count(), before, "the hot path used SQLite");
+        assert_eq!(
+            kms.store_access_count(),
+            before,
+            "the hot path used the key store"
+        );
         // The counter does count: a mutation reaches the store.
         kms.disable_key("hot").unwrap();
         assert!(kms.store_access_count() > before);

@@ -64,7 +64,7 @@ impl Kms {
         }
         let _w = self.lock_write()?;
         let ids = due(&self.read());
-        self.store.delete(&ids)?;
+        self.store().delete_keys(&ids)?;
         self.apply(|c| ids.iter().for_each(|id| c.remove(*id)));
         for id in &ids {
             tracing::info!(key_id = %id, "key deleted: deletion date passed");

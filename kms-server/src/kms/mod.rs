@@ -19,7 +19,10 @@ mod seed;
 
 use std::{
     path::PathBuf,
-    sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard},
+    sync::{
+        Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use uuid::Uuid;
@@ -29,9 +32,9 @@ use crate::{
     clock::{Clock, SystemClock},
     error::{Error, Result},
     keys::{KEY_USAGE, KeyAction, KeyMetadata, KeyState, ORIGIN_KMS, OWNER_COS, Refusal},
-    keystore::{KeyStore, KeyWrite, StoredVersion},
     root_key::RootKey,
     secret::Key32,
+    store::{KeyStore, StoredKey, StoredVersion, sqlite::SqliteStore},
 };
 
 /// Alias of the default CMK that COS uses for `cos/kms` when a request names no key.
@@ -47,7 +50,6 @@ const CMK_NOT_PENDING_DELETE: &str = "ResourceUnavailable.CmkNotPendingDelete";
 const META_ROOT_CHECK: &str = "root_key_check";
 const META_DEFAULT_KEY: &str = "default_key_id";
 const META_SSE_COS_KEY: &str = "sse_cos_key_id";
-const DB_FILE: &str = "kms.sqlite3";
 
 /// How a KMS instance is set up.
 #[derive(Debug)]
@@ -74,7 +76,9 @@ impl Config {
 /// The KMS. Cheap to share (`Arc<Kms>`); every method is synchronous and thread-safe. Mutations
 /// write to the key store, so an async caller runs them on a blocking thread.
 pub struct Kms {
-    store: KeyStore,
+    store: Box<dyn KeyStore>,
+    /// Every call into the store, counted (see [`Kms::store_access_count`]).
+    store_accesses: AtomicU64,
     root: RootKey,
     clock: Arc<dyn Clock>,
     cache: RwLock<Cache>,
@@ -94,18 +98,25 @@ impl std::fmt::Debug for Kms {
 }
 
 impl Kms {
-    /// Opens the key store in `config.data_dir`, checks the root key against it, loads every key,
-    /// and creates the service keys on first start.
+    /// Opens the SQLite key store in `config.data_dir` (see [`Kms::open_with_store`]).
     pub fn open(config: Config) -> Result<Self> {
-        std::fs::create_dir_all(&config.data_dir)?;
-        let store = KeyStore::open(&config.data_dir.join(DB_FILE))?;
-        let root = config.root_key;
+        let store = SqliteStore::open_in_dir(&config.data_dir)?;
+        Self::open_with_store(Box::new(store), config.root_key, config.clock)
+    }
+
+    /// Opens a KMS on `store`: checks the root key against it, loads every key, and creates the
+    /// service keys on first start.
+    pub fn open_with_store(
+        store: Box<dyn KeyStore>,
+        root: RootKey,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
         let verifier = store.meta(META_ROOT_CHECK)?;
         if verifier.as_ref().is_some_and(|v| !root.verify(v)) {
             return Err(Error::RootKeyMismatch);
         }
         let mut cache = Cache::default();
-        for (meta, versions) in store.load_all()? {
+        for StoredKey { meta, versions } in store.load_all()? {
             let versions = versions
                 .iter()
                 .map(|v| root.unwrap_material(meta.key_id, v.version, &v.wrapped))
@@ -118,8 +129,9 @@ impl Kms {
         }
         let mut kms = Self {
             store,
+            store_accesses: AtomicU64::new(0),
             root,
-            clock: config.clock,
+            clock,
             cache: RwLock::new(cache),
             write: Mutex::new(()),
             default_key_id: Uuid::nil(),
@@ -140,7 +152,7 @@ impl Kms {
     }
 
     fn ensure_service_key(&self, meta_name: &str, alias: &str, description: &str) -> Result<Uuid> {
-        if let Some(raw) = self.store.meta(meta_name)? {
+        if let Some(raw) = self.store().meta(meta_name)? {
             let id = std::str::from_utf8(&raw)
                 .ok()
                 .and_then(|s| Uuid::parse_str(s).ok())
@@ -153,8 +165,15 @@ impl Kms {
         let meta = self.new_metadata(alias, description, OWNER_COS);
         let id = meta.key_id;
         self.persist_new(meta, vec![Key32::random()])?;
-        self.store.set_meta(meta_name, id.to_string().as_bytes())?;
+        self.store()
+            .set_meta(meta_name, id.to_string().as_bytes())?;
         Ok(id)
+    }
+
+    /// The key store, counting the use.
+    fn store(&self) -> &dyn KeyStore {
+        self.store_accesses.fetch_add(1, Ordering::Relaxed);
+        &*self.store
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Cache> {
@@ -192,7 +211,7 @@ impl Kms {
     /// How many times the key store has been used since it was opened. The cryptographic calls
     /// never add to it once their keys' deadlines are settled (they serve from the cache).
     pub fn store_access_count(&self) -> u64 {
-        self.store.access_count()
+        self.store_accesses.load(Ordering::Relaxed)
     }
 
     fn new_metadata(&self, alias: &str, description: &str, owner: &str) -> KeyMetadata {
@@ -226,15 +245,16 @@ impl Kms {
     /// Writes a brand-new key with its versions, then caches it. Caller holds the write lock.
     fn persist_new(&self, meta: KeyMetadata, versions: Vec<Key32>) -> Result<()> {
         let now = self.now();
-        let new_versions = versions
-            .iter()
-            .zip(1u32..)
-            .map(|(m, v)| self.wrap(meta.key_id, v, m, now))
-            .collect();
-        self.store.write(&[KeyWrite {
-            meta: meta.clone(),
-            new_versions,
-        }])?;
+        let stored = StoredKey {
+            versions: versions
+                .iter()
+                .zip(1u32..)
+                .map(|(m, v)| self.wrap(meta.key_id, v, m, now))
+                .collect(),
+            meta,
+        };
+        self.store().insert_key(&stored)?;
+        let meta = stored.meta;
         self.apply(|c| c.insert(Entry::new(meta, versions)));
         Ok(())
     }
@@ -260,18 +280,16 @@ impl Kms {
         if !add_version && meta == before {
             return Ok(meta);
         }
-        let mut new_versions = Vec::new();
         if add_version {
             let material = Key32::random();
             let v = meta.current_key_version + 1;
-            new_versions.push(self.wrap(meta.key_id, v, &material, now));
-            versions.push(material);
             meta.current_key_version = v;
+            self.store()
+                .add_version(&meta, &self.wrap(meta.key_id, v, &material, now))?;
+            versions.push(material);
+        } else {
+            self.store().update_key(&meta)?;
         }
-        self.store.write(&[KeyWrite {
-            meta: meta.clone(),
-            new_versions,
-        }])?;
         let cached = meta.clone();
         self.apply(|c| c.insert(Entry::new(cached, versions)));
         Ok(meta)

@@ -32,8 +32,8 @@ use crate::{
         self, KEY_USAGE, KeyMetadata, KeyState, ORIGIN_EXTERNAL, ORIGIN_KMS, OWNER_USER,
         validate_alias, validate_description,
     },
-    keystore::KeyWrite,
     secret::{KEY_LEN, Key32},
+    store::KeyWrite,
 };
 
 #[derive(Deserialize)]
@@ -142,7 +142,7 @@ impl<'de> Deserialize<'de> for SeedMaterial {
 
 /// Parses and checks a document's syntax and per-field rules.
 fn parse(document: &str) -> Result<Vec<SeedKey>> {
-    let doc: Document = serde_yaml::from_str(document).map_err(|e| {
+    let doc: Document = serde_norway::from_str(document).map_err(|e| {
         let line = e.location().map_or(0, |l| l.line());
         let msg = e.to_string();
         let rule = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
@@ -321,9 +321,75 @@ impl Kms {
             });
             cached.push(Entry::new(p.meta, p.versions));
         }
-        self.store.write(&writes)?;
+        self.store().apply_seed(&writes)?;
         let changed = cached.len();
         self.apply(|c| cached.into_iter().for_each(|e| c.insert(e)));
         Ok((changed, total))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "  - key_id: 6f1c2d3e-0000-4000-8000-0000000000aa\n    alias: newcomer\n";
+
+    /// What the parser says about broken documents: the line and the rule, word for word.
+    fn refusals() -> Vec<(usize, String)> {
+        let docs = [
+            format!("keys:\n{GOOD}  - key_id: nope\n    alias: x\n"),
+            format!("keys:\n{GOOD}    colour: red\n"),
+            format!(
+                "keys:\n{GOOD}  - key_id: 6f1c2d3e-0000-4000-8000-0000000000bb\n    alias: 'no spaces allowed'\n"
+            ),
+            format!(
+                "keys:\n{GOOD}  - key_id: 6f1c2d3e-0000-4000-8000-0000000000bb\n    alias: b\n    state: PendingDelete\n"
+            ),
+            format!(
+                "keys:\n{GOOD}  - key_id: 6f1c2d3e-0000-4000-8000-0000000000bb\n    alias: b\n    material:\n      - 0102\n"
+            ),
+            format!("keys:\n{GOOD}  - [unclosed\n"),
+            "colour: red\n".to_owned(),
+            "".to_owned(),
+        ];
+        docs.iter()
+            .map(|d| match parse(d) {
+                Err(Error::Seed { line, rule }) => (line, rule),
+                other => panic!("{d:?} gave {:?}", other.map(|k| k.len())),
+            })
+            .collect()
+    }
+
+    /// Frozen when the parser moved from serde_yaml to serde_norway: both said exactly this.
+    #[test]
+    fn refusals_name_the_line_and_the_rule() {
+        let want: [(usize, &str); 8] = [
+            (4, "keys[1]: key_id \"nope\" is not a UUID"),
+            (
+                4,
+                "keys[0]: unknown field `colour`, expected one of `key_id`, `alias`, \
+                 `description`, `state`, `material`",
+            ),
+            (
+                4,
+                "keys[1]: alias may only contain letters, digits, '_' and '-'",
+            ),
+            (
+                4,
+                "keys[1]: state must be Enabled, Disabled or Archived, got \"PendingDelete\"",
+            ),
+            (7, "keys[1].material: material must be 32 bytes, got 2"),
+            (
+                4,
+                "keys[1]: invalid type: sequence, expected struct SeedKey",
+            ),
+            (1, "unknown field `colour`, expected `keys`"),
+            (1, "missing field `keys`"),
+        ];
+        let got = refusals();
+        assert_eq!(got.len(), want.len());
+        for (got, (line, rule)) in got.iter().zip(want) {
+            assert_eq!((got.0, got.1.as_str()), (line, rule));
+        }
     }
 }

@@ -1,0 +1,85 @@
+//! The persistence boundary: everything the KMS core asks of a key store, as one trait. The core
+//! keeps every key in memory and writes through this trait before it changes its cache, so a store
+//! only has to be durable and atomic per call; it knows rows, not rules (the core has checked them).
+//!
+//! Backends: [`sqlite::SqliteStore`]. A new backend runs the behaviour suite in [`suite`] unchanged.
+//! Key material reaches a store only wrapped by the root key ([`StoredVersion::wrapped`]).
+
+pub mod sqlite;
+#[cfg(any(test, feature = "test-hooks"))]
+pub mod suite;
+
+use std::fmt;
+
+use uuid::Uuid;
+
+use crate::{error::Result, keys::KeyMetadata};
+
+/// One wrapped key version as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredVersion {
+    /// 1-based version number.
+    pub version: u32,
+    /// Material sealed under the root key.
+    pub wrapped: Vec<u8>,
+    /// When the version was added.
+    pub create_time: i64,
+}
+
+/// A key as stored: its metadata and its versions, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    /// The metadata. `current_key_version` is not stored: it is the newest version's number.
+    pub meta: KeyMetadata,
+    /// Every version, ascending.
+    pub versions: Vec<StoredVersion>,
+}
+
+/// One key of a seed: its metadata (inserted, or updated if the key exists) and the versions to
+/// add to it.
+#[derive(Debug, Clone)]
+pub struct KeyWrite {
+    /// The key's metadata as it must be after the seed.
+    pub meta: KeyMetadata,
+    /// Versions to add; existing versions are never rewritten.
+    pub new_versions: Vec<StoredVersion>,
+}
+
+/// A durable home for keys. Every method is one atomic step: it happens entirely or not at all.
+///
+/// The fields of [`KeyMetadata`] fall in two groups: `key_id`, `key_usage`, `owner`, `origin`
+/// and `create_time` are fixed when a key is inserted; `alias`, `description`, `state`,
+/// `deletion_date` and the rotation settings change through [`KeyStore::update_key`],
+/// [`KeyStore::add_version`] and [`KeyStore::apply_seed`]. Aliases are unique across keys.
+pub trait KeyStore: Send + Sync + fmt::Debug {
+    /// A value of the store's own settings (the root key verifier, the service key ids).
+    fn meta(&self, name: &str) -> Result<Option<Vec<u8>>>;
+
+    /// Sets one of the store's own settings.
+    fn set_meta(&self, name: &str, value: &[u8]) -> Result<()>;
+
+    /// Every key with its versions, ordered by creation time, then key id.
+    fn load_all(&self) -> Result<Vec<StoredKey>>;
+
+    /// Adds a new key with its versions. Fails with
+    /// [`Error::AliasExists`](crate::Error::AliasExists) if another key holds its alias, and fails
+    /// if its id is taken.
+    fn insert_key(&self, key: &StoredKey) -> Result<()>;
+
+    /// Writes a key's changeable fields (state, alias, description, deletion date, rotation
+    /// settings). Fails with [`Error::NotFound`](crate::Error::NotFound) for an unknown key and with
+    /// [`Error::AliasExists`](crate::Error::AliasExists) if another key holds the alias.
+    fn update_key(&self, meta: &KeyMetadata) -> Result<()>;
+
+    /// Adds a version to a key and writes its changeable fields (a rotation), together. Fails
+    /// with [`Error::NotFound`](crate::Error::NotFound) for an unknown key, and fails if the
+    /// version exists.
+    fn add_version(&self, meta: &KeyMetadata, version: &StoredVersion) -> Result<()>;
+
+    /// Deletes keys and all their versions. Unknown ids are ignored.
+    fn delete_keys(&self, key_ids: &[Uuid]) -> Result<()>;
+
+    /// Applies a seed in one transaction: each key is inserted or updated and gets its new
+    /// versions. An alias may move between keys of the same seed (two keys may swap aliases).
+    fn apply_seed(&self, writes: &[KeyWrite]) -> Result<()>;
+}

@@ -1,0 +1,271 @@
+//! The behaviour every [`KeyStore`] must have, written once and run against each backend: a
+//! backend's test calls [`run_all`] with a function that makes a fresh, empty store. Each check
+//! panics with what went wrong. Compiled for this crate's tests and under the `test-hooks`
+//! feature, never into a normal build.
+
+use uuid::Uuid;
+
+use super::{KeyStore, KeyWrite, StoredKey, StoredVersion};
+use crate::{
+    error::{Error, Result},
+    keys::{KEY_USAGE, KeyMetadata, KeyState, ORIGIN_KMS, OWNER_USER},
+};
+
+/// Runs every check, each on a store of its own from `make`.
+pub fn run_all<S: KeyStore>(make: impl Fn() -> S) {
+    empty_store_has_nothing(&make());
+    settings_are_set_and_replaced(&make());
+    inserted_keys_load_back_in_order(&make());
+    update_changes_only_changeable_fields(&make());
+    aliases_are_unique(&make());
+    add_version_rotates_atomically(&make());
+    delete_removes_keys_and_versions(&make());
+    seed_inserts_updates_and_swaps_aliases(&make());
+    failed_seed_changes_nothing(&make());
+}
+
+/// Key `n` (its id, create time and material bytes derive from `n`) with one version.
+pub fn sample_key(n: u8, alias: &str) -> StoredKey {
+    StoredKey {
+        meta: KeyMetadata {
+            key_id: Uuid::from_bytes([n; 16]),
+            alias: alias.to_owned(),
+            description: format!("key {n}"),
+            state: KeyState::Enabled,
+            key_usage: KEY_USAGE.to_owned(),
+            owner: OWNER_USER.to_owned(),
+            origin: ORIGIN_KMS.to_owned(),
+            create_time: 1_700_000_000 + i64::from(n),
+            deletion_date: 0,
+            rotation_enabled: false,
+            rotate_days: 0,
+            last_rotate_time: 0,
+            next_rotate_time: 0,
+            current_key_version: 1,
+        },
+        versions: vec![version(n, 1)],
+    }
+}
+
+fn version(n: u8, v: u32) -> StoredVersion {
+    StoredVersion {
+        version: v,
+        wrapped: vec![n; 60 + v as usize],
+        create_time: 1_700_000_000 + i64::from(v),
+    }
+}
+
+fn ok<T>(result: Result<T>, what: &str) -> T {
+    match result {
+        Ok(v) => v,
+        Err(e) => panic!("{what}: {e}"),
+    }
+}
+
+fn load(store: &impl KeyStore) -> Vec<StoredKey> {
+    ok(store.load_all(), "load_all")
+}
+
+/// A new store has no keys and no settings.
+pub fn empty_store_has_nothing(store: &impl KeyStore) {
+    assert!(load(store).is_empty());
+    assert_eq!(ok(store.meta("root_key_check"), "meta"), None);
+}
+
+/// A setting reads back as written; writing it again replaces it.
+pub fn settings_are_set_and_replaced(store: &impl KeyStore) {
+    ok(store.set_meta("a", b"one"), "set_meta");
+    ok(store.set_meta("b", &[0, 255]), "set_meta");
+    ok(store.set_meta("a", b"two"), "set_meta again");
+    assert_eq!(ok(store.meta("a"), "meta").as_deref(), Some(&b"two"[..]));
+    assert_eq!(ok(store.meta("b"), "meta").as_deref(), Some(&[0, 255][..]));
+}
+
+/// Inserted keys load back field for field, versions ascending, keys by creation time then id;
+/// `current_key_version` is the newest version. An id cannot be inserted twice.
+pub fn inserted_keys_load_back_in_order(store: &impl KeyStore) {
+    let mut late = sample_key(1, "late");
+    late.meta.create_time = 1_800_000_000;
+    let mut multi = sample_key(3, "multi");
+    multi.versions = vec![version(3, 1), version(3, 2), version(3, 3)];
+    multi.meta.current_key_version = 3;
+    multi.meta.state = KeyState::PendingImport;
+    let mut tie = sample_key(2, "tie");
+    tie.meta.create_time = multi.meta.create_time;
+    for key in [&late, &multi, &tie] {
+        ok(store.insert_key(key), "insert_key");
+    }
+    assert_eq!(load(store), [tie.clone(), multi, late]);
+    let mut again = tie;
+    again.meta.alias = "other".to_owned();
+    assert!(store.insert_key(&again).is_err(), "an id inserted twice");
+    assert_eq!(load(store).len(), 3);
+}
+
+/// update_key writes state, alias, description, deletion date and rotation settings, and leaves
+/// the fixed fields and the versions alone. An unknown key is NotFound.
+pub fn update_changes_only_changeable_fields(store: &impl KeyStore) {
+    let key = sample_key(1, "before");
+    ok(store.insert_key(&key), "insert_key");
+    let mut changed = key.meta.clone();
+    changed.alias = "after".to_owned();
+    changed.description = "new words".to_owned();
+    changed.state = KeyState::PendingDelete;
+    changed.deletion_date = 1_900_000_000;
+    changed.rotation_enabled = true;
+    changed.rotate_days = 30;
+    changed.last_rotate_time = 1_750_000_000;
+    changed.next_rotate_time = 1_760_000_000;
+    let mut fixed = changed.clone();
+    fixed.key_usage = "SIGN_VERIFY".to_owned();
+    fixed.owner = "someone".to_owned();
+    fixed.origin = "EXTERNAL".to_owned();
+    fixed.create_time = 1;
+    ok(store.update_key(&fixed), "update_key");
+    assert_eq!(
+        load(store),
+        [StoredKey {
+            meta: changed,
+            versions: key.versions
+        }]
+    );
+    let unknown = sample_key(9, "nobody").meta;
+    assert!(matches!(
+        store.update_key(&unknown),
+        Err(Error::NotFound(_))
+    ));
+}
+
+/// Two keys never share an alias: insert_key and update_key refuse it with AliasExists and
+/// change nothing.
+pub fn aliases_are_unique(store: &impl KeyStore) {
+    ok(store.insert_key(&sample_key(1, "taken")), "insert_key");
+    ok(store.insert_key(&sample_key(2, "free")), "insert_key");
+    let before = load(store);
+    let clash = sample_key(3, "taken");
+    assert!(matches!(store.insert_key(&clash), Err(Error::AliasExists(a)) if a == "taken"));
+    let mut rename = sample_key(2, "taken").meta;
+    rename.description = "key 2, renamed".to_owned();
+    assert!(matches!(store.update_key(&rename), Err(Error::AliasExists(a)) if a == "taken"));
+    assert_eq!(load(store), before);
+}
+
+/// add_version adds the version and writes the metadata together; an existing version number or
+/// an unknown key fails and changes nothing.
+pub fn add_version_rotates_atomically(store: &impl KeyStore) {
+    let key = sample_key(1, "rotating");
+    ok(store.insert_key(&key), "insert_key");
+    let mut meta = key.meta.clone();
+    meta.last_rotate_time = 1_750_000_000;
+    meta.current_key_version = 2;
+    ok(store.add_version(&meta, &version(1, 2)), "add_version");
+    let want = StoredKey {
+        meta: meta.clone(),
+        versions: vec![version(1, 1), version(1, 2)],
+    };
+    assert_eq!(load(store), std::slice::from_ref(&want));
+    let mut again = meta.clone();
+    again.last_rotate_time = 1_760_000_000;
+    assert!(
+        store.add_version(&again, &version(1, 2)).is_err(),
+        "version 2 twice"
+    );
+    assert_eq!(
+        load(store),
+        std::slice::from_ref(&want),
+        "a failed rotation wrote its metadata"
+    );
+    let unknown = sample_key(9, "nobody").meta;
+    assert!(matches!(
+        store.add_version(&unknown, &version(9, 2)),
+        Err(Error::NotFound(_))
+    ));
+    assert_eq!(load(store), [want]);
+}
+
+/// delete_keys removes the keys with their versions, ignores unknown ids and frees the aliases.
+pub fn delete_removes_keys_and_versions(store: &impl KeyStore) {
+    let (a, b, c) = (sample_key(1, "a"), sample_key(2, "b"), sample_key(3, "c"));
+    for key in [&a, &b, &c] {
+        ok(store.insert_key(key), "insert_key");
+    }
+    let unknown = Uuid::from_bytes([9; 16]);
+    ok(
+        store.delete_keys(&[a.meta.key_id, c.meta.key_id, unknown]),
+        "delete_keys",
+    );
+    assert_eq!(load(store), [b]);
+    ok(store.delete_keys(&[]), "delete_keys of nothing");
+    ok(
+        store.insert_key(&sample_key(4, "a")),
+        "the alias of a deleted key is free",
+    );
+}
+
+/// apply_seed inserts new keys, updates existing ones with further versions, and lets two keys of
+/// the seed swap aliases.
+pub fn seed_inserts_updates_and_swaps_aliases(store: &impl KeyStore) {
+    let (x, y) = (sample_key(1, "x"), sample_key(2, "y"));
+    ok(store.insert_key(&x), "insert_key");
+    ok(store.insert_key(&y), "insert_key");
+    let mut x2 = x.meta.clone();
+    x2.alias = "y".to_owned();
+    x2.state = KeyState::Disabled;
+    x2.current_key_version = 2;
+    let mut y2 = y.meta.clone();
+    y2.alias = "x".to_owned();
+    let fresh = sample_key(3, "fresh");
+    ok(
+        store.apply_seed(&[
+            KeyWrite {
+                meta: x2.clone(),
+                new_versions: vec![version(1, 2)],
+            },
+            KeyWrite {
+                meta: y2.clone(),
+                new_versions: vec![],
+            },
+            KeyWrite {
+                meta: fresh.meta.clone(),
+                new_versions: fresh.versions.clone(),
+            },
+        ]),
+        "apply_seed",
+    );
+    assert_eq!(
+        load(store),
+        [
+            StoredKey {
+                meta: x2,
+                versions: vec![version(1, 1), version(1, 2)],
+            },
+            StoredKey {
+                meta: y2,
+                versions: y.versions,
+            },
+            fresh,
+        ]
+    );
+}
+
+/// A seed with one bad write (a version that exists) leaves the store as it was.
+pub fn failed_seed_changes_nothing(store: &impl KeyStore) {
+    let x = sample_key(1, "x");
+    ok(store.insert_key(&x), "insert_key");
+    let before = load(store);
+    let fresh = sample_key(2, "fresh");
+    let mut renamed = x.meta.clone();
+    renamed.alias = "renamed".to_owned();
+    let result = store.apply_seed(&[
+        KeyWrite {
+            meta: fresh.meta.clone(),
+            new_versions: fresh.versions.clone(),
+        },
+        KeyWrite {
+            meta: renamed,
+            new_versions: vec![version(1, 1)],
+        },
+    ]);
+    assert!(result.is_err(), "version 1 exists");
+    assert_eq!(load(store), before);
+}
