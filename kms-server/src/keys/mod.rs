@@ -19,14 +19,11 @@ pub const OWNER_COS: &str = "cos";
 pub const ORIGIN_KMS: &str = "TENCENT_KMS";
 /// Origin of keys whose material was given (by a seed file).
 pub const ORIGIN_EXTERNAL: &str = "EXTERNAL";
-/// Prefix of aliases reserved for service-owned keys.
-pub const RESERVED_ALIAS_PREFIX: &str = "kms-";
-/// Longest alias.
-pub const MAX_ALIAS_LEN: usize = 60;
-/// Longest description, in bytes.
-pub const MAX_DESCRIPTION_BYTES: usize = 1024;
-/// The prefix a caller may put before an alias where a key name is expected (`alias/orders`).
-pub const ALIAS_PREFIX: &str = "alias/";
+// The naming rules are shared with the client and the adapter: one definition, in kms-types.
+pub use kms_types::naming::{
+    ALIAS_PREFIX, MAX_ALIAS_LEN, MAX_DESCRIPTION_BYTES, RESERVED_ALIAS_PREFIX, bare_alias,
+    validate_description,
+};
 
 /// Everything the API says about a key. Times are unix seconds; 0 is "not set".
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,59 +66,16 @@ impl KeyMetadata {
 }
 
 /// A key field that breaks its rule; the text names the rule.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct InvalidField(String);
+pub type InvalidField = kms_types::Error;
 
-/// `name` without a leading [`ALIAS_PREFIX`].
-pub fn bare_alias(name: &str) -> &str {
-    name.strip_prefix(ALIAS_PREFIX).unwrap_or(name)
-}
-
-/// Checks an alias: 1..=[`MAX_ALIAS_LEN`] chars of `[A-Za-z0-9_-]`, first a letter or digit, not
-/// a UUID, and (for users) not under [`RESERVED_ALIAS_PREFIX`].
+/// Checks an alias with kms-types' rules: 1..=[`MAX_ALIAS_LEN`] chars of `[A-Za-z0-9_-]`, first a
+/// letter or digit, not a UUID, and (unless `service`) not under [`RESERVED_ALIAS_PREFIX`].
 pub fn validate_alias(alias: &str, service: bool) -> Result<(), InvalidField> {
-    if alias.is_empty() || alias.len() > MAX_ALIAS_LEN {
-        return Err(InvalidField(format!(
-            "alias must be 1..={MAX_ALIAS_LEN} characters, got {}",
-            alias.chars().count()
-        )));
+    if service {
+        kms_types::naming::validate_service_alias(alias)
+    } else {
+        kms_types::naming::validate_alias(alias)
     }
-    if !alias
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        return Err(InvalidField(
-            "alias may only contain letters, digits, '_' and '-'".to_owned(),
-        ));
-    }
-    if !alias.as_bytes()[0].is_ascii_alphanumeric() {
-        return Err(InvalidField(
-            "alias must start with a letter or a digit".to_owned(),
-        ));
-    }
-    if Uuid::parse_str(alias).is_ok() {
-        return Err(InvalidField(
-            "alias must not look like a key id (UUID)".to_owned(),
-        ));
-    }
-    if !service && alias.starts_with(RESERVED_ALIAS_PREFIX) {
-        return Err(InvalidField(format!(
-            "alias prefix {RESERVED_ALIAS_PREFIX:?} is reserved for service keys"
-        )));
-    }
-    Ok(())
-}
-
-/// Checks a description: at most [`MAX_DESCRIPTION_BYTES`] bytes.
-pub fn validate_description(description: &str) -> Result<(), InvalidField> {
-    if description.len() > MAX_DESCRIPTION_BYTES {
-        return Err(InvalidField(format!(
-            "description must be at most {MAX_DESCRIPTION_BYTES} bytes, got {}",
-            description.len()
-        )));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

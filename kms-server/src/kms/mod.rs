@@ -37,15 +37,12 @@ use crate::{
     store::{KeyStore, StoredKey, StoredVersion, sqlite::SqliteStore},
 };
 
-/// Alias of the default CMK that COS uses for `cos/kms` when a request names no key.
-pub const DEFAULT_KEY_ALIAS: &str = "kms-cos";
-/// Alias of the hidden service key behind SSE-COS (`AES256`).
-pub const SSE_COS_KEY_ALIAS: &str = "kms-cos-sse";
+pub use kms_types::naming::{DEFAULT_KEY_ALIAS, SSE_COS_KEY_ALIAS};
 
 /// Tencent's answer to ScheduleKeyDeletion on a key that is not Disabled.
-const CMK_SHOULD_BE_DISABLED: &str = "ResourceUnavailable.CmkShouldBeDisabled";
+const CMK_SHOULD_BE_DISABLED: &str = kms_types::ErrorCode::CmkShouldBeDisabled.as_str();
 /// Tencent's answer to CancelKeyDeletion on a key that is not PendingDelete.
-const CMK_NOT_PENDING_DELETE: &str = "ResourceUnavailable.CmkNotPendingDelete";
+const CMK_NOT_PENDING_DELETE: &str = kms_types::ErrorCode::CmkNotPendingDelete.as_str();
 
 const META_ROOT_CHECK: &str = "root_key_check";
 const META_DEFAULT_KEY: &str = "default_key_id";

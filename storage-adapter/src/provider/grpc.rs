@@ -141,12 +141,15 @@ mod tests {
         assert_eq!(e.http_status(), 500);
     }
 
-    #[cfg(feature = "embedded")]
     #[test]
     fn service_key_alias_is_the_kms_servers() {
         assert_eq!(
             SERVICE_KEY_ALIAS,
-            format!("alias/{}", kms_server::kms::SSE_COS_KEY_ALIAS)
+            format!(
+                "{}{}",
+                kms_types::naming::ALIAS_PREFIX,
+                kms_types::naming::SSE_COS_KEY_ALIAS
+            )
         );
     }
 
