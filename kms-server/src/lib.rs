@@ -12,6 +12,7 @@
 //! trait; SQLite behind it).
 //! See [`root_key`] for the key hierarchy and [`blob`] for the frozen blob format.
 
+pub mod access;
 pub mod blob;
 pub mod clock;
 pub mod context;

@@ -1,0 +1,616 @@
+//! Who may call which action on which key: the policy document, its identities, and the decisions.
+//!
+//! A KMS is judged first on this. The model is KES's (an identity is the hash of a credential; each
+//! identity lists the API calls it may make) with AWS KMS's per-key scope: an identity may be
+//! limited to keys whose UUID or `alias/<alias>` matches one of its glob patterns.
+//!
+//! ```yaml
+//! identities:
+//!   - name: admin
+//!     token_sha256: "<hex SHA-256 of a bearer token>"   # the token itself is never stored
+//!     allow: ["*"]
+//!   - name: storage
+//!     cert_sha256: "<hex SHA-256 of a client certificate's SubjectPublicKeyInfo>"
+//!     allow: [GenerateDataKey, Decrypt, BatchGenerateDataKey, BatchDecrypt, GetDefaultKey]
+//!     keys: ["alias/kms-cos", "alias/app-*", "<a key UUID>"]
+//! ```
+//!
+//! This module is transport-free: the gRPC edge extracts the [`Credential`] (bearer token metadata
+//! or the client certificate's public key), asks [`Policy::authenticate`], then
+//! [`Identity::allows`] for the action and each key the call touches (for Decrypt, ReEncrypt and
+//! BatchDecrypt: the key inside the blob). Presented tokens are hashed and compared with every
+//! identity's digest in constant time, without stopping at the first match.
+
+use std::{collections::BTreeSet, fmt, path::Path};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq as _;
+
+/// Bytes of a SHA-256 digest (token and certificate-key digests).
+pub const DIGEST_LEN: usize = 32;
+
+/// Errors loading a policy. Each names what to fix; none carries a secret (digests are public).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// The file cannot be read.
+    #[error("cannot read policy file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is readable by group or others.
+    #[error("policy file {path} is readable by group or others (mode {mode:o}): chmod 600 it")]
+    Permissions {
+        /// The file.
+        path: String,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The document does not parse, or an identity is malformed.
+    #[error("policy: {0}")]
+    Invalid(String),
+}
+
+/// An action a policy can allow: one per RPC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum Action {
+    /// CreateKey.
+    CreateKey,
+    /// DescribeKey.
+    DescribeKey,
+    /// ListKeys.
+    ListKeys,
+    /// EnableKey.
+    EnableKey,
+    /// DisableKey.
+    DisableKey,
+    /// ScheduleKeyDeletion.
+    ScheduleKeyDeletion,
+    /// CancelKeyDeletion.
+    CancelKeyDeletion,
+    /// ArchiveKey.
+    ArchiveKey,
+    /// CancelKeyArchive.
+    CancelKeyArchive,
+    /// UpdateAlias.
+    UpdateAlias,
+    /// UpdateKeyDescription.
+    UpdateKeyDescription,
+    /// EnableKeyRotation.
+    EnableKeyRotation,
+    /// DisableKeyRotation.
+    DisableKeyRotation,
+    /// GetKeyRotationStatus.
+    GetKeyRotationStatus,
+    /// RotateKey.
+    RotateKey,
+    /// GetDefaultKey.
+    GetDefaultKey,
+    /// GenerateDataKey.
+    GenerateDataKey,
+    /// GenerateDataKeyWithoutPlaintext.
+    GenerateDataKeyWithoutPlaintext,
+    /// Encrypt.
+    Encrypt,
+    /// Decrypt.
+    Decrypt,
+    /// ReEncrypt.
+    ReEncrypt,
+    /// GenerateRandom.
+    GenerateRandom,
+    /// BatchGenerateDataKey.
+    BatchGenerateDataKey,
+    /// BatchDecrypt.
+    BatchDecrypt,
+    /// SeedKeys.
+    SeedKeys,
+}
+
+impl Action {
+    /// Every action, in the order of the gRPC service.
+    pub const ALL: [Self; 25] = [
+        Self::CreateKey,
+        Self::DescribeKey,
+        Self::ListKeys,
+        Self::EnableKey,
+        Self::DisableKey,
+        Self::ScheduleKeyDeletion,
+        Self::CancelKeyDeletion,
+        Self::ArchiveKey,
+        Self::CancelKeyArchive,
+        Self::UpdateAlias,
+        Self::UpdateKeyDescription,
+        Self::EnableKeyRotation,
+        Self::DisableKeyRotation,
+        Self::GetKeyRotationStatus,
+        Self::RotateKey,
+        Self::GetDefaultKey,
+        Self::GenerateDataKey,
+        Self::GenerateDataKeyWithoutPlaintext,
+        Self::Encrypt,
+        Self::Decrypt,
+        Self::ReEncrypt,
+        Self::GenerateRandom,
+        Self::BatchGenerateDataKey,
+        Self::BatchDecrypt,
+        Self::SeedKeys,
+    ];
+
+    /// The RPC name, as a policy writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CreateKey => "CreateKey",
+            Self::DescribeKey => "DescribeKey",
+            Self::ListKeys => "ListKeys",
+            Self::EnableKey => "EnableKey",
+            Self::DisableKey => "DisableKey",
+            Self::ScheduleKeyDeletion => "ScheduleKeyDeletion",
+            Self::CancelKeyDeletion => "CancelKeyDeletion",
+            Self::ArchiveKey => "ArchiveKey",
+            Self::CancelKeyArchive => "CancelKeyArchive",
+            Self::UpdateAlias => "UpdateAlias",
+            Self::UpdateKeyDescription => "UpdateKeyDescription",
+            Self::EnableKeyRotation => "EnableKeyRotation",
+            Self::DisableKeyRotation => "DisableKeyRotation",
+            Self::GetKeyRotationStatus => "GetKeyRotationStatus",
+            Self::RotateKey => "RotateKey",
+            Self::GetDefaultKey => "GetDefaultKey",
+            Self::GenerateDataKey => "GenerateDataKey",
+            Self::GenerateDataKeyWithoutPlaintext => "GenerateDataKeyWithoutPlaintext",
+            Self::Encrypt => "Encrypt",
+            Self::Decrypt => "Decrypt",
+            Self::ReEncrypt => "ReEncrypt",
+            Self::GenerateRandom => "GenerateRandom",
+            Self::BatchGenerateDataKey => "BatchGenerateDataKey",
+            Self::BatchDecrypt => "BatchDecrypt",
+            Self::SeedKeys => "SeedKeys",
+        }
+    }
+
+    /// The action an RPC name names (exact case, as in the proto).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == name)
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a caller presented.
+#[derive(Clone, Copy)]
+pub enum Credential<'a> {
+    /// `authorization: Bearer <token>`.
+    Bearer(&'a [u8]),
+    /// The SHA-256 of the verified client certificate's SubjectPublicKeyInfo (DER).
+    ClientCert([u8; DIGEST_LEN]),
+}
+
+impl fmt::Debug for Credential<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Bearer(_) => f.write_str("Bearer(<redacted>)"),
+            Self::ClientCert(d) => write!(f, "ClientCert({})", hex::encode(d)),
+        }
+    }
+}
+
+/// How an identity proves itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Proof {
+    /// SHA-256 of a bearer token.
+    Token([u8; DIGEST_LEN]),
+    /// SHA-256 of a client certificate's SubjectPublicKeyInfo.
+    Cert([u8; DIGEST_LEN]),
+}
+
+/// One identity of the policy.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    name: String,
+    proof: Proof,
+    /// `None`: every action (`"*"`).
+    actions: Option<BTreeSet<Action>>,
+    /// `None`: every key.
+    keys: Option<KeyPatterns>,
+}
+
+/// The `keys` globs of an identity, compiled once.
+#[derive(Clone, Debug)]
+struct KeyPatterns {
+    set: GlobSet,
+}
+
+impl Identity {
+    /// The identity's name (for the audit log and error messages).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether the identity may call `action` at all.
+    pub fn allows_action(&self, action: Action) -> bool {
+        self.actions.as_ref().is_none_or(|a| a.contains(&action))
+    }
+
+    /// Whether the identity may use the key with this UUID and alias (without `alias/`): a `keys`
+    /// pattern matches the UUID or `alias/<alias>`.
+    pub fn allows_key(&self, key_id: &str, alias: Option<&str>) -> bool {
+        let Some(patterns) = &self.keys else {
+            return true;
+        };
+        patterns.set.is_match(key_id)
+            || alias.is_some_and(|a| patterns.set.is_match(format!("alias/{a}")))
+    }
+
+    /// Whether the identity is limited to some keys (then listings are filtered, and a name that
+    /// resolves to nothing is denied like a forbidden key, so it learns nothing about what exists).
+    pub fn is_key_scoped(&self) -> bool {
+        self.keys.is_some()
+    }
+}
+
+/// The policy document as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Document {
+    identities: Vec<IdentityDoc>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IdentityDoc {
+    name: String,
+    #[serde(default)]
+    token_sha256: Option<String>,
+    #[serde(default)]
+    cert_sha256: Option<String>,
+    allow: Vec<String>,
+    #[serde(default)]
+    keys: Option<Vec<String>>,
+}
+
+/// A loaded policy: the identities, checked and compiled.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    identities: Vec<Identity>,
+}
+
+impl Policy {
+    /// Loads a policy file, refusing one readable by group or others.
+    pub fn load(path: &Path) -> Result<Self, PolicyError> {
+        let shown = path.display().to_string();
+        let meta = std::fs::metadata(path).map_err(|source| PolicyError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o044 != 0 {
+                return Err(PolicyError::Permissions { path: shown, mode });
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = meta;
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        Self::parse(&text)
+    }
+
+    /// Parses a policy document (YAML, or JSON which is YAML too).
+    pub fn parse(text: &str) -> Result<Self, PolicyError> {
+        let doc: Document =
+            serde_norway::from_str(text).map_err(|e| PolicyError::Invalid(e.to_string()))?;
+        let mut identities: Vec<Identity> = Vec::with_capacity(doc.identities.len());
+        for d in doc.identities {
+            let identity = compile(d)?;
+            if let Some(other) = identities.iter().find(|i| i.name == identity.name) {
+                return Err(PolicyError::Invalid(format!(
+                    "identity name {:?} is used twice",
+                    other.name
+                )));
+            }
+            if let Some(other) = identities.iter().find(|i| i.proof == identity.proof) {
+                return Err(PolicyError::Invalid(format!(
+                    "identities {:?} and {:?} have the same credential digest",
+                    other.name, identity.name
+                )));
+            }
+            identities.push(identity);
+        }
+        Ok(Self { identities })
+    }
+
+    /// The identity a credential belongs to, if any. Every identity's digest is compared, in
+    /// constant time, whatever matched before.
+    pub fn authenticate(&self, credential: Credential<'_>) -> Option<&Identity> {
+        let (presented, want_token) = match credential {
+            Credential::Bearer(token) => (<[u8; DIGEST_LEN]>::from(Sha256::digest(token)), true),
+            Credential::ClientCert(digest) => (digest, false),
+        };
+        let mut found = None;
+        for identity in &self.identities {
+            let (digest, is_token) = match &identity.proof {
+                Proof::Token(d) => (d, true),
+                Proof::Cert(d) => (d, false),
+            };
+            let same: bool = digest.ct_eq(&presented).into();
+            if same && is_token == want_token && found.is_none() {
+                found = Some(identity);
+            }
+        }
+        found
+    }
+
+    /// The identities, in the document's order.
+    pub fn identities(&self) -> &[Identity] {
+        &self.identities
+    }
+}
+
+fn compile(d: IdentityDoc) -> Result<Identity, PolicyError> {
+    let who = d.name.clone();
+    if who.trim().is_empty() {
+        return Err(PolicyError::Invalid("an identity has an empty name".into()));
+    }
+    let proof = match (&d.token_sha256, &d.cert_sha256) {
+        (Some(t), None) => Proof::Token(digest(&who, "token_sha256", t)?),
+        (None, Some(c)) => Proof::Cert(digest(&who, "cert_sha256", c)?),
+        _ => {
+            return Err(PolicyError::Invalid(format!(
+                "identity {who:?} needs exactly one of token_sha256 and cert_sha256"
+            )));
+        }
+    };
+    if d.allow.is_empty() {
+        return Err(PolicyError::Invalid(format!(
+            "identity {who:?} allows nothing: list actions in `allow` (or \"*\")"
+        )));
+    }
+    let actions = if d.allow.iter().any(|a| a == "*") {
+        None
+    } else {
+        let mut set = BTreeSet::new();
+        for a in &d.allow {
+            let action = Action::from_name(a).ok_or_else(|| {
+                PolicyError::Invalid(format!("identity {who:?}: unknown action {a:?}"))
+            })?;
+            set.insert(action);
+        }
+        Some(set)
+    };
+    let keys = match d.keys {
+        None => None,
+        Some(patterns) if patterns.is_empty() => {
+            return Err(PolicyError::Invalid(format!(
+                "identity {who:?} has an empty `keys` list: leave it out for every key"
+            )));
+        }
+        Some(patterns) => {
+            let mut builder = GlobSetBuilder::new();
+            for p in &patterns {
+                let glob = Glob::new(p).map_err(|e| {
+                    PolicyError::Invalid(format!("identity {who:?}: key pattern {p:?}: {e}"))
+                })?;
+                builder.add(glob);
+            }
+            let set = builder
+                .build()
+                .map_err(|e| PolicyError::Invalid(format!("identity {who:?}: {e}")))?;
+            Some(KeyPatterns { set })
+        }
+    };
+    Ok(Identity {
+        name: d.name,
+        proof,
+        actions,
+        keys,
+    })
+}
+
+fn digest(who: &str, field: &str, hex_text: &str) -> Result<[u8; DIGEST_LEN], PolicyError> {
+    let bad = || {
+        PolicyError::Invalid(format!(
+            "identity {who:?}: {field} must be 64 hex digits (a SHA-256)"
+        ))
+    };
+    let raw = hex::decode(hex_text.trim()).map_err(|_| bad())?;
+    raw.try_into().map_err(|_| bad())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ADMIN_TOKEN: &[u8] = b"admin-token-0123456789";
+    const CERT: [u8; 32] = [7; 32];
+
+    fn sha(b: &[u8]) -> String {
+        hex::encode(Sha256::digest(b))
+    }
+
+    fn policy() -> Policy {
+        Policy::parse(&format!(
+            r#"
+identities:
+  - name: admin
+    token_sha256: "{}"
+    allow: ["*"]
+  - name: storage
+    cert_sha256: "{}"
+    allow: [GenerateDataKey, Decrypt]
+    keys: ["alias/kms-cos", "alias/app-*", "11111111-2222-3333-4444-555555555555"]
+"#,
+            sha(ADMIN_TOKEN),
+            hex::encode(CERT)
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn tokens_and_certificates_authenticate() {
+        let p = policy();
+        assert_eq!(
+            p.authenticate(Credential::Bearer(ADMIN_TOKEN))
+                .unwrap()
+                .name(),
+            "admin"
+        );
+        assert!(p.authenticate(Credential::Bearer(b"wrong")).is_none());
+        assert_eq!(
+            p.authenticate(Credential::ClientCert(CERT)).unwrap().name(),
+            "storage"
+        );
+        assert!(p.authenticate(Credential::ClientCert([8; 32])).is_none());
+        // A token whose hash equals a certificate digest is not that certificate's identity.
+        let token_digest: [u8; 32] = Sha256::digest(ADMIN_TOKEN).into();
+        assert!(
+            p.authenticate(Credential::ClientCert(token_digest))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn actions_and_keys() {
+        let p = policy();
+        let admin = p.authenticate(Credential::Bearer(ADMIN_TOKEN)).unwrap();
+        for a in Action::ALL {
+            assert!(admin.allows_action(a), "{a}");
+        }
+        assert!(admin.allows_key("any", None));
+        assert!(!admin.is_key_scoped());
+
+        let storage = p.authenticate(Credential::ClientCert(CERT)).unwrap();
+        assert!(storage.allows_action(Action::Decrypt));
+        assert!(!storage.allows_action(Action::DisableKey));
+        assert!(!storage.allows_action(Action::SeedKeys));
+        assert!(storage.is_key_scoped());
+        assert!(storage.allows_key("99999999-0000-0000-0000-000000000000", Some("kms-cos")));
+        assert!(storage.allows_key("99999999-0000-0000-0000-000000000000", Some("app-logs")));
+        assert!(storage.allows_key("11111111-2222-3333-4444-555555555555", None));
+        assert!(!storage.allows_key("99999999-0000-0000-0000-000000000000", Some("other")));
+        assert!(!storage.allows_key("99999999-0000-0000-0000-000000000000", None));
+        // The pattern names `alias/...`: a bare alias string as the key id does not match it.
+        assert!(!storage.allows_key("kms-cos", None));
+    }
+
+    #[test]
+    fn every_action_name_round_trips() {
+        for a in Action::ALL {
+            assert_eq!(Action::from_name(a.as_str()), Some(a));
+        }
+        assert_eq!(Action::from_name("decrypt"), None);
+    }
+
+    #[test]
+    fn bad_documents_say_what_to_fix() {
+        let t = sha(b"t");
+        let cases = [
+            ("identities: [", "policy: "),
+            (
+                "identities:\n  - name: a\n    allow: ['*']\n",
+                "needs exactly one of token_sha256 and cert_sha256",
+            ),
+            (
+                &format!(
+                    "identities:\n  - name: a\n    token_sha256: '{t}'\n    cert_sha256: '{t}'\n    allow: ['*']\n"
+                ),
+                "needs exactly one of token_sha256 and cert_sha256",
+            ),
+            (
+                "identities:\n  - name: a\n    token_sha256: 'abc'\n    allow: ['*']\n",
+                "token_sha256 must be 64 hex digits",
+            ),
+            (
+                &format!("identities:\n  - name: a\n    token_sha256: '{t}'\n    allow: []\n"),
+                "allows nothing",
+            ),
+            (
+                &format!(
+                    "identities:\n  - name: a\n    token_sha256: '{t}'\n    allow: [Decrypt, Fly]\n"
+                ),
+                "unknown action \"Fly\"",
+            ),
+            (
+                &format!(
+                    "identities:\n  - name: a\n    token_sha256: '{t}'\n    allow: ['*']\n    keys: []\n"
+                ),
+                "empty `keys` list",
+            ),
+            (
+                &format!(
+                    "identities:\n  - name: a\n    token_sha256: '{t}'\n    allow: ['*']\n    keys: ['a[']\n"
+                ),
+                "key pattern \"a[\"",
+            ),
+            (
+                &format!(
+                    "identities:\n  - name: a\n    token_sha256: '{t}'\n    allow: ['*']\n  - name: a\n    cert_sha256: '{}'\n    allow: ['*']\n",
+                    hex::encode(CERT)
+                ),
+                "used twice",
+            ),
+            (
+                &format!(
+                    "identities:\n  - name: a\n    token_sha256: '{t}'\n    allow: ['*']\n  - name: b\n    token_sha256: '{t}'\n    allow: ['*']\n"
+                ),
+                "same credential digest",
+            ),
+            (
+                &format!("identities:\n  - name: a\n    token: '{t}'\n    allow: ['*']\n"),
+                "unknown field `token`",
+            ),
+        ];
+        for (doc, want) in cases {
+            let e = Policy::parse(doc).unwrap_err().to_string();
+            assert!(e.contains(want), "{doc}\n=> {e}\n(wanted {want})");
+            assert!(
+                !e.contains(&t) || want == "policy: ",
+                "no digest echoed needlessly: {e}"
+            );
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_readable_by_others_is_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("policy.yaml");
+        std::fs::write(
+            &path,
+            format!(
+                "identities:\n  - name: a\n    token_sha256: '{}'\n    allow: ['*']\n",
+                sha(b"t")
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = Policy::load(&path).unwrap_err();
+        assert!(
+            matches!(e, PolicyError::Permissions { mode: 0o644, .. }),
+            "{e}"
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(Policy::load(&path).unwrap().identities().len(), 1);
+        let e = Policy::load(&dir.path().join("absent.yaml")).unwrap_err();
+        assert!(e.to_string().starts_with("cannot read policy file"), "{e}");
+    }
+
+    #[test]
+    fn debug_never_shows_a_token() {
+        let shown = format!("{:?}", Credential::Bearer(ADMIN_TOKEN));
+        assert_eq!(shown, "Bearer(<redacted>)");
+    }
+}
