@@ -46,8 +46,17 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Opens the store and the KMS.
+    /// Opens the store (`gateway.sqlite3` and the body files under the data directory) and the
+    /// KMS.
     pub async fn open(config: Config) -> Result<Arc<Self>> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let store = Store::open(&config.data_dir)?;
+        Self::with_store(config, store).await
+    }
+
+    /// Opens the KMS over a store already opened, e.g. `Store::in_memory` (feature `test-util`),
+    /// so the operations can be tested over another catalog than SQLite.
+    pub async fn with_store(config: Config, store: Store) -> Result<Arc<Self>> {
         std::fs::create_dir_all(&config.data_dir)?;
         let (provider, kms): (Arc<dyn KeyProvider>, _) = match config.kms {
             KmsBackend::Embedded(root_key) => {
@@ -58,7 +67,6 @@ impl Gateway {
             }
             KmsBackend::Provider(p) => (p, None),
         };
-        let store = Store::open(&config.data_dir)?;
         Ok(Arc::new(Self {
             store,
             adapter: Adapter::new(provider),

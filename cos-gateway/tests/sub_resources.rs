@@ -99,7 +99,11 @@ fn assert_not_implemented(r: &Raw, method: &str, what: &str) {
 
 /// A gateway with the bucket holding `obj`, and the empty bucket; and their snapshot.
 fn setup() -> (common::TestGateway, Snapshot) {
-    let gw = start_http();
+    setup_on(start_http())
+}
+
+/// [`setup`] on a gateway already started.
+fn setup_on(gw: common::TestGateway) -> (common::TestGateway, Snapshot) {
     let a = gw.addr;
     assert_eq!(Req::new("PUT", "/").send(a).status, 200);
     let r = Req::new("PUT", "/").host(EMPTY_BUCKET_HOST).send(a);
@@ -116,7 +120,16 @@ fn setup() -> (common::TestGateway, Snapshot) {
 
 #[test]
 fn unimplemented_sub_resources_are_501_and_change_nothing() {
-    let (gw, before) = setup();
+    matrix(setup());
+}
+
+/// The same matrix with the store's metadata in memory: the operations do not depend on SQLite.
+#[test]
+fn unimplemented_sub_resources_are_501_over_the_memory_catalog_too() {
+    matrix(setup_on(common::start_http_in_memory()));
+}
+
+fn matrix((gw, before): (common::TestGateway, Snapshot)) {
     let a = gw.addr;
     assert_eq!(before.object.1, b"the original body");
     assert_eq!(before.missing_object, 404);

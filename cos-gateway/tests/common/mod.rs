@@ -80,6 +80,37 @@ pub fn start_serving(
     provider: Option<Arc<dyn storage_adapter::KeyProvider>>,
     limits: cos_gateway::ServeOptions,
 ) -> TestGateway {
+    launch(opts, provider, limits, Catalog::Sqlite)
+}
+
+/// Which metadata catalog the gateway's store keeps.
+#[derive(Clone, Copy, Debug)]
+pub enum Catalog {
+    /// `gateway.sqlite3`, as the binary runs.
+    Sqlite,
+    /// `store::MemoryCatalog`: the same operations over another backend.
+    Memory,
+}
+
+/// [`start_http`], with the store's metadata in memory instead of SQLite.
+pub fn start_http_in_memory() -> TestGateway {
+    launch(
+        Options {
+            tls: false,
+            allow_ssec_over_http: true,
+        },
+        None,
+        cos_gateway::ServeOptions::default(),
+        Catalog::Memory,
+    )
+}
+
+fn launch(
+    opts: Options,
+    provider: Option<Arc<dyn storage_adapter::KeyProvider>>,
+    limits: cos_gateway::ServeOptions,
+    catalog: Catalog,
+) -> TestGateway {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
@@ -102,15 +133,23 @@ pub fn start_serving(
                 &base64::engine::general_purpose::STANDARD.encode([7u8; 32]),
             )
             .unwrap();
-            let gateway = Gateway::open(Config {
-                data_dir,
-                credentials,
-                kms: match provider {
-                    Some(p) => KmsBackend::Provider(p),
-                    None => KmsBackend::Embedded(root),
+            let store = match catalog {
+                Catalog::Sqlite => cos_gateway::store::Store::open(&data_dir),
+                Catalog::Memory => cos_gateway::store::Store::in_memory(&data_dir),
+            }
+            .unwrap();
+            let gateway = Gateway::with_store(
+                Config {
+                    data_dir,
+                    credentials,
+                    kms: match provider {
+                        Some(p) => KmsBackend::Provider(p),
+                        None => KmsBackend::Embedded(root),
+                    },
+                    allow_ssec_over_http: opts.allow_ssec_over_http,
                 },
-                allow_ssec_over_http: opts.allow_ssec_over_http,
-            })
+                store,
+            )
             .await
             .unwrap();
             let (tls, ca) = if opts.tls {
