@@ -65,7 +65,7 @@ async fn run(cli: cli::Cli) -> Result<(), Box<dyn std::error::Error>> {
             )))
         }
         None => {
-            let root_key = kms_server::RootKey::from_env_or_file(
+            let root_key = storage_adapter::RootKey::from_env_or_file(
                 &cli.root_key_file
                     .clone()
                     .unwrap_or_else(|| cli.data_dir.join("root.key")),

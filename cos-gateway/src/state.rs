@@ -16,7 +16,7 @@ use crate::wire::HeaderCase;
 pub enum KmsBackend {
     /// The `kms-server` core in process ([`EmbeddedKms`]), on the gateway's data directory, under
     /// this root key.
-    Embedded(kms_server::RootKey),
+    Embedded(storage_adapter::RootKey),
     /// Any provider (the gRPC client to a running `kms-server`, or a test double).
     Provider(Arc<dyn KeyProvider>),
 }

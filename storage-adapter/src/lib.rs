@@ -127,6 +127,9 @@ pub mod suite;
 pub use body::{DecryptStream, EncryptStream, ReadPlan};
 pub use envelope::{Envelope, Layout, ObjectName, PartInfo};
 pub use error::{CosErrorCode, Error, KeyUse, Result};
+/// The embedded KMS's root key (what [`EmbeddedKms::open`] takes), so an embedder names no KMS crate.
+#[cfg(feature = "embedded")]
+pub use kms_server::RootKey;
 pub use object::{
     Adapter, OpenUpload, OpenedObject, PLAIN_READ_SIZE, PartSealer, PutSealer, STORED_READ_SIZE,
 };

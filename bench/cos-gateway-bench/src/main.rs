@@ -206,7 +206,7 @@ async fn main() {
     let mut credentials = Credentials::new();
     credentials.insert(ID, SecretKey::new(KEY));
     use base64::Engine as _;
-    let root = kms_server::RootKey::from_base64(
+    let root = storage_adapter::RootKey::from_base64(
         &base64::engine::general_purpose::STANDARD.encode([1u8; 32]),
     )
     .expect("a valid root key");
