@@ -48,9 +48,14 @@ pub async fn serve(
     health_reporter
         .set_serving::<KeyManagementServiceServer<KmsService>>()
         .await;
+    // Both reflection versions: grpcurl speaks v1; the Python `grpcio-reflection` client, Postman
+    // and older grpcurl speak only v1alpha (they get UNIMPLEMENTED without it).
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(kms_proto::FILE_DESCRIPTOR_SET)
         .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(kms_proto::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
 
     let ticker = tokio::spawn(run_deadlines(kms.clone(), options.tick));
     // `Server::tcp_nodelay` does not reach sockets from a listener the caller bound: set it on the
@@ -60,6 +65,7 @@ pub async fn serve(
     let result = tonic::transport::Server::builder()
         .add_service(health)
         .add_service(reflection)
+        .add_service(reflection_v1alpha)
         .add_service(KeyManagementServiceServer::new(KmsService::new(kms)))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;

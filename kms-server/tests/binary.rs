@@ -176,6 +176,34 @@ async fn the_binary_serves_survives_kill_9_and_stops_on_sigterm() {
         "{names:?}"
     );
 
+    // The same through v1alpha, the version Python's grpcio-reflection, Postman and older grpcurl
+    // speak.
+    {
+        use tonic_reflection::pb::v1alpha::{
+            ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+            server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+        };
+        let mut reflection = ServerReflectionClient::new(server.channel().await);
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut answers = reflection
+            .server_reflection_info(tokio_stream::iter([request]))
+            .await
+            .expect("v1alpha reflection is served")
+            .into_inner();
+        let answer = answers.message().await.unwrap().unwrap();
+        let Some(MessageResponse::ListServicesResponse(list)) = answer.message_response else {
+            panic!("unexpected v1alpha reflection answer {answer:?}");
+        };
+        let names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
+        assert!(
+            names.contains(&"kms.v1.KeyManagementService".to_owned()),
+            "{names:?}"
+        );
+    }
+
     // The seed file was loaded.
     let seeded = kms
         .describe_key(pb::DescribeKeyRequest {
