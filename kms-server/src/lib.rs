@@ -19,6 +19,7 @@ pub mod context;
 pub mod error;
 pub mod keys;
 pub mod kms;
+pub mod private_fs;
 pub mod root_key;
 pub mod secret;
 #[cfg(feature = "grpc")]

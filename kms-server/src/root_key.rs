@@ -72,8 +72,8 @@ impl RootKey {
                     .map_err(|e| Error::RootKey(format!("{}: {e}", path.display())))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir)?;
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    crate::private_fs::create_dir(dir)?;
                 }
                 let key = Key32::random();
                 let text = Zeroizing::new(

@@ -72,14 +72,15 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (or creates) [`DB_FILE`] in `data_dir`, creating the directory if needed.
+    /// Opens (or creates) [`DB_FILE`] in `data_dir`, creating the directory (mode 0700) if needed.
     pub fn open_in_dir(data_dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(data_dir)?;
+        crate::private_fs::create_dir(data_dir)?;
         Self::open(&data_dir.join(DB_FILE))
     }
 
-    /// Opens (or creates) the database at `path`.
+    /// Opens (or creates) the database at `path`, owner-only (0600, and so are its WAL files).
     pub fn open(path: &Path) -> Result<Self> {
+        crate::private_fs::ensure_file(path)?;
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -307,6 +308,31 @@ mod tests {
     use std::cell::RefCell;
 
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn the_directory_and_database_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let parent = tempfile::tempdir().unwrap();
+        let data = parent.path().join("kms-data");
+        let store = SqliteStore::open_in_dir(&data).unwrap();
+        store.set_meta("probe", b"1").unwrap();
+        assert_eq!(mode(&data), 0o700);
+        for file in [
+            DB_FILE.to_owned(),
+            format!("{DB_FILE}-wal"),
+            format!("{DB_FILE}-shm"),
+        ] {
+            assert_eq!(mode(&data.join(&file)), 0o600, "{file}");
+        }
+        drop(store);
+        // A database an earlier version left world-readable is tightened when opened.
+        std::fs::set_permissions(data.join(DB_FILE), std::fs::Permissions::from_mode(0o644))
+            .unwrap();
+        let _store = SqliteStore::open_in_dir(&data).unwrap();
+        assert_eq!(mode(&data.join(DB_FILE)), 0o600);
+    }
 
     /// The store's behaviour suite, on fresh databases in temp dirs.
     #[test]
