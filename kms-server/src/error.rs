@@ -43,6 +43,13 @@ pub enum Error {
     /// The root key does not open the key store (another server's database, or a wrong key).
     #[error("the root key does not match this key store")]
     RootKeyMismatch,
+    /// Another process (a kms-server, or a gateway with an embedded KMS) holds the data directory.
+    #[error(
+        "data directory {0} is in use by another process (a kms-server or a gateway with an \
+         embedded KMS): two servers on one key database would diverge; stop the other or use \
+         another --data-dir"
+    )]
+    DataDirInUse(String),
     /// The root key could not be loaded.
     #[error("root key: {0}")]
     RootKey(String),
@@ -79,6 +86,7 @@ impl Error {
             Error::ServiceKey(_) => ErrorCode::NotUserCreatedCmk.as_str(),
             Error::InvalidCiphertext => ErrorCode::InvalidCiphertext.as_str(),
             Error::RootKeyMismatch
+            | Error::DataDirInUse(_)
             | Error::RootKey(_)
             | Error::Storage(_)
             | Error::Io(_)

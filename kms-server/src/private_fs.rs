@@ -34,6 +34,31 @@ pub fn ensure_file(path: &Path) -> std::io::Result<()> {
     set_mode(path, FILE_MODE)
 }
 
+/// Name of the lock file in a data directory.
+pub const LOCK_FILE: &str = "kms.lock";
+
+/// An exclusive hold on a data directory for as long as it lives (an advisory lock on
+/// [`LOCK_FILE`], released by the OS when the process ends, even by SIGKILL).
+#[derive(Debug)]
+pub struct DirLock {
+    _file: std::fs::File,
+}
+
+impl DirLock {
+    /// Takes the lock of `dir`, or `Ok(None)` when another process (or another open store in this
+    /// one) holds it.
+    pub fn try_acquire(dir: &Path) -> std::io::Result<Option<Self>> {
+        let path = dir.join(LOCK_FILE);
+        ensure_file(&path)?;
+        let file = std::fs::OpenOptions::new().write(true).open(&path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Self { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+}
+
 #[cfg(unix)]
 fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt as _;

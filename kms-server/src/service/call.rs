@@ -26,6 +26,7 @@ pub fn status(err: &Error) -> Status {
         Error::AliasExists(_) => (Code::AlreadyExists, err.to_string()),
         Error::ServiceKey(_) => (Code::PermissionDenied, err.to_string()),
         Error::RootKeyMismatch
+        | Error::DataDirInUse(_)
         | Error::RootKey(_)
         | Error::Storage(_)
         | Error::Io(_)

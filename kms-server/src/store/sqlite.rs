@@ -69,13 +69,23 @@ impl From<rusqlite::Error> for Error {
 #[derive(Debug)]
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// Held while the store is open, when it was opened by directory.
+    _lock: Option<crate::private_fs::DirLock>,
 }
 
 impl SqliteStore {
     /// Opens (or creates) [`DB_FILE`] in `data_dir`, creating the directory (mode 0700) if needed.
+    ///
+    /// The directory is locked while the store is open: a second server (or a gateway embedding
+    /// a KMS) on the same directory is refused with [`Error::DataDirInUse`] instead of running
+    /// with a cache that silently diverges from the first one's.
     pub fn open_in_dir(data_dir: &Path) -> Result<Self> {
         crate::private_fs::create_dir(data_dir)?;
-        Self::open(&data_dir.join(DB_FILE))
+        let lock = crate::private_fs::DirLock::try_acquire(data_dir)?
+            .ok_or_else(|| Error::DataDirInUse(data_dir.display().to_string()))?;
+        let mut store = Self::open(&data_dir.join(DB_FILE))?;
+        store._lock = Some(lock);
+        Ok(store)
     }
 
     /// Opens (or creates) the database at `path`, owner-only (0600, and so are its WAL files).
@@ -88,6 +98,7 @@ impl SqliteStore {
         conn.execute_batch(SCHEMA)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            _lock: None,
         })
     }
 
@@ -332,6 +343,20 @@ mod tests {
             .unwrap();
         let _store = SqliteStore::open_in_dir(&data).unwrap();
         assert_eq!(mode(&data.join(DB_FILE)), 0o600);
+    }
+
+    #[test]
+    fn a_second_store_on_the_same_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = SqliteStore::open_in_dir(dir.path()).unwrap();
+        let e = SqliteStore::open_in_dir(dir.path()).unwrap_err();
+        assert!(matches!(e, Error::DataDirInUse(_)), "{e}");
+        assert!(
+            e.to_string().contains("is in use by another process"),
+            "{e}"
+        );
+        drop(first);
+        SqliteStore::open_in_dir(dir.path()).expect("the lock is released with the store");
     }
 
     /// The store's behaviour suite, on fresh databases in temp dirs.
