@@ -333,3 +333,25 @@ fn a_bad_root_key_in_the_environment_is_refused() {
     assert!(stderr.starts_with("error: root key: "), "{stderr}");
     assert!(stderr.contains("32 bytes"), "{stderr}");
 }
+
+/// A second server on a data directory another one holds refuses to start, saying why; the lock
+/// goes with the first server (here by SIGKILL), and the directory can then be served again.
+#[test]
+fn a_second_server_on_the_same_data_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let first = Server::start(&data, &[]);
+    let out = Command::new(env!("CARGO_BIN_EXE_kms-server"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = strip_ansi(&String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stderr.contains("error: data directory") && stderr.contains("is in use by another process"),
+        "{stderr}"
+    );
+    drop(first);
+    let _again = Server::start(&data, &[]);
+}
