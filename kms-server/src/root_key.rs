@@ -59,10 +59,21 @@ impl RootKey {
     }
 
     /// Reads the root key file, or creates it (mode 0600, base64 of 32 random bytes) when absent.
-    /// A file that group or others may read is refused.
+    ///
+    /// The file must be a regular file (a symbolic link is refused: whoever can change where it
+    /// points chooses the key), owned by this process's user, and readable by nobody else.
+    /// Creation is atomic: the key is written to a temporary file in the same directory, synced,
+    /// and linked into place only if no file appeared there meanwhile; the directory is synced
+    /// after, so a crash leaves either no key file or a whole one.
     pub fn load_or_create(path: &Path) -> Result<Self> {
-        match std::fs::metadata(path) {
+        match std::fs::symlink_metadata(path) {
             Ok(meta) => {
+                if meta.file_type().is_symlink() {
+                    return Err(Error::RootKey(format!(
+                        "{} is a symbolic link; give the path of the key file itself",
+                        path.display()
+                    )));
+                }
                 check_private(path, &meta)?;
                 let text =
                     Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
@@ -71,27 +82,52 @@ impl RootKey {
                 Self::from_base64(&text)
                     .map_err(|e| Error::RootKey(format!("{}: {e}", path.display())))
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    crate::private_fs::create_dir(dir)?;
-                }
-                let key = Key32::random();
-                let text = Zeroizing::new(
-                    base64::engine::general_purpose::STANDARD.encode(key.expose()) + "\n",
-                );
-                let mut opts = std::fs::OpenOptions::new();
-                opts.write(true).create_new(true);
-                #[cfg(unix)]
-                std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-                let mut file = opts.open(path).map_err(|e| {
-                    Error::RootKey(format!("cannot create {}: {e}", path.display()))
-                })?;
-                file.write_all(text.as_bytes())?;
-                file.sync_all()?;
-                Ok(RootKey(key))
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Self::create(path),
             Err(e) => Err(Error::RootKey(format!("{}: {e}", path.display()))),
         }
+    }
+
+    /// Creates the key file atomically (see [`RootKey::load_or_create`]).
+    fn create(path: &Path) -> Result<Self> {
+        let cannot =
+            |e: std::io::Error| Error::RootKey(format!("cannot create {}: {e}", path.display()));
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        crate::private_fs::create_dir(dir).map_err(cannot)?;
+        let key = Key32::random();
+        let text =
+            Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(key.expose()) + "\n");
+        let mut suffix = [0u8; 8];
+        rand::rng().fill_bytes(&mut suffix);
+        let name = path
+            .file_name()
+            .map_or_else(|| "root.key".into(), |n| n.to_string_lossy().into_owned());
+        let temp = dir.join(format!(".{name}.{}.tmp", hex::encode(suffix)));
+        let written = (|| {
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, crate::private_fs::FILE_MODE);
+            let mut file = opts.open(&temp)?;
+            file.write_all(text.as_bytes())?;
+            file.sync_all()?;
+            // Linking fails if the name exists: another process created the key first.
+            std::fs::hard_link(&temp, path)
+        })();
+        let _ = std::fs::remove_file(&temp);
+        match written {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Self::load_or_create(path);
+            }
+            Err(e) => return Err(cannot(e)),
+        }
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(cannot)?;
+        Ok(RootKey(key))
     }
 
     /// Wraps one CMK version's material.
@@ -125,13 +161,21 @@ impl RootKey {
 
 #[cfg(unix)]
 fn check_private(path: &Path, meta: &std::fs::Metadata) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
     let mode = meta.permissions().mode();
     if mode & 0o077 != 0 {
         return Err(Error::RootKey(format!(
             "{} is readable by group or others (mode {:o}); chmod 600 it",
             path.display(),
             mode & 0o777
+        )));
+    }
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(Error::RootKey(format!(
+            "{} is owned by uid {}, not by this process's user (uid {me}); chown it",
+            path.display(),
+            meta.uid()
         )));
     }
     Ok(())
@@ -217,6 +261,35 @@ mod tests {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
             let err = RootKey::load_or_create(&path).unwrap_err().to_string();
             assert!(err.contains("readable by group or others"), "{err}");
+        }
+    }
+
+    #[test]
+    fn root_key_file_creation_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("root.key");
+        RootKey::load_or_create(&path).unwrap();
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, ["root.key"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_or_foreign_root_key_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.key");
+        RootKey::load_or_create(&real).unwrap();
+        let link = dir.path().join("root.key");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let err = RootKey::load_or_create(&link).unwrap_err().to_string();
+        assert!(err.contains("is a symbolic link"), "{err}");
+        // Another user's file (only root can give a file away; CI runs as root).
+        if std::os::unix::fs::chown(&real, Some(54321), None).is_ok() {
+            let err = RootKey::load_or_create(&real).unwrap_err().to_string();
+            assert!(err.contains("is owned by uid 54321"), "{err}");
         }
     }
 
