@@ -99,12 +99,13 @@ const CONTEXT: &str = "eyJhIjoiYXNkZmEiLCJiIjoiMTIzMzIxIn0=";
 /// The echo of the key id on SSE-KMS responses.
 const KMS_KEY_ID_HEADER: &str = "x-cos-server-side-encryption-cos-kms-key-id";
 
-fn customer(byte: u8) -> CustomerKey {
+/// The customer key of 32 bytes `byte` (SSE-C in tests).
+pub fn customer(byte: u8) -> CustomerKey {
     CustomerKey::from_bytes(&[byte; 32]).expect("32 bytes are a customer key")
 }
 
 /// Deterministic test data (xorshift), different per `seed`.
-fn data(n: usize, seed: u8) -> Vec<u8> {
+pub fn data(n: usize, seed: u8) -> Vec<u8> {
     let mut x = u64::from(seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     (0..n)
         .map(|_| {
@@ -168,7 +169,7 @@ fn kms_request(key: &NamedKey) -> SseRequest {
 }
 
 /// PUT through the streaming API with `chunk`-sized input chunks.
-async fn put_stream(
+pub async fn put_stream(
     a: &Adapter,
     request: &SseRequest,
     name: ObjectName<'_>,
@@ -194,7 +195,7 @@ async fn put(a: &Adapter, request: &SseRequest, plain: &[u8]) -> (Vec<u8>, Envel
 }
 
 /// GET through the streaming API; the error if any item fails.
-async fn get_stream(
+pub async fn get_stream(
     obj: &OpenedObject,
     range: Option<std::ops::Range<u64>>,
     stored: &[u8],
