@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent derivation of blob_v1.hex from the format in kms-server/src/crypto.rs, with the
+"""Independent derivation of blob_v1.hex from the format in docs/kms-blob.md (code: kms-server/src/blob.rs), with the
 `cryptography` package (not the Rust code): prints the hex that blob_v1.hex must hold."""
 import struct
 import uuid
