@@ -265,7 +265,8 @@ fn class_of(code: ErrorCode) -> Option<Code> {
         | ErrorCode::CmkShouldBeDisabled
         | ErrorCode::CmkNotPendingDelete
         | ErrorCode::ExternalCmkCanNotRotate => Code::FailedPrecondition,
-        ErrorCode::NotUserCreatedCmk => Code::PermissionDenied,
+        ErrorCode::NotUserCreatedCmk | ErrorCode::UnauthorizedOperation => Code::PermissionDenied,
+        ErrorCode::AuthFailure => Code::Unauthenticated,
         ErrorCode::InternalError => Code::Internal,
         _ => return None,
     })

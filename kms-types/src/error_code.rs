@@ -38,11 +38,17 @@ pub enum ErrorCode {
     NotUserCreatedCmk,
     /// `InternalError`: a server fault.
     InternalError,
+    /// `AuthFailure`: the call carries no credential, or one no identity of the policy holds
+    /// (gRPC `UNAUTHENTICATED`).
+    AuthFailure,
+    /// `UnauthorizedOperation`: the caller's identity may not make this call on this key (gRPC
+    /// `PERMISSION_DENIED`).
+    UnauthorizedOperation,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 14] = [
         Self::InvalidParameterValue,
         Self::InvalidCiphertext,
         Self::AliasAlreadyExists,
@@ -55,6 +61,8 @@ impl ErrorCode {
         Self::ExternalCmkCanNotRotate,
         Self::NotUserCreatedCmk,
         Self::InternalError,
+        Self::AuthFailure,
+        Self::UnauthorizedOperation,
     ];
 
     /// The code as Tencent spells it, e.g. `ResourceUnavailable.CmkDisabled`.
@@ -72,6 +80,8 @@ impl ErrorCode {
             Self::ExternalCmkCanNotRotate => "UnsupportedOperation.ExternalCmkCanNotRotate",
             Self::NotUserCreatedCmk => "UnsupportedOperation.NotUserCreatedCmk",
             Self::InternalError => "InternalError",
+            Self::AuthFailure => "AuthFailure",
+            Self::UnauthorizedOperation => "UnauthorizedOperation",
         }
     }
 
@@ -110,6 +120,8 @@ mod tests {
                 "UnsupportedOperation.ExternalCmkCanNotRotate",
                 "UnsupportedOperation.NotUserCreatedCmk",
                 "InternalError",
+                "AuthFailure",
+                "UnauthorizedOperation",
             ]
         );
         assert_eq!(ERROR_CODE_METADATA, "x-kms-error-code");
