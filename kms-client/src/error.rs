@@ -419,7 +419,9 @@ mod tests {
                 | ErrorCode::ExternalCmkCanNotRotate => {
                     matches!(e, Error::KeyStateConflict { .. })
                 }
-                ErrorCode::NotUserCreatedCmk => matches!(e, Error::PermissionDenied { .. }),
+                ErrorCode::NotUserCreatedCmk
+                | ErrorCode::UnauthorizedOperation
+                | ErrorCode::AuthFailure => matches!(e, Error::PermissionDenied { .. }),
                 ErrorCode::InternalError => matches!(e, Error::Internal { .. }),
                 _ => panic!("a new code needs a row here: {code}"),
             };
