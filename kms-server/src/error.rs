@@ -40,6 +40,13 @@ pub enum Error {
     /// A ciphertext blob did not open. Deliberately opaque: it does not say which check failed.
     #[error("invalid ciphertext")]
     InvalidCiphertext,
+    /// The call carries no credential, or one no identity of the policy holds.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The caller's identity may not make this call on this key; the message names both as the
+    /// caller gave them.
+    #[error("{0}")]
+    PermissionDenied(String),
     /// The root key does not open the key store (another server's database, or a wrong key).
     #[error("the root key does not match this key store")]
     RootKeyMismatch,
@@ -85,6 +92,8 @@ impl Error {
             Error::AliasExists(_) => ErrorCode::AliasAlreadyExists.as_str(),
             Error::ServiceKey(_) => ErrorCode::NotUserCreatedCmk.as_str(),
             Error::InvalidCiphertext => ErrorCode::InvalidCiphertext.as_str(),
+            Error::Unauthenticated(_) => ErrorCode::AuthFailure.as_str(),
+            Error::PermissionDenied(_) => ErrorCode::UnauthorizedOperation.as_str(),
             Error::RootKeyMismatch
             | Error::DataDirInUse(_)
             | Error::RootKey(_)

@@ -5,7 +5,9 @@ use std::{net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc, time::Du
 use clap::Parser;
 use kms_server::{
     Config, Kms, RootKey, SystemClock,
+    access::Policy,
     server::{self, ServerOptions},
+    service::AccessControl,
 };
 
 /// mimalloc: its per-thread heaps avoid glibc's arena lock, which the runtime threads otherwise
@@ -36,6 +38,16 @@ struct Cli {
     /// Seconds between checks of deletion dates and automatic rotations.
     #[arg(long, default_value_t = 60)]
     tick_secs: u64,
+    /// Access policy (YAML): the identities (bearer-token or client-certificate digests), the
+    /// calls each may make and the keys it may use. Must not be readable by group or others.
+    /// SIGHUP reloads it. Without it the server runs in development mode (every call allowed),
+    /// and only on a loopback address.
+    #[arg(long, env = "KMS_POLICY", conflicts_with = "insecure_no_auth")]
+    policy: Option<PathBuf>,
+    /// Run without --policy on a non-loopback address: anyone who reaches the port may use,
+    /// disable or delete every key.
+    #[arg(long)]
+    insecure_no_auth: bool,
 }
 
 fn main() -> ExitCode {
@@ -55,6 +67,11 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
+    #[cfg(unix)]
+    if let Err(e) = root_key_handoff::scrub_environment() {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -64,12 +81,46 @@ fn main() -> ExitCode {
     }
 }
 
+/// The access control the command line asks for; development mode only where it is safe, or
+/// asked for by name.
+fn access_control(cli: &Cli) -> Result<AccessControl, Box<dyn std::error::Error>> {
+    if let Some(path) = &cli.policy {
+        let policy = Policy::load(path)?;
+        tracing::info!(
+            file = %path.display(),
+            identities = policy.identities().len(),
+            "access policy loaded"
+        );
+        return Ok(AccessControl::enforce(policy));
+    }
+    if !cli.listen.ip().is_loopback() && !cli.insecure_no_auth {
+        return Err(format!(
+            "refusing to listen on {} without --policy: anyone who reaches it could use every \
+             key. Add --policy FILE, or --insecure-no-auth to run without access control",
+            cli.listen
+        )
+        .into());
+    }
+    tracing::warn!(
+        "development mode: no --policy, so every caller may make every call on every key"
+    );
+    Ok(AccessControl::allow_all())
+}
+
 fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
-    let root_key = RootKey::from_env_or_file(
-        &cli.root_key_file
-            .clone()
-            .unwrap_or_else(|| cli.data_dir.join("root.key")),
-    )?;
+    let access = Arc::new(access_control(&cli)?);
+    let key_file = cli
+        .root_key_file
+        .clone()
+        .unwrap_or_else(|| cli.data_dir.join("root.key"));
+    #[cfg(unix)]
+    let handed_off = root_key_handoff::receive()?;
+    #[cfg(not(unix))]
+    let handed_off = None;
+    let root_key = match handed_off {
+        Some(key) => key,
+        None => RootKey::from_env_or_file(&key_file)?,
+    };
     let kms = Kms::open(Config {
         data_dir: cli.data_dir.clone(),
         root_key,
@@ -96,8 +147,63 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         );
         let options = ServerOptions {
             tick: Duration::from_secs(cli.tick_secs.max(1)),
+            access,
+            policy_file: cli.policy.clone(),
         };
         server::serve(listener, kms, options, server::shutdown_signal()).await?;
         Ok(())
     })
+}
+
+/// `KMS_ROOT_KEY` must not stay readable in `/proc/<pid>/environ` for the server's whole life, and
+/// removing a variable from the running process is `unsafe` in Rust 2024 (which the workspace
+/// forbids). So the process replaces itself (exec: same pid, same arguments) with a copy whose
+/// environment lacks the variable, and hands the key over through a pipe on its standard input.
+#[cfg(unix)]
+mod root_key_handoff {
+    use std::io::{Read as _, Write as _};
+    use std::os::unix::process::CommandExt as _;
+
+    use kms_server::RootKey;
+    use zeroize::Zeroizing;
+
+    /// Set (to `stdin`) in the re-executed process: its root key arrives on standard input.
+    const HANDOFF: &str = "KMS_ROOT_KEY_HANDOFF";
+
+    /// With `KMS_ROOT_KEY` set, re-executes the server without it; returns only on failure, or
+    /// when there is nothing to scrub.
+    pub fn scrub_environment() -> Result<(), String> {
+        let Some(key) = std::env::var_os(RootKey::ENV) else {
+            return Ok(());
+        };
+        let key = Zeroizing::new(key.into_encoded_bytes());
+        let exe = std::env::current_exe()
+            .map_err(|e| format!("cannot find this executable to drop KMS_ROOT_KEY: {e}"))?;
+        let (reader, mut writer) =
+            std::io::pipe().map_err(|e| format!("cannot hand over KMS_ROOT_KEY: {e}"))?;
+        // 44 bytes fit in any pipe buffer: the write completes before the exec.
+        writer
+            .write_all(&key)
+            .map_err(|e| format!("cannot hand over KMS_ROOT_KEY: {e}"))?;
+        drop(writer);
+        let err = std::process::Command::new(exe)
+            .args(std::env::args_os().skip(1))
+            .env_remove(RootKey::ENV)
+            .env(HANDOFF, "stdin")
+            .stdin(reader)
+            .exec();
+        Err(format!("cannot re-execute without KMS_ROOT_KEY: {err}"))
+    }
+
+    /// The root key handed over by [`scrub_environment`], in the re-executed process.
+    pub fn receive() -> Result<Option<RootKey>, Box<dyn std::error::Error>> {
+        if std::env::var_os(HANDOFF).is_none() {
+            return Ok(None);
+        }
+        let mut text = Zeroizing::new(String::new());
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| format!("root key handover: {e}"))?;
+        Ok(Some(RootKey::from_base64(&text)?))
+    }
 }

@@ -1,13 +1,17 @@
 //! The server loop: the KMS service plus gRPC health and reflection on a listener the caller binds
 //! (so tests use `127.0.0.1:0`), a background task for deadlines, and graceful shutdown.
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
 
 use kms_proto::pb::key_management_service_server::KeyManagementServiceServer;
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 
-use crate::{kms::Kms, service::KmsService};
+use crate::{
+    access::Policy,
+    kms::Kms,
+    service::{AccessControl, KmsService},
+};
 
 /// How often deletion dates and automatic rotations are checked by default.
 pub const DEFAULT_TICK: Duration = Duration::from_secs(60);
@@ -17,11 +21,19 @@ pub const DEFAULT_TICK: Duration = Duration::from_secs(60);
 pub struct ServerOptions {
     /// Interval of the background deadline check.
     pub tick: Duration,
+    /// Who may call what (default: development mode, every call allowed).
+    pub access: Arc<AccessControl>,
+    /// The policy file SIGHUP reloads into `access` (none: SIGHUP changes nothing).
+    pub policy_file: Option<PathBuf>,
 }
 
 impl Default for ServerOptions {
     fn default() -> Self {
-        Self { tick: DEFAULT_TICK }
+        Self {
+            tick: DEFAULT_TICK,
+            access: Arc::new(AccessControl::allow_all()),
+            policy_file: None,
+        }
     }
 }
 
@@ -58,6 +70,10 @@ pub async fn serve(
         .build_v1alpha()?;
 
     let ticker = tokio::spawn(run_deadlines(kms.clone(), options.tick));
+    let reloader = options
+        .policy_file
+        .clone()
+        .map(|path| tokio::spawn(reload_on_hangup(options.access.clone(), path)));
     // `Server::tcp_nodelay` does not reach sockets from a listener the caller bound: set it on the
     // incoming stream. Without it, Nagle's algorithm holds back the last segment of a response
     // larger than one segment (ListKeys) until the client's delayed ACK: about 40 ms per call.
@@ -66,11 +82,49 @@ pub async fn serve(
         .add_service(health)
         .add_service(reflection)
         .add_service(reflection_v1alpha)
-        .add_service(KeyManagementServiceServer::new(KmsService::new(kms)))
+        .add_service(KeyManagementServiceServer::new(KmsService::with_access(
+            kms,
+            options.access.clone(),
+        )))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
     ticker.abort();
+    if let Some(reloader) = reloader {
+        reloader.abort();
+    }
     result.map_err(Into::into)
+}
+
+/// Reloads the policy file on every SIGHUP. A file that does not load keeps the policy in force
+/// (and says why): a typo must not lock everyone out, nor let everyone in.
+async fn reload_on_hangup(access: Arc<AccessControl>, path: PathBuf) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGHUP: the policy will not reload");
+                return;
+            }
+        };
+        while hangups.recv().await.is_some() {
+            match Policy::load(&path) {
+                Ok(policy) => {
+                    let identities = policy.identities().len();
+                    access.replace(policy);
+                    tracing::info!(file = %path.display(), identities, "policy reloaded");
+                }
+                Err(e) => tracing::error!(
+                    file = %path.display(),
+                    error = %e,
+                    "policy not reloaded; the previous policy stays in force"
+                ),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (access, path);
 }
 
 async fn run_deadlines(kms: Arc<Kms>, tick: Duration) {

@@ -30,12 +30,22 @@ struct Server {
 
 impl Server {
     fn start(data_dir: &Path, extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kms-server"))
+        Self::start_with_root_key(data_dir, extra, None)
+    }
+
+    /// Starts the server, with `KMS_ROOT_KEY` set to `root_key` when given.
+    fn start_with_root_key(data_dir: &Path, extra: &[&str], root_key: Option<&str>) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_kms-server"));
+        command
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(extra)
             .env("RUST_LOG", "info")
-            .env_remove("KMS_ROOT_KEY")
+            .env_remove("KMS_ROOT_KEY");
+        if let Some(key) = root_key {
+            command.env("KMS_ROOT_KEY", key);
+        }
+        let mut child = command
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -91,13 +101,18 @@ impl Server {
         self.log()
     }
 
-    /// Sends a signal with the system `kill` (no unsafe code) and waits for the exit status.
-    fn signal(&mut self, signal: &str) -> std::process::ExitStatus {
+    /// Sends a signal with the system `kill` (no unsafe code).
+    fn notify(&self, signal: &str) {
         let sent = Command::new("kill")
             .args([signal, &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(sent.success());
+    }
+
+    /// Sends a signal and waits for the exit status.
+    fn signal(&mut self, signal: &str) -> std::process::ExitStatus {
+        self.notify(signal);
         let status = self.child.wait().unwrap();
         // Let the reader thread drain the last lines.
         std::thread::sleep(Duration::from_millis(200));
@@ -354,4 +369,159 @@ fn a_second_server_on_the_same_data_directory_is_refused() {
     );
     drop(first);
     let _again = Server::start(&data, &[]);
+}
+
+fn run_refused(args: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kms-server"))
+        .args(["--data-dir"])
+        .arg(dir.path())
+        .args(args)
+        .env_remove("KMS_ROOT_KEY")
+        .env_remove("KMS_POLICY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    strip_ansi(&String::from_utf8_lossy(&out.stderr))
+}
+
+/// Without a policy the server answers everyone, so it serves only on loopback unless told
+/// otherwise by name; in development mode it says so at start.
+#[test]
+fn without_a_policy_only_loopback_is_served() {
+    let stderr = run_refused(&["--listen", "0.0.0.0:0"]);
+    assert_eq!(
+        stderr.trim_end(),
+        "error: refusing to listen on 0.0.0.0:0 without --policy: anyone who reaches it could \
+         use every key. Add --policy FILE, or --insecure-no-auth to run without access control"
+    );
+    let stderr = run_refused(&[
+        "--listen",
+        "0.0.0.0:0",
+        "--policy",
+        "p.yaml",
+        "--insecure-no-auth",
+    ]);
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let log = server.log();
+    assert!(
+        log.contains("WARN") && log.contains("development mode: no --policy"),
+        "{log}"
+    );
+}
+
+fn write_policy(path: &Path, token: &str, mode: u32) {
+    use sha2::{Digest as _, Sha256};
+    let digest = hex::encode(Sha256::digest(token.as_bytes()));
+    std::fs::write(
+        path,
+        format!("identities:\n  - name: app\n    token_sha256: \"{digest}\"\n    allow: [\"*\"]\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+async fn default_key_with(server: &Server, token: &str) -> Result<(), tonic::Status> {
+    let mut client = KeyManagementServiceClient::new(server.channel().await);
+    let mut request = tonic::Request::new(pb::GetDefaultKeyRequest {});
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    client.get_default_key(request).await.map(drop)
+}
+
+/// A policy readable by others is refused at start; SIGHUP reloads the file, and a file that no
+/// longer loads keeps the policy in force.
+#[tokio::test]
+async fn sighup_reloads_the_policy_and_a_bad_file_keeps_the_old_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.yaml");
+    write_policy(&policy, "first-token", 0o644);
+    let stderr = run_refused(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--policy",
+        policy.to_str().unwrap(),
+    ]);
+    assert!(
+        stderr.contains("is readable by group or others (mode 644): chmod 600 it"),
+        "{stderr}"
+    );
+    write_policy(&policy, "first-token", 0o600);
+    let server = Server::start(
+        &dir.path().join("data"),
+        &["--policy", policy.to_str().unwrap()],
+    );
+    default_key_with(&server, "first-token").await.unwrap();
+    assert_eq!(
+        default_key_with(&server, "second-token")
+            .await
+            .unwrap_err()
+            .code(),
+        tonic::Code::Unauthenticated
+    );
+
+    write_policy(&policy, "second-token", 0o600);
+    server.notify("-HUP");
+    let log = server.wait_for("policy reloaded");
+    assert!(log.contains("policy reloaded"), "{log}");
+    default_key_with(&server, "second-token").await.unwrap();
+    assert_eq!(
+        default_key_with(&server, "first-token")
+            .await
+            .unwrap_err()
+            .code(),
+        tonic::Code::Unauthenticated
+    );
+
+    std::fs::write(&policy, "identities: [ broken").unwrap();
+    server.notify("-HUP");
+    let log = server.wait_for("policy not reloaded");
+    assert!(log.contains("the previous policy stays in force"), "{log}");
+    default_key_with(&server, "second-token").await.unwrap();
+}
+
+/// `KMS_ROOT_KEY` is read once and is then gone from the process environment (the server
+/// re-executes itself without it, same pid); the key still opens the same database after a restart.
+#[tokio::test]
+async fn the_root_key_variable_leaves_the_process_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
+    let data = dir.path().join("data");
+    let blob = {
+        let server = Server::start_with_root_key(&data, &[], Some(&key));
+        let environ = std::fs::read(format!("/proc/{}/environ", server.child.id())).unwrap();
+        let environ = String::from_utf8_lossy(&environ);
+        assert!(!environ.contains("KMS_ROOT_KEY="), "{environ}");
+        assert!(!environ.contains(&key));
+        assert!(environ.contains("KMS_ROOT_KEY_HANDOFF=stdin"));
+        let mut client = KeyManagementServiceClient::new(server.channel().await);
+        client
+            .encrypt(pb::EncryptRequest {
+                key_id: "alias/kms-cos".to_owned(),
+                plaintext: b"kept".to_vec(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .ciphertext_blob
+    };
+    assert!(
+        !data.join("root.key").exists(),
+        "the variable's key is never written"
+    );
+    let server = Server::start_with_root_key(&data, &[], Some(&key));
+    let mut client = KeyManagementServiceClient::new(server.channel().await);
+    let back = client
+        .decrypt(pb::DecryptRequest {
+            ciphertext_blob: blob,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(back.plaintext, b"kept");
 }

@@ -63,3 +63,83 @@ fn keys_with_external_material_do_not_rotate() {
     }
     assert_eq!(kms.describe_key(A).unwrap().current_key_version, 1);
 }
+
+/// A seed may not take an alias from a stored key it does not name, and never silently changes an
+/// existing key's state: no `state` keeps it, and a pending deletion is refused rather than revived.
+#[test]
+fn a_seed_neither_steals_aliases_nor_resets_states() {
+    let dir = tempfile::tempdir().unwrap();
+    let kms = open(dir.path());
+    let victim = kms.create_key("payroll", "", "").unwrap().key_id;
+    let doc = format!("keys:\n  - key_id: {A}\n    alias: payroll\n");
+    match kms.seed(&doc) {
+        Err(Error::Seed { line, rule }) => {
+            assert_eq!(line, 2);
+            assert_eq!(rule, format!("alias payroll is used by key {victim}"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(kms.describe_key("payroll").unwrap().key_id, victim);
+
+    kms.seed(&seed_doc("x", "y")).unwrap();
+    kms.disable_key(A).unwrap();
+    // Loading the same document (no `state`) leaves the disabled key disabled.
+    assert_eq!(kms.seed(&seed_doc("x", "y")).unwrap(), (0, 2));
+    assert_eq!(
+        kms.describe_key(A).unwrap().state,
+        kms_server::KeyState::Disabled
+    );
+    // An explicit state is applied.
+    let enabled = format!("keys:\n  - key_id: {A}\n    alias: x\n    state: Enabled\n");
+    assert_eq!(kms.seed(&enabled).unwrap(), (1, 1));
+    assert_eq!(
+        kms.describe_key(A).unwrap().state,
+        kms_server::KeyState::Enabled
+    );
+    // A key pending deletion stays so, with or without a `state` in the document.
+    kms.disable_key(B).unwrap();
+    kms.schedule_key_deletion(B, 7).unwrap();
+    assert_eq!(kms.seed(&seed_doc("x", "y")).unwrap(), (0, 2));
+    let revive = format!("keys:\n  - key_id: {B}\n    alias: y\n    state: Enabled\n");
+    match kms.seed(&revive) {
+        Err(Error::Seed { line, rule }) => {
+            assert_eq!(line, 2);
+            assert_eq!(
+                rule,
+                format!(
+                    "key {B} is pending deletion: cancel the deletion (CancelKeyDeletion) \
+                     before seeding it as Enabled"
+                )
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let b = kms.describe_key(B).unwrap();
+    assert_eq!(b.state, kms_server::KeyState::PendingDelete);
+    assert!(b.deletion_date > 0);
+}
+
+/// Decrypt checks the blob's tag before it reports the key's state: a forged blob naming a disabled
+/// key is an invalid ciphertext, and only a genuine one learns that the key is disabled.
+#[test]
+fn a_forged_blob_learns_nothing_about_the_key_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let kms = open(dir.path());
+    let key = kms.create_key("quiet", "", "").unwrap().key_id.to_string();
+    let sealed = kms.encrypt(&key, b"secret", "").unwrap();
+    kms.disable_key(&key).unwrap();
+    let mut forged = sealed.ciphertext_blob.clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    assert!(matches!(
+        kms.decrypt(&forged, ""),
+        Err(Error::InvalidCiphertext)
+    ));
+    match kms.decrypt(&sealed.ciphertext_blob, "") {
+        Err(Error::KeyState { key_id, state, .. }) => {
+            assert_eq!(key_id, key);
+            assert_eq!(state, kms_server::KeyState::Disabled);
+        }
+        other => panic!("{:?}", other.map(|d| d.key_id)),
+    }
+}

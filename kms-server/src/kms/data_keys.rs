@@ -385,14 +385,17 @@ fn open_in(
 ) -> Result<Decrypted> {
     // An unknown key (another server's, or deleted) is indistinguishable from tampering.
     let e = c.get(&header.key_id).ok_or(Error::InvalidCiphertext)?;
-    next_state(e.meta(), KeyAction::Decrypt)?;
     let material = e
         .version(header.key_version)
         .ok_or(Error::InvalidCiphertext)?;
+    // The tag is checked before the key's state is reported: a forged header naming a disabled
+    // key learns nothing (the plaintext is dropped, zeroized, if the state then refuses).
+    let plaintext = open_blob(material, context, blob)?;
+    next_state(e.meta(), KeyAction::Decrypt)?;
     Ok(Decrypted {
         key_id: header.key_id,
         key_version: header.key_version,
-        plaintext: open_blob(material, context, blob)?,
+        plaintext,
     })
 }
 

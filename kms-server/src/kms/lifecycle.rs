@@ -114,6 +114,19 @@ impl Kms {
         Ok(self.read().resolve(name)?.meta().clone())
     }
 
+    /// The UUID and alias of the key `name` (a UUID, `alias/<name>` or a bare alias) names, if
+    /// any: what an access policy's key patterns are matched against.
+    pub fn key_names(&self, name: &str) -> Option<(Uuid, String)> {
+        let c = self.read();
+        let m = c.resolve(name).ok()?.meta();
+        Some((m.key_id, m.alias.clone()))
+    }
+
+    /// The alias of the key with this UUID (`None`: no such key).
+    pub fn alias_of(&self, key_id: Uuid) -> Option<String> {
+        self.read().get(&key_id).map(|e| e.meta().alias.clone())
+    }
+
     /// GetDefaultKey: the default CMK.
     pub fn default_key(&self) -> Result<KeyMetadata> {
         self.describe_key(&self.default_key_id.to_string())
@@ -121,6 +134,16 @@ impl Kms {
 
     /// ListKeys.
     pub fn list_keys(&self, req: ListKeys) -> Result<KeyPage> {
+        self.list_visible_keys(req, None)
+    }
+
+    /// ListKeys for a caller who may see only some keys: `visible` is asked of every key, and the
+    /// total counts only those it accepts (so the listing says nothing of the others).
+    pub fn list_visible_keys(
+        &self,
+        req: ListKeys,
+        visible: Option<&dyn Fn(&KeyMetadata) -> bool>,
+    ) -> Result<KeyPage> {
         let limit = match req.limit {
             0 => DEFAULT_LIST_LIMIT,
             n if n > MAX_LIST_LIMIT => {
@@ -136,19 +159,24 @@ impl Kms {
         let cache = self.read();
         // The page walks only as far as it needs (offset + limit matches); the total comes from
         // the counters, so a first page costs the same with 100 keys or 100k.
-        let keys = cache
-            .ordered()
-            .map(|e| e.meta())
-            .filter(|m| req.include_service_keys || !m.is_service_key())
-            .filter(|m| req.state.is_none_or(|s| m.state == s))
+        let matching = || {
+            cache
+                .ordered()
+                .map(|e| e.meta())
+                .filter(|m| req.include_service_keys || !m.is_service_key())
+                .filter(|m| req.state.is_none_or(|s| m.state == s))
+                .filter(|m| visible.is_none_or(|v| v(m)))
+        };
+        let keys = matching()
             .skip(req.offset as usize)
             .take(limit as usize)
             .cloned()
             .collect();
-        Ok(KeyPage {
-            keys,
-            total_count: cache.count(req.state, req.include_service_keys),
-        })
+        let total_count = match visible {
+            None => cache.count(req.state, req.include_service_keys),
+            Some(_) => u32::try_from(matching().count()).unwrap_or(u32::MAX),
+        };
+        Ok(KeyPage { keys, total_count })
     }
 
     /// EnableKey: Disabled -> Enabled; Enabled stays Enabled.

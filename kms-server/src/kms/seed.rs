@@ -6,14 +6,16 @@
 //!   - key_id: 6f1c2d3e-0000-4000-8000-000000000001   # required, a UUID
 //!     alias: orders                                   # required, the CreateKey alias rules
 //!     description: Orders bucket key                  # optional
-//!     state: Enabled                                  # optional: Enabled (default), Disabled, Archived
+//!     state: Enabled                                  # optional: Enabled, Disabled, Archived
 //!     material:                                       # optional: 32 bytes each, hex or base64;
 //!       - 000102...1f                                 #   entry N is key version N
 //! ```
 //! JSON with the same shape works too (YAML is a superset). A document is checked as a whole before
 //! anything is written, then written in one store transaction; loading it again changes nothing. A
 //! key already in the store is updated (alias, description, state, further versions) only if its
-//! existing versions match the document.
+//! existing versions match the document. A new key without `state` is Enabled; an existing key
+//! without `state` keeps its own, and a key pending deletion is refused rather than revived. An
+//! alias held by another stored key moves only if the document names that key (by id) too.
 
 use std::{collections::HashMap, fmt};
 
@@ -50,8 +52,9 @@ struct SeedKey {
     alias: SeedAlias,
     #[serde(default)]
     description: SeedDescription,
+    /// Absent: Enabled for a new key, unchanged for an existing one.
     #[serde(default)]
-    state: SeedState,
+    state: Option<SeedState>,
     #[serde(default)]
     material: Vec<SeedMaterial>,
 }
@@ -71,12 +74,6 @@ struct SeedAlias(String);
 struct SeedDescription(String);
 struct SeedState(KeyState);
 struct SeedMaterial(Key32);
-
-impl Default for SeedState {
-    fn default() -> Self {
-        SeedState(KeyState::Enabled)
-    }
-}
 
 impl<'de> Deserialize<'de> for SeedId {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -272,9 +269,24 @@ fn plan(entries: &[SeedKey], document: &str, cache: &Cache, now: i64) -> Result<
         let before = meta.clone();
         meta.alias.clone_from(alias);
         meta.description.clone_from(&e.description.0);
-        if meta.state != e.state.0 {
-            meta.state = e.state.0;
-            meta.deletion_date = 0;
+        let wanted = match &e.state {
+            Some(SeedState(state)) => *state,
+            None if existing_versions == 0 => KeyState::Enabled,
+            None => meta.state,
+        };
+        if meta.state != wanted {
+            // A seed never cancels a pending deletion: that is CancelKeyDeletion's job, audited
+            // and authorized as such.
+            if meta.state == KeyState::PendingDelete {
+                return Err(err(
+                    &id_text,
+                    format!(
+                        "key {id} is pending deletion: cancel the deletion (CancelKeyDeletion) \
+                         before seeding it as {wanted}"
+                    ),
+                ));
+            }
+            meta.state = wanted;
         }
         meta.current_key_version = u32::try_from(versions.len()).unwrap_or(u32::MAX);
         let grew = versions.len() > existing_versions as usize;

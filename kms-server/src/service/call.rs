@@ -7,11 +7,10 @@ use std::time::Instant;
 
 use kms_proto::pb;
 use tonic::{Code, Response, Status, metadata::MetadataValue};
-use uuid::Uuid;
-
-use crate::error::Error;
 
 use super::ERROR_CODE_METADATA;
+use super::gate::Caller;
+use crate::{access::Action, error::Error};
 
 /// Maps a core error to the status sent to the client. Internal detail is logged, not sent.
 pub fn status(err: &Error) -> Status {
@@ -24,7 +23,10 @@ pub fn status(err: &Error) -> Status {
             (Code::FailedPrecondition, err.to_string())
         }
         Error::AliasExists(_) => (Code::AlreadyExists, err.to_string()),
-        Error::ServiceKey(_) => (Code::PermissionDenied, err.to_string()),
+        Error::ServiceKey(_) | Error::PermissionDenied(_) => {
+            (Code::PermissionDenied, err.to_string())
+        }
+        Error::Unauthenticated(_) => (Code::Unauthenticated, err.to_string()),
         Error::RootKeyMismatch
         | Error::DataDirInUse(_)
         | Error::RootKey(_)
@@ -52,55 +54,125 @@ pub(super) fn item_error(err: &Error) -> pb::ItemError {
     }
 }
 
-/// Runs a core call, maps its error, and logs the request line.
-pub(super) fn finish<T>(
-    method: &'static str,
+/// One RPC from its first byte: the action, when it started, and who makes it (or why nobody
+/// could be identified: then the body never runs and the call ends UNAUTHENTICATED).
+pub(super) struct Call {
+    action: Action,
+    started: Instant,
+    caller: crate::Result<Caller>,
+}
+
+impl Call {
+    pub(super) fn new(action: Action, caller: crate::Result<Caller>) -> Self {
+        Self {
+            action,
+            started: Instant::now(),
+            caller,
+        }
+    }
+
+    /// A cryptographic call served from memory: cheap enough to run inline.
+    pub(super) fn inline<T>(
+        self,
+        key: &str,
+        f: impl FnOnce(&Caller) -> crate::Result<T>,
+    ) -> Result<Response<T>, Status> {
+        let (caller, result) = run(self.caller, f);
+        finish(self.action, caller.as_ref(), key, self.started, result)
+    }
+
+    /// Like [`Call::inline`], for a call that names its key only in its answer (a blob's key).
+    pub(super) fn inline_answered<T>(
+        self,
+        f: impl FnOnce(&Caller) -> crate::Result<T>,
+        key_of: impl FnOnce(&crate::Result<T>) -> String,
+    ) -> Result<Response<T>, Status> {
+        let (caller, result) = run(self.caller, f);
+        let key = key_of(&result);
+        finish(self.action, caller.as_ref(), &key, self.started, result)
+    }
+
+    /// A mutation: it writes to the key store, so it runs on a blocking thread.
+    pub(super) async fn blocking<T: Send + 'static>(
+        self,
+        key: String,
+        f: impl FnOnce(&Caller) -> crate::Result<T> + Send + 'static,
+    ) -> Result<Response<T>, Status> {
+        let (caller, result) = run_off_thread(self.caller, f).await;
+        finish(self.action, caller.as_ref(), &key, self.started, result)
+    }
+
+    /// Like [`Call::blocking`], for a call that names its key only in its answer.
+    pub(super) async fn blocking_answered<T: Send + 'static>(
+        self,
+        f: impl FnOnce(&Caller) -> crate::Result<T> + Send + 'static,
+        key_of: impl FnOnce(&crate::Result<T>) -> String,
+    ) -> Result<Response<T>, Status> {
+        let (caller, result) = run_off_thread(self.caller, f).await;
+        let key = key_of(&result);
+        finish(self.action, caller.as_ref(), &key, self.started, result)
+    }
+}
+
+/// Runs the body for an identified caller; an unidentified one gets its refusal.
+fn run<T>(
+    caller: crate::Result<Caller>,
+    f: impl FnOnce(&Caller) -> crate::Result<T>,
+) -> (Option<Caller>, crate::Result<T>) {
+    match caller {
+        Ok(c) => {
+            let result = f(&c);
+            (Some(c), result)
+        }
+        Err(e) => (None, Err(e)),
+    }
+}
+
+/// [`run`] on a blocking thread.
+async fn run_off_thread<T: Send + 'static>(
+    caller: crate::Result<Caller>,
+    f: impl FnOnce(&Caller) -> crate::Result<T> + Send + 'static,
+) -> (Option<Caller>, crate::Result<T>) {
+    match caller {
+        Ok(c) => tokio::task::spawn_blocking(move || {
+            let result = f(&c);
+            (Some(c), result)
+        })
+        .await
+        .unwrap_or_else(|e| (None, Err(Error::Internal(format!("task failed: {e}"))))),
+        Err(e) => (None, Err(e)),
+    }
+}
+
+/// Maps a core call's error and logs the request line.
+fn finish<T>(
+    action: Action,
+    caller: Option<&Caller>,
     key: &str,
     started: Instant,
     result: crate::Result<T>,
 ) -> Result<Response<T>, Status> {
+    let method = action.as_str();
+    let identity = caller.map_or("-", Caller::name);
     let latency_us = started.elapsed().as_micros();
     match result {
         Ok(v) => {
-            tracing::info!(method, key_id = key, status = "OK", latency_us, "request");
+            tracing::info!(
+                method,
+                identity,
+                key_id = key,
+                status = "OK",
+                latency_us,
+                "request"
+            );
             Ok(Response::new(v))
         }
         Err(e) => {
             let s = status(&e);
-            tracing::info!(method, key_id = key, status = ?s.code(), latency_us, "request");
+            tracing::info!(method, identity, key_id = key, status = ?s.code(), latency_us, "request");
             Err(s)
         }
     }
-}
-
-/// Runs a core call that may write to the key store on a blocking thread.
-pub(super) async fn off_thread<T: Send + 'static>(
-    f: impl FnOnce() -> crate::Result<T> + Send + 'static,
-) -> crate::Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|e| Err(Error::Internal(format!("task failed: {e}"))))
-}
-
-/// A mutation: it writes to the key store, so it runs on a blocking thread.
-pub(super) async fn blocking<T: Send + 'static>(
-    method: &'static str,
-    key: String,
-    f: impl FnOnce() -> crate::Result<T> + Send + 'static,
-) -> Result<Response<T>, Status> {
-    let started = Instant::now();
-    let result = off_thread(f).await;
-    finish(method, &key, started, result)
-}
-
-/// A cryptographic call served from memory: cheap enough to run inline.
-pub(super) fn inline<T>(
-    method: &'static str,
-    key: &str,
-    f: impl FnOnce() -> crate::Result<T>,
-) -> Result<Response<T>, Status> {
-    let started = Instant::now();
-    finish(method, key, started, f())
 }
 
 /// The key a request that names only a ciphertext is logged under, taken from the core's answer:
@@ -108,13 +180,13 @@ pub(super) fn inline<T>(
 /// Nothing when the request line will not be logged (spares the hot path).
 pub(super) fn answered_key<T>(
     result: &crate::Result<T>,
-    key_id: impl FnOnce(&T) -> Uuid,
+    key_id: impl FnOnce(&T) -> &String,
 ) -> String {
     if !tracing::enabled!(tracing::Level::INFO) {
         return String::new();
     }
     match result {
-        Ok(v) => key_id(v).to_string(),
+        Ok(v) => key_id(v).clone(),
         Err(Error::KeyState { key_id, .. }) => key_id.clone(),
         Err(_) => "-".to_owned(),
     }

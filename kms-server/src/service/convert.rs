@@ -69,11 +69,12 @@ pub(super) fn spec_from_pb(req: &pb::GenerateDataKeyRequest) -> crate::Result<Da
 
 pub(super) fn generate(
     kms: &Kms,
+    key: &str,
     req: &pb::GenerateDataKeyRequest,
     with_plaintext: bool,
 ) -> crate::Result<crate::DataKey> {
     let spec = spec_from_pb(req)?;
-    kms.generate_data_key(&req.key_id, spec, &req.encryption_context, with_plaintext)
+    kms.generate_data_key(key, spec, &req.encryption_context, with_plaintext)
 }
 
 pub(super) fn data_key_to_pb(dk: crate::DataKey) -> pb::GenerateDataKeyResponse {

@@ -2,12 +2,13 @@
 //! mapped to a status once, in [`status`] (module `call`); every request logs one line (method, key id, status,
 //! latency) and never a plaintext, data key or context value.
 
-use std::{sync::Arc, time::Instant};
+use std::{borrow::Cow, sync::Arc};
 
 use kms_proto::pb::{self, key_management_service_server::KeyManagementService};
 use tonic::{Request, Response, Status};
 
 use crate::{
+    access::Action,
     error::Error,
     kms::{
         Kms,
@@ -23,23 +24,36 @@ pub use kms_types::ERROR_CODE_METADATA;
 
 mod call;
 mod convert;
+mod gate;
 
 pub use call::status;
 pub use convert::metadata_to_pb;
+pub use gate::{AUTHORIZATION_METADATA, AccessControl};
 
-use call::{answered_key, blocking, finish, inline, item_error, off_thread};
+use call::{Call, answered_key, item_error};
 use convert::{check_batch, data_key_to_pb, generate, spec_from_pb, state_from_pb};
 
 /// The gRPC face of a [`Kms`].
 #[derive(Debug, Clone)]
 pub struct KmsService {
     kms: Arc<Kms>,
+    access: Arc<AccessControl>,
 }
 
 impl KmsService {
-    /// Serves `kms`.
+    /// Serves `kms` in development mode: every call is allowed.
     pub fn new(kms: Arc<Kms>) -> Self {
-        Self { kms }
+        Self::with_access(kms, Arc::new(AccessControl::allow_all()))
+    }
+
+    /// Serves `kms` under an access policy (see [`crate::access`]).
+    pub fn with_access(kms: Arc<Kms>, access: Arc<AccessControl>) -> Self {
+        Self { kms, access }
+    }
+
+    /// Starts a call: identifies the caller.
+    fn begin<T>(&self, action: Action, request: &Request<T>) -> Call {
+        Call::new(action, self.access.caller(request))
     }
 }
 
@@ -49,9 +63,11 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::CreateKeyRequest>,
     ) -> Result<Response<pb::CreateKeyResponse>, Status> {
+        let call = self.begin(Action::CreateKey, &r);
         let r = r.into_inner();
         let kms = self.kms.clone();
-        blocking("CreateKey", r.alias.clone(), move || {
+        call.blocking(r.alias.clone(), move |caller| {
+            caller.new_alias(Action::CreateKey, &r.alias)?;
             kms.create_key(&r.alias, &r.description, &r.key_usage)
                 .map(|m| pb::CreateKeyResponse {
                     key_metadata: Some(metadata_to_pb(m)),
@@ -64,12 +80,14 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::DescribeKeyRequest>,
     ) -> Result<Response<pb::DescribeKeyResponse>, Status> {
+        let call = self.begin(Action::DescribeKey, &r);
         let r = r.into_inner();
         // Served from the cache like GenerateDataKey (it writes only to delete a key past its
         // deletion date), so it skips the hop to a blocking thread.
-        inline("DescribeKey", &r.key_id, || {
+        call.inline(&r.key_id, |caller| {
+            let key = caller.key(&self.kms, Action::DescribeKey, &r.key_id)?;
             self.kms
-                .describe_key(&r.key_id)
+                .describe_key(&key)
                 .map(|m| pb::DescribeKeyResponse {
                     key_metadata: Some(metadata_to_pb(m)),
                 })
@@ -80,15 +98,23 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::ListKeysRequest>,
     ) -> Result<Response<pb::ListKeysResponse>, Status> {
+        let call = self.begin(Action::ListKeys, &r);
         let r = r.into_inner();
         let kms = self.kms.clone();
-        blocking("ListKeys", String::new(), move || {
-            let page = kms.list_keys(ListKeys {
-                offset: r.offset,
-                limit: r.limit,
-                state: state_from_pb(r.state)?,
-                include_service_keys: r.include_service_keys,
-            })?;
+        call.blocking(String::new(), move |caller| {
+            caller.action(Action::ListKeys)?;
+            let sees = |m: &crate::KeyMetadata| caller.sees(m);
+            let page = kms.list_visible_keys(
+                ListKeys {
+                    offset: r.offset,
+                    limit: r.limit,
+                    state: state_from_pb(r.state)?,
+                    include_service_keys: r.include_service_keys,
+                },
+                caller
+                    .is_key_scoped()
+                    .then_some(&sees as &dyn Fn(&_) -> bool),
+            )?;
             Ok(pb::ListKeysResponse {
                 keys: page.keys.into_iter().map(metadata_to_pb).collect(),
                 total_count: page.total_count,
@@ -101,10 +127,12 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::EnableKeyRequest>,
     ) -> Result<Response<pb::EnableKeyResponse>, Status> {
+        let call = self.begin(Action::EnableKey, &r);
         let r = r.into_inner();
         let kms = self.kms.clone();
-        blocking("EnableKey", r.key_id.clone(), move || {
-            kms.enable_key(&r.key_id).map(|()| pb::EnableKeyResponse {})
+        call.blocking(r.key_id.clone(), move |caller| {
+            let key = caller.key(&kms, Action::EnableKey, &r.key_id)?;
+            kms.enable_key(&key).map(|()| pb::EnableKeyResponse {})
         })
         .await
     }
@@ -113,11 +141,12 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::DisableKeyRequest>,
     ) -> Result<Response<pb::DisableKeyResponse>, Status> {
+        let call = self.begin(Action::DisableKey, &r);
         let r = r.into_inner();
         let kms = self.kms.clone();
-        blocking("DisableKey", r.key_id.clone(), move || {
-            kms.disable_key(&r.key_id)
-                .map(|()| pb::DisableKeyResponse {})
+        call.blocking(r.key_id.clone(), move |caller| {
+            let key = caller.key(&kms, Action::DisableKey, &r.key_id)?;
+            kms.disable_key(&key).map(|()| pb::DisableKeyResponse {})
         })
         .await
     }
@@ -126,11 +155,13 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::ScheduleKeyDeletionRequest>,
     ) -> Result<Response<pb::ScheduleKeyDeletionResponse>, Status> {
+        let call = self.begin(Action::ScheduleKeyDeletion, &r);
         let r = r.into_inner();
         let kms = self.kms.clone();
-        blocking("ScheduleKeyDeletion", r.key_id.clone(), move || {
-            let date = kms.schedule_key_deletion(&r.key_id, r.pending_window_in_days)?;
-            let key_id = kms.describe_key(&r.key_id)?.key_id.to_string();
+        call.blocking(r.key_id.clone(), move |caller| {
+            let key = caller.key(&kms, Action::ScheduleKeyDeletion, &r.key_id)?;
+            let date = kms.schedule_key_deletion(&key, r.pending_window_in_days)?;
+            let key_id = kms.describe_key(&key)?.key_id.to_string();
             Ok(pb::ScheduleKeyDeletionResponse {
                 key_id,
                 deletion_date: date,
@@ -143,10 +174,12 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::CancelKeyDeletionRequest>,
     ) -> Result<Response<pb::CancelKeyDeletionResponse>, Status> {
+        let call = self.begin(Action::CancelKeyDeletion, &r);
         let r = r.into_inner();
         let kms = self.kms.clone();
-        blocking("CancelKeyDeletion", r.key_id.clone(), move || {
-            kms.cancel_key_deletion(&r.key_id)
+        call.blocking(r.key_id.clone(), move |caller| {
+            let key = caller.key(&kms, Action::CancelKeyDeletion, &r.key_id)?;
+            kms.cancel_key_deletion(&key)
                 .map(|id| pb::CancelKeyDeletionResponse {
                     key_id: id.to_string(),
                 })
@@ -158,11 +191,12 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::ArchiveKeyRequest>,
     ) -> Result<Response<pb::ArchiveKeyResponse>, Status> {
+        let call = self.begin(Action::ArchiveKey, &r);
         let r = r.into_inner();
         let kms = self.kms.clone();
-        blocking("ArchiveKey", r.key_id.clone(), move || {
-            kms.archive_key(&r.key_id)
-                .map(|()| pb::ArchiveKeyResponse {})
+        call.blocking(r.key_id.clone(), move |caller| {
+            let key = caller.key(&kms, Action::ArchiveKey, &r.key_id)?;
+            kms.archive_key(&key).map(|()| pb::ArchiveKeyResponse {})
         })
         .await
     }
@@ -171,10 +205,12 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::CancelKeyArchiveRequest>,
     ) -> Result<Response<pb::CancelKeyArchiveResponse>, Status> {
+        let call = self.begin(Action::CancelKeyArchive, &r);
         let r = r.into_inner();
         let kms = self.kms.clone();
-        blocking("CancelKeyArchive", r.key_id.clone(), move || {
-            kms.cancel_key_archive(&r.key_id)
+        call.blocking(r.key_id.clone(), move |caller| {
+            let key = caller.key(&kms, Action::CancelKeyArchive, &r.key_id)?;
+            kms.cancel_key_archive(&key)
                 .map(|()| pb::CancelKeyArchiveResponse {})
         })
         .await
@@ -184,10 +220,13 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::UpdateAliasRequest>,
     ) -> Result<Response<pb::UpdateAliasResponse>, Status> {
+        let call = self.begin(Action::UpdateAlias, &r);
         let r = r.into_inner();
         let kms = self.kms.clone();
-        blocking("UpdateAlias", r.key_id.clone(), move || {
-            kms.update_alias(&r.key_id, &r.alias)
+        call.blocking(r.key_id.clone(), move |caller| {
+            let key = caller.key(&kms, Action::UpdateAlias, &r.key_id)?;
+            caller.new_alias(Action::UpdateAlias, &r.alias)?;
+            kms.update_alias(&key, &r.alias)
                 .map(|()| pb::UpdateAliasResponse {})
         })
         .await
@@ -197,10 +236,12 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::UpdateKeyDescriptionRequest>,
     ) -> Result<Response<pb::UpdateKeyDescriptionResponse>, Status> {
+        let call = self.begin(Action::UpdateKeyDescription, &r);
         let r = r.into_inner();
         let kms = self.kms.clone();
-        blocking("UpdateKeyDescription", r.key_id.clone(), move || {
-            kms.update_key_description(&r.key_id, &r.description)
+        call.blocking(r.key_id.clone(), move |caller| {
+            let key = caller.key(&kms, Action::UpdateKeyDescription, &r.key_id)?;
+            kms.update_key_description(&key, &r.description)
                 .map(|()| pb::UpdateKeyDescriptionResponse {})
         })
         .await
@@ -210,10 +251,12 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::EnableKeyRotationRequest>,
     ) -> Result<Response<pb::EnableKeyRotationResponse>, Status> {
+        let call = self.begin(Action::EnableKeyRotation, &r);
         let r = r.into_inner();
         let kms = self.kms.clone();
-        blocking("EnableKeyRotation", r.key_id.clone(), move || {
-            kms.enable_key_rotation(&r.key_id, r.rotate_days)
+        call.blocking(r.key_id.clone(), move |caller| {
+            let key = caller.key(&kms, Action::EnableKeyRotation, &r.key_id)?;
+            kms.enable_key_rotation(&key, r.rotate_days)
                 .map(|()| pb::EnableKeyRotationResponse {})
         })
         .await
@@ -223,10 +266,12 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::DisableKeyRotationRequest>,
     ) -> Result<Response<pb::DisableKeyRotationResponse>, Status> {
+        let call = self.begin(Action::DisableKeyRotation, &r);
         let r = r.into_inner();
         let kms = self.kms.clone();
-        blocking("DisableKeyRotation", r.key_id.clone(), move || {
-            kms.disable_key_rotation(&r.key_id)
+        call.blocking(r.key_id.clone(), move |caller| {
+            let key = caller.key(&kms, Action::DisableKeyRotation, &r.key_id)?;
+            kms.disable_key_rotation(&key)
                 .map(|()| pb::DisableKeyRotationResponse {})
         })
         .await
@@ -236,10 +281,12 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::GetKeyRotationStatusRequest>,
     ) -> Result<Response<pb::GetKeyRotationStatusResponse>, Status> {
+        let call = self.begin(Action::GetKeyRotationStatus, &r);
         let r = r.into_inner();
         let kms = self.kms.clone();
-        blocking("GetKeyRotationStatus", r.key_id.clone(), move || {
-            kms.key_rotation_status(&r.key_id)
+        call.blocking(r.key_id.clone(), move |caller| {
+            let key = caller.key(&kms, Action::GetKeyRotationStatus, &r.key_id)?;
+            kms.key_rotation_status(&key)
                 .map(|s| pb::GetKeyRotationStatusResponse {
                     key_rotation_enabled: s.enabled,
                     rotate_days: s.rotate_days,
@@ -255,27 +302,32 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::RotateKeyRequest>,
     ) -> Result<Response<pb::RotateKeyResponse>, Status> {
+        let call = self.begin(Action::RotateKey, &r);
         let r = r.into_inner();
         let kms = self.kms.clone();
-        blocking("RotateKey", r.key_id.clone(), move || {
-            kms.rotate_key(&r.key_id)
-                .map(|(id, v)| pb::RotateKeyResponse {
-                    key_id: id.to_string(),
-                    key_version: v,
-                })
+        call.blocking(r.key_id.clone(), move |caller| {
+            let key = caller.key(&kms, Action::RotateKey, &r.key_id)?;
+            kms.rotate_key(&key).map(|(id, v)| pb::RotateKeyResponse {
+                key_id: id.to_string(),
+                key_version: v,
+            })
         })
         .await
     }
 
     async fn get_default_key(
         &self,
-        _: Request<pb::GetDefaultKeyRequest>,
+        r: Request<pb::GetDefaultKeyRequest>,
     ) -> Result<Response<pb::GetDefaultKeyResponse>, Status> {
+        let call = self.begin(Action::GetDefaultKey, &r);
         let id = self.kms.default_key_id().to_string();
-        inline("GetDefaultKey", &id, || {
-            self.kms.default_key().map(|m| pb::GetDefaultKeyResponse {
-                key_metadata: Some(metadata_to_pb(m)),
-            })
+        call.inline(&id, |caller| {
+            let key = caller.key(&self.kms, Action::GetDefaultKey, &id)?;
+            self.kms
+                .describe_key(&key)
+                .map(|m| pb::GetDefaultKeyResponse {
+                    key_metadata: Some(metadata_to_pb(m)),
+                })
         })
     }
 
@@ -283,9 +335,11 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::GenerateDataKeyRequest>,
     ) -> Result<Response<pb::GenerateDataKeyResponse>, Status> {
+        let call = self.begin(Action::GenerateDataKey, &r);
         let r = r.into_inner();
-        inline("GenerateDataKey", &r.key_id, || {
-            generate(&self.kms, &r, true).map(data_key_to_pb)
+        call.inline(&r.key_id, |caller| {
+            let key = caller.key(&self.kms, Action::GenerateDataKey, &r.key_id)?;
+            generate(&self.kms, &key, &r, true).map(data_key_to_pb)
         })
     }
 
@@ -293,12 +347,20 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::GenerateDataKeyRequest>,
     ) -> Result<Response<pb::GenerateDataKeyWithoutPlaintextResponse>, Status> {
+        let call = self.begin(Action::GenerateDataKeyWithoutPlaintext, &r);
         let r = r.into_inner();
-        inline("GenerateDataKeyWithoutPlaintext", &r.key_id, || {
-            generate(&self.kms, &r, false).map(|dk| pb::GenerateDataKeyWithoutPlaintextResponse {
-                key_id: dk.key_id.to_string(),
-                ciphertext_blob: dk.ciphertext_blob,
-                key_version: dk.key_version,
+        call.inline(&r.key_id, |caller| {
+            let key = caller.key(
+                &self.kms,
+                Action::GenerateDataKeyWithoutPlaintext,
+                &r.key_id,
+            )?;
+            generate(&self.kms, &key, &r, false).map(|dk| {
+                pb::GenerateDataKeyWithoutPlaintextResponse {
+                    key_id: dk.key_id.to_string(),
+                    ciphertext_blob: dk.ciphertext_blob,
+                    key_version: dk.key_version,
+                }
             })
         })
     }
@@ -307,10 +369,12 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::EncryptRequest>,
     ) -> Result<Response<pb::EncryptResponse>, Status> {
+        let call = self.begin(Action::Encrypt, &r);
         let r = r.into_inner();
-        inline("Encrypt", &r.key_id, || {
+        call.inline(&r.key_id, |caller| {
+            let key = caller.key(&self.kms, Action::Encrypt, &r.key_id)?;
             self.kms
-                .encrypt(&r.key_id, &r.plaintext, &r.encryption_context)
+                .encrypt(&key, &r.plaintext, &r.encryption_context)
                 .map(|s| pb::EncryptResponse {
                     key_id: s.key_id.to_string(),
                     ciphertext_blob: s.ciphertext_blob,
@@ -323,19 +387,20 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::DecryptRequest>,
     ) -> Result<Response<pb::DecryptResponse>, Status> {
+        let call = self.begin(Action::Decrypt, &r);
         let r = r.into_inner();
-        let started = Instant::now();
-        let result = self.kms.decrypt(&r.ciphertext_blob, &r.encryption_context);
-        let key = answered_key(&result, |d| d.key_id);
-        finish(
-            "Decrypt",
-            &key,
-            started,
-            result.map(|d| pb::DecryptResponse {
-                key_id: d.key_id.to_string(),
-                plaintext: d.plaintext.expose().to_vec(),
-                key_version: d.key_version,
-            }),
+        call.inline_answered(
+            |caller| {
+                caller.blob(&self.kms, Action::Decrypt, &r.ciphertext_blob)?;
+                self.kms
+                    .decrypt(&r.ciphertext_blob, &r.encryption_context)
+                    .map(|d| pb::DecryptResponse {
+                        key_id: d.key_id.to_string(),
+                        plaintext: d.plaintext.expose().to_vec(),
+                        key_version: d.key_version,
+                    })
+            },
+            |result| answered_key(result, |d| &d.key_id),
         )
     }
 
@@ -343,41 +408,45 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::ReEncryptRequest>,
     ) -> Result<Response<pb::ReEncryptResponse>, Status> {
+        let call = self.begin(Action::ReEncrypt, &r);
         let r = r.into_inner();
         let kms = self.kms.clone();
-        let started = Instant::now();
         // ReEncrypt may rotate a key that is due, which writes: run it off the async threads.
-        let result = off_thread(move || {
-            kms.re_encrypt(
-                &r.ciphertext_blob,
-                &r.destination_key_id,
-                &r.source_encryption_context,
-                &r.destination_encryption_context,
-            )
-        })
-        .await;
-        let key = answered_key(&result, |re| re.source_key_id);
-        finish(
-            "ReEncrypt",
-            &key,
-            started,
-            result.map(|re| pb::ReEncryptResponse {
-                ciphertext_blob: re.sealed.ciphertext_blob,
-                key_id: re.sealed.key_id.to_string(),
-                key_version: re.sealed.key_version,
-                source_key_id: re.source_key_id.to_string(),
-                source_key_version: re.source_key_version,
-                re_encrypted: re.re_encrypted,
-            }),
+        call.blocking_answered(
+            move |caller| {
+                caller.blob(&kms, Action::ReEncrypt, &r.ciphertext_blob)?;
+                let destination = match r.destination_key_id.as_str() {
+                    "" => std::borrow::Cow::Borrowed(""),
+                    name => caller.key(&kms, Action::ReEncrypt, name)?,
+                };
+                kms.re_encrypt(
+                    &r.ciphertext_blob,
+                    &destination,
+                    &r.source_encryption_context,
+                    &r.destination_encryption_context,
+                )
+                .map(|re| pb::ReEncryptResponse {
+                    ciphertext_blob: re.sealed.ciphertext_blob,
+                    key_id: re.sealed.key_id.to_string(),
+                    key_version: re.sealed.key_version,
+                    source_key_id: re.source_key_id.to_string(),
+                    source_key_version: re.source_key_version,
+                    re_encrypted: re.re_encrypted,
+                })
+            },
+            |result| answered_key(result, |re| &re.source_key_id),
         )
+        .await
     }
 
     async fn generate_random(
         &self,
         r: Request<pb::GenerateRandomRequest>,
     ) -> Result<Response<pb::GenerateRandomResponse>, Status> {
+        let call = self.begin(Action::GenerateRandom, &r);
         let n = r.into_inner().number_of_bytes;
-        inline("GenerateRandom", "", || {
+        call.inline("", |caller| {
+            caller.action(Action::GenerateRandom)?;
             self.kms
                 .generate_random(n)
                 .map(|b| pb::GenerateRandomResponse {
@@ -390,24 +459,35 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::BatchGenerateDataKeyRequest>,
     ) -> Result<Response<pb::BatchGenerateDataKeyResponse>, Status> {
+        let call = self.begin(Action::BatchGenerateDataKey, &r);
         let r = r.into_inner();
         let key = r
             .items
             .first()
             .map(|i| i.key_id.clone())
             .unwrap_or_default();
-        inline("BatchGenerateDataKey", &key, || {
+        call.inline(&key, |caller| {
+            caller.action(Action::BatchGenerateDataKey)?;
             check_batch(r.items.len())?;
-            // A bad key_spec fails its item alone; the others go to the core in one call.
-            let specs: Vec<crate::Result<DataKeySpec>> = r.items.iter().map(spec_from_pb).collect();
+            // A bad key_spec or a forbidden key fails its item alone; the others go to the core in
+            // one call.
+            let specs: Vec<crate::Result<(DataKeySpec, Cow<'_, str>)>> = r
+                .items
+                .iter()
+                .map(|item| {
+                    let spec = spec_from_pb(item)?;
+                    let key = caller.key(&self.kms, Action::BatchGenerateDataKey, &item.key_id)?;
+                    Ok((spec, key))
+                })
+                .collect();
             let valid: Vec<DataKeyItem<'_>> = r
                 .items
                 .iter()
                 .zip(&specs)
                 .filter_map(|(item, spec)| {
-                    spec.as_ref().ok().map(|&spec| DataKeyItem {
-                        key: &item.key_id,
-                        spec,
+                    spec.as_ref().ok().map(|(spec, key)| DataKeyItem {
+                        key,
+                        spec: *spec,
                         encryption_context: &item.encryption_context,
                     })
                 })
@@ -444,52 +524,74 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::BatchDecryptRequest>,
     ) -> Result<Response<pb::BatchDecryptResponse>, Status> {
+        let call = self.begin(Action::BatchDecrypt, &r);
         let r = r.into_inner();
-        let started = Instant::now();
-        let opened = check_batch(r.items.len()).and_then(|()| {
-            let items: Vec<DecryptItem<'_>> = r
-                .items
-                .iter()
-                .map(|item| DecryptItem {
-                    ciphertext_blob: &item.ciphertext_blob,
-                    encryption_context: &item.encryption_context,
-                })
-                .collect();
-            self.kms.decrypt_many(&items)
-        });
-        // Logged under the first item's key, as the other batch call is.
-        let key = match &opened {
-            Ok(results) => results
-                .first()
-                .map(|first| answered_key(first, |d| d.key_id))
-                .unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        let response = opened.map(|results| pb::BatchDecryptResponse {
-            results: results
-                .into_iter()
-                .map(|outcome| pb::BatchDecryptResult {
-                    result: Some(match outcome {
-                        Ok(d) => pb::batch_decrypt_result::Result::Ok(pb::DecryptResponse {
-                            key_id: d.key_id.to_string(),
-                            plaintext: d.plaintext.expose().to_vec(),
-                            key_version: d.key_version,
-                        }),
-                        Err(e) => pb::batch_decrypt_result::Result::Error(item_error(&e)),
-                    }),
-                })
-                .collect(),
-        });
-        finish("BatchDecrypt", &key, started, response)
+        call.inline_answered(
+            |caller| {
+                caller.action(Action::BatchDecrypt)?;
+                check_batch(r.items.len())?;
+                // A blob of a forbidden key fails its item alone; the others open in one call.
+                let allowed: Vec<crate::Result<()>> = r
+                    .items
+                    .iter()
+                    .map(|item| caller.blob(&self.kms, Action::BatchDecrypt, &item.ciphertext_blob))
+                    .collect();
+                let items: Vec<DecryptItem<'_>> = r
+                    .items
+                    .iter()
+                    .zip(&allowed)
+                    .filter(|(_, ok)| ok.is_ok())
+                    .map(|(item, _)| DecryptItem {
+                        ciphertext_blob: &item.ciphertext_blob,
+                        encryption_context: &item.encryption_context,
+                    })
+                    .collect();
+                let mut opened = self.kms.decrypt_many(&items)?.into_iter();
+                let results = allowed
+                    .into_iter()
+                    .map(|ok| {
+                        let outcome = ok.and_then(|()| {
+                            opened.next().unwrap_or_else(|| {
+                                Err(Error::Internal("batch result missing".to_owned()))
+                            })
+                        });
+                        pb::BatchDecryptResult {
+                            result: Some(match outcome {
+                                Ok(d) => {
+                                    pb::batch_decrypt_result::Result::Ok(pb::DecryptResponse {
+                                        key_id: d.key_id.to_string(),
+                                        plaintext: d.plaintext.expose().to_vec(),
+                                        key_version: d.key_version,
+                                    })
+                                }
+                                Err(e) => pb::batch_decrypt_result::Result::Error(item_error(&e)),
+                            }),
+                        }
+                    })
+                    .collect();
+                Ok(pb::BatchDecryptResponse { results })
+            },
+            // Logged under the first item's key, as the other batch call is.
+            |result| match result {
+                Ok(response) => match response.results.first().and_then(|f| f.result.as_ref()) {
+                    Some(pb::batch_decrypt_result::Result::Ok(d)) => d.key_id.clone(),
+                    Some(pb::batch_decrypt_result::Result::Error(_)) => "-".to_owned(),
+                    None => String::new(),
+                },
+                Err(_) => String::new(),
+            },
+        )
     }
 
     async fn seed_keys(
         &self,
         r: Request<pb::SeedKeysRequest>,
     ) -> Result<Response<pb::SeedKeysResponse>, Status> {
+        let call = self.begin(Action::SeedKeys, &r);
         let r = r.into_inner();
         let kms = self.kms.clone();
-        blocking("SeedKeys", String::new(), move || {
+        call.blocking(String::new(), move |caller| {
+            caller.every_key(Action::SeedKeys)?;
             let (changed, total) = kms.seed(&r.document)?;
             Ok(pb::SeedKeysResponse {
                 changed: u32::try_from(changed).unwrap_or(u32::MAX),

@@ -1,0 +1,251 @@
+//! Who is calling, and may they: the gRPC edge of [`crate::access`].
+//!
+//! Every call first becomes a [`Caller`]: the identity its bearer token or client certificate
+//! belongs to (UNAUTHENTICATED when it has neither, or one the policy does not hold). Then each RPC
+//! asks the caller about the action and every key it touches, before the core sees the request.
+//! A key-scoped identity gets the same PERMISSION_DENIED for a key it may not use and for a name
+//! that resolves to nothing, so it learns nothing about which keys exist; and a name it may use is
+//! pinned to the key's UUID for the core, so an alias moved in between cannot redirect the call.
+//!
+//! Without a policy the server runs in development mode: every call is allowed (the binary refuses
+//! that on a non-loopback address and logs a warning).
+
+use std::{
+    borrow::Cow,
+    sync::{Arc, PoisonError, RwLock},
+};
+
+use tonic::Request;
+use uuid::Uuid;
+
+use crate::{
+    access::{Action, Credential, DIGEST_LEN, Identity, Policy},
+    blob::BlobHeader,
+    error::{Error, Result},
+    keys::KeyMetadata,
+    kms::Kms,
+};
+
+/// The metadata entry a bearer token travels in.
+pub const AUTHORIZATION_METADATA: &str = "authorization";
+const BEARER: &str = "Bearer ";
+
+/// The access policy a server enforces, swappable at run time (SIGHUP), or development mode.
+#[derive(Debug)]
+pub struct AccessControl {
+    /// `None`: development mode, every call allowed.
+    policy: Option<RwLock<Arc<Policy>>>,
+}
+
+impl AccessControl {
+    /// Development mode: every call is allowed, as the identity `-`.
+    pub fn allow_all() -> Self {
+        Self { policy: None }
+    }
+
+    /// Enforces `policy`.
+    pub fn enforce(policy: Policy) -> Self {
+        Self {
+            policy: Some(RwLock::new(Arc::new(policy))),
+        }
+    }
+
+    /// Whether a policy is enforced (false in development mode).
+    pub fn is_enforced(&self) -> bool {
+        self.policy.is_some()
+    }
+
+    /// Replaces the policy for calls that start from now on (calls under way keep theirs). In
+    /// development mode there is none to replace: returns false.
+    pub fn replace(&self, policy: Policy) -> bool {
+        let Some(current) = &self.policy else {
+            return false;
+        };
+        *current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(policy);
+        true
+    }
+
+    /// Who is calling: the identity the request's credential belongs to.
+    pub(super) fn caller<T>(&self, request: &Request<T>) -> Result<Caller> {
+        let Some(policy) = &self.policy else {
+            return Ok(Caller::Open);
+        };
+        let policy = policy
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let token = bearer_token(request)?;
+        let cert = peer_cert_digest(request);
+        let credential = match (&token, cert) {
+            (Some(token), _) => Credential::Bearer(token.as_bytes()),
+            (None, Some(digest)) => Credential::ClientCert(digest),
+            (None, None) => {
+                return Err(Error::Unauthenticated(
+                    "no credential: send `authorization: Bearer <token>` metadata or a client \
+                     certificate"
+                        .to_owned(),
+                ));
+            }
+        };
+        let found = policy.authenticate(credential);
+        let index = found
+            .and_then(|f| policy.identities().iter().position(|i| std::ptr::eq(i, f)))
+            .ok_or_else(|| {
+                Error::Unauthenticated(match credential {
+                    Credential::Bearer(_) => "unknown bearer token".to_owned(),
+                    Credential::ClientCert(digest) => format!(
+                        "unknown client certificate (cert_sha256 {})",
+                        hex::encode(digest)
+                    ),
+                })
+            })?;
+        Ok(Caller::Known { policy, index })
+    }
+}
+
+/// The bearer token of a request, if it sends one; a malformed `authorization` entry is refused.
+fn bearer_token<T>(request: &Request<T>) -> Result<Option<&str>> {
+    let Some(value) = request.metadata().get(AUTHORIZATION_METADATA) else {
+        return Ok(None);
+    };
+    let malformed = || Error::Unauthenticated("authorization must be `Bearer <token>`".to_owned());
+    let text = value.to_str().map_err(|_| malformed())?;
+    let scheme = text.get(..BEARER.len()).ok_or_else(malformed)?;
+    if !scheme.eq_ignore_ascii_case(BEARER) {
+        return Err(malformed());
+    }
+    let token = text[BEARER.len()..].trim();
+    if token.is_empty() {
+        return Err(malformed());
+    }
+    Ok(Some(token))
+}
+
+/// The SHA-256 of the verified client certificate's public key, on a mutual-TLS connection.
+fn peer_cert_digest<T>(request: &Request<T>) -> Option<[u8; DIGEST_LEN]> {
+    let certs = request.peer_certs()?;
+    local_pki::spki_sha256(certs.first()?).ok()
+}
+
+/// The caller of one RPC.
+#[derive(Debug)]
+pub(super) enum Caller {
+    /// Development mode.
+    Open,
+    /// An identity of the policy in force when the call started.
+    Known {
+        /// That policy.
+        policy: Arc<Policy>,
+        /// The identity's index in it.
+        index: usize,
+    },
+}
+
+impl Caller {
+    fn identity(&self) -> Option<&Identity> {
+        match self {
+            Self::Open => None,
+            Self::Known { policy, index } => policy.identities().get(*index),
+        }
+    }
+
+    /// The identity's name, as the audit log writes it (`-` in development mode).
+    pub(super) fn name(&self) -> &str {
+        self.identity().map_or("-", Identity::name)
+    }
+
+    /// May the caller make this call at all?
+    pub(super) fn action(&self, action: Action) -> Result<()> {
+        match self.identity() {
+            Some(i) if !i.allows_action(action) => Err(Error::PermissionDenied(format!(
+                "identity {} may not call {action}",
+                i.name()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// May the caller make this call on the key `name` names? Returns the name the core should
+    /// use: the key's UUID for a key-scoped identity (pinned), `name` itself otherwise.
+    pub(super) fn key<'a>(&self, kms: &Kms, action: Action, name: &'a str) -> Result<Cow<'a, str>> {
+        self.action(action)?;
+        let Some(identity) = self.identity().filter(|i| i.is_key_scoped()) else {
+            return Ok(Cow::Borrowed(name));
+        };
+        match kms.key_names(name) {
+            Some((id, alias)) if identity.allows_key(&id.to_string(), Some(&alias)) => {
+                Ok(Cow::Owned(id.to_string()))
+            }
+            _ => Err(denied(identity, action, name)),
+        }
+    }
+
+    /// May the caller open (or re-encrypt) this blob? The key is the one its header names; a blob
+    /// whose header does not parse is left to the core (an invalid ciphertext for everyone).
+    pub(super) fn blob(&self, kms: &Kms, action: Action, blob: &[u8]) -> Result<()> {
+        self.action(action)?;
+        let Some(identity) = self.identity().filter(|i| i.is_key_scoped()) else {
+            return Ok(());
+        };
+        let Ok(header) = BlobHeader::parse(blob) else {
+            return Ok(());
+        };
+        self.id(kms, identity, action, header.key_id)
+    }
+
+    fn id(&self, kms: &Kms, identity: &Identity, action: Action, id: Uuid) -> Result<()> {
+        let shown = id.to_string();
+        let alias = kms.alias_of(id);
+        if identity.allows_key(&shown, alias.as_deref()) {
+            Ok(())
+        } else {
+            Err(denied(identity, action, &shown))
+        }
+    }
+
+    /// May the caller give a key this alias (CreateKey, UpdateAlias)? Checked against the
+    /// `alias/<alias>` patterns, so a scoped identity cannot move a key under another's pattern.
+    pub(super) fn new_alias(&self, action: Action, alias: &str) -> Result<()> {
+        self.action(action)?;
+        let Some(identity) = self.identity().filter(|i| i.is_key_scoped()) else {
+            return Ok(());
+        };
+        let bare = kms_types::naming::bare_alias(alias);
+        if identity.allows_key("", Some(bare)) {
+            Ok(())
+        } else {
+            Err(denied(identity, action, &format!("alias/{bare}")))
+        }
+    }
+
+    /// May the caller make a call that may touch any key (SeedKeys)? Only an identity not limited
+    /// to some keys.
+    pub(super) fn every_key(&self, action: Action) -> Result<()> {
+        self.action(action)?;
+        match self.identity().filter(|i| i.is_key_scoped()) {
+            Some(i) => Err(Error::PermissionDenied(format!(
+                "identity {} may not call {action}: it is limited to some keys",
+                i.name()
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether a listing shows the caller this key.
+    pub(super) fn sees(&self, m: &KeyMetadata) -> bool {
+        self.identity()
+            .is_none_or(|i| i.allows_key(&m.key_id.to_string(), Some(&m.alias)))
+    }
+
+    /// Whether listings must be filtered for this caller.
+    pub(super) fn is_key_scoped(&self) -> bool {
+        self.identity().is_some_and(Identity::is_key_scoped)
+    }
+}
+
+fn denied(identity: &Identity, action: Action, shown: &str) -> Error {
+    Error::PermissionDenied(format!(
+        "identity {} may not call {action} on key {shown}",
+        identity.name()
+    ))
+}

@@ -1,0 +1,620 @@
+//! Access control over gRPC: every RPC refuses a call without a credential or with an unknown one
+//! (UNAUTHENTICATED), refuses an identity the action or the key is not allowed to
+//! (PERMISSION_DENIED, naming both), and serves an identity that is allowed. Blobs are judged by
+//! the key inside them, listings show a key-scoped identity only its keys, and SIGHUP-style policy
+//! replacement takes effect for the next call.
+#![cfg(feature = "grpc")]
+
+use std::{future::Future, sync::Arc};
+
+use kms_proto::pb::{self, key_management_service_client::KeyManagementServiceClient};
+use kms_server::{
+    Config, Kms, RootKey,
+    access::{Action, Policy},
+    server::{self, ServerOptions},
+    service::AccessControl,
+};
+use sha2::{Digest as _, Sha256};
+use tonic::{Code, Request, Status, transport::Channel};
+
+const ADMIN: &str = "admin-token-0123456789abcdef";
+const STORAGE: &str = "storage-token-0123456789abcdef";
+const READER: &str = "reader-token-0123456789abcdef";
+
+fn sha(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn policy_text(storage_keys: &str) -> String {
+    format!(
+        r#"
+identities:
+  - name: admin
+    token_sha256: "{}"
+    allow: ["*"]
+  - name: storage
+    token_sha256: "{}"
+    allow: [GenerateDataKey, GenerateDataKeyWithoutPlaintext, Encrypt, Decrypt, ReEncrypt,
+            BatchGenerateDataKey, BatchDecrypt, GetDefaultKey, DescribeKey, ListKeys,
+            EnableKey, DisableKey, ScheduleKeyDeletion, CancelKeyDeletion, ArchiveKey,
+            CancelKeyArchive, UpdateAlias, UpdateKeyDescription, EnableKeyRotation,
+            DisableKeyRotation, GetKeyRotationStatus, RotateKey, CreateKey, SeedKeys]
+    keys: {storage_keys}
+  - name: reader
+    token_sha256: "{}"
+    allow: [DescribeKey]
+"#,
+        sha(ADMIN),
+        sha(STORAGE),
+        sha(READER)
+    )
+}
+
+struct Running {
+    client: KeyManagementServiceClient<Channel>,
+    access: Arc<AccessControl>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+async fn start(policy: &str) -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let kms = Arc::new(
+        Kms::open(Config::new(
+            dir.path(),
+            RootKey::from_base64("BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=").unwrap(),
+        ))
+        .unwrap(),
+    );
+    let access = Arc::new(AccessControl::enforce(Policy::parse(policy).unwrap()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let options = ServerOptions {
+        access: access.clone(),
+        ..ServerOptions::default()
+    };
+    tokio::spawn(server::serve(listener, kms, options, async move {
+        let _ = stopped.await;
+    }));
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    Running {
+        client: KeyManagementServiceClient::new(channel),
+        access,
+        stop: Some(stop),
+        _dir: dir,
+    }
+}
+
+fn with<T>(token: Option<&str>, message: T) -> Request<T> {
+    let mut r = Request::new(message);
+    if let Some(token) = token {
+        r.metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    }
+    r
+}
+
+/// Blobs and key names the calls use.
+struct Fixture {
+    app_key: String,
+    secret_key: String,
+    app_blob: Vec<u8>,
+    secret_blob: Vec<u8>,
+}
+
+async fn fixture(c: &mut KeyManagementServiceClient<Channel>) -> Fixture {
+    let mut make = async |alias: &str| {
+        let id = c
+            .create_key(with(
+                Some(ADMIN),
+                pb::CreateKeyRequest {
+                    alias: alias.to_owned(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .key_metadata
+            .unwrap()
+            .key_id;
+        let blob = c
+            .encrypt(with(
+                Some(ADMIN),
+                pb::EncryptRequest {
+                    key_id: id.clone(),
+                    plaintext: b"hello".to_vec(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .ciphertext_blob;
+        (id, blob)
+    };
+    let (app_key, app_blob) = make("app-one").await;
+    let (secret_key, secret_blob) = make("secret-one").await;
+    Fixture {
+        app_key,
+        secret_key,
+        app_blob,
+        secret_blob,
+    }
+}
+
+fn gdk(key: &str) -> pb::GenerateDataKeyRequest {
+    pb::GenerateDataKeyRequest {
+        key_id: key.to_owned(),
+        key_spec: pb::KeySpec::Aes256 as i32,
+        ..Default::default()
+    }
+}
+
+/// One call of `action` on `key` (or the blob of `key`), with the outer status only.
+async fn call(
+    c: &mut KeyManagementServiceClient<Channel>,
+    action: Action,
+    token: Option<&str>,
+    key: &str,
+    blob: &[u8],
+) -> Result<(), Status> {
+    async fn done<T>(f: impl Future<Output = Result<T, Status>>) -> Result<(), Status> {
+        f.await.map(drop)
+    }
+    let t = token;
+    let id = || key.to_owned();
+    match action {
+        Action::CreateKey => {
+            done(c.create_key(with(
+                t,
+                pb::CreateKeyRequest {
+                    alias: format!("{key}-new"),
+                    ..Default::default()
+                },
+            )))
+            .await
+        }
+        Action::DescribeKey => {
+            done(c.describe_key(with(t, pb::DescribeKeyRequest { key_id: id() }))).await
+        }
+        Action::ListKeys => done(c.list_keys(with(t, pb::ListKeysRequest::default()))).await,
+        Action::EnableKey => {
+            done(c.enable_key(with(t, pb::EnableKeyRequest { key_id: id() }))).await
+        }
+        Action::DisableKey => {
+            done(c.disable_key(with(t, pb::DisableKeyRequest { key_id: id() }))).await
+        }
+        Action::ScheduleKeyDeletion => {
+            done(c.schedule_key_deletion(with(
+                t,
+                pb::ScheduleKeyDeletionRequest {
+                    key_id: id(),
+                    pending_window_in_days: 7,
+                },
+            )))
+            .await
+        }
+        Action::CancelKeyDeletion => {
+            done(c.cancel_key_deletion(with(t, pb::CancelKeyDeletionRequest { key_id: id() })))
+                .await
+        }
+        Action::ArchiveKey => {
+            done(c.archive_key(with(t, pb::ArchiveKeyRequest { key_id: id() }))).await
+        }
+        Action::CancelKeyArchive => {
+            done(c.cancel_key_archive(with(t, pb::CancelKeyArchiveRequest { key_id: id() }))).await
+        }
+        Action::UpdateAlias => {
+            done(c.update_alias(with(
+                t,
+                pb::UpdateAliasRequest {
+                    key_id: id(),
+                    alias: "renamed".to_owned(),
+                },
+            )))
+            .await
+        }
+        Action::UpdateKeyDescription => {
+            done(c.update_key_description(with(
+                t,
+                pb::UpdateKeyDescriptionRequest {
+                    key_id: id(),
+                    description: "d".to_owned(),
+                },
+            )))
+            .await
+        }
+        Action::EnableKeyRotation => {
+            done(c.enable_key_rotation(with(
+                t,
+                pb::EnableKeyRotationRequest {
+                    key_id: id(),
+                    rotate_days: 30,
+                },
+            )))
+            .await
+        }
+        Action::DisableKeyRotation => {
+            done(c.disable_key_rotation(with(t, pb::DisableKeyRotationRequest { key_id: id() })))
+                .await
+        }
+        Action::GetKeyRotationStatus => {
+            done(
+                c.get_key_rotation_status(with(
+                    t,
+                    pb::GetKeyRotationStatusRequest { key_id: id() },
+                )),
+            )
+            .await
+        }
+        Action::RotateKey => {
+            done(c.rotate_key(with(t, pb::RotateKeyRequest { key_id: id() }))).await
+        }
+        Action::GetDefaultKey => {
+            done(c.get_default_key(with(t, pb::GetDefaultKeyRequest {}))).await
+        }
+        Action::GenerateDataKey => done(c.generate_data_key(with(t, gdk(key)))).await,
+        Action::GenerateDataKeyWithoutPlaintext => {
+            done(c.generate_data_key_without_plaintext(with(t, gdk(key)))).await
+        }
+        Action::Encrypt => {
+            done(c.encrypt(with(
+                t,
+                pb::EncryptRequest {
+                    key_id: id(),
+                    plaintext: b"x".to_vec(),
+                    ..Default::default()
+                },
+            )))
+            .await
+        }
+        Action::Decrypt => {
+            done(c.decrypt(with(
+                t,
+                pb::DecryptRequest {
+                    ciphertext_blob: blob.to_vec(),
+                    ..Default::default()
+                },
+            )))
+            .await
+        }
+        Action::ReEncrypt => {
+            done(c.re_encrypt(with(
+                t,
+                pb::ReEncryptRequest {
+                    ciphertext_blob: blob.to_vec(),
+                    ..Default::default()
+                },
+            )))
+            .await
+        }
+        Action::GenerateRandom => {
+            done(c.generate_random(with(
+                t,
+                pb::GenerateRandomRequest {
+                    number_of_bytes: 16,
+                },
+            )))
+            .await
+        }
+        Action::BatchGenerateDataKey => {
+            let r = c
+                .batch_generate_data_key(with(
+                    t,
+                    pb::BatchGenerateDataKeyRequest {
+                        items: vec![gdk(key)],
+                        without_plaintext: false,
+                    },
+                ))
+                .await?;
+            item_status(r.into_inner().results[0].result.as_ref().map(|r| match r {
+                pb::batch_generate_data_key_result::Result::Ok(_) => None,
+                pb::batch_generate_data_key_result::Result::Error(e) => Some(e.clone()),
+            }))
+        }
+        Action::BatchDecrypt => {
+            let r = c
+                .batch_decrypt(with(
+                    t,
+                    pb::BatchDecryptRequest {
+                        items: vec![pb::DecryptRequest {
+                            ciphertext_blob: blob.to_vec(),
+                            ..Default::default()
+                        }],
+                    },
+                ))
+                .await?;
+            item_status(r.into_inner().results[0].result.as_ref().map(|r| match r {
+                pb::batch_decrypt_result::Result::Ok(_) => None,
+                pb::batch_decrypt_result::Result::Error(e) => Some(e.clone()),
+            }))
+        }
+        Action::SeedKeys => {
+            done(c.seed_keys(with(
+                t,
+                pb::SeedKeysRequest {
+                    document: "keys: []\n".to_owned(),
+                },
+            )))
+            .await
+        }
+        other => panic!("no call for {other}"),
+    }
+}
+
+/// A batch item's error as a status, so batch items are judged like whole calls.
+fn item_status(item: Option<Option<pb::ItemError>>) -> Result<(), Status> {
+    match item.expect("an item result") {
+        None => Ok(()),
+        Some(e) => {
+            let mut s = Status::new(Code::from(e.code), e.message);
+            s.metadata_mut()
+                .insert("x-kms-error-code", e.error_code.parse().unwrap());
+            Err(s)
+        }
+    }
+}
+
+fn expect_refusal(
+    result: Result<(), Status>,
+    code: Code,
+    tencent: &str,
+    message: &str,
+    what: &str,
+) {
+    let s = result.expect_err(what);
+    assert_eq!(s.code(), code, "{what}: {s:?}");
+    assert_eq!(s.message(), message, "{what}");
+    assert_eq!(
+        s.metadata()
+            .get("x-kms-error-code")
+            .unwrap()
+            .to_str()
+            .unwrap(),
+        tencent,
+        "{what}"
+    );
+}
+
+/// Every RPC x {no credential, unknown token, action not allowed, key not allowed, allowed}.
+#[tokio::test]
+async fn every_rpc_checks_the_credential_the_action_and_the_key() {
+    let mut s = start(&policy_text(r#"["alias/app-*"]"#)).await;
+    let fx = fixture(&mut s.client).await;
+    let c = &mut s.client;
+    for action in Action::ALL {
+        let what = action.as_str();
+        expect_refusal(
+            call(c, action, None, &fx.app_key, &fx.app_blob).await,
+            Code::Unauthenticated,
+            "AuthFailure",
+            "no credential: send `authorization: Bearer <token>` metadata or a client certificate",
+            what,
+        );
+        expect_refusal(
+            call(
+                c,
+                action,
+                Some("not-a-known-token"),
+                &fx.app_key,
+                &fx.app_blob,
+            )
+            .await,
+            Code::Unauthenticated,
+            "AuthFailure",
+            "unknown bearer token",
+            what,
+        );
+        if action != Action::DescribeKey {
+            expect_refusal(
+                call(c, action, Some(READER), &fx.app_key, &fx.app_blob).await,
+                Code::PermissionDenied,
+                "UnauthorizedOperation",
+                &format!("identity reader may not call {action}"),
+                what,
+            );
+        }
+        // The storage identity is limited to alias/app-*: the secret key is refused by name (and
+        // by the key inside its blob), with the key as the caller gave it.
+        let keyless = matches!(action, Action::ListKeys | Action::GenerateRandom);
+        if !keyless {
+            let shown = match action {
+                Action::CreateKey => format!("alias/{}-new", fx.secret_key),
+                Action::GetDefaultKey => String::new(),
+                _ => fx.secret_key.clone(),
+            };
+            let refused = call(c, action, Some(STORAGE), &fx.secret_key, &fx.secret_blob).await;
+            let message = match action {
+                Action::SeedKeys => {
+                    "identity storage may not call SeedKeys: it is limited to some keys".to_owned()
+                }
+                Action::GetDefaultKey => {
+                    let default = refused.as_ref().unwrap_err().message().to_owned();
+                    assert!(
+                        default.starts_with("identity storage may not call GetDefaultKey on key ")
+                    );
+                    default
+                }
+                _ => format!("identity storage may not call {action} on key {shown}"),
+            };
+            expect_refusal(
+                refused,
+                Code::PermissionDenied,
+                "UnauthorizedOperation",
+                &message,
+                what,
+            );
+        }
+        // Allowed: the admin on the secret key never meets an access refusal.
+        if let Err(s) = call(c, action, Some(ADMIN), &fx.secret_key, &fx.secret_blob).await {
+            assert!(
+                !matches!(s.code(), Code::Unauthenticated | Code::PermissionDenied),
+                "{what}: {s:?}"
+            );
+        }
+    }
+}
+
+/// What a key-scoped identity may do, it does; what it sees is only its keys; and a name that
+/// resolves to nothing is refused like a forbidden key.
+#[tokio::test]
+async fn a_key_scoped_identity_works_within_its_keys_and_sees_only_them() {
+    let mut s = start(&policy_text(r#"["alias/app-*"]"#)).await;
+    let fx = fixture(&mut s.client).await;
+    let c = &mut s.client;
+    for action in [
+        Action::GenerateDataKey,
+        Action::GenerateDataKeyWithoutPlaintext,
+        Action::Encrypt,
+        Action::Decrypt,
+        Action::ReEncrypt,
+        Action::DescribeKey,
+        Action::BatchGenerateDataKey,
+        Action::BatchDecrypt,
+        Action::GetKeyRotationStatus,
+    ] {
+        call(c, action, Some(STORAGE), &fx.app_key, &fx.app_blob)
+            .await
+            .unwrap_or_else(|e| panic!("{action}: {e:?}"));
+    }
+    // By alias too.
+    call(
+        c,
+        Action::GenerateDataKey,
+        Some(STORAGE),
+        "alias/app-one",
+        &[],
+    )
+    .await
+    .unwrap();
+    let listed = c
+        .list_keys(with(Some(STORAGE), pb::ListKeysRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    let ids: Vec<String> = listed.keys.iter().map(|k| k.key_id.clone()).collect();
+    assert_eq!(ids, std::slice::from_ref(&fx.app_key));
+    assert_eq!(listed.total_count, 1);
+    let all = c
+        .list_keys(with(Some(ADMIN), pb::ListKeysRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(all.total_count >= 2, "{all:?}");
+    // A name that exists nowhere is refused exactly like a forbidden one.
+    expect_refusal(
+        call(
+            c,
+            Action::DescribeKey,
+            Some(STORAGE),
+            "alias/app-nothing",
+            &[],
+        )
+        .await,
+        Code::PermissionDenied,
+        "UnauthorizedOperation",
+        "identity storage may not call DescribeKey on key alias/app-nothing",
+        "unknown name",
+    );
+    // ReEncrypt into a forbidden destination is refused, naming it.
+    let moved = c
+        .re_encrypt(with(
+            Some(STORAGE),
+            pb::ReEncryptRequest {
+                ciphertext_blob: fx.app_blob.clone(),
+                destination_key_id: "alias/secret-one".to_owned(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .map(drop);
+    expect_refusal(
+        moved,
+        Code::PermissionDenied,
+        "UnauthorizedOperation",
+        "identity storage may not call ReEncrypt on key alias/secret-one",
+        "destination",
+    );
+    // A batch with an allowed and a forbidden blob: each item its own answer.
+    let both = c
+        .batch_decrypt(with(
+            Some(STORAGE),
+            pb::BatchDecryptRequest {
+                items: [&fx.app_blob, &fx.secret_blob]
+                    .into_iter()
+                    .map(|b| pb::DecryptRequest {
+                        ciphertext_blob: b.clone(),
+                        ..Default::default()
+                    })
+                    .collect(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(matches!(
+        both.results[0].result,
+        Some(pb::batch_decrypt_result::Result::Ok(_))
+    ));
+    match &both.results[1].result {
+        Some(pb::batch_decrypt_result::Result::Error(e)) => {
+            assert_eq!(e.code, Code::PermissionDenied as i32);
+            assert_eq!(e.error_code, "UnauthorizedOperation");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Renaming an own key under an alias outside the patterns is refused.
+    let renamed = c
+        .update_alias(with(
+            Some(STORAGE),
+            pb::UpdateAliasRequest {
+                key_id: fx.app_key.clone(),
+                alias: "secret-two".to_owned(),
+            },
+        ))
+        .await
+        .map(drop);
+    expect_refusal(
+        renamed,
+        Code::PermissionDenied,
+        "UnauthorizedOperation",
+        "identity storage may not call UpdateAlias on key alias/secret-two",
+        "rename",
+    );
+}
+
+/// A replaced policy (what SIGHUP does) applies to the next call.
+#[tokio::test]
+async fn a_replaced_policy_applies_to_the_next_call() {
+    let mut s = start(&policy_text(r#"["alias/app-*"]"#)).await;
+    let fx = fixture(&mut s.client).await;
+    let c = &mut s.client;
+    assert_eq!(
+        call(c, Action::Decrypt, Some(STORAGE), "", &fx.secret_blob)
+            .await
+            .unwrap_err()
+            .code(),
+        Code::PermissionDenied
+    );
+    assert!(
+        s.access
+            .replace(Policy::parse(&policy_text(r#"["alias/*"]"#)).unwrap())
+    );
+    call(c, Action::Decrypt, Some(STORAGE), "", &fx.secret_blob)
+        .await
+        .unwrap();
+}
