@@ -5,7 +5,9 @@ use std::{net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc, time::Du
 use clap::Parser;
 use kms_server::{
     Config, Kms, RootKey, SystemClock,
+    limits::{LimitArgs, Limits},
     server::{self, ServerOptions},
+    tls::{ClientAuth, TlsArgs},
 };
 
 /// mimalloc: its per-thread heaps avoid glibc's arena lock, which the runtime threads otherwise
@@ -36,6 +38,10 @@ struct Cli {
     /// Seconds between checks of deletion dates and automatic rotations.
     #[arg(long, default_value_t = 60)]
     tick_secs: u64,
+    #[command(flatten)]
+    tls: TlsArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 fn main() -> ExitCode {
@@ -65,6 +71,15 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    // Flag mistakes and unreadable certificate files first, before a data directory or a root key
+    // is created. A self-signed CA is written only once the data directory is this server's (after
+    // `Kms::open` takes its lock), so a second server refused there cannot replace it.
+    cli.tls.check()?;
+    let tls_from_files = if cli.tls.tls_self_signed {
+        None
+    } else {
+        cli.tls.load(&cli.data_dir)?
+    };
     let root_key = RootKey::from_env_or_file(
         &cli.root_key_file
             .clone()
@@ -83,19 +98,41 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|e| format!("{}: {e}", path.display()))?;
         tracing::info!(file = %path.display(), changed, total, "seed loaded");
     }
+    let tls = if cli.tls.tls_self_signed {
+        cli.tls.load(&cli.data_dir)?
+    } else {
+        tls_from_files
+    };
+    if let Some(path) = tls.as_ref().and_then(|t| t.ca_written.as_ref()) {
+        tracing::info!(ca = %path.display(), "self-signed TLS: clients trust this CA certificate");
+    }
     let kms = Arc::new(kms);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(cli.listen).await?;
         let addr = listener.local_addr()?;
+        let transport = match tls.as_ref().map(|t| t.client_auth) {
+            None => "plain text",
+            Some(ClientAuth::None) => "TLS",
+            Some(ClientAuth::Optional) => "TLS, client certificates verified when presented",
+            Some(ClientAuth::Required) => "TLS, client certificates required",
+        };
+        let limits = Limits::from(&cli.limits);
         tracing::info!(
             %addr,
             data_dir = %cli.data_dir.display(),
             default_key = %kms.default_key_id(),
+            transport,
+            max_message_bytes = limits.max_message_bytes,
+            max_concurrent_streams = limits.max_concurrent_streams,
+            max_connections = limits.max_connections,
+            call_deadline_secs = limits.call_deadline.as_secs(),
             "kms-server listening on {addr}"
         );
         let options = ServerOptions {
             tick: Duration::from_secs(cli.tick_secs.max(1)),
+            tls,
+            limits,
         };
         server::serve(listener, kms, options, server::shutdown_signal()).await?;
         Ok(())

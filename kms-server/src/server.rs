@@ -1,13 +1,13 @@
 //! The server loop: the KMS service plus gRPC health and reflection on a listener the caller binds
-//! (so tests use `127.0.0.1:0`), a background task for deadlines, and graceful shutdown.
+//! (so tests use `127.0.0.1:0`), optionally under TLS ([`crate::tls`]), within the
+//! [`Limits`](crate::limits::Limits), a background task for deadlines, and graceful shutdown.
 
 use std::{future::Future, sync::Arc, time::Duration};
 
 use kms_proto::pb::key_management_service_server::KeyManagementServiceServer;
 use tokio::net::TcpListener;
-use tonic::transport::server::TcpIncoming;
 
-use crate::{kms::Kms, service::KmsService};
+use crate::{kms::Kms, limits::Limits, service::KmsService, tls::ServerTls};
 
 /// How often deletion dates and automatic rotations are checked by default.
 pub const DEFAULT_TICK: Duration = Duration::from_secs(60);
@@ -17,11 +17,19 @@ pub const DEFAULT_TICK: Duration = Duration::from_secs(60);
 pub struct ServerOptions {
     /// Interval of the background deadline check.
     pub tick: Duration,
+    /// TLS, or plain text when `None`.
+    pub tls: Option<ServerTls>,
+    /// Message size, streams, connections and call deadline.
+    pub limits: Limits,
 }
 
 impl Default for ServerOptions {
     fn default() -> Self {
-        Self { tick: DEFAULT_TICK }
+        Self {
+            tick: DEFAULT_TICK,
+            tls: None,
+            limits: Limits::default(),
+        }
     }
 }
 
@@ -57,16 +65,24 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(kms_proto::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
-    let ticker = tokio::spawn(run_deadlines(kms.clone(), options.tick));
-    // `Server::tcp_nodelay` does not reach sockets from a listener the caller bound: set it on the
-    // incoming stream. Without it, Nagle's algorithm holds back the last segment of a response
-    // larger than one segment (ListKeys) until the client's delayed ACK: about 40 ms per call.
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    let result = tonic::transport::Server::builder()
+    let limits = options.limits;
+    let mut builder = tonic::transport::Server::builder()
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .timeout(limits.call_deadline);
+    if let Some(tls) = options.tls {
+        builder = builder.tls_config(tls.config)?;
+    }
+    let kms_service = KeyManagementServiceServer::new(KmsService::new(kms.clone()))
+        .max_decoding_message_size(limits.max_message_bytes);
+    let ticker = tokio::spawn(run_deadlines(kms, options.tick));
+    // `Server::tcp_nodelay` does not reach sockets from a listener the caller bound: the gate sets
+    // it on each accepted socket.
+    let incoming = crate::limits::incoming(listener, limits.max_connections);
+    let result = builder
         .add_service(health)
         .add_service(reflection)
         .add_service(reflection_v1alpha)
-        .add_service(KeyManagementServiceServer::new(KmsService::new(kms)))
+        .add_service(kms_service)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
     ticker.abort();

@@ -103,9 +103,17 @@ impl TestKms {
         let (tx, rx) = oneshot::channel::<()>();
         let server_kms = kms.clone();
         let handle = tokio::spawn(async move {
-            serve(listener, server_kms, ServerOptions { tick }, async {
-                let _ = rx.await;
-            })
+            serve(
+                listener,
+                server_kms,
+                ServerOptions {
+                    tick,
+                    ..ServerOptions::default()
+                },
+                async {
+                    let _ = rx.await;
+                },
+            )
             .await
             .expect("server runs");
         });
