@@ -11,9 +11,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out.join("kms_descriptor.bin"),
         prost::Message::encode_to_vec(&fds),
     )?;
+    // `prost::Name` on every message: the codec names the request type that does not decode.
+    let mut config = tonic_prost_build::Config::new();
+    config.enable_type_names();
     tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)
-        .compile_fds(fds)?;
+        .codec_path("crate::codec::KmsCodec")
+        .compile_fds_with_config(fds, config)?;
     Ok(())
 }

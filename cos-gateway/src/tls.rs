@@ -1,4 +1,4 @@
-//! TLS: a server config from PEM files, or a generated CA and server certificate (rcgen) whose CA
+//! TLS: a server config from PEM files, or a generated CA and server certificate (`local-pki`) whose CA
 //! file the user passes to the SDK (`VerifySSL='ca.pem'` in Python, `NODE_EXTRA_CA_CERTS` in Node).
 
 use std::path::Path;
@@ -77,50 +77,21 @@ pub struct SelfSigned {
 /// Generates a CA and a server certificate for `localhost`, `127.0.0.1`, `::1`,
 /// `*.cos.<region>.myqcloud.com` for the [`REGIONS`], and any extra DNS names.
 pub fn self_signed(extra_names: &[String]) -> std::io::Result<SelfSigned> {
-    use rcgen::{
-        BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-        IsCa, KeyPair, KeyUsagePurpose, SanType,
-    };
-    let err = |e: rcgen::Error| std::io::Error::other(e.to_string());
-    let ca_key = KeyPair::generate().map_err(err)?;
-    let mut ca = CertificateParams::default();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name = DistinguishedName::new();
-    ca.distinguished_name
-        .push(DnType::CommonName, "cos-gateway local CA");
-    ca.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca_cert = ca.self_signed(&ca_key).map_err(err)?;
-    let issuer = rcgen::Issuer::new(ca, ca_key);
-
-    let mut names = vec!["localhost".to_owned()];
+    let err = |e: local_pki::Error| std::io::Error::other(e.to_string());
+    let ca = local_pki::LocalCa::generate("cos-gateway local CA").map_err(err)?;
     // The Node SDK in `Ip` mode verifies the certificate against the virtual-host name it puts in
     // `Host`, so the common regions' bucket names are covered.
-    names.extend(REGIONS.iter().map(|r| format!("*.cos.{r}.myqcloud.com")));
+    let mut names: Vec<String> = REGIONS
+        .iter()
+        .map(|r| format!("*.cos.{r}.myqcloud.com"))
+        .collect();
     names.extend(extra_names.iter().cloned());
-    let mut leaf = CertificateParams::new(names).map_err(err)?;
-    leaf.distinguished_name = DistinguishedName::new();
-    leaf.distinguished_name
-        .push(DnType::CommonName, "cos-gateway");
-    leaf.subject_alt_names
-        .push(SanType::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
-    leaf.subject_alt_names
-        .push(SanType::IpAddress(std::net::Ipv6Addr::LOCALHOST.into()));
-    leaf.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-    ];
-    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    leaf.use_authority_key_identifier_extension = true;
-    let leaf_key = KeyPair::generate().map_err(err)?;
-    let leaf_cert = leaf.signed_by(&leaf_key, &issuer).map_err(err)?;
-    let key = PrivateKeyDer::try_from(leaf_key.serialize_der()).map_err(std::io::Error::other)?;
-    let config = server_config(vec![leaf_cert.der().clone(), ca_cert.der().clone()], key)?;
+    let leaf = ca.issue_server("cos-gateway", &names).map_err(err)?;
+    let key = PrivateKeyDer::from_pem_slice(leaf.key_pem.as_bytes())
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let config = server_config(vec![leaf.cert_der.clone(), ca.cert_der().clone()], key)?;
     Ok(SelfSigned {
-        ca_pem: ca_cert.pem(),
+        ca_pem: ca.cert_pem(),
         config,
     })
 }
@@ -132,14 +103,11 @@ mod tests {
     #[test]
     fn pem_files_load_and_bad_files_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = rcgen::CertificateParams::new(vec!["localhost".into()])
-            .unwrap()
-            .self_signed(&key)
-            .unwrap();
+        let ca = local_pki::LocalCa::generate("test CA").unwrap();
+        let cert = ca.issue_server("gw", &[]).unwrap();
         let (c, k) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
-        std::fs::write(&c, cert.pem()).unwrap();
-        std::fs::write(&k, key.serialize_pem()).unwrap();
+        std::fs::write(&c, &cert.cert_pem).unwrap();
+        std::fs::write(&k, cert.key_pem.as_bytes()).unwrap();
         server_config_from_files(&c, &k).unwrap();
         std::fs::write(&k, "not a key").unwrap();
         assert!(server_config_from_files(&c, &k).is_err());

@@ -6,7 +6,7 @@
 //! `default-features = false`. The `grpc` feature (on by default) adds the tonic service
 //! ([`service`]) and the server loop ([`server`]) behind the `kms-server` binary.
 //!
-//! Layers, top to bottom: `service`/`server` (transport) -> [`kms`] (the calls, the cache,
+//! Layers, top to bottom: `service`/`server`/`tls`/`limits` (transport) -> [`kms`] (the calls, the cache,
 //! deadlines, seeding) -> [`keys`] (the key model, its field rules and the state table), [`blob`],
 //! [`root_key`], [`secret`], [`context`] (formats and key types) -> [`store`] (the [`KeyStore`]
 //! trait; SQLite behind it).
@@ -19,6 +19,8 @@ pub mod context;
 pub mod error;
 pub mod keys;
 pub mod kms;
+#[cfg(feature = "grpc")]
+pub mod limits;
 pub mod private_fs;
 pub mod root_key;
 pub mod secret;
@@ -27,6 +29,8 @@ pub mod server;
 #[cfg(feature = "grpc")]
 pub mod service;
 pub mod store;
+#[cfg(feature = "grpc")]
+pub mod tls;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::EncryptionContext;

@@ -6,8 +6,10 @@ use clap::Parser;
 use kms_server::{
     Config, Kms, RootKey, SystemClock,
     access::Policy,
+    limits::{LimitArgs, Limits},
     server::{self, ServerOptions},
     service::AccessControl,
+    tls::{ClientAuth, TlsArgs},
 };
 
 /// mimalloc: its per-thread heaps avoid glibc's arena lock, which the runtime threads otherwise
@@ -48,6 +50,10 @@ struct Cli {
     /// disable or delete every key.
     #[arg(long)]
     insecure_no_auth: bool,
+    #[command(flatten)]
+    tls: TlsArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 fn main() -> ExitCode {
@@ -109,6 +115,15 @@ fn access_control(cli: &Cli) -> Result<AccessControl, Box<dyn std::error::Error>
 
 fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let access = Arc::new(access_control(&cli)?);
+    // Flag mistakes and unreadable certificate files first, before a data directory or a root key
+    // is created. A self-signed CA is written only once the data directory is this server's (after
+    // `Kms::open` takes its lock), so a second server refused there cannot replace it.
+    cli.tls.check()?;
+    let tls_from_files = if cli.tls.tls_self_signed {
+        None
+    } else {
+        cli.tls.load(&cli.data_dir)?
+    };
     let key_file = cli
         .root_key_file
         .clone()
@@ -134,21 +149,43 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|e| format!("{}: {e}", path.display()))?;
         tracing::info!(file = %path.display(), changed, total, "seed loaded");
     }
+    let tls = if cli.tls.tls_self_signed {
+        cli.tls.load(&cli.data_dir)?
+    } else {
+        tls_from_files
+    };
+    if let Some(path) = tls.as_ref().and_then(|t| t.ca_written.as_ref()) {
+        tracing::info!(ca = %path.display(), "self-signed TLS: clients trust this CA certificate");
+    }
     let kms = Arc::new(kms);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(cli.listen).await?;
         let addr = listener.local_addr()?;
+        let transport = match tls.as_ref().map(|t| t.client_auth) {
+            None => "plain text",
+            Some(ClientAuth::None) => "TLS",
+            Some(ClientAuth::Optional) => "TLS, client certificates verified when presented",
+            Some(ClientAuth::Required) => "TLS, client certificates required",
+        };
+        let limits = Limits::from(&cli.limits);
         tracing::info!(
             %addr,
             data_dir = %cli.data_dir.display(),
             default_key = %kms.default_key_id(),
+            transport,
+            max_message_bytes = limits.max_message_bytes,
+            max_concurrent_streams = limits.max_concurrent_streams,
+            max_connections = limits.max_connections,
+            call_deadline_secs = limits.call_deadline.as_secs(),
             "kms-server listening on {addr}"
         );
         let options = ServerOptions {
             tick: Duration::from_secs(cli.tick_secs.max(1)),
             access,
             policy_file: cli.policy.clone(),
+            tls,
+            limits,
         };
         server::serve(listener, kms, options, server::shutdown_signal()).await?;
         Ok(())

@@ -1,16 +1,18 @@
 //! The server loop: the KMS service plus gRPC health and reflection on a listener the caller binds
-//! (so tests use `127.0.0.1:0`), a background task for deadlines, and graceful shutdown.
+//! (so tests use `127.0.0.1:0`), optionally under TLS ([`crate::tls`]), within the
+//! [`Limits`](crate::limits::Limits), a background task for deadlines, and graceful shutdown.
 
 use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
 
 use kms_proto::pb::key_management_service_server::KeyManagementServiceServer;
 use tokio::net::TcpListener;
-use tonic::transport::server::TcpIncoming;
 
 use crate::{
     access::Policy,
     kms::Kms,
+    limits::Limits,
     service::{AccessControl, KmsService},
+    tls::ServerTls,
 };
 
 /// How often deletion dates and automatic rotations are checked by default.
@@ -25,6 +27,10 @@ pub struct ServerOptions {
     pub access: Arc<AccessControl>,
     /// The policy file SIGHUP reloads into `access` (none: SIGHUP changes nothing).
     pub policy_file: Option<PathBuf>,
+    /// TLS, or plain text when `None`.
+    pub tls: Option<ServerTls>,
+    /// Message size, streams, connections and call deadline.
+    pub limits: Limits,
 }
 
 impl Default for ServerOptions {
@@ -33,6 +39,8 @@ impl Default for ServerOptions {
             tick: DEFAULT_TICK,
             access: Arc::new(AccessControl::allow_all()),
             policy_file: None,
+            tls: None,
+            limits: Limits::default(),
         }
     }
 }
@@ -69,23 +77,28 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(kms_proto::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
-    let ticker = tokio::spawn(run_deadlines(kms.clone(), options.tick));
+    let limits = options.limits;
+    let mut builder = tonic::transport::Server::builder()
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .timeout(limits.call_deadline);
+    if let Some(tls) = options.tls {
+        builder = builder.tls_config(tls.config)?;
+    }
+    let kms_service = KeyManagementServiceServer::new(KmsService::with_access(kms.clone(), options.access.clone()))
+        .max_decoding_message_size(limits.max_message_bytes);
+    let ticker = tokio::spawn(run_deadlines(kms, options.tick));
     let reloader = options
         .policy_file
         .clone()
         .map(|path| tokio::spawn(reload_on_hangup(options.access.clone(), path)));
-    // `Server::tcp_nodelay` does not reach sockets from a listener the caller bound: set it on the
-    // incoming stream. Without it, Nagle's algorithm holds back the last segment of a response
-    // larger than one segment (ListKeys) until the client's delayed ACK: about 40 ms per call.
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    let result = tonic::transport::Server::builder()
+    // `Server::tcp_nodelay` does not reach sockets from a listener the caller bound: the gate sets
+    // it on each accepted socket.
+    let incoming = crate::limits::incoming(listener, limits.max_connections);
+    let result = builder
         .add_service(health)
         .add_service(reflection)
         .add_service(reflection_v1alpha)
-        .add_service(KeyManagementServiceServer::new(KmsService::with_access(
-            kms,
-            options.access.clone(),
-        )))
+        .add_service(kms_service)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
     ticker.abort();

@@ -1,4 +1,7 @@
-//! The `kms.v1` gRPC API. Generated code is reached only as `kms_proto::pb::...`.
+//! The `kms.v1` gRPC API. Generated code is reached only as `kms_proto::pb::...`; it encodes and
+//! decodes through [`codec::KmsCodec`].
+
+pub mod codec;
 
 /// Messages and the `KeyManagementService` client and server.
 pub mod pb {

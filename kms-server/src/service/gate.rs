@@ -19,7 +19,7 @@ use tonic::Request;
 use uuid::Uuid;
 
 use crate::{
-    access::{Action, Credential, DIGEST_LEN, Identity, Policy},
+    access::{Action, Credential, Identity, Policy},
     blob::BlobHeader,
     error::{Error, Result},
     keys::KeyMetadata,
@@ -75,7 +75,7 @@ impl AccessControl {
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
         let token = bearer_token(request)?;
-        let cert = peer_cert_digest(request);
+        let cert = crate::tls::client_cert_digest(request);
         let credential = match (&token, cert) {
             (Some(token), _) => Credential::Bearer(token.as_bytes()),
             (None, Some(digest)) => Credential::ClientCert(digest),
@@ -119,12 +119,6 @@ fn bearer_token<T>(request: &Request<T>) -> Result<Option<&str>> {
         return Err(malformed());
     }
     Ok(Some(token))
-}
-
-/// The SHA-256 of the verified client certificate's public key, on a mutual-TLS connection.
-fn peer_cert_digest<T>(request: &Request<T>) -> Option<[u8; DIGEST_LEN]> {
-    let certs = request.peer_certs()?;
-    local_pki::spki_sha256(certs.first()?).ok()
 }
 
 /// The caller of one RPC.

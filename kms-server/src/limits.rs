@@ -1,0 +1,226 @@
+//! The gRPC server's resource limits: what each one bounds, its default and where the default comes
+//! from, its command-line flag, and the listener gate that enforces the connection limit.
+//!
+//! | limit | default | beyond it |
+//! |---|---|---|
+//! | request message size | [`DEFAULT_MAX_MESSAGE_BYTES`] (6 MiB) | the call fails with OUT_OF_RANGE (tonic's code) before the body is buffered |
+//! | concurrent HTTP/2 streams per connection | [`DEFAULT_MAX_CONCURRENT_STREAMS`] | the client queues further calls on its side (HTTP/2 `SETTINGS_MAX_CONCURRENT_STREAMS`) |
+//! | open connections | [`DEFAULT_MAX_CONNECTIONS`] | the next connection waits, unaccepted, until one closes |
+//! | per-call deadline | [`DEFAULT_CALL_DEADLINE`] | the call fails with CANCELLED ("Timeout expired"); a shorter `grpc-timeout` from the client wins |
+//!
+//! Connections beyond the limit wait rather than being closed: the listener is not polled while
+//! every slot is taken, so the kernel keeps them in its accept backlog and they proceed as soon as
+//! another connection closes. A closed connection would turn a burst into errors and retries;
+//! a waiting one is plain back-pressure, bounded by the client's own connect or call deadline.
+
+use std::{
+    io,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use futures::Stream;
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    net::{TcpListener, TcpStream},
+    sync::{OwnedSemaphorePermit, Semaphore},
+};
+use tonic::transport::server::{Connected, TcpConnectInfo};
+
+use crate::{blob::BLOB_MIN_LEN, kms::data_keys};
+
+/// Bytes a length-delimited protobuf field adds to its payload: one tag byte and a length varint of
+/// at most three bytes (payloads under 2 MiB).
+const FIELD_OVERHEAD: usize = 1 + 3;
+
+/// The largest ciphertext blob the server makes: an Encrypt of the most plaintext it takes.
+const MAX_BLOB_BYTES: usize = BLOB_MIN_LEN + *data_keys::ENCRYPT_PLAINTEXT_BYTES.end();
+
+/// The largest item of a BatchDecrypt: the largest blob and the largest context, framed.
+const MAX_DECRYPT_ITEM_BYTES: usize = FIELD_OVERHEAD
+    + (FIELD_OVERHEAD + MAX_BLOB_BYTES)
+    + (FIELD_OVERHEAD + kms_types::limits::MAX_CONTEXT_BASE64_BYTES);
+
+/// Default largest request message (6 MiB): the largest legitimate request, a full BatchDecrypt
+/// (the most items, each with the largest blob and context), rounded up to a whole MiB. It also
+/// bounds a SeedKeys document.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize =
+    (data_keys::MAX_BATCH_ITEMS * MAX_DECRYPT_ITEM_BYTES).next_multiple_of(1 << 20);
+
+/// Default most concurrent HTTP/2 streams (calls in flight) on one connection.
+pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 256;
+
+/// Default most open connections, well below the common soft limit of 1024 open files (the
+/// database, its WAL and the listener need descriptors too).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+
+/// Default deadline of one call, the same as kms-client's default request timeout.
+pub const DEFAULT_CALL_DEADLINE: Duration = Duration::from_secs(30);
+
+/// The limits the server enforces (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest request message, in bytes.
+    pub max_message_bytes: usize,
+    /// Most concurrent streams per HTTP/2 connection.
+    pub max_concurrent_streams: u32,
+    /// Most open connections; further ones wait until one closes.
+    pub max_connections: usize,
+    /// Deadline of one call.
+    pub call_deadline: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            max_concurrent_streams: DEFAULT_MAX_CONCURRENT_STREAMS,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            call_deadline: DEFAULT_CALL_DEADLINE,
+        }
+    }
+}
+
+/// The command-line flags of [`Limits`].
+#[derive(Debug, Clone, clap::Args)]
+pub struct LimitArgs {
+    /// Largest request message in bytes; a larger one fails with OUT_OF_RANGE.
+    #[arg(long, env = "KMS_MAX_MESSAGE_BYTES", value_name = "BYTES", default_value_t = DEFAULT_MAX_MESSAGE_BYTES,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_message_bytes: usize,
+    /// Most concurrent calls on one HTTP/2 connection.
+    #[arg(long, env = "KMS_MAX_CONCURRENT_STREAMS", value_name = "N", default_value_t = DEFAULT_MAX_CONCURRENT_STREAMS,
+        value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_concurrent_streams: u32,
+    /// Most open connections; further ones wait until one closes.
+    #[arg(long, env = "KMS_MAX_CONNECTIONS", value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_connections: usize,
+    /// Deadline of one call in seconds; a call still running then fails with CANCELLED.
+    #[arg(long, env = "KMS_CALL_DEADLINE_SECS", value_name = "SECS", default_value_t = DEFAULT_CALL_DEADLINE.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..))]
+    pub call_deadline_secs: u64,
+}
+
+impl From<&LimitArgs> for Limits {
+    fn from(args: &LimitArgs) -> Self {
+        Self {
+            max_message_bytes: args.max_message_bytes,
+            max_concurrent_streams: args.max_concurrent_streams,
+            max_connections: args.max_connections,
+            call_deadline: Duration::from_secs(args.call_deadline_secs),
+        }
+    }
+}
+
+/// An accepted connection holding one of the listener's connection slots until it is dropped.
+#[derive(Debug)]
+pub struct Connection {
+    stream: TcpStream,
+    _slot: OwnedSemaphorePermit,
+}
+
+/// The connections `listener` accepts, at most `max_connections` open at once: while every slot is
+/// taken the listener is not polled (see the module docs). `TCP_NODELAY` is set on each: without
+/// it, Nagle's algorithm holds back the last segment of a response larger than one segment
+/// (ListKeys) until the client's delayed ACK, about 40 ms per call.
+pub fn incoming(
+    listener: TcpListener,
+    max_connections: usize,
+) -> impl Stream<Item = io::Result<Connection>> + Send {
+    let slots = Arc::new(Semaphore::new(max_connections));
+    futures::stream::unfold((listener, slots), |(listener, slots)| async move {
+        let slot = slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
+        let accepted = listener.accept().await.map(|(stream, _)| {
+            if let Err(e) = stream.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+            Connection {
+                stream,
+                _slot: slot,
+            }
+        });
+        Some((accepted, (listener, slots)))
+    })
+}
+
+impl Connected for Connection {
+    // The same connect info as a bare TcpStream, so `Request::remote_addr` and (under TLS)
+    // `Request::peer_certs` keep working.
+    type ConnectInfo = TcpConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.stream.connect_info()
+    }
+}
+
+impl AsyncRead for Connection {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Connection {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The default fits the largest BatchDecrypt, counted by encoding one.
+    #[test]
+    fn the_default_message_size_fits_the_largest_batch_decrypt() {
+        use prost::Message as _;
+        let item = kms_proto::pb::DecryptRequest {
+            ciphertext_blob: vec![0xff; MAX_BLOB_BYTES],
+            encryption_context: "A".repeat(kms_types::limits::MAX_CONTEXT_BASE64_BYTES),
+        };
+        let batch = kms_proto::pb::BatchDecryptRequest {
+            items: vec![item; data_keys::MAX_BATCH_ITEMS],
+        };
+        let len = batch.encoded_len();
+        assert!(
+            len <= data_keys::MAX_BATCH_ITEMS * MAX_DECRYPT_ITEM_BYTES,
+            "{len}"
+        );
+        assert!(len <= DEFAULT_MAX_MESSAGE_BYTES);
+        assert_eq!(DEFAULT_MAX_MESSAGE_BYTES, 6 << 20);
+    }
+}

@@ -1,0 +1,536 @@
+//! TLS and mutual TLS for the gRPC server: the flags, their checks (one-line errors), the server
+//! certificate from PEM files or from a throwaway CA, and the identity digest of a verified client
+//! certificate.
+//!
+//! Server certificate: `--tls-cert FILE --tls-key FILE` (PEM; the chain leaf first), or
+//! `--tls-self-signed`: a fresh CA and a server certificate for `localhost`, `127.0.0.1`, `::1` and
+//! every `--tls-name`, with the CA certificate written (atomically) to `--tls-ca-out`, by default
+//! `<data-dir>/ca.pem`, for clients to trust. The CA's key lives only in memory: each start makes a
+//! new one.
+//!
+//! Client certificates: `--tls-client-ca FILE` makes the server ask for a client certificate and
+//! verify it against the CAs in FILE. A certificate that does not chain to them fails the
+//! handshake. A client that presents none is still let in, so callers that authenticate with a
+//! bearer token connect over the same port; what such a caller may do is the access policy's
+//! business. `--tls-require-client-cert` makes a certificate mandatory at the handshake.
+//! [`client_cert_digest`] names the verified certificate's identity (the SHA-256 of its public
+//! key, as `cert_sha256` in a policy holds it).
+
+use std::{
+    io::Write as _,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use local_pki::{DIGEST_LEN, LocalCa};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject as _};
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+
+/// Longest a TLS handshake may take: a client that connects and stays silent gives its
+/// connection slot back after this long.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Name of the CA certificate file `--tls-self-signed` writes in the data directory by default.
+pub const DEFAULT_CA_FILE: &str = "ca.pem";
+
+/// The TLS flags of `kms-server`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TlsArgs {
+    /// Server certificate chain (PEM, leaf first); needs --tls-key.
+    #[arg(long, env = "KMS_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "KMS_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve TLS with a CA and a server certificate generated at start (for localhost, 127.0.0.1,
+    /// ::1 and every --tls-name); the CA certificate is written to --tls-ca-out.
+    #[arg(long)]
+    pub tls_self_signed: bool,
+    /// Extra DNS name of the --tls-self-signed certificate (repeatable).
+    #[arg(long = "tls-name", value_name = "DNS_NAME")]
+    pub tls_names: Vec<String>,
+    /// Where --tls-self-signed writes its CA certificate. Default: <data-dir>/ca.pem.
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca_out: Option<PathBuf>,
+    /// CA certificates (PEM) that client certificates must chain to (mutual TLS). A client
+    /// certificate is then optional, so bearer-token callers still connect, unless
+    /// --tls-require-client-cert is given.
+    #[arg(long, env = "KMS_TLS_CLIENT_CA", value_name = "FILE")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// Refuse, at the handshake, clients without a certificate from --tls-client-ca.
+    #[arg(long)]
+    pub tls_require_client_cert: bool,
+}
+
+/// Errors of the TLS set-up. Each reads as one line naming the flag and the file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// `--tls-cert` without `--tls-key`.
+    #[error("--tls-cert needs --tls-key (the certificate's private key, PEM)")]
+    CertWithoutKey,
+    /// `--tls-key` without `--tls-cert`.
+    #[error("--tls-key needs --tls-cert (the certificate chain, PEM)")]
+    KeyWithoutCert,
+    /// Both a certificate and `--tls-self-signed`.
+    #[error("--tls-cert and --tls-self-signed exclude each other: give one")]
+    TwoCertificates,
+    /// A flag that only means something with `--tls-self-signed`.
+    #[error("{0} applies only to --tls-self-signed")]
+    SelfSignedOnly(&'static str),
+    /// `--tls-client-ca` on a plain-text server.
+    #[error("--tls-client-ca needs TLS: add --tls-cert and --tls-key, or --tls-self-signed")]
+    ClientCaWithoutTls,
+    /// `--tls-require-client-cert` without a CA to verify against.
+    #[error("--tls-require-client-cert needs --tls-client-ca")]
+    RequireWithoutClientCa,
+    /// A file could not be read.
+    #[error("cannot read {flag} file {}: {source}", path.display())]
+    Read {
+        /// The flag that named the file.
+        flag: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A file holds no certificate, or a malformed PEM block.
+    #[error("{flag} file {} holds no PEM certificate", path.display())]
+    NoCertificate {
+        /// The flag that named the file.
+        flag: &'static str,
+        /// The file.
+        path: PathBuf,
+    },
+    /// The key file holds no private key.
+    #[error("--tls-key file {} holds no PEM private key", path.display())]
+    NoPrivateKey {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The files parse but do not make a TLS configuration (e.g. the key is not the
+    /// certificate's, or a client CA is not a usable trust anchor).
+    #[error("TLS set-up refused: {0}")]
+    Refused(String),
+    /// The self-signed CA or server certificate could not be generated.
+    #[error("cannot generate the --tls-self-signed certificates: {0}")]
+    Generate(#[from] local_pki::Error),
+    /// The CA certificate could not be written.
+    #[error("cannot write the CA certificate to {}: {source}", path.display())]
+    WriteCa {
+        /// The destination.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A checked TLS set-up, ready for the server.
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    /// The tonic configuration.
+    pub config: ServerTlsConfig,
+    /// Where `--tls-self-signed` wrote its CA certificate.
+    pub ca_written: Option<PathBuf>,
+    /// Whether client certificates are asked for, and whether they are required.
+    pub client_auth: ClientAuth,
+}
+
+/// What the handshake asks of a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// No client certificate is asked for.
+    None,
+    /// A certificate is verified if presented; clients without one connect too.
+    Optional,
+    /// A verified certificate is required.
+    Required,
+}
+
+impl TlsArgs {
+    /// Checks the combination of flags (not the files): cheap, so `main` calls it before anything
+    /// else starts.
+    pub fn check(&self) -> Result<(), TlsError> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => return Err(TlsError::CertWithoutKey),
+            (None, Some(_)) => return Err(TlsError::KeyWithoutCert),
+            _ => {}
+        }
+        if self.tls_cert.is_some() && self.tls_self_signed {
+            return Err(TlsError::TwoCertificates);
+        }
+        if !self.tls_self_signed {
+            if !self.tls_names.is_empty() {
+                return Err(TlsError::SelfSignedOnly("--tls-name"));
+            }
+            if self.tls_ca_out.is_some() {
+                return Err(TlsError::SelfSignedOnly("--tls-ca-out"));
+            }
+        }
+        let tls = self.tls_cert.is_some() || self.tls_self_signed;
+        if self.tls_client_ca.is_some() && !tls {
+            return Err(TlsError::ClientCaWithoutTls);
+        }
+        if self.tls_require_client_cert && self.tls_client_ca.is_none() {
+            return Err(TlsError::RequireWithoutClientCa);
+        }
+        Ok(())
+    }
+
+    /// The TLS set-up the flags ask for, `None` for plain text. Reads the files, or generates the
+    /// certificates and writes the CA (default `<data_dir>/ca.pem`).
+    pub fn load(&self, data_dir: &Path) -> Result<Option<ServerTls>, TlsError> {
+        self.check()?;
+        let (identity, ca_written) =
+            if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+                (identity_from_files(cert, key)?, None)
+            } else if self.tls_self_signed {
+                let ca_out = self
+                    .tls_ca_out
+                    .clone()
+                    .unwrap_or_else(|| data_dir.join(DEFAULT_CA_FILE));
+                (self_signed(&self.tls_names, &ca_out)?, Some(ca_out))
+            } else {
+                return Ok(None);
+            };
+        let mut config = ServerTlsConfig::new()
+            .identity(identity)
+            .timeout(HANDSHAKE_TIMEOUT);
+        let client_auth = match &self.tls_client_ca {
+            None => ClientAuth::None,
+            Some(path) => {
+                let pem = read("--tls-client-ca", path)?;
+                certificates("--tls-client-ca", path, &pem)?;
+                config = config
+                    .client_ca_root(Certificate::from_pem(pem))
+                    .client_auth_optional(!self.tls_require_client_cert);
+                if self.tls_require_client_cert {
+                    ClientAuth::Required
+                } else {
+                    ClientAuth::Optional
+                }
+            }
+        };
+        // tonic builds the rustls configuration only here: a key that is not the certificate's,
+        // or a client CA that is no trust anchor, fails now rather than at the first handshake.
+        tonic::transport::Server::builder()
+            .tls_config(config.clone())
+            .map_err(|e| TlsError::Refused(error_chain(&e)))?;
+        Ok(Some(ServerTls {
+            config,
+            ca_written,
+            client_auth,
+        }))
+    }
+}
+
+/// The identity digest (SHA-256 of the SubjectPublicKeyInfo, see [`local_pki::spki_sha256`]) of
+/// the client certificate the handshake verified, or `None` when the call came without one (plain
+/// text, no `--tls-client-ca`, or a client that presented none).
+pub fn client_cert_digest<T>(req: &tonic::Request<T>) -> Option<[u8; DIGEST_LEN]> {
+    let certs = req.peer_certs()?;
+    let leaf = certs.first()?;
+    local_pki::spki_sha256(leaf).ok()
+}
+
+fn identity_from_files(cert: &Path, key: &Path) -> Result<Identity, TlsError> {
+    let cert_pem = read("--tls-cert", cert)?;
+    certificates("--tls-cert", cert, &cert_pem)?;
+    let key_pem = zeroize::Zeroizing::new(read("--tls-key", key)?);
+    PrivateKeyDer::from_pem_slice(&key_pem).map_err(|_| TlsError::NoPrivateKey {
+        path: key.to_owned(),
+    })?;
+    Ok(Identity::from_pem(cert_pem, &*key_pem))
+}
+
+/// Generates a CA and a server certificate, writes the CA to `ca_out`, and returns the server's
+/// identity.
+fn self_signed(names: &[String], ca_out: &Path) -> Result<Identity, TlsError> {
+    let ca = LocalCa::generate("kms-server local CA")?;
+    let server = ca.issue_server("kms-server", names)?;
+    write_atomically(ca_out, ca.cert_pem().as_bytes()).map_err(|source| TlsError::WriteCa {
+        path: ca_out.to_owned(),
+        source,
+    })?;
+    Ok(Identity::from_pem(
+        &server.cert_pem,
+        server.key_pem.as_bytes(),
+    ))
+}
+
+fn read(flag: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path).map_err(|source| TlsError::Read {
+        flag,
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// The certificates of a PEM text; none, or a malformed block, is an error.
+fn certificates(
+    flag: &'static str,
+    path: &Path,
+    pem: &[u8],
+) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<_, _>>()
+        .map_err(|_| TlsError::NoCertificate {
+            flag,
+            path: path.to_owned(),
+        })?;
+    if certs.is_empty() {
+        return Err(TlsError::NoCertificate {
+            flag,
+            path: path.to_owned(),
+        });
+    }
+    Ok(certs)
+}
+
+/// Writes `bytes` to `path` so a reader sees the old file or the whole new one: a temporary file
+/// in the same directory, fsync, rename over `path`, fsync of the directory.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("the path names no file"))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    let tmp = dir.join(tmp_name);
+    let written = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        // Best effort: the error that matters is the write's.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// An error and its sources on one line: tonic's own message ("transport error") says nothing.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut line = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        line.push_str(": ");
+        line.push_str(&e.to_string());
+        source = e.source();
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> TlsArgs {
+        TlsArgs::default()
+    }
+
+    fn p(s: &str) -> Option<PathBuf> {
+        Some(PathBuf::from(s))
+    }
+
+    /// Every bad combination of flags, with the exact line the user reads.
+    #[test]
+    fn flag_combinations_are_checked_with_one_line_errors() {
+        let cases = [
+            (
+                TlsArgs {
+                    tls_cert: p("c.pem"),
+                    ..args()
+                },
+                "--tls-cert needs --tls-key (the certificate's private key, PEM)",
+            ),
+            (
+                TlsArgs {
+                    tls_key: p("k.pem"),
+                    ..args()
+                },
+                "--tls-key needs --tls-cert (the certificate chain, PEM)",
+            ),
+            (
+                TlsArgs {
+                    tls_cert: p("c.pem"),
+                    tls_key: p("k.pem"),
+                    tls_self_signed: true,
+                    ..args()
+                },
+                "--tls-cert and --tls-self-signed exclude each other: give one",
+            ),
+            (
+                TlsArgs {
+                    tls_names: vec!["kms.internal".into()],
+                    ..args()
+                },
+                "--tls-name applies only to --tls-self-signed",
+            ),
+            (
+                TlsArgs {
+                    tls_cert: p("c.pem"),
+                    tls_key: p("k.pem"),
+                    tls_ca_out: p("ca.pem"),
+                    ..args()
+                },
+                "--tls-ca-out applies only to --tls-self-signed",
+            ),
+            (
+                TlsArgs {
+                    tls_client_ca: p("ca.pem"),
+                    ..args()
+                },
+                "--tls-client-ca needs TLS: add --tls-cert and --tls-key, or --tls-self-signed",
+            ),
+            (
+                TlsArgs {
+                    tls_self_signed: true,
+                    tls_require_client_cert: true,
+                    ..args()
+                },
+                "--tls-require-client-cert needs --tls-client-ca",
+            ),
+        ];
+        for (a, want) in cases {
+            assert_eq!(a.check().unwrap_err().to_string(), want);
+            let dir = tempfile::tempdir().unwrap();
+            assert_eq!(a.load(dir.path()).unwrap_err().to_string(), want);
+        }
+        assert!(args().load(Path::new("/nonexistent")).unwrap().is_none());
+    }
+
+    /// Missing, empty, garbage and mismatched files each say which flag and which file.
+    #[test]
+    fn bad_files_are_refused_with_the_flag_and_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = LocalCa::generate("test CA").unwrap();
+        let server = ca.issue_server("kms", &[]).unwrap();
+        let other = ca.issue_server("kms", &[]).unwrap();
+        let write = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        let cert = write("cert.pem", &server.cert_pem);
+        let key = write("key.pem", &server.key_pem);
+        let other_key = write("other.key", &other.key_pem);
+        let garbage = write("garbage.pem", "not PEM at all");
+        let missing = dir.path().join("missing.pem");
+        let files = |c: &Path, k: &Path| TlsArgs {
+            tls_cert: Some(c.to_owned()),
+            tls_key: Some(k.to_owned()),
+            ..args()
+        };
+        let err = |a: TlsArgs| a.load(dir.path()).unwrap_err().to_string();
+
+        assert_eq!(
+            err(files(&missing, &key)),
+            format!(
+                "cannot read --tls-cert file {}: No such file or directory (os error 2)",
+                missing.display()
+            )
+        );
+        assert_eq!(
+            err(files(&garbage, &key)),
+            format!(
+                "--tls-cert file {} holds no PEM certificate",
+                garbage.display()
+            )
+        );
+        assert_eq!(
+            err(files(&cert, &cert)),
+            format!("--tls-key file {} holds no PEM private key", cert.display())
+        );
+        let mismatch = err(files(&cert, &other_key));
+        assert!(mismatch.starts_with("TLS set-up refused: "), "{mismatch}");
+        assert!(!mismatch.contains('\n'), "{mismatch}");
+        assert_eq!(
+            err(TlsArgs {
+                tls_client_ca: Some(garbage.clone()),
+                ..files(&cert, &key)
+            }),
+            format!(
+                "--tls-client-ca file {} holds no PEM certificate",
+                garbage.display()
+            )
+        );
+
+        let tls = files(&cert, &key).load(dir.path()).unwrap().unwrap();
+        assert_eq!(tls.client_auth, ClientAuth::None);
+        assert_eq!(tls.ca_written, None);
+        let ca_file = write("ca.pem", &ca.cert_pem());
+        let mutual = TlsArgs {
+            tls_client_ca: Some(ca_file.clone()),
+            ..files(&cert, &key)
+        };
+        assert_eq!(
+            mutual.load(dir.path()).unwrap().unwrap().client_auth,
+            ClientAuth::Optional
+        );
+        let required = TlsArgs {
+            tls_require_client_cert: true,
+            ..mutual
+        };
+        assert_eq!(
+            required.load(dir.path()).unwrap().unwrap().client_auth,
+            ClientAuth::Required
+        );
+    }
+
+    #[test]
+    fn self_signed_writes_its_ca_atomically_where_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = TlsArgs {
+            tls_self_signed: true,
+            ..args()
+        };
+        let tls = a.load(dir.path()).unwrap().unwrap();
+        let default_out = dir.path().join(DEFAULT_CA_FILE);
+        assert_eq!(tls.ca_written.as_deref(), Some(default_out.as_path()));
+        let first = std::fs::read(&default_out).unwrap();
+        assert!(first.starts_with(b"-----BEGIN CERTIFICATE-----"));
+        // A new start replaces the file with a new CA, and leaves no temporary file behind.
+        a.load(dir.path()).unwrap();
+        assert_ne!(std::fs::read(&default_out).unwrap(), first);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from(DEFAULT_CA_FILE)]);
+
+        let out = dir.path().join("elsewhere.pem");
+        let tls = TlsArgs {
+            tls_ca_out: Some(out.clone()),
+            tls_names: vec!["kms.internal".into()],
+            ..a.clone()
+        }
+        .load(dir.path())
+        .unwrap()
+        .unwrap();
+        assert_eq!(tls.ca_written, Some(out.clone()));
+        local_pki::spki_sha256_of_pem(&std::fs::read(&out).unwrap()).unwrap();
+
+        let unwritable = dir.path().join("no-such-dir").join("ca.pem");
+        let e = TlsArgs {
+            tls_ca_out: Some(unwritable.clone()),
+            ..a
+        }
+        .load(dir.path())
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            format!(
+                "cannot write the CA certificate to {}: No such file or directory (os error 2)",
+                unwritable.display()
+            )
+        );
+    }
+}
