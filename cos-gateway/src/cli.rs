@@ -21,6 +21,34 @@ pub struct Cli {
     /// A running kms-server (e.g. http://127.0.0.1:50051); without it the KMS is embedded.
     #[arg(long, env = "COS_GATEWAY_KMS_ENDPOINT")]
     pub kms_endpoint: Option<String>,
+    /// With an https:// --kms-endpoint: PEM CA certificates to trust for the KMS.
+    #[arg(
+        long,
+        env = "COS_GATEWAY_KMS_CA_CERT",
+        value_name = "FILE",
+        requires = "kms_endpoint"
+    )]
+    pub kms_ca_cert: Option<PathBuf>,
+    /// With an https:// --kms-endpoint: this gateway's client certificate (PEM) for mutual TLS.
+    #[arg(long, env = "COS_GATEWAY_KMS_CLIENT_CERT", value_name = "FILE", requires_all = ["kms_endpoint", "kms_client_key"])]
+    pub kms_client_cert: Option<PathBuf>,
+    /// Private key (PEM) of --kms-client-cert.
+    #[arg(
+        long,
+        env = "COS_GATEWAY_KMS_CLIENT_KEY",
+        value_name = "FILE",
+        requires = "kms_client_cert"
+    )]
+    pub kms_client_key: Option<PathBuf>,
+    /// With --kms-endpoint: a file holding the KMS bearer token (mode 0600); without it the
+    /// KMS_TOKEN environment variable is used, if set.
+    #[arg(
+        long,
+        env = "COS_GATEWAY_KMS_TOKEN_FILE",
+        value_name = "FILE",
+        requires = "kms_endpoint"
+    )]
+    pub kms_token_file: Option<PathBuf>,
     /// With --kms-endpoint: the key (id or alias) SSE-COS data keys are generated under.
     #[arg(long, default_value = "alias/kms-cos-sse")]
     pub sse_cos_key: String,
@@ -64,4 +92,39 @@ pub struct Cli {
     /// network in clear. COS itself requires HTTPS for SSE-C.
     #[arg(long)]
     pub allow_ssec_over_http: bool,
+}
+
+/// The environment variable holding the KMS bearer token (when `--kms-token-file` is not given).
+pub const KMS_TOKEN_ENV: &str = "KMS_TOKEN";
+
+impl Cli {
+    /// The KMS client options of the command line for `endpoint`: CA, client certificate, and the
+    /// token from `--kms-token-file` or else [`KMS_TOKEN_ENV`]. Files are read when the client is
+    /// built.
+    pub fn kms_client_builder(
+        &self,
+        endpoint: &str,
+    ) -> Result<kms_client::ClientBuilder, kms_client::Error> {
+        let mut kms = kms_client::KmsClient::builder(endpoint);
+        if let Some(ca) = &self.kms_ca_cert {
+            kms = kms.ca_file(ca);
+        }
+        if let (Some(cert), Some(key)) = (&self.kms_client_cert, &self.kms_client_key) {
+            kms = kms.client_identity_files(cert, key);
+        }
+        if let Some(path) = &self.kms_token_file {
+            kms = kms.token_file(path);
+        } else if let Some(token) = std::env::var_os(KMS_TOKEN_ENV) {
+            let token = token.into_string().map_err(|_| {
+                kms_client::Error::Config(format!(
+                    "{KMS_TOKEN_ENV}: the bearer token must be printable ASCII without blanks"
+                ))
+            })?;
+            kms = kms.token(
+                kms_client::BearerToken::new(token)
+                    .map_err(|e| kms_client::Error::Config(format!("{KMS_TOKEN_ENV}: {e}")))?,
+            );
+        }
+        Ok(kms)
+    }
 }

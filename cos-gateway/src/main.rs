@@ -39,12 +39,12 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: cli::Cli) -> Result<(), Box<dyn std::error::Error>> {
+async fn run(mut cli: cli::Cli) -> Result<(), Box<dyn std::error::Error>> {
     let mut credentials = Credentials::new();
     if let Some(path) = &cli.credentials_file {
         credentials.load_file(path)?;
     }
-    match (cli.secret_id, cli.secret_key) {
+    match (cli.secret_id.take(), cli.secret_key.take()) {
         (Some(id), Some(key)) => credentials.insert(id, key),
         (None, None) => {}
         _ => {
@@ -58,7 +58,7 @@ async fn run(cli: cli::Cli) -> Result<(), Box<dyn std::error::Error>> {
     }
     let kms = match &cli.kms_endpoint {
         Some(endpoint) => {
-            let client = kms_client::KmsClient::builder(endpoint.clone()).connect_lazy()?;
+            let client = cli.kms_client_builder(endpoint)?.connect_lazy()?;
             KmsBackend::Provider(Arc::new(storage_adapter::provider::grpc::GrpcKms::new(
                 client,
                 cli.sse_cos_key.clone(),
@@ -144,6 +144,52 @@ mod tests {
             "hunter2-secret",
         ]);
         assert!(!format!("{cli:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn kms_client_options_reach_the_client_builder() {
+        let dir = tempfile::tempdir().unwrap();
+        let cli = super::cli::Cli::parse_from([
+            "cos-gateway",
+            "--kms-endpoint",
+            "http://kms.example:50051",
+            "--kms-token-file",
+            "/nonexistent/token",
+        ]);
+        let e = cli
+            .kms_client_builder("http://kms.example:50051")
+            .unwrap()
+            .connect_lazy()
+            .unwrap_err();
+        assert!(
+            matches!(e, kms_client::Error::TokenOverPlaintext { .. }),
+            "{e:?}"
+        );
+        let cert = dir.path().join("client.pem");
+        std::fs::write(&cert, "not a certificate").unwrap();
+        let cli = super::cli::Cli::parse_from([
+            "cos-gateway",
+            "--kms-endpoint",
+            "https://kms.example:50051",
+            "--kms-ca-cert",
+            cert.to_str().unwrap(),
+            "--kms-client-cert",
+            cert.to_str().unwrap(),
+            "--kms-client-key",
+            cert.to_str().unwrap(),
+        ]);
+        let e = cli
+            .kms_client_builder("https://kms.example:50051")
+            .unwrap()
+            .connect_lazy()
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("CA file {}: no PEM certificate in it", cert.display())
+        );
+        let e = super::cli::Cli::try_parse_from(["cos-gateway", "--kms-client-cert", "c.pem"])
+            .unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::MissingRequiredArgument);
     }
 
     #[test]

@@ -7,7 +7,10 @@ use kms_proto::pb;
 use kms_proto::pb::key_management_service_client::KeyManagementServiceClient;
 use tonic::transport::Channel;
 
-use crate::builder::{ClientBuilder, DEFAULT_REQUEST_TIMEOUT, Retry, RetryPolicy};
+use crate::builder::{
+    AUTHORIZATION_METADATA, Authorization, ClientBuilder, DEFAULT_REQUEST_TIMEOUT, Retry,
+    RetryPolicy,
+};
 
 use crate::error::{Error, Result};
 use crate::secret::SecretBytes;
@@ -21,27 +24,42 @@ impl ClientBuilder {
     /// Connects now: fails with [`Error::Transport`] when the server cannot be reached.
     pub async fn connect(self) -> Result<KmsClient> {
         let endpoint = self.to_endpoint()?;
+        let authorization = self.authorization()?;
         let url = self.endpoint_url();
         let channel = endpoint
             .connect()
             .await
             .map_err(|e| Error::transport(&url, &e))?;
-        Ok(self.with_channel(channel))
+        Ok(self.with_channel(channel, authorization))
     }
 
-    /// Returns at once; the connection is opened on the first call (and reopened when lost).
+    /// Returns at once; the connection is opened on the first call (and reopened when lost). The
+    /// configuration (TLS files, token file) is still read and checked now.
     pub fn connect_lazy(self) -> Result<KmsClient> {
         let channel = self.to_endpoint()?.connect_lazy();
-        Ok(self.with_channel(channel))
+        let authorization = self.authorization()?;
+        Ok(self.with_channel(channel, authorization))
     }
 
-    fn with_channel(self, channel: Channel) -> KmsClient {
-        KmsClient::from_parts(
+    /// A client over a channel opened by the caller (e.g. several connections from one
+    /// [`ClientBuilder::to_endpoint`]), with this builder's token, request timeout and retry
+    /// policy. The endpoint rules are checked as [`ClientBuilder::to_endpoint`] does (a token over
+    /// plain `http://` to another host is refused).
+    pub fn client_over(self, channel: Channel) -> Result<KmsClient> {
+        self.to_endpoint()?;
+        let authorization = self.authorization()?;
+        Ok(self.with_channel(channel, authorization))
+    }
+
+    fn with_channel(self, channel: Channel, authorization: Option<Authorization>) -> KmsClient {
+        let mut client = KmsClient::from_parts(
             channel,
             self.endpoint_url(),
             self.request_timeout,
             self.retry,
-        )
+        );
+        client.authorization = authorization;
+        client
     }
 }
 
@@ -66,6 +84,7 @@ pub struct KmsClient {
     endpoint: String,
     request_timeout: Duration,
     retry: RetryPolicy,
+    authorization: Option<Authorization>,
 }
 
 impl KmsClient {
@@ -91,6 +110,7 @@ impl KmsClient {
             endpoint,
             request_timeout,
             retry,
+            authorization: None,
         }
     }
 
@@ -101,6 +121,7 @@ impl KmsClient {
             endpoint: String::from("(channel)"),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             retry: RetryPolicy::default(),
+            authorization: None,
         }
     }
 
@@ -121,7 +142,7 @@ impl KmsClient {
         &self.endpoint
     }
 
-    /// Runs one call: deadline, timeout, error mapping and (for `Retry::Safe`) retries.
+    /// Runs one call: credential, deadline, timeout, error mapping and (for `Retry::Safe`) retries.
     async fn call<Req, Resp, F, Fut>(
         &self,
         retry: Retry,
@@ -152,6 +173,11 @@ impl KmsClient {
             .expect("the request is kept until the last attempt");
             let mut request = tonic::Request::new(body);
             request.set_timeout(self.request_timeout);
+            if let Some(Authorization(value)) = &self.authorization {
+                request
+                    .metadata_mut()
+                    .insert(AUTHORIZATION_METADATA, value.clone());
+            }
             let outcome =
                 tokio::time::timeout(self.request_timeout, f(self.inner.clone(), request)).await;
             let err = match outcome {

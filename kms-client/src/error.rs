@@ -64,12 +64,23 @@ pub enum Error {
         /// The Tencent error code, normally `InvalidParameterValue.AliasAlreadyExists`.
         error_code: Option<String>,
     },
-    /// `PERMISSION_DENIED` (or `UNAUTHENTICATED`): e.g. the key is owned by a service such as `cos`.
+    /// `PERMISSION_DENIED`: the server knows who is calling, and this caller may not do this (the
+    /// policy does not allow the action on the key: `UnauthorizedOperation`), or the key is owned by
+    /// a service such as `cos` (`UnsupportedOperation.NotUserCreatedCmk`).
     #[error("{message}")]
     PermissionDenied {
         /// The server's message.
         message: String,
         /// The Tencent error code, e.g. `UnsupportedOperation.NotUserCreatedCmk`.
+        error_code: Option<String>,
+    },
+    /// `UNAUTHENTICATED` (`AuthFailure`): no credential, or one the server does not know (a wrong or
+    /// revoked token, a client certificate no identity names). Another credential may succeed.
+    #[error("{message}")]
+    Unauthenticated {
+        /// The server's message.
+        message: String,
+        /// The Tencent error code, normally `AuthFailure`.
         error_code: Option<String>,
     },
     /// `UNAVAILABLE`: the server cannot be reached or is shutting down. Idempotent calls were already
@@ -117,6 +128,16 @@ pub enum Error {
     /// The client's configuration is unusable (e.g. the CA file cannot be read).
     #[error("{0}")]
     Config(String),
+    /// A bearer token was configured for a plain `http://` endpoint that is not a loopback address:
+    /// the token would cross the network in clear, so nothing is sent.
+    #[error(
+        "refusing to send a bearer token over plain http:// to {endpoint}: use https://, or a \
+         loopback address (127.0.0.1, ::1, localhost)"
+    )]
+    TokenOverPlaintext {
+        /// The endpoint URL.
+        endpoint: String,
+    },
     /// The server's answer broke the API contract (e.g. a missing `key_metadata`).
     #[error("unexpected response from the KMS: {0}")]
     Protocol(String),
@@ -132,12 +153,14 @@ impl Error {
             | Error::KeyStateConflict { error_code, .. }
             | Error::AliasExists { error_code, .. }
             | Error::PermissionDenied { error_code, .. }
+            | Error::Unauthenticated { error_code, .. }
             | Error::Unavailable { error_code, .. }
             | Error::Internal { error_code, .. }
             | Error::Status { error_code, .. } => error_code.as_deref(),
             Error::Timeout { .. }
             | Error::Transport { .. }
             | Error::Config(_)
+            | Error::TokenOverPlaintext { .. }
             | Error::Protocol(_) => None,
         }
     }
@@ -152,11 +175,15 @@ impl Error {
             Error::KeyStateConflict { .. } => Code::FailedPrecondition,
             Error::AliasExists { .. } => Code::AlreadyExists,
             Error::PermissionDenied { .. } => Code::PermissionDenied,
+            Error::Unauthenticated { .. } => Code::Unauthenticated,
             Error::Unavailable { .. } => Code::Unavailable,
             Error::Timeout { .. } => Code::DeadlineExceeded,
             Error::Internal { .. } => Code::Internal,
             Error::Status { code, .. } => *code,
-            Error::Transport { .. } | Error::Config(_) | Error::Protocol(_) => return None,
+            Error::Transport { .. }
+            | Error::Config(_)
+            | Error::TokenOverPlaintext { .. }
+            | Error::Protocol(_) => return None,
         })
     }
 
@@ -194,7 +221,11 @@ impl Error {
                 message,
                 error_code,
             },
-            Code::PermissionDenied | Code::Unauthenticated => Error::PermissionDenied {
+            Code::PermissionDenied => Error::PermissionDenied {
+                message,
+                error_code,
+            },
+            Code::Unauthenticated => Error::Unauthenticated {
                 message,
                 error_code,
             },
@@ -368,6 +399,16 @@ mod tests {
             Error::from_status(status(Code::PermissionDenied, "owned by cos", None), t),
             Error::PermissionDenied { .. }
         ));
+        let e = Error::from_status(
+            status(Code::Unauthenticated, "no credential", Some("AuthFailure")),
+            t,
+        );
+        assert!(matches!(e, Error::Unauthenticated { .. }), "{e:?}");
+        assert_eq!(e.to_string(), "no credential");
+        assert_eq!(e.grpc_code(), Some(Code::Unauthenticated));
+        let e = Error::from_status(status(Code::Unauthenticated, "who are you", None), t);
+        assert!(matches!(e, Error::Unauthenticated { .. }), "{e:?}");
+        assert_eq!(e.error_code(), None);
         assert!(matches!(
             Error::from_status(status(Code::Unavailable, "shutting down", None), t),
             Error::Unavailable { .. }
@@ -419,9 +460,10 @@ mod tests {
                 | ErrorCode::ExternalCmkCanNotRotate => {
                     matches!(e, Error::KeyStateConflict { .. })
                 }
-                ErrorCode::NotUserCreatedCmk
-                | ErrorCode::UnauthorizedOperation
-                | ErrorCode::AuthFailure => matches!(e, Error::PermissionDenied { .. }),
+                ErrorCode::NotUserCreatedCmk | ErrorCode::UnauthorizedOperation => {
+                    matches!(e, Error::PermissionDenied { .. })
+                }
+                ErrorCode::AuthFailure => matches!(e, Error::Unauthenticated { .. }),
                 ErrorCode::InternalError => matches!(e, Error::Internal { .. }),
                 _ => panic!("a new code needs a row here: {code}"),
             };

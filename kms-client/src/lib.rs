@@ -4,11 +4,13 @@
 //!   generated type in the public API).
 //! - [`Error`]: a `#[non_exhaustive]` enum mapped from gRPC codes that keeps the server's message and
 //!   the Tencent KMS error code (`x-kms-error-code`).
-//! - [`SecretBytes`]: data keys and plaintexts, zeroized on drop, never printed.
+//! - [`SecretBytes`]: data keys and plaintexts, zeroized on drop, never printed; [`BearerToken`]:
+//!   the caller's credential, the same.
 //! - [`encryption_context`]: builds the base64 JSON encryption context the API takes.
 //! - Connection options in [`ClientBuilder`]: timeouts, TLS for `https://` endpoints (bundled web
-//!   PKI roots plus an optional CA file), retries of `UNAVAILABLE` for calls without side effects
-//!   only (listed on [`RetryPolicy`]).
+//!   PKI roots plus an optional CA file), a client certificate (mutual TLS) and a bearer token
+//!   (`authorization: Bearer ...` on every call, never over plain `http://` to another host),
+//!   retries of `UNAVAILABLE` for calls without side effects only (listed on [`RetryPolicy`]).
 //!
 //! ```no_run
 //! # async fn f() -> kms_client::Result<()> {
@@ -28,7 +30,8 @@ mod secret;
 mod types;
 
 pub use builder::{
-    ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_ENDPOINT, DEFAULT_REQUEST_TIMEOUT, RetryPolicy,
+    AUTHORIZATION_METADATA, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_ENDPOINT,
+    DEFAULT_REQUEST_TIMEOUT, RetryPolicy,
 };
 pub use client::KmsClient;
 pub use context::{
@@ -36,7 +39,7 @@ pub use context::{
     encryption_context_from_json,
 };
 pub use error::{ERROR_CODE_METADATA, Error, ErrorCode, INVALID_CIPHERTEXT_MESSAGE, Result};
-pub use secret::SecretBytes;
+pub use secret::{BearerToken, SecretBytes};
 pub use types::{
     Ciphertext, CreateKeyRequest, DataKey, DecryptRequest, Decrypted, EncryptRequest,
     GenerateDataKeyRequest, KeyList, KeyMetadata, KeySpec, KeyState, ListKeysRequest,

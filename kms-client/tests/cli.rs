@@ -41,6 +41,7 @@ const SUBCOMMANDS: &[&str] = &[
     "re-encrypt",
     "generate-random",
     "seed",
+    "identity",
 ];
 
 #[test]

@@ -30,6 +30,32 @@ pub struct Cli {
     #[arg(long, env = "KMS_ENDPOINT", default_value = kms_client::DEFAULT_ENDPOINT)]
     pub endpoint: String,
 
+    /// PEM CA certificates to trust for an https:// endpoint.
+    #[arg(long, env = "KMS_CA_FILE", value_name = "FILE")]
+    pub ca_cert: Option<std::path::PathBuf>,
+
+    /// Client certificate (PEM) for mutual TLS (with --client-key).
+    #[arg(
+        long,
+        env = "KMS_CLIENT_CERT",
+        value_name = "FILE",
+        requires = "client_key"
+    )]
+    pub client_cert: Option<std::path::PathBuf>,
+
+    /// Private key (PEM) of --client-cert.
+    #[arg(
+        long,
+        env = "KMS_CLIENT_KEY",
+        value_name = "FILE",
+        requires = "client_cert"
+    )]
+    pub client_key: Option<std::path::PathBuf>,
+
+    /// File holding a bearer token (mode 0600); without it, KMS_TOKEN is used if set.
+    #[arg(long, env = "KMS_TOKEN_FILE", value_name = "FILE")]
+    pub token_file: Option<std::path::PathBuf>,
+
     /// Operation(s) to measure, comma separated.
     #[arg(long, value_enum, value_delimiter = ',', required = true)]
     pub op: Vec<Op>,

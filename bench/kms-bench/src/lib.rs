@@ -148,25 +148,49 @@ struct Conn {
     health: HealthClient<Channel>,
 }
 
-/// Opens `n` separate HTTP/2 connections to `endpoint`.
-async fn connect(endpoint: &str, n: u32) -> Result<Vec<Conn>, BenchError> {
-    let builder = KmsClient::builder(endpoint)
+/// The environment variable holding a bearer token (when `--token-file` is not given).
+pub const TOKEN_ENV: &str = "KMS_TOKEN";
+
+/// The client options of `cli` for `endpoint`: CA, client certificate, token (from `--token-file`,
+/// else [`TOKEN_ENV`]); no retries, so every failure is counted.
+fn client_builder(endpoint: &str, cli: &Cli) -> Result<kms_client::ClientBuilder, BenchError> {
+    let mut builder = KmsClient::builder(endpoint)
         .request_timeout(CALL_TIMEOUT)
         .retry_policy(RetryPolicy::none());
+    if let Some(ca) = &cli.ca_cert {
+        builder = builder.ca_file(ca);
+    }
+    if let (Some(cert), Some(key)) = (&cli.client_cert, &cli.client_key) {
+        builder = builder.client_identity_files(cert, key);
+    }
+    if let Some(path) = &cli.token_file {
+        builder = builder.token_file(path);
+    } else if let Ok(token) = std::env::var(TOKEN_ENV) {
+        let token = kms_client::BearerToken::new(token)
+            .map_err(|e| BenchError::Connect(format!("{TOKEN_ENV}: {e}")))?;
+        builder = builder.token(token);
+    }
+    Ok(builder)
+}
+
+/// Opens `cli.connections` separate HTTP/2 connections to `endpoint`.
+async fn connect(endpoint: &str, cli: &Cli) -> Result<Vec<Conn>, BenchError> {
+    let builder = client_builder(endpoint, cli)?;
     let ep = builder
         .to_endpoint()
         .map_err(|e| BenchError::Connect(e.to_string()))?
         .tcp_nodelay(true);
-    let mut conns = Vec::with_capacity(n as usize);
-    for _ in 0..n {
+    let mut conns = Vec::with_capacity(cli.connections as usize);
+    for _ in 0..cli.connections {
         let channel = ep
             .connect()
             .await
             .map_err(|e| BenchError::Connect(format!("{endpoint}: {e}")))?;
         conns.push(Conn {
-            kms: KmsClient::from_channel(channel.clone())
-                .with_request_timeout(CALL_TIMEOUT)
-                .with_retry_policy(RetryPolicy::none()),
+            kms: builder
+                .clone()
+                .client_over(channel.clone())
+                .map_err(|e| BenchError::Connect(e.to_string()))?,
             health: HealthClient::new(channel),
         });
     }
@@ -540,7 +564,7 @@ fn medians(ops: &[Op], rounds: Vec<Vec<Report>>) -> Vec<Report> {
 
 /// Runs every operation of `cli` against `endpoint`, one after the other.
 pub async fn run_against(endpoint: &str, cli: &Cli) -> Result<Vec<Report>, BenchError> {
-    let conns = connect(endpoint, cli.connections).await?;
+    let conns = connect(endpoint, cli).await?;
     let kms = &conns[0].kms;
     let needs_key = cli
         .op
@@ -665,4 +689,46 @@ pub fn render_json(reports: &[Report]) -> String {
         .iter()
         .map(|r| serde_json::to_string(r).expect("a report always serialises") + "\n")
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn client_options_reach_the_kms_client() {
+        let cli = Cli::try_parse_from([
+            "kms-bench",
+            "--op",
+            "health",
+            "--token-file",
+            "/nonexistent/token",
+        ])
+        .unwrap();
+        // A token to a plain http:// endpoint on another host is refused before connecting.
+        let Err(BenchError::Connect(e)) = connect("http://kms.example:50051", &cli).await else {
+            panic!("the token over plain http:// is refused");
+        };
+        assert!(
+            e.starts_with("refusing to send a bearer token over plain http://"),
+            "{e}"
+        );
+        let cli = Cli::try_parse_from([
+            "kms-bench",
+            "--op",
+            "health",
+            "--ca-cert",
+            "/nonexistent/ca.pem",
+        ])
+        .unwrap();
+        let Err(BenchError::Connect(e)) = connect("https://localhost:1", &cli).await else {
+            panic!("an unreadable CA file is refused");
+        };
+        assert!(e.starts_with("CA file /nonexistent/ca.pem: "), "{e}");
+        assert!(
+            Cli::try_parse_from(["kms-bench", "--op", "health", "--client-cert", "c.pem"]).is_err()
+        );
+    }
 }

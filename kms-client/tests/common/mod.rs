@@ -84,7 +84,7 @@ impl Drop for Server {
     }
 }
 
-fn config(dir: &Path) -> kms_server::Config {
+pub fn config(dir: &Path) -> kms_server::Config {
     let root_key = kms_server::RootKey::load_or_create(&dir.join("root.key")).expect("root key");
     kms_server::Config::new(dir.join("data"), root_key)
 }
@@ -168,14 +168,37 @@ impl Run {
     }
 }
 
+/// The environment variables `kms-admin` reads, cleared for every run so the caller's shell does
+/// not leak into a test.
+const ADMIN_ENV: &[&str] = &[
+    "KMS_ENDPOINT",
+    "KMS_TIMEOUT",
+    "KMS_CA_FILE",
+    "KMS_CLIENT_CERT",
+    "KMS_CLIENT_KEY",
+    "KMS_TOKEN_FILE",
+    "KMS_TOKEN",
+    "RUST_LOG",
+];
+
 /// Runs `kms-admin --endpoint endpoint args...` (stdin: the given bytes, or empty).
 pub fn admin_at(endpoint: &str, args: &[&str], stdin: Option<&[u8]>) -> Run {
+    admin_with_env(endpoint, args, &[], stdin)
+}
+
+/// Same, with these environment variables set (after the clean-up of [`ADMIN_ENV`]).
+pub fn admin_with_env(
+    endpoint: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: Option<&[u8]>,
+) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kms-admin"));
     cmd.arg("--endpoint").arg(endpoint).args(args);
-    cmd.env_remove("KMS_ENDPOINT")
-        .env_remove("KMS_TIMEOUT")
-        .env_remove("KMS_CA_FILE")
-        .env_remove("RUST_LOG");
+    for name in ADMIN_ENV {
+        cmd.env_remove(name);
+    }
+    cmd.envs(env.iter().copied());
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

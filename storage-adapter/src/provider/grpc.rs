@@ -65,6 +65,9 @@ pub fn map_error(e: kms_client::Error) -> Error {
         K::InvalidArgument { message, .. } | K::PermissionDenied { message, .. } => {
             Error::Kms(message)
         }
+        // The KMS does not accept this server's own credential: a fault of the server's set-up,
+        // not of the request.
+        K::Unauthenticated { message, .. } => Error::KmsUnavailable(message),
         other => Error::KmsUnavailable(other.to_string()),
     }
 }
@@ -168,5 +171,18 @@ mod tests {
         assert_eq!(map_error(st).cos_code().as_str(), "KmsKeyDisabled");
         let ic = K::InvalidCiphertext { error_code: None };
         assert_eq!(map_error(ic).cos_code().as_str(), "KmsException");
+        let denied = K::PermissionDenied {
+            message: "not allowed".into(),
+            error_code: Some("UnauthorizedOperation".into()),
+        };
+        assert_eq!(map_error(denied).cos_code().as_str(), "KmsException");
+        let unknown = K::Unauthenticated {
+            message: "no credential".into(),
+            error_code: Some("AuthFailure".into()),
+        };
+        assert_eq!(
+            map_error(unknown).cos_code().as_str(),
+            "KmsInternalException"
+        );
     }
 }

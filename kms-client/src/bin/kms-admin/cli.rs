@@ -12,7 +12,16 @@ Examples:
   kms-admin --json describe-key alias/photos
   kms-admin generate-data-key photos --context-json '{\"bucket\":\"photos\"}'
   echo -n hello | kms-admin encrypt photos
-  kms-admin --endpoint https://kms.internal:50051 --ca-file ca.pem list-keys --all
+  kms-admin --endpoint https://kms.internal:50051 --ca-cert ca.pem list-keys --all
+  kms-admin --endpoint https://kms.internal:50051 --ca-cert ca.pem \
+            --client-cert admin.pem --client-key admin.key --token-file admin.token list-keys
+  kms-admin identity --cert storage.pem      # the policy line naming a client certificate
+
+Credentials (for a KMS that runs with an access policy):
+  --client-cert/--client-key  a client certificate for mutual TLS (https:// only)
+  --token-file FILE           a bearer token (mode 0600, one trailing newline ignored); without it
+                              the KMS_TOKEN environment variable is used. A token is never sent
+                              over plain http:// except to a loopback address.
 
 Exit status:
   0  success
@@ -41,9 +50,39 @@ pub struct Cli {
           value_name = "DURATION")]
     pub timeout: Duration,
 
-    /// PEM file of CA certificates to trust for an https:// endpoint.
-    #[arg(long, env = "KMS_CA_FILE", global = true, value_name = "FILE")]
-    pub ca_file: Option<PathBuf>,
+    /// PEM file of CA certificates to trust for an https:// endpoint (`--ca-file` is the old name).
+    #[arg(
+        long = "ca-cert",
+        alias = "ca-file",
+        env = "KMS_CA_FILE",
+        global = true,
+        value_name = "FILE"
+    )]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Client certificate (PEM) for mutual TLS with an https:// endpoint (with --client-key).
+    #[arg(
+        long,
+        env = "KMS_CLIENT_CERT",
+        global = true,
+        value_name = "FILE",
+        requires = "client_key"
+    )]
+    pub client_cert: Option<PathBuf>,
+
+    /// Private key (PEM) of --client-cert.
+    #[arg(
+        long,
+        env = "KMS_CLIENT_KEY",
+        global = true,
+        value_name = "FILE",
+        requires = "client_cert"
+    )]
+    pub client_key: Option<PathBuf>,
+
+    /// File holding the bearer token (mode 0600); takes precedence over KMS_TOKEN.
+    #[arg(long, env = "KMS_TOKEN_FILE", global = true, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -288,6 +327,29 @@ pub enum Command {
         out: Option<PathBuf>,
     },
 
+    /// Print the policy line that names a credential (no server needed), or make a new token.
+    ///
+    /// `--cert FILE` prints `cert_sha256: "<hex>"` (SHA-256 of the certificate's public key);
+    /// `--token-file FILE` or `--token-stdin` prints `token_sha256: "<hex>"`. With neither, the
+    /// credentials kms-admin would use (`--client-cert`, `--token-file`, KMS_TOKEN) are named.
+    /// `identity new-token` prints a fresh random token on stdout and its policy line on stderr.
+    #[command(
+        args_conflicts_with_subcommands = true,
+        after_help = "Example:\n  kms-admin identity --cert storage.pem\n  \
+                            kms-admin identity --token-file admin.token\n  \
+                            kms-admin identity new-token > admin.token"
+    )]
+    Identity {
+        /// A client certificate (PEM).
+        #[arg(long, value_name = "FILE")]
+        cert: Option<PathBuf>,
+        /// Read the token from stdin (one trailing newline ignored).
+        #[arg(long, conflicts_with = "token_file")]
+        token_stdin: bool,
+        #[command(subcommand)]
+        action: Option<IdentityAction>,
+    },
+
     /// Load a YAML or JSON file of keys (fixed ids, aliases, states, material) into the server.
     ///
     /// All or nothing: a bad file is refused as a whole with the line and the rule that failed.
@@ -299,6 +361,14 @@ pub enum Command {
         /// The seed file (`-` for stdin).
         file: PathBuf,
     },
+}
+
+/// `kms-admin identity <action>`.
+#[derive(Debug, Subcommand)]
+pub enum IdentityAction {
+    /// Print a new random token (32 bytes, base64url) on stdout and its policy line on stderr.
+    #[command(after_help = "Example:\n  kms-admin identity new-token > admin.token")]
+    NewToken,
 }
 
 /// `--context` / `--context-json`.

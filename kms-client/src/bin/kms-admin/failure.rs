@@ -8,7 +8,8 @@ use clap::error::ErrorKind;
 
 /// The KMS refused the request (or printing the answer failed).
 pub const EXIT_REFUSED: u8 = 1;
-/// Bad command line or unusable input (flags, files, base64, context JSON, CA file).
+/// Bad command line or unusable input (flags, files, base64, context JSON, CA, certificate or token
+/// files, a token for a plain http:// endpoint).
 pub const EXIT_USAGE: u8 = 2;
 /// The KMS could not be reached or did not answer in time.
 pub const EXIT_UNREACHABLE: u8 = 3;
@@ -34,7 +35,10 @@ impl From<kms_client::Error> for Failure {
     fn from(e: kms_client::Error) -> Self {
         let status = if e.is_unreachable() {
             EXIT_UNREACHABLE
-        } else if matches!(e, kms_client::Error::Config(_)) {
+        } else if matches!(
+            e,
+            kms_client::Error::Config(_) | kms_client::Error::TokenOverPlaintext { .. }
+        ) {
             EXIT_USAGE
         } else {
             EXIT_REFUSED

@@ -1,12 +1,14 @@
 //! `kms-admin`: administer the KMS emulator from the command line.
 //!
-//! Parse the command line (`cli`), read and check local input (`input`), run one RPC through
-//! `kms_client` (`commands`, one module per command group), print the result (`output`). Every
+//! Parse the command line (`cli`), read and check local input (`input`), connect with the
+//! credentials asked for (`credentials`), run one RPC through `kms_client` (`commands`, one module
+//! per command group), print the result (`output`). Every
 //! failure is one `error: ...` line on stderr and a non-zero exit status (`failure`: 1 the KMS
 //! refused; 2 bad command line or input; 3 the KMS could not be reached).
 
 mod cli;
 mod commands;
+mod credentials;
 mod failure;
 mod input;
 mod output;
@@ -14,9 +16,8 @@ mod output;
 use std::process::ExitCode;
 
 use clap::Parser;
-use kms_client::KmsClient;
 
-use crate::cli::Cli;
+use crate::cli::{Cli, Command};
 use crate::failure::{EXIT_REFUSED, Failure};
 use crate::output::Outcome;
 
@@ -58,13 +59,10 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Outcome {
-    let kms = KmsClient::builder(cli.endpoint.clone())
-        .connect_timeout(cli.timeout)
-        .request_timeout(cli.timeout);
-    let kms = match &cli.ca_file {
-        Some(path) => kms.ca_file(path),
-        None => kms,
-    };
+    if matches!(cli.command, Command::Identity { .. }) {
+        return commands::identity::run(&cli);
+    }
+    let kms = credentials::client_builder(&cli)?;
     // Check local input before connecting, so a typo is reported as such even with no server.
     let input = input::prepare(&cli.command)?;
     let kms = kms.connect().await?;
