@@ -6,7 +6,7 @@
 //! `default-features = false`. The `grpc` feature (on by default) adds the tonic service
 //! ([`service`]) and the server loop ([`server`]) behind the `kms-server` binary.
 //!
-//! Layers, top to bottom: `service`/`server` (transport; [`audit`] and [`metrics`] at its edge) -> [`kms`] (the calls, the cache,
+//! Layers, top to bottom: `service`/`server` (transport; `audit` and `metrics` at its edge) -> [`kms`] (the calls, the cache,
 //! deadlines, seeding) -> [`keys`] (the key model, its field rules and the state table), [`blob`],
 //! [`root_key`], [`secret`], [`context`] (formats and key types) -> [`store`] (the [`KeyStore`]
 //! trait; SQLite behind it).
