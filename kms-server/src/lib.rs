@@ -6,13 +6,15 @@
 //! `default-features = false`. The `grpc` feature (on by default) adds the tonic service
 //! ([`service`]) and the server loop ([`server`]) behind the `kms-server` binary.
 //!
-//! Layers, top to bottom: `service`/`server`/`tls`/`limits` (transport) -> [`kms`] (the calls, the cache,
+//! Layers, top to bottom: `service`/`server`/`tls`/`limits` (transport; `audit` and `metrics` at its edge) -> [`kms`] (the calls, the cache,
 //! deadlines, seeding) -> [`keys`] (the key model, its field rules and the state table), [`blob`],
 //! [`root_key`], [`secret`], [`context`] (formats and key types) -> [`store`] (the [`KeyStore`]
 //! trait; SQLite behind it).
 //! See [`root_key`] for the key hierarchy and [`blob`] for the frozen blob format.
 
 pub mod access;
+#[cfg(feature = "grpc")]
+pub mod audit;
 pub mod blob;
 pub mod clock;
 pub mod context;
@@ -21,6 +23,8 @@ pub mod keys;
 pub mod kms;
 #[cfg(feature = "grpc")]
 pub mod limits;
+#[cfg(feature = "grpc")]
+pub mod metrics;
 pub mod private_fs;
 pub mod root_key;
 pub mod secret;

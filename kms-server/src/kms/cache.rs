@@ -109,6 +109,11 @@ impl Cache {
             .sum()
     }
 
+    /// How many keys are cached.
+    pub(crate) fn len(&self) -> usize {
+        self.keys.len()
+    }
+
     /// The key with this id.
     pub(crate) fn get(&self, id: &Uuid) -> Option<&Entry> {
         self.keys.get(id)

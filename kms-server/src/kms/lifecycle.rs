@@ -179,6 +179,23 @@ impl Kms {
         Ok(KeyPage { keys, total_count })
     }
 
+    /// How many keys are in each state, every state listed (zeros included) in
+    /// [`KeyState::ALL`] order, service keys counted. Read from the cache's counters, without
+    /// running the deletion deadlines: a key past its deletion date counts as PendingDelete until
+    /// the next call that purges it.
+    pub fn count_keys_by_state(&self) -> Vec<(KeyState, u64)> {
+        let cache = self.read();
+        KeyState::ALL
+            .into_iter()
+            .map(|state| (state, u64::from(cache.count(Some(state), true))))
+            .collect()
+    }
+
+    /// How many keys the in-memory cache holds (every key of the store, service keys included).
+    pub fn cached_key_count(&self) -> u64 {
+        self.read().len() as u64
+    }
+
     /// EnableKey: Disabled -> Enabled; Enabled stays Enabled.
     pub fn enable_key(&self, name: &str) -> Result<()> {
         self.mutate(name, |m, _| {
@@ -689,5 +706,27 @@ mod tests {
         drop(kms);
         let kms = open(dir.path(), clock);
         assert_eq!(check(&kms), 12, "the counters are rebuilt at start");
+    }
+
+    #[test]
+    fn keys_are_counted_by_state_for_the_metrics() {
+        let dir = tempfile::tempdir().unwrap();
+        let kms = open(dir.path(), Arc::new(ManualClock::new(T0)));
+        key_in(&kms, "a", KeyState::Disabled);
+        key_in(&kms, "b", KeyState::Disabled);
+        key_in(&kms, "c", KeyState::Archived);
+        key_in(&kms, "d", KeyState::Enabled);
+        assert_eq!(
+            kms.count_keys_by_state(),
+            [
+                (KeyState::Enabled, 3),
+                (KeyState::Disabled, 2),
+                (KeyState::PendingDelete, 0),
+                (KeyState::PendingImport, 0),
+                (KeyState::Archived, 1),
+            ],
+            "two service keys and d are Enabled"
+        );
+        assert_eq!(kms.cached_key_count(), 6);
     }
 }

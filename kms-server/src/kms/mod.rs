@@ -340,7 +340,7 @@ fn step(m: &mut KeyMetadata, action: KeyAction) -> Result<()> {
 }
 
 #[cfg(test)]
-mod test_support {
+pub(crate) mod test_support {
     //! Opening a KMS on a temp dir with a manual clock, for the unit tests of every part.
 
     use std::sync::Arc;

@@ -1,0 +1,504 @@
+//! Where audit lines go: an append-only file rotated by size, or stdout.
+//!
+//! # What is durable when
+//!
+//! - When [`AuditLog::record`] returns `Ok`, the whole line is in the kernel: it was handed over in
+//!   one `write` with no userspace buffer in between. It survives a crash or kill of this process.
+//! - A background thread calls `fdatasync` on the file every [`SYNC_INTERVAL`] when lines were
+//!   written since the last sync: an OS crash or power loss loses at most the lines of the last
+//!   interval. A failed sync is logged and makes the next [`AuditLog::record`] fail, so the caller
+//!   learns of it.
+//! - On rotation the full file is synced before it is renamed, and the directory after the
+//!   renames: a rotated file is complete on disk. [`AuditLog::sync`] syncs on demand (shutdown).
+//! - Stdout: the line is written and flushed to the file descriptor; what happens next is the
+//!   reader's business (no sync, no rotation).
+//!
+//! # Rotation
+//!
+//! When a line would take the file past `max_bytes`, the file is closed and renamed to
+//! `<file>.1` after shifting `<file>.1` .. `<file>.4` one up (the oldest, `<file>.5` of
+//! [`ROTATED_FILES`], is overwritten), and a new `<file>` is started. A single line longer than
+//! `max_bytes` still goes whole into a fresh file. `max_bytes == 0` disables rotation.
+
+use std::{
+    ffi::OsString,
+    fs::{File, OpenOptions},
+    io::{self, Write as _},
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex, MutexGuard, Weak},
+    time::Duration,
+};
+
+use super::AuditEvent;
+use crate::private_fs::FILE_MODE;
+
+/// How many rotated files are kept: `<file>.1` (newest) .. `<file>.5` (oldest).
+pub const ROTATED_FILES: u32 = 5;
+/// The default size at which the file is rotated: 100 MiB.
+pub const DEFAULT_MAX_BYTES: u64 = 100 * 1024 * 1024;
+/// How often written lines are synced to disk (see the module docs).
+pub const SYNC_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Where the audit log is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditTarget {
+    /// The process's standard output (`--audit-log -`).
+    Stdout,
+    /// A file, created owner-only (0600) and appended to.
+    File(PathBuf),
+}
+
+/// The audit log: thread-safe, cheap to share behind an `Arc`. See the module docs for the
+/// durability and rotation contracts.
+#[derive(Debug)]
+pub struct AuditLog {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    sink: Mutex<Sink>,
+}
+
+#[derive(Debug)]
+enum Sink {
+    Stdout,
+    File(FileSink),
+}
+
+#[derive(Debug)]
+struct FileSink {
+    path: PathBuf,
+    max_bytes: u64,
+    /// `None` after a failed rotation: the next line reopens `path`.
+    file: Option<File>,
+    /// Bytes in the current file.
+    len: u64,
+    /// Lines were written since the last sync.
+    dirty: bool,
+    /// A write failed part-way: the file may end in a fragment, which the next line terminates.
+    torn: bool,
+    /// Why the last background sync failed, reported by the next record.
+    sync_failure: Option<String>,
+}
+
+impl AuditLog {
+    /// Opens the log. A file is created 0600 (an existing one loses group and other access) and
+    /// appended to; its parent directory must exist. `max_bytes` is the rotation size (0: never
+    /// rotate); it does not apply to stdout.
+    pub fn open(target: AuditTarget, max_bytes: u64) -> io::Result<AuditLog> {
+        let sink = match target {
+            AuditTarget::Stdout => Sink::Stdout,
+            AuditTarget::File(path) => {
+                let file = open_append(&path)?;
+                let len = file.metadata()?.len();
+                Sink::File(FileSink {
+                    path,
+                    max_bytes,
+                    file: Some(file),
+                    len,
+                    dirty: false,
+                    torn: false,
+                    sync_failure: None,
+                })
+            }
+        };
+        let is_file = matches!(sink, Sink::File(_));
+        let shared = Arc::new(Shared {
+            sink: Mutex::new(sink),
+        });
+        if is_file {
+            let weak = Arc::downgrade(&shared);
+            std::thread::Builder::new()
+                .name("audit-sync".into())
+                .spawn(move || sync_loop(&weak))?;
+        }
+        Ok(AuditLog { shared })
+    }
+
+    /// Writes `event` as one JSON line. When it returns `Ok` the line is in the kernel (see the
+    /// module docs); any error (serialization, rotation, the write, an earlier failed sync) is
+    /// returned, and the caller must then fail the call.
+    pub fn record(&self, event: &AuditEvent<'_>) -> io::Result<()> {
+        let mut line = serde_json::to_vec(event).map_err(io::Error::other)?;
+        line.push(b'\n');
+        match &mut *self.shared.lock()? {
+            Sink::Stdout => {
+                let mut out = io::stdout().lock();
+                out.write_all(&line)?;
+                out.flush()
+            }
+            Sink::File(sink) => sink.write_line(&line),
+        }
+    }
+
+    /// Syncs the file's written lines to disk now (a no-op for stdout).
+    pub fn sync(&self) -> io::Result<()> {
+        let file = match &mut *self.shared.lock()? {
+            Sink::File(sink) => sink.take_dirty()?,
+            Sink::Stdout => None,
+        };
+        file.map_or(Ok(()), |f| f.sync_data())
+    }
+}
+
+impl Drop for AuditLog {
+    fn drop(&mut self) {
+        if let Err(e) = self.sync() {
+            tracing::error!(error = %e, "audit log: final sync failed");
+        }
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> io::Result<MutexGuard<'_, Sink>> {
+        self.sink
+            .lock()
+            .map_err(|_| io::Error::other("audit log: a writer panicked while holding the log"))
+    }
+}
+
+impl FileSink {
+    fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
+        if let Some(why) = self.sync_failure.take() {
+            return Err(io::Error::other(format!(
+                "audit log: syncing {} failed: {why}",
+                self.path.display()
+            )));
+        }
+        let line_len = line.len() as u64;
+        if self.max_bytes > 0 && self.len > 0 && self.len + line_len > self.max_bytes {
+            self.rotate()?;
+        }
+        let file = match &mut self.file {
+            Some(file) => file,
+            None => {
+                let file = open_append(&self.path)?;
+                self.len = file.metadata()?.len();
+                self.file.insert(file)
+            }
+        };
+        let written = if self.torn {
+            // One write still: the newline that ends the fragment, then the line.
+            file.write_all(&[&b"\n"[..], line].concat())
+        } else {
+            file.write_all(line)
+        };
+        match written {
+            Ok(()) => {
+                self.len += line_len + u64::from(self.torn);
+                self.torn = false;
+                self.dirty = true;
+                Ok(())
+            }
+            Err(e) => {
+                self.torn = true;
+                Err(e)
+            }
+        }
+    }
+
+    /// Syncs and closes the current file, shifts the rotated ones, renames it to `<file>.1` and
+    /// syncs the directory. The next line opens a new file.
+    fn rotate(&mut self) -> io::Result<()> {
+        if let Some(file) = self.file.take() {
+            file.sync_data()?;
+        }
+        self.dirty = false;
+        self.torn = false;
+        self.len = 0;
+        for n in (1..ROTATED_FILES).rev() {
+            match std::fs::rename(rotated(&self.path, n), rotated(&self.path, n + 1)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        std::fs::rename(&self.path, rotated(&self.path, 1))?;
+        sync_dir(&self.path)
+    }
+
+    /// The file to sync, if lines were written since the last sync (a duplicate handle, so the
+    /// sync runs without the lock), and clears the mark.
+    fn take_dirty(&mut self) -> io::Result<Option<File>> {
+        match &self.file {
+            Some(file) if self.dirty => {
+                let dup = file.try_clone()?;
+                self.dirty = false;
+                Ok(Some(dup))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+/// `<path>.<n>`.
+fn rotated(path: &Path, n: u32) -> PathBuf {
+    let mut name = OsString::from(path.as_os_str());
+    name.push(format!(".{n}"));
+    PathBuf::from(name)
+}
+
+fn open_append(path: &Path) -> io::Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.append(true).create(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, FILE_MODE);
+    let file = opts.open(path)?;
+    // An existing file made under a wider umask: take group and other access away. Only a regular
+    // file: a device such as /dev/full keeps its mode.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let meta = file.metadata()?;
+        if meta.is_file() && meta.permissions().mode() & 0o777 != FILE_MODE {
+            file.set_permissions(std::fs::Permissions::from_mode(FILE_MODE))?;
+        }
+    }
+    Ok(file)
+}
+
+/// Syncs the directory holding `path`, so renames in it are durable.
+fn sync_dir(path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        Ok(())
+    }
+}
+
+/// Every [`SYNC_INTERVAL`], syncs the file if lines were written; ends when the log is dropped.
+fn sync_loop(shared: &Weak<Shared>) {
+    loop {
+        std::thread::sleep(SYNC_INTERVAL);
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        // The handle is taken under the lock; the sync itself runs without it.
+        let dirty = {
+            let Ok(mut sink) = shared.lock() else {
+                return;
+            };
+            match &mut *sink {
+                Sink::File(sink) => sink.take_dirty(),
+                Sink::Stdout => return,
+            }
+        };
+        if let Err(e) = dirty.and_then(|file| file.map_or(Ok(()), |f| f.sync_data())) {
+            tracing::error!(error = %e, "audit log: background sync failed");
+            if let Ok(mut sink) = shared.lock()
+                && let Sink::File(sink) = &mut *sink
+            {
+                sink.sync_failure = Some(e.to_string());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::audit::{AuditKey, Outcome, RequestId};
+
+    fn event(rpc: &str) -> AuditEvent<'_> {
+        AuditEvent {
+            time: time::OffsetDateTime::UNIX_EPOCH,
+            request_id: RequestId::new(),
+            identity: "admin",
+            peer: None,
+            rpc,
+            keys: vec![AuditKey::named("alias/app")],
+            context_keys: BTreeSet::from(["bucket"]),
+            outcome: Outcome::Ok,
+        }
+    }
+
+    fn line_len(rpc: &str) -> u64 {
+        serde_json::to_vec(&event(rpc))
+            .expect("an event serializes")
+            .len() as u64
+            + 1
+    }
+
+    fn rpcs_in(path: &Path) -> Vec<String> {
+        let text = std::fs::read_to_string(path).expect("the file is readable");
+        text.lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("each line is JSON");
+                v["rpc"].as_str().expect("rpc is a string").to_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lines_are_appended_to_a_0600_file() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("audit.log");
+        std::fs::write(&path, b"{\"rpc\":\"Earlier\"}\n").expect("seed the file");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        }
+        let log = AuditLog::open(AuditTarget::File(path.clone()), 0).expect("open");
+        log.record(&event("Decrypt")).expect("record");
+        log.record(&event("Encrypt")).expect("record");
+        // In the kernel already: readable through another handle before any sync.
+        assert_eq!(rpcs_in(&path), ["Earlier", "Decrypt", "Encrypt"]);
+        log.sync().expect("sync");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).expect("stat").permissions().mode();
+            assert_eq!(mode & 0o777, FILE_MODE);
+        }
+    }
+
+    #[test]
+    fn rotation_keeps_every_line_and_at_most_the_documented_files() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("audit.log");
+        let one = line_len("R00");
+        // Three lines fit, the fourth rotates.
+        let max = 3 * one + one / 2;
+        let log = AuditLog::open(AuditTarget::File(path.clone()), max).expect("open");
+        let total = 3 * (ROTATED_FILES + 1) as usize;
+        for i in 0..total {
+            log.record(&event(&format!("R{i:02}"))).expect("record");
+        }
+        // 18 lines, 3 per file: the live file and .1 .. .5 hold them all, oldest in .5.
+        let mut seen = Vec::new();
+        for n in (1..=ROTATED_FILES).rev() {
+            let file = rotated(&path, n);
+            assert_eq!(
+                std::fs::metadata(&file).expect("stat").len(),
+                3 * one,
+                "{n}"
+            );
+            seen.extend(rpcs_in(&file));
+        }
+        seen.extend(rpcs_in(&path));
+        let want: Vec<String> = (0..total).map(|i| format!("R{i:02}")).collect();
+        assert_eq!(seen, want);
+        assert!(!rotated(&path, ROTATED_FILES + 1).exists());
+
+        // One more file's worth: the oldest file is dropped, nothing else.
+        for i in total..total + 3 {
+            log.record(&event(&format!("R{i:02}"))).expect("record");
+        }
+        assert_eq!(
+            rpcs_in(&rotated(&path, ROTATED_FILES)),
+            ["R03", "R04", "R05"]
+        );
+        assert_eq!(rpcs_in(&path), ["R18", "R19", "R20"]);
+        assert!(!rotated(&path, ROTATED_FILES + 1).exists());
+    }
+
+    #[test]
+    fn a_line_longer_than_the_limit_goes_whole_into_a_fresh_file() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("audit.log");
+        let log = AuditLog::open(AuditTarget::File(path.clone()), 10).expect("open");
+        log.record(&event("First")).expect("record");
+        log.record(&event("Second")).expect("record");
+        assert_eq!(rpcs_in(&rotated(&path, 1)), ["First"]);
+        assert_eq!(rpcs_in(&path), ["Second"]);
+    }
+
+    #[test]
+    fn an_existing_file_counts_towards_the_limit() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("audit.log");
+        let one = line_len("R0");
+        {
+            let log = AuditLog::open(AuditTarget::File(path.clone()), 2 * one).expect("open");
+            log.record(&event("R0")).expect("record");
+        }
+        let log = AuditLog::open(AuditTarget::File(path.clone()), 2 * one).expect("reopen");
+        log.record(&event("R1")).expect("record");
+        log.record(&event("R2")).expect("record");
+        assert_eq!(rpcs_in(&rotated(&path, 1)), ["R0", "R1"]);
+        assert_eq!(rpcs_in(&path), ["R2"]);
+    }
+
+    #[test]
+    fn a_full_device_fails_the_record() {
+        let full = Path::new("/dev/full");
+        if !full.exists() {
+            return;
+        }
+        let log = AuditLog::open(AuditTarget::File(full.to_owned()), 0).expect("open /dev/full");
+        let err = log.record(&event("Decrypt")).expect_err("no space left");
+        assert_eq!(err.raw_os_error(), Some(28), "ENOSPC: {err}");
+        // And again: an error is never turned into a silent success.
+        assert!(log.record(&event("Decrypt")).is_err());
+    }
+
+    #[test]
+    fn a_removed_directory_fails_the_record_at_rotation_and_the_log_recovers() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let logs = dir.path().join("logs");
+        std::fs::create_dir(&logs).expect("mkdir");
+        let path = logs.join("audit.log");
+        let log = AuditLog::open(AuditTarget::File(path.clone()), 1).expect("open");
+        log.record(&event("R0")).expect("record");
+        std::fs::remove_dir_all(&logs).expect("rm -r");
+        let err = log
+            .record(&event("R1"))
+            .expect_err("the file cannot be rotated");
+        assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
+        assert!(log.record(&event("R1")).is_err(), "still no directory");
+        // The directory comes back: the next line starts a new file.
+        std::fs::create_dir(&logs).expect("mkdir");
+        log.record(&event("R2")).expect("record");
+        assert_eq!(rpcs_in(&path), ["R2"]);
+    }
+
+    #[test]
+    fn a_missing_directory_fails_the_open() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let err = AuditLog::open(AuditTarget::File(dir.path().join("no/audit.log")), 0)
+            .expect_err("no parent directory");
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn a_failed_background_sync_fails_the_next_record_once() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("audit.log");
+        let log = AuditLog::open(AuditTarget::File(path.clone()), 0).expect("open");
+        if let Sink::File(sink) = &mut *log.shared.lock().expect("lock") {
+            sink.sync_failure = Some("EIO".into());
+        }
+        let err = log
+            .record(&event("R0"))
+            .expect_err("the failed sync is reported");
+        assert!(err.to_string().contains("EIO"), "{err}");
+        log.record(&event("R1")).expect("record");
+        assert_eq!(rpcs_in(&path), ["R1"]);
+    }
+
+    #[test]
+    fn the_stdout_target_constructs_and_writes() {
+        let log = AuditLog::open(AuditTarget::Stdout, 0).expect("stdout");
+        log.record(&event("Stdout")).expect("record to stdout");
+        log.sync().expect("a no-op");
+    }
+
+    #[test]
+    fn rotated_names_append_a_number() {
+        assert_eq!(
+            rotated(Path::new("/var/log/kms/audit.log"), 3),
+            Path::new("/var/log/kms/audit.log.3")
+        );
+    }
+}
