@@ -32,6 +32,9 @@ pub struct Config {
     pub kms: KmsBackend,
     /// Accept SSE-C headers over plain HTTP (a test convenience; COS requires HTTPS).
     pub allow_ssec_over_http: bool,
+    /// The longest validity window a request or POST signature may have
+    /// ([`crate::auth::DEFAULT_MAX_SIGNATURE_AGE`] unless `--max-signature-age` says otherwise).
+    pub max_signature_age: std::time::Duration,
 }
 
 /// A running gateway's shared state.
@@ -41,6 +44,7 @@ pub struct Gateway {
     pub(crate) adapter: Adapter,
     pub(crate) creds: Credentials,
     pub(crate) allow_ssec_over_http: bool,
+    pub(crate) max_signature_age: std::time::Duration,
     pub(crate) header_case: HeaderCase,
     kms: Option<Arc<EmbeddedKms>>,
 }
@@ -72,6 +76,7 @@ impl Gateway {
             adapter: Adapter::new(provider),
             creds: config.credentials,
             allow_ssec_over_http: config.allow_ssec_over_http,
+            max_signature_age: config.max_signature_age,
             header_case: HeaderCase::build().await?,
             kms,
         }))

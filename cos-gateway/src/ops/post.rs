@@ -348,7 +348,7 @@ pub async fn post_object(
         need("q-key-time")?,
         policy_b64,
         need("q-signature")?,
-        now(),
+        (now(), gw.max_signature_age),
     )?;
     let policy: serde_json::Value = base64::engine::general_purpose::STANDARD
         .decode(policy_b64.trim())
