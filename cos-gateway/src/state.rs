@@ -53,7 +53,7 @@ impl Gateway {
     /// Opens the store (`gateway.sqlite3` and the body files under the data directory) and the
     /// KMS.
     pub async fn open(config: Config) -> Result<Arc<Self>> {
-        std::fs::create_dir_all(&config.data_dir)?;
+        crate::store::private_fs::create_dir(&config.data_dir)?;
         let store = Store::open(&config.data_dir)?;
         Self::with_store(config, store).await
     }
@@ -61,7 +61,7 @@ impl Gateway {
     /// Opens the KMS over a store already opened, e.g. `Store::in_memory` (feature `test-util`),
     /// so the operations can be tested over another catalog than SQLite.
     pub async fn with_store(config: Config, store: Store) -> Result<Arc<Self>> {
-        std::fs::create_dir_all(&config.data_dir)?;
+        crate::store::private_fs::create_dir(&config.data_dir)?;
         let (provider, kms): (Arc<dyn KeyProvider>, _) = match config.kms {
             KmsBackend::Embedded(root_key) => {
                 let kms = EmbeddedKms::open(&config.data_dir, root_key)
