@@ -105,10 +105,11 @@ pub struct LengthRange {
 }
 
 impl Default for LengthRange {
+    /// Without a `content-length-range`: any size up to COS's limit for one upload.
     fn default() -> Self {
         Self {
             min: 0,
-            max: u64::MAX,
+            max: crate::limits::MAX_OBJECT_SIZE,
         }
     }
 }
