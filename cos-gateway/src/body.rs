@@ -130,6 +130,38 @@ pub fn take_body(body: &mut RequestBodySlot) -> Result<RequestBody> {
         .ok_or_else(|| Error::internal("the request body was taken twice"))
 }
 
+/// Refuses a request whose `Content-Length` is over [`MAX_OBJECT_SIZE`] at once, before a byte of
+/// its body is read (`400 EntityTooLarge`).
+///
+/// [`MAX_OBJECT_SIZE`]: crate::limits::MAX_OBJECT_SIZE
+pub fn check_declared_length(headers: &http::HeaderMap) -> Result<()> {
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match declared {
+        Some(n) if n > crate::limits::MAX_OBJECT_SIZE => Err(Error::EntityTooLarge),
+        _ => Ok(()),
+    }
+}
+
+/// `s`, failing with `EntityTooLarge` on the chunk that takes it past `max` bytes (a chunked
+/// body declares no length, so it is counted as it passes).
+pub fn capped(s: ByteStream, max: u64) -> ByteStream {
+    let mut seen: u64 = 0;
+    Box::pin(s.and_then(move |chunk| {
+        seen = seen.saturating_add(chunk.len() as u64);
+        let over = seen > max;
+        async move {
+            if over {
+                Err(std::io::Error::other(Error::EntityTooLarge))
+            } else {
+                Ok(chunk)
+            }
+        }
+    }))
+}
+
 /// Reads a whole (small) body, refusing more than `limit` bytes.
 pub async fn read_small_body(body: &mut RequestBodySlot, limit: usize) -> Result<Vec<u8>> {
     let mut s = body_stream(take_body(body)?);
@@ -217,5 +249,28 @@ mod tests {
         assert!(check_md5(Some([1; 16]), Some([1; 16])).is_ok());
         let e = check_md5(Some([1; 16]), Some([2; 16])).unwrap_err();
         assert_eq!((e.code(), e.status().as_u16()), ("BadDigest", 400));
+    }
+
+    #[tokio::test]
+    async fn bodies_are_capped() {
+        let chunks = || -> ByteStream {
+            Box::pin(futures::stream::iter(
+                [&b"ab"[..], b"cd", b"ef"].map(|c| Ok(Bytes::from_static(c))),
+            ))
+        };
+        let all: Vec<_> = capped(chunks(), 6).try_collect().await.unwrap();
+        assert_eq!(all.concat(), b"abcdef");
+        let mut s = capped(chunks(), 3);
+        assert_eq!(&s.next().await.unwrap().unwrap()[..], b"ab");
+        let e = Error::from(s.next().await.unwrap().unwrap_err());
+        assert_eq!((e.code(), e.status().as_u16()), ("EntityTooLarge", 400));
+        let mut h = http::HeaderMap::new();
+        check_declared_length(&h).unwrap();
+        let max = crate::limits::MAX_OBJECT_SIZE;
+        h.insert(http::header::CONTENT_LENGTH, max.into());
+        check_declared_length(&h).unwrap();
+        h.insert(http::header::CONTENT_LENGTH, (max + 1).into());
+        let e = check_declared_length(&h).unwrap_err();
+        assert_eq!((e.code(), e.status().as_u16()), ("EntityTooLarge", 400));
     }
 }

@@ -88,6 +88,16 @@ pub struct Cli {
         value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
     )]
     pub max_connections: usize,
+    /// The longest validity window (end minus start of q-sign-time / q-key-time, in seconds) a
+    /// signature or presigned URL may have; longer ones are refused. Default 7 days, like S3's
+    /// presign limit.
+    #[arg(
+        long,
+        env = "COS_GATEWAY_MAX_SIGNATURE_AGE",
+        default_value_t = cos_gateway::auth::DEFAULT_MAX_SIGNATURE_AGE.as_secs(),
+        value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(1..)
+    )]
+    pub max_signature_age: u64,
     /// Accept SSE-C over plain HTTP. A TEST CONVENIENCE ONLY: the customer key then crosses the
     /// network in clear. COS itself requires HTTPS for SSE-C.
     #[arg(long)]

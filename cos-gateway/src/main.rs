@@ -103,6 +103,7 @@ async fn run(mut cli: cli::Cli) -> Result<(), Box<dyn std::error::Error>> {
         credentials,
         kms,
         allow_ssec_over_http: cli.allow_ssec_over_http,
+        max_signature_age: std::time::Duration::from_secs(cli.max_signature_age),
     })
     .await?;
     let listener = tokio::net::TcpListener::bind(cli.listen).await?;
@@ -190,6 +191,17 @@ mod tests {
         let e = super::cli::Cli::try_parse_from(["cos-gateway", "--kms-client-cert", "c.pem"])
             .unwrap_err();
         assert_eq!(e.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+    }
+
+    #[test]
+    fn max_signature_age_defaults_to_a_week_and_must_be_positive() {
+        let cli = super::cli::Cli::parse_from(["cos-gateway"]);
+        assert_eq!(cli.max_signature_age, 604_800);
+        let cli = super::cli::Cli::parse_from(["cos-gateway", "--max-signature-age", "3600"]);
+        assert_eq!(cli.max_signature_age, 3600);
+        let e = super::cli::Cli::try_parse_from(["cos-gateway", "--max-signature-age", "0"])
+            .unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation);
     }
 
     #[test]

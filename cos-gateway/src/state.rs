@@ -32,6 +32,9 @@ pub struct Config {
     pub kms: KmsBackend,
     /// Accept SSE-C headers over plain HTTP (a test convenience; COS requires HTTPS).
     pub allow_ssec_over_http: bool,
+    /// The longest validity window a request or POST signature may have
+    /// ([`crate::auth::DEFAULT_MAX_SIGNATURE_AGE`] unless `--max-signature-age` says otherwise).
+    pub max_signature_age: std::time::Duration,
 }
 
 /// A running gateway's shared state.
@@ -41,6 +44,7 @@ pub struct Gateway {
     pub(crate) adapter: Adapter,
     pub(crate) creds: Credentials,
     pub(crate) allow_ssec_over_http: bool,
+    pub(crate) max_signature_age: std::time::Duration,
     pub(crate) header_case: HeaderCase,
     kms: Option<Arc<EmbeddedKms>>,
 }
@@ -49,7 +53,7 @@ impl Gateway {
     /// Opens the store (`gateway.sqlite3` and the body files under the data directory) and the
     /// KMS.
     pub async fn open(config: Config) -> Result<Arc<Self>> {
-        std::fs::create_dir_all(&config.data_dir)?;
+        crate::store::private_fs::create_dir(&config.data_dir)?;
         let store = Store::open(&config.data_dir)?;
         Self::with_store(config, store).await
     }
@@ -57,7 +61,7 @@ impl Gateway {
     /// Opens the KMS over a store already opened, e.g. `Store::in_memory` (feature `test-util`),
     /// so the operations can be tested over another catalog than SQLite.
     pub async fn with_store(config: Config, store: Store) -> Result<Arc<Self>> {
-        std::fs::create_dir_all(&config.data_dir)?;
+        crate::store::private_fs::create_dir(&config.data_dir)?;
         let (provider, kms): (Arc<dyn KeyProvider>, _) = match config.kms {
             KmsBackend::Embedded(root_key) => {
                 let kms = EmbeddedKms::open(&config.data_dir, root_key)
@@ -72,6 +76,7 @@ impl Gateway {
             adapter: Adapter::new(provider),
             creds: config.credentials,
             allow_ssec_over_http: config.allow_ssec_over_http,
+            max_signature_age: config.max_signature_age,
             header_case: HeaderCase::build().await?,
             kms,
         }))

@@ -84,8 +84,11 @@ pub async fn serve(
     if let Some(tls) = options.tls {
         builder = builder.tls_config(tls.config)?;
     }
-    let kms_service = KeyManagementServiceServer::new(KmsService::with_access(kms.clone(), options.access.clone()))
-        .max_decoding_message_size(limits.max_message_bytes);
+    let kms_service = KeyManagementServiceServer::new(KmsService::with_access(
+        kms.clone(),
+        options.access.clone(),
+    ))
+    .max_decoding_message_size(limits.max_message_bytes);
     let ticker = tokio::spawn(run_deadlines(kms, options.tick));
     let reloader = options
         .policy_file

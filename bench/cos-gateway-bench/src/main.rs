@@ -215,6 +215,7 @@ async fn main() {
         credentials,
         kms: KmsBackend::Embedded(root),
         allow_ssec_over_http: true,
+        max_signature_age: cos_gateway::auth::DEFAULT_MAX_SIGNATURE_AGE,
     })
     .await
     .expect("the gateway opens");

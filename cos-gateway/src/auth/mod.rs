@@ -13,7 +13,10 @@ pub mod signature;
 
 pub use credentials::{Credentials, SecretKey};
 pub use post_policy::{sign_post_policy, verify_post_policy};
-pub use signature::{SIGNATURE_PARAMS, Signed, SignedRequest, is_signature_param, sign, verify};
+pub use signature::{
+    CLOCK_SKEW, DEFAULT_MAX_SIGNATURE_AGE, SIGNATURE_PARAMS, Signed, SignedRequest,
+    is_signature_param, sign, verify,
+};
 
 /// The credentials the unit tests sign with: `AKIDtest` / `secretkey`.
 #[cfg(test)]

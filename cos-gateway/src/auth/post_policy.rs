@@ -9,7 +9,7 @@ use time::format_description::well_known::Rfc3339;
 use zeroize::Zeroizing;
 
 use super::credentials::{Credentials, SecretKey};
-use super::signature::{hmac_hex, parse_window};
+use super::signature::{check_window, hmac_hex, parse_window};
 use crate::error::{Error, Result};
 
 /// The form of a policy's `expiration` the SDKs write (JavaScript's `Date.toISOString()`).
@@ -39,24 +39,26 @@ pub fn expiration(policy: &serde_json::Value) -> Result<i64> {
 }
 
 /// Verifies a POST Object form's signature: `q-signature` = HMAC-SHA1(hex HMAC-SHA1(SecretKey,
-/// q-key-time), hex SHA1(decoded policy)). Returns the secret id's key window check as well.
+/// q-key-time), hex SHA1(decoded policy)). Checks the key time window as well: `now` within it, and
+/// at most `max_age` long, as for a request signature.
 pub fn verify_post_policy(
     creds: &Credentials,
     ak: &str,
     key_time: &str,
     policy_b64: &str,
     given_signature: &str,
-    now: i64,
+    (now, max_age): (i64, std::time::Duration),
 ) -> Result<()> {
     use base64::Engine as _;
     let secret = creds.get(ak).ok_or(Error::InvalidAccessKeyId)?;
     let (start, end) = parse_window(key_time)
         .ok_or_else(|| Error::AccessDenied("q-key-time is malformed".to_owned()))?;
-    if now < start || now > end {
+    if now > end {
         return Err(Error::AccessDenied(
             "post object request has been expired".to_owned(),
         ));
     }
+    check_window((start, end), now, max_age)?;
     let policy = base64::engine::general_purpose::STANDARD
         .decode(policy_b64.trim())
         .map_err(|_| Error::AccessDenied("the policy is not base64".to_owned()))?;
@@ -89,18 +91,35 @@ mod tests {
     use super::super::test_credentials as creds;
     use super::*;
 
+    const MAX: std::time::Duration = crate::auth::DEFAULT_MAX_SIGNATURE_AGE;
+
     #[test]
     fn post_policy() {
         let policy = br#"{"expiration":"2030-01-01T00:00:00.000Z","conditions":[]}"#;
         use base64::Engine as _;
         let b64 = base64::engine::general_purpose::STANDARD.encode(policy);
         let sig = sign_post_policy(&SecretKey::new("secretkey"), "0;100", policy);
-        verify_post_policy(&creds(), "AKIDtest", "0;100", &b64, &sig, 50).unwrap();
-        let e = verify_post_policy(&creds(), "AKIDtest", "0;100", &b64, &"0".repeat(40), 50)
-            .unwrap_err();
+        verify_post_policy(&creds(), "AKIDtest", "0;100", &b64, &sig, (50, MAX)).unwrap();
+        let e = verify_post_policy(
+            &creds(),
+            "AKIDtest",
+            "0;100",
+            &b64,
+            &"0".repeat(40),
+            (50, MAX),
+        )
+        .unwrap_err();
         assert_eq!(e.code(), "SignatureDoesNotMatch");
-        let e = verify_post_policy(&creds(), "AKIDtest", "0;100", &b64, &sig, 500).unwrap_err();
+        let e =
+            verify_post_policy(&creds(), "AKIDtest", "0;100", &b64, &sig, (500, MAX)).unwrap_err();
         assert_eq!(e.code(), "AccessDenied");
+        // A key time "forever" is refused, even within it.
+        let forever = "0;9999999999";
+        let sig = sign_post_policy(&SecretKey::new("secretkey"), forever, policy);
+        let e =
+            verify_post_policy(&creds(), "AKIDtest", forever, &b64, &sig, (50, MAX)).unwrap_err();
+        assert_eq!((e.code(), e.status().as_u16()), ("AccessDenied", 403));
+        assert!(e.message().contains("max-signature-age"), "{e}");
     }
 
     fn expiration_of(text: &str) -> Result<i64> {

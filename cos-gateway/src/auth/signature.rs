@@ -127,11 +127,49 @@ pub(super) fn parse_window(s: &str) -> Option<(i64, i64)> {
     Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
 }
 
-/// Verifies a request's COS v5 signature against `creds` at time `now` (unix seconds).
+/// The longest validity window a signature may have unless `--max-signature-age` says otherwise:
+/// 7 days, S3's limit for a presigned URL. COS itself sets none; this is the gateway's choice, so
+/// that a leaked URL signed for `0;9999999999` does not work forever.
+pub const DEFAULT_MAX_SIGNATURE_AGE: std::time::Duration =
+    std::time::Duration::from_secs(7 * 24 * 60 * 60);
+
+/// How far in the future a signature's window may start: the signer's clock may run this much ahead
+/// of the gateway's.
+pub const CLOCK_SKEW: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Checks a signature's `start;end` window at `now`: `403 AccessDenied` when `now` is past its
+/// end or more than [`CLOCK_SKEW`] before its start ("Request has expired"), or when the window is
+/// longer than `max_age`, wherever `now` is in it.
+pub(super) fn check_window(
+    (start, end): (i64, i64),
+    now: i64,
+    max_age: std::time::Duration,
+) -> Result<()> {
+    let skew = i64::try_from(CLOCK_SKEW.as_secs()).expect("CLOCK_SKEW is a minute");
+    if now > end || now < start.saturating_sub(skew) {
+        return Err(Error::AccessDenied("Request has expired".to_owned()));
+    }
+    let max = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
+    if end.saturating_sub(start) > max {
+        return Err(Error::AccessDenied(format!(
+            "the signature is valid for longer than the gateway's --max-signature-age of {} s",
+            max_age.as_secs()
+        )));
+    }
+    Ok(())
+}
+
+/// Verifies a request's COS v5 signature against `creds` at time `now` (unix seconds); its
+/// `q-sign-time` and `q-key-time` windows may be at most `max_age` long ([`check_window`]).
 ///
 /// `Ok(Signed::Anonymous)` when the request carries no signature; the caller decides (the gateway
 /// refuses anonymous requests with `AccessDenied`).
-pub fn verify(creds: &Credentials, req: &SignedRequest<'_>, now: i64) -> Result<Signed> {
+pub fn verify(
+    creds: &Credentials,
+    req: &SignedRequest<'_>,
+    now: i64,
+    max_age: std::time::Duration,
+) -> Result<Signed> {
     let fields = if let Some(auth) = req
         .headers
         .get(http::header::AUTHORIZATION)
@@ -153,18 +191,12 @@ pub fn verify(creds: &Credentials, req: &SignedRequest<'_>, now: i64) -> Result<
         ));
     }
     let secret = creds.get(&fields.ak).ok_or(Error::InvalidAccessKeyId)?;
-    let (start, end) = parse_window(&fields.sign_time)
+    let sign_window = parse_window(&fields.sign_time)
         .ok_or_else(|| Error::AccessDenied("q-sign-time is malformed".to_owned()))?;
-    if now < start || now > end {
-        return Err(Error::AccessDenied("Request has expired".to_owned()));
-    }
-    if let Some((ks, ke)) = parse_window(&fields.key_time) {
-        if now < ks || now > ke {
-            return Err(Error::AccessDenied("Request has expired".to_owned()));
-        }
-    } else {
-        return Err(Error::AccessDenied("q-key-time is malformed".to_owned()));
-    }
+    check_window(sign_window, now, max_age)?;
+    let key_window = parse_window(&fields.key_time)
+        .ok_or_else(|| Error::AccessDenied("q-key-time is malformed".to_owned()))?;
+    check_window(key_window, now, max_age)?;
     let params = canonical_params(&fields.param_list, req.query);
     let header_names: Vec<&str> = split_list(&fields.header_list);
     check_coverage(req, &header_names, &split_list(&fields.param_list))?;
@@ -420,9 +452,12 @@ mod tests {
             host: "examplebucket-1250000000.cos.ap-beijing.myqcloud.com",
             bucket_in_host: true,
         };
-        assert_eq!(verify(&creds(), &req, 1_700_005_000).unwrap(), Signed::Yes);
+        assert_eq!(
+            verify(&creds(), &req, 1_700_005_000, DEFAULT_MAX_SIGNATURE_AGE).unwrap(),
+            Signed::Yes
+        );
         // Outside the window.
-        let e = verify(&creds(), &req, 1_900_000_000).unwrap_err();
+        let e = verify(&creds(), &req, 1_900_000_000, DEFAULT_MAX_SIGNATURE_AGE).unwrap_err();
         assert_eq!((e.code(), e.status().as_u16()), ("AccessDenied", 403));
         // A changed header.
         let mut h3 = h2.clone();
@@ -431,7 +466,7 @@ mod tests {
             headers: &h3,
             ..req
         };
-        let e = verify(&creds(), &req3, 1_700_005_000).unwrap_err();
+        let e = verify(&creds(), &req3, 1_700_005_000, DEFAULT_MAX_SIGNATURE_AGE).unwrap_err();
         assert_eq!(
             (e.code(), e.status().as_u16()),
             ("SignatureDoesNotMatch", 403)
@@ -442,9 +477,46 @@ mod tests {
             ..req
         };
         assert_eq!(
-            verify(&creds(), &req4, 1_700_005_000).unwrap_err().code(),
+            verify(&creds(), &req4, 1_700_005_000, DEFAULT_MAX_SIGNATURE_AGE)
+                .unwrap_err()
+                .code(),
             "SignatureDoesNotMatch"
         );
+    }
+
+    #[test]
+    fn signature_windows_are_bounded() {
+        let max = DEFAULT_MAX_SIGNATURE_AGE;
+        let week = i64::try_from(max.as_secs()).unwrap();
+        let skew = i64::try_from(CLOCK_SKEW.as_secs()).unwrap();
+        let now = 1_700_000_000;
+        for ok in [
+            (now - 60, now + 900),
+            (now - 10, now - 10 + week),
+            (now, now),
+            (now + skew, now + skew + 10),
+        ] {
+            check_window(ok, now, max).unwrap();
+        }
+        for (bad, says) in [
+            ((0, 9_999_999_999), "max-signature-age of 604800 s"),
+            ((now - 10, now - 9 + week), "max-signature-age"),
+            ((now + skew + 1, now + 900), "Request has expired"),
+            ((now - 900, now - 1), "Request has expired"),
+            ((i64::MIN, i64::MAX), "max-signature-age"),
+        ] {
+            let e = check_window(bad, now, max).unwrap_err();
+            assert_eq!((e.code(), e.status().as_u16()), ("AccessDenied", 403));
+            assert!(e.message().contains(says), "{bad:?}: {e}");
+        }
+        // A shorter limit applies as given.
+        let e = check_window(
+            (now - 10, now + 3600),
+            now,
+            std::time::Duration::from_secs(60),
+        )
+        .unwrap_err();
+        assert!(e.message().contains("of 60 s"), "{e}");
     }
 
     #[test]
@@ -467,13 +539,15 @@ mod tests {
             host: "",
             bucket_in_host: false,
         };
-        let e = verify(&creds(), &req, 10).unwrap_err();
+        let e = verify(&creds(), &req, 10, DEFAULT_MAX_SIGNATURE_AGE).unwrap_err();
         assert_eq!((e.code(), e.status().as_u16()), ("InvalidAccessKeyId", 403));
         let bad = auth.replace("sha1", "md5");
         let h = headers(&[("authorization", &bad)]);
         let req = SignedRequest { headers: &h, ..req };
         assert_eq!(
-            verify(&creds(), &req, 10).unwrap_err().code(),
+            verify(&creds(), &req, 10, DEFAULT_MAX_SIGNATURE_AGE)
+                .unwrap_err()
+                .code(),
             "AccessDenied"
         );
     }
@@ -501,7 +575,10 @@ mod tests {
             host: "b-1.cos.r.myqcloud.com:8443",
             bucket_in_host: true,
         };
-        assert_eq!(verify(&creds(), &req, 50).unwrap(), Signed::Yes);
+        assert_eq!(
+            verify(&creds(), &req, 50, DEFAULT_MAX_SIGNATURE_AGE).unwrap(),
+            Signed::Yes
+        );
         // And with the port, as Node signs it.
         let auth = sign(
             "AKIDtest",
@@ -517,7 +594,10 @@ mod tests {
             ("authorization", &auth),
         ]);
         let req = SignedRequest { headers: &h, ..req };
-        assert_eq!(verify(&creds(), &req, 50).unwrap(), Signed::Yes);
+        assert_eq!(
+            verify(&creds(), &req, 50, DEFAULT_MAX_SIGNATURE_AGE).unwrap(),
+            Signed::Yes
+        );
     }
 
     #[test]
@@ -547,7 +627,10 @@ mod tests {
             host: "h",
             bucket_in_host: false,
         };
-        assert_eq!(verify(&creds(), &req, 50).unwrap(), Signed::Yes);
+        assert_eq!(
+            verify(&creds(), &req, 50, DEFAULT_MAX_SIGNATURE_AGE).unwrap(),
+            Signed::Yes
+        );
         query.last_mut().unwrap().1 = "0".repeat(40);
         let req = SignedRequest {
             method: "GET",
@@ -558,7 +641,9 @@ mod tests {
             bucket_in_host: false,
         };
         assert_eq!(
-            verify(&creds(), &req, 50).unwrap_err().code(),
+            verify(&creds(), &req, 50, DEFAULT_MAX_SIGNATURE_AGE)
+                .unwrap_err()
+                .code(),
             "SignatureDoesNotMatch"
         );
     }
@@ -580,7 +665,8 @@ mod tests {
                 host,
                 bucket_in_host: in_host,
             };
-            verify(&creds(), &req, 50).map_err(|e| (e.code(), e.to_string()))
+            verify(&creds(), &req, 50, DEFAULT_MAX_SIGNATURE_AGE)
+                .map_err(|e| (e.code(), e.to_string()))
         };
         // No host in the signature: bound to no bucket in virtual-host style.
         let no_host = sign("AKIDtest", &key, "PUT", "/k", &[], &[], t);
@@ -669,6 +755,9 @@ mod tests {
             host: "",
             bucket_in_host: false,
         };
-        assert_eq!(verify(&creds(), &req, 0).unwrap(), Signed::Anonymous);
+        assert_eq!(
+            verify(&creds(), &req, 0, DEFAULT_MAX_SIGNATURE_AGE).unwrap(),
+            Signed::Anonymous
+        );
     }
 }

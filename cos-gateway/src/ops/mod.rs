@@ -77,7 +77,7 @@ fn authenticate(gw: &Gateway, ctx: &RequestContext) -> Result<()> {
         host: &ctx.target.host,
         bucket_in_host: crate::route::bucket_from_host(&ctx.target.host).is_some(),
     };
-    match verify(&gw.creds, &req, now_secs())? {
+    match verify(&gw.creds, &req, now_secs(), gw.max_signature_age)? {
         Signed::Yes => Ok(()),
         Signed::Anonymous => Err(Error::AccessDenied(
             "Access Denied: the request is not signed (anonymous access is not allowed)".into(),

@@ -151,8 +151,13 @@ pub async fn upload_part(
 ) -> Result<Response> {
     let expect_md5 = content_md5(ctx)?;
     let customer = sse::parse_upload_part(&ctx.headers)?;
+    // Taken first, so that a refusal drains the body in the background, not before the response.
+    let input = crate::body::capped(
+        body_stream(take_body(body)?),
+        crate::limits::MAX_OBJECT_SIZE,
+    );
+    crate::body::check_declared_length(&ctx.headers)?;
     let upload = load_upload(gw, ctx, upload_id).await?;
-    let input = body_stream(take_body(body)?);
     let (part, echo) = store_part(
         gw,
         ctx,

@@ -99,9 +99,15 @@ pub async fn put(
     {
         return Err(Error::MissingContentLength);
     }
+    // The body is taken first, so that a refusal drains it in the background rather than
+    // before the response.
+    let input = crate::body::capped(
+        body_stream(take_body(body)?),
+        crate::limits::MAX_OBJECT_SIZE,
+    );
+    crate::body::check_declared_length(&ctx.headers)?;
     let default = bucket_default(gw, ctx.bucket()).await?;
     let request = sse::apply_bucket_default(request, default.as_ref());
-    let input = body_stream(take_body(body)?);
     let w = write_body(gw, request.as_ref(), ctx.name(), input, expect_md5).await?;
     let obj = Object {
         size: w.size,

@@ -8,6 +8,11 @@
 //! "prefix"]`, `["content-length-range", min, max]`) are enforced; any other condition is
 //! `400 InvalidPolicyDocument`, never silently skipped.
 //!
+//! Field names compare case-insensitively, and each may be given once: a second `key`, `Key`,
+//! `Content-Type` or SSE field is `400 InvalidArgument`, so the policy and the write always read
+//! the same value. The bucket is the request's: a `bucket` field must name that same bucket (the
+//! policy's `bucket` condition is checked against the request's bucket), it never chooses one.
+//!
 //! # Streaming
 //!
 //! The form is anonymous until its signature is checked, so nothing of it may cost more than a
@@ -100,10 +105,11 @@ pub struct LengthRange {
 }
 
 impl Default for LengthRange {
+    /// Without a `content-length-range`: any size up to COS's limit for one upload.
     fn default() -> Self {
         Self {
             min: 0,
-            max: u64::MAX,
+            max: crate::limits::MAX_OBJECT_SIZE,
         }
     }
 }
@@ -152,6 +158,55 @@ fn text<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_str())
+}
+
+/// The form's fields before the file, each under its lower-case name and given once: the one
+/// value the policy checks is the one the write uses. A name given twice, in any case (`key` and
+/// `Key`), is `400 InvalidArgument` naming the field, never "first one" for one reader and "last
+/// one" for another.
+#[derive(Default)]
+struct FormFields(Vec<(String, String)>);
+
+impl FormFields {
+    fn insert(&mut self, name: &str, value: String) -> Result<()> {
+        let name = name.to_ascii_lowercase();
+        if self.0.iter().any(|(k, _)| *k == name) {
+            return Err(Error::InvalidArgument(format!(
+                "the form field {name} is given more than once"
+            )));
+        }
+        self.0.push((name, value));
+        Ok(())
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        text(&self.0, name)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// What the policy is checked against: these fields, with `bucket` the request's bucket (a
+    /// `bucket` field must name that same bucket) and `key` the key the object is written under.
+    fn policy_values(&self, bucket: &str, key: &str) -> Result<Vec<(String, String)>> {
+        if let Some(named) = self.get("bucket")
+            && named != bucket
+        {
+            return Err(Error::InvalidArgument(format!(
+                "the form field bucket names {named:?}, not the bucket the form is posted to"
+            )));
+        }
+        let mut values: Vec<(String, String)> = self
+            .0
+            .iter()
+            .filter(|(k, _)| k != "bucket" && k != "key")
+            .cloned()
+            .collect();
+        values.push(("bucket".into(), bucket.to_owned()));
+        values.push(("key".into(), key.to_owned()));
+        Ok(values)
+    }
 }
 
 /// Checks the policy document against the form fields (with `bucket` and the final `key`), all
@@ -254,7 +309,7 @@ pub async fn post_object(
         boundary,
     );
     // The fields before the file (bounded by FormInput), then the file part, still unread.
-    let mut fields: Vec<(String, String)> = Vec::new();
+    let mut fields = FormFields::default();
     let file = loop {
         let field = form
             .next_field()
@@ -270,7 +325,7 @@ pub async fn post_object(
             break field;
         }
         let value = field.bytes().await.map_err(form_error)?;
-        fields.push((name, String::from_utf8_lossy(&value).into_owned()));
+        fields.insert(&name, String::from_utf8_lossy(&value).into_owned())?;
     };
     // SSE-C material (any customer-key field) never travels in clear, whatever the policy says.
     if !ctx.tls && !gw.allow_ssec_over_http && fields.iter().any(|(k, _)| super::is_ssec_name(k)) {
@@ -280,7 +335,9 @@ pub async fn post_object(
     }
     // The signature.
     let need = |n: &str| {
-        text(&fields, n).ok_or_else(|| Error::AccessDenied(format!("the form has no {n} field")))
+        fields
+            .get(n)
+            .ok_or_else(|| Error::AccessDenied(format!("the form has no {n} field")))
     };
     let policy_b64 = need("policy")?;
     if !need("q-sign-algorithm")?.eq_ignore_ascii_case("sha1") {
@@ -292,27 +349,24 @@ pub async fn post_object(
         need("q-key-time")?,
         policy_b64,
         need("q-signature")?,
-        now(),
+        (now(), gw.max_signature_age),
     )?;
     let policy: serde_json::Value = base64::engine::general_purpose::STANDARD
         .decode(policy_b64.trim())
         .ok()
         .and_then(|p| serde_json::from_slice(&p).ok())
         .ok_or_else(|| Error::InvalidPolicyDocument("the policy is not base64 JSON".into()))?;
-    let mut key = text(&fields, "key")
+    let mut key = fields
+        .get("key")
         .filter(|k| !k.is_empty())
         .ok_or_else(|| Error::InvalidArgument("the form has no key field".into()))?
         .to_owned();
     if let Some(name) = file.file_name() {
         key = key.replace("${filename}", name);
     }
-    let mut form_values = fields.clone();
-    form_values.push(("bucket".into(), ctx.bucket().to_owned()));
-    form_values.retain(|(k, _)| k != "key");
-    form_values.push(("key".into(), key.clone()));
-    let range = check_policy(&policy, &form_values)?;
+    let range = check_policy(&policy, &fields.policy_values(ctx.bucket(), &key)?)?;
     // SSE from the form fields.
-    let request = sse::parse_post_form(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    let request = sse::parse_post_form(fields.iter())?;
     let default = bucket_default(gw, ctx.bucket()).await?;
     let request = sse::apply_bucket_default(request, default.as_ref());
     // Only now is the file read: straight from the socket into the body writer.
@@ -327,9 +381,8 @@ pub async fn post_object(
     let w = write_body(gw, request.as_ref(), name, file, None).await?;
     let mut meta: Vec<(String, String)> = fields
         .iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v))
         .filter(|(k, _)| super::is_kept_meta(k))
-        .map(|(k, v)| (k, v.clone()))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
     if !meta.iter().any(|(k, _)| k == "content-type")
         && let Some(ct) = file_type
@@ -352,7 +405,7 @@ pub async fn post_object(
         ctx.target.host,
         key
     );
-    let status = text(&fields, "success_action_status").unwrap_or_default();
+    let status = fields.get("success_action_status").unwrap_or_default();
     let mut r = match status {
         "200" => status_response(StatusCode::OK),
         "201" => xml_response(
@@ -531,6 +584,33 @@ mod tests {
         assert_eq!(
             (e.code(), e.status().as_u16()),
             ("MaxPostPreDataLengthExceeded", 400)
+        );
+    }
+
+    #[test]
+    fn form_fields_are_given_once_in_any_case() {
+        let mut f = FormFields::default();
+        f.insert("Key", "uploads/x".into()).unwrap();
+        f.insert("Content-Type", "text/plain".into()).unwrap();
+        assert_eq!(f.get("key"), Some("uploads/x"));
+        assert_eq!(f.get("content-type"), Some("text/plain"));
+        for dup in ["key", "KEY", "Key"] {
+            let e = f.insert(dup, "evil".into()).unwrap_err();
+            assert_eq!((e.code(), e.status().as_u16()), ("InvalidArgument", 400));
+            assert!(e.message().contains("form field key"), "{e}");
+        }
+        assert_eq!(f.get("key"), Some("uploads/x"));
+        // The policy sees the request's bucket and the final key, whatever the fields say.
+        let values = f.policy_values("b-1", "uploads/final").unwrap();
+        assert_eq!(text(&values, "bucket"), Some("b-1"));
+        assert_eq!(text(&values, "key"), Some("uploads/final"));
+        assert_eq!(values.iter().filter(|(k, _)| k == "key").count(), 1);
+        f.insert("Bucket", "b-2".into()).unwrap();
+        let e = f.policy_values("b-1", "k").unwrap_err();
+        assert_eq!((e.code(), e.status().as_u16()), ("InvalidArgument", 400));
+        assert_eq!(
+            text(&f.policy_values("b-2", "k").unwrap(), "bucket"),
+            Some("b-2")
         );
     }
 

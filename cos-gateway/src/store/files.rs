@@ -28,8 +28,8 @@ impl BodyDir {
     pub(super) fn open(dir: &Path) -> Result<Self> {
         let objects = dir.join("objects");
         let tmp = dir.join("tmp");
-        std::fs::create_dir_all(&objects)?;
-        std::fs::create_dir_all(&tmp)?;
+        super::private_fs::create_dir(&objects)?;
+        super::private_fs::create_dir(&tmp)?;
         for entry in std::fs::read_dir(&tmp)? {
             let _ = std::fs::remove_file(entry?.path());
         }
@@ -50,7 +50,7 @@ impl BodyDir {
     pub(super) async fn writer(&self) -> Result<BodyWriter> {
         let name = uuid::Uuid::new_v4().simple().to_string();
         let tmp = self.tmp.join(&name);
-        let file = tokio::fs::File::create(&tmp).await?;
+        let file = super::private_fs::create_new(&tmp).await?;
         Ok(BodyWriter {
             file: Some(tokio::io::BufWriter::with_capacity(WRITE_BUFFER, file)),
             tmp,

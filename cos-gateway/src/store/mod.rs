@@ -46,6 +46,7 @@ mod files;
 #[cfg(any(test, feature = "test-util"))]
 mod memory;
 mod pins;
+pub(crate) mod private_fs;
 mod sqlite;
 
 use std::path::{Path, PathBuf};
@@ -141,7 +142,7 @@ impl Store {
     /// Leftover temp files and body files that no row names (a crash between the body's rename and
     /// the metadata commit, or before an old body was removed) are deleted.
     pub fn open(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir)?;
+        private_fs::create_dir(dir)?;
         let catalog = SqliteCatalog::open(&dir.join(sqlite::DB_FILE))?;
         Self::with_catalog(dir, Arc::new(catalog))
     }

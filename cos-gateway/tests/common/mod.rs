@@ -147,6 +147,7 @@ fn launch(
                         None => KmsBackend::Embedded(root),
                     },
                     allow_ssec_over_http: opts.allow_ssec_over_http,
+                    max_signature_age: cos_gateway::auth::DEFAULT_MAX_SIGNATURE_AGE,
                 },
                 store,
             )

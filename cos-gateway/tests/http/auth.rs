@@ -109,3 +109,72 @@ fn ssec_over_plain_http_is_refused_unless_allowed() {
         .send(gw.addr)
         .assert_error(400, "InvalidRequest");
 }
+
+#[test]
+fn signatures_have_a_maximum_lifetime() {
+    let gw = start_with_bucket();
+    let a = gw.addr;
+    Req::new("PUT", "/t")
+        .body("timed")
+        .send(a)
+        .assert_status(200);
+    let now = cos_gateway::wire::now_secs();
+    let max = cos_gateway::auth::DEFAULT_MAX_SIGNATURE_AGE.as_secs() as i64;
+    let skew = cos_gateway::auth::CLOCK_SKEW.as_secs() as i64;
+    let signed = |window: (i64, i64)| {
+        cos_gateway::auth::sign(
+            common::SECRET_ID,
+            &cos_gateway::auth::SecretKey::new(common::SECRET_KEY),
+            "GET",
+            "/t",
+            &[],
+            &[("host".into(), common::HOST.into())],
+            window,
+        )
+    };
+    let presigned = |auth: &str| {
+        let query = auth
+            .split('&')
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap();
+                format!("{k}={}", cos_gateway::wire::cos_encode(v))
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+        format!("/t?{query}")
+    };
+    // A window up to the maximum, or starting within the clock skew: accepted.
+    for window in [(now - 10, now - 10 + max), (now + skew / 2, now + 600)] {
+        let auth = signed(window);
+        let r = Req::new("GET", "/t")
+            .unsigned()
+            .header("Authorization", &auth)
+            .send(a);
+        assert_eq!(
+            (r.status, r.body.as_slice()),
+            (200, &b"timed"[..]),
+            "{window:?}"
+        );
+        let target = presigned(&auth);
+        let r = Req::new("GET", &target).path("/t").unsigned().send(a);
+        assert_eq!(r.status, 200, "{window:?}: {}", r.text());
+    }
+    // "Forever", one second too long, or starting in the future: refused, header or presigned.
+    for (window, says) in [
+        ((0, 9_999_999_999), "max-signature-age"),
+        ((now - 10, now - 9 + max), "max-signature-age"),
+        ((now + skew + 60, now + skew + 600), "Request has expired"),
+    ] {
+        let auth = signed(window);
+        let r = Req::new("GET", "/t")
+            .unsigned()
+            .header("Authorization", &auth)
+            .send(a);
+        r.assert_error(403, "AccessDenied");
+        assert!(r.text().contains(says), "{window:?}: {}", r.text());
+        let target = presigned(&auth);
+        let r = Req::new("GET", &target).path("/t").unsigned().send(a);
+        r.assert_error(403, "AccessDenied");
+        assert!(r.text().contains(says), "{window:?}: {}", r.text());
+    }
+}

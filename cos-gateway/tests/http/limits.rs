@@ -125,3 +125,30 @@ fn a_client_that_stalls_before_its_request_loses_the_connection() {
         assert!(started.elapsed() >= idle / 2, "tls={tls}");
     }
 }
+
+/// COS takes at most 5 GiB in one PUT or one part: a larger declared body is refused at once,
+/// before a byte of it is read.
+#[test]
+fn bodies_over_5_gib_are_refused_at_once() {
+    use std::io::Write as _;
+    let gw = start_with_bucket();
+    let a = gw.addr;
+    let max = cos_gateway::limits::MAX_OBJECT_SIZE;
+    assert_eq!(max, 5 << 30);
+    let id = super::multipart::initiate(a, "big", &[]);
+    let part = format!("/big?partNumber=1&uploadId={id}");
+    for target in ["/big", part.as_str()] {
+        let head = Req::new("PUT", target)
+            .without_length()
+            .header("Content-Length", &(max + 1).to_string())
+            .head();
+        let mut s = std::net::TcpStream::connect(a).unwrap();
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(b"some of it").unwrap();
+        read_error_response(&mut s, std::time::Duration::from_secs(5))
+            .assert_error(400, "EntityTooLarge");
+    }
+    Req::new("GET", "/big")
+        .send(a)
+        .assert_error(404, "NoSuchKey");
+}

@@ -217,3 +217,71 @@ fn a_tampered_body_is_never_served() {
     );
     assert_eq!(&r.body[..], &big[..r.body.len()]);
 }
+
+/// Every directory under `dir` with its mode bits, then every file (recursively).
+#[cfg(unix)]
+fn modes(dir: &std::path::Path, dirs: &mut Vec<(String, u32)>, files: &mut Vec<(String, u32)>) {
+    use std::os::unix::fs::PermissionsExt as _;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let meta = entry.metadata().unwrap();
+        let mode = meta.permissions().mode() & 0o777;
+        let name = entry.path().display().to_string();
+        if meta.is_dir() {
+            dirs.push((name, mode));
+            modes(&entry.path(), dirs, files);
+        } else {
+            files.push((name, mode));
+        }
+    }
+}
+
+/// Under the usual umask of 022 the data directory's files would be world-readable: bodies
+/// (plain ones unencrypted), temp files, multipart parts and the database with the wrapped keys.
+#[cfg(unix)]
+#[test]
+fn data_files_are_owner_only_whatever_the_umask() {
+    let gw = start_with_bucket();
+    let a = gw.addr;
+    Req::new("PUT", "/plain")
+        .body("clear text")
+        .send(a)
+        .assert_status(200);
+    Req::new("PUT", "/sealed")
+        .header("x-cos-server-side-encryption", "AES256")
+        .body("sealed")
+        .send(a)
+        .assert_status(200);
+    let id = super::multipart::initiate(a, "mp", &[]);
+    super::multipart::upload_part(a, "mp", &id, 1, b"part one", &[]);
+    let (mut dirs, mut files) = (Vec::new(), Vec::new());
+    modes(gw.dir.path(), &mut dirs, &mut files);
+    let names = |v: &[(String, u32)]| v.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    for want in ["/objects", "/tmp"] {
+        assert!(names(&dirs).iter().any(|n| n.ends_with(want)), "{dirs:?}");
+    }
+    for want in [
+        "gateway.sqlite3",
+        "gateway.sqlite3-wal",
+        "gateway.sqlite3-shm",
+    ] {
+        assert!(
+            names(&files)
+                .iter()
+                .any(|n| n.ends_with(&format!("/{want}"))),
+            "{want}: {files:?}"
+        );
+    }
+    // Three bodies (two objects and one part) at least, all renamed from their temp files.
+    let bodies = files
+        .iter()
+        .filter(|(n, _)| n.contains("/objects/"))
+        .count();
+    assert!(bodies >= 3, "{files:?}");
+    for (name, mode) in &dirs {
+        assert_eq!(*mode, 0o700, "{name}");
+    }
+    for (name, mode) in &files {
+        assert_eq!(*mode, 0o600, "{name}");
+    }
+}

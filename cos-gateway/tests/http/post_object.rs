@@ -345,3 +345,110 @@ fn post_object_fields_before_the_file_are_bounded() {
     );
     r.assert_status(204);
 }
+
+#[test]
+fn post_object_duplicate_fields_are_refused() {
+    let gw = start_with_bucket();
+    let a = gw.addr;
+    let policy = post_policy(serde_json::json!([
+        {"bucket": common::BUCKET},
+        ["starts-with", "$key", "uploads/"],
+        {"Content-Type": "text/plain"},
+        {"x-cos-server-side-encryption": "AES256"}
+    ]));
+    let honest = [
+        ("Content-Type", "text/plain"),
+        ("x-cos-server-side-encryption", "AES256"),
+    ];
+    // `key` then `Key`: the policy must not see one and the write use the other.
+    let mut extra = vec![("Key", "uploads/x")];
+    extra.extend_from_slice(&honest);
+    let r = post_form(a, form(&policy, "evil", &extra, b"hello", &[]));
+    r.assert_error(400, "InvalidArgument");
+    assert!(String::from_utf8_lossy(&r.body).contains("key"), "{r:?}");
+    for k in ["evil", "uploads/x"] {
+        Req::new("GET", &format!("/{k}"))
+            .send(a)
+            .assert_error(404, "NoSuchKey");
+    }
+    // A second Content-Type or SSE field, in another case or the same: refused too.
+    for (dup, field) in [
+        (("content-type", "text/html"), "content-type"),
+        (("Content-Type", "text/plain"), "content-type"),
+        (
+            ("X-Cos-Server-Side-Encryption", "cos/kms"),
+            "x-cos-server-side-encryption",
+        ),
+    ] {
+        let mut extra = honest.to_vec();
+        extra.push(dup);
+        let r = post_form(a, form(&policy, "uploads/d", &extra, b"hello", &[]));
+        r.assert_error(400, "InvalidArgument");
+        assert!(
+            String::from_utf8_lossy(&r.body).contains(field),
+            "{dup:?}: {r:?}"
+        );
+    }
+    Req::new("GET", "/uploads/d")
+        .send(a)
+        .assert_error(404, "NoSuchKey");
+    // The honest form: stored, with the policy's content type and SSE.
+    let r = post_form(a, form(&policy, "uploads/ok", &honest, b"hello", &[]));
+    r.assert_status(204);
+    let g = Req::new("GET", "/uploads/ok").send(a);
+    assert_eq!(g.body, b"hello");
+    assert_eq!(g.exact("Content-Type"), Some("text/plain"));
+    assert_eq!(g.exact("x-cos-server-side-encryption"), Some("AES256"));
+}
+
+#[test]
+fn post_object_bucket_field_never_chooses_the_bucket() {
+    let gw = start_with_bucket();
+    let a = gw.addr;
+    let other = "otherbucket-1250000000";
+    Req::new("PUT", "/")
+        .host(&format!("{other}.cos.ap-beijing.myqcloud.com"))
+        .send(a)
+        .assert_status(200);
+    // A policy for the other bucket, posted to BUCKET with a `bucket` field naming the other one.
+    let policy = post_policy(serde_json::json!([
+        {"bucket": other},
+        ["starts-with", "$key", "uploads/"]
+    ]));
+    for name in ["bucket", "Bucket"] {
+        let r = post_form(
+            a,
+            form(&policy, "uploads/x", &[(name, other)], b"hello", &[]),
+        );
+        r.assert_error(400, "InvalidArgument");
+        assert!(String::from_utf8_lossy(&r.body).contains("bucket"), "{r:?}");
+    }
+    // Without the field, the policy sees the request's bucket, not the other one.
+    post_form(a, form(&policy, "uploads/x", &[], b"hello", &[])).assert_error(403, "AccessDenied");
+    for host in [
+        common::HOST.to_owned(),
+        format!("{other}.cos.ap-beijing.myqcloud.com"),
+    ] {
+        Req::new("GET", "/uploads/x")
+            .host(&host)
+            .send(a)
+            .assert_error(404, "NoSuchKey");
+    }
+    // A `bucket` field naming the request's own bucket is checked by the policy as usual.
+    let own = post_policy(serde_json::json!([
+        {"bucket": common::BUCKET},
+        ["starts-with", "$key", "uploads/"]
+    ]));
+    post_form(
+        a,
+        form(
+            &own,
+            "uploads/y",
+            &[("bucket", common::BUCKET)],
+            b"hello",
+            &[],
+        ),
+    )
+    .assert_status(204);
+    assert_eq!(Req::new("GET", "/uploads/y").send(a).body, b"hello");
+}

@@ -84,6 +84,7 @@ pub struct SqliteCatalog {
 impl SqliteCatalog {
     /// Opens (or creates) the database at `path` with its schema.
     pub fn open(path: &Path) -> Result<Self> {
+        super::private_fs::ensure_file(path)?;
         let conn = Connection::open(path)?;
         conn.execute_batch(SCHEMA)?;
         Ok(Self {
