@@ -6,9 +6,11 @@ use clap::Parser;
 use kms_server::{
     Config, Kms, RootKey, SystemClock,
     access::Policy,
+    audit::{AuditLog, AuditTarget},
     limits::{LimitArgs, Limits},
+    metrics::Metrics,
     server::{self, ServerOptions},
-    service::AccessControl,
+    service::{AccessControl, Observers},
     tls::{ClientAuth, TlsArgs},
 };
 
@@ -50,6 +52,17 @@ struct Cli {
     /// disable or delete every key.
     #[arg(long)]
     insecure_no_auth: bool,
+    /// Audit log: one JSON line per call (identity, RPC, keys, context names, outcome), written
+    /// before the reply leaves; `-` for standard output. A call whose line cannot be written fails.
+    #[arg(long, env = "KMS_AUDIT_LOG")]
+    audit_log: Option<PathBuf>,
+    /// Rotate the audit log file when it would pass this many bytes (0: never).
+    #[arg(long, default_value_t = kms_server::audit::DEFAULT_MAX_BYTES)]
+    audit_max_bytes: u64,
+    /// Serve Prometheus metrics at http://ADDR/metrics (calls by RPC and status, latencies, keys
+    /// by state; never a key id).
+    #[arg(long)]
+    metrics_listen: Option<SocketAddr>,
     #[command(flatten)]
     tls: TlsArgs,
     #[command(flatten)]
@@ -114,7 +127,24 @@ fn access_control(cli: &Cli) -> Result<AccessControl, Box<dyn std::error::Error>
 }
 
 fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
-    let access = Arc::new(access_control(&cli)?);
+    let audit = match &cli.audit_log {
+        None => None,
+        Some(path) => {
+            let target = if path.as_os_str() == "-" {
+                AuditTarget::Stdout
+            } else {
+                AuditTarget::File(path.clone())
+            };
+            let log = AuditLog::open(target, cli.audit_max_bytes)
+                .map_err(|e| format!("cannot open the audit log {}: {e}", path.display()))?;
+            Some(Arc::new(log))
+        }
+    };
+    let metrics = cli.metrics_listen.map(|_| Arc::new(Metrics::new()));
+    let observers = Arc::new(Observers {
+        audit,
+        metrics: metrics.clone(),
+    });
     // Flag mistakes and unreadable certificate files first, before a data directory or a root key
     // is created. A self-signed CA is written only once the data directory is this server's (after
     // `Kms::open` takes its lock), so a second server refused there cannot replace it.
@@ -124,6 +154,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     } else {
         cli.tls.load(&cli.data_dir)?
     };
+    let access = Arc::new(access_control(&cli)?);
     let key_file = cli
         .root_key_file
         .clone()
@@ -161,6 +192,17 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(cli.listen).await?;
+        if let (Some(addr), Some(metrics)) = (cli.metrics_listen, metrics) {
+            let metrics_listener = tokio::net::TcpListener::bind(addr).await?;
+            let bound = metrics_listener.local_addr()?;
+            tracing::info!(%bound, "metrics at http://{bound}/metrics");
+            tokio::spawn(kms_server::metrics::serve_metrics(
+                metrics_listener,
+                metrics,
+                kms.clone(),
+                std::future::pending(),
+            ));
+        }
         let addr = listener.local_addr()?;
         let transport = match tls.as_ref().map(|t| t.client_auth) {
             None => "plain text",
@@ -184,6 +226,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             tick: Duration::from_secs(cli.tick_secs.max(1)),
             access,
             policy_file: cli.policy.clone(),
+            observers,
             tls,
             limits,
         };

@@ -11,7 +11,7 @@ use crate::{
     access::Policy,
     kms::Kms,
     limits::Limits,
-    service::{AccessControl, KmsService},
+    service::{AccessControl, KmsService, Observers},
     tls::ServerTls,
 };
 
@@ -27,6 +27,8 @@ pub struct ServerOptions {
     pub access: Arc<AccessControl>,
     /// The policy file SIGHUP reloads into `access` (none: SIGHUP changes nothing).
     pub policy_file: Option<PathBuf>,
+    /// The audit log and the metrics (default: neither).
+    pub observers: Arc<Observers>,
     /// TLS, or plain text when `None`.
     pub tls: Option<ServerTls>,
     /// Message size, streams, connections and call deadline.
@@ -39,6 +41,7 @@ impl Default for ServerOptions {
             tick: DEFAULT_TICK,
             access: Arc::new(AccessControl::allow_all()),
             policy_file: None,
+            observers: Arc::new(Observers::default()),
             tls: None,
             limits: Limits::default(),
         }
@@ -84,10 +87,10 @@ pub async fn serve(
     if let Some(tls) = options.tls {
         builder = builder.tls_config(tls.config)?;
     }
-    let kms_service = KeyManagementServiceServer::new(KmsService::with_access(
-        kms.clone(),
-        options.access.clone(),
-    ))
+    let kms_service = KeyManagementServiceServer::new(
+        KmsService::with_access(kms.clone(), options.access.clone())
+            .with_observers(options.observers.clone()),
+    )
     .max_decoding_message_size(limits.max_message_bytes);
     let ticker = tokio::spawn(run_deadlines(kms, options.tick));
     let reloader = options

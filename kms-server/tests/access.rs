@@ -7,12 +7,14 @@
 
 use std::{future::Future, sync::Arc};
 
+use base64::Engine as _;
 use kms_proto::pb::{self, key_management_service_client::KeyManagementServiceClient};
 use kms_server::{
     Config, Kms, RootKey,
     access::{Action, Policy},
+    audit::{AuditLog, AuditTarget},
     server::{self, ServerOptions},
-    service::AccessControl,
+    service::{AccessControl, Observers},
 };
 use sha2::{Digest as _, Sha256};
 use tonic::{Code, Request, Status, transport::Channel};
@@ -66,6 +68,10 @@ impl Drop for Running {
 }
 
 async fn start(policy: &str) -> Running {
+    start_observed(policy, Observers::default()).await
+}
+
+async fn start_observed(policy: &str, observers: Observers) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let kms = Arc::new(
         Kms::open(Config::new(
@@ -80,6 +86,7 @@ async fn start(policy: &str) -> Running {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let options = ServerOptions {
         access: access.clone(),
+        observers: Arc::new(observers),
         ..ServerOptions::default()
     };
     tokio::spawn(server::serve(listener, kms, options, async move {
@@ -617,4 +624,108 @@ async fn a_replaced_policy_applies_to_the_next_call() {
     call(c, Action::Decrypt, Some(STORAGE), "", &fx.secret_blob)
         .await
         .unwrap();
+}
+
+fn audited(path: &std::path::Path) -> Observers {
+    Observers {
+        audit: Some(Arc::new(
+            AuditLog::open(AuditTarget::File(path.to_owned()), 0).unwrap(),
+        )),
+        metrics: None,
+    }
+}
+
+/// Every call leaves one JSON line before its reply: who, what, which key (as named and as
+/// resolved, with its version), the context's names, and the outcome; never a token, plaintext,
+/// data key or context value.
+#[tokio::test]
+async fn every_call_leaves_an_audit_line_without_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let mut s = start_observed(&policy_text(r#"["alias/app-*"]"#), audited(&path)).await;
+    let fx = fixture(&mut s.client).await;
+    let c = &mut s.client;
+    let context =
+        base64::engine::general_purpose::STANDARD.encode(r#"{"bucket":"very-private-value"}"#);
+    let dk = c
+        .generate_data_key(with(
+            Some(STORAGE),
+            pb::GenerateDataKeyRequest {
+                key_id: "alias/app-one".to_owned(),
+                key_spec: pb::KeySpec::Aes256 as i32,
+                encryption_context: context.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let refused = call(c, Action::Decrypt, Some(STORAGE), "", &fx.secret_blob).await;
+    assert_eq!(refused.unwrap_err().code(), Code::PermissionDenied);
+    let anonymous = call(c, Action::GenerateRandom, None, "", &[]).await;
+    assert_eq!(anonymous.unwrap_err().code(), Code::Unauthenticated);
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // Two CreateKey and two Encrypt calls of the fixture, then the three above.
+    assert_eq!(lines.len(), 7, "{text}");
+    let gdk = &lines[4];
+    assert_eq!(gdk["identity"], "storage");
+    assert_eq!(gdk["rpc"], "GenerateDataKey");
+    assert_eq!(gdk["keys"][0]["name"], "alias/app-one");
+    assert_eq!(gdk["keys"][0]["key_id"], fx.app_key.as_str());
+    assert_eq!(gdk["keys"][0]["key_version"], 1);
+    assert_eq!(gdk["context_keys"], serde_json::json!(["bucket"]));
+    assert_eq!(gdk["outcome"], serde_json::json!({"result": "ok"}));
+    assert!(gdk["peer"].as_str().unwrap().starts_with("127.0.0.1:"));
+    assert_eq!(gdk["request_id"].as_str().unwrap().len(), 32);
+    let denied = &lines[5];
+    assert_eq!(denied["rpc"], "Decrypt");
+    assert_eq!(
+        denied["outcome"],
+        serde_json::json!({"result": "error", "status": "PERMISSION_DENIED", "code": "UnauthorizedOperation"})
+    );
+    let anonymous = &lines[6];
+    assert_eq!(anonymous["identity"], "-");
+    assert_eq!(anonymous["outcome"]["status"], "UNAUTHENTICATED");
+    let b64 = base64::engine::general_purpose::STANDARD;
+    for secret in [
+        STORAGE.to_owned(),
+        ADMIN.to_owned(),
+        "very-private-value".to_owned(),
+        b64.encode(&dk.plaintext),
+        hex::encode(&dk.plaintext),
+        b64.encode(b"hello"),
+    ] {
+        assert!(!text.contains(&secret), "{secret} in {text}");
+    }
+}
+
+/// A call whose audit line cannot be written is refused with INTERNAL: no use goes unrecorded.
+#[tokio::test]
+async fn a_call_that_cannot_be_audited_fails() {
+    let mut s = start_observed(
+        &policy_text(r#"["alias/app-*"]"#),
+        audited(std::path::Path::new("/dev/full")),
+    )
+    .await;
+    let refused = s
+        .client
+        .generate_random(with(
+            Some(ADMIN),
+            pb::GenerateRandomRequest {
+                number_of_bytes: 16,
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Internal);
+    assert_eq!(refused.message(), "internal error");
+    assert_eq!(
+        refused.metadata().get("x-kms-error-code").unwrap(),
+        "InternalError"
+    );
 }

@@ -3,14 +3,21 @@
 //! sees (with the Tencent code in `x-kms-error-code`), and the one request log line (method, key
 //! id, status, latency; never a plaintext, data key or context value).
 
-use std::time::Instant;
+use std::{collections::BTreeSet, net::SocketAddr, sync::Arc, time::Instant};
 
 use kms_proto::pb;
 use tonic::{Code, Response, Status, metadata::MetadataValue};
 
 use super::ERROR_CODE_METADATA;
-use super::gate::Caller;
+use kms_types::EncryptionContext;
+use time::OffsetDateTime;
+
+use super::{audited::Audited, gate::Caller};
 use crate::{access::Action, error::Error};
+use crate::{
+    audit::{AuditEvent, AuditKey, AuditLog, DEVELOPMENT_IDENTITY, Outcome, RequestId},
+    metrics::Metrics,
+};
 
 /// Maps a core error to the status sent to the client. Internal detail is logged, not sent.
 pub fn status(err: &Error) -> Status {
@@ -54,63 +61,120 @@ pub(super) fn item_error(err: &Error) -> pb::ItemError {
     }
 }
 
+/// What watches the calls: the audit log and the metrics, each optional.
+#[derive(Debug, Default)]
+pub struct Observers {
+    /// One line per call, written before its reply leaves; a call whose line cannot be written
+    /// fails with INTERNAL, so no use goes unrecorded.
+    pub audit: Option<Arc<AuditLog>>,
+    /// Calls by RPC and status, and their latencies.
+    pub metrics: Option<Arc<Metrics>>,
+}
+
 /// One RPC from its first byte: the action, when it started, and who makes it (or why nobody
 /// could be identified: then the body never runs and the call ends UNAUTHENTICATED).
 pub(super) struct Call {
+    caller: crate::Result<Caller>,
+    meta: CallMeta,
+}
+
+/// A call apart from its caller: what its end needs.
+struct CallMeta {
     action: Action,
     started: Instant,
-    caller: crate::Result<Caller>,
+    observers: Arc<Observers>,
+    /// Only when an audit log is kept.
+    arrival: Option<Arrival>,
+}
+
+/// What the audit line records of the call's arrival.
+struct Arrival {
+    time: OffsetDateTime,
+    request_id: RequestId,
+    peer: Option<SocketAddr>,
+    /// The encryption contexts' names (never their values).
+    context_keys: BTreeSet<String>,
 }
 
 impl Call {
-    pub(super) fn new(action: Action, caller: crate::Result<Caller>) -> Self {
+    pub(super) fn new(
+        action: Action,
+        caller: crate::Result<Caller>,
+        observers: Arc<Observers>,
+        peer: Option<SocketAddr>,
+    ) -> Self {
+        let arrival = observers.audit.as_ref().map(|_| Arrival {
+            time: OffsetDateTime::now_utc(),
+            request_id: RequestId::new(),
+            peer,
+            context_keys: BTreeSet::new(),
+        });
         Self {
-            action,
-            started: Instant::now(),
             caller,
+            meta: CallMeta {
+                action,
+                started: Instant::now(),
+                observers,
+                arrival,
+            },
         }
     }
 
+    /// Notes the names of the call's encryption contexts (base64 JSON) for the audit line; free
+    /// when no audit log is kept. A context that does not parse adds nothing (the call refuses it).
+    pub(super) fn contexts<'a>(mut self, contexts: impl IntoIterator<Item = &'a str>) -> Self {
+        if let Some(arrival) = &mut self.meta.arrival {
+            for text in contexts {
+                if let Ok(context) = EncryptionContext::from_base64(text) {
+                    arrival
+                        .context_keys
+                        .extend(context.pairs().map(|(name, _)| name.to_owned()));
+                }
+            }
+        }
+        self
+    }
+
     /// A cryptographic call served from memory: cheap enough to run inline.
-    pub(super) fn inline<T>(
+    pub(super) fn inline<T: Audited>(
         self,
         key: &str,
         f: impl FnOnce(&Caller) -> crate::Result<T>,
     ) -> Result<Response<T>, Status> {
         let (caller, result) = run(self.caller, f);
-        finish(self.action, caller.as_ref(), key, self.started, result)
+        self.meta.finish(caller.as_ref(), key, result)
     }
 
     /// Like [`Call::inline`], for a call that names its key only in its answer (a blob's key).
-    pub(super) fn inline_answered<T>(
+    pub(super) fn inline_answered<T: Audited>(
         self,
         f: impl FnOnce(&Caller) -> crate::Result<T>,
         key_of: impl FnOnce(&crate::Result<T>) -> String,
     ) -> Result<Response<T>, Status> {
         let (caller, result) = run(self.caller, f);
         let key = key_of(&result);
-        finish(self.action, caller.as_ref(), &key, self.started, result)
+        self.meta.finish(caller.as_ref(), &key, result)
     }
 
     /// A mutation: it writes to the key store, so it runs on a blocking thread.
-    pub(super) async fn blocking<T: Send + 'static>(
+    pub(super) async fn blocking<T: Audited + Send + 'static>(
         self,
         key: String,
         f: impl FnOnce(&Caller) -> crate::Result<T> + Send + 'static,
     ) -> Result<Response<T>, Status> {
         let (caller, result) = run_off_thread(self.caller, f).await;
-        finish(self.action, caller.as_ref(), &key, self.started, result)
+        self.meta.finish(caller.as_ref(), &key, result)
     }
 
     /// Like [`Call::blocking`], for a call that names its key only in its answer.
-    pub(super) async fn blocking_answered<T: Send + 'static>(
+    pub(super) async fn blocking_answered<T: Audited + Send + 'static>(
         self,
         f: impl FnOnce(&Caller) -> crate::Result<T> + Send + 'static,
         key_of: impl FnOnce(&crate::Result<T>) -> String,
     ) -> Result<Response<T>, Status> {
         let (caller, result) = run_off_thread(self.caller, f).await;
         let key = key_of(&result);
-        finish(self.action, caller.as_ref(), &key, self.started, result)
+        self.meta.finish(caller.as_ref(), &key, result)
     }
 }
 
@@ -144,34 +208,75 @@ async fn run_off_thread<T: Send + 'static>(
     }
 }
 
-/// Maps a core call's error and logs the request line.
-fn finish<T>(
-    action: Action,
-    caller: Option<&Caller>,
-    key: &str,
-    started: Instant,
-    result: crate::Result<T>,
-) -> Result<Response<T>, Status> {
-    let method = action.as_str();
-    let identity = caller.map_or("-", Caller::name);
-    let latency_us = started.elapsed().as_micros();
-    match result {
-        Ok(v) => {
-            tracing::info!(
-                method,
+impl CallMeta {
+    /// Maps the core's error, writes the audit line (refusing the call if it cannot), counts the
+    /// call, and logs the request line.
+    fn finish<T: Audited>(
+        self,
+        caller: Option<&Caller>,
+        key: &str,
+        result: crate::Result<T>,
+    ) -> Result<Response<T>, Status> {
+        let method = self.action.as_str();
+        let identity = caller.map_or(DEVELOPMENT_IDENTITY, Caller::name);
+        let mut result = result.map_err(|e| status(&e));
+        if let (Some(log), Some(arrival)) = (&self.observers.audit, &self.arrival) {
+            let used = result.as_ref().map(Audited::used).unwrap_or_default();
+            let keys: Vec<AuditKey<'_>> = if used.is_empty() {
+                (!key.is_empty())
+                    .then(|| AuditKey::named(key))
+                    .into_iter()
+                    .collect()
+            } else {
+                used.iter()
+                    .enumerate()
+                    .map(|(i, &(key_id, key_version))| AuditKey {
+                        name: if i == 0 { key } else { "" },
+                        key_id,
+                        key_version,
+                    })
+                    .collect()
+            };
+            let event = AuditEvent {
+                time: arrival.time,
+                request_id: arrival.request_id,
                 identity,
-                key_id = key,
-                status = "OK",
-                latency_us,
-                "request"
-            );
-            Ok(Response::new(v))
+                peer: arrival.peer,
+                rpc: method,
+                keys,
+                context_keys: arrival.context_keys.iter().map(String::as_str).collect(),
+                outcome: Outcome::of(&result),
+            };
+            let written = log.record(&event);
+            drop(event);
+            if let Err(e) = written {
+                result = Err(status(&Error::Internal(format!(
+                    "audit log not written ({e}): the {method} call is refused"
+                ))));
+            }
         }
-        Err(e) => {
-            let s = status(&e);
-            tracing::info!(method, identity, key_id = key, status = ?s.code(), latency_us, "request");
-            Err(s)
+        let code = result.as_ref().err().map_or(Code::Ok, Status::code);
+        let elapsed = self.started.elapsed();
+        if let Some(metrics) = &self.observers.metrics {
+            metrics.observe(method, code, elapsed);
         }
+        let latency_us = elapsed.as_micros();
+        match code {
+            Code::Ok => {
+                tracing::info!(
+                    method,
+                    identity,
+                    key_id = key,
+                    status = "OK",
+                    latency_us,
+                    "request"
+                )
+            }
+            _ => {
+                tracing::info!(method, identity, key_id = key, status = ?code, latency_us, "request")
+            }
+        }
+        result.map(Response::new)
     }
 }
 

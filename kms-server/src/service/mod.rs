@@ -22,11 +22,12 @@ pub const MAX_BATCH_ITEMS: usize = crate::kms::data_keys::MAX_BATCH_ITEMS;
 /// Metadata entry carrying the Tencent error code of a failed call.
 pub use kms_types::ERROR_CODE_METADATA;
 
+mod audited;
 mod call;
 mod convert;
 mod gate;
 
-pub use call::status;
+pub use call::{Observers, status};
 pub use convert::metadata_to_pb;
 pub use gate::{AUTHORIZATION_METADATA, AccessControl};
 
@@ -38,6 +39,7 @@ use convert::{check_batch, data_key_to_pb, generate, spec_from_pb, state_from_pb
 pub struct KmsService {
     kms: Arc<Kms>,
     access: Arc<AccessControl>,
+    observers: Arc<Observers>,
 }
 
 impl KmsService {
@@ -48,12 +50,27 @@ impl KmsService {
 
     /// Serves `kms` under an access policy (see [`crate::access`]).
     pub fn with_access(kms: Arc<Kms>, access: Arc<AccessControl>) -> Self {
-        Self { kms, access }
+        Self {
+            kms,
+            access,
+            observers: Arc::new(Observers::default()),
+        }
+    }
+
+    /// Writes every call to an audit log and counts it in the metrics (each when given).
+    pub fn with_observers(mut self, observers: Arc<Observers>) -> Self {
+        self.observers = observers;
+        self
     }
 
     /// Starts a call: identifies the caller.
     fn begin<T>(&self, action: Action, request: &Request<T>) -> Call {
-        Call::new(action, self.access.caller(request))
+        Call::new(
+            action,
+            self.access.caller(request),
+            self.observers.clone(),
+            request.remote_addr(),
+        )
     }
 }
 
@@ -335,7 +352,9 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::GenerateDataKeyRequest>,
     ) -> Result<Response<pb::GenerateDataKeyResponse>, Status> {
-        let call = self.begin(Action::GenerateDataKey, &r);
+        let call = self
+            .begin(Action::GenerateDataKey, &r)
+            .contexts([r.get_ref().encryption_context.as_str()]);
         let r = r.into_inner();
         call.inline(&r.key_id, |caller| {
             let key = caller.key(&self.kms, Action::GenerateDataKey, &r.key_id)?;
@@ -347,7 +366,9 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::GenerateDataKeyRequest>,
     ) -> Result<Response<pb::GenerateDataKeyWithoutPlaintextResponse>, Status> {
-        let call = self.begin(Action::GenerateDataKeyWithoutPlaintext, &r);
+        let call = self
+            .begin(Action::GenerateDataKeyWithoutPlaintext, &r)
+            .contexts([r.get_ref().encryption_context.as_str()]);
         let r = r.into_inner();
         call.inline(&r.key_id, |caller| {
             let key = caller.key(
@@ -369,7 +390,9 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::EncryptRequest>,
     ) -> Result<Response<pb::EncryptResponse>, Status> {
-        let call = self.begin(Action::Encrypt, &r);
+        let call = self
+            .begin(Action::Encrypt, &r)
+            .contexts([r.get_ref().encryption_context.as_str()]);
         let r = r.into_inner();
         call.inline(&r.key_id, |caller| {
             let key = caller.key(&self.kms, Action::Encrypt, &r.key_id)?;
@@ -387,7 +410,9 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::DecryptRequest>,
     ) -> Result<Response<pb::DecryptResponse>, Status> {
-        let call = self.begin(Action::Decrypt, &r);
+        let call = self
+            .begin(Action::Decrypt, &r)
+            .contexts([r.get_ref().encryption_context.as_str()]);
         let r = r.into_inner();
         call.inline_answered(
             |caller| {
@@ -408,7 +433,10 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::ReEncryptRequest>,
     ) -> Result<Response<pb::ReEncryptResponse>, Status> {
-        let call = self.begin(Action::ReEncrypt, &r);
+        let call = self.begin(Action::ReEncrypt, &r).contexts([
+            r.get_ref().source_encryption_context.as_str(),
+            r.get_ref().destination_encryption_context.as_str(),
+        ]);
         let r = r.into_inner();
         let kms = self.kms.clone();
         // ReEncrypt may rotate a key that is due, which writes: run it off the async threads.
@@ -459,7 +487,12 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::BatchGenerateDataKeyRequest>,
     ) -> Result<Response<pb::BatchGenerateDataKeyResponse>, Status> {
-        let call = self.begin(Action::BatchGenerateDataKey, &r);
+        let call = self.begin(Action::BatchGenerateDataKey, &r).contexts(
+            r.get_ref()
+                .items
+                .iter()
+                .map(|i| i.encryption_context.as_str()),
+        );
         let r = r.into_inner();
         let key = r
             .items
@@ -524,7 +557,12 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::BatchDecryptRequest>,
     ) -> Result<Response<pb::BatchDecryptResponse>, Status> {
-        let call = self.begin(Action::BatchDecrypt, &r);
+        let call = self.begin(Action::BatchDecrypt, &r).contexts(
+            r.get_ref()
+                .items
+                .iter()
+                .map(|i| i.encryption_context.as_str()),
+        );
         let r = r.into_inner();
         call.inline_answered(
             |caller| {
