@@ -79,7 +79,8 @@ async fn run(mut cli: cli::Cli) -> Result<(), Box<dyn std::error::Error>> {
             .tls_ca_out
             .clone()
             .unwrap_or_else(|| cli.data_dir.join("ca.pem"));
-        std::fs::create_dir_all(&cli.data_dir)?;
+        // Owner-only like everything else in the data directory (the CA file itself is public).
+        cos_gateway::store::private_fs::create_dir(&cli.data_dir)?;
         std::fs::write(&ca_path, &s.ca_pem)?;
         eprintln!(
             "TLS CA certificate written to {} (Python: VerifySSL='{}'; Node: NODE_EXTRA_CA_CERTS)",

@@ -46,7 +46,7 @@ mod files;
 #[cfg(any(test, feature = "test-util"))]
 mod memory;
 mod pins;
-pub(crate) mod private_fs;
+pub mod private_fs;
 mod sqlite;
 
 use std::path::{Path, PathBuf};
