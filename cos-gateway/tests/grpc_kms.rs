@@ -112,3 +112,90 @@ fn an_unreachable_kms_is_kms_internal_exception() {
     // Plain objects do not need the KMS.
     assert_eq!(Req::new("PUT", "/p").body("x").send(gw.addr).status, 200);
 }
+
+/// The documented production set-up: the gateway reaches kms-server over mutual TLS with its own
+/// data-plane identity (a client certificate the policy names by its public key), and SSE objects
+/// go through it. The same gateway without the certificate gets nothing from the KMS.
+#[test]
+fn objects_through_a_kms_server_over_mutual_tls_with_a_data_plane_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = local_pki::LocalCa::generate("test CA").unwrap();
+    let server_cert = ca.issue_server("kms", &[]).unwrap();
+    let gateway_cert = ca.issue_client("gateway").unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let tls = kms_server::tls::TlsArgs {
+        tls_cert: Some(write("server.pem", &server_cert.cert_pem)),
+        tls_key: Some(write("server.key", &server_cert.key_pem)),
+        tls_client_ca: Some(write("ca.pem", &ca.cert_pem())),
+        ..Default::default()
+    };
+    let policy = kms_server::access::Policy::parse(&format!(
+        "identities:\n  - name: gateway\n    cert_sha256: \"{}\"\n    allow: [GenerateDataKey, \
+         Decrypt, BatchGenerateDataKey, BatchDecrypt, GetDefaultKey, DescribeKey]\n",
+        hex::encode(gateway_cert.spki_sha256().unwrap())
+    ))
+    .unwrap();
+    let data = dir.path().join("kms");
+    let root = kms_server::RootKey::load_or_create(&dir.path().join("root.key")).unwrap();
+    let kms = Arc::new(kms_server::Kms::open(kms_server::Config::new(&data, root)).unwrap());
+    let options = kms_server::server::ServerOptions {
+        tls: tls.load(&data).unwrap(),
+        access: Arc::new(kms_server::service::AccessControl::enforce(policy)),
+        ..Default::default()
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(l.local_addr().unwrap().port()).unwrap();
+            kms_server::server::serve(l, kms, options, std::future::pending())
+                .await
+                .unwrap();
+        });
+    });
+    let url = format!("https://localhost:{}", rx.recv().unwrap());
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let _enter = rt.enter();
+    let gateway = |with_certificate: bool| {
+        let mut builder = kms_client::KmsClient::builder(&url).ca_pem(ca.cert_pem());
+        if with_certificate {
+            builder = builder.client_identity_pem(
+                gateway_cert.cert_pem.clone(),
+                kms_client::SecretBytes::from(gateway_cert.key_pem.as_bytes()),
+            );
+        }
+        let client = builder.connect_lazy().unwrap();
+        common::start_with(
+            Options {
+                tls: false,
+                allow_ssec_over_http: true,
+            },
+            Some(Arc::new(GrpcKms::new(client, "alias/kms-cos-sse"))),
+        )
+    };
+    let gw = gateway(true);
+    let a = gw.addr;
+    assert_eq!(Req::new("PUT", "/").send(a).status, 200);
+    for mode in ["AES256", "cos/kms"] {
+        let r = Req::new("PUT", "/o")
+            .header("x-cos-server-side-encryption", mode)
+            .body(format!("body under {mode}"))
+            .send(a);
+        assert_eq!(r.status, 200, "{mode}: {}", r.text());
+        let g = Req::new("GET", "/o").send(a);
+        assert_eq!(g.body, format!("body under {mode}").as_bytes(), "{mode}");
+    }
+    let anonymous = gateway(false);
+    assert_eq!(Req::new("PUT", "/").send(anonymous.addr).status, 200);
+    Req::new("PUT", "/o")
+        .header("x-cos-server-side-encryption", "cos/kms")
+        .body("x")
+        .send(anonymous.addr)
+        .assert_error(500, "KmsInternalException");
+}
