@@ -1,39 +1,12 @@
 //! Owner-only directories and files, whatever the process umask: the data directory holds
 //! `gateway.sqlite3` (wrapped data keys, SSE-C verifiers) and unencrypted bodies, so under a umask
-//! of 022 none of it may come out group- or world-readable. (The same rule as kms-server's
-//! `private_fs`, which the gateway cannot depend on.)
+//! of 022 none of it may come out group- or world-readable. The directory and database rules are
+//! kms-server's own (linked here already through the embedded KMS); this module adds the body
+//! files' exclusive creation.
 
 use std::path::Path;
 
-/// Mode of the directories the store creates.
-pub const DIR_MODE: u32 = 0o700;
-/// Mode of the files the store creates: body files, temp files, the database (SQLite gives its
-/// `-wal` and `-shm` files the database file's mode).
-pub const FILE_MODE: u32 = 0o600;
-
-/// Creates `dir` (and missing parents) owner-only; an existing directory is left as it is.
-pub fn create_dir(dir: &Path) -> std::io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, DIR_MODE);
-    builder.create(dir)?;
-    set_mode(dir, DIR_MODE)
-}
-
-/// Creates `path` empty and owner-only if it does not exist, and takes group and other access
-/// away from it if it does (a database made by an earlier version under the umask).
-pub fn ensure_file(path: &Path) -> std::io::Result<()> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, FILE_MODE);
-    drop(opts.open(path)?);
-    set_mode(path, FILE_MODE)
-}
+pub use kms_server::private_fs::{DIR_MODE, FILE_MODE, create_dir, ensure_file};
 
 /// Creates a new owner-only file for writing (a body's temp file): `create_new`, so it never
 /// opens a file already there.
@@ -43,21 +16,6 @@ pub async fn create_new(path: &Path) -> std::io::Result<tokio::fs::File> {
     #[cfg(unix)]
     opts.mode(FILE_MODE);
     opts.open(path).await
-}
-
-/// Sets `path`'s permission bits (the umask only narrows a creation mode, so directories and
-/// files made before this rule existed are fixed here).
-fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (path, mode);
-        Ok(())
-    }
 }
 
 #[cfg(all(test, unix))]
