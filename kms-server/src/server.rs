@@ -92,7 +92,8 @@ pub async fn serve(
             .with_observers(options.observers.clone()),
     )
     .max_decoding_message_size(limits.max_message_bytes);
-    let ticker = tokio::spawn(run_deadlines(kms, options.tick));
+    let stop_ticker = Arc::new(tokio::sync::Notify::new());
+    let ticker = tokio::spawn(run_deadlines(kms, options.tick, stop_ticker.clone()));
     let reloader = options
         .policy_file
         .clone()
@@ -107,9 +108,14 @@ pub async fn serve(
         .add_service(kms_service)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
-    ticker.abort();
+    // The ticker holds the KMS (and so the data-directory lock), also inside a deadline check
+    // running on a blocking thread, which an abort would not stop: ask it to end and wait, so the
+    // lock is released when `serve` returns and a restart on the same directory cannot race it.
+    stop_ticker.notify_one();
+    let _ = ticker.await;
     if let Some(reloader) = reloader {
         reloader.abort();
+        let _ = reloader.await;
     }
     result.map_err(Into::into)
 }
@@ -146,11 +152,14 @@ async fn reload_on_hangup(access: Arc<AccessControl>, path: PathBuf) {
     let _ = (access, path);
 }
 
-async fn run_deadlines(kms: Arc<Kms>, tick: Duration) {
+async fn run_deadlines(kms: Arc<Kms>, tick: Duration, stop: Arc<tokio::sync::Notify>) {
     let mut interval = tokio::time::interval(tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        interval.tick().await;
+        tokio::select! {
+            _ = interval.tick() => {}
+            () = stop.notified() => return,
+        }
         let kms = kms.clone();
         match tokio::task::spawn_blocking(move || kms.run_due_tasks()).await {
             Ok(Ok(_)) => {}
