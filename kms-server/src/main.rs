@@ -120,9 +120,6 @@ fn access_control(cli: &Cli) -> Result<AccessControl, Box<dyn std::error::Error>
         )
         .into());
     }
-    tracing::warn!(
-        "development mode: no --policy, so every caller may make every call on every key"
-    );
     Ok(AccessControl::allow_all())
 }
 
@@ -222,6 +219,12 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             call_deadline_secs = limits.call_deadline.as_secs(),
             "kms-server listening on {addr}"
         );
+        // Said once the server is up, so a start that fails ends on its error line alone.
+        if !access.is_enforced() {
+            tracing::warn!(
+                "development mode: no --policy, so every caller may make every call on every key"
+            );
+        }
         let options = ServerOptions {
             tick: Duration::from_secs(cli.tick_secs.max(1)),
             access,
