@@ -18,10 +18,10 @@ trap 'kill $PA $PB' EXIT
 sleep 2
 AA=$(grep -o "listening on [0-9.:]*" a.err | head -1 | awk '{print $3}' | sed 's/127.0.0.1/localhost/')
 AB=$(grep -o "listening on [0-9.:]*" b.err | head -1 | awk '{print $3}' | sed 's/127.0.0.1/localhost/')
-for r in 1 2 3 4 5; do
+for r in $(seq 1 "${ROUNDS:-5}"); do
   echo "== round $r A (TLS, no policy, no audit)"
-  $BIN/kms-bench --endpoint https://$AA --ca-cert a/ca.pem --op health,generate-data-key,decrypt --duration 2 --warmup 0.5 --concurrency 16 2>&1 | grep -E "^ *(health|generate-data-key|decrypt)" || true
+  $BIN/kms-bench --endpoint https://$AA --ca-cert a/ca.pem --op health,generate-data-key,decrypt --duration 2 --warmup 0.5 --concurrency 16 --server-pid $PA 2>&1 | grep -E "^ *(op|health|generate-data-key|decrypt)" || true
   echo "== round $r B (TLS, token policy, audit file)"
-  $BIN/kms-bench --endpoint https://$AB --ca-cert b/ca.pem --token-file tok --op health,generate-data-key,decrypt --duration 2 --warmup 0.5 --concurrency 16 2>&1 | grep -E "^ *(health|generate-data-key|decrypt)" || true
+  $BIN/kms-bench --endpoint https://$AB --ca-cert b/ca.pem --token-file tok --op health,generate-data-key,decrypt --duration 2 --warmup 0.5 --concurrency 16 --server-pid $PB 2>&1 | grep -E "^ *(op|health|generate-data-key|decrypt)" || true
 done
 wc -l b/audit.log

@@ -108,6 +108,12 @@ pub struct Cli {
     /// Start an in-process kms-server on 127.0.0.1:0 in a temp dir and load it.
     #[arg(long)]
     pub embedded: bool,
+
+    /// A kms-server process on this machine whose CPU time per call to report (`server cpu us/op`,
+    /// read from `/proc/PID/stat` over the measured window): the server's cost of a call apart
+    /// from the client's, steadier than calls/s on a shared machine.
+    #[arg(long, value_name = "PID")]
+    pub server_pid: Option<u32>,
 }
 
 /// The RPC a run measures.

@@ -89,6 +89,8 @@ pub struct Report {
     /// plus the server's with `--embedded`. Steadier than calls/s on a machine shared with other
     /// work (it does not count time the CPUs spent elsewhere). `None` where it cannot be read.
     pub cpu_us_per_call: Option<f64>,
+    /// With `--server-pid`: that process's CPU time per call over the measured window, microseconds.
+    pub server_cpu_us_per_call: Option<f64>,
     /// With `--rounds N`: calls/s of every round, in order (this report is the median one).
     pub rounds_calls_per_sec: Vec<f64>,
 }
@@ -440,18 +442,21 @@ async fn measure(op: Op, work: Work, conns: &[Conn], cli: &Cli) -> Report {
     };
     let issued = Arc::new(AtomicU64::new(0));
     let began = Instant::now();
-    // This process's CPU time over the measured window (client, and the server when embedded).
+    // This process's CPU time over the measured window (client, and the server when embedded),
+    // and the `--server-pid` process's.
+    let server = cli.server_pid;
+    let both = move || (process_cpu(None), server.and_then(|p| process_cpu(Some(p))));
     let cpu = tokio::spawn(async move {
         if let Stop::At(from, until) = stop {
             tokio::time::sleep_until(from.into()).await;
-            let start = process_cpu();
+            let start = both();
             tokio::time::sleep_until(until.into()).await;
-            Some((start?, process_cpu()?))
+            Some((start, both()))
         } else {
             None
         }
     });
-    let cpu_at_start = process_cpu();
+    let cpu_at_start = both();
     let tasks: Vec<_> = (0..cli.concurrency as usize)
         .map(|i| {
             tokio::spawn(worker(
@@ -494,13 +499,17 @@ async fn measure(op: Op, work: Work, conns: &[Conn], cli: &Cli) -> Report {
         Stop::Count(_) => began.elapsed().as_secs_f64(),
     }
     .max(f64::MIN_POSITIVE);
-    let cpu = match stop {
-        Stop::At(..) => cpu.await.ok().flatten(),
-        Stop::Count(_) => cpu_at_start.zip(process_cpu()),
+    let (start, end) = match stop {
+        Stop::At(..) => cpu.await.ok().flatten().unwrap_or_default(),
+        Stop::Count(_) => (cpu_at_start, both()),
     };
-    let cpu_us_per_call = cpu
-        .filter(|_| total.calls > 0)
-        .map(|(a, b)| b.saturating_sub(a).as_secs_f64() * 1e6 / total.calls as f64);
+    let per_call = |a: Option<Duration>, b: Option<Duration>| {
+        a.zip(b)
+            .filter(|_| total.calls > 0)
+            .map(|(a, b)| b.saturating_sub(a).as_secs_f64() * 1e6 / total.calls as f64)
+    };
+    let cpu_us_per_call = per_call(start.0, end.0);
+    let server_cpu_us_per_call = per_call(start.1, end.1);
     let h = &total.hist;
     let pct = |q: f64| {
         if h.is_empty() {
@@ -528,14 +537,17 @@ async fn measure(op: Op, work: Work, conns: &[Conn], cli: &Cli) -> Report {
             mean: if h.is_empty() { 0.0 } else { h.mean() },
         },
         cpu_us_per_call,
+        server_cpu_us_per_call,
         rounds_calls_per_sec: Vec::new(),
     }
 }
 
-/// CPU time (user + system) this process has used so far, from `/proc/self/stat` (Linux; `None`
-/// elsewhere). Its resolution is one clock tick (10 ms), fine over a window of seconds.
-fn process_cpu() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+/// CPU time (user + system) a process (this one for `None`) has used so far, from
+/// `/proc/PID/stat` (Linux; `None` elsewhere). Its resolution is one clock tick (10 ms), fine over
+/// a window of seconds.
+fn process_cpu(pid: Option<u32>) -> Option<Duration> {
+    let path = pid.map_or_else(|| "/proc/self/stat".to_owned(), |p| format!("/proc/{p}/stat"));
+    let stat = std::fs::read_to_string(path).ok()?;
     // Fields after the command name (which is in parentheses and may hold spaces): utime and
     // stime are the 12th and 13th of them.
     let rest = &stat[stat.rfind(')')? + 2..];
@@ -615,7 +627,7 @@ pub fn render_table(reports: &[Report]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<24} {:>5} {:>5} {:>5} {:>11} {:>11} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9} {:>9} {:>9}",
+        "{:<24} {:>5} {:>5} {:>5} {:>11} {:>11} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9}",
         "op",
         "conc",
         "conns",
@@ -629,7 +641,8 @@ pub fn render_table(reports: &[Report]) -> String {
         "errors",
         "vs health",
         "p50/hlth",
-        "cpu us/op"
+        "cpu us/op",
+        "srv us/op"
     );
     for r in reports {
         let (share, p50x) = match health {
@@ -641,7 +654,7 @@ pub fn render_table(reports: &[Report]) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<24} {:>5} {:>5} {:>5} {:>11.0} {:>11.0} {:>9.0} {:>9.0} {:>9.0} {:>9.0} {:>7} {:>9} {:>9} {:>9}",
+            "{:<24} {:>5} {:>5} {:>5} {:>11.0} {:>11.0} {:>9.0} {:>9.0} {:>9.0} {:>9.0} {:>7} {:>9} {:>9} {:>9} {:>9}",
             r.op,
             r.concurrency,
             r.connections,
@@ -656,6 +669,8 @@ pub fn render_table(reports: &[Report]) -> String {
             share,
             p50x,
             r.cpu_us_per_call
+                .map_or_else(|| "-".to_owned(), |c| format!("{c:.1}")),
+            r.server_cpu_us_per_call
                 .map_or_else(|| "-".to_owned(), |c| format!("{c:.1}"))
         );
     }

@@ -176,3 +176,36 @@ fn an_unreachable_server_is_one_line_on_stderr_and_a_failure() {
     assert!(stderr.starts_with("error: cannot connect"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
+
+#[test]
+fn server_pid_reports_that_process_cpu_and_nothing_for_a_missing_process() {
+    // This test process stands in for a server: it exists, so its CPU per call is a number.
+    let me = std::process::id().to_string();
+    let run = |pid: &str| {
+        let (ok, stdout, stderr) = bench(&[
+            "--embedded",
+            "--op",
+            "health",
+            "--duration",
+            "0.2",
+            "--warmup",
+            "0.05",
+            "--server-pid",
+            pid,
+            "--json",
+        ]);
+        assert!(ok, "kms-bench failed: {stderr}");
+        reports(&stdout).remove(0)
+    };
+    let found = run(&me);
+    #[cfg(target_os = "linux")]
+    assert!(
+        found["server_cpu_us_per_call"]
+            .as_f64()
+            .is_some_and(|c| c >= 0.0),
+        "{found}"
+    );
+    // No process has this id (above the kernel's pid_max limit of 2^22).
+    let missing = run("4194305");
+    assert!(missing["server_cpu_us_per_call"].is_null(), "{missing}");
+}
