@@ -15,7 +15,8 @@ pub struct Cli {
     /// Address to listen on; port 0 picks a free port (the bound address is printed).
     #[arg(long, env = "COS_GATEWAY_LISTEN", default_value = "127.0.0.1:9000")]
     pub listen: SocketAddr,
-    /// Data directory: bodies, gateway.sqlite3 and (embedded KMS) kms.sqlite3 and root.key.
+    /// Data directory: bodies, gateway.sqlite3, ssec-verifier.key (the SSE-C verifier key, made at
+    /// the first start: back it up with the metadata) and (embedded KMS) kms.sqlite3 and root.key.
     #[arg(long, env = "COS_GATEWAY_DATA_DIR", default_value = "./cos-data")]
     pub data_dir: PathBuf,
     /// A running kms-server (e.g. http://127.0.0.1:50051); without it the KMS is embedded.

@@ -1,10 +1,11 @@
 //! A running gateway's shared state and what it is opened from: the store, the adapter over the
-//! KMS, the credentials, the transport policy and the header-case template every response gets.
+//! KMS (and the SSE-C verifier key), the credentials, the transport policy and the header-case
+//! template every response gets.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use storage_adapter::{Adapter, EmbeddedKms, KeyProvider};
+use storage_adapter::{Adapter, EmbeddedKms, KeyProvider, VerifierKey};
 
 use crate::auth::Credentials;
 use crate::error::{Error, Result};
@@ -24,7 +25,8 @@ pub enum KmsBackend {
 /// What a gateway needs to start.
 #[derive(Debug)]
 pub struct Config {
-    /// Data directory: `kms.sqlite3` (embedded KMS), `gateway.sqlite3`, `objects/`, `tmp/`.
+    /// Data directory: `kms.sqlite3` (embedded KMS), `gateway.sqlite3`, `ssec-verifier.key`,
+    /// `objects/`, `tmp/`.
     pub data_dir: PathBuf,
     /// The accepted SecretId/SecretKey pairs.
     pub credentials: Credentials,
@@ -60,8 +62,19 @@ impl Gateway {
 
     /// Opens the KMS over a store already opened, e.g. `Store::in_memory` (feature `test-util`),
     /// so the operations can be tested over another catalog than SQLite.
+    ///
+    /// The SSE-C verifier key is the data directory's (made at the first start, see
+    /// [`crate::store::verifier_key`]) when the store is durable, else a random one for this
+    /// process only (its objects do not outlive it either).
     pub async fn with_store(config: Config, store: Store) -> Result<Arc<Self>> {
         crate::store::private_fs::create_dir(&config.data_dir)?;
+        let verifier = if store.is_durable() {
+            crate::store::verifier_key::load_or_create(&config.data_dir).map_err(|e| {
+                Error::internal(format!("cannot load or create the SSE-C verifier key: {e}"))
+            })?
+        } else {
+            VerifierKey::random()?
+        };
         let (provider, kms): (Arc<dyn KeyProvider>, _) = match config.kms {
             KmsBackend::Embedded(root_key) => {
                 let kms = EmbeddedKms::open(&config.data_dir, root_key)
@@ -73,7 +86,7 @@ impl Gateway {
         };
         Ok(Arc::new(Self {
             store,
-            adapter: Adapter::new(provider),
+            adapter: Adapter::new(provider).with_customer_key_verifier(verifier),
             creds: config.credentials,
             allow_ssec_over_http: config.allow_ssec_over_http,
             max_signature_age: config.max_signature_age,

@@ -1,21 +1,32 @@
 //! The envelope: everything stored beside an encrypted object, and the key wrap it carries.
 //!
-//! # Encoding (format version 1)
+//! # Encoding (format version 2; version 1 is still read)
 //!
 //! A canonical binary encoding, all integers big-endian, `lp(x)` = `u32` length then the bytes,
 //! `opt(x)` = one byte `0` (absent) or `1` then `x`:
 //!
 //! ```text
-//! "CSSE" version=1 suite=1 segment_log2=16 mode(1=SSE-COS,2=SSE-KMS,3=SSE-C)
-//! opt(lp(kms_key_id)) opt(u32 kms_key_version) opt(lp(context)) opt(lp(edk)) opt([16] key_md5)
+//! "CSSE" version=2 suite=1 segment_log2=16 mode(1=SSE-COS,2=SSE-KMS,3=SSE-C)
+//! opt(lp(kms_key_id)) opt(u32 kms_key_version) opt(lp(context)) opt(lp(edk))
+//! opt([32] verifier_salt [32] verifier)
 //! [32] wrap_salt [48] wrapped_oek [32] wrap_commit [32] content_id [32] body_commit
 //! layout: 0 (single part) | 1 lp(upload_id) u32 n, n × (u32 number, [32] part_salt, u64 plain, u64 stored)
 //! u64 total_plain_size  opt([32] layout_mac)
 //! ```
 //!
-//! Decoding is strict: unknown versions, suites or segment sizes, bad presence bytes and trailing
-//! bytes are refused, so every envelope has exactly one encoding. [`Envelope::to_base64`] gives a
-//! form for a metadata header, and `serde` (de)serialises the envelope as that base64 string.
+//! Version 1 is the same except `version=1` and, in place of the SSE-C verifier, `opt([16] key_md5)`:
+//! the customer key's plain MD5, which let a reader of the metadata link objects under one key and
+//! test guessed keys at MD5 speed. Version 2 stores a salted HMAC under a server-held key instead
+//! (see [`crate::verifier`]). Every write produces version 2, whatever the mode (a copy or a
+//! re-wrap of a version-1 object too); version-1 envelopes are still opened, their MD5 compared in
+//! constant time. An in-progress multipart upload keeps the version it was initiated with. Nothing
+//! else changed: the key derivations and their `sse/v1/...` labels are those of version 1, and the
+//! version byte is part of the wrap's AAD, so an envelope cannot be relabelled to the other version.
+//!
+//! Decoding is strict: unknown versions, suites or segment sizes, bad presence bytes, a missing or
+//! superfluous SSE-C check and trailing bytes are refused, so every envelope has exactly one
+//! encoding. [`Envelope::to_base64`] gives a form for a metadata header, and `serde`
+//! (de)serialises the envelope as that base64 string.
 //!
 //! # What is authenticated, and by what
 //!
@@ -35,11 +46,14 @@ use http::HeaderValue;
 
 use crate::crypto::{self, AeadKey, Key32};
 use crate::error::{Error, Result};
-use crate::sse::{self, SseMode};
+use crate::sse::{self, CustomerKey, SseMode};
 use crate::stream::{self, SEGMENT_SIZE_LOG2};
+use crate::verifier::CustomerKeyCheck;
 
-/// The envelope format version this crate writes and reads.
-pub const FORMAT_VERSION: u8 = 1;
+/// The envelope format version this crate writes (and reads).
+pub const FORMAT_VERSION: u8 = FORMAT_VERSION_V1 + 1;
+/// The first format version (SSE-C keys recognised by their plain MD5): still read, never written.
+pub const FORMAT_VERSION_V1: u8 = 1;
 /// Suite 1: AES-256-GCM, STREAM, HKDF-SHA256.
 pub const SUITE_AES256GCM_STREAM: u8 = 1;
 const MAGIC: &[u8; 4] = b"CSSE";
@@ -76,12 +90,15 @@ pub enum Layout {
 /// What a storage server keeps beside an encrypted object (or an in-progress multipart upload).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Envelope {
+    /// [`FORMAT_VERSION`] for every envelope this crate makes; [`FORMAT_VERSION_V1`] when read.
+    pub(crate) version: u8,
     pub(crate) mode: SseMode,
     pub(crate) kms_key_id: Option<String>,
     pub(crate) kms_key_version: Option<u32>,
     pub(crate) context: Option<String>,
     pub(crate) edk: Option<Vec<u8>>,
-    pub(crate) customer_key_md5: Option<[u8; 16]>,
+    /// SSE-C only: the MD5 (version 1) or the keyed verifier (version 2) of the customer key.
+    pub(crate) customer_key: Option<CustomerKeyCheck>,
     pub(crate) wrap_salt: [u8; 32],
     pub(crate) wrapped_oek: [u8; WRAPPED_LEN],
     pub(crate) wrap_commit: [u8; 32],
@@ -95,6 +112,7 @@ pub struct Envelope {
 impl std::fmt::Debug for Envelope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Envelope")
+            .field("version", &self.version)
             .field("mode", &self.mode)
             .field("kms_key_id", &self.kms_key_id)
             .field("total_size", &self.total_size)
@@ -221,9 +239,9 @@ impl Envelope {
         self.context.as_deref()
     }
 
-    /// The SSE-C key's MD5 (for the echo header only).
-    pub fn customer_key_md5(&self) -> Option<&[u8; 16]> {
-        self.customer_key_md5.as_ref()
+    /// The format version of this envelope ([`FORMAT_VERSION`] unless read from an older one).
+    pub fn version(&self) -> u8 {
+        self.version
     }
 
     /// The plaintext size of the object.
@@ -246,13 +264,21 @@ impl Envelope {
 
     /// The SSE response headers for this object (names in COS's case).
     ///
-    /// SSE-COS echoes only `AES256`: the service key's id is internal.
-    pub fn response_headers(&self) -> Vec<(&'static str, HeaderValue)> {
-        sse::echo_headers(
-            self.mode,
-            self.kms_key_id.as_deref(),
-            self.customer_key_md5.as_ref(),
-        )
+    /// SSE-COS echoes only `AES256`: the service key's id is internal. SSE-C echoes the MD5 of
+    /// `customer`, the key the request supplied and the adapter accepted for this object (the
+    /// envelope no longer stores the key's MD5); without one, a version-1 envelope's stored MD5,
+    /// else the algorithm alone (for example Complete Multipart Upload, which the SDKs send without
+    /// the key).
+    pub fn response_headers(
+        &self,
+        customer: Option<&CustomerKey>,
+    ) -> Vec<(&'static str, HeaderValue)> {
+        let md5 = match (self.mode, customer) {
+            (SseMode::Customer, Some(c)) => Some(c.md5()),
+            (SseMode::Customer, None) => self.customer_key.as_ref().and_then(|c| c.md5()),
+            _ => None,
+        };
+        sse::echo_headers(self.mode, self.kms_key_id.as_deref(), md5)
     }
 
     /// The canonical encoding of the fields the wrap's AAD covers, plus the object's name.
@@ -278,7 +304,7 @@ impl Envelope {
     fn encode_header(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&[
-            FORMAT_VERSION,
+            self.version,
             SUITE_AES256GCM_STREAM,
             SEGMENT_SIZE_LOG2,
             self.mode.id(),
@@ -289,8 +315,13 @@ impl Envelope {
         });
         opt(out, self.context.as_deref(), |o, v| lp(o, v.as_bytes()));
         opt(out, self.edk.as_deref(), lp);
-        opt(out, self.customer_key_md5.as_ref(), |o, v| {
-            o.extend_from_slice(v)
+        // The variant always matches the version (the decoder and the constructors see to it).
+        opt(out, self.customer_key.as_ref(), |o, v| match v {
+            CustomerKeyCheck::Md5(md5) => o.extend_from_slice(md5),
+            CustomerKeyCheck::Verifier { salt, verifier } => {
+                o.extend_from_slice(salt);
+                o.extend_from_slice(verifier);
+            }
         });
     }
 
@@ -334,7 +365,8 @@ impl Envelope {
         if r.take(4)? != MAGIC {
             return Err(Error::MalformedEnvelope("bad magic"));
         }
-        if r.u8()? != FORMAT_VERSION {
+        let version = r.u8()?;
+        if !(FORMAT_VERSION_V1..=FORMAT_VERSION).contains(&version) {
             return Err(Error::MalformedEnvelope("unsupported format version"));
         }
         if r.u8()? != SUITE_AES256GCM_STREAM {
@@ -348,7 +380,16 @@ impl Envelope {
         let kms_key_version = r.opt(|r| r.u32())?;
         let context = r.opt(|r| r.string())?;
         let edk = r.opt(|r| Ok(r.lp()?.to_vec()))?;
-        let customer_key_md5 = r.opt(|r| r.array::<16>())?;
+        let customer_key = if version == FORMAT_VERSION_V1 {
+            r.opt(|r| Ok(CustomerKeyCheck::Md5(r.array()?)))?
+        } else {
+            r.opt(|r| {
+                Ok(CustomerKeyCheck::Verifier {
+                    salt: r.array()?,
+                    verifier: r.array()?,
+                })
+            })?
+        };
         let wrap_salt = r.array()?;
         let wrapped_oek = r.array()?;
         let wrap_commit = r.array()?;
@@ -381,12 +422,13 @@ impl Envelope {
             return Err(Error::MalformedEnvelope("trailing bytes"));
         }
         let env = Self {
+            version,
             mode,
             kms_key_id,
             kms_key_version,
             context,
             edk,
-            customer_key_md5,
+            customer_key,
             wrap_salt,
             wrapped_oek,
             wrap_commit,
@@ -398,10 +440,10 @@ impl Envelope {
         };
         let consistent = match env.mode {
             SseMode::Customer => {
-                env.customer_key_md5.is_some() && env.edk.is_none() && env.kms_key_id.is_none()
+                env.customer_key.is_some() && env.edk.is_none() && env.kms_key_id.is_none()
             }
             SseMode::Cos | SseMode::Kms => {
-                env.customer_key_md5.is_none() && env.edk.is_some() && env.kms_key_id.is_some()
+                env.customer_key.is_none() && env.edk.is_some() && env.kms_key_id.is_some()
             }
         };
         if !consistent {

@@ -128,6 +128,13 @@ pub enum Error {
     /// the COS code whose name is documented for SSE-C header problems.
     #[error("the SSE-C key does not match the object")]
     CustomerKeyMismatch,
+    /// The adapter has no customer-key verifier key ([`crate::Adapter::with_customer_key_verifier`]),
+    /// so it can neither write an SSE-C object nor check a key against a version-2 SSE-C object.
+    ///
+    /// A server configuration error (`InternalError`, 500): the adapter refuses rather than store
+    /// a weaker check of the key.
+    #[error("no SSE-C key verifier key is configured")]
+    CustomerKeyVerifierUnset,
     /// The KMS key does not exist.
     #[error("KMS key not found: {0}")]
     KmsKeyNotFound(String),
@@ -186,9 +193,11 @@ impl Error {
             Self::InvalidRange => CosErrorCode::InvalidRange,
             Self::InvalidPart(_) => CosErrorCode::InvalidPart,
             Self::TooLarge => CosErrorCode::EntityTooLarge,
-            Self::Decrypt | Self::MalformedEnvelope(_) | Self::Io(_) | Self::Internal(_) => {
-                CosErrorCode::InternalError
-            }
+            Self::Decrypt
+            | Self::MalformedEnvelope(_)
+            | Self::CustomerKeyVerifierUnset
+            | Self::Io(_)
+            | Self::Internal(_) => CosErrorCode::InternalError,
         }
     }
 

@@ -3,7 +3,8 @@
 //!
 //! This is a library a storage server (or the COS gateway) embeds. It has no HTTP server and no gRPC
 //! in its core: it parses SSE headers, talks to a [`KeyProvider`], and turns bodies into STREAM
-//! segments and back. It implements `docs/object-format.md` (format v1); the deviations are listed below.
+//! segments and back. It implements `docs/object-format.md` (envelope format v2, see [`envelope`]);
+//! the deviations are listed below.
 //!
 //! # Modules
 //!
@@ -11,6 +12,8 @@
 //! * [`provider`]: the [`KeyProvider`] trait and its implementations (SSE-C, in-memory, the embedded
 //!   `kms-server` core behind the `embedded` feature, gRPC behind the `grpc` feature).
 //! * [`envelope`]: what is stored beside an object, its canonical encoding, the key wrap.
+//! * [`verifier`]: how an SSE-C envelope recognises its customer key (a salted HMAC under the
+//!   server-held [`VerifierKey`], no longer the key's MD5).
 //! * [`stream`]: the STREAM segment construction (64 KiB segments, counter + last-flag nonces).
 //! * [`body`]: streaming encrypt/decrypt over `Stream<Bytes>` / `AsyncRead`, range plans.
 //! * [`object`]: the operations (PUT, GET/HEAD/range, multipart, copy) on [`Adapter`].
@@ -83,8 +86,8 @@
 //!    Initiate (Upload Part must unwrap it), long before the part table exists, and the SDKs send no
 //!    SSE-C headers on Complete, so an SSE-C upload cannot be re-wrapped there. Here the AAD covers
 //!    every field fixed at wrap time (version, suite, segment size, mode, key id and version, user
-//!    context, EDK, key MD5, wrap salt, wrap commitment, content id, body commitment, layout kind and
-//!    upload id) plus bucket and key. The part table and total size are covered by a `layout_mac`
+//!    context, EDK, SSE-C key verifier, wrap salt, wrap commitment, content id, body commitment,
+//!    layout kind and upload id) plus bucket and key. The part table and total size are covered by a `layout_mac`
 //!    (HMAC-SHA256 under `HKDF(OEK, content_id, "sse/v1/layout" || suite)`), computed at the end of
 //!    a PUT and at Complete, and independently by STREAM (every body's final segment is flagged, so
 //!    lengths are authenticated). The part keys bind the part number and numbers must be `1..=N`,
@@ -112,6 +115,12 @@
 //!    detected unless the storage server binds a version id (as the design says).
 //! 9. **Envelope encoding**: a canonical binary encoding (see [`envelope`]); `serde` serialises it as
 //!    its base64 string, so there is exactly one form to authenticate.
+//! 10. **No SSE-C key MD5 is stored** (envelope version 2). The design keeps the key's MD5 for the
+//!     echo header, but a stored unsalted MD5 lets whoever reads the metadata link objects that
+//!     share a key and test guessed keys at MD5 speed. Version 2 stores a per-envelope salt and
+//!     `HMAC-SHA256(verifier key, "sse/v2/customer-key-verifier" || salt || key)` under a key the
+//!     server holds ([`Adapter::with_customer_key_verifier`]); the echoed MD5 is that of the key
+//!     the request supplied. Version-1 envelopes are still read. See [`verifier`].
 
 pub mod body;
 mod crypto;
@@ -123,6 +132,7 @@ pub mod sse;
 pub mod stream;
 #[cfg(feature = "test-suite")]
 pub mod suite;
+pub mod verifier;
 
 pub use body::{DecryptStream, EncryptStream, ReadPlan};
 pub use envelope::{Envelope, Layout, ObjectName, PartInfo};
@@ -140,6 +150,7 @@ pub use provider::{
     StoredKey,
 };
 pub use sse::{BucketEncryption, CustomerKey, KmsContext, SseMode, SseRequest};
+pub use verifier::VerifierKey;
 
 #[cfg(test)]
 mod vectors;

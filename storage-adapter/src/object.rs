@@ -1,4 +1,10 @@
 //! Object operations: PUT, GET/HEAD/range, multipart, copy. The entry point is [`Adapter`].
+//!
+//! An adapter that writes or reads SSE-C objects needs a [`VerifierKey`]
+//! ([`Adapter::with_customer_key_verifier`]): version-2 envelopes recognise the customer key by a
+//! salted HMAC under it (see [`crate::verifier`]). Without one, SSE-C writes and checks against
+//! version-2 SSE-C objects fail with [`Error::CustomerKeyVerifierUnset`] instead of falling back
+//! to a weaker check; SSE-COS and SSE-KMS need none.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -17,6 +23,7 @@ use crate::provider::{
 };
 use crate::sse::{self, CustomerKey, KmsContext, SseMode, SseRequest};
 use crate::stream::{ENCRYPTED_SEGMENT_SIZE, SEGMENT_SIZE};
+use crate::verifier::{CustomerKeyCheck, VerifierKey};
 
 /// The chunk size to feed [`PutSealer::encrypt_stream`] (and parts) with: a batch of whole segments,
 /// so chunks that come full take the streams' zero-copy path (see [`crate::body`]).
@@ -27,16 +34,30 @@ pub const STORED_READ_SIZE: usize = body::BATCH_SEGMENTS * ENCRYPTED_SEGMENT_SIZ
 
 /// The adapter a storage server embeds: turns SSE requests into envelopes and bodies.
 ///
-/// It holds the KMS provider used for SSE-COS and SSE-KMS; SSE-C keys come with each request.
+/// It holds the KMS provider used for SSE-COS and SSE-KMS and the server-held key of the SSE-C
+/// key verifiers; SSE-C keys come with each request.
 #[derive(Clone, Debug)]
 pub struct Adapter {
     kms: Arc<dyn KeyProvider>,
+    verifier: Option<VerifierKey>,
 }
 
 impl Adapter {
-    /// An adapter over a KMS provider (embedded, gRPC, or [`crate::MemoryKms`] in tests).
+    /// An adapter over a KMS provider (embedded, gRPC, or [`crate::MemoryKms`] in tests), without
+    /// a verifier key: SSE-C writes are refused until one is set
+    /// ([`Adapter::with_customer_key_verifier`]).
     pub fn new(kms: Arc<dyn KeyProvider>) -> Self {
-        Self { kms }
+        Self {
+            kms,
+            verifier: None,
+        }
+    }
+
+    /// Sets the server-held key that SSE-C key verifiers are computed under. Keep it as durably
+    /// as the objects' metadata: version-2 SSE-C objects cannot be read without it.
+    pub fn with_customer_key_verifier(mut self, key: VerifierKey) -> Self {
+        self.verifier = Some(key);
+        self
     }
 
     /// The KMS provider.
@@ -51,7 +72,7 @@ impl Adapter {
         name: ObjectName<'_>,
         layout: Layout,
     ) -> Result<(Envelope, DataKey)> {
-        let (generated, context, md5) = match request {
+        let (generated, context, check) = match request {
             SseRequest::Cos => {
                 let ctx = sse::kms_context_for(None, name.bucket, name.key);
                 let g = self
@@ -78,24 +99,26 @@ impl Adapter {
                 (g, context.as_ref().map(|c| c.as_base64().to_owned()), None)
             }
             SseRequest::Customer(key) => {
+                let check = CustomerKeyCheck::new(self.verifier.as_ref(), key)?;
                 let g = CustomerKeyProvider::new(key.clone())
                     .generate_data_key(DataKeyRequest {
                         target: KeyTarget::Customer,
                         context: "",
                     })
                     .await?;
-                (g, None, Some(*key.md5()))
+                (g, None, Some(check))
             }
         };
         let mode = request.mode();
         let kms = mode != SseMode::Customer;
         let env = Envelope {
+            version: envelope::FORMAT_VERSION,
             mode,
             kms_key_id: kms.then(|| generated.key_id.clone()),
             kms_key_version: if kms { generated.key_version } else { None },
             context,
             edk: kms.then_some(generated.ciphertext_blob),
-            customer_key_md5: md5,
+            customer_key: check,
             wrap_salt: [0; 32],
             wrapped_oek: [0; 48],
             wrap_commit: [0; 32],
@@ -108,8 +131,8 @@ impl Adapter {
         Ok((env, generated.key))
     }
 
-    /// The data key of a stored envelope: the SSE-C key (checked against the stored MD5, in
-    /// constant time) or the KMS's decryption of the stored data key.
+    /// The data key of a stored envelope: the SSE-C key (checked against the stored verifier, or a
+    /// version-1 envelope's MD5, in constant time) or the KMS's decryption of the stored data key.
     async fn data_key_for(
         &self,
         env: &Envelope,
@@ -119,10 +142,8 @@ impl Adapter {
         match env.mode {
             SseMode::Customer => {
                 let key = customer.ok_or(Error::CustomerKeyRequired)?;
-                let stored = env.customer_key_md5.as_ref().ok_or(Error::Decrypt)?;
-                if !crypto::ct_eq(stored, key.md5()) {
-                    return Err(Error::CustomerKeyMismatch);
-                }
+                let stored = env.customer_key.as_ref().ok_or(Error::Decrypt)?;
+                stored.check(self.verifier.as_ref(), key)?;
                 CustomerKeyProvider::new(key.clone())
                     .decrypt_data_key(StoredKey {
                         key_id: "",
@@ -161,7 +182,8 @@ impl Adapter {
         let content_id = crypto::random_array()?;
         seal_new(&mut env, &dek, &oek, name, content_id)?;
         let ck = envelope::content_key(&oek, &content_id);
-        Ok(PutSealer { env, oek, ck })
+        let echo = env.response_headers(request.customer_key());
+        Ok(PutSealer { env, oek, ck, echo })
     }
 
     /// GET / HEAD / copy source: unwraps the object key (KMS decrypt or the SSE-C key), checks the
@@ -179,6 +201,7 @@ impl Adapter {
         Ok(OpenedObject {
             env: env.clone(),
             keys: Arc::new(keys),
+            echo: env.response_headers(customer),
         })
     }
 
@@ -219,6 +242,7 @@ impl Adapter {
             env: upload.clone(),
             upload_id: upload_id.clone(),
             oek,
+            echo: upload.response_headers(customer),
         })
     }
 
@@ -305,6 +329,7 @@ pub struct PutSealer {
     env: Envelope,
     oek: Key32,
     ck: Key32,
+    echo: Vec<(&'static str, http::HeaderValue)>,
 }
 
 impl std::fmt::Debug for PutSealer {
@@ -332,15 +357,15 @@ impl Completion for PendingObject {
 }
 
 impl PutSealer {
-    /// The SSE response headers (the same as the final envelope's).
+    /// The SSE response headers (the final envelope's, with the request's SSE-C key).
     pub fn response_headers(&self) -> Vec<(&'static str, http::HeaderValue)> {
-        self.env.response_headers()
+        self.echo.clone()
     }
 
     /// Encrypts a body given as a stream of chunks. After the stream ends, call
     /// [`EncryptStream::finish`] for the envelope to store.
     pub fn encrypt_stream<S>(self, input: S) -> EncryptStream<S, PendingObject> {
-        let Self { env, oek, ck } = self;
+        let Self { env, oek, ck, .. } = self;
         EncryptStream::new(input, &ck, PendingObject { env, oek })
     }
 
@@ -397,6 +422,7 @@ impl PutSealer {
 pub struct OpenedObject {
     env: Envelope,
     keys: Arc<BodyKeys>,
+    echo: Vec<(&'static str, http::HeaderValue)>,
 }
 
 impl std::fmt::Debug for OpenedObject {
@@ -418,9 +444,9 @@ impl OpenedObject {
         self.env.total_size
     }
 
-    /// The SSE response headers.
+    /// The SSE response headers (SSE-C: the MD5 of the key the object was opened with).
     pub fn response_headers(&self) -> Vec<(&'static str, http::HeaderValue)> {
-        self.env.response_headers()
+        self.echo.clone()
     }
 
     /// Plans a read of the whole body (`None`) or of the plaintext bytes `range` (half-open).
@@ -474,6 +500,7 @@ pub struct OpenUpload {
     env: Envelope,
     upload_id: String,
     oek: Key32,
+    echo: Vec<(&'static str, http::HeaderValue)>,
 }
 
 impl std::fmt::Debug for OpenUpload {
@@ -485,9 +512,9 @@ impl std::fmt::Debug for OpenUpload {
 }
 
 impl OpenUpload {
-    /// The SSE response headers for Upload Part.
+    /// The SSE response headers for Upload Part (SSE-C: the MD5 of the part request's key).
     pub fn response_headers(&self) -> Vec<(&'static str, http::HeaderValue)> {
-        self.env.response_headers()
+        self.echo.clone()
     }
 
     /// A sealer for one attempt at part `number`, with a fresh part salt (so a retried part never

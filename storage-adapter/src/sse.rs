@@ -245,6 +245,14 @@ impl SseRequest {
             Self::Customer(_) => SseMode::Customer,
         }
     }
+
+    /// The SSE-C key of an SSE-C request (what [`crate::Envelope::response_headers`] echoes).
+    pub fn customer_key(&self) -> Option<&CustomerKey> {
+        match self {
+            Self::Customer(k) => Some(k),
+            Self::Cos | Self::Kms { .. } => None,
+        }
+    }
 }
 
 /// A bucket's default encryption (`<SSEAlgorithm>` of the bucket encryption XML).

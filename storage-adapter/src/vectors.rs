@@ -1,7 +1,9 @@
 //! Fixed test vectors: they freeze the envelope encoding, the key schedule and the body format.
 //!
-//! `tests/vectors/v1.json` is checked in. A format change must change it on purpose: regenerate with
-//! `UPDATE_VECTORS=1 cargo test -p storage-adapter vectors`.
+//! `tests/vectors/v1.json` (envelope version 1, SSE-C key MD5) and `tests/vectors/v2.json` (version
+//! 2, SSE-C key verifier) are checked in. Version 1 is no longer written, but its vectors are still
+//! built the old way and must still open through the public read path. A format change must change
+//! the files on purpose: regenerate with `UPDATE_VECTORS=1 cargo test -p storage-adapter vectors`.
 
 use std::sync::Arc;
 
@@ -10,12 +12,20 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::crypto::Key32;
-use crate::envelope::{self, Envelope, Layout, ObjectName, PartInfo};
+use crate::envelope::{
+    self, Envelope, FORMAT_VERSION, FORMAT_VERSION_V1, Layout, ObjectName, PartInfo,
+};
 use crate::provider::{DataKey, DataKeyRequest, GeneratedKey, KeyProvider, StoredKey};
 use crate::sse::{self, CustomerKey, KmsContext, SseMode};
+use crate::verifier::{CustomerKeyCheck, VerifierKey};
 use crate::{Adapter, Error, Result};
 
-const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/v1.json");
+fn path(version: u8) -> String {
+    format!(
+        "{}/tests/vectors/v{version}.json",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
 
 #[derive(Serialize, Deserialize, PartialEq, Debug)]
 struct Vector {
@@ -35,6 +45,11 @@ struct Vector {
     /// (part number, part salt, plaintext length) for multipart vectors.
     parts: Vec<(u32, String, u64)>,
     plain_len: u64,
+    /// Version 2, SSE-C: the server's verifier key and the envelope's verifier salt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    verifier_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    verifier_salt: Option<String>,
     envelope: String,
     /// The stored body in hex when short, else empty.
     body: String,
@@ -58,15 +73,23 @@ fn fixed(byte: u8) -> [u8; 32] {
     std::array::from_fn(|i| byte.wrapping_add(i as u8))
 }
 
-/// Builds a vector's envelope and body deterministically from its inputs.
-fn build(v: &Vector) -> (Envelope, Vec<u8>) {
+/// Builds a vector's envelope (of `version`) and body deterministically from its inputs.
+fn build(v: &Vector, version: u8) -> (Envelope, Vec<u8>) {
     let mode = SseMode::from_id(v.mode).unwrap();
     let dek = Key32::from_array(&arr(&v.dek));
     let oek = Key32::from_array(&arr(&v.oek));
     let content_id: [u8; 32] = arr(&v.content_id);
     let name = ObjectName::new(&v.bucket, &v.key);
-    let md5 =
-        (mode == SseMode::Customer).then(|| *CustomerKey::from_bytes(dek.expose()).unwrap().md5());
+    let check = (mode == SseMode::Customer).then(|| {
+        let customer = CustomerKey::from_bytes(dek.expose()).unwrap();
+        if version == FORMAT_VERSION_V1 {
+            CustomerKeyCheck::Md5(*customer.md5())
+        } else {
+            let key = VerifierKey::from_bytes(&arr(v.verifier_key.as_ref().unwrap()));
+            let salt = arr(v.verifier_salt.as_ref().unwrap());
+            CustomerKeyCheck::with_salt(&key, &customer, salt).unwrap()
+        }
+    });
     let (layout, body) = if v.parts.is_empty() {
         let ck = envelope::content_key(&oek, &content_id);
         (
@@ -95,12 +118,13 @@ fn build(v: &Vector) -> (Envelope, Vec<u8>) {
         (Layout::Multipart { upload_id, parts }, body)
     };
     let mut env = Envelope {
+        version,
         mode,
         kms_key_id: v.kms_key_id.clone(),
         kms_key_version: v.kms_key_id.as_ref().map(|_| 1),
         context: v.context.clone(),
         edk: v.edk.as_ref().map(|e| hex::decode(e).unwrap()),
-        customer_key_md5: md5,
+        customer_key: check,
         wrap_salt: [0; 32],
         wrapped_oek: [0; 48],
         wrap_commit: [0; 32],
@@ -115,7 +139,7 @@ fn build(v: &Vector) -> (Envelope, Vec<u8>) {
     (env, body)
 }
 
-fn inputs() -> Vec<Vector> {
+fn inputs(version: u8) -> Vec<Vector> {
     let base = |name: &str, mode: u8, plain_len: u64| Vector {
         name: name.into(),
         mode,
@@ -131,6 +155,8 @@ fn inputs() -> Vec<Vector> {
         kms_context: None,
         parts: Vec::new(),
         plain_len,
+        verifier_key: None,
+        verifier_salt: None,
         envelope: String::new(),
         body: String::new(),
         body_sha256: String::new(),
@@ -138,6 +164,10 @@ fn inputs() -> Vec<Vector> {
     let mut ssec = base("sse-c single segment", 3, 33);
     // The COS docs' example customer key.
     ssec.dek = h(b"0123456789ABCDEF0123456789ABCDEF");
+    if version != FORMAT_VERSION_V1 {
+        ssec.verifier_key = Some(h(&fixed(0xe0)));
+        ssec.verifier_salt = Some(h(&fixed(0x90)));
+    }
     let mut kms = base("sse-kms two segments with context", 2, (1 << 16) + 5);
     kms.kms_key_id = Some("6a4d5cd3-0000-4000-8000-000000000001".into());
     kms.edk = Some(h(b"opaque-kms-ciphertext-blob"));
@@ -149,11 +179,11 @@ fn inputs() -> Vec<Vector> {
     vec![ssec, kms, cos]
 }
 
-fn generate() -> Vec<Vector> {
-    inputs()
+fn generate(version: u8) -> Vec<Vector> {
+    inputs(version)
         .into_iter()
         .map(|mut v| {
-            let (env, body) = build(&v);
+            let (env, body) = build(&v, version);
             v.envelope = h(&env.to_bytes());
             v.body = if body.len() <= 256 {
                 h(&body)
@@ -198,48 +228,146 @@ impl KeyProvider for FixedKms {
     }
 }
 
-#[test]
-fn vectors_are_stable_and_decrypt() {
-    let generated = generate();
+/// The generated vectors of `version`, checked against the file (rewritten first when
+/// `UPDATE_VECTORS` is set).
+fn frozen(version: u8) -> Vec<Vector> {
+    let generated = generate(version);
     if std::env::var_os("UPDATE_VECTORS").is_some() {
         std::fs::write(
-            PATH,
+            path(version),
             serde_json::to_string_pretty(&generated).unwrap() + "\n",
         )
         .unwrap();
     }
     let stored: Vec<Vector> =
-        serde_json::from_str(&std::fs::read_to_string(PATH).expect("vectors file")).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(path(version)).expect("vectors file"))
+            .unwrap();
     assert_eq!(
         stored, generated,
         "the format changed: update the vectors on purpose"
     );
+    stored
+}
 
-    // Decrypt every vector from its checked-in envelope through the public read path.
-    for v in &stored {
+/// The adapter and SSE-C key (if any) that open `v`; `verifier` is the adapter's verifier key.
+fn reader(v: &Vector, verifier: Option<VerifierKey>) -> (Adapter, Option<CustomerKey>) {
+    let dek: [u8; 32] = arr(&v.dek);
+    let (adapter, customer) = if v.mode == 3 {
+        (
+            Adapter::new(Arc::new(crate::MemoryKms::new())),
+            Some(CustomerKey::from_bytes(&dek).unwrap()),
+        )
+    } else {
+        let kms = FixedKms {
+            edk: hex::decode(v.edk.as_ref().unwrap()).unwrap(),
+            context: v.kms_context.clone().unwrap(),
+            dek,
+        };
+        (Adapter::new(Arc::new(kms)), None)
+    };
+    match verifier {
+        Some(k) => (adapter.with_customer_key_verifier(k), customer),
+        None => (adapter, customer),
+    }
+}
+
+/// Decrypts every vector from its checked-in envelope through the public read path.
+fn decrypt_all(stored: &[Vector], version: u8, verifier: impl Fn(&Vector) -> Option<VerifierKey>) {
+    for v in stored {
         let env = Envelope::from_bytes(&hex::decode(&v.envelope).unwrap()).unwrap();
-        let (_, body) = build(v);
+        assert_eq!(env.version(), version, "{}", v.name);
+        let (_, body) = build(v, version);
         assert_eq!(h(&Sha256::digest(&body)), v.body_sha256);
         let name = ObjectName::new(&v.bucket, &v.key);
-        let dek: [u8; 32] = arr(&v.dek);
-        let (adapter, customer) = if v.mode == 3 {
-            (
-                Adapter::new(Arc::new(crate::MemoryKms::new())),
-                Some(CustomerKey::from_bytes(&dek).unwrap()),
-            )
-        } else {
-            let kms = FixedKms {
-                edk: hex::decode(v.edk.as_ref().unwrap()).unwrap(),
-                context: v.kms_context.clone().unwrap(),
-                dek,
-            };
-            (Adapter::new(Arc::new(kms)), None)
-        };
+        let (adapter, customer) = reader(v, verifier(v));
         let obj = futures::executor::block_on(adapter.open(&env, name, customer.as_ref())).unwrap();
         let out = obj.decrypt_bytes(obj.plan(None).unwrap(), &body).unwrap();
         assert_eq!(out, plain(v.plain_len), "{}", v.name);
     }
-    // The SSE-C vector uses the COS docs' key, whose MD5 is documented.
-    let env = Envelope::from_bytes(&hex::decode(&stored[0].envelope).unwrap()).unwrap();
-    assert_eq!(env.response_headers()[1].1, "U5L61r7jcwdNvT7frmUG8g==");
+}
+
+fn open_err(env: &Envelope, v: &Vector, adapter: &Adapter, key: &CustomerKey) -> Error {
+    let name = ObjectName::new(&v.bucket, &v.key);
+    futures::executor::block_on(adapter.open(env, name, Some(key))).expect_err("refused")
+}
+
+#[test]
+fn v1_vectors_are_frozen_and_still_decrypt() {
+    let stored = frozen(FORMAT_VERSION_V1);
+    // Without a verifier key (version 1 needs none) and with one (a gateway after the upgrade).
+    decrypt_all(&stored, FORMAT_VERSION_V1, |_| None);
+    decrypt_all(&stored, FORMAT_VERSION_V1, |_| {
+        Some(VerifierKey::from_bytes(&fixed(0xe0)))
+    });
+    // The SSE-C vector uses the COS docs' key, whose MD5 is documented; a version-1 envelope still
+    // echoes its stored MD5 when no key is at hand.
+    let v = &stored[0];
+    let env = Envelope::from_bytes(&hex::decode(&v.envelope).unwrap()).unwrap();
+    assert_eq!(env.response_headers(None)[1].1, "U5L61r7jcwdNvT7frmUG8g==");
+    // A wrong key against the stored MD5 is still a mismatch.
+    let (adapter, _) = reader(v, Some(VerifierKey::from_bytes(&fixed(0xe0))));
+    let wrong = CustomerKey::from_bytes(&[0x55; 32]).unwrap();
+    assert!(matches!(
+        open_err(&env, v, &adapter, &wrong),
+        Error::CustomerKeyMismatch
+    ));
+}
+
+/// Envelope version 2 of the SSE-C vector, up to and including its verifier, written out by hand:
+/// "CSSE", version 2, suite 1, segment log2 16, mode 3, four absent KMS fields, then the verifier:
+/// salt = fixed(0x90) and HMAC-SHA256(fixed(0xe0), "sse/v2/customer-key-verifier" || salt ||
+/// "0123456789ABCDEF0123456789ABCDEF"), computed with Python's hmac module.
+const V2_SSEC_HEAD: &str = concat!(
+    "43535345",
+    "02",
+    "01",
+    "10",
+    "03",
+    "00000000",
+    "01",
+    "909192939495969798999a9b9c9d9e9fa0a1a2a3a4a5a6a7a8a9aaabacadaeaf",
+    "46177fe3997c754e2e8a93111f965c50ef05837e349d9e0a65d5289c4a98444b",
+);
+
+#[test]
+fn v2_vectors_are_frozen_and_decrypt() {
+    let stored = frozen(FORMAT_VERSION);
+    decrypt_all(&stored, FORMAT_VERSION, |v| {
+        v.verifier_key
+            .as_ref()
+            .map(|k| VerifierKey::from_bytes(&arr(k)))
+    });
+    let v = &stored[0];
+    assert!(v.envelope.starts_with(V2_SSEC_HEAD), "{}", v.envelope);
+    let bytes = hex::decode(&v.envelope).unwrap();
+    let key = CustomerKey::from_bytes(&arr::<32>(&v.dek)).unwrap();
+    assert!(
+        !bytes.windows(16).any(|w| w == key.md5()),
+        "a version-2 envelope does not hold the key's MD5"
+    );
+    let env = Envelope::from_bytes(&bytes).unwrap();
+    // No key at hand: the algorithm alone; with the request's key, its MD5.
+    assert_eq!(env.response_headers(None).len(), 1);
+    assert_eq!(
+        env.response_headers(Some(&key))[1].1,
+        "U5L61r7jcwdNvT7frmUG8g=="
+    );
+    // A wrong key, another verifier key, and no verifier key at all.
+    let right = VerifierKey::from_bytes(&arr(v.verifier_key.as_ref().unwrap()));
+    let (adapter, _) = reader(v, Some(right));
+    let wrong = CustomerKey::from_bytes(&[0x55; 32]).unwrap();
+    assert!(matches!(
+        open_err(&env, v, &adapter, &wrong),
+        Error::CustomerKeyMismatch
+    ));
+    let (adapter, _) = reader(v, Some(VerifierKey::from_bytes(&fixed(0xe1))));
+    assert!(matches!(
+        open_err(&env, v, &adapter, &key),
+        Error::CustomerKeyMismatch
+    ));
+    let (adapter, _) = reader(v, None);
+    assert!(matches!(
+        open_err(&env, v, &adapter, &key),
+        Error::CustomerKeyVerifierUnset
+    ));
 }

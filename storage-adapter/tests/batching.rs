@@ -85,7 +85,8 @@ where
     St: futures::Stream<Item = std::io::Result<Bytes>> + Unpin,
 {
     let (a, _) = adapter();
-    // SSE-C: the key travels with the request, so a fresh adapter can open the envelope.
+    // SSE-C: the key travels with the request and the adapters share the server's verifier key,
+    // so a fresh adapter can open the envelope.
     let obj = a.open(env, NAME, customer_of(req).as_ref()).await.unwrap();
     let mut s = obj.decrypt_stream(obj.plan(None).unwrap(), input);
     let mut out = Vec::new();

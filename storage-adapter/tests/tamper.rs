@@ -219,13 +219,13 @@ async fn wrong_ssec_key_fails() {
     let (a, stored, env, _) = object(&req, 10).await;
     let other = SseRequest::Customer(customer(2));
     assert!(read_all(&a, &env, NAME, &other, &stored).await.1);
-    // A forged envelope that claims the other key's MD5 still fails (wrap commitment).
+    // A forged envelope that carries a valid verifier of the other key (salt and verifier taken
+    // from an object written under it) still fails (wrap commitment).
+    let (_, _, env2, _) = object(&other, 10).await;
+    // "CSSE", version, suite, segment size, mode, four absent KMS fields, the presence byte.
+    let verifier = 13..13 + 64;
     let mut bytes = env.to_bytes();
-    let pos = bytes
-        .windows(16)
-        .position(|w| w == customer(1).md5())
-        .unwrap();
-    bytes[pos..pos + 16].copy_from_slice(customer(2).md5());
+    bytes[verifier.clone()].copy_from_slice(&env2.to_bytes()[verifier]);
     let forged = Envelope::from_bytes(&bytes).unwrap();
     let e = a.open(&forged, NAME, Some(&customer(2))).await.unwrap_err();
     assert!(matches!(e, Error::Decrypt));

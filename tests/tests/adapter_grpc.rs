@@ -25,7 +25,11 @@ impl GrpcFixture {
             .await
             .expect("the client connects");
         Self {
-            adapter: Adapter::new(Arc::new(GrpcKms::with_service_key_alias(client))),
+            adapter: Adapter::new(Arc::new(GrpcKms::with_service_key_alias(client)))
+                .with_customer_key_verifier(
+                    storage_adapter::VerifierKey::random()
+                        .expect("the system random generator works"),
+                ),
             kms: Some(kms),
             _dir: dir,
         }

@@ -49,7 +49,8 @@ pub async fn initiate(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
         ),
         None => None,
     };
-    let echo = envelope.as_ref().map(|e| e.response_headers());
+    let customer = request.as_ref().and_then(|r| r.customer_key());
+    let echo = envelope.as_ref().map(|e| e.response_headers(customer));
     gw.store
         .create_upload(Upload {
             upload_id: upload_id.clone(),
@@ -323,7 +324,11 @@ pub async fn complete(
             (None, format!("{}-{n}", hex::encode(h.finalize())))
         }
     };
-    let echo = envelope.as_ref().map(|e| e.response_headers());
+    // SSE-C: the MD5 of the key when Complete carries it; the SDKs send none, and a version-2
+    // envelope keeps no MD5 to echo, so then only the algorithm is echoed.
+    let echo = envelope
+        .as_ref()
+        .map(|e| e.response_headers(customer.as_ref()));
     let obj = Object {
         size,
         etag: etag.clone(),

@@ -117,7 +117,8 @@ pub async fn put(
         envelope: w.envelope,
         files: vec![w.file],
     };
-    let echo = obj.envelope.as_ref().map(|e| e.response_headers());
+    let customer = request.as_ref().and_then(|r| r.customer_key());
+    let echo = obj.envelope.as_ref().map(|e| e.response_headers(customer));
     gw.store
         .put_object(ctx.bucket(), &ctx.target.key, obj)
         .await?;
@@ -131,8 +132,14 @@ pub async fn put(
     Ok(r)
 }
 
-/// Sets the stored headers and the `response-*` overrides of GET (response header, value).
-fn set_object_headers(h: &mut HeaderMap, overrides: &[(&'static str, String)], obj: &Object) {
+/// Sets the stored headers and the `response-*` overrides of GET (response header, value); SSE-C
+/// echoes the MD5 of `customer`, the request's key (already checked against the object).
+fn set_object_headers(
+    h: &mut HeaderMap,
+    overrides: &[(&'static str, String)],
+    obj: &Object,
+    customer: Option<&storage_adapter::CustomerKey>,
+) {
     let mut has_type = false;
     for (k, v) in &obj.meta {
         has_type |= k == "content-type";
@@ -154,7 +161,7 @@ fn set_object_headers(h: &mut HeaderMap, overrides: &[(&'static str, String)], o
         HeaderValue::from_static("bytes"),
     );
     if let Some(env) = &obj.envelope {
-        set_sse(h, env.response_headers());
+        set_sse(h, env.response_headers(customer));
     }
 }
 
@@ -201,7 +208,7 @@ pub async fn get(
     let range = parse_range(ctx.header("range"), obj.size)?;
     let mut r = Response::new(empty());
     let h = r.headers_mut();
-    set_object_headers(h, overrides, &obj);
+    set_object_headers(h, overrides, &obj, customer.as_ref());
     let len = match &range {
         Some(rg) => {
             *r.status_mut() = StatusCode::PARTIAL_CONTENT;
@@ -377,7 +384,8 @@ pub async fn copy(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
         envelope: w.envelope,
         files: vec![w.file],
     };
-    let echo = obj.envelope.as_ref().map(|e| e.response_headers());
+    let customer = dest.as_ref().and_then(|r| r.customer_key());
+    let echo = obj.envelope.as_ref().map(|e| e.response_headers(customer));
     gw.store
         .put_object(ctx.bucket(), &ctx.target.key, obj)
         .await?;

@@ -397,7 +397,8 @@ pub async fn post_object(
         envelope: w.envelope,
         files: vec![w.file],
     };
-    let echo = obj.envelope.as_ref().map(|e| e.response_headers());
+    let customer = request.as_ref().and_then(|r| r.customer_key());
+    let echo = obj.envelope.as_ref().map(|e| e.response_headers(customer));
     gw.store.put_object(ctx.bucket(), &key, obj).await?;
     let location = format!(
         "{}://{}/{}",

@@ -11,6 +11,7 @@
 //! * `memory.rs`: `MemoryCatalog`, the same contract in memory, for tests (feature `test-util`).
 //! * `files.rs`: body files (`tmp/`, `objects/`, [`BodyWriter`]), no knowledge of rows.
 //! * `pins.rs`: which body files are being read ([`ReadPin`], [`Pins`]), so removals wait.
+//! * [`verifier_key`]: the SSE-C verifier key's file in the data directory.
 //! * `checks.rs` (tests): the store's behaviour checks, written once, run on every catalog.
 //!
 //! # Why the trait sits under `Store`, not in place of it
@@ -48,6 +49,7 @@ mod memory;
 mod pins;
 pub mod private_fs;
 mod sqlite;
+pub mod verifier_key;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -134,6 +136,8 @@ pub struct Store {
     catalog: Arc<dyn Catalog>,
     bodies: BodyDir,
     pins: Pins,
+    /// Whether the rows outlive the process (false only for [`Store::in_memory`]).
+    durable: bool,
 }
 
 impl Store {
@@ -156,14 +160,24 @@ impl Store {
             catalog,
             pins: Pins::new(bodies.objects().to_owned()),
             bodies,
+            durable: true,
         })
+    }
+
+    /// Whether the catalog's rows outlive the process: then the keys they depend on must too (the
+    /// gateway persists its SSE-C verifier key, see [`verifier_key`]). Every catalog is taken as
+    /// durable except [`Store::in_memory`]'s.
+    pub fn is_durable(&self) -> bool {
+        self.durable
     }
 
     /// A store with an empty [`MemoryCatalog`] and its bodies under `dir` (tests: the body
     /// directory is emptied, since no row names its files).
     #[cfg(any(test, feature = "test-util"))]
     pub fn in_memory(dir: &Path) -> Result<Self> {
-        Self::with_catalog(dir, Arc::new(MemoryCatalog::new()))
+        let mut store = Self::with_catalog(dir, Arc::new(MemoryCatalog::new()))?;
+        store.durable = false;
+        Ok(store)
     }
 
     /// Runs `f` on the catalog on the blocking pool (a catalog call may block, see [`catalog`]).

@@ -111,11 +111,45 @@ fn launch(
     limits: cos_gateway::ServeOptions,
     catalog: Catalog,
 ) -> TestGateway {
+    launch_in(
+        tempfile::tempdir().unwrap(),
+        opts,
+        provider,
+        limits,
+        catalog,
+    )
+}
+
+impl TestGateway {
+    /// Stops this gateway (plain HTTP, SSE-C allowed, embedded KMS, SQLite) and starts a new one
+    /// on the same data directory, as a restart of the binary would.
+    pub fn restart_http(mut self) -> TestGateway {
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        drop(self);
+        launch_in(
+            dir,
+            Options {
+                tls: false,
+                allow_ssec_over_http: true,
+            },
+            None,
+            cos_gateway::ServeOptions::default(),
+            Catalog::Sqlite,
+        )
+    }
+}
+
+fn launch_in(
+    dir: tempfile::TempDir,
+    opts: Options,
+    provider: Option<Arc<dyn storage_adapter::KeyProvider>>,
+    limits: cos_gateway::ServeOptions,
+    catalog: Catalog,
+) -> TestGateway {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
-    let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().to_path_buf();
     let (tx, rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -3,7 +3,12 @@
 
 use super::{BoxFuture, NamedKey, ProviderFixture};
 use crate::provider::{MEMORY_DEFAULT_CMK, MEMORY_SERVICE_KEY};
-use crate::{Adapter, MemoryKms};
+use crate::{Adapter, MemoryKms, VerifierKey};
+
+/// A fresh SSE-C verifier key for a fixture's adapter.
+fn verifier_key() -> VerifierKey {
+    VerifierKey::random().expect("the system random generator works")
+}
 
 /// The in-memory provider under the suite.
 #[derive(Debug)]
@@ -17,7 +22,8 @@ impl MemoryFixture {
     pub async fn new() -> Self {
         let kms = MemoryKms::new();
         Self {
-            adapter: Adapter::new(std::sync::Arc::new(kms.clone())),
+            adapter: Adapter::new(std::sync::Arc::new(kms.clone()))
+                .with_customer_key_verifier(verifier_key()),
             kms,
         }
     }
@@ -78,7 +84,8 @@ impl EmbeddedFixture {
             .expect("the fixed root key is 32 bytes");
         let kms = crate::EmbeddedKms::open(dir.path(), root).expect("the KMS opens");
         Self {
-            adapter: Adapter::new(std::sync::Arc::new(kms.clone())),
+            adapter: Adapter::new(std::sync::Arc::new(kms.clone()))
+                .with_customer_key_verifier(verifier_key()),
             kms,
             _dir: dir,
         }

@@ -291,7 +291,7 @@ pub async fn keys_are_recorded_and_echoed<F: ProviderFixture>(f: &mut F) {
         let sealer = a.begin_put(&mode.request, NAME).await.expect("PUT begins");
         let early = sealer.response_headers();
         let (_, env) = sealer.seal_bytes(b"x").expect("the body seals");
-        let headers = env.response_headers();
+        let headers = env.response_headers(mode.request.customer_key());
         assert_eq!(early, headers, "the echo is known before the body");
         match mode.request.mode() {
             SseMode::Cos => {

@@ -11,9 +11,17 @@ pub use storage_adapter::suite::{customer, data, get_stream, put_stream};
 
 pub const S: usize = storage_adapter::stream::SEGMENT_SIZE;
 
+/// The verifier key of every [`adapter`]: one server's key, so a fresh adapter opens what another
+/// wrote (as a restarted server does with its persisted key).
+pub const VERIFIER_KEY: [u8; 32] = [0x5a; 32];
+
 pub fn adapter() -> (Adapter, MemoryKms) {
     let kms = MemoryKms::new();
-    (Adapter::new(Arc::new(kms.clone())), kms)
+    (
+        Adapter::new(Arc::new(kms.clone()))
+            .with_customer_key_verifier(storage_adapter::VerifierKey::from_bytes(&VERIFIER_KEY)),
+        kms,
+    )
 }
 
 /// One request per mode (SSE-COS, SSE-KMS default CMK, SSE-KMS named key + context, SSE-C).
