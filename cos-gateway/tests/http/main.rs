@@ -41,3 +41,4 @@ mod objects;
 mod post_object;
 mod responses;
 mod routing;
+mod slow_clients;
