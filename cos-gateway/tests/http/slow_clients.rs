@@ -229,3 +229,62 @@ fn a_request_not_done_by_its_deadline_ends_with_request_timeout() {
         .send(a)
         .assert_status(200);
 }
+
+/// A response still being sent at the deadline (a large GET to a client that does not read) has
+/// its connection closed: the client gets less than `Content-Length`. The object is written
+/// through the gateway's default listener; the same gateway is then served on a second listener
+/// with a 1 s deadline, and the client waits five times that before it reads.
+#[test]
+fn a_response_still_being_sent_at_the_deadline_is_cut() {
+    // Far more than the loopback socket buffers hold.
+    const SIZE: usize = 32 << 20;
+    let gw = common::start_with_bucket();
+    Req::new("PUT", "/big")
+        .body(vec![7u8; SIZE])
+        .send(gw.addr)
+        .assert_status(200);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = rt.spawn(cos_gateway::serve_with(
+        std::sync::Arc::clone(&gw.gateway),
+        listener,
+        None,
+        cos_gateway::ServeOptions {
+            request_timeout: Duration::from_secs(1),
+            idle_timeout: Duration::from_secs(1),
+            ..Default::default()
+        },
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(Req::new("GET", "/big").head().as_bytes())
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(5));
+    s.set_read_timeout(Some(SERVED_WITHIN)).unwrap();
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("the connection was kept ({e})"),
+        }
+    }
+    let r = common::Raw::parse(&out);
+    r.assert_status(200);
+    assert_eq!(r.get("content-length"), Some(SIZE.to_string().as_str()));
+    assert!(r.body.len() < SIZE, "the whole body was sent");
+    let _ = stop.send(());
+    rt.block_on(server).unwrap().unwrap();
+}
