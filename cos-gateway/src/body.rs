@@ -1,6 +1,6 @@
 //! Request bodies: the slot a handler takes the body from once, its stream with an idle timeout
-//! that drains what is left when dropped early, small whole-body reads, and the MD5 computed while
-//! a body streams through.
+//! and the request's deadline that drains what is left when dropped early, small whole-body reads,
+//! and the MD5 computed while a body streams through.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -10,28 +10,36 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt as _, TryStreamExt as _};
 use hyper::body::Incoming;
 use md5::{Digest as _, Md5};
+use tokio::time::Instant;
 
 use crate::error::{Error, Result};
 
 /// The request body, taken once.
 pub type RequestBodySlot = Option<RequestBody>;
 
-/// A request body and how long the gateway waits for its next bytes.
+/// A request body, how long the gateway waits for its next bytes, and when its request must be
+/// done by.
 #[derive(Debug)]
 pub struct RequestBody {
     body: Incoming,
     idle_timeout: Duration,
+    deadline: Instant,
 }
 
 impl RequestBody {
-    /// A body whose reader gives up with `RequestTimeout` after `idle_timeout` without data.
-    pub fn new(body: Incoming, idle_timeout: Duration) -> Self {
-        Self { body, idle_timeout }
+    /// A body whose reader gives up with `RequestTimeout` after `idle_timeout` without data, or
+    /// at `deadline` (the request's, see [`crate::deadline`]).
+    pub fn new(body: Incoming, idle_timeout: Duration, deadline: Instant) -> Self {
+        Self {
+            body,
+            idle_timeout,
+            deadline,
+        }
     }
 
-    /// The body itself (to drain it).
-    pub fn into_inner(self) -> Incoming {
-        self.body
+    /// Reads and drops what is left of the body ([`drain`]), no later than its deadline.
+    pub async fn drain(self) {
+        drain(self.body, self.deadline).await;
     }
 }
 
@@ -43,16 +51,19 @@ pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>
 /// A client that sends nothing for the body's idle timeout while the stream waits ends it with
 /// `RequestTimeout` (a stalled upload would otherwise hold its connection, its temp file and its
 /// task forever). Only time spent waiting for the client counts, not time the handler spends
-/// elsewhere between reads.
+/// elsewhere between reads. A body still unfinished at the request's deadline ends the same way,
+/// however steadily it drips.
 ///
 /// If the stream is dropped before the body ended (a handler failed after taking it), the rest is
 /// drained in the background (bounded, see [`drain`]), so a client still sending
-/// reads the error response instead of a broken pipe.
+/// reads the error response instead of a broken pipe; not after the deadline, when the
+/// connection is to close instead.
 pub fn body_stream(body: RequestBody) -> ByteStream {
     Box::pin(DrainOnDrop {
         inner: Some(body.body),
         done: false,
         idle_timeout: body.idle_timeout,
+        deadline: body.deadline,
         idle: None,
     })
 }
@@ -61,6 +72,7 @@ struct DrainOnDrop {
     inner: Option<Incoming>,
     done: bool,
     idle_timeout: Duration,
+    deadline: Instant,
     /// Armed while waiting for the client; disarmed by each frame.
     idle: Option<Pin<Box<tokio::time::Sleep>>>,
 }
@@ -94,12 +106,13 @@ impl Stream for DrainOnDrop {
                     return Poll::Ready(Some(Err(std::io::Error::other(e))));
                 }
                 Poll::Pending => {
-                    let timeout = self.idle_timeout;
+                    let wake = (Instant::now() + self.idle_timeout).min(self.deadline);
                     let idle = self
                         .idle
-                        .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(wake)));
                     if idle.as_mut().poll(cx).is_ready() {
-                        // The client is not sending: nothing to drain; the connection closes.
+                        // The client is not sending, or is too late: nothing to drain; the
+                        // connection closes.
                         self.done = true;
                         self.inner = None;
                         return Poll::Ready(Some(Err(std::io::Error::other(
@@ -117,9 +130,10 @@ impl Drop for DrainOnDrop {
     fn drop(&mut self) {
         if let Some(inner) = self.inner.take()
             && !self.done
+            && Instant::now() < self.deadline
             && let Ok(handle) = tokio::runtime::Handle::try_current()
         {
-            handle.spawn(drain(inner));
+            handle.spawn(drain(inner, self.deadline));
         }
     }
 }
@@ -220,9 +234,10 @@ pub fn check_md5(expected: Option<[u8; 16]>, got: Option<[u8; 16]>) -> Result<()
     }
 }
 
-/// Reads and drops the rest of an unread request body (at most 64 MiB, 10 s), so that the client,
-/// still sending, reads the error response rather than a connection reset.
-pub async fn drain(body: Incoming) {
+/// Reads and drops the rest of an unread request body (at most 64 MiB, 10 s, and not past the
+/// request's `deadline`), so that the client, still sending, reads the error response rather than
+/// a connection reset.
+pub async fn drain(body: Incoming, deadline: Instant) {
     use http_body_util::BodyExt as _;
     let mut body = body;
     let mut left: u64 = 64 << 20;
@@ -236,7 +251,8 @@ pub async fn drain(body: Incoming) {
             }
         }
     };
-    let _ = tokio::time::timeout(Duration::from_secs(10), read).await;
+    let until = (Instant::now() + Duration::from_secs(10)).min(deadline);
+    let _ = tokio::time::timeout_at(until, read).await;
 }
 
 #[cfg(test)]

@@ -89,6 +89,26 @@ pub struct Cli {
         value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
     )]
     pub max_connections: usize,
+    /// Connections one client IP address may hold at once (at least 1); one more is closed right
+    /// after it is accepted, before anything is read from it.
+    #[arg(
+        long,
+        env = "COS_GATEWAY_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = cos_gateway::server::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    pub max_connections_per_address: usize,
+    /// Seconds one request may take after its headers: not answered by then, it ends with
+    /// `400 RequestTimeout`; a response still being sent then is cut. The default is a 5 GiB PUT
+    /// at 12 Mbit/s.
+    #[arg(
+        long,
+        env = "COS_GATEWAY_REQUEST_TIMEOUT",
+        value_name = "SECONDS",
+        default_value_t = cos_gateway::deadline::REQUEST_TIMEOUT.as_secs(),
+        value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(1..)
+    )]
+    pub request_timeout: u64,
     /// The longest validity window (end minus start of q-sign-time / q-key-time, in seconds) a
     /// signature or presigned URL may have; longer ones are refused. Default 7 days, like S3's
     /// presign limit.

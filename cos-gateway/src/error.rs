@@ -109,7 +109,8 @@ pub enum Error {
     /// [`crate::ops::post::MAX_FORM_FIELDS`] (S3's code for it).
     #[error("Your POST request fields preceding the upload file were too large.")]
     MaxPostPreDataLengthExceeded,
-    /// 400 `RequestTimeout`: the client sent no body bytes for the body idle timeout.
+    /// 400 `RequestTimeout`: the client sent no body bytes for the body idle timeout, or its
+    /// request was not answered by the request deadline ([`crate::deadline`]).
     #[error(
         "Your socket connection to the server was not read from or written to within the timeout period."
     )]

@@ -8,7 +8,8 @@
 //!
 //! # Layout
 //!
-//! * [`server`]: the accept loop (`serve(listener, shutdown)`), TLS, connection limits.
+//! * [`server`]: the accept loop (`serve(listener, shutdown)`), TLS, connection limits;
+//!   [`peers`]: the per-client-address cap; [`deadline`]: the request deadline.
 //! * [`frame`]: the per-request frame (request id, header case, error document) around
 //!   [`ops::dispatch`].
 //! * [`state`]: the [`Gateway`] shared by every request and the [`Config`] it opens from.
@@ -25,11 +26,13 @@
 pub mod auth;
 pub mod body;
 pub mod context;
+pub mod deadline;
 pub mod endpoint;
 pub mod error;
 pub mod frame;
 pub mod limits;
 pub mod ops;
+pub mod peers;
 pub mod route;
 pub mod server;
 pub mod state;

@@ -126,6 +126,8 @@ async fn run(mut cli: cli::Cli) -> Result<(), Box<dyn std::error::Error>> {
     };
     let options = cos_gateway::ServeOptions {
         max_connections: cli.max_connections,
+        max_connections_per_address: cli.max_connections_per_address,
+        request_timeout: std::time::Duration::from_secs(cli.request_timeout),
         ..Default::default()
     };
     cos_gateway::serve_with(gateway, listener, tls, options, shutdown).await?;
@@ -217,5 +219,27 @@ mod tests {
         let e =
             super::cli::Cli::try_parse_from(["cos-gateway", "--max-connections", "0"]).unwrap_err();
         assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation);
+    }
+
+    #[test]
+    fn per_address_cap_and_request_timeout_default_and_must_be_positive() {
+        let cli = super::cli::Cli::parse_from(["cos-gateway"]);
+        assert_eq!(cli.max_connections_per_address, 64);
+        assert_eq!(cli.request_timeout, 3580);
+        let cli = super::cli::Cli::parse_from([
+            "cos-gateway",
+            "--max-connections-per-address",
+            "4",
+            "--request-timeout",
+            "900",
+        ]);
+        assert_eq!(
+            (cli.max_connections_per_address, cli.request_timeout),
+            (4, 900)
+        );
+        for flag in ["--max-connections-per-address", "--request-timeout"] {
+            let e = super::cli::Cli::try_parse_from(["cos-gateway", flag, "0"]).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation, "{flag}");
+        }
     }
 }

@@ -8,11 +8,21 @@
 //! # Limits
 //!
 //! Every connection holds a task, buffers and possibly a temp file, so they are bounded
-//! ([`ServeOptions`], [`serve_with`]): at most `max_connections` are served at once (a semaphore
-//! permit per connection, taken before `accept`; further clients wait in the listen backlog), and
-//! a client that stalls for `idle_timeout` loses its connection: while it performs the TLS
-//! handshake or sends a request's headers, the connection is closed; while it sends a request
-//! body, the request ends with `400 RequestTimeout` (see [`crate::body::body_stream`]).
+//! ([`ServeOptions`], [`serve_with`]):
+//!
+//! * at most `max_connections` are served at once (a semaphore permit per connection, taken
+//!   before `accept`; further clients wait in the listen backlog);
+//! * at most `max_connections_per_address` from one client address ([`crate::peers`]): a
+//!   connection over it is closed right after `accept`, before a byte of it is read (the client
+//!   reads end-of-file, or a reset if it had sent something), and logged at debug with the peer.
+//!   Its global permit is released at once, so a flood from one address holds no more permits
+//!   than its cap, and the other clients queued behind it in the backlog are reached;
+//! * a client that stalls for `idle_timeout` loses its connection: while it performs the TLS
+//!   handshake or sends a request's headers, the connection is closed; while it sends a request
+//!   body, the request ends with `400 RequestTimeout` (see [`crate::body::body_stream`]);
+//! * a request not done by `request_timeout` after its headers ends with `400 RequestTimeout` and
+//!   `Connection: close`, or, if its response has started, by closing the connection
+//!   ([`crate::deadline`]).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -22,10 +32,18 @@ use std::time::Duration;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
+use crate::deadline::{ResponseDeadline, until_deadline};
+use crate::peers::PeerLimit;
 use crate::state::Gateway;
 
 /// Connections served at once by default (`--max-connections`).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+/// Connections one client address may hold at once by default
+/// (`--max-connections-per-address`): 1/16 of [`DEFAULT_MAX_CONNECTIONS`], so that it takes at
+/// least 16 addresses to fill the gateway, while a busy SDK client (the COS SDKs' transfer
+/// managers upload a few parts at once each) stays far below it.
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = DEFAULT_MAX_CONNECTIONS / 16;
 
 /// How long a client may stall: to finish a TLS handshake, to send a request's headers, and
 /// between two reads of a request body (then `400 RequestTimeout`).
@@ -36,15 +54,23 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct ServeOptions {
     /// Connections served at once; more wait in the listen backlog until one closes.
     pub max_connections: usize,
+    /// Connections one client address may hold at once (default
+    /// [`DEFAULT_MAX_CONNECTIONS_PER_ADDRESS`]); more are closed at once.
+    pub max_connections_per_address: usize,
     /// How long a client may stall (default [`IDLE_TIMEOUT`]).
     pub idle_timeout: Duration,
+    /// How long one request may take after its headers (default
+    /// [`crate::deadline::REQUEST_TIMEOUT`]).
+    pub request_timeout: Duration,
 }
 
 impl Default for ServeOptions {
     fn default() -> Self {
         Self {
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
             idle_timeout: IDLE_TIMEOUT,
+            request_timeout: crate::deadline::REQUEST_TIMEOUT,
         }
     }
 }
@@ -75,7 +101,9 @@ pub async fn serve_with(
             .max_connections
             .clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
     ));
+    let peers = PeerLimit::new(options.max_connections_per_address);
     let idle_timeout = options.idle_timeout;
+    let request_timeout = options.request_timeout;
     tokio::pin!(shutdown);
     loop {
         // A permit per connection, taken before accepting: at the cap, clients wait in the
@@ -97,16 +125,36 @@ pub async fn serve_with(
                 }
             },
         };
+        let Some(peer_guard) = peers.admit(peer.ip()) else {
+            tracing::debug!(
+                %peer,
+                cap = options.max_connections_per_address,
+                "connection refused: its address holds the per-address cap"
+            );
+            drop(stream);
+            drop(permit);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let gw = Arc::clone(&gateway);
         let watcher = graceful.watcher();
         let acceptor = acceptor.clone();
         tokio::spawn(async move {
             let _permit = permit;
+            let _peer_guard = peer_guard;
             let is_tls = acceptor.is_some();
+            let (response_deadline, cutoff) = ResponseDeadline::new();
             let service = hyper::service::service_fn(move |req| {
                 let gw = Arc::clone(&gw);
-                async move { Ok::<_, Infallible>(gw.handle(req, is_tls, idle_timeout).await) }
+                let response_deadline = response_deadline.clone();
+                async move {
+                    let deadline = tokio::time::Instant::now() + request_timeout;
+                    let resp = gw.handle(req, is_tls, idle_timeout, deadline).await;
+                    // A response started at its deadline (the RequestTimeout document) still
+                    // gets the idle timeout to be read.
+                    let cut = deadline.max(tokio::time::Instant::now() + idle_timeout);
+                    Ok::<_, Infallible>(response_deadline.arm(resp, cut))
+                }
             });
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
@@ -119,7 +167,7 @@ pub async fn serve_with(
                     match tokio::time::timeout(idle_timeout, acceptor.accept(stream)).await {
                         Ok(Ok(tls)) => {
                             let conn = builder.serve_connection(TokioIo::new(tls), service);
-                            watcher.watch(conn).await
+                            until_deadline(watcher.watch(conn), cutoff).await
                         }
                         Ok(Err(e)) => {
                             tracing::debug!(%peer, error = %e, "TLS handshake failed");
@@ -133,11 +181,15 @@ pub async fn serve_with(
                 }
                 None => {
                     let conn = builder.serve_connection(TokioIo::new(stream), service);
-                    watcher.watch(conn).await
+                    until_deadline(watcher.watch(conn), cutoff).await
                 }
             };
-            if let Err(e) = result {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            match result {
+                Some(Ok(())) => {}
+                Some(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error")
+                }
+                None => tracing::debug!(%peer, "response cut at the request deadline"),
             }
         });
     }

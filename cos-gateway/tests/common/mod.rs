@@ -351,13 +351,30 @@ impl<'a> Req<'a> {
 
     /// Sends it to `addr` over plain HTTP and reads the whole response.
     pub fn send(self, addr: SocketAddr) -> Raw {
+        self.send_on(std::net::TcpStream::connect(addr).unwrap(), None)
+    }
+
+    /// [`Req::send`], failing if the gateway goes quiet for `within` (a request that should be
+    /// answered but may be stuck behind others).
+    pub fn send_within(self, addr: SocketAddr, within: std::time::Duration) -> Raw {
+        self.send_on(std::net::TcpStream::connect(addr).unwrap(), Some(within))
+    }
+
+    /// Sends it on a connection already open and reads the whole response.
+    pub fn send_on(self, mut s: std::net::TcpStream, within: Option<std::time::Duration>) -> Raw {
         use std::io::{Read as _, Write as _};
-        let req = self.head();
-        let mut s = std::net::TcpStream::connect(addr).unwrap();
-        s.write_all(req.as_bytes()).unwrap();
+        s.set_read_timeout(within).unwrap();
+        s.write_all(self.head().as_bytes()).unwrap();
         s.write_all(&self.body).unwrap();
         let mut out = Vec::new();
-        s.read_to_end(&mut out).unwrap();
+        if let Err(e) = s.read_to_end(&mut out) {
+            panic!(
+                "{} {}: no complete response ({e}); got {:?}",
+                self.method,
+                self.target,
+                String::from_utf8_lossy(&out)
+            );
+        }
         Raw::parse(&out)
     }
 

@@ -41,4 +41,5 @@ mod objects;
 mod post_object;
 mod responses;
 mod routing;
+mod slow_clients;
 mod ssec_verifier;
