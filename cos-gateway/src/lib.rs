@@ -28,6 +28,9 @@ pub mod context;
 pub mod endpoint;
 pub mod error;
 pub mod frame;
+/// For the fuzz targets in `fuzz/` only; not an API.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod limits;
 pub mod ops;
 pub mod route;
