@@ -7,7 +7,8 @@
 //! Invariants: an unsigned request is anonymous, never accepted as signed; and a request signed as
 //! the SDKs sign it (`cos_gateway::auth::sign`, every header and parameter) verifies, in the
 //! header and in the presigned query, whenever it is a request an honest client can send: one
-//! value per header, visible ASCII values, no parameter given twice, routed on its Host header.
+//! value per header, visible ASCII values, no parameter given twice or without a name, routed on
+//! its Host header.
 #![no_main]
 
 use cos_gateway::auth::{self, SecretKey, Signed, SignedRequest};
@@ -76,6 +77,7 @@ fuzz_target!(|data: &[u8]| {
         .collect();
     names.sort();
     if names.windows(2).any(|w| w[0] == w[1])
+        || names.iter().any(String::is_empty)
         || parts.uri.authority().is_some()
         || names.iter().any(|n| auth::is_signature_param(n))
     {
