@@ -30,6 +30,9 @@ pub mod deadline;
 pub mod endpoint;
 pub mod error;
 pub mod frame;
+/// For the fuzz targets in `fuzz/` only; not an API.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod limits;
 pub mod ops;
 pub mod peers;

@@ -19,6 +19,9 @@ pub mod blob;
 pub mod clock;
 pub mod context;
 pub mod error;
+/// For the fuzz targets in `fuzz/` only; not an API.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod keys;
 pub mod kms;
 #[cfg(feature = "grpc")]

@@ -537,6 +537,11 @@ pub(crate) fn check_parts(parts: &[PartInfo]) -> Result<()> {
                 "parts must be numbered 1..=N in ascending order",
             ));
         }
+        // Checked first: a size past what one key can seal would overflow the stored size below
+        // (an SSE-C table completed without the key has no MAC to vouch for its sizes).
+        if p.plain_size > stream::MAX_PLAIN_SIZE {
+            return Err(Error::InvalidPart("a part is larger than one key can seal"));
+        }
         if stream::stored_size(p.plain_size) != p.stored_size {
             return Err(Error::InvalidPart(
                 "a part's stored size does not match its plaintext size",
@@ -607,5 +612,39 @@ impl<'de> serde::Deserialize<'de> for Envelope {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let s = <String as serde::Deserialize>::deserialize(d)?;
         Self::from_base64(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(plain_size: u64, stored_size: u64) -> PartInfo {
+        PartInfo {
+            number: 1,
+            part_salt: [0; 32],
+            plain_size,
+            stored_size,
+        }
+    }
+
+    /// Found by `fuzz/` (target `envelope`): an SSE-C multipart envelope completed without the key
+    /// has no layout MAC, and a part table claiming a size near 2^64 made the stored-size check
+    /// overflow (a panic with overflow checks, a wrapped size that could match without them).
+    #[test]
+    fn a_part_larger_than_one_key_seals_is_refused() {
+        let max = stream::MAX_PLAIN_SIZE;
+        for plain in [max + 1, u64::MAX - 1, u64::MAX] {
+            let stored = plain.wrapping_add(stream::segment_count(plain).wrapping_mul(16));
+            match check_parts(&[part(plain, stored)]) {
+                Err(Error::InvalidPart(m)) => {
+                    assert_eq!(m, "a part is larger than one key can seal")
+                }
+                other => panic!("{plain}: {other:?}"),
+            }
+        }
+        assert!(check_parts(&[part(max, stream::stored_size(max))]).is_ok());
+        // 10000 parts at the limit still add up without overflow.
+        assert!(max.checked_mul(10_000).is_some());
     }
 }

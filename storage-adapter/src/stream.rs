@@ -35,6 +35,8 @@ pub const TAG_SIZE: usize = TAG_LEN;
 pub const ENCRYPTED_SEGMENT_SIZE: usize = SEGMENT_SIZE + TAG_SIZE;
 /// The most segments one key may seal (the counter has 88 bits; the design caps it at 2^32).
 pub const MAX_SEGMENTS: u64 = 1 << 32;
+/// The largest body one key may seal: [`MAX_SEGMENTS`] full segments (256 TiB).
+pub const MAX_PLAIN_SIZE: u64 = MAX_SEGMENTS * SEGMENT_SIZE as u64;
 
 /// Segments needed for `plain` bytes of plaintext (an empty body is one empty segment).
 pub fn segment_count(plain: u64) -> u64 {

@@ -177,8 +177,17 @@ pub fn verify(
         .filter(|a| !a.trim().is_empty())
     {
         SignFields::from_pairs(auth.trim().split('&').filter_map(|p| {
-            p.split_once('=')
-                .map(|(k, v)| (k.trim(), crate::wire::decode(v.trim())))
+            p.split_once('=').map(|(k, v)| {
+                let (k, v) = (k.trim(), v.trim());
+                // A list is split before its names are decoded ([`listed_names`]): a name may hold
+                // an encoded `;`.
+                let v = if k == "q-header-list" || k == "q-url-param-list" {
+                    v.to_owned()
+                } else {
+                    crate::wire::decode(v)
+                };
+                (k, v)
+            })
         }))
     } else if req.query.iter().any(|(k, _)| k == "q-sign-algorithm") {
         SignFields::from_pairs(req.query.iter().map(|(k, v)| (k.as_str(), v.clone())))
@@ -198,8 +207,11 @@ pub fn verify(
         .ok_or_else(|| Error::AccessDenied("q-key-time is malformed".to_owned()))?;
     check_window(key_window, now, max_age)?;
     let params = canonical_params(&fields.param_list, req.query);
-    let header_names: Vec<&str> = split_list(&fields.header_list);
-    check_coverage(req, &header_names, &split_list(&fields.param_list))?;
+    let header_names = listed_names(&fields.header_list);
+    let header_names: Vec<&str> = header_names.iter().map(String::as_str).collect();
+    let param_names = listed_names(&fields.param_list);
+    let param_names: Vec<&str> = param_names.iter().map(String::as_str).collect();
+    check_coverage(req, &header_names, &param_names)?;
     // The host routed on, then without its port (the Python SDK signs the host without the port).
     let host = req.host;
     let mut hosts = vec![host.to_owned()];
@@ -278,8 +290,22 @@ fn split_list(list: &str) -> Vec<&str> {
         .collect()
 }
 
+/// The names of a `q-header-list` or `q-url-param-list`, split on `;`, then each percent-decoded:
+/// the signer lists them encoded (a `;` in a name is `%3b`).
+fn listed_names(list: &str) -> Vec<String> {
+    split_list(list)
+        .into_iter()
+        .map(|n| crate::wire::decode(n).to_ascii_lowercase())
+        .collect()
+}
+
+/// A name as the signature covers it: encoded, lower case (`%3f`, as the SDKs write it).
+fn signed_name(decoded: &str) -> String {
+    cos_encode(decoded).to_ascii_lowercase()
+}
+
 fn canonical_params(list: &str, query: &[(String, String)]) -> String {
-    let mut names = split_list(list);
+    let mut names: Vec<String> = listed_names(list).iter().map(|n| signed_name(n)).collect();
     names.sort_unstable();
     names
         .iter()
@@ -294,12 +320,13 @@ fn canonical_params(list: &str, query: &[(String, String)]) -> String {
         .join("&")
 }
 
+/// The signed headers' canonical string; `names` are decoded ([`listed_names`]).
 fn canonical_headers(names: &[&str], headers: &HeaderMap, host: &str) -> String {
-    let mut names = names.to_vec();
+    let mut names: Vec<(String, &str)> = names.iter().map(|n| (signed_name(n), *n)).collect();
     names.sort_unstable();
     names
         .iter()
-        .map(|name| {
+        .map(|(signed, name)| {
             let value = if *name == "host" {
                 cos_encode(host)
             } else {
@@ -308,7 +335,7 @@ fn canonical_headers(names: &[&str], headers: &HeaderMap, host: &str) -> String 
                     .map(|v| cos_encode(&String::from_utf8_lossy(v.as_bytes())))
                     .unwrap_or_default()
             };
-            format!("{name}={value}")
+            format!("{signed}={value}")
         })
         .collect::<Vec<_>>()
         .join("&")
@@ -597,6 +624,58 @@ mod tests {
         assert_eq!(
             verify(&creds(), &req, 50, DEFAULT_MAX_SIGNATURE_AGE).unwrap(),
             Signed::Yes
+        );
+    }
+
+    /// Found by `fuzz/` (target `cos_auth`): the signer lists names encoded (`?:` as `%3f%3a`,
+    /// `a;b` as `a%3bb`) and the verifier decoded the `Authorization` values, then split the lists
+    /// and used the names as they were, so a parameter or header whose name has a character the
+    /// signature encodes never verified.
+    #[test]
+    fn names_with_encoded_characters_verify() {
+        let query = vec![
+            ("?:".to_owned(), "v w".to_owned()),
+            ("a;b".to_owned(), "x".to_owned()),
+        ];
+        let auth = sign(
+            "AKIDtest",
+            &SecretKey::new("secretkey"),
+            "GET",
+            "/k",
+            &query,
+            &[("host".into(), "h".into()), ("x-a!b".into(), "1".into())],
+            (0, 100),
+        );
+        assert!(
+            auth.contains("q-header-list=host;x-a%21b&q-url-param-list=%3f%3a;a%3bb&"),
+            "{auth}"
+        );
+        let check = |query: &[(String, String)], h: &HeaderMap| {
+            let req = SignedRequest {
+                method: "GET",
+                path: "/k",
+                query,
+                headers: h,
+                host: "h",
+                bucket_in_host: false,
+            };
+            verify(&creds(), &req, 50, DEFAULT_MAX_SIGNATURE_AGE)
+        };
+        let signed = headers(&[("host", "h"), ("x-a!b", "1"), ("authorization", &auth)]);
+        assert_eq!(check(&query, &signed).unwrap(), Signed::Yes);
+        // Presigned: the same fields as query parameters, decoded once by the query parser.
+        let mut presigned = query.clone();
+        presigned.extend(auth.split('&').map(|p| {
+            let (k, v) = p.split_once('=').unwrap();
+            (k.to_owned(), v.to_owned())
+        }));
+        let plain = headers(&[("host", "h"), ("x-a!b", "1")]);
+        assert_eq!(check(&presigned, &plain).unwrap(), Signed::Yes);
+        // The header's value is still covered.
+        let changed = headers(&[("host", "h"), ("x-a!b", "2")]);
+        assert_eq!(
+            check(&presigned, &changed).unwrap_err().code(),
+            "SignatureDoesNotMatch"
         );
     }
 

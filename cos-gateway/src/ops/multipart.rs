@@ -222,7 +222,7 @@ pub async fn upload_part_copy(
 }
 
 /// The (number, ETag) list of a Complete request, in the order given.
-fn parse_complete(body: &[u8]) -> Result<Vec<(u32, String)>> {
+pub(crate) fn parse_complete(body: &[u8]) -> Result<Vec<(u32, String)>> {
     let root = crate::xml::parse(body)?;
     if root.name != "CompleteMultipartUpload" {
         return Err(Error::MalformedXml(

@@ -36,6 +36,7 @@ use storage_adapter::sse;
 
 use super::now;
 use super::object::{bucket_default, write_body};
+use crate::auth::Credentials;
 use crate::body::{ByteStream, RequestBodySlot, body_stream, take_body};
 use crate::context::RequestContext;
 use crate::error::{Error, Result};
@@ -165,7 +166,7 @@ fn text<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
 /// `Key`), is `400 InvalidArgument` naming the field, never "first one" for one reader and "last
 /// one" for another.
 #[derive(Default)]
-struct FormFields(Vec<(String, String)>);
+pub(crate) struct FormFields(Vec<(String, String)>);
 
 impl FormFields {
     fn insert(&mut self, name: &str, value: String) -> Result<()> {
@@ -183,7 +184,7 @@ impl FormFields {
         text(&self.0, name)
     }
 
-    fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
@@ -289,19 +290,44 @@ fn check_policy(policy: &serde_json::Value, form: &[(String, String)]) -> Result
     Ok(range)
 }
 
-/// POST Object.
-pub async fn post_object(
-    gw: &Gateway,
-    ctx: &RequestContext,
-    body: &mut RequestBodySlot,
-) -> Result<Response> {
+/// What a form is checked against besides itself: the gateway's credentials and SSE-C transport
+/// rule, the bucket it is posted to, and the time.
+pub(crate) struct FormRules<'a> {
+    pub(crate) creds: &'a Credentials,
+    pub(crate) bucket: &'a str,
+    /// Whether the form came over TLS, or SSE-C over plain HTTP is allowed.
+    pub(crate) ssec_allowed: bool,
+    pub(crate) now: i64,
+    pub(crate) max_signature_age: std::time::Duration,
+}
+
+/// A form read up to its file and checked: the signature, the SSE-C transport rule, the policy and
+/// the SSE fields. Not a byte of the file has been read.
+pub(crate) struct CheckedForm {
+    pub(crate) fields: FormFields,
+    /// The key the object is written under (`${filename}` replaced).
+    pub(crate) key: String,
+    /// The SSE the fields ask for (before the bucket default).
+    pub(crate) request: Option<sse::SseRequest>,
+    /// The file part's own `Content-Type`.
+    pub(crate) file_type: Option<String>,
+    /// The file, checked against the policy's `content-length-range` as it streams.
+    pub(crate) file: ByteStream,
+}
+
+/// Reads a `multipart/form-data` body (boundary in `content_type`) up to its file and checks it
+/// against `rules`: what POST Object does before it writes anything.
+pub(crate) async fn read_form(
+    content_type: &str,
+    body: ByteStream,
+    rules: &FormRules<'_>,
+) -> Result<CheckedForm> {
     use base64::Engine as _;
-    let boundary = multer::parse_boundary(ctx.header("content-type").unwrap_or_default())
-        .map_err(malformed)?;
+    let boundary = multer::parse_boundary(content_type).map_err(malformed)?;
     let file_started = Arc::new(AtomicBool::new(false));
     let mut form = multer::Multipart::new(
         FormInput {
-            inner: body_stream(take_body(body)?),
+            inner: body,
             read: 0,
             file_started: Arc::clone(&file_started),
             yield_first: false,
@@ -328,7 +354,7 @@ pub async fn post_object(
         fields.insert(&name, String::from_utf8_lossy(&value).into_owned())?;
     };
     // SSE-C material (any customer-key field) never travels in clear, whatever the policy says.
-    if !ctx.tls && !gw.allow_ssec_over_http && fields.iter().any(|(k, _)| super::is_ssec_name(k)) {
+    if !rules.ssec_allowed && fields.iter().any(|(k, _)| super::is_ssec_name(k)) {
         return Err(Error::InvalidRequest(
             "SSE-C requests must be sent over HTTPS".into(),
         ));
@@ -344,12 +370,12 @@ pub async fn post_object(
         return Err(Error::AccessDenied("q-sign-algorithm must be sha1".into()));
     }
     crate::auth::verify_post_policy(
-        &gw.creds,
+        rules.creds,
         need("q-ak")?,
         need("q-key-time")?,
         policy_b64,
         need("q-signature")?,
-        (now(), gw.max_signature_age),
+        (rules.now, rules.max_signature_age),
     )?;
     let policy: serde_json::Value = base64::engine::general_purpose::STANDARD
         .decode(policy_b64.trim())
@@ -364,12 +390,9 @@ pub async fn post_object(
     if let Some(name) = file.file_name() {
         key = key.replace("${filename}", name);
     }
-    let range = check_policy(&policy, &fields.policy_values(ctx.bucket(), &key)?)?;
+    let range = check_policy(&policy, &fields.policy_values(rules.bucket, &key)?)?;
     // SSE from the form fields.
     let request = sse::parse_post_form(fields.iter())?;
-    let default = bucket_default(gw, ctx.bucket()).await?;
-    let request = sse::apply_bucket_default(request, default.as_ref());
-    // Only now is the file read: straight from the socket into the body writer.
     let file_type = file.content_type().map(ToString::to_string);
     let file: ByteStream = Box::pin(FileLength {
         inner: Box::pin(file.map_err(|e| std::io::Error::other(form_error(e)))),
@@ -377,6 +400,43 @@ pub async fn post_object(
         seen: 0,
         failed: false,
     });
+    Ok(CheckedForm {
+        fields,
+        key,
+        request,
+        file_type,
+        file,
+    })
+}
+
+/// POST Object.
+pub async fn post_object(
+    gw: &Gateway,
+    ctx: &RequestContext,
+    body: &mut RequestBodySlot,
+) -> Result<Response> {
+    let rules = FormRules {
+        creds: &gw.creds,
+        bucket: ctx.bucket(),
+        ssec_allowed: ctx.tls || gw.allow_ssec_over_http,
+        now: now(),
+        max_signature_age: gw.max_signature_age,
+    };
+    let CheckedForm {
+        fields,
+        key,
+        request,
+        file_type,
+        file,
+    } = read_form(
+        ctx.header("content-type").unwrap_or_default(),
+        body_stream(take_body(body)?),
+        &rules,
+    )
+    .await?;
+    let default = bucket_default(gw, ctx.bucket()).await?;
+    let request = sse::apply_bucket_default(request, default.as_ref());
+    // Only now is the file read: straight from the socket into the body writer.
     let name = storage_adapter::ObjectName::new(ctx.bucket(), &key);
     let w = write_body(gw, request.as_ref(), name, file, None).await?;
     let mut meta: Vec<(String, String)> = fields

@@ -17,6 +17,8 @@ mod deadlines;
 pub mod lifecycle;
 mod seed;
 
+pub(crate) use seed::dry_run as seed_dry_run;
+
 use std::{
     path::PathBuf,
     sync::{

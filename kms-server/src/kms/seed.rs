@@ -340,6 +340,28 @@ impl Kms {
     }
 }
 
+/// A seed document checked against `existing` keys and applied to an in-memory copy of them only,
+/// twice: how many keys the first load changes and how many the second (always 0: loading a
+/// document again changes nothing). No store is touched. What `crate::fuzzing` runs.
+pub(crate) fn dry_run(
+    document: &str,
+    existing: Vec<(KeyMetadata, Vec<Key32>)>,
+    now: i64,
+) -> Result<(usize, usize)> {
+    let entries = parse(document)?;
+    let mut cache = Cache::default();
+    for (meta, versions) in existing {
+        cache.insert(Entry::new(meta, versions));
+    }
+    let first = plan(&entries, document, &cache, now)?;
+    let changed = first.len();
+    for p in first {
+        cache.insert(Entry::new(p.meta, p.versions));
+    }
+    let again = plan(&entries, document, &cache, now)?.len();
+    Ok((changed, again))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,98 @@
+//! Entry points for the fuzz targets in `fuzz/` (a crate outside the workspace) to parsers this
+//! crate keeps private. For fuzzing only: hidden from the docs, not an API, free to change with any
+//! commit. The public parsers (the blob header, [`crate::blob::open_blob`], the encryption
+//! context) are fuzzed directly.
+
+use uuid::Uuid;
+
+use crate::{
+    error::Result,
+    keys::{KEY_USAGE, KeyMetadata, KeyState, ORIGIN_KMS, OWNER_COS, OWNER_USER},
+    secret::{KEY_LEN, Key32},
+};
+
+/// The unix time the dry runs plan at (2024-01-01T00:00:00Z): fixed, so a run is reproducible.
+pub const SEED_NOW: i64 = 1_704_067_200;
+
+/// Ids of the keys [`seed_document`] plans against, so a document can name them: an enabled user
+/// key with one version of material `[0x11; 32]` (alias `existing`), a user key pending deletion
+/// (alias `leaving`) and a service key (alias `cos-service`).
+pub const SEED_EXISTING_IDS: [&str; 3] = [
+    "6f1c2d3e-0000-4000-8000-000000000001",
+    "6f1c2d3e-0000-4000-8000-000000000002",
+    "6f1c2d3e-0000-4000-8000-000000000003",
+];
+
+fn existing_key(id: &str, alias: &str, state: KeyState, owner: &str) -> (KeyMetadata, Vec<Key32>) {
+    let meta = KeyMetadata {
+        key_id: Uuid::parse_str(id).expect("the ids above are UUIDs"),
+        alias: alias.to_owned(),
+        description: String::new(),
+        state,
+        key_usage: KEY_USAGE.to_owned(),
+        owner: owner.to_owned(),
+        origin: ORIGIN_KMS.to_owned(),
+        create_time: SEED_NOW - 1,
+        deletion_date: if state == KeyState::PendingDelete {
+            SEED_NOW + 86_400
+        } else {
+            0
+        },
+        rotation_enabled: false,
+        rotate_days: 0,
+        last_rotate_time: 0,
+        next_rotate_time: 0,
+        current_key_version: 1,
+    };
+    let material = Key32::from_slice(&[0x11; KEY_LEN]).expect("32 bytes");
+    (meta, vec![material])
+}
+
+/// Loads a seed document (YAML or JSON) as [`crate::Kms::seed`] would, against the three keys of
+/// [`SEED_EXISTING_IDS`], into an in-memory copy only, then loads it again. Returns how many keys
+/// each load changed; the second number is 0 for every accepted document.
+pub fn seed_document(document: &str) -> Result<(usize, usize)> {
+    let [user, pending, service] = SEED_EXISTING_IDS;
+    crate::kms::seed_dry_run(
+        document,
+        vec![
+            existing_key(user, "existing", KeyState::Enabled, OWNER_USER),
+            existing_key(pending, "leaving", KeyState::PendingDelete, OWNER_USER),
+            existing_key(service, "cos-service", KeyState::Enabled, OWNER_COS),
+        ],
+        SEED_NOW,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+
+    #[test]
+    fn a_new_key_changes_once() {
+        let doc = "keys:\n  - key_id: 6f1c2d3e-0000-4000-8000-0000000000aa\n    alias: newcomer\n";
+        assert_eq!(seed_document(doc).unwrap(), (1, 0));
+    }
+
+    #[test]
+    fn the_existing_keys_are_there() {
+        // Same material and alias: nothing to change.
+        let same = format!(
+            "keys:\n  - key_id: {}\n    alias: existing\n    material: ['{}']\n",
+            SEED_EXISTING_IDS[0],
+            hex::encode([0x11; KEY_LEN])
+        );
+        assert_eq!(seed_document(&same).unwrap(), (0, 0));
+        let service = format!(
+            "keys:\n  - key_id: {}\n    alias: other\n",
+            SEED_EXISTING_IDS[2]
+        );
+        match seed_document(&service) {
+            Err(Error::Seed { line: 2, rule }) => {
+                assert!(rule.contains("is a service key"), "{rule}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
