@@ -25,17 +25,17 @@ fuzz_target!(|data: &[u8]| {
         Envelope::from_base64(&env.to_base64()).ok().as_ref(),
         Some(&env)
     );
-    let _ = env.response_headers();
+    let key = customer_key();
+    let _ = (env.response_headers(None), env.response_headers(Some(&key)));
     let _ = (
         env.kms_key_id(),
         env.kms_key_version(),
         env.context(),
-        env.customer_key_md5(),
+        env.version(),
     );
     if let Layout::Multipart { parts, .. } = env.layout() {
         assert!(parts.len() <= 10_000);
     }
-    let key = customer_key();
     let customer = (env.mode() == SseMode::Customer).then_some(&key);
     let Ok(object) = block_on(adapter().open(&env, name(), customer)) else {
         return;

@@ -8,10 +8,15 @@
 
 use std::sync::{Arc, OnceLock};
 
-use storage_adapter::{Adapter, CustomerKey, Envelope, MemoryKms, ObjectName, OpenedObject};
+use storage_adapter::{
+    Adapter, CustomerKey, Envelope, MemoryKms, ObjectName, OpenedObject, VerifierKey,
+};
 
 /// The customer key of every fixture object (the first object-format test vector's key).
 pub const CUSTOMER_KEY: &[u8; 32] = b"0123456789ABCDEF0123456789ABCDEF";
+/// The server-held key of the fixtures' SSE-C verifiers (a gateway keeps one in its data
+/// directory).
+pub const VERIFIER_KEY: &[u8; VerifierKey::LEN] = b"fuzz-fixtures-ssec-verifier-key!";
 /// The bucket every fixture object is bound to.
 pub const BUCKET: &str = "examplebucket-1250000000";
 /// The key every fixture object is bound to.
@@ -43,10 +48,14 @@ pub fn fixtures() -> &'static [(Vec<u8>, Vec<u8>)] {
     })
 }
 
-/// An adapter with no KMS key anyone knows: SSE-COS and SSE-KMS envelopes never open under it.
+/// An adapter with no KMS key anyone knows (SSE-COS and SSE-KMS envelopes never open under it)
+/// and the fixtures' SSE-C verifier key.
 pub fn adapter() -> &'static Adapter {
     static ADAPTER: OnceLock<Adapter> = OnceLock::new();
-    ADAPTER.get_or_init(|| Adapter::new(Arc::new(MemoryKms::new())))
+    ADAPTER.get_or_init(|| {
+        Adapter::new(Arc::new(MemoryKms::new()))
+            .with_customer_key_verifier(VerifierKey::from_bytes(VERIFIER_KEY))
+    })
 }
 
 /// The customer key of the fixtures.

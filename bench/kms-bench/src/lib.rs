@@ -10,10 +10,13 @@
 //! It lives in its own crate so that `kms-client` carries no histogram dependency.
 
 pub mod cli;
+mod cpu;
+mod table;
+
+pub use table::render_table;
 pub mod embedded;
 
 use std::{
-    fmt::Write as _,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -442,10 +445,14 @@ async fn measure(op: Op, work: Work, conns: &[Conn], cli: &Cli) -> Report {
     };
     let issued = Arc::new(AtomicU64::new(0));
     let began = Instant::now();
-    // This process's CPU time over the measured window (client, and the server when embedded),
-    // and the `--server-pid` process's.
+    // CPU time over the measured window: this process's (and the embedded server's), `--server-pid`'s.
     let server = cli.server_pid;
-    let both = move || (process_cpu(None), server.and_then(|p| process_cpu(Some(p))));
+    let both = move || {
+        (
+            cpu::process_cpu(None),
+            server.and_then(|p| cpu::process_cpu(Some(p))),
+        )
+    };
     let cpu = tokio::spawn(async move {
         if let Stop::At(from, until) = stop {
             tokio::time::sleep_until(from.into()).await;
@@ -503,10 +510,11 @@ async fn measure(op: Op, work: Work, conns: &[Conn], cli: &Cli) -> Report {
         Stop::At(..) => cpu.await.ok().flatten().unwrap_or_default(),
         Stop::Count(_) => (cpu_at_start, both()),
     };
+    let calls = total.calls as f64;
     let per_call = |a: Option<Duration>, b: Option<Duration>| {
         a.zip(b)
-            .filter(|_| total.calls > 0)
-            .map(|(a, b)| b.saturating_sub(a).as_secs_f64() * 1e6 / total.calls as f64)
+            .filter(|_| calls > 0.0)
+            .map(|(a, b)| b.saturating_sub(a).as_secs_f64() * 1e6 / calls)
     };
     let cpu_us_per_call = per_call(start.0, end.0);
     let server_cpu_us_per_call = per_call(start.1, end.1);
@@ -540,22 +548,6 @@ async fn measure(op: Op, work: Work, conns: &[Conn], cli: &Cli) -> Report {
         server_cpu_us_per_call,
         rounds_calls_per_sec: Vec::new(),
     }
-}
-
-/// CPU time (user + system) a process (this one for `None`) has used so far, from
-/// `/proc/PID/stat` (Linux; `None` elsewhere). Its resolution is one clock tick (10 ms), fine over
-/// a window of seconds.
-fn process_cpu(pid: Option<u32>) -> Option<Duration> {
-    let path = pid.map_or_else(|| "/proc/self/stat".to_owned(), |p| format!("/proc/{p}/stat"));
-    let stat = std::fs::read_to_string(path).ok()?;
-    // Fields after the command name (which is in parentheses and may hold spaces): utime and
-    // stime are the 12th and 13th of them.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let mut fields = rest.split(' ').skip(11);
-    let utime: u64 = fields.next()?.parse().ok()?;
-    let stime: u64 = fields.next()?.parse().ok()?;
-    // USER_HZ is 100 on every Linux ABI Rust supports.
-    Some(Duration::from_millis((utime + stime) * 10))
 }
 
 /// For each operation (in first-seen order), its median round by calls/s, carrying every round's
@@ -615,87 +607,6 @@ pub async fn run(cli: &Cli) -> Result<Vec<Report>, BenchError> {
     } else {
         run_against(&cli.endpoint, cli).await
     }
-}
-
-/// The human table: one row per report, and each operation's calls/s as a share of `health`'s
-/// when it was measured in the same run.
-pub fn render_table(reports: &[Report]) -> String {
-    let health = reports
-        .iter()
-        .find(|r| r.op == "health")
-        .map(|r| (r.calls_per_sec, r.latency_us.p50));
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:<24} {:>5} {:>5} {:>5} {:>11} {:>11} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9}",
-        "op",
-        "conc",
-        "conns",
-        "batch",
-        "calls/s",
-        "items/s",
-        "p50 us",
-        "p90 us",
-        "p99 us",
-        "max us",
-        "errors",
-        "vs health",
-        "p50/hlth",
-        "cpu us/op",
-        "srv us/op"
-    );
-    for r in reports {
-        let (share, p50x) = match health {
-            Some((ops, p50)) if ops > 0.0 && p50 > 0.0 => (
-                format!("{:.0}%", 100.0 * r.calls_per_sec / ops),
-                format!("{:.2}x", r.latency_us.p50 / p50),
-            ),
-            _ => ("-".to_owned(), "-".to_owned()),
-        };
-        let _ = writeln!(
-            out,
-            "{:<24} {:>5} {:>5} {:>5} {:>11.0} {:>11.0} {:>9.0} {:>9.0} {:>9.0} {:>9.0} {:>7} {:>9} {:>9} {:>9} {:>9}",
-            r.op,
-            r.concurrency,
-            r.connections,
-            r.batch,
-            r.calls_per_sec,
-            r.items_per_sec,
-            r.latency_us.p50,
-            r.latency_us.p90,
-            r.latency_us.p99,
-            r.latency_us.max,
-            r.errors,
-            share,
-            p50x,
-            r.cpu_us_per_call
-                .map_or_else(|| "-".to_owned(), |c| format!("{c:.1}")),
-            r.server_cpu_us_per_call
-                .map_or_else(|| "-".to_owned(), |c| format!("{c:.1}"))
-        );
-    }
-    for r in reports {
-        if r.rounds_calls_per_sec.len() > 1 {
-            let all: Vec<String> = r
-                .rounds_calls_per_sec
-                .iter()
-                .map(|c| format!("{c:.0}"))
-                .collect();
-            let _ = writeln!(
-                out,
-                "{}: median of {} rounds; calls/s by round: {}",
-                r.op,
-                all.len(),
-                all.join(" ")
-            );
-        }
-    }
-    for r in reports {
-        if let Some(e) = &r.first_error {
-            let _ = writeln!(out, "{}: first error: {e}", r.op);
-        }
-    }
-    out
 }
 
 /// JSON Lines: one object per report.
