@@ -305,7 +305,7 @@ async fn the_binary_serves_survives_kill_9_and_stops_on_sigterm() {
     // SIGTERM drains and exits cleanly.
     let status = server.signal("-TERM");
     assert!(status.success(), "{status:?}");
-    let log = server.log();
+    let log = server.wait_for("shutting down");
     assert!(log.contains("shutting down"), "{log}");
 }
 
@@ -405,7 +405,8 @@ fn without_a_policy_only_loopback_is_served() {
     assert!(stderr.contains("cannot be used with"), "{stderr}");
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
-    let log = server.log();
+    // The warning follows the listening line, so it may not be read yet when start returns.
+    let log = server.wait_for("development mode: no --policy");
     assert!(
         log.contains("WARN") && log.contains("development mode: no --policy"),
         "{log}"
