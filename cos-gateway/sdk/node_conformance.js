@@ -23,10 +23,10 @@ const cos = new COS({
   Ip: '127.0.0.1:' + port,
 });
 
-// The documented test vector (spec §1.1) used by seed 004.
+// Seed 004's SSE-C sample verbatim: its key is printed without the final `=` of its base64.
 const SSEC = {
   SSECustomerAlgorithm: 'AES256',
-  SSECustomerKey: 'MDEyMzQ1Njc4OUFCQ0RFRjAxMjM0NTY3ODlBQkNERUY=',
+  SSECustomerKey: 'MDEyMzQ1Njc4OUFCQ0RFRjAxMjM0NTY3ODlBQkNERUY',
   SSECustomerKeyMD5: 'U5L61r7jcwdNvT7frmUG8g==',
 };
 const key2 = Buffer.from('fedcba9876543210fedcba9876543210');

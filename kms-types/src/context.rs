@@ -22,8 +22,10 @@ use crate::error::{Error, Result};
 
 pub use crate::limits::{MAX_CONTEXT_BASE64_BYTES, MAX_CONTEXT_JSON_BYTES};
 
-/// Standard alphabet; accepts input with or without `=` padding (clients differ).
-const B64_LENIENT: GeneralPurpose = GeneralPurpose::new(
+/// Standard alphabet; accepts input with or without `=` padding (clients differ, and people
+/// type these values: the COS SDK samples print an SSE-C key without its final `=`). Whatever
+/// takes a base64 value a person may type decodes it with this engine.
+pub const B64_LENIENT: GeneralPurpose = GeneralPurpose::new(
     &alphabet::STANDARD,
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );

@@ -17,7 +17,7 @@ pub mod naming;
 
 mod error;
 
-pub use context::{EncryptionContext, MAX_CONTEXT_JSON_BYTES};
+pub use context::{B64_LENIENT, EncryptionContext, MAX_CONTEXT_JSON_BYTES};
 pub use error::{Error, Result};
 pub use error_code::{ERROR_CODE_METADATA, ErrorCode};
 pub use naming::KeyRef;

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use http::{HeaderMap, HeaderValue};
-use kms_types::EncryptionContext;
+use kms_types::{B64_LENIENT, EncryptionContext};
 use md5::{Digest as _, Md5};
 
 use crate::crypto::{self, Key32};
@@ -332,13 +332,13 @@ fn parse_customer(
     }
     let raw = key
         .ok()
-        .and_then(|k| B64.decode(k.trim()).ok())
+        .and_then(|k| B64_LENIENT.decode(k.trim()).ok())
         .map(zeroize::Zeroizing::new)
         .ok_or_else(|| bad("the key is not base64"))?;
     let customer = CustomerKey::from_bytes(&raw).map_err(|_| bad("the key is not 32 bytes"))?;
     let given_md5 = md5
         .ok()
-        .and_then(|m| B64.decode(m.trim()).ok())
+        .and_then(|m| B64_LENIENT.decode(m.trim()).ok())
         .filter(|m| m.len() == 16)
         .ok_or_else(|| bad("the key MD5 is not base64 of 16 bytes"))?;
     if !crypto::ct_eq(&given_md5, customer.md5()) {

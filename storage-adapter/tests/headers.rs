@@ -66,6 +66,49 @@ fn doc_example_key_parses_with_its_md5() {
     assert!(dbg.contains("REDACTED") && !dbg.contains("0123456789"));
 }
 
+/// Seed 004 prints the key without its final `=` (and people type MD5s without `==`): COS takes
+/// both, the MD5 still guards the key, on write, read and copy source alike.
+#[test]
+fn customer_key_and_md5_without_padding_parse_everywhere() {
+    let bare_key = DOC_KEY.trim_end_matches('=');
+    let bare_md5 = DOC_MD5.trim_end_matches('=');
+    assert_eq!(bare_key.len(), DOC_KEY.len() - 1);
+    for (key, md5) in [
+        (bare_key, DOC_MD5),
+        (DOC_KEY, bare_md5),
+        (bare_key, bare_md5),
+    ] {
+        let Some(SseRequest::Customer(k)) =
+            sse::parse_write(&owned(&ssec(C, "AES256", key, md5))).unwrap()
+        else {
+            panic!("expected SSE-C");
+        };
+        assert_eq!(k.md5_base64(), DOC_MD5);
+        let read = sse::parse_read(&owned(&ssec(C, "AES256", key, md5))).unwrap();
+        assert_eq!(read.unwrap().md5_base64(), DOC_MD5);
+        let copy = sse::parse_copy(&owned(&ssec(CS, "AES256", key, md5))).unwrap();
+        assert_eq!(copy.source_customer_key.unwrap().md5_base64(), DOC_MD5);
+    }
+    // Without padding the MD5 still has to match.
+    let e = sse::parse_write(&owned(&ssec(
+        C,
+        "AES256",
+        bare_key,
+        B64.encode([7u8; 16]).trim_end_matches('='),
+    )))
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("the key MD5 does not match the key"),
+        "{e}"
+    );
+    assert_code(
+        e,
+        CosErrorCode::InvalidArgument,
+        StatusCode::BAD_REQUEST,
+        "InvalidArgument",
+    );
+}
+
 #[test]
 fn no_headers_is_none_and_modes_parse() {
     assert!(sse::parse_write(&HeaderMap::new()).unwrap().is_none());
