@@ -119,6 +119,85 @@ fn a_seed_neither_steals_aliases_nor_resets_states() {
     assert!(b.deletion_date > 0);
 }
 
+/// Seed 003's samples name the key `kms-key-id`: an alias in the prefix Tencent reserves for its
+/// cloud products. A seed (an administrator's action) may define it for a key owned by a named
+/// service; that key serves data keys, stays out of the user's listing and refuses lifecycle calls.
+#[test]
+fn a_seed_defines_kms_aliases_only_for_service_owned_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let kms = open(dir.path());
+    let refused = |doc: &str| match kms.seed(doc) {
+        Err(Error::Seed { line, rule }) => (line, rule),
+        other => panic!("{doc}: {other:?}"),
+    };
+    let bare = format!("keys:\n  - key_id: {A}\n    alias: kms-key-id\n");
+    assert_eq!(
+        refused(&bare),
+        (
+            2,
+            format!(
+                "alias prefix \"kms-\" is reserved for service keys: give key {A} an owner \
+                 (the service it belongs to) to use kms-key-id"
+            )
+        )
+    );
+    for (owner, rule) in [
+        (
+            "user",
+            "keys[0]: owner \"user\" is the default: leave the field out for a user key",
+        ),
+        (
+            "Cos",
+            "keys[0]: owner must be a service name of 1..=32 characters of [a-z0-9-] \
+             starting with a letter, got \"Cos\"",
+        ),
+    ] {
+        let doc = format!("keys:\n  - key_id: {A}\n    alias: kms-key-id\n    owner: {owner}\n");
+        assert_eq!(refused(&doc).1, rule, "{owner}");
+    }
+
+    let doc = format!("keys:\n  - key_id: {A}\n    alias: kms-key-id\n    owner: cos\n");
+    assert_eq!(kms.seed(&doc).unwrap(), (1, 1));
+    assert_eq!(
+        kms.seed(&doc).unwrap(),
+        (0, 1),
+        "loading it again changes nothing"
+    );
+    let key = kms.describe_key("alias/kms-key-id").unwrap();
+    assert_eq!(
+        (key.key_id.to_string(), key.owner.as_str()),
+        (A.to_owned(), "cos")
+    );
+    let data_key = kms
+        .generate_data_key("kms-key-id", kms_server::DataKeySpec::Aes256, "", true)
+        .unwrap();
+    assert_eq!(data_key.key_id.to_string(), A);
+    let err = kms.disable_key("kms-key-id").unwrap_err();
+    assert!(matches!(err, Error::ServiceKey(_)), "{err:?}");
+    let listed = kms.list_keys(kms_server::ListKeys::default()).unwrap();
+    assert!(listed.keys.iter().all(|k| k.key_id.to_string() != A));
+
+    // The owner is part of the key: a document that disowns it, or gives it to another
+    // service, is refused.
+    let user = format!("keys:\n  - key_id: {A}\n    alias: plain\n");
+    assert_eq!(
+        refused(&user),
+        (
+            2,
+            format!("key {A} is owned by \"cos\", the document says \"user\"")
+        )
+    );
+    let other = format!("keys:\n  - key_id: {A}\n    alias: kms-key-id\n    owner: ckafka\n");
+    assert_eq!(
+        refused(&other).1,
+        format!("key {A} is owned by \"cos\", the document says \"ckafka\"")
+    );
+    // And it survives a restart.
+    drop(kms);
+    let kms = open(dir.path());
+    assert_eq!(kms.describe_key("kms-key-id").unwrap().owner, "cos");
+}
+
 /// Decrypt checks the blob's tag before it reports the key's state: a forged blob naming a disabled
 /// key is an invalid ciphertext, and only a genuine one learns that the key is disabled.
 #[test]

@@ -9,6 +9,9 @@
 //!     state: Enabled                                  # optional: Enabled, Disabled, Archived
 //!     material:                                       # optional: 32 bytes each, hex or base64;
 //!       - 000102...1f                                 #   entry N is key version N
+//!   - key_id: 6f1c2d3e-0000-4000-8000-000000000002
+//!     alias: kms-key-id                               # the reserved `kms-` prefix ...
+//!     owner: cos                                      # ... only for a key owned by a service
 //! ```
 //! JSON with the same shape works too (YAML is a superset). A document is checked as a whole before
 //! anything is written, then written in one store transaction; loading it again changes nothing. A
@@ -16,6 +19,11 @@
 //! existing versions match the document. A new key without `state` is Enabled; an existing key
 //! without `state` keeps its own, and a key pending deletion is refused rather than revived. An
 //! alias held by another stored key moves only if the document names that key (by id) too.
+//!
+//! `owner` (default `user`) names the service a key belongs to, as Tencent's cloud products own
+//! their `kms-` keys: only such a key may take an alias with the reserved `kms-` prefix, and, like
+//! the built-in COS keys, it is refused every lifecycle call (the seed, an administrator's action,
+//! is how it changes). A document changes a stored service key only if it names the same owner.
 
 use std::{collections::HashMap, fmt};
 
@@ -32,7 +40,7 @@ use crate::{
     error::{Error, Result},
     keys::{
         self, KEY_USAGE, KeyMetadata, KeyState, ORIGIN_EXTERNAL, ORIGIN_KMS, OWNER_USER,
-        validate_alias, validate_description,
+        RESERVED_ALIAS_PREFIX, validate_alias, validate_description,
     },
     secret::{KEY_LEN, Key32},
     store::KeyWrite,
@@ -57,6 +65,9 @@ struct SeedKey {
     state: Option<SeedState>,
     #[serde(default)]
     material: Vec<SeedMaterial>,
+    /// Absent: an ordinary user key.
+    #[serde(default)]
+    owner: Option<SeedOwner>,
 }
 
 impl fmt::Debug for SeedKey {
@@ -74,6 +85,11 @@ struct SeedAlias(String);
 struct SeedDescription(String);
 struct SeedState(KeyState);
 struct SeedMaterial(Key32);
+/// A service name: 1..=[`MAX_OWNER_LEN`] characters of `[a-z0-9-]`, first a letter, not `user`.
+struct SeedOwner(String);
+
+/// The longest service name an `owner` field takes.
+const MAX_OWNER_LEN: usize = 32;
 
 impl<'de> Deserialize<'de> for SeedId {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -88,8 +104,31 @@ impl<'de> Deserialize<'de> for SeedAlias {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         let bare = keys::bare_alias(&s).to_owned();
-        validate_alias(&bare, false).map_err(serde::de::Error::custom)?;
+        // The reserved prefix is checked against the key's owner once the entry is read.
+        validate_alias(&bare, true).map_err(serde::de::Error::custom)?;
         Ok(SeedAlias(bare))
+    }
+}
+
+impl<'de> Deserialize<'de> for SeedOwner {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let valid = (1..=MAX_OWNER_LEN).contains(&s.len())
+            && s.starts_with(|c: char| c.is_ascii_lowercase())
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !valid {
+            return Err(serde::de::Error::custom(format!(
+                "owner must be a service name of 1..={MAX_OWNER_LEN} characters of [a-z0-9-] \
+                 starting with a letter, got {s:?}"
+            )));
+        }
+        if s == OWNER_USER {
+            return Err(serde::de::Error::custom(
+                "owner \"user\" is the default: leave the field out for a user key",
+            ));
+        }
+        Ok(SeedOwner(s))
     }
 }
 
@@ -188,6 +227,16 @@ fn plan(entries: &[SeedKey], document: &str, cache: &Cache, now: i64) -> Result<
         let id = e.key_id.0;
         let id_text = id.to_string();
         let alias = &e.alias.0;
+        let owner = e.owner.as_ref().map_or(OWNER_USER, |o| o.0.as_str());
+        if e.owner.is_none() && alias.starts_with(RESERVED_ALIAS_PREFIX) {
+            return Err(err(
+                &id_text,
+                format!(
+                    "alias prefix {RESERVED_ALIAS_PREFIX:?} is reserved for service keys: \
+                     give key {id} an owner (the service it belongs to) to use {alias}"
+                ),
+            ));
+        }
         // The alias may belong to another stored key only if the document moves that key elsewhere.
         if let Some(holder) = cache.alias_holder(alias)
             && holder != id
@@ -201,8 +250,14 @@ fn plan(entries: &[SeedKey], document: &str, cache: &Cache, now: i64) -> Result<
         let given: Vec<Key32> = e.material.iter().map(|m| m.0.clone()).collect();
         let (mut meta, versions, existing_versions) = match cache.get(&id) {
             Some(existing) => {
-                if existing.meta().is_service_key() {
-                    return Err(err(&id_text, format!("key {id} is a service key")));
+                if existing.meta().owner != owner {
+                    return Err(err(
+                        &id_text,
+                        format!(
+                            "key {id} is owned by {:?}, the document says {owner:?}",
+                            existing.meta().owner
+                        ),
+                    ));
                 }
                 let n = existing.versions().len();
                 let mut versions = existing.versions().to_vec();
@@ -248,7 +303,7 @@ fn plan(entries: &[SeedKey], document: &str, cache: &Cache, now: i64) -> Result<
                     description: String::new(),
                     state: KeyState::Enabled,
                     key_usage: KEY_USAGE.to_owned(),
-                    owner: OWNER_USER.to_owned(),
+                    owner: owner.to_owned(),
                     origin: if external {
                         ORIGIN_EXTERNAL
                     } else {
@@ -402,7 +457,7 @@ mod tests {
             (
                 4,
                 "keys[0]: unknown field `colour`, expected one of `key_id`, `alias`, \
-                 `description`, `state`, `material`",
+                 `description`, `state`, `material`, `owner`",
             ),
             (
                 4,
