@@ -399,6 +399,24 @@ def bad_content_md5():
                  ContentMD5=base64.b64encode(hashlib.md5(b'abd').digest()).decode())
 
 
+
+@test
+def delete_objects_verbose_and_quiet():
+    for mode, kw in MODES.items():
+        client.put_object(Bucket=bucket, Key='batch/%s' % mode, Body=b'x', **kw)
+    keys = ['batch/%s' % mode for mode in MODES] + ['batch/never-written']
+    resp = client.delete_objects(Bucket=bucket, Delete={'Quiet': 'false',
+                                                        'Object': [{'Key': k} for k in keys]})
+    check([d['Key'] for d in resp.get('Deleted', [])] == keys, 'deleted: %r' % resp)
+    check(not resp.get('Error'), 'errors: %r' % resp)
+    for k in keys:
+        expect_error('NoSuchKey', 404, client.get_object, Bucket=bucket, Key=k)
+    client.put_object(Bucket=bucket, Key='batch/quiet', Body=b'x')
+    resp = client.delete_objects(Bucket=bucket, Delete={'Quiet': 'true',
+                                                        'Object': [{'Key': 'batch/quiet'}]})
+    check(not resp.get('Deleted') and not resp.get('Error'), 'quiet answer: %r' % resp)
+    expect_error('NoSuchKey', 404, client.get_object, Bucket=bucket, Key='batch/quiet')
+
 def main():
     passed = failed = 0
     for t in TESTS:

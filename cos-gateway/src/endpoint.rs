@@ -92,6 +92,8 @@ pub enum Endpoint {
     },
     /// POST Object: a `multipart/form-data` form to the bucket, signed by its policy.
     PostObject,
+    /// DELETE Multiple Objects (`POST /?delete`).
+    DeleteObjects,
     /// PUT Object.
     PutObject,
     /// PUT Object - Copy (`x-cos-copy-source`).
@@ -241,6 +243,9 @@ impl Endpoint {
             Method::PUT => params.only(&[]).map(|()| Self::CreateBucket),
             Method::HEAD => params.only(&[]).map(|()| Self::HeadBucket),
             Method::DELETE => params.only(&[]).map(|()| Self::DeleteBucket),
+            Method::POST if params.has("delete") => {
+                params.only(&["delete"]).map(|()| Self::DeleteObjects)
+            }
             Method::POST if is_form(headers) => params.only(&[]).map(|()| Self::PostObject),
             Method::POST => {
                 params.only(&[])?;
@@ -393,6 +398,7 @@ mod tests {
         let cases: Vec<(&str, &str, Headers, Endpoint)> = vec![
             ("PUT", "/", &[], E::CreateBucket),
             ("HEAD", "/", &[], E::HeadBucket),
+            ("POST", "/?delete", &[], E::DeleteObjects),
             ("DELETE", "/", &[], E::DeleteBucket),
             ("PUT", "/?encryption", &[], E::PutBucketEncryption),
             ("GET", "/?encryption", &[], E::GetBucketEncryption),
@@ -551,6 +557,11 @@ mod tests {
         // A form POST is POST Object only without sub-resources.
         let form = [("content-type", "multipart/form-data; boundary=x")];
         assert_eq!(code(parse("POST", "/?acl", &form)), ("NotImplemented", 501));
+        // DELETE Multiple Objects takes no other sub-resource.
+        assert_eq!(
+            code(parse("POST", "/?delete&versions", &[])),
+            ("NotImplemented", 501)
+        );
     }
 
     #[test]

@@ -155,6 +155,21 @@ fn matrix((gw, before): (common::TestGateway, Snapshot)) {
                         req = req.header("Content-Type", "application/xml").body(XML_BODY);
                     }
                     let r = req.send(a);
+                    // `POST /?delete` on a bucket is DELETE Multiple Objects: this body has no
+                    // Content-MD5 (400 InvalidRequest), or the bucket does not exist (404).
+                    if *method == "POST"
+                        && *name == "delete"
+                        && path == "/"
+                        && query != "prefix=&delete"
+                    {
+                        let want = if host == MISSING_BUCKET_HOST {
+                            (404, "NoSuchBucket")
+                        } else {
+                            (400, "InvalidRequest")
+                        };
+                        r.assert_error(want.0, want.1);
+                        continue;
+                    }
                     assert_not_implemented(&r, method, &format!("{host}{target}"));
                 }
             }

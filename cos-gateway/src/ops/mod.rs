@@ -13,6 +13,7 @@ use crate::store::Meta;
 use crate::wire::{Response, now_secs};
 
 pub mod bucket;
+pub mod delete_objects;
 pub mod multipart;
 pub mod object;
 pub mod post;
@@ -45,6 +46,7 @@ pub async fn dispatch(
             multipart::list_uploads(gw, ctx, &prefix).await
         }
         Endpoint::PostObject => post::post_object(gw, ctx, body).await,
+        Endpoint::DeleteObjects => delete_objects::delete_objects(gw, ctx, body).await,
         Endpoint::PutObject => object::put(gw, ctx, body).await,
         Endpoint::CopyObject => object::copy(gw, ctx).await,
         Endpoint::GetObject { overrides } => object::get(gw, ctx, &overrides, false).await,

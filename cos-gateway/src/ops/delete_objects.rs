@@ -1,0 +1,192 @@
+//! DELETE Multiple Objects (`POST /?delete`): the first call of most test suites' clean-up.
+//!
+//! The body names up to [`MAX_DELETE_KEYS`] keys; each is deleted on its own, and the answer lists
+//! each key as deleted or with its error (quiet mode: errors only). A key that does not exist is
+//! reported deleted, as DELETE Object answers 204 for it. `Content-MD5` is required (the SDKs always
+//! send it) and checked. A `<VersionId>` is refused for its key: this gateway has no versions, and
+//! deleting the current object instead would touch data the request did not name.
+//!
+//! Who may call it: any signed request (as every other operation). What it logs: the request line
+//! (method, bucket, status), never the keys. Limits: [`MAX_DELETE_KEYS`] keys in at most
+//! [`crate::xml::MAX_XML`] bytes of XML.
+
+use http::StatusCode;
+
+use crate::body::{RequestBodySlot, check_md5, read_small_body};
+use crate::context::RequestContext;
+use crate::error::{Error, Result};
+use crate::state::Gateway;
+use crate::wire::{Response, escape, xml_response};
+use crate::xml::Element;
+
+/// The most keys one request may name (COS and S3 both say 1,000).
+pub const MAX_DELETE_KEYS: usize = 1000;
+
+/// The XML body: the largest document the XML reader takes.
+const MAX_BODY: usize = crate::xml::MAX_XML;
+
+/// A parsed request: quiet mode and the objects in the order given.
+#[derive(Debug, PartialEq, Eq)]
+pub struct DeleteRequest {
+    /// Report errors only.
+    pub quiet: bool,
+    /// The objects to delete.
+    pub objects: Vec<Target>,
+}
+
+/// One `<Object>` of the request.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Target {
+    /// The object key.
+    pub key: String,
+    /// A `<VersionId>`, if one was given (refused: no versions here).
+    pub version_id: Option<String>,
+}
+
+/// Parses the `<Delete>` document. Anything malformed, no object, more than
+/// [`MAX_DELETE_KEYS`], an empty key: `MalformedXML`.
+pub fn parse(body: &[u8]) -> Result<DeleteRequest> {
+    let bad = |m: &str| Error::MalformedXml(m.to_owned());
+    let root = crate::xml::parse(body)?;
+    if root.name != "Delete" {
+        return Err(bad("the root element must be Delete"));
+    }
+    let quiet = match root.child("Quiet").map(|q| q.text.to_ascii_lowercase()) {
+        None => false,
+        Some(q) if q == "true" => true,
+        Some(q) if q == "false" => false,
+        Some(_) => return Err(bad("Quiet must be true or false")),
+    };
+    let objects: Vec<&Element> = root.children_named("Object").collect();
+    if objects.is_empty() {
+        return Err(bad("no Object to delete"));
+    }
+    if objects.len() > MAX_DELETE_KEYS {
+        return Err(bad(&format!(
+            "at most {MAX_DELETE_KEYS} objects per request"
+        )));
+    }
+    let objects = objects
+        .into_iter()
+        .map(|o| {
+            let key = o
+                .child("Key")
+                .map(|k| k.text.clone())
+                .ok_or_else(|| bad("an Object has no Key"))?;
+            if key.is_empty() {
+                return Err(bad("an Object has an empty Key"));
+            }
+            let version_id = o.child("VersionId").map(|v| v.text.clone());
+            Ok(Target { key, version_id })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(DeleteRequest { quiet, objects })
+}
+
+/// `POST /?delete`.
+pub async fn delete_objects(
+    gw: &Gateway,
+    ctx: &RequestContext,
+    body: &mut RequestBodySlot,
+) -> Result<Response> {
+    gw.store
+        .bucket(ctx.bucket())
+        .await?
+        .ok_or(Error::NoSuchBucket)?;
+    let expected = super::content_md5(ctx)?.ok_or_else(|| {
+        Error::InvalidRequest("Missing required header for this request: Content-MD5".into())
+    })?;
+    let xml = read_small_body(body, MAX_BODY).await?;
+    {
+        use md5::Digest as _;
+        check_md5(Some(expected), Some(md5::Md5::digest(&xml).into()))?;
+    }
+    let request = parse(&xml)?;
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DeleteResult>");
+    for target in &request.objects {
+        let outcome = match &target.version_id {
+            Some(_) => Err(Error::InvalidArgument(
+                "versioning is not implemented by this gateway: no version was deleted".into(),
+            )),
+            None => gw.store.delete_object(ctx.bucket(), &target.key).await,
+        };
+        let key = escape(&target.key);
+        match outcome {
+            Ok(()) if request.quiet => {}
+            Ok(()) => {
+                out.push_str(&format!("<Deleted><Key>{key}</Key></Deleted>"));
+            }
+            Err(e) => {
+                if e.status().is_server_error() {
+                    tracing::warn!(error = %e, "DELETE Multiple Objects: one key failed");
+                }
+                out.push_str(&format!(
+                    "<Error><Key>{key}</Key><Code>{}</Code><Message>{}</Message></Error>",
+                    e.code(),
+                    escape(&e.message())
+                ));
+            }
+        }
+    }
+    out.push_str("</DeleteResult>");
+    Ok(xml_response(StatusCode::OK, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn objects(keys: &[&str]) -> String {
+        keys.iter()
+            .map(|k| format!("<Object><Key>{k}</Key></Object>"))
+            .collect()
+    }
+
+    #[test]
+    fn a_request_parses_in_order_with_its_mode() {
+        let doc = format!(
+            "<Delete><Quiet>TRUE</Quiet>{}</Delete>",
+            objects(&["b", "a&amp;c"])
+        );
+        let r = parse(doc.as_bytes()).unwrap();
+        assert!(r.quiet);
+        let keys: Vec<_> = r.objects.iter().map(|o| o.key.as_str()).collect();
+        assert_eq!(keys, ["b", "a&c"]);
+        let r = parse(b"<Delete><Object><Key>k</Key><VersionId>v1</VersionId></Object></Delete>")
+            .unwrap();
+        assert!(!r.quiet);
+        assert_eq!(r.objects[0].version_id.as_deref(), Some("v1"));
+    }
+
+    #[test]
+    fn every_malformed_request_is_malformed_xml_with_its_reason() {
+        let many: Vec<String> = (0..=MAX_DELETE_KEYS).map(|i| i.to_string()).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let cases = [
+            ("<Remove/>".to_owned(), "the root element must be Delete"),
+            ("<Delete/>".to_owned(), "no Object to delete"),
+            (
+                format!("<Delete><Quiet>yes</Quiet>{}</Delete>", objects(&["a"])),
+                "Quiet must be true or false",
+            ),
+            (
+                "<Delete><Object><VersionId>v</VersionId></Object></Delete>".to_owned(),
+                "an Object has no Key",
+            ),
+            (
+                format!("<Delete>{}</Delete>", objects(&[""])),
+                "an Object has an empty Key",
+            ),
+            (
+                format!("<Delete>{}</Delete>", objects(&many)),
+                "at most 1000 objects per request",
+            ),
+        ];
+        for (doc, reason) in cases {
+            match parse(doc.as_bytes()) {
+                Err(Error::MalformedXml(m)) => assert_eq!(m, reason, "{doc:.80}"),
+                other => panic!("{doc:.80}: {other:?}"),
+            }
+        }
+    }
+}
