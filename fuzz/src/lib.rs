@@ -1,13 +1,17 @@
 //! What the fuzz targets share: the fixed SSE-C objects the body targets decrypt, their plaintext,
 //! and the way a text input is cut into lines.
 //!
-//! The objects in [`FIXTURES_DIR`] are made by `seeds` (`cargo run -p fuzz-seeds`) through the
-//! adapter's public API under one customer key and one name, so a target can open them with no KMS
-//! and every run (and every crash input) is reproducible: an SSE-C envelope carries everything but
-//! the key.
+//! The fixture objects are SSE-C objects under one customer key and one name, so a target can open
+//! them with no KMS and every run (and every crash input) is reproducible: an SSE-C envelope
+//! carries everything but the key (and, from format version 2, the server-held verifier key, here
+//! [`VERIFIER_KEY`]). The same five objects exist twice: in the current format in [`FIXTURES_DIR`],
+//! written by `seeds` (`cargo run -p fuzz-seeds`) through the adapter's public API, and in format
+//! version 1 in [`FIXTURES_V1_DIR`], frozen (the adapter no longer writes version 1; these are the
+//! bytes `seeds` wrote before version 2), so the old-format reader is fuzzed too.
 
 use std::sync::{Arc, OnceLock};
 
+use storage_adapter::envelope::{FORMAT_VERSION, FORMAT_VERSION_V1};
 use storage_adapter::{
     Adapter, CustomerKey, Envelope, MemoryKms, ObjectName, OpenedObject, VerifierKey,
 };
@@ -27,23 +31,51 @@ pub fn plain_byte(offset: u64) -> u8 {
     (offset % 251) as u8
 }
 
-/// The fixture objects' plaintext sizes, in the order of [`fixtures`].
+/// The plaintext sizes of the five fixture objects of each format version, in the order of
+/// [`fixtures`] (single part: empty, one segment, two segments; multipart with an empty middle
+/// part; multipart completed without the key, so with no layout MAC).
 pub const FIXTURE_SIZES: [u64; 5] = [0, 33, 65_543, 65_567, 30];
 
-/// Where the fixture objects are: `<n>.envelope` (the envelope's bytes) and `<n>.body` (the
-/// stored body) for `n` in `0..FIXTURE_SIZES.len()`.
+/// Where the current-format fixture objects are: `<n>.envelope` (the envelope's bytes) and
+/// `<n>.body` (the stored body) for `n` in `0..FIXTURE_SIZES.len()`.
 pub const FIXTURES_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/objects");
+/// Where the format-version-1 fixture objects are, named as in [`FIXTURES_DIR`].
+pub const FIXTURES_V1_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/objects-v1");
 
-/// (envelope, stored body) of each fixture object, read once.
+/// Each fixtures directory with the format version of its envelopes, in the order of [`fixtures`].
+pub const FIXTURE_DIRS: [(&str, u8); 2] = [
+    (FIXTURES_DIR, FORMAT_VERSION),
+    (FIXTURES_V1_DIR, FORMAT_VERSION_V1),
+];
+
+/// The number of fixture objects: every size in every format version.
+pub const FIXTURE_COUNT: usize = FIXTURE_SIZES.len() * FIXTURE_DIRS.len();
+
+/// The plaintext size of fixture object `n` (an index into [`fixtures`]).
+pub fn fixture_size(n: usize) -> u64 {
+    FIXTURE_SIZES[n % FIXTURE_SIZES.len()]
+}
+
+/// The envelope format version of fixture object `n`.
+pub fn fixture_version(n: usize) -> u8 {
+    FIXTURE_DIRS[n / FIXTURE_SIZES.len()].1
+}
+
+/// (envelope, stored body) of each fixture object, read once: the current format's, then
+/// version 1's.
 pub fn fixtures() -> &'static [(Vec<u8>, Vec<u8>)] {
     static FIXTURES: OnceLock<Vec<(Vec<u8>, Vec<u8>)>> = OnceLock::new();
     FIXTURES.get_or_init(|| {
-        let read = |n: usize, what: &str| {
-            let path = format!("{FIXTURES_DIR}/{n}.{what}");
+        let read = |dir: &str, n: usize, what: &str| {
+            let path = format!("{dir}/{n}.{what}");
             std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e} (run fuzz-seeds)"))
         };
-        (0..FIXTURE_SIZES.len())
-            .map(|n| (read(n, "envelope"), read(n, "body")))
+        FIXTURE_DIRS
+            .iter()
+            .flat_map(|&(dir, _)| {
+                (0..FIXTURE_SIZES.len())
+                    .map(move |n| (read(dir, n, "envelope"), read(dir, n, "body")))
+            })
             .collect()
     })
 }
@@ -74,15 +106,16 @@ pub fn opened() -> &'static [OpenedObject] {
     OPENED.get_or_init(|| {
         fixtures()
             .iter()
-            .zip(FIXTURE_SIZES)
-            .map(|((env, _), size)| {
+            .enumerate()
+            .map(|(n, (env, _))| {
                 let env = Envelope::from_bytes(env).expect("the fixtures are valid envelopes");
+                assert_eq!(env.version(), fixture_version(n), "fixture {n}'s format");
                 let key = customer_key();
                 let obj = futures::executor::block_on(adapter().open(&env, name(), Some(&key)))
                     .expect("the fixtures open under their key");
                 assert_eq!(
                     obj.plain_size(),
-                    size,
+                    fixture_size(n),
                     "fixtures and FIXTURE_SIZES disagree"
                 );
                 obj

@@ -9,7 +9,10 @@
 //! - A **CMK version** is 32 random bytes (or bytes given by a seed file).
 //! - Each ciphertext blob gets its own **message key** derived from a version: see [`crate::blob`].
 
-use std::{io::Write, path::Path};
+use std::{
+    io::{Read as _, Write},
+    path::Path,
+};
 
 use aes_gcm::{
     Nonce,
@@ -61,29 +64,23 @@ impl RootKey {
     /// Reads the root key file, or creates it (mode 0600, base64 of 32 random bytes) when absent.
     ///
     /// The file must be a regular file (a symbolic link is refused: whoever can change where it
-    /// points chooses the key), owned by this process's user, and readable by nobody else.
+    /// points chooses the key), owned by this process's user, and readable by nobody else
+    /// ([`crate::private_fs::open_private`]).
     /// Creation is atomic: the key is written to a temporary file in the same directory, synced,
     /// and linked into place only if no file appeared there meanwhile; the directory is synced
     /// after, so a crash leaves either no key file or a whole one.
     pub fn load_or_create(path: &Path) -> Result<Self> {
-        match std::fs::symlink_metadata(path) {
-            Ok(meta) => {
-                if meta.file_type().is_symlink() {
-                    return Err(Error::RootKey(format!(
-                        "{} is a symbolic link; give the path of the key file itself",
-                        path.display()
-                    )));
-                }
-                check_private(path, &meta)?;
-                let text =
-                    Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
-                        Error::RootKey(format!("cannot read {}: {e}", path.display()))
-                    })?);
+        match crate::private_fs::open_private(path) {
+            Ok(mut file) => {
+                let mut text = Zeroizing::new(String::new());
+                file.read_to_string(&mut text)
+                    .map_err(|e| Error::RootKey(format!("cannot read {}: {e}", path.display())))?;
                 Self::from_base64(&text)
                     .map_err(|e| Error::RootKey(format!("{}: {e}", path.display())))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Self::create(path),
-            Err(e) => Err(Error::RootKey(format!("{}: {e}", path.display()))),
+            // The refusal's message names the path and the fix.
+            Err(e) => Err(Error::RootKey(e.to_string())),
         }
     }
 
@@ -157,33 +154,6 @@ impl RootKey {
         open_random_nonce(&self.0, ROOT_CHECK_AAD, verifier)
             .is_some_and(|p| p.as_slice() == ROOT_CHECK_PLAINTEXT)
     }
-}
-
-#[cfg(unix)]
-fn check_private(path: &Path, meta: &std::fs::Metadata) -> Result<()> {
-    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
-    let mode = meta.permissions().mode();
-    if mode & 0o077 != 0 {
-        return Err(Error::RootKey(format!(
-            "{} is readable by group or others (mode {:o}); chmod 600 it",
-            path.display(),
-            mode & 0o777
-        )));
-    }
-    let me = rustix::process::geteuid().as_raw();
-    if meta.uid() != me {
-        return Err(Error::RootKey(format!(
-            "{} is owned by uid {}, not by this process's user (uid {me}); chown it",
-            path.display(),
-            meta.uid()
-        )));
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn check_private(_: &Path, _: &std::fs::Metadata) -> Result<()> {
-    Ok(())
 }
 
 fn material_aad(key_id: Uuid, version: u32) -> Vec<u8> {
@@ -260,7 +230,13 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
             let err = RootKey::load_or_create(&path).unwrap_err().to_string();
-            assert!(err.contains("readable by group or others"), "{err}");
+            assert_eq!(
+                err,
+                format!(
+                    "root key: {} is readable or writable by group or others (mode 644); chmod 600 it",
+                    path.display()
+                )
+            );
         }
     }
 

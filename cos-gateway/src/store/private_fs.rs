@@ -1,12 +1,13 @@
 //! Owner-only directories and files, whatever the process umask: the data directory holds
 //! `gateway.sqlite3` (wrapped data keys, SSE-C verifiers) and unencrypted bodies, so under a umask
 //! of 022 none of it may come out group- or world-readable. The directory and database rules are
-//! kms-server's own (linked here already through the embedded KMS); this module adds the body
-//! files' exclusive creation.
+//! kms-server's own (linked here already through the embedded KMS), and so is the check a secret
+//! file is read through ([`open_private`]: no link, this user's, owner-only); this module adds the
+//! body files' exclusive creation.
 
 use std::path::Path;
 
-pub use kms_server::private_fs::{DIR_MODE, FILE_MODE, create_dir, ensure_file};
+pub use kms_server::private_fs::{DIR_MODE, FILE_MODE, create_dir, ensure_file, open_private};
 
 /// Creates a new owner-only file for writing (a body's temp file): `create_new`, so it never
 /// opens a file already there.

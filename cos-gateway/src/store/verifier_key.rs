@@ -8,8 +8,10 @@
 //! The file is created owner-only (0600) and published atomically: the bytes go to a fresh
 //! temporary file (exclusive creation), are synced, and the file is hard-linked to its final name,
 //! which fails rather than replace a key already there (two gateways starting at once both end up
-//! with the one that won). A crash leaves either no key file or a complete one. A key file that
-//! group or others may read, or that is not exactly 32 bytes, is refused rather than used.
+//! with the one that won). A crash leaves either no key file or a complete one. A key file that is
+//! a symbolic link (whoever can repoint it chooses the key), is owned by another user, may be read
+//! or written by group or others, or is not exactly 32 bytes is refused rather than used (the
+//! first three are kms-server's rule for every secret file, `private_fs::open_private`).
 
 use std::io::{Read as _, Write as _};
 use std::path::Path;
@@ -54,22 +56,10 @@ fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     f.sync_all()
 }
 
-/// Reads an existing key file: owner-only, exactly [`VerifierKey::LEN`] bytes.
+/// Reads an existing key file: a regular file of this user's, owner-only, exactly
+/// [`VerifierKey::LEN`] bytes.
 fn load(path: &Path) -> std::io::Result<VerifierKey> {
-    let mut f = std::fs::File::open(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        if f.metadata()?.permissions().mode() & 0o077 != 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::PermissionDenied,
-                format!(
-                    "{} is readable or writable by group or others; make it owner-only (chmod 600)",
-                    path.display()
-                ),
-            ));
-        }
-    }
+    let mut f = super::private_fs::open_private(path)?;
     // One byte more than a key, so a longer file is noticed.
     let mut buf = Zeroizing::new([0u8; VerifierKey::LEN + 1]);
     let mut n = 0;
@@ -126,8 +116,66 @@ mod tests {
         let path = dir.path().join(FILE);
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
         let e = load_or_create(dir.path()).unwrap_err();
-        assert_eq!(e.kind(), std::io::ErrorKind::PermissionDenied);
-        assert!(e.to_string().contains("chmod 600"), "{e}");
+        assert_eq!(
+            (e.kind(), e.to_string()),
+            (
+                std::io::ErrorKind::PermissionDenied,
+                format!(
+                    "{} is readable or writable by group or others (mode 640); chmod 600 it",
+                    path.display()
+                )
+            )
+        );
+    }
+
+    #[test]
+    fn a_key_file_that_is_a_symbolic_link_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        // A private key file elsewhere, then the data directory's name pointing at it.
+        let elsewhere = tempfile::tempdir().unwrap();
+        let real = load_or_create(elsewhere.path()).unwrap();
+        let path = dir.path().join(FILE);
+        std::os::unix::fs::symlink(elsewhere.path().join(FILE), &path).unwrap();
+        let expected = (
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "{} is a symbolic link; give the path of the file itself",
+                path.display()
+            ),
+        );
+        let e = load_or_create(dir.path()).unwrap_err();
+        assert_eq!((e.kind(), e.to_string()), expected);
+        // Dangling, it is still refused: no key is created through it, the target stays absent.
+        std::fs::remove_file(elsewhere.path().join(FILE)).unwrap();
+        let e = load_or_create(dir.path()).unwrap_err();
+        assert_eq!((e.kind(), e.to_string()), expected);
+        assert!(!elsewhere.path().join(FILE).exists());
+        drop(real);
+    }
+
+    #[test]
+    fn a_key_file_of_another_user_is_refused() {
+        use std::os::unix::fs::MetadataExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        load_or_create(dir.path()).unwrap();
+        let path = dir.path().join(FILE);
+        let me = std::fs::metadata(dir.path()).unwrap().uid();
+        let other = me + 4321;
+        // Only root can give a file away. CI runs as root; elsewhere this test checks nothing.
+        if std::os::unix::fs::chown(&path, Some(other), None).is_err() {
+            return;
+        }
+        let e = load_or_create(dir.path()).unwrap_err();
+        assert_eq!(
+            (e.kind(), e.to_string()),
+            (
+                std::io::ErrorKind::PermissionDenied,
+                format!(
+                    "{} is owned by uid {other}, not by this process's user (uid {me}); chown it",
+                    path.display()
+                )
+            )
+        );
     }
 
     #[test]

@@ -83,6 +83,19 @@ pub fn start_serving(
     launch(opts, provider, limits, Catalog::Sqlite)
 }
 
+/// A gateway over plain HTTP (SSE-C allowed), embedded KMS, with explicit connection and request
+/// limits: what the limit and slow-client tests start.
+pub fn start_limited(limits: cos_gateway::ServeOptions) -> TestGateway {
+    start_serving(
+        Options {
+            tls: false,
+            allow_ssec_over_http: true,
+        },
+        None,
+        limits,
+    )
+}
+
 /// Which metadata catalog the gateway's store keeps.
 #[derive(Clone, Copy, Debug)]
 pub enum Catalog {

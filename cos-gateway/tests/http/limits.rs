@@ -2,20 +2,9 @@
 
 use super::*;
 
-fn limited(limits: cos_gateway::ServeOptions) -> common::TestGateway {
-    common::start_serving(
-        Options {
-            tls: false,
-            allow_ssec_over_http: true,
-        },
-        None,
-        limits,
-    )
-}
-
 #[test]
 fn connections_beyond_the_cap_wait_for_one_to_close() {
-    let gw = limited(cos_gateway::ServeOptions {
+    let gw = start_limited(cos_gateway::ServeOptions {
         max_connections: 1,
         ..Default::default()
     });
@@ -45,7 +34,7 @@ fn connections_beyond_the_cap_wait_for_one_to_close() {
 fn a_stalled_body_ends_with_request_timeout() {
     use std::io::Write as _;
     let idle = std::time::Duration::from_millis(500);
-    let gw = limited(cos_gateway::ServeOptions {
+    let gw = start_limited(cos_gateway::ServeOptions {
         idle_timeout: idle,
         ..Default::default()
     });

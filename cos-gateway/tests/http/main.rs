@@ -5,7 +5,9 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-use common::{Options, Req, create_bucket, ssec, start, start_http, start_with_bucket};
+use common::{
+    Options, Req, create_bucket, ssec, start, start_http, start_limited, start_with_bucket,
+};
 
 /// An SSE-C key (the COS documentation's example key).
 const K1: [u8; 32] = *b"0123456789ABCDEF0123456789ABCDEF";

@@ -16,17 +16,6 @@ const SLOW_PEER: [u8; 4] = [127, 0, 0, 2];
 /// late.
 const SERVED_WITHIN: Duration = Duration::from_secs(60);
 
-fn limited(limits: cos_gateway::ServeOptions) -> common::TestGateway {
-    common::start_serving(
-        Options {
-            tls: false,
-            allow_ssec_over_http: true,
-        },
-        None,
-        limits,
-    )
-}
-
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -87,7 +76,7 @@ fn closed_now(s: &mut TcpStream) -> Option<bool> {
 fn many_slow_clients_from_one_address_do_not_starve_another() {
     const SLOW: usize = 200;
     const CAP: usize = 4;
-    let gw = limited(cos_gateway::ServeOptions {
+    let gw = start_limited(cos_gateway::ServeOptions {
         max_connections: 2 * CAP,
         max_connections_per_address: CAP,
         idle_timeout: Duration::from_secs(3600),
@@ -133,7 +122,7 @@ fn many_slow_clients_from_one_address_do_not_starve_another() {
 fn a_connection_over_the_per_address_cap_is_closed_at_once() {
     const CAP: usize = 3;
     // No idle timeout within the test: only the cap may close a connection.
-    let gw = limited(cos_gateway::ServeOptions {
+    let gw = start_limited(cos_gateway::ServeOptions {
         max_connections_per_address: CAP,
         idle_timeout: Duration::from_secs(3600),
         ..Default::default()
@@ -184,7 +173,7 @@ fn a_connection_over_the_per_address_cap_is_closed_at_once() {
 /// stored.
 #[test]
 fn a_request_not_done_by_its_deadline_ends_with_request_timeout() {
-    let gw = limited(cos_gateway::ServeOptions {
+    let gw = start_limited(cos_gateway::ServeOptions {
         request_timeout: Duration::from_secs(1),
         ..Default::default()
     });
@@ -231,45 +220,57 @@ fn a_request_not_done_by_its_deadline_ends_with_request_timeout() {
 }
 
 /// A response still being sent at the deadline (a large GET to a client that does not read) has
-/// its connection closed: the client gets less than `Content-Length`. The object is written
-/// through the gateway's default listener; the same gateway is then served on a second listener
-/// with a 1 s deadline, and the client waits five times that before it reads.
+/// its connection closed: the client gets the response head and less than `Content-Length` of
+/// body, then end-of-file (`deadline.rs`: "once its response has started, the connection is
+/// closed at the deadline and the client sees a truncated body").
+///
+/// Deterministic, with no wall-clock wait: the object is written through the gateway's default
+/// listener; the same gateway is then served on a second listener, on a runtime whose clock is
+/// paused. That clock moves only when every task waits, and it then jumps to the next timer. The
+/// client sends its GET before the server runs and reads nothing, so the server writes until the
+/// socket buffers are full and blocks: only then can the clock move, to the cut (at most
+/// `deadline + idle timeout` after the request, [`cos_gateway::ServeOptions`]), which closes the
+/// connection. The client's own virtual wait ends after that; only then does it read.
 #[test]
 fn a_response_still_being_sent_at_the_deadline_is_cut() {
     // Far more than the loopback socket buffers hold.
     const SIZE: usize = 32 << 20;
+    const DEADLINE: Duration = Duration::from_secs(1);
     let gw = common::start_with_bucket();
     Req::new("PUT", "/big")
         .body(vec![7u8; SIZE])
         .send(gw.addr)
         .assert_status(200);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .start_paused(true)
         .build()
         .unwrap();
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
-    let addr = listener.local_addr().unwrap();
+    // Connected (the kernel completes the handshake from the backlog) and the request sent
+    // before the server runs: no timer can fire while the server waits for it.
+    let mut s = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    s.write_all(Req::new("GET", "/big").head().as_bytes())
+        .unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = rt.spawn(cos_gateway::serve_with(
         std::sync::Arc::clone(&gw.gateway),
         listener,
         None,
         cos_gateway::ServeOptions {
-            request_timeout: Duration::from_secs(1),
-            idle_timeout: Duration::from_secs(1),
+            request_timeout: DEADLINE,
+            idle_timeout: DEADLINE,
             ..Default::default()
         },
         async {
             let _ = stopped.await;
         },
     ));
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.write_all(Req::new("GET", "/big").head().as_bytes())
-        .unwrap();
-    std::thread::sleep(Duration::from_secs(5));
+    // Virtual time: ends after the cut (at most 2 * DEADLINE after the request was read).
+    rt.block_on(async { tokio::time::sleep(3 * DEADLINE).await });
+    // The server is not driven any more: what the client reads now was sent before the cut.
     s.set_read_timeout(Some(SERVED_WITHIN)).unwrap();
     let mut out = Vec::new();
     let mut buf = vec![0u8; 1 << 16];
@@ -285,6 +286,11 @@ fn a_response_still_being_sent_at_the_deadline_is_cut() {
     r.assert_status(200);
     assert_eq!(r.get("content-length"), Some(SIZE.to_string().as_str()));
     assert!(r.body.len() < SIZE, "the whole body was sent");
+    assert!(!r.body.is_empty(), "no body was sent before the cut");
+    assert!(
+        r.body.iter().all(|&b| b == 7),
+        "the body sent is the object's"
+    );
     let _ = stop.send(());
     rt.block_on(server).unwrap().unwrap();
 }

@@ -2,8 +2,11 @@
 //! `cargo run --manifest-path fuzz/Cargo.toml -p fuzz-seeds`.
 //!
 //! Fixtures: SSE-C objects (single part: 0 bytes, 33 bytes, two segments; multipart with an empty
-//! middle part; multipart completed without the key) sealed through the adapter's public API.
-//! Salts are random, so running it again makes other (equally valid) bytes: commit them together.
+//! middle part; multipart completed without the key) sealed through the adapter's public API, in
+//! the current envelope format, into `fixtures/objects/`. Salts are random, so running it again
+//! makes other (equally valid) bytes: commit them together with the seeds. The format-version-1
+//! fixtures (`fixtures/objects-v1/`) are frozen: nothing writes version 1 any more, so they are
+//! read, never rewritten, and get their seeds like the others.
 //!
 //! Seeds: small valid inputs of each target's format (see each target's module doc), plus a few
 //! near misses.
@@ -11,7 +14,10 @@
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
-use cos_kms_fuzz::{FIXTURE_SIZES, FIXTURES_DIR, adapter, customer_key, name, plain_byte};
+use cos_kms_fuzz::{
+    FIXTURE_COUNT, FIXTURE_SIZES, FIXTURES_DIR, adapter, customer_key, fixture_version, name,
+    plain_byte,
+};
 use futures::executor::block_on;
 use storage_adapter::{Envelope, PartInfo, SseRequest};
 
@@ -73,7 +79,8 @@ fn multipart(sizes: &[u64], with_key: bool) -> (Envelope, Vec<u8>) {
     (env, body)
 }
 
-fn objects() -> Vec<(Envelope, Vec<u8>)> {
+/// Writes the current-format fixtures.
+fn objects() {
     let objects = vec![
         single(0),
         single(33),
@@ -89,7 +96,6 @@ fn objects() -> Vec<(Envelope, Vec<u8>)> {
         write(&dir.join(format!("{n}.envelope")), &env.to_bytes());
         write(&dir.join(format!("{n}.body")), body);
     }
-    objects
 }
 
 /// `stream_decrypt`: object, flags (bit 0: ranged), start and length (u32 LE), chunk size (u16
@@ -104,14 +110,19 @@ fn stream_input(object: u8, range: Option<(u32, u32)>, chunk: u16, stored: &[u8]
     v
 }
 
-fn body_seeds(objects: &[(Envelope, Vec<u8>)]) {
+/// The seeds of the body targets, from every fixture (read back from disk, both formats).
+fn body_seeds() {
     let opened = cos_kms_fuzz::opened();
-    for (n, (env, body)) in objects.iter().enumerate() {
-        seed("envelope", &format!("fixture-{n}"), env.to_bytes());
+    let fixtures = cos_kms_fuzz::fixtures();
+    assert_eq!(fixtures.len(), FIXTURE_COUNT);
+    for (n, (env, body)) in fixtures.iter().enumerate() {
+        let env = Envelope::from_bytes(env).expect("the fixtures are valid envelopes");
+        let v = fixture_version(n);
+        seed("envelope", &format!("fixture-{n}-v{v}"), env.to_bytes());
         let object = u8::try_from(n).expect("few objects");
         seed(
             "stream_decrypt",
-            &format!("{n}-whole"),
+            &format!("{n}-v{v}-whole"),
             stream_input(object, None, 4096, body),
         );
         let size = u32::try_from(env.plain_size()).expect("small objects");
@@ -125,7 +136,7 @@ fn body_seeds(objects: &[(Envelope, Vec<u8>)]) {
                 [usize::try_from(r.start).expect("small")..usize::try_from(r.end).expect("small")];
             seed(
                 "stream_decrypt",
-                &format!("{n}-middle"),
+                &format!("{n}-v{v}-middle"),
                 stream_input(object, Some((start, len)), 7, stored),
             );
         }
@@ -337,8 +348,8 @@ fn auth_seeds() {
 }
 
 fn main() {
-    let objects = objects();
-    body_seeds(&objects);
+    objects();
+    body_seeds();
     blob_seeds();
     text_seeds();
     auth_seeds();
