@@ -35,6 +35,7 @@ fn read_error_response(s: &mut std::net::TcpStream, within: std::time::Duration)
 
 mod auth;
 mod buckets;
+mod faults;
 mod limits;
 mod multipart;
 mod objects;
