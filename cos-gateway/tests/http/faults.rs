@@ -328,3 +328,87 @@ fn a_locked_database_is_slow_down_and_then_serves() {
         .unwrap();
     assert_eq!(ok, "ok");
 }
+
+/// The environment variable naming a directory on a small filesystem for
+/// [`a_real_full_filesystem_fails_cleanly`] (for example a 16 MiB tmpfs:
+/// `mount -t tmpfs -o size=16m tmpfs /mnt/small`).
+const SMALL_FS: &str = "COS_GATEWAY_SMALL_FS";
+
+/// Fills `dir`'s filesystem with one file until the disk refuses a byte; returns that file.
+fn fill(dir: &Path) -> std::path::PathBuf {
+    use std::io::Write as _;
+    let path = dir.join("filler");
+    let mut f = std::fs::File::create(&path).unwrap();
+    let chunk = vec![0u8; 64 << 10];
+    let mut size = chunk.len();
+    while size > 0 {
+        match f.write(&chunk[..size]) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::StorageFull => size /= 2,
+            Err(e) => panic!("filling {}: {e}", path.display()),
+        }
+    }
+    path
+}
+
+/// The same faults on a real full filesystem (no injection): PUT, Upload Part and Complete fail
+/// with the full-disk 500, leave no object, part, row or file, and succeed once space is freed.
+/// Needs a small filesystem it may fill: run with
+/// `COS_GATEWAY_SMALL_FS=/mnt/small cargo test -p cos-gateway --test http -- --ignored real_full`.
+#[test]
+#[ignore = "needs a small filesystem named by COS_GATEWAY_SMALL_FS"]
+fn a_real_full_filesystem_fails_cleanly() {
+    let small = std::env::var_os(SMALL_FS).expect(SMALL_FS);
+    let root = tempfile::tempdir_in(small).unwrap();
+    let data = root.path().join("store");
+    let store_dir = data.clone();
+    let gw = common::start_http_with_store(Box::new(move |_| Store::open(&store_dir).unwrap()));
+    create_bucket(gw.addr);
+    let a = gw.addr;
+    let big: Vec<u8> = (0..(1 << 20) + 10).map(|i| (i % 251) as u8).collect();
+    let id = initiate(a, "mp", &[]);
+    let e1 = upload_part(a, "mp", &id, 1, &big, &[]);
+    let target = format!("/mp?uploadId={id}");
+    // An empty write-ahead log, so that Complete's commit needs new space.
+    let db = rusqlite::Connection::open(data.join("gateway.sqlite3")).unwrap();
+    db.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+
+    let filler = fill(root.path());
+    assert_full(&Req::new("PUT", "/big").body(big.clone()).send(a));
+    Req::new("HEAD", "/big").send(a).assert_status(404);
+    let t2 = format!("/mp?partNumber=2&uploadId={id}");
+    assert_full(&Req::new("PUT", &t2).body(big.clone()).send(a));
+    assert_full(
+        &Req::new("POST", &target)
+            .body(complete_xml(&[(1, &e1)]))
+            .send(a),
+    );
+    Req::new("HEAD", "/mp").send(a).assert_status(404);
+    let listed = Req::new("GET", &target).send(a);
+    assert_eq!(
+        listed.text().matches("<Part>").count(),
+        1,
+        "{}",
+        listed.text()
+    );
+    assert_eq!(files_in(&data, "tmp"), 0);
+    assert_eq!(files_in(&data, "objects"), 1);
+
+    std::fs::remove_file(filler).unwrap();
+    Req::new("PUT", "/big")
+        .body(big.clone())
+        .send(a)
+        .assert_status(200);
+    let e2 = upload_part(a, "mp", &id, 2, b"end", &[]);
+    Req::new("POST", &target)
+        .body(complete_xml(&[(1, &e1), (2, &e2)]))
+        .send(a)
+        .assert_status(200);
+    assert_eq!(Req::new("GET", "/big").send(a).body, big);
+    assert_eq!(Req::new("GET", "/mp").send(a).body.len(), big.len() + 3);
+    let ok: String = db
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
+}
