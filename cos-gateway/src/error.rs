@@ -4,6 +4,19 @@
 //! COS `<Code>` and the HTTP status, and [`crate::wire::error_response`] writes the XML document
 //! (`Code`, `Message`, `Resource`, `RequestId`, `TraceId`: all non-empty, as the Python SDK needs).
 //! Internal details are logged, never sent.
+//!
+//! # Faults of the gateway's own resources
+//!
+//! Three faults get their own message, so an operator reading a client's log knows what to fix,
+//! while the code stays one the COS SDKs know and retry (every 5xx is retried by both):
+//!
+//! * a full disk (`ENOSPC`, `EDQUOT`, SQLite's `SQLITE_FULL`): [`Error::StorageFull`], 500
+//!   `InternalError`. The spec (§2) has no code for it and COS documents none; S3 also answers 500
+//!   `InternalError`. Nothing of the failed body or row is kept.
+//! * the metadata database locked by another process past [`crate::store::BUSY_TIMEOUT`]:
+//!   [`Error::SlowDown`], 503 `SlowDown`, the code COS and S3 use for "retry later".
+//! * the KMS unreachable (`--kms-endpoint` down) or failing: the adapter's `KmsUnavailable`, 500
+//!   `KmsInternalException` (spec §2), with a message that names the KMS.
 
 use http::StatusCode;
 
@@ -115,10 +128,21 @@ pub enum Error {
         "Your socket connection to the server was not read from or written to within the timeout period."
     )]
     RequestTimeout,
+    /// 500 `InternalError` with its own message: the disk (body files or the metadata database)
+    /// is full; the request stored nothing.
+    #[error("The gateway's storage is full: nothing was stored. Free some space and retry.")]
+    StorageFull,
+    /// 503 `SlowDown`: the metadata database stayed locked by another connection for longer than
+    /// the busy timeout; the request changed nothing.
+    #[error("The gateway's metadata database is busy: nothing was changed. Please retry.")]
+    SlowDown,
     /// 500 `InternalError`: logged with its detail; the client sees a generic message.
     #[error("internal error: {0}")]
     Internal(String),
 }
+
+/// The `<Message>` of a KMS that cannot be reached or failed (its detail is logged).
+pub const KMS_UNAVAILABLE_MESSAGE: &str = "The KMS is unavailable: the object's data key could not be generated or decrypted. Please retry.";
 
 impl Error {
     /// The COS `<Code>`.
@@ -153,7 +177,8 @@ impl Error {
             Self::InvalidPolicyDocument(_) => "InvalidPolicyDocument",
             Self::MaxPostPreDataLengthExceeded => "MaxPostPreDataLengthExceeded",
             Self::RequestTimeout => "RequestTimeout",
-            Self::Internal(_) => "InternalError",
+            Self::SlowDown => "SlowDown",
+            Self::StorageFull | Self::Internal(_) => "InternalError",
         }
     }
 
@@ -188,7 +213,8 @@ impl Error {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Self::MissingContentLength => StatusCode::LENGTH_REQUIRED,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::SlowDown => StatusCode::SERVICE_UNAVAILABLE,
+            Self::StorageFull | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -196,6 +222,9 @@ impl Error {
     pub fn message(&self) -> String {
         match self {
             Self::Internal(_) => "We encountered an internal error. Please try again.".into(),
+            Self::Adapter(storage_adapter::Error::KmsUnavailable(_)) => {
+                KMS_UNAVAILABLE_MESSAGE.into()
+            }
             Self::Adapter(e) if self.status().is_server_error() => {
                 let _ = e;
                 "We encountered an internal error. Please try again.".into()
@@ -220,6 +249,10 @@ impl From<std::io::Error> for Error {
         };
         match e.downcast::<storage_adapter::Error>() {
             Ok(a) => a.into(),
+            Err(e) if is_full(&e) => {
+                tracing::error!(error = %e, "a body write failed: the disk is full");
+                Self::StorageFull
+            }
             Err(e) => Self::Internal(format!("I/O: {e}")),
         }
     }
@@ -235,9 +268,28 @@ impl From<storage_adapter::Error> for Error {
     }
 }
 
+/// Whether an I/O error says the disk (or the user's quota on it) is full.
+fn is_full(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
+}
+
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
-        Self::Internal(format!("sqlite: {e}"))
+        use rusqlite::ErrorCode as C;
+        match e.sqlite_error_code() {
+            Some(C::DiskFull) => {
+                tracing::error!(error = %e, "a metadata write failed: the disk is full");
+                Self::StorageFull
+            }
+            Some(C::DatabaseBusy | C::DatabaseLocked) => {
+                tracing::warn!(error = %e, "the metadata database stayed locked");
+                Self::SlowDown
+            }
+            _ => Self::Internal(format!("sqlite: {e}")),
+        }
     }
 }
 
@@ -293,6 +345,8 @@ mod tests {
                 400,
             ),
             (Error::RequestTimeout, "RequestTimeout", 400),
+            (Error::StorageFull, "InternalError", 500),
+            (Error::SlowDown, "SlowDown", 503),
             (
                 Error::Internal("secret detail".into()),
                 "InternalError",
@@ -309,6 +363,51 @@ mod tests {
             assert_eq!(e.status().as_u16(), status, "{code}");
             assert!(!e.message().is_empty());
         }
+    }
+
+    #[test]
+    fn a_full_disk_is_storage_full() {
+        for kind in [
+            std::io::ErrorKind::StorageFull,
+            std::io::ErrorKind::QuotaExceeded,
+        ] {
+            let e = Error::from(std::io::Error::from(kind));
+            assert!(matches!(e, Error::StorageFull), "{kind:?}");
+            assert!(e.message().contains("storage is full"));
+        }
+        let other = Error::from(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
+        assert!(matches!(other, Error::Internal(_)));
+        let sqlite = |code| {
+            Error::from(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(code),
+                Some("detail".into()),
+            ))
+        };
+        assert!(matches!(
+            sqlite(rusqlite::ffi::SQLITE_FULL),
+            Error::StorageFull
+        ));
+        for busy in [rusqlite::ffi::SQLITE_BUSY, rusqlite::ffi::SQLITE_LOCKED] {
+            let e = sqlite(busy);
+            assert_eq!((e.code(), e.status().as_u16()), ("SlowDown", 503));
+        }
+        assert_eq!(
+            sqlite(rusqlite::ffi::SQLITE_CORRUPT).code(),
+            "InternalError"
+        );
+    }
+
+    #[test]
+    fn an_unavailable_kms_says_so() {
+        let e = Error::Adapter(storage_adapter::Error::KmsUnavailable(
+            "connection refused at 10.0.0.1".into(),
+        ));
+        assert_eq!(
+            (e.code(), e.status().as_u16()),
+            ("KmsInternalException", 500)
+        );
+        assert_eq!(e.message(), KMS_UNAVAILABLE_MESSAGE);
+        assert!(!e.message().contains("10.0.0.1"));
     }
 
     #[test]

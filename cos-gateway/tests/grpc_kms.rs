@@ -199,3 +199,140 @@ fn objects_through_a_kms_server_over_mutual_tls_with_a_data_plane_identity() {
         .send(anonymous.addr)
         .assert_error(500, "KmsInternalException");
 }
+
+/// A kms-server that can be killed and started again on the same address and data directory
+/// (same root key): its own runtime on its own thread; killing it drops the runtime, which closes
+/// every connection without a goodbye, as a killed process does.
+struct KillableKms {
+    addr: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl KillableKms {
+    fn start(dir: &std::path::Path, addr: &str) -> Self {
+        use base64::Engine as _;
+        let root = kms_server::RootKey::from_base64(
+            &base64::engine::general_purpose::STANDARD.encode([5u8; 32]),
+        )
+        .unwrap();
+        let kms = Arc::new(kms_server::Kms::open(kms_server::Config::new(dir, root)).unwrap());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let addr = addr.to_owned();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            rt.block_on(async move {
+                let l = tokio::net::TcpListener::bind(addr).await.unwrap();
+                tx.send(l.local_addr().unwrap()).unwrap();
+                tokio::select! {
+                    r = kms_server::server::serve(l, kms, Default::default(), std::future::pending()) => r.unwrap(),
+                    _ = stopped => {}
+                }
+            });
+            // Waits for the worker threads: every task (and its Arc<Kms>, the data-directory lock)
+            // is dropped before the thread ends.
+            drop(rt);
+        });
+        Self {
+            addr: rx.recv().unwrap(),
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    fn kill(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.thread.take().unwrap().join().unwrap();
+    }
+}
+
+/// The real binary as the operator runs it (`--kms-endpoint`, the client's default timeouts and
+/// retries): while kms-server is down, SSE-KMS and SSE-COS PUTs and an SSE-KMS GET answer 500
+/// `KmsInternalException` saying the KMS is unavailable, promptly; plain objects are still
+/// served; once kms-server is back on the same port and data directory, the same gateway process
+/// serves them all again.
+#[test]
+fn the_gateway_binary_survives_a_kms_outage_without_a_restart() {
+    use std::io::BufRead as _;
+    use std::time::{Duration, Instant};
+    let kms_dir = tempfile::tempdir().unwrap();
+    let kms = KillableKms::start(kms_dir.path(), "127.0.0.1:0");
+    let kms_addr = kms.addr;
+    let gw_dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cos-gateway"))
+        .args(["--listen", "127.0.0.1:0", "--kms-endpoint"])
+        .arg(format!("http://{kms_addr}"))
+        .arg("--data-dir")
+        .arg(gw_dir.path())
+        .env("COS_SECRET_ID", common::SECRET_ID)
+        .env("COS_SECRET_KEY", common::SECRET_KEY)
+        .env_remove("KMS_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let a: std::net::SocketAddr = line
+        .trim()
+        .rsplit("http://")
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Answered within this, or the test fails instead of hanging (not a latency check).
+    let bound = Duration::from_secs(120);
+    let kms_put = |key: &str, mode: &str| {
+        Req::new("PUT", key)
+            .header("x-cos-server-side-encryption", mode)
+            .body(format!("{key} under {mode}"))
+            .send_within(a, bound)
+    };
+    common::create_bucket(a);
+    kms_put("/before", "cos/kms").assert_status(200);
+
+    kms.kill();
+    let unavailable = |r: common::Raw, what: &str| {
+        r.assert_error(500, "KmsInternalException");
+        assert!(
+            r.text().contains("The KMS is unavailable"),
+            "{what}: {}",
+            r.text()
+        );
+    };
+    let started = Instant::now();
+    unavailable(kms_put("/during", "cos/kms"), "PUT SSE-KMS");
+    let put_took = started.elapsed();
+    unavailable(kms_put("/during", "AES256"), "PUT SSE-COS");
+    let started = Instant::now();
+    unavailable(
+        Req::new("GET", "/before").send_within(a, bound),
+        "GET SSE-KMS",
+    );
+    let get_took = started.elapsed();
+    eprintln!("KMS down: PUT answered in {put_took:?}, GET in {get_took:?}");
+    Req::new("HEAD", "/during")
+        .send_within(a, bound)
+        .assert_status(404);
+    Req::new("PUT", "/plain")
+        .body("no KMS needed")
+        .send_within(a, bound)
+        .assert_status(200);
+
+    let kms = KillableKms::start(kms_dir.path(), &kms_addr.to_string());
+    let g = Req::new("GET", "/before").send_within(a, bound);
+    g.assert_status(200);
+    assert_eq!(g.body, b"/before under cos/kms");
+    kms_put("/during", "cos/kms").assert_status(200);
+    kms_put("/cos", "AES256").assert_status(200);
+    assert_eq!(
+        Req::new("GET", "/during").send_within(a, bound).body,
+        b"/during under cos/kms"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    kms.kill();
+}

@@ -299,6 +299,8 @@ fn class_of(code: ErrorCode) -> Option<Code> {
         ErrorCode::NotUserCreatedCmk | ErrorCode::UnauthorizedOperation => Code::PermissionDenied,
         ErrorCode::AuthFailure => Code::Unauthenticated,
         ErrorCode::InternalError => Code::Internal,
+        // The server's key store was locked past its bound: repeatable, like any UNAVAILABLE.
+        ErrorCode::ServiceTemporaryUnavailable => Code::Unavailable,
         _ => return None,
     })
 }
@@ -465,6 +467,7 @@ mod tests {
                 }
                 ErrorCode::AuthFailure => matches!(e, Error::Unauthenticated { .. }),
                 ErrorCode::InternalError => matches!(e, Error::Internal { .. }),
+                ErrorCode::ServiceTemporaryUnavailable => matches!(e, Error::Unavailable { .. }),
                 _ => panic!("a new code needs a row here: {code}"),
             };
             assert!(expected, "{code} became {e:?}");

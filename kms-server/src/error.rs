@@ -68,6 +68,10 @@ pub enum Error {
         /// The rule that failed.
         rule: String,
     },
+    /// The key store stayed locked by another connection (an operator's `sqlite3` shell, a backup)
+    /// for longer than its busy timeout; the call changed nothing and may be repeated.
+    #[error("the key store is busy (locked by another connection): nothing was changed, retry")]
+    StoreBusy,
     /// The key store failed (the backend's own error inside).
     #[error("key store: {0}")]
     Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -94,6 +98,7 @@ impl Error {
             Error::InvalidCiphertext => ErrorCode::InvalidCiphertext.as_str(),
             Error::Unauthenticated(_) => ErrorCode::AuthFailure.as_str(),
             Error::PermissionDenied(_) => ErrorCode::UnauthorizedOperation.as_str(),
+            Error::StoreBusy => ErrorCode::ServiceTemporaryUnavailable.as_str(),
             Error::RootKeyMismatch
             | Error::DataDirInUse(_)
             | Error::RootKey(_)

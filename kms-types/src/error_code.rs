@@ -44,11 +44,15 @@ pub enum ErrorCode {
     /// `UnauthorizedOperation`: the caller's identity may not make this call on this key (gRPC
     /// `PERMISSION_DENIED`).
     UnauthorizedOperation,
+    /// `UnsupportedOperation.ServiceTemporaryUnavailable`: the key store stayed locked by another
+    /// process past its wait bound; nothing was changed, the call may be repeated (gRPC
+    /// `UNAVAILABLE`).
+    ServiceTemporaryUnavailable,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 15] = [
         Self::InvalidParameterValue,
         Self::InvalidCiphertext,
         Self::AliasAlreadyExists,
@@ -63,6 +67,7 @@ impl ErrorCode {
         Self::InternalError,
         Self::AuthFailure,
         Self::UnauthorizedOperation,
+        Self::ServiceTemporaryUnavailable,
     ];
 
     /// The code as Tencent spells it, e.g. `ResourceUnavailable.CmkDisabled`.
@@ -82,6 +87,7 @@ impl ErrorCode {
             Self::InternalError => "InternalError",
             Self::AuthFailure => "AuthFailure",
             Self::UnauthorizedOperation => "UnauthorizedOperation",
+            Self::ServiceTemporaryUnavailable => "UnsupportedOperation.ServiceTemporaryUnavailable",
         }
     }
 
@@ -122,6 +128,7 @@ mod tests {
                 "InternalError",
                 "AuthFailure",
                 "UnauthorizedOperation",
+                "UnsupportedOperation.ServiceTemporaryUnavailable",
             ]
         );
         assert_eq!(ERROR_CODE_METADATA, "x-kms-error-code");

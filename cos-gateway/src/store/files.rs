@@ -4,9 +4,22 @@
 //! fsynced ([`BodyWriter::commit`]) before any metadata names it; a body file is never rewritten,
 //! a new version always gets a new name. This module knows nothing of buckets or rows: the store
 //! (`super`) decides which files to keep, this one only writes, names and removes them.
+//!
+//! # A full disk
+//!
+//! A write or a commit that fails (`ENOSPC`, `EDQUOT`, an I/O error) fails the request; the
+//! writer is then dropped uncommitted and its temp file removed, so nothing of a failed body stays
+//! behind and no row ever names it. Tests reach that path without filling a real disk through a
+//! [`DiskBudget`] (feature `test-util`): a byte budget shared by every writer of the store, past
+//! which a write fails with `ErrorKind::StorageFull`. It is compiled out of normal builds, so the
+//! write path of the binary has no extra branch.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+#[cfg(any(test, feature = "test-util"))]
+use std::sync::Arc;
+#[cfg(any(test, feature = "test-util"))]
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::io::AsyncWriteExt as _;
 
@@ -20,6 +33,63 @@ const WRITE_BUFFER: usize = 1 << 20;
 pub(super) struct BodyDir {
     objects: PathBuf,
     tmp: PathBuf,
+    /// The injected disk size (tests only, see the module docs).
+    #[cfg(any(test, feature = "test-util"))]
+    budget: Option<Arc<DiskBudget>>,
+}
+
+/// A simulated disk size for tests (see the module docs): the bytes the store's writers may still
+/// write, shared by all of them. Unlimited until [`DiskBudget::fill`] or [`DiskBudget::allow`].
+#[cfg(any(test, feature = "test-util"))]
+#[derive(Debug)]
+pub struct DiskBudget {
+    left: AtomicU64,
+}
+
+#[cfg(any(test, feature = "test-util"))]
+impl Default for DiskBudget {
+    fn default() -> Self {
+        Self {
+            left: AtomicU64::new(u64::MAX),
+        }
+    }
+}
+
+#[cfg(any(test, feature = "test-util"))]
+impl DiskBudget {
+    /// An unlimited budget.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// The disk is full: the next write of any size fails.
+    pub fn fill(&self) {
+        self.allow(0);
+    }
+
+    /// `bytes` more bytes may be written, then writes fail.
+    pub fn allow(&self, bytes: u64) {
+        self.left.store(bytes, Ordering::SeqCst);
+    }
+
+    /// Space again (as after an operator freed some).
+    pub fn free(&self) {
+        self.allow(u64::MAX);
+    }
+
+    /// Takes `n` bytes, or fails as a full disk does (and the disk stays full).
+    fn take(&self, n: usize) -> std::io::Result<()> {
+        let n = n as u64;
+        self.left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                left.checked_sub(n)
+            })
+            .map(drop)
+            .map_err(|_| {
+                self.left.store(0, Ordering::SeqCst);
+                std::io::ErrorKind::StorageFull.into()
+            })
+    }
 }
 
 impl BodyDir {
@@ -33,7 +103,18 @@ impl BodyDir {
         for entry in std::fs::read_dir(&tmp)? {
             let _ = std::fs::remove_file(entry?.path());
         }
-        Ok(Self { objects, tmp })
+        Ok(Self {
+            objects,
+            tmp,
+            #[cfg(any(test, feature = "test-util"))]
+            budget: None,
+        })
+    }
+
+    /// Limits what this store's writers may write (tests, see [`DiskBudget`]).
+    #[cfg(any(test, feature = "test-util"))]
+    pub(super) fn set_budget(&mut self, budget: Arc<DiskBudget>) {
+        self.budget = Some(budget);
     }
 
     /// The directory of committed body files.
@@ -59,6 +140,8 @@ impl BodyDir {
             name,
             written: 0,
             committed: false,
+            #[cfg(any(test, feature = "test-util"))]
+            budget: self.budget.clone(),
         })
     }
 
@@ -96,6 +179,8 @@ pub struct BodyWriter {
     name: String,
     written: u64,
     committed: bool,
+    #[cfg(any(test, feature = "test-util"))]
+    budget: Option<Arc<DiskBudget>>,
 }
 
 impl BodyWriter {
@@ -105,6 +190,10 @@ impl BodyWriter {
             .file
             .as_mut()
             .ok_or_else(|| Error::internal("write after commit"))?;
+        #[cfg(any(test, feature = "test-util"))]
+        if let Some(budget) = &self.budget {
+            budget.take(data.len())?;
+        }
         f.write_all(data).await?;
         self.written += data.len() as u64;
         Ok(())

@@ -59,9 +59,11 @@ pub use catalog::Catalog;
 use files::BodyDir;
 pub use files::BodyWriter;
 #[cfg(any(test, feature = "test-util"))]
+pub use files::DiskBudget;
+#[cfg(any(test, feature = "test-util"))]
 pub use memory::MemoryCatalog;
 pub use pins::{Pins, ReadPin};
-pub use sqlite::SqliteCatalog;
+pub use sqlite::{BUSY_TIMEOUT, SqliteCatalog};
 
 /// Stored headers of an object (`Content-Type`, `x-cos-meta-*`, ...), as (name, value) pairs.
 pub type Meta = Vec<(String, String)>;
@@ -191,6 +193,14 @@ impl Store {
             .map_err(Error::internal)?
     }
 
+    /// This store's body writes count against `budget`, and fail with a full disk once it is spent
+    /// (tests: see [`DiskBudget`]). Clones made after this call share the budget.
+    #[cfg(any(test, feature = "test-util"))]
+    pub fn with_disk_budget(mut self, budget: Arc<DiskBudget>) -> Self {
+        self.bodies.set_budget(budget);
+        self
+    }
+
     /// The path of a body file.
     pub fn body_path(&self, file: &str) -> PathBuf {
         self.bodies.path(file)
@@ -207,12 +217,17 @@ impl Store {
         self.bodies.remove(self.pins.unpinned(files)).await;
     }
 
-    /// Removes `new_files` when `result` is a refusal that wrote nothing (`NoSuchBucket`,
-    /// `NoSuchUpload`: no row can ever name them). Any other error leaves them: a failed commit
-    /// may not say whether the row was written, and an unreferenced file is collected at the next
-    /// start, whereas a row without its body is lost data.
+    /// Removes `new_files` when `result` is a refusal that wrote nothing, so no row can ever name
+    /// them: `NoSuchBucket`, `NoSuchUpload`, `SlowDown` (the database lock was never taken: write
+    /// transactions take it first) and `StorageFull` (SQLite rolls back a transaction it cannot
+    /// write). Any other error leaves them: a failed commit (an I/O error) may not say whether the
+    /// row was written, and an unreferenced file is collected at the next start, whereas a row
+    /// without its body is lost data.
     async fn remove_if_refused<T>(&self, result: Result<T>, new_files: Vec<String>) -> Result<T> {
-        if matches!(result, Err(Error::NoSuchBucket | Error::NoSuchUpload)) {
+        if matches!(
+            result,
+            Err(Error::NoSuchBucket | Error::NoSuchUpload | Error::SlowDown | Error::StorageFull)
+        ) {
             self.remove_files(new_files).await;
         }
         result

@@ -96,13 +96,30 @@ pub fn start_limited(limits: cos_gateway::ServeOptions) -> TestGateway {
     )
 }
 
+/// Makes the gateway's store in its data directory (a test's own catalog or disk budget).
+pub type MakeStore = Box<dyn FnOnce(&std::path::Path) -> cos_gateway::store::Store + Send>;
+
 /// Which metadata catalog the gateway's store keeps.
-#[derive(Clone, Copy, Debug)]
 pub enum Catalog {
     /// `gateway.sqlite3`, as the binary runs.
     Sqlite,
     /// `store::MemoryCatalog`: the same operations over another backend.
     Memory,
+    /// Whatever store the test makes.
+    Custom(MakeStore),
+}
+
+/// [`start_http`] over the store `make` builds in the data directory.
+pub fn start_http_with_store(make: MakeStore) -> TestGateway {
+    launch(
+        Options {
+            tls: false,
+            allow_ssec_over_http: true,
+        },
+        None,
+        cos_gateway::ServeOptions::default(),
+        Catalog::Custom(make),
+    )
 }
 
 /// [`start_http`], with the store's metadata in memory instead of SQLite.
@@ -183,6 +200,7 @@ fn launch_in(
             let store = match catalog {
                 Catalog::Sqlite => cos_gateway::store::Store::open(&data_dir),
                 Catalog::Memory => cos_gateway::store::Store::in_memory(&data_dir),
+                Catalog::Custom(make) => Ok(make(&data_dir)),
             }
             .unwrap();
             let gateway = Gateway::with_store(

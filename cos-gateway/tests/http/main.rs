@@ -38,6 +38,7 @@ fn read_error_response(s: &mut std::net::TcpStream, within: std::time::Duration)
 mod auth;
 mod buckets;
 mod delete_objects;
+mod faults;
 mod limits;
 mod multipart;
 mod objects;

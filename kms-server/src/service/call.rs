@@ -34,6 +34,10 @@ pub fn status(err: &Error) -> Status {
             (Code::PermissionDenied, err.to_string())
         }
         Error::Unauthenticated(_) => (Code::Unauthenticated, err.to_string()),
+        Error::StoreBusy => {
+            tracing::warn!(error = %err, "key store busy");
+            (Code::Unavailable, err.to_string())
+        }
         Error::RootKeyMismatch
         | Error::DataDirInUse(_)
         | Error::RootKey(_)
@@ -294,5 +298,25 @@ pub(super) fn answered_key<T>(
         Ok(v) => key_id(v).clone(),
         Err(Error::KeyState { key_id, .. }) => key_id.clone(),
         Err(_) => "-".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A key store locked past its bound is `UNAVAILABLE` (kms-client retries the calls it may
+    /// repeat), with its own Tencent code; a storage failure stays an opaque `INTERNAL`.
+    #[test]
+    fn a_busy_store_is_unavailable() {
+        let s = status(&Error::StoreBusy);
+        assert_eq!(s.code(), Code::Unavailable);
+        assert!(s.message().contains("busy"), "{}", s.message());
+        assert_eq!(
+            s.metadata().get(ERROR_CODE_METADATA).unwrap(),
+            "UnsupportedOperation.ServiceTemporaryUnavailable"
+        );
+        let s = status(&Error::Storage("disk I/O error at /secret".into()));
+        assert_eq!((s.code(), s.message()), (Code::Internal, "internal error"));
     }
 }

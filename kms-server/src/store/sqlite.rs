@@ -1,10 +1,16 @@
 //! The SQLite key store. WAL mode with `synchronous=FULL`, so a key whose write returned survives
 //! `kill -9` and a power cut. One connection behind a mutex: the core writes rarely (the hot path
 //! never reaches the store) and from blocking threads.
+//!
+//! Another process may still lock the file (an operator's `sqlite3` shell, a backup): a statement
+//! then waits up to [`BUSY_TIMEOUT`] and fails with [`Error::StoreBusy`] (gRPC `UNAVAILABLE`), its
+//! transaction rolled back whole. Transactions begin `IMMEDIATE`, taking the write lock before
+//! their first read: SQLite does not wait for a lock on behalf of a transaction that has read and
+//! then wants to write, so a deferred one would fail at once instead of waiting out the bound.
 
-use std::{path::Path, sync::Mutex};
+use std::{path::Path, sync::Mutex, time::Duration};
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use uuid::Uuid;
 
 use super::{KeyStore, KeyWrite, StoredKey, StoredVersion};
@@ -58,10 +64,19 @@ INSERT INTO key_versions (key_id, version, wrapped, create_time) VALUES (?1, ?2,
 /// The database file's name in a data directory.
 pub const DB_FILE: &str = "kms.sqlite3";
 
-/// Errors of the SQLite driver are storage failures.
+/// How long a statement waits for a lock another connection holds before the call fails with
+/// [`Error::StoreBusy`] (see the module docs). Under the clients' default request timeout.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Errors of the SQLite driver are storage failures; a lock held past [`BUSY_TIMEOUT`] is
+/// [`Error::StoreBusy`].
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
-        Error::Storage(Box::new(e))
+        use rusqlite::ErrorCode as C;
+        match e.sqlite_error_code() {
+            Some(C::DatabaseBusy | C::DatabaseLocked) => Error::StoreBusy,
+            _ => Error::Storage(Box::new(e)),
+        }
     }
 }
 
@@ -90,8 +105,16 @@ impl SqliteStore {
 
     /// Opens (or creates) the database at `path`, owner-only (0600, and so are its WAL files).
     pub fn open(path: &Path) -> Result<Self> {
+        Self::open_with_busy_timeout(path, BUSY_TIMEOUT)
+    }
+
+    /// [`SqliteStore::open`] with another lock wait than [`BUSY_TIMEOUT`] (tests use a short one
+    /// to reach [`Error::StoreBusy`] at once).
+    pub fn open_with_busy_timeout(path: &Path, busy_timeout: Duration) -> Result<Self> {
         crate::private_fs::ensure_file(path)?;
-        let conn = Connection::open(path)?;
+        let mut conn = Connection::open(path)?;
+        conn.busy_timeout(busy_timeout)?;
+        conn.set_transaction_behavior(TransactionBehavior::Immediate);
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -369,6 +392,58 @@ mod tests {
             dirs.borrow_mut().push(dir);
             store
         });
+    }
+
+    /// Another connection holds the write lock (`BEGIN EXCLUSIVE`, as an operator's `sqlite3`
+    /// shell or a backup would). Past the bound (zero here) a write fails with `StoreBusy` and
+    /// writes nothing; within the bound a write that reads first (the alias check) waits for the
+    /// lock and lands once it is released; the database stays intact.
+    #[test]
+    fn a_locked_database_is_waited_for_within_the_bound_and_busy_past_it() {
+        use super::super::suite::sample_key;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_FILE);
+        let patient = SqliteStore::open_with_busy_timeout(&path, Duration::from_secs(600)).unwrap();
+        let impatient = SqliteStore::open_with_busy_timeout(&path, Duration::ZERO).unwrap();
+        let first = sample_key(1, "first");
+        patient.insert_key(&first).unwrap();
+
+        let holder = Connection::open(&path).unwrap();
+        holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        let second = sample_key(2, "second");
+        let e = impatient.insert_key(&second).unwrap_err();
+        assert!(matches!(e, Error::StoreBusy), "{e}");
+        assert_eq!(
+            e.tencent_code(),
+            "UnsupportedOperation.ServiceTemporaryUnavailable"
+        );
+        let e = impatient.set_meta("m", b"v").unwrap_err();
+        assert!(matches!(e, Error::StoreBusy), "{e}");
+        let count = |table: &str| -> i64 {
+            holder
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap()
+        };
+        // No half key: neither its row nor its versions.
+        assert_eq!((count("keys"), count("key_versions")), (1, 1));
+
+        let (started, wait) = std::sync::mpsc::channel();
+        std::thread::scope(|s| {
+            let writer = s.spawn(|| {
+                started.send(()).unwrap();
+                patient.insert_key(&second)
+            });
+            wait.recv().unwrap();
+            // Gives the writer time to reach the lock; the test holds whether or not it has.
+            std::thread::sleep(Duration::from_millis(200));
+            holder.execute_batch("COMMIT").unwrap();
+            writer.join().unwrap().expect("waited for the lock");
+        });
+        assert_eq!(patient.load_all().unwrap(), vec![first, second]);
+        let ok: String = holder
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(ok, "ok");
     }
 
     /// What was written is there after the database is closed and opened again.

@@ -2,6 +2,16 @@
 //! mode with `synchronous = FULL`, so a committed row survives a power cut (its body was made
 //! durable before, see [`super::files`]).
 //!
+//! # Another process on the database
+//!
+//! The gateway is the database's only writer, but a backup tool or an operator's `sqlite3` shell
+//! may hold a lock on it. A statement that meets a lock waits for it up to [`BUSY_TIMEOUT`], then
+//! fails with `SQLITE_BUSY`, which the request answers as 503 `SlowDown` having changed nothing
+//! (the transaction rolls back whole). Write transactions begin `IMMEDIATE`: they take the write
+//! lock before their first read, because SQLite never waits (never calls its busy handler) for a
+//! transaction that has already read and then wants to write; such a transaction would fail at
+//! once instead of waiting out the bound.
+//!
 //! Split by table group, one file each ([`buckets`], [`objects`], [`uploads`]: uploads and their
 //! parts), with the schema, the column conversions and [`SqliteCatalog`] (which locks the
 //! connection and dispatches) here. Every function runs on the locked connection, on the blocking
@@ -24,8 +34,9 @@ mod uploads;
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 use storage_adapter::BucketEncryption;
 
 use super::{Bucket, Catalog, Object, Part, Pins, ReadPin, Upload};
@@ -33,6 +44,11 @@ use crate::error::Result;
 
 /// The database file under the data directory.
 pub(super) const DB_FILE: &str = "gateway.sqlite3";
+
+/// How long a statement waits for a lock another connection holds before the request fails with
+/// 503 `SlowDown` (see the module docs). Well under the SDKs' request timeouts, long enough for a
+/// backup's short read transactions.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
@@ -84,8 +100,16 @@ pub struct SqliteCatalog {
 impl SqliteCatalog {
     /// Opens (or creates) the database at `path` with its schema.
     pub fn open(path: &Path) -> Result<Self> {
+        Self::open_with_busy_timeout(path, BUSY_TIMEOUT)
+    }
+
+    /// [`SqliteCatalog::open`] with another lock wait than [`BUSY_TIMEOUT`] (tests use a short one
+    /// to reach the busy error at once).
+    pub fn open_with_busy_timeout(path: &Path, busy_timeout: Duration) -> Result<Self> {
         super::private_fs::ensure_file(path)?;
-        let conn = Connection::open(path)?;
+        let mut conn = Connection::open(path)?;
+        conn.busy_timeout(busy_timeout)?;
+        conn.set_transaction_behavior(TransactionBehavior::Immediate);
         conn.execute_batch(SCHEMA)?;
         Ok(Self {
             db: Mutex::new(conn),
@@ -224,4 +248,73 @@ fn json_from_db<T: serde::de::DeserializeOwned>(s: String) -> rusqlite::Result<T
 
 fn json(v: &impl serde::Serialize) -> String {
     serde_json::to_string(v).expect("lists of strings always serialise")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+
+    fn obj(file: &str) -> Object {
+        Object {
+            size: 1,
+            etag: "e".into(),
+            modified: 1,
+            meta: Vec::new(),
+            envelope: None,
+            files: vec![file.into()],
+        }
+    }
+
+    /// Another connection holds the write lock (`BEGIN EXCLUSIVE`, as an operator's `sqlite3`
+    /// shell would). Past the bound (zero here) a write is `SlowDown` and writes nothing; within
+    /// the bound a write that reads first (PUT checks its bucket) waits for the lock and lands once
+    /// it is released; the database stays intact.
+    #[test]
+    fn a_locked_database_is_waited_for_within_the_bound_and_slow_down_past_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_FILE);
+        let patient =
+            SqliteCatalog::open_with_busy_timeout(&path, Duration::from_secs(600)).unwrap();
+        let impatient = SqliteCatalog::open_with_busy_timeout(&path, Duration::ZERO).unwrap();
+        assert!(patient.create_bucket("b-1", 1).unwrap());
+        patient.put_object("b-1", "first", &obj("f1")).unwrap();
+
+        let holder = Connection::open(&path).unwrap();
+        holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        let e = impatient
+            .put_object("b-1", "second", &obj("f2"))
+            .unwrap_err();
+        assert!(matches!(e, Error::SlowDown), "{e}");
+        let e = impatient.delete_object("b-1", "first").unwrap_err();
+        assert!(matches!(e, Error::SlowDown), "{e}");
+        let e = impatient.create_bucket("b-2", 1).unwrap_err();
+        assert!(matches!(e, Error::SlowDown), "{e}");
+        let rows: i64 = holder
+            .query_row("SELECT count(*) FROM objects", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 1);
+
+        let (started, wait) = std::sync::mpsc::channel();
+        std::thread::scope(|s| {
+            let writer = s.spawn(|| {
+                started.send(()).unwrap();
+                patient.put_object("b-1", "second", &obj("f2"))
+            });
+            wait.recv().unwrap();
+            // Gives the writer time to reach the lock; the test holds whether or not it has.
+            std::thread::sleep(Duration::from_millis(200));
+            holder.execute_batch("COMMIT").unwrap();
+            writer.join().unwrap().expect("waited for the lock");
+        });
+        for (key, file) in [("first", "f1"), ("second", "f2")] {
+            let o = patient.object("b-1", key).unwrap().expect(key);
+            assert_eq!(o.files, [file]);
+        }
+        assert!(patient.bucket("b-2").unwrap().is_none());
+        let ok: String = holder
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(ok, "ok");
+    }
 }
