@@ -11,7 +11,7 @@
 //! * the seeded keys' material is intact (reloading every acknowledged seed document changes
 //!   nothing, which the server only allows when the stored versions match the document);
 //! * exactly the two service keys exist, and a server killed during its very first start (while it
-//!   creates them) starts again.
+//!   creates its root key file and them) starts again and leaves no temporary key file.
 //!
 //! The kill moments and the operations come from a seeded PRNG: `CRASH_SEED=<u64>` replays the
 //! operation sequence (the kill timing still depends on the machine). `CRASH_KILLS` sets the number
@@ -67,7 +67,7 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-// ---- the server process ---------------------------------------------------------------------------
+// ---- the server process -------------------------------------------------------------------------
 
 /// A `kms-server` child; killed (SIGKILL) when dropped.
 struct Server {
@@ -155,7 +155,7 @@ async fn connect(addr: &str) -> KeyManagementServiceClient<Channel> {
     KeyManagementServiceClient::new(channel)
 }
 
-// ---- the model ------------------------------------------------------------------------------------
+// ---- the model ----------------------------------------------------------------------------------
 
 /// A key as acknowledged.
 #[derive(Clone, Debug)]
@@ -314,7 +314,7 @@ fn context(n: u64) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{{\"object\":\"o{n}\"}}"))
 }
 
-// ---- the client loops -----------------------------------------------------------------------------
+// ---- the client loops ---------------------------------------------------------------------------
 
 /// What a worker's call needs, chosen under the model's lock.
 enum Call {
@@ -494,7 +494,7 @@ async fn worker(
     }
 }
 
-// ---- the checks after a restart -------------------------------------------------------------------
+// ---- the checks after a restart -----------------------------------------------------------------
 
 async fn list_keys(
     client: &mut KeyManagementServiceClient<Channel>,
@@ -683,7 +683,7 @@ async fn verify(client: &mut KeyManagementServiceClient<Channel>, model: &mut Mo
     }
 }
 
-// ---- the harness ----------------------------------------------------------------------------------
+// ---- the harness --------------------------------------------------------------------------------
 
 /// Kills a server on a fresh directory during its first start, then checks it starts again with
 /// its two service keys.
@@ -698,6 +698,18 @@ async fn first_start_kill(scratch: &Path, n: u32, rng: &mut StdRng, startup: Dur
     });
     let keys = list_keys(&mut connect(&addr).await, true).await;
     assert_eq!(keys.len(), SERVICE_KEYS, "seed {seed}: {keys:?}");
+    // No temporary root key file outlives the restart (each holds a key).
+    let temporary: Vec<_> = std::fs::read_dir(&dir)
+        .expect("the data dir")
+        .map(|e| {
+            e.expect("an entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(temporary.is_empty(), "seed {seed}: {temporary:?}");
     drop(server);
     std::fs::remove_dir_all(&dir).expect("remove the scratch data dir");
 }
@@ -786,9 +798,9 @@ async fn acknowledged_keys_survive_random_kills() {
     verify(&mut client, &mut m, seed).await;
     let versions: u32 = m.keys.values().map(|k| k.versions).sum();
     println!(
-        "kms crash harness: {kills} kills ({loop_kills} during client loops, {startup_kills} during \
-         start-up, {first_kills} during a first start) in {:.1} s; {} keys, {versions} versions, {} \
-         blobs checked after every restart",
+        "kms crash harness: {kills} kills ({loop_kills} during client loops, {startup_kills} \
+         during start-up, {first_kills} during a first start) in {:.1} s; {} keys, {versions} \
+         versions, {} blobs checked after every restart",
         began.elapsed().as_secs_f64(),
         m.keys.len(),
         m.blobs.len()
