@@ -72,6 +72,7 @@ impl RootKey {
     pub fn load_or_create(path: &Path) -> Result<Self> {
         match crate::private_fs::open_private(path) {
             Ok(mut file) => {
+                remove_stale_temporaries(path);
                 let mut text = Zeroizing::new(String::new());
                 file.read_to_string(&mut text)
                     .map_err(|e| Error::RootKey(format!("cannot read {}: {e}", path.display())))?;
@@ -101,7 +102,11 @@ impl RootKey {
         let name = path
             .file_name()
             .map_or_else(|| "root.key".into(), |n| n.to_string_lossy().into_owned());
-        let temp = dir.join(format!(".{name}.{}.tmp", hex::encode(suffix)));
+        let temp = dir.join(format!(
+            "{}{}.tmp",
+            temporary_prefix(&name),
+            hex::encode(suffix)
+        ));
         let written = (|| {
             let mut opts = std::fs::OpenOptions::new();
             opts.write(true).create_new(true);
@@ -116,7 +121,12 @@ impl RootKey {
         let _ = std::fs::remove_file(&temp);
         match written {
             Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            // Another process created the key first (and, finding it, may have removed this
+            // temporary file as a leftover before the link).
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AlreadyExists
+                    || (e.kind() == std::io::ErrorKind::NotFound && path.exists()) =>
+            {
                 return Self::load_or_create(path);
             }
             Err(e) => return Err(cannot(e)),
@@ -124,6 +134,8 @@ impl RootKey {
         std::fs::File::open(dir)
             .and_then(|d| d.sync_all())
             .map_err(cannot)?;
+        // Those of a kill before an earlier link.
+        remove_stale_temporaries(path);
         Ok(RootKey(key))
     }
 
@@ -153,6 +165,40 @@ impl RootKey {
     pub(crate) fn verify(&self, verifier: &[u8]) -> bool {
         open_random_nonce(&self.0, ROOT_CHECK_AAD, verifier)
             .is_some_and(|p| p.as_slice() == ROOT_CHECK_PLAINTEXT)
+    }
+}
+
+/// The start of the temporary names [`RootKey::create`] writes a new key file named `name` under.
+fn temporary_prefix(name: &str) -> String {
+    format!(".{name}.")
+}
+
+/// Removes the temporary files a kill during [`RootKey::create`] left beside the key file `path`
+/// (between writing one and removing it, before or after the link): each holds a key, the one in
+/// use or one never used, and must not outlive the crash. Called only once the key file exists,
+/// when no creator can still link its temporary file into place (one that finds its file gone
+/// loads the existing key instead). Best effort: a file that cannot be removed is logged.
+fn remove_stale_temporaries(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = temporary_prefix(&name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if file.starts_with(&prefix) && file.ends_with(".tmp") {
+            tracing::warn!(file, "removing a temporary root key file left by a crash");
+            if let Err(e) = std::fs::remove_file(entry.path()) {
+                tracing::warn!(file, error = %e, "cannot remove a temporary root key file");
+            }
+        }
     }
 }
 
@@ -250,6 +296,38 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         assert_eq!(names, ["root.key"]);
+    }
+
+    #[test]
+    fn temporary_key_files_a_kill_left_are_removed_at_the_next_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("root.key");
+        let key = RootKey::load_or_create(&path).unwrap();
+        // A kill after the link and before the temporary file's removal, and one before the link
+        // (a key never used); a file of another name stays.
+        std::fs::copy(&path, dir.path().join(".root.key.00112233aabbccdd.tmp")).unwrap();
+        std::fs::write(dir.path().join(".root.key.8899aabbccddeeff.tmp"), "x").unwrap();
+        std::fs::write(dir.path().join(".other.key.0011223344556677.tmp"), "y").unwrap();
+        let again = RootKey::load_or_create(&path).unwrap();
+        assert_eq!(again.0.expose(), key.0.expose());
+        let names = |dir: &Path| {
+            let mut names: Vec<_> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(
+            names(dir.path()),
+            [".other.key.0011223344556677.tmp", "root.key"]
+        );
+        // A kill before the link of the very first key: the next start creates the key file and
+        // removes the leftover.
+        let fresh = tempfile::tempdir().unwrap();
+        std::fs::write(fresh.path().join(".root.key.0123456789abcdef.tmp"), "z").unwrap();
+        RootKey::load_or_create(&fresh.path().join("root.key")).unwrap();
+        assert_eq!(names(fresh.path()), ["root.key"]);
     }
 
     #[cfg(unix)]

@@ -8,10 +8,11 @@
 //! The file is created owner-only (0600) and published atomically: the bytes go to a fresh
 //! temporary file (exclusive creation), are synced, and the file is hard-linked to its final name,
 //! which fails rather than replace a key already there (two gateways starting at once both end up
-//! with the one that won). A crash leaves either no key file or a complete one. A key file that is
-//! a symbolic link (whoever can repoint it chooses the key), is owned by another user, may be read
-//! or written by group or others, or is not exactly 32 bytes is refused rather than used (the
-//! first three are kms-server's rule for every secret file, `private_fs::open_private`).
+//! with the one that won). A crash leaves either no key file or a complete one (and perhaps a
+//! temporary file, removed at the next start). A key file that is a symbolic link (whoever can
+//! repoint it chooses the key), is owned by another user, may be read or written by group or
+//! others, or is not exactly 32 bytes is refused rather than used (the first three are
+//! kms-server's rule for every secret file, `private_fs::open_private`).
 
 use std::io::{Read as _, Write as _};
 use std::path::Path;
@@ -27,10 +28,17 @@ pub fn load_or_create(dir: &Path) -> std::io::Result<VerifierKey> {
     let path = dir.join(FILE);
     match load(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        loaded => return loaded,
+        Ok(key) => {
+            remove_stale_temporaries(dir);
+            return Ok(key);
+        }
+        failed => return failed,
     }
     let key = VerifierKey::random().map_err(std::io::Error::other)?;
-    let tmp = dir.join(format!("{FILE}.{}.tmp", uuid::Uuid::new_v4().simple()));
+    let tmp = dir.join(format!(
+        "{FILE}.{}{TEMPORARY_SUFFIX}",
+        uuid::Uuid::new_v4().simple()
+    ));
     let published =
         write_new(&tmp, key.expose_secret()).and_then(|()| std::fs::hard_link(&tmp, &path));
     // The temporary name goes whatever happened; the key stays under the final name only.
@@ -38,10 +46,52 @@ pub fn load_or_create(dir: &Path) -> std::io::Result<VerifierKey> {
     match published {
         Ok(()) => {
             std::fs::File::open(dir)?.sync_all()?;
+            // Those of a kill before an earlier link.
+            remove_stale_temporaries(dir);
             Ok(key)
         }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load(&path),
+        // Another gateway made the key first (and, finding it, may have removed this temporary
+        // file as a leftover before the link).
+        Err(e)
+            if e.kind() == std::io::ErrorKind::AlreadyExists
+                || (e.kind() == std::io::ErrorKind::NotFound && path.exists()) =>
+        {
+            load(&path)
+        }
         Err(e) => Err(e),
+    }
+}
+
+/// The end of a temporary key file's name, `<FILE>.<uuid>.tmp`.
+const TEMPORARY_SUFFIX: &str = ".tmp";
+
+/// Whether `name` is a temporary key file's.
+fn is_temporary(name: &str) -> bool {
+    name.strip_prefix(FILE)
+        .and_then(|rest| rest.strip_prefix('.'))
+        .is_some_and(|rest| rest.ends_with(TEMPORARY_SUFFIX))
+}
+
+/// Removes the temporary files a kill during [`load_or_create`] left (between writing one and
+/// removing it, before or after the link): each holds a verifier key, the one in use or one never
+/// used, and must not outlive the crash. Called only once the key file exists, when no gateway can
+/// still link its temporary file into place (one that finds its file gone loads the existing key
+/// instead). Best effort: a file that cannot be removed is logged.
+fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if is_temporary(&file) {
+            tracing::warn!(
+                file,
+                "removing a temporary SSE-C verifier key file left by a crash"
+            );
+            if let Err(e) = std::fs::remove_file(entry.path()) {
+                tracing::warn!(file, error = %e, "cannot remove a temporary key file");
+            }
+        }
     }
 }
 
@@ -107,6 +157,36 @@ mod tests {
             load_or_create(other.path()).unwrap().expose_secret(),
             first.expose_secret()
         );
+    }
+
+    #[test]
+    fn temporary_key_files_a_kill_left_are_removed_at_the_next_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = load_or_create(dir.path()).unwrap();
+        // A kill after the link and before the temporary file's removal, and one before the link
+        // (a key never used); files of other names stay.
+        let leftover = format!("{FILE}.0123456789abcdef0123456789abcdef.tmp");
+        std::fs::copy(dir.path().join(FILE), dir.path().join(&leftover)).unwrap();
+        write_new(&dir.path().join(format!("{FILE}.ffff.tmp")), &[1; 32]).unwrap();
+        std::fs::write(dir.path().join("other.tmp"), "x").unwrap();
+        let again = load_or_create(dir.path()).unwrap();
+        assert_eq!(again.expose_secret(), first.expose_secret());
+        let mut names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["other.tmp", FILE]);
+        // A kill before the link of the very first key: the next start makes the key file and
+        // removes the leftover.
+        let fresh = tempfile::tempdir().unwrap();
+        write_new(&fresh.path().join(format!("{FILE}.0f.tmp")), &[2; 32]).unwrap();
+        load_or_create(fresh.path()).unwrap();
+        let names: Vec<_> = std::fs::read_dir(fresh.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, [FILE]);
     }
 
     #[test]

@@ -161,9 +161,23 @@ impl Kms {
             }
         }
         let _w = self.lock_write()?;
-        let meta = self.new_metadata(alias, description, OWNER_COS);
-        let id = meta.key_id;
-        self.persist_new(meta, vec![Key32::random()])?;
+        // The key and the setting naming it are two commits: a kill between them leaves a
+        // service key that no setting names. Adopt it; making another would fail on its alias at
+        // this and every later start.
+        let orphan = {
+            let c = self.read();
+            c.alias_holder(alias)
+                .filter(|id| c.get(id).is_some_and(|e| e.meta().owner == OWNER_COS))
+        };
+        let id = match orphan {
+            Some(id) => id,
+            None => {
+                let meta = self.new_metadata(alias, description, OWNER_COS);
+                let id = meta.key_id;
+                self.persist_new(meta, vec![Key32::random()])?;
+                id
+            }
+        };
         self.store()
             .set_meta(meta_name, id.to_string().as_bytes())?;
         Ok(id)
@@ -371,5 +385,117 @@ pub(crate) mod test_support {
     /// Base64 of a small JSON encryption context.
     pub(crate) fn ctx() -> String {
         base64::engine::general_purpose::STANDARD.encode(r#"{"bucket":"b","object":"o"}"#)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use base64::Engine as _;
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::{
+        clock::ManualClock,
+        store::{KeyWrite, sqlite::DB_FILE},
+    };
+
+    /// A key store that dies (fails every later call) at the first `set_meta` of `name`: the
+    /// process was killed after the write before it committed.
+    #[derive(Debug)]
+    struct KilledBefore {
+        inner: SqliteStore,
+        name: &'static str,
+    }
+
+    impl KeyStore for KilledBefore {
+        fn meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
+            self.inner.meta(name)
+        }
+        fn set_meta(&self, name: &str, value: &[u8]) -> Result<()> {
+            if name == self.name {
+                return Err(Error::Internal("killed".into()));
+            }
+            self.inner.set_meta(name, value)
+        }
+        fn load_all(&self) -> Result<Vec<StoredKey>> {
+            self.inner.load_all()
+        }
+        fn insert_key(&self, key: &StoredKey) -> Result<()> {
+            self.inner.insert_key(key)
+        }
+        fn update_key(&self, meta: &KeyMetadata) -> Result<()> {
+            self.inner.update_key(meta)
+        }
+        fn add_version(&self, meta: &KeyMetadata, version: &StoredVersion) -> Result<()> {
+            self.inner.add_version(meta, version)
+        }
+        fn delete_keys(&self, key_ids: &[Uuid]) -> Result<()> {
+            self.inner.delete_keys(key_ids)
+        }
+        fn apply_seed(&self, writes: &[KeyWrite]) -> Result<()> {
+            self.inner.apply_seed(writes)
+        }
+    }
+
+    fn root() -> RootKey {
+        RootKey::from_base64(&base64::engine::general_purpose::STANDARD.encode([3u8; 32])).unwrap()
+    }
+
+    #[test]
+    fn a_kill_between_a_service_key_and_its_setting_does_not_stop_the_next_start() {
+        for (name, alias) in [
+            (META_DEFAULT_KEY, DEFAULT_KEY_ALIAS),
+            (META_SSE_COS_KEY, SSE_COS_KEY_ALIAS),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let db = dir.path().join(DB_FILE);
+            let clock = Arc::new(ManualClock::new(1_700_000_000));
+            let killed = KilledBefore {
+                inner: SqliteStore::open(&db).unwrap(),
+                name,
+            };
+            let e = Kms::open_with_store(Box::new(killed), root(), clock.clone()).unwrap_err();
+            assert!(
+                matches!(e, Error::Internal(ref m) if m == "killed"),
+                "{e:?}"
+            );
+            // The key was committed, the setting naming it was not. The next start adopts that
+            // key rather than refusing to start on its alias forever.
+            let store = SqliteStore::open(&db).unwrap();
+            let made = store.load_all().unwrap();
+            let orphan = made
+                .iter()
+                .find(|k| k.meta.alias == alias)
+                .expect("the service key made before the kill")
+                .meta
+                .key_id;
+            let kms = Kms::open_with_store(Box::new(store), root(), clock.clone()).unwrap();
+            let id = match name {
+                META_DEFAULT_KEY => kms.default_key_id(),
+                _ => kms.sse_cos_key_id(),
+            };
+            assert_eq!(id, orphan, "{name}");
+            let service: Vec<_> = kms
+                .read()
+                .entries()
+                .filter(|e| e.meta().owner == OWNER_COS)
+                .map(|e| e.meta().alias.clone())
+                .collect();
+            assert_eq!(service.len(), 2, "{service:?}");
+            drop(kms);
+            // And the setting is written now: a third start finds the same keys.
+            let kms =
+                Kms::open_with_store(Box::new(SqliteStore::open(&db).unwrap()), root(), clock)
+                    .unwrap();
+            assert_eq!(
+                match name {
+                    META_DEFAULT_KEY => kms.default_key_id(),
+                    _ => kms.sse_cos_key_id(),
+                },
+                orphan
+            );
+        }
     }
 }
