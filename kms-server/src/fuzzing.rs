@@ -90,7 +90,10 @@ mod tests {
         );
         match seed_document(&service) {
             Err(Error::Seed { line: 2, rule }) => {
-                assert!(rule.contains("is a service key"), "{rule}")
+                assert!(
+                    rule.contains("is owned by \"cos\", the document says \"user\""),
+                    "{rule}"
+                )
             }
             other => panic!("{other:?}"),
         }
