@@ -5,7 +5,7 @@ use http::StatusCode;
 use storage_adapter::BucketEncryption;
 
 use super::now;
-use crate::body::{RequestBodySlot, read_small_body};
+use crate::body::RequestBodySlot;
 use crate::context::RequestContext;
 use crate::endpoint::ListObjectsParams;
 use crate::error::{Error, Result};
@@ -233,12 +233,7 @@ pub async fn put_encryption(
         .bucket(ctx.bucket())
         .await?
         .ok_or(Error::NoSuchBucket)?;
-    let xml = read_small_body(body, 64 << 10).await?;
-    let expect = super::content_md5(ctx)?;
-    if expect.is_some() {
-        use md5::Digest as _;
-        crate::body::check_md5(expect, Some(md5::Md5::digest(&xml).into()))?;
-    }
+    let xml = super::read_checked_document(ctx, body, 64 << 10, false).await?;
     let enc = parse_encryption(&xml)?;
     gw.store
         .set_bucket_encryption(ctx.bucket(), Some(enc))

@@ -12,7 +12,7 @@
 
 use http::StatusCode;
 
-use crate::body::{RequestBodySlot, check_md5, read_small_body};
+use crate::body::RequestBodySlot;
 use crate::context::RequestContext;
 use crate::error::{Error, Result};
 use crate::state::Gateway;
@@ -93,14 +93,7 @@ pub async fn delete_objects(
         .bucket(ctx.bucket())
         .await?
         .ok_or(Error::NoSuchBucket)?;
-    let expected = super::content_md5(ctx)?.ok_or_else(|| {
-        Error::InvalidRequest("Missing required header for this request: Content-MD5".into())
-    })?;
-    let xml = read_small_body(body, MAX_BODY).await?;
-    {
-        use md5::Digest as _;
-        check_md5(Some(expected), Some(md5::Md5::digest(&xml).into()))?;
-    }
+    let xml = super::read_checked_document(ctx, body, MAX_BODY, true).await?;
     let request = parse(&xml)?;
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DeleteResult>");
     for target in &request.objects {

@@ -122,6 +122,29 @@ pub fn content_md5(ctx: &RequestContext) -> Result<Option<[u8; 16]>> {
     raw.try_into().map(Some).map_err(|_| Error::InvalidDigest)
 }
 
+/// A small request document (bucket encryption, DELETE Multiple Objects) read whole, up to
+/// `limit` bytes, and checked against `Content-MD5`: required when `md5_required` (else
+/// `InvalidRequest`), checked when given (`BadDigest`, `InvalidDigest`).
+pub(crate) async fn read_checked_document(
+    ctx: &RequestContext,
+    body: &mut crate::body::RequestBodySlot,
+    limit: usize,
+    md5_required: bool,
+) -> Result<Vec<u8>> {
+    let expected = content_md5(ctx)?;
+    if md5_required && expected.is_none() {
+        return Err(Error::InvalidRequest(
+            "Missing required header for this request: Content-MD5".into(),
+        ));
+    }
+    let document = crate::body::read_small_body(body, limit).await?;
+    if expected.is_some() {
+        use md5::Digest as _;
+        crate::body::check_md5(expected, Some(md5::Md5::digest(&document).into()))?;
+    }
+    Ok(document)
+}
+
 /// A fresh ETag for an encrypted body: unique per write, not an MD5 of the plaintext (COS: "the
 /// ETag of an encrypted object is not necessarily its MD5"; an MD5 would also confirm guesses of an
 /// SSE-C object's content).
