@@ -137,7 +137,8 @@ impl Kms {
         seal_in(&self.read(), name, context, plaintext)
     }
 
-    /// GenerateDataKey / GenerateDataKeyWithoutPlaintext.
+    /// GenerateDataKey / GenerateDataKeyWithoutPlaintext, with the context in its wire form
+    /// (base64 JSON).
     pub fn generate_data_key(
         &self,
         name: &str,
@@ -145,10 +146,23 @@ impl Kms {
         encryption_context: &str,
         with_plaintext: bool,
     ) -> Result<DataKey> {
-        let len = spec.len()?;
+        spec.len()?;
         let context = EncryptionContext::from_base64(encryption_context)?;
+        self.generate_data_key_in(name, spec, &context, with_plaintext)
+    }
+
+    /// [`Kms::generate_data_key`] with a context parsed already (a front end that also audits
+    /// the context's names parses it once).
+    pub fn generate_data_key_in(
+        &self,
+        name: &str,
+        spec: DataKeySpec,
+        context: &EncryptionContext,
+        with_plaintext: bool,
+    ) -> Result<DataKey> {
+        let len = spec.len()?;
         let plaintext = secret::random_bytes(len);
-        let sealed = self.seal(name, &context, plaintext.expose())?;
+        let sealed = self.seal(name, context, plaintext.expose())?;
         Ok(DataKey {
             key_id: sealed.key_id,
             key_version: sealed.key_version,
@@ -157,23 +171,27 @@ impl Kms {
         })
     }
 
-    /// Encrypt ([`ENCRYPT_PLAINTEXT_BYTES`]).
+    /// Encrypt ([`ENCRYPT_PLAINTEXT_BYTES`]), with the context in its wire form (base64 JSON).
     pub fn encrypt(
         &self,
         name: &str,
         plaintext: &[u8],
         encryption_context: &str,
     ) -> Result<Sealed> {
-        if !ENCRYPT_PLAINTEXT_BYTES.contains(&plaintext.len()) {
-            return Err(Error::invalid(format!(
-                "plaintext must be {}..={} bytes, got {}",
-                ENCRYPT_PLAINTEXT_BYTES.start(),
-                ENCRYPT_PLAINTEXT_BYTES.end(),
-                plaintext.len()
-            )));
-        }
+        check_encrypt_len(plaintext)?;
         let context = EncryptionContext::from_base64(encryption_context)?;
-        self.seal(name, &context, plaintext)
+        self.encrypt_in(name, plaintext, &context)
+    }
+
+    /// [`Kms::encrypt`] with a context parsed already.
+    pub fn encrypt_in(
+        &self,
+        name: &str,
+        plaintext: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<Sealed> {
+        check_encrypt_len(plaintext)?;
+        self.seal(name, context, plaintext)
     }
 
     /// Decrypt. A blob that does not open, for any reason, is [`Error::InvalidCiphertext`]; a key
@@ -181,6 +199,11 @@ impl Kms {
     pub fn decrypt(&self, blob: &[u8], encryption_context: &str) -> Result<Decrypted> {
         let context = EncryptionContext::from_base64(encryption_context)?;
         self.open_with(blob, &context)
+    }
+
+    /// [`Kms::decrypt`] with a context parsed already.
+    pub fn decrypt_in(&self, blob: &[u8], context: &EncryptionContext) -> Result<Decrypted> {
+        self.open_with(blob, context)
     }
 
     fn open_with(&self, blob: &[u8], context: &EncryptionContext) -> Result<Decrypted> {
@@ -346,6 +369,19 @@ impl<'a> Contexts<'a> {
     fn get(&self, i: usize) -> &EncryptionContext {
         &self.parsed[i]
     }
+}
+
+/// Encrypt's plaintext size rule ([`ENCRYPT_PLAINTEXT_BYTES`]).
+fn check_encrypt_len(plaintext: &[u8]) -> Result<()> {
+    if ENCRYPT_PLAINTEXT_BYTES.contains(&plaintext.len()) {
+        return Ok(());
+    }
+    Err(Error::invalid(format!(
+        "plaintext must be {}..={} bytes, got {}",
+        ENCRYPT_PLAINTEXT_BYTES.start(),
+        ENCRYPT_PLAINTEXT_BYTES.end(),
+        plaintext.len()
+    )))
 }
 
 fn check_batch_len(n: usize) -> Result<()> {

@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use super::{audited::Audited, gate::Caller};
 use crate::{access::Action, error::Error};
 use crate::{
-    audit::{AuditEvent, AuditKey, AuditLog, DEVELOPMENT_IDENTITY, Outcome, RequestId},
+    audit::{self, AuditEvent, AuditKey, AuditLog, DEVELOPMENT_IDENTITY, Outcome, RequestId},
     metrics::Metrics,
 };
 
@@ -139,6 +139,17 @@ impl Call {
         self
     }
 
+    /// Notes the names of a context the call has parsed already (it hands the parsed context to
+    /// the core, so it is parsed once); free when no audit log is kept.
+    pub(super) fn context<E>(mut self, context: &Result<EncryptionContext, E>) -> Self {
+        if let (Some(arrival), Ok(context)) = (&mut self.meta.arrival, context) {
+            arrival
+                .context_keys
+                .extend(context.pairs().map(|(name, _)| name.to_owned()));
+        }
+        self
+    }
+
     /// A cryptographic call served from memory: cheap enough to run inline.
     pub(super) fn inline<T: Audited>(
         self,
@@ -156,8 +167,9 @@ impl Call {
         key_of: impl FnOnce(&crate::Result<T>) -> String,
     ) -> Result<Response<T>, Status> {
         let (caller, result) = run(self.caller, f);
-        let key = key_of(&result);
-        self.meta.finish(caller.as_ref(), &key, result)
+        let logged = self.meta.logs_request_line().then(|| key_of(&result));
+        self.meta
+            .finish_answered(caller.as_ref(), logged.as_deref(), result)
     }
 
     /// A mutation: it writes to the key store, so it runs on a blocking thread.
@@ -177,8 +189,9 @@ impl Call {
         key_of: impl FnOnce(&crate::Result<T>) -> String,
     ) -> Result<Response<T>, Status> {
         let (caller, result) = run_off_thread(self.caller, f).await;
-        let key = key_of(&result);
-        self.meta.finish(caller.as_ref(), &key, result)
+        let logged = self.meta.logs_request_line().then(|| key_of(&result));
+        self.meta
+            .finish_answered(caller.as_ref(), logged.as_deref(), result)
     }
 }
 
@@ -213,12 +226,54 @@ async fn run_off_thread<T: Send + 'static>(
 }
 
 impl CallMeta {
+    /// The level of the request line: INFO, or DEBUG when an audit log is kept (its line records
+    /// all the request line would, so a call is not written twice).
+    fn request_line_level(&self) -> tracing::Level {
+        if self.observers.audit.is_some() {
+            tracing::Level::DEBUG
+        } else {
+            tracing::Level::INFO
+        }
+    }
+
+    /// Whether the request line will be written (spares the hot path the work of its fields).
+    fn logs_request_line(&self) -> bool {
+        match self.request_line_level() {
+            tracing::Level::DEBUG => tracing::enabled!(tracing::Level::DEBUG),
+            _ => tracing::enabled!(tracing::Level::INFO),
+        }
+    }
+
+    /// [`CallMeta::finish`] for a call that names its key only in its answer: the audit line
+    /// records the key the answer names, the request line `logged` (the key that opened the
+    /// blob, when the line is written).
+    fn finish_answered<T: Audited>(
+        self,
+        caller: Option<&Caller>,
+        logged: Option<&str>,
+        result: crate::Result<T>,
+    ) -> Result<Response<T>, Status> {
+        self.finish_logged(caller, "", logged.unwrap_or_default(), result)
+    }
+
     /// Maps the core's error, writes the audit line (refusing the call if it cannot), counts the
     /// call, and logs the request line.
     fn finish<T: Audited>(
         self,
         caller: Option<&Caller>,
         key: &str,
+        result: crate::Result<T>,
+    ) -> Result<Response<T>, Status> {
+        self.finish_logged(caller, key, key, result)
+    }
+
+    /// [`CallMeta::finish`], with the key name the audit line records (`key`, as the caller gave
+    /// it) and the one the request line shows (`logged`).
+    fn finish_logged<T: Audited>(
+        self,
+        caller: Option<&Caller>,
+        key: &str,
+        logged: &str,
         result: crate::Result<T>,
     ) -> Result<Response<T>, Status> {
         let method = self.action.as_str();
@@ -265,20 +320,26 @@ impl CallMeta {
             metrics.observe(method, code, elapsed);
         }
         let latency_us = elapsed.as_micros();
-        match code {
-            Code::Ok => {
-                tracing::info!(
+        let status = audit::status_name(code);
+        match self.request_line_level() {
+            tracing::Level::DEBUG => {
+                tracing::debug!(
                     method,
                     identity,
-                    key_id = key,
-                    status = "OK",
+                    key_id = logged,
+                    status,
                     latency_us,
                     "request"
-                )
+                );
             }
-            _ => {
-                tracing::info!(method, identity, key_id = key, status = ?code, latency_us, "request")
-            }
+            _ => tracing::info!(
+                method,
+                identity,
+                key_id = logged,
+                status,
+                latency_us,
+                "request"
+            ),
         }
         result.map(Response::new)
     }
@@ -286,14 +347,10 @@ impl CallMeta {
 
 /// The key a request that names only a ciphertext is logged under, taken from the core's answer:
 /// the key that opened it, or the key a state refusal names ("-" for a blob that did not open).
-/// Nothing when the request line will not be logged (spares the hot path).
 pub(super) fn answered_key<T>(
     result: &crate::Result<T>,
     key_id: impl FnOnce(&T) -> &String,
 ) -> String {
-    if !tracing::enabled!(tracing::Level::INFO) {
-        return String::new();
-    }
     match result {
         Ok(v) => key_id(v).clone(),
         Err(Error::KeyState { key_id, .. }) => key_id.clone(),

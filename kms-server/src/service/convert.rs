@@ -4,6 +4,7 @@
 use kms_proto::pb;
 
 use crate::{
+    EncryptionContext,
     error::Error,
     keys::{KeyMetadata, KeyState},
     kms::{Kms, data_keys::DataKeySpec},
@@ -71,10 +72,11 @@ pub(super) fn generate(
     kms: &Kms,
     key: &str,
     req: &pb::GenerateDataKeyRequest,
+    context: &EncryptionContext,
     with_plaintext: bool,
 ) -> crate::Result<crate::DataKey> {
     let spec = spec_from_pb(req)?;
-    kms.generate_data_key(key, spec, &req.encryption_context, with_plaintext)
+    kms.generate_data_key_in(key, spec, context, with_plaintext)
 }
 
 pub(super) fn data_key_to_pb(dk: crate::DataKey) -> pb::GenerateDataKeyResponse {

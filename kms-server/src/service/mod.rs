@@ -8,6 +8,7 @@ use kms_proto::pb::{self, key_management_service_server::KeyManagementService};
 use tonic::{Request, Response, Status};
 
 use crate::{
+    EncryptionContext,
     access::Action,
     error::Error,
     kms::{
@@ -352,13 +353,12 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::GenerateDataKeyRequest>,
     ) -> Result<Response<pb::GenerateDataKeyResponse>, Status> {
-        let call = self
-            .begin(Action::GenerateDataKey, &r)
-            .contexts([r.get_ref().encryption_context.as_str()]);
+        let context = EncryptionContext::from_base64(&r.get_ref().encryption_context);
+        let call = self.begin(Action::GenerateDataKey, &r).context(&context);
         let r = r.into_inner();
         call.inline(&r.key_id, |caller| {
             let key = caller.key(&self.kms, Action::GenerateDataKey, &r.key_id)?;
-            generate(&self.kms, &key, &r, true).map(data_key_to_pb)
+            generate(&self.kms, &key, &r, &context?, true).map(data_key_to_pb)
         })
     }
 
@@ -366,9 +366,10 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::GenerateDataKeyRequest>,
     ) -> Result<Response<pb::GenerateDataKeyWithoutPlaintextResponse>, Status> {
+        let context = EncryptionContext::from_base64(&r.get_ref().encryption_context);
         let call = self
             .begin(Action::GenerateDataKeyWithoutPlaintext, &r)
-            .contexts([r.get_ref().encryption_context.as_str()]);
+            .context(&context);
         let r = r.into_inner();
         call.inline(&r.key_id, |caller| {
             let key = caller.key(
@@ -376,7 +377,7 @@ impl KeyManagementService for KmsService {
                 Action::GenerateDataKeyWithoutPlaintext,
                 &r.key_id,
             )?;
-            generate(&self.kms, &key, &r, false).map(|dk| {
+            generate(&self.kms, &key, &r, &context?, false).map(|dk| {
                 pb::GenerateDataKeyWithoutPlaintextResponse {
                     key_id: dk.key_id.to_string(),
                     ciphertext_blob: dk.ciphertext_blob,
@@ -390,14 +391,13 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::EncryptRequest>,
     ) -> Result<Response<pb::EncryptResponse>, Status> {
-        let call = self
-            .begin(Action::Encrypt, &r)
-            .contexts([r.get_ref().encryption_context.as_str()]);
+        let context = EncryptionContext::from_base64(&r.get_ref().encryption_context);
+        let call = self.begin(Action::Encrypt, &r).context(&context);
         let r = r.into_inner();
         call.inline(&r.key_id, |caller| {
             let key = caller.key(&self.kms, Action::Encrypt, &r.key_id)?;
             self.kms
-                .encrypt(&key, &r.plaintext, &r.encryption_context)
+                .encrypt_in(&key, &r.plaintext, &context?)
                 .map(|s| pb::EncryptResponse {
                     key_id: s.key_id.to_string(),
                     ciphertext_blob: s.ciphertext_blob,
@@ -410,15 +410,14 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::DecryptRequest>,
     ) -> Result<Response<pb::DecryptResponse>, Status> {
-        let call = self
-            .begin(Action::Decrypt, &r)
-            .contexts([r.get_ref().encryption_context.as_str()]);
+        let context = EncryptionContext::from_base64(&r.get_ref().encryption_context);
+        let call = self.begin(Action::Decrypt, &r).context(&context);
         let r = r.into_inner();
         call.inline_answered(
             |caller| {
                 caller.blob(&self.kms, Action::Decrypt, &r.ciphertext_blob)?;
                 self.kms
-                    .decrypt(&r.ciphertext_blob, &r.encryption_context)
+                    .decrypt_in(&r.ciphertext_blob, &context?)
                     .map(|d| pb::DecryptResponse {
                         key_id: d.key_id.to_string(),
                         plaintext: d.plaintext.expose().to_vec(),
