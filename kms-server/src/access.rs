@@ -13,7 +13,16 @@
 //!     cert_sha256: "<hex SHA-256 of a client certificate's SubjectPublicKeyInfo>"
 //!     allow: [GenerateDataKey, Decrypt, BatchGenerateDataKey, BatchDecrypt, GetDefaultKey]
 //!     keys: ["alias/kms-cos", "alias/app-*", "<a key UUID>"]
+//!   - name: app
+//!     secret_id: "AKIDexample"                          # Tencent Cloud API 3.0 (TC3) callers
+//!     secret_key_file: "/etc/kms/app.secret-key"        # owner-only; the SecretKey itself
+//!     allow: [Encrypt, Decrypt]
 //! ```
+//!
+//! A TC3 pair is held differently from a token: the server must recompute the caller's HMAC, so
+//! it needs the SecretKey itself, not a digest of it. The key therefore lives in its own file
+//! (read through [`crate::private_fs::open_private`]: this user's, owner-only, no symlink; a
+//! trailing newline is dropped), never in the policy document.
 //!
 //! This module is transport-free: the gRPC edge extracts the [`Credential`] (bearer token metadata
 //! or the client certificate's public key), asks [`Policy::authenticate`], then
@@ -21,12 +30,19 @@
 //! BatchDecrypt: the key inside the blob). Presented tokens are hashed and compared with every
 //! identity's digest in constant time, without stopping at the first match.
 
-use std::{collections::BTreeSet, fmt, path::Path};
+use std::{
+    collections::BTreeSet,
+    fmt,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
+
+use crate::secret::SecretBytes;
 
 /// Bytes of a SHA-256 digest (token and certificate-key digests).
 pub const DIGEST_LEN: usize = 32;
@@ -204,12 +220,14 @@ impl fmt::Debug for Credential<'_> {
 }
 
 /// How an identity proves itself.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Proof {
     /// SHA-256 of a bearer token.
     Token([u8; DIGEST_LEN]),
     /// SHA-256 of a client certificate's SubjectPublicKeyInfo.
     Cert([u8; DIGEST_LEN]),
+    /// A TC3 SecretId (public); its SecretKey is in [`Identity::secret_key`].
+    SecretId(String),
 }
 
 /// One identity of the policy.
@@ -221,6 +239,8 @@ pub struct Identity {
     actions: Option<BTreeSet<Action>>,
     /// `None`: every key.
     keys: Option<KeyPatterns>,
+    /// The TC3 SecretKey of a [`Proof::SecretId`] identity.
+    secret_key: Option<Arc<SecretBytes>>,
 }
 
 /// The `keys` globs of an identity, compiled once.
@@ -272,6 +292,10 @@ struct IdentityDoc {
     token_sha256: Option<String>,
     #[serde(default)]
     cert_sha256: Option<String>,
+    #[serde(default)]
+    secret_id: Option<String>,
+    #[serde(default)]
+    secret_key_file: Option<PathBuf>,
     allow: Vec<String>,
     #[serde(default)]
     keys: Option<Vec<String>>,
@@ -344,6 +368,7 @@ impl Policy {
             let (digest, is_token) = match &identity.proof {
                 Proof::Token(d) => (d, true),
                 Proof::Cert(d) => (d, false),
+                Proof::SecretId(_) => continue,
             };
             let same: bool = digest.ct_eq(&presented).into();
             if same && is_token == want_token && found.is_none() {
@@ -351,6 +376,21 @@ impl Policy {
             }
         }
         found
+    }
+
+    /// The identity holding this TC3 SecretId (its index) and its SecretKey. A SecretId is public
+    /// (it names the key, like an access key id), so it is compared plainly; the signature made
+    /// with the key is what is compared in constant time.
+    pub fn tencent_secret(&self, secret_id: &str) -> Option<(usize, &SecretBytes)> {
+        self.identities
+            .iter()
+            .enumerate()
+            .find_map(
+                |(i, identity)| match (&identity.proof, &identity.secret_key) {
+                    (Proof::SecretId(id), Some(key)) if id == secret_id => Some((i, &**key)),
+                    _ => None,
+                },
+            )
     }
 
     /// The identities, in the document's order.
@@ -364,12 +404,33 @@ fn compile(d: IdentityDoc) -> Result<Identity, PolicyError> {
     if who.trim().is_empty() {
         return Err(PolicyError::Invalid("an identity has an empty name".into()));
     }
-    let proof = match (&d.token_sha256, &d.cert_sha256) {
-        (Some(t), None) => Proof::Token(digest(&who, "token_sha256", t)?),
-        (None, Some(c)) => Proof::Cert(digest(&who, "cert_sha256", c)?),
+    let mut secret_key = None;
+    let proof = match (
+        &d.token_sha256,
+        &d.cert_sha256,
+        &d.secret_id,
+        &d.secret_key_file,
+    ) {
+        (Some(t), None, None, None) => Proof::Token(digest(&who, "token_sha256", t)?),
+        (None, Some(c), None, None) => Proof::Cert(digest(&who, "cert_sha256", c)?),
+        (None, None, Some(id), Some(file)) => {
+            if id.is_empty() || id.contains(['/', ',', ' ']) {
+                return Err(PolicyError::Invalid(format!(
+                    "identity {who:?}: secret_id must be non-empty, without '/', ',' or spaces"
+                )));
+            }
+            secret_key = Some(Arc::new(read_secret_key(&who, file)?));
+            Proof::SecretId(id.clone())
+        }
+        (None, None, Some(_), None) | (None, None, None, Some(_)) => {
+            return Err(PolicyError::Invalid(format!(
+                "identity {who:?}: secret_id and secret_key_file go together"
+            )));
+        }
         _ => {
             return Err(PolicyError::Invalid(format!(
-                "identity {who:?} needs exactly one of token_sha256 and cert_sha256"
+                "identity {who:?} needs exactly one of token_sha256, cert_sha256 and \
+                 secret_id (with secret_key_file)"
             )));
         }
     };
@@ -416,7 +477,28 @@ fn compile(d: IdentityDoc) -> Result<Identity, PolicyError> {
         proof,
         actions,
         keys,
+        secret_key,
     })
+}
+
+/// Reads a TC3 SecretKey file: owner-only, one line (a trailing newline is not part of the key).
+fn read_secret_key(who: &str, path: &Path) -> Result<SecretBytes, PolicyError> {
+    use std::io::Read as _;
+    let shown = path.display().to_string();
+    let mut text = zeroize::Zeroizing::new(Vec::new());
+    crate::private_fs::open_private(path)
+        .and_then(|mut f| f.read_to_end(&mut text))
+        .map_err(|source| PolicyError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+    let key = text.trim_ascii_end();
+    if key.is_empty() || key.contains(&b'\n') {
+        return Err(PolicyError::Invalid(format!(
+            "identity {who:?}: secret_key_file {shown} must hold the SecretKey on one line"
+        )));
+    }
+    Ok(SecretBytes::new(key.to_vec()))
 }
 
 fn digest(who: &str, field: &str, hex_text: &str) -> Result<[u8; DIGEST_LEN], PolicyError> {
@@ -520,13 +602,13 @@ identities:
             ("identities: [", "policy: "),
             (
                 "identities:\n  - name: a\n    allow: ['*']\n",
-                "needs exactly one of token_sha256 and cert_sha256",
+                "needs exactly one of token_sha256, cert_sha256 and secret_id",
             ),
             (
                 &format!(
                     "identities:\n  - name: a\n    token_sha256: '{t}'\n    cert_sha256: '{t}'\n    allow: ['*']\n"
                 ),
-                "needs exactly one of token_sha256 and cert_sha256",
+                "needs exactly one of token_sha256, cert_sha256 and secret_id",
             ),
             (
                 "identities:\n  - name: a\n    token_sha256: 'abc'\n    allow: ['*']\n",

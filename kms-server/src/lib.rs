@@ -6,7 +6,8 @@
 //! `default-features = false`. The `grpc` feature (on by default) adds the tonic service
 //! ([`service`]) and the server loop ([`server`]) behind the `kms-server` binary.
 //!
-//! Layers, top to bottom: `service`/`server`/`tls`/`limits` (transport; `audit` and `metrics` at its edge) -> [`kms`] (the calls, the cache,
+//! Layers, top to bottom: `service`/`tencent`/`server`/`tls`/`limits` (transport; `tencent` is the
+//! Tencent Cloud API 3.0 front end over `service`; `audit` and `metrics` at its edge) -> [`kms`] (the calls, the cache,
 //! deadlines, seeding) -> [`keys`] (the key model, its field rules and the state table), [`blob`],
 //! [`root_key`], [`secret`], [`context`] (formats and key types) -> [`store`] (the [`KeyStore`]
 //! trait; SQLite behind it).
@@ -36,6 +37,8 @@ pub mod server;
 #[cfg(feature = "grpc")]
 pub mod service;
 pub mod store;
+#[cfg(feature = "grpc")]
+pub mod tencent;
 #[cfg(feature = "grpc")]
 pub mod tls;
 

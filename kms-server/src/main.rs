@@ -11,6 +11,7 @@ use kms_server::{
     metrics::Metrics,
     server::{self, ServerOptions},
     service::{AccessControl, Observers},
+    tencent::{self, Credentials, SecretPair},
     tls::{ClientAuth, TlsArgs},
 };
 
@@ -63,6 +64,11 @@ struct Cli {
     /// by state; never a key id).
     #[arg(long)]
     metrics_listen: Option<SocketAddr>,
+    /// SecretId of the Tencent Cloud API 3.0 pair (with TENCENTCLOUD_SECRET_KEY, which only the
+    /// environment gives, and which is removed from it once read). Without --policy, Tencent API
+    /// calls must be signed with this pair; with neither, signatures are not checked.
+    #[arg(long, env = tencent::SECRET_ID_ENV)]
+    tencent_secret_id: Option<String>,
     #[command(flatten)]
     tls: TlsArgs,
     #[command(flatten)]
@@ -123,6 +129,37 @@ fn access_control(cli: &Cli) -> Result<AccessControl, Box<dyn std::error::Error>
     Ok(AccessControl::allow_all())
 }
 
+/// The pair Tencent API calls are checked against without a policy: both halves or neither.
+fn tencent_credentials(
+    cli: &Cli,
+    access: &AccessControl,
+    secret_key: Option<kms_server::SecretBytes>,
+) -> Result<Credentials, Box<dyn std::error::Error>> {
+    let pair = match (&cli.tencent_secret_id, secret_key) {
+        (None, None) => return Ok(Credentials::Unchecked),
+        (Some(secret_id), Some(key)) => SecretPair {
+            secret_id: secret_id.clone(),
+            secret_key: Arc::new(key),
+        },
+        _ => {
+            return Err(format!(
+                "{} and {} go together: set both, or neither",
+                tencent::SECRET_ID_ENV,
+                tencent::SECRET_KEY_ENV
+            )
+            .into());
+        }
+    };
+    if access.is_enforced() {
+        tracing::warn!(
+            "{} is ignored under --policy: Tencent API callers are the policy's secret_id identities",
+            tencent::SECRET_ID_ENV
+        );
+        return Ok(Credentials::Unchecked);
+    }
+    Ok(Credentials::Pair(pair))
+}
+
 fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let audit = match &cli.audit_log {
         None => None,
@@ -159,8 +196,9 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     #[cfg(unix)]
     let handed_off = root_key_handoff::receive()?;
     #[cfg(not(unix))]
-    let handed_off = None;
-    let root_key = match handed_off {
+    let handed_off = root_key_handoff::HandedOff::from_env();
+    let tencent_credentials = tencent_credentials(&cli, &access, handed_off.tencent_secret_key)?;
+    let root_key = match handed_off.root_key {
         Some(key) => key,
         None => RootKey::from_env_or_file(&key_file)?,
     };
@@ -219,6 +257,8 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             call_deadline_secs = limits.call_deadline.as_secs(),
             "kms-server listening on {addr}"
         );
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!("tencent api listening on {scheme}://{addr} (the gRPC port, HTTP/1.1)");
         // Said once the server is up, so a start that fails ends on its error line alone.
         if !access.is_enforced() {
             tracing::warn!(
@@ -232,61 +272,118 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             observers,
             tls,
             limits,
+            tencent: tencent_credentials,
         };
         server::serve(listener, kms, options, server::shutdown_signal()).await?;
         Ok(())
     })
 }
 
-/// `KMS_ROOT_KEY` must not stay readable in `/proc/<pid>/environ` for the server's whole life, and
-/// removing a variable from the running process is `unsafe` in Rust 2024 (which the workspace
-/// forbids). So the process replaces itself (exec: same pid, same arguments) with a copy whose
-/// environment lacks the variable, and hands the key over through a pipe on its standard input.
-#[cfg(unix)]
+/// `KMS_ROOT_KEY` and `TENCENTCLOUD_SECRET_KEY` must not stay readable in `/proc/<pid>/environ`
+/// for the server's whole life, and removing a variable from the running process is `unsafe` in
+/// Rust 2024 (which the workspace forbids). So the process replaces itself (exec: same pid, same
+/// arguments) with a copy whose environment lacks them, and hands them over through a pipe on its
+/// standard input, one `NAME=value` line each.
 mod root_key_handoff {
+    #[cfg(unix)]
     use std::io::{Read as _, Write as _};
+    #[cfg(unix)]
     use std::os::unix::process::CommandExt as _;
 
-    use kms_server::RootKey;
+    use kms_server::{RootKey, SecretBytes, tencent::SECRET_KEY_ENV};
     use zeroize::Zeroizing;
 
-    /// Set (to `stdin`) in the re-executed process: its root key arrives on standard input.
+    /// Set (to `stdin`) in the re-executed process: its secrets arrive on standard input.
+    #[cfg(unix)]
     const HANDOFF: &str = "KMS_ROOT_KEY_HANDOFF";
+    /// The variables handed over.
+    const SECRETS: [&str; 2] = [RootKey::ENV, SECRET_KEY_ENV];
+    /// Longest value handed over: the whole text must fit in a pipe buffer before the exec.
+    #[cfg(unix)]
+    const MAX_VALUE_BYTES: usize = 1024;
 
-    /// With `KMS_ROOT_KEY` set, re-executes the server without it; returns only on failure, or
-    /// when there is nothing to scrub.
-    pub fn scrub_environment() -> Result<(), String> {
-        let Some(key) = std::env::var_os(RootKey::ENV) else {
-            return Ok(());
-        };
-        let key = Zeroizing::new(key.into_encoded_bytes());
-        let exe = std::env::current_exe()
-            .map_err(|e| format!("cannot find this executable to drop KMS_ROOT_KEY: {e}"))?;
-        let (reader, mut writer) =
-            std::io::pipe().map_err(|e| format!("cannot hand over KMS_ROOT_KEY: {e}"))?;
-        // 44 bytes fit in any pipe buffer: the write completes before the exec.
-        writer
-            .write_all(&key)
-            .map_err(|e| format!("cannot hand over KMS_ROOT_KEY: {e}"))?;
-        drop(writer);
-        let err = std::process::Command::new(exe)
-            .args(std::env::args_os().skip(1))
-            .env_remove(RootKey::ENV)
-            .env(HANDOFF, "stdin")
-            .stdin(reader)
-            .exec();
-        Err(format!("cannot re-execute without KMS_ROOT_KEY: {err}"))
+    /// What the environment held.
+    pub struct HandedOff {
+        pub root_key: Option<RootKey>,
+        pub tencent_secret_key: Option<SecretBytes>,
     }
 
-    /// The root key handed over by [`scrub_environment`], in the re-executed process.
-    pub fn receive() -> Result<Option<RootKey>, Box<dyn std::error::Error>> {
-        if std::env::var_os(HANDOFF).is_none() {
-            return Ok(None);
+    impl HandedOff {
+        /// Reads the variables in place (where the environment cannot be scrubbed).
+        #[cfg(not(unix))]
+        pub fn from_env() -> Self {
+            Self {
+                root_key: None, // RootKey::from_env_or_file reads it
+                tencent_secret_key: std::env::var_os(SECRET_KEY_ENV)
+                    .map(|v| SecretBytes::new(v.into_encoded_bytes())),
+            }
         }
-        let mut text = Zeroizing::new(String::new());
+    }
+
+    /// With a secret variable set, re-executes the server without them; returns only on failure,
+    /// or when there is nothing to scrub.
+    #[cfg(unix)]
+    pub fn scrub_environment() -> Result<(), String> {
+        let mut text = Zeroizing::new(Vec::new());
+        for name in SECRETS {
+            let Some(value) = std::env::var_os(name) else {
+                continue;
+            };
+            let value = Zeroizing::new(value.into_encoded_bytes());
+            if value.len() > MAX_VALUE_BYTES || value.contains(&b'\n') {
+                return Err(format!(
+                    "{name} must be one line of at most {MAX_VALUE_BYTES} bytes"
+                ));
+            }
+            text.extend_from_slice(name.as_bytes());
+            text.push(b'=');
+            text.extend_from_slice(&value);
+            text.push(b'\n');
+        }
+        if text.is_empty() {
+            return Ok(());
+        }
+        let exe = std::env::current_exe()
+            .map_err(|e| format!("cannot find this executable to drop {SECRETS:?}: {e}"))?;
+        let (reader, mut writer) =
+            std::io::pipe().map_err(|e| format!("cannot hand over {SECRETS:?}: {e}"))?;
+        // At most a few KiB fit in any pipe buffer: the write completes before the exec.
+        writer
+            .write_all(&text)
+            .map_err(|e| format!("cannot hand over {SECRETS:?}: {e}"))?;
+        drop(writer);
+        let mut command = std::process::Command::new(exe);
+        command.args(std::env::args_os().skip(1));
+        for name in SECRETS {
+            command.env_remove(name);
+        }
+        let err = command.env(HANDOFF, "stdin").stdin(reader).exec();
+        Err(format!("cannot re-execute without {SECRETS:?}: {err}"))
+    }
+
+    /// The secrets handed over by [`scrub_environment`], in the re-executed process.
+    #[cfg(unix)]
+    pub fn receive() -> Result<HandedOff, Box<dyn std::error::Error>> {
+        let mut handed = HandedOff {
+            root_key: None,
+            tencent_secret_key: None,
+        };
+        if std::env::var_os(HANDOFF).is_none() {
+            return Ok(handed);
+        }
+        let mut text = Zeroizing::new(Vec::new());
         std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| format!("root key handover: {e}"))?;
-        Ok(Some(RootKey::from_base64(&text)?))
+            .read_to_end(&mut text)
+            .map_err(|e| format!("secret handover: {e}"))?;
+        for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            if let Some(v) = line.strip_prefix(format!("{}=", RootKey::ENV).as_bytes()) {
+                let v =
+                    std::str::from_utf8(v).map_err(|_| format!("{} is not text", RootKey::ENV))?;
+                handed.root_key = Some(RootKey::from_base64(v)?);
+            } else if let Some(v) = line.strip_prefix(format!("{SECRET_KEY_ENV}=").as_bytes()) {
+                handed.tencent_secret_key = Some(SecretBytes::new(v.to_vec()));
+            }
+        }
+        Ok(handed)
     }
 }

@@ -1,6 +1,10 @@
 //! The server loop: the KMS service plus gRPC health and reflection on a listener the caller binds
 //! (so tests use `127.0.0.1:0`), optionally under TLS ([`crate::tls`]), within the
 //! [`Limits`](crate::limits::Limits), a background task for deadlines, and graceful shutdown.
+//!
+//! The same listener serves the Tencent Cloud API 3.0 front end ([`crate::tencent`]): HTTP/1.1
+//! `POST /` next to gRPC on HTTP/2 (hyper tells the two apart by the HTTP/2 preface), so a
+//! Tencent SDK needs only this server's address as its endpoint.
 
 use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
 
@@ -12,6 +16,7 @@ use crate::{
     kms::Kms,
     limits::Limits,
     service::{AccessControl, KmsService, Observers},
+    tencent::{Credentials, TencentApi},
     tls::ServerTls,
 };
 
@@ -33,6 +38,9 @@ pub struct ServerOptions {
     pub tls: Option<ServerTls>,
     /// Message size, streams, connections and call deadline.
     pub limits: Limits,
+    /// The credentials Tencent API calls are checked against without a policy (default:
+    /// development mode, unchecked).
+    pub tencent: Credentials,
 }
 
 impl Default for ServerOptions {
@@ -44,6 +52,7 @@ impl Default for ServerOptions {
             observers: Arc::new(Observers::default()),
             tls: None,
             limits: Limits::default(),
+            tencent: Credentials::default(),
         }
     }
 }
@@ -82,16 +91,22 @@ pub async fn serve(
 
     let limits = options.limits;
     let mut builder = tonic::transport::Server::builder()
+        .accept_http1(true)
         .max_concurrent_streams(limits.max_concurrent_streams)
         .timeout(limits.call_deadline);
     if let Some(tls) = options.tls {
         builder = builder.tls_config(tls.config)?;
     }
-    let kms_service = KeyManagementServiceServer::new(
-        KmsService::with_access(kms.clone(), options.access.clone())
-            .with_observers(options.observers.clone()),
-    )
-    .max_decoding_message_size(limits.max_message_bytes);
+    let service = KmsService::with_access(kms.clone(), options.access.clone())
+        .with_observers(options.observers.clone());
+    let tencent = TencentApi::new(
+        service.clone(),
+        kms.clone(),
+        options.access.clone(),
+        options.tencent,
+    );
+    let kms_service = KeyManagementServiceServer::new(service)
+        .max_decoding_message_size(limits.max_message_bytes);
     let stop_ticker = Arc::new(tokio::sync::Notify::new());
     let ticker = tokio::spawn(run_deadlines(kms, options.tick, stop_ticker.clone()));
     let reloader = options
@@ -101,11 +116,14 @@ pub async fn serve(
     // `Server::tcp_nodelay` does not reach sockets from a listener the caller bound: the gate sets
     // it on each accepted socket.
     let incoming = crate::limits::incoming(listener, limits.max_connections);
-    let result = builder
-        .add_service(health)
+    let routes = tonic::service::Routes::new(health)
         .add_service(reflection)
         .add_service(reflection_v1alpha)
         .add_service(kms_service)
+        .into_axum_router()
+        .merge(tencent.router());
+    let result = builder
+        .add_routes(routes.into())
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
     // The ticker holds the KMS (and so the data-directory lock), also inside a deadline check

@@ -30,7 +30,7 @@ mod gate;
 
 pub use call::{Observers, status};
 pub use convert::metadata_to_pb;
-pub use gate::{AUTHORIZATION_METADATA, AccessControl};
+pub use gate::{AUTHORIZATION_METADATA, AccessControl, TencentCaller};
 
 use call::{Call, answered_key, item_error};
 use convert::{check_batch, data_key_to_pb, generate, spec_from_pb, state_from_pb};

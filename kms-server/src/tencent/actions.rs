@@ -1,0 +1,471 @@
+//! The actions: a typed request and response per Tencent action, each call made through the gRPC
+//! service's own method, so the gate (identity, allowed actions and keys), the audit line, the
+//! metrics and the request log are the gRPC path's, not a copy of it. What is left here is the
+//! wire form: Tencent's names and types, base64 text for bytes, `EncryptionContext` as the JSON
+//! text Tencent takes (the gRPC API carries it as base64 of that text), integer unix times.
+
+use base64::{Engine as _, engine::general_purpose::STANDARD};
+use kms_proto::pb::{self, key_management_service_server::KeyManagementService as _};
+use serde::{Serialize, de::DeserializeOwned};
+use tonic::{Response, Status};
+
+use super::{
+    Call,
+    params::*,
+    wire::{ApiAction, ApiError, code},
+};
+
+/// Default and largest `Limit` of ListKeys, as the cloud has them.
+pub const LIST_KEYS_DEFAULT_LIMIT: u32 = 10;
+/// Largest `Limit` of ListKeys.
+pub const LIST_KEYS_MAX_LIMIT: u32 = 200;
+/// CreateKey `Type` of a key whose material the KMS generates.
+const TYPE_KMS_GENERATED: u32 = 1;
+/// CreateKey `Type` of a key whose material is imported.
+const TYPE_EXTERNAL: u32 = 2;
+/// `KeyMetadata.Type` of the keys made here: AES-256-GCM, the FIPS-standard kind (4 is SM).
+const METADATA_TYPE_FIPS: u32 = 2;
+
+/// Runs `action` with its parameters; the answer's fields, ready for the envelope.
+pub(super) async fn run(
+    call: &Call,
+    action: ApiAction,
+    params: serde_json::Value,
+) -> Result<serde_json::Value, ApiError> {
+    use ApiAction as A;
+    let s = &call.service;
+    match action {
+        A::CreateKey => {
+            let p: CreateKey = parse(params)?;
+            let alias = required(p.alias, "Alias")?;
+            match p.r#type.unwrap_or(TYPE_KMS_GENERATED) {
+                TYPE_KMS_GENERATED => {}
+                TYPE_EXTERNAL => {
+                    return Err(ApiError::unsupported(
+                        "Type=2 (EXTERNAL, imported key material) is not supported yet",
+                    ));
+                }
+                t => {
+                    return Err(ApiError::new(
+                        code::INVALID_TYPE,
+                        format!("Type must be 1 or 2, got {t}"),
+                    ));
+                }
+            }
+            let key_usage = p.key_usage.unwrap_or_default();
+            if !key_usage.is_empty() && key_usage != crate::keys::KEY_USAGE {
+                return Err(ApiError::new(
+                    code::INVALID_KEY_USAGE,
+                    format!(
+                        "KeyUsage {key_usage:?} is not supported: only {}",
+                        crate::keys::KEY_USAGE
+                    ),
+                ));
+            }
+            kms_types::naming::validate_alias(&alias)
+                .map_err(|e| ApiError::new(code::INVALID_ALIAS, e.to_string()))?;
+            let tagged = !p.tags.as_ref().is_none_or(Vec::is_empty);
+            let r = s
+                .create_key(call.request(pb::CreateKeyRequest {
+                    alias,
+                    description: p.description.unwrap_or_default(),
+                    key_usage,
+                }))
+                .await;
+            let m = metadata(answer(r)?.key_metadata)?;
+            to_json(CreateKeyOut {
+                key_id: m.key_id,
+                alias: m.alias,
+                create_time: m.create_time,
+                description: m.description,
+                key_state: m.key_state,
+                key_usage: m.key_usage,
+                tag_code: u32::from(tagged),
+                tag_msg: if tagged {
+                    "tags are not kept by this emulator; the key was created without them"
+                } else {
+                    ""
+                },
+            })
+        }
+        A::DescribeKey => {
+            let key_id = key_id(params)?;
+            let r = s
+                .describe_key(call.request(pb::DescribeKeyRequest { key_id }))
+                .await;
+            to_json(KeyMetadataOut {
+                key_metadata: metadata(answer(r)?.key_metadata)?,
+            })
+        }
+        A::ListKeys => {
+            let p: ListKeys = parse(params)?;
+            let limit = p.limit.unwrap_or(LIST_KEYS_DEFAULT_LIMIT);
+            if limit == 0 || limit > LIST_KEYS_MAX_LIMIT {
+                return Err(ApiError::value(format!(
+                    "Limit must be 1..={LIST_KEYS_MAX_LIMIT}, got {limit}"
+                )));
+            }
+            let include_service_keys = match p.role.unwrap_or(0) {
+                0 => false,
+                1 => true,
+                r => return Err(ApiError::value(format!("Role must be 0 or 1, got {r}"))),
+            };
+            let r = s
+                .list_keys(call.request(pb::ListKeysRequest {
+                    offset: p.offset.unwrap_or(0),
+                    limit,
+                    state: pb::KeyState::Unspecified as i32,
+                    include_service_keys,
+                }))
+                .await;
+            let page = answer(r)?;
+            to_json(ListKeysOut {
+                keys: page
+                    .keys
+                    .into_iter()
+                    .map(|k| KeyIdOut { key_id: k.key_id })
+                    .collect(),
+                total_count: page.total_count,
+            })
+        }
+        A::EnableKey => {
+            let key_id = key_id(params)?;
+            answer(
+                s.enable_key(call.request(pb::EnableKeyRequest { key_id }))
+                    .await,
+            )?;
+            empty()
+        }
+        A::DisableKey => {
+            let key_id = key_id(params)?;
+            answer(
+                s.disable_key(call.request(pb::DisableKeyRequest { key_id }))
+                    .await,
+            )?;
+            empty()
+        }
+        A::ArchiveKey => {
+            let key_id = key_id(params)?;
+            answer(
+                s.archive_key(call.request(pb::ArchiveKeyRequest { key_id }))
+                    .await,
+            )?;
+            empty()
+        }
+        A::CancelKeyArchive => {
+            let key_id = key_id(params)?;
+            let r = s
+                .cancel_key_archive(call.request(pb::CancelKeyArchiveRequest { key_id }))
+                .await;
+            answer(r)?;
+            empty()
+        }
+        A::ScheduleKeyDeletion => {
+            let p: KeyDays = parse(params)?;
+            let key_id = required(p.key_id, "KeyId")?;
+            let days = required(p.pending_window_in_days, "PendingWindowInDays")?;
+            let window = crate::kms::lifecycle::PENDING_WINDOW_DAYS;
+            if !window.contains(&days) {
+                return Err(ApiError::new(
+                    code::INVALID_PENDING_WINDOW,
+                    format!(
+                        "PendingWindowInDays must be {}..={}, got {days}",
+                        window.start(),
+                        window.end()
+                    ),
+                ));
+            }
+            let r = s
+                .schedule_key_deletion(call.request(pb::ScheduleKeyDeletionRequest {
+                    key_id,
+                    pending_window_in_days: days,
+                }))
+                .await;
+            let r = answer(r)?;
+            to_json(DeletionOut {
+                deletion_date: r.deletion_date,
+                key_id: r.key_id,
+            })
+        }
+        A::CancelKeyDeletion => {
+            let key_id = key_id(params)?;
+            let r = s
+                .cancel_key_deletion(call.request(pb::CancelKeyDeletionRequest { key_id }))
+                .await;
+            to_json(KeyIdOut {
+                key_id: answer(r)?.key_id,
+            })
+        }
+        A::UpdateAlias => {
+            let p: UpdateAlias = parse(params)?;
+            let key_id = required(p.key_id, "KeyId")?;
+            let alias = required(p.alias, "Alias")?;
+            kms_types::naming::validate_alias(&alias)
+                .map_err(|e| ApiError::new(code::INVALID_ALIAS, e.to_string()))?;
+            answer(
+                s.update_alias(call.request(pb::UpdateAliasRequest { key_id, alias }))
+                    .await,
+            )?;
+            empty()
+        }
+        A::UpdateKeyDescription => {
+            let p: UpdateDescription = parse(params)?;
+            let key_id = required(p.key_id, "KeyId")?;
+            let description = required(p.description, "Description")?;
+            let r = s
+                .update_key_description(call.request(pb::UpdateKeyDescriptionRequest {
+                    key_id,
+                    description,
+                }))
+                .await;
+            answer(r)?;
+            empty()
+        }
+        A::EnableKeyRotation => {
+            let p: KeyDays = parse(params)?;
+            let key_id = required(p.key_id, "KeyId")?;
+            let r = s
+                .enable_key_rotation(call.request(pb::EnableKeyRotationRequest {
+                    key_id,
+                    rotate_days: p.rotate_days.unwrap_or(0),
+                }))
+                .await;
+            answer(r)?;
+            empty()
+        }
+        A::DisableKeyRotation => {
+            let key_id = key_id(params)?;
+            let r = s
+                .disable_key_rotation(call.request(pb::DisableKeyRotationRequest { key_id }))
+                .await;
+            answer(r)?;
+            empty()
+        }
+        A::GetKeyRotationStatus => {
+            let key_id = key_id(params)?;
+            let r = s
+                .get_key_rotation_status(call.request(pb::GetKeyRotationStatusRequest { key_id }))
+                .await;
+            to_json(RotationOut {
+                key_rotation_enabled: answer(r)?.key_rotation_enabled,
+            })
+        }
+        A::RotateKey => {
+            let key_id = key_id(params)?;
+            let r = answer(
+                s.rotate_key(call.request(pb::RotateKeyRequest { key_id }))
+                    .await,
+            )?;
+            // Rotation is done when the call returns; the task id names the version it made.
+            to_json(TaskOut {
+                task_id: format!("{}-v{}", r.key_id, r.key_version),
+            })
+        }
+        A::GenerateDataKey => {
+            let p: GenerateDataKey = parse(params)?;
+            let key_id = required(p.key_id, "KeyId")?;
+            if p.encryption_public_key
+                .as_deref()
+                .is_some_and(|k| !k.is_empty())
+            {
+                return Err(ApiError::unsupported(
+                    "EncryptionPublicKey (data keys returned under a public key) is not supported",
+                ));
+            }
+            if p.is_hosted_by_kms.unwrap_or(0) != 0 {
+                return Err(ApiError::unsupported(
+                    "IsHostedByKms (hosted data keys) is not supported",
+                ));
+            }
+            let key_spec = match (p.key_spec.as_deref(), p.number_of_bytes) {
+                (_, Some(_)) | (None, None) => pb::KeySpec::Unspecified,
+                (Some("AES_256"), None) => pb::KeySpec::Aes256,
+                (Some("AES_128"), None) => pb::KeySpec::Aes128,
+                (Some(other), None) => {
+                    return Err(ApiError::value(format!(
+                        "KeySpec must be AES_256 or AES_128, got {other:?}"
+                    )));
+                }
+            };
+            if key_spec == pb::KeySpec::Unspecified && p.number_of_bytes.is_none() {
+                return Err(ApiError::missing("KeySpec or NumberOfBytes"));
+            }
+            let r = s
+                .generate_data_key(call.request(pb::GenerateDataKeyRequest {
+                    key_id,
+                    key_spec: key_spec as i32,
+                    number_of_bytes: p.number_of_bytes.unwrap_or(0),
+                    encryption_context: context(p.encryption_context.as_deref()),
+                }))
+                .await;
+            let dk = answer(r)?;
+            to_json(DataKeyOut {
+                key_id: dk.key_id,
+                plaintext: STANDARD.encode(&dk.plaintext),
+                ciphertext_blob: STANDARD.encode(&dk.ciphertext_blob),
+            })
+        }
+        A::Encrypt => {
+            let p: Encrypt = parse(params)?;
+            let key_id = required(p.key_id, "KeyId")?;
+            let plaintext = STANDARD
+                .decode(required(p.plaintext, "Plaintext")?)
+                .map_err(|_| ApiError::new(code::INVALID_PLAINTEXT, "Plaintext must be base64"))?;
+            let r = s
+                .encrypt(call.request(pb::EncryptRequest {
+                    key_id,
+                    plaintext,
+                    encryption_context: context(p.encryption_context.as_deref()),
+                }))
+                .await;
+            let sealed = answer(r)?;
+            to_json(SealedOut {
+                ciphertext_blob: STANDARD.encode(&sealed.ciphertext_blob),
+                key_id: sealed.key_id,
+            })
+        }
+        A::Decrypt => {
+            let p: Decrypt = parse(params)?;
+            if p.encryption_public_key
+                .as_deref()
+                .is_some_and(|k| !k.is_empty())
+            {
+                return Err(ApiError::unsupported(
+                    "EncryptionPublicKey (plaintext returned under a public key) is not supported",
+                ));
+            }
+            let blob = blob(required(p.ciphertext_blob, "CiphertextBlob")?)?;
+            let r = s
+                .decrypt(call.request(pb::DecryptRequest {
+                    ciphertext_blob: blob,
+                    encryption_context: context(p.encryption_context.as_deref()),
+                }))
+                .await;
+            let d = answer(r)?;
+            to_json(OpenedOut {
+                key_id: d.key_id,
+                plaintext: STANDARD.encode(&d.plaintext),
+            })
+        }
+        A::ReEncrypt => {
+            let p: ReEncrypt = parse(params)?;
+            let blob = blob(required(p.ciphertext_blob, "CiphertextBlob")?)?;
+            let r = s
+                .re_encrypt(call.request(pb::ReEncryptRequest {
+                    ciphertext_blob: blob,
+                    destination_key_id: p.destination_key_id.unwrap_or_default(),
+                    source_encryption_context: context(p.source_encryption_context.as_deref()),
+                    destination_encryption_context: context(
+                        p.destination_encryption_context.as_deref(),
+                    ),
+                }))
+                .await;
+            let re = answer(r)?;
+            to_json(ReEncryptedOut {
+                ciphertext_blob: STANDARD.encode(&re.ciphertext_blob),
+                key_id: re.key_id,
+                source_key_id: re.source_key_id,
+                re_encrypted: re.re_encrypted,
+            })
+        }
+        A::GenerateRandom => {
+            let p: Random = parse(params)?;
+            let n = required(p.number_of_bytes, "NumberOfBytes")?;
+            let r = s
+                .generate_random(call.request(pb::GenerateRandomRequest { number_of_bytes: n }))
+                .await;
+            to_json(RandomOut {
+                plaintext: STANDARD.encode(answer(r)?.plaintext),
+            })
+        }
+    }
+}
+
+/// The gRPC answer, or its refusal with the Tencent code the status carries.
+fn answer<T>(r: Result<Response<T>, Status>) -> Result<T, ApiError> {
+    r.map(Response::into_inner).map_err(|status| {
+        let code = status
+            .metadata()
+            .get(kms_types::ERROR_CODE_METADATA)
+            .and_then(|v| v.to_str().ok())
+            .and_then(kms_types::ErrorCode::from_code)
+            .map_or(code::INTERNAL_ERROR, kms_types::ErrorCode::as_str);
+        let message = if code == code::INTERNAL_ERROR {
+            "internal error".to_owned()
+        } else {
+            status.message().to_owned()
+        };
+        ApiError::new(code, message)
+    })
+}
+
+fn parse<T: DeserializeOwned>(params: serde_json::Value) -> Result<T, ApiError> {
+    serde_json::from_value(params)
+        .map_err(|e| ApiError::new(code::INVALID_PARAMETER, format!("invalid parameters: {e}")))
+}
+
+fn required<T>(v: Option<T>, name: &str) -> Result<T, ApiError> {
+    v.ok_or_else(|| ApiError::missing(name))
+}
+
+fn key_id(params: serde_json::Value) -> Result<String, ApiError> {
+    let p: KeyOnly = parse(params)?;
+    required(p.key_id, "KeyId")
+}
+
+/// Tencent's `EncryptionContext` (a JSON text) as the gRPC API carries it (base64 of that text);
+/// the core parses and checks it as for any gRPC call.
+fn context(json: Option<&str>) -> String {
+    json.filter(|j| !j.is_empty())
+        .map(|j| STANDARD.encode(j))
+        .unwrap_or_default()
+}
+
+fn blob(text: String) -> Result<Vec<u8>, ApiError> {
+    kms_types::context::B64_LENIENT
+        .decode(text.trim())
+        .map_err(|_| ApiError::new(code::INVALID_CIPHERTEXT, "CiphertextBlob must be base64"))
+}
+
+fn to_json<T: Serialize>(v: T) -> Result<serde_json::Value, ApiError> {
+    serde_json::to_value(v).map_err(|e| {
+        tracing::error!(error = %e, "cannot encode a response");
+        ApiError::new(code::INTERNAL_ERROR, "internal error")
+    })
+}
+
+fn empty() -> Result<serde_json::Value, ApiError> {
+    Ok(serde_json::Value::Object(serde_json::Map::new()))
+}
+
+fn metadata(m: Option<pb::KeyMetadata>) -> Result<KeyMetadata, ApiError> {
+    let m = m.ok_or_else(|| ApiError::new(code::INTERNAL_ERROR, "internal error"))?;
+    let key_state = match pb::KeyState::try_from(m.state) {
+        Ok(pb::KeyState::Enabled) => crate::KeyState::Enabled,
+        Ok(pb::KeyState::Disabled) => crate::KeyState::Disabled,
+        Ok(pb::KeyState::PendingDelete) => crate::KeyState::PendingDelete,
+        Ok(pb::KeyState::PendingImport) => crate::KeyState::PendingImport,
+        Ok(pb::KeyState::Archived) => crate::KeyState::Archived,
+        Ok(pb::KeyState::Unspecified) | Err(_) => {
+            return Err(ApiError::new(code::INTERNAL_ERROR, "internal error"));
+        }
+    }
+    .as_str();
+    Ok(KeyMetadata {
+        resource_id: format!("creatorUin/0/{}", m.key_id),
+        key_id: m.key_id,
+        alias: m.alias,
+        create_time: m.create_time,
+        description: m.description,
+        key_state,
+        key_usage: m.key_usage,
+        r#type: METADATA_TYPE_FIPS,
+        creator_uin: 0,
+        key_rotation_enabled: m.rotation_enabled,
+        owner: m.owner,
+        next_rotate_time: m.next_rotate_time,
+        deletion_date: m.deletion_date,
+        origin: m.origin,
+        valid_to: 0,
+    })
+}

@@ -1,0 +1,342 @@
+//! The Tencent Cloud API 3.0 front end: what `tencentcloud-sdk-python` (kms), the other official
+//! SDKs and `tccli` speak, served on the gRPC listener as HTTP/1.1 `POST /` (and `GET /`) next to
+//! gRPC on HTTP/2 (see [`crate::server`]). Applications written against Tencent KMS then point
+//! their SDK's endpoint at this server and change nothing else.
+//!
+//! One request: the body is read up to [`MAX_BODY_BYTES`]; the TC3-HMAC-SHA256 signature is
+//! checked ([`signature`]) against the credentials the server was given ([`Credentials`]);
+//! `X-TC-Version` must be `2019-01-18`; `X-TC-Action` is parsed once into an action
+//! ([`wire::ApiAction`]); the action runs through the gRPC service's own method ([`actions`]),
+//! so the policy, the audit line, the metrics and the error mapping are exactly the gRPC path's.
+//!
+//! Who is calling:
+//! - with a policy (`--policy`), the identities that have a `secret_id` and `secret_key_file`
+//!   (see [`crate::access`]): the call runs as that identity, with its allowed actions and keys;
+//! - without a policy, the pair in `TENCENTCLOUD_SECRET_ID` / `TENCENTCLOUD_SECRET_KEY`, if
+//!   given: every signed call is allowed, as in gRPC's development mode;
+//! - with neither, development mode: signatures are not checked at all (the binary serves
+//!   development mode on loopback addresses only, unless told `--insecure-no-auth`).
+
+mod actions;
+mod params;
+pub mod signature;
+pub mod wire;
+
+use std::sync::Arc;
+
+use axum::{
+    body::Body,
+    extract::{Request, State},
+    http::{HeaderMap, HeaderValue, Method, header},
+    response::Response,
+};
+use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
+
+use crate::{
+    blob::BLOB_MIN_LEN,
+    kms::{Kms, data_keys::ENCRYPT_PLAINTEXT_BYTES},
+    secret::SecretBytes,
+    service::{AccessControl, KmsService, TencentCaller},
+};
+use wire::{API_VERSION, ApiAction, ApiError, code};
+
+/// Largest base64 text of a ciphertext blob (an Encrypt of the largest plaintext).
+const MAX_BLOB_BASE64: usize = (BLOB_MIN_LEN + *ENCRYPT_PLAINTEXT_BYTES.end()).div_ceil(3) * 4;
+/// Largest JSON string of one encryption context: every character escaped as `\uXXXX`.
+const MAX_CONTEXT_JSON_STRING: usize = 6 * kms_types::limits::MAX_CONTEXT_JSON_BYTES;
+/// Largest request body (32 KiB): the largest legitimate request, a ReEncrypt of the largest
+/// blob with two of the largest contexts, plus room for the names and ids, rounded up to 16 KiB.
+/// A larger body is refused with `RequestSizeLimitExceeded` (HTTP 200, the cloud's way).
+pub const MAX_BODY_BYTES: usize =
+    (MAX_BLOB_BASE64 + 2 * MAX_CONTEXT_JSON_STRING + 4096).next_multiple_of(16 << 10);
+
+const _: () = assert!(MAX_BODY_BYTES >= MAX_BLOB_BASE64 + 2 * MAX_CONTEXT_JSON_STRING);
+
+/// The environment variables of the Tencent SDKs' and tccli's credential pair.
+pub const SECRET_ID_ENV: &str = "TENCENTCLOUD_SECRET_ID";
+/// See [`SECRET_ID_ENV`].
+pub const SECRET_KEY_ENV: &str = "TENCENTCLOUD_SECRET_KEY";
+
+/// A SecretId and its SecretKey.
+#[derive(Debug, Clone)]
+pub struct SecretPair {
+    /// The SecretId (public).
+    pub secret_id: String,
+    /// The SecretKey: it signs, so the server must hold it (not a digest).
+    pub secret_key: Arc<SecretBytes>,
+}
+
+/// The credentials Tencent API calls are checked against when no policy is enforced.
+#[derive(Debug, Clone, Default)]
+pub enum Credentials {
+    /// Development mode: signatures are not checked.
+    #[default]
+    Unchecked,
+    /// One pair; every call signed with it is allowed.
+    Pair(SecretPair),
+}
+
+/// The front end: the gRPC service it calls through, the core (for the clock) and the credentials.
+#[derive(Debug, Clone)]
+pub struct TencentApi {
+    service: KmsService,
+    kms: Arc<Kms>,
+    access: Arc<AccessControl>,
+    credentials: Credentials,
+}
+
+impl TencentApi {
+    /// A front end over `service`, which must enforce `access`.
+    pub fn new(
+        service: KmsService,
+        kms: Arc<Kms>,
+        access: Arc<AccessControl>,
+        credentials: Credentials,
+    ) -> Self {
+        Self {
+            service,
+            kms,
+            access,
+            credentials,
+        }
+    }
+
+    /// The routes: `POST /` and `GET /`.
+    pub fn router(self) -> axum::Router {
+        axum::Router::new()
+            .route("/", axum::routing::any(handle))
+            .with_state(Arc::new(self))
+    }
+}
+
+/// One call on its way to the gRPC service: who makes it, from where.
+pub(crate) struct Call {
+    service: KmsService,
+    caller: Option<TencentCaller>,
+    tcp: Option<TcpConnectInfo>,
+    tls: Option<TlsConnectInfo<TcpConnectInfo>>,
+}
+
+impl Call {
+    /// A gRPC request carrying the caller and the peer, as a gRPC call would.
+    fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut r = tonic::Request::new(message);
+        if let Some(c) = &self.caller {
+            r.extensions_mut().insert(c.clone());
+        }
+        if let Some(t) = &self.tcp {
+            r.extensions_mut().insert(t.clone());
+        }
+        if let Some(t) = &self.tls {
+            r.extensions_mut().insert(t.clone());
+        }
+        r
+    }
+}
+
+async fn handle(State(api): State<Arc<TencentApi>>, request: Request) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let result = answer(&api, request).await;
+    if let Err(e) = &result {
+        tracing::debug!(code = e.code, message = %e.message, "tencent api refusal");
+    }
+    let mut response = Response::new(Body::from(wire::envelope(&result, &request_id)));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(wire::CONTENT_TYPE),
+    );
+    response
+}
+
+async fn answer(api: &TencentApi, request: Request) -> Result<serde_json::Value, ApiError> {
+    let (parts, body) = request.into_parts();
+    if parts.method != Method::POST && parts.method != Method::GET {
+        return Err(ApiError::new(
+            code::UNSUPPORTED_PROTOCOL,
+            format!("{} is not supported: use POST (or GET)", parts.method),
+        ));
+    }
+    let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                code::REQUEST_SIZE_LIMIT_EXCEEDED,
+                format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+            )
+        })?;
+    let headers = &parts.headers;
+    let query = parts.uri.query().unwrap_or("");
+    let caller = authenticate(api, &parts.method, parts.uri.path(), query, headers, &body)?;
+    match text(headers, "x-tc-version")? {
+        API_VERSION => {}
+        v => {
+            return Err(ApiError::new(
+                code::NO_SUCH_VERSION,
+                format!("kms has no API version {v:?}: use {API_VERSION}"),
+            ));
+        }
+    }
+    let action = ApiAction::parse(text(headers, "x-tc-action")?)?;
+    let params = if parts.method == Method::GET {
+        query_params(query)?
+    } else {
+        json_params(headers, &body)?
+    };
+    let call = Call {
+        service: api.service.clone(),
+        caller,
+        tcp: parts.extensions.get::<TcpConnectInfo>().cloned(),
+        tls: parts
+            .extensions
+            .get::<TlsConnectInfo<TcpConnectInfo>>()
+            .cloned(),
+    };
+    actions::run(&call, action, params).await
+}
+
+/// A required header's text.
+fn text<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
+    let value = headers.get(name).ok_or_else(|| {
+        ApiError::new(
+            code::MISSING_PARAMETER,
+            format!("the header {name} is required"),
+        )
+    })?;
+    value.to_str().map_err(|_| {
+        ApiError::new(
+            code::INVALID_PARAMETER,
+            format!("the header {name} is not text"),
+        )
+    })
+}
+
+/// Checks the signature; returns the identity to run the call as (`None`: the service's
+/// development mode decides).
+fn authenticate(
+    api: &TencentApi,
+    method: &Method,
+    path: &str,
+    query: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Option<TencentCaller>, ApiError> {
+    let policy = api.access.policy();
+    if policy.is_none() && matches!(api.credentials, Credentials::Unchecked) {
+        return Ok(None);
+    }
+    let auth_text = headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| {
+            ApiError::new(
+                code::AUTH_INVALID_AUTHORIZATION,
+                "the Authorization header is required",
+            )
+        })?
+        .to_str()
+        .map_err(|_| {
+            ApiError::new(
+                code::AUTH_INVALID_AUTHORIZATION,
+                "the Authorization header is not text",
+            )
+        })?;
+    let auth = signature::Authorization::parse(auth_text)?;
+    let timestamp: i64 = text(headers, "x-tc-timestamp")?.parse().map_err(|_| {
+        ApiError::new(
+            code::INVALID_PARAMETER,
+            "X-TC-Timestamp must be a unix time in seconds",
+        )
+    })?;
+    signature::check_timestamp(timestamp, api.kms.now())?;
+    let unknown = || {
+        ApiError::new(
+            code::AUTH_SECRET_ID_NOT_FOUND,
+            format!("no credential has the SecretId {}", auth.secret_id),
+        )
+    };
+    let lookup = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let request = signature::Request {
+        method: method.as_str(),
+        path,
+        query,
+        header: &lookup,
+        timestamp,
+        body,
+    };
+    match policy {
+        Some(policy) => {
+            let (index, key) = policy.tencent_secret(auth.secret_id).ok_or_else(unknown)?;
+            request.verify(&auth, key.expose())?;
+            Ok(Some(TencentCaller::new(policy.clone(), index)))
+        }
+        None => match &api.credentials {
+            Credentials::Pair(pair) if pair.secret_id == auth.secret_id => {
+                request.verify(&auth, pair.secret_key.expose())?;
+                Ok(None)
+            }
+            _ => Err(unknown()),
+        },
+    }
+}
+
+/// A POST body: a JSON object (an empty body is no parameters).
+fn json_params(headers: &HeaderMap, body: &[u8]) -> Result<serde_json::Value, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case(wire::CONTENT_TYPE) {
+        return Err(ApiError::new(
+            code::UNSUPPORTED_PROTOCOL,
+            format!("Content-Type {content_type:?} is not supported: send application/json"),
+        ));
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(serde_json::Value::Object(serde_json::Map::new()));
+    }
+    match serde_json::from_slice(body) {
+        Ok(v @ serde_json::Value::Object(_)) => Ok(v),
+        Ok(_) => Err(ApiError::new(
+            code::INVALID_PARAMETER,
+            "the body must be a JSON object",
+        )),
+        Err(e) => Err(ApiError::new(
+            code::INVALID_PARAMETER,
+            format!("the body is not JSON: {e}"),
+        )),
+    }
+}
+
+/// A GET query as parameters (every value text; the actions take integers as text too).
+fn query_params(query: &str) -> Result<serde_json::Value, ApiError> {
+    let mut map = serde_json::Map::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(&s.replace('+', " "))
+                .decode_utf8()
+                .map(|c| c.into_owned())
+                .map_err(|_| ApiError::new(code::INVALID_PARAMETER, "the query is not UTF-8"))
+        };
+        map.insert(decode(name)?, serde_json::Value::String(decode(value)?));
+    }
+    Ok(serde_json::Value::Object(map))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_body_limit_fits_the_largest_request() {
+        assert_eq!(MAX_BODY_BYTES, 32 << 10);
+    }
+
+    #[test]
+    fn query_parameters_decode() {
+        let v = query_params("KeyId=a%2Fb&Limit=5&Alias=x+y").unwrap();
+        assert_eq!(v["KeyId"], "a/b");
+        assert_eq!(v["Limit"], "5");
+        assert_eq!(v["Alias"], "x y");
+    }
+}

@@ -1,0 +1,945 @@
+//! The Tencent Cloud API 3.0 front end over a real server on 127.0.0.1:0, spoken as raw HTTP/1.1
+//! on the gRPC port: each TC3 signature failure with its exact code, the envelope and content type
+//! of every answer, each action's fields and codes, the policy's TC3 identities (allowed, denied,
+//! audited), and blobs crossing between the gRPC and Tencent fronts. The clock is a ManualClock, so
+//! the five-minute window is tested without waiting.
+#![cfg(feature = "grpc")]
+
+use std::{net::SocketAddr, sync::Arc};
+
+use base64::{Engine as _, engine::general_purpose::STANDARD};
+use kms_proto::pb::{self, key_management_service_client::KeyManagementServiceClient};
+use kms_server::{
+    Config, Kms, ManualClock, RootKey,
+    access::Policy,
+    audit::{AuditLog, AuditTarget},
+    secret::SecretBytes,
+    server::{self, ServerOptions},
+    service::{AccessControl, Observers},
+    tencent::{Credentials, SecretPair, signature},
+};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+const NOW: i64 = 1_764_900_000;
+const SECRET_ID: &str = "AKIDtestsecretid0001";
+const SECRET_KEY: &str = "test-secret-key-0001";
+
+struct Running {
+    addr: SocketAddr,
+    clock: Arc<ManualClock>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+async fn start(options: ServerOptions) -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    start_in(dir, options).await
+}
+
+async fn start_in(dir: tempfile::TempDir, options: ServerOptions) -> Running {
+    let clock = Arc::new(ManualClock::new(NOW));
+    let mut config = Config::new(
+        dir.path().join("data"),
+        RootKey::from_base64("BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=").unwrap(),
+    );
+    config.clock = clock.clone();
+    let kms = Arc::new(Kms::open(config).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server::serve(listener, kms, options, async move {
+        let _ = stopped.await;
+    }));
+    Running {
+        addr,
+        clock,
+        stop: Some(stop),
+        _dir: dir,
+    }
+}
+
+fn pair() -> Credentials {
+    Credentials::Pair(SecretPair {
+        secret_id: SECRET_ID.to_owned(),
+        secret_key: Arc::new(SecretBytes::new(SECRET_KEY.as_bytes().to_vec())),
+    })
+}
+
+/// How to sign (and spoil) one request.
+#[derive(Clone)]
+struct Sign<'a> {
+    secret_id: &'a str,
+    secret_key: &'a str,
+    timestamp: i64,
+    service: &'a str,
+    signed_headers: &'a str,
+    version: &'a str,
+    unsigned_payload: bool,
+    /// Bytes appended to the body after signing.
+    tamper: &'a str,
+}
+
+impl Default for Sign<'_> {
+    fn default() -> Self {
+        Self {
+            secret_id: SECRET_ID,
+            secret_key: SECRET_KEY,
+            timestamp: NOW,
+            service: "kms",
+            signed_headers: "content-type;host",
+            version: "2019-01-18",
+            unsigned_payload: false,
+            tamper: "",
+        }
+    }
+}
+
+struct Answer {
+    status: u16,
+    content_type: String,
+    body: Value,
+}
+
+impl Answer {
+    fn ok(&self) -> &Value {
+        assert!(
+            self.body["Response"].get("Error").is_none(),
+            "unexpected error: {}",
+            self.body
+        );
+        &self.body["Response"]
+    }
+
+    fn code(&self) -> &str {
+        self.body["Response"]["Error"]["Code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("expected an error: {}", self.body))
+    }
+}
+
+/// Sends one signed `POST /` and reads the answer (raw HTTP/1.1, `Connection: close`).
+async fn post(addr: SocketAddr, action: &str, params: &Value, sign: &Sign<'_>) -> Answer {
+    let body = serde_json::to_vec(params).unwrap();
+    send(addr, action, body, sign, "application/json").await
+}
+
+async fn send(addr: SocketAddr, action: &str, body: Vec<u8>, s: &Sign<'_>, ct: &str) -> Answer {
+    let host = addr.to_string();
+    let headers = |name: &str| match name {
+        "content-type" => Some(ct),
+        "host" => Some(host.as_str()),
+        "x-tc-action" => Some(action),
+        "x-tc-content-sha256" if s.unsigned_payload => Some("UNSIGNED-PAYLOAD"),
+        _ => None,
+    };
+    let auth_text = format!(
+        "TC3-HMAC-SHA256 Credential={}/{}/{}/tc3_request, SignedHeaders={}, Signature=x",
+        s.secret_id,
+        signature::utc_date(s.timestamp),
+        s.service,
+        s.signed_headers
+    );
+    let auth = signature::Authorization::parse(&auth_text).unwrap_or_else(|_| {
+        // A header the parser refuses is sent as is, with any signature.
+        signature::Authorization::parse(
+            "TC3-HMAC-SHA256 Credential=x/2000-01-01/kms/tc3_request, SignedHeaders=content-type;host, Signature=x",
+        )
+        .unwrap()
+    });
+    let sig = signature::Request {
+        method: "POST",
+        path: "/",
+        query: "",
+        header: &headers,
+        timestamp: s.timestamp,
+        body: &body,
+    }
+    .signature(&auth, s.secret_key.as_bytes())
+    .unwrap();
+    let authorization = auth_text.replace("Signature=x", &format!("Signature={sig}"));
+    let mut body = body;
+    body.extend_from_slice(s.tamper.as_bytes());
+    let mut head = format!(
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: {ct}\r\nX-TC-Action: {action}\r\n\
+         X-TC-Version: {}\r\nX-TC-Timestamp: {}\r\nX-TC-Region: ap-guangzhou\r\n\
+         Authorization: {authorization}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        s.version,
+        s.timestamp,
+        body.len()
+    );
+    if s.unsigned_payload {
+        head.push_str("X-TC-Content-SHA256: UNSIGNED-PAYLOAD\r\n");
+    }
+    head.push_str("\r\n");
+    raw(addr, head.as_bytes(), &body).await
+}
+
+async fn raw(addr: SocketAddr, head: &[u8], body: &[u8]) -> Answer {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(head).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let text = String::from_utf8(response).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head[9..12].parse().unwrap();
+    let content_type = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-type: ")
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    Answer {
+        status,
+        content_type,
+        body: serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}")),
+    }
+}
+
+async fn ok(addr: SocketAddr, action: &str, params: Value) -> Value {
+    post(addr, action, &params, &Sign::default())
+        .await
+        .ok()
+        .clone()
+}
+
+async fn code(addr: SocketAddr, action: &str, params: Value) -> String {
+    post(addr, action, &params, &Sign::default())
+        .await
+        .code()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn signature_failures_each_have_their_code() {
+    let s = start(ServerOptions {
+        tencent: pair(),
+        ..ServerOptions::default()
+    })
+    .await;
+    let p = json!({"NumberOfBytes": 16});
+    let good = post(s.addr, "GenerateRandom", &p, &Sign::default()).await;
+    assert_eq!(good.status, 200);
+    assert_eq!(good.content_type, "application/json");
+    assert_eq!(
+        STANDARD
+            .decode(good.ok()["Plaintext"].as_str().unwrap())
+            .unwrap()
+            .len(),
+        16
+    );
+    assert_eq!(good.ok()["RequestId"].as_str().unwrap().len(), 36);
+
+    let cases: Vec<(Sign<'_>, &str)> = vec![
+        (
+            Sign {
+                secret_key: "wrong",
+                ..Sign::default()
+            },
+            "AuthFailure.SignatureFailure",
+        ),
+        (
+            Sign {
+                secret_id: "AKIDunknown",
+                ..Sign::default()
+            },
+            "AuthFailure.SecretIdNotFound",
+        ),
+        (
+            Sign {
+                timestamp: NOW - 301,
+                ..Sign::default()
+            },
+            "AuthFailure.SignatureExpire",
+        ),
+        (
+            Sign {
+                timestamp: NOW + 301,
+                ..Sign::default()
+            },
+            "AuthFailure.SignatureExpire",
+        ),
+        (
+            Sign {
+                signed_headers: "content-type",
+                ..Sign::default()
+            },
+            "AuthFailure.InvalidAuthorization",
+        ),
+        (
+            Sign {
+                signed_headers: "host",
+                ..Sign::default()
+            },
+            "AuthFailure.InvalidAuthorization",
+        ),
+        (
+            Sign {
+                service: "cvm",
+                ..Sign::default()
+            },
+            "AuthFailure.SignatureFailure",
+        ),
+        (
+            Sign {
+                version: "2017-03-12",
+                ..Sign::default()
+            },
+            "NoSuchVersion",
+        ),
+        (
+            Sign {
+                tamper: " ",
+                ..Sign::default()
+            },
+            "AuthFailure.SignatureFailure",
+        ),
+    ];
+    for (sign, want) in cases {
+        let a = post(s.addr, "GenerateRandom", &p, &sign).await;
+        assert_eq!(
+            (a.status, a.content_type.as_str()),
+            (200, "application/json")
+        );
+        assert_eq!(a.code(), want, "{}", a.body);
+        assert!(a.body["Response"]["RequestId"].is_string());
+    }
+    // A signature within the window still passes; the window moves with the server's clock.
+    let a = post(
+        s.addr,
+        "GenerateRandom",
+        &p,
+        &Sign {
+            timestamp: NOW - 300,
+            ..Sign::default()
+        },
+    )
+    .await;
+    a.ok();
+    s.clock.advance(301);
+    let a = post(s.addr, "GenerateRandom", &p, &Sign::default()).await;
+    assert_eq!(a.code(), "AuthFailure.SignatureExpire");
+    s.clock.set(NOW);
+    // UNSIGNED-PAYLOAD: the body is outside the signature, so a changed body still passes.
+    let unsigned = Sign {
+        unsigned_payload: true,
+        tamper: " ",
+        ..Sign::default()
+    };
+    post(s.addr, "GenerateRandom", &p, &unsigned).await.ok();
+    // No Authorization at all.
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nX-TC-Action: GenerateRandom\r\n\
+         X-TC-Version: 2019-01-18\r\nX-TC-Timestamp: {NOW}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n",
+        s.addr
+    );
+    let a = raw(s.addr, head.as_bytes(), b"{}").await;
+    assert_eq!(a.code(), "AuthFailure.InvalidAuthorization");
+}
+
+#[tokio::test]
+async fn requests_that_are_not_calls_have_their_code() {
+    let s = start(ServerOptions {
+        tencent: pair(),
+        ..ServerOptions::default()
+    })
+    .await;
+    let d = Sign::default();
+    assert_eq!(
+        post(s.addr, "Fly", &json!({}), &d).await.code(),
+        "InvalidAction"
+    );
+    assert_eq!(
+        post(s.addr, "decrypt", &json!({}), &d).await.code(),
+        "InvalidAction"
+    );
+    let a = post(s.addr, "GetPublicKey", &json!({"KeyId": "x"}), &d).await;
+    assert_eq!(a.code(), "UnsupportedOperation");
+    assert!(
+        a.body["Response"]["Error"]["Message"]
+            .as_str()
+            .unwrap()
+            .contains("GetPublicKey")
+    );
+    let a = send(
+        s.addr,
+        "GenerateRandom",
+        b"[1]".to_vec(),
+        &d,
+        "application/json",
+    )
+    .await;
+    assert_eq!(a.code(), "InvalidParameter");
+    let a = send(
+        s.addr,
+        "GenerateRandom",
+        b"{".to_vec(),
+        &d,
+        "application/json",
+    )
+    .await;
+    assert_eq!(a.code(), "InvalidParameter");
+    let a = post(
+        s.addr,
+        "GenerateRandom",
+        &json!({"NumberOfBytes": "many"}),
+        &d,
+    )
+    .await;
+    assert_eq!(a.code(), "InvalidParameter");
+    assert_eq!(
+        code(s.addr, "GenerateRandom", json!({})).await,
+        "MissingParameter"
+    );
+    let big = format!(
+        "{{\"Plaintext\":\"{}\"}}",
+        "A".repeat(kms_server::tencent::MAX_BODY_BYTES)
+    );
+    let a = send(s.addr, "Encrypt", big.into_bytes(), &d, "application/json").await;
+    assert_eq!(a.code(), "RequestSizeLimitExceeded");
+    let a = send(s.addr, "GenerateRandom", b"x=1".to_vec(), &d, "text/plain").await;
+    assert_eq!(a.code(), "UnsupportedProtocol");
+    // gRPC's own paths are not Tencent's: an HTTP/1.1 POST elsewhere is not answered as one.
+    let head = format!(
+        "GET /other HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        s.addr
+    );
+    let mut stream = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(!response.contains("\"Response\""), "{response}");
+}
+
+#[tokio::test]
+async fn every_action_answers_with_tencent_fields() {
+    let s = start(ServerOptions::default()).await; // development mode: signatures unchecked
+    let a = s.addr;
+    let created = ok(
+        a,
+        "CreateKey",
+        json!({"Alias": "app-one", "Description": "d"}),
+    )
+    .await;
+    let key = created["KeyId"].as_str().unwrap().to_owned();
+    assert_eq!(created["KeyState"], "Enabled");
+    assert_eq!(created["KeyUsage"], "ENCRYPT_DECRYPT");
+    assert_eq!(created["CreateTime"], NOW);
+    assert_eq!(created["TagCode"], 0);
+    let tagged = ok(
+        a,
+        "CreateKey",
+        json!({"Alias": "tagged", "Tags": [{"TagKey": "a", "TagValue": "b"}]}),
+    )
+    .await;
+    assert_eq!(tagged["TagCode"], 1);
+    assert_eq!(
+        code(a, "CreateKey", json!({"Alias": "app-one"})).await,
+        "InvalidParameterValue.AliasAlreadyExists"
+    );
+    assert_eq!(
+        code(a, "CreateKey", json!({"Alias": "bad alias"})).await,
+        "InvalidParameterValue.InvalidAlias"
+    );
+    assert_eq!(
+        code(a, "CreateKey", json!({"Alias": "x", "Type": 3})).await,
+        "InvalidParameterValue.InvalidType"
+    );
+    assert_eq!(
+        code(a, "CreateKey", json!({"Alias": "x", "Type": 2})).await,
+        "UnsupportedOperation"
+    );
+    assert_eq!(
+        code(
+            a,
+            "CreateKey",
+            json!({"Alias": "x", "KeyUsage": "SIGN_VERIFY_ECC"})
+        )
+        .await,
+        "InvalidParameterValue.InvalidKeyUsage"
+    );
+    assert_eq!(code(a, "CreateKey", json!({})).await, "MissingParameter");
+
+    let m = &ok(a, "DescribeKey", json!({"KeyId": key})).await["KeyMetadata"];
+    assert_eq!(m["Alias"], "app-one");
+    assert_eq!(m["Description"], "d");
+    assert_eq!(m["Origin"], "TENCENT_KMS");
+    assert_eq!(m["Owner"], "user");
+    assert_eq!(m["KeyRotationEnabled"], false);
+    assert_eq!(m["DeletionDate"], 0);
+    assert_eq!(
+        code(
+            a,
+            "DescribeKey",
+            json!({"KeyId": "00000000-0000-0000-0000-000000000000"})
+        )
+        .await,
+        "ResourceUnavailable.CmkNotFound"
+    );
+    assert_eq!(code(a, "DescribeKey", json!({})).await, "MissingParameter");
+
+    let listed = ok(a, "ListKeys", json!({"Limit": 1})).await;
+    assert_eq!(listed["Keys"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["TotalCount"], 2);
+    assert_eq!(
+        code(a, "ListKeys", json!({"Limit": 201})).await,
+        "InvalidParameterValue"
+    );
+
+    // Data keys and Encrypt: EncryptionContext is the JSON text, matched whatever the key order.
+    let dk = ok(a, "GenerateDataKey", json!({"KeyId": "alias/app-one", "KeySpec": "AES_256", "EncryptionContext": "{\"a\":\"1\",\"b\":\"2\"}"})).await;
+    assert_eq!(dk["KeyId"], key.as_str());
+    let plain = STANDARD.decode(dk["Plaintext"].as_str().unwrap()).unwrap();
+    assert_eq!(plain.len(), 32);
+    let opened = ok(a, "Decrypt", json!({"CiphertextBlob": dk["CiphertextBlob"], "EncryptionContext": "{\"b\":\"2\",\"a\":\"1\"}"})).await;
+    assert_eq!(
+        STANDARD
+            .decode(opened["Plaintext"].as_str().unwrap())
+            .unwrap(),
+        plain
+    );
+    assert_eq!(opened["KeyId"], key.as_str());
+    let wrong =
+        json!({"CiphertextBlob": dk["CiphertextBlob"], "EncryptionContext": "{\"a\":\"1\"}"});
+    assert_eq!(
+        code(a, "Decrypt", wrong).await,
+        "InvalidParameterValue.InvalidCiphertext"
+    );
+    assert_eq!(
+        code(a, "Decrypt", json!({"CiphertextBlob": "%%%"})).await,
+        "InvalidParameterValue.InvalidCiphertext"
+    );
+    let n = ok(
+        a,
+        "GenerateDataKey",
+        json!({"KeyId": key, "NumberOfBytes": 7, "KeySpec": "AES_128"}),
+    )
+    .await;
+    assert_eq!(
+        STANDARD
+            .decode(n["Plaintext"].as_str().unwrap())
+            .unwrap()
+            .len(),
+        7
+    );
+    assert_eq!(
+        code(a, "GenerateDataKey", json!({"KeyId": key})).await,
+        "MissingParameter"
+    );
+    assert_eq!(
+        code(
+            a,
+            "GenerateDataKey",
+            json!({"KeyId": key, "KeySpec": "AES_512"})
+        )
+        .await,
+        "InvalidParameterValue"
+    );
+    assert_eq!(
+        code(
+            a,
+            "GenerateDataKey",
+            json!({"KeyId": key, "KeySpec": "AES_256", "EncryptionPublicKey": "x"})
+        )
+        .await,
+        "UnsupportedOperation"
+    );
+
+    let sealed = ok(
+        a,
+        "Encrypt",
+        json!({"KeyId": key, "Plaintext": STANDARD.encode("hello")}),
+    )
+    .await;
+    assert_eq!(sealed["KeyId"], key.as_str());
+    assert_eq!(
+        code(a, "Encrypt", json!({"KeyId": key, "Plaintext": "%%"})).await,
+        "InvalidParameterValue.InvalidPlaintext"
+    );
+    let other = ok(a, "CreateKey", json!({"Alias": "app-two"})).await["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let re = ok(a, "ReEncrypt", json!({"CiphertextBlob": sealed["CiphertextBlob"], "DestinationKeyId": other, "DestinationEncryptionContext": "{\"x\":\"y\"}"})).await;
+    assert_eq!(
+        (
+            re["SourceKeyId"].as_str().unwrap(),
+            re["KeyId"].as_str().unwrap(),
+            &re["ReEncrypted"]
+        ),
+        (key.as_str(), other.as_str(), &json!(true))
+    );
+    let back = ok(
+        a,
+        "Decrypt",
+        json!({"CiphertextBlob": re["CiphertextBlob"], "EncryptionContext": "{\"x\":\"y\"}"}),
+    )
+    .await;
+    assert_eq!(
+        STANDARD
+            .decode(back["Plaintext"].as_str().unwrap())
+            .unwrap(),
+        b"hello"
+    );
+    let same = ok(
+        a,
+        "ReEncrypt",
+        json!({"CiphertextBlob": sealed["CiphertextBlob"]}),
+    )
+    .await;
+    assert_eq!(same["ReEncrypted"], false);
+    assert_eq!(same["CiphertextBlob"], sealed["CiphertextBlob"]);
+
+    // Lifecycle.
+    ok(a, "DisableKey", json!({"KeyId": key})).await;
+    assert_eq!(
+        code(a, "Encrypt", json!({"KeyId": key, "Plaintext": "aGk="})).await,
+        "ResourceUnavailable.CmkDisabled"
+    );
+    ok(a, "DisableKey", json!({"KeyId": key})).await; // idempotent, as over gRPC
+    assert_eq!(
+        code(
+            a,
+            "ScheduleKeyDeletion",
+            json!({"KeyId": key, "PendingWindowInDays": 6})
+        )
+        .await,
+        "InvalidParameter.InvalidPendingWindowInDays"
+    );
+    assert_eq!(
+        code(a, "ScheduleKeyDeletion", json!({"KeyId": key})).await,
+        "MissingParameter"
+    );
+    let del = ok(
+        a,
+        "ScheduleKeyDeletion",
+        json!({"KeyId": key, "PendingWindowInDays": 7}),
+    )
+    .await;
+    assert_eq!(del["DeletionDate"], NOW + 7 * 86_400);
+    assert_eq!(del["KeyId"], key.as_str());
+    let m = &ok(a, "DescribeKey", json!({"KeyId": key})).await["KeyMetadata"];
+    assert_eq!(m["KeyState"], "PendingDelete");
+    assert_eq!(
+        ok(a, "CancelKeyDeletion", json!({"KeyId": key})).await["KeyId"],
+        key.as_str()
+    );
+    assert_eq!(
+        code(a, "CancelKeyDeletion", json!({"KeyId": key})).await,
+        "ResourceUnavailable.CmkNotPendingDelete"
+    );
+    ok(a, "EnableKey", json!({"KeyId": key})).await;
+    assert_eq!(
+        code(
+            a,
+            "ScheduleKeyDeletion",
+            json!({"KeyId": key, "PendingWindowInDays": 7})
+        )
+        .await,
+        "ResourceUnavailable.CmkShouldBeDisabled"
+    );
+    ok(a, "ArchiveKey", json!({"KeyId": key})).await;
+    assert_eq!(
+        code(a, "Encrypt", json!({"KeyId": key, "Plaintext": "aGk="})).await,
+        "ResourceUnavailable.CmkArchived"
+    );
+    ok(a, "CancelKeyArchive", json!({"KeyId": key})).await;
+    ok(
+        a,
+        "UpdateAlias",
+        json!({"KeyId": key, "Alias": "app-renamed"}),
+    )
+    .await;
+    assert_eq!(
+        code(a, "UpdateAlias", json!({"KeyId": key, "Alias": "app-two"})).await,
+        "InvalidParameterValue.AliasAlreadyExists"
+    );
+    ok(
+        a,
+        "UpdateKeyDescription",
+        json!({"KeyId": key, "Description": "new"}),
+    )
+    .await;
+    let m = &ok(a, "DescribeKey", json!({"KeyId": "alias/app-renamed"})).await["KeyMetadata"];
+    assert_eq!(
+        (m["Alias"].as_str(), m["Description"].as_str()),
+        (Some("app-renamed"), Some("new"))
+    );
+
+    // Rotation.
+    assert_eq!(
+        ok(a, "GetKeyRotationStatus", json!({"KeyId": key})).await["KeyRotationEnabled"],
+        false
+    );
+    assert_eq!(
+        code(
+            a,
+            "EnableKeyRotation",
+            json!({"KeyId": key, "RotateDays": 6})
+        )
+        .await,
+        "InvalidParameterValue"
+    );
+    ok(
+        a,
+        "EnableKeyRotation",
+        json!({"KeyId": key, "RotateDays": 30}),
+    )
+    .await;
+    assert_eq!(
+        ok(a, "GetKeyRotationStatus", json!({"KeyId": key})).await["KeyRotationEnabled"],
+        true
+    );
+    let m = &ok(a, "DescribeKey", json!({"KeyId": key})).await["KeyMetadata"];
+    assert_eq!(m["NextRotateTime"], NOW + 30 * 86_400);
+    ok(a, "DisableKeyRotation", json!({"KeyId": key})).await;
+    assert_eq!(
+        ok(a, "RotateKey", json!({"KeyId": key})).await["TaskId"],
+        format!("{key}-v2")
+    );
+    // The blob sealed under version 1 still opens.
+    let v1 = ok(
+        a,
+        "Decrypt",
+        json!({"CiphertextBlob": sealed["CiphertextBlob"]}),
+    )
+    .await;
+    assert_eq!(v1["Plaintext"], STANDARD.encode("hello"));
+    assert_eq!(
+        code(a, "GenerateRandom", json!({"NumberOfBytes": 1025})).await,
+        "InvalidParameterValue"
+    );
+}
+
+/// A GET with the parameters in the query (numbers as text) is served like a POST.
+#[tokio::test]
+async fn get_with_a_query_is_served() {
+    let s = start(ServerOptions::default()).await;
+    let head = format!(
+        "GET /?NumberOfBytes=12 HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         X-TC-Action: GenerateRandom\r\nX-TC-Version: 2019-01-18\r\nX-TC-Timestamp: {NOW}\r\nConnection: close\r\n\r\n",
+        s.addr
+    );
+    let a = raw(s.addr, head.as_bytes(), b"").await;
+    assert_eq!(
+        STANDARD
+            .decode(a.ok()["Plaintext"].as_str().unwrap())
+            .unwrap()
+            .len(),
+        12
+    );
+}
+
+#[tokio::test]
+async fn blobs_cross_between_grpc_and_tencent() {
+    let s = start(ServerOptions::default()).await;
+    let mut grpc = KeyManagementServiceClient::connect(format!("http://{}", s.addr))
+        .await
+        .unwrap();
+    let key = ok(s.addr, "CreateKey", json!({"Alias": "cross"})).await["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let context = r#"{"bucket":"b","object":"o"}"#;
+    // gRPC seals (context as base64 of the JSON), Tencent opens (context as the JSON text).
+    let sealed = grpc
+        .encrypt(pb::EncryptRequest {
+            key_id: key.clone(),
+            plaintext: b"from grpc".to_vec(),
+            encryption_context: STANDARD.encode(context),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let opened = ok(s.addr, "Decrypt", json!({"CiphertextBlob": STANDARD.encode(&sealed.ciphertext_blob), "EncryptionContext": context})).await;
+    assert_eq!(opened["Plaintext"], STANDARD.encode("from grpc"));
+    // Tencent seals, gRPC opens.
+    let dk = ok(
+        s.addr,
+        "GenerateDataKey",
+        json!({"KeyId": key, "KeySpec": "AES_128", "EncryptionContext": context}),
+    )
+    .await;
+    let opened = grpc
+        .decrypt(pb::DecryptRequest {
+            ciphertext_blob: STANDARD
+                .decode(dk["CiphertextBlob"].as_str().unwrap())
+                .unwrap(),
+            encryption_context: STANDARD.encode(r#"{"object":"o","bucket":"b"}"#),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        STANDARD.encode(opened.plaintext),
+        dk["Plaintext"].as_str().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn policy_pairs_are_identities_with_allow_and_keys_rules_and_audit_lines() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        path
+    };
+    let admin_key = write("admin.key", "admin-secret-key\n");
+    let app_key = write("app.key", SECRET_KEY);
+    let policy = Policy::parse(&format!(
+        r#"
+identities:
+  - name: admin
+    secret_id: AKIDadmin
+    secret_key_file: "{}"
+    allow: ["*"]
+  - name: app
+    secret_id: "{SECRET_ID}"
+    secret_key_file: "{}"
+    allow: [Encrypt, Decrypt]
+    keys: ["alias/app-*"]
+"#,
+        admin_key.display(),
+        app_key.display()
+    ))
+    .unwrap();
+    let audit = dir.path().join("audit.log");
+    let observers = Observers {
+        audit: Some(Arc::new(
+            AuditLog::open(AuditTarget::File(audit.clone()), 0).unwrap(),
+        )),
+        metrics: None,
+    };
+    let s = start_in(
+        tempfile::tempdir().unwrap(),
+        ServerOptions {
+            access: Arc::new(AccessControl::enforce(policy)),
+            observers: Arc::new(observers),
+            tencent: pair(), // ignored under a policy: the policy's pairs count
+            ..ServerOptions::default()
+        },
+    )
+    .await;
+    let admin = Sign {
+        secret_id: "AKIDadmin",
+        secret_key: "admin-secret-key",
+        ..Sign::default()
+    };
+    let app = Sign::default();
+    let create = |alias: &'static str| json!({"Alias": alias});
+    let mine = post(s.addr, "CreateKey", &create("app-one"), &admin)
+        .await
+        .ok()["KeyId"]
+        .clone();
+    let other = post(s.addr, "CreateKey", &create("secret"), &admin)
+        .await
+        .ok()["KeyId"]
+        .clone();
+    let sealed = post(s.addr, "Encrypt", &json!({"KeyId": mine, "Plaintext": "aGk=", "EncryptionContext": "{\"tenant\":\"private-value\"}"}), &app).await;
+    let blob = sealed.ok()["CiphertextBlob"].clone();
+    let a = post(
+        s.addr,
+        "Decrypt",
+        &json!({"CiphertextBlob": blob, "EncryptionContext": "{\"tenant\":\"private-value\"}"}),
+        &app,
+    )
+    .await;
+    assert_eq!(a.ok()["Plaintext"], "aGk=");
+    let a = post(
+        s.addr,
+        "Encrypt",
+        &json!({"KeyId": other, "Plaintext": "aGk="}),
+        &app,
+    )
+    .await;
+    assert_eq!(a.code(), "UnauthorizedOperation");
+    let a = post(s.addr, "DisableKey", &json!({"KeyId": mine}), &app).await;
+    assert_eq!(a.code(), "UnauthorizedOperation");
+    assert!(
+        a.body["Response"]["Error"]["Message"]
+            .as_str()
+            .unwrap()
+            .contains("identity app may not call DisableKey")
+    );
+    // The admin's key does not sign as the app, and the pair from the environment is not in force.
+    let a = post(
+        s.addr,
+        "Encrypt",
+        &json!({"KeyId": mine, "Plaintext": "aGk="}),
+        &Sign {
+            secret_key: "admin-secret-key",
+            ..Sign::default()
+        },
+    )
+    .await;
+    assert_eq!(a.code(), "AuthFailure.SignatureFailure");
+
+    let text = std::fs::read_to_string(&audit).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 6, "{text}");
+    assert_eq!(
+        (lines[0]["identity"].as_str(), lines[0]["rpc"].as_str()),
+        (Some("admin"), Some("CreateKey"))
+    );
+    assert_eq!(
+        (lines[2]["identity"].as_str(), lines[2]["rpc"].as_str()),
+        (Some("app"), Some("Encrypt"))
+    );
+    assert_eq!(lines[2]["context_keys"], json!(["tenant"]));
+    assert!(lines[2]["peer"].as_str().unwrap().starts_with("127.0.0.1:"));
+    assert_eq!(lines[4]["outcome"]["code"], "UnauthorizedOperation");
+    for secret in ["private-value", SECRET_KEY, "admin-secret-key"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    drop(s);
+}
+
+#[test]
+fn policy_secret_files_must_be_private_and_paired() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k");
+    std::fs::write(&path, "key").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let doc = |fields: &str| format!("identities:\n  - name: a\n{fields}    allow: ['*']\n");
+    let e = Policy::parse(&doc(&format!(
+        "    secret_id: AKID1\n    secret_key_file: {}\n",
+        path.display()
+    )))
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("readable or writable by group or others (mode 644); chmod 600 it"),
+        "{e}"
+    );
+    let e = Policy::parse(&doc("    secret_id: AKID1\n")).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("secret_id and secret_key_file go together"),
+        "{e}"
+    );
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let p = Policy::parse(&doc(&format!(
+        "    secret_id: AKID1\n    secret_key_file: {}\n",
+        path.display()
+    )))
+    .unwrap();
+    assert_eq!(p.tencent_secret("AKID1").unwrap().1.expose(), b"key");
+    assert!(p.tencent_secret("AKID2").is_none());
+}
