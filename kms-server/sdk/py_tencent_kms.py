@@ -164,6 +164,27 @@ def test_get_and_unsigned_payload():
     assert len(base64.b64decode(r.Plaintext)) == 9
 
 
+def test_key_sets_and_service_actions():
+    key = state['key']
+    r = kms.DescribeKeys(req(models.DescribeKeysRequest, KeyIds=[key]))
+    assert [m.Alias for m in r.KeyMetadatas] == ['sdk-key'], r
+    expect_error('InvalidParameterValue.DuplicatedKeyId',
+                 lambda: kms.DescribeKeys(req(models.DescribeKeysRequest, KeyIds=[key, key])))
+    kms.DisableKeys(req(models.DisableKeysRequest, KeyIds=[key]))
+    assert kms.DescribeKey(req(models.DescribeKeyRequest, KeyId=key)).KeyMetadata.KeyState == 'Disabled'
+    kms.EnableKeys(req(models.EnableKeysRequest, KeyIds=[key]))
+    d = kms.ListKeyDetail(req(models.ListKeyDetailRequest, SearchKeyAlias='sdk-key', Limit=5))
+    assert d.TotalCount == 1 and d.KeyMetadatas[0].KeyState == 'Enabled', d
+    # A GET carries the list as KeyIds.0=...
+    g = client(method='GET').DescribeKeys(req(models.DescribeKeysRequest, KeyIds=[key]))
+    assert g.KeyMetadatas[0].KeyId == key
+    s = kms.GetServiceStatus(models.GetServiceStatusRequest())
+    assert s.ServiceEnabled is True and s.InvalidType == 1, s
+    assert kms.GetRegions(models.GetRegionsRequest()).Regions == [REGION]
+    a = kms.ListAlgorithms(models.ListAlgorithmsRequest())
+    assert [(x.KeyUsage, x.Algorithm) for x in a.SymmetricAlgorithms] == [('ENCRYPT_DECRYPT', 'AES_256')]
+
+
 def test_signature_failures():
     g = req(models.GenerateRandomRequest, NumberOfBytes=8)
     expect_error('AuthFailure.SignatureFailure', lambda: client(skey='wrong-key').GenerateRandom(g))

@@ -907,6 +907,16 @@ identities:
     for secret in ["private-value", SECRET_KEY, "admin-secret-key"] {
         assert!(!text.contains(secret), "{secret} in {text}");
     }
+    // The batch actions are the single calls under the policy: the app may not describe or
+    // disable, the admin may.
+    let ids = json!({"KeyIds": [mine, other]});
+    for action in ["DescribeKeys", "DisableKeys"] {
+        assert_eq!(
+            post(s.addr, action, &ids, &app).await.code(),
+            "UnauthorizedOperation"
+        );
+    }
+    post(s.addr, "DisableKeys", &ids, &admin).await.ok();
     drop(s);
 }
 
@@ -942,4 +952,170 @@ fn policy_secret_files_must_be_private_and_paired() {
     .unwrap();
     assert_eq!(p.tencent_secret("AKID1").unwrap().1.expose(), b"key");
     assert!(p.tencent_secret("AKID2").is_none());
+}
+
+#[tokio::test]
+async fn key_set_actions_check_their_lists_and_act_per_key() {
+    let s = start(ServerOptions::default()).await;
+    let mut ids = Vec::new();
+    for alias in ["set-a", "set-b", "set-c"] {
+        s.clock.advance(1); // distinct creation times, so the order is known
+        ids.push(ok(s.addr, "CreateKey", json!({"Alias": alias})).await["KeyId"].clone());
+    }
+    let described = ok(s.addr, "DescribeKeys", json!({"KeyIds": [ids[2], ids[0]]})).await;
+    let aliases: Vec<&str> = described["KeyMetadatas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["Alias"].as_str().unwrap())
+        .collect();
+    assert_eq!(aliases, ["set-c", "set-a"]);
+
+    // Bad lists, each with its exact code.
+    let too_many: Vec<String> = (0..101).map(|i| format!("k{i}")).collect();
+    for (params, want) in [
+        (json!({}), "MissingParameter"),
+        (json!({"KeyIds": []}), "InvalidParameterValue"),
+        (json!({"KeyIds": too_many}), "InvalidParameterValue"),
+        (
+            json!({"KeyIds": [ids[0], ids[0]]}),
+            "InvalidParameterValue.DuplicatedKeyId",
+        ),
+        (json!({"KeyIds": "not-a-list"}), "InvalidParameter"),
+        (
+            json!({"KeyIds": [ids[0], "no-such-key"]}),
+            "ResourceUnavailable.CmkNotFound",
+        ),
+    ] {
+        for action in ["DescribeKeys", "EnableKeys", "DisableKeys"] {
+            assert_eq!(
+                code(s.addr, action, params.clone()).await,
+                want,
+                "{action} {params}"
+            );
+        }
+    }
+
+    ok(s.addr, "DisableKeys", json!({"KeyIds": [ids[0], ids[1]]})).await;
+    let state = |m: &Value| m["KeyState"].as_str().unwrap().to_owned();
+    let all = ok(s.addr, "DescribeKeys", json!({"KeyIds": ids})).await;
+    let states: Vec<String> = all["KeyMetadatas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(state)
+        .collect();
+    assert_eq!(states, ["Disabled", "Disabled", "Enabled"]);
+
+    // Not atomic, and says so: the first refusal stops the batch, naming its key; the keys before
+    // it stay changed.
+    ok(
+        s.addr,
+        "ScheduleKeyDeletion",
+        json!({"KeyId": ids[1], "PendingWindowInDays": 7}),
+    )
+    .await;
+    let a = post(
+        s.addr,
+        "EnableKeys",
+        &json!({"KeyIds": [ids[0], ids[1], ids[2]]}),
+        &Sign::default(),
+    )
+    .await;
+    assert_eq!(
+        a.code(),
+        "ResourceUnavailable.CmkStateNotSupport",
+        "{}",
+        a.body
+    );
+    let message = a.body["Response"]["Error"]["Message"].as_str().unwrap();
+    assert!(message.contains(ids[1].as_str().unwrap()), "{message}");
+    let all = ok(s.addr, "DescribeKeys", json!({"KeyIds": ids})).await;
+    let states: Vec<String> = all["KeyMetadatas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(state)
+        .collect();
+    assert_eq!(states, ["Enabled", "PendingDelete", "Enabled"]);
+
+    // ListKeyDetail: filters, order, paging, bad values.
+    let detail = |params: Value| async move {
+        let r = ok(s.addr, "ListKeyDetail", params).await;
+        let aliases: Vec<String> = r["KeyMetadatas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Alias"].as_str().unwrap().to_owned())
+            .collect();
+        (r["TotalCount"].as_u64().unwrap(), aliases)
+    };
+    assert_eq!(
+        detail(json!({"SearchKeyAlias": "set-"})).await,
+        (3, vec!["set-c".into(), "set-b".into(), "set-a".into()])
+    );
+    assert_eq!(
+        detail(json!({"SearchKeyAlias": "set-", "OrderType": 1, "Offset": 1, "Limit": 1})).await,
+        (3, vec!["set-b".into()])
+    );
+    assert_eq!(
+        detail(json!({"SearchKeyAlias": "set-", "KeyState": 3})).await,
+        (1, vec!["set-b".into()])
+    );
+    assert_eq!(
+        detail(json!({"SearchKeyAlias": "set-", "Origin": "EXTERNAL"})).await,
+        (0, vec![])
+    );
+    for (params, want) in [
+        (json!({"Limit": 0}), "InvalidParameterValue"),
+        (json!({"Limit": 201}), "InvalidParameterValue"),
+        (json!({"OrderType": 2}), "InvalidParameterValue"),
+        (json!({"KeyState": 6}), "InvalidParameterValue"),
+        (json!({"Role": 2}), "InvalidParameterValue"),
+        (json!({"Origin": "AWS"}), "InvalidParameterValue"),
+        (
+            json!({"TagFilters": [{"TagKey": "a"}]}),
+            "UnsupportedOperation",
+        ),
+        (json!({"Limit": "many"}), "InvalidParameter"),
+    ] {
+        assert_eq!(
+            code(s.addr, "ListKeyDetail", params.clone()).await,
+            want,
+            "{params}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn service_actions_answer_fixed_facts_and_get_lists_fold() {
+    let s = start(ServerOptions::default()).await;
+    let status = ok(s.addr, "GetServiceStatus", json!({})).await;
+    assert_eq!(
+        (
+            status["ServiceEnabled"].as_bool(),
+            status["InvalidType"].as_u64()
+        ),
+        (Some(true), Some(1))
+    );
+    let regions = ok(s.addr, "GetRegions", json!({})).await;
+    assert_eq!(regions["Regions"], json!(["ap-guangzhou"]));
+    let algorithms = ok(s.addr, "ListAlgorithms", json!({})).await;
+    assert_eq!(
+        algorithms["SymmetricAlgorithms"],
+        json!([{"KeyUsage": "ENCRYPT_DECRYPT", "Algorithm": "AES_256"}])
+    );
+
+    // A GET names a list as KeyIds.0, KeyIds.1, ...
+    let key = ok(s.addr, "CreateKey", json!({"Alias": "get-list"})).await["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let head = format!(
+        "GET /?KeyIds.0={key} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         X-TC-Action: DescribeKeys\r\nX-TC-Version: 2019-01-18\r\nX-TC-Timestamp: {NOW}\r\nConnection: close\r\n\r\n",
+        s.addr
+    );
+    let a = raw(s.addr, head.as_bytes(), b"").await;
+    assert_eq!(a.ok()["KeyMetadatas"][0]["Alias"], "get-list");
 }

@@ -10,8 +10,10 @@ use serde::{Serialize, de::DeserializeOwned};
 use tonic::{Response, Status};
 
 use super::{
-    Call,
+    Call, key_sets,
+    key_sets::Switch,
     params::*,
+    service_info,
     wire::{ApiAction, ApiError, code},
 };
 
@@ -368,6 +370,13 @@ pub(super) async fn run(
                 re_encrypted: re.re_encrypted,
             })
         }
+        A::DescribeKeys => key_sets::describe(call, params).await,
+        A::EnableKeys => key_sets::switch(call, Switch::Enable, params).await,
+        A::DisableKeys => key_sets::switch(call, Switch::Disable, params).await,
+        A::ListKeyDetail => key_sets::list_detail(call, params).await,
+        A::GetServiceStatus => service_info::status(),
+        A::GetRegions => service_info::regions(call.region.as_deref()),
+        A::ListAlgorithms => service_info::algorithms(),
         A::GenerateRandom => {
             let p: Random = parse(params)?;
             let n = required(p.number_of_bytes, "NumberOfBytes")?;
@@ -382,7 +391,7 @@ pub(super) async fn run(
 }
 
 /// The gRPC answer, or its refusal with the Tencent code the status carries.
-fn answer<T>(r: Result<Response<T>, Status>) -> Result<T, ApiError> {
+pub(super) fn answer<T>(r: Result<Response<T>, Status>) -> Result<T, ApiError> {
     r.map(Response::into_inner).map_err(|status| {
         let code = status
             .metadata()
@@ -399,12 +408,12 @@ fn answer<T>(r: Result<Response<T>, Status>) -> Result<T, ApiError> {
     })
 }
 
-fn parse<T: DeserializeOwned>(params: serde_json::Value) -> Result<T, ApiError> {
+pub(super) fn parse<T: DeserializeOwned>(params: serde_json::Value) -> Result<T, ApiError> {
     serde_json::from_value(params)
         .map_err(|e| ApiError::new(code::INVALID_PARAMETER, format!("invalid parameters: {e}")))
 }
 
-fn required<T>(v: Option<T>, name: &str) -> Result<T, ApiError> {
+pub(super) fn required<T>(v: Option<T>, name: &str) -> Result<T, ApiError> {
     v.ok_or_else(|| ApiError::missing(name))
 }
 
@@ -427,7 +436,7 @@ fn blob(text: String) -> Result<Vec<u8>, ApiError> {
         .map_err(|_| ApiError::new(code::INVALID_CIPHERTEXT, "CiphertextBlob must be base64"))
 }
 
-fn to_json<T: Serialize>(v: T) -> Result<serde_json::Value, ApiError> {
+pub(super) fn to_json<T: Serialize>(v: T) -> Result<serde_json::Value, ApiError> {
     serde_json::to_value(v).map_err(|e| {
         tracing::error!(error = %e, "cannot encode a response");
         ApiError::new(code::INTERNAL_ERROR, "internal error")
@@ -438,7 +447,7 @@ fn empty() -> Result<serde_json::Value, ApiError> {
     Ok(serde_json::Value::Object(serde_json::Map::new()))
 }
 
-fn metadata(m: Option<pb::KeyMetadata>) -> Result<KeyMetadata, ApiError> {
+pub(super) fn metadata(m: Option<pb::KeyMetadata>) -> Result<KeyMetadata, ApiError> {
     let m = m.ok_or_else(|| ApiError::new(code::INTERNAL_ERROR, "internal error"))?;
     let key_state = match pb::KeyState::try_from(m.state) {
         Ok(pb::KeyState::Enabled) => crate::KeyState::Enabled,

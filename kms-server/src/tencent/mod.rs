@@ -18,7 +18,9 @@
 //!   development mode on loopback addresses only, unless told `--insecure-no-auth`).
 
 mod actions;
+mod key_sets;
 mod params;
+mod service_info;
 pub mod signature;
 pub mod wire;
 
@@ -115,6 +117,8 @@ pub(crate) struct Call {
     caller: Option<TencentCaller>,
     tcp: Option<TcpConnectInfo>,
     tls: Option<TlsConnectInfo<TcpConnectInfo>>,
+    /// `X-TC-Region`, if sent (only GetRegions reads it: keys here have no region).
+    region: Option<String>,
 }
 
 impl Call {
@@ -190,6 +194,10 @@ async fn answer(api: &TencentApi, request: Request) -> Result<serde_json::Value,
             .extensions
             .get::<TlsConnectInfo<TcpConnectInfo>>()
             .cloned(),
+        region: headers
+            .get("x-tc-region")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
     };
     actions::run(&call, action, params).await
 }
@@ -307,9 +315,12 @@ fn json_params(headers: &HeaderMap, body: &[u8]) -> Result<serde_json::Value, Ap
     }
 }
 
-/// A GET query as parameters (every value text; the actions take integers as text too).
-fn query_params(query: &str) -> Result<serde_json::Value, ApiError> {
+/// A GET query as parameters (every value text; the actions take integers as text too). A list
+/// comes as `Name.0=a&Name.1=b`, Tencent's GET form, and becomes the array `Name: [a, b]`.
+pub fn query_params(query: &str) -> Result<serde_json::Value, ApiError> {
     let mut map = serde_json::Map::new();
+    let mut lists: std::collections::BTreeMap<String, std::collections::BTreeMap<usize, String>> =
+        Default::default();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
         let decode = |s: &str| {
@@ -318,7 +329,40 @@ fn query_params(query: &str) -> Result<serde_json::Value, ApiError> {
                 .map(|c| c.into_owned())
                 .map_err(|_| ApiError::new(code::INVALID_PARAMETER, "the query is not UTF-8"))
         };
-        map.insert(decode(name)?, serde_json::Value::String(decode(value)?));
+        let (name, value) = (decode(name)?, decode(value)?);
+        match name.rsplit_once('.') {
+            Some((list, index))
+                if !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                let index = index.parse().map_err(|_| {
+                    ApiError::new(code::INVALID_PARAMETER, format!("{name}: no such index"))
+                })?;
+                if lists
+                    .entry(list.to_owned())
+                    .or_default()
+                    .insert(index, value)
+                    .is_some()
+                {
+                    return Err(ApiError::new(
+                        code::INVALID_PARAMETER,
+                        format!("{name} is given twice"),
+                    ));
+                }
+            }
+            _ => {
+                map.insert(name, serde_json::Value::String(value));
+            }
+        }
+    }
+    for (name, items) in lists {
+        if items.keys().enumerate().any(|(i, &index)| i != index) {
+            return Err(ApiError::new(
+                code::INVALID_PARAMETER,
+                format!("the list {name} must be numbered {name}.0, {name}.1, ... without gaps"),
+            ));
+        }
+        let items = items.into_values().map(serde_json::Value::String).collect();
+        map.insert(name, serde_json::Value::Array(items));
     }
     Ok(serde_json::Value::Object(map))
 }
@@ -338,5 +382,15 @@ mod tests {
         assert_eq!(v["KeyId"], "a/b");
         assert_eq!(v["Limit"], "5");
         assert_eq!(v["Alias"], "x y");
+    }
+
+    #[test]
+    fn query_lists_fold_into_arrays_and_gaps_are_refused() {
+        let v = query_params("KeyIds.1=b&KeyIds.0=a&Limit=2").unwrap();
+        assert_eq!(v["KeyIds"], serde_json::json!(["a", "b"]));
+        assert_eq!(v["Limit"], "2");
+        let e = query_params("KeyIds.0=a&KeyIds.2=c").unwrap_err();
+        assert_eq!(e.code, code::INVALID_PARAMETER);
+        assert!(e.message.contains("without gaps"), "{}", e.message);
     }
 }

@@ -52,6 +52,8 @@ pub mod code {
     pub const INVALID_TYPE: &str = "InvalidParameterValue.InvalidType";
     /// CreateKey's `KeyUsage` is not a symmetric usage.
     pub const INVALID_KEY_USAGE: &str = "InvalidParameterValue.InvalidKeyUsage";
+    /// DescribeKeys, EnableKeys or DisableKeys names a key twice.
+    pub const DUPLICATED_KEY_ID: &str = "InvalidParameterValue.DuplicatedKeyId";
     /// ScheduleKeyDeletion's window is outside 7..=30 days.
     pub const INVALID_PENDING_WINDOW: &str = "InvalidParameter.InvalidPendingWindowInDays";
 }
@@ -197,17 +199,18 @@ actions! {
     implemented: CreateKey, DescribeKey, ListKeys, EnableKey, DisableKey, ScheduleKeyDeletion,
         CancelKeyDeletion, ArchiveKey, CancelKeyArchive, UpdateAlias, UpdateKeyDescription,
         EnableKeyRotation, DisableKeyRotation, GetKeyRotationStatus, RotateKey, GenerateDataKey,
-        Encrypt, Decrypt, ReEncrypt, GenerateRandom;
+        Encrypt, Decrypt, ReEncrypt, GenerateRandom, DescribeKeys, EnableKeys, DisableKeys,
+        ListKeyDetail, GetServiceStatus, GetRegions, ListAlgorithms;
     unsupported: AsymmetricRsaDecrypt, AsymmetricSm2Decrypt, BindCloudResource,
         CancelDataKeyDeletion, CreateWhiteBoxKey, DeleteImportedKeyMaterial, DeleteWhiteBoxKey,
-        DescribeDataKey, DescribeDataKeys, DescribeKeys, DescribeWhiteBoxDecryptKey,
+        DescribeDataKey, DescribeDataKeys, DescribeWhiteBoxDecryptKey,
         DescribeWhiteBoxDeviceFingerprints, DescribeWhiteBoxKey, DescribeWhiteBoxKeyDetails,
-        DescribeWhiteBoxServiceStatus, DisableDataKey, DisableDataKeys, DisableKeys,
-        DisableWhiteBoxKey, DisableWhiteBoxKeys, EnableDataKey, EnableDataKeys, EnableKeys,
+        DescribeWhiteBoxServiceStatus, DisableDataKey, DisableDataKeys,
+        DisableWhiteBoxKey, DisableWhiteBoxKeys, EnableDataKey, EnableDataKeys,
         EnableWhiteBoxKey, EnableWhiteBoxKeys, EncryptByWhiteBox, GetDataKeyCiphertextBlob,
-        GetDataKeyPlaintext, GetParametersForImport, GetPublicKey, GetRegions, GetServiceStatus,
-        ImportDataKey, ImportKeyMaterial, ListAlgorithms, ListDataKeyDetail, ListDataKeys,
-        ListKeyDetail, OverwriteWhiteBoxDeviceFingerprints, PostQuantumCryptoDecrypt,
+        GetDataKeyPlaintext, GetParametersForImport, GetPublicKey,
+        ImportDataKey, ImportKeyMaterial, ListDataKeyDetail, ListDataKeys,
+        OverwriteWhiteBoxDeviceFingerprints, PostQuantumCryptoDecrypt,
         PostQuantumCryptoEncrypt, PostQuantumCryptoSign, PostQuantumCryptoVerify,
         ScheduleDataKeyDeletion, SignByAsymmetricKey, UnbindCloudResource,
         UpdateDataKeyDescription, UpdateDataKeyName, VerifyByAsymmetricKey,
