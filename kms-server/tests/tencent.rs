@@ -997,15 +997,19 @@ async fn key_set_actions_check_their_lists_and_act_per_key() {
     }
 
     ok(s.addr, "DisableKeys", json!({"KeyIds": [ids[0], ids[1]]})).await;
-    let state = |m: &Value| m["KeyState"].as_str().unwrap().to_owned();
-    let all = ok(s.addr, "DescribeKeys", json!({"KeyIds": ids})).await;
-    let states: Vec<String> = all["KeyMetadatas"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(state)
-        .collect();
-    assert_eq!(states, ["Disabled", "Disabled", "Enabled"]);
+    let states = |ids: Vec<Value>| async move {
+        let all = ok(s.addr, "DescribeKeys", json!({"KeyIds": ids})).await;
+        all["KeyMetadatas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["KeyState"].as_str().unwrap().to_owned())
+            .collect::<Vec<String>>()
+    };
+    assert_eq!(
+        states(ids.clone()).await,
+        ["Disabled", "Disabled", "Enabled"]
+    );
 
     // Not atomic, and says so: the first refusal stops the batch, naming its key; the keys before
     // it stay changed.
@@ -1030,14 +1034,10 @@ async fn key_set_actions_check_their_lists_and_act_per_key() {
     );
     let message = a.body["Response"]["Error"]["Message"].as_str().unwrap();
     assert!(message.contains(ids[1].as_str().unwrap()), "{message}");
-    let all = ok(s.addr, "DescribeKeys", json!({"KeyIds": ids})).await;
-    let states: Vec<String> = all["KeyMetadatas"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(state)
-        .collect();
-    assert_eq!(states, ["Enabled", "PendingDelete", "Enabled"]);
+    assert_eq!(
+        states(ids.clone()).await,
+        ["Enabled", "PendingDelete", "Enabled"]
+    );
 
     // ListKeyDetail: filters, order, paging, bad values.
     let detail = |params: Value| async move {

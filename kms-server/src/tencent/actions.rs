@@ -101,17 +101,8 @@ pub(super) async fn run(
         }
         A::ListKeys => {
             let p: ListKeys = parse(params)?;
-            let limit = p.limit.unwrap_or(LIST_KEYS_DEFAULT_LIMIT);
-            if limit == 0 || limit > LIST_KEYS_MAX_LIMIT {
-                return Err(ApiError::value(format!(
-                    "Limit must be 1..={LIST_KEYS_MAX_LIMIT}, got {limit}"
-                )));
-            }
-            let include_service_keys = match p.role.unwrap_or(0) {
-                0 => false,
-                1 => true,
-                r => return Err(ApiError::value(format!("Role must be 0 or 1, got {r}"))),
-            };
+            let limit = list_limit(p.limit)?;
+            let include_service_keys = include_service_keys(p.role)?;
             let r = s
                 .list_keys(call.request(pb::ListKeysRequest {
                     offset: p.offset.unwrap_or(0),
@@ -387,6 +378,26 @@ pub(super) async fn run(
                 plaintext: STANDARD.encode(answer(r)?.plaintext),
             })
         }
+    }
+}
+
+/// A listing's `Limit` (ListKeys, ListKeyDetail): default [`LIST_KEYS_DEFAULT_LIMIT`], at most
+/// [`LIST_KEYS_MAX_LIMIT`].
+pub(super) fn list_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    match limit.unwrap_or(LIST_KEYS_DEFAULT_LIMIT) {
+        limit @ 1..=LIST_KEYS_MAX_LIMIT => Ok(limit),
+        limit => Err(ApiError::value(format!(
+            "Limit must be 1..={LIST_KEYS_MAX_LIMIT}, got {limit}"
+        ))),
+    }
+}
+
+/// A listing's `Role`: 0 (default) the user's keys, 1 also those cloud products made.
+pub(super) fn include_service_keys(role: Option<u32>) -> Result<bool, ApiError> {
+    match role.unwrap_or(0) {
+        0 => Ok(false),
+        1 => Ok(true),
+        r => Err(ApiError::value(format!("Role must be 0 or 1, got {r}"))),
     }
 }
 

@@ -13,17 +13,13 @@ use serde::Deserialize;
 
 use super::{
     Call,
-    actions::{answer, metadata, parse, required, to_json},
+    actions::{answer, include_service_keys, list_limit, metadata, parse, required, to_json},
     params::{KeyMetadata, lenient},
     wire::{ApiError, code},
 };
 
 /// Most key ids one DescribeKeys, EnableKeys or DisableKeys names (the cloud's limit).
 pub const MAX_KEY_IDS: usize = 100;
-/// Default `Limit` of ListKeyDetail.
-const LIST_DETAIL_DEFAULT_LIMIT: u32 = 10;
-/// Largest `Limit` of ListKeyDetail (as ListKeys).
-const LIST_DETAIL_MAX_LIMIT: u32 = super::actions::LIST_KEYS_MAX_LIMIT;
 /// The page size ListKeyDetail reads the gRPC ListKeys with (the gRPC API's largest).
 const GRPC_LIST_PAGE: u32 = 1000;
 
@@ -150,17 +146,8 @@ pub(super) async fn list_detail(
     params: serde_json::Value,
 ) -> Result<serde_json::Value, ApiError> {
     let p: ListKeyDetail = parse(params)?;
-    let limit = p.limit.unwrap_or(LIST_DETAIL_DEFAULT_LIMIT);
-    if limit == 0 || limit > LIST_DETAIL_MAX_LIMIT {
-        return Err(ApiError::value(format!(
-            "Limit must be 1..={LIST_DETAIL_MAX_LIMIT}, got {limit}"
-        )));
-    }
-    let include_service_keys = match p.role.unwrap_or(0) {
-        0 => false,
-        1 => true,
-        r => return Err(ApiError::value(format!("Role must be 0 or 1, got {r}"))),
-    };
+    let limit = list_limit(p.limit)?;
+    let include_service_keys = include_service_keys(p.role)?;
     let newest_first = match p.order_type.unwrap_or(0) {
         0 => true,
         1 => false,
