@@ -892,7 +892,7 @@ identities:
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 6, "{text}");
+    assert_eq!(lines.len(), 7, "{text}");
     assert_eq!(
         (lines[0]["identity"].as_str(), lines[0]["rpc"].as_str()),
         (Some("admin"), Some("CreateKey"))
@@ -904,6 +904,23 @@ identities:
     assert_eq!(lines[2]["context_keys"], json!(["tenant"]));
     assert!(lines[2]["peer"].as_str().unwrap().starts_with("127.0.0.1:"));
     assert_eq!(lines[4]["outcome"]["code"], "UnauthorizedOperation");
+    // A request whose signature fails is recorded too: no identity, the action it named, no key.
+    assert_eq!(
+        (
+            lines[6]["identity"].as_str(),
+            lines[6]["rpc"].as_str(),
+            lines[6]["outcome"]["status"].as_str(),
+            lines[6]["outcome"]["code"].as_str(),
+        ),
+        (
+            Some("-"),
+            Some("Encrypt"),
+            Some("UNAUTHENTICATED"),
+            Some("AuthFailure.SignatureFailure")
+        )
+    );
+    assert_eq!(lines[6]["keys"], json!([]));
+    assert!(lines[6]["peer"].as_str().unwrap().starts_with("127.0.0.1:"));
     for secret in ["private-value", SECRET_KEY, "admin-secret-key"] {
         assert!(!text.contains(secret), "{secret} in {text}");
     }

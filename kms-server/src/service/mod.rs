@@ -64,6 +64,11 @@ impl KmsService {
         self
     }
 
+    /// What watches the calls (for a front end's own refusals, [`Observers::record_refusal`]).
+    pub(crate) fn observers(&self) -> &Observers {
+        &self.observers
+    }
+
     /// Starts a call: identifies the caller.
     fn begin<T>(&self, action: Action, request: &Request<T>) -> Call {
         Call::new(

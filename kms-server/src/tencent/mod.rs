@@ -170,7 +170,18 @@ async fn answer(api: &TencentApi, request: Request) -> Result<serde_json::Value,
         })?;
     let headers = &parts.headers;
     let query = parts.uri.query().unwrap_or("");
-    let caller = authenticate(api, &parts.method, parts.uri.path(), query, headers, &body)?;
+    let peer = parts
+        .extensions
+        .get::<TcpConnectInfo>()
+        .and_then(TcpConnectInfo::remote_addr)
+        .or_else(|| {
+            parts
+                .extensions
+                .get::<TlsConnectInfo<TcpConnectInfo>>()
+                .and_then(|t| t.get_ref().remote_addr())
+        });
+    let caller = authenticate(api, &parts.method, parts.uri.path(), query, headers, &body)
+        .map_err(|refusal| audit_refusal(api, headers, peer, refusal))?;
     match text(headers, "x-tc-version")? {
         API_VERSION => {}
         v => {
@@ -200,6 +211,33 @@ async fn answer(api: &TencentApi, request: Request) -> Result<serde_json::Value,
             .map(str::to_owned),
     };
     actions::run(&call, action, params).await
+}
+
+/// Writes the audit line of a request refused by the signature check (the action it named, or
+/// `-` when it named none this API has) and gives the refusal back; if the line cannot be
+/// written, the answer is `InternalError`, as for any call whose line is lost.
+fn audit_refusal(
+    api: &TencentApi,
+    headers: &HeaderMap,
+    peer: Option<std::net::SocketAddr>,
+    refusal: ApiError,
+) -> ApiError {
+    let rpc = headers
+        .get("x-tc-action")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|name| ApiAction::parse(name).ok())
+        .map_or("-", ApiAction::name);
+    match api
+        .service
+        .observers()
+        .record_refusal(rpc, peer, refusal.code)
+    {
+        Ok(()) => refusal,
+        Err(e) => {
+            tracing::error!(error = %e, "audit log not written: a refused Tencent API call");
+            ApiError::new(code::INTERNAL_ERROR, "internal error")
+        }
+    }
 }
 
 /// A required header's text.

@@ -174,6 +174,13 @@ macro_rules! actions {
         }
 
         impl ApiAction {
+            /// The action's Tencent name (`Encrypt`), as the audit log writes it.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Self::$name => stringify!($name),)*
+                }
+            }
+
             /// The action an `X-TC-Action` value names: an implemented one, or the refusal a real
             /// but unimplemented Tencent action (UnsupportedOperation) or an unknown name
             /// (InvalidAction) gets.
@@ -223,6 +230,7 @@ mod tests {
     #[test]
     fn action_names_parse_once_into_three_answers() {
         assert_eq!(ApiAction::parse("Encrypt"), Ok(ApiAction::Encrypt));
+        assert_eq!(ApiAction::DescribeKeys.name(), "DescribeKeys");
         assert_eq!(
             ApiAction::parse("GetPublicKey").unwrap_err().code,
             code::UNSUPPORTED_OPERATION
