@@ -1083,7 +1083,20 @@ async fn key_set_actions_check_their_lists_and_act_per_key() {
         detail(json!({"SearchKeyAlias": "set-", "Origin": "EXTERNAL"})).await,
         (0, vec![])
     );
+    for usage in ["ALL", "ENCRYPT_DECRYPT"] {
+        assert_eq!(
+            detail(json!({"SearchKeyAlias": "set-", "KeyUsage": usage}))
+                .await
+                .0,
+            3
+        );
+    }
+    assert_eq!(
+        detail(json!({"SearchKeyAlias": "set-", "KeyUsage": "ASYMMETRIC_DECRYPT_SM2"})).await,
+        (0, vec![])
+    );
     for (params, want) in [
+        (json!({"KeyUsage": "SIGN"}), "InvalidParameterValue"),
         (json!({"Limit": 0}), "InvalidParameterValue"),
         (json!({"Limit": 201}), "InvalidParameterValue"),
         (json!({"OrderType": 2}), "InvalidParameterValue"),

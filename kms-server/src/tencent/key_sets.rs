@@ -20,6 +20,15 @@ use super::{
 
 /// Most key ids one DescribeKeys, EnableKeys or DisableKeys names (the cloud's limit).
 pub const MAX_KEY_IDS: usize = 100;
+/// The asymmetric `KeyUsage` values ListKeyDetail may filter on (no key here has one, so they list
+/// nothing; they are not errors).
+const LIST_KEY_USAGES: [&str; 5] = [
+    "ASYMMETRIC_DECRYPT_RSA_2048",
+    "ASYMMETRIC_DECRYPT_SM2",
+    "ASYMMETRIC_SIGN_VERIFY_SM2",
+    "ASYMMETRIC_SIGN_VERIFY_RSA_2048",
+    "ASYMMETRIC_SIGN_VERIFY_ECC",
+];
 /// The page size ListKeyDetail reads the gRPC ListKeys with (the gRPC API's largest).
 const GRPC_LIST_PAGE: u32 = 1000;
 
@@ -111,7 +120,7 @@ pub(super) async fn switch(
     params: serde_json::Value,
 ) -> Result<serde_json::Value, ApiError> {
     for key_id in key_ids(params)? {
-        let refused = match to {
+        let done = match to {
             Switch::Enable => answer(
                 call.service
                     .enable_key(call.request(pb::EnableKeyRequest {
@@ -119,7 +128,7 @@ pub(super) async fn switch(
                     }))
                     .await,
             )
-            .err(),
+            .map(drop),
             Switch::Disable => answer(
                 call.service
                     .disable_key(call.request(pb::DisableKeyRequest {
@@ -127,14 +136,12 @@ pub(super) async fn switch(
                     }))
                     .await,
             )
-            .err(),
+            .map(drop),
         };
-        if let Some(e) = refused {
-            return Err(ApiError {
-                message: format!("key {key_id:?}: {}", e.message),
-                ..e
-            });
-        }
+        done.map_err(|e| ApiError {
+            message: format!("key {key_id:?}: {}", e.message),
+            ..e
+        })?;
     }
     Ok(serde_json::Value::Object(serde_json::Map::new()))
 }
@@ -179,7 +186,18 @@ pub(super) async fn list_detail(
         ));
     }
     let search = p.search_key_alias.unwrap_or_default();
-    let key_usage = p.key_usage.unwrap_or_default();
+    // Empty means ENCRYPT_DECRYPT (the cloud's default), ALL means any.
+    let key_usage = match p.key_usage.as_deref().unwrap_or("") {
+        "" => Some(crate::keys::KEY_USAGE),
+        "ALL" => None,
+        u if u == crate::keys::KEY_USAGE || LIST_KEY_USAGES.contains(&u) => Some(u),
+        u => {
+            return Err(ApiError::value(format!(
+                "KeyUsage must be ALL, {} or one of {LIST_KEY_USAGES:?}, got {u:?}",
+                crate::keys::KEY_USAGE
+            )));
+        }
+    };
 
     let mut keys = Vec::new();
     loop {
@@ -203,7 +221,7 @@ pub(super) async fn list_detail(
     keys.retain(|k: &pb::KeyMetadata| {
         (search.is_empty() || k.alias.contains(&search) || k.key_id.contains(&search))
             && origin.as_deref().is_none_or(|o| k.origin == o)
-            && (key_usage.is_empty() || k.key_usage == key_usage)
+            && key_usage.is_none_or(|u| k.key_usage == u)
     });
     keys.sort_by(|a, b| {
         let order = a
