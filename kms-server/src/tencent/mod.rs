@@ -170,18 +170,8 @@ async fn answer(api: &TencentApi, request: Request) -> Result<serde_json::Value,
         })?;
     let headers = &parts.headers;
     let query = parts.uri.query().unwrap_or("");
-    let peer = parts
-        .extensions
-        .get::<TcpConnectInfo>()
-        .and_then(TcpConnectInfo::remote_addr)
-        .or_else(|| {
-            parts
-                .extensions
-                .get::<TlsConnectInfo<TcpConnectInfo>>()
-                .and_then(|t| t.get_ref().remote_addr())
-        });
     let caller = authenticate(api, &parts.method, parts.uri.path(), query, headers, &body)
-        .map_err(|refusal| audit_refusal(api, headers, peer, refusal))?;
+        .map_err(|refusal| audit_refusal(api, &parts, refusal))?;
     match text(headers, "x-tc-version")? {
         API_VERSION => {}
         v => {
@@ -218,11 +208,21 @@ async fn answer(api: &TencentApi, request: Request) -> Result<serde_json::Value,
 /// written, the answer is `InternalError`, as for any call whose line is lost.
 fn audit_refusal(
     api: &TencentApi,
-    headers: &HeaderMap,
-    peer: Option<std::net::SocketAddr>,
+    parts: &axum::http::request::Parts,
     refusal: ApiError,
 ) -> ApiError {
-    let rpc = headers
+    let peer = parts
+        .extensions
+        .get::<TcpConnectInfo>()
+        .and_then(TcpConnectInfo::remote_addr)
+        .or_else(|| {
+            parts
+                .extensions
+                .get::<TlsConnectInfo<TcpConnectInfo>>()
+                .and_then(|t| t.get_ref().remote_addr())
+        });
+    let rpc = parts
+        .headers
         .get("x-tc-action")
         .and_then(|v| v.to_str().ok())
         .and_then(|name| ApiAction::parse(name).ok())
