@@ -45,6 +45,13 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// managers upload a few parts at once each) stays far below it.
 pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = DEFAULT_MAX_CONNECTIONS / 16;
 
+/// Threads the runtime may start for blocking file work (reads, writes, fsyncs of bodies and the
+/// catalog). Each thread keeps its own allocator heap, whose freed pages stay resident while the
+/// thread lives: tokio's default of 512 let a 64-in-flight soak grow to about 100 threads and
+/// 650 MiB resident; 32 held it near 250 MiB at the same or better request rate
+/// (bench/BENCHMARKS.md, "Gateway memory").
+pub const BLOCKING_THREADS: usize = 32;
+
 /// How long a client may stall: to finish a TLS handshake, to send a request's headers, and
 /// between two reads of a request body (then `400 RequestTimeout`).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
