@@ -1,5 +1,6 @@
-//! Crash consistency of the real `cos-gateway` binary (its embedded KMS in the same process):
-//! SIGKILL at random moments while clients loop over PUT (plain, SSE-COS, SSE-KMS, SSE-C),
+//! Crash consistency of the real `cos-gateway` binary, once with its embedded KMS in the same
+//! process and once over gRPC to a kms-server that outlives the gateway (`--kms-endpoint`, the
+//! production set-up): SIGKILL at random moments while clients loop over PUT (plain, SSE-COS, SSE-KMS, SSE-C),
 //! multipart uploads (Complete and Abort), PUT Object - Copy and DELETE, restart, and check after
 //! every restart that
 //!
@@ -34,8 +35,11 @@ use std::time::{Duration, Instant};
 use common::{HOST, Raw, Req, ssec};
 use rand::{Rng as _, RngCore as _, SeedableRng as _, rngs::StdRng};
 
-/// Kills in the default (CI) run.
+/// Kills in the default (CI) run with the embedded KMS.
 const DEFAULT_KILLS: u32 = 150;
+/// Kills in the default run over gRPC to a separate kms-server: fewer, since the start-up and
+/// the file paths are the same; what it adds is the KMS round trip inside each write.
+const DEFAULT_KILLS_SEPARATE_KMS: u32 = DEFAULT_KILLS / 2;
 /// Longest time (ms) the client loops run before the kill, by default.
 const DEFAULT_RUN_MS: u64 = 150;
 /// Client loops running at once; each owns its own object keys, so its own calls are ordered.
@@ -73,15 +77,21 @@ struct Gateway {
 }
 
 impl Gateway {
-    fn spawn(data_dir: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cos-gateway"))
+    /// A gateway on `data_dir`, with its embedded KMS or over gRPC to `kms` (a URL).
+    fn spawn(data_dir: &Path, kms: Option<&str>) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cos-gateway"));
+        command
             .args([
                 "--listen",
                 "127.0.0.1:0",
                 "--allow-ssec-over-http",
                 "--data-dir",
             ])
-            .arg(data_dir)
+            .arg(data_dir);
+        if let Some(url) = kms {
+            command.args(["--kms-endpoint", url]);
+        }
+        let mut child = command
             .env("COS_SECRET_ID", common::SECRET_ID)
             .env("COS_SECRET_KEY", common::SECRET_KEY)
             .env_remove("KMS_ROOT_KEY")
@@ -649,12 +659,19 @@ fn verify(addr: SocketAddr, dir: &Path, model: &mut Model, seed: u64) {
 
 /// Kills a gateway on a fresh directory during its first start, then checks it starts again and
 /// stores and reads an SSE-C object.
-fn first_start_kill(scratch: &Path, n: u32, rng: &mut StdRng, startup: Duration, seed: u64) {
+fn first_start_kill(
+    scratch: &Path,
+    kms: Option<&str>,
+    n: u32,
+    rng: &mut StdRng,
+    startup: Duration,
+    seed: u64,
+) {
     let dir = scratch.join(format!("first-{n}"));
-    let mut gw = Gateway::spawn(&dir);
+    let mut gw = Gateway::spawn(&dir, kms);
     std::thread::sleep(startup.mul_f64(rng.random_range(0.0..1.2)));
     gw.kill();
-    let gw = Gateway::spawn(&dir);
+    let gw = Gateway::spawn(&dir, kms);
     let addr = gw
         .wait_listening()
         .unwrap_or_else(|| panic!("seed {seed}: no start after a kill during the first start"));
@@ -671,10 +688,31 @@ fn first_start_kill(scratch: &Path, n: u32, rng: &mut StdRng, startup: Duration,
 
 #[test]
 fn acknowledged_objects_survive_random_kills() {
+    harness("embedded KMS", None, DEFAULT_KILLS);
+}
+
+/// The gateway over gRPC to a kms-server that is never killed: object keys come from and go back
+/// to the KMS, so a kill between the KMS's answer and the catalog's commit must still leave nothing
+/// half-made, and a restarted gateway must open what it acknowledged before.
+#[test]
+fn acknowledged_objects_survive_random_kills_with_a_separate_kms_server() {
+    let kms_dir = tempfile::tempdir().expect("temp dir");
+    let (url, _kms, _thread) = common::kms_server(kms_dir.path());
+    harness(
+        "kms-server over gRPC",
+        Some(&url),
+        DEFAULT_KILLS_SEPARATE_KMS,
+    );
+}
+
+/// Runs the kill loop against gateways with the embedded KMS (`kms` None) or over gRPC to `kms`.
+fn harness(label: &str, kms: Option<&str>, default_kills: u32) {
     let seed = env_u64("CRASH_SEED", rand::rng().random());
-    let kills = env_u64("CRASH_KILLS", DEFAULT_KILLS.into()) as u32;
+    let kills = env_u64("CRASH_KILLS", default_kills.into()) as u32;
     let run_ms = env_u64("CRASH_RUN_MS", DEFAULT_RUN_MS);
-    println!("gateway crash harness: CRASH_SEED={seed} CRASH_KILLS={kills} CRASH_RUN_MS={run_ms}");
+    println!(
+        "gateway crash harness ({label}): CRASH_SEED={seed} CRASH_KILLS={kills} CRASH_RUN_MS={run_ms}"
+    );
     let mut rng = StdRng::seed_from_u64(seed);
     let scratch = tempfile::tempdir().expect("temp dir");
     let data: PathBuf = scratch.path().join("data");
@@ -683,7 +721,7 @@ fn acknowledged_objects_survive_random_kills() {
         ..Model::default()
     }));
     {
-        let gw = Gateway::spawn(&data);
+        let gw = Gateway::spawn(&data, kms);
         let addr = gw.wait_listening().expect("the first start");
         send(Req::new("PUT", "/"), addr, seed).assert_status(200);
     }
@@ -693,12 +731,12 @@ fn acknowledged_objects_survive_random_kills() {
     let mut written = 0usize;
     for n in 0..kills {
         if n % FIRST_START_KILL_EVERY == FIRST_START_KILL_EVERY - 1 {
-            first_start_kill(scratch.path(), n, &mut rng, startup, seed);
+            first_start_kill(scratch.path(), kms, n, &mut rng, startup, seed);
             first_kills += 1;
             continue;
         }
         let spawned = Instant::now();
-        let mut gw = Gateway::spawn(&data);
+        let mut gw = Gateway::spawn(&data, kms);
         if n % STARTUP_KILL_EVERY == 1 {
             std::thread::sleep(startup.mul_f64(rng.random_range(0.0..1.2)));
             gw.kill();
@@ -733,7 +771,7 @@ fn acknowledged_objects_survive_random_kills() {
         written += model.lock().unwrap().objects.len();
         loop_kills += 1;
     }
-    let gw = Gateway::spawn(&data);
+    let gw = Gateway::spawn(&data, kms);
     let addr = gw.wait_listening().expect("the final start");
     let mut m = model.lock().unwrap();
     verify(addr, &data, &mut m, seed);
@@ -743,7 +781,7 @@ fn acknowledged_objects_survive_random_kills() {
         .map(|v| format!("{:?}", std::mem::discriminant(&v.sse)))
         .collect();
     println!(
-        "gateway crash harness: {kills} kills ({loop_kills} during client loops, {startup_kills} \
+        "gateway crash harness ({label}): {kills} kills ({loop_kills} during client loops, {startup_kills} \
          during start-up, {first_kills} during a first start) in {:.1} s; {written} object \
          read-backs after restarts, {} objects and {} uploads at the end",
         began.elapsed().as_secs_f64(),

@@ -540,3 +540,29 @@ pub fn ssec(key: &[u8; 32]) -> Vec<(String, String)> {
         ),
     ]
 }
+
+/// A kms-server on 127.0.0.1:0 on its own thread; returns its URL and core.
+pub fn kms_server(
+    dir: &std::path::Path,
+) -> (String, Arc<kms_server::Kms>, std::thread::JoinHandle<()>) {
+    use base64::Engine as _;
+    let root = kms_server::RootKey::from_base64(
+        &base64::engine::general_purpose::STANDARD.encode([9u8; 32]),
+    )
+    .unwrap();
+    let kms = Arc::new(kms_server::Kms::open(kms_server::Config::new(dir, root)).unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let k = Arc::clone(&kms);
+    let t = std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(l.local_addr().unwrap()).unwrap();
+            kms_server::server::serve(l, k, Default::default(), std::future::pending())
+                .await
+                .unwrap();
+        });
+    });
+    let addr = rx.recv().unwrap();
+    (format!("http://{addr}"), kms, t)
+}
