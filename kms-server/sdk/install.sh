@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Installs the official Tencent Cloud API SDK the Tencent front end's conformance test runs against,
-# idempotently: tencentcloud-sdk-python-common and tencentcloud-sdk-python-kms (PyPI) into the
-# virtualenv sdk/.venv (git-ignored). Re-running is cheap: it checks for the installed packages first.
+# Installs the official Tencent Cloud API SDKs the Tencent front end's conformance tests run
+# against, idempotently:
+#   - tencentcloud-sdk-python-common and tencentcloud-sdk-python-kms (PyPI) into the virtualenv
+#     sdk/.venv
+#   - tencentcloud-sdk-nodejs (npm; the per-product package is not on every registry) into
+#     sdk/node_modules
+# Both folders are git-ignored. Re-running is cheap: it checks for the installed packages first.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 COMMON_VERSION="${TENCENT_SDK_COMMON_VERSION:-3.1.195}"
 KMS_VERSION="${TENCENT_SDK_KMS_VERSION:-3.1.192}"
+NODE_VERSION="${TENCENT_SDK_NODE_VERSION:-4.1.313}"
 PYTHON="${PYTHON:-python3}"
 
 if [ ! -x .venv/bin/python ]; then
@@ -19,3 +24,10 @@ if ! .venv/bin/python -c 'from tencentcloud.kms.v20190118 import kms_client' >/d
     "tencentcloud-sdk-python-common==$COMMON_VERSION" "tencentcloud-sdk-python-kms==$KMS_VERSION"
 fi
 .venv/bin/python -c 'import importlib.metadata as m; print("tencentcloud-sdk-python-kms", m.version("tencentcloud-sdk-python-kms"))'
+
+if [ ! -f node_modules/tencentcloud-sdk-nodejs/package.json ]; then
+  echo "== npm install tencentcloud-sdk-nodejs@$NODE_VERSION"
+  [ -f package.json ] || echo '{"name":"kms-server-sdk-tests","private":true}' > package.json
+  npm install --no-audit --no-fund --silent "tencentcloud-sdk-nodejs@$NODE_VERSION"
+fi
+node -e 'console.log("tencentcloud-sdk-nodejs", require("tencentcloud-sdk-nodejs/package.json").version)'

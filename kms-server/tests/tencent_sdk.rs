@@ -1,8 +1,9 @@
-//! Conformance with the REAL official Tencent Cloud SDK for Python (`tencentcloud-sdk-python-common`
-//! and `-kms`, installed by `sdk/install.sh`, run here when missing so a machine without it fails
-//! loudly rather than skipping): `sdk/py_tencent_kms.py` runs every implemented action, its error
-//! codes and the signature failures against a kms-server on 127.0.0.1:0 whose only setting in the
-//! SDK is the endpoint.
+//! Conformance with the REAL official Tencent Cloud SDKs for Python (`tencentcloud-sdk-python-common`
+//! and `-kms`) and Node.js (`tencentcloud-sdk-nodejs`), installed by `sdk/install.sh`, run here when
+//! missing so a machine without them fails loudly rather than skipping: `sdk/py_tencent_kms.py`
+//! runs every implemented action, its error codes and the signature failures against a kms-server
+//! on 127.0.0.1:0 whose only setting in the SDK is the endpoint; `sdk/node_tencent_kms.js` runs
+//! the main actions and errors.
 #![cfg(feature = "grpc")]
 
 use std::{
@@ -26,7 +27,11 @@ fn sdk_dir() -> PathBuf {
 }
 
 fn ensure_sdk() {
-    if !sdk_dir().join(".venv/bin/python").exists() {
+    if !sdk_dir().join(".venv/bin/python").exists()
+        || !sdk_dir()
+            .join("node_modules/tencentcloud-sdk-nodejs/package.json")
+            .exists()
+    {
         let status = Command::new("bash")
             .arg(sdk_dir().join("install.sh"))
             .status()
@@ -37,6 +42,19 @@ fn ensure_sdk() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_sdk_runs_every_action() {
+    run_script(sdk_dir().join(".venv/bin/python"), "py_tencent_kms.py").await;
+}
+
+/// The Node.js SDK signs for the service named by the endpoint's first label, so its script keeps
+/// the cloud's endpoint name and resolves it to the local server (see the script's header).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_sdk_runs_the_main_actions() {
+    run_script(PathBuf::from("node"), "node_tencent_kms.js").await;
+}
+
+/// Runs `script` (in `sdk/`) with `interpreter` against a fresh kms-server on 127.0.0.1:0 that
+/// knows one secret pair, and asserts that every test in it passed.
+async fn run_script(interpreter: PathBuf, script: &'static str) {
     tokio::task::spawn_blocking(ensure_sdk).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let kms = Arc::new(
@@ -60,13 +78,14 @@ async fn python_sdk_runs_every_action() {
         let _ = stopped.await;
     }));
     let out = tokio::task::spawn_blocking(move || {
-        Command::new(sdk_dir().join(".venv/bin/python"))
-            .arg(sdk_dir().join("py_tencent_kms.py"))
+        Command::new(&interpreter)
+            .arg(sdk_dir().join(script))
+            .current_dir(sdk_dir())
             .env("KMS_ENDPOINT", addr.to_string())
             .env("TENCENTCLOUD_SECRET_ID", SECRET_ID)
             .env("TENCENTCLOUD_SECRET_KEY", SECRET_KEY)
             .output()
-            .expect("the virtualenv's python runs")
+            .unwrap_or_else(|e| panic!("{} runs: {e}", interpreter.display()))
     })
     .await
     .unwrap();

@@ -12,6 +12,11 @@
 //! timestamp, and `SignedHeaders` must cover `content-type` and `host` (so neither the body's type
 //! nor the addressed endpoint can be changed under a valid signature). A timestamp more than
 //! [`MAX_CLOCK_SKEW_SECS`] away from the server's clock is refused before any key is looked up.
+//!
+//! The port: the cloud is reached on 443, so its `Host` never carries one, and the SDKs disagree
+//! on what to sign when an endpoint has one (the Python SDK signs `host:port` as sent, the Node.js
+//! SDK only the host name). A signature is therefore accepted over `Host` as sent or, when `Host`
+//! has a port, over its host name alone; the port is the only part left unsigned in that case.
 
 use hmac::{Hmac, Mac as _};
 use sha2::{Digest as _, Sha256};
@@ -176,19 +181,33 @@ impl Request<'_> {
                 "the credential scope's date is not the UTC date of X-TC-Timestamp",
             ));
         }
-        let expected = self.signature(auth, secret_key)?;
-        if bool::from(expected.as_bytes().ct_eq(auth.signature.as_bytes())) {
+        let matches = |host| -> Result<bool, ApiError> {
+            let expected = self.signature_over(auth, secret_key, host)?;
+            Ok(expected.as_bytes().ct_eq(auth.signature.as_bytes()).into())
+        };
+        let has_port = (self.header)("host").is_some_and(|h| host_name(h) != h);
+        if matches(HostForm::AsSent)? || (has_port && matches(HostForm::NameOnly)?) {
             Ok(())
         } else {
             Err(failure("recompute it with the right SecretKey"))
         }
     }
 
-    /// The hex signature of this request under `secret_key` (also what a client computes).
+    /// The hex signature of this request under `secret_key` (also what a client computes), over
+    /// `Host` as sent.
     pub fn signature(
         &self,
         auth: &Authorization<'_>,
         secret_key: &[u8],
+    ) -> Result<String, ApiError> {
+        self.signature_over(auth, secret_key, HostForm::AsSent)
+    }
+
+    fn signature_over(
+        &self,
+        auth: &Authorization<'_>,
+        secret_key: &[u8],
+        host: HostForm,
     ) -> Result<String, ApiError> {
         let mut canonical = format!("{}\n{}\n{}\n", self.method, self.path, self.query);
         for name in &auth.signed_headers {
@@ -198,9 +217,13 @@ impl Request<'_> {
                     format!("the signed header {name} is not in the request"),
                 )
             })?;
+            let value = match (*name, host) {
+                ("host", HostForm::NameOnly) => host_name(value.trim()),
+                _ => value.trim(),
+            };
             canonical.push_str(name);
             canonical.push(':');
-            canonical.push_str(&value.trim().to_ascii_lowercase());
+            canonical.push_str(&value.to_ascii_lowercase());
             canonical.push('\n');
         }
         canonical.push('\n');
@@ -227,6 +250,28 @@ impl Request<'_> {
         let k_service = hmac(&k_date[..], auth.service.as_bytes());
         let k_signing = hmac(&k_service[..], TERMINATOR.as_bytes());
         Ok(hex::encode(hmac(&k_signing[..], to_sign.as_bytes())))
+    }
+}
+
+/// Which form of `Host` a signature covers (see the module doc).
+#[derive(Debug, Clone, Copy)]
+enum HostForm {
+    AsSent,
+    NameOnly,
+}
+
+/// `host` without a trailing `:port` (`[::1]:80` -> `[::1]`, `example:80` -> `example`); `host`
+/// itself when it has none.
+fn host_name(host: &str) -> &str {
+    match host.rsplit_once(':') {
+        Some((name, port))
+            if !port.is_empty()
+                && port.bytes().all(|b| b.is_ascii_digit())
+                && (!name.contains(':') || (name.starts_with('[') && name.ends_with(']'))) =>
+        {
+            name
+        }
+        _ => host,
     }
 }
 
@@ -311,6 +356,70 @@ mod tests {
             sig,
             "72e494ea809ad7a8c8f7a4507b9bddcbaa8e581f516e8da2f66e2c5a96525168"
         );
+    }
+
+    #[test]
+    fn host_names_lose_only_a_numeric_port() {
+        assert_eq!(host_name("kms.example:8080"), "kms.example");
+        assert_eq!(host_name("127.0.0.1:50051"), "127.0.0.1");
+        assert_eq!(host_name("[::1]:50051"), "[::1]");
+        assert_eq!(host_name("[::1]"), "[::1]");
+        assert_eq!(host_name("::1"), "::1");
+        assert_eq!(host_name("kms.example"), "kms.example");
+        assert_eq!(host_name("kms.example:"), "kms.example:");
+        assert_eq!(host_name("kms.example:8o"), "kms.example:8o");
+    }
+
+    /// What the Node.js SDK sends: `Host: name:port`, signed over the name alone.
+    #[test]
+    fn a_signature_over_the_host_name_without_its_port_verifies() {
+        let sign = |sent_host: &'static str, signed: HostForm| {
+            let headers = move |name: &str| match name {
+                "content-type" => Some("application/json"),
+                "host" => Some(sent_host),
+                _ => None,
+            };
+            let scope = "TC3-HMAC-SHA256 Credential=AKIDx/2019-02-25/kms/tc3_request, \
+                         SignedHeaders=content-type;host, Signature=";
+            let placeholder = format!("{scope}x");
+            let req = Request {
+                method: "POST",
+                path: "/",
+                query: "",
+                header: &headers,
+                timestamp: 1_551_113_065,
+                body: b"{}",
+            };
+            let auth = Authorization::parse(&placeholder).unwrap();
+            let sig = req.signature_over(&auth, b"key", signed).unwrap();
+            format!("{scope}{sig}")
+        };
+        let verify = |text: &str, sent_host: &'static str| {
+            let headers = move |name: &str| match name {
+                "content-type" => Some("application/json"),
+                "host" => Some(sent_host),
+                _ => None,
+            };
+            let req = Request {
+                method: "POST",
+                path: "/",
+                query: "",
+                header: &headers,
+                timestamp: 1_551_113_065,
+                body: b"{}",
+            };
+            req.verify(&Authorization::parse(text).unwrap(), b"key")
+        };
+        let name_only = sign("kms.example:8080", HostForm::NameOnly);
+        assert_eq!(verify(&name_only, "kms.example:8080"), Ok(()));
+        let as_sent = sign("kms.example:8080", HostForm::AsSent);
+        assert_eq!(verify(&as_sent, "kms.example:8080"), Ok(()));
+        // Another host name, with or without the port, is still refused.
+        let err = verify(&name_only, "other.example:8080").unwrap_err();
+        assert_eq!(err.code, code::AUTH_SIGNATURE_FAILURE);
+        // A signature over `name:port` does not verify for a Host without the port.
+        let err = verify(&as_sent, "kms.example").unwrap_err();
+        assert_eq!(err.code, code::AUTH_SIGNATURE_FAILURE);
     }
 
     #[test]
