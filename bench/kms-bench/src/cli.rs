@@ -137,6 +137,10 @@ pub enum Op {
     DescribeKey,
     /// ListKeys, first page of 100.
     ListKeys,
+    /// GenerateDataKey AES_256 with the context, over the Tencent Cloud API (HTTP/1.1, signed).
+    TencentGenerateDataKey,
+    /// Decrypt of one blob made at start, with the context, over the Tencent Cloud API.
+    TencentDecrypt,
 }
 
 impl Op {
@@ -152,12 +156,19 @@ impl Op {
             Op::CreateKey => "create-key",
             Op::DescribeKey => "describe-key",
             Op::ListKeys => "list-keys",
+            Op::TencentGenerateDataKey => "tencent-generate-data-key",
+            Op::TencentDecrypt => "tencent-decrypt",
         }
     }
 
     /// Whether one call carries `--batch` items.
     pub fn is_batch(self) -> bool {
         matches!(self, Op::BatchGenerateDataKey | Op::BatchDecrypt)
+    }
+
+    /// Whether the call goes through the Tencent Cloud API front end instead of gRPC.
+    pub fn is_tencent(self) -> bool {
+        matches!(self, Op::TencentGenerateDataKey | Op::TencentDecrypt)
     }
 }
 

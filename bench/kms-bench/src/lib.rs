@@ -15,6 +15,7 @@ mod table;
 
 pub use table::render_table;
 pub mod embedded;
+pub mod tencent;
 
 use std::{
     sync::{
@@ -144,6 +145,11 @@ enum Work {
         key: Arc<str>,
     },
     ListKeys,
+    /// A Tencent API action with its JSON body.
+    Tencent {
+        action: &'static str,
+        body: Arc<str>,
+    },
 }
 
 /// One connection's clients.
@@ -151,6 +157,8 @@ enum Work {
 struct Conn {
     kms: KmsClient,
     health: HealthClient<Channel>,
+    /// Set when a Tencent API op runs; each worker's clone opens its own HTTP/1.1 connection.
+    tencent: Option<tencent::TencentConn>,
 }
 
 /// The environment variable holding a bearer token (when `--token-file` is not given).
@@ -179,8 +187,17 @@ fn client_builder(endpoint: &str, cli: &Cli) -> Result<kms_client::ClientBuilder
 }
 
 /// Opens `cli.connections` separate HTTP/2 connections to `endpoint`.
-async fn connect(endpoint: &str, cli: &Cli) -> Result<Vec<Conn>, BenchError> {
+async fn connect(
+    endpoint: &str,
+    cli: &Cli,
+    pair: Option<tencent::Pair>,
+) -> Result<Vec<Conn>, BenchError> {
     let builder = client_builder(endpoint, cli)?;
+    let tencent = if cli.op.iter().any(|op| op.is_tencent()) {
+        Some(tencent::TencentConn::new(endpoint, pair).map_err(BenchError::Connect)?)
+    } else {
+        None
+    };
     let ep = builder
         .to_endpoint()
         .map_err(|e| BenchError::Connect(e.to_string()))?
@@ -197,6 +214,7 @@ async fn connect(endpoint: &str, cli: &Cli) -> Result<Vec<Conn>, BenchError> {
                 .client_over(channel.clone())
                 .map_err(|e| BenchError::Connect(e.to_string()))?,
             health: HealthClient::new(channel),
+            tencent: tencent.clone(),
         });
     }
     Ok(conns)
@@ -273,6 +291,21 @@ async fn prepare(op: Op, kms: &KmsClient, key: &str, cli: &Cli) -> Result<Work, 
             key: Arc::from(key),
         },
         Op::ListKeys => Work::ListKeys,
+        Op::TencentGenerateDataKey => Work::Tencent {
+            action: "GenerateDataKey",
+            body: tencent::generate_data_key_body(key, &context).map_err(BenchError::Setup)?,
+        },
+        Op::TencentDecrypt => {
+            let dk = kms
+                .generate_data_key(gdk())
+                .await
+                .map_err(|e| setup("GenerateDataKey", e))?;
+            Work::Tencent {
+                action: "Decrypt",
+                body: tencent::decrypt_body(&dk.ciphertext_blob, &context)
+                    .map_err(BenchError::Setup)?,
+            }
+        }
     })
 }
 
@@ -343,6 +376,10 @@ async fn call(work: &Work, conn: &mut Conn) -> CallOutcome {
             .list_keys(&ListKeysRequest::default())
             .await
             .map(drop)),
+        Work::Tencent { action, body } => match conn.tencent.as_mut() {
+            Some(t) => t.call(action, body).await.map(|()| (1, 0, None)),
+            None => Err("no Tencent API connection".to_owned()),
+        },
     }
 }
 
@@ -567,8 +604,13 @@ fn medians(ops: &[Op], rounds: Vec<Vec<Report>>) -> Vec<Report> {
 }
 
 /// Runs every operation of `cli` against `endpoint`, one after the other.
-pub async fn run_against(endpoint: &str, cli: &Cli) -> Result<Vec<Report>, BenchError> {
-    let conns = connect(endpoint, cli).await?;
+/// Tencent API ops sign with `pair` (none: unsigned, for a server in development mode).
+pub async fn run_against(
+    endpoint: &str,
+    cli: &Cli,
+    pair: Option<tencent::Pair>,
+) -> Result<Vec<Report>, BenchError> {
+    let conns = connect(endpoint, cli, pair).await?;
     let kms = &conns[0].kms;
     let needs_key = cli
         .op
@@ -601,11 +643,11 @@ pub async fn run_against(endpoint: &str, cli: &Cli) -> Result<Vec<Report>, Bench
 pub async fn run(cli: &Cli) -> Result<Vec<Report>, BenchError> {
     if cli.embedded {
         let server = embedded::EmbeddedServer::start().await?;
-        let result = run_against(&server.endpoint(), cli).await;
+        let result = run_against(&server.endpoint(), cli, Some(server.tencent_pair())).await;
         server.stop().await;
         result
     } else {
-        run_against(&cli.endpoint, cli).await
+        run_against(&cli.endpoint, cli, tencent::Pair::from_env()).await
     }
 }
 
@@ -634,7 +676,8 @@ mod tests {
         ])
         .unwrap();
         // A token to a plain http:// endpoint on another host is refused before connecting.
-        let Err(BenchError::Connect(e)) = connect("http://kms.example:50051", &cli).await else {
+        let Err(BenchError::Connect(e)) = connect("http://kms.example:50051", &cli, None).await
+        else {
             panic!("the token over plain http:// is refused");
         };
         assert!(
@@ -649,12 +692,21 @@ mod tests {
             "/nonexistent/ca.pem",
         ])
         .unwrap();
-        let Err(BenchError::Connect(e)) = connect("https://localhost:1", &cli).await else {
+        let Err(BenchError::Connect(e)) = connect("https://localhost:1", &cli, None).await else {
             panic!("an unreadable CA file is refused");
         };
         assert!(e.starts_with("CA file /nonexistent/ca.pem: "), "{e}");
         assert!(
             Cli::try_parse_from(["kms-bench", "--op", "health", "--client-cert", "c.pem"]).is_err()
+        );
+        // The Tencent API ops need the plain-text port.
+        let cli = Cli::try_parse_from(["kms-bench", "--op", "tencent-decrypt"]).unwrap();
+        let Err(BenchError::Connect(e)) = connect("https://localhost:1", &cli, None).await else {
+            panic!("an https:// endpoint is refused for the Tencent API ops");
+        };
+        assert!(
+            e.starts_with("the Tencent API ops need a plain http:// endpoint"),
+            "{e}"
         );
     }
 }

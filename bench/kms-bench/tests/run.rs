@@ -28,7 +28,7 @@ fn reports(stdout: &str) -> Vec<Value> {
 #[test]
 fn every_operation_runs_without_error_on_an_embedded_server() {
     let ops = "health,generate-data-key,decrypt,encrypt,batch-generate-data-key,batch-decrypt,\
-               create-key,describe-key,list-keys";
+               create-key,describe-key,list-keys,tencent-generate-data-key,tencent-decrypt";
     let (ok, stdout, stderr) = bench(&[
         "--embedded",
         "--op",
