@@ -370,45 +370,38 @@ mod tests {
         assert_eq!(host_name("kms.example:8o"), "kms.example:8o");
     }
 
+    /// Runs `f` on a JSON POST of `{}` to `host`.
+    fn with_post_to<R>(host: &'static str, f: impl FnOnce(&Request<'_>) -> R) -> R {
+        let headers = |name: &str| match name {
+            "content-type" => Some("application/json"),
+            "host" => Some(host),
+            _ => None,
+        };
+        f(&Request {
+            method: "POST",
+            path: "/",
+            query: "",
+            header: &headers,
+            timestamp: 1_551_113_065,
+            body: b"{}",
+        })
+    }
+
     /// What the Node.js SDK sends: `Host: name:port`, signed over the name alone.
     #[test]
     fn a_signature_over_the_host_name_without_its_port_verifies() {
-        let sign = |sent_host: &'static str, signed: HostForm| {
-            let headers = move |name: &str| match name {
-                "content-type" => Some("application/json"),
-                "host" => Some(sent_host),
-                _ => None,
-            };
-            let scope = "TC3-HMAC-SHA256 Credential=AKIDx/2019-02-25/kms/tc3_request, \
-                         SignedHeaders=content-type;host, Signature=";
+        let scope = "TC3-HMAC-SHA256 Credential=AKIDx/2019-02-25/kms/tc3_request, \
+                     SignedHeaders=content-type;host, Signature=";
+        let sign = |host: &'static str, form: HostForm| {
             let placeholder = format!("{scope}x");
-            let req = Request {
-                method: "POST",
-                path: "/",
-                query: "",
-                header: &headers,
-                timestamp: 1_551_113_065,
-                body: b"{}",
-            };
             let auth = Authorization::parse(&placeholder).unwrap();
-            let sig = req.signature_over(&auth, b"key", signed).unwrap();
+            let sig = with_post_to(host, |r| r.signature_over(&auth, b"key", form)).unwrap();
             format!("{scope}{sig}")
         };
-        let verify = |text: &str, sent_host: &'static str| {
-            let headers = move |name: &str| match name {
-                "content-type" => Some("application/json"),
-                "host" => Some(sent_host),
-                _ => None,
-            };
-            let req = Request {
-                method: "POST",
-                path: "/",
-                query: "",
-                header: &headers,
-                timestamp: 1_551_113_065,
-                body: b"{}",
-            };
-            req.verify(&Authorization::parse(text).unwrap(), b"key")
+        let verify = |text: &str, host: &'static str| {
+            with_post_to(host, |r| {
+                r.verify(&Authorization::parse(text).unwrap(), b"key")
+            })
         };
         let name_only = sign("kms.example:8080", HostForm::NameOnly);
         assert_eq!(verify(&name_only, "kms.example:8080"), Ok(()));
