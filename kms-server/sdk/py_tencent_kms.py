@@ -25,11 +25,11 @@ secret_key = os.environ['TENCENTCLOUD_SECRET_KEY']
 REGION = 'ap-guangzhou'
 
 
-def client(sid=secret_id, skey=secret_key, method='POST', unsigned=False):
+def client(sid=secret_id, skey=secret_key, method='POST', unsigned=False, token=None):
     http = HttpProfile(protocol='http', endpoint=endpoint, reqMethod=method)
     profile = ClientProfile(httpProfile=http)
     profile.unsignedPayload = unsigned
-    return kms_client.KmsClient(credential.Credential(sid, skey), REGION, profile)
+    return kms_client.KmsClient(credential.Credential(sid, skey, token), REGION, profile)
 
 
 kms = client()
@@ -189,6 +189,8 @@ def test_signature_failures():
     g = req(models.GenerateRandomRequest, NumberOfBytes=8)
     expect_error('AuthFailure.SignatureFailure', lambda: client(skey='wrong-key').GenerateRandom(g))
     expect_error('AuthFailure.SecretIdNotFound', lambda: client(sid='AKIDunknown').GenerateRandom(g))
+    # The server's pair is permanent: a temporary credential's X-TC-Token with it is refused.
+    expect_error('AuthFailure.TokenFailure', lambda: client(token='a-session-token').GenerateRandom(g))
 
 
 def test_unknown_and_unsupported_actions():

@@ -17,6 +17,11 @@
 //!     secret_id: "AKIDexample"                          # Tencent Cloud API 3.0 (TC3) callers
 //!     secret_key_file: "/etc/kms/app.secret-key"        # owner-only; the SecretKey itself
 //!     allow: [Encrypt, Decrypt]
+//!   - name: job
+//!     secret_id: "AKIDtemporary"                        # a temporary (STS-style) TC3 credential:
+//!     secret_key_file: "/etc/kms/job.secret-key"
+//!     session_token_sha256: "<hex SHA-256 of its token>" # every call carries X-TC-Token
+//!     allow: [Decrypt]
 //! ```
 //!
 //! A TC3 pair is held differently from a token: the server must recompute the caller's HMAC, so
@@ -241,6 +246,36 @@ pub struct Identity {
     keys: Option<KeyPatterns>,
     /// The TC3 SecretKey of a [`Proof::SecretId`] identity.
     secret_key: Option<Arc<SecretBytes>>,
+    /// SHA-256 of the `X-TC-Token` a temporary TC3 credential must carry.
+    session_token: Option<[u8; DIGEST_LEN]>,
+}
+
+/// What the Tencent front end checks a TC3 caller against (see [`Policy::tencent_secret`]).
+#[derive(Debug)]
+pub struct TencentSecret<'a> {
+    /// The identity's index in the policy.
+    pub index: usize,
+    /// The SecretKey the signature is made with.
+    pub secret_key: &'a SecretBytes,
+    /// SHA-256 of the `X-TC-Token` every call must carry; `None`: a permanent pair, no token.
+    pub session_token_sha256: Option<&'a [u8; DIGEST_LEN]>,
+}
+
+impl TencentSecret<'_> {
+    /// Whether `token` (the `X-TC-Token` sent; empty or `None` when absent) is the one this
+    /// credential needs: the SHA-256 digests compared in constant time, and no token for a
+    /// permanent pair.
+    pub fn token_matches(&self, token: Option<&[u8]>) -> bool {
+        let token = token.filter(|t| !t.is_empty());
+        match (self.session_token_sha256, token) {
+            (None, None) => true,
+            (Some(want), Some(sent)) => {
+                let sent: [u8; DIGEST_LEN] = Sha256::digest(sent).into();
+                want.ct_eq(&sent).into()
+            }
+            _ => false,
+        }
+    }
 }
 
 /// The `keys` globs of an identity, compiled once.
@@ -296,6 +331,8 @@ struct IdentityDoc {
     secret_id: Option<String>,
     #[serde(default)]
     secret_key_file: Option<PathBuf>,
+    #[serde(default)]
+    session_token_sha256: Option<String>,
     allow: Vec<String>,
     #[serde(default)]
     keys: Option<Vec<String>>,
@@ -381,13 +418,17 @@ impl Policy {
     /// The identity holding this TC3 SecretId (its index) and its SecretKey. A SecretId is public
     /// (it names the key, like an access key id), so it is compared plainly; the signature made
     /// with the key is what is compared in constant time.
-    pub fn tencent_secret(&self, secret_id: &str) -> Option<(usize, &SecretBytes)> {
+    pub fn tencent_secret(&self, secret_id: &str) -> Option<TencentSecret<'_>> {
         self.identities
             .iter()
             .enumerate()
             .find_map(
-                |(i, identity)| match (&identity.proof, &identity.secret_key) {
-                    (Proof::SecretId(id), Some(key)) if id == secret_id => Some((i, &**key)),
+                |(index, identity)| match (&identity.proof, &identity.secret_key) {
+                    (Proof::SecretId(id), Some(key)) if id == secret_id => Some(TencentSecret {
+                        index,
+                        secret_key: key,
+                        session_token_sha256: identity.session_token.as_ref(),
+                    }),
                     _ => None,
                 },
             )
@@ -431,6 +472,16 @@ fn compile(d: IdentityDoc) -> Result<Identity, PolicyError> {
             return Err(PolicyError::Invalid(format!(
                 "identity {who:?} needs exactly one of token_sha256, cert_sha256 and \
                  secret_id (with secret_key_file)"
+            )));
+        }
+    };
+    let session_token = match (&d.session_token_sha256, &proof) {
+        (None, _) => None,
+        (Some(t), Proof::SecretId(_)) => Some(digest(&who, "session_token_sha256", t)?),
+        (Some(_), _) => {
+            return Err(PolicyError::Invalid(format!(
+                "identity {who:?}: session_token_sha256 belongs to a secret_id (a temporary TC3 \
+                 credential)"
             )));
         }
     };
@@ -478,6 +529,7 @@ fn compile(d: IdentityDoc) -> Result<Identity, PolicyError> {
         actions,
         keys,
         secret_key,
+        session_token,
     })
 }
 

@@ -86,6 +86,8 @@ struct Sign<'a> {
     unsigned_payload: bool,
     /// Bytes appended to the body after signing.
     tamper: &'a str,
+    /// `X-TC-Token`, when set.
+    token: Option<&'a str>,
 }
 
 impl Default for Sign<'_> {
@@ -99,6 +101,7 @@ impl Default for Sign<'_> {
             version: "2019-01-18",
             unsigned_payload: false,
             tamper: "",
+            token: None,
         }
     }
 }
@@ -178,6 +181,9 @@ async fn send(addr: SocketAddr, action: &str, body: Vec<u8>, s: &Sign<'_>, ct: &
     );
     if s.unsigned_payload {
         head.push_str("X-TC-Content-SHA256: UNSIGNED-PAYLOAD\r\n");
+    }
+    if let Some(token) = s.token {
+        head.push_str(&format!("X-TC-Token: {token}\r\n"));
     }
     head.push_str("\r\n");
     raw(addr, head.as_bytes(), &body).await
@@ -787,6 +793,107 @@ async fn blobs_cross_between_grpc_and_tencent() {
     );
 }
 
+/// A temporary credential (`session_token_sha256` in the policy) needs its `X-TC-Token` on every
+/// call; a permanent pair must not send one. The signature is checked first.
+#[tokio::test]
+async fn temporary_credentials_need_their_token_and_permanent_ones_none() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("tmp.key");
+    std::fs::write(&key_file, "temporary-secret-key").unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let app_file = dir.path().join("app.key");
+    std::fs::write(&app_file, SECRET_KEY).unwrap();
+    std::fs::set_permissions(&app_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let token = "session-token-0123";
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(token));
+    let policy = Policy::parse(&format!(
+        r#"
+identities:
+  - name: job
+    secret_id: AKIDtemporary
+    secret_key_file: "{}"
+    session_token_sha256: "{digest}"
+    allow: ["*"]
+  - name: app
+    secret_id: "{SECRET_ID}"
+    secret_key_file: "{}"
+    allow: ["*"]
+"#,
+        key_file.display(),
+        app_file.display()
+    ))
+    .unwrap();
+    let s = start(ServerOptions {
+        access: Arc::new(AccessControl::enforce(policy)),
+        ..ServerOptions::default()
+    })
+    .await;
+    let job = |token| Sign {
+        secret_id: "AKIDtemporary",
+        secret_key: "temporary-secret-key",
+        token,
+        ..Sign::default()
+    };
+    let random = json!({"NumberOfBytes": 8});
+    let a = post(s.addr, "GenerateRandom", &random, &job(Some(token))).await;
+    assert_eq!(a.ok()["Plaintext"].as_str().unwrap().len(), 12);
+    for (sign, want) in [
+        (job(None), "AuthFailure.TokenFailure"),
+        (job(Some("")), "AuthFailure.TokenFailure"),
+        (job(Some("session-token-0124")), "AuthFailure.TokenFailure"),
+        (
+            Sign {
+                secret_key: "wrong",
+                ..job(Some(token))
+            },
+            "AuthFailure.SignatureFailure",
+        ),
+        (
+            Sign {
+                token: Some(token),
+                ..Sign::default()
+            },
+            "AuthFailure.TokenFailure",
+        ),
+    ] {
+        let a = post(s.addr, "GenerateRandom", &random, &sign).await;
+        assert_eq!(a.code(), want, "{:?}", sign.token);
+    }
+    post(s.addr, "GenerateRandom", &random, &Sign::default())
+        .await
+        .ok();
+    // The pair from the environment is permanent too.
+    let p = start(ServerOptions {
+        tencent: pair(),
+        ..ServerOptions::default()
+    })
+    .await;
+    let with_token = Sign {
+        token: Some(token),
+        ..Sign::default()
+    };
+    let a = post(p.addr, "GenerateRandom", &random, &with_token).await;
+    assert_eq!(a.code(), "AuthFailure.TokenFailure");
+    // The policy refuses a token digest on an identity that is not a TC3 pair, and bad hex.
+    let e = Policy::parse(&format!(
+        "identities:\n  - name: t\n    token_sha256: \"{digest}\"\n    session_token_sha256: \"{digest}\"\n    allow: [\"*\"]\n"
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("session_token_sha256 belongs to a secret_id"),
+        "{e}"
+    );
+    let e = Policy::parse(&format!(
+        "identities:\n  - name: j\n    secret_id: AKIDx\n    secret_key_file: \"{}\"\n    session_token_sha256: \"zz\"\n    allow: [\"*\"]\n",
+        key_file.display()
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("session_token_sha256"), "{e}");
+}
+
 #[tokio::test]
 async fn policy_pairs_are_identities_with_allow_and_keys_rules_and_audit_lines() {
     use std::os::unix::fs::PermissionsExt as _;
@@ -967,7 +1074,10 @@ fn policy_secret_files_must_be_private_and_paired() {
         path.display()
     )))
     .unwrap();
-    assert_eq!(p.tencent_secret("AKID1").unwrap().1.expose(), b"key");
+    assert_eq!(
+        p.tencent_secret("AKID1").unwrap().secret_key.expose(),
+        b"key"
+    );
     assert!(p.tencent_secret("AKID2").is_none());
 }
 

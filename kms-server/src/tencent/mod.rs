@@ -310,13 +310,35 @@ fn authenticate(
     };
     match policy {
         Some(policy) => {
-            let (index, key) = policy.tencent_secret(auth.secret_id).ok_or_else(unknown)?;
-            request.verify(&auth, key.expose())?;
-            Ok(Some(TencentCaller::new(policy.clone(), index)))
+            let secret = policy.tencent_secret(auth.secret_id).ok_or_else(unknown)?;
+            request.verify(&auth, secret.secret_key.expose())?;
+            // After the signature, so that only the holder of the SecretKey learns about the token.
+            let token = headers.get("x-tc-token").map(|v| v.as_bytes());
+            if !secret.token_matches(token) {
+                return Err(ApiError::new(
+                    code::AUTH_TOKEN_FAILURE,
+                    match secret.session_token_sha256 {
+                        Some(_) => {
+                            "X-TC-Token is missing or is not this temporary credential's token"
+                        }
+                        None => "X-TC-Token was sent, but this SecretId is a permanent credential",
+                    },
+                ));
+            }
+            Ok(Some(TencentCaller::new(policy.clone(), secret.index)))
         }
         None => match &api.credentials {
             Credentials::Pair(pair) if pair.secret_id == auth.secret_id => {
                 request.verify(&auth, pair.secret_key.expose())?;
+                // The pair from the environment is permanent. A token the server cannot check
+                // is refused rather than ignored (this emulator's choice: it means the client
+                // holds other credentials than it thinks).
+                if headers.get("x-tc-token").is_some_and(|t| !t.is_empty()) {
+                    return Err(ApiError::new(
+                        code::AUTH_TOKEN_FAILURE,
+                        "X-TC-Token was sent, but this SecretId is a permanent credential",
+                    ));
+                }
                 Ok(None)
             }
             _ => Err(unknown()),

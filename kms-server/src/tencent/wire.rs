@@ -24,6 +24,8 @@ pub mod code {
     pub const AUTH_SIGNATURE_EXPIRE: &str = "AuthFailure.SignatureExpire";
     /// No credential has this SecretId.
     pub const AUTH_SECRET_ID_NOT_FOUND: &str = "AuthFailure.SecretIdNotFound";
+    /// `X-TC-Token` is missing, wrong, or sent with a permanent pair.
+    pub const AUTH_TOKEN_FAILURE: &str = "AuthFailure.TokenFailure";
     /// No such action.
     pub const INVALID_ACTION: &str = "InvalidAction";
     /// A required parameter (or header) is missing.
