@@ -2,9 +2,11 @@
 //! keeps every key in memory and writes through this trait before it changes its cache, so a store
 //! only has to be durable and atomic per call; it knows rows, not rules (the core has checked them).
 //!
-//! Backends: [`sqlite::SqliteStore`]. A new backend runs the behaviour suite in [`suite`] unchanged.
+//! Backends: [`sqlite::SqliteStore`] (one server) and [`postgres::PostgresStore`] (replicas on one
+//! database). A new backend runs the behaviour suite in [`suite`] unchanged.
 //! Key material reaches a store only wrapped by the root key ([`StoredVersion::wrapped`]).
 
+pub mod postgres;
 pub mod sqlite;
 #[cfg(any(test, feature = "test-hooks"))]
 pub mod suite;
