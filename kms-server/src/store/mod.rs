@@ -6,6 +6,7 @@
 //! database). A new backend runs the behaviour suite in [`suite`] unchanged.
 //! Key material reaches a store only wrapped by the root key ([`StoredVersion::wrapped`]).
 
+mod database;
 pub mod postgres;
 pub mod sqlite;
 #[cfg(any(test, feature = "test-hooks"))]
@@ -14,6 +15,8 @@ pub mod suite;
 use std::fmt;
 
 use uuid::Uuid;
+
+pub use self::database::Database;
 
 use crate::{error::Result, keys::KeyMetadata};
 
