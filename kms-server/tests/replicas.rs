@@ -28,7 +28,8 @@ struct Replica {
 impl Replica {
     fn command(data_dir: &Path, database: &str, root: &str) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_kms-server"));
-        c.args(["--listen", "127.0.0.1:0", "--data-dir"])
+        // One-second ticks: a replica takes in the others' changes within about a second.
+        c.args(["--listen", "127.0.0.1:0", "--tick-secs", "1", "--data-dir"])
             .arg(data_dir)
             .env("KMS_DATABASE_URL", database)
             .env("KMS_ROOT_KEY", root)
@@ -84,7 +85,7 @@ impl Drop for Replica {
 }
 
 /// A key created on replica A, with a data key generated there, is usable on replica B once B has
-/// loaded it (B restarted: the change feed between running replicas is not built yet). Two
+/// loaded it (at its start). Disabled on B, it stops working on A within the resync tick. Two
 /// replicas starting together share the service keys. A replica with another root key refuses to start.
 #[test]
 fn a_key_made_on_one_replica_is_usable_on_the_other() {
@@ -180,6 +181,36 @@ async fn two_replicas(database: &str) {
         .into_inner();
     assert_eq!(opened.plaintext, data_key.plaintext);
     assert_eq!(opened.key_id, created.key_id);
+
+    // Running replicas: disabled on B, the key stops working on A within the resync bound (one
+    // tick); 10 s is only the give-up point of this check.
+    kb.disable_key(pb::DisableKeyRequest {
+        key_id: "shared".into(),
+    })
+    .await
+    .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let refused = loop {
+        let r = ka
+            .generate_data_key(pb::GenerateDataKeyRequest {
+                key_id: "shared".into(),
+                key_spec: pb::KeySpec::Aes256 as i32,
+                ..Default::default()
+            })
+            .await;
+        match r {
+            Err(status) => break status,
+            Ok(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Ok(_) => panic!("A still uses a key B disabled 10 s ago"),
+        }
+    };
+    assert_eq!(
+        refused.code(),
+        tonic::Code::FailedPrecondition,
+        "{refused:?}"
+    );
 
     // Another root key: refused at start, before serving.
     let out = Replica::command(&dir.path().join("c"), database, &root_key(0x43))

@@ -15,6 +15,7 @@ mod cache;
 pub mod data_keys;
 mod deadlines;
 pub mod lifecycle;
+mod resync;
 mod seed;
 
 pub(crate) use seed::dry_run as seed_dry_run;

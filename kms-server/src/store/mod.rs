@@ -87,4 +87,10 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     /// Applies a seed in one transaction: each key is inserted or updated and gets its new
     /// versions. An alias may move between keys of the same seed (two keys may swap aliases).
     fn apply_seed(&self, writes: &[KeyWrite]) -> Result<()>;
+
+    /// Whether other processes (replicas) write to this store too, so a server must reload what
+    /// they changed ([`Kms::resync`](crate::Kms::resync)). False for a store one process owns.
+    fn is_shared(&self) -> bool {
+        false
+    }
 }

@@ -12,10 +12,11 @@
 //! [`Error::Conflict`] with nothing written. A database that cannot be reached is
 //! [`Error::StoreUnavailable`].
 //!
-//! Not done yet (issue 14): a replica loads every key at start and does not hear of changes made
-//! by the others afterwards (no LISTEN/NOTIFY change log, no periodic resync), so its cache goes
-//! stale until it restarts, and an `update_key` from a stale cache overwrites the other replica's
-//! change; timed work (rotation, deletion) is not yet once-only across replicas; no `--max-stale`.
+//! The store is [shared](KeyStore::is_shared): a server reloads the others' changes on its tick
+//! ([`Kms::resync`](crate::Kms::resync)). Not done yet (issue 14): no LISTEN/NOTIFY change log,
+//! so between ticks a replica's cache is stale and an `update_key` from it overwrites another
+//! replica's change (last writer wins); timed work (rotation, deletion) is not yet once-only
+//! across replicas; no `--max-stale`.
 
 mod connect;
 #[cfg(any(test, feature = "test-hooks"))]
@@ -281,6 +282,10 @@ fn bad(what: String) -> Error {
 }
 
 impl KeyStore for PostgresStore {
+    fn is_shared(&self) -> bool {
+        true
+    }
+
     fn meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
         let row = self
             .conn()?
