@@ -324,8 +324,17 @@ impl Kms {
             let material = Key32::random();
             let v = meta.current_key_version + 1;
             meta.current_key_version = v;
-            self.store()
-                .add_version(&meta, &self.wrap(meta.key_id, v, &material, now))?;
+            let added = self
+                .store()
+                .add_version(&meta, &self.wrap(meta.key_id, v, &material, now));
+            if let Err(Error::Conflict(_)) = &added {
+                // Another replica rotated this key since the last resync: take its change in now,
+                // so that the caller's retry picks the next free number.
+                if let Err(e) = self.resync_locked() {
+                    tracing::warn!(error = %e, "resync after a concurrent rotation failed");
+                }
+            }
+            added?;
             versions.push(material);
         } else {
             self.store().update_key(&meta)?;

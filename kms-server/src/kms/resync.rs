@@ -21,6 +21,11 @@ impl Kms {
     /// Returns how many keys changed.
     pub fn resync(&self) -> Result<usize> {
         let _w = self.lock_write()?;
+        self.resync_locked()
+    }
+
+    /// [`Kms::resync`] for a caller that holds the write lock.
+    pub(super) fn resync_locked(&self) -> Result<usize> {
         let stored = self.store().load_all()?;
         let mut seen = HashSet::with_capacity(stored.len());
         let mut changed = Vec::new();
@@ -135,6 +140,20 @@ mod tests {
             "{e}"
         );
         assert_eq!(a.resync().unwrap(), 0);
+
+        // Two rotations from the same cached version: the second replica's is refused (the
+        // version number is taken) and takes in the first's, so its retry makes the next version.
+        let rotating = a.create_key("rotating", "", "").unwrap();
+        assert_eq!(b.resync().unwrap(), 1);
+        assert_eq!(a.rotate_key("rotating").unwrap(), (rotating.key_id, 2));
+        let e = b.rotate_key("rotating").unwrap_err();
+        assert!(
+            matches!(&e, Error::Conflict(id) if *id == rotating.key_id.to_string()),
+            "{e}"
+        );
+        assert_eq!(b.rotate_key("rotating").unwrap(), (rotating.key_id, 3));
+        assert_eq!(a.resync().unwrap(), 1);
+        assert_eq!(a.describe_key("rotating").unwrap().current_key_version, 3);
 
         // Deleted elsewhere (as B's deadline task would): dropped here, its alias free.
         let other = PostgresStore::open(&url, &PostgresOptions::default()).unwrap();
