@@ -72,6 +72,16 @@ pub enum Error {
     /// for longer than its busy timeout; the call changed nothing and may be repeated.
     #[error("the key store is busy (locked by another connection): nothing was changed, retry")]
     StoreBusy,
+    /// The key store cannot be reached (a PostgreSQL server down, refusing connections, or a
+    /// connection lost mid-call); the message says which database (its URL without password) and
+    /// why. The call may be repeated once the database is back (gRPC `UNAVAILABLE`).
+    #[error("the key store is unavailable: {0}")]
+    StoreUnavailable(String),
+    /// Another replica changed the key at the same time (it took the version number this call
+    /// wanted): nothing was changed; the call may be repeated once this replica has reloaded the
+    /// key (gRPC `ABORTED`).
+    #[error("key {0} was changed by another replica at the same time: nothing was changed, retry")]
+    Conflict(String),
     /// The key store failed (the backend's own error inside).
     #[error("key store: {0}")]
     Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -98,7 +108,9 @@ impl Error {
             Error::InvalidCiphertext => ErrorCode::InvalidCiphertext.as_str(),
             Error::Unauthenticated(_) => ErrorCode::AuthFailure.as_str(),
             Error::PermissionDenied(_) => ErrorCode::UnauthorizedOperation.as_str(),
-            Error::StoreBusy => ErrorCode::ServiceTemporaryUnavailable.as_str(),
+            Error::StoreBusy | Error::StoreUnavailable(_) | Error::Conflict(_) => {
+                ErrorCode::ServiceTemporaryUnavailable.as_str()
+            }
             Error::RootKeyMismatch
             | Error::DataDirInUse(_)
             | Error::RootKey(_)

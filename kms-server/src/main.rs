@@ -11,6 +11,7 @@ use kms_server::{
     metrics::Metrics,
     server::{self, ServerOptions},
     service::{AccessControl, Observers},
+    store::{Database, postgres::PostgresOptions},
     tencent::{self, Credentials, SecretPair},
     tls::{ClientAuth, TlsArgs},
 };
@@ -33,6 +34,15 @@ struct Cli {
     /// Directory of the key database (created if absent).
     #[arg(long, env = "KMS_DATA_DIR", default_value = "./kms-data")]
     data_dir: PathBuf,
+    /// The key store: sqlite:PATH (default: sqlite:<data-dir>/kms.sqlite3) or
+    /// postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=require for replicas on one PostgreSQL
+    /// database. The password is never logged.
+    #[arg(long, env = "KMS_DATABASE_URL", hide_env_values = true)]
+    database: Option<String>,
+    /// CA certificates (PEM) trusted for the PostgreSQL server's TLS certificate, besides the
+    /// Mozilla roots.
+    #[arg(long, env = "KMS_DATABASE_CA")]
+    database_ca: Option<PathBuf>,
     /// File holding the root key (base64 of 32 bytes, mode 0600); created on first start.
     /// Ignored when KMS_ROOT_KEY is set. Default: <data-dir>/root.key.
     #[arg(long, env = "KMS_ROOT_KEY_FILE")]
@@ -161,6 +171,10 @@ fn tencent_credentials(
 }
 
 fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    let database = match &cli.database {
+        None => Database::in_dir(&cli.data_dir),
+        Some(url) => Database::parse(url).map_err(|e| format!("--database: {e}"))?,
+    };
     let audit = match &cli.audit_log {
         None => None,
         Some(path) => {
@@ -202,11 +216,20 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Some(key) => key,
         None => RootKey::from_env_or_file(&key_file)?,
     };
-    let kms = Kms::open(Config {
-        data_dir: cli.data_dir.clone(),
-        root_key,
-        clock: Arc::new(SystemClock),
-    })?;
+    let postgres = PostgresOptions {
+        ca_file: cli.database_ca.clone(),
+        ..PostgresOptions::default()
+    };
+    let kms = Kms::open_database(
+        &database,
+        &postgres,
+        Config {
+            data_dir: cli.data_dir.clone(),
+            root_key,
+            clock: Arc::new(SystemClock),
+        },
+    )?;
+    tracing::info!(database = %database.describe(), "key store open");
     if let Some(path) = &cli.seed {
         let doc = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read seed file {}: {e}", path.display()))?;

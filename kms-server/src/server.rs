@@ -179,7 +179,15 @@ async fn run_deadlines(kms: Arc<Kms>, tick: Duration, stop: Arc<tokio::sync::Not
             () = stop.notified() => return,
         }
         let kms = kms.clone();
-        match tokio::task::spawn_blocking(move || kms.run_due_tasks()).await {
+        // Replicas on a shared store first take in the others' changes (keys made, disabled,
+        // rotated or deleted elsewhere), so a change reaches every replica within one tick.
+        let task = move || {
+            if kms.store_is_shared() {
+                kms.resync()?;
+            }
+            kms.run_due_tasks()
+        };
+        match tokio::task::spawn_blocking(task).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "deadline check failed"),
             Err(e) => tracing::error!(error = %e, "deadline task failed"),

@@ -526,3 +526,67 @@ async fn the_root_key_variable_leaves_the_process_environment() {
         .into_inner();
     assert_eq!(back.plaintext, b"kept");
 }
+
+/// A bad --database (or KMS_DATABASE_URL) is one clear line, before anything is created, and never
+/// echoes the URL (it may hold a password).
+#[test]
+fn a_bad_database_url_is_refused_in_one_line() {
+    let stderr = run_refused(&["--database", "mysql://root:hunter2@db/kms"]);
+    assert_eq!(
+        stderr,
+        "error: --database: expected sqlite:PATH or postgres://USER@HOST/DB, got a URL with \
+         scheme \"mysql\"\n"
+    );
+    let stderr = run_refused(&["--database", "postgres://kms:hunter2@db/kms?sslmode=maybe"]);
+    assert_eq!(
+        stderr,
+        "error: --database: bad PostgreSQL URL: invalid connection string: invalid value for \
+         option `sslmode`\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kms-server"))
+        .args(["--data-dir"])
+        .arg(dir.path().join("never-created"))
+        .env("KMS_DATABASE_URL", "sqlite:")
+        .env_remove("KMS_ROOT_KEY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert_eq!(
+        strip_ansi(&String::from_utf8_lossy(&out.stderr)),
+        "error: --database: sqlite: needs a path (sqlite:PATH)\n"
+    );
+    assert!(!dir.path().join("never-created").exists());
+}
+
+/// `--database sqlite:PATH` puts the key database at PATH; the root key stays in the data
+/// directory, which is still locked.
+#[test]
+fn the_sqlite_database_can_live_outside_the_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let db = dir.path().join("elsewhere.sqlite3");
+    let arg = format!("sqlite:{}", db.display());
+    let first = Server::start(&data, &["--database", &arg]);
+    assert!(db.is_file());
+    assert!(!data.join("kms.sqlite3").exists());
+    assert!(data.join("root.key").is_file());
+    let refused = run_refused_in(&data, &["--database", &arg]);
+    assert!(
+        refused.contains("is in use by another process"),
+        "{refused}"
+    );
+    drop(first);
+}
+
+fn run_refused_in(data_dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_kms-server"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(args)
+        .env_remove("KMS_ROOT_KEY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    strip_ansi(&String::from_utf8_lossy(&out.stderr))
+}

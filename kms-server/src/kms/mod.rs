@@ -15,6 +15,7 @@ mod cache;
 pub mod data_keys;
 mod deadlines;
 pub mod lifecycle;
+mod resync;
 mod seed;
 
 pub(crate) use seed::dry_run as seed_dry_run;
@@ -36,7 +37,11 @@ use crate::{
     keys::{KEY_USAGE, KeyAction, KeyMetadata, KeyState, ORIGIN_KMS, OWNER_COS, Refusal},
     root_key::RootKey,
     secret::Key32,
-    store::{KeyStore, StoredKey, StoredVersion, sqlite::SqliteStore},
+    store::{
+        Database, KeyStore, StoredKey, StoredVersion,
+        postgres::{PostgresOptions, PostgresStore},
+        sqlite::SqliteStore,
+    },
 };
 
 pub use kms_types::naming::{DEFAULT_KEY_ALIAS, SSE_COS_KEY_ALIAS};
@@ -101,6 +106,28 @@ impl Kms {
     pub fn open(config: Config) -> Result<Self> {
         let store = SqliteStore::open_in_dir(&config.data_dir)?;
         Self::open_with_store(Box::new(store), config.root_key, config.clock)
+    }
+
+    /// Opens the key store `database` names for a server whose data directory is
+    /// `config.data_dir` (locked while the KMS is open, whatever the backend). Replicas on one
+    /// PostgreSQL database take turns to start (an advisory lock), so two starting together on an
+    /// empty database do not both create the service keys.
+    pub fn open_database(
+        database: &Database,
+        postgres: &PostgresOptions,
+        config: Config,
+    ) -> Result<Self> {
+        match database {
+            Database::Sqlite(path) => {
+                let store = SqliteStore::open_for_dir(path, &config.data_dir)?;
+                Self::open_with_store(Box::new(store), config.root_key, config.clock)
+            }
+            Database::Postgres(url) => {
+                let store = PostgresStore::open_for_dir(url, postgres, &config.data_dir)?;
+                let _turn = store.start_lock()?;
+                Self::open_with_store(Box::new(store), config.root_key, config.clock)
+            }
+        }
     }
 
     /// Opens a KMS on `store`: checks the root key against it, loads every key, and creates the
@@ -297,8 +324,17 @@ impl Kms {
             let material = Key32::random();
             let v = meta.current_key_version + 1;
             meta.current_key_version = v;
-            self.store()
-                .add_version(&meta, &self.wrap(meta.key_id, v, &material, now))?;
+            let added = self
+                .store()
+                .add_version(&meta, &self.wrap(meta.key_id, v, &material, now));
+            if let Err(Error::Conflict(_)) = &added {
+                // Another replica rotated this key since the last resync: take its change in now,
+                // so that the caller's retry picks the next free number.
+                if let Err(e) = self.resync_locked() {
+                    tracing::warn!(error = %e, "resync after a concurrent rotation failed");
+                }
+            }
+            added?;
             versions.push(material);
         } else {
             self.store().update_key(&meta)?;

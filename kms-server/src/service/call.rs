@@ -34,9 +34,13 @@ pub fn status(err: &Error) -> Status {
             (Code::PermissionDenied, err.to_string())
         }
         Error::Unauthenticated(_) => (Code::Unauthenticated, err.to_string()),
-        Error::StoreBusy => {
-            tracing::warn!(error = %err, "key store busy");
+        Error::StoreBusy | Error::StoreUnavailable(_) => {
+            tracing::warn!(error = %err, "key store busy or unavailable");
             (Code::Unavailable, err.to_string())
+        }
+        Error::Conflict(_) => {
+            tracing::warn!(error = %err, "concurrent change on another replica");
+            (Code::Aborted, err.to_string())
         }
         Error::RootKeyMismatch
         | Error::DataDirInUse(_)
@@ -402,6 +406,20 @@ mod tests {
         assert_eq!(
             s.metadata().get(ERROR_CODE_METADATA).unwrap(),
             "UnsupportedOperation.ServiceTemporaryUnavailable"
+        );
+        let s = status(&Error::StoreUnavailable(
+            "postgres://kms@db:5432/kms: connection refused".into(),
+        ));
+        assert_eq!(s.code(), Code::Unavailable);
+        assert_eq!(
+            s.message(),
+            "the key store is unavailable: postgres://kms@db:5432/kms: connection refused"
+        );
+        let s = status(&Error::Conflict("k1".into()));
+        assert_eq!(s.code(), Code::Aborted);
+        assert_eq!(
+            s.message(),
+            "key k1 was changed by another replica at the same time: nothing was changed, retry"
         );
         let s = status(&Error::Storage("disk I/O error at /secret".into()));
         assert_eq!((s.code(), s.message()), (Code::Internal, "internal error"));

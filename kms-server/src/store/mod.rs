@@ -2,9 +2,12 @@
 //! keeps every key in memory and writes through this trait before it changes its cache, so a store
 //! only has to be durable and atomic per call; it knows rows, not rules (the core has checked them).
 //!
-//! Backends: [`sqlite::SqliteStore`]. A new backend runs the behaviour suite in [`suite`] unchanged.
+//! Backends: [`sqlite::SqliteStore`] (one server) and [`postgres::PostgresStore`] (replicas on one
+//! database). A new backend runs the behaviour suite in [`suite`] unchanged.
 //! Key material reaches a store only wrapped by the root key ([`StoredVersion::wrapped`]).
 
+mod database;
+pub mod postgres;
 pub mod sqlite;
 #[cfg(any(test, feature = "test-hooks"))]
 pub mod suite;
@@ -12,6 +15,8 @@ pub mod suite;
 use std::fmt;
 
 use uuid::Uuid;
+
+pub use self::database::Database;
 
 use crate::{error::Result, keys::KeyMetadata};
 
@@ -82,4 +87,10 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     /// Applies a seed in one transaction: each key is inserted or updated and gets its new
     /// versions. An alias may move between keys of the same seed (two keys may swap aliases).
     fn apply_seed(&self, writes: &[KeyWrite]) -> Result<()>;
+
+    /// Whether other processes (replicas) write to this store too, so a server must reload what
+    /// they changed ([`Kms::resync`](crate::Kms::resync)). False for a store one process owns.
+    fn is_shared(&self) -> bool {
+        false
+    }
 }

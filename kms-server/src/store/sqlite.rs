@@ -95,10 +95,16 @@ impl SqliteStore {
     /// a KMS) on the same directory is refused with [`Error::DataDirInUse`] instead of running
     /// with a cache that silently diverges from the first one's.
     pub fn open_in_dir(data_dir: &Path) -> Result<Self> {
+        Self::open_for_dir(&data_dir.join(DB_FILE), data_dir)
+    }
+
+    /// Opens the database at `path` (`--database sqlite:PATH`) for a server whose data directory
+    /// (root key, TLS files) is `data_dir`, locked as [`SqliteStore::open_in_dir`] locks it.
+    pub fn open_for_dir(path: &Path, data_dir: &Path) -> Result<Self> {
         crate::private_fs::create_dir(data_dir)?;
         let lock = crate::private_fs::DirLock::try_acquire(data_dir)?
             .ok_or_else(|| Error::DataDirInUse(data_dir.display().to_string()))?;
-        let mut store = Self::open(&data_dir.join(DB_FILE))?;
+        let mut store = Self::open(path)?;
         store._lock = Some(lock);
         Ok(store)
     }

@@ -1,0 +1,217 @@
+//! A throwaway PostgreSQL server for tests: `initdb` into a temporary directory, `postgres` on a
+//! free loopback port with its socket in that directory, stopped and removed on drop. Run as root,
+//! the server runs as the `postgres` user (PostgreSQL refuses root). Tests only (`test-hooks`).
+//!
+//! Where the server programs are missing, [`Postgres::start`] says so on stderr and returns `None`
+//! (the test is skipped), unless `CI` is set or `KMS_REQUIRE_POSTGRES=1`: then it panics, so CI
+//! never skips these tests.
+
+use std::{
+    io::Write as _,
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::atomic::{AtomicUsize, Ordering},
+    time::{Duration, Instant},
+};
+
+use postgres::{Client, NoTls};
+
+/// Where Debian's packages put the server programs; `KMS_POSTGRES_BIN` overrides it.
+const DEBIAN_BIN: &str = "/usr/lib/postgresql";
+
+/// A running throwaway PostgreSQL.
+#[derive(Debug)]
+pub struct Postgres {
+    dir: PathBuf,
+    bin: PathBuf,
+    port: u16,
+    child: Option<Child>,
+    /// Set when run as root: the `postgres` user's ids.
+    owner: Option<(u32, u32)>,
+    databases: AtomicUsize,
+}
+
+/// The directory of `initdb` and `postgres`, if installed.
+fn find_bin() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("KMS_POSTGRES_BIN") {
+        let bin = PathBuf::from(dir);
+        return bin.join("initdb").is_file().then_some(bin);
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir(DEBIAN_BIN)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|bin| bin.join("initdb").is_file() && bin.join("postgres").is_file())
+        .collect();
+    versions.sort();
+    versions.pop()
+}
+
+/// Whether a missing PostgreSQL must fail the test rather than skip it.
+fn required() -> bool {
+    std::env::var_os("CI").is_some() || std::env::var("KMS_REQUIRE_POSTGRES").as_deref() == Ok("1")
+}
+
+fn id(flag: &str) -> u32 {
+    let out = Command::new("id")
+        .args([flag, "postgres"])
+        .output()
+        .expect("`id` runs");
+    assert!(
+        out.status.success(),
+        "running as root needs a `postgres` user to run the test database"
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("`id` prints a number")
+}
+
+impl Postgres {
+    /// Starts a server, or returns `None` (after saying so) where PostgreSQL is not installed.
+    pub fn start(test: &str) -> Option<Self> {
+        let Some(bin) = find_bin() else {
+            let msg = format!(
+                "PostgreSQL server programs (initdb, postgres) not found under {DEBIAN_BIN}/*/bin \
+                 or KMS_POSTGRES_BIN"
+            );
+            assert!(
+                !required(),
+                "{msg}; CI / KMS_REQUIRE_POSTGRES=1 forbid skipping {test}"
+            );
+            // Written to the real stderr, past the test harness's capture: a skip must show.
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "SKIPPED {test}: {msg} (install the `postgresql` package to run it)"
+            );
+            return None;
+        };
+        Some(Self::start_in(bin))
+    }
+
+    fn start_in(bin: PathBuf) -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "kms-pg-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let owner = rustix::process::geteuid()
+            .is_root()
+            .then(|| (id("-u"), id("-g")));
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).expect("chown temp dir");
+        }
+        let mut pg = Self {
+            dir,
+            bin,
+            port: 0,
+            child: None,
+            owner,
+            databases: AtomicUsize::new(0),
+        };
+        let data = pg.dir.join("data");
+        let status = pg
+            .command("initdb")
+            .arg("-D")
+            .arg(&data)
+            .args(["-U", "kms", "--auth=trust", "-E", "UTF8", "--no-sync"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("initdb runs");
+        assert!(status.success(), "initdb failed");
+        pg.run();
+        pg
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut c = Command::new(self.bin.join(program));
+        if let Some((uid, gid)) = self.owner {
+            use std::os::unix::process::CommandExt as _;
+            c.uid(uid).gid(gid);
+        }
+        c
+    }
+
+    /// Starts the server process (again) on a free port, and waits until it takes connections.
+    fn run(&mut self) {
+        if self.port == 0 {
+            self.port = TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+        }
+        let child = self
+            .command("postgres")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .arg("-p")
+            .arg(self.port.to_string())
+            .arg("-k")
+            .arg(&self.dir)
+            .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+            .args(["-c", "max_connections=200"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("postgres starts");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Client::connect(&self.url("postgres"), NoTls).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "PostgreSQL did not start in 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops the server (a fast shutdown), keeping its data; [`Postgres::restart`] starts it again.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = rustix::process::kill_process(
+                rustix::process::Pid::from_child(&child),
+                rustix::process::Signal::INT,
+            );
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the stopped server again on the same port.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.run();
+    }
+
+    /// The URL of database `db` (no TLS: the server is on loopback).
+    pub fn url(&self, db: &str) -> String {
+        format!(
+            "postgres://kms@127.0.0.1:{}/{db}?sslmode=disable",
+            self.port
+        )
+    }
+
+    /// A new, empty database; returns its URL.
+    pub fn new_database(&self) -> String {
+        let name = format!("t{}", self.databases.fetch_add(1, Ordering::Relaxed));
+        let mut admin = Client::connect(&self.url("postgres"), NoTls).expect("admin connection");
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create database");
+        self.url(&name)
+    }
+
+    /// The data directory's parent (the server's temp dir).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
