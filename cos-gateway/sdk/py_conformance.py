@@ -286,6 +286,13 @@ def bucket_encryption():
 
 
 @test
+def bucket_location():
+    got = client.get_bucket_location(Bucket=bucket)
+    check(got == {'LocationConstraint': os.environ['GW_REGION']}, repr(got))
+    expect_error('NoSuchBucket', 404, client.get_bucket_location, Bucket='nobucket-1250000000')
+
+
+@test
 def list_objects_shows_encrypted_objects():
     resp = client.list_objects(Bucket=bucket, Prefix='modes/')
     keys = sorted(c['Key'] for c in resp['Contents'])

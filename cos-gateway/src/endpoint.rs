@@ -85,6 +85,8 @@ pub enum Endpoint {
     GetBucketEncryption,
     /// DELETE Bucket encryption.
     DeleteBucketEncryption,
+    /// GET Bucket location (`GET /?location`).
+    GetBucketLocation,
     /// List Multipart Uploads (`GET /?uploads`); only `prefix` filters, as before.
     ListMultipartUploads {
         /// Only uploads whose key starts with this.
@@ -230,6 +232,9 @@ impl Endpoint {
             Method::DELETE if encryption => params
                 .only(&["encryption"])
                 .map(|()| Self::DeleteBucketEncryption),
+            Method::GET if params.has("location") => {
+                params.only(&["location"]).map(|()| Self::GetBucketLocation)
+            }
             Method::GET if params.has("uploads") => {
                 params.only(LIST_UPLOADS_PARAMS)?;
                 Ok(Self::ListMultipartUploads {
@@ -403,6 +408,7 @@ mod tests {
             ("PUT", "/?encryption", &[], E::PutBucketEncryption),
             ("GET", "/?encryption", &[], E::GetBucketEncryption),
             ("DELETE", "/?encryption", &[], E::DeleteBucketEncryption),
+            ("GET", "/?location", &[], E::GetBucketLocation),
             ("GET", "/?uploads&prefix=p&max-uploads=5", &[], uploads),
             ("POST", "/", &form, E::PostObject),
             ("PUT", "/k", &[], E::PutObject),
@@ -526,6 +532,7 @@ mod tests {
                 "/?lifecycle",
                 "/?encryption&cors",
                 "/?uploads&versions",
+                "/?location&acl",
                 "/?whatever=1",
             ] {
                 assert_eq!(

@@ -27,6 +27,7 @@ pub mod auth;
 pub mod body;
 pub mod context;
 pub mod deadline;
+pub mod documents;
 pub mod endpoint;
 pub mod error;
 pub mod frame;

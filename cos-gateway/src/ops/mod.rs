@@ -42,6 +42,7 @@ pub async fn dispatch(
         Endpoint::PutBucketEncryption => bucket::put_encryption(gw, ctx, body).await,
         Endpoint::GetBucketEncryption => bucket::get_encryption(gw, ctx).await,
         Endpoint::DeleteBucketEncryption => bucket::delete_encryption(gw, ctx).await,
+        Endpoint::GetBucketLocation => bucket::location(gw, ctx).await,
         Endpoint::ListMultipartUploads { prefix } => {
             multipart::list_uploads(gw, ctx, &prefix).await
         }
