@@ -104,11 +104,15 @@ pub enum Endpoint {
     GetObject {
         /// Response headers to override, from the `response-*` parameters.
         overrides: Vec<(&'static str, String)>,
+        /// `partNumber=N`: only that part of a multipart object (1 to [`crate::limits::MAX_PARTS`]).
+        part_number: Option<u32>,
     },
     /// HEAD Object, with the `response-*` overrides given.
     HeadObject {
         /// Response headers to override, from the `response-*` parameters.
         overrides: Vec<(&'static str, String)>,
+        /// `partNumber=N`, as for GET Object.
+        part_number: Option<u32>,
     },
     /// DELETE Object.
     DeleteObject,
@@ -300,9 +304,11 @@ impl Endpoint {
             }
             (&Method::GET, None) => Ok(Self::GetObject {
                 overrides: response_overrides(params)?,
+                part_number: read_part_number(params)?,
             }),
             (&Method::HEAD, _) => Ok(Self::HeadObject {
                 overrides: response_overrides(params)?,
+                part_number: read_part_number(params)?,
             }),
             (&Method::DELETE, Some(upload_id)) => params
                 .only(&["uploadId"])
@@ -359,9 +365,16 @@ fn part_number(value: &str) -> Result<u32> {
         })
 }
 
-/// The `response-*` overrides of GET/HEAD Object; any other parameter is refused.
+/// The `partNumber` of GET/HEAD Object, if given (`InvalidArgument` unless 1 to
+/// [`crate::limits::MAX_PARTS`], as for Upload Part).
+fn read_part_number(params: &Params<'_>) -> Result<Option<u32>> {
+    params.get("partNumber").map(part_number).transpose()
+}
+
+/// The `response-*` overrides of GET/HEAD Object; any other parameter but `partNumber` is refused.
 fn response_overrides(params: &Params<'_>) -> Result<Vec<(&'static str, String)>> {
-    let names: Vec<&str> = RESPONSE_OVERRIDES.iter().map(|(q, _)| *q).collect();
+    let mut names: Vec<&str> = RESPONSE_OVERRIDES.iter().map(|(q, _)| *q).collect();
+    names.push("partNumber");
     params.only(&names)?;
     Ok(RESPONSE_OVERRIDES
         .iter()
@@ -465,9 +478,36 @@ mod tests {
                 &[],
                 E::GetObject {
                     overrides: vec![("content-type", "text/plain".into())],
+                    part_number: None,
                 },
             ),
-            ("HEAD", "/k", &[], E::HeadObject { overrides: vec![] }),
+            (
+                "HEAD",
+                "/k",
+                &[],
+                E::HeadObject {
+                    overrides: vec![],
+                    part_number: None,
+                },
+            ),
+            (
+                "GET",
+                "/k?partNumber=3",
+                &[],
+                E::GetObject {
+                    overrides: vec![],
+                    part_number: Some(3),
+                },
+            ),
+            (
+                "HEAD",
+                "/k?partNumber=10000",
+                &[],
+                E::HeadObject {
+                    overrides: vec![],
+                    part_number: Some(10000),
+                },
+            ),
         ];
         for (method, target, headers, want) in cases {
             assert_eq!(
@@ -573,7 +613,14 @@ mod tests {
 
     #[test]
     fn part_numbers_are_checked() {
-        for n in ["0", "10001", "x", ""] {
+        for n in ["0", "10001", "x", "", "-1", "1.0"] {
+            for method in ["GET", "HEAD"] {
+                assert_eq!(
+                    code(parse(method, &format!("/k?partNumber={n}"), &[])),
+                    ("InvalidArgument", 400),
+                    "{method} {n}"
+                );
+            }
             assert_eq!(
                 code(parse("PUT", &format!("/k?partNumber={n}&uploadId=u"), &[])),
                 ("InvalidArgument", 400),

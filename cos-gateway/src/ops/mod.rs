@@ -50,8 +50,14 @@ pub async fn dispatch(
         Endpoint::DeleteObjects => delete_objects::delete_objects(gw, ctx, body).await,
         Endpoint::PutObject => object::put(gw, ctx, body).await,
         Endpoint::CopyObject => object::copy(gw, ctx).await,
-        Endpoint::GetObject { overrides } => object::get(gw, ctx, &overrides, false).await,
-        Endpoint::HeadObject { overrides } => object::get(gw, ctx, &overrides, true).await,
+        Endpoint::GetObject {
+            overrides,
+            part_number,
+        } => object::get(gw, ctx, &overrides, part_number, false).await,
+        Endpoint::HeadObject {
+            overrides,
+            part_number,
+        } => object::get(gw, ctx, &overrides, part_number, true).await,
         Endpoint::DeleteObject => object::delete(gw, ctx).await,
         Endpoint::InitiateMultipartUpload => multipart::initiate(gw, ctx).await,
         Endpoint::UploadPart {

@@ -42,6 +42,7 @@ mod faults;
 mod limits;
 mod multipart;
 mod objects;
+mod part_number;
 mod post_object;
 mod responses;
 mod routing;
