@@ -5,7 +5,7 @@
 //! [`Endpoint`] and never looks at the query string again. Classification cannot fall through:
 //! every endpoint lists the query parameters it accepts, and a parameter no endpoint of that
 //! method and level accepts is a sub-resource this gateway does not implement, `501
-//! NotImplemented`. So `DELETE /key?tagging` can never delete the object, `PUT /key?retention`
+//! NotImplemented`. So `DELETE /key?acl` can never delete the object, `PUT /key?retention`
 //! can never overwrite it, and `GET /?versioning` can never return a listing.
 //!
 //! What counts as a parameter rather than a sub-resource:
@@ -116,6 +116,12 @@ pub enum Endpoint {
     },
     /// DELETE Object.
     DeleteObject,
+    /// PUT Object tagging (`PUT /key?tagging`).
+    PutObjectTagging,
+    /// GET Object tagging.
+    GetObjectTagging,
+    /// DELETE Object tagging.
+    DeleteObjectTagging,
     /// Initiate Multipart Upload (`POST /key?uploads`).
     InitiateMultipartUpload,
     /// Upload Part (`PUT /key?partNumber=N&uploadId=ID`).
@@ -268,6 +274,15 @@ impl Endpoint {
 
     fn parse_object(method: &Method, params: &Params<'_>, headers: &HeaderMap) -> Result<Self> {
         let copy = headers.contains_key("x-cos-copy-source");
+        if params.has("tagging") {
+            params.only(&["tagging"])?;
+            return match *method {
+                Method::PUT => Ok(Self::PutObjectTagging),
+                Method::GET => Ok(Self::GetObjectTagging),
+                Method::DELETE => Ok(Self::DeleteObjectTagging),
+                _ => Err(not_implemented("tagging")),
+            };
+        }
         let upload_id = params.get("uploadId").map(str::to_owned);
         match (method, upload_id) {
             (&Method::PUT, Some(upload_id)) if params.has("partNumber") => {
@@ -427,6 +442,9 @@ mod tests {
             ("PUT", "/k", &[], E::PutObject),
             ("PUT", "/k", &copy, E::CopyObject),
             ("DELETE", "/k", &[], E::DeleteObject),
+            ("PUT", "/k?tagging", &[], E::PutObjectTagging),
+            ("GET", "/k?tagging", &[], E::GetObjectTagging),
+            ("DELETE", "/k?tagging", &[], E::DeleteObjectTagging),
             ("POST", "/k?uploads", &[], E::InitiateMultipartUpload),
             (
                 "PUT",
@@ -556,7 +574,7 @@ mod tests {
             })
         );
         assert_eq!(
-            code(parse("DELETE", &format!("/k?tagging&{presigned}"), &[])),
+            code(parse("DELETE", &format!("/k?acl&{presigned}"), &[])),
             ("NotImplemented", 501)
         );
     }
@@ -565,7 +583,7 @@ mod tests {
     fn every_other_parameter_is_an_unimplemented_sub_resource() {
         for method in ["GET", "HEAD", "PUT", "POST", "DELETE"] {
             for target in [
-                "/k?tagging",
+                "/k?tagging&acl",
                 "/k?versionId=1",
                 "/k?uploads&tagging",
                 "/k?uploadId=u&acl",

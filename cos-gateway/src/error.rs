@@ -97,6 +97,9 @@ pub enum Error {
         /// The object's last modification (unix seconds).
         modified: i64,
     },
+    /// 400 `InvalidTag`: a tag set past COS's limits (see [`crate::tagging`]).
+    #[error("{0}")]
+    InvalidTag(String),
     /// 416 `InvalidRange`.
     #[error("The requested range is not satisfiable.")]
     InvalidRange,
@@ -174,6 +177,7 @@ impl Error {
             Self::PreconditionFailed => "PreconditionFailed",
             Self::NotModified { .. } => "NotModified",
             Self::InvalidRange => "InvalidRange",
+            Self::InvalidTag(_) => "InvalidTag",
             Self::InvalidPartNumber => "InvalidPartNumber",
             Self::MethodNotAllowed => "MethodNotAllowed",
             Self::NotImplemented(_) => "NotImplemented",
@@ -208,6 +212,7 @@ impl Error {
             | Self::EntityTooSmall
             | Self::InvalidPart(_)
             | Self::InvalidPartOrder
+            | Self::InvalidTag(_)
             | Self::EntityTooLarge
             | Self::InvalidPolicyDocument(_)
             | Self::MaxPostPreDataLengthExceeded
@@ -330,6 +335,7 @@ mod tests {
             (Error::InvalidPartOrder, "InvalidPartOrder", 400),
             (Error::PreconditionFailed, "PreconditionFailed", 412),
             (Error::InvalidRange, "InvalidRange", 416),
+            (Error::InvalidTag("x".into()), "InvalidTag", 400),
             (Error::InvalidPartNumber, "InvalidPartNumber", 416),
             (Error::MissingContentLength, "MissingContentLength", 411),
             (

@@ -41,6 +41,7 @@ pub mod route;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod tagging;
 pub mod tls;
 pub mod wire;
 pub mod xml;

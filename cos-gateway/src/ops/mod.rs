@@ -18,6 +18,7 @@ pub mod multipart;
 pub mod object;
 pub mod post;
 pub mod stored_body;
+pub mod tagging;
 
 /// Classifies a request ([`Endpoint::parse`]) and runs its operation.
 pub async fn dispatch(
@@ -59,6 +60,9 @@ pub async fn dispatch(
             part_number,
         } => object::get(gw, ctx, &overrides, part_number, true).await,
         Endpoint::DeleteObject => object::delete(gw, ctx).await,
+        Endpoint::PutObjectTagging => tagging::put(gw, ctx, body).await,
+        Endpoint::GetObjectTagging => tagging::get(gw, ctx).await,
+        Endpoint::DeleteObjectTagging => tagging::delete(gw, ctx).await,
         Endpoint::InitiateMultipartUpload => multipart::initiate(gw, ctx).await,
         Endpoint::UploadPart {
             upload_id,

@@ -336,6 +336,7 @@ pub async fn complete(
         meta: upload.meta.clone(),
         envelope,
         files: chosen.iter().map(|p| p.file.clone()).collect(),
+        tags: Vec::new(),
     };
     gw.store.complete_upload(&upload, &chosen, obj).await?;
     let xml = format!(

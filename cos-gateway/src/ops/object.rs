@@ -93,6 +93,7 @@ pub async fn put(
     body: &mut RequestBodySlot,
 ) -> Result<Response> {
     let request = sse::parse_write(&ctx.headers)?;
+    let tags = request_tags(&ctx.headers)?;
     let expect_md5 = content_md5(ctx)?;
     if !ctx.headers.contains_key(http::header::CONTENT_LENGTH)
         && !ctx.headers.contains_key(http::header::TRANSFER_ENCODING)
@@ -116,6 +117,7 @@ pub async fn put(
         meta: meta_from_headers(&ctx.headers),
         envelope: w.envelope,
         files: vec![w.file],
+        tags,
     };
     let customer = request.as_ref().and_then(|r| r.customer_key());
     let echo = obj.envelope.as_ref().map(|e| e.response_headers(customer));
@@ -226,6 +228,12 @@ pub async fn get(
     if let Some(count) = parts_count {
         h.insert(PARTS_COUNT, HeaderValue::from(count));
     }
+    if !obj.tags.is_empty() {
+        h.insert(
+            crate::tagging::TAGGING_COUNT,
+            HeaderValue::from(obj.tags.len()),
+        );
+    }
     let len = match &range {
         Some(rg) => {
             *r.status_mut() = StatusCode::PARTIAL_CONTENT;
@@ -268,6 +276,17 @@ pub async fn get(
     *r.body_mut() =
         http_body_util::StreamBody::new(stream.map_ok(http_body::Frame::data)).boxed_unsync();
     Ok(r)
+}
+
+/// The tags of the `x-cos-tagging` header (none without it).
+fn request_tags(headers: &HeaderMap) -> Result<crate::store::Tags> {
+    match headers.get("x-cos-tagging") {
+        None => Ok(Vec::new()),
+        Some(v) => crate::tagging::parse_header(
+            v.to_str()
+                .map_err(|_| Error::InvalidTag("x-cos-tagging is not ASCII".into()))?,
+        ),
+    }
 }
 
 /// The header naming how many parts a multipart object has, on GET/HEAD `?partNumber=N` (S3's
@@ -389,6 +408,15 @@ pub async fn copy(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
     let src_name = ObjectName::new(&src_bucket, &src_key);
     let default = bucket_default(gw, ctx.bucket()).await?;
     let dest = sse::apply_bucket_default(headers.destination, default.as_ref());
+    let tags = match ctx.header("x-cos-tagging-directive").unwrap_or("Copy") {
+        "Copy" => src.tags.clone(),
+        "Replaced" => request_tags(&ctx.headers)?,
+        _ => {
+            return Err(Error::InvalidArgument(
+                "x-cos-tagging-directive must be Copy or Replaced".into(),
+            ));
+        }
+    };
     let meta: Meta = match ctx.header("x-cos-metadata-directive").unwrap_or("Copy") {
         "Copy" => src.meta.clone(),
         "Replaced" => meta_from_headers(&ctx.headers),
@@ -441,6 +469,7 @@ pub async fn copy(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
         meta,
         envelope: w.envelope,
         files: vec![w.file],
+        tags,
     };
     let customer = dest.as_ref().and_then(|r| r.customer_key());
     let echo = obj.envelope.as_ref().map(|e| e.response_headers(customer));

@@ -64,6 +64,7 @@ fn obj(files: Vec<String>) -> Object {
         meta: vec![("Content-Type".into(), "text/plain".into())],
         envelope: None,
         files,
+        tags: Vec::new(),
     }
 }
 

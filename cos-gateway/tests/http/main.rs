@@ -48,3 +48,4 @@ mod responses;
 mod routing;
 mod slow_clients;
 mod ssec_verifier;
+mod tagging;
