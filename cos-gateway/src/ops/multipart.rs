@@ -38,6 +38,7 @@ async fn load_upload(gw: &Gateway, ctx: &RequestContext, upload_id: &str) -> Res
 /// Initiate Multipart Upload (`POST /<key>?uploads`).
 pub async fn initiate(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
     let request = sse::parse_write(&ctx.headers)?;
+    let tags = super::object::request_tags(&ctx.headers)?;
     let default = bucket_default(gw, ctx.bucket()).await?;
     let request = sse::apply_bucket_default(request, default.as_ref());
     let upload_id = uuid::Uuid::new_v4().simple().to_string();
@@ -59,6 +60,7 @@ pub async fn initiate(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
             initiated: now(),
             meta: meta_from_headers(&ctx.headers),
             envelope,
+            tags,
         })
         .await?;
     let xml = format!(
@@ -336,7 +338,7 @@ pub async fn complete(
         meta: upload.meta.clone(),
         envelope,
         files: chosen.iter().map(|p| p.file.clone()).collect(),
-        tags: Vec::new(),
+        tags: upload.tags.clone(),
     };
     gw.store.complete_upload(&upload, &chosen, obj).await?;
     let xml = format!(

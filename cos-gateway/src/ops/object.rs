@@ -279,7 +279,7 @@ pub async fn get(
 }
 
 /// The tags of the `x-cos-tagging` header (none without it).
-fn request_tags(headers: &HeaderMap) -> Result<crate::store::Tags> {
+pub(crate) fn request_tags(headers: &HeaderMap) -> Result<crate::store::Tags> {
     match headers.get("x-cos-tagging") {
         None => Ok(Vec::new()),
         Some(v) => crate::tagging::parse_header(

@@ -117,6 +117,8 @@ pub struct Upload {
     pub meta: Meta,
     /// The upload's envelope (encrypted uploads).
     pub envelope: Option<storage_adapter::Envelope>,
+    /// Tags to give the completed object (`x-cos-tagging` on Initiate).
+    pub tags: Tags,
 }
 
 /// A part row.

@@ -182,3 +182,32 @@ fn tagging_header_on_put_and_copy() {
         .send(a)
         .assert_error(400, "InvalidArgument");
 }
+
+#[test]
+fn tagging_header_on_initiate_tags_the_completed_object() {
+    use super::multipart::{complete_xml, initiate, upload_part};
+    let gw = start_with_bucket();
+    let a = gw.addr;
+    let tagged = vec![
+        (
+            "x-cos-server-side-encryption".to_owned(),
+            "cos/kms".to_owned(),
+        ),
+        ("x-cos-tagging".to_owned(), "a=1&b=2&c=3".to_owned()),
+    ];
+    let id = initiate(a, "mp", &tagged);
+    let e = upload_part(a, "mp", &id, 1, b"part", &[]);
+    Req::new("POST", &format!("/mp?uploadId={id}"))
+        .body(complete_xml(&[(1, &e)]))
+        .send(a)
+        .assert_status(200);
+    let r = Req::new("GET", "/mp").send(a);
+    assert_eq!(r.body, b"part");
+    assert_eq!(r.get("x-cos-tagging-count"), Some("3"));
+    Req::new("POST", "/bad?uploads")
+        .header("x-cos-tagging", &format!("k={}", "v".repeat(257)))
+        .send(a)
+        .assert_error(400, "InvalidTag");
+    let r = Req::new("GET", "/?uploads").send(a);
+    assert!(!r.text().contains("<Key>bad</Key>"), "{}", r.text());
+}

@@ -25,7 +25,7 @@
 //!   adapter's base64 envelope (NULL for an unencrypted object); `files` is a JSON list of body
 //!   files whose concatenation is the stored body (one per part for a multipart object); `tags` a
 //!   JSON list of (key, value) pairs (added by [`migrate`]; `[]` in rows written before).
-//! * `uploads(upload_id, bucket, key, initiated, meta, envelope)` and
+//! * `uploads(upload_id, bucket, key, initiated, meta, envelope, tags)` (`tags` as in `objects`) and
 //!   `parts(upload_id, number, etag, size, stored_size, salt, file, modified)`.
 
 mod buckets;
@@ -95,7 +95,10 @@ CREATE TABLE IF NOT EXISTS parts (
 /// Columns added since the first schema (table, column, declaration with the value old rows
 /// take). [`migrate`] adds each one a database lacks, so a database an older gateway wrote opens
 /// and reads as before.
-const ADDED_COLUMNS: &[(&str, &str, &str)] = &[("objects", "tags", "TEXT NOT NULL DEFAULT '[]'")];
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("objects", "tags", "TEXT NOT NULL DEFAULT '[]'"),
+    ("uploads", "tags", "TEXT NOT NULL DEFAULT '[]'"),
+];
 
 /// Adds the [`ADDED_COLUMNS`] a database lacks.
 fn migrate(conn: &Connection) -> Result<()> {
@@ -321,6 +324,15 @@ mod tests {
         let tags = vec![("a".to_owned(), "1".to_owned())];
         assert!(c.set_object_tags("b-1", "k", &tags).unwrap());
         assert!(!c.set_object_tags("b-1", "other", &tags).unwrap());
+        let cols: i64 = c
+            .lock()
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('uploads') WHERE name = 'tags'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(cols, 1);
         drop(c);
         // Opening again migrates nothing more and keeps the tags.
         let c = SqliteCatalog::open(&path).unwrap();
