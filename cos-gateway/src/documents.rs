@@ -32,6 +32,33 @@ pub struct LocationConstraint<'a> {
     pub region: &'a str,
 }
 
+/// Initiate Multipart Upload's answer.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InitiateMultipartUploadResult<'a> {
+    /// The bucket.
+    pub bucket: &'a str,
+    /// The object key.
+    pub key: &'a str,
+    /// The new upload's id.
+    pub upload_id: &'a str,
+}
+
+/// Complete Multipart Upload's answer.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CompleteMultipartUploadResult<'a> {
+    /// The object's resource path.
+    pub location: &'a str,
+    /// The bucket.
+    pub bucket: &'a str,
+    /// The object key.
+    pub key: &'a str,
+    /// The ETag, quoted (`"..."`, written `&quot;...&quot;`).
+    #[serde(rename = "ETag")]
+    pub etag: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,6 +75,37 @@ mod tests {
         assert_eq!(
             got,
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint>ap-guangzhou</LocationConstraint>"
+        );
+    }
+
+    #[test]
+    fn multipart_results_are_the_hand_written_bytes() {
+        let got = to_xml(
+            "InitiateMultipartUploadResult",
+            &InitiateMultipartUploadResult {
+                bucket: "b-1",
+                key: "a&b",
+                upload_id: "u1",
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<InitiateMultipartUploadResult><Bucket>b-1</Bucket><Key>a&amp;b</Key><UploadId>u1</UploadId></InitiateMultipartUploadResult>"
+        );
+        let got = to_xml(
+            "CompleteMultipartUploadResult",
+            &CompleteMultipartUploadResult {
+                location: "b-1.cos.ap-guangzhou.myqcloud.com/k",
+                bucket: "b-1",
+                key: "k",
+                etag: "\"e-2\"".into(),
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUploadResult><Location>b-1.cos.ap-guangzhou.myqcloud.com/k</Location><Bucket>b-1</Bucket><Key>k</Key><ETag>&quot;e-2&quot;</ETag></CompleteMultipartUploadResult>"
         );
     }
 

@@ -5,6 +5,7 @@
 //! [`storage_adapter::Adapter::initiate_multipart`]) is stored with it, because the SDKs send no SSE
 //! headers on Upload Part (except SSE-C) and none on Complete.
 
+use crate::documents::{CompleteMultipartUploadResult, InitiateMultipartUploadResult, to_xml};
 use futures::StreamExt as _;
 use http::{HeaderValue, StatusCode};
 use md5::{Digest as _, Md5};
@@ -63,12 +64,14 @@ pub async fn initiate(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
             tags,
         })
         .await?;
-    let xml = format!(
-        "{XML_HEAD}<InitiateMultipartUploadResult><Bucket>{}</Bucket><Key>{}</Key><UploadId>{}</UploadId></InitiateMultipartUploadResult>",
-        escape(ctx.bucket()),
-        escape(&ctx.target.key),
-        upload_id
-    );
+    let xml = to_xml(
+        "InitiateMultipartUploadResult",
+        &InitiateMultipartUploadResult {
+            bucket: ctx.bucket(),
+            key: &ctx.target.key,
+            upload_id: &upload_id,
+        },
+    )?;
     let mut r = xml_response(StatusCode::OK, xml);
     if let Some(echo) = echo {
         set_sse(r.headers_mut(), echo);
@@ -341,13 +344,16 @@ pub async fn complete(
         tags: upload.tags.clone(),
     };
     gw.store.complete_upload(&upload, &chosen, obj).await?;
-    let xml = format!(
-        "{XML_HEAD}<CompleteMultipartUploadResult><Location>{}</Location><Bucket>{}</Bucket><Key>{}</Key><ETag>&quot;{}&quot;</ETag></CompleteMultipartUploadResult>",
-        escape(&ctx.target.resource()),
-        escape(ctx.bucket()),
-        escape(&ctx.target.key),
-        etag
-    );
+    let location = ctx.target.resource();
+    let xml = to_xml(
+        "CompleteMultipartUploadResult",
+        &CompleteMultipartUploadResult {
+            location: &location,
+            bucket: ctx.bucket(),
+            key: &ctx.target.key,
+            etag: format!("\"{etag}\""),
+        },
+    )?;
     let mut r = xml_response(StatusCode::OK, xml);
     if let Some(echo) = echo {
         set_sse(r.headers_mut(), echo);
