@@ -250,12 +250,26 @@ test('getBucket lists encrypted objects', async () => {
   check(JSON.stringify(keys) === JSON.stringify(Object.keys(MODES).map((m) => `modes/${m}.bin`).sort()), keys.join(','));
 });
 
+test('object tagging', async () => {
+  await call('putObject', { Key: 'tagged', Body: Buffer.from('tagged body'), ServerSideEncryption: 'AES256' });
+  const tags = [{ Key: 'team', Value: 'storage' }, { Key: 'env', Value: 'test' }];
+  await call('putObjectTagging', { Key: 'tagged', Tags: tags });
+  const got = await call('getObjectTagging', { Key: 'tagged' });
+  check(JSON.stringify(got.Tags) === JSON.stringify(tags), JSON.stringify(got));
+  const head = await call('headObject', { Key: 'tagged' });
+  check(head.headers['x-cos-tagging-count'] === '2', JSON.stringify(head.headers));
+  await expectError('InvalidTag', 400, 'putObjectTagging', { Key: 'tagged', Tags: [{ Key: 'k', Value: '1' }, { Key: 'k', Value: '2' }] });
+  await call('deleteObjectTagging', { Key: 'tagged' });
+  const after = await call('getObjectTagging', { Key: 'tagged' });
+  check((after.Tags || []).length === 0, JSON.stringify(after));
+});
+
 test('unimplemented sub-resources are 501 and change nothing', async () => {
   // Each of these once fell through to a plain operation (delete, overwrite, listing).
   await call('putObject', { Key: 'kept', Body: Buffer.from('kept body'), ServerSideEncryption: 'AES256' });
   const before = await call('headObject', { Key: 'kept' });
-  await expectError('NotImplemented', 501, 'deleteObjectTagging', { Key: 'kept' });
-  await expectError('NotImplemented', 501, 'putObjectTagging', { Key: 'kept', Tags: [{ Key: 'k', Value: 'v' }] });
+  await expectError('NotImplemented', 501, 'deleteBucketTagging', {});
+  await expectError('NotImplemented', 501, 'putBucketTagging', { Tags: [{ Key: 'k', Value: 'v' }] });
   await expectError('NotImplemented', 501, 'getObjectAcl', { Key: 'kept' });
   await expectError('NotImplemented', 501, 'getBucketVersioning', {});
   await expectError('NotImplemented', 501, 'getBucketPolicy', {});

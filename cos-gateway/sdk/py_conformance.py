@@ -286,6 +286,36 @@ def bucket_encryption():
 
 
 @test
+def bucket_location():
+    got = client.get_bucket_location(Bucket=bucket)
+    check(got == {'LocationConstraint': os.environ['GW_REGION']}, repr(got))
+    expect_error('NoSuchBucket', 404, client.get_bucket_location, Bucket='nobucket-1250000000')
+
+
+@test
+def object_tagging():
+    client.put_object(Bucket=bucket, Key='tagged', Body=b'tagged body', **SSEC)
+    got = client.get_object_tagging(Bucket=bucket, Key='tagged')
+    check(not (got.get('TagSet') or {}).get('Tag'), 'no tags yet: %r' % got)
+    tags = [{'Key': 'team', 'Value': 'storage'}, {'Key': 'env', 'Value': 'test'}]
+    client.put_object_tagging(Bucket=bucket, Key='tagged', Tagging={'TagSet': {'Tag': tags}})
+    got = client.get_object_tagging(Bucket=bucket, Key='tagged')
+    check(got['TagSet']['Tag'] == tags, repr(got))
+    head = client.head_object(Bucket=bucket, Key='tagged', **SSEC)
+    check(head.get('x-cos-tagging-count') == '2', repr(head))
+    # Still SSE-C: the body needs the key.
+    check(body_of(client.get_object(Bucket=bucket, Key='tagged', **SSEC)) == b'tagged body', 'body')
+    expect_error('SsecDecryptHeaderInvalid', 400, client.get_object, Bucket=bucket, Key='tagged')
+    too_many = [{'Key': 'k%d' % i, 'Value': 'v'} for i in range(11)]
+    expect_error('InvalidTag', 400, client.put_object_tagging, Bucket=bucket, Key='tagged',
+                 Tagging={'TagSet': {'Tag': too_many}})
+    client.delete_object_tagging(Bucket=bucket, Key='tagged')
+    got = client.get_object_tagging(Bucket=bucket, Key='tagged')
+    check(not (got.get('TagSet') or {}).get('Tag'), 'tags removed: %r' % got)
+    expect_error('NoSuchKey', 404, client.get_object_tagging, Bucket=bucket, Key='no-such-key')
+
+
+@test
 def list_objects_shows_encrypted_objects():
     resp = client.list_objects(Bucket=bucket, Prefix='modes/')
     keys = sorted(c['Key'] for c in resp['Contents'])
@@ -304,14 +334,12 @@ def delete_object_and_bucket_rules():
 
 @test
 def unimplemented_sub_resources_change_nothing():
-    # Each of these once fell through to a plain operation: DELETE ?tagging deleted the object, PUT
-    # ?tagging overwrote it, GET ?versioning / ?lifecycle / ?policy returned a listing.
+    # Each of these once fell through to a plain operation (DELETE ?tagging deleted the object, PUT
+    # ?tagging overwrote it, before object tagging was implemented), GET ?versioning / ?lifecycle / ?policy returned a listing.
     client.put_object(Bucket=bucket, Key='kept', Body=b'kept body', ServerSideEncryption='AES256')
     etag = client.head_object(Bucket=bucket, Key='kept')['ETag']
     tagging = {'TagSet': {'Tag': [{'Key': 'k', 'Value': 'v'}]}}
-    expect_error('NotImplemented', 501, client.delete_object_tagging, Bucket=bucket, Key='kept')
-    expect_error('NotImplemented', 501, client.put_object_tagging, Bucket=bucket, Key='kept',
-                 Tagging=tagging)
+    expect_error('NotImplemented', 501, client.put_bucket_tagging, Bucket=bucket, Tagging=tagging)
     expect_error('NotImplemented', 501, client.get_object_acl, Bucket=bucket, Key='kept')
     expect_error('NotImplemented', 501, client.get_bucket_versioning, Bucket=bucket)
     expect_error('NotImplemented', 501, client.get_bucket_lifecycle, Bucket=bucket)

@@ -119,10 +119,32 @@ pub struct Cli {
         value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(1..)
     )]
     pub max_signature_age: u64,
+    /// The region this gateway answers for (GET Bucket location, the listings' `Location`), e.g.
+    /// `ap-beijing`: lowercase letters, digits and `-`.
+    #[arg(
+        long,
+        env = "COS_GATEWAY_REGION",
+        default_value = cos_gateway::state::DEFAULT_REGION,
+        value_parser = parse_region
+    )]
+    pub region: String,
     /// Accept SSE-C over plain HTTP. A TEST CONVENIENCE ONLY: the customer key then crosses the
     /// network in clear. COS itself requires HTTPS for SSE-C.
     #[arg(long)]
     pub allow_ssec_over_http: bool,
+}
+
+/// A region name as COS spells them (`ap-guangzhou`, `na-siliconvalley`): 1 to 64 lowercase
+/// letters, digits and `-`.
+fn parse_region(s: &str) -> Result<String, String> {
+    let ok = (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err("a region is 1 to 64 lowercase letters, digits and `-`".into())
+    }
 }
 
 /// The environment variable holding the KMS bearer token (when `--kms-token-file` is not given).

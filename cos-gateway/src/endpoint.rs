@@ -5,7 +5,7 @@
 //! [`Endpoint`] and never looks at the query string again. Classification cannot fall through:
 //! every endpoint lists the query parameters it accepts, and a parameter no endpoint of that
 //! method and level accepts is a sub-resource this gateway does not implement, `501
-//! NotImplemented`. So `DELETE /key?tagging` can never delete the object, `PUT /key?retention`
+//! NotImplemented`. So `DELETE /key?acl` can never delete the object, `PUT /key?retention`
 //! can never overwrite it, and `GET /?versioning` can never return a listing.
 //!
 //! What counts as a parameter rather than a sub-resource:
@@ -85,6 +85,8 @@ pub enum Endpoint {
     GetBucketEncryption,
     /// DELETE Bucket encryption.
     DeleteBucketEncryption,
+    /// GET Bucket location (`GET /?location`).
+    GetBucketLocation,
     /// List Multipart Uploads (`GET /?uploads`); only `prefix` filters, as before.
     ListMultipartUploads {
         /// Only uploads whose key starts with this.
@@ -102,14 +104,24 @@ pub enum Endpoint {
     GetObject {
         /// Response headers to override, from the `response-*` parameters.
         overrides: Vec<(&'static str, String)>,
+        /// `partNumber=N`: only that part of a multipart object (1 to [`crate::limits::MAX_PARTS`]).
+        part_number: Option<u32>,
     },
     /// HEAD Object, with the `response-*` overrides given.
     HeadObject {
         /// Response headers to override, from the `response-*` parameters.
         overrides: Vec<(&'static str, String)>,
+        /// `partNumber=N`, as for GET Object.
+        part_number: Option<u32>,
     },
     /// DELETE Object.
     DeleteObject,
+    /// PUT Object tagging (`PUT /key?tagging`).
+    PutObjectTagging,
+    /// GET Object tagging.
+    GetObjectTagging,
+    /// DELETE Object tagging.
+    DeleteObjectTagging,
     /// Initiate Multipart Upload (`POST /key?uploads`).
     InitiateMultipartUpload,
     /// Upload Part (`PUT /key?partNumber=N&uploadId=ID`).
@@ -230,6 +242,9 @@ impl Endpoint {
             Method::DELETE if encryption => params
                 .only(&["encryption"])
                 .map(|()| Self::DeleteBucketEncryption),
+            Method::GET if params.has("location") => {
+                params.only(&["location"]).map(|()| Self::GetBucketLocation)
+            }
             Method::GET if params.has("uploads") => {
                 params.only(LIST_UPLOADS_PARAMS)?;
                 Ok(Self::ListMultipartUploads {
@@ -259,6 +274,15 @@ impl Endpoint {
 
     fn parse_object(method: &Method, params: &Params<'_>, headers: &HeaderMap) -> Result<Self> {
         let copy = headers.contains_key("x-cos-copy-source");
+        if params.has("tagging") {
+            params.only(&["tagging"])?;
+            return match *method {
+                Method::PUT => Ok(Self::PutObjectTagging),
+                Method::GET => Ok(Self::GetObjectTagging),
+                Method::DELETE => Ok(Self::DeleteObjectTagging),
+                _ => Err(not_implemented("tagging")),
+            };
+        }
         let upload_id = params.get("uploadId").map(str::to_owned);
         match (method, upload_id) {
             (&Method::PUT, Some(upload_id)) if params.has("partNumber") => {
@@ -295,9 +319,11 @@ impl Endpoint {
             }
             (&Method::GET, None) => Ok(Self::GetObject {
                 overrides: response_overrides(params)?,
+                part_number: read_part_number(params)?,
             }),
             (&Method::HEAD, _) => Ok(Self::HeadObject {
                 overrides: response_overrides(params)?,
+                part_number: read_part_number(params)?,
             }),
             (&Method::DELETE, Some(upload_id)) => params
                 .only(&["uploadId"])
@@ -354,9 +380,16 @@ fn part_number(value: &str) -> Result<u32> {
         })
 }
 
-/// The `response-*` overrides of GET/HEAD Object; any other parameter is refused.
+/// The `partNumber` of GET/HEAD Object, if given (`InvalidArgument` unless 1 to
+/// [`crate::limits::MAX_PARTS`], as for Upload Part).
+fn read_part_number(params: &Params<'_>) -> Result<Option<u32>> {
+    params.get("partNumber").map(part_number).transpose()
+}
+
+/// The `response-*` overrides of GET/HEAD Object; any other parameter but `partNumber` is refused.
 fn response_overrides(params: &Params<'_>) -> Result<Vec<(&'static str, String)>> {
-    let names: Vec<&str> = RESPONSE_OVERRIDES.iter().map(|(q, _)| *q).collect();
+    let mut names: Vec<&str> = RESPONSE_OVERRIDES.iter().map(|(q, _)| *q).collect();
+    names.push("partNumber");
     params.only(&names)?;
     Ok(RESPONSE_OVERRIDES
         .iter()
@@ -403,11 +436,15 @@ mod tests {
             ("PUT", "/?encryption", &[], E::PutBucketEncryption),
             ("GET", "/?encryption", &[], E::GetBucketEncryption),
             ("DELETE", "/?encryption", &[], E::DeleteBucketEncryption),
+            ("GET", "/?location", &[], E::GetBucketLocation),
             ("GET", "/?uploads&prefix=p&max-uploads=5", &[], uploads),
             ("POST", "/", &form, E::PostObject),
             ("PUT", "/k", &[], E::PutObject),
             ("PUT", "/k", &copy, E::CopyObject),
             ("DELETE", "/k", &[], E::DeleteObject),
+            ("PUT", "/k?tagging", &[], E::PutObjectTagging),
+            ("GET", "/k?tagging", &[], E::GetObjectTagging),
+            ("DELETE", "/k?tagging", &[], E::DeleteObjectTagging),
             ("POST", "/k?uploads", &[], E::InitiateMultipartUpload),
             (
                 "PUT",
@@ -459,9 +496,36 @@ mod tests {
                 &[],
                 E::GetObject {
                     overrides: vec![("content-type", "text/plain".into())],
+                    part_number: None,
                 },
             ),
-            ("HEAD", "/k", &[], E::HeadObject { overrides: vec![] }),
+            (
+                "HEAD",
+                "/k",
+                &[],
+                E::HeadObject {
+                    overrides: vec![],
+                    part_number: None,
+                },
+            ),
+            (
+                "GET",
+                "/k?partNumber=3",
+                &[],
+                E::GetObject {
+                    overrides: vec![],
+                    part_number: Some(3),
+                },
+            ),
+            (
+                "HEAD",
+                "/k?partNumber=10000",
+                &[],
+                E::HeadObject {
+                    overrides: vec![],
+                    part_number: Some(10000),
+                },
+            ),
         ];
         for (method, target, headers, want) in cases {
             assert_eq!(
@@ -510,7 +574,7 @@ mod tests {
             })
         );
         assert_eq!(
-            code(parse("DELETE", &format!("/k?tagging&{presigned}"), &[])),
+            code(parse("DELETE", &format!("/k?acl&{presigned}"), &[])),
             ("NotImplemented", 501)
         );
     }
@@ -519,13 +583,14 @@ mod tests {
     fn every_other_parameter_is_an_unimplemented_sub_resource() {
         for method in ["GET", "HEAD", "PUT", "POST", "DELETE"] {
             for target in [
-                "/k?tagging",
+                "/k?tagging&acl",
                 "/k?versionId=1",
                 "/k?uploads&tagging",
                 "/k?uploadId=u&acl",
                 "/?lifecycle",
                 "/?encryption&cors",
                 "/?uploads&versions",
+                "/?location&acl",
                 "/?whatever=1",
             ] {
                 assert_eq!(
@@ -566,7 +631,14 @@ mod tests {
 
     #[test]
     fn part_numbers_are_checked() {
-        for n in ["0", "10001", "x", ""] {
+        for n in ["0", "10001", "x", "", "-1", "1.0"] {
+            for method in ["GET", "HEAD"] {
+                assert_eq!(
+                    code(parse(method, &format!("/k?partNumber={n}"), &[])),
+                    ("InvalidArgument", 400),
+                    "{method} {n}"
+                );
+            }
             assert_eq!(
                 code(parse("PUT", &format!("/k?partNumber={n}&uploadId=u"), &[])),
                 ("InvalidArgument", 400),

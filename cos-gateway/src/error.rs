@@ -97,9 +97,16 @@ pub enum Error {
         /// The object's last modification (unix seconds).
         modified: i64,
     },
+    /// 400 `InvalidTag`: a tag set past COS's limits (see [`crate::tagging`]).
+    #[error("{0}")]
+    InvalidTag(String),
     /// 416 `InvalidRange`.
     #[error("The requested range is not satisfiable.")]
     InvalidRange,
+    /// 416 `InvalidPartNumber`: GET/HEAD `?partNumber=N` past the object's last part. The code and
+    /// status are S3's; COS documents neither (a guess).
+    #[error("The requested partnumber is not satisfiable.")]
+    InvalidPartNumber,
     /// 405 `MethodNotAllowed`.
     #[error("The specified method is not allowed against this resource.")]
     MethodNotAllowed,
@@ -170,6 +177,8 @@ impl Error {
             Self::PreconditionFailed => "PreconditionFailed",
             Self::NotModified { .. } => "NotModified",
             Self::InvalidRange => "InvalidRange",
+            Self::InvalidTag(_) => "InvalidTag",
+            Self::InvalidPartNumber => "InvalidPartNumber",
             Self::MethodNotAllowed => "MethodNotAllowed",
             Self::NotImplemented(_) => "NotImplemented",
             Self::MissingContentLength => "MissingContentLength",
@@ -203,13 +212,14 @@ impl Error {
             | Self::EntityTooSmall
             | Self::InvalidPart(_)
             | Self::InvalidPartOrder
+            | Self::InvalidTag(_)
             | Self::EntityTooLarge
             | Self::InvalidPolicyDocument(_)
             | Self::MaxPostPreDataLengthExceeded
             | Self::RequestTimeout => StatusCode::BAD_REQUEST,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::NotModified { .. } => StatusCode::NOT_MODIFIED,
-            Self::InvalidRange => StatusCode::RANGE_NOT_SATISFIABLE,
+            Self::InvalidRange | Self::InvalidPartNumber => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Self::MissingContentLength => StatusCode::LENGTH_REQUIRED,
@@ -325,6 +335,8 @@ mod tests {
             (Error::InvalidPartOrder, "InvalidPartOrder", 400),
             (Error::PreconditionFailed, "PreconditionFailed", 412),
             (Error::InvalidRange, "InvalidRange", 416),
+            (Error::InvalidTag("x".into()), "InvalidTag", 400),
+            (Error::InvalidPartNumber, "InvalidPartNumber", 416),
             (Error::MissingContentLength, "MissingContentLength", 411),
             (
                 Error::NotModified {

@@ -109,6 +109,7 @@ async fn run(mut cli: cli::Cli) -> Result<(), Box<dyn std::error::Error>> {
         kms,
         allow_ssec_over_http: cli.allow_ssec_over_http,
         max_signature_age: std::time::Duration::from_secs(cli.max_signature_age),
+        region: cli.region.clone(),
     })
     .await?;
     let listener = tokio::net::TcpListener::bind(cli.listen).await?;

@@ -37,7 +37,13 @@ pub struct Config {
     /// The longest validity window a request or POST signature may have
     /// ([`crate::auth::DEFAULT_MAX_SIGNATURE_AGE`] unless `--max-signature-age` says otherwise).
     pub max_signature_age: std::time::Duration,
+    /// The region this gateway answers for: GET Bucket location and the listings' `Location`
+    /// ([`DEFAULT_REGION`] unless `--region` says otherwise).
+    pub region: String,
 }
+
+/// The region a gateway answers for by default (the one the README's SDK samples name).
+pub const DEFAULT_REGION: &str = "ap-guangzhou";
 
 /// A running gateway's shared state.
 #[derive(Debug)]
@@ -47,6 +53,7 @@ pub struct Gateway {
     pub(crate) creds: Credentials,
     pub(crate) allow_ssec_over_http: bool,
     pub(crate) max_signature_age: std::time::Duration,
+    pub(crate) region: String,
     pub(crate) header_case: HeaderCase,
     kms: Option<Arc<EmbeddedKms>>,
 }
@@ -90,6 +97,7 @@ impl Gateway {
             creds: config.credentials,
             allow_ssec_over_http: config.allow_ssec_over_http,
             max_signature_age: config.max_signature_age,
+            region: config.region,
             header_case: HeaderCase::build().await?,
             kms,
         }))

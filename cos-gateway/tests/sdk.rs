@@ -60,6 +60,10 @@ fn setup() -> (common::TestGateway, Vec<(String, String)>) {
         ("GW_PORT".into(), gw.addr.port().to_string()),
         ("GW_CA".into(), ca.display().to_string()),
         ("GW_WORK".into(), work.display().to_string()),
+        (
+            "GW_REGION".into(),
+            cos_gateway::state::DEFAULT_REGION.to_owned(),
+        ),
         ("GW_KMS_KEY".into(), enabled),
         ("GW_KMS_DISABLED_KEY".into(), disabled),
         ("NODE_EXTRA_CA_CERTS".into(), ca.display().to_string()),

@@ -1,5 +1,5 @@
 //! Every sub-resource the gateway does not implement is `501 NotImplemented`, on every method, on a
-//! bucket and on an object, existing or not, and never reaches the plain operation: afterwards the
+//! bucket and on an object (object tagging is implemented on GET, PUT and DELETE), existing or not, and never reaches the plain operation: afterwards the
 //! object, the bucket and the listings are byte-for-byte what they were.
 
 mod common;
@@ -149,6 +149,15 @@ fn matrix((gw, before): (common::TestGateway, Snapshot)) {
                     (EMPTY_BUCKET_HOST, "/"),
                     (MISSING_BUCKET_HOST, "/"),
                 ] {
+                    // Object tagging is implemented (tests/http/tagging.rs); only its 501 cases
+                    // are here.
+                    if *name == "tagging"
+                        && path != "/"
+                        && query != "prefix=&tagging"
+                        && matches!(*method, "GET" | "PUT" | "DELETE")
+                    {
+                        continue;
+                    }
                     let target = format!("{path}?{query}");
                     let mut req = Req::new(method, &target).host(host);
                     if matches!(*method, "PUT" | "POST") {
@@ -184,7 +193,7 @@ fn presigned_sub_resources_are_501_too() {
     let a = gw.addr;
     for method in ["PUT", "DELETE"] {
         for path in ["/", "/obj"] {
-            let target = common::presign(method, path, &[("tagging", "")]);
+            let target = common::presign(method, path, &[("acl", "")]);
             let r = Req::new(method, &target)
                 .path(path)
                 .unsigned()

@@ -216,6 +216,7 @@ async fn main() {
         kms: KmsBackend::Embedded(root),
         allow_ssec_over_http: true,
         max_signature_age: cos_gateway::auth::DEFAULT_MAX_SIGNATURE_AGE,
+        region: cos_gateway::state::DEFAULT_REGION.to_owned(),
     })
     .await
     .expect("the gateway opens");

@@ -1,5 +1,5 @@
 //! Bucket operations: PUT / HEAD / DELETE Bucket, GET Bucket (list objects), GET Service (list
-//! buckets), and PUT / GET / DELETE Bucket encryption.
+//! buckets), GET Bucket location, and PUT / GET / DELETE Bucket encryption.
 
 use http::StatusCode;
 use storage_adapter::BucketEncryption;
@@ -7,6 +7,7 @@ use storage_adapter::BucketEncryption;
 use super::now;
 use crate::body::RequestBodySlot;
 use crate::context::RequestContext;
+use crate::documents::{LocationConstraint, to_xml};
 use crate::endpoint::ListObjectsParams;
 use crate::error::{Error, Result};
 use crate::state::Gateway;
@@ -40,13 +41,27 @@ pub async fn delete(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
     Ok(status_response(StatusCode::NO_CONTENT))
 }
 
+/// GET Bucket location: the region this gateway answers for (`--region`).
+pub async fn location(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
+    gw.store
+        .bucket(ctx.bucket())
+        .await?
+        .ok_or(Error::NoSuchBucket)?;
+    let doc = LocationConstraint { region: &gw.region };
+    Ok(xml_response(
+        StatusCode::OK,
+        to_xml("LocationConstraint", &doc)?,
+    ))
+}
+
 /// GET Service: the buckets.
 pub async fn list_buckets(gw: &Gateway) -> Result<Response> {
     let mut xml = format!("{XML_HEAD}<ListAllMyBucketsResult><Owner>{OWNER}</Owner><Buckets>");
     for b in gw.store.buckets().await? {
         xml.push_str(&format!(
-            "<Bucket><Name>{}</Name><Location>ap-local</Location><CreationDate>{}</CreationDate></Bucket>",
+            "<Bucket><Name>{}</Name><Location>{}</Location><CreationDate>{}</CreationDate></Bucket>",
             escape(&b.name),
+            escape(&gw.region),
             iso_date(b.created)
         ));
     }

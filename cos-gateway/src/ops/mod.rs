@@ -18,6 +18,7 @@ pub mod multipart;
 pub mod object;
 pub mod post;
 pub mod stored_body;
+pub mod tagging;
 
 /// Classifies a request ([`Endpoint::parse`]) and runs its operation.
 pub async fn dispatch(
@@ -42,6 +43,7 @@ pub async fn dispatch(
         Endpoint::PutBucketEncryption => bucket::put_encryption(gw, ctx, body).await,
         Endpoint::GetBucketEncryption => bucket::get_encryption(gw, ctx).await,
         Endpoint::DeleteBucketEncryption => bucket::delete_encryption(gw, ctx).await,
+        Endpoint::GetBucketLocation => bucket::location(gw, ctx).await,
         Endpoint::ListMultipartUploads { prefix } => {
             multipart::list_uploads(gw, ctx, &prefix).await
         }
@@ -49,9 +51,18 @@ pub async fn dispatch(
         Endpoint::DeleteObjects => delete_objects::delete_objects(gw, ctx, body).await,
         Endpoint::PutObject => object::put(gw, ctx, body).await,
         Endpoint::CopyObject => object::copy(gw, ctx).await,
-        Endpoint::GetObject { overrides } => object::get(gw, ctx, &overrides, false).await,
-        Endpoint::HeadObject { overrides } => object::get(gw, ctx, &overrides, true).await,
+        Endpoint::GetObject {
+            overrides,
+            part_number,
+        } => object::get(gw, ctx, &overrides, part_number, false).await,
+        Endpoint::HeadObject {
+            overrides,
+            part_number,
+        } => object::get(gw, ctx, &overrides, part_number, true).await,
         Endpoint::DeleteObject => object::delete(gw, ctx).await,
+        Endpoint::PutObjectTagging => tagging::put(gw, ctx, body).await,
+        Endpoint::GetObjectTagging => tagging::get(gw, ctx).await,
+        Endpoint::DeleteObjectTagging => tagging::delete(gw, ctx).await,
         Endpoint::InitiateMultipartUpload => multipart::initiate(gw, ctx).await,
         Endpoint::UploadPart {
             upload_id,

@@ -5,6 +5,7 @@
 //! [`storage_adapter::Adapter::initiate_multipart`]) is stored with it, because the SDKs send no SSE
 //! headers on Upload Part (except SSE-C) and none on Complete.
 
+use crate::documents::{CompleteMultipartUploadResult, InitiateMultipartUploadResult, to_xml};
 use futures::StreamExt as _;
 use http::{HeaderValue, StatusCode};
 use md5::{Digest as _, Md5};
@@ -38,6 +39,7 @@ async fn load_upload(gw: &Gateway, ctx: &RequestContext, upload_id: &str) -> Res
 /// Initiate Multipart Upload (`POST /<key>?uploads`).
 pub async fn initiate(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
     let request = sse::parse_write(&ctx.headers)?;
+    let tags = super::object::request_tags(&ctx.headers)?;
     let default = bucket_default(gw, ctx.bucket()).await?;
     let request = sse::apply_bucket_default(request, default.as_ref());
     let upload_id = uuid::Uuid::new_v4().simple().to_string();
@@ -59,14 +61,17 @@ pub async fn initiate(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
             initiated: now(),
             meta: meta_from_headers(&ctx.headers),
             envelope,
+            tags,
         })
         .await?;
-    let xml = format!(
-        "{XML_HEAD}<InitiateMultipartUploadResult><Bucket>{}</Bucket><Key>{}</Key><UploadId>{}</UploadId></InitiateMultipartUploadResult>",
-        escape(ctx.bucket()),
-        escape(&ctx.target.key),
-        upload_id
-    );
+    let xml = to_xml(
+        "InitiateMultipartUploadResult",
+        &InitiateMultipartUploadResult {
+            bucket: ctx.bucket(),
+            key: &ctx.target.key,
+            upload_id: &upload_id,
+        },
+    )?;
     let mut r = xml_response(StatusCode::OK, xml);
     if let Some(echo) = echo {
         set_sse(r.headers_mut(), echo);
@@ -336,15 +341,19 @@ pub async fn complete(
         meta: upload.meta.clone(),
         envelope,
         files: chosen.iter().map(|p| p.file.clone()).collect(),
+        tags: upload.tags.clone(),
     };
     gw.store.complete_upload(&upload, &chosen, obj).await?;
-    let xml = format!(
-        "{XML_HEAD}<CompleteMultipartUploadResult><Location>{}</Location><Bucket>{}</Bucket><Key>{}</Key><ETag>&quot;{}&quot;</ETag></CompleteMultipartUploadResult>",
-        escape(&ctx.target.resource()),
-        escape(ctx.bucket()),
-        escape(&ctx.target.key),
-        etag
-    );
+    let location = ctx.target.resource();
+    let xml = to_xml(
+        "CompleteMultipartUploadResult",
+        &CompleteMultipartUploadResult {
+            location: &location,
+            bucket: ctx.bucket(),
+            key: &ctx.target.key,
+            etag: format!("\"{etag}\""),
+        },
+    )?;
     let mut r = xml_response(StatusCode::OK, xml);
     if let Some(echo) = echo {
         set_sse(r.headers_mut(), echo);

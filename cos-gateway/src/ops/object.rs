@@ -93,6 +93,7 @@ pub async fn put(
     body: &mut RequestBodySlot,
 ) -> Result<Response> {
     let request = sse::parse_write(&ctx.headers)?;
+    let tags = request_tags(&ctx.headers)?;
     let expect_md5 = content_md5(ctx)?;
     if !ctx.headers.contains_key(http::header::CONTENT_LENGTH)
         && !ctx.headers.contains_key(http::header::TRANSFER_ENCODING)
@@ -116,6 +117,7 @@ pub async fn put(
         meta: meta_from_headers(&ctx.headers),
         envelope: w.envelope,
         files: vec![w.file],
+        tags,
     };
     let customer = request.as_ref().and_then(|r| r.customer_key());
     let echo = obj.envelope.as_ref().map(|e| e.response_headers(customer));
@@ -170,9 +172,16 @@ pub async fn get(
     gw: &Gateway,
     ctx: &RequestContext,
     overrides: &[(&'static str, String)],
+    part_number: Option<u32>,
     head: bool,
 ) -> Result<Response> {
     let customer = sse::parse_read(&ctx.headers)?;
+    if part_number.is_some() && ctx.header("range").is_some() {
+        // S3's answer to both; COS documents none (a guess).
+        return Err(Error::InvalidRequest(
+            "Cannot specify both Range header and partNumber query parameter".into(),
+        ));
+    }
     // Pinned: an overwrite during the GET does not remove the files it is streaming.
     let (obj, pin) = match gw
         .store
@@ -205,10 +214,26 @@ pub async fn get(
         }
     };
     check_conditions(&ctx.headers, "", &obj.etag, obj.modified, true)?;
-    let range = parse_range(ctx.header("range"), obj.size)?;
+    let (range, parts_count) = match part_number {
+        None => (parse_range(ctx.header("range"), obj.size)?, None),
+        Some(n) => {
+            let (range, count) = part_range(gw, &obj, n).await?;
+            // An empty part (an empty object) has no byte range to name: it is the whole object.
+            ((!range.is_empty()).then_some(range), count)
+        }
+    };
     let mut r = Response::new(empty());
     let h = r.headers_mut();
     set_object_headers(h, overrides, &obj, customer.as_ref());
+    if let Some(count) = parts_count {
+        h.insert(PARTS_COUNT, HeaderValue::from(count));
+    }
+    if !obj.tags.is_empty() {
+        h.insert(
+            crate::tagging::TAGGING_COUNT,
+            HeaderValue::from(obj.tags.len()),
+        );
+    }
     let len = match &range {
         Some(rg) => {
             *r.status_mut() = StatusCode::PARTIAL_CONTENT;
@@ -251,6 +276,58 @@ pub async fn get(
     *r.body_mut() =
         http_body_util::StreamBody::new(stream.map_ok(http_body::Frame::data)).boxed_unsync();
     Ok(r)
+}
+
+/// The tags of the `x-cos-tagging` header (none without it).
+pub(crate) fn request_tags(headers: &HeaderMap) -> Result<crate::store::Tags> {
+    match headers.get("x-cos-tagging") {
+        None => Ok(Vec::new()),
+        Some(v) => crate::tagging::parse_header(
+            v.to_str()
+                .map_err(|_| Error::InvalidTag("x-cos-tagging is not ASCII".into()))?,
+        ),
+    }
+}
+
+/// The header naming how many parts a multipart object has, on GET/HEAD `?partNumber=N` (S3's
+/// `x-amz-mp-parts-count` under the COS prefix).
+const PARTS_COUNT: &str = "x-cos-mp-parts-count";
+
+/// The plaintext bytes of part `n` of `obj`, and its part count when it is a multipart object.
+///
+/// The parts of an encrypted multipart object are its envelope's part table; those of an
+/// unencrypted one are its body files (Complete Multipart Upload keeps one file per part, and is
+/// the only writer of more than one). Any other object is one part. Past the last part is
+/// `InvalidPartNumber`.
+async fn part_range(
+    gw: &Gateway,
+    obj: &Object,
+    n: u32,
+) -> Result<(std::ops::Range<u64>, Option<u32>)> {
+    let sizes: Vec<u64> = match obj.envelope.as_ref().map(|e| e.layout()) {
+        Some(storage_adapter::Layout::Multipart { parts, .. }) if !parts.is_empty() => {
+            parts.iter().map(|p| p.plain_size).collect()
+        }
+        None if obj.files.len() > 1 => {
+            let mut sizes = Vec::with_capacity(obj.files.len());
+            for f in &obj.files {
+                sizes.push(tokio::fs::metadata(gw.store.body_path(f)).await?.len());
+            }
+            sizes
+        }
+        _ => {
+            return if n == 1 {
+                Ok((0..obj.size, None))
+            } else {
+                Err(Error::InvalidPartNumber)
+            };
+        }
+    };
+    let index = usize::try_from(n - 1).map_err(|_| Error::InvalidPartNumber)?;
+    let size = *sizes.get(index).ok_or(Error::InvalidPartNumber)?;
+    let start: u64 = sizes[..index].iter().sum();
+    let count = u32::try_from(sizes.len()).map_err(|_| Error::internal("part count"))?;
+    Ok((start..start + size, Some(count)))
 }
 
 /// DELETE Object (204 whether or not it existed).
@@ -331,6 +408,15 @@ pub async fn copy(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
     let src_name = ObjectName::new(&src_bucket, &src_key);
     let default = bucket_default(gw, ctx.bucket()).await?;
     let dest = sse::apply_bucket_default(headers.destination, default.as_ref());
+    let tags = match ctx.header("x-cos-tagging-directive").unwrap_or("Copy") {
+        "Copy" => src.tags.clone(),
+        "Replaced" => request_tags(&ctx.headers)?,
+        _ => {
+            return Err(Error::InvalidArgument(
+                "x-cos-tagging-directive must be Copy or Replaced".into(),
+            ));
+        }
+    };
     let meta: Meta = match ctx.header("x-cos-metadata-directive").unwrap_or("Copy") {
         "Copy" => src.meta.clone(),
         "Replaced" => meta_from_headers(&ctx.headers),
@@ -383,6 +469,7 @@ pub async fn copy(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
         meta,
         envelope: w.envelope,
         files: vec![w.file],
+        tags,
     };
     let customer = dest.as_ref().and_then(|r| r.customer_key());
     let echo = obj.envelope.as_ref().map(|e| e.response_headers(customer));

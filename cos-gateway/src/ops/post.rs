@@ -438,6 +438,11 @@ pub async fn post_object(
     let request = sse::apply_bucket_default(request, default.as_ref());
     // Only now is the file read: straight from the socket into the body writer.
     let name = storage_adapter::ObjectName::new(ctx.bucket(), &key);
+    let tags = fields
+        .get("x-cos-tagging")
+        .map(crate::tagging::parse_header)
+        .transpose()?
+        .unwrap_or_default();
     let w = write_body(gw, request.as_ref(), name, file, None).await?;
     let mut meta: Vec<(String, String)> = fields
         .iter()
@@ -456,6 +461,7 @@ pub async fn post_object(
         meta,
         envelope: w.envelope,
         files: vec![w.file],
+        tags,
     };
     let customer = request.as_ref().and_then(|r| r.customer_key());
     let echo = obj.envelope.as_ref().map(|e| e.response_headers(customer));

@@ -173,6 +173,7 @@ mod tests {
             meta: vec![],
             envelope: None,
             files,
+            tags: Vec::new(),
         };
         store.put_object("b-1", "k", obj).await.expect("row");
     }

@@ -23,7 +23,7 @@ use std::collections::HashSet;
 
 use storage_adapter::BucketEncryption;
 
-use super::{Bucket, Object, Part, Pins, ReadPin, Upload};
+use super::{Bucket, Object, Part, Pins, ReadPin, Tags, Upload};
 use crate::error::Result;
 
 /// The metadata of buckets, objects and multipart uploads (see the module docs).
@@ -71,6 +71,9 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     /// Inserts or replaces object `bucket`/`key`: `NoSuchBucket` if the bucket is gone. Returns the
     /// body files of the object it replaced (empty if none).
     fn put_object(&self, bucket: &str, key: &str, obj: &Object) -> Result<Vec<String>>;
+
+    /// Replaces the tags of `bucket`/`key`, nothing else; `false` if there is no such object.
+    fn set_object_tags(&self, bucket: &str, key: &str, tags: &Tags) -> Result<bool>;
 
     /// Deletes an object if it exists; returns its body files (empty if none).
     fn delete_object(&self, bucket: &str, key: &str) -> Result<Vec<String>>;

@@ -64,6 +64,7 @@ fn obj(files: Vec<String>) -> Object {
         meta: vec![("Content-Type".into(), "text/plain".into())],
         envelope: None,
         files,
+        tags: Vec::new(),
     }
 }
 
@@ -75,6 +76,7 @@ fn upload(id: &str, key: &str, initiated: i64) -> Upload {
         initiated,
         meta: vec![("x-cos-meta-a".into(), "1".into())],
         envelope: None,
+        tags: Vec::new(),
     }
 }
 
@@ -380,6 +382,7 @@ async fn completing_with_a_part_replaced_meanwhile_fails_and_changes_nothing(
         initiated: 1,
         meta: vec![],
         envelope: None,
+        tags: Vec::new(),
     };
     s.create_upload(u.clone()).await.unwrap();
     let part = |file: String, etag: &str| Part {
@@ -450,6 +453,7 @@ async fn a_write_that_loses_a_race_with_a_delete_removes_its_body(s: &Store, dir
         initiated: 1,
         meta: vec![],
         envelope: None,
+        tags: Vec::new(),
     };
     s.create_upload(u).await.unwrap();
     let mut w = s.writer().await.unwrap();

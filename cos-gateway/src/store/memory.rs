@@ -9,7 +9,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use storage_adapter::BucketEncryption;
 
-use super::{Bucket, Catalog, Object, Part, Pins, ReadPin, Upload};
+use super::{Bucket, Catalog, Object, Part, Pins, ReadPin, Tags, Upload};
 use crate::error::{Error, Result};
 
 /// The rows, in maps ordered as the SQLite catalog's queries order them.
@@ -171,6 +171,17 @@ impl Catalog for MemoryCatalog {
             return Err(Error::NoSuchBucket);
         }
         Ok(rows.replace_object(bucket, key, obj))
+    }
+
+    fn set_object_tags(&self, bucket: &str, key: &str, tags: &Tags) -> Result<bool> {
+        let mut rows = self.lock();
+        match rows.objects.get_mut(&(bucket.to_owned(), key.to_owned())) {
+            Some(obj) => {
+                obj.tags = tags.clone();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     fn delete_object(&self, bucket: &str, key: &str) -> Result<Vec<String>> {

@@ -94,7 +94,13 @@ pub struct Object {
     pub envelope: Option<storage_adapter::Envelope>,
     /// Body files (names under `objects/`), concatenated in order.
     pub files: Vec<String>,
+    /// The object's tags (key, value), in the order given; at most
+    /// [`crate::tagging::MAX_TAGS`].
+    pub tags: Tags,
 }
+
+/// An object's tags: (key, value) pairs, keys unique.
+pub type Tags = Vec<(String, String)>;
 
 /// An upload row.
 #[derive(Clone, Debug)]
@@ -111,6 +117,8 @@ pub struct Upload {
     pub meta: Meta,
     /// The upload's envelope (encrypted uploads).
     pub envelope: Option<storage_adapter::Envelope>,
+    /// Tags to give the completed object (`x-cos-tagging` on Initiate).
+    pub tags: Tags,
 }
 
 /// A part row.
@@ -301,6 +309,17 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces the tags of an existing object, body and everything else kept: `NoSuchKey` if
+    /// there is no such object.
+    pub async fn set_object_tags(&self, bucket: &str, key: &str, tags: Tags) -> Result<()> {
+        let (b, k) = (bucket.to_owned(), key.to_owned());
+        if self.run(move |c| c.set_object_tags(&b, &k, &tags)).await? {
+            Ok(())
+        } else {
+            Err(crate::error::Error::NoSuchKey)
+        }
+    }
+
     /// Deletes an object (idempotent); removes its body.
     pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<()> {
         let (b, k) = (bucket.to_owned(), key.to_owned());
@@ -394,6 +413,7 @@ mod tests {
             meta: vec![("Content-Type".into(), "text/plain".into())],
             envelope: None,
             files,
+            tags: Vec::new(),
         }
     }
 

@@ -213,6 +213,7 @@ fn launch_in(
                     },
                     allow_ssec_over_http: opts.allow_ssec_over_http,
                     max_signature_age: cos_gateway::auth::DEFAULT_MAX_SIGNATURE_AGE,
+                    region: cos_gateway::state::DEFAULT_REGION.to_owned(),
                 },
                 store,
             )

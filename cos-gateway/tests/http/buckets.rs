@@ -126,3 +126,38 @@ fn listing_pages_end_on_common_prefixes() {
         );
     }
 }
+
+#[test]
+fn bucket_location_is_the_configured_region() {
+    let gw = start_http();
+    let a = gw.addr;
+    Req::new("GET", "/?location")
+        .send(a)
+        .assert_error(404, "NoSuchBucket");
+    create_bucket(a);
+    let r = Req::new("GET", "/?location").send(a);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.get("Content-Type"), Some("application/xml"));
+    assert_eq!(
+        r.text(),
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint>ap-guangzhou</LocationConstraint>"
+    );
+    // Signed like every other request, and no other sub-resource with it.
+    Req::new("GET", "/?location")
+        .unsigned()
+        .send(a)
+        .assert_error(403, "AccessDenied");
+    Req::new("GET", "/?location&acl")
+        .send(a)
+        .assert_error(501, "NotImplemented");
+    Req::new("PUT", "/?location")
+        .send(a)
+        .assert_error(501, "NotImplemented");
+    // GET Service names the same region.
+    let r = Req::new("GET", "/").host("127.0.0.1").send(a);
+    assert!(
+        r.text().contains("<Location>ap-guangzhou</Location>"),
+        "{}",
+        r.text()
+    );
+}

@@ -182,6 +182,14 @@ impl Catalog for FullDb {
     ) -> cos_gateway::Result<Vec<String>> {
         self.write(|| self.inner.put_object(bucket, key, obj))
     }
+    fn set_object_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        tags: &cos_gateway::store::Tags,
+    ) -> cos_gateway::Result<bool> {
+        self.write(|| self.inner.set_object_tags(bucket, key, tags))
+    }
     fn delete_object(&self, bucket: &str, key: &str) -> cos_gateway::Result<Vec<String>> {
         self.write(|| self.inner.delete_object(bucket, key))
     }

@@ -452,3 +452,49 @@ fn post_object_bucket_field_never_chooses_the_bucket() {
     .assert_status(204);
     assert_eq!(Req::new("GET", "/uploads/y").send(a).body, b"hello");
 }
+
+#[test]
+fn post_object_tagging_field() {
+    let gw = start_with_bucket();
+    let a = gw.addr;
+    let policy = post_policy(serde_json::json!([
+        {"bucket": common::BUCKET},
+        ["starts-with", "$key", "t"],
+        ["starts-with", "$x-cos-tagging", ""]
+    ]));
+    let r = post_form(
+        a,
+        form(
+            &policy,
+            "tagged",
+            &[("x-cos-tagging", "a=1&b=x%2Fy")],
+            b"abc",
+            &[],
+        ),
+    );
+    assert!(r.status / 100 == 2, "{}", r.text());
+    let r = Req::new("GET", "/tagged?tagging").send(a);
+    assert!(
+        r.text().ends_with("<TagSet><Tag><Key>a</Key><Value>1</Value></Tag><Tag><Key>b</Key><Value>x/y</Value></Tag></TagSet></Tagging>"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        Req::new("HEAD", "/tagged")
+            .send(a)
+            .get("x-cos-tagging-count"),
+        Some("2")
+    );
+    let r = post_form(
+        a,
+        form(
+            &policy,
+            "tbad",
+            &[("x-cos-tagging", "a=1&a=2")],
+            b"abc",
+            &[],
+        ),
+    );
+    r.assert_error(400, "InvalidTag");
+    Req::new("HEAD", "/tbad").send(a).assert_status(404);
+}

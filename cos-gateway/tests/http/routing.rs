@@ -61,7 +61,10 @@ fn unsupported_and_incomplete_requests() {
     Req::new("GET", "/?acl")
         .send(a)
         .assert_error(501, "NotImplemented");
-    Req::new("PUT", "/o?tagging")
+    Req::new("PUT", "/o?acl")
+        .send(a)
+        .assert_error(501, "NotImplemented");
+    Req::new("PUT", "/?tagging")
         .send(a)
         .assert_error(501, "NotImplemented");
     Req::new("PUT", "/?encryption")

@@ -21,10 +21,11 @@
 //! # Schema
 //!
 //! * `buckets(name, created, sse_algorithm, kms_key_id)`: `sse_algorithm` is `AES256`, `KMS` or NULL.
-//! * `objects(bucket, key, size, etag, modified, meta, envelope, files)`: `envelope` is the adapter's
-//!   base64 envelope (NULL for an unencrypted object); `files` is a JSON list of body files whose
-//!   concatenation is the stored body (one per part for a multipart object).
-//! * `uploads(upload_id, bucket, key, initiated, meta, envelope)` and
+//! * `objects(bucket, key, size, etag, modified, meta, envelope, files, tags)`: `envelope` is the
+//!   adapter's base64 envelope (NULL for an unencrypted object); `files` is a JSON list of body
+//!   files whose concatenation is the stored body (one per part for a multipart object); `tags` a
+//!   JSON list of (key, value) pairs (added by [`migrate`]; `[]` in rows written before).
+//! * `uploads(upload_id, bucket, key, initiated, meta, envelope, tags)` (`tags` as in `objects`) and
 //!   `parts(upload_id, number, etag, size, stored_size, salt, file, modified)`.
 
 mod buckets;
@@ -39,7 +40,7 @@ use std::time::Duration;
 use rusqlite::{Connection, TransactionBehavior};
 use storage_adapter::BucketEncryption;
 
-use super::{Bucket, Catalog, Object, Part, Pins, ReadPin, Upload};
+use super::{Bucket, Catalog, Object, Part, Pins, ReadPin, Tags, Upload};
 use crate::error::Result;
 
 /// The database file under the data directory.
@@ -91,6 +92,31 @@ CREATE TABLE IF NOT EXISTS parts (
 );
 ";
 
+/// Columns added since the first schema (table, column, declaration with the value old rows
+/// take). [`migrate`] adds each one a database lacks, so a database an older gateway wrote opens
+/// and reads as before.
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("objects", "tags", "TEXT NOT NULL DEFAULT '[]'"),
+    ("uploads", "tags", "TEXT NOT NULL DEFAULT '[]'"),
+];
+
+/// Adds the [`ADDED_COLUMNS`] a database lacks.
+fn migrate(conn: &Connection) -> Result<()> {
+    for (table, column, declaration) in ADDED_COLUMNS {
+        let present: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM pragma_table_info(?1) WHERE name = ?2",
+            rusqlite::params![table, column],
+            |r| r.get(0),
+        )?;
+        if present == 0 {
+            conn.execute_batch(&format!(
+                "ALTER TABLE {table} ADD COLUMN {column} {declaration}"
+            ))?;
+        }
+    }
+    Ok(())
+}
+
 /// The metadata in one SQLite database (see the module docs).
 #[derive(Debug)]
 pub struct SqliteCatalog {
@@ -111,6 +137,7 @@ impl SqliteCatalog {
         conn.busy_timeout(busy_timeout)?;
         conn.set_transaction_behavior(TransactionBehavior::Immediate);
         conn.execute_batch(SCHEMA)?;
+        migrate(&conn)?;
         Ok(Self {
             db: Mutex::new(conn),
         })
@@ -177,6 +204,10 @@ impl Catalog for SqliteCatalog {
 
     fn put_object(&self, bucket: &str, key: &str, obj: &Object) -> Result<Vec<String>> {
         objects::put(&mut self.lock(), bucket, key, obj)
+    }
+
+    fn set_object_tags(&self, bucket: &str, key: &str, tags: &Tags) -> Result<bool> {
+        objects::set_tags(&self.lock(), bucket, key, tags)
     }
 
     fn delete_object(&self, bucket: &str, key: &str) -> Result<Vec<String>> {
@@ -263,6 +294,7 @@ mod tests {
             meta: Vec::new(),
             envelope: None,
             files: vec![file.into()],
+            tags: Vec::new(),
         }
     }
 
@@ -270,6 +302,43 @@ mod tests {
     /// shell would). Past the bound (zero here) a write is `SlowDown` and writes nothing; within
     /// the bound a write that reads first (PUT checks its bucket) waits for the lock and lands once
     /// it is released; the database stays intact.
+    #[test]
+    fn a_database_without_the_tags_column_opens_and_reads_as_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_FILE);
+        {
+            // The objects table as gateways before object tagging wrote it.
+            let old = Connection::open(&path).unwrap();
+            old.execute_batch(
+                "CREATE TABLE objects (bucket TEXT NOT NULL, key TEXT NOT NULL, \
+                 size INTEGER NOT NULL, etag TEXT NOT NULL, modified INTEGER NOT NULL, \
+                 meta TEXT NOT NULL, envelope TEXT, files TEXT NOT NULL, \
+                 PRIMARY KEY (bucket, key));
+                 INSERT INTO objects VALUES ('b-1', 'k', 1, 'e', 1, '[]', NULL, '[\"f1\"]');",
+            )
+            .unwrap();
+        }
+        let c = SqliteCatalog::open(&path).unwrap();
+        let got = c.object("b-1", "k").unwrap().unwrap();
+        assert_eq!((got.files, got.tags), (vec!["f1".to_owned()], Vec::new()));
+        let tags = vec![("a".to_owned(), "1".to_owned())];
+        assert!(c.set_object_tags("b-1", "k", &tags).unwrap());
+        assert!(!c.set_object_tags("b-1", "other", &tags).unwrap());
+        let cols: i64 = c
+            .lock()
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('uploads') WHERE name = 'tags'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(cols, 1);
+        drop(c);
+        // Opening again migrates nothing more and keeps the tags.
+        let c = SqliteCatalog::open(&path).unwrap();
+        assert_eq!(c.object("b-1", "k").unwrap().unwrap().tags, tags);
+    }
+
     #[test]
     fn a_locked_database_is_waited_for_within_the_bound_and_slow_down_past_it() {
         let dir = tempfile::tempdir().unwrap();

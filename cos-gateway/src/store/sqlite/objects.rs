@@ -4,13 +4,13 @@ use rusqlite::{Connection, OptionalExtension as _, Transaction, params};
 
 use super::{env_from_db, env_to_db, json, json_from_db};
 use crate::error::{Error, Result};
-use crate::store::Object;
+use crate::store::{Object, Tags};
 
 /// The object row of `bucket`/`key`.
 pub(super) fn get(db: &Connection, bucket: &str, key: &str) -> Result<Option<Object>> {
     Ok(db
         .query_row(
-            "SELECT size, etag, modified, meta, envelope, files FROM objects \
+            "SELECT size, etag, modified, meta, envelope, files, tags FROM objects \
              WHERE bucket = ?1 AND key = ?2",
             params![bucket, key],
             |r| {
@@ -21,6 +21,7 @@ pub(super) fn get(db: &Connection, bucket: &str, key: &str) -> Result<Option<Obj
                     meta: json_from_db(r.get(3)?)?,
                     envelope: env_from_db(r.get(4)?)?,
                     files: json_from_db(r.get(5)?)?,
+                    tags: json_from_db(r.get(6)?)?,
                 })
             },
         )
@@ -50,8 +51,8 @@ pub(super) fn replace_row(
     let old = files_of(tx, bucket, key)?;
     tx.execute(
         "INSERT OR REPLACE INTO objects \
-         (bucket, key, size, etag, modified, meta, envelope, files) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+         (bucket, key, size, etag, modified, meta, envelope, files, tags) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
             bucket,
             key,
@@ -60,7 +61,8 @@ pub(super) fn replace_row(
             obj.modified,
             json(&obj.meta),
             env_to_db(&obj.envelope),
-            json(&obj.files)
+            json(&obj.files),
+            json(&obj.tags)
         ],
     )?;
     Ok(old)
@@ -105,7 +107,7 @@ pub(super) fn list(
     limit: usize,
 ) -> Result<Vec<(String, Object)>> {
     let mut st = db.prepare(
-        "SELECT key, size, etag, modified, meta FROM objects \
+        "SELECT key, size, etag, modified, meta, tags FROM objects \
          WHERE bucket = ?1 AND substr(key, 1, length(?2)) = ?2 AND key > ?3 \
          ORDER BY key LIMIT ?4",
     )?;
@@ -119,8 +121,18 @@ pub(super) fn list(
                 meta: json_from_db(r.get(4)?)?,
                 envelope: None,
                 files: Vec::new(),
+                tags: json_from_db(r.get(5)?)?,
             },
         ))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Replaces the tags of `bucket`/`key`; `false` if there is no such object.
+pub(super) fn set_tags(db: &Connection, bucket: &str, key: &str, tags: &Tags) -> Result<bool> {
+    let changed = db.execute(
+        "UPDATE objects SET tags = ?3 WHERE bucket = ?1 AND key = ?2",
+        params![bucket, key, json(tags)],
+    )?;
+    Ok(changed == 1)
 }

@@ -25,15 +25,16 @@ fn require_live(db: &Connection, id: &str) -> Result<()> {
 /// Records a new upload.
 pub(super) fn create(db: &Connection, u: &Upload) -> Result<()> {
     db.execute(
-        "INSERT INTO uploads (upload_id, bucket, key, initiated, meta, envelope) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO uploads (upload_id, bucket, key, initiated, meta, envelope, tags) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             u.upload_id,
             u.bucket,
             u.key,
             u.initiated,
             json(&u.meta),
-            env_to_db(&u.envelope)
+            env_to_db(&u.envelope),
+            json(&u.tags)
         ],
     )?;
     Ok(())
@@ -42,7 +43,7 @@ pub(super) fn create(db: &Connection, u: &Upload) -> Result<()> {
 /// Upload `id` of `bucket`/`key`, or `NoSuchUpload`.
 pub(super) fn get(db: &Connection, bucket: &str, key: &str, id: &str) -> Result<Upload> {
     db.query_row(
-        "SELECT upload_id, bucket, key, initiated, meta, envelope FROM uploads \
+        "SELECT upload_id, bucket, key, initiated, meta, envelope, tags FROM uploads \
          WHERE upload_id = ?1 AND bucket = ?2 AND key = ?3",
         params![id, bucket, key],
         |r| {
@@ -53,6 +54,7 @@ pub(super) fn get(db: &Connection, bucket: &str, key: &str, id: &str) -> Result<
                 initiated: r.get(3)?,
                 meta: json_from_db(r.get(4)?)?,
                 envelope: env_from_db(r.get(5)?)?,
+                tags: json_from_db(r.get(6)?)?,
             })
         },
     )
@@ -64,7 +66,7 @@ pub(super) fn get(db: &Connection, bucket: &str, key: &str, id: &str) -> Result<
 /// envelopes).
 pub(super) fn list(db: &Connection, bucket: &str, prefix: &str) -> Result<Vec<Upload>> {
     let mut st = db.prepare(
-        "SELECT upload_id, bucket, key, initiated, meta FROM uploads \
+        "SELECT upload_id, bucket, key, initiated, meta, tags FROM uploads \
          WHERE bucket = ?1 AND substr(key, 1, length(?2)) = ?2 ORDER BY key, initiated",
     )?;
     let rows = st.query_map(params![bucket, prefix], |r| {
@@ -75,6 +77,7 @@ pub(super) fn list(db: &Connection, bucket: &str, prefix: &str) -> Result<Vec<Up
             initiated: r.get(3)?,
             meta: json_from_db(r.get(4)?)?,
             envelope: None,
+            tags: json_from_db(r.get(5)?)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
