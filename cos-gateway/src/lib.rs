@@ -40,6 +40,7 @@ pub mod peers;
 pub mod route;
 pub mod server;
 pub mod state;
+pub mod storage_class;
 pub mod store;
 pub mod tagging;
 pub mod tls;

@@ -136,11 +136,12 @@ pub async fn list_objects(
             }
             next_marker = key.clone();
             contents.push_str(&format!(
-                "<Contents><Key>{}</Key><LastModified>{}</LastModified><ETag>&quot;{}&quot;</ETag><Size>{}</Size><Owner>{OWNER}</Owner><StorageClass>STANDARD</StorageClass></Contents>",
+                "<Contents><Key>{}</Key><LastModified>{}</LastModified><ETag>&quot;{}&quot;</ETag><Size>{}</Size><Owner>{OWNER}</Owner><StorageClass>{}</StorageClass></Contents>",
                 enc(key),
                 iso_date(o.modified),
                 escape(&o.etag),
-                o.size
+                o.size,
+                o.storage_class.as_str()
             ));
         }
         if batch.len() < LIST_BATCH {

@@ -19,6 +19,7 @@ use crate::body::{
 use crate::context::RequestContext;
 use crate::error::{Error, Result};
 use crate::state::Gateway;
+use crate::storage_class::StorageClass;
 use crate::store::{Object, Part, Upload};
 use crate::wire::{Response, escape, iso_date, set, set_sse, status_response, xml_response};
 
@@ -40,6 +41,7 @@ async fn load_upload(gw: &Gateway, ctx: &RequestContext, upload_id: &str) -> Res
 pub async fn initiate(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
     let request = sse::parse_write(&ctx.headers)?;
     let tags = super::object::request_tags(&ctx.headers)?;
+    let storage_class = StorageClass::from_headers(&ctx.headers)?;
     let default = bucket_default(gw, ctx.bucket()).await?;
     let request = sse::apply_bucket_default(request, default.as_ref());
     let upload_id = uuid::Uuid::new_v4().simple().to_string();
@@ -62,6 +64,7 @@ pub async fn initiate(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
             meta: meta_from_headers(&ctx.headers),
             envelope,
             tags,
+            storage_class,
         })
         .await?;
     let xml = to_xml(
@@ -342,6 +345,7 @@ pub async fn complete(
         envelope,
         files: chosen.iter().map(|p| p.file.clone()).collect(),
         tags: upload.tags.clone(),
+        storage_class: upload.storage_class,
     };
     gw.store.complete_upload(&upload, &chosen, obj).await?;
     let location = ctx.target.resource();
@@ -384,10 +388,11 @@ pub async fn list_parts(
     let truncated = after.len() > max;
     let shown = &after[..after.len().min(max)];
     let mut xml = format!(
-        "{XML_HEAD}<ListPartsResult><Bucket>{}</Bucket><Key>{}</Key><UploadId>{}</UploadId><Initiator>{OWNER}</Initiator><Owner>{OWNER}</Owner><StorageClass>STANDARD</StorageClass><PartNumberMarker>{marker}</PartNumberMarker><NextPartNumberMarker>{}</NextPartNumberMarker><MaxParts>{max}</MaxParts><IsTruncated>{truncated}</IsTruncated>",
+        "{XML_HEAD}<ListPartsResult><Bucket>{}</Bucket><Key>{}</Key><UploadId>{}</UploadId><Initiator>{OWNER}</Initiator><Owner>{OWNER}</Owner><StorageClass>{}</StorageClass><PartNumberMarker>{marker}</PartNumberMarker><NextPartNumberMarker>{}</NextPartNumberMarker><MaxParts>{max}</MaxParts><IsTruncated>{truncated}</IsTruncated>",
         escape(ctx.bucket()),
         escape(&ctx.target.key),
         upload.upload_id,
+        upload.storage_class.as_str(),
         shown.last().map_or(marker, |p| p.number),
     );
     for p in shown {
@@ -414,9 +419,10 @@ pub async fn list_uploads(gw: &Gateway, ctx: &RequestContext, prefix: &str) -> R
     );
     for u in uploads {
         xml.push_str(&format!(
-            "<Upload><Key>{}</Key><UploadId>{}</UploadId><StorageClass>STANDARD</StorageClass><Initiator>{OWNER}</Initiator><Owner>{OWNER}</Owner><Initiated>{}</Initiated></Upload>",
+            "<Upload><Key>{}</Key><UploadId>{}</UploadId><StorageClass>{}</StorageClass><Initiator>{OWNER}</Initiator><Owner>{OWNER}</Owner><Initiated>{}</Initiated></Upload>",
             escape(&u.key),
             u.upload_id,
+            u.storage_class.as_str(),
             iso_date(u.initiated)
         ));
     }

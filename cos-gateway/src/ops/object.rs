@@ -14,6 +14,7 @@ use crate::body::{ByteStream, Md5Tap, RequestBodySlot, body_stream, check_md5, t
 use crate::context::RequestContext;
 use crate::error::{Error, Result};
 use crate::state::Gateway;
+use crate::storage_class::StorageClass;
 use crate::store::{Meta, Object, ReadPin};
 use crate::wire::{
     Response, empty, escape, http_date, iso_date, set, set_sse, status_response, xml_response,
@@ -94,6 +95,7 @@ pub async fn put(
 ) -> Result<Response> {
     let request = sse::parse_write(&ctx.headers)?;
     let tags = request_tags(&ctx.headers)?;
+    let storage_class = StorageClass::from_headers(&ctx.headers)?;
     let expect_md5 = content_md5(ctx)?;
     if !ctx.headers.contains_key(http::header::CONTENT_LENGTH)
         && !ctx.headers.contains_key(http::header::TRANSFER_ENCODING)
@@ -118,6 +120,7 @@ pub async fn put(
         envelope: w.envelope,
         files: vec![w.file],
         tags,
+        storage_class,
     };
     let customer = request.as_ref().and_then(|r| r.customer_key());
     let echo = obj.envelope.as_ref().map(|e| e.response_headers(customer));
@@ -164,6 +167,9 @@ fn set_object_headers(
     );
     if let Some(env) = &obj.envelope {
         set_sse(h, env.response_headers(customer));
+    }
+    if obj.storage_class != StorageClass::Standard {
+        set(h, crate::storage_class::HEADER, obj.storage_class.as_str());
     }
 }
 
@@ -417,6 +423,8 @@ pub async fn copy(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
             ));
         }
     };
+    // Not inherited: without the header the copy is STANDARD (see crate::storage_class).
+    let storage_class = StorageClass::from_headers(&ctx.headers)?;
     let meta: Meta = match ctx.header("x-cos-metadata-directive").unwrap_or("Copy") {
         "Copy" => src.meta.clone(),
         "Replaced" => meta_from_headers(&ctx.headers),
@@ -470,6 +478,7 @@ pub async fn copy(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
         envelope: w.envelope,
         files: vec![w.file],
         tags,
+        storage_class,
     };
     let customer = dest.as_ref().and_then(|r| r.customer_key());
     let echo = obj.envelope.as_ref().map(|e| e.response_headers(customer));

@@ -443,6 +443,11 @@ pub async fn post_object(
         .map(crate::tagging::parse_header)
         .transpose()?
         .unwrap_or_default();
+    let storage_class = fields
+        .get(crate::storage_class::HEADER)
+        .map(crate::storage_class::StorageClass::parse)
+        .transpose()?
+        .unwrap_or_default();
     let w = write_body(gw, request.as_ref(), name, file, None).await?;
     let mut meta: Vec<(String, String)> = fields
         .iter()
@@ -462,6 +467,7 @@ pub async fn post_object(
         envelope: w.envelope,
         files: vec![w.file],
         tags,
+        storage_class,
     };
     let customer = request.as_ref().and_then(|r| r.customer_key());
     let echo = obj.envelope.as_ref().map(|e| e.response_headers(customer));

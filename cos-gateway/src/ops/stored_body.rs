@@ -174,6 +174,7 @@ mod tests {
             envelope: None,
             files,
             tags: Vec::new(),
+            storage_class: Default::default(),
         };
         store.put_object("b-1", "k", obj).await.expect("row");
     }

@@ -65,6 +65,7 @@ fn obj(files: Vec<String>) -> Object {
         envelope: None,
         files,
         tags: Vec::new(),
+        storage_class: Default::default(),
     }
 }
 
@@ -77,6 +78,7 @@ fn upload(id: &str, key: &str, initiated: i64) -> Upload {
         meta: vec![("x-cos-meta-a".into(), "1".into())],
         envelope: None,
         tags: Vec::new(),
+        storage_class: Default::default(),
     }
 }
 
@@ -383,6 +385,7 @@ async fn completing_with_a_part_replaced_meanwhile_fails_and_changes_nothing(
         meta: vec![],
         envelope: None,
         tags: Vec::new(),
+        storage_class: Default::default(),
     };
     s.create_upload(u.clone()).await.unwrap();
     let part = |file: String, etag: &str| Part {
@@ -454,6 +457,7 @@ async fn a_write_that_loses_a_race_with_a_delete_removes_its_body(s: &Store, dir
         meta: vec![],
         envelope: None,
         tags: Vec::new(),
+        storage_class: Default::default(),
     };
     s.create_upload(u).await.unwrap();
     let mut w = s.writer().await.unwrap();

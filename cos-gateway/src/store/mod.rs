@@ -97,6 +97,8 @@ pub struct Object {
     /// The object's tags (key, value), in the order given; at most
     /// [`crate::tagging::MAX_TAGS`].
     pub tags: Tags,
+    /// The object's storage class (`x-cos-storage-class`).
+    pub storage_class: crate::storage_class::StorageClass,
 }
 
 /// An object's tags: (key, value) pairs, keys unique.
@@ -119,6 +121,8 @@ pub struct Upload {
     pub envelope: Option<storage_adapter::Envelope>,
     /// Tags to give the completed object (`x-cos-tagging` on Initiate).
     pub tags: Tags,
+    /// The completed object's storage class (`x-cos-storage-class` on Initiate).
+    pub storage_class: crate::storage_class::StorageClass,
 }
 
 /// A part row.
@@ -414,6 +418,7 @@ mod tests {
             envelope: None,
             files,
             tags: Vec::new(),
+            storage_class: Default::default(),
         }
     }
 

@@ -48,4 +48,5 @@ mod responses;
 mod routing;
 mod slow_clients;
 mod ssec_verifier;
+mod storage_class;
 mod tagging;

@@ -498,3 +498,39 @@ fn post_object_tagging_field() {
     r.assert_error(400, "InvalidTag");
     Req::new("HEAD", "/tbad").send(a).assert_status(404);
 }
+
+#[test]
+fn post_object_storage_class_field() {
+    let gw = start_with_bucket();
+    let a = gw.addr;
+    let policy = post_policy(serde_json::json!([
+        {"bucket": common::BUCKET},
+        ["starts-with", "$key", "c"],
+        ["starts-with", "$x-cos-storage-class", ""]
+    ]));
+    let r = post_form(
+        a,
+        form(
+            &policy,
+            "classed",
+            &[("x-cos-storage-class", "STANDARD_IA")],
+            b"abc",
+            &[],
+        ),
+    );
+    assert!(r.status / 100 == 2, "{}", r.text());
+    let r = Req::new("HEAD", "/classed").send(a);
+    assert_eq!(r.exact("x-cos-storage-class"), Some("STANDARD_IA"));
+    let r = post_form(
+        a,
+        form(
+            &policy,
+            "cbad",
+            &[("x-cos-storage-class", "GLACIER")],
+            b"abc",
+            &[],
+        ),
+    );
+    r.assert_error(400, "InvalidArgument");
+    Req::new("HEAD", "/cbad").send(a).assert_status(404);
+}

@@ -98,6 +98,16 @@ CREATE TABLE IF NOT EXISTS parts (
 const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("objects", "tags", "TEXT NOT NULL DEFAULT '[]'"),
     ("uploads", "tags", "TEXT NOT NULL DEFAULT '[]'"),
+    (
+        "objects",
+        "storage_class",
+        "TEXT NOT NULL DEFAULT 'STANDARD'",
+    ),
+    (
+        "uploads",
+        "storage_class",
+        "TEXT NOT NULL DEFAULT 'STANDARD'",
+    ),
 ];
 
 /// Adds the [`ADDED_COLUMNS`] a database lacks.
@@ -277,6 +287,13 @@ fn json_from_db<T: serde::de::DeserializeOwned>(s: String) -> rusqlite::Result<T
     })
 }
 
+/// A storage class column (its COS name; an unknown name is a conversion error).
+fn class_from_db(s: String) -> rusqlite::Result<crate::storage_class::StorageClass> {
+    crate::storage_class::StorageClass::parse(&s).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
 fn json(v: &impl serde::Serialize) -> String {
     serde_json::to_string(v).expect("lists of strings always serialise")
 }
@@ -295,6 +312,7 @@ mod tests {
             envelope: None,
             files: vec![file.into()],
             tags: Vec::new(),
+            storage_class: Default::default(),
         }
     }
 
@@ -321,6 +339,10 @@ mod tests {
         let c = SqliteCatalog::open(&path).unwrap();
         let got = c.object("b-1", "k").unwrap().unwrap();
         assert_eq!((got.files, got.tags), (vec!["f1".to_owned()], Vec::new()));
+        assert_eq!(
+            got.storage_class,
+            crate::storage_class::StorageClass::Standard
+        );
         let tags = vec![("a".to_owned(), "1".to_owned())];
         assert!(c.set_object_tags("b-1", "k", &tags).unwrap());
         assert!(!c.set_object_tags("b-1", "other", &tags).unwrap());

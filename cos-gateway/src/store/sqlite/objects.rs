@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension as _, Transaction, params};
 
-use super::{env_from_db, env_to_db, json, json_from_db};
+use super::{class_from_db, env_from_db, env_to_db, json, json_from_db};
 use crate::error::{Error, Result};
 use crate::store::{Object, Tags};
 
@@ -10,7 +10,7 @@ use crate::store::{Object, Tags};
 pub(super) fn get(db: &Connection, bucket: &str, key: &str) -> Result<Option<Object>> {
     Ok(db
         .query_row(
-            "SELECT size, etag, modified, meta, envelope, files, tags FROM objects \
+            "SELECT size, etag, modified, meta, envelope, files, tags, storage_class FROM objects \
              WHERE bucket = ?1 AND key = ?2",
             params![bucket, key],
             |r| {
@@ -22,6 +22,7 @@ pub(super) fn get(db: &Connection, bucket: &str, key: &str) -> Result<Option<Obj
                     envelope: env_from_db(r.get(4)?)?,
                     files: json_from_db(r.get(5)?)?,
                     tags: json_from_db(r.get(6)?)?,
+                    storage_class: class_from_db(r.get(7)?)?,
                 })
             },
         )
@@ -51,8 +52,8 @@ pub(super) fn replace_row(
     let old = files_of(tx, bucket, key)?;
     tx.execute(
         "INSERT OR REPLACE INTO objects \
-         (bucket, key, size, etag, modified, meta, envelope, files, tags) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+         (bucket, key, size, etag, modified, meta, envelope, files, tags, storage_class) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
             bucket,
             key,
@@ -62,7 +63,8 @@ pub(super) fn replace_row(
             json(&obj.meta),
             env_to_db(&obj.envelope),
             json(&obj.files),
-            json(&obj.tags)
+            json(&obj.tags),
+            obj.storage_class.as_str()
         ],
     )?;
     Ok(old)
@@ -107,7 +109,7 @@ pub(super) fn list(
     limit: usize,
 ) -> Result<Vec<(String, Object)>> {
     let mut st = db.prepare(
-        "SELECT key, size, etag, modified, meta, tags FROM objects \
+        "SELECT key, size, etag, modified, meta, tags, storage_class FROM objects \
          WHERE bucket = ?1 AND substr(key, 1, length(?2)) = ?2 AND key > ?3 \
          ORDER BY key LIMIT ?4",
     )?;
@@ -122,6 +124,7 @@ pub(super) fn list(
                 envelope: None,
                 files: Vec::new(),
                 tags: json_from_db(r.get(5)?)?,
+                storage_class: class_from_db(r.get(6)?)?,
             },
         ))
     })?;

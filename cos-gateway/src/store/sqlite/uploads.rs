@@ -6,7 +6,7 @@
 
 use rusqlite::{Connection, OptionalExtension as _, params};
 
-use super::{env_from_db, env_to_db, json, json_from_db};
+use super::{class_from_db, env_from_db, env_to_db, json, json_from_db};
 use crate::error::{Error, Result};
 use crate::store::{Object, Part, Upload};
 
@@ -25,8 +25,9 @@ fn require_live(db: &Connection, id: &str) -> Result<()> {
 /// Records a new upload.
 pub(super) fn create(db: &Connection, u: &Upload) -> Result<()> {
     db.execute(
-        "INSERT INTO uploads (upload_id, bucket, key, initiated, meta, envelope, tags) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO uploads \
+         (upload_id, bucket, key, initiated, meta, envelope, tags, storage_class) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
             u.upload_id,
             u.bucket,
@@ -34,7 +35,8 @@ pub(super) fn create(db: &Connection, u: &Upload) -> Result<()> {
             u.initiated,
             json(&u.meta),
             env_to_db(&u.envelope),
-            json(&u.tags)
+            json(&u.tags),
+            u.storage_class.as_str()
         ],
     )?;
     Ok(())
@@ -43,7 +45,8 @@ pub(super) fn create(db: &Connection, u: &Upload) -> Result<()> {
 /// Upload `id` of `bucket`/`key`, or `NoSuchUpload`.
 pub(super) fn get(db: &Connection, bucket: &str, key: &str, id: &str) -> Result<Upload> {
     db.query_row(
-        "SELECT upload_id, bucket, key, initiated, meta, envelope, tags FROM uploads \
+        "SELECT upload_id, bucket, key, initiated, meta, envelope, tags, storage_class \
+         FROM uploads \
          WHERE upload_id = ?1 AND bucket = ?2 AND key = ?3",
         params![id, bucket, key],
         |r| {
@@ -55,6 +58,7 @@ pub(super) fn get(db: &Connection, bucket: &str, key: &str, id: &str) -> Result<
                 meta: json_from_db(r.get(4)?)?,
                 envelope: env_from_db(r.get(5)?)?,
                 tags: json_from_db(r.get(6)?)?,
+                storage_class: class_from_db(r.get(7)?)?,
             })
         },
     )
@@ -66,7 +70,7 @@ pub(super) fn get(db: &Connection, bucket: &str, key: &str, id: &str) -> Result<
 /// envelopes).
 pub(super) fn list(db: &Connection, bucket: &str, prefix: &str) -> Result<Vec<Upload>> {
     let mut st = db.prepare(
-        "SELECT upload_id, bucket, key, initiated, meta, tags FROM uploads \
+        "SELECT upload_id, bucket, key, initiated, meta, tags, storage_class FROM uploads \
          WHERE bucket = ?1 AND substr(key, 1, length(?2)) = ?2 ORDER BY key, initiated",
     )?;
     let rows = st.query_map(params![bucket, prefix], |r| {
@@ -78,6 +82,7 @@ pub(super) fn list(db: &Connection, bucket: &str, prefix: &str) -> Result<Vec<Up
             meta: json_from_db(r.get(4)?)?,
             envelope: None,
             tags: json_from_db(r.get(5)?)?,
+            storage_class: class_from_db(r.get(6)?)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
