@@ -107,6 +107,8 @@ pub async fn serve(
     );
     let kms_service = KeyManagementServiceServer::new(service)
         .max_decoding_message_size(limits.max_message_bytes);
+    // Replicas on a shared store reload each other's changes as they are committed.
+    let follower = kms.follow_changes();
     let stop_ticker = Arc::new(tokio::sync::Notify::new());
     let ticker = tokio::spawn(run_deadlines(kms, options.tick, stop_ticker.clone()));
     let reloader = options
@@ -131,6 +133,10 @@ pub async fn serve(
     // lock is released when `serve` returns and a restart on the same directory cannot race it.
     stop_ticker.notify_one();
     let _ = ticker.await;
+    // The follower holds the KMS too: stopped and joined (off the runtime's threads) likewise.
+    if let Some(follower) = follower {
+        let _ = tokio::task::spawn_blocking(move || drop(follower)).await;
+    }
     if let Some(reloader) = reloader {
         reloader.abort();
         let _ = reloader.await;
@@ -180,7 +186,7 @@ async fn run_deadlines(kms: Arc<Kms>, tick: Duration, stop: Arc<tokio::sync::Not
         }
         let kms = kms.clone();
         // Replicas on a shared store first take in the others' changes (keys made, disabled,
-        // rotated or deleted elsewhere), so a change reaches every replica within one tick.
+        // rotated or deleted elsewhere): the safety net behind the change feed.
         let task = move || {
             if kms.store_is_shared() {
                 kms.resync()?;

@@ -46,6 +46,8 @@ use crate::{
 
 pub use kms_types::naming::{DEFAULT_KEY_ALIAS, SSE_COS_KEY_ALIAS};
 
+pub use self::resync::Follower;
+
 /// Tencent's answer to ScheduleKeyDeletion on a key that is not Disabled.
 const CMK_SHOULD_BE_DISABLED: &str = kms_types::ErrorCode::CmkShouldBeDisabled.as_str();
 /// Tencent's answer to CancelKeyDeletion on a key that is not PendingDelete.

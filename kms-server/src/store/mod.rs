@@ -12,7 +12,7 @@ pub mod sqlite;
 #[cfg(any(test, feature = "test-hooks"))]
 pub mod suite;
 
-use std::fmt;
+use std::{fmt, time::Duration};
 
 use uuid::Uuid;
 
@@ -93,4 +93,28 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     fn is_shared(&self) -> bool {
         false
     }
+
+    /// A feed of the writes any replica makes to this store, for a replica to reload them as they
+    /// happen (PostgreSQL: LISTEN/NOTIFY). `None` (the default) for a store one process owns.
+    fn change_feed(&self) -> Option<Box<dyn ChangeFeed>> {
+        None
+    }
+}
+
+/// What a [`ChangeFeed`] saw while it waited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedEvent {
+    /// Some replica committed a write (one or several, coalesced).
+    Changed,
+    /// The feed (re)connected: writes made while it was not listening were missed, so the reader
+    /// must reload everything once.
+    Connected,
+    /// Nothing happened within the wait.
+    Quiet,
+}
+
+/// Notifications of committed writes to a shared store. Reconnects by itself.
+pub trait ChangeFeed: Send {
+    /// Waits at most about `timeout` for the next event.
+    fn wait(&mut self, timeout: Duration) -> FeedEvent;
 }

@@ -12,15 +12,18 @@
 //! [`Error::Conflict`] with nothing written. A database that cannot be reached is
 //! [`Error::StoreUnavailable`].
 //!
-//! The store is [shared](KeyStore::is_shared): a server reloads the others' changes on its tick
-//! ([`Kms::resync`](crate::Kms::resync)). Not done yet (issue 14): no LISTEN/NOTIFY change log,
-//! so between ticks a replica's cache is stale and an `update_key` from it overwrites another
-//! replica's change (last writer wins); timed work (rotation, deletion) is not yet once-only
-//! across replicas; no `--max-stale`.
+//! The store is [shared](KeyStore::is_shared): every write notifies the other replicas in its
+//! transaction ([`listen`]), each replica reloads on those notifications
+//! ([`KeyStore::change_feed`]) and on its tick ([`Kms::resync`](crate::Kms::resync)). Not done
+//! yet (issue 14): no versioned change log (a reload reads every key); a replica's cache is stale
+//! for the propagation delay, and an `update_key` from it then overwrites another replica's
+//! change (last writer wins); timed work (rotation, deletion) is not yet once-only across
+//! replicas; no `--max-stale`.
 
 mod connect;
 #[cfg(any(test, feature = "test-hooks"))]
 pub mod harness;
+pub mod listen;
 mod schema;
 
 use std::{path::Path, time::Duration};
@@ -29,9 +32,12 @@ use postgres::Transaction;
 use r2d2_postgres::PostgresConnectionManager;
 use uuid::Uuid;
 
-use self::connect::{Failure, classify, plain};
 pub use self::connect::{parse_url, redacted};
-use super::{KeyStore, KeyWrite, StoredKey, StoredVersion};
+use self::{
+    connect::{Failure, classify, plain},
+    listen::{Listener, notify},
+};
+use super::{ChangeFeed, KeyStore, KeyWrite, StoredKey, StoredVersion};
 use crate::{
     error::{Error, Result},
     keys::{KeyMetadata, KeyState},
@@ -68,6 +74,8 @@ impl Default for PostgresOptions {
 /// The PostgreSQL key store.
 pub struct PostgresStore {
     pool: Pool,
+    /// How the change feed connects (its own connection, outside the pool).
+    feed: (postgres::Config, tokio_postgres_rustls::MakeRustlsConnect),
     /// The database, as messages may name it (no password).
     db: String,
     /// The data directory's lock, when the store was opened for a server.
@@ -106,6 +114,9 @@ impl PostgresStore {
         let config = parse_url(url)?;
         let db = redacted(&config);
         let tls = connect::tls(options.ca_file.as_deref())?;
+        let mut feed_config = config.clone();
+        feed_config.connect_timeout(options.connect_timeout);
+        let feed = (feed_config, tls.clone());
         let pool = r2d2::Pool::builder()
             .max_size(options.pool_size.max(2))
             .min_idle(Some(1))
@@ -116,6 +127,7 @@ impl PostgresStore {
             .map_err(|e| Error::StoreUnavailable(format!("{db}: {e}")))?;
         let store = Self {
             pool,
+            feed,
             db,
             _lock: None,
         };
@@ -286,6 +298,11 @@ impl KeyStore for PostgresStore {
         true
     }
 
+    fn change_feed(&self) -> Option<Box<dyn ChangeFeed>> {
+        let (config, tls) = self.feed.clone();
+        Some(Box::new(Listener::new(config, tls, self.db.clone())))
+    }
+
     fn meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
         let row = self
             .conn()?
@@ -369,6 +386,7 @@ impl KeyStore for PostgresStore {
             for v in &key.versions {
                 insert_version(tx, key.meta.key_id, v)?;
             }
+            notify(tx, &[key.meta.key_id])?;
             Ok(())
         })
     }
@@ -378,6 +396,7 @@ impl KeyStore for PostgresStore {
             if !update_key(tx, meta)? {
                 return Err(Error::NotFound(meta.key_id.to_string()).into());
             }
+            notify(tx, &[meta.key_id])?;
             Ok(())
         })
     }
@@ -388,6 +407,7 @@ impl KeyStore for PostgresStore {
                 return Err(Error::NotFound(meta.key_id.to_string()).into());
             }
             insert_version(tx, meta.key_id, version)?;
+            notify(tx, &[meta.key_id])?;
             Ok(())
         })
     }
@@ -396,6 +416,7 @@ impl KeyStore for PostgresStore {
         let ids = key_ids.to_vec();
         self.write(None, |tx| {
             tx.execute("DELETE FROM keys WHERE key_id = ANY($1)", &[&ids])?;
+            notify(tx, &ids)?;
             Ok(())
         })
     }
@@ -417,6 +438,8 @@ impl KeyStore for PostgresStore {
                     insert_version(tx, m.key_id, v)?;
                 }
             }
+            let ids: Vec<Uuid> = writes.iter().map(|w| w.meta.key_id).collect();
+            notify(tx, &ids)?;
             Ok(())
         })
     }
