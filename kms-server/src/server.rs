@@ -94,9 +94,6 @@ pub async fn serve(
         .accept_http1(true)
         .max_concurrent_streams(limits.max_concurrent_streams)
         .timeout(limits.call_deadline);
-    if let Some(tls) = options.tls {
-        builder = builder.tls_config(tls.config)?;
-    }
     let service = KmsService::with_access(kms.clone(), options.access.clone())
         .with_observers(options.observers.clone());
     let tencent = TencentApi::new(
@@ -124,10 +121,20 @@ pub async fn serve(
         .add_service(kms_service)
         .into_axum_router()
         .merge(tencent.router());
-    let result = builder
-        .add_routes(routes.into())
-        .serve_with_incoming_shutdown(incoming, shutdown)
-        .await;
+    let router = builder.add_routes(routes.into());
+    let result = match options.tls {
+        // The handshakes are ours, not tonic's: see `crate::tls` for why.
+        Some(tls) => {
+            router
+                .serve_with_incoming_shutdown(crate::tls::accept(incoming, tls.config), shutdown)
+                .await
+        }
+        None => {
+            router
+                .serve_with_incoming_shutdown(incoming, shutdown)
+                .await
+        }
+    };
     // The ticker holds the KMS (and so the data-directory lock), also inside a deadline check
     // running on a blocking thread, which an abort would not stop: ask it to end and wait, so the
     // lock is released when `serve` returns and a restart on the same directory cannot race it.

@@ -1,6 +1,12 @@
-//! TLS and mutual TLS for the gRPC server: the flags, their checks (one-line errors), the server
-//! certificate from PEM files or from a throwaway CA, and the identity digest of a verified client
-//! certificate.
+//! TLS and mutual TLS for the server: the flags, their checks (one-line errors), the server
+//! certificate from PEM files or from a throwaway CA, the handshakes ([`accept`]), and the identity
+//! digest of a verified client certificate.
+//!
+//! One listener serves gRPC (HTTP/2) and the Tencent Cloud API (HTTP/1.1), so the handshake offers
+//! both in ALPN, `h2` first. tonic's own TLS offers only `h2`, and rustls then refuses a client
+//! that asks for `http/1.1` alone (the Tencent SDKs and tccli over HTTPS) with
+//! `no_application_protocol`: the server therefore runs the handshakes itself, each on its own task
+//! within [`HANDSHAKE_TIMEOUT`], and hands tonic the finished TLS streams.
 //!
 //! Server certificate: `--tls-cert FILE --tls-key FILE` (PEM; the chain leaf first), or
 //! `--tls-self-signed`: a fresh CA and a server certificate for `localhost`, `127.0.0.1`, `::1` and
@@ -19,16 +25,25 @@
 use std::{
     io::Write as _,
     path::{Path, PathBuf},
+    sync::Arc,
     time::Duration,
 };
 
+use futures::{Stream, StreamExt as _};
 use local_pki::{DIGEST_LEN, LocalCa};
+use rustls::server::WebPkiClientVerifier;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject as _};
-use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+use tokio_rustls::{TlsAcceptor, server::TlsStream};
+
+use crate::limits::Connection;
 
 /// Longest a TLS handshake may take: a client that connects and stays silent gives its
 /// connection slot back after this long.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The application protocols the handshake offers, preferred first: gRPC's HTTP/2, then the
+/// Tencent Cloud API's HTTP/1.1.
+pub const ALPN_PROTOCOLS: [&[u8]; 2] = [b"h2", b"http/1.1"];
 
 /// Name of the CA certificate file `--tls-self-signed` writes in the data directory by default.
 pub const DEFAULT_CA_FILE: &str = "ca.pem";
@@ -128,8 +143,8 @@ pub enum TlsError {
 /// A checked TLS set-up, ready for the server.
 #[derive(Debug, Clone)]
 pub struct ServerTls {
-    /// The tonic configuration.
-    pub config: ServerTlsConfig,
+    /// The rustls configuration (certificate, client verifier, [`ALPN_PROTOCOLS`]).
+    pub config: Arc<rustls::ServerConfig>,
     /// Where `--tls-self-signed` wrote its CA certificate.
     pub ca_written: Option<PathBuf>,
     /// Whether client certificates are asked for, and whether they are required.
@@ -181,7 +196,7 @@ impl TlsArgs {
     /// certificates and writes the CA (default `<data_dir>/ca.pem`).
     pub fn load(&self, data_dir: &Path) -> Result<Option<ServerTls>, TlsError> {
         self.check()?;
-        let (identity, ca_written) =
+        let ((chain, key), ca_written) =
             if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
                 (identity_from_files(cert, key)?, None)
             } else if self.tls_self_signed {
@@ -193,35 +208,86 @@ impl TlsArgs {
             } else {
                 return Ok(None);
             };
-        let mut config = ServerTlsConfig::new()
-            .identity(identity)
-            .timeout(HANDSHAKE_TIMEOUT);
-        let client_auth = match &self.tls_client_ca {
-            None => ClientAuth::None,
+        let refused = |e: &dyn std::error::Error| TlsError::Refused(error_chain(e));
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| refused(&e))?;
+        let (builder, client_auth) = match &self.tls_client_ca {
+            None => (builder.with_no_client_auth(), ClientAuth::None),
             Some(path) => {
                 let pem = read("--tls-client-ca", path)?;
-                certificates("--tls-client-ca", path, &pem)?;
-                config = config
-                    .client_ca_root(Certificate::from_pem(pem))
-                    .client_auth_optional(!self.tls_require_client_cert);
-                if self.tls_require_client_cert {
-                    ClientAuth::Required
-                } else {
-                    ClientAuth::Optional
+                let mut roots = rustls::RootCertStore::empty();
+                for cert in certificates("--tls-client-ca", path, &pem)? {
+                    roots.add(cert).map_err(|e| refused(&e))?;
                 }
+                let verifier = WebPkiClientVerifier::builder_with_provider(roots.into(), provider);
+                let (verifier, client_auth) = if self.tls_require_client_cert {
+                    (verifier, ClientAuth::Required)
+                } else {
+                    (verifier.allow_unauthenticated(), ClientAuth::Optional)
+                };
+                let verifier = verifier.build().map_err(|e| refused(&e))?;
+                (builder.with_client_cert_verifier(verifier), client_auth)
             }
         };
-        // tonic builds the rustls configuration only here: a key that is not the certificate's,
-        // or a client CA that is no trust anchor, fails now rather than at the first handshake.
-        tonic::transport::Server::builder()
-            .tls_config(config.clone())
-            .map_err(|e| TlsError::Refused(error_chain(&e)))?;
+        // rustls checks here that the key is the certificate's.
+        let mut config = builder
+            .with_single_cert(chain, key)
+            .map_err(|e| refused(&e))?;
+        config.alpn_protocols = ALPN_PROTOCOLS.iter().map(|p| p.to_vec()).collect();
         Ok(Some(ServerTls {
-            config,
+            config: Arc::new(config),
             ca_written,
             client_auth,
         }))
     }
+}
+
+/// The connections of `incoming` after their TLS handshake with `config`. Each handshake runs on
+/// its own task, so a slow or silent client holds up nobody else; one that fails or takes longer
+/// than [`HANDSHAKE_TIMEOUT`] is dropped (logged at debug), with its connection slot. The stream
+/// ends when `incoming` does; once the stream is dropped, the listener is dropped too.
+pub fn accept(
+    incoming: impl Stream<Item = std::io::Result<Connection>> + Send + 'static,
+    config: Arc<rustls::ServerConfig>,
+) -> impl Stream<Item = std::io::Result<TlsStream<Connection>>> + Send {
+    // Enough room that finished handshakes never wait for the server loop in practice; a full
+    // channel only delays them, it loses none.
+    const READY_QUEUE: usize = 64;
+    let acceptor = TlsAcceptor::from(config);
+    let (ready, ready_rx) = tokio::sync::mpsc::channel(READY_QUEUE);
+    tokio::spawn(async move {
+        let mut incoming = std::pin::pin!(incoming);
+        loop {
+            let next = tokio::select! {
+                next = incoming.next() => next,
+                () = ready.closed() => break,
+            };
+            let connection = match next {
+                None => break,
+                Some(Err(e)) => {
+                    // Accept errors (too many open files) go to the server loop, which logs them.
+                    if ready.send(Err(e)).await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                Some(Ok(connection)) => connection,
+            };
+            let (acceptor, ready) = (acceptor.clone(), ready.clone());
+            tokio::spawn(async move {
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(connection)).await {
+                    Ok(Ok(stream)) => {
+                        let _ = ready.send(Ok(stream)).await;
+                    }
+                    Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                    Err(_) => tracing::debug!("TLS handshake timed out"),
+                }
+            });
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(ready_rx)
 }
 
 /// The identity digest (SHA-256 of the SubjectPublicKeyInfo, see [`local_pki::spki_sha256`]) of
@@ -233,14 +299,17 @@ pub fn client_cert_digest<T>(req: &tonic::Request<T>) -> Option<[u8; DIGEST_LEN]
     local_pki::spki_sha256(leaf).ok()
 }
 
+/// A certificate chain and its private key.
+type Identity = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
+
 fn identity_from_files(cert: &Path, key: &Path) -> Result<Identity, TlsError> {
     let cert_pem = read("--tls-cert", cert)?;
-    certificates("--tls-cert", cert, &cert_pem)?;
+    let chain = certificates("--tls-cert", cert, &cert_pem)?;
     let key_pem = zeroize::Zeroizing::new(read("--tls-key", key)?);
-    PrivateKeyDer::from_pem_slice(&key_pem).map_err(|_| TlsError::NoPrivateKey {
+    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|_| TlsError::NoPrivateKey {
         path: key.to_owned(),
     })?;
-    Ok(Identity::from_pem(cert_pem, &*key_pem))
+    Ok((chain, key))
 }
 
 /// Generates a CA and a server certificate, writes the CA to `ca_out`, and returns the server's
@@ -252,10 +321,14 @@ fn self_signed(names: &[String], ca_out: &Path) -> Result<Identity, TlsError> {
         path: ca_out.to_owned(),
         source,
     })?;
-    Ok(Identity::from_pem(
-        &server.cert_pem,
-        server.key_pem.as_bytes(),
-    ))
+    let generated =
+        |e: &dyn std::fmt::Display| TlsError::Refused(format!("generated certificate: {e}"));
+    let chain = CertificateDer::pem_slice_iter(server.cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| generated(&e))?;
+    let key =
+        PrivateKeyDer::from_pem_slice(server.key_pem.as_bytes()).map_err(|e| generated(&e))?;
+    Ok((chain, key))
 }
 
 fn read(flag: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
@@ -315,7 +388,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
-/// An error and its sources on one line: tonic's own message ("transport error") says nothing.
+/// An error and its sources on one line.
 fn error_chain(err: &dyn std::error::Error) -> String {
     let mut line = err.to_string();
     let mut source = err.source();

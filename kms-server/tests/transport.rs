@@ -173,6 +173,114 @@ async fn tls_from_pem_files_serves_and_plain_text_is_refused() {
     server.stop().await;
 }
 
+/// A TLS client of `addr` trusting `ca_pem` that offers only `alpn` (nothing when empty); the
+/// protocol the server chose, and the stream.
+async fn tls_connect(
+    addr: SocketAddr,
+    ca_pem: &str,
+    alpn: &[&[u8]],
+) -> std::io::Result<(
+    Option<Vec<u8>>,
+    tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+)> {
+    use rustls_pki_types::{CertificateDer, pem::PemObject as _};
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let stream = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await?;
+    let chosen = stream.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
+    Ok((chosen, stream))
+}
+
+/// The Tencent API (HTTP/1.1) and gRPC (HTTP/2) share the TLS port: the handshake offers both, so
+/// a client that asks only for `http/1.1` (the Tencent SDKs and tccli over HTTPS) gets it, one
+/// that asks for `h2` gets that, and one that offers nothing is served too. A client offering
+/// only protocols the server does not speak is refused at the handshake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_offers_http1_for_the_tencent_api_next_to_h2() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let files = tempfile::tempdir().unwrap();
+    let ca = LocalCa::generate("test CA").unwrap();
+    let tls = pem_files(files.path(), &ca)
+        .load(files.path())
+        .unwrap()
+        .unwrap();
+    let server = start(with_tls(tls)).await;
+    let ca_pem = ca.cert_pem();
+
+    for (offered, chosen) in [
+        (&[b"http/1.1".as_slice()][..], Some(b"http/1.1".to_vec())),
+        (&[], None),
+    ] {
+        let (alpn, mut stream) = tls_connect(server.addr, &ca_pem, offered).await.unwrap();
+        assert_eq!(alpn, chosen);
+        let body = "{}";
+        let request = format!(
+            "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-TC-Action: GetServiceStatus\r\n\
+             X-TC-Version: 2019-01-18\r\nX-TC-Region: ap-guangzhou\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        assert!(response.starts_with("HTTP/1.1 200 "), "{response}");
+        assert!(response.contains("\"ServiceEnabled\":true"), "{response}");
+    }
+
+    let (alpn, _) = tls_connect(server.addr, &ca_pem, &[b"h2"]).await.unwrap();
+    assert_eq!(alpn.as_deref(), Some(b"h2".as_slice()));
+    health_and_default_key(server.addr, &ca_pem, None)
+        .await
+        .unwrap();
+
+    let refused = tls_connect(server.addr, &ca_pem, &[b"spdy/3"]).await;
+    let err = refused.expect_err("an unknown protocol was accepted");
+    assert!(err.to_string().contains("NoApplicationProtocol"), "{err}");
+    server.stop().await;
+}
+
+/// The server runs the TLS handshakes itself, each on its own task: clients that connect and say
+/// nothing, or send garbage, hold up no one else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_and_garbage_tls_clients_do_not_block_the_handshakes_of_others() {
+    use tokio::io::AsyncWriteExt as _;
+    let files = tempfile::tempdir().unwrap();
+    let ca = LocalCa::generate("test CA").unwrap();
+    let tls = pem_files(files.path(), &ca)
+        .load(files.path())
+        .unwrap()
+        .unwrap();
+    let server = start(with_tls(tls)).await;
+    let mut idle = Vec::new();
+    for _ in 0..8 {
+        idle.push(tokio::net::TcpStream::connect(server.addr).await.unwrap());
+    }
+    let mut garbage = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    garbage.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        health_and_default_key(server.addr, &ca.cert_pem(), None),
+    )
+    .await
+    .expect("a handshake waited for the silent clients")
+    .unwrap();
+    drop(idle);
+    server.stop().await;
+}
+
 /// With `--tls-client-ca` alone a certificate is optional (token callers still connect), but one
 /// that does not chain to the CA fails; with `--tls-require-client-cert` none fails too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -261,13 +369,12 @@ async fn client_cert_digest_names_the_verified_certificate() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
+    let incoming = kms_server::tls::accept(kms_server::limits::incoming(listener, 4), tls.config);
     let server = tonic::transport::Server::builder()
-        .tls_config(tls.config)
-        .unwrap()
         .add_service(tonic_health::pb::health_server::HealthServer::new(
             recorder.clone(),
         ))
-        .serve_with_incoming_shutdown(kms_server::limits::incoming(listener, 4), async {
+        .serve_with_incoming_shutdown(incoming, async {
             let _ = stopped.await;
         });
     let task = tokio::spawn(server);
