@@ -5,6 +5,8 @@
 #     sdk/.venv
 #   - tencentcloud-sdk-nodejs (npm; the per-product package is not on every registry) into
 #     sdk/node_modules
+#   - tccli, Tencent Cloud's command line, into its own virtualenv sdk/.venv-tccli (it pulls the
+#     all-products tencentcloud-sdk-python, whose files would clash with the per-product packages)
 # Both folders are git-ignored. Re-running is cheap: it checks for the installed packages first.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -12,6 +14,8 @@ cd "$(dirname "$0")"
 COMMON_VERSION="${TENCENT_SDK_COMMON_VERSION:-3.1.195}"
 KMS_VERSION="${TENCENT_SDK_KMS_VERSION:-3.1.192}"
 NODE_VERSION="${TENCENT_SDK_NODE_VERSION:-4.1.313}"
+TCCLI_VERSION="${TCCLI_VERSION:-3.1.189.1}"
+TCCLI_SDK_VERSION="${TCCLI_SDK_VERSION:-3.1.195}"
 PYTHON="${PYTHON:-python3}"
 
 if [ ! -x .venv/bin/python ]; then
@@ -31,3 +35,11 @@ if [ ! -f node_modules/tencentcloud-sdk-nodejs/package.json ]; then
   npm install --no-audit --no-fund --silent "tencentcloud-sdk-nodejs@$NODE_VERSION"
 fi
 node -e 'console.log("tencentcloud-sdk-nodejs", require("tencentcloud-sdk-nodejs/package.json").version)'
+
+if [ ! -x .venv-tccli/bin/tccli ]; then
+  echo "== pip install tccli==$TCCLI_VERSION tencentcloud-sdk-python==$TCCLI_SDK_VERSION (own venv)"
+  [ -x .venv-tccli/bin/python ] || "$PYTHON" -m venv .venv-tccli
+  .venv-tccli/bin/python -m pip install --quiet --disable-pip-version-check \
+    "tccli==$TCCLI_VERSION" "tencentcloud-sdk-python==$TCCLI_SDK_VERSION"
+fi
+.venv-tccli/bin/python -c 'import importlib.metadata as m; print("tccli", m.version("tccli"))'

@@ -3,7 +3,8 @@
 (tencentcloud-sdk-python-common + -kms), used unmodified: the only setting is the endpoint.
 
 Environment (set by kms-server/tests/tencent_sdk.rs):
-  KMS_ENDPOINT                  host:port of a kms-server (plain HTTP)
+  KMS_ENDPOINT                  host:port of a kms-server
+  KMS_CA                        if set, the server speaks HTTPS and this is its CA certificate
   TENCENTCLOUD_SECRET_ID/_KEY   the pair the server checks signatures against
 Prints one line per test and 'N passed, M failed'; exits non-zero on any failure.
 """
@@ -22,11 +23,13 @@ from tencentcloud.kms.v20190118 import kms_client, models
 endpoint = os.environ['KMS_ENDPOINT']
 secret_id = os.environ['TENCENTCLOUD_SECRET_ID']
 secret_key = os.environ['TENCENTCLOUD_SECRET_KEY']
+ca = os.environ.get('KMS_CA')
 REGION = 'ap-guangzhou'
 
 
 def client(sid=secret_id, skey=secret_key, method='POST', unsigned=False, token=None):
-    http = HttpProfile(protocol='http', endpoint=endpoint, reqMethod=method)
+    http = HttpProfile(protocol='https' if ca else 'http', endpoint=endpoint, reqMethod=method,
+                       certification=ca)
     profile = ClientProfile(httpProfile=http)
     profile.unsignedPayload = unsigned
     return kms_client.KmsClient(credential.Credential(sid, skey, token), REGION, profile)

@@ -2,8 +2,9 @@
 //! and `-kms`) and Node.js (`tencentcloud-sdk-nodejs`), installed by `sdk/install.sh`, run here when
 //! missing so a machine without them fails loudly rather than skipping: `sdk/py_tencent_kms.py`
 //! runs every implemented action, its error codes and the signature failures against a kms-server
-//! on 127.0.0.1:0 whose only setting in the SDK is the endpoint; `sdk/node_tencent_kms.js` runs
-//! the main actions and errors.
+//! on 127.0.0.1:0 whose only setting in the SDK is the endpoint, over plain HTTP and again over
+//! HTTPS (`--tls-self-signed`, the SDK trusting its CA); `sdk/node_tencent_kms.js` runs the main
+//! actions and errors; `sdk/tccli_kms.py` drives Tencent's command line, tccli, over HTTPS.
 #![cfg(feature = "grpc")]
 
 use std::{
@@ -11,6 +12,8 @@ use std::{
     process::Command,
     sync::Arc,
 };
+
+use kms_server::tls::TlsArgs;
 
 use kms_server::{
     Config, Kms, RootKey,
@@ -28,6 +31,7 @@ fn sdk_dir() -> PathBuf {
 
 fn ensure_sdk() {
     if !sdk_dir().join(".venv/bin/python").exists()
+        || !sdk_dir().join(".venv-tccli/bin/tccli").exists()
         || !sdk_dir()
             .join("node_modules/tencentcloud-sdk-nodejs/package.json")
             .exists()
@@ -42,28 +46,73 @@ fn ensure_sdk() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_sdk_runs_every_action() {
-    run_script(sdk_dir().join(".venv/bin/python"), "py_tencent_kms.py").await;
+    run_script(
+        sdk_dir().join(".venv/bin/python"),
+        "py_tencent_kms.py",
+        Tls::Off,
+    )
+    .await;
+}
+
+/// The same over HTTPS: the SDK's `HttpProfile(protocol="https", certification=CA)`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sdk_runs_every_action_over_https() {
+    run_script(
+        sdk_dir().join(".venv/bin/python"),
+        "py_tencent_kms.py",
+        Tls::On,
+    )
+    .await;
 }
 
 /// The Node.js SDK signs for the service named by the endpoint's first label, so its script keeps
 /// the cloud's endpoint name and resolves it to the local server (see the script's header).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_sdk_runs_the_main_actions() {
-    run_script(PathBuf::from("node"), "node_tencent_kms.js").await;
+    run_script(PathBuf::from("node"), "node_tencent_kms.js", Tls::Off).await;
+}
+
+/// tccli speaks only HTTPS (HTTP/1.1), so the server runs with a self-signed certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tccli_runs_the_main_actions_over_https() {
+    run_script(
+        sdk_dir().join(".venv-tccli/bin/python"),
+        "tccli_kms.py",
+        Tls::On,
+    )
+    .await;
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tls {
+    Off,
+    On,
 }
 
 /// Runs `script` (in `sdk/`) with `interpreter` against a fresh kms-server on 127.0.0.1:0 that
-/// knows one secret pair, and asserts that every test in it passed.
-async fn run_script(interpreter: PathBuf, script: &'static str) {
+/// knows one secret pair, over HTTPS with a self-signed certificate if `tls` is on, and asserts
+/// that every test in it passed.
+async fn run_script(interpreter: PathBuf, script: &'static str, tls: Tls) {
     tokio::task::spawn_blocking(ensure_sdk).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let kms = Arc::new(
         Kms::open(Config::new(
-            dir.path(),
+            dir.path().join("data"),
             RootKey::from_base64("BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=").unwrap(),
         ))
         .unwrap(),
     );
+    let ca = dir.path().join("ca.pem");
+    let server_tls = match tls {
+        Tls::Off => None,
+        Tls::On => TlsArgs {
+            tls_self_signed: true,
+            tls_ca_out: Some(ca.clone()),
+            ..TlsArgs::default()
+        }
+        .load(dir.path())
+        .unwrap(),
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -72,16 +121,22 @@ async fn run_script(interpreter: PathBuf, script: &'static str) {
             secret_id: SECRET_ID.to_owned(),
             secret_key: Arc::new(SecretBytes::new(SECRET_KEY.as_bytes().to_vec())),
         }),
+        tls: server_tls,
         ..ServerOptions::default()
     };
     let server = tokio::spawn(server::serve(listener, kms, options, async move {
         let _ = stopped.await;
     }));
+    // tccli keeps its settings under ~/.tccli: a throwaway home, not the user's.
+    let home = tempfile::tempdir().unwrap();
     let out = tokio::task::spawn_blocking(move || {
         Command::new(&interpreter)
             .arg(sdk_dir().join(script))
             .current_dir(sdk_dir())
             .env("KMS_ENDPOINT", addr.to_string())
+            .envs((tls == Tls::On).then_some(("KMS_CA", ca)))
+            .env("TCCLI_PYTHON", sdk_dir().join(".venv-tccli/bin/python"))
+            .env("HOME", home.path())
             .env("TENCENTCLOUD_SECRET_ID", SECRET_ID)
             .env("TENCENTCLOUD_SECRET_KEY", SECRET_KEY)
             .output()
