@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 import traceback
 import logging
 
@@ -313,6 +314,38 @@ def object_tagging():
     got = client.get_object_tagging(Bucket=bucket, Key='tagged')
     check(not (got.get('TagSet') or {}).get('Tag'), 'tags removed: %r' % got)
     expect_error('NoSuchKey', 404, client.get_object_tagging, Bucket=bucket, Key='no-such-key')
+
+
+@test
+def restore_an_archived_ssec_object_as_seed_003_does():
+    file_name = 'sdk-archive-sse-c'
+    client.put_object(Bucket=bucket, Key=file_name, Body=b'cold body', StorageClass='ARCHIVE', **SSEC)
+    expect_error('InvalidObjectState', 403, client.get_object, Bucket=bucket, Key=file_name, **SSEC)
+    # Seed 003's sample, verbatim.
+    response = client.restore_object(
+        Bucket=bucket, Key=file_name, RestoreRequest={
+            'Days': 1,
+            'CASJobParameters': {
+                'Tier': 'Expedited'
+            }
+        },
+        SSECustomerAlgorithm='AES256', SSECustomerKey=ssec_key, SSECustomerKeyMD5=ssec_key_md5)
+    head = client.head_object(Bucket=bucket, Key=file_name, **SSEC)
+    check(head.get('x-cos-restore') == 'ongoing-request="true"', repr(head))
+    check(head.get('x-cos-storage-class') == 'ARCHIVE', repr(head))
+    expect_error('RestoreAlreadyInProgress', 409, client.restore_object, Bucket=bucket, Key=file_name,
+                 RestoreRequest={'Days': 1, 'CASJobParameters': {'Tier': 'Standard'}}, **SSEC)
+    deadline = time.time() + 10
+    while 'ongoing-request="false"' not in head.get('x-cos-restore', ''):
+        check(time.time() < deadline, 'restore never finished: %r' % head)
+        time.sleep(0.2)
+        head = client.head_object(Bucket=bucket, Key=file_name, **SSEC)
+    check('expiry-date="' in head['x-cos-restore'], repr(head))
+    check(body_of(client.get_object(Bucket=bucket, Key=file_name, **SSEC)) == b'cold body', 'body')
+    expect_error('SsecDecryptHeaderInvalid', 400, client.get_object, Bucket=bucket, Key=file_name)
+    client.put_object(Bucket=bucket, Key='sdk-standard', Body=b'x')
+    expect_error('InvalidObjectState', 403, client.restore_object, Bucket=bucket, Key='sdk-standard',
+                 RestoreRequest={'Days': 1})
 
 
 @test

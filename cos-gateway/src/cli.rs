@@ -128,6 +128,15 @@ pub struct Cli {
         value_parser = parse_region
     )]
     pub region: String,
+    /// Seconds a restore of an ARCHIVE or DEEP_ARCHIVE object (POST Object restore) takes before
+    /// its copy is readable, whatever the tier (the cloud takes minutes to hours).
+    #[arg(
+        long,
+        env = "COS_GATEWAY_RESTORE_DELAY",
+        value_name = "SECONDS",
+        default_value_t = cos_gateway::restore::DEFAULT_DELAY.as_secs()
+    )]
+    pub restore_delay: u64,
     /// Accept SSE-C over plain HTTP. A TEST CONVENIENCE ONLY: the customer key then crosses the
     /// network in clear. COS itself requires HTTPS for SSE-C.
     #[arg(long)]

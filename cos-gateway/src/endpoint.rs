@@ -122,6 +122,8 @@ pub enum Endpoint {
     GetObjectTagging,
     /// DELETE Object tagging.
     DeleteObjectTagging,
+    /// POST Object restore (`POST /key?restore`).
+    RestoreObject,
     /// Initiate Multipart Upload (`POST /key?uploads`).
     InitiateMultipartUpload,
     /// Upload Part (`PUT /key?partNumber=N&uploadId=ID`).
@@ -329,6 +331,9 @@ impl Endpoint {
                 .only(&["uploadId"])
                 .map(|()| Self::AbortMultipartUpload { upload_id }),
             (&Method::DELETE, None) => params.only(&[]).map(|()| Self::DeleteObject),
+            (&Method::POST, None) if params.has("restore") => {
+                params.only(&["restore"]).map(|()| Self::RestoreObject)
+            }
             (&Method::POST, _) if params.has("uploads") => params
                 .only(&["uploads"])
                 .map(|()| Self::InitiateMultipartUpload),
@@ -443,6 +448,7 @@ mod tests {
             ("PUT", "/k", &copy, E::CopyObject),
             ("DELETE", "/k", &[], E::DeleteObject),
             ("PUT", "/k?tagging", &[], E::PutObjectTagging),
+            ("POST", "/k?restore", &[], E::RestoreObject),
             ("GET", "/k?tagging", &[], E::GetObjectTagging),
             ("DELETE", "/k?tagging", &[], E::DeleteObjectTagging),
             ("POST", "/k?uploads", &[], E::InitiateMultipartUpload),

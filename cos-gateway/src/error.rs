@@ -107,6 +107,13 @@ pub enum Error {
     /// status are S3's; COS documents neither (a guess).
     #[error("The requested partnumber is not satisfiable.")]
     InvalidPartNumber,
+    /// 403 `InvalidObjectState`: GET of an archived object without a readable restored copy, or
+    /// a restore of an object that is not archived (see [`crate::restore`]).
+    #[error("{0}")]
+    InvalidObjectState(String),
+    /// 409 `RestoreAlreadyInProgress`: a restore of an object whose restore is running.
+    #[error("Object restore is already in progress.")]
+    RestoreAlreadyInProgress,
     /// 405 `MethodNotAllowed`.
     #[error("The specified method is not allowed against this resource.")]
     MethodNotAllowed,
@@ -179,6 +186,8 @@ impl Error {
             Self::InvalidRange => "InvalidRange",
             Self::InvalidTag(_) => "InvalidTag",
             Self::InvalidPartNumber => "InvalidPartNumber",
+            Self::InvalidObjectState(_) => "InvalidObjectState",
+            Self::RestoreAlreadyInProgress => "RestoreAlreadyInProgress",
             Self::MethodNotAllowed => "MethodNotAllowed",
             Self::NotImplemented(_) => "NotImplemented",
             Self::MissingContentLength => "MissingContentLength",
@@ -195,14 +204,17 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Adapter(e) => e.http_status(),
-            Self::AccessDenied(_) | Self::SignatureDoesNotMatch | Self::InvalidAccessKeyId => {
-                StatusCode::FORBIDDEN
-            }
+            Self::AccessDenied(_)
+            | Self::SignatureDoesNotMatch
+            | Self::InvalidAccessKeyId
+            | Self::InvalidObjectState(_) => StatusCode::FORBIDDEN,
             Self::NoSuchBucket
             | Self::NoSuchKey
             | Self::NoSuchUpload
             | Self::NoSuchEncryptionConfiguration => StatusCode::NOT_FOUND,
-            Self::BucketAlreadyOwnedByYou | Self::BucketNotEmpty => StatusCode::CONFLICT,
+            Self::BucketAlreadyOwnedByYou
+            | Self::BucketNotEmpty
+            | Self::RestoreAlreadyInProgress => StatusCode::CONFLICT,
             Self::InvalidBucketName
             | Self::InvalidArgument(_)
             | Self::InvalidRequest(_)
@@ -337,6 +349,16 @@ mod tests {
             (Error::InvalidRange, "InvalidRange", 416),
             (Error::InvalidTag("x".into()), "InvalidTag", 400),
             (Error::InvalidPartNumber, "InvalidPartNumber", 416),
+            (
+                Error::InvalidObjectState("x".into()),
+                "InvalidObjectState",
+                403,
+            ),
+            (
+                Error::RestoreAlreadyInProgress,
+                "RestoreAlreadyInProgress",
+                409,
+            ),
             (Error::MissingContentLength, "MissingContentLength", 411),
             (
                 Error::NotModified {

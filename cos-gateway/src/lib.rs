@@ -37,6 +37,7 @@ pub mod fuzzing;
 pub mod limits;
 pub mod ops;
 pub mod peers;
+pub mod restore;
 pub mod route;
 pub mod server;
 pub mod state;

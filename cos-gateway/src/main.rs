@@ -110,6 +110,7 @@ async fn run(mut cli: cli::Cli) -> Result<(), Box<dyn std::error::Error>> {
         allow_ssec_over_http: cli.allow_ssec_over_http,
         max_signature_age: std::time::Duration::from_secs(cli.max_signature_age),
         region: cli.region.clone(),
+        restore_delay: std::time::Duration::from_secs(cli.restore_delay),
     })
     .await?;
     let listener = tokio::net::TcpListener::bind(cli.listen).await?;

@@ -40,6 +40,8 @@ pub struct Config {
     /// The region this gateway answers for: GET Bucket location and the listings' `Location`
     /// ([`DEFAULT_REGION`] unless `--region` says otherwise).
     pub region: String,
+    /// How long a restore of an archived object takes (every tier; see [`crate::restore`]).
+    pub restore_delay: std::time::Duration,
 }
 
 /// The region a gateway answers for by default (the one the README's SDK samples name).
@@ -54,6 +56,7 @@ pub struct Gateway {
     pub(crate) allow_ssec_over_http: bool,
     pub(crate) max_signature_age: std::time::Duration,
     pub(crate) region: String,
+    pub(crate) restore_delay: std::time::Duration,
     pub(crate) header_case: HeaderCase,
     kms: Option<Arc<EmbeddedKms>>,
 }
@@ -98,6 +101,7 @@ impl Gateway {
             allow_ssec_over_http: config.allow_ssec_over_http,
             max_signature_age: config.max_signature_age,
             region: config.region,
+            restore_delay: config.restore_delay,
             header_case: HeaderCase::build().await?,
             kms,
         }))

@@ -1,11 +1,13 @@
 //! Request XML (`cos_gateway::xml::parse`) and the documents read from it: the bucket encryption
-//! configuration, Complete Multipart Upload, DELETE Multiple Objects and PUT Object tagging's
-//! `Tagging` (and the `x-cos-tagging` header), on arbitrary bytes.
+//! configuration, Complete Multipart Upload, DELETE Multiple Objects, PUT Object tagging's
+//! `Tagging` (and the `x-cos-tagging` header) and POST Object restore's `RestoreRequest`, on
+//! arbitrary bytes.
 //!
 //! Invariants: an accepted tree respects the element and depth bounds; an accepted Complete
 //! request lists at least one part; an accepted Delete request names 1 to 1,000 non-empty keys;
 //! an accepted tag set is within COS's limits, keys unique, and reads back the same from the
-//! document the gateway writes for it (as written when no key or value has outer spaces).
+//! document the gateway writes for it (as written when no key or value has outer spaces); an
+//! accepted restore asks for 1 to 365 days.
 #![no_main]
 
 use cos_gateway::tagging;
@@ -37,6 +39,9 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(tags) = tagging::parse_document(data) {
         check_tags(&tags);
+    }
+    if let Ok(restore) = cos_gateway::restore::RestoreRequest::parse(data) {
+        assert!((1..=cos_gateway::restore::MAX_DAYS).contains(&restore.days));
     }
     if let Ok(tags) = std::str::from_utf8(data).map(tagging::parse_header) {
         if let Ok(tags) = tags {

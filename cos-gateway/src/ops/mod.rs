@@ -17,6 +17,7 @@ pub mod delete_objects;
 pub mod multipart;
 pub mod object;
 pub mod post;
+pub mod restore;
 pub mod stored_body;
 pub mod tagging;
 
@@ -63,6 +64,7 @@ pub async fn dispatch(
         Endpoint::PutObjectTagging => tagging::put(gw, ctx, body).await,
         Endpoint::GetObjectTagging => tagging::get(gw, ctx).await,
         Endpoint::DeleteObjectTagging => tagging::delete(gw, ctx).await,
+        Endpoint::RestoreObject => restore::restore(gw, ctx, body).await,
         Endpoint::InitiateMultipartUpload => multipart::initiate(gw, ctx).await,
         Endpoint::UploadPart {
             upload_id,

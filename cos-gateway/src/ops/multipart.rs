@@ -346,6 +346,7 @@ pub async fn complete(
         files: chosen.iter().map(|p| p.file.clone()).collect(),
         tags: upload.tags.clone(),
         storage_class: upload.storage_class,
+        restore: None,
     };
     gw.store.complete_upload(&upload, &chosen, obj).await?;
     let location = ctx.target.resource();

@@ -121,6 +121,7 @@ pub async fn put(
         files: vec![w.file],
         tags,
         storage_class,
+        restore: None,
     };
     let customer = request.as_ref().and_then(|r| r.customer_key());
     let echo = obj.envelope.as_ref().map(|e| e.response_headers(customer));
@@ -171,6 +172,9 @@ fn set_object_headers(
     if obj.storage_class != StorageClass::Standard {
         set(h, crate::storage_class::HEADER, obj.storage_class.as_str());
     }
+    if let Some(restore) = crate::restore::State::at(obj.restore, now()).header() {
+        set(h, crate::restore::HEADER, &restore);
+    }
 }
 
 /// GET and HEAD Object.
@@ -220,6 +224,9 @@ pub async fn get(
         }
     };
     check_conditions(&ctx.headers, "", &obj.etag, obj.modified, true)?;
+    if !head {
+        crate::restore::check_readable(obj.storage_class, obj.restore, now())?;
+    }
     let (range, parts_count) = match part_number {
         None => (parse_range(ctx.header("range"), obj.size)?, None),
         Some(n) => {
@@ -403,6 +410,7 @@ pub(crate) async fn copy_source(gw: &Gateway, ctx: &RequestContext) -> Result<Co
         obj.modified,
         false,
     )?;
+    crate::restore::check_readable(obj.storage_class, obj.restore, now())?;
     Ok((bucket, key, obj, pin))
 }
 
@@ -479,6 +487,7 @@ pub async fn copy(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
         files: vec![w.file],
         tags,
         storage_class,
+        restore: None,
     };
     let customer = dest.as_ref().and_then(|r| r.customer_key());
     let echo = obj.envelope.as_ref().map(|e| e.response_headers(customer));

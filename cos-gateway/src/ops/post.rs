@@ -468,6 +468,7 @@ pub async fn post_object(
         files: vec![w.file],
         tags,
         storage_class,
+        restore: None,
     };
     let customer = request.as_ref().and_then(|r| r.customer_key());
     let echo = obj.envelope.as_ref().map(|e| e.response_headers(customer));

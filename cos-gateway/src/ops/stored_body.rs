@@ -175,6 +175,7 @@ mod tests {
             files,
             tags: Vec::new(),
             storage_class: Default::default(),
+            restore: None,
         };
         store.put_object("b-1", "k", obj).await.expect("row");
     }

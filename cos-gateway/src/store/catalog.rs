@@ -25,6 +25,7 @@ use storage_adapter::BucketEncryption;
 
 use super::{Bucket, Object, Part, Pins, ReadPin, Tags, Upload};
 use crate::error::Result;
+use crate::restore::Restore;
 
 /// The metadata of buckets, objects and multipart uploads (see the module docs).
 ///
@@ -74,6 +75,9 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
 
     /// Replaces the tags of `bucket`/`key`, nothing else; `false` if there is no such object.
     fn set_object_tags(&self, bucket: &str, key: &str, tags: &Tags) -> Result<bool>;
+
+    /// Sets the restore of `bucket`/`key`, nothing else; `false` if there is no such object.
+    fn set_object_restore(&self, bucket: &str, key: &str, restore: Restore) -> Result<bool>;
 
     /// Deletes an object if it exists; returns its body files (empty if none).
     fn delete_object(&self, bucket: &str, key: &str) -> Result<Vec<String>>;

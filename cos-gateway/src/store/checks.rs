@@ -54,7 +54,36 @@ on_every_catalog!(
     upload_listing,
     completing_with_a_part_replaced_meanwhile_fails_and_changes_nothing,
     a_write_that_loses_a_race_with_a_delete_removes_its_body,
+    a_restore_is_kept_until_the_object_is_replaced,
 );
+
+/// A restore is stored on its object alone, read back whole, and gone when the object is
+/// replaced (a new object is not restored); an unknown object is `NoSuchKey`.
+async fn a_restore_is_kept_until_the_object_is_replaced(store: &Store, _dir: &Path) {
+    assert!(store.create_bucket("b-1", 1).await.unwrap());
+    let file = body(store, b"x").await;
+    store.put_object("b-1", "k", obj(vec![file])).await.unwrap();
+    let restore = crate::restore::Restore {
+        ready_at: 100,
+        expires_at: 200,
+    };
+    store.set_object_restore("b-1", "k", restore).await.unwrap();
+    assert_eq!(
+        store.object("b-1", "k").await.unwrap().unwrap().restore,
+        Some(restore)
+    );
+    let err = store
+        .set_object_restore("b-1", "other", restore)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "NoSuchKey");
+    let file = body(store, b"x").await;
+    store.put_object("b-1", "k", obj(vec![file])).await.unwrap();
+    assert_eq!(
+        store.object("b-1", "k").await.unwrap().unwrap().restore,
+        None
+    );
+}
 
 fn obj(files: Vec<String>) -> Object {
     Object {
@@ -66,6 +95,7 @@ fn obj(files: Vec<String>) -> Object {
         files,
         tags: Vec::new(),
         storage_class: Default::default(),
+        restore: None,
     }
 }
 

@@ -11,6 +11,7 @@ use storage_adapter::BucketEncryption;
 
 use super::{Bucket, Catalog, Object, Part, Pins, ReadPin, Tags, Upload};
 use crate::error::{Error, Result};
+use crate::restore::Restore;
 
 /// The rows, in maps ordered as the SQLite catalog's queries order them.
 #[derive(Debug, Default)]
@@ -178,6 +179,17 @@ impl Catalog for MemoryCatalog {
         match rows.objects.get_mut(&(bucket.to_owned(), key.to_owned())) {
             Some(obj) => {
                 obj.tags = tags.clone();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn set_object_restore(&self, bucket: &str, key: &str, restore: Restore) -> Result<bool> {
+        let mut rows = self.lock();
+        match rows.objects.get_mut(&(bucket.to_owned(), key.to_owned())) {
+            Some(obj) => {
+                obj.restore = Some(restore);
                 Ok(true)
             }
             None => Ok(false),

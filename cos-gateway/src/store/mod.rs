@@ -99,6 +99,8 @@ pub struct Object {
     pub tags: Tags,
     /// The object's storage class (`x-cos-storage-class`).
     pub storage_class: crate::storage_class::StorageClass,
+    /// The restore of an archived object, if one was asked for (POST Object restore).
+    pub restore: Option<crate::restore::Restore>,
 }
 
 /// An object's tags: (key, value) pairs, keys unique.
@@ -324,6 +326,25 @@ impl Store {
         }
     }
 
+    /// Sets the restore of an existing object, everything else kept: `NoSuchKey` if there is no
+    /// such object.
+    pub async fn set_object_restore(
+        &self,
+        bucket: &str,
+        key: &str,
+        restore: crate::restore::Restore,
+    ) -> Result<()> {
+        let (b, k) = (bucket.to_owned(), key.to_owned());
+        if self
+            .run(move |c| c.set_object_restore(&b, &k, restore))
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(crate::error::Error::NoSuchKey)
+        }
+    }
+
     /// Deletes an object (idempotent); removes its body.
     pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<()> {
         let (b, k) = (bucket.to_owned(), key.to_owned());
@@ -419,6 +440,7 @@ mod tests {
             files,
             tags: Vec::new(),
             storage_class: Default::default(),
+            restore: None,
         }
     }
 

@@ -40,6 +40,10 @@ pub struct Options {
     pub allow_ssec_over_http: bool,
 }
 
+/// How long a restore takes in the test gateways: long enough that a HEAD right after POST restore
+/// sees it running, short enough to wait for.
+pub const RESTORE_DELAY: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// A gateway over plain HTTP that accepts SSE-C headers anyway (a test convenience), embedded KMS.
 pub fn start_http() -> TestGateway {
     start(Options {
@@ -214,6 +218,7 @@ fn launch_in(
                     allow_ssec_over_http: opts.allow_ssec_over_http,
                     max_signature_age: cos_gateway::auth::DEFAULT_MAX_SIGNATURE_AGE,
                     region: cos_gateway::state::DEFAULT_REGION.to_owned(),
+                    restore_delay: RESTORE_DELAY,
                 },
                 store,
             )

@@ -190,6 +190,14 @@ impl Catalog for FullDb {
     ) -> cos_gateway::Result<bool> {
         self.write(|| self.inner.set_object_tags(bucket, key, tags))
     }
+    fn set_object_restore(
+        &self,
+        bucket: &str,
+        key: &str,
+        restore: cos_gateway::restore::Restore,
+    ) -> cos_gateway::Result<bool> {
+        self.write(|| self.inner.set_object_restore(bucket, key, restore))
+    }
     fn delete_object(&self, bucket: &str, key: &str) -> cos_gateway::Result<Vec<String>> {
         self.write(|| self.inner.delete_object(bucket, key))
     }

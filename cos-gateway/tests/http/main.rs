@@ -45,6 +45,7 @@ mod objects;
 mod part_number;
 mod post_object;
 mod responses;
+mod restore;
 mod routing;
 mod slow_clients;
 mod ssec_verifier;

@@ -42,6 +42,7 @@ use storage_adapter::BucketEncryption;
 
 use super::{Bucket, Catalog, Object, Part, Pins, ReadPin, Tags, Upload};
 use crate::error::Result;
+use crate::restore::Restore;
 
 /// The database file under the data directory.
 pub(super) const DB_FILE: &str = "gateway.sqlite3";
@@ -108,6 +109,8 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
         "storage_class",
         "TEXT NOT NULL DEFAULT 'STANDARD'",
     ),
+    ("objects", "restore_ready", "INTEGER"),
+    ("objects", "restore_expiry", "INTEGER"),
 ];
 
 /// Adds the [`ADDED_COLUMNS`] a database lacks.
@@ -220,6 +223,10 @@ impl Catalog for SqliteCatalog {
         objects::set_tags(&self.lock(), bucket, key, tags)
     }
 
+    fn set_object_restore(&self, bucket: &str, key: &str, restore: Restore) -> Result<bool> {
+        objects::set_restore(&self.lock(), bucket, key, restore)
+    }
+
     fn delete_object(&self, bucket: &str, key: &str) -> Result<Vec<String>> {
         objects::delete(&mut self.lock(), bucket, key)
     }
@@ -313,6 +320,7 @@ mod tests {
             files: vec![file.into()],
             tags: Vec::new(),
             storage_class: Default::default(),
+            restore: None,
         }
     }
 
@@ -343,9 +351,15 @@ mod tests {
             got.storage_class,
             crate::storage_class::StorageClass::Standard
         );
+        assert_eq!(got.restore, None);
         let tags = vec![("a".to_owned(), "1".to_owned())];
         assert!(c.set_object_tags("b-1", "k", &tags).unwrap());
         assert!(!c.set_object_tags("b-1", "other", &tags).unwrap());
+        let restore = Restore {
+            ready_at: 10,
+            expires_at: 20,
+        };
+        assert!(c.set_object_restore("b-1", "k", restore).unwrap());
         let cols: i64 = c
             .lock()
             .query_row(
@@ -356,9 +370,10 @@ mod tests {
             .unwrap();
         assert_eq!(cols, 1);
         drop(c);
-        // Opening again migrates nothing more and keeps the tags.
+        // Opening again migrates nothing more and keeps the tags and the restore.
         let c = SqliteCatalog::open(&path).unwrap();
-        assert_eq!(c.object("b-1", "k").unwrap().unwrap().tags, tags);
+        let got = c.object("b-1", "k").unwrap().unwrap();
+        assert_eq!((got.tags, got.restore), (tags, Some(restore)));
     }
 
     #[test]

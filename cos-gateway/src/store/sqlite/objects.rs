@@ -4,14 +4,15 @@ use rusqlite::{Connection, OptionalExtension as _, Transaction, params};
 
 use super::{class_from_db, env_from_db, env_to_db, json, json_from_db};
 use crate::error::{Error, Result};
+use crate::restore::Restore;
 use crate::store::{Object, Tags};
 
 /// The object row of `bucket`/`key`.
 pub(super) fn get(db: &Connection, bucket: &str, key: &str) -> Result<Option<Object>> {
     Ok(db
         .query_row(
-            "SELECT size, etag, modified, meta, envelope, files, tags, storage_class FROM objects \
-             WHERE bucket = ?1 AND key = ?2",
+            "SELECT size, etag, modified, meta, envelope, files, tags, storage_class, \
+             restore_ready, restore_expiry FROM objects WHERE bucket = ?1 AND key = ?2",
             params![bucket, key],
             |r| {
                 Ok(Object {
@@ -23,6 +24,7 @@ pub(super) fn get(db: &Connection, bucket: &str, key: &str) -> Result<Option<Obj
                     files: json_from_db(r.get(5)?)?,
                     tags: json_from_db(r.get(6)?)?,
                     storage_class: class_from_db(r.get(7)?)?,
+                    restore: restore_from_db(r.get(8)?, r.get(9)?),
                 })
             },
         )
@@ -52,8 +54,9 @@ pub(super) fn replace_row(
     let old = files_of(tx, bucket, key)?;
     tx.execute(
         "INSERT OR REPLACE INTO objects \
-         (bucket, key, size, etag, modified, meta, envelope, files, tags, storage_class) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+         (bucket, key, size, etag, modified, meta, envelope, files, tags, storage_class, \
+          restore_ready, restore_expiry) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         params![
             bucket,
             key,
@@ -64,7 +67,9 @@ pub(super) fn replace_row(
             env_to_db(&obj.envelope),
             json(&obj.files),
             json(&obj.tags),
-            obj.storage_class.as_str()
+            obj.storage_class.as_str(),
+            obj.restore.map(|r| r.ready_at),
+            obj.restore.map(|r| r.expires_at)
         ],
     )?;
     Ok(old)
@@ -100,7 +105,7 @@ pub(super) fn delete(db: &mut Connection, bucket: &str, key: &str) -> Result<Vec
 }
 
 /// Objects of a bucket with `prefix`, keys after `marker`, at most `limit`, by key (without their
-/// envelopes and files).
+/// envelopes, files and restores).
 pub(super) fn list(
     db: &Connection,
     bucket: &str,
@@ -125,10 +130,33 @@ pub(super) fn list(
                 files: Vec::new(),
                 tags: json_from_db(r.get(5)?)?,
                 storage_class: class_from_db(r.get(6)?)?,
+                restore: None,
             },
         ))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// A restore from its two columns (both set, or neither).
+fn restore_from_db(ready_at: Option<i64>, expires_at: Option<i64>) -> Option<Restore> {
+    Some(Restore {
+        ready_at: ready_at?,
+        expires_at: expires_at?,
+    })
+}
+
+/// Sets the restore of `bucket`/`key`; `false` if there is no such object.
+pub(super) fn set_restore(
+    db: &Connection,
+    bucket: &str,
+    key: &str,
+    restore: Restore,
+) -> Result<bool> {
+    let changed = db.execute(
+        "UPDATE objects SET restore_ready = ?3, restore_expiry = ?4 WHERE bucket = ?1 AND key = ?2",
+        params![bucket, key, restore.ready_at, restore.expires_at],
+    )?;
+    Ok(changed == 1)
 }
 
 /// Replaces the tags of `bucket`/`key`; `false` if there is no such object.
