@@ -26,8 +26,10 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 ///
 /// Example: kms-server --listen 127.0.0.1:50051 --data-dir ./kms-data --seed keys.yaml
 #[derive(Parser, Debug)]
-#[command(version)]
+#[command(version, args_conflicts_with_subcommands = true)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Address to listen on; port 0 picks a free port (the bound address is logged).
     #[arg(long, env = "KMS_LISTEN", default_value = "127.0.0.1:50051")]
     listen: SocketAddr,
@@ -85,6 +87,27 @@ struct Cli {
     limits: LimitArgs,
 }
 
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Copy every key (all versions, still wrapped by the root key) and the store's settings from
+    /// one key store into an empty one, e.g. a single server's SQLite file into the PostgreSQL
+    /// database of replicas. No kms-server may run on either meanwhile. Example:
+    /// kms-server migrate --from sqlite:./kms-data/kms.sqlite3 --to postgres://kms@db/kms
+    Migrate {
+        /// The key store to copy: sqlite:PATH or postgres://...
+        #[arg(long)]
+        from: String,
+        /// The empty key store to copy into: sqlite:PATH or postgres://... (its password is never
+        /// logged).
+        #[arg(long, env = "KMS_DATABASE_URL", hide_env_values = true)]
+        to: String,
+        /// CA certificates (PEM) trusted for a PostgreSQL server's TLS certificate, besides the
+        /// Mozilla roots.
+        #[arg(long, env = "KMS_DATABASE_CA")]
+        database_ca: Option<PathBuf>,
+    },
+}
+
 fn main() -> ExitCode {
     // Log lines are formatted on the request path but written by a background thread, so a request
     // never waits on a stderr syscall. Lossless: under a flood the writer blocks rather than drop
@@ -102,6 +125,20 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
+    if let Some(Command::Migrate {
+        from,
+        to,
+        database_ca,
+    }) = &cli.command
+    {
+        return match migrate(from, to, database_ca.clone()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     #[cfg(unix)]
     if let Err(e) = root_key_handoff::scrub_environment() {
         eprintln!("error: {e}");
@@ -168,6 +205,29 @@ fn tencent_credentials(
         return Ok(Credentials::Unchecked);
     }
     Ok(Credentials::Pair(pair))
+}
+
+/// `kms-server migrate`: copies one key store into another and says what it copied.
+fn migrate(
+    from: &str,
+    to: &str,
+    database_ca: Option<PathBuf>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let from_db = Database::parse(from).map_err(|e| format!("--from: {e}"))?;
+    let to_db = Database::parse(to).map_err(|e| format!("--to: {e}"))?;
+    let postgres = PostgresOptions {
+        ca_file: database_ca,
+        ..PostgresOptions::default()
+    };
+    let done = kms_server::kms::migrate::migrate_databases(&from_db, &to_db, &postgres)?;
+    println!(
+        "migrated {} keys ({} versions) from {} to {}",
+        done.keys,
+        done.versions,
+        from_db.describe(),
+        to_db.describe()
+    );
+    Ok(())
 }
 
 fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {

@@ -590,3 +590,116 @@ fn run_refused_in(data_dir: &Path, args: &[&str]) -> String {
     assert!(!out.status.success());
     strip_ansi(&String::from_utf8_lossy(&out.stderr))
 }
+
+/// `kms-server migrate`: the exit status and the two output streams.
+fn migrate(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_kms-server"))
+        .arg("migrate")
+        .args(args)
+        .env_remove("KMS_DATABASE_URL")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        strip_ansi(&String::from_utf8_lossy(&out.stderr)),
+    )
+}
+
+/// A server's SQLite file copied into PostgreSQL and back into a new SQLite file by the binary:
+/// the copy serves the same keys and opens the same blobs under the same root key. Each refusal
+/// says why and writes nothing: a source in use by a server, a missing source, the same database
+/// twice, a destination that already holds keys, an unknown scheme.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_copies_a_key_store_between_sqlite_and_postgresql() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let source = format!("sqlite:{}", data.join("kms.sqlite3").display());
+    let (key_id, blob) = {
+        let server = Server::start(&data, &[]);
+        let mut client = KeyManagementServiceClient::new(server.channel().await);
+        let key = client
+            .create_key(pb::CreateKeyRequest {
+                alias: "migrated".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .key_metadata
+            .unwrap()
+            .key_id;
+        let blob = client
+            .encrypt(pb::EncryptRequest {
+                key_id: key.clone(),
+                plaintext: b"moved".to_vec(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .ciphertext_blob;
+        let target = format!("sqlite:{}", dir.path().join("never.sqlite3").display());
+        let (ok, _, stderr) = migrate(&["--from", &source, "--to", &target]);
+        assert!(!ok);
+        assert!(stderr.contains("is in use by another process"), "{stderr}");
+        (key, blob)
+    };
+
+    let missing = format!("sqlite:{}", dir.path().join("missing.sqlite3").display());
+    let copy = dir.path().join("copy");
+    std::fs::create_dir(&copy).unwrap();
+    let copy_db = format!("sqlite:{}", copy.join("kms.sqlite3").display());
+    for (args, says) in [
+        (vec!["--from", &missing, "--to", &copy_db], "does not exist"),
+        (
+            vec!["--from", &source, "--to", &source],
+            "the same database",
+        ),
+        (vec!["--from", "mysql://x", "--to", &copy_db], "--from: "),
+    ] {
+        let (ok, _, stderr) = migrate(&args);
+        assert!(!ok && stderr.contains(says), "{args:?}: {stderr}");
+    }
+    assert!(!dir.path().join("missing.sqlite3").exists());
+
+    // The harness speaks to PostgreSQL with the blocking client: off the runtime's threads.
+    let Some(pg) = tokio::task::block_in_place(|| {
+        kms_server::store::postgres::harness::Postgres::start(
+            "migrate_copies_a_key_store_between_sqlite_and_postgresql",
+        )
+    }) else {
+        return;
+    };
+    let url = tokio::task::block_in_place(|| pg.new_database());
+    let (ok, stdout, stderr) = migrate(&["--from", &source, "--to", &url]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.starts_with("migrated 3 keys (3 versions) from sqlite:")
+            && stdout.contains(" to postgres://kms@127.0.0.1:"),
+        "{stdout}"
+    );
+    let (ok, _, stderr) = migrate(&["--from", &source, "--to", &url]);
+    assert!(!ok && stderr.contains("already holds keys"), "{stderr}");
+    let (ok, stdout, stderr) = migrate(&["--from", &url, "--to", &copy_db]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.starts_with("migrated 3 keys"), "{stdout}");
+
+    // The copy of the copy serves: same key, same blob, same root key (the source's file).
+    std::fs::copy(data.join("root.key"), copy.join("root.key")).unwrap();
+    let server = Server::start(&copy, &[]);
+    let mut client = KeyManagementServiceClient::new(server.channel().await);
+    let opened = client
+        .decrypt(pb::DecryptRequest {
+            ciphertext_blob: blob,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (opened.plaintext, opened.key_id),
+        (b"moved".to_vec(), key_id)
+    );
+    tokio::task::block_in_place(|| drop(pg));
+}

@@ -15,6 +15,7 @@ mod cache;
 pub mod data_keys;
 mod deadlines;
 pub mod lifecycle;
+pub mod migrate;
 mod resync;
 mod seed;
 
