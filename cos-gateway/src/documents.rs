@@ -59,6 +59,64 @@ pub struct CompleteMultipartUploadResult<'a> {
     pub etag: String,
 }
 
+/// PUT Object - Copy's answer.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CopyObjectResult {
+    /// The new object's ETag, quoted.
+    #[serde(rename = "ETag")]
+    pub etag: String,
+    /// Its last modification, ISO 8601.
+    pub last_modified: String,
+}
+
+/// POST Object's answer when the form asks for `success_action_status=201`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PostResponse<'a> {
+    /// The object's URL.
+    pub location: &'a str,
+    /// The bucket.
+    pub bucket: &'a str,
+    /// The object key.
+    pub key: &'a str,
+    /// The ETag, quoted.
+    #[serde(rename = "ETag")]
+    pub etag: String,
+}
+
+/// DELETE Multiple Objects' answer: one entry per key, in the request's order (none for keys
+/// deleted in quiet mode).
+#[derive(Debug, Default, Serialize)]
+pub struct DeleteResult {
+    /// The entries.
+    #[serde(rename = "$value")]
+    pub entries: Vec<DeleteEntry>,
+}
+
+/// One key's outcome in a [`DeleteResult`].
+#[derive(Debug, Serialize)]
+pub enum DeleteEntry {
+    /// The key was deleted (or did not exist).
+    Deleted {
+        /// The key.
+        #[serde(rename = "Key")]
+        key: String,
+    },
+    /// The key could not be deleted.
+    Error {
+        /// The key.
+        #[serde(rename = "Key")]
+        key: String,
+        /// The COS error code.
+        #[serde(rename = "Code")]
+        code: &'static str,
+        /// The error message.
+        #[serde(rename = "Message")]
+        message: String,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +165,58 @@ mod tests {
             got,
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUploadResult><Location>b-1.cos.ap-guangzhou.myqcloud.com/k</Location><Bucket>b-1</Bucket><Key>k</Key><ETag>&quot;e-2&quot;</ETag></CompleteMultipartUploadResult>"
         );
+    }
+
+    #[test]
+    fn copy_post_and_delete_results_are_the_hand_written_bytes() {
+        let got = to_xml(
+            "CopyObjectResult",
+            &CopyObjectResult {
+                etag: "\"e1\"".into(),
+                last_modified: "2026-12-06T00:00:00.000Z".into(),
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CopyObjectResult><ETag>&quot;e1&quot;</ETag><LastModified>2026-12-06T00:00:00.000Z</LastModified></CopyObjectResult>"
+        );
+        let got = to_xml(
+            "PostResponse",
+            &PostResponse {
+                location: "http://h/a&b",
+                bucket: "b-1",
+                key: "a&b",
+                etag: "\"e2\"".into(),
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<PostResponse><Location>http://h/a&amp;b</Location><Bucket>b-1</Bucket><Key>a&amp;b</Key><ETag>&quot;e2&quot;</ETag></PostResponse>"
+        );
+        let got = to_xml(
+            "DeleteResult",
+            &DeleteResult {
+                entries: vec![
+                    DeleteEntry::Deleted { key: "a<".into() },
+                    DeleteEntry::Error {
+                        key: "b".into(),
+                        code: "InvalidArgument",
+                        message: "no \"version\"".into(),
+                    },
+                ],
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DeleteResult><Deleted><Key>a&lt;</Key></Deleted><Error><Key>b</Key><Code>InvalidArgument</Code><Message>no &quot;version&quot;</Message></Error></DeleteResult>"
+        );
+        // Nothing to report (quiet mode, every key deleted): the empty element in its short form,
+        // the same document as `<DeleteResult></DeleteResult>` to every XML parser.
+        let empty = to_xml("DeleteResult", &DeleteResult::default()).unwrap();
+        assert_eq!(empty, format!("{XML_DECLARATION}<DeleteResult/>"));
     }
 
     #[test]

@@ -14,9 +14,10 @@ use http::StatusCode;
 
 use crate::body::RequestBodySlot;
 use crate::context::RequestContext;
+use crate::documents::{DeleteEntry, DeleteResult, to_xml};
 use crate::error::{Error, Result};
 use crate::state::Gateway;
-use crate::wire::{Response, escape, xml_response};
+use crate::wire::{Response, xml_response};
 use crate::xml::Element;
 
 /// The most keys one request may name (COS and S3 both say 1,000).
@@ -95,7 +96,7 @@ pub async fn delete_objects(
         .ok_or(Error::NoSuchBucket)?;
     let xml = super::read_checked_document(ctx, body, MAX_BODY, true).await?;
     let request = parse(&xml)?;
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DeleteResult>");
+    let mut result = DeleteResult::default();
     for target in &request.objects {
         let outcome = match &target.version_id {
             Some(_) => Err(Error::InvalidArgument(
@@ -103,25 +104,23 @@ pub async fn delete_objects(
             )),
             None => gw.store.delete_object(ctx.bucket(), &target.key).await,
         };
-        let key = escape(&target.key);
+        let key = target.key.clone();
         match outcome {
             Ok(()) if request.quiet => {}
-            Ok(()) => {
-                out.push_str(&format!("<Deleted><Key>{key}</Key></Deleted>"));
-            }
+            Ok(()) => result.entries.push(DeleteEntry::Deleted { key }),
             Err(e) => {
                 if e.status().is_server_error() {
                     tracing::warn!(error = %e, "DELETE Multiple Objects: one key failed");
                 }
-                out.push_str(&format!(
-                    "<Error><Key>{key}</Key><Code>{}</Code><Message>{}</Message></Error>",
-                    e.code(),
-                    escape(&e.message())
-                ));
+                result.entries.push(DeleteEntry::Error {
+                    key,
+                    code: e.code(),
+                    message: e.message(),
+                });
             }
         }
     }
-    out.push_str("</DeleteResult>");
+    let out = to_xml("DeleteResult", &result)?;
     Ok(xml_response(StatusCode::OK, out))
 }
 

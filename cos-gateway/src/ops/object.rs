@@ -17,7 +17,7 @@ use crate::state::Gateway;
 use crate::storage_class::StorageClass;
 use crate::store::{Meta, Object, ReadPin};
 use crate::wire::{
-    Response, empty, escape, http_date, iso_date, set, set_sse, status_response, xml_response,
+    Response, empty, http_date, iso_date, set, set_sse, status_response, xml_response,
 };
 
 /// A body written to a durable file.
@@ -494,11 +494,13 @@ pub async fn copy(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
     gw.store
         .put_object(ctx.bucket(), &ctx.target.key, obj)
         .await?;
-    let xml = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CopyObjectResult><ETag>&quot;{}&quot;</ETag><LastModified>{}</LastModified></CopyObjectResult>",
-        escape(&w.etag),
-        iso_date(modified)
-    );
+    let xml = crate::documents::to_xml(
+        "CopyObjectResult",
+        &crate::documents::CopyObjectResult {
+            etag: format!("\"{}\"", w.etag),
+            last_modified: iso_date(modified),
+        },
+    )?;
     let mut r = xml_response(StatusCode::OK, xml);
     if let Some(echo) = echo {
         set_sse(r.headers_mut(), echo);

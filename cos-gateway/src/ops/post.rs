@@ -42,7 +42,7 @@ use crate::context::RequestContext;
 use crate::error::{Error, Result};
 use crate::state::Gateway;
 use crate::store::Object;
-use crate::wire::{Response, escape, set, set_sse, status_response, xml_response};
+use crate::wire::{Response, set, set_sse, status_response, xml_response};
 
 /// The most bytes of the body read before the `file` part starts: the other fields and every
 /// part's headers. They are held in memory, unauthenticated until the policy is checked.
@@ -484,13 +484,15 @@ pub async fn post_object(
         "200" => status_response(StatusCode::OK),
         "201" => xml_response(
             StatusCode::CREATED,
-            format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<PostResponse><Location>{}</Location><Bucket>{}</Bucket><Key>{}</Key><ETag>&quot;{}&quot;</ETag></PostResponse>",
-                escape(&location),
-                escape(ctx.bucket()),
-                escape(&key),
-                w.etag
-            ),
+            crate::documents::to_xml(
+                "PostResponse",
+                &crate::documents::PostResponse {
+                    location: &location,
+                    bucket: ctx.bucket(),
+                    key: &key,
+                    etag: format!("\"{}\"", w.etag),
+                },
+            )?,
         ),
         _ => status_response(StatusCode::NO_CONTENT),
     };
