@@ -39,7 +39,7 @@ def probe_sse(args):
             r.read()
             return r.status, r.getheader(SSE)
 
-        call("PUT", f"/{BUCKET}")  # may exist already
+        call("PUT", f"/{BUCKET}", {"x-amz-acl": "public-read-write"})  # as cos-gateway-bench does
         put_status, put_echo = call("PUT", f"/{BUCKET}/sse-probe", {SSE: "AES256"})
         head_status, head_echo = call("HEAD", f"/{BUCKET}/sse-probe")
         out[name] = {

@@ -7,8 +7,11 @@
 #     rounds (gateway, moto, s3s-fs, gateway, ...), ratios round by round.
 #       - gateway: COS requests signed with HMAC-SHA1 as the COS SDKs sign them (it refuses unsigned
 #         ones); modes plain, AES256 (SSE-COS) and cos/kms (SSE-KMS, embedded KMS).
-#       - moto: path-style, unsigned (moto_server never checks S3 signatures); modes plain and
-#         AES256: moto stores and echoes x-amz-server-side-encryption but does not encrypt.
+#       - moto: path-style, unsigned (moto_server never checks S3 signatures, but it refuses an
+#         unsigned GET of a private bucket, so the bucket is created public-read-write); modes plain
+#         and AES256: moto stores and echoes x-amz-server-side-encryption but does not encrypt.
+#         Its server (werkzeug) answers every request with "Connection: close", so the client opens
+#         a connection per request to moto (counted as reconnections in the JSON).
 #       - s3s-fs: path-style, unsigned (started without --access-key it checks no signature); plain
 #         only: it answers 200 to an SSE header but neither applies nor records it (the script probes
 #         this and records the answer in the JSON as sse_probe).

@@ -6,8 +6,9 @@
 //! only when a server closes one, which is counted), the same object sizes, the same in-flight
 //! levels. Only the request's dialect differs: the gateway gets COS requests signed as the COS SDKs
 //! sign them (virtual-hosted bucket); an S3 peer gets path-style requests without a signature, which
-//! both peers accept when started without credentials (moto never checks; s3s-fs checks only when
-//! given an access key). SSE is a header: `x-cos-server-side-encryption` or
+//! both peers accept when started without credentials (moto never checks signatures but refuses
+//! anonymous reads of a private bucket, so the bucket is created `public-read-write`; s3s-fs checks
+//! only when given an access key). SSE is a header: `x-cos-server-side-encryption` or
 //! `x-amz-server-side-encryption`.
 //!
 //! Rounds interleave the targets (A, B, C, A, B, C, ...) at every measurement, so a slow spell on
@@ -249,6 +250,8 @@ impl Sample {
 
 struct Tally {
     ok: u64,
+    /// The fewest successful requests of any one connection.
+    fewest_ok: u64,
     errors: u64,
     first_error: Option<String>,
     reconnects: u64,
@@ -275,6 +278,7 @@ async fn drive(
             tokio::spawn(async move {
                 let mut t = Tally {
                     ok: 0,
+                    fewest_ok: 0,
                     errors: 0,
                     first_error: None,
                     reconnects: 0,
@@ -312,6 +316,7 @@ async fn drive(
     let mut conns = Vec::new();
     let mut total = Tally {
         ok: 0,
+        fewest_ok: u64::MAX,
         errors: 0,
         first_error: None,
         reconnects: 0,
@@ -320,6 +325,7 @@ async fn drive(
         let (conn, t) = task.await.expect("load task");
         conns.push(conn);
         total.ok += t.ok;
+        total.fewest_ok = total.fewest_ok.min(t.ok);
         total.errors += t.errors;
         total.reconnects += t.reconnects;
         if total.first_error.is_none() {
@@ -362,7 +368,7 @@ async fn cell(
         if op == "PUT" {
             // GETs read only keys every connection has written (a short PUT cell may not have
             // cycled through all of them).
-            written = keys.min((tally.ok / in_flight as u64) as usize).max(1);
+            written = keys.min(tally.fewest_ok as usize).max(1);
         }
         out.push(Sample {
             round,
@@ -389,10 +395,13 @@ async fn make_bucket(target: &Target) -> Result<(), String> {
     let mut conn = Conn::open(target.addr).await;
     let req = match target.kind {
         Kind::Cos => crate::request("PUT", "", &[], 0, empty()),
+        // moto answers an unsigned GET of a private bucket with 403 (it treats it as anonymous,
+        // though it never checks a signature): the bucket is made public for every S3 peer alike.
         Kind::S3 => http::Request::builder()
             .method("PUT")
             .uri(format!("/{S3_BUCKET}"))
             .header("host", target.addr.to_string())
+            .header("x-amz-acl", "public-read-write")
             .header("content-length", 0)
             .body(empty())
             .expect("a valid request"),
