@@ -34,7 +34,7 @@ def size(n):
 
 
 def subtitle(rep):
-    return (f"{rep['date_utc']} UTC, {rep['machine']['cores']} shared cores, load average "
+    return (f"{rep['date_utc']} UTC, {rep['machine']['cores']} cores shared with other builds, load average "
             f"{rep['loadavg_start'].split()[0]} -> {rep['loadavg_end'].split()[0]}; "
             f"median of {rep['objects']['rounds']} interleaved rounds, whiskers min-max")
 
@@ -46,7 +46,7 @@ def objects_chart(rep, path):
         name = r["peer"].split("/", 1)[0]
         if name not in peers:
             peers.append(name)
-    fig, axes = plt.subplots(1, len(peers), figsize=(6.5 * len(peers), 6.5), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(peers), figsize=(7.5 * len(peers), 6.5), squeeze=False)
     for ax, peer in zip(axes[0], peers):
         rows = [r for r in ratios if r["peer"].split("/", 1)[0] == peer]
         labels, med, lo, hi, colours = [], [], [], [], []
@@ -66,8 +66,9 @@ def objects_chart(rep, path):
         ax.invert_yaxis()
         ax.set_title(f"cos-gateway / {peer}")
         ax.set_xlabel("throughput ratio (> 1: the gateway is faster)")
-        for yi, v in zip(y, med):
-            ax.annotate(f"{v:.2f}x", (v, yi), xytext=(4, -3), textcoords="offset points", fontsize=7)
+        for yi, r in zip(y, rows):
+            ax.annotate(f"{r['ratio']['median']:.2f}x", (r["ratio"]["max"], yi), xytext=(4, -3),
+                        textcoords="offset points", fontsize=7)
     fig.suptitle("Object stores, same client: gateway throughput relative to each peer\n" + subtitle(rep),
                  fontsize=10)
     fig.tight_layout()
@@ -77,21 +78,27 @@ def objects_chart(rep, path):
 
 def kms_chart(rep, path):
     rows = rep["kms"]["ratios"]
-    fig, ax = plt.subplots(figsize=(9, 4.8))
+    fig, ax = plt.subplots(figsize=(11.5, 5))
     x = range(len(rows))
     width = 0.38
     ours = [r["ours_ops_per_s"]["median"] for r in rows]
     moto = [r["moto_ops_per_s"]["median"] for r in rows]
-    ax.bar([i - width / 2 for i in x], ours, width, label="kms-server (gRPC, kms-bench)", color=OURS)
-    ax.bar([i + width / 2 for i in x], moto, width, label="moto KMS (HTTP JSON, boto3)", color=PEER)
+    def whiskers(key, med):
+        return [[m - r[key]["min"] for m, r in zip(med, rows)], [r[key]["max"] - m for m, r in zip(med, rows)]]
+
+    ax.bar([i - width / 2 for i in x], ours, width, yerr=whiskers("ours_ops_per_s", ours), capsize=3,
+           label="kms-server (gRPC, kms-bench)", color=OURS)
+    ax.bar([i + width / 2 for i in x], moto, width, yerr=whiskers("moto_ops_per_s", moto), capsize=3,
+           label="moto KMS (HTTP JSON, boto3)", color=PEER)
     ax.set_yscale("log")
     ax.set_xticks(list(x), [f"{r['op']}\n{r['in_flight']} in flight" for r in rows], fontsize=8)
     ax.set_ylabel("operations per second (median)")
     for i, r in zip(x, rows):
-        ax.annotate(f"{r['ratio']['median']:.0f}x", (i - width / 2, ours[i]), xytext=(0, 3),
+        ax.annotate(f"{r['ratio']['median']:.0f}x", (i - width / 2, r["ours_ops_per_s"]["max"]), xytext=(0, 3),
                     textcoords="offset points", ha="center", fontsize=8)
-    ax.legend(fontsize=8)
-    ax.set_title("KMS: kms-server vs moto, ratio = kms-server / moto\n" + subtitle(rep), fontsize=10)
+    ax.set_ylim(top=max(r["ours_ops_per_s"]["max"] for r in rows) * 6)
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title("KMS: kms-server vs moto, ratio = kms-server / moto (median of the per-round ratios)\n" + subtitle(rep), fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

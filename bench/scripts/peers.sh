@@ -92,7 +92,10 @@ if [[ ! -x "$TOOLS/bin/s3s-fs" ]]; then
 fi
 
 echo "== building cos-gateway, kms-server and the load tools (release)" >&2
-(cd "$ROOT" && cargo build --release --quiet -p cos-gateway -p kms-server -p kms-bench -p cos-gateway-bench)
+# Two invocations: cos-gateway-bench turns on storage-adapter's `embedded` feature, so building it
+# with the servers would unify features and rebuild them differently from a plain build.
+(cd "$ROOT" && cargo build --release --quiet -p cos-gateway -p kms-server -p kms-bench &&
+    cargo build --release --quiet -p cos-gateway-bench)
 
 mkdir -p "$DATA/gateway" "$DATA/s3s-fs" "$DATA/moto-tmp" "$DATA/kms" "$(dirname "$OUT")"
 LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
