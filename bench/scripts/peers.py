@@ -149,12 +149,26 @@ def table(args):
         print(f"| {r['op']} | {size(r['bytes'])} | {r['in_flight']} | {r['ours'].split('/', 1)[1]} "
               f"| {r['peer']} | **{r['ratio']['median']:.2f}x** | {r['ratio']['min']:.2f}-{r['ratio']['max']:.2f}x |")
     print()
-    print("| op | size | in flight | target/mode | median | min-max | errors |")
-    print("|---|---|---|---|---|---|---|")
-    for s in obj["summary"]:
-        v = s["value"]
-        print(f"| {s['op']} | {size(s['bytes'])} | {s['in_flight']} | {s['target']}/{s['mode']} "
-              f"| {v['median']:.1f} {s['unit']} | {v['min']:.1f}-{v['max']:.1f} | {s['errors']} |")
+    cols = []
+    for t in obj["targets"]:
+        cols += [f"{t['name']}/{m}" for m in t["modes"]]
+    cells, shapes = {}, []
+    for x in obj["summary"]:
+        shape = (x["op"], x["bytes"], x["in_flight"], x["unit"])
+        if shape not in shapes:
+            shapes.append(shape)
+        cells[shape + (f"{x['target']}/{x['mode']}",)] = x
+    print("Medians over the rounds (errors, if any, in brackets):")
+    print()
+    print("| op | size | in flight | unit | " + " | ".join(cols) + " |")
+    print("|---|---|---|---|" + "---|" * len(cols))
+    for shape in shapes:
+        row = []
+        for c in cols:
+            x = cells.get(shape + (c,))
+            row.append("" if x is None else f"{x['value']['median']:.0f}"
+                       + (f" ({x['errors']})" if x["errors"] else ""))
+        print(f"| {shape[0]} | {size(shape[1])} | {shape[2]} | {shape[3]} | " + " | ".join(row) + " |")
     print()
     print("| KMS op | in flight | kms-server ops/s | moto ops/s | kms-server / moto (median) | min-max | errors ours/moto |")
     print("|---|---|---|---|---|---|---|")

@@ -105,7 +105,8 @@ GW_PORT="$(free_port)"
     --secret-id AKIDbench --secret-key bench-secret >"$WORK/gateway.log" 2>&1 &
 PIDS+=("$!")
 MOTO_PORT="$(free_port)"
-# moto keeps objects in memory and spills bodies above 16 MiB to TMPDIR: the same disk as the others.
+# moto keeps objects in memory and spills bodies above 5 MiB - 1 KiB (MOTO_S3_DEFAULT_KEY_BUFFER_SIZE)
+# to TMPDIR: the same disk as the others.
 TMPDIR="$DATA/moto-tmp" "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
 PIDS+=("$!")
 S3S_PORT="$(free_port)"
