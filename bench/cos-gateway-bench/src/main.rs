@@ -10,6 +10,11 @@
 //!   connections, for plain and cos/kms.
 //!
 //! Run: `cargo run --release -p cos-gateway-bench`
+//!
+//! `cos-gateway-bench peers --target ...` drives running servers instead, the gateway and its S3
+//! peers side by side (see `peers.rs` and `bench/scripts/peers.sh`).
+
+mod peers;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,8 +37,13 @@ const KEY: &str = "bench-secret";
 const HOST: &str = "benchbucket-1250000000.cos.ap-beijing.myqcloud.com";
 
 #[derive(Parser, Debug)]
-#[command(about = "Throughput and request rate of cos-gateway per SSE mode")]
+#[command(
+    about = "Throughput and request rate of cos-gateway per SSE mode",
+    args_conflicts_with_subcommands = true
+)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Size of the large object, MiB.
     #[arg(long, default_value_t = 256)]
     large_mib: usize,
@@ -65,6 +75,12 @@ struct Args {
     /// Data directory (default: a temp dir; put it on the disk you want to measure).
     #[arg(long)]
     data_dir: Option<std::path::PathBuf>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Drive running servers (the gateway and S3 peers) side by side in interleaved rounds.
+    Peers(peers::Args),
 }
 
 type Body = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
@@ -198,6 +214,10 @@ fn mib_s(bytes: usize, d: Duration) -> f64 {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    if let Some(Command::Peers(peers)) = args.command {
+        peers::run(peers).await;
+        return;
+    }
     let tmp = tempfile::tempdir().expect("a temp dir");
     let data_dir = args
         .data_dir
