@@ -38,21 +38,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_for_port() { # host port what
-    local i
-    for i in $(seq 1 200); do
-        if python3 -c 'import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 0.2)' "$1" "$2" 2>/dev/null; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    echo "error: $3 did not start listening on $1:$2" >&2
-    return 1
-}
+# shellcheck source=lib.sh
+source "$ROOT/bench/scripts/lib.sh"
 
 echo "== setting up the virtualenv ($VENV)" >&2
 if [[ ! -x "$VENV/bin/moto_server" ]] || ! "$VENV/bin/python" -c 'import boto3' 2>/dev/null; then
