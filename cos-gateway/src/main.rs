@@ -110,6 +110,13 @@ async fn run(mut cli: cli::Cli) -> Result<(), Box<dyn std::error::Error>> {
         allow_ssec_over_http: cli.allow_ssec_over_http,
         max_signature_age: std::time::Duration::from_secs(cli.max_signature_age),
         region: cli.region.clone(),
+        bucket_keys: cos_gateway::state::BucketKeys {
+            all_buckets: cli.bucket_keys,
+            cache: storage_adapter::BucketKeyConfig {
+                ttl: std::time::Duration::from_secs(cli.bucket_key_cache_seconds),
+                ..Default::default()
+            },
+        },
     })
     .await?;
     let listener = tokio::net::TcpListener::bind(cli.listen).await?;

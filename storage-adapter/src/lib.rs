@@ -12,6 +12,8 @@
 //! * [`provider`]: the [`KeyProvider`] trait and its implementations (SSE-C, in-memory, the embedded
 //!   `kms-server` core behind the `embedded` feature, gRPC behind the `grpc` feature).
 //! * [`envelope`]: what is stored beside an object, its canonical encoding, the key wrap.
+//! * [`bucket_key`]: SSE-KMS bucket keys (one KMS data key per bucket for a bounded time, each
+//!   object's wrap key derived from it; envelope version 3) and their bounded caches.
 //! * [`verifier`]: how an SSE-C envelope recognises its customer key (a salted HMAC under the
 //!   server-held [`VerifierKey`], no longer the key's MD5).
 //! * [`stream`]: the STREAM segment construction (64 KiB segments, counter + last-flag nonces).
@@ -123,6 +125,7 @@
 //!     the request supplied. Version-1 envelopes are still read. See [`verifier`].
 
 pub mod body;
+pub mod bucket_key;
 mod crypto;
 pub mod envelope;
 pub mod error;
@@ -135,6 +138,7 @@ pub mod suite;
 pub mod verifier;
 
 pub use body::{DecryptStream, EncryptStream, ReadPlan};
+pub use bucket_key::BucketKeyConfig;
 pub use envelope::{Envelope, Layout, ObjectName, PartInfo};
 pub use error::{CosErrorCode, Error, KeyUse, Result};
 /// The embedded KMS's root key (what [`EmbeddedKms::open`] takes), so an embedder names no KMS crate.

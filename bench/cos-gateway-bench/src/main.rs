@@ -217,6 +217,7 @@ async fn main() {
         allow_ssec_over_http: true,
         max_signature_age: cos_gateway::auth::DEFAULT_MAX_SIGNATURE_AGE,
         region: cos_gateway::state::DEFAULT_REGION.to_owned(),
+        bucket_keys: Default::default(),
     })
     .await
     .expect("the gateway opens");

@@ -108,6 +108,7 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
         "storage_class",
         "TEXT NOT NULL DEFAULT 'STANDARD'",
     ),
+    ("buckets", "bucket_key", "INTEGER NOT NULL DEFAULT 0"),
 ];
 
 /// Adds the [`ADDED_COLUMNS`] a database lacks.
