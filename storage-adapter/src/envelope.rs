@@ -410,6 +410,9 @@ impl Envelope {
             return Err(Error::MalformedEnvelope("unsupported segment size"));
         }
         let mode = SseMode::from_id(r.u8()?).ok_or(Error::MalformedEnvelope("unknown mode"))?;
+        if version == FORMAT_VERSION_BUCKET_KEY && mode != SseMode::Kms {
+            return Err(Error::MalformedEnvelope("a bucket key serves only SSE-KMS"));
+        }
         let kms_key_id = r.opt(|r| r.string())?;
         let kms_key_version = r.opt(|r| r.u32())?;
         let context = r.opt(|r| r.string())?;

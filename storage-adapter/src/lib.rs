@@ -3,8 +3,9 @@
 //!
 //! This is a library a storage server (or the COS gateway) embeds. It has no HTTP server and no gRPC
 //! in its core: it parses SSE headers, talks to a [`KeyProvider`], and turns bodies into STREAM
-//! segments and back. It implements `docs/object-format.md` (envelope format v2, see [`envelope`]);
-//! the deviations are listed below.
+//! segments and back. It implements `docs/object-format.md` (envelope format v2, and v3 for SSE-KMS
+//! objects under a bucket key, see [`envelope`] and [`bucket_key`]); the deviations are listed
+//! below.
 //!
 //! # Modules
 //!
@@ -123,6 +124,11 @@
 //!     `HMAC-SHA256(verifier key, "sse/v2/customer-key-verifier" || salt || key)` under a key the
 //!     server holds ([`Adapter::with_customer_key_verifier`]); the echoed MD5 is that of the key
 //!     the request supplied. Version-1 envelopes are still read. See [`verifier`].
+//! 11. **Bucket keys** (envelope version 3, SSE-KMS only, opt-in per request through
+//!     [`SseRequest::with_bucket_key`]): the DEK is a bucket key the KMS generated under a context
+//!     naming the bucket, cached for a bounded time; the wrap key is
+//!     `HKDF(bucket key, wrap_salt, "sse/v3/bucket-key/wrap" || mode || lp(bucket) || lp(key))`.
+//!     See [`bucket_key`] for the trade-offs.
 
 pub mod body;
 pub mod bucket_key;
