@@ -332,13 +332,20 @@ async fn main() {
     let _ = resp.into_body().collect().await;
 
     println!(
-        "cos-gateway-bench: large {} MiB x {} rounds of 1 PUT and {} GETs per mode (modes interleaved), small {} B x {} requests over {} connections, plain HTTP on {addr}",
-        args.large_mib,
-        args.rounds,
-        args.gets_per_round,
+        "cos-gateway-bench: KMS {}, large {}, small {} B x {} requests over {} connections x {} rounds, plain HTTP on {addr}",
+        args.kms_endpoint.as_deref().unwrap_or("embedded"),
+        if args.no_large {
+            "skipped".to_owned()
+        } else {
+            format!(
+                "{} MiB x {} rounds of 1 PUT and {} GETs per mode (modes interleaved)",
+                args.large_mib, args.rounds, args.gets_per_round
+            )
+        },
         args.small_bytes,
         args.small_requests,
-        args.connections
+        args.connections,
+        args.small_rounds
     );
     if !args.no_large {
         large_phase(&args, &mut c).await;
