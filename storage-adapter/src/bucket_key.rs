@@ -17,9 +17,10 @@
 //! that made them, whatever their use) and in size ([`BucketKeyConfig::max_entries`] each: a full
 //! cache drops its expired entries, then its oldest). A TTL of zero turns caching off. Keys live in
 //! [`Key32`] (zeroized when an entry is dropped: on expiry, eviction or replacement) and are never
-//! logged. A small map under a mutex is enough here: entries are few (buckets × CMKs), the lock is
-//! never held across a KMS call, and expiry must be exact (it bounds how long a disabled CMK still
-//! works), which the approximate, background-evicting caches do not promise.
+//! logged. The caches are a small map under a mutex rather than a cache crate: entries are few
+//! (buckets × CMKs × contexts), the lock is never held across a KMS call, expiry is checked on
+//! every lookup against the time of the KMS call (it bounds how long a disabled CMK still works),
+//! and eviction must drop the key at once so it is zeroized; this needs no new dependency.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
