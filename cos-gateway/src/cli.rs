@@ -137,6 +137,22 @@ pub struct Cli {
         default_value_t = cos_gateway::restore::DEFAULT_DELAY.as_secs()
     )]
     pub restore_delay: u64,
+    /// Use SSE-KMS bucket keys for every bucket, whatever its encryption document says (one KMS
+    /// data key per bucket and CMK for --bucket-key-cache-seconds instead of one KMS call per
+    /// request; see the README for the trade-off). Without it, a bucket uses them when its
+    /// encryption document has `<BucketKeyEnabled>true</BucketKeyEnabled>`.
+    #[arg(long, env = "COS_GATEWAY_BUCKET_KEYS")]
+    pub bucket_keys: bool,
+    /// How long a bucket key (generated for writes, or opened for reads) is used after the KMS call
+    /// that made it, in seconds; 0 turns the caches off. It bounds how long a disabled CMK still
+    /// works for bucket-key objects.
+    #[arg(
+        long,
+        env = "COS_GATEWAY_BUCKET_KEY_CACHE_SECONDS",
+        value_name = "SECONDS",
+        default_value_t = storage_adapter::bucket_key::DEFAULT_TTL.as_secs()
+    )]
+    pub bucket_key_cache_seconds: u64,
     /// Accept SSE-C over plain HTTP. A TEST CONVENIENCE ONLY: the customer key then crosses the
     /// network in clear. COS itself requires HTTPS for SSE-C.
     #[arg(long)]

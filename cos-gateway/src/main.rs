@@ -111,6 +111,13 @@ async fn run(mut cli: cli::Cli) -> Result<(), Box<dyn std::error::Error>> {
         max_signature_age: std::time::Duration::from_secs(cli.max_signature_age),
         region: cli.region.clone(),
         restore_delay: std::time::Duration::from_secs(cli.restore_delay),
+        bucket_keys: cos_gateway::state::BucketKeys {
+            all_buckets: cli.bucket_keys,
+            cache: storage_adapter::BucketKeyConfig {
+                ttl: std::time::Duration::from_secs(cli.bucket_key_cache_seconds),
+                ..Default::default()
+            },
+        },
     })
     .await?;
     let listener = tokio::net::TcpListener::bind(cli.listen).await?;

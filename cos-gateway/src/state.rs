@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use storage_adapter::{Adapter, EmbeddedKms, KeyProvider, VerifierKey};
+use storage_adapter::{Adapter, BucketKeyConfig, EmbeddedKms, KeyProvider, VerifierKey};
 
 use crate::auth::Credentials;
 use crate::error::{Error, Result};
@@ -42,6 +42,17 @@ pub struct Config {
     pub region: String,
     /// How long a restore of an archived object takes (every tier; see [`crate::restore`]).
     pub restore_delay: std::time::Duration,
+    /// SSE-KMS bucket keys: for every bucket, or only those whose encryption document asks.
+    pub bucket_keys: BucketKeys,
+}
+
+/// The bucket-key settings of a gateway (see `storage_adapter::bucket_key`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BucketKeys {
+    /// Every bucket's SSE-KMS writes use bucket keys (`--bucket-keys`), whatever its document says.
+    pub all_buckets: bool,
+    /// How long and how many bucket keys are cached.
+    pub cache: BucketKeyConfig,
 }
 
 /// The region a gateway answers for by default (the one the README's SDK samples name).
@@ -57,6 +68,7 @@ pub struct Gateway {
     pub(crate) max_signature_age: std::time::Duration,
     pub(crate) region: String,
     pub(crate) restore_delay: std::time::Duration,
+    pub(crate) bucket_keys_everywhere: bool,
     pub(crate) header_case: HeaderCase,
     kms: Option<Arc<EmbeddedKms>>,
 }
@@ -96,12 +108,15 @@ impl Gateway {
         };
         Ok(Arc::new(Self {
             store,
-            adapter: Adapter::new(provider).with_customer_key_verifier(verifier),
+            adapter: Adapter::new(provider)
+                .with_customer_key_verifier(verifier)
+                .with_bucket_key_cache(config.bucket_keys.cache),
             creds: config.credentials,
             allow_ssec_over_http: config.allow_ssec_over_http,
             max_signature_age: config.max_signature_age,
             region: config.region,
             restore_delay: config.restore_delay,
+            bucket_keys_everywhere: config.bucket_keys.all_buckets,
             header_case: HeaderCase::build().await?,
             kms,
         }))

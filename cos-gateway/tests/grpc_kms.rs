@@ -21,6 +21,7 @@ fn objects_through_a_kms_server_over_grpc() {
         Options {
             tls: false,
             allow_ssec_over_http: true,
+            bucket_keys: Default::default(),
         },
         Some(provider),
     );
@@ -74,6 +75,7 @@ fn an_unreachable_kms_is_kms_internal_exception() {
         Options {
             tls: false,
             allow_ssec_over_http: true,
+            bucket_keys: Default::default(),
         },
         Some(Arc::new(GrpcKms::new(client, "alias/kms-cos-sse"))),
     );
@@ -149,6 +151,7 @@ fn objects_through_a_kms_server_over_mutual_tls_with_a_data_plane_identity() {
             Options {
                 tls: false,
                 allow_ssec_over_http: true,
+                bucket_keys: Default::default(),
             },
             Some(Arc::new(GrpcKms::new(client, "alias/kms-cos-sse"))),
         )
@@ -309,4 +312,129 @@ fn the_gateway_binary_survives_a_kms_outage_without_a_restart() {
     let _ = child.kill();
     let _ = child.wait();
     kms.kill();
+}
+
+fn bucket_key_gateway(
+    url: &str,
+    bucket_keys: cos_gateway::state::BucketKeys,
+) -> (common::TestGateway, tokio::runtime::Runtime) {
+    // The lazy channel spawns its worker on the current runtime: keep one running.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let gw = {
+        let _enter = rt.enter();
+        let client = kms_client::KmsClient::builder(url).connect_lazy().unwrap();
+        common::start_with(
+            Options {
+                tls: false,
+                allow_ssec_over_http: true,
+                bucket_keys,
+            },
+            Some(Arc::new(GrpcKms::new(client, "alias/kms-cos-sse"))),
+        )
+    };
+    (gw, rt)
+}
+
+const BUCKET_KEY_DOC: &str = "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>KMS</SSEAlgorithm></ApplyServerSideEncryptionByDefault><BucketKeyEnabled>true</BucketKeyEnabled></Rule></ServerSideEncryptionConfiguration>";
+
+/// The test: 1,000 small `cos/kms` PUTs and GETs through the gateway with a separate
+/// kms-server, counted on the server (its `kms_calls_total` metrics).
+#[test]
+fn a_thousand_bucket_key_puts_and_gets_make_a_handful_of_kms_calls() {
+    let kms_dir = tempfile::tempdir().unwrap();
+    let (url, _kms, metrics, _t) = common::kms_server_with_metrics(kms_dir.path());
+    let (gw, _rt) = bucket_key_gateway(&url, Default::default());
+    let a = gw.addr;
+    assert_eq!(Req::new("PUT", "/").send(a).status, 200);
+    let r = Req::new("PUT", "/?encryption").body(BUCKET_KEY_DOC).send(a);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let calls = |rpc| common::kms_calls(metrics, rpc);
+    let before = (calls("GenerateDataKey"), calls("Decrypt"));
+    let body = vec![0x5au8; 4096];
+    for i in 0..1000 {
+        let target = format!("/small/{i}");
+        let headers = [("x-cos-server-side-encryption", "cos/kms")];
+        let mut req = Req::new("PUT", &target).body(body.clone());
+        // Half through the bucket default, half with the header: both use the bucket key.
+        if i % 2 == 0 {
+            req = req.header(headers[0].0, headers[0].1);
+        }
+        let r = req.send(a);
+        assert_eq!(r.status, 200, "{target}: {}", r.text());
+        let g = Req::new("GET", &target).send(a);
+        assert_eq!(g.body, body, "{target}");
+        assert_eq!(g.exact("x-cos-server-side-encryption"), Some("cos/kms"));
+    }
+    let after = (calls("GenerateDataKey"), calls("Decrypt"));
+    let used = (after.0 - before.0, after.1 - before.1);
+    // One GenerateDataKey for the bucket key; the GETs use the key the PUTs cached.
+    assert_eq!(
+        used,
+        (1, 0),
+        "1,000 PUTs and GETs made {used:?} GenerateDataKey/Decrypt calls"
+    );
+
+    // The same without bucket keys, on another bucket: a call per request, so the count above
+    // is the bucket keys' doing.
+    Req::new("PUT", "/")
+        .host("other-1250000000.cos.ap-guangzhou.myqcloud.com")
+        .send(a)
+        .assert_status(200);
+    let before = (calls("GenerateDataKey"), calls("Decrypt"));
+    for i in 0..10 {
+        let target = format!("/plain/{i}");
+        Req::new("PUT", &target)
+            .host("other-1250000000.cos.ap-guangzhou.myqcloud.com")
+            .header("x-cos-server-side-encryption", "cos/kms")
+            .body(body.clone())
+            .send(a)
+            .assert_status(200);
+        let g = Req::new("GET", &target)
+            .host("other-1250000000.cos.ap-guangzhou.myqcloud.com")
+            .send(a);
+        assert_eq!(g.body, body);
+    }
+    let after = (calls("GenerateDataKey"), calls("Decrypt"));
+    assert_eq!((after.0 - before.0, after.1 - before.1), (10, 10));
+}
+
+/// `--bucket-keys` with a short cache time: a disabled CMK still serves writes until the cached
+/// bucket key expires, then stops them.
+#[test]
+fn a_disabled_cmk_stops_bucket_key_writes_after_the_cache_time() {
+    let kms_dir = tempfile::tempdir().unwrap();
+    let (url, kms, metrics, _t) = common::kms_server_with_metrics(kms_dir.path());
+    let ttl = std::time::Duration::from_millis(1500);
+    let settings = cos_gateway::state::BucketKeys {
+        all_buckets: true,
+        cache: storage_adapter::BucketKeyConfig {
+            ttl,
+            ..Default::default()
+        },
+    };
+    let (gw, _rt) = bucket_key_gateway(&url, settings);
+    let a = gw.addr;
+    assert_eq!(Req::new("PUT", "/").send(a).status, 200);
+    let key = kms.create_key("bk", "", "").unwrap().key_id.to_string();
+    let put = |name: &str| {
+        Req::new("PUT", name)
+            .header("x-cos-server-side-encryption", "cos/kms")
+            .header("x-cos-server-side-encryption-cos-kms-key-id", &key)
+            .body("x")
+            .send(a)
+    };
+    let start = std::time::Instant::now();
+    put("/before").assert_status(200);
+    kms.disable_key(&key).unwrap();
+    put("/during").assert_status(200);
+    assert!(
+        start.elapsed() < ttl,
+        "the machine was too slow for this test"
+    );
+    assert_eq!(common::kms_calls(metrics, "GenerateDataKey"), 1);
+    std::thread::sleep(ttl);
+    put("/after").assert_error(400, "KmsKeyDisabled");
+    Req::new("GET", "/before")
+        .send(a)
+        .assert_error(400, "KmsKeyDisabled");
 }

@@ -37,6 +37,7 @@ fn setup() -> (common::TestGateway, Vec<(String, String)>) {
     let gw = common::start(common::Options {
         tls: true,
         allow_ssec_over_http: false,
+        bucket_keys: Default::default(),
     });
     let kms = gw.gateway.embedded_kms().expect("embedded KMS").kms();
     let enabled = kms
@@ -118,6 +119,7 @@ fn python_sdk_proxy_mode_and_advanced_copy() {
     let gw = common::start(common::Options {
         tls: false,
         allow_ssec_over_http: true,
+        bucket_keys: Default::default(),
     });
     let env = vec![
         ("COS_SECRET_ID".to_owned(), common::SECRET_ID.to_owned()),

@@ -98,6 +98,9 @@ fuzz_target!(|data: &[u8]| {
     if let Err(e) = &form {
         refused(e);
     }
-    let bucket = sse::BucketEncryption::Kms { key_id: None };
+    let bucket = sse::BucketEncryption::Kms {
+        key_id: None,
+        bucket_key: true,
+    };
     let _ = sse::apply_bucket_default(form.ok().flatten(), Some(&bucket));
 });

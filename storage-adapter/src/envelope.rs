@@ -1,6 +1,6 @@
 //! The envelope: everything stored beside an encrypted object, and the key wrap it carries.
 //!
-//! # Encoding (format version 2; version 1 is still read)
+//! # Encoding (format versions 2 and 3; version 1 is still read)
 //!
 //! A canonical binary encoding, all integers big-endian, `lp(x)` = `u32` length then the bytes,
 //! `opt(x)` = one byte `0` (absent) or `1` then `x`:
@@ -22,6 +22,20 @@
 //! constant time. An in-progress multipart upload keeps the version it was initiated with. Nothing
 //! else changed: the key derivations and their `sse/v1/...` labels are those of version 1, and the
 //! version byte is part of the wrap's AAD, so an envelope cannot be relabelled to the other version.
+//!
+//! # Version 3: bucket keys
+//!
+//! Version 3 has the encoding of version 2 and marks an SSE-KMS object whose data key is a *bucket
+//! key* (see [`crate::bucket_key`]): one KMS data key per bucket (and CMK and user context) reused
+//! for a bounded time, its EDK stored in `edk` and bound to the bucket (not the object) in the KMS
+//! context. Each object's wrap key is still unique: `WK = HKDF(bucket key, wrap_salt,
+//! "sse/v3/bucket-key/wrap" || mode || lp(bucket) || lp(key))` with a fresh 32-byte `wrap_salt`
+//! per wrap, and the wrap commitment uses `"sse/v3/bucket-key/wrap-commit"`. Only objects written
+//! with a bucket key are version 3; every other write stays version 2, byte for byte as before, so
+//! turning bucket keys on changes nothing for objects written without them and a reader that sees
+//! version 2 knows the EDK is per object. Version 3 is refused for any mode but SSE-KMS. The version
+//! byte is in the wrap's AAD and selects the labels, so relabelling a version-3 envelope as version 2
+//! (or the reverse) makes the unwrap fail.
 //!
 //! Decoding is strict: unknown versions, suites or segment sizes, bad presence bytes, a missing or
 //! superfluous SSE-C check and trailing bytes are refused, so every envelope has exactly one
@@ -50,8 +64,10 @@ use crate::sse::{self, CustomerKey, SseMode};
 use crate::stream::{self, SEGMENT_SIZE_LOG2};
 use crate::verifier::CustomerKeyCheck;
 
-/// The envelope format version this crate writes (and reads).
+/// The envelope format version this crate writes for every object without a bucket key.
 pub const FORMAT_VERSION: u8 = FORMAT_VERSION_V1 + 1;
+/// The format version of an SSE-KMS object wrapped under a bucket key (see the module doc).
+pub const FORMAT_VERSION_BUCKET_KEY: u8 = FORMAT_VERSION + 1;
 /// The first format version (SSE-C keys recognised by their plain MD5): still read, never written.
 pub const FORMAT_VERSION_V1: u8 = 1;
 /// Suite 1: AES-256-GCM, STREAM, HKDF-SHA256.
@@ -90,7 +106,8 @@ pub enum Layout {
 /// What a storage server keeps beside an encrypted object (or an in-progress multipart upload).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Envelope {
-    /// [`FORMAT_VERSION`] for every envelope this crate makes; [`FORMAT_VERSION_V1`] when read.
+    /// [`FORMAT_VERSION`], or [`FORMAT_VERSION_BUCKET_KEY`] under a bucket key; [`FORMAT_VERSION_V1`]
+    /// when read.
     pub(crate) version: u8,
     pub(crate) mode: SseMode,
     pub(crate) kms_key_id: Option<String>,
@@ -157,25 +174,36 @@ fn wrap_info(label: &[u8], mode: SseMode, name: ObjectName<'_>) -> Vec<u8> {
     info
 }
 
-pub(crate) fn wrap_key(dek: &Key32, salt: &[u8; 32], mode: SseMode, name: ObjectName<'_>) -> Key32 {
-    crypto::hkdf_key(
-        dek.expose(),
-        salt,
-        &[&wrap_info(b"sse/v1/wrap", mode, name)],
-    )
+/// The wrap-key and wrap-commit labels of a format version: a bucket key's own labels, so a key
+/// derived from a bucket key never equals one derived from a per-object data key.
+fn wrap_labels(version: u8) -> (&'static [u8], &'static [u8]) {
+    if version == FORMAT_VERSION_BUCKET_KEY {
+        (b"sse/v3/bucket-key/wrap", b"sse/v3/bucket-key/wrap-commit")
+    } else {
+        (b"sse/v1/wrap", b"sse/v1/wrap-commit")
+    }
+}
+
+pub(crate) fn wrap_key(
+    version: u8,
+    dek: &Key32,
+    salt: &[u8; 32],
+    mode: SseMode,
+    name: ObjectName<'_>,
+) -> Key32 {
+    let (label, _) = wrap_labels(version);
+    crypto::hkdf_key(dek.expose(), salt, &[&wrap_info(label, mode, name)])
 }
 
 pub(crate) fn wrap_commit(
+    version: u8,
     dek: &Key32,
     salt: &[u8; 32],
     mode: SseMode,
     name: ObjectName<'_>,
 ) -> [u8; 32] {
-    crypto::hkdf_public(
-        dek.expose(),
-        salt,
-        &[&wrap_info(b"sse/v1/wrap-commit", mode, name)],
-    )
+    let (_, label) = wrap_labels(version);
+    crypto::hkdf_public(dek.expose(), salt, &[&wrap_info(label, mode, name)])
 }
 
 /// CK = HKDF(OEK, content_id, "sse/v1/content" || suite).
@@ -239,9 +267,15 @@ impl Envelope {
         self.context.as_deref()
     }
 
-    /// The format version of this envelope ([`FORMAT_VERSION`] unless read from an older one).
+    /// The format version of this envelope ([`FORMAT_VERSION`], [`FORMAT_VERSION_BUCKET_KEY`] or
+    /// an older one read back).
     pub fn version(&self) -> u8 {
         self.version
+    }
+
+    /// Whether the object's key is wrapped under a bucket key (format version 3).
+    pub fn uses_bucket_key(&self) -> bool {
+        self.version == FORMAT_VERSION_BUCKET_KEY
     }
 
     /// The plaintext size of the object.
@@ -366,7 +400,7 @@ impl Envelope {
             return Err(Error::MalformedEnvelope("bad magic"));
         }
         let version = r.u8()?;
-        if !(FORMAT_VERSION_V1..=FORMAT_VERSION).contains(&version) {
+        if !(FORMAT_VERSION_V1..=FORMAT_VERSION_BUCKET_KEY).contains(&version) {
             return Err(Error::MalformedEnvelope("unsupported format version"));
         }
         if r.u8()? != SUITE_AES256GCM_STREAM {
@@ -376,6 +410,9 @@ impl Envelope {
             return Err(Error::MalformedEnvelope("unsupported segment size"));
         }
         let mode = SseMode::from_id(r.u8()?).ok_or(Error::MalformedEnvelope("unknown mode"))?;
+        if version == FORMAT_VERSION_BUCKET_KEY && mode != SseMode::Kms {
+            return Err(Error::MalformedEnvelope("a bucket key serves only SSE-KMS"));
+        }
         let kms_key_id = r.opt(|r| r.string())?;
         let kms_key_version = r.opt(|r| r.u32())?;
         let context = r.opt(|r| r.string())?;
@@ -445,7 +482,8 @@ impl Envelope {
             SseMode::Cos | SseMode::Kms => {
                 env.customer_key.is_none() && env.edk.is_some() && env.kms_key_id.is_some()
             }
-        };
+        } && (env.version != FORMAT_VERSION_BUCKET_KEY
+            || env.mode == SseMode::Kms);
         if !consistent {
             return Err(Error::MalformedEnvelope("fields do not match the mode"));
         }
@@ -468,9 +506,9 @@ impl Envelope {
     /// Wraps `oek` under `dek` for `name`, filling `wrap_salt`, `wrap_commit` and `wrapped_oek`.
     pub(crate) fn wrap(&mut self, dek: &Key32, oek: &Key32, name: ObjectName<'_>, salt: [u8; 32]) {
         self.wrap_salt = salt;
-        self.wrap_commit = wrap_commit(dek, &salt, self.mode, name);
+        self.wrap_commit = wrap_commit(self.version, dek, &salt, self.mode, name);
         let aad = self.wrap_aad(name);
-        let wk = AeadKey::new(&wrap_key(dek, &salt, self.mode, name));
+        let wk = AeadKey::new(&wrap_key(self.version, dek, &salt, self.mode, name));
         let mut buf = Vec::with_capacity(WRAPPED_LEN);
         buf.extend_from_slice(oek.expose());
         // A zero nonce is safe: WK is unique to this wrap (fresh wrap_salt) and seals one message.
@@ -481,12 +519,18 @@ impl Envelope {
 
     /// Unwraps the object key and checks both commitments (in constant time) and the layout MAC.
     pub(crate) fn unwrap(&self, dek: &Key32, name: ObjectName<'_>) -> Result<Key32> {
-        let commit = wrap_commit(dek, &self.wrap_salt, self.mode, name);
+        let commit = wrap_commit(self.version, dek, &self.wrap_salt, self.mode, name);
         if !crypto::ct_eq(&commit, &self.wrap_commit) {
             return Err(Error::Decrypt);
         }
         let aad = self.wrap_aad(name);
-        let wk = AeadKey::new(&wrap_key(dek, &self.wrap_salt, self.mode, name));
+        let wk = AeadKey::new(&wrap_key(
+            self.version,
+            dek,
+            &self.wrap_salt,
+            self.mode,
+            name,
+        ));
         let mut buf = zeroize::Zeroizing::new(self.wrapped_oek.to_vec());
         let n = wk.open_in_place([0; 12], &aad, &mut buf)?;
         let oek = Key32::from_slice(&buf[..n]).ok_or(Error::Decrypt)?;

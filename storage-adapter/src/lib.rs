@@ -3,8 +3,9 @@
 //!
 //! This is a library a storage server (or the COS gateway) embeds. It has no HTTP server and no gRPC
 //! in its core: it parses SSE headers, talks to a [`KeyProvider`], and turns bodies into STREAM
-//! segments and back. It implements `docs/object-format.md` (envelope format v2, see [`envelope`]);
-//! the deviations are listed below.
+//! segments and back. It implements `docs/object-format.md` (envelope format v2, and v3 for SSE-KMS
+//! objects under a bucket key, see [`envelope`] and [`bucket_key`]); the deviations are listed
+//! below.
 //!
 //! # Modules
 //!
@@ -12,6 +13,8 @@
 //! * [`provider`]: the [`KeyProvider`] trait and its implementations (SSE-C, in-memory, the embedded
 //!   `kms-server` core behind the `embedded` feature, gRPC behind the `grpc` feature).
 //! * [`envelope`]: what is stored beside an object, its canonical encoding, the key wrap.
+//! * [`bucket_key`]: SSE-KMS bucket keys (one KMS data key per bucket for a bounded time, each
+//!   object's wrap key derived from it; envelope version 3) and their bounded caches.
 //! * [`verifier`]: how an SSE-C envelope recognises its customer key (a salted HMAC under the
 //!   server-held [`VerifierKey`], no longer the key's MD5).
 //! * [`stream`]: the STREAM segment construction (64 KiB segments, counter + last-flag nonces).
@@ -121,8 +124,14 @@
 //!     `HMAC-SHA256(verifier key, "sse/v2/customer-key-verifier" || salt || key)` under a key the
 //!     server holds ([`Adapter::with_customer_key_verifier`]); the echoed MD5 is that of the key
 //!     the request supplied. Version-1 envelopes are still read. See [`verifier`].
+//! 11. **Bucket keys** (envelope version 3, SSE-KMS only, opt-in per request through
+//!     [`SseRequest::with_bucket_key`]): the DEK is a bucket key the KMS generated under a context
+//!     naming the bucket, cached for a bounded time; the wrap key is
+//!     `HKDF(bucket key, wrap_salt, "sse/v3/bucket-key/wrap" || mode || lp(bucket) || lp(key))`.
+//!     See [`bucket_key`] for the trade-offs.
 
 pub mod body;
+pub mod bucket_key;
 mod crypto;
 pub mod envelope;
 pub mod error;
@@ -135,6 +144,7 @@ pub mod suite;
 pub mod verifier;
 
 pub use body::{DecryptStream, EncryptStream, ReadPlan};
+pub use bucket_key::BucketKeyConfig;
 pub use envelope::{Envelope, Layout, ObjectName, PartInfo};
 pub use error::{CosErrorCode, Error, KeyUse, Result};
 /// The embedded KMS's root key (what [`EmbeddedKms::open`] takes), so an embedder names no KMS crate.

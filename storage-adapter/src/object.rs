@@ -15,11 +15,12 @@ use tokio::io::AsyncRead;
 use tokio_util::io::ReaderStream;
 
 use crate::body::{self, BodyKeys, Completion, DecryptStream, EncryptStream, ReadPlan};
+use crate::bucket_key::{BucketKeyCache, BucketKeyConfig};
 use crate::crypto::{self, Key32};
 use crate::envelope::{self, Envelope, Layout, ObjectName, PartInfo};
 use crate::error::{Error, Result};
 use crate::provider::{
-    CustomerKeyProvider, DataKey, DataKeyRequest, KeyProvider, KeyTarget, StoredKey,
+    CustomerKeyProvider, DataKey, DataKeyRequest, GeneratedKey, KeyProvider, KeyTarget, StoredKey,
 };
 use crate::sse::{self, CustomerKey, KmsContext, SseMode, SseRequest};
 use crate::stream::{ENCRYPTED_SEGMENT_SIZE, SEGMENT_SIZE};
@@ -40,6 +41,7 @@ pub const STORED_READ_SIZE: usize = body::BATCH_SEGMENTS * ENCRYPTED_SEGMENT_SIZ
 pub struct Adapter {
     kms: Arc<dyn KeyProvider>,
     verifier: Option<VerifierKey>,
+    bucket_keys: Arc<BucketKeyCache>,
 }
 
 impl Adapter {
@@ -50,7 +52,21 @@ impl Adapter {
         Self {
             kms,
             verifier: None,
+            bucket_keys: Arc::new(BucketKeyCache::new(BucketKeyConfig::default())),
         }
+    }
+
+    /// Sets the bounds of the bucket-key caches (default: [`BucketKeyConfig::default`]), with
+    /// fresh, empty caches. Bucket keys are used only by SSE-KMS requests that ask for them
+    /// ([`SseRequest::with_bucket_key`]); see [`crate::bucket_key`].
+    pub fn with_bucket_key_cache(mut self, config: BucketKeyConfig) -> Self {
+        self.bucket_keys = Arc::new(BucketKeyCache::new(config));
+        self
+    }
+
+    /// The bounds of the bucket-key caches.
+    pub fn bucket_key_cache(&self) -> BucketKeyConfig {
+        self.bucket_keys.config()
     }
 
     /// Sets the server-held key that SSE-C key verifiers are computed under. Keep it as durably
@@ -84,7 +100,30 @@ impl Adapter {
                     .await?;
                 (g, None, None)
             }
-            SseRequest::Kms { key_id, context } => {
+            SseRequest::Kms {
+                key_id,
+                context,
+                bucket_key: true,
+            } => {
+                let ctx = sse::bucket_key_context(context.as_ref(), name.bucket);
+                let target = key_id
+                    .as_deref()
+                    .map_or(KeyTarget::DefaultCmk, KeyTarget::Key);
+                let b = self
+                    .bucket_keys
+                    .for_write(self.kms.as_ref(), target, &ctx)
+                    .await?;
+                let g = GeneratedKey {
+                    key_id: b.key_id,
+                    key_version: b.key_version,
+                    key: DataKey(b.key),
+                    ciphertext_blob: b.edk,
+                };
+                (g, context.as_ref().map(|c| c.as_base64().to_owned()), None)
+            }
+            SseRequest::Kms {
+                key_id, context, ..
+            } => {
                 let ctx = sse::kms_context_for(context.as_ref(), name.bucket, name.key);
                 let target = key_id
                     .as_deref()
@@ -111,8 +150,19 @@ impl Adapter {
         };
         let mode = request.mode();
         let kms = mode != SseMode::Customer;
+        let bucket_key = matches!(
+            request,
+            SseRequest::Kms {
+                bucket_key: true,
+                ..
+            }
+        );
         let env = Envelope {
-            version: envelope::FORMAT_VERSION,
+            version: if bucket_key {
+                envelope::FORMAT_VERSION_BUCKET_KEY
+            } else {
+                envelope::FORMAT_VERSION
+            },
             mode,
             kms_key_id: kms.then(|| generated.key_id.clone()),
             kms_key_version: if kms { generated.key_version } else { None },
@@ -160,9 +210,16 @@ impl Adapter {
                     None => None,
                     Some(c) => Some(KmsContext::from_base64(c).map_err(|_| Error::Decrypt)?),
                 };
-                let ctx = sse::kms_context_for(user.as_ref(), name.bucket, name.key);
                 let key_id = env.kms_key_id.as_deref().ok_or(Error::Decrypt)?;
                 let edk = env.edk.as_deref().ok_or(Error::Decrypt)?;
+                if env.uses_bucket_key() {
+                    let ctx = sse::bucket_key_context(user.as_ref(), name.bucket);
+                    return self
+                        .bucket_keys
+                        .for_read(self.kms.as_ref(), key_id, edk, &ctx)
+                        .await;
+                }
+                let ctx = sse::kms_context_for(user.as_ref(), name.bucket, name.key);
                 self.kms
                     .decrypt_data_key(StoredKey {
                         key_id,

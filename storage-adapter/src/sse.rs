@@ -53,6 +53,8 @@ pub const COPY_SOURCE_SSE_C_KEY_MD5: &str =
 ///
 /// A user context that uses it is rejected ([`Error::InvalidContext`]).
 pub const RESERVED_CONTEXT_KEY: &str = "x-cos-sse-object";
+/// The name under which a bucket key's KMS context carries its bucket (reserved too).
+pub const RESERVED_BUCKET_KEY_CONTEXT_KEY: &str = "x-cos-sse-bucket-key";
 
 /// The KMS's limit on a context's JSON ([`kms_types::MAX_CONTEXT_JSON_BYTES`]).
 pub const MAX_KMS_CONTEXT_JSON: usize = kms_types::MAX_CONTEXT_JSON_BYTES;
@@ -157,10 +159,12 @@ impl KmsContext {
     pub fn from_base64(value: &str) -> Result<Self> {
         let parsed = EncryptionContext::from_base64(value)
             .map_err(|e| Error::InvalidContext(e.to_string()))?;
-        if parsed.as_map().contains_key(RESERVED_CONTEXT_KEY) {
-            return Err(Error::InvalidContext(format!(
-                "the name {RESERVED_CONTEXT_KEY:?} is reserved"
-            )));
+        for reserved in [RESERVED_CONTEXT_KEY, RESERVED_BUCKET_KEY_CONTEXT_KEY] {
+            if parsed.as_map().contains_key(reserved) {
+                return Err(Error::InvalidContext(format!(
+                    "the name {reserved:?} is reserved"
+                )));
+            }
         }
         if parsed.to_json().len() > MAX_USER_CONTEXT_JSON {
             return Err(Error::InvalidContext(format!(
@@ -200,21 +204,49 @@ impl std::fmt::Debug for KmsContext {
 /// JSON fits the KMS limit, else `sha256:` and the hex SHA-256 of `lp(bucket) || lp(key)`. Both
 /// forms are a function of the name and the user's context only, so a read derives the same one.
 pub(crate) fn kms_context_for(user: Option<&KmsContext>, bucket: &str, key: &str) -> String {
+    identity_context(
+        user,
+        RESERVED_CONTEXT_KEY,
+        format!("{bucket}/{key}"),
+        &[bucket, key],
+    )
+}
+
+/// The context of a bucket key: the user's pairs plus the bucket under
+/// [`RESERVED_BUCKET_KEY_CONTEXT_KEY`] (no object: the key serves the whole bucket), in the same
+/// canonical form. Its own reserved name keeps it apart from every object's context.
+pub(crate) fn bucket_key_context(user: Option<&KmsContext>, bucket: &str) -> String {
+    identity_context(
+        user,
+        RESERVED_BUCKET_KEY_CONTEXT_KEY,
+        bucket.to_owned(),
+        &[bucket],
+    )
+}
+
+/// The user's pairs plus `name: identity`, or `name: sha256:<hex of lp(parts)...>` when the JSON
+/// would pass the KMS limit.
+fn identity_context(
+    user: Option<&KmsContext>,
+    name: &str,
+    identity: String,
+    parts: &[&str],
+) -> String {
     use sha2::{Digest as _, Sha256};
     let mut map = user.map(|c| c.pairs().clone()).unwrap_or_default();
-    map.insert(RESERVED_CONTEXT_KEY.to_owned(), format!("{bucket}/{key}"));
+    map.insert(name.to_owned(), identity);
     let mut json = serde_json::to_vec(&map).expect("a map of strings always serialises");
     if json.len() > MAX_KMS_CONTEXT_JSON {
         let mut h = Sha256::new();
-        h.update((bucket.len() as u32).to_be_bytes());
-        h.update(bucket.as_bytes());
-        h.update((key.len() as u32).to_be_bytes());
-        h.update(key.as_bytes());
+        for part in parts {
+            h.update((part.len() as u32).to_be_bytes());
+            h.update(part.as_bytes());
+        }
         let mut s = String::from("sha256:");
         for b in h.finalize() {
             s.push_str(&format!("{b:02x}"));
         }
-        map.insert(RESERVED_CONTEXT_KEY.to_owned(), s);
+        map.insert(name.to_owned(), s);
         json = serde_json::to_vec(&map).expect("a map of strings always serialises");
     }
     B64.encode(json)
@@ -231,6 +263,9 @@ pub enum SseRequest {
         key_id: Option<String>,
         /// `-context`, validated.
         context: Option<KmsContext>,
+        /// Wrap under the bucket's cached bucket key (envelope version 3) rather than a data key
+        /// of the object's own. Set by the server from the bucket's setting, never by a header.
+        bucket_key: bool,
     },
     /// SSE-C.
     Customer(CustomerKey),
@@ -243,6 +278,21 @@ impl SseRequest {
             Self::Cos => SseMode::Cos,
             Self::Kms { .. } => SseMode::Kms,
             Self::Customer(_) => SseMode::Customer,
+        }
+    }
+
+    /// The same request, with SSE-KMS wrapped under a bucket key when `on` (other modes unchanged:
+    /// bucket keys are an SSE-KMS feature).
+    pub fn with_bucket_key(self, on: bool) -> Self {
+        match self {
+            Self::Kms {
+                key_id, context, ..
+            } => Self::Kms {
+                key_id,
+                context,
+                bucket_key: on,
+            },
+            other => other,
         }
     }
 
@@ -264,7 +314,22 @@ pub enum BucketEncryption {
     Kms {
         /// `<KMSMasterKeyID>`.
         key_id: Option<String>,
+        /// `<BucketKeyEnabled>`: SSE-KMS writes to the bucket use a bucket key.
+        bucket_key: bool,
     },
+}
+
+impl BucketEncryption {
+    /// Whether the bucket asks for bucket keys (only SSE-KMS has them).
+    pub fn bucket_key(&self) -> bool {
+        matches!(
+            self,
+            Self::Kms {
+                bucket_key: true,
+                ..
+            }
+        )
+    }
 }
 
 /// The request's own SSE wins; a write with none gets the bucket default (if any).
@@ -275,9 +340,10 @@ pub fn apply_bucket_default(
     request.or_else(|| {
         default.map(|d| match d {
             BucketEncryption::Aes256 => SseRequest::Cos,
-            BucketEncryption::Kms { key_id } => SseRequest::Kms {
+            BucketEncryption::Kms { key_id, bucket_key } => SseRequest::Kms {
                 key_id: key_id.clone(),
                 context: None,
+                bucket_key: *bucket_key,
             },
         })
     })
@@ -400,7 +466,11 @@ pub fn parse_write(headers: &HeaderMap) -> Result<Option<SseRequest>> {
                 Some(Err(())) => return Err(Error::InvalidContext("not base64".into())),
                 Some(Ok(c)) => Some(KmsContext::from_base64(c)?),
             };
-            Ok(Some(SseRequest::Kms { key_id, context }))
+            Ok(Some(SseRequest::Kms {
+                key_id,
+                context,
+                bucket_key: false,
+            }))
         }
         Some(_) => Err(unsupported),
     }

@@ -1,7 +1,8 @@
 //! Fixed test vectors: they freeze the envelope encoding, the key schedule and the body format.
 //!
-//! `tests/vectors/v1.json` (envelope version 1, SSE-C key MD5) and `tests/vectors/v2.json` (version
-//! 2, SSE-C key verifier) are checked in. Version 1 is no longer written, but its vectors are still
+//! `tests/vectors/v1.json` (envelope version 1, SSE-C key MD5), `tests/vectors/v2.json` (version
+//! 2, SSE-C key verifier) and `tests/vectors/v3.json` (version 3, SSE-KMS under a bucket key) are
+//! checked in. Version 1 is no longer written, but its vectors are still
 //! built the old way and must still open through the public read path. A format change must change
 //! the files on purpose: regenerate with `UPDATE_VECTORS=1 cargo test -p storage-adapter vectors`.
 
@@ -13,7 +14,8 @@ use sha2::{Digest as _, Sha256};
 
 use crate::crypto::Key32;
 use crate::envelope::{
-    self, Envelope, FORMAT_VERSION, FORMAT_VERSION_V1, Layout, ObjectName, PartInfo,
+    self, Envelope, FORMAT_VERSION, FORMAT_VERSION_BUCKET_KEY, FORMAT_VERSION_V1, Layout,
+    ObjectName, PartInfo,
 };
 use crate::provider::{DataKey, DataKeyRequest, GeneratedKey, KeyProvider, StoredKey};
 use crate::sse::{self, CustomerKey, KmsContext, SseMode};
@@ -176,6 +178,16 @@ fn inputs(version: u8) -> Vec<Vector> {
     cos.kms_key_id = Some("service-key".into());
     cos.edk = Some(h(b"service-blob"));
     cos.parts = vec![(1, h(&fixed(0xc0)), 1 << 16), (2, h(&fixed(0xd0)), 7)];
+    if version == FORMAT_VERSION_BUCKET_KEY {
+        // Bucket keys are SSE-KMS only: the same object under a bucket key, and a multipart one.
+        kms.name = "sse-kms bucket key two segments with context".into();
+        kms.edk = Some(h(b"opaque-bucket-key-blob"));
+        let mut parts = base("sse-kms bucket key multipart two parts", 2, (1 << 16) + 7);
+        parts.kms_key_id = kms.kms_key_id.clone();
+        parts.edk = kms.edk.clone();
+        parts.parts = cos.parts;
+        return vec![kms, parts];
+    }
     vec![ssec, kms, cos]
 }
 
@@ -196,7 +208,11 @@ fn generate(version: u8) -> Vec<Vector> {
                     .context
                     .as_deref()
                     .map(|c| KmsContext::from_base64(c).unwrap());
-                v.kms_context = Some(sse::kms_context_for(ctx.as_ref(), &v.bucket, &v.key));
+                v.kms_context = Some(if version == FORMAT_VERSION_BUCKET_KEY {
+                    sse::bucket_key_context(ctx.as_ref(), &v.bucket)
+                } else {
+                    sse::kms_context_for(ctx.as_ref(), &v.bucket, &v.key)
+                });
             }
             v
         })
@@ -369,5 +385,63 @@ fn v2_vectors_are_frozen_and_decrypt() {
     assert!(matches!(
         open_err(&env, v, &adapter, &key),
         Error::CustomerKeyVerifierUnset
+    ));
+}
+
+#[test]
+fn v3_vectors_are_frozen_and_decrypt() {
+    let stored = frozen(FORMAT_VERSION_BUCKET_KEY);
+    decrypt_all(&stored, FORMAT_VERSION_BUCKET_KEY, |_| None);
+    for v in &stored {
+        let bytes = hex::decode(&v.envelope).unwrap();
+        assert_eq!(bytes[4], FORMAT_VERSION_BUCKET_KEY, "{}", v.name);
+        // The KMS context names the bucket only: the same for every object of the bucket.
+        let ctx = v
+            .context
+            .as_deref()
+            .map(|c| KmsContext::from_base64(c).unwrap());
+        assert_eq!(
+            v.kms_context.as_deref(),
+            Some(sse::bucket_key_context(ctx.as_ref(), &v.bucket).as_str())
+        );
+        // Relabelled as version 2 (per-object data key), the same bytes do not open.
+        let mut relabelled = bytes.clone();
+        relabelled[4] = FORMAT_VERSION;
+        let env = Envelope::from_bytes(&relabelled).unwrap();
+        let name = ObjectName::new(&v.bucket, &v.key);
+        let kms = FixedKms {
+            edk: hex::decode(v.edk.as_ref().unwrap()).unwrap(),
+            context: sse::kms_context_for(ctx.as_ref(), &v.bucket, &v.key),
+            dek: arr(&v.dek),
+        };
+        let adapter = Adapter::new(Arc::new(kms));
+        let err = futures::executor::block_on(adapter.open(&env, name, None)).unwrap_err();
+        assert!(matches!(err, Error::Decrypt), "{}: {err:?}", v.name);
+    }
+}
+
+#[test]
+fn version_3_is_refused_for_other_modes() {
+    let stored = frozen(FORMAT_VERSION);
+    for v in &stored {
+        let mut bytes = hex::decode(&v.envelope).unwrap();
+        bytes[4] = FORMAT_VERSION_BUCKET_KEY;
+        match Envelope::from_bytes(&bytes) {
+            Ok(_) => assert_eq!(v.mode, SseMode::Kms.id(), "{}", v.name),
+            Err(e) => assert!(
+                matches!(
+                    e,
+                    Error::MalformedEnvelope("a bucket key serves only SSE-KMS")
+                ),
+                "{}: {e:?}",
+                v.name
+            ),
+        }
+    }
+    let mut bytes = hex::decode(&stored[0].envelope).unwrap();
+    bytes[4] = FORMAT_VERSION_BUCKET_KEY + 1;
+    assert!(matches!(
+        Envelope::from_bytes(&bytes),
+        Err(Error::MalformedEnvelope("unsupported format version"))
     ));
 }

@@ -124,7 +124,12 @@ fn no_headers_is_none_and_modes_parse() {
     ]))
     .unwrap()
     .unwrap();
-    let SseRequest::Kms { key_id, context } = kms else {
+    let SseRequest::Kms {
+        key_id,
+        context,
+        bucket_key: false,
+    } = kms
+    else {
         panic!()
     };
     assert_eq!(key_id.as_deref(), Some("key-1"));
@@ -408,6 +413,7 @@ fn post_form_fields_are_matched_case_insensitively() {
 fn bucket_default_applies_only_without_request_sse() {
     let kms_default = BucketEncryption::Kms {
         key_id: Some("bk".into()),
+        bucket_key: false,
     };
     let r = sse::apply_bucket_default(None, Some(&kms_default)).unwrap();
     assert!(matches!(r, SseRequest::Kms { key_id: Some(ref k), .. } if k == "bk"));

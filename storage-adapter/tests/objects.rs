@@ -282,6 +282,7 @@ async fn copy_multipart_source_keeps_its_parts() {
             &SseRequest::Kms {
                 key_id: None,
                 context: None,
+                bucket_key: false,
             },
             NAME,
         )
@@ -315,6 +316,7 @@ async fn ssec_key_rotation_is_a_copy_onto_itself() {
     let kms_b = SseRequest::Kms {
         key_id: None,
         context: None,
+        bucket_key: false,
     };
     let moved = a.rewrap(&obj, &kms_b, NAME).await.unwrap();
     assert_eq!(
@@ -376,6 +378,7 @@ async fn copies_between_plain_and_encrypted_re_encrypt_the_body() {
             &SseRequest::Kms {
                 key_id: None,
                 context: None,
+                bucket_key: false,
             },
             NAME,
         )

@@ -239,6 +239,7 @@ async fn wrong_context_fails() {
     let req = SseRequest::Kms {
         key_id: Some("k".into()),
         context: Some(ctx),
+        bucket_key: false,
     };
     let (stored, env) = a
         .begin_put(&req, NAME)
@@ -257,4 +258,98 @@ async fn wrong_context_fails() {
     let e = a.open(&edited, NAME, None).await.unwrap_err();
     assert_eq!(e.cos_code().as_str(), "KmsException");
     assert!(read_all(&a, &edited, NAME, &req, &stored).await.1);
+}
+
+/// The byte ranges of the EDK and the wrap salt in an SSE-KMS envelope's encoding: "CSSE", four
+/// header bytes, the key id, the key version, the user context, the EDK, the absent SSE-C check.
+fn edk_and_salt(bytes: &[u8]) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+    let len = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap()) as usize;
+    let mut i = 8;
+    assert_eq!(bytes[i], 1, "a KMS envelope has a key id");
+    i += 5 + len(i + 1);
+    i += if bytes[i] == 1 { 5 } else { 1 };
+    i += if bytes[i] == 1 { 5 + len(i + 1) } else { 1 };
+    assert_eq!(bytes[i], 1, "a KMS envelope has an EDK");
+    let edk = i + 5..i + 5 + len(i + 1);
+    i = edk.end;
+    assert_eq!(bytes[i], 0, "no SSE-C check");
+    (edk, i + 1..i + 33)
+}
+
+fn bucket_key_request() -> SseRequest {
+    SseRequest::Kms {
+        key_id: Some("named-key".into()),
+        context: None,
+        bucket_key: true,
+    }
+}
+
+#[tokio::test]
+async fn bucket_key_envelopes_resist_tampering() {
+    let req = bucket_key_request();
+    let (a, stored, env, plain) = object(&req, S + 5).await;
+    assert!(env.uses_bucket_key());
+    assert!(
+        !read_all(&a, &env, NAME, &req, &stored).await.1,
+        "{plain:?}"
+    );
+    let bytes = env.to_bytes();
+    let (edk, salt) = edk_and_salt(&bytes);
+
+    // A changed per-object salt: the derived wrap key and commitment change.
+    let mut b = bytes.clone();
+    b[salt.start] ^= 1;
+    let forged = Envelope::from_bytes(&b).unwrap();
+    let e = a.open(&forged, NAME, None).await.unwrap_err();
+    assert!(matches!(e, Error::Decrypt), "{e:?}");
+    assert!(read_all(&a, &forged, NAME, &req, &stored).await.1);
+
+    // Relabelled as version 2: the wrap labels and the KMS context both change.
+    let mut b = bytes.clone();
+    b[4] = storage_adapter::envelope::FORMAT_VERSION;
+    let forged = Envelope::from_bytes(&b).unwrap();
+    assert!(a.open(&forged, NAME, None).await.is_err());
+
+    // Another bucket key's EDK of the same bucket and CMK (another server's, a cold cache): the
+    // KMS opens it, but it is not the key this object was wrapped under.
+    let other = storage_adapter::Adapter::new(a.kms().clone());
+    let other_env = other
+        .begin_put(&req, ObjectName::new(NAME.bucket, "other"))
+        .await
+        .unwrap()
+        .seal_bytes(b"o")
+        .unwrap()
+        .1;
+    let other_bytes = other_env.to_bytes();
+    let (other_edk, _) = edk_and_salt(&other_bytes);
+    assert_ne!(bytes[edk.clone()], other_bytes[other_edk.clone()]);
+    let mut b = bytes.clone();
+    b[edk.clone()].copy_from_slice(&other_bytes[other_edk]);
+    let forged = Envelope::from_bytes(&b).unwrap();
+    let e = a.open(&forged, NAME, None).await.unwrap_err();
+    assert!(matches!(e, Error::Decrypt), "{e:?}");
+
+    // The object (envelope and body) presented in another bucket: the bucket key's EDK is bound to
+    // its bucket in the KMS context, so the KMS refuses it (the reader's cache has nothing for it).
+    let elsewhere = ObjectName::new("another-bucket-1250000000", NAME.key);
+    let e = a.open(&env, elsewhere, None).await.unwrap_err();
+    assert_eq!(e.cos_code().as_str(), "KmsException", "{e:?}");
+    // Nor does an EDK of another bucket's bucket key open in this one.
+    let there = a
+        .begin_put(&req, elsewhere)
+        .await
+        .unwrap()
+        .seal_bytes(b"t")
+        .unwrap()
+        .1
+        .to_bytes();
+    let (there_edk, _) = edk_and_salt(&there);
+    let mut b = bytes.clone();
+    b[edk].copy_from_slice(&there[there_edk]);
+    let forged = Envelope::from_bytes(&b).unwrap();
+    let e = storage_adapter::Adapter::new(a.kms().clone())
+        .open(&forged, NAME, None)
+        .await
+        .unwrap_err();
+    assert_eq!(e.cos_code().as_str(), "KmsException", "{e:?}");
 }

@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use storage_adapter::envelope::{FORMAT_VERSION, FORMAT_VERSION_V1};
+use storage_adapter::envelope::{FORMAT_VERSION, FORMAT_VERSION_BUCKET_KEY, FORMAT_VERSION_V1};
 use storage_adapter::{
     Adapter, CosErrorCode, Envelope, Error, MemoryKms, PartInfo, SseRequest, VerifierKey,
 };
@@ -165,13 +165,19 @@ fn the_decoder_refuses_unknown_versions_and_the_wrap_binds_the_version() {
     let (a, _) = adapter();
     let (_, env) = seal(&a, &SseRequest::Cos, b"x");
     let mut bytes = env.to_bytes();
-    for version in [0, FORMAT_VERSION + 1, 0xff] {
+    for version in [0, FORMAT_VERSION_BUCKET_KEY + 1, 0xff] {
         bytes[4] = version;
         assert!(matches!(
             Envelope::from_bytes(&bytes),
             Err(Error::MalformedEnvelope("unsupported format version"))
         ));
     }
+    // Version 3 (bucket keys) is SSE-KMS only.
+    bytes[4] = FORMAT_VERSION_BUCKET_KEY;
+    assert!(matches!(
+        Envelope::from_bytes(&bytes),
+        Err(Error::MalformedEnvelope("a bucket key serves only SSE-KMS"))
+    ));
     // An SSE-COS envelope has the same fields in both versions: relabelled as version 1 it decodes,
     // but the version byte is in the wrap's AAD, so it does not open.
     bytes[4] = FORMAT_VERSION_V1;

@@ -1,13 +1,17 @@
 //! `cos-gateway-bench`: the load tool of `bench/BENCHMARKS.md` (section "COS gateway").
 //!
-//! Starts a gateway in process (embedded KMS, a temp data dir, plain HTTP on 127.0.0.1:0 so the
-//! figures measure the gateway, not TLS) and drives it with one signing HTTP/1.1 keep-alive client:
+//! Starts a gateway in process (embedded KMS, or a separate `kms-server` over gRPC with
+//! `--kms-endpoint`; a temp data dir, plain HTTP on 127.0.0.1:0 so the figures measure the
+//! gateway, not TLS) and drives it with one signing HTTP/1.1 keep-alive client:
 //!
 //! * PUT and GET of one large object (default 256 MiB) for plain, AES256, cos/kms and SSE-C over
 //!   `--rounds` rounds that interleave the modes (1 PUT and `--gets-per-round` GETs of each mode per
 //!   round); the best and the median PUT and GET reported;
-//! * small objects (default 4 KiB): `--small-requests` PUTs then as many GETs over `--connections`
-//!   connections, for plain and cos/kms.
+//! * small objects (default 4 KiB): per mode of `--small-modes` (plain, AES256, cos/kms, and
+//!   `cos/kms+bucket-key`: cos/kms to a second bucket whose encryption document enables bucket
+//!   keys), `--small-requests` PUTs then as many GETs over `--connections` connections, the modes
+//!   interleaved over `--small-rounds` rounds; the median round and the spread reported, and each
+//!   mode against AES256.
 //!
 //! Run: `cargo run --release -p cos-gateway-bench`
 //!
@@ -35,6 +39,12 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const ID: &str = "AKIDbench";
 const KEY: &str = "bench-secret";
 const HOST: &str = "benchbucket-1250000000.cos.ap-beijing.myqcloud.com";
+/// The bucket whose encryption document enables bucket keys (mode `cos/kms+bucket-key`).
+const HOST_BUCKET_KEY: &str = "benchbk-1250000000.cos.ap-beijing.myqcloud.com";
+/// The small-object mode that writes SSE-KMS under a bucket key.
+const BUCKET_KEY_MODE: &str = "cos/kms+bucket-key";
+/// The encryption document of [`HOST_BUCKET_KEY`].
+const BUCKET_KEY_DOCUMENT: &str = "<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>KMS</SSEAlgorithm></ApplyServerSideEncryptionByDefault><BucketKeyEnabled>true</BucketKeyEnabled></Rule></ServerSideEncryptionConfiguration>";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -72,6 +82,24 @@ struct Args {
     /// Skip the small-object phase.
     #[arg(long)]
     no_small: bool,
+    /// Skip the large-object phase.
+    #[arg(long)]
+    no_large: bool,
+    /// Small-object modes (comma-separated; `cos/kms+bucket-key` is cos/kms to a bucket with
+    /// `<BucketKeyEnabled>true</BucketKeyEnabled>`).
+    #[arg(
+        long,
+        default_value = "plain,AES256,cos/kms,cos/kms+bucket-key",
+        value_delimiter = ','
+    )]
+    small_modes: Vec<String>,
+    /// Rounds of the small-object phase; each runs every mode once, in turn.
+    #[arg(long, default_value_t = 5)]
+    small_rounds: usize,
+    /// Use a running kms-server over gRPC (e.g. `http://127.0.0.1:50051`) instead of the embedded
+    /// KMS; its `alias/kms-cos-sse` is the SSE-COS key.
+    #[arg(long)]
+    kms_endpoint: Option<String>,
     /// Data directory (default: a temp dir; put it on the disk you want to measure).
     #[arg(long)]
     data_dir: Option<std::path::PathBuf>,
@@ -93,7 +121,9 @@ fn mode_headers(mode: &str) -> Vec<(String, String)> {
     match mode {
         "plain" => vec![],
         "AES256" => vec![("x-cos-server-side-encryption".into(), "AES256".into())],
-        "cos/kms" => vec![("x-cos-server-side-encryption".into(), "cos/kms".into())],
+        "cos/kms" | BUCKET_KEY_MODE => {
+            vec![("x-cos-server-side-encryption".into(), "cos/kms".into())]
+        }
         "SSE-C" => vec![
             (
                 "x-cos-server-side-encryption-customer-algorithm".into(),
@@ -124,7 +154,17 @@ async fn connect(addr: std::net::SocketAddr) -> SendRequest<Body> {
     send
 }
 
+/// The bucket a mode's objects go to.
+fn host_of(mode: &str) -> &'static str {
+    if mode == BUCKET_KEY_MODE {
+        HOST_BUCKET_KEY
+    } else {
+        HOST
+    }
+}
+
 fn request(
+    host: &str,
     method: &str,
     key: &str,
     headers: &[(String, String)],
@@ -132,22 +172,27 @@ fn request(
     body: Body,
 ) -> http::Request<Body> {
     let now = cos_gateway::wire::now_secs();
-    let path = format!("/{key}");
+    let uri = format!("/{key}");
+    // A sub-resource (`?encryption`) is signed as a parameter with an empty value.
+    let (path, query) = match uri.split_once('?') {
+        Some((p, q)) => (p.to_owned(), vec![(q.to_owned(), String::new())]),
+        None => (uri.clone(), Vec::new()),
+    };
     let mut signed = headers.to_vec();
-    signed.push(("host".into(), HOST.into()));
+    signed.push(("host".into(), host.into()));
     let auth = cos_gateway::auth::sign(
         ID,
         &SecretKey::new(KEY),
         method,
         &path,
-        &[],
+        &query,
         &signed,
         (now - 60, now + 3600),
     );
     let mut b = http::Request::builder()
         .method(method)
-        .uri(&path)
-        .header("host", HOST)
+        .uri(&uri)
+        .header("host", host)
         .header("authorization", auth)
         .header("content-length", len);
     for (k, v) in headers {
@@ -172,7 +217,14 @@ async fn put(send: &mut SendRequest<Body>, key: &str, mode: &str, data: Bytes, c
     };
     send.ready().await.expect("connection ready");
     let resp = send
-        .send_request(request("PUT", key, &mode_headers(mode), len, body))
+        .send_request(request(
+            host_of(mode),
+            "PUT",
+            key,
+            &mode_headers(mode),
+            len,
+            body,
+        ))
         .await
         .expect("PUT sent");
     assert_eq!(resp.status(), 200, "PUT {key} ({mode})");
@@ -188,6 +240,7 @@ async fn get(send: &mut SendRequest<Body>, key: &str, mode: &str) -> usize {
     send.ready().await.expect("connection ready");
     let resp = send
         .send_request(request(
+            host_of(mode),
             "GET",
             key,
             &headers,
@@ -230,14 +283,27 @@ async fn main() {
         &base64::engine::general_purpose::STANDARD.encode([1u8; 32]),
     )
     .expect("a valid root key");
+    let kms = match &args.kms_endpoint {
+        None => KmsBackend::Embedded(root),
+        Some(url) => {
+            let client = kms_client::KmsClient::builder(url.as_str())
+                .connect_lazy()
+                .expect("a valid KMS endpoint");
+            KmsBackend::Provider(Arc::new(storage_adapter::provider::grpc::GrpcKms::new(
+                client,
+                "alias/kms-cos-sse",
+            )))
+        }
+    };
     let gateway = Gateway::open(Config {
         data_dir,
         credentials,
-        kms: KmsBackend::Embedded(root),
+        kms,
         allow_ssec_over_http: true,
         max_signature_age: cos_gateway::auth::DEFAULT_MAX_SIGNATURE_AGE,
         region: cos_gateway::state::DEFAULT_REGION.to_owned(),
         restore_delay: cos_gateway::restore::DEFAULT_DELAY,
+        bucket_keys: Default::default(),
     })
     .await
     .expect("the gateway opens");
@@ -255,22 +321,177 @@ async fn main() {
         },
     ));
     let mut c = connect(addr).await;
+    for host in [HOST, HOST_BUCKET_KEY] {
+        c.ready().await.expect("ready");
+        let resp = c
+            .send_request(request(
+                host,
+                "PUT",
+                "",
+                &[],
+                0,
+                Full::new(Bytes::new()).boxed(),
+            ))
+            .await
+            .expect("PUT bucket");
+        assert_eq!(resp.status(), 200);
+    }
     c.ready().await.expect("ready");
+    let doc = Bytes::from_static(BUCKET_KEY_DOCUMENT.as_bytes());
     let resp = c
-        .send_request(request("PUT", "", &[], 0, Full::new(Bytes::new()).boxed()))
+        .send_request(request(
+            HOST_BUCKET_KEY,
+            "PUT",
+            "?encryption",
+            &[],
+            doc.len(),
+            Full::new(doc).boxed(),
+        ))
         .await
-        .expect("PUT bucket");
-    assert_eq!(resp.status(), 200);
+        .expect("PUT bucket encryption");
+    assert_eq!(resp.status(), 200, "PUT bucket encryption");
+    let _ = resp.into_body().collect().await;
 
     println!(
-        "cos-gateway-bench: large {} MiB x {} rounds of 1 PUT and {} GETs per mode (modes interleaved), small {} B x {} requests over {} connections, plain HTTP on {addr}",
-        args.large_mib,
-        args.rounds,
-        args.gets_per_round,
+        "cos-gateway-bench: KMS {}, large {}, small {} B x {} requests over {} connections x {} rounds, plain HTTP on {addr}",
+        args.kms_endpoint.as_deref().unwrap_or("embedded"),
+        if args.no_large {
+            "skipped".to_owned()
+        } else {
+            format!(
+                "{} MiB x {} rounds of 1 PUT and {} GETs per mode (modes interleaved)",
+                args.large_mib, args.rounds, args.gets_per_round
+            )
+        },
         args.small_bytes,
         args.small_requests,
-        args.connections
+        args.connections,
+        args.small_rounds
     );
+    if !args.no_large {
+        large_phase(&args, &mut c).await;
+    }
+
+    if args.no_small {
+        let _ = stop.send(());
+        let _ = server.await;
+        return;
+    }
+
+    let small: Bytes = vec![7u8; args.small_bytes].into();
+    let small_modes: Vec<&str> = args.small_modes.iter().map(String::as_str).collect();
+    let per = args.small_requests / args.connections;
+    // Rounds interleave the modes, so a slow spell on the shared machine hits every mode alike.
+    let mut rates = vec![(Vec::new(), Vec::new()); small_modes.len()];
+    for round in 0..args.small_rounds {
+        for (i, mode) in small_modes.iter().enumerate() {
+            let (p, g) = small_round(addr, mode, round, per, args.connections, &small).await;
+            rates[i].0.push(p);
+            rates[i].1.push(g);
+        }
+    }
+    println!();
+    println!(
+        "Small objects ({} B, {} PUTs then {} GETs per mode and round over {} connections, {} interleaved rounds; median round, [min-max]):",
+        args.small_bytes,
+        per * args.connections,
+        per * args.connections,
+        args.connections,
+        args.small_rounds
+    );
+    println!();
+    println!("| mode | small PUT req/s | small GET req/s | PUT vs AES256 | GET vs AES256 |");
+    println!("|---|---|---|---|---|");
+    let spread = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (v[v.len() / 2], v[0], v[v.len() - 1])
+    };
+    let summary: Vec<_> = rates
+        .iter_mut()
+        .map(|(p, g)| (spread(p), spread(g)))
+        .collect();
+    let reference = small_modes.iter().position(|m| *m == "AES256");
+    for (mode, (p, g)) in small_modes.iter().zip(&summary) {
+        let vs = |x: f64, of: Option<f64>| of.map_or("-".to_owned(), |of| format!("{:.2}", x / of));
+        let (rp, rg) = match reference {
+            Some(r) => (Some(summary[r].0.0), Some(summary[r].1.0)),
+            None => (None, None),
+        };
+        println!(
+            "| {mode} | {:.0} [{:.0}-{:.0}] | {:.0} [{:.0}-{:.0}] | {} | {} |",
+            p.0,
+            p.1,
+            p.2,
+            g.0,
+            g.1,
+            g.2,
+            vs(p.0, rp),
+            vs(g.0, rg)
+        );
+    }
+    let _ = stop.send(());
+    let _ = server.await;
+}
+
+/// One round of one small-object mode: `per` PUTs then `per` GETs on each of `connections`
+/// connections; the PUT and GET rates (requests per second).
+async fn small_round(
+    addr: std::net::SocketAddr,
+    mode: &str,
+    round: usize,
+    per: usize,
+    connections: usize,
+    small: &Bytes,
+) -> (f64, f64) {
+    let total = per * connections;
+    let key = move |mode: &str, ci: usize, i: usize| {
+        format!("small-{}-{round}-{ci}-{i}", mode.replace(['/', '+'], "-"))
+    };
+    let mut conns = Vec::new();
+    for _ in 0..connections {
+        conns.push(connect(addr).await);
+    }
+    let t = Instant::now();
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .enumerate()
+        .map(|(ci, mut s)| {
+            let small = small.clone();
+            let mode = mode.to_owned();
+            tokio::spawn(async move {
+                for i in 0..per {
+                    put(&mut s, &key(&mode, ci, i), &mode, small.clone(), 1 << 20).await;
+                }
+                s
+            })
+        })
+        .collect();
+    let mut conns = Vec::new();
+    for task in tasks {
+        conns.push(task.await.expect("PUT task"));
+    }
+    let put_rate = total as f64 / t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .enumerate()
+        .map(|(ci, mut s)| {
+            let mode = mode.to_owned();
+            tokio::spawn(async move {
+                for i in 0..per {
+                    get(&mut s, &key(&mode, ci, i), &mode).await;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("GET task");
+    }
+    (put_rate, total as f64 / t.elapsed().as_secs_f64())
+}
+
+/// The large-object phase (see the crate doc).
+async fn large_phase(args: &Args, c: &mut SendRequest<Body>) {
     let large: Bytes = (0..args.large_mib << 20)
         .map(|i| (i % 251) as u8)
         .collect::<Vec<_>>()
@@ -284,13 +505,13 @@ async fn main() {
     for _ in 0..args.rounds {
         for (i, mode) in modes.iter().enumerate() {
             let t = Instant::now();
-            put(&mut c, &key(mode), mode, large.clone(), 1 << 20).await;
+            put(c, &key(mode), mode, large.clone(), 1 << 20).await;
             puts[i].push(mib_s(large.len(), t.elapsed()));
         }
         for _ in 0..args.gets_per_round {
             for (i, mode) in modes.iter().enumerate() {
                 let t = Instant::now();
-                let n = get(&mut c, &key(mode), mode).await;
+                let n = get(c, &key(mode), mode).await;
                 gets[i].push(mib_s(large.len(), t.elapsed()));
                 assert_eq!(n, large.len());
             }
@@ -329,72 +550,4 @@ async fn main() {
         println!("GET {mode} MiB/s, every GET (sorted): {}", all.join(" "));
     }
     drop(large);
-    if args.no_small {
-        let _ = stop.send(());
-        let _ = server.await;
-        return;
-    }
-
-    println!();
-    println!("| mode | small PUT req/s | small GET req/s | PUT vs plain | GET vs plain |");
-    println!("|---|---|---|---|---|");
-    let small: Bytes = vec![7u8; args.small_bytes].into();
-    let mut base = (0.0, 0.0);
-    for mode in ["plain", "cos/kms"] {
-        let per = args.small_requests / args.connections;
-        let total = per * args.connections;
-        let mut conns = Vec::new();
-        for _ in 0..args.connections {
-            conns.push(connect(addr).await);
-        }
-        let t = Instant::now();
-        let tasks: Vec<_> = conns
-            .into_iter()
-            .enumerate()
-            .map(|(ci, mut s)| {
-                let small = small.clone();
-                let mode = mode.to_owned();
-                tokio::spawn(async move {
-                    for i in 0..per {
-                        let key = format!("small-{}-{ci}-{i}", mode.replace('/', "-"));
-                        put(&mut s, &key, &mode, small.clone(), 1 << 20).await;
-                    }
-                    s
-                })
-            })
-            .collect();
-        let mut conns = Vec::new();
-        for task in tasks {
-            conns.push(task.await.expect("PUT task"));
-        }
-        let put_rate = total as f64 / t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        let tasks: Vec<_> = conns
-            .into_iter()
-            .enumerate()
-            .map(|(ci, mut s)| {
-                let mode = mode.to_owned();
-                tokio::spawn(async move {
-                    for i in 0..per {
-                        let key = format!("small-{}-{ci}-{i}", mode.replace('/', "-"));
-                        get(&mut s, &key, &mode).await;
-                    }
-                })
-            })
-            .collect();
-        for task in tasks {
-            task.await.expect("GET task");
-        }
-        let get_rate = total as f64 / t.elapsed().as_secs_f64();
-        if mode == "plain" {
-            base = (put_rate, get_rate);
-        }
-        println!(
-            "| {mode} | {put_rate:.0} | {get_rate:.0} | {:.0}% | {:.0}% |",
-            100.0 * put_rate / base.0,
-            100.0 * get_rate / base.1
-        );
-    }
-    let _ = stop.send(());
-    let _ = server.await;
 }

@@ -130,7 +130,7 @@ impl Target {
                     sse => vec![("x-cos-server-side-encryption".into(), sse.into())],
                 };
                 let headers = if method == "PUT" { headers } else { vec![] };
-                crate::request(method, key, &headers, len, body)
+                crate::request(crate::HOST, method, key, &headers, len, body)
             }
             Kind::S3 => {
                 let mut b = http::Request::builder()
@@ -394,7 +394,7 @@ async fn cell(
 async fn make_bucket(target: &Target) -> Result<(), String> {
     let mut conn = Conn::open(target.addr).await;
     let req = match target.kind {
-        Kind::Cos => crate::request("PUT", "", &[], 0, empty()),
+        Kind::Cos => crate::request(crate::HOST, "PUT", "", &[], 0, empty()),
         // moto answers an unsigned GET of a private bucket with 403 (it treats it as anonymous,
         // though it never checks a signature): the bucket is made public for every S3 peer alike.
         Kind::S3 => http::Request::builder()

@@ -205,6 +205,11 @@ fn past_prefix(p: &str) -> String {
 
 /// Parses a bucket encryption document. Both `ApplyServerSideEncryptionByDefault` and the SDKs'
 /// `ApplySideEncryptionConfiguration` are accepted; `SSEAlgorithm` is `AES256` or `KMS`.
+///
+/// `<BucketKeyEnabled>` (in the `Rule`, as S3 names it) is `true` or `false`; anything else is
+/// `MalformedXML`, as S3 answers a value that is not a boolean. It turns bucket keys on for the
+/// bucket's SSE-KMS writes. With `AES256` it is accepted and ignored, as S3 does (bucket keys
+/// are an SSE-KMS feature): the bucket has none, and GET shows `false`.
 pub fn parse_encryption(body: &[u8]) -> Result<BucketEncryption> {
     let root = crate::xml::parse(body)?;
     if root.name != "ServerSideEncryptionConfiguration" {
@@ -227,12 +232,21 @@ pub fn parse_encryption(body: &[u8]) -> Result<BucketEncryption> {
         .child("KMSMasterKeyID")
         .map(|k| k.text.clone())
         .filter(|k| !k.is_empty());
+    let bucket_key = match rule.child("BucketKeyEnabled").map(|b| b.text.as_str()) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => {
+            return Err(Error::MalformedXml(
+                "BucketKeyEnabled must be true or false".into(),
+            ));
+        }
+    };
     match alg {
         "AES256" if key_id.is_none() => Ok(BucketEncryption::Aes256),
         "AES256" => Err(Error::InvalidArgument(
             "KMSMasterKeyID is only allowed with SSEAlgorithm KMS".into(),
         )),
-        "KMS" => Ok(BucketEncryption::Kms { key_id }),
+        "KMS" => Ok(BucketEncryption::Kms { key_id, bucket_key }),
         other => Err(Error::InvalidArgument(format!(
             "SSEAlgorithm must be AES256 or KMS, not {other:?}"
         ))),
@@ -264,10 +278,13 @@ pub async fn get_encryption(gw: &Gateway, ctx: &RequestContext) -> Result<Respon
         .bucket(ctx.bucket())
         .await?
         .ok_or(Error::NoSuchBucket)?;
-    let inner = match b.encryption {
-        None => return Err(Error::NoSuchEncryptionConfiguration),
-        Some(BucketEncryption::Aes256) => "<SSEAlgorithm>AES256</SSEAlgorithm>".to_owned(),
-        Some(BucketEncryption::Kms { key_id }) => format!(
+    let Some(enc) = b.encryption else {
+        return Err(Error::NoSuchEncryptionConfiguration);
+    };
+    let bucket_key = enc.bucket_key();
+    let inner = match enc {
+        BucketEncryption::Aes256 => "<SSEAlgorithm>AES256</SSEAlgorithm>".to_owned(),
+        BucketEncryption::Kms { key_id, .. } => format!(
             "<SSEAlgorithm>KMS</SSEAlgorithm>{}",
             key_id
                 .map(|k| format!("<KMSMasterKeyID>{}</KMSMasterKeyID>", escape(&k)))
@@ -277,7 +294,7 @@ pub async fn get_encryption(gw: &Gateway, ctx: &RequestContext) -> Result<Respon
     Ok(xml_response(
         StatusCode::OK,
         format!(
-            "{XML_HEAD}<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault>{inner}</ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>"
+            "{XML_HEAD}<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault>{inner}</ApplyServerSideEncryptionByDefault><BucketKeyEnabled>{bucket_key}</BucketKeyEnabled></Rule></ServerSideEncryptionConfiguration>"
         ),
     ))
 }
@@ -316,9 +333,45 @@ mod tests {
         assert_eq!(
             parse_encryption(b).unwrap(),
             BucketEncryption::Kms {
-                key_id: Some("k1".into())
+                key_id: Some("k1".into()),
+                bucket_key: false,
             }
         );
+    }
+
+    fn with_bucket_key(alg: &str, value: &str) -> Vec<u8> {
+        format!("<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>{alg}</SSEAlgorithm></ApplyServerSideEncryptionByDefault><BucketKeyEnabled>{value}</BucketKeyEnabled></Rule></ServerSideEncryptionConfiguration>").into_bytes()
+    }
+
+    #[test]
+    fn bucket_key_enabled() {
+        for (value, on) in [("true", true), ("false", false)] {
+            assert_eq!(
+                parse_encryption(&with_bucket_key("KMS", value)).unwrap(),
+                BucketEncryption::Kms {
+                    key_id: None,
+                    bucket_key: on,
+                }
+            );
+            // Accepted and ignored with AES256, as S3 does.
+            assert_eq!(
+                parse_encryption(&with_bucket_key("AES256", value)).unwrap(),
+                BucketEncryption::Aes256
+            );
+        }
+        for bad in ["yes", "TRUE", "1", ""] {
+            let e = parse_encryption(&with_bucket_key("KMS", bad)).unwrap_err();
+            assert_eq!(
+                (e.code(), e.status().as_u16(), e.to_string()),
+                (
+                    "MalformedXML",
+                    400,
+                    Error::MalformedXml("BucketKeyEnabled must be true or false".into())
+                        .to_string()
+                ),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

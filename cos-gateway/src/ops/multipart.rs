@@ -43,7 +43,7 @@ pub async fn initiate(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
     let tags = super::object::request_tags(&ctx.headers)?;
     let storage_class = StorageClass::from_headers(&ctx.headers)?;
     let default = bucket_default(gw, ctx.bucket()).await?;
-    let request = sse::apply_bucket_default(request, default.as_ref());
+    let request = super::object::write_request(gw, request, default.as_ref());
     let upload_id = uuid::Uuid::new_v4().simple().to_string();
     let envelope = match &request {
         Some(r) => Some(

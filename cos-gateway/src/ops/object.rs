@@ -87,6 +87,18 @@ pub(crate) async fn bucket_default(
         .encryption)
 }
 
+/// What a write to a bucket asks of the adapter: the request's own SSE or else the bucket's
+/// default, with SSE-KMS under a bucket key when the gateway (`--bucket-keys`) or the bucket's
+/// encryption document (`<BucketKeyEnabled>`) says so, whichever way SSE-KMS was chosen.
+pub(crate) fn write_request(
+    gw: &Gateway,
+    request: Option<SseRequest>,
+    default: Option<&storage_adapter::BucketEncryption>,
+) -> Option<SseRequest> {
+    let bucket_key = gw.bucket_keys_everywhere || default.is_some_and(|d| d.bucket_key());
+    sse::apply_bucket_default(request, default).map(|r| r.with_bucket_key(bucket_key))
+}
+
 /// PUT Object.
 pub async fn put(
     gw: &Gateway,
@@ -110,7 +122,7 @@ pub async fn put(
     );
     crate::body::check_declared_length(&ctx.headers)?;
     let default = bucket_default(gw, ctx.bucket()).await?;
-    let request = sse::apply_bucket_default(request, default.as_ref());
+    let request = write_request(gw, request, default.as_ref());
     let w = write_body(gw, request.as_ref(), ctx.name(), input, expect_md5).await?;
     let obj = Object {
         size: w.size,
@@ -421,7 +433,7 @@ pub async fn copy(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
     let (src_bucket, src_key, src, pin) = copy_source(gw, ctx).await?;
     let src_name = ObjectName::new(&src_bucket, &src_key);
     let default = bucket_default(gw, ctx.bucket()).await?;
-    let dest = sse::apply_bucket_default(headers.destination, default.as_ref());
+    let dest = write_request(gw, headers.destination, default.as_ref());
     let tags = match ctx.header("x-cos-tagging-directive").unwrap_or("Copy") {
         "Copy" => src.tags.clone(),
         "Replaced" => request_tags(&ctx.headers)?,

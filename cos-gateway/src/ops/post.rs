@@ -435,7 +435,7 @@ pub async fn post_object(
     )
     .await?;
     let default = bucket_default(gw, ctx.bucket()).await?;
-    let request = sse::apply_bucket_default(request, default.as_ref());
+    let request = super::object::write_request(gw, request, default.as_ref());
     // Only now is the file read: straight from the socket into the body writer.
     let name = storage_adapter::ObjectName::new(ctx.bucket(), &key);
     let tags = fields

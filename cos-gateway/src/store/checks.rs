@@ -147,14 +147,17 @@ async fn buckets_and_their_encryption(s: &Store, _dir: &Path) {
     assert_eq!((b.name.as_str(), b.created), ("b-1", 10));
     assert!(b.encryption.is_none());
     assert!(s.bucket("nob-1").await.unwrap().is_none());
-    let kms = BucketEncryption::Kms {
-        key_id: Some("k-1".into()),
-    };
-    s.set_bucket_encryption("b-1", Some(kms.clone()))
-        .await
-        .unwrap();
-    let b = s.bucket("b-1").await.unwrap().unwrap();
-    assert_eq!(b.encryption, Some(kms));
+    for bucket_key in [true, false] {
+        let kms = BucketEncryption::Kms {
+            key_id: Some("k-1".into()),
+            bucket_key,
+        };
+        s.set_bucket_encryption("b-1", Some(kms.clone()))
+            .await
+            .unwrap();
+        let b = s.bucket("b-1").await.unwrap().unwrap();
+        assert_eq!(b.encryption, Some(kms));
+    }
     s.set_bucket_encryption("b-2", Some(BucketEncryption::Aes256))
         .await
         .unwrap();

@@ -38,6 +38,8 @@ impl Drop for TestGateway {
 pub struct Options {
     pub tls: bool,
     pub allow_ssec_over_http: bool,
+    /// The gateway's bucket-key settings (`--bucket-keys`, the cache time).
+    pub bucket_keys: cos_gateway::state::BucketKeys,
 }
 
 /// How long a restore takes in the test gateways: long enough that a HEAD right after POST restore
@@ -49,6 +51,7 @@ pub fn start_http() -> TestGateway {
     start(Options {
         tls: false,
         allow_ssec_over_http: true,
+        bucket_keys: Default::default(),
     })
 }
 
@@ -94,6 +97,7 @@ pub fn start_limited(limits: cos_gateway::ServeOptions) -> TestGateway {
         Options {
             tls: false,
             allow_ssec_over_http: true,
+            bucket_keys: Default::default(),
         },
         None,
         limits,
@@ -119,6 +123,7 @@ pub fn start_http_with_store(make: MakeStore) -> TestGateway {
         Options {
             tls: false,
             allow_ssec_over_http: true,
+            bucket_keys: Default::default(),
         },
         None,
         cos_gateway::ServeOptions::default(),
@@ -132,6 +137,7 @@ pub fn start_http_in_memory() -> TestGateway {
         Options {
             tls: false,
             allow_ssec_over_http: true,
+            bucket_keys: Default::default(),
         },
         None,
         cos_gateway::ServeOptions::default(),
@@ -165,6 +171,7 @@ impl TestGateway {
             Options {
                 tls: false,
                 allow_ssec_over_http: true,
+                bucket_keys: Default::default(),
             },
             None,
             cos_gateway::ServeOptions::default(),
@@ -219,6 +226,7 @@ fn launch_in(
                     max_signature_age: cos_gateway::auth::DEFAULT_MAX_SIGNATURE_AGE,
                     region: cos_gateway::state::DEFAULT_REGION.to_owned(),
                     restore_delay: RESTORE_DELAY,
+                    bucket_keys: opts.bucket_keys,
                 },
                 store,
             )
@@ -551,6 +559,59 @@ pub fn ssec(key: &[u8; 32]) -> Vec<(String, String)> {
 pub fn kms_server(
     dir: &std::path::Path,
 ) -> (String, Arc<kms_server::Kms>, std::thread::JoinHandle<()>) {
+    kms_server_observed(dir, Default::default())
+}
+
+/// A kms-server with metrics, as `kms-server --metrics-listen` runs it; returns its URL, core and
+/// metrics address (scrape it with [`kms_calls`]).
+pub fn kms_server_with_metrics(
+    dir: &std::path::Path,
+) -> (
+    String,
+    Arc<kms_server::Kms>,
+    SocketAddr,
+    std::thread::JoinHandle<()>,
+) {
+    let metrics = Arc::new(kms_server::metrics::Metrics::new());
+    let observers = kms_server::service::Observers {
+        audit: None,
+        metrics: Some(Arc::clone(&metrics)),
+    };
+    let (url, kms, t) = kms_server_observed(dir, observers);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let k = Arc::clone(&kms);
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(l.local_addr().unwrap()).unwrap();
+            kms_server::metrics::serve_metrics(l, metrics, k, std::future::pending()).await;
+        });
+    });
+    (url, kms, rx.recv().unwrap(), t)
+}
+
+/// The kms-server's `kms_calls_total` of `rpc` with status OK, scraped from its metrics listener.
+pub fn kms_calls(metrics: SocketAddr, rpc: &str) -> u64 {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(metrics).unwrap();
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: metrics\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let series = format!("kms_calls_total{{rpc=\"{rpc}\",code=\"OK\"}} ");
+    out.lines()
+        .find_map(|l| l.strip_prefix(series.as_str()))
+        .map_or(0, |n| n.trim().parse().unwrap())
+}
+
+fn kms_server_observed(
+    dir: &std::path::Path,
+    observers: kms_server::service::Observers,
+) -> (String, Arc<kms_server::Kms>, std::thread::JoinHandle<()>) {
     use base64::Engine as _;
     let root = kms_server::RootKey::from_base64(
         &base64::engine::general_purpose::STANDARD.encode([9u8; 32]),
@@ -564,7 +625,11 @@ pub fn kms_server(
         rt.block_on(async move {
             let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(l.local_addr().unwrap()).unwrap();
-            kms_server::server::serve(l, k, Default::default(), std::future::pending())
+            let options = kms_server::server::ServerOptions {
+                observers: Arc::new(observers),
+                ..Default::default()
+            };
+            kms_server::server::serve(l, k, options, std::future::pending())
                 .await
                 .unwrap();
         });

@@ -97,6 +97,7 @@ fn ssec_over_plain_http_is_refused_unless_allowed() {
     let gw = start(Options {
         tls: false,
         allow_ssec_over_http: false,
+        bucket_keys: Default::default(),
     });
     create_bucket(gw.addr);
     Req::new("PUT", "/c")

@@ -87,6 +87,7 @@ fn a_client_that_stalls_before_its_request_loses_the_connection() {
             Options {
                 tls,
                 allow_ssec_over_http: true,
+                bucket_keys: Default::default(),
             },
             None,
             cos_gateway::ServeOptions {

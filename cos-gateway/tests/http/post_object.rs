@@ -156,6 +156,7 @@ fn post_object_ssec_fields_over_plain_http_are_refused() {
     let gw = start(Options {
         tls: false,
         allow_ssec_over_http: false,
+        bucket_keys: Default::default(),
     });
     let a = gw.addr;
     create_bucket(a);

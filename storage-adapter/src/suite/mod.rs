@@ -144,6 +144,7 @@ async fn every_mode<F: ProviderFixture>(f: &F, named: &str) -> Vec<Mode> {
             request: SseRequest::Kms {
                 key_id: None,
                 context: None,
+                bucket_key: false,
             },
             key_id: Some(f.default_key_id().await),
         },
@@ -151,6 +152,7 @@ async fn every_mode<F: ProviderFixture>(f: &F, named: &str) -> Vec<Mode> {
             request: SseRequest::Kms {
                 key_id: Some(named.reference),
                 context: Some(KmsContext::from_base64(CONTEXT).expect("the example is valid")),
+                bucket_key: false,
             },
             key_id: Some(named.key_id),
         },
@@ -165,6 +167,7 @@ fn kms_request(key: &NamedKey) -> SseRequest {
     SseRequest::Kms {
         key_id: Some(key.reference.clone()),
         context: None,
+        bucket_key: false,
     }
 }
 

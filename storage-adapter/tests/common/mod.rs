@@ -32,10 +32,12 @@ pub fn all_modes(kms: &MemoryKms) -> Vec<SseRequest> {
         SseRequest::Kms {
             key_id: None,
             context: None,
+            bucket_key: false,
         },
         SseRequest::Kms {
             key_id: Some("named-key".into()),
             context: Some(KmsContext::from_base64("eyJhIjoiYXNkZmEiLCJiIjoiMTIzMzIxIn0=").unwrap()),
+            bucket_key: false,
         },
         SseRequest::Customer(customer(0x42)),
     ]

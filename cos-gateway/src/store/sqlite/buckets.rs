@@ -1,4 +1,5 @@
-//! The `buckets` table: a bucket's name, creation time and default encryption.
+//! The `buckets` table: a bucket's name, creation time and default encryption (with its bucket-key
+//! setting).
 
 use rusqlite::{Connection, OptionalExtension as _, params};
 use storage_adapter::BucketEncryption;
@@ -6,12 +7,14 @@ use storage_adapter::BucketEncryption;
 use crate::error::{Error, Result};
 use crate::store::Bucket;
 
-/// The `sse_algorithm` and `kms_key_id` columns of a default encryption.
-fn encryption_to_db(e: Option<&BucketEncryption>) -> (Option<&str>, Option<&str>) {
+/// The `sse_algorithm`, `kms_key_id` and `bucket_key` columns of a default encryption.
+fn encryption_to_db(e: Option<&BucketEncryption>) -> (Option<&str>, Option<&str>, bool) {
     match e {
-        None => (None, None),
-        Some(BucketEncryption::Aes256) => (Some("AES256"), None),
-        Some(BucketEncryption::Kms { key_id }) => (Some("KMS"), key_id.as_deref()),
+        None => (None, None, false),
+        Some(BucketEncryption::Aes256) => (Some("AES256"), None, false),
+        Some(BucketEncryption::Kms { key_id, bucket_key }) => {
+            (Some("KMS"), key_id.as_deref(), *bucket_key)
+        }
     }
 }
 
@@ -19,17 +22,19 @@ fn encryption_to_db(e: Option<&BucketEncryption>) -> (Option<&str>, Option<&str>
 pub(super) fn get(db: &Connection, name: &str) -> Result<Option<Bucket>> {
     Ok(db
         .query_row(
-            "SELECT name, created, sse_algorithm, kms_key_id FROM buckets WHERE name = ?1",
+            "SELECT name, created, sse_algorithm, kms_key_id, bucket_key FROM buckets \
+             WHERE name = ?1",
             params![name],
             |r| {
                 let alg: Option<String> = r.get(2)?;
                 let key_id: Option<String> = r.get(3)?;
+                let bucket_key: bool = r.get(4)?;
                 Ok(Bucket {
                     name: r.get(0)?,
                     created: r.get(1)?,
                     encryption: match alg.as_deref() {
                         Some("AES256") => Some(BucketEncryption::Aes256),
-                        Some("KMS") => Some(BucketEncryption::Kms { key_id }),
+                        Some("KMS") => Some(BucketEncryption::Kms { key_id, bucket_key }),
                         _ => None,
                     },
                 })
@@ -96,10 +101,10 @@ pub(super) fn set_encryption(
     name: &str,
     enc: Option<&BucketEncryption>,
 ) -> Result<()> {
-    let (alg, key) = encryption_to_db(enc);
+    let (alg, key, bucket_key) = encryption_to_db(enc);
     if db.execute(
-        "UPDATE buckets SET sse_algorithm = ?2, kms_key_id = ?3 WHERE name = ?1",
-        params![name, alg, key],
+        "UPDATE buckets SET sse_algorithm = ?2, kms_key_id = ?3, bucket_key = ?4 WHERE name = ?1",
+        params![name, alg, key, bucket_key],
     )? == 0
     {
         return Err(Error::NoSuchBucket);

@@ -111,6 +111,7 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ),
     ("objects", "restore_ready", "INTEGER"),
     ("objects", "restore_expiry", "INTEGER"),
+    ("buckets", "bucket_key", "INTEGER NOT NULL DEFAULT 0"),
 ];
 
 /// Adds the [`ADDED_COLUMNS`] a database lacks.
