@@ -74,7 +74,7 @@ pub(super) fn regions(region: Option<&str>) -> Result<serde_json::Value, ApiErro
 pub(super) fn algorithms() -> Result<serde_json::Value, ApiError> {
     to_json(AlgorithmsOut {
         symmetric_algorithms: [Algorithm {
-            key_usage: crate::keys::KEY_USAGE,
+            key_usage: crate::keys::KeyUsage::EncryptDecrypt.as_str(),
             algorithm: "AES_256",
         }],
         asymmetric_algorithms: [],
