@@ -369,6 +369,9 @@ pub(super) async fn run(
         A::GetServiceStatus => service_info::status(),
         A::GetRegions => service_info::regions(call.region.as_deref()),
         A::ListAlgorithms => service_info::algorithms(),
+        A::GetPublicKey | A::SignByAsymmetricKey | A::VerifyByAsymmetricKey => {
+            super::asymmetric::run(call, action, params).await
+        }
         A::GenerateRandom => {
             let p: Random = parse(params)?;
             let n = required(p.number_of_bytes, "NumberOfBytes")?;
