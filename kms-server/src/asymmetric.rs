@@ -456,4 +456,84 @@ mod tests {
             );
         }
     }
+
+    /// The known answers of `tests/vectors/asymmetric.txt`, made by Python `cryptography` and
+    /// `gmssl` (see `asymmetric.py` there).
+    fn vector(name: &str) -> String {
+        include_str!("../tests/vectors/asymmetric.txt")
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
+            .unwrap_or_else(|| panic!("no vector {name}"))
+            .to_owned()
+    }
+
+    fn b64(name: &str) -> Vec<u8> {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(vector(name))
+            .unwrap()
+    }
+
+    fn unhex(name: &str) -> Vec<u8> {
+        hex::decode(vector(name)).unwrap()
+    }
+
+    #[test]
+    fn known_answers_from_independent_implementations() {
+        let msg = unhex("message_hex");
+        let raw = MessageType::Raw;
+        // P-256: our public key is Python's; Python's signature verifies here.
+        let p256 =
+            PrivateKey::from_pkcs8(KeySpec::EccP256, SecretBytes::new(b64("p256_pkcs8"))).unwrap();
+        assert_eq!(p256.public_key_der(), b64("p256_spki"));
+        let theirs = unhex("p256_sig_by_python");
+        assert!(
+            p256.verify(SignAlgorithm::EccP256R1, raw, &msg, &theirs)
+                .unwrap()
+        );
+        assert!(
+            !p256
+                .verify(SignAlgorithm::EccP256R1, raw, b"abd", &theirs)
+                .unwrap()
+        );
+        // RSA-2048: PKCS#1 v1.5 is deterministic, so ours is byte for byte Python's; Python's
+        // PSS signature verifies here.
+        let rsa =
+            PrivateKey::from_pkcs8(KeySpec::Rsa2048, SecretBytes::new(b64("rsa_pkcs8"))).unwrap();
+        assert_eq!(rsa.public_key_der(), b64("rsa_spki"));
+        let pkcs1 = unhex("rsa_pkcs1_sha256_by_python");
+        assert_eq!(
+            rsa.sign(SignAlgorithm::RsaPkcs1Sha256, raw, &msg).unwrap(),
+            pkcs1
+        );
+        let pss = unhex("rsa_pss_sha256_by_python");
+        assert!(
+            rsa.verify(SignAlgorithm::RsaPssSha256, raw, &msg, &pss)
+                .unwrap()
+        );
+        assert!(
+            !rsa.verify(SignAlgorithm::RsaPkcs1Sha256, raw, &msg, &pss)
+                .unwrap()
+        );
+        // SM2: the key from its scalar; our public key ends with gmssl's point, and gmssl's
+        // signature (with Z of the default user id) verifies here.
+        let scalar = unhex("sm2_private_scalar");
+        let secret = sm2::SecretKey::from_slice(&scalar).unwrap();
+        let pkcs8 = SecretBytes::new(secret.to_pkcs8_der().unwrap().as_bytes().to_vec());
+        let sm2 = PrivateKey::from_pkcs8(KeySpec::Sm2, pkcs8).unwrap();
+        assert!(sm2.public_key_der().ends_with(&unhex("sm2_public_point")));
+        let theirs = unhex("sm2_sig_by_gmssl_der");
+        assert!(
+            sm2.verify(SignAlgorithm::Sm2Dsa, raw, &msg, &theirs)
+                .unwrap()
+        );
+        assert!(
+            !sm2.verify(SignAlgorithm::Sm2Dsa, raw, b"abd", &theirs)
+                .unwrap()
+        );
+        // SM2DSA here is deterministic (RFC 6979 nonces): signing twice gives one answer.
+        let ours = sm2.sign(SignAlgorithm::Sm2Dsa, raw, &msg).unwrap();
+        assert_eq!(sm2.sign(SignAlgorithm::Sm2Dsa, raw, &msg).unwrap(), ours);
+        assert!(sm2.verify(SignAlgorithm::Sm2Dsa, raw, &msg, &ours).unwrap());
+    }
 }
