@@ -143,7 +143,7 @@ impl KmsClient {
     }
 
     /// Runs one call: credential, deadline, timeout, error mapping and (for `Retry::Safe`) retries.
-    async fn call<Req, Resp, F, Fut>(
+    pub(crate) async fn call<Req, Resp, F, Fut>(
         &self,
         retry: Retry,
         name: &'static str,

@@ -288,14 +288,17 @@ impl Error {
 fn class_of(code: ErrorCode) -> Option<Code> {
     Some(match code {
         ErrorCode::CmkNotFound => Code::NotFound,
-        ErrorCode::InvalidParameterValue | ErrorCode::InvalidCiphertext => Code::InvalidArgument,
+        ErrorCode::InvalidParameterValue
+        | ErrorCode::InvalidCiphertext
+        | ErrorCode::InvalidKeyUsage => Code::InvalidArgument,
         ErrorCode::AliasAlreadyExists => Code::AlreadyExists,
         ErrorCode::CmkDisabled
         | ErrorCode::CmkArchived
         | ErrorCode::CmkStateNotSupport
         | ErrorCode::CmkShouldBeDisabled
         | ErrorCode::CmkNotPendingDelete
-        | ErrorCode::ExternalCmkCanNotRotate => Code::FailedPrecondition,
+        | ErrorCode::ExternalCmkCanNotRotate
+        | ErrorCode::RotateNotSupported => Code::FailedPrecondition,
         ErrorCode::NotUserCreatedCmk | ErrorCode::UnauthorizedOperation => Code::PermissionDenied,
         ErrorCode::AuthFailure => Code::Unauthenticated,
         ErrorCode::InternalError => Code::Internal,
@@ -450,7 +453,9 @@ mod tests {
         for code in ErrorCode::ALL {
             let e = classify(code);
             let expected = match code {
-                ErrorCode::InvalidParameterValue => matches!(e, Error::InvalidArgument { .. }),
+                ErrorCode::InvalidParameterValue | ErrorCode::InvalidKeyUsage => {
+                    matches!(e, Error::InvalidArgument { .. })
+                }
                 ErrorCode::InvalidCiphertext => matches!(e, Error::InvalidCiphertext { .. }),
                 ErrorCode::AliasAlreadyExists => matches!(e, Error::AliasExists { .. }),
                 ErrorCode::CmkNotFound => matches!(e, Error::NotFound { .. }),
@@ -459,7 +464,8 @@ mod tests {
                 | ErrorCode::CmkStateNotSupport
                 | ErrorCode::CmkShouldBeDisabled
                 | ErrorCode::CmkNotPendingDelete
-                | ErrorCode::ExternalCmkCanNotRotate => {
+                | ErrorCode::ExternalCmkCanNotRotate
+                | ErrorCode::RotateNotSupported => {
                     matches!(e, Error::KeyStateConflict { .. })
                 }
                 ErrorCode::NotUserCreatedCmk | ErrorCode::UnauthorizedOperation => {

@@ -22,6 +22,7 @@
 //! # Ok(()) }
 //! ```
 
+mod asymmetric;
 mod builder;
 mod client;
 mod context;
@@ -29,6 +30,7 @@ mod error;
 mod secret;
 mod types;
 
+pub use asymmetric::{MessageType, PublicKey, SignAlgorithm, Signature};
 pub use builder::{
     AUTHORIZATION_METADATA, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_ENDPOINT,
     DEFAULT_REQUEST_TIMEOUT, RetryPolicy,

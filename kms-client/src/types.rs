@@ -248,7 +248,8 @@ pub struct CreateKeyRequest {
     pub alias: String,
     /// Optional free text (at most 1024 bytes).
     pub description: String,
-    /// Empty means `ENCRYPT_DECRYPT`, the only usage supported.
+    /// Empty means `ENCRYPT_DECRYPT` (a symmetric key); the asymmetric usages
+    /// (`ASYMMETRIC_SIGN_VERIFY_SM2`, `ASYMMETRIC_SIGN_VERIFY_ECC`, ...) make a key pair.
     pub key_usage: String,
 }
 
@@ -264,6 +265,12 @@ impl CreateKeyRequest {
     /// Sets the description.
     pub fn description(mut self, description: impl Into<String>) -> Self {
         self.description = description.into();
+        self
+    }
+
+    /// Sets the key usage (Tencent's spelling, e.g. `ASYMMETRIC_SIGN_VERIFY_ECC`).
+    pub fn key_usage(mut self, key_usage: impl Into<String>) -> Self {
+        self.key_usage = key_usage.into();
         self
     }
 

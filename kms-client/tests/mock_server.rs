@@ -173,6 +173,9 @@ mock_impl! {
     encrypt(EncryptRequest) -> EncryptResponse;
     decrypt(DecryptRequest) -> DecryptResponse;
     re_encrypt(ReEncryptRequest) -> ReEncryptResponse;
+    get_public_key(GetPublicKeyRequest) -> GetPublicKeyResponse;
+    sign(SignRequest) -> SignResponse;
+    verify(VerifyRequest) -> VerifyResponse;
     seed_keys(SeedKeysRequest) -> SeedKeysResponse;
 }
 

@@ -123,8 +123,10 @@ async function test_signature_failures_and_unknown_actions() {
   await expectError("AuthFailure.SignatureFailure", () => client(secretId, "wrong-key").GenerateRandom({ NumberOfBytes: 8 }));
   await expectError("AuthFailure.SecretIdNotFound", () => client("AKIDunknown").GenerateRandom({ NumberOfBytes: 8 }));
   await expectError("InvalidAction", () => kms.request("Fly", {}));
-  const e = await expectError("UnsupportedOperation", () => kms.GetPublicKey({ KeyId: state.key }));
-  assert.match(e.message, /GetPublicKey/);
+  const e = await expectError("UnsupportedOperation", () => kms.ListDataKeys({}));
+  assert.match(e.message, /ListDataKeys/);
+  // A symmetric key has no public key: the asymmetric actions name the usage.
+  await expectError("InvalidParameterValue.InvalidKeyUsage", () => kms.GetPublicKey({ KeyId: state.key }));
 }
 
 const TESTS = [

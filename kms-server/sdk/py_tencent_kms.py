@@ -199,8 +199,116 @@ def test_signature_failures():
 def test_unknown_and_unsupported_actions():
     expect_error('InvalidAction', lambda: kms.call_json('Fly', {}))
     e = expect_error('UnsupportedOperation',
-                     lambda: kms.GetPublicKey(req(models.GetPublicKeyRequest, KeyId=state['key'])))
-    assert 'GetPublicKey' in e.get_message()
+                     lambda: kms.ListDataKeys(req(models.ListDataKeysRequest)))
+    assert 'ListDataKeys' in e.get_message()
+
+
+# (KeyUsage, Algorithm, digest) of every signing key: the SDK signs through us, Python
+# `cryptography` (RSA, ECDSA) and `gmssl` (SM2) verify with the key from GetPublicKey.
+SIGNING = [
+    ('ASYMMETRIC_SIGN_VERIFY_ECC', 'ECC_P256_R1', 'sha256'),
+    ('ASYMMETRIC_SIGN_VERIFY_ECDSA384', 'ECDSA384', 'sha384'),
+    ('ASYMMETRIC_SIGN_VERIFY_RSA_2048', 'RSA_PSS_SHA_256', 'sha256'),
+    ('ASYMMETRIC_SIGN_VERIFY_RSA_2048', 'RSA_PKCS1_SHA_256', 'sha256'),
+    ('ASYMMETRIC_SIGN_VERIFY_SM2', 'SM2DSA', 'sm3'),
+]
+
+
+def independent_verify(alg, public_der, message, signature, digest=False):
+    """Verifies with an implementation that is not ours; `digest`: `message` is the digest."""
+    if alg == 'SM2DSA':
+        from gmssl import sm2
+        v = sm2.CryptSM2(private_key='', public_key='', asn1=True)
+        # The uncompressed point ends the SubjectPublicKeyInfo (gmssl's own "04" strip is unsafe).
+        v.public_key = public_der[-64:].hex()
+        if digest:
+            return bool(v.verify(signature.hex(), message))
+        return bool(v.verify_with_sm3(signature.hex(), message))
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
+    key = serialization.load_der_public_key(public_der)
+    h = hashes.SHA384() if alg == 'ECDSA384' else hashes.SHA256()
+    algo = utils.Prehashed(h) if digest else h
+    try:
+        if alg in ('ECC_P256_R1', 'ECDSA384'):
+            key.verify(signature, message, ec.ECDSA(algo))
+        elif alg == 'RSA_PSS_SHA_256':
+            key.verify(signature, message, padding.PSS(padding.MGF1(hashes.SHA256()), 32), algo)
+        else:
+            key.verify(signature, message, padding.PKCS1v15(), algo)
+        return True
+    except InvalidSignature:
+        return False
+
+
+def sm2_digest(public_der, message):
+    """SM3(Z || M) with the default user id, computed by gmssl."""
+    from gmssl import sm2
+    v = sm2.CryptSM2(private_key='', public_key='')
+    v.public_key = public_der[-64:].hex()
+    return bytes.fromhex(v._sm3_z(message))
+
+
+def test_asymmetric_signatures_cross_check():
+    import hashlib
+    from cryptography.hazmat.primitives import serialization
+    for i, (usage, alg, hname) in enumerate(SIGNING):
+        r = kms.CreateKey(req(models.CreateKeyRequest, Alias=f'sdk-sign-{i}', KeyUsage=usage))
+        assert r.KeyUsage == usage and r.KeyState == 'Enabled', r
+        m = kms.DescribeKey(req(models.DescribeKeyRequest, KeyId=r.KeyId)).KeyMetadata
+        assert m.KeyUsage == usage, m
+        pk = kms.GetPublicKey(req(models.GetPublicKeyRequest, KeyId=r.KeyId))
+        der = base64.b64decode(pk.PublicKey)
+        assert pk.KeyId == r.KeyId
+        assert pk.PublicKeyPem.startswith('-----BEGIN PUBLIC KEY-----\n'), pk.PublicKeyPem
+        if alg != 'SM2DSA':
+            pem_der = serialization.load_pem_public_key(pk.PublicKeyPem.encode()).public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+            assert pem_der == der, alg
+        message = f'document {i} signed by {alg}'.encode()
+
+        def sign(msg, kind):
+            s = kms.SignByAsymmetricKey(req(models.SignByAsymmetricKeyRequest, KeyId=r.KeyId,
+                                            Algorithm=alg, Message=b64(msg), MessageType=kind))
+            return base64.b64decode(s.Signature)
+
+        def verify(msg, sig, kind='RAW'):
+            return kms.VerifyByAsymmetricKey(req(
+                models.VerifyByAsymmetricKeyRequest, KeyId=r.KeyId, Algorithm=alg,
+                Message=b64(msg), SignatureValue=b64(sig), MessageType=kind)).SignatureValid
+
+        sig = sign(message, 'RAW')
+        assert independent_verify(alg, der, message, sig), f'{alg}: RAW signature refused by Python'
+        assert not independent_verify(alg, der, message + b'!', sig), alg
+        assert verify(message, sig) is True, alg
+        assert verify(message + b'!', sig) is False, alg
+        bad = bytearray(sig)
+        bad[len(bad) // 2] ^= 1
+        assert verify(message, bytes(bad)) is False, alg
+        digest = sm2_digest(der, message) if alg == 'SM2DSA' else hashlib.new(hname, message).digest()
+        dsig = sign(digest, 'DIGEST')
+        assert independent_verify(alg, der, digest, dsig, digest=True), f'{alg}: DIGEST signature'
+        # A DIGEST signature is the RAW signature of the message it digests.
+        assert verify(message, dsig) is True, alg
+        assert verify(digest, sig, 'DIGEST') is True, alg
+        expect_error('InvalidParameterValue', lambda: sign(digest[:-1], 'DIGEST'))
+    expect_error('InvalidParameterValue.InvalidKeyUsage', lambda: kms.SignByAsymmetricKey(req(
+        models.SignByAsymmetricKeyRequest, KeyId=state['key'], Algorithm='SM2DSA', Message=b64(b'm'))))
+    expect_error('InvalidParameterValue.InvalidKeyUsage', lambda: kms.GetPublicKey(req(
+        models.GetPublicKeyRequest, KeyId=state['key'])))
+
+
+def test_signatures_made_by_python_verify_here():
+    """Signatures made by `cryptography` with a key we do not hold verify under ours only when
+    they are ours: a foreign key's signature is refused, ours (same message) accepted."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    r = kms.CreateKey(req(models.CreateKeyRequest, Alias='sdk-foreign', KeyUsage='ASYMMETRIC_SIGN_VERIFY_ECC'))
+    foreign = ec.generate_private_key(ec.SECP256R1()).sign(b'm', ec.ECDSA(hashes.SHA256()))
+    v = kms.VerifyByAsymmetricKey(req(models.VerifyByAsymmetricKeyRequest, KeyId=r.KeyId,
+                                      Algorithm='ECC_P256_R1', Message=b64(b'm'), SignatureValue=b64(foreign)))
+    assert v.SignatureValid is False
 
 
 TESTS = [v for k, v in list(globals().items()) if k.startswith('test_')]

@@ -131,11 +131,17 @@ pub enum Action {
     BatchDecrypt,
     /// SeedKeys.
     SeedKeys,
+    /// GetPublicKey.
+    GetPublicKey,
+    /// Sign (Tencent: SignByAsymmetricKey).
+    Sign,
+    /// Verify (Tencent: VerifyByAsymmetricKey).
+    Verify,
 }
 
 impl Action {
     /// Every action, in the order of the gRPC service.
-    pub const ALL: [Self; 25] = [
+    pub const ALL: [Self; 28] = [
         Self::CreateKey,
         Self::DescribeKey,
         Self::ListKeys,
@@ -161,6 +167,9 @@ impl Action {
         Self::BatchGenerateDataKey,
         Self::BatchDecrypt,
         Self::SeedKeys,
+        Self::GetPublicKey,
+        Self::Sign,
+        Self::Verify,
     ];
 
     /// The RPC name, as a policy writes it.
@@ -191,6 +200,9 @@ impl Action {
             Self::BatchGenerateDataKey => "BatchGenerateDataKey",
             Self::BatchDecrypt => "BatchDecrypt",
             Self::SeedKeys => "SeedKeys",
+            Self::GetPublicKey => "GetPublicKey",
+            Self::Sign => "Sign",
+            Self::Verify => "Verify",
         }
     }
 

@@ -41,8 +41,8 @@ pub const SALT_LEN: usize = 32;
 pub const BLOB_MAGIC: [u8; 2] = *b"KB";
 /// Current blob format version.
 pub const BLOB_VERSION: u8 = 1;
-const KEY_ID_OFFSET: usize = BLOB_MAGIC.len() + 1;
-const KEY_VERSION_OFFSET: usize = KEY_ID_OFFSET + 16;
+pub(crate) const KEY_ID_OFFSET: usize = BLOB_MAGIC.len() + 1;
+pub(crate) const KEY_VERSION_OFFSET: usize = KEY_ID_OFFSET + 16;
 const SALT_OFFSET: usize = KEY_VERSION_OFFSET + 4;
 const NONCE_OFFSET: usize = SALT_OFFSET + SALT_LEN;
 /// Bytes of the blob header (everything before the ciphertext).

@@ -31,6 +31,13 @@ pub enum Error {
     /// The key's material was imported (seeded), so the KMS cannot make a new version of it.
     #[error("key {0} has external key material and cannot be rotated")]
     ExternalMaterial(String),
+    /// A key usage that does not exist, or a key whose usage does not allow the call; the message
+    /// says which.
+    #[error("{0}")]
+    KeyUsage(String),
+    /// The key cannot rotate: an asymmetric key has one key pair for life.
+    #[error("key {0} is asymmetric and cannot be rotated")]
+    RotateNotSupported(String),
     /// The alias is already used by another key.
     #[error("alias {0} already exists")]
     AliasExists(String),
@@ -103,6 +110,8 @@ impl Error {
             }
             Error::KeyState { code, .. } => code,
             Error::ExternalMaterial(_) => ErrorCode::ExternalCmkCanNotRotate.as_str(),
+            Error::KeyUsage(_) => ErrorCode::InvalidKeyUsage.as_str(),
+            Error::RotateNotSupported(_) => ErrorCode::RotateNotSupported.as_str(),
             Error::AliasExists(_) => ErrorCode::AliasAlreadyExists.as_str(),
             Error::ServiceKey(_) => ErrorCode::NotUserCreatedCmk.as_str(),
             Error::InvalidCiphertext => ErrorCode::InvalidCiphertext.as_str(),
@@ -118,6 +127,13 @@ impl Error {
             | Error::Io(_)
             | Error::Internal(_) => ErrorCode::InternalError.as_str(),
         }
+    }
+
+    /// A refused use of a key whose usage does not allow `action` (e.g. `"Encrypt"`).
+    pub(crate) fn wrong_usage(key_id: &str, usage: crate::keys::KeyUsage, action: &str) -> Self {
+        Error::KeyUsage(format!(
+            "key {key_id} has KeyUsage {usage}, which does not allow {action}"
+        ))
     }
 
     pub(crate) fn invalid(msg: impl Into<String>) -> Self {

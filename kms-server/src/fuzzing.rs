@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::{
     error::Result,
-    keys::{KEY_USAGE, KeyMetadata, KeyState, ORIGIN_KMS, OWNER_COS, OWNER_USER},
+    keys::{KeyMetadata, KeyState, KeyUsage, ORIGIN_KMS, OWNER_COS, OWNER_USER},
     secret::{KEY_LEN, Key32},
 };
 
@@ -29,7 +29,7 @@ fn existing_key(id: &str, alias: &str, state: KeyState, owner: &str) -> (KeyMeta
         alias: alias.to_owned(),
         description: String::new(),
         state,
-        key_usage: KEY_USAGE.to_owned(),
+        key_usage: KeyUsage::EncryptDecrypt,
         owner: owner.to_owned(),
         origin: ORIGIN_KMS.to_owned(),
         create_time: SEED_NOW - 1,

@@ -14,6 +14,7 @@
 //! See [`root_key`] for the key hierarchy and [`blob`] for the frozen blob format.
 
 pub mod access;
+pub mod asymmetric;
 #[cfg(feature = "grpc")]
 pub mod audit;
 pub mod blob;

@@ -7,6 +7,10 @@
 //!   to another key or version. A verifier sealed under the root key lets a server with the wrong
 //!   root key refuse to start instead of failing on every request.
 //! - A **CMK version** is 32 random bytes (or bytes given by a seed file).
+//! - An **asymmetric CMK** has one version: its private key as PKCS#8 DER, wrapped the same way
+//!   under another label (`"kms/v1/private-key"`), so neither kind of material can be read back as
+//!   the other. The symmetric format is unchanged: stores written before asymmetric keys existed
+//!   open as they did.
 //! - Each ciphertext blob gets its own **message key** derived from a version: see [`crate::blob`].
 
 use std::{
@@ -25,10 +29,11 @@ use zeroize::Zeroizing;
 
 use crate::{
     error::{Error, Result},
-    secret::{KEY_LEN, Key32, NONCE_LEN, TAG_LEN},
+    secret::{KEY_LEN, Key32, NONCE_LEN, SecretBytes, TAG_LEN},
 };
 
 const MATERIAL_AAD_LABEL: &[u8] = b"kms/v1/material";
+const PRIVATE_KEY_AAD_LABEL: &[u8] = b"kms/v1/private-key";
 const ROOT_CHECK_AAD: &[u8] = b"kms/v1/root-key-check";
 const ROOT_CHECK_PLAINTEXT: &[u8] = b"kms root key check";
 
@@ -141,7 +146,8 @@ impl RootKey {
 
     /// Wraps one CMK version's material.
     pub(crate) fn wrap_material(&self, key_id: Uuid, version: u32, material: &Key32) -> Vec<u8> {
-        seal_random_nonce(&self.0, &material_aad(key_id, version), material.expose())
+        let aad = material_aad(MATERIAL_AAD_LABEL, key_id, version);
+        seal_random_nonce(&self.0, &aad, material.expose())
     }
 
     /// Unwraps one CMK version's material; any failure is [`Error::RootKeyMismatch`].
@@ -151,9 +157,32 @@ impl RootKey {
         version: u32,
         wrapped: &[u8],
     ) -> Result<Key32> {
-        let raw = open_random_nonce(&self.0, &material_aad(key_id, version), wrapped)
-            .ok_or(Error::RootKeyMismatch)?;
+        let aad = material_aad(MATERIAL_AAD_LABEL, key_id, version);
+        let raw = open_random_nonce(&self.0, &aad, wrapped).ok_or(Error::RootKeyMismatch)?;
         Key32::from_slice(&raw).ok_or(Error::RootKeyMismatch)
+    }
+
+    /// Wraps an asymmetric CMK's private key (PKCS#8 DER, any length).
+    pub(crate) fn wrap_private_key(
+        &self,
+        key_id: Uuid,
+        version: u32,
+        pkcs8: &SecretBytes,
+    ) -> Vec<u8> {
+        let aad = material_aad(PRIVATE_KEY_AAD_LABEL, key_id, version);
+        seal_random_nonce(&self.0, &aad, pkcs8.expose())
+    }
+
+    /// Unwraps an asymmetric CMK's private key; any failure is [`Error::RootKeyMismatch`].
+    pub(crate) fn unwrap_private_key(
+        &self,
+        key_id: Uuid,
+        version: u32,
+        wrapped: &[u8],
+    ) -> Result<SecretBytes> {
+        let aad = material_aad(PRIVATE_KEY_AAD_LABEL, key_id, version);
+        let mut raw = open_random_nonce(&self.0, &aad, wrapped).ok_or(Error::RootKeyMismatch)?;
+        Ok(SecretBytes::new(std::mem::take(&mut *raw)))
     }
 
     /// A value stored in the database that only this root key opens.
@@ -202,9 +231,10 @@ fn remove_stale_temporaries(path: &Path) {
     }
 }
 
-fn material_aad(key_id: Uuid, version: u32) -> Vec<u8> {
-    let mut aad = Vec::with_capacity(MATERIAL_AAD_LABEL.len() + 20);
-    aad.extend_from_slice(MATERIAL_AAD_LABEL);
+/// `label || key uuid (16) || be32(version)`.
+fn material_aad(label: &[u8], key_id: Uuid, version: u32) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(label.len() + 20);
+    aad.extend_from_slice(label);
     aad.extend_from_slice(key_id.as_bytes());
     aad.extend_from_slice(&version.to_be_bytes());
     aad
@@ -245,6 +275,11 @@ fn open_random_nonce(key: &Key32, aad: &[u8], sealed: &[u8]) -> Option<Zeroizing
 mod tests {
     use super::*;
 
+    /// `nonce || ciphertext || tag` made by Python `cryptography`'s AESGCM (an independent
+    /// implementation) with the AAD layout above: see `material_wrapped_by_earlier_versions_still_opens`.
+    const FROZEN_WRAPPED_MATERIAL: &str = "000102030405060708090a0b42dbb32a475383132de8bfc6b80236a0\
+        bb66ecd442382d6b4c9439e0d48d375f8a7f4dd2ef78247b0537d286c53f2868";
+
     #[test]
     fn material_wrap_binds_key_and_version() {
         let root = RootKey(Key32::random());
@@ -260,6 +295,45 @@ mod tests {
         assert!(RootKey(Key32::random()).unwrap_material(id, 1, &w).is_err());
         assert!(root.verify(&root.verifier()));
         assert!(!RootKey(Key32::random()).verify(&root.verifier()));
+    }
+
+    #[test]
+    fn private_key_wrap_binds_key_version_and_kind() {
+        let root = RootKey(Key32::random());
+        let id = Uuid::parse_str("0f8e4c2a-6b1d-4e3f-9a7b-5c6d7e8f9a0b").unwrap();
+        let pkcs8 = SecretBytes::new((0..=255u8).cycle().take(1218).collect());
+        let w = root.wrap_private_key(id, 1, &pkcs8);
+        assert_eq!(
+            root.unwrap_private_key(id, 1, &w).unwrap().expose(),
+            pkcs8.expose()
+        );
+        for e in [
+            root.unwrap_private_key(id, 2, &w),
+            root.unwrap_private_key(Uuid::new_v4(), 1, &w),
+            RootKey(Key32::random()).unwrap_private_key(id, 1, &w),
+            root.unwrap_private_key(id, 1, &w[..w.len() - 1]),
+        ] {
+            assert!(matches!(e, Err(Error::RootKeyMismatch)), "{e:?}");
+        }
+        // Symmetric material and a private key of 32 bytes do not open as each other.
+        let m = Key32::random();
+        let sym = root.wrap_material(id, 1, &m);
+        assert!(root.unwrap_private_key(id, 1, &sym).is_err());
+        let short = root.wrap_private_key(id, 1, &SecretBytes::new(m.expose().to_vec()));
+        assert!(root.unwrap_material(id, 1, &short).is_err());
+    }
+
+    /// Material wrapped before asymmetric keys existed (a frozen vector: root key 0x07 * 32, key
+    /// id 0f8e4c2a-..., version 3, material 0x5a * 32) still opens.
+    #[test]
+    fn material_wrapped_by_earlier_versions_still_opens() {
+        let root = RootKey(Key32::from_slice(&[7; KEY_LEN]).unwrap());
+        let id = Uuid::parse_str("0f8e4c2a-6b1d-4e3f-9a7b-5c6d7e8f9a0b").unwrap();
+        let wrapped = hex::decode(FROZEN_WRAPPED_MATERIAL).unwrap();
+        assert_eq!(
+            root.unwrap_material(id, 3, &wrapped).unwrap().expose(),
+            &[0x5a; KEY_LEN]
+        );
     }
 
     #[test]

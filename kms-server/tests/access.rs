@@ -40,7 +40,8 @@ identities:
             BatchGenerateDataKey, BatchDecrypt, GetDefaultKey, DescribeKey, ListKeys,
             EnableKey, DisableKey, ScheduleKeyDeletion, CancelKeyDeletion, ArchiveKey,
             CancelKeyArchive, UpdateAlias, UpdateKeyDescription, EnableKeyRotation,
-            DisableKeyRotation, GetKeyRotationStatus, RotateKey, CreateKey, SeedKeys]
+            DisableKeyRotation, GetKeyRotationStatus, RotateKey, CreateKey, SeedKeys,
+            GetPublicKey, Sign, Verify]
     keys: {storage_keys}
   - name: reader
     token_sha256: "{}"
@@ -355,6 +356,33 @@ async fn call(
                 t,
                 pb::SeedKeysRequest {
                     document: "keys: []\n".to_owned(),
+                },
+            )))
+            .await
+        }
+        Action::GetPublicKey => {
+            done(c.get_public_key(with(t, pb::GetPublicKeyRequest { key_id: id() }))).await
+        }
+        Action::Sign => {
+            done(c.sign(with(
+                t,
+                pb::SignRequest {
+                    key_id: id(),
+                    algorithm: "SM2DSA".to_owned(),
+                    message: b"m".to_vec(),
+                    ..Default::default()
+                },
+            )))
+            .await
+        }
+        Action::Verify => {
+            done(c.verify(with(
+                t,
+                pb::VerifyRequest {
+                    key_id: id(),
+                    algorithm: "SM2DSA".to_owned(),
+                    message: b"m".to_vec(),
+                    ..Default::default()
                 },
             )))
             .await

@@ -370,13 +370,13 @@ async fn requests_that_are_not_calls_have_their_code() {
         post(s.addr, "decrypt", &json!({}), &d).await.code(),
         "InvalidAction"
     );
-    let a = post(s.addr, "GetPublicKey", &json!({"KeyId": "x"}), &d).await;
+    let a = post(s.addr, "AsymmetricRsaDecrypt", &json!({"KeyId": "x"}), &d).await;
     assert_eq!(a.code(), "UnsupportedOperation");
     assert!(
         a.body["Response"]["Error"]["Message"]
             .as_str()
             .unwrap()
-            .contains("GetPublicKey")
+            .contains("AsymmetricRsaDecrypt")
     );
     let a = send(
         s.addr,
@@ -1258,4 +1258,154 @@ async fn service_actions_answer_fixed_facts_and_get_lists_fold() {
     );
     let a = raw(s.addr, head.as_bytes(), b"").await;
     assert_eq!(a.ok()["KeyMetadatas"][0]["Alias"], "get-list");
+}
+
+/// The asymmetric actions with the SDK's field names, and each refusal with its exact code.
+#[tokio::test]
+async fn asymmetric_actions_answer_with_tencent_fields_and_codes() {
+    let s = start(ServerOptions::default()).await; // development mode: signatures unchecked
+    let a = s.addr;
+    let created = ok(
+        a,
+        "CreateKey",
+        json!({"Alias": "signer", "KeyUsage": "ASYMMETRIC_SIGN_VERIFY_ECC"}),
+    )
+    .await;
+    assert_eq!(created["KeyUsage"], "ASYMMETRIC_SIGN_VERIFY_ECC");
+    let key = created["KeyId"].as_str().unwrap().to_owned();
+    let m = &ok(a, "DescribeKey", json!({"KeyId": key})).await["KeyMetadata"];
+    assert_eq!(m["KeyUsage"], "ASYMMETRIC_SIGN_VERIFY_ECC");
+    let listed = ok(
+        a,
+        "ListKeyDetail",
+        json!({"KeyUsage": "ASYMMETRIC_SIGN_VERIFY_ECC"}),
+    )
+    .await;
+    assert_eq!(listed["TotalCount"], 1);
+    assert_eq!(listed["KeyMetadatas"][0]["KeyId"], key.as_str());
+    let public = ok(a, "GetPublicKey", json!({"KeyId": "alias/signer"})).await;
+    assert_eq!(public["KeyId"], key.as_str());
+    let der = STANDARD
+        .decode(public["PublicKey"].as_str().unwrap())
+        .unwrap();
+    let pem = public["PublicKeyPem"].as_str().unwrap();
+    assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----\n"), "{pem}");
+    let pem_body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    assert_eq!(STANDARD.decode(pem_body).unwrap(), der);
+
+    let msg = STANDARD.encode(b"hello");
+    let signed = ok(
+        a,
+        "SignByAsymmetricKey",
+        json!({"KeyId": key, "Algorithm": "ECC_P256_R1", "Message": msg}),
+    )
+    .await;
+    let sig = signed["Signature"].as_str().unwrap().to_owned();
+    let verify = |message: String, signature: String| {
+        let key = key.clone();
+        async move {
+            ok(
+                a,
+                "VerifyByAsymmetricKey",
+                json!({"KeyId": key, "Algorithm": "ECC_P256_R1", "Message": message,
+                       "SignatureValue": signature, "MessageType": "RAW"}),
+            )
+            .await["SignatureValid"]
+                .clone()
+        }
+    };
+    assert_eq!(verify(msg.clone(), sig.clone()).await, true);
+    assert_eq!(verify(STANDARD.encode(b"hellO"), sig.clone()).await, false);
+    let mut bad = STANDARD.decode(&sig).unwrap();
+    *bad.last_mut().unwrap() ^= 1;
+    assert_eq!(verify(msg.clone(), STANDARD.encode(bad)).await, false);
+
+    let sym = ok(a, "CreateKey", json!({"Alias": "sym"})).await["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refusals = [
+        (
+            "SignByAsymmetricKey",
+            json!({"KeyId": key, "Algorithm": "ECC_P256_R1", "Message": msg, "MessageType": "HASH"}),
+            "InvalidParameterValue",
+        ),
+        (
+            "SignByAsymmetricKey",
+            json!({"KeyId": key, "Algorithm": "ECC_P256_R1", "Message": "%%"}),
+            "InvalidParameterValue",
+        ),
+        (
+            "SignByAsymmetricKey",
+            json!({"KeyId": key, "Algorithm": "ECC_P256_R1", "Message": msg, "MessageType": "DIGEST"}),
+            "InvalidParameterValue",
+        ),
+        (
+            "SignByAsymmetricKey",
+            json!({"KeyId": key, "Algorithm": "SM2DSA", "Message": msg}),
+            "InvalidParameterValue",
+        ),
+        (
+            "SignByAsymmetricKey",
+            json!({"KeyId": key, "Message": msg}),
+            "MissingParameter",
+        ),
+        (
+            "SignByAsymmetricKey",
+            json!({"KeyId": sym, "Algorithm": "ECC_P256_R1", "Message": msg}),
+            "InvalidParameterValue.InvalidKeyUsage",
+        ),
+        (
+            "GetPublicKey",
+            json!({"KeyId": sym}),
+            "InvalidParameterValue.InvalidKeyUsage",
+        ),
+        (
+            "VerifyByAsymmetricKey",
+            json!({"KeyId": key, "Algorithm": "ECC_P256_R1", "Message": msg}),
+            "MissingParameter",
+        ),
+        (
+            "Encrypt",
+            json!({"KeyId": key, "Plaintext": msg}),
+            "InvalidParameterValue.InvalidKeyUsage",
+        ),
+        (
+            "GenerateDataKey",
+            json!({"KeyId": key, "KeySpec": "AES_256"}),
+            "InvalidParameterValue.InvalidKeyUsage",
+        ),
+        (
+            "EnableKeyRotation",
+            json!({"KeyId": key}),
+            "UnsupportedOperation.RotateNotSupported",
+        ),
+        (
+            "RotateKey",
+            json!({"KeyId": key}),
+            "UnsupportedOperation.RotateNotSupported",
+        ),
+        (
+            "GetPublicKey",
+            json!({"KeyId": "00000000-0000-0000-0000-000000000000"}),
+            "ResourceUnavailable.CmkNotFound",
+        ),
+    ];
+    for (action, params, want) in refusals {
+        assert_eq!(
+            code(a, action, params.clone()).await,
+            want,
+            "{action} {params}"
+        );
+    }
+    ok(a, "DisableKey", json!({"KeyId": key})).await;
+    assert_eq!(
+        code(a, "GetPublicKey", json!({"KeyId": key})).await,
+        "ResourceUnavailable.CmkStateNotSupport"
+    );
+    let algorithms = ok(a, "ListAlgorithms", json!({})).await;
+    assert_eq!(
+        algorithms["AsymmetricSignVerifyAlgorithms"][0],
+        json!({"KeyUsage": "ASYMMETRIC_SIGN_VERIFY_SM2", "Algorithm": "SM2DSA"})
+    );
 }

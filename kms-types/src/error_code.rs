@@ -36,6 +36,11 @@ pub enum ErrorCode {
     ExternalCmkCanNotRotate,
     /// `UnsupportedOperation.NotUserCreatedCmk`: the key is owned by a service.
     NotUserCreatedCmk,
+    /// `InvalidParameterValue.InvalidKeyUsage`: a key usage that does not exist, or a key whose
+    /// usage does not allow the call (Encrypt with a signing key, Sign with a symmetric key).
+    InvalidKeyUsage,
+    /// `UnsupportedOperation.RotateNotSupported`: the key cannot rotate (an asymmetric key).
+    RotateNotSupported,
     /// `InternalError`: a server fault.
     InternalError,
     /// `AuthFailure`: the call carries no credential, or one no identity of the policy holds
@@ -52,7 +57,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 17] = [
         Self::InvalidParameterValue,
         Self::InvalidCiphertext,
         Self::AliasAlreadyExists,
@@ -64,6 +69,8 @@ impl ErrorCode {
         Self::CmkNotPendingDelete,
         Self::ExternalCmkCanNotRotate,
         Self::NotUserCreatedCmk,
+        Self::InvalidKeyUsage,
+        Self::RotateNotSupported,
         Self::InternalError,
         Self::AuthFailure,
         Self::UnauthorizedOperation,
@@ -84,6 +91,8 @@ impl ErrorCode {
             Self::CmkNotPendingDelete => "ResourceUnavailable.CmkNotPendingDelete",
             Self::ExternalCmkCanNotRotate => "UnsupportedOperation.ExternalCmkCanNotRotate",
             Self::NotUserCreatedCmk => "UnsupportedOperation.NotUserCreatedCmk",
+            Self::InvalidKeyUsage => "InvalidParameterValue.InvalidKeyUsage",
+            Self::RotateNotSupported => "UnsupportedOperation.RotateNotSupported",
             Self::InternalError => "InternalError",
             Self::AuthFailure => "AuthFailure",
             Self::UnauthorizedOperation => "UnauthorizedOperation",
@@ -125,6 +134,8 @@ mod tests {
                 "ResourceUnavailable.CmkNotPendingDelete",
                 "UnsupportedOperation.ExternalCmkCanNotRotate",
                 "UnsupportedOperation.NotUserCreatedCmk",
+                "InvalidParameterValue.InvalidKeyUsage",
+                "UnsupportedOperation.RotateNotSupported",
                 "InternalError",
                 "AuthFailure",
                 "UnauthorizedOperation",

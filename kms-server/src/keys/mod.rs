@@ -1,16 +1,15 @@
-//! The key model: states and what each allows ([`KeyState::next`]), metadata, owners and origins,
-//! and the rules on the fields a caller chooses (alias, description). The rules live here, with the
-//! types they check, so every path that names a key (the API, a seed document) checks it the same
-//! way.
+//! The key model: states and what each allows ([`KeyState::next`]), usages ([`KeyUsage`]),
+//! metadata, owners and origins, and the rules on the fields a caller chooses (alias,
+//! description). The rules live here, with the types they check, so every path that names a key
+//! (the API, a seed document) checks it the same way.
 
 mod state;
+mod usage;
 
 use uuid::Uuid;
 
 pub use state::{KeyAction, KeyState, Refusal};
-
-/// The only key usage of a symmetric CMK.
-pub const KEY_USAGE: &str = "ENCRYPT_DECRYPT";
+pub use usage::{KeySpec, KeyUsage};
 /// Owner of keys created through the API.
 pub const OWNER_USER: &str = "user";
 /// Owner of the service keys COS uses.
@@ -36,8 +35,8 @@ pub struct KeyMetadata {
     pub description: String,
     /// Lifecycle state.
     pub state: KeyState,
-    /// Always [`KEY_USAGE`].
-    pub key_usage: String,
+    /// What the key is for; fixed at creation.
+    pub key_usage: KeyUsage,
     /// [`OWNER_USER`] or the owning service.
     pub owner: String,
     /// [`ORIGIN_KMS`] or [`ORIGIN_EXTERNAL`].

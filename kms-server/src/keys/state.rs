@@ -49,6 +49,9 @@ pub enum KeyAction {
     Encrypt,
     /// Opening a ciphertext: Decrypt, ReEncrypt's source.
     Decrypt,
+    /// A use of an asymmetric key's pair: GetPublicKey, Sign, Verify, asymmetric decryption.
+    /// Tencent allows them on an Enabled key only, and names no state in its refusal.
+    UseKeyPair,
 }
 
 /// Why a state refuses an action, named after the Tencent error it is answered with
@@ -95,7 +98,9 @@ impl KeyState {
             // Tencent refuses renaming a key that is scheduled for deletion.
             (A::UpdateAlias | A::UpdateDescription, S::PendingDelete) => Err(R::CmkStateNotSupport),
             (A::UpdateAlias | A::UpdateDescription | A::DisableRotation, s) => Ok(s),
-            (A::EnableRotation | A::Rotate | A::Encrypt, S::Enabled) => Ok(S::Enabled),
+            (A::EnableRotation | A::Rotate | A::Encrypt | A::UseKeyPair, S::Enabled) => {
+                Ok(S::Enabled)
+            }
             (A::Decrypt, s @ (S::Enabled | S::Archived)) => Ok(s),
             (A::Encrypt | A::Decrypt, S::Disabled) => Err(R::CmkDisabled),
             (A::Encrypt, S::Archived) => Err(R::CmkArchived),
@@ -107,7 +112,8 @@ impl KeyState {
                 | A::EnableRotation
                 | A::Rotate
                 | A::Encrypt
-                | A::Decrypt,
+                | A::Decrypt
+                | A::UseKeyPair,
                 _,
             ) => Err(R::CmkStateNotSupport),
         }
@@ -153,7 +159,7 @@ impl KeyState {
 
 impl KeyAction {
     /// Every action.
-    pub const ALL: [KeyAction; 13] = [
+    pub const ALL: [KeyAction; 14] = [
         KeyAction::Enable,
         KeyAction::Disable,
         KeyAction::ScheduleDeletion,
@@ -167,6 +173,7 @@ impl KeyAction {
         KeyAction::Rotate,
         KeyAction::Encrypt,
         KeyAction::Decrypt,
+        KeyAction::UseKeyPair,
     ];
 }
 
@@ -200,7 +207,7 @@ mod tests {
             CmkArchived as Arch, CmkDisabled as Dis, CmkNotPendingDelete as Npd,
             CmkShouldBeDisabled as Sbd, CmkStateNotSupport as Nsp,
         };
-        let table: [(KeyAction, [Result<KeyState, Refusal>; 5]); 13] = [
+        let table: [(KeyAction, [Result<KeyState, Refusal>; 5]); 14] = [
             (A::Enable, [Ok(En), Ok(En), Err(Nsp), Err(Nsp), Err(Nsp)]),
             (A::Disable, [Ok(Di), Ok(Di), Err(Nsp), Err(Nsp), Err(Nsp)]),
             (
@@ -250,6 +257,10 @@ mod tests {
                 [Ok(En), Err(Dis), Err(Nsp), Err(Nsp), Err(Arch)],
             ),
             (A::Decrypt, [Ok(En), Err(Dis), Err(Nsp), Err(Nsp), Ok(Ar)]),
+            (
+                A::UseKeyPair,
+                [Ok(En), Err(Nsp), Err(Nsp), Err(Nsp), Err(Nsp)],
+            ),
         ];
         assert_eq!(
             table.map(|(a, _)| a),

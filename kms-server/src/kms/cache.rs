@@ -2,27 +2,44 @@
 //! index, the listing order and per-class counters. It is what makes the cryptographic calls free
 //! of the store; the [`Kms`](super::Kms) keeps it in step with every write.
 
-use std::collections::{BTreeSet, HashMap};
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::Arc,
+};
 
 use uuid::Uuid;
 
 use crate::{
+    asymmetric::PrivateKey,
     error::{Error, Result},
     keys::{self, KeyMetadata, KeyState},
     secret::Key32,
 };
 
-/// One cached key: its metadata and its versions' material.
+/// A key's unwrapped material.
+#[derive(Clone)]
+pub(crate) enum Material {
+    /// A symmetric key's versions; index `v - 1` holds version `v`.
+    Versions(Vec<Key32>),
+    /// An asymmetric key's one key pair (version 1, for life).
+    KeyPair(Arc<PrivateKey>),
+}
+
+/// One cached key: its metadata and its material.
 pub(crate) struct Entry {
     meta: KeyMetadata,
-    /// Index `v - 1` holds version `v`.
-    versions: Vec<Key32>,
+    material: Material,
 }
 
 impl Entry {
-    /// A key with its versions, oldest first.
+    /// A symmetric key with its versions, oldest first.
     pub(crate) fn new(meta: KeyMetadata, versions: Vec<Key32>) -> Self {
-        Self { meta, versions }
+        Self::with_material(meta, Material::Versions(versions))
+    }
+
+    /// A key with its material.
+    pub(crate) fn with_material(meta: KeyMetadata, material: Material) -> Self {
+        Self { meta, material }
     }
 
     /// The key's metadata.
@@ -30,21 +47,46 @@ impl Entry {
         &self.meta
     }
 
-    /// Every version's material, oldest first (index `v - 1` holds version `v`).
-    pub(crate) fn versions(&self) -> &[Key32] {
-        &self.versions
+    /// The key's material.
+    pub(crate) fn material(&self) -> &Material {
+        &self.material
     }
 
-    /// The material of version `version`, if the key has it.
+    /// Every symmetric version's material, oldest first (index `v - 1` holds version `v`); none
+    /// for an asymmetric key.
+    pub(crate) fn versions(&self) -> &[Key32] {
+        match &self.material {
+            Material::Versions(v) => v,
+            Material::KeyPair(_) => &[],
+        }
+    }
+
+    /// How many versions the key has in the store.
+    pub(crate) fn version_count(&self) -> usize {
+        match &self.material {
+            Material::Versions(v) => v.len(),
+            Material::KeyPair(_) => 1,
+        }
+    }
+
+    /// The key pair of an asymmetric key.
+    pub(crate) fn key_pair(&self) -> Option<&Arc<PrivateKey>> {
+        match &self.material {
+            Material::KeyPair(k) => Some(k),
+            Material::Versions(_) => None,
+        }
+    }
+
+    /// The symmetric material of version `version`, if the key has it.
     pub(crate) fn version(&self, version: u32) -> Option<&Key32> {
         version
             .checked_sub(1)
-            .and_then(|i| self.versions.get(usize::try_from(i).ok()?))
+            .and_then(|i| self.versions().get(usize::try_from(i).ok()?))
     }
 
-    /// The newest version's material.
+    /// The newest symmetric version's material.
     pub(crate) fn current(&self) -> Result<&Key32> {
-        self.versions
+        self.versions()
             .last()
             .ok_or_else(|| Error::Internal(format!("key {} has no version", self.meta.key_id)))
     }

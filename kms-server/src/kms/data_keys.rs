@@ -400,7 +400,15 @@ fn seal_in(c: &Cache, name: &str, context: &EncryptionContext, plaintext: &[u8])
 
 /// Seals under a resolved key's current version.
 fn seal_entry(e: &Entry, context: &EncryptionContext, plaintext: &[u8]) -> Result<Sealed> {
-    next_state(e.meta(), KeyAction::Encrypt)?;
+    let m = e.meta();
+    if !m.key_usage.is_symmetric() {
+        return Err(Error::wrong_usage(
+            &m.key_id.to_string(),
+            m.key_usage,
+            "Encrypt, GenerateDataKey or ReEncrypt",
+        ));
+    }
+    next_state(m, KeyAction::Encrypt)?;
     let header = BlobHeader {
         key_id: e.meta().key_id,
         key_version: e.meta().current_key_version,

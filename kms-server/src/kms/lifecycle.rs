@@ -2,14 +2,17 @@
 //! [`KeyState::next`]'s table), UpdateAlias, UpdateKeyDescription and rotation. Their limits live
 //! here, with the calls they bound.
 
+use std::sync::Arc;
+
 use uuid::Uuid;
 
-use super::{Kms, deadlines::rotated, step};
+use super::{Kms, cache::Material, deadlines::rotated, step};
 use crate::{
+    asymmetric::PrivateKey,
     clock::DAY_SECS,
     error::{Error, Result},
     keys::{
-        self, KEY_USAGE, KeyAction, KeyMetadata, KeyState, ORIGIN_KMS, OWNER_USER, validate_alias,
+        self, KeyAction, KeyMetadata, KeyState, KeyUsage, ORIGIN_KMS, OWNER_USER, validate_alias,
         validate_description,
     },
     secret::Key32,
@@ -71,8 +74,13 @@ fn user_only(m: &KeyMetadata) -> Result<()> {
     Ok(())
 }
 
-/// Refuses a rotation of a key whose material was imported (the KMS cannot make a new version).
+/// Refuses a rotation of an asymmetric key (one key pair for life: Tencent answers
+/// `UnsupportedOperation.RotateNotSupported`) or of a key whose material was imported (the KMS
+/// cannot make a new version).
 fn own_material(m: &KeyMetadata) -> Result<()> {
+    if !m.key_usage.is_symmetric() {
+        return Err(Error::RotateNotSupported(m.key_id.to_string()));
+    }
     if m.origin != ORIGIN_KMS {
         return Err(Error::ExternalMaterial(m.key_id.to_string()));
     }
@@ -84,7 +92,8 @@ fn invalid_field(e: keys::InvalidField) -> Error {
 }
 
 impl Kms {
-    /// CreateKey: a new Enabled user key with one version.
+    /// CreateKey: a new Enabled user key with one version; `key_usage` is Tencent's spelling of a
+    /// [`KeyUsage`] (empty: [`KeyUsage::DEFAULT`]). An asymmetric key gets a fresh key pair.
     pub fn create_key(
         &self,
         alias: &str,
@@ -94,17 +103,27 @@ impl Kms {
         let alias = keys::bare_alias(alias);
         validate_alias(alias, false).map_err(invalid_field)?;
         validate_description(description).map_err(invalid_field)?;
-        if !key_usage.is_empty() && key_usage != KEY_USAGE {
-            return Err(Error::invalid(format!(
-                "key_usage must be {KEY_USAGE}, got {key_usage:?}"
-            )));
-        }
+        let usage = if key_usage.is_empty() {
+            KeyUsage::DEFAULT
+        } else {
+            KeyUsage::parse(key_usage).ok_or_else(|| {
+                let known: Vec<&str> = KeyUsage::ALL.iter().map(|u| u.as_str()).collect();
+                Error::KeyUsage(format!(
+                    "key_usage must be one of {known:?}, got {key_usage:?}"
+                ))
+            })?
+        };
+        // A key pair is made before the write lock: RSA generation takes tens of milliseconds.
+        let material = match usage.key_spec() {
+            None => Material::Versions(vec![Key32::random()]),
+            Some(spec) => Material::KeyPair(Arc::new(PrivateKey::generate(spec)?)),
+        };
         let _w = self.lock_write()?;
         if self.read().alias_holder(alias).is_some() {
             return Err(Error::AliasExists(alias.to_owned()));
         }
-        let meta = self.new_metadata(alias, description, OWNER_USER);
-        self.persist_new(meta.clone(), vec![Key32::random()])?;
+        let meta = self.new_metadata(alias, description, OWNER_USER, usage);
+        self.persist_new(meta.clone(), material)?;
         Ok(meta)
     }
 
@@ -369,11 +388,20 @@ mod tests {
     const SHOULD_BE_DISABLED: &str = "ResourceUnavailable.CmkShouldBeDisabled";
     const NOT_PENDING_DELETE: &str = "ResourceUnavailable.CmkNotPendingDelete";
 
-    /// Puts a fresh key (rotation on, one blob sealed while Enabled) into `state`.
-    fn key_in(kms: &Kms, name: &str, state: KeyState) -> Vec<u8> {
-        kms.create_key(name, "", "").unwrap();
-        kms.enable_key_rotation(name, 30).unwrap();
-        let blob = kms.encrypt(name, b"sealed while enabled", "").unwrap();
+    /// Puts a fresh key (rotation on, one blob sealed while Enabled) into `state`; for
+    /// [`KeyAction::UseKeyPair`], an ECC signing key instead (no rotation, no blob).
+    fn key_in(kms: &Kms, name: &str, state: KeyState, action: KeyAction) -> Vec<u8> {
+        let blob = if action == KeyAction::UseKeyPair {
+            kms.create_key(name, "", "ASYMMETRIC_SIGN_VERIFY_ECC")
+                .unwrap();
+            Vec::new()
+        } else {
+            kms.create_key(name, "", "").unwrap();
+            kms.enable_key_rotation(name, 30).unwrap();
+            kms.encrypt(name, b"sealed while enabled", "")
+                .unwrap()
+                .ciphertext_blob
+        };
         match state {
             KeyState::Enabled => {}
             KeyState::Disabled => kms.disable_key(name).unwrap(),
@@ -392,7 +420,7 @@ mod tests {
             }
         }
         assert_eq!(kms.describe_key(name).unwrap().state, state);
-        blob.ciphertext_blob
+        blob
     }
 
     /// Runs `action` on `name` through the Kms's public call for it.
@@ -411,6 +439,7 @@ mod tests {
             KeyAction::Rotate => kms.rotate_key(name).map(drop),
             KeyAction::Encrypt => kms.encrypt(name, b"x", "").map(drop),
             KeyAction::Decrypt => kms.decrypt(blob, "").map(drop),
+            KeyAction::UseKeyPair => kms.get_public_key(name).map(drop),
         }
     }
 
@@ -423,7 +452,7 @@ mod tests {
             Archived as Ar, Disabled as Di, Enabled as En, PendingDelete as Pd, PendingImport as Pi,
         };
         const STATES: [KeyState; 5] = [En, Di, Pd, Pi, Ar];
-        let expected: [(KeyAction, [Result<KeyState, &str>; 5]); 13] = [
+        let expected: [(KeyAction, [Result<KeyState, &str>; 5]); 14] = [
             (
                 KeyAction::Enable,
                 [
@@ -536,6 +565,16 @@ mod tests {
                     Ok(Ar),
                 ],
             ),
+            (
+                KeyAction::UseKeyPair,
+                [
+                    Ok(En),
+                    Err(NOT_SUPPORTED),
+                    Err(NOT_SUPPORTED),
+                    Err(NOT_SUPPORTED),
+                    Err(NOT_SUPPORTED),
+                ],
+            ),
         ];
         assert_eq!(expected.map(|(a, _)| a), KeyAction::ALL);
         assert_eq!(STATES, KeyState::ALL);
@@ -546,7 +585,7 @@ mod tests {
         for (i, (action, row)) in expected.into_iter().enumerate() {
             for (j, (state, want)) in STATES.into_iter().zip(row).enumerate() {
                 let name = format!("k{i}-{j}");
-                let blob = key_in(&kms, &name, state);
+                let blob = key_in(&kms, &name, state, action);
                 clock.advance(DAY_SECS);
                 let now = clock.now();
                 let before = kms.describe_key(&name).unwrap();
@@ -712,10 +751,10 @@ mod tests {
     fn keys_are_counted_by_state_for_the_metrics() {
         let dir = tempfile::tempdir().unwrap();
         let kms = open(dir.path(), Arc::new(ManualClock::new(T0)));
-        key_in(&kms, "a", KeyState::Disabled);
-        key_in(&kms, "b", KeyState::Disabled);
-        key_in(&kms, "c", KeyState::Archived);
-        key_in(&kms, "d", KeyState::Enabled);
+        key_in(&kms, "a", KeyState::Disabled, KeyAction::Encrypt);
+        key_in(&kms, "b", KeyState::Disabled, KeyAction::Encrypt);
+        key_in(&kms, "c", KeyState::Archived, KeyAction::Encrypt);
+        key_in(&kms, "d", KeyState::Enabled, KeyAction::Encrypt);
         assert_eq!(
             kms.count_keys_by_state(),
             [

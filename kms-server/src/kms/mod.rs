@@ -11,6 +11,7 @@
 //! This module holds the [`Kms`] itself and the plumbing its parts share; each part adds its
 //! calls to [`Kms`] from its own file.
 
+pub mod asymmetric;
 mod cache;
 pub mod data_keys;
 mod deadlines;
@@ -31,11 +32,12 @@ use std::{
 
 use uuid::Uuid;
 
-use self::cache::{Cache, Entry};
+use self::cache::{Cache, Entry, Material};
 use crate::{
+    asymmetric::PrivateKey,
     clock::{Clock, SystemClock},
     error::{Error, Result},
-    keys::{KEY_USAGE, KeyAction, KeyMetadata, KeyState, ORIGIN_KMS, OWNER_COS, Refusal},
+    keys::{KeyAction, KeyMetadata, KeyState, KeyUsage, ORIGIN_KMS, OWNER_COS, Refusal},
     root_key::RootKey,
     secret::Key32,
     store::{
@@ -145,12 +147,8 @@ impl Kms {
             return Err(Error::RootKeyMismatch);
         }
         let mut cache = Cache::default();
-        for StoredKey { meta, versions } in store.load_all()? {
-            let versions = versions
-                .iter()
-                .map(|v| root.unwrap_material(meta.key_id, v.version, &v.wrapped))
-                .collect::<Result<Vec<_>>>()?;
-            cache.insert(Entry::new(meta, versions));
+        for stored in store.load_all()? {
+            cache.insert(unwrap_stored(&root, stored)?);
         }
         // Only a root key that opened every stored version may (re)write the verifier.
         if verifier.is_none() {
@@ -202,9 +200,10 @@ impl Kms {
         let id = match orphan {
             Some(id) => id,
             None => {
-                let meta = self.new_metadata(alias, description, OWNER_COS);
+                let meta =
+                    self.new_metadata(alias, description, OWNER_COS, KeyUsage::EncryptDecrypt);
                 let id = meta.key_id;
-                self.persist_new(meta, vec![Key32::random()])?;
+                self.persist_new(meta, Material::Versions(vec![Key32::random()]))?;
                 id
             }
         };
@@ -257,13 +256,19 @@ impl Kms {
         self.store_accesses.load(Ordering::Relaxed)
     }
 
-    fn new_metadata(&self, alias: &str, description: &str, owner: &str) -> KeyMetadata {
+    fn new_metadata(
+        &self,
+        alias: &str,
+        description: &str,
+        owner: &str,
+        key_usage: KeyUsage,
+    ) -> KeyMetadata {
         KeyMetadata {
             key_id: Uuid::new_v4(),
             alias: alias.to_owned(),
             description: description.to_owned(),
             state: KeyState::Enabled,
-            key_usage: KEY_USAGE.to_owned(),
+            key_usage,
             owner: owner.to_owned(),
             origin: ORIGIN_KMS.to_owned(),
             create_time: self.now(),
@@ -285,20 +290,25 @@ impl Kms {
         }
     }
 
-    /// Writes a brand-new key with its versions, then caches it. Caller holds the write lock.
-    fn persist_new(&self, meta: KeyMetadata, versions: Vec<Key32>) -> Result<()> {
+    /// Writes a brand-new key with its material, then caches it. Caller holds the write lock.
+    fn persist_new(&self, meta: KeyMetadata, material: Material) -> Result<()> {
         let now = self.now();
-        let stored = StoredKey {
-            versions: versions
+        let versions = match &material {
+            Material::Versions(versions) => versions
                 .iter()
                 .zip(1u32..)
                 .map(|(m, v)| self.wrap(meta.key_id, v, m, now))
                 .collect(),
-            meta,
+            Material::KeyPair(key) => vec![StoredVersion {
+                version: 1,
+                wrapped: self.root.wrap_private_key(meta.key_id, 1, key.pkcs8()),
+                create_time: now,
+            }],
         };
+        let stored = StoredKey { versions, meta };
         self.store().insert_key(&stored)?;
         let meta = stored.meta;
-        self.apply(|c| c.insert(Entry::new(meta, versions)));
+        self.apply(|c| c.insert(Entry::with_material(meta, material)));
         Ok(())
     }
 
@@ -312,10 +322,10 @@ impl Kms {
     ) -> Result<KeyMetadata> {
         self.expire_due(name)?;
         let _w = self.lock_write()?;
-        let (before, mut versions) = {
+        let (before, mut material) = {
             let c = self.read();
             let e = c.resolve(name)?;
-            (e.meta().clone(), e.versions().to_vec())
+            (e.meta().clone(), e.material().clone())
         };
         let now = self.now();
         let mut meta = before.clone();
@@ -324,12 +334,15 @@ impl Kms {
             return Ok(meta);
         }
         if add_version {
-            let material = Key32::random();
+            let Material::Versions(versions) = &mut material else {
+                return Err(Error::RotateNotSupported(meta.key_id.to_string()));
+            };
+            let new = Key32::random();
             let v = meta.current_key_version + 1;
             meta.current_key_version = v;
             let added = self
                 .store()
-                .add_version(&meta, &self.wrap(meta.key_id, v, &material, now));
+                .add_version(&meta, &self.wrap(meta.key_id, v, &new, now));
             if let Err(Error::Conflict(_)) = &added {
                 // Another replica rotated this key since the last resync: take its change in now,
                 // so that the caller's retry picks the next free number.
@@ -338,12 +351,12 @@ impl Kms {
                 }
             }
             added?;
-            versions.push(material);
+            versions.push(new);
         } else {
             self.store().update_key(&meta)?;
         }
         let cached = meta.clone();
-        self.apply(|c| c.insert(Entry::new(cached, versions)));
+        self.apply(|c| c.insert(Entry::with_material(cached, material)));
         Ok(meta)
     }
 
@@ -363,6 +376,38 @@ impl Kms {
             .version(version)
             .map(|k| k.expose().to_vec())
     }
+}
+
+/// A stored key with its material unwrapped by `root` (and an asymmetric key's PKCS#8 parsed).
+/// Any failure to open is [`Error::RootKeyMismatch`]; an asymmetric key must have exactly one
+/// version.
+fn unwrap_stored(root: &RootKey, StoredKey { meta, versions }: StoredKey) -> Result<Entry> {
+    let material = match meta.key_usage.key_spec() {
+        None => Material::Versions(
+            versions
+                .iter()
+                .map(|v| root.unwrap_material(meta.key_id, v.version, &v.wrapped))
+                .collect::<Result<Vec<_>>>()?,
+        ),
+        Some(spec) => {
+            let [v] = versions.as_slice() else {
+                return Err(Error::Internal(format!(
+                    "asymmetric key {} has {} versions in the store, not 1",
+                    meta.key_id,
+                    versions.len()
+                )));
+            };
+            let pkcs8 = root.unwrap_private_key(meta.key_id, v.version, &v.wrapped)?;
+            let key = PrivateKey::from_pkcs8(spec, pkcs8).map_err(|_| {
+                Error::Internal(format!(
+                    "key {}: stored private key does not parse",
+                    meta.key_id
+                ))
+            })?;
+            Material::KeyPair(Arc::new(key))
+        }
+    };
+    Ok(Entry::with_material(meta, material))
 }
 
 /// The state `action` leaves `m` in (the table is [`KeyState::next`]), or the error a refusal is

@@ -17,7 +17,7 @@ use std::{
     time::Duration,
 };
 
-use super::{Kms, cache::Entry};
+use super::Kms;
 use crate::{
     error::Result,
     store::{ChangeFeed, FeedEvent, KeyStore, StoredKey},
@@ -77,7 +77,7 @@ impl Kms {
                 seen.insert(meta.key_id);
                 let same = cache
                     .get(&meta.key_id)
-                    .is_some_and(|e| *e.meta() == meta && e.versions().len() == versions.len());
+                    .is_some_and(|e| *e.meta() == meta && e.version_count() == versions.len());
                 if !same {
                     changed.push(StoredKey { meta, versions });
                 }
@@ -92,16 +92,7 @@ impl Kms {
         // nothing.
         let entries = changed
             .into_iter()
-            .map(|StoredKey { meta, versions }| {
-                let keys = versions
-                    .iter()
-                    .map(|v| {
-                        self.root
-                            .unwrap_material(meta.key_id, v.version, &v.wrapped)
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                Ok(Entry::new(meta, keys))
-            })
+            .map(|stored| super::unwrap_stored(&self.root, stored))
             .collect::<Result<Vec<_>>>()?;
         let n = entries.len() + gone.len();
         self.apply(|cache| {

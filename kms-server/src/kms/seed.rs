@@ -39,7 +39,7 @@ use super::{
 use crate::{
     error::{Error, Result},
     keys::{
-        self, KEY_USAGE, KeyMetadata, KeyState, ORIGIN_EXTERNAL, ORIGIN_KMS, OWNER_USER,
+        self, KeyMetadata, KeyState, KeyUsage, ORIGIN_EXTERNAL, ORIGIN_KMS, OWNER_USER,
         RESERVED_ALIAS_PREFIX, validate_alias, validate_description,
     },
     secret::{KEY_LEN, Key32},
@@ -250,6 +250,16 @@ fn plan(entries: &[SeedKey], document: &str, cache: &Cache, now: i64) -> Result<
         let given: Vec<Key32> = e.material.iter().map(|m| m.0.clone()).collect();
         let (mut meta, versions, existing_versions) = match cache.get(&id) {
             Some(existing) => {
+                if !existing.meta().key_usage.is_symmetric() {
+                    return Err(err(
+                        &id_text,
+                        format!(
+                            "key {id} is asymmetric ({}): a seed document gives symmetric \
+                             material only",
+                            existing.meta().key_usage
+                        ),
+                    ));
+                }
                 if existing.meta().owner != owner {
                     return Err(err(
                         &id_text,
@@ -302,7 +312,7 @@ fn plan(entries: &[SeedKey], document: &str, cache: &Cache, now: i64) -> Result<
                     alias: alias.clone(),
                     description: String::new(),
                     state: KeyState::Enabled,
-                    key_usage: KEY_USAGE.to_owned(),
+                    key_usage: KeyUsage::EncryptDecrypt,
                     owner: owner.to_owned(),
                     origin: if external {
                         ORIGIN_EXTERNAL

@@ -146,3 +146,21 @@ impl Audited for pb::BatchDecryptResponse {
             .collect()
     }
 }
+
+impl Audited for pb::GetPublicKeyResponse {
+    fn used(&self) -> Vec<Used> {
+        vec![(id(&self.key_id), None)]
+    }
+}
+
+impl Audited for pb::SignResponse {
+    fn used(&self) -> Vec<Used> {
+        vec![(id(&self.key_id), None)]
+    }
+}
+
+impl Audited for pb::VerifyResponse {
+    fn used(&self) -> Vec<Used> {
+        vec![(id(&self.key_id), None)]
+    }
+}

@@ -23,10 +23,11 @@ use crate::{
 pub fn status(err: &Error) -> Status {
     let (code, message) = match err {
         Error::NotFound(_) => (Code::NotFound, err.to_string()),
-        Error::InvalidArgument(_) | Error::Seed { .. } | Error::InvalidCiphertext => {
-            (Code::InvalidArgument, err.to_string())
-        }
-        Error::KeyState { .. } | Error::ExternalMaterial(_) => {
+        Error::InvalidArgument(_)
+        | Error::Seed { .. }
+        | Error::InvalidCiphertext
+        | Error::KeyUsage(_) => (Code::InvalidArgument, err.to_string()),
+        Error::KeyState { .. } | Error::ExternalMaterial(_) | Error::RotateNotSupported(_) => {
             (Code::FailedPrecondition, err.to_string())
         }
         Error::AliasExists(_) => (Code::AlreadyExists, err.to_string()),

@@ -19,7 +19,7 @@ pub fn metadata_to_pb(m: KeyMetadata) -> pb::KeyMetadata {
         alias: m.alias,
         description: m.description,
         state: state_to_pb(m.state) as i32,
-        key_usage: m.key_usage,
+        key_usage: m.key_usage.as_str().to_owned(),
         owner: m.owner,
         origin: m.origin,
         create_time: m.create_time,

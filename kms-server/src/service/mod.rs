@@ -1,6 +1,10 @@
 //! The tonic service: a thin mapping between `kms.v1` messages and the [`Kms`] core. Errors are
 //! mapped to a status once, in [`status`] (module `call`); every request logs one line (method, key id, status,
 //! latency) and never a plaintext, data key or context value.
+//!
+//! The `KeyManagementService` impl must stay one piece (a trait impl cannot be split across
+//! files), so a group of calls with bodies of its own keeps them in its module and the impl only
+//! forwards: the asymmetric calls are in `asymmetric`.
 
 use std::{borrow::Cow, sync::Arc};
 
@@ -23,6 +27,7 @@ pub const MAX_BATCH_ITEMS: usize = crate::kms::data_keys::MAX_BATCH_ITEMS;
 /// Metadata entry carrying the Tencent error code of a failed call.
 pub use kms_types::ERROR_CODE_METADATA;
 
+mod asymmetric;
 mod audited;
 mod call;
 mod convert;
@@ -641,5 +646,26 @@ impl KeyManagementService for KmsService {
             })
         })
         .await
+    }
+
+    async fn get_public_key(
+        &self,
+        r: Request<pb::GetPublicKeyRequest>,
+    ) -> Result<Response<pb::GetPublicKeyResponse>, Status> {
+        self.get_public_key_call(r)
+    }
+
+    async fn sign(
+        &self,
+        r: Request<pb::SignRequest>,
+    ) -> Result<Response<pb::SignResponse>, Status> {
+        self.sign_call(r)
+    }
+
+    async fn verify(
+        &self,
+        r: Request<pb::VerifyRequest>,
+    ) -> Result<Response<pb::VerifyResponse>, Status> {
+        self.verify_call(r)
     }
 }

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::{KeyStore, KeyWrite, StoredKey, StoredVersion};
 use crate::{
     error::{Error, Result},
-    keys::{KeyMetadata, KeyState},
+    keys::{KeyMetadata, KeyState, KeyUsage},
 };
 
 const SCHEMA: &str = "
@@ -168,7 +168,7 @@ fn insert_key(tx: &Transaction<'_>, m: &KeyMetadata) -> Result<()> {
         m.alias,
         m.description,
         m.state.code(),
-        m.key_usage,
+        m.key_usage.as_str(),
         m.owner,
         m.origin,
         m.create_time,
@@ -244,7 +244,7 @@ impl KeyStore for SqliteStore {
                     alias: r.get(1)?,
                     description: r.get(2)?,
                     state: KeyState::Enabled,
-                    key_usage: r.get(4)?,
+                    key_usage: KeyUsage::DEFAULT,
                     owner: r.get(5)?,
                     origin: r.get(6)?,
                     create_time: r.get(7)?,
@@ -256,11 +256,14 @@ impl KeyStore for SqliteStore {
                     current_key_version: 0,
                 },
                 r.get::<_, i64>(3)?,
+                r.get::<_, String>(4)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, mut meta, state) = row?;
+            let (id, mut meta, state, usage) = row?;
+            meta.key_usage = KeyUsage::parse(&usage)
+                .ok_or_else(|| Error::Internal(format!("bad key usage {usage:?} for key {id}")))?;
             meta.key_id = Uuid::parse_str(&id)
                 .map_err(|_| Error::Internal(format!("bad key id {id:?} in key store")))?;
             meta.state = KeyState::from_code(state)

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::{KeyStore, KeyWrite, StoredKey, StoredVersion};
 use crate::{
     error::{Error, Result},
-    keys::{KEY_USAGE, KeyMetadata, KeyState, ORIGIN_KMS, OWNER_USER},
+    keys::{KeyMetadata, KeyState, KeyUsage, ORIGIN_KMS, OWNER_USER},
 };
 
 /// Runs every check, each on a store of its own from `make`.
@@ -32,7 +32,7 @@ pub fn sample_key(n: u8, alias: &str) -> StoredKey {
             alias: alias.to_owned(),
             description: format!("key {n}"),
             state: KeyState::Enabled,
-            key_usage: KEY_USAGE.to_owned(),
+            key_usage: KeyUsage::EncryptDecrypt,
             owner: OWNER_USER.to_owned(),
             origin: ORIGIN_KMS.to_owned(),
             create_time: 1_700_000_000 + i64::from(n),
@@ -117,7 +117,7 @@ pub fn update_changes_only_changeable_fields(store: &impl KeyStore) {
     changed.last_rotate_time = 1_750_000_000;
     changed.next_rotate_time = 1_760_000_000;
     let mut fixed = changed.clone();
-    fixed.key_usage = "SIGN_VERIFY".to_owned();
+    fixed.key_usage = KeyUsage::AsymmetricSignVerifySm2;
     fixed.owner = "someone".to_owned();
     fixed.origin = "EXTERNAL".to_owned();
     fixed.create_time = 1;

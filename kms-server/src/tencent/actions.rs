@@ -55,13 +55,14 @@ pub(super) async fn run(
                 }
             }
             let key_usage = p.key_usage.unwrap_or_default();
-            if !key_usage.is_empty() && key_usage != crate::keys::KEY_USAGE {
+            if !key_usage.is_empty() && crate::keys::KeyUsage::parse(&key_usage).is_none() {
+                let known: Vec<&str> = crate::keys::KeyUsage::ALL
+                    .iter()
+                    .map(|u| u.as_str())
+                    .collect();
                 return Err(ApiError::new(
                     code::INVALID_KEY_USAGE,
-                    format!(
-                        "KeyUsage {key_usage:?} is not supported: only {}",
-                        crate::keys::KEY_USAGE
-                    ),
+                    format!("KeyUsage must be one of {known:?}, got {key_usage:?}"),
                 ));
             }
             kms_types::naming::validate_alias(&alias)
@@ -368,6 +369,9 @@ pub(super) async fn run(
         A::GetServiceStatus => service_info::status(),
         A::GetRegions => service_info::regions(call.region.as_deref()),
         A::ListAlgorithms => service_info::algorithms(),
+        A::GetPublicKey | A::SignByAsymmetricKey | A::VerifyByAsymmetricKey => {
+            super::asymmetric::run(call, action, params).await
+        }
         A::GenerateRandom => {
             let p: Random = parse(params)?;
             let n = required(p.number_of_bytes, "NumberOfBytes")?;

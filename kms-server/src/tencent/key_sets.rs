@@ -17,18 +17,10 @@ use super::{
     params::{KeyMetadata, lenient},
     wire::{ApiError, code},
 };
+use crate::keys::KeyUsage;
 
 /// Most key ids one DescribeKeys, EnableKeys or DisableKeys names (the cloud's limit).
 pub const MAX_KEY_IDS: usize = 100;
-/// The asymmetric `KeyUsage` values ListKeyDetail may filter on (no key here has one, so they list
-/// nothing; they are not errors).
-const LIST_KEY_USAGES: [&str; 5] = [
-    "ASYMMETRIC_DECRYPT_RSA_2048",
-    "ASYMMETRIC_DECRYPT_SM2",
-    "ASYMMETRIC_SIGN_VERIFY_SM2",
-    "ASYMMETRIC_SIGN_VERIFY_RSA_2048",
-    "ASYMMETRIC_SIGN_VERIFY_ECC",
-];
 /// The page size ListKeyDetail reads the gRPC ListKeys with (the gRPC API's largest).
 const GRPC_LIST_PAGE: u32 = 1000;
 
@@ -188,15 +180,17 @@ pub(super) async fn list_detail(
     let search = p.search_key_alias.unwrap_or_default();
     // Empty means ENCRYPT_DECRYPT (the cloud's default), ALL means any.
     let key_usage = match p.key_usage.as_deref().unwrap_or("") {
-        "" => Some(crate::keys::KEY_USAGE),
+        "" => Some(KeyUsage::DEFAULT.as_str()),
         "ALL" => None,
-        u if u == crate::keys::KEY_USAGE || LIST_KEY_USAGES.contains(&u) => Some(u),
-        u => {
-            return Err(ApiError::value(format!(
-                "KeyUsage must be ALL, {} or one of {LIST_KEY_USAGES:?}, got {u:?}",
-                crate::keys::KEY_USAGE
-            )));
-        }
+        u => match KeyUsage::parse(u) {
+            Some(u) => Some(u.as_str()),
+            None => {
+                let known: Vec<&str> = KeyUsage::ALL.iter().map(|u| u.as_str()).collect();
+                return Err(ApiError::value(format!(
+                    "KeyUsage must be ALL or one of {known:?}, got {u:?}"
+                )));
+            }
+        },
     };
 
     let mut keys = Vec::new();

@@ -18,6 +18,7 @@
 //!   development mode on loopback addresses only, unless told `--insecure-no-auth`).
 
 mod actions;
+mod asymmetric;
 mod key_sets;
 mod params;
 mod service_info;

@@ -7,6 +7,7 @@
 use serde::Serialize;
 
 use super::{actions::to_json, wire::ApiError};
+use crate::{asymmetric::SignAlgorithm, keys::KeyUsage};
 
 /// The region GetRegions names when the request did not say one in `X-TC-Region`.
 pub const DEFAULT_REGION: &str = "ap-guangzhou";
@@ -47,7 +48,7 @@ struct Algorithm {
 struct AlgorithmsOut {
     symmetric_algorithms: [Algorithm; 1],
     asymmetric_algorithms: [Algorithm; 0],
-    asymmetric_sign_verify_algorithms: [Algorithm; 0],
+    asymmetric_sign_verify_algorithms: Vec<Algorithm>,
 }
 
 /// GetServiceStatus: on, basic edition, no optional features.
@@ -70,15 +71,27 @@ pub(super) fn regions(region: Option<&str>) -> Result<serde_json::Value, ApiErro
     })
 }
 
-/// ListAlgorithms: the one kind of key made here, AES-256-GCM for ENCRYPT_DECRYPT.
+/// ListAlgorithms: AES-256-GCM for ENCRYPT_DECRYPT and every signature algorithm, with the usage of
+/// the keys it runs on. Asymmetric decryption is not served yet, so none is listed.
 pub(super) fn algorithms() -> Result<serde_json::Value, ApiError> {
     to_json(AlgorithmsOut {
         symmetric_algorithms: [Algorithm {
-            key_usage: crate::keys::KEY_USAGE,
+            key_usage: KeyUsage::EncryptDecrypt.as_str(),
             algorithm: "AES_256",
         }],
         asymmetric_algorithms: [],
-        asymmetric_sign_verify_algorithms: [],
+        asymmetric_sign_verify_algorithms: SignAlgorithm::ALL
+            .into_iter()
+            .flat_map(|a| {
+                KeyUsage::ALL
+                    .into_iter()
+                    .filter(move |u| u.signs() && u.key_spec() == Some(a.key_spec()))
+                    .map(move |u| Algorithm {
+                        key_usage: u.as_str(),
+                        algorithm: a.as_str(),
+                    })
+            })
+            .collect(),
     })
 }
 
@@ -101,5 +114,26 @@ mod tests {
         assert_eq!(a["SymmetricAlgorithms"][0]["Algorithm"], "AES_256");
         assert_eq!(a["SymmetricAlgorithms"][0]["KeyUsage"], "ENCRYPT_DECRYPT");
         assert_eq!(a["AsymmetricAlgorithms"].as_array().unwrap().len(), 0);
+        let signing: Vec<(&str, &str)> = a["AsymmetricSignVerifyAlgorithms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| {
+                (
+                    x["KeyUsage"].as_str().unwrap(),
+                    x["Algorithm"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            signing,
+            [
+                ("ASYMMETRIC_SIGN_VERIFY_SM2", "SM2DSA"),
+                ("ASYMMETRIC_SIGN_VERIFY_ECC", "ECC_P256_R1"),
+                ("ASYMMETRIC_SIGN_VERIFY_ECDSA384", "ECDSA384"),
+                ("ASYMMETRIC_SIGN_VERIFY_RSA_2048", "RSA_PSS_SHA_256"),
+                ("ASYMMETRIC_SIGN_VERIFY_RSA_2048", "RSA_PKCS1_SHA_256"),
+            ]
+        );
     }
 }

@@ -52,7 +52,7 @@ pub mod code {
     pub const INVALID_ALIAS: &str = "InvalidParameterValue.InvalidAlias";
     /// CreateKey's `Type` is neither 1 nor 2.
     pub const INVALID_TYPE: &str = "InvalidParameterValue.InvalidType";
-    /// CreateKey's `KeyUsage` is not a symmetric usage.
+    /// CreateKey's `KeyUsage` is not a usage Tencent KMS knows.
     pub const INVALID_KEY_USAGE: &str = "InvalidParameterValue.InvalidKeyUsage";
     /// DescribeKeys, EnableKeys or DisableKeys names a key twice.
     pub const DUPLICATED_KEY_ID: &str = "InvalidParameterValue.DuplicatedKeyId";
@@ -191,8 +191,8 @@ macro_rules! actions {
                     $(stringify!($name) => Ok(Self::$name),)*
                     $(stringify!($other))|* => Err(ApiError::unsupported(format!(
                         "{name} is a Tencent KMS action this emulator does not implement \
-                         (asymmetric, white-box, post-quantum, hosted data key, import and \
-                         cloud-binding actions are out of scope for now)"
+                         (asymmetric decryption, white-box, post-quantum, hosted data key, \
+                         import and cloud-binding actions are out of scope for now)"
                     ))),
                     _ => Err(ApiError::new(
                         code::INVALID_ACTION,
@@ -209,7 +209,8 @@ actions! {
         CancelKeyDeletion, ArchiveKey, CancelKeyArchive, UpdateAlias, UpdateKeyDescription,
         EnableKeyRotation, DisableKeyRotation, GetKeyRotationStatus, RotateKey, GenerateDataKey,
         Encrypt, Decrypt, ReEncrypt, GenerateRandom, DescribeKeys, EnableKeys, DisableKeys,
-        ListKeyDetail, GetServiceStatus, GetRegions, ListAlgorithms;
+        ListKeyDetail, GetServiceStatus, GetRegions, ListAlgorithms, GetPublicKey,
+        SignByAsymmetricKey, VerifyByAsymmetricKey;
     unsupported: AsymmetricRsaDecrypt, AsymmetricSm2Decrypt, BindCloudResource,
         CancelDataKeyDeletion, CreateWhiteBoxKey, DeleteImportedKeyMaterial, DeleteWhiteBoxKey,
         DescribeDataKey, DescribeDataKeys, DescribeWhiteBoxDecryptKey,
@@ -217,12 +218,12 @@ actions! {
         DescribeWhiteBoxServiceStatus, DisableDataKey, DisableDataKeys,
         DisableWhiteBoxKey, DisableWhiteBoxKeys, EnableDataKey, EnableDataKeys,
         EnableWhiteBoxKey, EnableWhiteBoxKeys, EncryptByWhiteBox, GetDataKeyCiphertextBlob,
-        GetDataKeyPlaintext, GetParametersForImport, GetPublicKey,
+        GetDataKeyPlaintext, GetParametersForImport,
         ImportDataKey, ImportKeyMaterial, ListDataKeyDetail, ListDataKeys,
         OverwriteWhiteBoxDeviceFingerprints, PostQuantumCryptoDecrypt,
         PostQuantumCryptoEncrypt, PostQuantumCryptoSign, PostQuantumCryptoVerify,
-        ScheduleDataKeyDeletion, SignByAsymmetricKey, UnbindCloudResource,
-        UpdateDataKeyDescription, UpdateDataKeyName, VerifyByAsymmetricKey,
+        ScheduleDataKeyDeletion, UnbindCloudResource, UpdateDataKeyDescription,
+        UpdateDataKeyName,
 }
 
 #[cfg(test)]
@@ -234,7 +235,7 @@ mod tests {
         assert_eq!(ApiAction::parse("Encrypt"), Ok(ApiAction::Encrypt));
         assert_eq!(ApiAction::DescribeKeys.name(), "DescribeKeys");
         assert_eq!(
-            ApiAction::parse("GetPublicKey").unwrap_err().code,
+            ApiAction::parse("AsymmetricRsaDecrypt").unwrap_err().code,
             code::UNSUPPORTED_OPERATION
         );
         assert_eq!(

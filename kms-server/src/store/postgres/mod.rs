@@ -40,7 +40,7 @@ use self::{
 use super::{ChangeFeed, KeyStore, KeyWrite, StoredKey, StoredVersion};
 use crate::{
     error::{Error, Result},
-    keys::{KeyMetadata, KeyState},
+    keys::{KeyMetadata, KeyState, KeyUsage},
 };
 
 type Manager = PostgresConnectionManager<tokio_postgres_rustls::MakeRustlsConnect>;
@@ -244,7 +244,7 @@ fn insert_key(tx: &mut Transaction<'_>, m: &KeyMetadata) -> Result<(), postgres:
             &m.alias,
             &m.description,
             &m.state.code(),
-            &m.key_usage,
+            &m.key_usage.as_str(),
             &m.owner,
             &m.origin,
             &m.create_time,
@@ -355,6 +355,7 @@ impl KeyStore for PostgresStore {
                 let key_id: Uuid = r.get(0);
                 let state: i64 = r.get(3);
                 let rotate_days: i64 = r.get(10);
+                let usage: String = r.get(4);
                 let versions = by_key.remove(&key_id).unwrap_or_default();
                 let meta = KeyMetadata {
                     key_id,
@@ -362,7 +363,8 @@ impl KeyStore for PostgresStore {
                     description: r.get(2),
                     state: KeyState::from_code(state)
                         .ok_or_else(|| bad(format!("bad state {state} for key {key_id}")))?,
-                    key_usage: r.get(4),
+                    key_usage: KeyUsage::parse(&usage)
+                        .ok_or_else(|| bad(format!("bad key usage {usage:?} for key {key_id}")))?,
                     owner: r.get(5),
                     origin: r.get(6),
                     create_time: r.get(7),
