@@ -119,8 +119,10 @@ async fn create_describe_and_aliases() {
     assert_status(
         &err,
         Code::InvalidArgument,
-        "key_usage must be ENCRYPT_DECRYPT, got \"SIGN_VERIFY\"",
-        "InvalidParameterValue",
+        "key_usage must be one of [\"ENCRYPT_DECRYPT\", \"ASYMMETRIC_DECRYPT_RSA_2048\", \
+         \"ASYMMETRIC_DECRYPT_SM2\", \"ASYMMETRIC_SIGN_VERIFY_SM2\", \"ASYMMETRIC_SIGN_VERIFY_ECC\", \
+         \"ASYMMETRIC_SIGN_VERIFY_ECDSA384\", \"ASYMMETRIC_SIGN_VERIFY_RSA_2048\"], got \"SIGN_VERIFY\"",
+        "InvalidParameterValue.InvalidKeyUsage",
     );
 
     for name in ["nope", "alias/nope", "0f8e4c2a-6b1d-4e3f-9a7b-5c6d7e8f9a0b"] {
