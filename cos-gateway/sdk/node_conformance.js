@@ -264,6 +264,49 @@ test('object tagging', async () => {
   check((after.Tags || []).length === 0, JSON.stringify(after));
 });
 
+test('getObject with partNumber on an SSE-KMS multipart object', async () => {
+  const Key = 'parts/kms.bin';
+  const parts = [crypto.randomBytes(1024 * 1024), crypto.randomBytes(100)];
+  const init = await call('multipartInit', { Key, ServerSideEncryption: 'cos/kms' });
+  const Parts = [];
+  for (const [i, Body] of parts.entries()) {
+    const d = await call('multipartUpload', { Key, UploadId: init.UploadId, PartNumber: i + 1, Body });
+    Parts.push({ PartNumber: i + 1, ETag: d.ETag });
+  }
+  await call('multipartComplete', { Key, UploadId: init.UploadId, Parts });
+  for (const [i, want] of parts.entries()) {
+    const got = await call('getObject', { Key, Query: { partNumber: i + 1 } });
+    check(got.statusCode === 206, `part ${i + 1}: HTTP ${got.statusCode}`);
+    check(Buffer.compare(got.Body, want) === 0, `part ${i + 1}: bytes differ`);
+    check(got.headers['x-cos-mp-parts-count'] === '2', JSON.stringify(got.headers));
+  }
+  await expectError('InvalidPartNumber', 416, 'getObject', { Key, Query: { partNumber: 3 } });
+});
+
+test('restoreObject: an ARCHIVE object reads only after its restore', async () => {
+  const Key = 'archived';
+  await call('putObject', { Key, Body: Buffer.from('cold'), StorageClass: 'ARCHIVE', ServerSideEncryption: 'AES256' });
+  await expectError('InvalidObjectState', 403, 'getObject', { Key });
+  const started = await call('restoreObject', {
+    Key,
+    RestoreRequest: { Days: 1, CASJobParameters: { Tier: 'Expedited' } },
+  });
+  check(started.statusCode === 202, 'restore: HTTP ' + started.statusCode);
+  let head = await call('headObject', { Key });
+  check(head.headers['x-cos-restore'] === 'ongoing-request="true"', JSON.stringify(head.headers));
+  await expectError('RestoreAlreadyInProgress', 409, 'restoreObject', { Key, RestoreRequest: { Days: 1 } });
+  const deadline = Date.now() + 10000;
+  while (!(head.headers['x-cos-restore'] || '').startsWith('ongoing-request="false", expiry-date="')) {
+    check(Date.now() < deadline, 'restore never finished: ' + JSON.stringify(head.headers));
+    await new Promise((r) => setTimeout(r, 200));
+    head = await call('headObject', { Key });
+  }
+  const got = await call('getObject', { Key });
+  check(got.Body.toString() === 'cold', 'body');
+  const again = await call('restoreObject', { Key, RestoreRequest: { Days: 2 } });
+  check(again.statusCode === 200, 'restore of a restored copy: HTTP ' + again.statusCode);
+});
+
 test('unimplemented sub-resources are 501 and change nothing', async () => {
   // Each of these once fell through to a plain operation (delete, overwrite, listing).
   await call('putObject', { Key: 'kept', Body: Buffer.from('kept body'), ServerSideEncryption: 'AES256' });
