@@ -144,15 +144,20 @@ fn pem_files(dir: &Path, ca: &LocalCa) -> TlsArgs {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tls_from_pem_files_serves_and_plain_text_is_refused() {
+/// A server with TLS from PEM files issued by a fresh CA; the server and the CA.
+async fn start_tls_from_pem_files() -> (Running, LocalCa) {
     let files = tempfile::tempdir().unwrap();
     let ca = LocalCa::generate("test CA").unwrap();
     let tls = pem_files(files.path(), &ca)
         .load(files.path())
         .unwrap()
         .unwrap();
-    let server = start(with_tls(tls)).await;
+    (start(with_tls(tls)).await, ca)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_from_pem_files_serves_and_plain_text_is_refused() {
+    let (server, ca) = start_tls_from_pem_files().await;
     health_and_default_key(server.addr, &ca.cert_pem(), None)
         .await
         .unwrap();
@@ -211,13 +216,7 @@ async fn tls_connect(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_offers_http1_for_the_tencent_api_next_to_h2() {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let files = tempfile::tempdir().unwrap();
-    let ca = LocalCa::generate("test CA").unwrap();
-    let tls = pem_files(files.path(), &ca)
-        .load(files.path())
-        .unwrap()
-        .unwrap();
-    let server = start(with_tls(tls)).await;
+    let (server, ca) = start_tls_from_pem_files().await;
     let ca_pem = ca.cert_pem();
 
     for (offered, chosen) in [
@@ -257,13 +256,7 @@ async fn tls_offers_http1_for_the_tencent_api_next_to_h2() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_and_garbage_tls_clients_do_not_block_the_handshakes_of_others() {
     use tokio::io::AsyncWriteExt as _;
-    let files = tempfile::tempdir().unwrap();
-    let ca = LocalCa::generate("test CA").unwrap();
-    let tls = pem_files(files.path(), &ca)
-        .load(files.path())
-        .unwrap()
-        .unwrap();
-    let server = start(with_tls(tls)).await;
+    let (server, ca) = start_tls_from_pem_files().await;
     let mut idle = Vec::new();
     for _ in 0..8 {
         idle.push(tokio::net::TcpStream::connect(server.addr).await.unwrap());
