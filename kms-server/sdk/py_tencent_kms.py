@@ -11,8 +11,6 @@ Prints one line per test and 'N passed, M failed'; exits non-zero on any failure
 import base64
 import json
 import os
-import sys
-import traceback
 
 from tencentcloud.common import credential
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
@@ -311,18 +309,6 @@ def test_signatures_made_by_python_verify_here():
     assert v.SignatureValid is False
 
 
-TESTS = [v for k, v in list(globals().items()) if k.startswith('test_')]
-
 if __name__ == '__main__':
-    passed = failed = 0
-    for t in TESTS:
-        try:
-            t()
-            passed += 1
-            print(f'ok   {t.__name__}')
-        except Exception:  # noqa: BLE001 - report every failure and go on
-            failed += 1
-            print(f'FAIL {t.__name__}')
-            traceback.print_exc(file=sys.stdout)
-    print(f'{passed} passed, {failed} failed')
-    sys.exit(1 if failed else 0)
+    import conformance_runner
+    conformance_runner.run(globals())

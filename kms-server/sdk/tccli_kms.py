@@ -16,8 +16,6 @@ import base64
 import json
 import os
 import subprocess
-import sys
-import traceback
 
 LAUNCH = ("import certifi, os, sys; certifi.where = lambda: os.environ['KMS_CA']; "
           "from tccli.main import main; sys.argv[0] = 'tccli'; sys.exit(main())")
@@ -93,18 +91,6 @@ def test_the_server_certificate_is_checked():
     assert p.returncode != 0 and 'CERTIFICATE_VERIFY_FAILED' in p.stdout + p.stderr, p
 
 
-TESTS = [v for k, v in list(globals().items()) if k.startswith('test_')]
-
 if __name__ == '__main__':
-    passed = failed = 0
-    for t in TESTS:
-        try:
-            t()
-            passed += 1
-            print(f'ok   {t.__name__}')
-        except Exception:  # noqa: BLE001 - report every failure and go on
-            failed += 1
-            print(f'FAIL {t.__name__}')
-            traceback.print_exc(file=sys.stdout)
-    print(f'{passed} passed, {failed} failed')
-    sys.exit(1 if failed else 0)
+    import conformance_runner
+    conformance_runner.run(globals())
