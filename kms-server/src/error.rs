@@ -84,9 +84,10 @@ pub enum Error {
     /// why. The call may be repeated once the database is back (gRPC `UNAVAILABLE`).
     #[error("the key store is unavailable: {0}")]
     StoreUnavailable(String),
-    /// Another replica changed the key at the same time (it took the version number this call
-    /// wanted): nothing was changed; the call may be repeated once this replica has reloaded the
-    /// key (gRPC `ABORTED`).
+    /// Another replica changed the key since this replica's cache last heard of it (it took the
+    /// version number this call wanted, or changed the key's state or settings): nothing was
+    /// changed. The core reloads and tries once more before it returns this; the call may be
+    /// repeated (gRPC `ABORTED`).
     #[error("key {0} was changed by another replica at the same time: nothing was changed, retry")]
     Conflict(String),
     /// The key store failed (the backend's own error inside).

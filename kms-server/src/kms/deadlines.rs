@@ -41,10 +41,11 @@ impl Kms {
             .filter(|e| rotation_due(e.meta(), now))
             .map(|e| e.meta().key_id)
             .collect();
+        let mut rotated = 0;
         for id in &due {
-            self.rotate_due(&id.to_string())?;
+            rotated += usize::from(self.rotate_due(&id.to_string())?);
         }
-        Ok((deleted, due.len()))
+        Ok((deleted, rotated))
     }
 
     /// Deletes every key past its deletion date; returns how many.
@@ -64,12 +65,17 @@ impl Kms {
         }
         let _w = self.lock_write()?;
         let ids = due(&self.read());
-        self.store().delete_keys(&ids)?;
-        self.apply(|c| ids.iter().for_each(|id| c.remove(*id)));
-        for id in &ids {
+        // The store deletes only what is still due as stored: a key another replica deleted, or
+        // took out of PendingDelete since this cache last heard of it, is not deleted here.
+        let deleted = self.store().delete_expired(&ids, now)?;
+        self.apply(|c| deleted.iter().for_each(|id| c.remove(*id)));
+        for id in &deleted {
             tracing::info!(key_id = %id, "key deleted: deletion date passed");
         }
-        Ok(ids.len())
+        if deleted.len() < ids.len() {
+            self.resync_locked()?;
+        }
+        Ok(deleted.len())
     }
 
     /// Deletes `name` if it is past its deletion date (checked on every use).
@@ -82,22 +88,27 @@ impl Kms {
         Ok(())
     }
 
-    /// Rotates `name` if its automatic rotation is due (checked on every encrypting use).
-    pub(super) fn rotate_due(&self, name: &str) -> Result<()> {
+    /// Rotates `name` if its automatic rotation is due (checked on every encrypting use); true
+    /// if this call rotated it. Of several replicas that find the same rotation due, one rotates:
+    /// the others' writes conflict, and on the fresh metadata the rotation is no longer due.
+    pub(super) fn rotate_due(&self, name: &str) -> Result<bool> {
         let now = self.now();
         let due = matches!(self.read().resolve(name), Ok(e) if rotation_due(e.meta(), now));
+        let done = std::cell::Cell::new(false);
         if due {
-            self.mutate(name, |m, now| {
-                // Another caller may have rotated it in the meantime.
-                if !rotation_due(m, now) {
-                    return Ok(false);
+            let m = self.mutate(name, |m, now| {
+                // Another caller (or replica) may have rotated it in the meantime.
+                done.set(rotation_due(m, now));
+                if done.get() {
+                    rotated(m, now);
                 }
-                rotated(m, now);
-                tracing::info!(key_id = %m.key_id, "key rotated automatically");
-                Ok(true)
+                Ok(done.get())
             })?;
+            if done.get() {
+                tracing::info!(key_id = %m.key_id, "key rotated automatically");
+            }
         }
-        Ok(())
+        Ok(done.get())
     }
 
     /// Runs `name`'s deletion or automatic rotation if it is due, before an encrypting use. Rare,

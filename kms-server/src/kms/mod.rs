@@ -315,13 +315,35 @@ impl Kms {
     /// Applies `change` to a key's metadata under the write lock; `change` returns whether to add
     /// a new version (a rotation). When anything changed, persists it and updates the cache.
     /// Returns the new metadata.
+    ///
+    /// The store writes only if the key is still as this replica's cache has it. If another
+    /// replica changed it since the last resync ([`Error::Conflict`]), its change is taken in and
+    /// `change` runs once more on the fresh metadata, so that the call acts on the key as it is
+    /// (a RotateKey gets the next free version; an UpdateAlias does not re-enable a key another
+    /// replica disabled). A second conflict in a row is returned (ABORTED: retry).
     fn mutate(
         &self,
         name: &str,
-        change: impl FnOnce(&mut KeyMetadata, i64) -> Result<bool>,
+        change: impl Fn(&mut KeyMetadata, i64) -> Result<bool>,
     ) -> Result<KeyMetadata> {
         self.expire_due(name)?;
         let _w = self.lock_write()?;
+        match self.mutate_locked(name, &change) {
+            Err(Error::Conflict(id)) => {
+                tracing::debug!(key_id = %id, "key changed by another replica: reloaded, retrying");
+                self.resync_locked()?;
+                self.mutate_locked(name, &change)
+            }
+            done => done,
+        }
+    }
+
+    /// One attempt of [`Kms::mutate`], under the write lock.
+    fn mutate_locked(
+        &self,
+        name: &str,
+        change: &impl Fn(&mut KeyMetadata, i64) -> Result<bool>,
+    ) -> Result<KeyMetadata> {
         let (before, mut material) = {
             let c = self.read();
             let e = c.resolve(name)?;
@@ -340,20 +362,11 @@ impl Kms {
             let new = Key32::random();
             let v = meta.current_key_version + 1;
             meta.current_key_version = v;
-            let added = self
-                .store()
-                .add_version(&meta, &self.wrap(meta.key_id, v, &new, now));
-            if let Err(Error::Conflict(_)) = &added {
-                // Another replica rotated this key since the last resync: take its change in now,
-                // so that the caller's retry picks the next free number.
-                if let Err(e) = self.resync_locked() {
-                    tracing::warn!(error = %e, "resync after a concurrent rotation failed");
-                }
-            }
-            added?;
+            self.store()
+                .add_version(&before, &meta, &self.wrap(meta.key_id, v, &new, now))?;
             versions.push(new);
         } else {
-            self.store().update_key(&meta)?;
+            self.store().update_key(&before, &meta)?;
         }
         let cached = meta.clone();
         self.apply(|c| c.insert(Entry::with_material(cached, material)));
@@ -509,14 +522,19 @@ mod tests {
         fn insert_key(&self, key: &StoredKey) -> Result<()> {
             self.inner.insert_key(key)
         }
-        fn update_key(&self, meta: &KeyMetadata) -> Result<()> {
-            self.inner.update_key(meta)
+        fn update_key(&self, before: &KeyMetadata, after: &KeyMetadata) -> Result<()> {
+            self.inner.update_key(before, after)
         }
-        fn add_version(&self, meta: &KeyMetadata, version: &StoredVersion) -> Result<()> {
-            self.inner.add_version(meta, version)
+        fn add_version(
+            &self,
+            before: &KeyMetadata,
+            after: &KeyMetadata,
+            version: &StoredVersion,
+        ) -> Result<()> {
+            self.inner.add_version(before, after, version)
         }
-        fn delete_keys(&self, key_ids: &[Uuid]) -> Result<()> {
-            self.inner.delete_keys(key_ids)
+        fn delete_expired(&self, key_ids: &[Uuid], now: i64) -> Result<Vec<Uuid>> {
+            self.inner.delete_expired(key_ids, now)
         }
         fn apply_seed(&self, writes: &[KeyWrite]) -> Result<()> {
             self.inner.apply_seed(writes)

@@ -143,6 +143,7 @@ mod tests {
 
     use crate::{
         Error, KeyState, ManualClock, RootKey,
+        clock::DAY_SECS,
         kms::{Kms, data_keys::DataKeySpec, test_support::ctx},
         store::postgres::{
             PostgresOptions, PostgresStore, harness::Postgres, listen::APPLICATION_NAME,
@@ -150,11 +151,76 @@ mod tests {
     };
 
     fn replica(url: &str) -> Kms {
+        replica_on(url, Arc::new(ManualClock::new(1_700_000_000)))
+    }
+
+    fn replica_on(url: &str, clock: Arc<ManualClock>) -> Kms {
         let root = RootKey::from_base64(&base64::engine::general_purpose::STANDARD.encode([9; 32]))
             .unwrap();
         let store = PostgresStore::open(url, &PostgresOptions::default()).unwrap();
-        let clock = Arc::new(ManualClock::new(1_700_000_000));
         Kms::open_with_store(Box::new(store), root, clock).unwrap()
+    }
+
+    /// Timed work fires once across replicas: two replicas on one clock find the same automatic
+    /// rotation and the same deletion due, and run their deadline tasks at the same moment, eight
+    /// rounds; each time exactly one rotates (the key gains one version) and exactly one deletes.
+    /// A replica whose cache still shows a deletion that the other cancelled deletes nothing.
+    #[test]
+    fn deadlines_fire_once_across_replicas() {
+        let Some(pg) = Postgres::start("kms deadlines") else {
+            return;
+        };
+        let url = pg.new_database();
+        let clock = Arc::new(ManualClock::new(1_700_000_000));
+        let (a, b) = (
+            Arc::new(replica_on(&url, clock.clone())),
+            Arc::new(replica_on(&url, clock.clone())),
+        );
+        let rotating = a.create_key("rotating", "", "").unwrap();
+        a.enable_key_rotation("rotating", 7).unwrap();
+        for round in 0..8u32 {
+            let doomed = format!("doomed{round}");
+            a.create_key(&doomed, "", "").unwrap();
+            a.disable_key(&doomed).unwrap();
+            a.schedule_key_deletion(&doomed, 7).unwrap();
+            a.resync().unwrap();
+            b.resync().unwrap();
+            clock.advance(7 * DAY_SECS);
+            let barrier = Arc::new(std::sync::Barrier::new(2));
+            let runs: Vec<_> = [&a, &b]
+                .map(|kms| {
+                    let (kms, barrier) = (Arc::clone(kms), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        kms.run_due_tasks().unwrap()
+                    })
+                })
+                .into_iter()
+                .map(|t| t.join().unwrap())
+                .collect();
+            let (deleted, rotated) = runs
+                .iter()
+                .fold((0, 0), |(d, r), (dd, rr)| (d + dd, r + rr));
+            assert_eq!((deleted, rotated), (1, 1), "round {round}: {runs:?}");
+            for kms in [&a, &b] {
+                kms.resync().unwrap();
+                assert!(matches!(kms.describe_key(&doomed), Err(Error::NotFound(_))));
+                let meta = kms.describe_key("rotating").unwrap();
+                assert_eq!(meta.current_key_version, round + 2, "round {round}");
+            }
+        }
+        assert_eq!(a.describe_key("rotating").unwrap().key_id, rotating.key_id);
+
+        // B still believes the key PendingDelete when its deadline passes; A has cancelled it.
+        a.create_key("spared", "", "").unwrap();
+        a.disable_key("spared").unwrap();
+        a.schedule_key_deletion("spared", 7).unwrap();
+        b.resync().unwrap();
+        a.cancel_key_deletion("spared").unwrap();
+        clock.advance(8 * DAY_SECS);
+        assert_eq!(b.run_due_tasks().unwrap().0, 0, "B deleted a cancelled key");
+        assert_eq!(b.describe_key("spared").unwrap().state, KeyState::Disabled);
+        assert_eq!(a.describe_key("spared").unwrap().state, KeyState::Disabled);
     }
 
     /// Two replicas on one PostgreSQL database: a key made on A is unknown to B until B resyncs,
@@ -199,23 +265,34 @@ mod tests {
         );
         assert_eq!(a.resync().unwrap(), 0);
 
-        // Two rotations from the same cached version: the second replica's is refused (the
-        // version number is taken) and takes in the first's, so its retry makes the next version.
+        // Two rotations from the same cached version: the second replica's write conflicts, it
+        // takes in the first's and makes the next version, without the caller seeing an error.
         let rotating = a.create_key("rotating", "", "").unwrap();
         assert_eq!(b.resync().unwrap(), 1);
         assert_eq!(a.rotate_key("rotating").unwrap(), (rotating.key_id, 2));
-        let e = b.rotate_key("rotating").unwrap_err();
-        assert!(
-            matches!(&e, Error::Conflict(id) if *id == rotating.key_id.to_string()),
-            "{e}"
-        );
         assert_eq!(b.rotate_key("rotating").unwrap(), (rotating.key_id, 3));
         assert_eq!(a.resync().unwrap(), 1);
         assert_eq!(a.describe_key("rotating").unwrap().current_key_version, 3);
 
+        // A change from a stale cache does not undo another replica's: B disables, A (not yet
+        // resynced, so it believes the key Enabled) changes the description; the key stays
+        // Disabled everywhere and has the new description.
+        b.disable_key("rotating").unwrap();
+        a.update_key_description("rotating", "changed on A")
+            .unwrap();
+        let after = a.describe_key("rotating").unwrap();
+        assert_eq!(
+            (after.state, after.description.as_str()),
+            (KeyState::Disabled, "changed on A")
+        );
+        assert_eq!(b.resync().unwrap(), 1);
+        assert_eq!(b.describe_key("rotating").unwrap(), after);
+
         // Deleted elsewhere (as B's deadline task would): dropped here, its alias free.
+        a.schedule_key_deletion("shared", 7).unwrap();
         let other = PostgresStore::open(&url, &PostgresOptions::default()).unwrap();
-        crate::KeyStore::delete_keys(&other, &[key.key_id]).unwrap();
+        let deleted = crate::KeyStore::delete_expired(&other, &[key.key_id], i64::MAX).unwrap();
+        assert_eq!(deleted, [key.key_id]);
         assert_eq!(a.resync().unwrap(), 1);
         assert!(matches!(a.describe_key("shared"), Err(Error::NotFound(_))));
         a.create_key("shared", "again", "").unwrap();

@@ -50,6 +50,48 @@ pub struct KeyWrite {
     pub new_versions: Vec<StoredVersion>,
 }
 
+/// A key's changeable fields as a store holds them: what a conditional write compares (see
+/// [`KeyStore::update_key`]).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Changeable<'a> {
+    pub alias: std::borrow::Cow<'a, str>,
+    pub description: std::borrow::Cow<'a, str>,
+    pub state: i64,
+    pub deletion_date: i64,
+    pub rotation_enabled: bool,
+    pub rotate_days: i64,
+    pub last_rotate_time: i64,
+    pub next_rotate_time: i64,
+}
+
+impl<'a> Changeable<'a> {
+    /// The changeable fields of `m`.
+    pub fn of(m: &'a KeyMetadata) -> Self {
+        Self {
+            alias: m.alias.as_str().into(),
+            description: m.description.as_str().into(),
+            state: m.state.code(),
+            deletion_date: m.deletion_date,
+            rotation_enabled: m.rotation_enabled,
+            rotate_days: m.rotate_days.into(),
+            last_rotate_time: m.last_rotate_time,
+            next_rotate_time: m.next_rotate_time,
+        }
+    }
+}
+
+impl Changeable<'_> {
+    /// Whether a stored row (`None`: no such key) still holds `before`'s fields: Ok, or the
+    /// error the conditional write fails with.
+    pub fn check(stored: Option<Changeable<'_>>, before: &KeyMetadata) -> Result<()> {
+        match stored {
+            None => Err(crate::Error::NotFound(before.key_id.to_string())),
+            Some(s) if s == Changeable::of(before) => Ok(()),
+            Some(_) => Err(crate::Error::Conflict(before.key_id.to_string())),
+        }
+    }
+}
+
 /// A durable home for keys. Every method is one atomic step: it happens entirely or not at all.
 ///
 /// The fields of [`KeyMetadata`] fall in two groups: `key_id`, `key_usage`, `owner`, `origin`
@@ -72,17 +114,30 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     fn insert_key(&self, key: &StoredKey) -> Result<()>;
 
     /// Writes a key's changeable fields (state, alias, description, deletion date, rotation
-    /// settings). Fails with [`Error::NotFound`](crate::Error::NotFound) for an unknown key and with
+    /// settings) from `before` to `after`, if the stored ones are still `before`'s: a writer whose
+    /// view is stale (another replica changed the key since) gets
+    /// [`Error::Conflict`](crate::Error::Conflict) and changes nothing, so no write silently undoes
+    /// another (re-enabling a key another replica disabled, say). Fails with
+    /// [`Error::NotFound`](crate::Error::NotFound) for an unknown key and with
     /// [`Error::AliasExists`](crate::Error::AliasExists) if another key holds the alias.
-    fn update_key(&self, meta: &KeyMetadata) -> Result<()>;
+    fn update_key(&self, before: &KeyMetadata, after: &KeyMetadata) -> Result<()>;
 
-    /// Adds a version to a key and writes its changeable fields (a rotation), together. Fails
-    /// with [`Error::NotFound`](crate::Error::NotFound) for an unknown key, and fails if the
-    /// version exists.
-    fn add_version(&self, meta: &KeyMetadata, version: &StoredVersion) -> Result<()>;
+    /// Adds a version to a key and writes its changeable fields (a rotation), together, under the
+    /// same condition as [`KeyStore::update_key`]. Fails with
+    /// [`Error::NotFound`](crate::Error::NotFound) for an unknown key and with
+    /// [`Error::Conflict`](crate::Error::Conflict) if the version exists.
+    fn add_version(
+        &self,
+        before: &KeyMetadata,
+        after: &KeyMetadata,
+        version: &StoredVersion,
+    ) -> Result<()>;
 
-    /// Deletes keys and all their versions. Unknown ids are ignored.
-    fn delete_keys(&self, key_ids: &[Uuid]) -> Result<()>;
+    /// Deletes, with all their versions, those of `key_ids` whose deletion is still due at `now`
+    /// (PendingDelete, deletion date passed) as stored, and returns their ids. A key another
+    /// replica deleted, or took out of PendingDelete, is left alone: of several replicas running
+    /// the same deadline, exactly one deletes the key.
+    fn delete_expired(&self, key_ids: &[Uuid], now: i64) -> Result<Vec<Uuid>>;
 
     /// Applies a seed in one transaction: each key is inserted or updated and gets its new
     /// versions. An alias may move between keys of the same seed (two keys may swap aliases).

@@ -13,7 +13,7 @@ use std::{path::Path, sync::Mutex, time::Duration};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use uuid::Uuid;
 
-use super::{KeyStore, KeyWrite, StoredKey, StoredVersion};
+use super::{Changeable, KeyStore, KeyWrite, StoredKey, StoredVersion};
 use crate::{
     error::{Error, Result},
     keys::{KeyMetadata, KeyState, KeyUsage},
@@ -197,6 +197,28 @@ fn update_key(tx: &Transaction<'_>, m: &KeyMetadata) -> Result<bool> {
     Ok(n > 0)
 }
 
+/// The changeable fields of key `key_id` as stored (`None`: no such key).
+fn stored_changeable(tx: &Transaction<'_>, key_id: Uuid) -> Result<Option<Changeable<'static>>> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT alias, description, state, deletion_date, rotation_enabled, rotate_days,
+                last_rotate_time, next_rotate_time FROM keys WHERE key_id = ?1",
+        )?
+        .query_row([key_id.to_string()], |r| {
+            Ok(Changeable {
+                alias: r.get::<_, String>(0)?.into(),
+                description: r.get::<_, String>(1)?.into(),
+                state: r.get(2)?,
+                deletion_date: r.get(3)?,
+                rotation_enabled: r.get(4)?,
+                rotate_days: r.get(5)?,
+                last_rotate_time: r.get(6)?,
+                next_rotate_time: r.get(7)?,
+            })
+        })
+        .optional()?)
+}
+
 fn insert_version(tx: &Transaction<'_>, key_id: Uuid, v: &StoredVersion) -> Result<()> {
     tx.prepare_cached(INSERT_VERSION)?.execute(params![
         key_id.to_string(),
@@ -294,33 +316,42 @@ impl KeyStore for SqliteStore {
         })
     }
 
-    fn update_key(&self, meta: &KeyMetadata) -> Result<()> {
+    fn update_key(&self, before: &KeyMetadata, after: &KeyMetadata) -> Result<()> {
         self.transaction(|tx| {
-            check_alias_free(tx, meta)?;
-            if !update_key(tx, meta)? {
-                return Err(Error::NotFound(meta.key_id.to_string()));
-            }
+            Changeable::check(stored_changeable(tx, before.key_id)?, before)?;
+            check_alias_free(tx, after)?;
+            update_key(tx, after)?;
             Ok(())
         })
     }
 
-    fn add_version(&self, meta: &KeyMetadata, version: &StoredVersion) -> Result<()> {
+    fn add_version(
+        &self,
+        before: &KeyMetadata,
+        after: &KeyMetadata,
+        version: &StoredVersion,
+    ) -> Result<()> {
         self.transaction(|tx| {
-            check_alias_free(tx, meta)?;
-            if !update_key(tx, meta)? {
-                return Err(Error::NotFound(meta.key_id.to_string()));
-            }
-            insert_version(tx, meta.key_id, version)
+            Changeable::check(stored_changeable(tx, before.key_id)?, before)?;
+            check_alias_free(tx, after)?;
+            update_key(tx, after)?;
+            insert_version(tx, after.key_id, version)
         })
     }
 
-    fn delete_keys(&self, key_ids: &[Uuid]) -> Result<()> {
+    fn delete_expired(&self, key_ids: &[Uuid], now: i64) -> Result<Vec<Uuid>> {
         self.transaction(|tx| {
-            let mut delete = tx.prepare_cached("DELETE FROM keys WHERE key_id = ?1")?;
+            let mut delete = tx.prepare_cached(
+                "DELETE FROM keys WHERE key_id = ?1 AND state = ?2 AND deletion_date <= ?3",
+            )?;
+            let mut deleted = Vec::new();
             for id in key_ids {
-                delete.execute([id.to_string()])?;
+                if delete.execute(params![id.to_string(), KeyState::PendingDelete.code(), now])? > 0
+                {
+                    deleted.push(*id);
+                }
             }
-            Ok(())
+            Ok(deleted)
         })
     }
 

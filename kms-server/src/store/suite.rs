@@ -19,7 +19,8 @@ pub fn run_all<S: KeyStore>(make: impl Fn() -> S) {
     update_changes_only_changeable_fields(&make());
     aliases_are_unique(&make());
     add_version_rotates_atomically(&make());
-    delete_removes_keys_and_versions(&make());
+    stale_writes_conflict_and_change_nothing(&make());
+    delete_expired_removes_due_keys_and_versions(&make());
     seed_inserts_updates_and_swaps_aliases(&make());
     failed_seed_changes_nothing(&make());
 }
@@ -121,7 +122,7 @@ pub fn update_changes_only_changeable_fields(store: &impl KeyStore) {
     fixed.owner = "someone".to_owned();
     fixed.origin = "EXTERNAL".to_owned();
     fixed.create_time = 1;
-    ok(store.update_key(&fixed), "update_key");
+    ok(store.update_key(&key.meta, &fixed), "update_key");
     assert_eq!(
         load(store),
         [StoredKey {
@@ -131,7 +132,7 @@ pub fn update_changes_only_changeable_fields(store: &impl KeyStore) {
     );
     let unknown = sample_key(9, "nobody").meta;
     assert!(matches!(
-        store.update_key(&unknown),
+        store.update_key(&unknown, &unknown),
         Err(Error::NotFound(_))
     ));
 }
@@ -146,7 +147,8 @@ pub fn aliases_are_unique(store: &impl KeyStore) {
     assert!(matches!(store.insert_key(&clash), Err(Error::AliasExists(a)) if a == "taken"));
     let mut rename = sample_key(2, "taken").meta;
     rename.description = "key 2, renamed".to_owned();
-    assert!(matches!(store.update_key(&rename), Err(Error::AliasExists(a)) if a == "taken"));
+    let was = sample_key(2, "free").meta;
+    assert!(matches!(store.update_key(&was, &rename), Err(Error::AliasExists(a)) if a == "taken"));
     assert_eq!(load(store), before);
 }
 
@@ -158,7 +160,10 @@ pub fn add_version_rotates_atomically(store: &impl KeyStore) {
     let mut meta = key.meta.clone();
     meta.last_rotate_time = 1_750_000_000;
     meta.current_key_version = 2;
-    ok(store.add_version(&meta, &version(1, 2)), "add_version");
+    ok(
+        store.add_version(&key.meta, &meta, &version(1, 2)),
+        "add_version",
+    );
     let want = StoredKey {
         meta: meta.clone(),
         versions: vec![version(1, 1), version(1, 2)],
@@ -167,7 +172,7 @@ pub fn add_version_rotates_atomically(store: &impl KeyStore) {
     let mut again = meta.clone();
     again.last_rotate_time = 1_760_000_000;
     assert!(
-        store.add_version(&again, &version(1, 2)).is_err(),
+        store.add_version(&meta, &again, &version(1, 2)).is_err(),
         "version 2 twice"
     );
     assert_eq!(
@@ -177,27 +182,99 @@ pub fn add_version_rotates_atomically(store: &impl KeyStore) {
     );
     let unknown = sample_key(9, "nobody").meta;
     assert!(matches!(
-        store.add_version(&unknown, &version(9, 2)),
+        store.add_version(&unknown, &unknown, &version(9, 2)),
         Err(Error::NotFound(_))
     ));
     assert_eq!(load(store), [want]);
 }
 
-/// delete_keys removes the keys with their versions, ignores unknown ids and frees the aliases.
-pub fn delete_removes_keys_and_versions(store: &impl KeyStore) {
-    let (a, b, c) = (sample_key(1, "a"), sample_key(2, "b"), sample_key(3, "c"));
-    for key in [&a, &b, &c] {
+/// A write from a stale view (the stored key changed since the writer read it, as when another
+/// replica disabled it) is a Conflict, whatever field changed, and writes nothing: neither
+/// update_key nor add_version undoes another writer's change.
+pub fn stale_writes_conflict_and_change_nothing(store: &impl KeyStore) {
+    let key = sample_key(1, "contested");
+    ok(store.insert_key(&key), "insert_key");
+    let mut disabled = key.meta.clone();
+    disabled.state = KeyState::Disabled;
+    ok(store.update_key(&key.meta, &disabled), "update_key");
+    let stored = load(store);
+    // The stale writer still believes the key Enabled and changes its description.
+    let mut stale = key.meta.clone();
+    stale.description = "from a stale cache".to_owned();
+    let conflict =
+        |r: Result<()>| matches!(r, Err(Error::Conflict(id)) if id == key.meta.key_id.to_string());
+    assert!(
+        conflict(store.update_key(&key.meta, &stale)),
+        "stale update_key"
+    );
+    let mut rotated = stale.clone();
+    rotated.current_key_version = 2;
+    assert!(
+        conflict(store.add_version(&key.meta, &rotated, &version(1, 2))),
+        "stale add_version"
+    );
+    for field in 0..7 {
+        let mut other = disabled.clone();
+        match field {
+            0 => other.alias = "renamed".to_owned(),
+            1 => other.description = "redescribed".to_owned(),
+            2 => other.deletion_date = 5,
+            3 => other.rotation_enabled = true,
+            4 => other.rotate_days = 9,
+            5 => other.last_rotate_time = 7,
+            _ => other.next_rotate_time = 8,
+        }
+        assert!(
+            conflict(store.update_key(&other, &disabled)),
+            "a view differing in field {field} is stale"
+        );
+    }
+    assert_eq!(load(store), stored, "a conflicting write changed the store");
+}
+
+/// delete_expired removes, with their versions, the keys still PendingDelete with a deletion date
+/// at or before `now`, returns exactly those, and leaves the others (not pending, not yet due,
+/// unknown) alone; the alias of a deleted key is free.
+pub fn delete_expired_removes_due_keys_and_versions(store: &impl KeyStore) {
+    let pending = |n: u8, alias: &str, date: i64| {
+        let mut key = sample_key(n, alias);
+        key.meta.state = KeyState::PendingDelete;
+        key.meta.deletion_date = date;
+        key
+    };
+    let due = pending(1, "a", 1_800_000_000);
+    let enabled = sample_key(2, "b");
+    let later = pending(3, "c", 1_800_000_001);
+    let also_due = pending(4, "d", 1_799_999_999);
+    for key in [&due, &enabled, &later, &also_due] {
         ok(store.insert_key(key), "insert_key");
     }
     let unknown = Uuid::from_bytes([9; 16]);
-    ok(
-        store.delete_keys(&[a.meta.key_id, c.meta.key_id, unknown]),
-        "delete_keys",
+    let all = [
+        due.meta.key_id,
+        enabled.meta.key_id,
+        later.meta.key_id,
+        unknown,
+        also_due.meta.key_id,
+    ];
+    let mut deleted = ok(store.delete_expired(&all, 1_800_000_000), "delete_expired");
+    deleted.sort();
+    assert_eq!(deleted, [due.meta.key_id, also_due.meta.key_id]);
+    assert_eq!(load(store), [enabled, later]);
+    assert_eq!(
+        ok(
+            store.delete_expired(&all, 1_800_000_000),
+            "delete_expired again"
+        ),
+        Vec::<Uuid>::new(),
+        "a second run deletes nothing"
     );
-    assert_eq!(load(store), [b]);
-    ok(store.delete_keys(&[]), "delete_keys of nothing");
+    assert_eq!(
+        ok(store.delete_expired(&[], 0), "delete_expired of nothing"),
+        Vec::<Uuid>::new()
+    );
     ok(
-        store.insert_key(&sample_key(4, "a")),
+        store.insert_key(&sample_key(5, "a")),
         "the alias of a deleted key is free",
     );
 }

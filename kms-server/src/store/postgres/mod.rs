@@ -37,7 +37,7 @@ use self::{
     connect::{Failure, classify, plain},
     listen::{Listener, notify},
 };
-use super::{ChangeFeed, KeyStore, KeyWrite, StoredKey, StoredVersion};
+use super::{ChangeFeed, Changeable, KeyStore, KeyWrite, StoredKey, StoredVersion};
 use crate::{
     error::{Error, Result},
     keys::{KeyMetadata, KeyState, KeyUsage},
@@ -277,6 +277,29 @@ fn update_key(tx: &mut Transaction<'_>, m: &KeyMetadata) -> Result<bool, postgre
     Ok(n > 0)
 }
 
+/// The changeable fields of key `key_id` as stored (`None`: no such key), locked until the
+/// transaction ends so that the conditional write that follows is atomic across replicas.
+fn stored_changeable(
+    tx: &mut Transaction<'_>,
+    key_id: Uuid,
+) -> Result<Option<Changeable<'static>>, postgres::Error> {
+    let row = tx.query_opt(
+        "SELECT alias, description, state, deletion_date, rotation_enabled, rotate_days,
+            last_rotate_time, next_rotate_time FROM keys WHERE key_id = $1 FOR UPDATE",
+        &[&key_id],
+    )?;
+    Ok(row.map(|r| Changeable {
+        alias: r.get::<_, String>(0).into(),
+        description: r.get::<_, String>(1).into(),
+        state: r.get(2),
+        deletion_date: r.get(3),
+        rotation_enabled: r.get(4),
+        rotate_days: r.get(5),
+        last_rotate_time: r.get(6),
+        next_rotate_time: r.get(7),
+    }))
+}
+
 fn insert_version(
     tx: &mut Transaction<'_>,
     key_id: Uuid,
@@ -393,33 +416,46 @@ impl KeyStore for PostgresStore {
         })
     }
 
-    fn update_key(&self, meta: &KeyMetadata) -> Result<()> {
-        self.write(Some(meta), |tx| {
-            if !update_key(tx, meta)? {
-                return Err(Error::NotFound(meta.key_id.to_string()).into());
-            }
-            notify(tx, &[meta.key_id])?;
+    fn update_key(&self, before: &KeyMetadata, after: &KeyMetadata) -> Result<()> {
+        self.write(Some(after), |tx| {
+            Changeable::check(stored_changeable(tx, before.key_id)?, before)?;
+            update_key(tx, after)?;
+            notify(tx, &[after.key_id])?;
             Ok(())
         })
     }
 
-    fn add_version(&self, meta: &KeyMetadata, version: &StoredVersion) -> Result<()> {
-        self.write(Some(meta), |tx| {
-            if !update_key(tx, meta)? {
-                return Err(Error::NotFound(meta.key_id.to_string()).into());
-            }
-            insert_version(tx, meta.key_id, version)?;
-            notify(tx, &[meta.key_id])?;
+    fn add_version(
+        &self,
+        before: &KeyMetadata,
+        after: &KeyMetadata,
+        version: &StoredVersion,
+    ) -> Result<()> {
+        self.write(Some(after), |tx| {
+            Changeable::check(stored_changeable(tx, before.key_id)?, before)?;
+            update_key(tx, after)?;
+            insert_version(tx, after.key_id, version)?;
+            notify(tx, &[after.key_id])?;
             Ok(())
         })
     }
 
-    fn delete_keys(&self, key_ids: &[Uuid]) -> Result<()> {
+    fn delete_expired(&self, key_ids: &[Uuid], now: i64) -> Result<Vec<Uuid>> {
         let ids = key_ids.to_vec();
         self.write(None, |tx| {
-            tx.execute("DELETE FROM keys WHERE key_id = ANY($1)", &[&ids])?;
-            notify(tx, &ids)?;
-            Ok(())
+            let deleted: Vec<Uuid> = tx
+                .query(
+                    "DELETE FROM keys WHERE key_id = ANY($1) AND state = $2 AND deletion_date <= $3
+                     RETURNING key_id",
+                    &[&ids, &KeyState::PendingDelete.code(), &now],
+                )?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            if !deleted.is_empty() {
+                notify(tx, &deleted)?;
+            }
+            Ok(deleted)
         })
     }
 
@@ -484,7 +520,7 @@ mod tests {
     }
 
     /// Two replicas (two stores, two pools) racing: one alias goes to one key, the other gets
-    /// AliasExists; the same version number goes to one rotation, the other gets Conflict and
+    /// AliasExists; of two rotations from the same view, one wins and the other gets Conflict and
     /// writes nothing (not even its metadata).
     #[test]
     fn replicas_racing_are_refused_by_the_database() {
@@ -502,22 +538,22 @@ mod tests {
                 "{:?}",
                 refused[0]
             );
-            let winner = stores[0].load_all().unwrap();
-            let id: Vec<_> = winner.iter().map(|k| k.meta.key_id).collect();
-            stores[0].delete_keys(&id).unwrap();
+            let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            c.execute("DELETE FROM keys", &[]).unwrap();
         }
         let key = sample_key(100, "rotating");
         stores[0].insert_key(&key).unwrap();
         for v in 2..12u32 {
+            let before = stores[0].load_all().unwrap().remove(0).meta;
             let results = race(|i| {
-                let mut meta = key.meta.clone();
+                let mut meta = before.clone();
                 meta.description = format!("rotated by replica {i}");
                 let version = StoredVersion {
                     version: v,
                     wrapped: vec![i as u8; 60],
                     create_time: 1,
                 };
-                stores[i].add_version(&meta, &version)
+                stores[i].add_version(&before, &meta, &version)
             });
             let winner = results.iter().position(Result::is_ok).expect("one wins");
             let loser = &results[1 - winner];
