@@ -43,7 +43,7 @@ pub(crate) fn public_key_pem(der: &[u8]) -> String {
 }
 
 impl KmsService {
-    pub(super) fn get_public_key_call(
+    pub(super) async fn get_public_key_call(
         &self,
         r: Request<pb::GetPublicKeyRequest>,
     ) -> Result<Response<pb::GetPublicKeyResponse>, Status> {
@@ -60,9 +60,10 @@ impl KmsService {
                     key_usage: p.key_usage.as_str().to_owned(),
                 })
         })
+        .await
     }
 
-    pub(super) fn sign_call(
+    pub(super) async fn sign_call(
         &self,
         r: Request<pb::SignRequest>,
     ) -> Result<Response<pb::SignResponse>, Status> {
@@ -79,9 +80,10 @@ impl KmsService {
                     signature,
                 })
         })
+        .await
     }
 
-    pub(super) fn verify_call(
+    pub(super) async fn verify_call(
         &self,
         r: Request<pb::VerifyRequest>,
     ) -> Result<Response<pb::VerifyResponse>, Status> {
@@ -98,6 +100,7 @@ impl KmsService {
                     signature_valid,
                 })
         })
+        .await
     }
 }
 

@@ -85,7 +85,7 @@ impl Observers {
     /// did not verify): an audit line with identity `-`, no keys and the refusal's `code`, as a
     /// gRPC call with a bad token gets. An error means the line was not written: the caller must
     /// then answer INTERNAL, as for any call.
-    pub(crate) fn record_refusal(
+    pub(crate) async fn record_refusal(
         &self,
         rpc: &str,
         peer: Option<std::net::SocketAddr>,
@@ -94,7 +94,7 @@ impl Observers {
         let Some(log) = &self.audit else {
             return Ok(());
         };
-        log.record(&crate::audit::AuditEvent {
+        let ack = log.record(&crate::audit::AuditEvent {
             time: time::OffsetDateTime::now_utc(),
             request_id: crate::audit::RequestId::new(),
             identity: crate::audit::DEVELOPMENT_IDENTITY,
@@ -106,7 +106,8 @@ impl Observers {
                 status: tonic::Code::Unauthenticated,
                 code,
             },
-        })
+        });
+        ack.await
     }
 }
 
@@ -186,17 +187,17 @@ impl Call {
     }
 
     /// A cryptographic call served from memory: cheap enough to run inline.
-    pub(super) fn inline<T: Audited>(
+    pub(super) async fn inline<T: Audited>(
         self,
         key: &str,
         f: impl FnOnce(&Caller) -> crate::Result<T>,
     ) -> Result<Response<T>, Status> {
         let (caller, result) = run(self.caller, f);
-        self.meta.finish(caller.as_ref(), key, result)
+        self.meta.finish(caller.as_ref(), key, result).await
     }
 
     /// Like [`Call::inline`], for a call that names its key only in its answer (a blob's key).
-    pub(super) fn inline_answered<T: Audited>(
+    pub(super) async fn inline_answered<T: Audited>(
         self,
         f: impl FnOnce(&Caller) -> crate::Result<T>,
         key_of: impl FnOnce(&crate::Result<T>) -> String,
@@ -205,6 +206,7 @@ impl Call {
         let logged = self.meta.logs_request_line().then(|| key_of(&result));
         self.meta
             .finish_answered(caller.as_ref(), logged.as_deref(), result)
+            .await
     }
 
     /// A mutation: it writes to the key store, so it runs on a blocking thread.
@@ -214,7 +216,7 @@ impl Call {
         f: impl FnOnce(&Caller) -> crate::Result<T> + Send + 'static,
     ) -> Result<Response<T>, Status> {
         let (caller, result) = run_off_thread(self.caller, f).await;
-        self.meta.finish(caller.as_ref(), &key, result)
+        self.meta.finish(caller.as_ref(), &key, result).await
     }
 
     /// Like [`Call::blocking`], for a call that names its key only in its answer.
@@ -227,6 +229,7 @@ impl Call {
         let logged = self.meta.logs_request_line().then(|| key_of(&result));
         self.meta
             .finish_answered(caller.as_ref(), logged.as_deref(), result)
+            .await
     }
 }
 
@@ -282,29 +285,30 @@ impl CallMeta {
     /// [`CallMeta::finish`] for a call that names its key only in its answer: the audit line
     /// records the key the answer names, the request line `logged` (the key that opened the
     /// blob, when the line is written).
-    fn finish_answered<T: Audited>(
+    async fn finish_answered<T: Audited>(
         self,
         caller: Option<&Caller>,
         logged: Option<&str>,
         result: crate::Result<T>,
     ) -> Result<Response<T>, Status> {
         self.finish_logged(caller, "", logged.unwrap_or_default(), result)
+            .await
     }
 
     /// Maps the core's error, writes the audit line (refusing the call if it cannot), counts the
     /// call, and logs the request line.
-    fn finish<T: Audited>(
+    async fn finish<T: Audited>(
         self,
         caller: Option<&Caller>,
         key: &str,
         result: crate::Result<T>,
     ) -> Result<Response<T>, Status> {
-        self.finish_logged(caller, key, key, result)
+        self.finish_logged(caller, key, key, result).await
     }
 
     /// [`CallMeta::finish`], with the key name the audit line records (`key`, as the caller gave
     /// it) and the one the request line shows (`logged`).
-    fn finish_logged<T: Audited>(
+    async fn finish_logged<T: Audited>(
         self,
         caller: Option<&Caller>,
         key: &str,
@@ -341,9 +345,9 @@ impl CallMeta {
                 context_keys: arrival.context_keys.iter().map(String::as_str).collect(),
                 outcome: Outcome::of(&result),
             };
-            let written = log.record(&event);
+            let ack = log.record(&event);
             drop(event);
-            if let Err(e) = written {
+            if let Err(e) = ack.await {
                 result = Err(status(&Error::Internal(format!(
                     "audit log not written ({e}): the {method} call is refused"
                 ))));

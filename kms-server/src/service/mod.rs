@@ -120,6 +120,7 @@ impl KeyManagementService for KmsService {
                     key_metadata: Some(metadata_to_pb(m)),
                 })
         })
+        .await
     }
 
     async fn list_keys(
@@ -357,6 +358,7 @@ impl KeyManagementService for KmsService {
                     key_metadata: Some(metadata_to_pb(m)),
                 })
         })
+        .await
     }
 
     async fn generate_data_key(
@@ -370,6 +372,7 @@ impl KeyManagementService for KmsService {
             let key = caller.key(&self.kms, Action::GenerateDataKey, &r.key_id)?;
             generate(&self.kms, &key, &r, &context?, true).map(data_key_to_pb)
         })
+        .await
     }
 
     async fn generate_data_key_without_plaintext(
@@ -395,6 +398,7 @@ impl KeyManagementService for KmsService {
                 }
             })
         })
+        .await
     }
 
     async fn encrypt(
@@ -414,6 +418,7 @@ impl KeyManagementService for KmsService {
                     key_version: s.key_version,
                 })
         })
+        .await
     }
 
     async fn decrypt(
@@ -436,6 +441,7 @@ impl KeyManagementService for KmsService {
             },
             |result| answered_key(result, |d| &d.key_id),
         )
+        .await
     }
 
     async fn re_encrypt(
@@ -490,6 +496,7 @@ impl KeyManagementService for KmsService {
                     plaintext: b.expose().to_vec(),
                 })
         })
+        .await
     }
 
     async fn batch_generate_data_key(
@@ -560,6 +567,7 @@ impl KeyManagementService for KmsService {
                 .collect();
             Ok(pb::BatchGenerateDataKeyResponse { results })
         })
+        .await
     }
 
     async fn batch_decrypt(
@@ -628,6 +636,7 @@ impl KeyManagementService for KmsService {
                 Err(_) => String::new(),
             },
         )
+        .await
     }
 
     async fn seed_keys(
@@ -652,20 +661,20 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::GetPublicKeyRequest>,
     ) -> Result<Response<pb::GetPublicKeyResponse>, Status> {
-        self.get_public_key_call(r)
+        self.get_public_key_call(r).await
     }
 
     async fn sign(
         &self,
         r: Request<pb::SignRequest>,
     ) -> Result<Response<pb::SignResponse>, Status> {
-        self.sign_call(r)
+        self.sign_call(r).await
     }
 
     async fn verify(
         &self,
         r: Request<pb::VerifyRequest>,
     ) -> Result<Response<pb::VerifyResponse>, Status> {
-        self.verify_call(r)
+        self.verify_call(r).await
     }
 }

@@ -171,8 +171,10 @@ async fn answer(api: &TencentApi, request: Request) -> Result<serde_json::Value,
         })?;
     let headers = &parts.headers;
     let query = parts.uri.query().unwrap_or("");
-    let caller = authenticate(api, &parts.method, parts.uri.path(), query, headers, &body)
-        .map_err(|refusal| audit_refusal(api, &parts, refusal))?;
+    let caller = match authenticate(api, &parts.method, parts.uri.path(), query, headers, &body) {
+        Ok(caller) => caller,
+        Err(refusal) => return Err(audit_refusal(api, &parts, refusal).await),
+    };
     match text(headers, "x-tc-version")? {
         API_VERSION => {}
         v => {
@@ -207,7 +209,7 @@ async fn answer(api: &TencentApi, request: Request) -> Result<serde_json::Value,
 /// Writes the audit line of a request refused by the signature check (the action it named, or
 /// `-` when it named none this API has) and gives the refusal back; if the line cannot be
 /// written, the answer is `InternalError`, as for any call whose line is lost.
-fn audit_refusal(
+async fn audit_refusal(
     api: &TencentApi,
     parts: &axum::http::request::Parts,
     refusal: ApiError,
@@ -232,6 +234,7 @@ fn audit_refusal(
         .service
         .observers()
         .record_refusal(rpc, peer, refusal.code)
+        .await
     {
         Ok(()) => refusal,
         Err(e) => {
