@@ -16,6 +16,10 @@ use kms_server::{
     tls::{ClientAuth, TlsArgs},
 };
 
+/// `--max-stale` by default: five minutes, long enough to ride out a database fail-over, short
+/// enough that a key disabled meanwhile on another replica stops working here soon after.
+const DEFAULT_MAX_STALE_SECS: u64 = 300;
+
 /// mimalloc: its per-thread heaps avoid glibc's arena lock, which the runtime threads otherwise
 /// contend on for every request's buffers (see bench/BENCHMARKS.md).
 #[global_allocator]
@@ -45,6 +49,13 @@ struct Cli {
     /// Mozilla roots.
     #[arg(long, env = "KMS_DATABASE_CA")]
     database_ca: Option<PathBuf>,
+    /// With PostgreSQL: seconds this replica keeps serving keys from its cache after it last
+    /// reached the database (a resync, or the change feed's connection answering). Past that,
+    /// calls that use key material fail with UNAVAILABLE until the database answers again, so a
+    /// replica cut off does not go on honouring keys disabled elsewhere. 0: no bound. Ignored
+    /// for SQLite.
+    #[arg(long = "max-stale", value_name = "SECS", env = "KMS_MAX_STALE", default_value_t = DEFAULT_MAX_STALE_SECS)]
+    max_stale_secs: u64,
     /// File holding the root key (base64 of 32 bytes, mode 0600); created on first start.
     /// Ignored when KMS_ROOT_KEY is set. Default: <data-dir>/root.key.
     #[arg(long, env = "KMS_ROOT_KEY_FILE")]
@@ -290,6 +301,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         },
     )?;
     tracing::info!(database = %database.describe(), "key store open");
+    kms.set_max_stale((cli.max_stale_secs > 0).then(|| Duration::from_secs(cli.max_stale_secs)));
     if let Some(path) = &cli.seed {
         let doc = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read seed file {}: {e}", path.display()))?;

@@ -35,7 +35,7 @@ impl Kms {
         allowed: impl Fn(KeyUsage) -> bool,
     ) -> Result<(Uuid, KeyUsage, Arc<PrivateKey>)> {
         self.expire_due(name)?;
-        let c = self.read();
+        let c = self.serve()?;
         let e = c.resolve(name)?;
         let m = e.meta();
         if !allowed(m.key_usage) {

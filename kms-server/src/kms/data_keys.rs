@@ -127,14 +127,14 @@ impl Kms {
         // The usual case takes the read lock once: nothing due, seal under the same guard.
         let now = self.now();
         {
-            let c = self.read();
+            let c = self.serve()?;
             let e = c.resolve(name)?;
             if !deletion_due(e.meta(), now) && !rotation_due(e.meta(), now) {
                 return seal_entry(e, context, plaintext);
             }
         }
         self.settle_due(name)?;
-        seal_in(&self.read(), name, context, plaintext)
+        seal_in(&*self.serve()?, name, context, plaintext)
     }
 
     /// GenerateDataKey / GenerateDataKeyWithoutPlaintext, with the context in its wire form
@@ -211,7 +211,7 @@ impl Kms {
         // The usual case takes the read lock once: no deletion due, open under the same guard.
         let now = self.now();
         {
-            let c = self.read();
+            let c = self.serve()?;
             let due = c
                 .get(&header.key_id)
                 .is_some_and(|e| deletion_due(e.meta(), now));
@@ -220,7 +220,7 @@ impl Kms {
             }
         }
         self.expire_due_ids([header.key_id])?;
-        open_in(&self.read(), header, context, blob)
+        open_in(&*self.serve()?, header, context, blob)
     }
 
     /// BatchGenerateDataKey: up to [`MAX_BATCH_ITEMS`] data keys, each item its own result (with
@@ -253,7 +253,7 @@ impl Kms {
                 Err(e) => return Err(e),
             }
         }
-        let c = self.read();
+        let c = self.serve()?;
         Ok(items
             .iter()
             .zip(parsed)
@@ -284,7 +284,7 @@ impl Kms {
             })
             .collect();
         self.expire_due_ids(parsed.iter().flatten().map(|(h, _)| h.key_id))?;
-        let c = self.read();
+        let c = self.serve()?;
         Ok(items
             .iter()
             .zip(parsed)

@@ -15,6 +15,7 @@ pub mod asymmetric;
 mod cache;
 pub mod data_keys;
 mod deadlines;
+mod freshness;
 pub mod lifecycle;
 pub mod migrate;
 mod resync;
@@ -28,6 +29,7 @@ use std::{
         Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard,
         atomic::{AtomicU64, Ordering},
     },
+    time::Duration,
 };
 
 use uuid::Uuid;
@@ -95,6 +97,8 @@ pub struct Kms {
     write: Mutex<()>,
     default_key_id: Uuid,
     sse_cos_key_id: Uuid,
+    /// How stale the cache may get while a shared store is out of reach (`--max-stale`).
+    freshness: freshness::Freshness,
 }
 
 impl std::fmt::Debug for Kms {
@@ -163,6 +167,7 @@ impl Kms {
             write: Mutex::new(()),
             default_key_id: Uuid::nil(),
             sse_cos_key_id: Uuid::nil(),
+            freshness: freshness::Freshness::new(),
         };
         kms.default_key_id = kms.ensure_service_key(
             META_DEFAULT_KEY,
@@ -222,6 +227,24 @@ impl Kms {
         // A panic while holding the lock cannot leave the cache half-updated: every update is a
         // single insert/remove, so a poisoned lock is still consistent.
         self.cache.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The cache, for a call that uses key material: refused (UNAVAILABLE) while the cache is
+    /// staler than `--max-stale` allows (see [`Kms::set_max_stale`]).
+    fn serve(&self) -> Result<RwLockReadGuard<'_, Cache>> {
+        self.freshness.check()?;
+        Ok(self.read())
+    }
+
+    /// Bounds how long this replica serves keys from its cache while it cannot reach its shared
+    /// key store (`None`: no bound, the default). Every resync, and every answer of the change
+    /// feed's connection, confirms the cache; past the bound since the last confirmation, calls
+    /// that use key material fail with UNAVAILABLE until the store answers again. Ignored for a
+    /// store one process owns (SQLite), which is never stale.
+    pub fn set_max_stale(&self, max: Option<Duration>) {
+        if self.store_is_shared() {
+            self.freshness.set_max_stale(max);
+        }
     }
 
     fn lock_write(&self) -> Result<MutexGuard<'_, ()>> {

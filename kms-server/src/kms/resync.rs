@@ -47,7 +47,9 @@ impl Drop for Follower {
 fn follow(kms: &Kms, mut feed: Box<dyn ChangeFeed>, stop: &AtomicBool) {
     while !stop.load(Ordering::Relaxed) {
         match feed.wait(FOLLOW_POLL) {
-            FeedEvent::Quiet => {}
+            // The feed's connection answered: nothing was missed.
+            FeedEvent::Quiet => kms.freshness.confirm(),
+            FeedEvent::Down => {}
             FeedEvent::Changed | FeedEvent::Connected => {
                 if let Err(e) = kms.resync() {
                     tracing::warn!(error = %e, "reloading other replicas' changes failed");
@@ -69,6 +71,8 @@ impl Kms {
     /// [`Kms::resync`] for a caller that holds the write lock.
     pub(super) fn resync_locked(&self) -> Result<usize> {
         let stored = self.store().load_all()?;
+        // Everything stored is about to be in the cache: whatever was missed is taken in now.
+        self.freshness.confirm();
         let mut seen = HashSet::with_capacity(stored.len());
         let mut changed = Vec::new();
         let gone: Vec<_> = {
@@ -159,6 +163,51 @@ mod tests {
             .unwrap();
         let store = PostgresStore::open(url, &PostgresOptions::default()).unwrap();
         Kms::open_with_store(Box::new(store), root, clock).unwrap()
+    }
+
+    /// `--max-stale`: a following replica keeps serving while its feed's connection answers
+    /// (long past the bound), then, with PostgreSQL stopped, serves until the bound passes and
+    /// fails with UNAVAILABLE after it, lifecycle calls failing at once; when PostgreSQL is back
+    /// the feed reconnects, resyncs and the replica serves again by itself.
+    #[test]
+    fn a_replica_cut_off_longer_than_max_stale_stops_serving_until_the_store_is_back() {
+        let Some(mut pg) = Postgres::start("kms max stale") else {
+            return;
+        };
+        let url = pg.new_database();
+        let kms = Arc::new(replica(&url));
+        kms.create_key("app", "", "").unwrap();
+        let blob = kms
+            .generate_data_key("app", DataKeySpec::Aes256, &ctx(), false)
+            .unwrap()
+            .ciphertext_blob;
+        let _follower = kms.follow_changes().expect("a change feed");
+        let max = Duration::from_millis(1500);
+        kms.set_max_stale(Some(max));
+        let serves = || {
+            kms.generate_data_key("app", DataKeySpec::Aes256, &ctx(), false)
+                .and_then(|_| kms.decrypt(&blob, &ctx()))
+        };
+        std::thread::sleep(max * 2);
+        serves().expect("the feed's connection confirms the cache");
+
+        pg.stop();
+        serves().expect("within the bound the cache still serves");
+        let e = kms.create_key("during", "", "").unwrap_err();
+        assert!(matches!(e, Error::StoreUnavailable(_)), "{e}");
+        std::thread::sleep(max + Duration::from_millis(500));
+        let e = serves().unwrap_err();
+        assert!(matches!(e, Error::StoreUnavailable(_)), "{e}");
+        assert!(
+            e.to_string()
+                .contains("longer than its --max-stale of 1.5 s"),
+            "{e}"
+        );
+
+        pg.restart();
+        let back = time_until("the store back", || serves().is_ok());
+        assert!(back < Duration::from_secs(10), "{back:?}");
+        kms.create_key("after", "", "").unwrap();
     }
 
     /// Timed work fires once across replicas: two replicas on one clock find the same automatic

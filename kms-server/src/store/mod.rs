@@ -164,8 +164,11 @@ pub enum FeedEvent {
     /// The feed (re)connected: writes made while it was not listening were missed, so the reader
     /// must reload everything once.
     Connected,
-    /// Nothing happened within the wait.
+    /// Nothing happened within the wait, and the feed is connected (the store is reachable).
     Quiet,
+    /// The feed is not connected (it keeps retrying): the store may be out of reach, and writes
+    /// made meanwhile are not announced.
+    Down,
 }
 
 /// Notifications of committed writes to a shared store. Reconnects by itself.

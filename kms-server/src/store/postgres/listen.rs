@@ -79,7 +79,7 @@ impl Listener {
         let now = Instant::now();
         if now < self.next_attempt {
             std::thread::sleep(timeout.min(self.next_attempt - now));
-            return FeedEvent::Quiet;
+            return FeedEvent::Down;
         }
         let opened = self.config.connect(self.tls.clone()).and_then(|mut c| {
             c.batch_execute(&format!("LISTEN {CHANNEL}"))?;
@@ -103,7 +103,7 @@ impl Listener {
                 );
                 self.next_attempt = now + self.backoff;
                 self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
-                FeedEvent::Quiet
+                FeedEvent::Down
             }
         }
     }
@@ -112,7 +112,7 @@ impl Listener {
         tracing::warn!(db = %self.db, error = %why, "change feed connection lost; reconnecting");
         self.client = None;
         self.next_attempt = Instant::now();
-        FeedEvent::Quiet
+        FeedEvent::Down
     }
 }
 
