@@ -373,7 +373,7 @@ def unimplemented_sub_resources_change_nothing():
     etag = client.head_object(Bucket=bucket, Key='kept')['ETag']
     tagging = {'TagSet': {'Tag': [{'Key': 'k', 'Value': 'v'}]}}
     expect_error('NotImplemented', 501, client.put_bucket_tagging, Bucket=bucket, Tagging=tagging)
-    expect_error('NotImplemented', 501, client.get_object_acl, Bucket=bucket, Key='kept')
+    expect_error('NotImplemented', 501, client.get_bucket_cors, Bucket=bucket)
     expect_error('NotImplemented', 501, client.get_bucket_versioning, Bucket=bucket)
     expect_error('NotImplemented', 501, client.get_bucket_lifecycle, Bucket=bucket)
     expect_error('NotImplemented', 501, client.delete_bucket_lifecycle, Bucket=bucket)

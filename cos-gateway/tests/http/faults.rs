@@ -163,6 +163,13 @@ impl Catalog for FullDb {
     ) -> cos_gateway::Result<()> {
         self.write(|| self.inner.set_bucket_encryption(name, enc))
     }
+    fn set_bucket_acl(
+        &self,
+        name: &str,
+        acl: Option<&cos_gateway::acl::Acl>,
+    ) -> cos_gateway::Result<()> {
+        self.write(|| self.inner.set_bucket_acl(name, acl))
+    }
     fn object(&self, bucket: &str, key: &str) -> cos_gateway::Result<Option<Object>> {
         self.inner.object(bucket, key)
     }
@@ -189,6 +196,14 @@ impl Catalog for FullDb {
         tags: &cos_gateway::store::Tags,
     ) -> cos_gateway::Result<bool> {
         self.write(|| self.inner.set_object_tags(bucket, key, tags))
+    }
+    fn set_object_acl(
+        &self,
+        bucket: &str,
+        key: &str,
+        acl: Option<&cos_gateway::acl::Acl>,
+    ) -> cos_gateway::Result<bool> {
+        self.write(|| self.inner.set_object_acl(bucket, key, acl))
     }
     fn set_object_restore(
         &self,
