@@ -384,6 +384,14 @@ def bucket_and_object_acls():
                  ACL='bucket-owner-read')
     expect_error('InvalidArgument', 400, client.put_bucket_acl, Bucket=bucket, GrantRead='id="not-a-uin"')
     expect_error('NoSuchKey', 404, client.get_object_acl, Bucket=bucket, Key='acl-missing')
+    # create_bucket with an ACL; a refused ACL creates nothing.
+    other = 'aclbucket-1250000000'
+    expect_error('InvalidArgument', 400, client.create_bucket, Bucket=other, ACL='default')
+    expect_error('NoSuchBucket', 404, client.get_bucket_acl, Bucket=other)
+    client.create_bucket(Bucket=other, ACL='public-read', GrantFullControl='id="100000000002"')
+    acl = client.get_bucket_acl(Bucket=other)
+    check(acl['CannedACL'] == 'public-read', 'create_bucket ACL: %r' % acl)
+    client.delete_bucket(Bucket=other)
 
 
 @test

@@ -275,6 +275,15 @@ fn anonymous_reads_follow_the_acls_and_never_open_encrypted_objects() {
     let r = anonymous(a, "HEAD", "/open");
     r.assert_status(200);
     assert_eq!(r.get("content-length"), Some("11"));
+    let r = Req::new("GET", "/open")
+        .unsigned()
+        .header("Range", "bytes=7-10")
+        .send(a);
+    assert_eq!((r.status, r.body.as_slice()), (206, &b"body"[..]));
+    assert_eq!(
+        anonymous(a, "GET", "/open?partNumber=1").body,
+        b"public body"
+    );
     // Encrypted public-read objects need a signature: SSE-COS, SSE-KMS and SSE-C alike.
     let mut sse_c: Vec<(String, String)> = common::ssec(&K1);
     sse_c.push(("x-cos-acl".into(), "public-read".into()));
