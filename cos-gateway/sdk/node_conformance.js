@@ -307,13 +307,73 @@ test('restoreObject: an ARCHIVE object reads only after its restore', async () =
   check(again.statusCode === 200, 'restore of a restored copy: HTTP ' + again.statusCode);
 });
 
+// An unsigned GET over HTTPS to the gateway, as a browser following a public URL would send it.
+function anonymousGet(Key) {
+  const https = require('https');
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/' + encodeURIComponent(Key),
+        method: 'GET',
+        headers: { Host: `${Bucket}.cos.${Region}.myqcloud.com` },
+      },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('putObjectAcl / getObjectAcl, and anonymous reads of public-read objects', async () => {
+  await call('putObject', { Key: 'acl/plain', Body: Buffer.from('public'), ACL: 'public-read' });
+  await call('putObject', { Key: 'acl/kms', Body: Buffer.from('secret'), ACL: 'public-read', ...MODES['kms-key'] });
+  let acl = await call('getObjectAcl', { Key: 'acl/plain' });
+  check(acl.ACL === 'public-read', 'ACL: ' + JSON.stringify(acl));
+  check(acl.Owner.ID === 'qcs::cam::uin/100000000001:uin/100000000001', 'owner: ' + JSON.stringify(acl.Owner));
+  let r = await anonymousGet('acl/plain');
+  check(r.status === 200 && r.body === 'public', `anonymous GET of a public plain object: ${r.status} ${r.body}`);
+  r = await anonymousGet('acl/kms');
+  check(r.status === 403 && r.body.includes('<Code>AccessDenied</Code>'), `encrypted: ${r.status} ${r.body}`);
+  check(r.body.includes('server-side encryption'), r.body);
+  await call('putObjectAcl', { Key: 'acl/plain', ACL: 'private', GrantRead: 'id="100000000002"' });
+  acl = await call('getObjectAcl', { Key: 'acl/plain' });
+  check(acl.ACL === 'private', 'ACL after private: ' + JSON.stringify(acl));
+  check(acl.GrantRead === 'id="qcs::cam::uin/100000000002:uin/100000000002"', 'GrantRead: ' + acl.GrantRead);
+  r = await anonymousGet('acl/plain');
+  check(r.status === 403, `anonymous GET of a private object: ${r.status}`);
+  // The body form: the SDK writes the document from AccessControlPolicy.
+  await call('putObjectAcl', {
+    Key: 'acl/plain',
+    AccessControlPolicy: {
+      Owner: { ID: 'qcs::cam::uin/100000000001:uin/100000000001' },
+      Grants: [{ Grantee: { URI: 'http://cam.qcloud.com/groups/global/AllUsers' }, Permission: 'READ' }],
+    },
+  });
+  acl = await call('getObjectAcl', { Key: 'acl/plain' });
+  check(acl.ACL === 'public-read', 'ACL from the body: ' + JSON.stringify(acl));
+  const got = await call('getObject', { Key: 'acl/kms' });
+  check(got.Body.toString() === 'secret', 'signed read of the encrypted object');
+  await expectError('InvalidArgument', 400, 'putObjectAcl', { Key: 'acl/plain', ACL: 'public-read-write' });
+  await expectError('NoSuchKey', 404, 'getObjectAcl', { Key: 'acl/missing' });
+  await call('putBucketAcl', { ACL: 'public-read' });
+  const bucketAcl = await call('getBucketAcl', {});
+  check(bucketAcl.ACL === 'public-read', 'bucket ACL: ' + JSON.stringify(bucketAcl));
+  await call('putBucketAcl', { ACL: 'private' });
+});
+
 test('unimplemented sub-resources are 501 and change nothing', async () => {
   // Each of these once fell through to a plain operation (delete, overwrite, listing).
   await call('putObject', { Key: 'kept', Body: Buffer.from('kept body'), ServerSideEncryption: 'AES256' });
   const before = await call('headObject', { Key: 'kept' });
   await expectError('NotImplemented', 501, 'deleteBucketTagging', {});
   await expectError('NotImplemented', 501, 'putBucketTagging', { Tags: [{ Key: 'k', Value: 'v' }] });
-  await expectError('NotImplemented', 501, 'getObjectAcl', { Key: 'kept' });
+  await expectError('NotImplemented', 501, 'getBucketCors', {});
   await expectError('NotImplemented', 501, 'getBucketVersioning', {});
   await expectError('NotImplemented', 501, 'getBucketPolicy', {});
   await expectError('NotImplemented', 501, 'deleteBucketLifecycle', {});

@@ -349,6 +349,72 @@ def restore_an_archived_ssec_object_as_seed_003_does():
 
 
 @test
+def bucket_and_object_acls():
+    owner = 'qcs::cam::uin/100000000001:uin/100000000001'
+    acl = client.get_bucket_acl(Bucket=bucket)
+    check(acl['CannedACL'] == 'private', 'new bucket: %r' % acl)
+    check(acl['Owner']['ID'] == owner, 'owner: %r' % acl)
+    client.put_bucket_acl(Bucket=bucket, ACL='public-read')
+    check(client.get_bucket_acl(Bucket=bucket)['CannedACL'] == 'public-read', 'public-read bucket')
+    client.put_bucket_acl(Bucket=bucket, AccessControlPolicy={
+        'Owner': {'ID': owner},
+        'AccessControlList': {'Grant': [
+            {'Grantee': {'Type': 'Group', 'URI': 'http://cam.qcloud.com/groups/global/AllUsers'},
+             'Permission': 'READ'},
+            {'Grantee': {'Type': 'Group', 'URI': 'http://cam.qcloud.com/groups/global/AllUsers'},
+             'Permission': 'WRITE'},
+        ]}})
+    check(client.get_bucket_acl(Bucket=bucket)['CannedACL'] == 'public-read-write', 'from the body')
+    client.put_bucket_acl(Bucket=bucket, ACL='private')
+    # Objects: default, then ACL on put_object, then put_object_acl with headers.
+    client.put_object(Bucket=bucket, Key='acl-default', Body=b'x')
+    check(client.get_object_acl(Bucket=bucket, Key='acl-default')['CannedACL'] == 'default', 'default')
+    client.put_object(Bucket=bucket, Key='acl-public', Body=b'public', ACL='public-read')
+    acl = client.get_object_acl(Bucket=bucket, Key='acl-public')
+    check(acl['CannedACL'] == 'public-read', 'put_object ACL: %r' % acl)
+    client.put_object_acl(Bucket=bucket, Key='acl-public', ACL='private', GrantRead='id="100000000002"')
+    acl = client.get_object_acl(Bucket=bucket, Key='acl-public')
+    check(acl['CannedACL'] == 'private', 'put_object_acl: %r' % acl)
+    ids = [g['Grantee'].get('ID') for g in acl['AccessControlList']['Grant']]
+    check(ids == [owner, 'qcs::cam::uin/100000000002:uin/100000000002'], 'grants: %r' % ids)
+    client.put_object_acl(Bucket=bucket, Key='acl-public', ACL='public-read')
+    expect_error('InvalidArgument', 400, client.put_object_acl, Bucket=bucket, Key='acl-public',
+                 ACL='public-read-write')
+    expect_error('InvalidArgument', 400, client.put_object, Bucket=bucket, Key='acl-bad', Body=b'x',
+                 ACL='bucket-owner-read')
+    expect_error('InvalidArgument', 400, client.put_bucket_acl, Bucket=bucket, GrantRead='id="not-a-uin"')
+    expect_error('NoSuchKey', 404, client.get_object_acl, Bucket=bucket, Key='acl-missing')
+    # create_bucket with an ACL; a refused ACL creates nothing.
+    other = 'aclbucket-1250000000'
+    expect_error('InvalidArgument', 400, client.create_bucket, Bucket=other, ACL='default')
+    expect_error('NoSuchBucket', 404, client.get_bucket_acl, Bucket=other)
+    client.create_bucket(Bucket=other, ACL='public-read', GrantFullControl='id="100000000002"')
+    acl = client.get_bucket_acl(Bucket=other)
+    check(acl['CannedACL'] == 'public-read', 'create_bucket ACL: %r' % acl)
+    client.delete_bucket(Bucket=other)
+
+
+@test
+def anonymous_reads_of_public_objects():
+    anon = CosS3Client(CosConfig(Region=region, Anonymous=True, Scheme=scheme, IP='127.0.0.1', Port=port,
+                                 VerifySSL=ca))
+    client.put_object(Bucket=bucket, Key='anon-plain', Body=b'for everyone', ACL='public-read')
+    check(body_of(anon.get_object(Bucket=bucket, Key='anon-plain')) == b'for everyone', 'anonymous GET')
+    anon.head_object(Bucket=bucket, Key='anon-plain')
+    for mode in ('cos', 'kms', 'kms-key', 'ssec'):
+        key = 'anon-%s' % mode
+        client.put_object(Bucket=bucket, Key=key, Body=b'secret', ACL='public-read', **MODES[mode])
+        expect_error('AccessDenied', 403, anon.get_object, Bucket=bucket, Key=key, **READ_KW.get(mode, {}))
+        check(body_of(client.get_object(Bucket=bucket, Key=key, **READ_KW.get(mode, {}))) == b'secret',
+              'signed read of %s' % key)
+    client.put_object(Bucket=bucket, Key='anon-private', Body=b'x', ACL='private')
+    expect_error('AccessDenied', 403, anon.get_object, Bucket=bucket, Key='anon-private')
+    expect_error('AccessDenied', 403, anon.put_object, Bucket=bucket, Key='anon-plain', Body=b'overwrite')
+    expect_error('AccessDenied', 403, anon.get_object_acl, Bucket=bucket, Key='anon-plain')
+    check(body_of(client.get_object(Bucket=bucket, Key='anon-plain')) == b'for everyone', 'unchanged')
+
+
+@test
 def list_objects_shows_encrypted_objects():
     resp = client.list_objects(Bucket=bucket, Prefix='modes/')
     keys = sorted(c['Key'] for c in resp['Contents'])
@@ -373,7 +439,7 @@ def unimplemented_sub_resources_change_nothing():
     etag = client.head_object(Bucket=bucket, Key='kept')['ETag']
     tagging = {'TagSet': {'Tag': [{'Key': 'k', 'Value': 'v'}]}}
     expect_error('NotImplemented', 501, client.put_bucket_tagging, Bucket=bucket, Tagging=tagging)
-    expect_error('NotImplemented', 501, client.get_object_acl, Bucket=bucket, Key='kept')
+    expect_error('NotImplemented', 501, client.get_bucket_cors, Bucket=bucket)
     expect_error('NotImplemented', 501, client.get_bucket_versioning, Bucket=bucket)
     expect_error('NotImplemented', 501, client.get_bucket_lifecycle, Bucket=bucket)
     expect_error('NotImplemented', 501, client.delete_bucket_lifecycle, Bucket=bucket)

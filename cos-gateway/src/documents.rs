@@ -6,7 +6,7 @@
 //! hand-written documents are.
 
 use quick_xml::se::{QuoteLevel, Serializer};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
@@ -30,6 +30,86 @@ pub struct LocationConstraint<'a> {
     /// The region.
     #[serde(rename = "$text")]
     pub region: &'a str,
+}
+
+/// GET Bucket/Object acl's answer and PUT `?acl`'s body (read with [`crate::acl::parse_document`]).
+/// One type both ways: what is written is what is read back.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct AccessControlPolicy {
+    /// The owner (written always; not checked when read: the gateway has one).
+    #[serde(rename = "Owner", default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<AclOwner>,
+    /// The grants.
+    #[serde(rename = "AccessControlList", default)]
+    pub access_control_list: AccessControlList,
+}
+
+/// `<Owner>` of an [`AccessControlPolicy`].
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct AclOwner {
+    /// The owner's full id (`qcs::cam::uin/<uin>:uin/<uin>`).
+    #[serde(rename = "ID", default)]
+    pub id: String,
+    /// Its display name.
+    #[serde(rename = "DisplayName", default)]
+    pub display_name: String,
+}
+
+/// `<AccessControlList>`: one `<Grant>` each.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct AccessControlList {
+    /// The grants, in order.
+    #[serde(rename = "Grant", default)]
+    pub grants: Vec<GrantXml>,
+}
+
+/// `<Grant>`: a grantee and a permission (`READ`, `WRITE`, `FULL_CONTROL`, `READ_ACP`,
+/// `WRITE_ACP`; checked by [`crate::acl::parse_document`]).
+#[derive(Debug, Deserialize, Serialize)]
+pub struct GrantXml {
+    /// To whom.
+    #[serde(rename = "Grantee")]
+    pub grantee: GranteeXml,
+    /// What.
+    #[serde(rename = "Permission", default)]
+    pub permission: String,
+}
+
+/// `<Grantee xmlns:xsi=".." xsi:type="CanonicalUser|Group">`: `ID` and `DisplayName` for a user,
+/// `URI` for a group. Read, the type may also be a `<Type>` element (what the Python SDK writes
+/// for `{'Type': ...}`) or absent (then `ID` or `URI` says which).
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct GranteeXml {
+    /// The `xmlns:xsi` declaration.
+    #[serde(
+        rename = "@xmlns:xsi",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub xmlns_xsi: Option<String>,
+    /// `xsi:type` (quick-xml reads an attribute by its local name, `type`).
+    #[serde(
+        rename(serialize = "@xsi:type", deserialize = "@type"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub xsi_type: Option<String>,
+    /// A `<Type>` element (read only).
+    #[serde(rename = "Type", default, skip_serializing)]
+    pub type_element: Option<String>,
+    /// A group's URI.
+    #[serde(rename = "URI", default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    /// A user's id.
+    #[serde(rename = "ID", default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// A user's display name.
+    #[serde(
+        rename = "DisplayName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub display_name: Option<String>,
 }
 
 /// Initiate Multipart Upload's answer.

@@ -87,6 +87,10 @@ pub enum Endpoint {
     DeleteBucketEncryption,
     /// GET Bucket location (`GET /?location`).
     GetBucketLocation,
+    /// PUT Bucket acl (`PUT /?acl`).
+    PutBucketAcl,
+    /// GET Bucket acl.
+    GetBucketAcl,
     /// List Multipart Uploads (`GET /?uploads`); only `prefix` filters, as before.
     ListMultipartUploads {
         /// Only uploads whose key starts with this.
@@ -122,6 +126,10 @@ pub enum Endpoint {
     GetObjectTagging,
     /// DELETE Object tagging.
     DeleteObjectTagging,
+    /// PUT Object acl (`PUT /key?acl`).
+    PutObjectAcl,
+    /// GET Object acl.
+    GetObjectAcl,
     /// POST Object restore (`POST /key?restore`).
     RestoreObject,
     /// Initiate Multipart Upload (`POST /key?uploads`).
@@ -244,6 +252,8 @@ impl Endpoint {
             Method::DELETE if encryption => params
                 .only(&["encryption"])
                 .map(|()| Self::DeleteBucketEncryption),
+            Method::PUT if params.has("acl") => params.only(&["acl"]).map(|()| Self::PutBucketAcl),
+            Method::GET if params.has("acl") => params.only(&["acl"]).map(|()| Self::GetBucketAcl),
             Method::GET if params.has("location") => {
                 params.only(&["location"]).map(|()| Self::GetBucketLocation)
             }
@@ -283,6 +293,14 @@ impl Endpoint {
                 Method::GET => Ok(Self::GetObjectTagging),
                 Method::DELETE => Ok(Self::DeleteObjectTagging),
                 _ => Err(not_implemented("tagging")),
+            };
+        }
+        if params.has("acl") {
+            params.only(&["acl"])?;
+            return match *method {
+                Method::PUT => Ok(Self::PutObjectAcl),
+                Method::GET => Ok(Self::GetObjectAcl),
+                _ => Err(not_implemented("acl")),
             };
         }
         let upload_id = params.get("uploadId").map(str::to_owned);
@@ -442,6 +460,10 @@ mod tests {
             ("GET", "/?encryption", &[], E::GetBucketEncryption),
             ("DELETE", "/?encryption", &[], E::DeleteBucketEncryption),
             ("GET", "/?location", &[], E::GetBucketLocation),
+            ("PUT", "/?acl", &[], E::PutBucketAcl),
+            ("GET", "/?acl", &[], E::GetBucketAcl),
+            ("PUT", "/k?acl", &[], E::PutObjectAcl),
+            ("GET", "/k?acl", &[], E::GetObjectAcl),
             ("GET", "/?uploads&prefix=p&max-uploads=5", &[], uploads),
             ("POST", "/", &form, E::PostObject),
             ("PUT", "/k", &[], E::PutObject),
@@ -597,6 +619,8 @@ mod tests {
                 "/?encryption&cors",
                 "/?uploads&versions",
                 "/?location&acl",
+                "/k?acl&tagging",
+                "/?acl&cors",
                 "/?whatever=1",
             ] {
                 assert_eq!(
@@ -628,6 +652,16 @@ mod tests {
         // A form POST is POST Object only without sub-resources.
         let form = [("content-type", "multipart/form-data; boundary=x")];
         assert_eq!(code(parse("POST", "/?acl", &form)), ("NotImplemented", 501));
+        // ACLs are read and written, never deleted, posted or HEAD.
+        for method in ["DELETE", "POST", "HEAD"] {
+            for target in ["/?acl", "/k?acl"] {
+                assert_eq!(
+                    code(parse(method, target, &[])),
+                    ("NotImplemented", 501),
+                    "{method} {target}"
+                );
+            }
+        }
         // DELETE Multiple Objects takes no other sub-resource.
         assert_eq!(
             code(parse("POST", "/?delete&versions", &[])),

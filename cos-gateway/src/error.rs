@@ -100,6 +100,10 @@ pub enum Error {
     /// 400 `InvalidTag`: a tag set past COS's limits (see [`crate::tagging`]).
     #[error("{0}")]
     InvalidTag(String),
+    /// 400 `AttachmentFull`: an ACL with more than [`crate::acl::MAX_GRANTS`] grants (COS's code
+    /// for "the number of ACLs and policies has exceeded the upper threshold").
+    #[error("The number of ACLs and policies has exceeded the upper threshold.")]
+    AttachmentFull,
     /// 416 `InvalidRange`.
     #[error("The requested range is not satisfiable.")]
     InvalidRange,
@@ -185,6 +189,7 @@ impl Error {
             Self::NotModified { .. } => "NotModified",
             Self::InvalidRange => "InvalidRange",
             Self::InvalidTag(_) => "InvalidTag",
+            Self::AttachmentFull => "AttachmentFull",
             Self::InvalidPartNumber => "InvalidPartNumber",
             Self::InvalidObjectState(_) => "InvalidObjectState",
             Self::RestoreAlreadyInProgress => "RestoreAlreadyInProgress",
@@ -225,6 +230,7 @@ impl Error {
             | Self::InvalidPart(_)
             | Self::InvalidPartOrder
             | Self::InvalidTag(_)
+            | Self::AttachmentFull
             | Self::EntityTooLarge
             | Self::InvalidPolicyDocument(_)
             | Self::MaxPostPreDataLengthExceeded
@@ -348,6 +354,7 @@ mod tests {
             (Error::PreconditionFailed, "PreconditionFailed", 412),
             (Error::InvalidRange, "InvalidRange", 416),
             (Error::InvalidTag("x".into()), "InvalidTag", 400),
+            (Error::AttachmentFull, "AttachmentFull", 400),
             (Error::InvalidPartNumber, "InvalidPartNumber", 416),
             (
                 Error::InvalidObjectState("x".into()),

@@ -16,6 +16,7 @@
 //! * [`route`]: Host / path-style / absolute-form routing to bucket and key.
 //! * [`endpoint`]: the typed endpoint, which COS operation a request is with its parsed
 //!   parameters; an unimplemented sub-resource is `501 NotImplemented`, never a fall-through.
+//! * [`acl`]: canned ACLs, grants, the `AccessControlPolicy` document and the anonymous-read rule.
 //! * [`auth`]: COS v5 signatures (header and presigned), credentials, POST policy.
 //! * [`context`]: one routed request ([`context::RequestContext`]); [`body`]: its body.
 //! * [`ops`]: the operations (bucket, object, copy, multipart, bucket encryption, POST Object).
@@ -23,6 +24,7 @@
 //! * [`wire`], [`xml`], [`tls`], [`error`]: plumbing and the single error -> COS XML mapping;
 //!   [`limits`]: the COS limits several layers check.
 
+pub mod acl;
 pub mod auth;
 pub mod body;
 pub mod context;

@@ -1,16 +1,17 @@
 //! Request XML (`cos_gateway::xml::parse`) and the documents read from it: the bucket encryption
 //! configuration, Complete Multipart Upload, DELETE Multiple Objects, PUT Object tagging's
-//! `Tagging` (and the `x-cos-tagging` header) and POST Object restore's `RestoreRequest`, on
-//! arbitrary bytes.
+//! `Tagging` (and the `x-cos-tagging` header), POST Object restore's `RestoreRequest` and PUT
+//! `?acl`'s `AccessControlPolicy` (and the `x-cos-grant-*` header lists), on arbitrary bytes.
 //!
 //! Invariants: an accepted tree respects the element and depth bounds; an accepted Complete
 //! request lists at least one part; an accepted Delete request names 1 to 1,000 non-empty keys;
 //! an accepted tag set is within COS's limits, keys unique, and reads back the same from the
 //! document the gateway writes for it (as written when no key or value has outer spaces); an
-//! accepted restore asks for 1 to 365 days.
+//! accepted restore asks for 1 to 365 days; an accepted ACL has at most 100 grants, no object
+//! `WRITE`, and reads back the same from the document the gateway writes for it.
 #![no_main]
 
-use cos_gateway::tagging;
+use cos_gateway::{acl, tagging};
 use cos_gateway::xml::{self, Element};
 use libfuzzer_sys::fuzz_target;
 
@@ -43,6 +44,17 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(restore) = cos_gateway::restore::RestoreRequest::parse(data) {
         assert!((1..=cos_gateway::restore::MAX_DAYS).contains(&restore.days));
     }
+    for level in [acl::Level::Bucket, acl::Level::Object] {
+        if let Ok(parsed) = acl::parse_document(data, level) {
+            check_acl(&parsed, level);
+        }
+    }
+    if let Ok(text) = std::str::from_utf8(data) {
+        let lookup = |name: &str| (name == "x-cos-grant-read").then_some(text);
+        if let Ok(Some(parsed)) = acl::from_fields(lookup, acl::Level::Object) {
+            check_acl(&parsed, acl::Level::Object);
+        }
+    }
     if let Ok(tags) = std::str::from_utf8(data).map(tagging::parse_header) {
         if let Ok(tags) = tags {
             check_tags(&tags);
@@ -65,4 +77,16 @@ fn check_tags(tags: &cos_gateway::store::Tags) {
     if tags.iter().all(|(k, v)| k.trim() == k && v.trim() == v) {
         assert_eq!(&back, tags);
     }
+}
+
+/// The limits of an accepted ACL, and its round trip through the GET `?acl` document.
+fn check_acl(parsed: &acl::Acl, level: acl::Level) {
+    assert!(parsed.grants.len() <= acl::MAX_GRANTS);
+    if level == acl::Level::Object {
+        assert!(parsed.grants.iter().all(|g| g.permission != acl::Permission::Write));
+    }
+    let doc = cos_gateway::documents::to_xml("AccessControlPolicy", &acl::Acl::document(Some(parsed)))
+        .expect("an accepted ACL serializes");
+    let back = acl::parse_document(doc.as_bytes(), level).expect("the written document reads back");
+    assert_eq!(&back, parsed);
 }

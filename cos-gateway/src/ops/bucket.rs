@@ -17,13 +17,18 @@ const XML_HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 const OWNER: &str =
     "<ID>qcs::cam::uin/100000000001:uin/100000000001</ID><DisplayName>100000000001</DisplayName>";
 
-/// PUT Bucket.
+/// PUT Bucket, with its ACL when `x-cos-acl` or `x-cos-grant-*` give one (checked first: a
+/// refused ACL creates nothing). The bucket is created `private` and then given its ACL: a reader
+/// between the two sees the stricter ACL.
 pub async fn create(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
-    if gw.store.create_bucket(ctx.bucket(), now()).await? {
-        Ok(status_response(StatusCode::OK))
-    } else {
-        Err(Error::BucketAlreadyOwnedByYou)
+    let acl = crate::acl::from_headers(&ctx.headers, crate::acl::Level::Bucket)?;
+    if !gw.store.create_bucket(ctx.bucket(), now()).await? {
+        return Err(Error::BucketAlreadyOwnedByYou);
     }
+    if acl.is_some() {
+        gw.store.set_bucket_acl(ctx.bucket(), acl).await?;
+    }
+    Ok(status_response(StatusCode::OK))
 }
 
 /// HEAD Bucket.

@@ -12,6 +12,7 @@ use crate::state::Gateway;
 use crate::store::Meta;
 use crate::wire::{Response, now_secs};
 
+pub mod acl;
 pub mod bucket;
 pub mod delete_objects;
 pub mod multipart;
@@ -30,9 +31,12 @@ pub async fn dispatch(
     let endpoint = Endpoint::parse(&ctx.method, &ctx.target, &ctx.headers);
     // POST Object is signed by its policy, not by an Authorization header, and checks its SSE-C
     // fields itself. Every other request, even one for an unimplemented sub-resource, is
-    // authenticated before its endpoint's error is returned.
+    // authenticated before its endpoint's error is returned; an unsigned one goes on only as an
+    // anonymous GET or HEAD of an object, which `object::get` lets through only when
+    // `acl::check_anonymous_read` allows it.
+    let mut caller = Caller::Signed;
     if !matches!(endpoint, Ok(Endpoint::PostObject)) {
-        authenticate(gw, ctx)?;
+        caller = authenticate(gw, ctx, &endpoint)?;
         check_ssec_transport(gw, ctx)?;
     }
     match endpoint? {
@@ -55,15 +59,19 @@ pub async fn dispatch(
         Endpoint::GetObject {
             overrides,
             part_number,
-        } => object::get(gw, ctx, &overrides, part_number, false).await,
+        } => object::get(gw, ctx, caller, &overrides, part_number, false).await,
         Endpoint::HeadObject {
             overrides,
             part_number,
-        } => object::get(gw, ctx, &overrides, part_number, true).await,
+        } => object::get(gw, ctx, caller, &overrides, part_number, true).await,
         Endpoint::DeleteObject => object::delete(gw, ctx).await,
         Endpoint::PutObjectTagging => tagging::put(gw, ctx, body).await,
         Endpoint::GetObjectTagging => tagging::get(gw, ctx).await,
         Endpoint::DeleteObjectTagging => tagging::delete(gw, ctx).await,
+        Endpoint::PutBucketAcl => acl::put_bucket(gw, ctx, body).await,
+        Endpoint::GetBucketAcl => acl::get_bucket(gw, ctx).await,
+        Endpoint::PutObjectAcl => acl::put_object(gw, ctx, body).await,
+        Endpoint::GetObjectAcl => acl::get_object(gw, ctx).await,
         Endpoint::RestoreObject => restore::restore(gw, ctx, body).await,
         Endpoint::InitiateMultipartUpload => multipart::initiate(gw, ctx).await,
         Endpoint::UploadPart {
@@ -82,8 +90,19 @@ pub async fn dispatch(
     }
 }
 
-/// Verifies the request's signature; unsigned requests are refused.
-fn authenticate(gw: &Gateway, ctx: &RequestContext) -> Result<()> {
+/// Who sent a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Caller {
+    /// A request with a valid signature (the owner).
+    Signed,
+    /// An unsigned GET or HEAD of an object, not yet allowed: the object's handler must call
+    /// [`crate::acl::check_anonymous_read`] before it reveals anything about the object.
+    Anonymous,
+}
+
+/// Verifies the request's signature. An unsigned request is refused unless it is a GET or HEAD
+/// of an object (`Caller::Anonymous`, for the ACLs to decide); a bad signature is refused always.
+fn authenticate(gw: &Gateway, ctx: &RequestContext, endpoint: &Result<Endpoint>) -> Result<Caller> {
     let req = SignedRequest {
         method: ctx.method.as_str(),
         path: &ctx.target.path,
@@ -93,10 +112,11 @@ fn authenticate(gw: &Gateway, ctx: &RequestContext) -> Result<()> {
         bucket_in_host: crate::route::bucket_from_host(&ctx.target.host).is_some(),
     };
     match verify(&gw.creds, &req, now_secs(), gw.max_signature_age)? {
-        Signed::Yes => Ok(()),
-        Signed::Anonymous => Err(Error::AccessDenied(
-            "Access Denied: the request is not signed (anonymous access is not allowed)".into(),
-        )),
+        Signed::Yes => Ok(Caller::Signed),
+        Signed::Anonymous => match endpoint {
+            Ok(Endpoint::GetObject { .. } | Endpoint::HeadObject { .. }) => Ok(Caller::Anonymous),
+            _ => Err(crate::acl::anonymous_denied()),
+        },
     }
 }
 

@@ -42,6 +42,7 @@ pub async fn initiate(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
     let request = sse::parse_write(&ctx.headers)?;
     let tags = super::object::request_tags(&ctx.headers)?;
     let storage_class = StorageClass::from_headers(&ctx.headers)?;
+    let acl = crate::acl::from_headers(&ctx.headers, crate::acl::Level::Object)?;
     let default = bucket_default(gw, ctx.bucket()).await?;
     let request = super::object::write_request(gw, request, default.as_ref());
     let upload_id = uuid::Uuid::new_v4().simple().to_string();
@@ -65,6 +66,7 @@ pub async fn initiate(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
             envelope,
             tags,
             storage_class,
+            acl,
         })
         .await?;
     let xml = to_xml(
@@ -347,6 +349,7 @@ pub async fn complete(
         tags: upload.tags.clone(),
         storage_class: upload.storage_class,
         restore: None,
+        acl: upload.acl.clone(),
     };
     gw.store.complete_upload(&upload, &chosen, obj).await?;
     let location = ctx.target.resource();

@@ -108,6 +108,7 @@ pub async fn put(
     let request = sse::parse_write(&ctx.headers)?;
     let tags = request_tags(&ctx.headers)?;
     let storage_class = StorageClass::from_headers(&ctx.headers)?;
+    let acl = crate::acl::from_headers(&ctx.headers, crate::acl::Level::Object)?;
     let expect_md5 = content_md5(ctx)?;
     if !ctx.headers.contains_key(http::header::CONTENT_LENGTH)
         && !ctx.headers.contains_key(http::header::TRANSFER_ENCODING)
@@ -134,6 +135,7 @@ pub async fn put(
         tags,
         storage_class,
         restore: None,
+        acl,
     };
     let customer = request.as_ref().and_then(|r| r.customer_key());
     let echo = obj.envelope.as_ref().map(|e| e.response_headers(customer));
@@ -189,10 +191,12 @@ fn set_object_headers(
     }
 }
 
-/// GET and HEAD Object.
+/// GET and HEAD Object. An anonymous caller is let in only by [`crate::acl::check_anonymous_read`],
+/// checked right after the row is read, before anything else about the object is looked at.
 pub async fn get(
     gw: &Gateway,
     ctx: &RequestContext,
+    caller: super::Caller,
     overrides: &[(&'static str, String)],
     part_number: Option<u32>,
     head: bool,
@@ -212,10 +216,31 @@ pub async fn get(
     {
         Some(o) => o,
         None => {
-            bucket_default(gw, ctx.bucket()).await?;
+            let bucket = gw
+                .store
+                .bucket(ctx.bucket())
+                .await?
+                .ok_or(Error::NoSuchBucket)?;
+            // An anonymous caller learns that a key is missing only from a public bucket.
+            if caller == super::Caller::Anonymous
+                && !bucket
+                    .acl
+                    .as_ref()
+                    .is_some_and(crate::acl::Acl::public_read)
+            {
+                return Err(crate::acl::anonymous_denied());
+            }
             return Err(Error::NoSuchKey);
         }
     };
+    if caller == super::Caller::Anonymous {
+        let bucket = gw.store.bucket(ctx.bucket()).await?;
+        crate::acl::check_anonymous_read(
+            obj.acl.as_ref(),
+            bucket.as_ref().and_then(|b| b.acl.as_ref()),
+            obj.envelope.is_some(),
+        )?;
+    }
     // The key is checked before anything about the object is revealed. HEAD of an SSE-COS/KMS
     // object does not call the KMS (only the SSE-C key is checked, against its stored MD5).
     let opened = match &obj.envelope {
@@ -443,8 +468,10 @@ pub async fn copy(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
             ));
         }
     };
-    // Not inherited: without the header the copy is STANDARD (see crate::storage_class).
+    // Not inherited: without the header the copy is STANDARD (see crate::storage_class), and
+    // without ACL headers its ACL is `default`.
     let storage_class = StorageClass::from_headers(&ctx.headers)?;
+    let acl = crate::acl::from_headers(&ctx.headers, crate::acl::Level::Object)?;
     let meta: Meta = match ctx.header("x-cos-metadata-directive").unwrap_or("Copy") {
         "Copy" => src.meta.clone(),
         "Replaced" => meta_from_headers(&ctx.headers),
@@ -500,6 +527,7 @@ pub async fn copy(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
         tags,
         storage_class,
         restore: None,
+        acl,
     };
     let customer = dest.as_ref().and_then(|r| r.customer_key());
     let echo = obj.envelope.as_ref().map(|e| e.response_headers(customer));

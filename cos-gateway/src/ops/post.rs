@@ -448,6 +448,17 @@ pub async fn post_object(
         .map(crate::storage_class::StorageClass::parse)
         .transpose()?
         .unwrap_or_default();
+    // COS's form field is `acl`; `x-cos-acl` and the `x-cos-grant-*` fields are read as well.
+    let acl = crate::acl::from_fields(
+        |n| {
+            fields.get(n).or_else(|| {
+                (n == crate::acl::HEADER)
+                    .then(|| fields.get("acl"))
+                    .flatten()
+            })
+        },
+        crate::acl::Level::Object,
+    )?;
     let w = write_body(gw, request.as_ref(), name, file, None).await?;
     let mut meta: Vec<(String, String)> = fields
         .iter()
@@ -469,6 +480,7 @@ pub async fn post_object(
         tags,
         storage_class,
         restore: None,
+        acl,
     };
     let customer = request.as_ref().and_then(|r| r.customer_key());
     let echo = obj.envelope.as_ref().map(|e| e.response_headers(customer));

@@ -176,6 +176,7 @@ mod tests {
             tags: Vec::new(),
             storage_class: Default::default(),
             restore: None,
+            acl: None,
         };
         store.put_object("b-1", "k", obj).await.expect("row");
     }

@@ -24,6 +24,7 @@ use std::collections::HashSet;
 use storage_adapter::BucketEncryption;
 
 use super::{Bucket, Object, Part, Pins, ReadPin, Tags, Upload};
+use crate::acl::Acl;
 use crate::error::Result;
 use crate::restore::Restore;
 
@@ -55,6 +56,9 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     /// Sets (or clears) a bucket's default encryption: `NoSuchBucket` if there is none.
     fn set_bucket_encryption(&self, name: &str, enc: Option<&BucketEncryption>) -> Result<()>;
 
+    /// Sets (or clears: `private`) a bucket's ACL: `NoSuchBucket` if there is none.
+    fn set_bucket_acl(&self, name: &str, acl: Option<&Acl>) -> Result<()>;
+
     // ---- objects ---------------------------------------------------------------------------------
 
     /// An object.
@@ -75,6 +79,10 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
 
     /// Replaces the tags of `bucket`/`key`, nothing else; `false` if there is no such object.
     fn set_object_tags(&self, bucket: &str, key: &str, tags: &Tags) -> Result<bool>;
+
+    /// Sets (or clears: `default`) the ACL of `bucket`/`key`, nothing else; `false` if there is
+    /// no such object.
+    fn set_object_acl(&self, bucket: &str, key: &str, acl: Option<&Acl>) -> Result<bool>;
 
     /// Sets the restore of `bucket`/`key`, nothing else; `false` if there is no such object.
     fn set_object_restore(&self, bucket: &str, key: &str, restore: Restore) -> Result<bool>;

@@ -55,7 +55,60 @@ on_every_catalog!(
     completing_with_a_part_replaced_meanwhile_fails_and_changes_nothing,
     a_write_that_loses_a_race_with_a_delete_removes_its_body,
     a_restore_is_kept_until_the_object_is_replaced,
+    acls_are_kept_per_bucket_object_and_upload,
 );
+
+/// ACLs: a bucket's and an object's are set and cleared alone (an unknown bucket is
+/// `NoSuchBucket`, an unknown object `NoSuchKey`), an object's is replaced with the object, and an
+/// upload's is read back whole.
+async fn acls_are_kept_per_bucket_object_and_upload(store: &Store, _dir: &Path) {
+    use crate::acl::{ALL_USERS, Acl, Grant, Grantee, Permission};
+    let acl = Acl {
+        grants: vec![Grant {
+            grantee: Grantee::Group(ALL_USERS.into()),
+            permission: Permission::Read,
+        }],
+    };
+    assert!(store.create_bucket("b-1", 1).await.unwrap());
+    assert_eq!(store.bucket("b-1").await.unwrap().unwrap().acl, None);
+    store
+        .set_bucket_acl("b-1", Some(acl.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.bucket("b-1").await.unwrap().unwrap().acl,
+        Some(acl.clone())
+    );
+    let e = store.set_bucket_acl("b-2", None).await.unwrap_err();
+    assert_eq!(e.code(), "NoSuchBucket");
+    let file = body(store, b"x").await;
+    let with_acl = Object {
+        acl: Some(acl.clone()),
+        ..obj(vec![file])
+    };
+    store.put_object("b-1", "k", with_acl).await.unwrap();
+    let got = store.object("b-1", "k").await.unwrap().unwrap();
+    assert_eq!(got.acl, Some(acl.clone()));
+    store.set_object_acl("b-1", "k", None).await.unwrap();
+    assert_eq!(store.object("b-1", "k").await.unwrap().unwrap().acl, None);
+    store
+        .set_object_acl("b-1", "k", Some(acl.clone()))
+        .await
+        .unwrap();
+    let e = store.set_object_acl("b-1", "nope", None).await.unwrap_err();
+    assert_eq!(e.code(), "NoSuchKey");
+    let file = body(store, b"y").await;
+    store.put_object("b-1", "k", obj(vec![file])).await.unwrap();
+    assert_eq!(store.object("b-1", "k").await.unwrap().unwrap().acl, None);
+    let u = Upload {
+        acl: Some(acl.clone()),
+        ..upload("u1", "k", 1)
+    };
+    store.create_upload(u).await.unwrap();
+    assert_eq!(store.upload("b-1", "k", "u1").await.unwrap().acl, Some(acl));
+    store.set_bucket_acl("b-1", None).await.unwrap();
+    assert_eq!(store.bucket("b-1").await.unwrap().unwrap().acl, None);
+}
 
 /// A restore is stored on its object alone, read back whole, and gone when the object is
 /// replaced (a new object is not restored); an unknown object is `NoSuchKey`.
@@ -96,6 +149,7 @@ fn obj(files: Vec<String>) -> Object {
         tags: Vec::new(),
         storage_class: Default::default(),
         restore: None,
+        acl: None,
     }
 }
 
@@ -109,6 +163,7 @@ fn upload(id: &str, key: &str, initiated: i64) -> Upload {
         envelope: None,
         tags: Vec::new(),
         storage_class: Default::default(),
+        acl: None,
     }
 }
 
@@ -419,6 +474,7 @@ async fn completing_with_a_part_replaced_meanwhile_fails_and_changes_nothing(
         envelope: None,
         tags: Vec::new(),
         storage_class: Default::default(),
+        acl: None,
     };
     s.create_upload(u.clone()).await.unwrap();
     let part = |file: String, etag: &str| Part {
@@ -491,6 +547,7 @@ async fn a_write_that_loses_a_race_with_a_delete_removes_its_body(s: &Store, dir
         envelope: None,
         tags: Vec::new(),
         storage_class: Default::default(),
+        acl: None,
     };
     s.create_upload(u).await.unwrap();
     let mut w = s.writer().await.unwrap();

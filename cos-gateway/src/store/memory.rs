@@ -10,6 +10,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use storage_adapter::BucketEncryption;
 
 use super::{Bucket, Catalog, Object, Part, Pins, ReadPin, Tags, Upload};
+use crate::acl::Acl;
 use crate::error::{Error, Result};
 use crate::restore::Restore;
 
@@ -78,11 +79,12 @@ impl MemoryCatalog {
     }
 }
 
-/// An object as a listing shows it: no envelope, no files.
+/// An object as a listing shows it: no envelope, no files, no ACL.
 fn listed(obj: &Object) -> Object {
     Object {
         envelope: None,
         files: Vec::new(),
+        acl: None,
         ..obj.clone()
     }
 }
@@ -106,6 +108,7 @@ impl Catalog for MemoryCatalog {
             .values()
             .map(|b| Bucket {
                 encryption: None,
+                acl: None,
                 ..b.clone()
             })
             .collect())
@@ -120,6 +123,7 @@ impl Catalog for MemoryCatalog {
             name: name.to_owned(),
             created: now,
             encryption: None,
+            acl: None,
         };
         rows.buckets.insert(name.to_owned(), bucket);
         Ok(true)
@@ -142,6 +146,13 @@ impl Catalog for MemoryCatalog {
         let mut rows = self.lock();
         let bucket = rows.buckets.get_mut(name).ok_or(Error::NoSuchBucket)?;
         bucket.encryption = enc.cloned();
+        Ok(())
+    }
+
+    fn set_bucket_acl(&self, name: &str, acl: Option<&Acl>) -> Result<()> {
+        let mut rows = self.lock();
+        let bucket = rows.buckets.get_mut(name).ok_or(Error::NoSuchBucket)?;
+        bucket.acl = acl.cloned();
         Ok(())
     }
 
@@ -179,6 +190,17 @@ impl Catalog for MemoryCatalog {
         match rows.objects.get_mut(&(bucket.to_owned(), key.to_owned())) {
             Some(obj) => {
                 obj.tags = tags.clone();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn set_object_acl(&self, bucket: &str, key: &str, acl: Option<&Acl>) -> Result<bool> {
+        let mut rows = self.lock();
+        match rows.objects.get_mut(&(bucket.to_owned(), key.to_owned())) {
+            Some(obj) => {
+                obj.acl = acl.cloned();
                 Ok(true)
             }
             None => Ok(false),
@@ -254,6 +276,7 @@ impl Catalog for MemoryCatalog {
             .filter(|u| u.bucket == bucket && u.key.starts_with(prefix))
             .map(|u| Upload {
                 envelope: None,
+                acl: None,
                 ..u.clone()
             })
             .collect();

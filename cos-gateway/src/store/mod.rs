@@ -77,6 +77,8 @@ pub struct Bucket {
     pub created: i64,
     /// Default encryption.
     pub encryption: Option<storage_adapter::BucketEncryption>,
+    /// The bucket's ACL (`None`: `private`).
+    pub acl: Option<crate::acl::Acl>,
 }
 
 /// An object row.
@@ -101,6 +103,8 @@ pub struct Object {
     pub storage_class: crate::storage_class::StorageClass,
     /// The restore of an archived object, if one was asked for (POST Object restore).
     pub restore: Option<crate::restore::Restore>,
+    /// The object's explicit ACL (`None`: `default`, its bucket's applies).
+    pub acl: Option<crate::acl::Acl>,
 }
 
 /// An object's tags: (key, value) pairs, keys unique.
@@ -125,6 +129,8 @@ pub struct Upload {
     pub tags: Tags,
     /// The completed object's storage class (`x-cos-storage-class` on Initiate).
     pub storage_class: crate::storage_class::StorageClass,
+    /// The completed object's ACL (`x-cos-acl`, `x-cos-grant-*` on Initiate).
+    pub acl: Option<crate::acl::Acl>,
 }
 
 /// A part row.
@@ -283,6 +289,13 @@ impl Store {
             .await
     }
 
+    /// Sets (or clears) a bucket's ACL: `NoSuchBucket` if there is none.
+    pub async fn set_bucket_acl(&self, name: &str, acl: Option<crate::acl::Acl>) -> Result<()> {
+        let name = name.to_owned();
+        self.run(move |c| c.set_bucket_acl(&name, acl.as_ref()))
+            .await
+    }
+
     // ---- objects ---------------------------------------------------------------------------------
 
     /// An object.
@@ -320,6 +333,25 @@ impl Store {
     pub async fn set_object_tags(&self, bucket: &str, key: &str, tags: Tags) -> Result<()> {
         let (b, k) = (bucket.to_owned(), key.to_owned());
         if self.run(move |c| c.set_object_tags(&b, &k, &tags)).await? {
+            Ok(())
+        } else {
+            Err(crate::error::Error::NoSuchKey)
+        }
+    }
+
+    /// Sets (or clears, back to `default`) the ACL of an existing object, everything else kept:
+    /// `NoSuchKey` if there is no such object.
+    pub async fn set_object_acl(
+        &self,
+        bucket: &str,
+        key: &str,
+        acl: Option<crate::acl::Acl>,
+    ) -> Result<()> {
+        let (b, k) = (bucket.to_owned(), key.to_owned());
+        if self
+            .run(move |c| c.set_object_acl(&b, &k, acl.as_ref()))
+            .await?
+        {
             Ok(())
         } else {
             Err(crate::error::Error::NoSuchKey)
@@ -441,6 +473,7 @@ mod tests {
             tags: Vec::new(),
             storage_class: Default::default(),
             restore: None,
+            acl: None,
         }
     }
 

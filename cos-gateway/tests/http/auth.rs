@@ -84,8 +84,8 @@ fn presigned_put_and_delete_bucket() {
     }
     // A sub-resource is still a sub-resource when presigned.
     create_bucket(a);
-    let acl = common::presign("PUT", "/", &[("acl", "")]);
-    Req::new("PUT", &acl)
+    let cors = common::presign("PUT", "/", &[("cors", "")]);
+    Req::new("PUT", &cors)
         .path("/")
         .unsigned()
         .send(a)

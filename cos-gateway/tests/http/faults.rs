@@ -163,6 +163,13 @@ impl Catalog for FullDb {
     ) -> cos_gateway::Result<()> {
         self.write(|| self.inner.set_bucket_encryption(name, enc))
     }
+    fn set_bucket_acl(
+        &self,
+        name: &str,
+        acl: Option<&cos_gateway::acl::Acl>,
+    ) -> cos_gateway::Result<()> {
+        self.write(|| self.inner.set_bucket_acl(name, acl))
+    }
     fn object(&self, bucket: &str, key: &str) -> cos_gateway::Result<Option<Object>> {
         self.inner.object(bucket, key)
     }
@@ -189,6 +196,14 @@ impl Catalog for FullDb {
         tags: &cos_gateway::store::Tags,
     ) -> cos_gateway::Result<bool> {
         self.write(|| self.inner.set_object_tags(bucket, key, tags))
+    }
+    fn set_object_acl(
+        &self,
+        bucket: &str,
+        key: &str,
+        acl: Option<&cos_gateway::acl::Acl>,
+    ) -> cos_gateway::Result<bool> {
+        self.write(|| self.inner.set_object_acl(bucket, key, acl))
     }
     fn set_object_restore(
         &self,
@@ -240,7 +255,7 @@ impl Catalog for FullDb {
 
 /// Complete writes no body, only rows: a full disk fails its SQLite commit. The upload and its
 /// parts stay as they were, no object appears, and Complete succeeds once there is space. A PUT
-/// whose body was written but whose row cannot be is refused the same way.
+/// whose body was written but whose row cannot be is refused the same way, and so is an ACL write.
 #[test]
 fn a_full_database_fails_complete_and_put_and_keeps_the_upload() {
     let full = Arc::new(AtomicBool::new(false));
@@ -274,6 +289,20 @@ fn a_full_database_fails_complete_and_put_and_keeps_the_upload() {
     );
     assert_full(&Req::new("PUT", "/single").body("x").send(a));
     Req::new("HEAD", "/single").send(a).assert_status(404);
+    // ACL writes fail the same way and leave the ACLs as they were.
+    let acl = |target: &str| {
+        Req::new("PUT", target)
+            .header("x-cos-acl", "public-read")
+            .send(a)
+    };
+    assert_full(&acl("/?acl"));
+    assert_full(&acl("/mp?acl"));
+    let bucket_acl = Req::new("GET", "/?acl").send(a);
+    bucket_acl.assert_status(200);
+    assert!(
+        !bucket_acl.text().contains("AllUsers"),
+        "the bucket ACL changed"
+    );
 
     full.store(false, Ordering::SeqCst);
     Req::new("POST", &target)

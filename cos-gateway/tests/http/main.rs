@@ -35,6 +35,7 @@ fn read_error_response(s: &mut std::net::TcpStream, within: std::time::Duration)
     common::Raw::parse(&out)
 }
 
+mod acl;
 mod auth;
 mod buckets;
 mod delete_objects;

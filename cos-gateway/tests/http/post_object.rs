@@ -535,3 +535,39 @@ fn post_object_storage_class_field() {
     r.assert_error(400, "InvalidArgument");
     Req::new("HEAD", "/cbad").send(a).assert_status(404);
 }
+
+#[test]
+fn post_object_acl_fields() {
+    let gw = start_with_bucket();
+    let a = gw.addr;
+    let policy = post_policy(serde_json::json!([
+        {"bucket": common::BUCKET},
+        ["starts-with", "$key", "p"],
+        ["starts-with", "$acl", ""]
+    ]));
+    let r = post_form(
+        a,
+        form(&policy, "public", &[("acl", "public-read")], b"abc", &[]),
+    );
+    assert!(r.status / 100 == 2, "{}", r.text());
+    let r = Req::new("GET", "/public").unsigned().send(a);
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"abc"[..]));
+    assert!(
+        Req::new("GET", "/public?acl")
+            .send(a)
+            .text()
+            .contains("<URI>http://cam.qcloud.com/groups/global/AllUsers</URI>")
+    );
+    let r = post_form(
+        a,
+        form(
+            &policy,
+            "pbad",
+            &[("acl", "public-read-write")],
+            b"abc",
+            &[],
+        ),
+    );
+    r.assert_error(400, "InvalidArgument");
+    Req::new("HEAD", "/pbad").send(a).assert_status(404);
+}

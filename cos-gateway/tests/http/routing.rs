@@ -58,10 +58,10 @@ fn unsupported_and_incomplete_requests() {
         .host("127.0.0.1")
         .send(a)
         .assert_error(405, "MethodNotAllowed");
-    Req::new("GET", "/?acl")
+    Req::new("GET", "/?cors")
         .send(a)
         .assert_error(501, "NotImplemented");
-    Req::new("PUT", "/o?acl")
+    Req::new("PUT", "/o?retention")
         .send(a)
         .assert_error(501, "NotImplemented");
     Req::new("PUT", "/?tagging")

@@ -1,5 +1,5 @@
-//! The `buckets` table: a bucket's name, creation time and default encryption (with its bucket-key
-//! setting).
+//! The `buckets` table: a bucket's name, creation time, default encryption (with its bucket-key
+//! setting) and ACL.
 
 use rusqlite::{Connection, OptionalExtension as _, params};
 use storage_adapter::BucketEncryption;
@@ -22,7 +22,7 @@ fn encryption_to_db(e: Option<&BucketEncryption>) -> (Option<&str>, Option<&str>
 pub(super) fn get(db: &Connection, name: &str) -> Result<Option<Bucket>> {
     Ok(db
         .query_row(
-            "SELECT name, created, sse_algorithm, kms_key_id, bucket_key FROM buckets \
+            "SELECT name, created, sse_algorithm, kms_key_id, bucket_key, acl FROM buckets \
              WHERE name = ?1",
             params![name],
             |r| {
@@ -37,6 +37,7 @@ pub(super) fn get(db: &Connection, name: &str) -> Result<Option<Bucket>> {
                         Some("KMS") => Some(BucketEncryption::Kms { key_id, bucket_key }),
                         _ => None,
                     },
+                    acl: super::acl_from_db(r.get(5)?)?,
                 })
             },
         )
@@ -63,6 +64,7 @@ pub(super) fn list(db: &Connection) -> Result<Vec<Bucket>> {
             name: r.get(0)?,
             created: r.get(1)?,
             encryption: None,
+            acl: None,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -105,6 +107,18 @@ pub(super) fn set_encryption(
     if db.execute(
         "UPDATE buckets SET sse_algorithm = ?2, kms_key_id = ?3, bucket_key = ?4 WHERE name = ?1",
         params![name, alg, key, bucket_key],
+    )? == 0
+    {
+        return Err(Error::NoSuchBucket);
+    }
+    Ok(())
+}
+
+/// Sets (or clears) a bucket's ACL.
+pub(super) fn set_acl(db: &Connection, name: &str, acl: Option<&crate::acl::Acl>) -> Result<()> {
+    if db.execute(
+        "UPDATE buckets SET acl = ?2 WHERE name = ?1",
+        params![name, super::acl_to_db(acl)],
     )? == 0
     {
         return Err(Error::NoSuchBucket);

@@ -20,7 +20,9 @@
 //!
 //! # Schema
 //!
-//! * `buckets(name, created, sse_algorithm, kms_key_id)`: `sse_algorithm` is `AES256`, `KMS` or NULL.
+//! * `buckets(name, created, sse_algorithm, kms_key_id, bucket_key, acl)`: `sse_algorithm` is
+//!   `AES256`, `KMS` or NULL; `acl` (here and in `objects` and `uploads`, added by [`migrate`]) is
+//!   the JSON of a [`crate::acl::Acl`], NULL for none (a `private` bucket, a `default` object).
 //! * `objects(bucket, key, size, etag, modified, meta, envelope, files, tags)`: `envelope` is the
 //!   adapter's base64 envelope (NULL for an unencrypted object); `files` is a JSON list of body
 //!   files whose concatenation is the stored body (one per part for a multipart object); `tags` a
@@ -41,6 +43,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use storage_adapter::BucketEncryption;
 
 use super::{Bucket, Catalog, Object, Part, Pins, ReadPin, Tags, Upload};
+use crate::acl::Acl;
 use crate::error::Result;
 use crate::restore::Restore;
 
@@ -112,6 +115,9 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("objects", "restore_ready", "INTEGER"),
     ("objects", "restore_expiry", "INTEGER"),
     ("buckets", "bucket_key", "INTEGER NOT NULL DEFAULT 0"),
+    ("buckets", "acl", "TEXT"),
+    ("objects", "acl", "TEXT"),
+    ("uploads", "acl", "TEXT"),
 ];
 
 /// Adds the [`ADDED_COLUMNS`] a database lacks.
@@ -199,6 +205,10 @@ impl Catalog for SqliteCatalog {
         buckets::set_encryption(&self.lock(), name, enc)
     }
 
+    fn set_bucket_acl(&self, name: &str, acl: Option<&Acl>) -> Result<()> {
+        buckets::set_acl(&self.lock(), name, acl)
+    }
+
     fn object(&self, bucket: &str, key: &str) -> Result<Option<Object>> {
         objects::get(&self.lock(), bucket, key)
     }
@@ -222,6 +232,10 @@ impl Catalog for SqliteCatalog {
 
     fn set_object_tags(&self, bucket: &str, key: &str, tags: &Tags) -> Result<bool> {
         objects::set_tags(&self.lock(), bucket, key, tags)
+    }
+
+    fn set_object_acl(&self, bucket: &str, key: &str, acl: Option<&Acl>) -> Result<bool> {
+        objects::set_acl(&self.lock(), bucket, key, acl)
     }
 
     fn set_object_restore(&self, bucket: &str, key: &str, restore: Restore) -> Result<bool> {
@@ -302,8 +316,17 @@ fn class_from_db(s: String) -> rusqlite::Result<crate::storage_class::StorageCla
     })
 }
 
+/// An `acl` column: the grants as JSON, NULL for none (`private` bucket, `default` object).
+fn acl_to_db(acl: Option<&Acl>) -> Option<String> {
+    acl.map(json)
+}
+
+fn acl_from_db(s: Option<String>) -> rusqlite::Result<Option<Acl>> {
+    s.map(json_from_db).transpose()
+}
+
 fn json(v: &impl serde::Serialize) -> String {
-    serde_json::to_string(v).expect("lists of strings always serialise")
+    serde_json::to_string(v).expect("the stored values (lists of strings, ACLs) always serialise")
 }
 
 #[cfg(test)]
@@ -322,6 +345,7 @@ mod tests {
             tags: Vec::new(),
             storage_class: Default::default(),
             restore: None,
+            acl: None,
         }
     }
 
@@ -352,7 +376,15 @@ mod tests {
             got.storage_class,
             crate::storage_class::StorageClass::Standard
         );
-        assert_eq!(got.restore, None);
+        assert_eq!((got.restore, got.acl), (None, None));
+        let acl = crate::acl::Acl {
+            grants: vec![crate::acl::Grant {
+                grantee: crate::acl::Grantee::Group(crate::acl::ALL_USERS.into()),
+                permission: crate::acl::Permission::Read,
+            }],
+        };
+        assert!(c.set_object_acl("b-1", "k", Some(&acl)).unwrap());
+        assert!(!c.set_object_acl("b-1", "other", Some(&acl)).unwrap());
         let tags = vec![("a".to_owned(), "1".to_owned())];
         assert!(c.set_object_tags("b-1", "k", &tags).unwrap());
         assert!(!c.set_object_tags("b-1", "other", &tags).unwrap());
@@ -375,6 +407,7 @@ mod tests {
         let c = SqliteCatalog::open(&path).unwrap();
         let got = c.object("b-1", "k").unwrap().unwrap();
         assert_eq!((got.tags, got.restore), (tags, Some(restore)));
+        assert_eq!(got.acl, Some(acl));
     }
 
     #[test]

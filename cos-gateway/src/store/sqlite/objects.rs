@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension as _, Transaction, params};
 
-use super::{class_from_db, env_from_db, env_to_db, json, json_from_db};
+use super::{acl_from_db, acl_to_db, class_from_db, env_from_db, env_to_db, json, json_from_db};
 use crate::error::{Error, Result};
 use crate::restore::Restore;
 use crate::store::{Object, Tags};
@@ -12,7 +12,7 @@ pub(super) fn get(db: &Connection, bucket: &str, key: &str) -> Result<Option<Obj
     Ok(db
         .query_row(
             "SELECT size, etag, modified, meta, envelope, files, tags, storage_class, \
-             restore_ready, restore_expiry FROM objects WHERE bucket = ?1 AND key = ?2",
+             restore_ready, restore_expiry, acl FROM objects WHERE bucket = ?1 AND key = ?2",
             params![bucket, key],
             |r| {
                 Ok(Object {
@@ -25,6 +25,7 @@ pub(super) fn get(db: &Connection, bucket: &str, key: &str) -> Result<Option<Obj
                     tags: json_from_db(r.get(6)?)?,
                     storage_class: class_from_db(r.get(7)?)?,
                     restore: restore_from_db(r.get(8)?, r.get(9)?),
+                    acl: acl_from_db(r.get(10)?)?,
                 })
             },
         )
@@ -55,8 +56,8 @@ pub(super) fn replace_row(
     tx.execute(
         "INSERT OR REPLACE INTO objects \
          (bucket, key, size, etag, modified, meta, envelope, files, tags, storage_class, \
-          restore_ready, restore_expiry) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+          restore_ready, restore_expiry, acl) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         params![
             bucket,
             key,
@@ -69,7 +70,8 @@ pub(super) fn replace_row(
             json(&obj.tags),
             obj.storage_class.as_str(),
             obj.restore.map(|r| r.ready_at),
-            obj.restore.map(|r| r.expires_at)
+            obj.restore.map(|r| r.expires_at),
+            acl_to_db(obj.acl.as_ref())
         ],
     )?;
     Ok(old)
@@ -105,7 +107,7 @@ pub(super) fn delete(db: &mut Connection, bucket: &str, key: &str) -> Result<Vec
 }
 
 /// Objects of a bucket with `prefix`, keys after `marker`, at most `limit`, by key (without their
-/// envelopes, files and restores).
+/// envelopes, files, restores and ACLs).
 pub(super) fn list(
     db: &Connection,
     bucket: &str,
@@ -131,6 +133,7 @@ pub(super) fn list(
                 tags: json_from_db(r.get(5)?)?,
                 storage_class: class_from_db(r.get(6)?)?,
                 restore: None,
+                acl: None,
             },
         ))
     })?;
@@ -164,6 +167,20 @@ pub(super) fn set_tags(db: &Connection, bucket: &str, key: &str, tags: &Tags) ->
     let changed = db.execute(
         "UPDATE objects SET tags = ?3 WHERE bucket = ?1 AND key = ?2",
         params![bucket, key, json(tags)],
+    )?;
+    Ok(changed == 1)
+}
+
+/// Sets (or clears) the ACL of `bucket`/`key`; `false` if there is no such object.
+pub(super) fn set_acl(
+    db: &Connection,
+    bucket: &str,
+    key: &str,
+    acl: Option<&crate::acl::Acl>,
+) -> Result<bool> {
+    let changed = db.execute(
+        "UPDATE objects SET acl = ?3 WHERE bucket = ?1 AND key = ?2",
+        params![bucket, key, acl_to_db(acl)],
     )?;
     Ok(changed == 1)
 }

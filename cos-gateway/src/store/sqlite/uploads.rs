@@ -6,7 +6,7 @@
 
 use rusqlite::{Connection, OptionalExtension as _, params};
 
-use super::{class_from_db, env_from_db, env_to_db, json, json_from_db};
+use super::{acl_from_db, acl_to_db, class_from_db, env_from_db, env_to_db, json, json_from_db};
 use crate::error::{Error, Result};
 use crate::store::{Object, Part, Upload};
 
@@ -26,8 +26,8 @@ fn require_live(db: &Connection, id: &str) -> Result<()> {
 pub(super) fn create(db: &Connection, u: &Upload) -> Result<()> {
     db.execute(
         "INSERT INTO uploads \
-         (upload_id, bucket, key, initiated, meta, envelope, tags, storage_class) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+         (upload_id, bucket, key, initiated, meta, envelope, tags, storage_class, acl) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
             u.upload_id,
             u.bucket,
@@ -36,7 +36,8 @@ pub(super) fn create(db: &Connection, u: &Upload) -> Result<()> {
             json(&u.meta),
             env_to_db(&u.envelope),
             json(&u.tags),
-            u.storage_class.as_str()
+            u.storage_class.as_str(),
+            acl_to_db(u.acl.as_ref())
         ],
     )?;
     Ok(())
@@ -45,7 +46,7 @@ pub(super) fn create(db: &Connection, u: &Upload) -> Result<()> {
 /// Upload `id` of `bucket`/`key`, or `NoSuchUpload`.
 pub(super) fn get(db: &Connection, bucket: &str, key: &str, id: &str) -> Result<Upload> {
     db.query_row(
-        "SELECT upload_id, bucket, key, initiated, meta, envelope, tags, storage_class \
+        "SELECT upload_id, bucket, key, initiated, meta, envelope, tags, storage_class, acl \
          FROM uploads \
          WHERE upload_id = ?1 AND bucket = ?2 AND key = ?3",
         params![id, bucket, key],
@@ -59,6 +60,7 @@ pub(super) fn get(db: &Connection, bucket: &str, key: &str, id: &str) -> Result<
                 envelope: env_from_db(r.get(5)?)?,
                 tags: json_from_db(r.get(6)?)?,
                 storage_class: class_from_db(r.get(7)?)?,
+                acl: acl_from_db(r.get(8)?)?,
             })
         },
     )
@@ -67,7 +69,7 @@ pub(super) fn get(db: &Connection, bucket: &str, key: &str, id: &str) -> Result<
 }
 
 /// Uploads of a bucket whose key starts with `prefix`, by key then initiation (without their
-/// envelopes).
+/// envelopes and ACLs).
 pub(super) fn list(db: &Connection, bucket: &str, prefix: &str) -> Result<Vec<Upload>> {
     let mut st = db.prepare(
         "SELECT upload_id, bucket, key, initiated, meta, tags, storage_class FROM uploads \
@@ -83,6 +85,7 @@ pub(super) fn list(db: &Connection, bucket: &str, prefix: &str) -> Result<Vec<Up
             envelope: None,
             tags: json_from_db(r.get(5)?)?,
             storage_class: class_from_db(r.get(6)?)?,
+            acl: None,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
