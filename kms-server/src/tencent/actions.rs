@@ -369,9 +369,11 @@ pub(super) async fn run(
         A::GetServiceStatus => service_info::status(),
         A::GetRegions => service_info::regions(call.region.as_deref()),
         A::ListAlgorithms => service_info::algorithms(),
-        A::GetPublicKey | A::SignByAsymmetricKey | A::VerifyByAsymmetricKey => {
-            super::asymmetric::run(call, action, params).await
-        }
+        A::GetPublicKey
+        | A::SignByAsymmetricKey
+        | A::VerifyByAsymmetricKey
+        | A::AsymmetricRsaDecrypt
+        | A::AsymmetricSm2Decrypt => super::asymmetric::run(call, action, params).await,
         A::GenerateRandom => {
             let p: Random = parse(params)?;
             let n = required(p.number_of_bytes, "NumberOfBytes")?;
