@@ -374,6 +374,47 @@ def test_asymmetric_decryption_of_python_ciphertexts():
         Algorithm='RSAES_PKCS1_V1_5')))
 
 
+def test_data_keys_sealed_under_a_python_public_key():
+    """GenerateDataKey and Decrypt with EncryptionPublicKey: the Plaintext comes back sealed under
+    a key pair made here by `cryptography` (RSA) or `gmssl` (SM2), and only its private key opens
+    it, to the data key Decrypt gives in clear."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    from gmssl import sm2
+    k = kms.CreateKey(req(models.CreateKeyRequest, Alias='sdk-sealed-dk')).KeyId
+    r = rsa.generate_private_key(65537, 2048)
+    rsa_pem = r.public_key().public_bytes(serialization.Encoding.PEM,
+                                          serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    oaep = lambda h: padding.OAEP(mgf=padding.MGF1(h), algorithm=h, label=None)
+    d = '3945208f7b2144b13f36e38ac6d39f95889393692860b51a42fb81ef4df7c5b8'
+    g = sm2.CryptSM2(private_key=d, public_key='', mode=1)
+    point = g._kg(int(d, 16), g.ecc_table['g'])
+    g.public_key = point
+    spki = bytes.fromhex('3059301306072a8648ce3d020106082a811ccf5501822d03420004' + point)
+    sm2_pem = '-----BEGIN PUBLIC KEY-----\n' + base64.b64encode(spki).decode() + '\n-----END PUBLIC KEY-----\n'
+    opens = {
+        'RSAES_PKCS1_V1_5': lambda c: r.decrypt(c, padding.PKCS1v15()),
+        'RSAES_OAEP_SHA_1': lambda c: r.decrypt(c, oaep(hashes.SHA1())),
+        'RSAES_OAEP_SHA_256': lambda c: r.decrypt(c, oaep(hashes.SHA256())),
+        # gmssl takes C1 without its 04 prefix.
+        'SM2': lambda c: g.decrypt(c[1:]),
+    }
+    for alg, open_ in opens.items():
+        pem = sm2_pem if alg == 'SM2' else rsa_pem
+        dk = kms.GenerateDataKey(req(models.GenerateDataKeyRequest, KeyId=k, KeySpec='AES_256',
+                                     EncryptionPublicKey=pem, EncryptionAlgorithm=alg))
+        clear = base64.b64decode(kms.Decrypt(req(models.DecryptRequest,
+                                                 CiphertextBlob=dk.CiphertextBlob)).Plaintext)
+        assert len(clear) == 32
+        sealed = base64.b64decode(dk.Plaintext)
+        assert sealed != clear and open_(sealed) == clear, alg
+        again = kms.Decrypt(req(models.DecryptRequest, CiphertextBlob=dk.CiphertextBlob,
+                                EncryptionPublicKey=pem, EncryptionAlgorithm=alg))
+        assert open_(base64.b64decode(again.Plaintext)) == clear, alg
+    expect_error('InvalidParameterValue', lambda: kms.GenerateDataKey(req(
+        models.GenerateDataKeyRequest, KeyId=k, KeySpec='AES_256', EncryptionPublicKey=rsa_pem)))
+
+
 if __name__ == '__main__':
     import conformance_runner
     conformance_runner.run(globals())

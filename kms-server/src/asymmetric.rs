@@ -5,7 +5,8 @@
 //! ECDSA on P-256 and P-384; RustCrypto's `sm2` for SM2 (aws-lc-rs has no SM2). The `rsa` crate is
 //! not used: its PKCS#1 v1.5 decryption is open to the Marvin timing attack (RUSTSEC-2023-0071).
 //!
-//! Signing and verifying are here; decryption (RSAES and SM2 encryption) is in `decrypt`.
+//! Signing and verifying are here; decryption (RSAES and SM2 encryption) is in `decrypt`, and
+//! sealing a plaintext under the caller's own public key (`EncryptionPublicKey`) in `seal`.
 //!
 //! A [`PrivateKey`] zeroizes its PKCS#8 bytes on drop and never prints them; the parsed key pairs of
 //! both libraries clean their own memory (aws-lc frees with `OPENSSL_cleanse`, `sm2`'s
@@ -37,10 +38,12 @@ use crate::{
 };
 
 mod decrypt;
+mod seal;
 
 pub use decrypt::{
     DecryptAlgorithm, MAX_SM2_CIPHERTEXT_BYTES, MIN_SM2_CIPHERTEXT_BYTES, RSA_2048_CIPHERTEXT_BYTES,
 };
+pub use seal::{SealAlgorithm, SealingKey};
 
 /// The SM2 distinguishing identifier every SM2DSA signature here is made with: the default of
 /// GB/T 35276 (and Tencent KMS), `"1234567812345678"`, hashed into `Z` for RAW messages.

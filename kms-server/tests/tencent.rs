@@ -559,7 +559,7 @@ async fn every_action_answers_with_tencent_fields() {
             json!({"KeyId": key, "KeySpec": "AES_256", "EncryptionPublicKey": "x"})
         )
         .await,
-        "UnsupportedOperation"
+        "InvalidParameterValue"
     );
 
     let sealed = ok(
@@ -1680,4 +1680,113 @@ async fn asymmetric_decryption_opens_what_the_public_key_sealed() {
     .await;
     assert_eq!(c, "ResourceUnavailable.CmkStateNotSupport");
     assert_eq!(m, format!("key {sm2_key} is Disabled"));
+}
+
+/// GenerateDataKey and Decrypt with `EncryptionPublicKey`: the plaintext comes back sealed under
+/// the caller's public key (here a KMS decryption key's, so AsymmetricRsaDecrypt and
+/// AsymmetricSm2Decrypt open it), never in clear; a bad key or algorithm is refused before use.
+#[tokio::test]
+async fn data_keys_come_back_sealed_under_the_callers_public_key() {
+    let s = start(ServerOptions::default()).await;
+    let a = s.addr;
+    let sym = ok(a, "CreateKey", json!({"Alias": "data"})).await["KeyId"].clone();
+    let mut pems = Vec::new();
+    for (alias, usage) in [
+        ("rsa", "ASYMMETRIC_DECRYPT_RSA_2048"),
+        ("sm2", "ASYMMETRIC_DECRYPT_SM2"),
+    ] {
+        ok(a, "CreateKey", json!({"Alias": alias, "KeyUsage": usage})).await;
+        let p = ok(
+            a,
+            "GetPublicKey",
+            json!({"KeyId": format!("alias/{alias}")}),
+        )
+        .await;
+        pems.push(p["PublicKeyPem"].as_str().unwrap().to_owned());
+    }
+    let (rsa_pem, sm2_pem) = (pems[0].clone(), pems[1].clone());
+    let cases = [
+        (&rsa_pem, Some("RSAES_PKCS1_V1_5"), "alias/rsa"),
+        (&rsa_pem, Some("RSAES_OAEP_SHA_1"), "alias/rsa"),
+        (&rsa_pem, Some("RSAES_OAEP_SHA_256"), "alias/rsa"),
+        (&sm2_pem, None, "alias/sm2"),
+        (&sm2_pem, Some("SM2"), "alias/sm2"),
+        (&sm2_pem, Some("SM2_C1C3C2_ASN1"), "alias/sm2"),
+    ];
+    for (pem, algorithm, opener) in cases {
+        let mut params = json!({"KeyId": sym, "KeySpec": "AES_256", "EncryptionPublicKey": pem});
+        if let Some(alg) = algorithm {
+            params["EncryptionAlgorithm"] = json!(alg);
+        }
+        let dk = ok(a, "GenerateDataKey", params).await;
+        let sealed = dk["Plaintext"].as_str().unwrap().to_owned();
+        // The data key in clear, from the blob.
+        let clear = ok(
+            a,
+            "Decrypt",
+            json!({"CiphertextBlob": dk["CiphertextBlob"]}),
+        )
+        .await["Plaintext"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(STANDARD.decode(&clear).unwrap().len(), 32);
+        assert_ne!(sealed, clear, "{algorithm:?}: the data key left in clear");
+        let open = |ct: String| async move {
+            let (action, params) = match algorithm {
+                Some(alg) if alg.starts_with("RSAES") => (
+                    "AsymmetricRsaDecrypt",
+                    json!({"KeyId": opener, "Ciphertext": ct, "Algorithm": alg}),
+                ),
+                _ => (
+                    "AsymmetricSm2Decrypt",
+                    json!({"KeyId": opener, "Ciphertext": ct}),
+                ),
+            };
+            ok(a, action, params).await["Plaintext"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(open(sealed).await, clear, "{algorithm:?}");
+        // Decrypt seals the same way.
+        let mut params =
+            json!({"CiphertextBlob": dk["CiphertextBlob"], "EncryptionPublicKey": pem});
+        if let Some(alg) = algorithm {
+            params["EncryptionAlgorithm"] = json!(alg);
+        }
+        let opened = ok(a, "Decrypt", params).await;
+        let resealed = opened["Plaintext"].as_str().unwrap().to_owned();
+        assert_ne!(resealed, clear);
+        assert_eq!(open(resealed).await, clear, "{algorithm:?}");
+    }
+    let refusals = [
+        (
+            json!({"KeyId": sym, "KeySpec": "AES_256", "EncryptionPublicKey": rsa_pem}),
+            "EncryptionPublicKey must be the PEM of an SM2 public key for SM2",
+        ),
+        (
+            json!({"KeyId": sym, "KeySpec": "AES_256", "EncryptionPublicKey": sm2_pem,
+                   "EncryptionAlgorithm": "RSAES_OAEP_SHA_256"}),
+            "EncryptionPublicKey must be the PEM of an RSA public key for RSAES_OAEP_SHA_256",
+        ),
+        (
+            json!({"KeyId": sym, "KeySpec": "AES_256", "EncryptionPublicKey": sm2_pem,
+                   "EncryptionAlgorithm": "SM4"}),
+            "EncryptionAlgorithm must be one of [\"SM2\", \"SM2_C1C3C2_ASN1\", \
+             \"RSAES_PKCS1_V1_5\", \"RSAES_OAEP_SHA_1\", \"RSAES_OAEP_SHA_256\"], got \"SM4\"",
+        ),
+        (
+            json!({"KeyId": sym, "NumberOfBytes": 1024, "EncryptionPublicKey": rsa_pem,
+                   "EncryptionAlgorithm": "RSAES_OAEP_SHA_256"}),
+            "RSAES_OAEP_SHA_256 under this 2048-bit key seals at most 190 bytes, got 1024",
+        ),
+    ];
+    for (params, message) in refusals {
+        assert_eq!(
+            refusal(a, "GenerateDataKey", params.clone()).await,
+            ("InvalidParameterValue".to_owned(), message.to_owned()),
+            "{params}"
+        );
+    }
 }
