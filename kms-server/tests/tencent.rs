@@ -1790,3 +1790,137 @@ async fn data_keys_come_back_sealed_under_the_callers_public_key() {
         );
     }
 }
+
+/// The decryption actions pass the gate and write the audit line of the gRPC call they run
+/// (`AsymmetricDecrypt`): an identity without that action, or on another key, is refused; an
+/// allowed call's line names the key; no plaintext is written.
+#[tokio::test]
+async fn asymmetric_decryption_is_gated_and_audited_as_asymmetric_decrypt() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        path
+    };
+    let admin_key = write("admin.key", "admin-secret-key\n");
+    let app_key = write("app.key", SECRET_KEY);
+    let signer_key = write("signer.key", "signer-secret-key\n");
+    let policy = Policy::parse(&format!(
+        r#"
+identities:
+  - name: admin
+    secret_id: AKIDadmin
+    secret_key_file: "{}"
+    allow: ["*"]
+  - name: app
+    secret_id: "{SECRET_ID}"
+    secret_key_file: "{}"
+    allow: [AsymmetricDecrypt, GetPublicKey]
+    keys: ["alias/app-*"]
+  - name: signer
+    secret_id: AKIDsigner
+    secret_key_file: "{}"
+    allow: [Sign, Verify, GetPublicKey]
+"#,
+        admin_key.display(),
+        app_key.display(),
+        signer_key.display()
+    ))
+    .unwrap();
+    let audit = dir.path().join("audit.log");
+    let observers = Observers {
+        audit: Some(Arc::new(
+            AuditLog::open(AuditTarget::File(audit.clone()), 0).unwrap(),
+        )),
+        metrics: None,
+    };
+    let s = start_in(
+        tempfile::tempdir().unwrap(),
+        ServerOptions {
+            access: Arc::new(AccessControl::enforce(policy)),
+            observers: Arc::new(observers),
+            ..ServerOptions::default()
+        },
+    )
+    .await;
+    let admin = Sign {
+        secret_id: "AKIDadmin",
+        secret_key: "admin-secret-key",
+        ..Sign::default()
+    };
+    let signer = Sign {
+        secret_id: "AKIDsigner",
+        secret_key: "signer-secret-key",
+        ..Sign::default()
+    };
+    let app = Sign::default();
+    let create = |alias: &str| json!({"Alias": alias, "KeyUsage": "ASYMMETRIC_DECRYPT_SM2"});
+    let mine = post(s.addr, "CreateKey", &create("app-inbox"), &admin)
+        .await
+        .ok()["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let other = post(s.addr, "CreateKey", &create("other-inbox"), &admin)
+        .await
+        .ok()["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let der = STANDARD
+        .decode(
+            post(s.addr, "GetPublicKey", &json!({"KeyId": mine}), &app)
+                .await
+                .ok()["PublicKey"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+    use sm2::pkcs8::DecodePublicKey as _;
+    let ct = sm2::pke::EncryptingKey::new(sm2::PublicKey::from_public_key_der(&der).unwrap())
+        .encrypt(
+            &mut sm2::elliptic_curve::common::getrandom::SysRng,
+            b"private-value",
+        )
+        .unwrap();
+    let params = |key: &str| json!({"KeyId": key, "Ciphertext": STANDARD.encode(&ct)});
+    let opened = post(s.addr, "AsymmetricSm2Decrypt", &params(&mine), &app).await;
+    assert_eq!(
+        STANDARD
+            .decode(opened.ok()["Plaintext"].as_str().unwrap())
+            .unwrap(),
+        b"private-value"
+    );
+    let a = post(s.addr, "AsymmetricSm2Decrypt", &params(&other), &app).await;
+    assert_eq!(a.code(), "UnauthorizedOperation");
+    assert_eq!(
+        a.body["Response"]["Error"]["Message"],
+        format!("identity app may not call AsymmetricDecrypt on key {other}")
+    );
+    let a = post(s.addr, "AsymmetricSm2Decrypt", &params(&mine), &signer).await;
+    assert_eq!(a.code(), "UnauthorizedOperation");
+    assert_eq!(
+        a.body["Response"]["Error"]["Message"],
+        "identity signer may not call AsymmetricDecrypt"
+    );
+
+    let text = std::fs::read_to_string(&audit).unwrap();
+    assert!(!text.contains("private-value"), "{text}");
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let decrypts: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["rpc"] == "AsymmetricDecrypt")
+        .collect();
+    assert_eq!(decrypts.len(), 3, "{text}");
+    assert_eq!(decrypts[0]["identity"], "app");
+    assert_eq!(decrypts[0]["outcome"]["result"], "ok");
+    assert_eq!(decrypts[0]["keys"][0]["key_id"], mine.as_str(), "{text}");
+    assert_eq!(decrypts[1]["outcome"]["code"], "UnauthorizedOperation");
+    assert_eq!(decrypts[2]["identity"], "signer");
+    assert_eq!(decrypts[2]["outcome"]["code"], "UnauthorizedOperation");
+}
