@@ -16,6 +16,9 @@ Examples:
   kms-admin --endpoint https://kms.internal:50051 --ca-cert ca.pem \
             --client-cert admin.pem --client-key admin.key --token-file admin.token list-keys
   kms-admin identity --cert storage.pem      # the policy line naming a client certificate
+  kms-admin create-key --alias inbox --key-usage ASYMMETRIC_DECRYPT_RSA_2048
+  kms-admin public-key inbox > inbox.pem     # encrypt under it elsewhere, then:
+  kms-admin asymmetric-decrypt inbox --algorithm RSAES_OAEP_SHA_256 --in ct.bin
 
 Credentials (for a KMS that runs with an access policy):
   --client-cert/--client-key  a client certificate for mutual TLS (https:// only)
