@@ -1,11 +1,14 @@
-//! The calls of asymmetric keys (GetPublicKey, Sign, Verify), typed: algorithms and message kinds
+//! The calls of asymmetric keys (GetPublicKey, Sign, Verify, AsymmetricDecrypt), typed: algorithms and message kinds
 //! are enums here, so a caller cannot misspell them; the wire carries Tencent's spellings.
+
+use std::str::FromStr;
 
 use kms_proto::pb;
 
 use crate::builder::Retry;
 use crate::client::KmsClient;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::secret::SecretBytes;
 
 /// A signature algorithm, by Tencent's name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -24,6 +27,15 @@ pub enum SignAlgorithm {
 }
 
 impl SignAlgorithm {
+    /// Every algorithm.
+    pub const ALL: [SignAlgorithm; 5] = [
+        Self::Sm2Dsa,
+        Self::EccP256R1,
+        Self::Ecdsa384,
+        Self::RsaPssSha256,
+        Self::RsaPkcs1Sha256,
+    ];
+
     /// Tencent's spelling, as sent.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -34,6 +46,86 @@ impl SignAlgorithm {
             Self::RsaPkcs1Sha256 => "RSA_PKCS1_SHA_256",
         }
     }
+}
+
+/// An asymmetric decryption algorithm, by Tencent's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DecryptAlgorithm {
+    /// `RSAES_PKCS1_V1_5` (ASYMMETRIC_DECRYPT_RSA_2048 keys).
+    RsaesPkcs1V15,
+    /// `RSAES_OAEP_SHA_1` (ASYMMETRIC_DECRYPT_RSA_2048 keys): MGF1-SHA-1, empty label.
+    RsaesOaepSha1,
+    /// `RSAES_OAEP_SHA_256` (ASYMMETRIC_DECRYPT_RSA_2048 keys): MGF1-SHA-256, empty label.
+    RsaesOaepSha256,
+    /// `SM2` (ASYMMETRIC_DECRYPT_SM2 keys): SM3, C1C3C2, ASN.1 or concatenated.
+    Sm2,
+}
+
+impl DecryptAlgorithm {
+    /// Every algorithm.
+    pub const ALL: [DecryptAlgorithm; 4] = [
+        Self::RsaesPkcs1V15,
+        Self::RsaesOaepSha1,
+        Self::RsaesOaepSha256,
+        Self::Sm2,
+    ];
+
+    /// Tencent's spelling, as sent.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::RsaesPkcs1V15 => "RSAES_PKCS1_V1_5",
+            Self::RsaesOaepSha1 => "RSAES_OAEP_SHA_1",
+            Self::RsaesOaepSha256 => "RSAES_OAEP_SHA_256",
+            Self::Sm2 => "SM2",
+        }
+    }
+}
+
+/// The algorithm of `known` spelled `s` (Tencent's spelling, exactly), or an error listing them.
+fn by_name<T: Copy>(s: &str, known: &[T], name: fn(T) -> &'static str, what: &str) -> Result<T> {
+    known
+        .iter()
+        .copied()
+        .find(|a| name(*a) == s)
+        .ok_or_else(|| {
+            let names: Vec<&str> = known.iter().map(|a| name(*a)).collect();
+            Error::InvalidArgument {
+                message: format!(
+                    "unknown {what} {s:?} (expected one of {})",
+                    names.join(", ")
+                ),
+                error_code: None,
+            }
+        })
+}
+
+impl FromStr for SignAlgorithm {
+    type Err = Error;
+
+    /// Tencent's spelling (`SM2DSA`, `ECC_P256_R1`, ...).
+    fn from_str(s: &str) -> Result<Self> {
+        by_name(s, &Self::ALL, Self::as_str, "signature algorithm")
+    }
+}
+
+impl FromStr for DecryptAlgorithm {
+    type Err = Error;
+
+    /// Tencent's spelling (`RSAES_PKCS1_V1_5`, `RSAES_OAEP_SHA_1`, `RSAES_OAEP_SHA_256`, `SM2`).
+    fn from_str(s: &str) -> Result<Self> {
+        by_name(s, &Self::ALL, Self::as_str, "decryption algorithm")
+    }
+}
+
+/// A plaintext opened by an asymmetric key.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct AsymmetricDecrypted {
+    /// The key.
+    pub key_id: String,
+    /// The plaintext.
+    pub plaintext: SecretBytes,
 }
 
 /// What a message to sign or verify is.
@@ -146,5 +238,33 @@ impl KmsClient {
             })
             .await?;
         Ok(r.signature_valid)
+    }
+
+    /// `AsymmetricDecrypt` (Tencent: AsymmetricRsaDecrypt, AsymmetricSm2Decrypt): opens with a
+    /// decryption key what was encrypted under its public key. A ciphertext that does not open is
+    /// the opaque invalid-ciphertext error. Retried on `UNAVAILABLE`.
+    pub async fn asymmetric_decrypt(
+        &self,
+        key_id: &str,
+        algorithm: DecryptAlgorithm,
+        ciphertext: &[u8],
+    ) -> Result<AsymmetricDecrypted> {
+        let req = pb::AsymmetricDecryptRequest {
+            key_id: key_id.to_owned(),
+            algorithm: algorithm.as_str().to_owned(),
+            ciphertext: ciphertext.to_vec(),
+        };
+        let r = self
+            .call(
+                Retry::Safe,
+                "AsymmetricDecrypt",
+                req,
+                |mut c, r| async move { c.asymmetric_decrypt(r).await },
+            )
+            .await?;
+        Ok(AsymmetricDecrypted {
+            key_id: r.key_id,
+            plaintext: SecretBytes::new(r.plaintext),
+        })
     }
 }

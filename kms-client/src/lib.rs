@@ -30,7 +30,9 @@ mod error;
 mod secret;
 mod types;
 
-pub use asymmetric::{MessageType, PublicKey, SignAlgorithm, Signature};
+pub use asymmetric::{
+    AsymmetricDecrypted, DecryptAlgorithm, MessageType, PublicKey, SignAlgorithm, Signature,
+};
 pub use builder::{
     AUTHORIZATION_METADATA, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_ENDPOINT,
     DEFAULT_REQUEST_TIMEOUT, RetryPolicy,

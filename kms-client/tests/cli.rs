@@ -42,6 +42,10 @@ const SUBCOMMANDS: &[&str] = &[
     "generate-random",
     "seed",
     "identity",
+    "public-key",
+    "sign",
+    "verify",
+    "asymmetric-decrypt",
 ];
 
 #[test]
@@ -662,4 +666,258 @@ fn generate_data_key_variants_and_random() {
         ""
     );
     assert_eq!(std::fs::read(&out).unwrap().len(), 100);
+}
+
+/// `create-key --key-usage`, `public-key`, `sign`, `verify` and `asymmetric-decrypt`: output,
+/// exit statuses and the exact error line for each bad input.
+#[test]
+fn asymmetric_key_commands() {
+    use aws_lc_rs::rsa::{
+        OAEP_SHA256_MGF1SHA256, OaepPublicEncryptingKey, Pkcs1PublicEncryptingKey,
+        PublicEncryptingKey,
+    };
+    let dir = tempdir();
+    let server = Server::start(dir.path());
+    let signer = server.json(&[
+        "create-key",
+        "--alias",
+        "signer",
+        "--key-usage",
+        "ASYMMETRIC_SIGN_VERIFY_ECC",
+    ]);
+    assert_eq!(s(&signer["KeyUsage"]), "ASYMMETRIC_SIGN_VERIFY_ECC");
+    let signer_id = s(&signer["KeyId"]).to_owned();
+    let pem = server.admin(&["public-key", "signer"]).ok();
+    assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----\n"), "{pem}");
+    assert!(pem.ends_with("-----END PUBLIC KEY-----\n"), "{pem}");
+    let j = server.json(&["public-key", "alias/signer"]);
+    assert_eq!(s(&j["PublicKeyPem"]), pem);
+    assert_eq!(s(&j["KeyId"]), signer_id);
+    assert_eq!(s(&j["KeyUsage"]), "ASYMMETRIC_SIGN_VERIFY_ECC");
+    let pem_file = dir.path().join("signer.pem");
+    let quiet = server
+        .admin(&["public-key", "signer", "--out", path_str(&pem_file)])
+        .ok();
+    assert_eq!(quiet, "");
+    assert_eq!(std::fs::read_to_string(&pem_file).unwrap(), pem);
+
+    let sign = ["sign", "signer", "--algorithm", "ECC_P256_R1"];
+    let sig = server
+        .admin(&[&sign[..], &["--message", "pay 100"]].concat())
+        .ok();
+    let sig = sig.trim_end().to_owned();
+    assert!(unb64(&sig).len() > 64, "{sig}");
+    let verify = |message: &str, signature: &str| {
+        server.admin(&[
+            "verify",
+            "signer",
+            "--algorithm",
+            "ECC_P256_R1",
+            "--message",
+            message,
+            "--signature",
+            signature,
+        ])
+    };
+    assert_eq!(verify("pay 100", &sig).ok(), "SignatureValid: true\n");
+    assert_eq!(
+        verify("pay 900", &sig).fails(1),
+        "error: the signature is not valid"
+    );
+    // The message from stdin and from a file signs the same bytes.
+    let from_stdin = server
+        .admin_stdin(&sign, b"pay 100")
+        .ok()
+        .trim_end()
+        .to_owned();
+    assert_eq!(
+        verify("pay 100", &from_stdin).ok(),
+        "SignatureValid: true\n"
+    );
+    let msg_file = file(dir.path(), "msg.txt", b"pay 100");
+    let j = server.json(&[&sign[..], &["--in", path_str(&msg_file)]].concat());
+    assert_eq!(s(&j["KeyId"]), signer_id);
+    assert_eq!(
+        verify("pay 100", s(&j["Signature"])).ok(),
+        "SignatureValid: true\n"
+    );
+    // DIGEST: 32 bytes for ECC_P256_R1, else the server's exact refusal.
+    let digest = [
+        &sign[..],
+        &["--digest", "--message", "0123456789abcdef0123456789abcdef"],
+    ]
+    .concat();
+    server.admin(&digest).ok();
+    let e = server
+        .admin(&[&sign[..], &["--digest", "--message", "short"]].concat())
+        .fails(1);
+    assert_eq!(
+        e,
+        "error: a DIGEST message for ECC_P256_R1 must be 32 bytes, got 5"
+    );
+
+    // Bad input, found before any call (status 2), and the server's refusals (status 1).
+    let e = server
+        .admin(&["sign", "signer", "--algorithm", "ECDSA", "--message", "m"])
+        .fails(2);
+    assert!(
+        e.contains(
+            "unknown signature algorithm \"ECDSA\" (expected one of SM2DSA, ECC_P256_R1, \
+                    ECDSA384, RSA_PSS_SHA_256, RSA_PKCS1_SHA_256)"
+        ),
+        "{e}"
+    );
+    let e = verify("pay 100", "%%%").fails(2);
+    assert_eq!(e, "error: --signature: not valid base64");
+    let e = server
+        .admin(&["sign", "signer", "--algorithm", "SM2DSA", "--message", "m"])
+        .fails(1);
+    assert_eq!(e, "error: Algorithm SM2DSA does not run on a EccP256 key");
+    let e = server
+        .admin(&["create-key", "--alias", "x", "--key-usage", "SIGN_VERIFY"])
+        .fails(1);
+    assert!(e.starts_with("error: key_usage must be one of"), "{e}");
+    create(&server, "sym");
+    let e = server.admin(&["public-key", "sym"]).fails(1);
+    assert!(
+        e.ends_with("has KeyUsage ENCRYPT_DECRYPT, which does not allow GetPublicKey"),
+        "{e}"
+    );
+
+    // asymmetric-decrypt: what aws-lc-rs sealed under the public key opens.
+    let inbox = server.json(&[
+        "create-key",
+        "--alias",
+        "inbox",
+        "--key-usage",
+        "ASYMMETRIC_DECRYPT_RSA_2048",
+    ]);
+    let inbox_id = s(&inbox["KeyId"]).to_owned();
+    let der = unb64(s(&server.json(&["public-key", "inbox"])["PublicKey"]));
+    let public = || PublicEncryptingKey::from_der(&der).unwrap();
+    let mut oaep = vec![0; 256];
+    OaepPublicEncryptingKey::new(public())
+        .unwrap()
+        .encrypt(&OAEP_SHA256_MGF1SHA256, b"secret", &mut oaep, None)
+        .unwrap();
+    let mut pkcs1 = vec![0; 256];
+    Pkcs1PublicEncryptingKey::new(public())
+        .unwrap()
+        .encrypt(b"secret", &mut pkcs1)
+        .unwrap();
+    let dec = |alg: &'static str| ["asymmetric-decrypt", "inbox", "--algorithm", alg];
+    let oaep_b64 = b64(&oaep);
+    let plain = server
+        .admin(&[&dec("RSAES_OAEP_SHA_256")[..], &["--ciphertext", &oaep_b64]].concat())
+        .ok();
+    assert_eq!(plain, "secret");
+    let j = server.json(
+        &[
+            &dec("RSAES_PKCS1_V1_5")[..],
+            &["--ciphertext", &b64(&pkcs1)],
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        (s(&j["KeyId"]), s(&j["Plaintext"])),
+        (inbox_id.as_str(), "c2VjcmV0")
+    );
+    // Raw bytes from stdin, to a file.
+    let out_file = dir.path().join("plain.bin");
+    let quiet = server
+        .admin_stdin(
+            &[
+                &dec("RSAES_OAEP_SHA_256")[..],
+                &["--out", path_str(&out_file)],
+            ]
+            .concat(),
+            &oaep,
+        )
+        .ok();
+    assert_eq!(quiet, "");
+    assert_eq!(std::fs::read(&out_file).unwrap(), b"secret");
+    let mut tampered = oaep.clone();
+    tampered[9] ^= 1;
+    for (alg, ct) in [
+        ("RSAES_OAEP_SHA_256", b64(&tampered)),
+        ("RSAES_PKCS1_V1_5", oaep_b64.clone()),
+        ("RSAES_OAEP_SHA_1", b64(&pkcs1)),
+    ] {
+        let e = server
+            .admin(&[&dec(alg)[..], &["--ciphertext", &ct]].concat())
+            .fails(1);
+        assert_eq!(e, "error: invalid ciphertext", "{alg}");
+    }
+    let e = server
+        .admin(
+            &[
+                &dec("RSAES_OAEP_SHA_256")[..],
+                &["--ciphertext", &b64(&oaep[1..])],
+            ]
+            .concat(),
+        )
+        .fails(1);
+    assert_eq!(
+        e,
+        "error: an RSA-2048 ciphertext must be 256 bytes, got 255"
+    );
+    let e = server
+        .admin(
+            &[
+                &dec("RSAES_OAEP_SHA_256")[..],
+                &["--ciphertext", "not base64!"],
+            ]
+            .concat(),
+        )
+        .fails(2);
+    assert_eq!(e, "error: --ciphertext: not valid base64");
+    let e = server
+        .admin(&[&dec("RSA_OAEP")[..], &["--ciphertext", &oaep_b64]].concat())
+        .fails(2);
+    assert!(
+        e.contains(
+            "unknown decryption algorithm \"RSA_OAEP\" (expected one of RSAES_PKCS1_V1_5, \
+                    RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256, SM2)"
+        ),
+        "{e}"
+    );
+    for (key, usage, action) in [
+        (
+            "signer",
+            "ASYMMETRIC_SIGN_VERIFY_ECC",
+            "AsymmetricRsaDecrypt",
+        ),
+        ("sym", "ENCRYPT_DECRYPT", "AsymmetricRsaDecrypt"),
+    ] {
+        let id = s(&server.json(&["describe-key", key])["KeyMetadata"]["KeyId"]).to_owned();
+        let e = server
+            .admin(&[
+                "asymmetric-decrypt",
+                key,
+                "--algorithm",
+                "RSAES_OAEP_SHA_256",
+                "--ciphertext",
+                &oaep_b64,
+            ])
+            .fails(1);
+        assert_eq!(
+            e,
+            format!("error: key {id} has KeyUsage {usage}, which does not allow {action}")
+        );
+    }
+    let e = server
+        .admin(&[&dec("SM2")[..], &["--ciphertext", &oaep_b64]].concat())
+        .fails(1);
+    assert_eq!(
+        e,
+        format!(
+            "error: key {inbox_id} has KeyUsage ASYMMETRIC_DECRYPT_RSA_2048, which does not allow \
+             AsymmetricSm2Decrypt"
+        )
+    );
+    server.admin(&["disable-key", "inbox"]).ok();
+    let e = server
+        .admin(&[&dec("RSAES_OAEP_SHA_256")[..], &["--ciphertext", &oaep_b64]].concat())
+        .fails(1);
+    assert_eq!(e, format!("error: key {inbox_id} is Disabled"));
 }

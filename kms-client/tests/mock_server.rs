@@ -176,6 +176,7 @@ mock_impl! {
     get_public_key(GetPublicKeyRequest) -> GetPublicKeyResponse;
     sign(SignRequest) -> SignResponse;
     verify(VerifyRequest) -> VerifyResponse;
+    asymmetric_decrypt(AsymmetricDecryptRequest) -> AsymmetricDecryptResponse;
     seed_keys(SeedKeysRequest) -> SeedKeysResponse;
 }
 

@@ -309,6 +309,112 @@ def test_signatures_made_by_python_verify_here():
     assert v.SignatureValid is False
 
 
+def gmssl_sm2_encrypt(public_der, message):
+    """C1 || C3 || C2 by gmssl (C1 without its 04 prefix, as gmssl gives it)."""
+    from gmssl import sm2
+    c = sm2.CryptSM2(private_key='', public_key=public_der[-64:].hex(), mode=1)
+    return c.encrypt(message)
+
+
+def sm2_asn1(c1c3c2):
+    """The ASN.1 form (GM/T 0009, Tencent's C1C3C2_ASN1) of a bare C1C3C2 ciphertext."""
+    from Cryptodome.Util.asn1 import DerOctetString, DerSequence
+    x, y, c3, c2 = c1c3c2[:32], c1c3c2[32:64], c1c3c2[64:96], c1c3c2[96:]
+    return DerSequence([int.from_bytes(x, 'big'), int.from_bytes(y, 'big'),
+                        DerOctetString(c3), DerOctetString(c2)]).encode()
+
+
+def test_asymmetric_decryption_of_python_ciphertexts():
+    """Ciphertexts made by `cryptography` (RSAES-PKCS1-v1_5, OAEP-SHA-1, OAEP-SHA-256) and gmssl
+    (SM2, bare and ASN.1) under the public key from GetPublicKey open through the SDK's
+    AsymmetricRsaDecrypt and AsymmetricSm2Decrypt; tampering is one opaque error."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+    message = b'a secret for the KMS only'
+    r = kms.CreateKey(req(models.CreateKeyRequest, Alias='sdk-rsa-dec', KeyUsage='ASYMMETRIC_DECRYPT_RSA_2048'))
+    der = base64.b64decode(kms.GetPublicKey(req(models.GetPublicKeyRequest, KeyId=r.KeyId)).PublicKey)
+    public = serialization.load_der_public_key(der)
+    oaep = lambda h: padding.OAEP(mgf=padding.MGF1(h), algorithm=h, label=None)
+    paddings = {'RSAES_PKCS1_V1_5': padding.PKCS1v15(), 'RSAES_OAEP_SHA_1': oaep(hashes.SHA1()),
+                'RSAES_OAEP_SHA_256': oaep(hashes.SHA256())}
+
+    def rsa_decrypt(ct, alg):
+        return kms.AsymmetricRsaDecrypt(req(models.AsymmetricRsaDecryptRequest, KeyId=r.KeyId,
+                                            Ciphertext=b64(ct), Algorithm=alg))
+
+    for alg, pad in paddings.items():
+        out = rsa_decrypt(public.encrypt(message, pad), alg)
+        assert out.KeyId == r.KeyId and base64.b64decode(out.Plaintext) == message, alg
+        bad = bytearray(public.encrypt(message, pad))
+        bad[7] ^= 1
+        e = expect_error('InvalidParameterValue.InvalidCiphertext', lambda: rsa_decrypt(bytes(bad), alg))
+        assert e.get_message() == 'invalid ciphertext', e.get_message()
+    expect_error('InvalidParameterValue', lambda: rsa_decrypt(b'x' * 255, 'RSAES_OAEP_SHA_256'))
+    expect_error('InvalidParameterValue', lambda: rsa_decrypt(b'x' * 256, 'RSAES_OAEP_SHA_384'))
+
+    s = kms.CreateKey(req(models.CreateKeyRequest, Alias='sdk-sm2-dec', KeyUsage='ASYMMETRIC_DECRYPT_SM2'))
+    sder = base64.b64decode(kms.GetPublicKey(req(models.GetPublicKeyRequest, KeyId=s.KeyId)).PublicKey)
+
+    def sm2_decrypt(ct):
+        return kms.AsymmetricSm2Decrypt(req(models.AsymmetricSm2DecryptRequest, KeyId=s.KeyId,
+                                            Ciphertext=b64(ct)))
+
+    bare = gmssl_sm2_encrypt(sder, message)
+    for ct in (bare, b'\x04' + bare, sm2_asn1(bare)):
+        out = sm2_decrypt(ct)
+        assert out.KeyId == s.KeyId and base64.b64decode(out.Plaintext) == message, ct.hex()
+    bad = bytearray(bare)
+    bad[-1] ^= 1
+    expect_error('InvalidParameterValue.InvalidCiphertext', lambda: sm2_decrypt(bytes(bad)))
+    # The other kind's action, and a symmetric key: wrong usage.
+    expect_error('InvalidParameterValue.InvalidKeyUsage', lambda: kms.AsymmetricSm2Decrypt(req(
+        models.AsymmetricSm2DecryptRequest, KeyId=r.KeyId, Ciphertext=b64(bare))))
+    expect_error('InvalidParameterValue.InvalidKeyUsage', lambda: kms.AsymmetricRsaDecrypt(req(
+        models.AsymmetricRsaDecryptRequest, KeyId=state['key'], Ciphertext=b64(b'x' * 256),
+        Algorithm='RSAES_PKCS1_V1_5')))
+
+
+def test_data_keys_sealed_under_a_python_public_key():
+    """GenerateDataKey and Decrypt with EncryptionPublicKey: the Plaintext comes back sealed under
+    a key pair made here by `cryptography` (RSA) or `gmssl` (SM2), and only its private key opens
+    it, to the data key Decrypt gives in clear."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    from gmssl import sm2
+    k = kms.CreateKey(req(models.CreateKeyRequest, Alias='sdk-sealed-dk')).KeyId
+    r = rsa.generate_private_key(65537, 2048)
+    rsa_pem = r.public_key().public_bytes(serialization.Encoding.PEM,
+                                          serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    oaep = lambda h: padding.OAEP(mgf=padding.MGF1(h), algorithm=h, label=None)
+    d = '3945208f7b2144b13f36e38ac6d39f95889393692860b51a42fb81ef4df7c5b8'
+    g = sm2.CryptSM2(private_key=d, public_key='', mode=1)
+    point = g._kg(int(d, 16), g.ecc_table['g'])
+    g.public_key = point
+    spki = bytes.fromhex('3059301306072a8648ce3d020106082a811ccf5501822d03420004' + point)
+    sm2_pem = '-----BEGIN PUBLIC KEY-----\n' + base64.b64encode(spki).decode() + '\n-----END PUBLIC KEY-----\n'
+    opens = {
+        'RSAES_PKCS1_V1_5': lambda c: r.decrypt(c, padding.PKCS1v15()),
+        'RSAES_OAEP_SHA_1': lambda c: r.decrypt(c, oaep(hashes.SHA1())),
+        'RSAES_OAEP_SHA_256': lambda c: r.decrypt(c, oaep(hashes.SHA256())),
+        # gmssl takes C1 without its 04 prefix.
+        'SM2': lambda c: g.decrypt(c[1:]),
+    }
+    for alg, open_ in opens.items():
+        pem = sm2_pem if alg == 'SM2' else rsa_pem
+        dk = kms.GenerateDataKey(req(models.GenerateDataKeyRequest, KeyId=k, KeySpec='AES_256',
+                                     EncryptionPublicKey=pem, EncryptionAlgorithm=alg))
+        clear = base64.b64decode(kms.Decrypt(req(models.DecryptRequest,
+                                                 CiphertextBlob=dk.CiphertextBlob)).Plaintext)
+        assert len(clear) == 32
+        sealed = base64.b64decode(dk.Plaintext)
+        assert sealed != clear and open_(sealed) == clear, alg
+        again = kms.Decrypt(req(models.DecryptRequest, CiphertextBlob=dk.CiphertextBlob,
+                                EncryptionPublicKey=pem, EncryptionAlgorithm=alg))
+        assert open_(base64.b64decode(again.Plaintext)) == clear, alg
+    expect_error('InvalidParameterValue', lambda: kms.GenerateDataKey(req(
+        models.GenerateDataKeyRequest, KeyId=k, KeySpec='AES_256', EncryptionPublicKey=rsa_pem)))
+
+
 if __name__ == '__main__':
     import conformance_runner
     conformance_runner.run(globals())

@@ -137,11 +137,13 @@ pub enum Action {
     Sign,
     /// Verify (Tencent: VerifyByAsymmetricKey).
     Verify,
+    /// AsymmetricDecrypt (Tencent: AsymmetricRsaDecrypt and AsymmetricSm2Decrypt).
+    AsymmetricDecrypt,
 }
 
 impl Action {
     /// Every action, in the order of the gRPC service.
-    pub const ALL: [Self; 28] = [
+    pub const ALL: [Self; 29] = [
         Self::CreateKey,
         Self::DescribeKey,
         Self::ListKeys,
@@ -170,6 +172,7 @@ impl Action {
         Self::GetPublicKey,
         Self::Sign,
         Self::Verify,
+        Self::AsymmetricDecrypt,
     ];
 
     /// The RPC name, as a policy writes it.
@@ -203,6 +206,7 @@ impl Action {
             Self::GetPublicKey => "GetPublicKey",
             Self::Sign => "Sign",
             Self::Verify => "Verify",
+            Self::AsymmetricDecrypt => "AsymmetricDecrypt",
         }
     }
 

@@ -5,6 +5,9 @@
 //! ECDSA on P-256 and P-384; RustCrypto's `sm2` for SM2 (aws-lc-rs has no SM2). The `rsa` crate is
 //! not used: its PKCS#1 v1.5 decryption is open to the Marvin timing attack (RUSTSEC-2023-0071).
 //!
+//! Signing and verifying are here; decryption (RSAES and SM2 encryption) is in `decrypt`, and
+//! sealing a plaintext under the caller's own public key (`EncryptionPublicKey`) in `seal`.
+//!
 //! A [`PrivateKey`] zeroizes its PKCS#8 bytes on drop and never prints them; the parsed key pairs of
 //! both libraries clean their own memory (aws-lc frees with `OPENSSL_cleanse`, `sm2`'s
 //! `SecretKey` zeroizes on drop).
@@ -33,6 +36,14 @@ use crate::{
     keys::KeySpec,
     secret::SecretBytes,
 };
+
+mod decrypt;
+mod seal;
+
+pub use decrypt::{
+    DecryptAlgorithm, MAX_SM2_CIPHERTEXT_BYTES, MIN_SM2_CIPHERTEXT_BYTES, RSA_2048_CIPHERTEXT_BYTES,
+};
+pub use seal::{SealAlgorithm, SealingKey};
 
 /// The SM2 distinguishing identifier every SM2DSA signature here is made with: the default of
 /// GB/T 35276 (and Tencent KMS), `"1234567812345678"`, hashed into `Z` for RAW messages.
@@ -127,11 +138,12 @@ pub struct PrivateKey {
     public_der: Vec<u8>,
 }
 
-/// The parsed key pair, in the library that runs its algorithm.
+/// The parsed key pair, in the library that runs its algorithm (with, for RSA and SM2, the
+/// library's decrypting form of the same private key).
 enum Pair {
-    Rsa(rsa::KeyPair),
+    Rsa(rsa::KeyPair, decrypt::RsaDecrypting),
     Ecdsa(EcdsaKeyPair),
-    Sm2(sm2::SecretKey),
+    Sm2(sm2::SecretKey, sm2::pke::DecryptingKey),
 }
 
 fn ecdsa_alg(spec: KeySpec) -> Option<&'static EcdsaSigningAlgorithm> {
@@ -193,7 +205,8 @@ impl PrivateKey {
                     .as_der()
                     .map_err(|_| library("RSA public key encoding"))?;
                 let public = public.as_ref().to_vec();
-                (Pair::Rsa(pair), public)
+                let decrypting = decrypt::RsaDecrypting::from_pkcs8(der).ok_or_else(refused)?;
+                (Pair::Rsa(pair, decrypting), public)
             }
             KeySpec::EccP256 | KeySpec::EccP384 => {
                 let alg = ecdsa_alg(spec).expect("an ECDSA spec has an algorithm");
@@ -212,7 +225,8 @@ impl PrivateKey {
                     .to_public_key_der()
                     .map_err(|_| library("SM2 public key encoding"))?
                     .into_vec();
-                (Pair::Sm2(secret), public)
+                let decrypting = decrypt::sm2_decrypting(&secret);
+                (Pair::Sm2(secret, decrypting), public)
             }
         };
         Ok(Self {
@@ -278,7 +292,7 @@ impl PrivateKey {
         let digest =
             || Digest::import_less_safe(message, algorithm.digest_alg()).map_err(|_| failed());
         match &self.pair {
-            Pair::Rsa(pair) => {
+            Pair::Rsa(pair, _) => {
                 let padding: &'static dyn aws_sig::RsaEncoding = match algorithm {
                     SignAlgorithm::RsaPssSha256 => &aws_sig::RSA_PSS_SHA256,
                     _ => &aws_sig::RSA_PKCS1_SHA256,
@@ -302,7 +316,7 @@ impl PrivateKey {
                 .map_err(|_| failed())?;
                 Ok(sig.as_ref().to_vec())
             }
-            Pair::Sm2(secret) => {
+            Pair::Sm2(secret, _) => {
                 let signer =
                     sm2::dsa::SigningKey::new(SM2_DEFAULT_USER_ID, secret).map_err(|_| failed())?;
                 let sig: sm2::dsa::Signature = match kind {
@@ -336,7 +350,7 @@ impl PrivateKey {
             }
         };
         Ok(match &self.pair {
-            Pair::Rsa(pair) => {
+            Pair::Rsa(pair, _) => {
                 let alg: &'static dyn aws_sig::VerificationAlgorithm = match algorithm {
                     SignAlgorithm::RsaPssSha256 => &aws_sig::RSA_PSS_2048_8192_SHA256,
                     _ => &aws_sig::RSA_PKCS1_2048_8192_SHA256,
@@ -350,7 +364,7 @@ impl PrivateKey {
                 };
                 aws(alg, pair.public_key().as_ref())
             }
-            Pair::Sm2(secret) => {
+            Pair::Sm2(secret, _) => {
                 let Ok(sig) = sm2::dsa::Signature::from_der(signature) else {
                     return Ok(false);
                 };
@@ -369,9 +383,9 @@ impl PrivateKey {
 impl fmt::Debug for PrivateKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match self.pair {
-            Pair::Rsa(_) => "aws-lc-rs RSA",
+            Pair::Rsa(..) => "aws-lc-rs RSA",
             Pair::Ecdsa(_) => "aws-lc-rs ECDSA",
-            Pair::Sm2(_) => "RustCrypto sm2",
+            Pair::Sm2(..) => "RustCrypto sm2",
         };
         write!(f, "PrivateKey({:?}, {kind}, [REDACTED])", self.spec)
     }

@@ -1,14 +1,16 @@
 //! Entry points for the fuzz targets in `fuzz/` (a crate outside the workspace) to parsers this
 //! crate keeps private. For fuzzing only: hidden from the docs, not an API, free to change with any
-//! commit. The public parsers (the blob header, [`crate::blob::open_blob`], the encryption
+//! commit (here: seed documents, and the fixed keys the asymmetric decryption target decrypts
+//! under). The public parsers (the blob header, [`crate::blob::open_blob`], the encryption
 //! context) are fuzzed directly.
 
 use uuid::Uuid;
 
 use crate::{
+    asymmetric::PrivateKey,
     error::Result,
-    keys::{KeyMetadata, KeyState, KeyUsage, ORIGIN_KMS, OWNER_COS, OWNER_USER},
-    secret::{KEY_LEN, Key32},
+    keys::{KeyMetadata, KeySpec, KeyState, KeyUsage, ORIGIN_KMS, OWNER_COS, OWNER_USER},
+    secret::{KEY_LEN, Key32, SecretBytes},
 };
 
 /// The unix time the dry runs plan at (2024-01-01T00:00:00Z): fixed, so a run is reproducible.
@@ -64,10 +66,55 @@ pub fn seed_document(document: &str) -> Result<(usize, usize)> {
     )
 }
 
+/// A `name=value` line of `tests/vectors/asymmetric.txt`.
+fn asymmetric_vector(name: &str) -> &'static str {
+    include_str!("../tests/vectors/asymmetric.txt")
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
+        .expect("the vector file names every key it holds")
+}
+
+/// The fixed test keys of `tests/vectors/asymmetric.txt` that the asymmetric decryption target
+/// decrypts under: RSA-2048 (from its PKCS#8) and SM2 (from its scalar). Fixed, so every crash
+/// input replays.
+pub fn decryption_keys() -> (PrivateKey, PrivateKey) {
+    use base64::Engine as _;
+    use sm2::pkcs8::EncodePrivateKey as _;
+    let rsa = base64::engine::general_purpose::STANDARD
+        .decode(asymmetric_vector("rsa_pkcs8"))
+        .expect("the vector is base64");
+    let rsa = PrivateKey::from_pkcs8(KeySpec::Rsa2048, SecretBytes::new(rsa))
+        .expect("the vector is an RSA-2048 key");
+    let scalar = hex::decode(asymmetric_vector("sm2_private_scalar")).expect("the vector is hex");
+    let secret = sm2::SecretKey::from_slice(&scalar).expect("the vector is an SM2 scalar");
+    let pkcs8 = secret.to_pkcs8_der().expect("an SM2 key encodes as PKCS#8");
+    let sm2 = PrivateKey::from_pkcs8(KeySpec::Sm2, SecretBytes::new(pkcs8.as_bytes().to_vec()))
+        .expect("the vector is an SM2 key");
+    (rsa, sm2)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::Error;
+
+    #[test]
+    fn the_decryption_keys_are_the_vectors_keys() {
+        use crate::asymmetric::DecryptAlgorithm;
+        let (rsa, sm2) = decryption_keys();
+        assert_eq!((rsa.spec(), sm2.spec()), (KeySpec::Rsa2048, KeySpec::Sm2));
+        // The fuzz seed made from the gmssl vector opens under the SM2 key.
+        use base64::Engine as _;
+        let ct = include_str!("../tests/vectors/asymmetric_decrypt.txt")
+            .lines()
+            .find_map(|l| l.strip_prefix("sm2_c1c3c2_by_gmssl="))
+            .unwrap();
+        let ct = base64::engine::general_purpose::STANDARD
+            .decode(ct)
+            .unwrap();
+        let plain = sm2.decrypt(DecryptAlgorithm::Sm2, &ct).unwrap();
+        assert_eq!(plain.expose(), b"attack at dawn");
+    }
 
     #[test]
     fn a_new_key_changes_once() {

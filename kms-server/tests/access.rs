@@ -41,7 +41,7 @@ identities:
             EnableKey, DisableKey, ScheduleKeyDeletion, CancelKeyDeletion, ArchiveKey,
             CancelKeyArchive, UpdateAlias, UpdateKeyDescription, EnableKeyRotation,
             DisableKeyRotation, GetKeyRotationStatus, RotateKey, CreateKey, SeedKeys,
-            GetPublicKey, Sign, Verify]
+            GetPublicKey, Sign, Verify, AsymmetricDecrypt]
     keys: {storage_keys}
   - name: reader
     token_sha256: "{}"
@@ -383,6 +383,17 @@ async fn call(
                     algorithm: "SM2DSA".to_owned(),
                     message: b"m".to_vec(),
                     ..Default::default()
+                },
+            )))
+            .await
+        }
+        Action::AsymmetricDecrypt => {
+            done(c.asymmetric_decrypt(with(
+                t,
+                pb::AsymmetricDecryptRequest {
+                    key_id: id(),
+                    algorithm: "SM2".to_owned(),
+                    ciphertext: vec![0; 97],
                 },
             )))
             .await

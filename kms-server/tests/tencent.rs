@@ -370,13 +370,13 @@ async fn requests_that_are_not_calls_have_their_code() {
         post(s.addr, "decrypt", &json!({}), &d).await.code(),
         "InvalidAction"
     );
-    let a = post(s.addr, "AsymmetricRsaDecrypt", &json!({"KeyId": "x"}), &d).await;
+    let a = post(s.addr, "CreateWhiteBoxKey", &json!({"KeyId": "x"}), &d).await;
     assert_eq!(a.code(), "UnsupportedOperation");
     assert!(
         a.body["Response"]["Error"]["Message"]
             .as_str()
             .unwrap()
-            .contains("AsymmetricRsaDecrypt")
+            .contains("CreateWhiteBoxKey")
     );
     let a = send(
         s.addr,
@@ -559,7 +559,7 @@ async fn every_action_answers_with_tencent_fields() {
             json!({"KeyId": key, "KeySpec": "AES_256", "EncryptionPublicKey": "x"})
         )
         .await,
-        "UnsupportedOperation"
+        "InvalidParameterValue"
     );
 
     let sealed = ok(
@@ -1408,4 +1408,519 @@ async fn asymmetric_actions_answer_with_tencent_fields_and_codes() {
         algorithms["AsymmetricSignVerifyAlgorithms"][0],
         json!({"KeyUsage": "ASYMMETRIC_SIGN_VERIFY_SM2", "Algorithm": "SM2DSA"})
     );
+}
+
+/// An answer's error code and message.
+async fn refusal(addr: SocketAddr, action: &str, params: Value) -> (String, String) {
+    let a = post(addr, action, &params, &Sign::default()).await;
+    let message = a.body["Response"]["Error"]["Message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    (a.code().to_owned(), message)
+}
+
+/// AsymmetricRsaDecrypt and AsymmetricSm2Decrypt open what was encrypted under the key from
+/// GetPublicKey (here by aws-lc-rs and RustCrypto `sm2`; by Python `cryptography` and `gmssl` in
+/// tencent_sdk.rs), and every bad input gets its exact code and message; a ciphertext that does
+/// not open gets one opaque answer whatever went wrong.
+#[tokio::test]
+async fn asymmetric_decryption_opens_what_the_public_key_sealed() {
+    use aws_lc_rs::rsa::{
+        OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepPublicEncryptingKey,
+        Pkcs1PublicEncryptingKey, PublicEncryptingKey,
+    };
+    use sm2::pkcs8::DecodePublicKey as _;
+
+    let s = start(ServerOptions::default()).await;
+    let a = s.addr;
+    let mut ids = Vec::new();
+    for (alias, usage) in [
+        ("rsa", "ASYMMETRIC_DECRYPT_RSA_2048"),
+        ("sm2", "ASYMMETRIC_DECRYPT_SM2"),
+        ("rsa-signer", "ASYMMETRIC_SIGN_VERIFY_RSA_2048"),
+        ("sm2-signer", "ASYMMETRIC_SIGN_VERIFY_SM2"),
+        ("sym", "ENCRYPT_DECRYPT"),
+    ] {
+        let created = ok(a, "CreateKey", json!({"Alias": alias, "KeyUsage": usage})).await;
+        ids.push(created["KeyId"].as_str().unwrap().to_owned());
+    }
+    let [rsa, sm2_key, rsa_signer, sm2_signer, sym] = <[String; 5]>::try_from(ids).unwrap();
+    let public = |key: &str| {
+        let key = key.to_owned();
+        async move {
+            let p = ok(a, "GetPublicKey", json!({"KeyId": key})).await;
+            STANDARD.decode(p["PublicKey"].as_str().unwrap()).unwrap()
+        }
+    };
+    let msg = b"attack at dawn";
+    let b64_msg = STANDARD.encode(msg);
+
+    // RSA: each padding, by alias and by id.
+    let rsa_der = public(&rsa).await;
+    let seal = |padding: &str| {
+        let public = PublicEncryptingKey::from_der(&rsa_der).unwrap();
+        let mut out = vec![0; 256];
+        match padding {
+            "RSAES_PKCS1_V1_5" => {
+                Pkcs1PublicEncryptingKey::new(public)
+                    .unwrap()
+                    .encrypt(msg, &mut out)
+                    .unwrap();
+            }
+            _ => {
+                let alg = if padding == "RSAES_OAEP_SHA_1" {
+                    &OAEP_SHA1_MGF1SHA1
+                } else {
+                    &OAEP_SHA256_MGF1SHA256
+                };
+                OaepPublicEncryptingKey::new(public)
+                    .unwrap()
+                    .encrypt(alg, msg, &mut out, None)
+                    .unwrap();
+            }
+        }
+        STANDARD.encode(out)
+    };
+    for padding in ["RSAES_PKCS1_V1_5", "RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"] {
+        let ct = seal(padding);
+        for key in [rsa.as_str(), "alias/rsa"] {
+            let opened = ok(
+                a,
+                "AsymmetricRsaDecrypt",
+                json!({"KeyId": key, "Ciphertext": ct, "Algorithm": padding}),
+            )
+            .await;
+            assert_eq!(opened["KeyId"], rsa.as_str(), "{padding}");
+            assert_eq!(opened["Plaintext"], b64_msg.as_str(), "{padding}");
+        }
+    }
+
+    // SM2: C1C3C2 with and without the 04 prefix, and its ASN.1 form.
+    let sm2_public = sm2::PublicKey::from_public_key_der(&public(&sm2_key).await).unwrap();
+    let enc = sm2::pke::EncryptingKey::new_with_mode(sm2_public, sm2::pke::Mode::C1C3C2);
+    let mut rng = sm2::elliptic_curve::common::getrandom::SysRng;
+    let prefixed = enc.encrypt(&mut rng, msg).unwrap();
+    let forms = [
+        prefixed.clone(),
+        prefixed[1..].to_vec(),
+        enc.encrypt_der(&mut rng, msg).unwrap(),
+    ];
+    for ct in &forms {
+        let opened = ok(
+            a,
+            "AsymmetricSm2Decrypt",
+            json!({"KeyId": "alias/sm2", "Ciphertext": STANDARD.encode(ct)}),
+        )
+        .await;
+        assert_eq!(opened["KeyId"], sm2_key.as_str());
+        assert_eq!(opened["Plaintext"], b64_msg.as_str());
+    }
+
+    // Every bad input, with its code and message.
+    let oaep = seal("RSAES_OAEP_SHA_256");
+    let mut tampered = STANDARD.decode(&oaep).unwrap();
+    tampered[10] ^= 1;
+    let tampered = STANDARD.encode(tampered);
+    let mut sm2_tampered = prefixed.clone();
+    *sm2_tampered.last_mut().unwrap() ^= 1;
+    let sm2_tampered = STANDARD.encode(sm2_tampered);
+    let opaque = (
+        "InvalidParameterValue.InvalidCiphertext",
+        "invalid ciphertext".to_owned(),
+    );
+    let usage = |key: &str, usage: &str, action: &str| {
+        (
+            "InvalidParameterValue.InvalidKeyUsage",
+            format!("key {key} has KeyUsage {usage}, which does not allow {action}"),
+        )
+    };
+    let rsa_pkcs1 = seal("RSAES_PKCS1_V1_5");
+    let cases = [
+        (
+            "AsymmetricRsaDecrypt",
+            json!({"KeyId": rsa, "Ciphertext": "not base64!", "Algorithm": "RSAES_PKCS1_V1_5"}),
+            (
+                "InvalidParameterValue",
+                "Ciphertext must be base64".to_owned(),
+            ),
+        ),
+        (
+            "AsymmetricRsaDecrypt",
+            json!({"KeyId": rsa, "Ciphertext": oaep, "Algorithm": "RSAES_OAEP_SHA_512"}),
+            (
+                "InvalidParameterValue",
+                "Algorithm must be one of [\"RSAES_PKCS1_V1_5\", \"RSAES_OAEP_SHA_1\", \
+                 \"RSAES_OAEP_SHA_256\"], got \"RSAES_OAEP_SHA_512\""
+                    .to_owned(),
+            ),
+        ),
+        (
+            "AsymmetricRsaDecrypt",
+            json!({"KeyId": rsa, "Ciphertext": oaep}),
+            (
+                "MissingParameter",
+                "the parameter Algorithm is required".to_owned(),
+            ),
+        ),
+        (
+            "AsymmetricRsaDecrypt",
+            json!({"KeyId": rsa, "Ciphertext": STANDARD.encode([1u8; 255]), "Algorithm": "RSAES_OAEP_SHA_256"}),
+            (
+                "InvalidParameterValue",
+                "an RSA-2048 ciphertext must be 256 bytes, got 255".to_owned(),
+            ),
+        ),
+        (
+            "AsymmetricRsaDecrypt",
+            json!({"KeyId": rsa, "Ciphertext": tampered, "Algorithm": "RSAES_OAEP_SHA_256"}),
+            (opaque.0, opaque.1.clone()),
+        ),
+        // The wrong padding for the ciphertext, PKCS#1 v1.5 included: the same opaque answer.
+        (
+            "AsymmetricRsaDecrypt",
+            json!({"KeyId": rsa, "Ciphertext": oaep, "Algorithm": "RSAES_PKCS1_V1_5"}),
+            (opaque.0, opaque.1.clone()),
+        ),
+        (
+            "AsymmetricRsaDecrypt",
+            json!({"KeyId": rsa, "Ciphertext": rsa_pkcs1, "Algorithm": "RSAES_OAEP_SHA_1"}),
+            (opaque.0, opaque.1.clone()),
+        ),
+        (
+            "AsymmetricSm2Decrypt",
+            json!({"KeyId": sm2_key, "Ciphertext": sm2_tampered}),
+            (opaque.0, opaque.1.clone()),
+        ),
+        (
+            "AsymmetricSm2Decrypt",
+            json!({"KeyId": sm2_key, "Ciphertext": STANDARD.encode([4u8; 96])}),
+            (
+                "InvalidParameterValue",
+                "an SM2 ciphertext must be 97 to 256 bytes, got 96".to_owned(),
+            ),
+        ),
+        (
+            "AsymmetricSm2Decrypt",
+            json!({"KeyId": sm2_key, "Ciphertext": "***"}),
+            (
+                "InvalidParameterValue",
+                "Ciphertext must be base64".to_owned(),
+            ),
+        ),
+        (
+            "AsymmetricSm2Decrypt",
+            json!({"KeyId": sm2_key}),
+            (
+                "MissingParameter",
+                "the parameter Ciphertext is required".to_owned(),
+            ),
+        ),
+        // Keys of another usage, the other decryption kind included.
+        (
+            "AsymmetricRsaDecrypt",
+            json!({"KeyId": sym, "Ciphertext": oaep, "Algorithm": "RSAES_OAEP_SHA_256"}),
+            usage(&sym, "ENCRYPT_DECRYPT", "AsymmetricRsaDecrypt"),
+        ),
+        (
+            "AsymmetricRsaDecrypt",
+            json!({"KeyId": rsa_signer, "Ciphertext": oaep, "Algorithm": "RSAES_OAEP_SHA_256"}),
+            usage(
+                &rsa_signer,
+                "ASYMMETRIC_SIGN_VERIFY_RSA_2048",
+                "AsymmetricRsaDecrypt",
+            ),
+        ),
+        (
+            "AsymmetricRsaDecrypt",
+            json!({"KeyId": sm2_key, "Ciphertext": oaep, "Algorithm": "RSAES_OAEP_SHA_256"}),
+            usage(&sm2_key, "ASYMMETRIC_DECRYPT_SM2", "AsymmetricRsaDecrypt"),
+        ),
+        (
+            "AsymmetricSm2Decrypt",
+            json!({"KeyId": sm2_signer, "Ciphertext": STANDARD.encode(&prefixed)}),
+            usage(
+                &sm2_signer,
+                "ASYMMETRIC_SIGN_VERIFY_SM2",
+                "AsymmetricSm2Decrypt",
+            ),
+        ),
+        (
+            "AsymmetricSm2Decrypt",
+            json!({"KeyId": rsa, "Ciphertext": STANDARD.encode(&prefixed)}),
+            usage(&rsa, "ASYMMETRIC_DECRYPT_RSA_2048", "AsymmetricSm2Decrypt"),
+        ),
+        (
+            "AsymmetricSm2Decrypt",
+            json!({"KeyId": sym, "Ciphertext": STANDARD.encode(&prefixed)}),
+            usage(&sym, "ENCRYPT_DECRYPT", "AsymmetricSm2Decrypt"),
+        ),
+        // A decryption key does not sign, encrypt symmetrically or rotate.
+        (
+            "SignByAsymmetricKey",
+            json!({"KeyId": rsa, "Algorithm": "RSA_PSS_SHA_256", "Message": b64_msg}),
+            usage(&rsa, "ASYMMETRIC_DECRYPT_RSA_2048", "Sign"),
+        ),
+    ];
+    for (action, params, (want_code, want_message)) in cases {
+        assert_eq!(
+            refusal(a, action, params.clone()).await,
+            (want_code.to_owned(), want_message),
+            "{action} {params}"
+        );
+    }
+
+    // A disabled key refuses with the state code of the other asymmetric actions.
+    ok(a, "DisableKey", json!({"KeyId": sm2_key})).await;
+    let (c, m) = refusal(
+        a,
+        "AsymmetricSm2Decrypt",
+        json!({"KeyId": sm2_key, "Ciphertext": STANDARD.encode(&prefixed)}),
+    )
+    .await;
+    assert_eq!(c, "ResourceUnavailable.CmkStateNotSupport");
+    assert_eq!(m, format!("key {sm2_key} is Disabled"));
+}
+
+/// GenerateDataKey and Decrypt with `EncryptionPublicKey`: the plaintext comes back sealed under
+/// the caller's public key (here a KMS decryption key's, so AsymmetricRsaDecrypt and
+/// AsymmetricSm2Decrypt open it), never in clear; a bad key or algorithm is refused before use.
+#[tokio::test]
+async fn data_keys_come_back_sealed_under_the_callers_public_key() {
+    let s = start(ServerOptions::default()).await;
+    let a = s.addr;
+    let sym = ok(a, "CreateKey", json!({"Alias": "data"})).await["KeyId"].clone();
+    let mut pems = Vec::new();
+    for (alias, usage) in [
+        ("rsa", "ASYMMETRIC_DECRYPT_RSA_2048"),
+        ("sm2", "ASYMMETRIC_DECRYPT_SM2"),
+    ] {
+        ok(a, "CreateKey", json!({"Alias": alias, "KeyUsage": usage})).await;
+        let p = ok(
+            a,
+            "GetPublicKey",
+            json!({"KeyId": format!("alias/{alias}")}),
+        )
+        .await;
+        pems.push(p["PublicKeyPem"].as_str().unwrap().to_owned());
+    }
+    let (rsa_pem, sm2_pem) = (pems[0].clone(), pems[1].clone());
+    let cases = [
+        (&rsa_pem, Some("RSAES_PKCS1_V1_5"), "alias/rsa"),
+        (&rsa_pem, Some("RSAES_OAEP_SHA_1"), "alias/rsa"),
+        (&rsa_pem, Some("RSAES_OAEP_SHA_256"), "alias/rsa"),
+        (&sm2_pem, None, "alias/sm2"),
+        (&sm2_pem, Some("SM2"), "alias/sm2"),
+        (&sm2_pem, Some("SM2_C1C3C2_ASN1"), "alias/sm2"),
+    ];
+    for (pem, algorithm, opener) in cases {
+        let mut params = json!({"KeyId": sym, "KeySpec": "AES_256", "EncryptionPublicKey": pem});
+        if let Some(alg) = algorithm {
+            params["EncryptionAlgorithm"] = json!(alg);
+        }
+        let dk = ok(a, "GenerateDataKey", params).await;
+        let sealed = dk["Plaintext"].as_str().unwrap().to_owned();
+        // The data key in clear, from the blob.
+        let clear = ok(
+            a,
+            "Decrypt",
+            json!({"CiphertextBlob": dk["CiphertextBlob"]}),
+        )
+        .await["Plaintext"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(STANDARD.decode(&clear).unwrap().len(), 32);
+        assert_ne!(sealed, clear, "{algorithm:?}: the data key left in clear");
+        let open = |ct: String| async move {
+            let (action, params) = match algorithm {
+                Some(alg) if alg.starts_with("RSAES") => (
+                    "AsymmetricRsaDecrypt",
+                    json!({"KeyId": opener, "Ciphertext": ct, "Algorithm": alg}),
+                ),
+                _ => (
+                    "AsymmetricSm2Decrypt",
+                    json!({"KeyId": opener, "Ciphertext": ct}),
+                ),
+            };
+            ok(a, action, params).await["Plaintext"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(open(sealed).await, clear, "{algorithm:?}");
+        // Decrypt seals the same way.
+        let mut params =
+            json!({"CiphertextBlob": dk["CiphertextBlob"], "EncryptionPublicKey": pem});
+        if let Some(alg) = algorithm {
+            params["EncryptionAlgorithm"] = json!(alg);
+        }
+        let opened = ok(a, "Decrypt", params).await;
+        let resealed = opened["Plaintext"].as_str().unwrap().to_owned();
+        assert_ne!(resealed, clear);
+        assert_eq!(open(resealed).await, clear, "{algorithm:?}");
+    }
+    let refusals = [
+        (
+            json!({"KeyId": sym, "KeySpec": "AES_256", "EncryptionPublicKey": rsa_pem}),
+            "EncryptionPublicKey must be the PEM of an SM2 public key for SM2",
+        ),
+        (
+            json!({"KeyId": sym, "KeySpec": "AES_256", "EncryptionPublicKey": sm2_pem,
+                   "EncryptionAlgorithm": "RSAES_OAEP_SHA_256"}),
+            "EncryptionPublicKey must be the PEM of an RSA public key for RSAES_OAEP_SHA_256",
+        ),
+        (
+            json!({"KeyId": sym, "KeySpec": "AES_256", "EncryptionPublicKey": sm2_pem,
+                   "EncryptionAlgorithm": "SM4"}),
+            "EncryptionAlgorithm must be one of [\"SM2\", \"SM2_C1C3C2_ASN1\", \
+             \"RSAES_PKCS1_V1_5\", \"RSAES_OAEP_SHA_1\", \"RSAES_OAEP_SHA_256\"], got \"SM4\"",
+        ),
+        (
+            json!({"KeyId": sym, "NumberOfBytes": 1024, "EncryptionPublicKey": rsa_pem,
+                   "EncryptionAlgorithm": "RSAES_OAEP_SHA_256"}),
+            "RSAES_OAEP_SHA_256 under this 2048-bit key seals at most 190 bytes, got 1024",
+        ),
+    ];
+    for (params, message) in refusals {
+        assert_eq!(
+            refusal(a, "GenerateDataKey", params.clone()).await,
+            ("InvalidParameterValue".to_owned(), message.to_owned()),
+            "{params}"
+        );
+    }
+}
+
+/// The decryption actions pass the gate and write the audit line of the gRPC call they run
+/// (`AsymmetricDecrypt`): an identity without that action, or on another key, is refused; an
+/// allowed call's line names the key; no plaintext is written.
+#[tokio::test]
+async fn asymmetric_decryption_is_gated_and_audited_as_asymmetric_decrypt() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        path
+    };
+    let admin_key = write("admin.key", "admin-secret-key\n");
+    let app_key = write("app.key", SECRET_KEY);
+    let signer_key = write("signer.key", "signer-secret-key\n");
+    let policy = Policy::parse(&format!(
+        r#"
+identities:
+  - name: admin
+    secret_id: AKIDadmin
+    secret_key_file: "{}"
+    allow: ["*"]
+  - name: app
+    secret_id: "{SECRET_ID}"
+    secret_key_file: "{}"
+    allow: [AsymmetricDecrypt, GetPublicKey]
+    keys: ["alias/app-*"]
+  - name: signer
+    secret_id: AKIDsigner
+    secret_key_file: "{}"
+    allow: [Sign, Verify, GetPublicKey]
+"#,
+        admin_key.display(),
+        app_key.display(),
+        signer_key.display()
+    ))
+    .unwrap();
+    let audit = dir.path().join("audit.log");
+    let observers = Observers {
+        audit: Some(Arc::new(
+            AuditLog::open(AuditTarget::File(audit.clone()), 0).unwrap(),
+        )),
+        metrics: None,
+    };
+    let s = start_in(
+        tempfile::tempdir().unwrap(),
+        ServerOptions {
+            access: Arc::new(AccessControl::enforce(policy)),
+            observers: Arc::new(observers),
+            ..ServerOptions::default()
+        },
+    )
+    .await;
+    let admin = Sign {
+        secret_id: "AKIDadmin",
+        secret_key: "admin-secret-key",
+        ..Sign::default()
+    };
+    let signer = Sign {
+        secret_id: "AKIDsigner",
+        secret_key: "signer-secret-key",
+        ..Sign::default()
+    };
+    let app = Sign::default();
+    let create = |alias: &str| json!({"Alias": alias, "KeyUsage": "ASYMMETRIC_DECRYPT_SM2"});
+    let mine = post(s.addr, "CreateKey", &create("app-inbox"), &admin)
+        .await
+        .ok()["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let other = post(s.addr, "CreateKey", &create("other-inbox"), &admin)
+        .await
+        .ok()["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let der = STANDARD
+        .decode(
+            post(s.addr, "GetPublicKey", &json!({"KeyId": mine}), &app)
+                .await
+                .ok()["PublicKey"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+    use sm2::pkcs8::DecodePublicKey as _;
+    let ct = sm2::pke::EncryptingKey::new(sm2::PublicKey::from_public_key_der(&der).unwrap())
+        .encrypt(
+            &mut sm2::elliptic_curve::common::getrandom::SysRng,
+            b"private-value",
+        )
+        .unwrap();
+    let params = |key: &str| json!({"KeyId": key, "Ciphertext": STANDARD.encode(&ct)});
+    let opened = post(s.addr, "AsymmetricSm2Decrypt", &params(&mine), &app).await;
+    assert_eq!(
+        STANDARD
+            .decode(opened.ok()["Plaintext"].as_str().unwrap())
+            .unwrap(),
+        b"private-value"
+    );
+    let a = post(s.addr, "AsymmetricSm2Decrypt", &params(&other), &app).await;
+    assert_eq!(a.code(), "UnauthorizedOperation");
+    assert_eq!(
+        a.body["Response"]["Error"]["Message"],
+        format!("identity app may not call AsymmetricDecrypt on key {other}")
+    );
+    let a = post(s.addr, "AsymmetricSm2Decrypt", &params(&mine), &signer).await;
+    assert_eq!(a.code(), "UnauthorizedOperation");
+    assert_eq!(
+        a.body["Response"]["Error"]["Message"],
+        "identity signer may not call AsymmetricDecrypt"
+    );
+
+    let text = std::fs::read_to_string(&audit).unwrap();
+    assert!(!text.contains("private-value"), "{text}");
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let decrypts: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["rpc"] == "AsymmetricDecrypt")
+        .collect();
+    assert_eq!(decrypts.len(), 3, "{text}");
+    assert_eq!(decrypts[0]["identity"], "app");
+    assert_eq!(decrypts[0]["outcome"]["result"], "ok");
+    assert_eq!(decrypts[0]["keys"][0]["key_id"], mine.as_str(), "{text}");
+    assert_eq!(decrypts[1]["outcome"]["code"], "UnauthorizedOperation");
+    assert_eq!(decrypts[2]["identity"], "signer");
+    assert_eq!(decrypts[2]["outcome"]["code"], "UnauthorizedOperation");
 }

@@ -4,7 +4,9 @@
 //! runs every implemented action, its error codes and the signature failures against a kms-server
 //! on 127.0.0.1:0 whose only setting in the SDK is the endpoint, over plain HTTP and again over
 //! HTTPS (`--tls-self-signed`, the SDK trusting its CA); `sdk/node_tencent_kms.js` runs the main
-//! actions and errors; `sdk/tccli_kms.py` drives Tencent's command line, tccli, over HTTPS.
+//! actions and errors; `sdk/tccli_kms.py` drives Tencent's command line, tccli, over HTTPS. The
+//! Python `cryptography` and `gmssl` of the same virtualenv also encrypt under keys from gRPC
+//! GetPublicKey, and gRPC AsymmetricDecrypt opens what they made.
 #![cfg(feature = "grpc")]
 
 use std::{
@@ -157,4 +159,123 @@ async fn run_script(interpreter: PathBuf, script: &'static str, tls: Tls) {
     assert!(out.status.success(), "{summary}");
     assert!(summary.ends_with(" 0 failed"), "{summary}");
     assert!(!summary.starts_with("0 passed"), "{summary}");
+}
+
+/// Encrypts with Python `cryptography` (RSA: PKCS#1 v1.5, OAEP-SHA-1, OAEP-SHA-256) and `gmssl`
+/// (SM2, C1C3C2 without the 04 prefix) under the public keys given as hex DER (RSA, then SM2) in
+/// argv; prints one `name=hex` line per ciphertext.
+const PYTHON_ENCRYPTS: &str = r#"
+import sys
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from gmssl import sm2
+msg = b'sealed by python'
+rsa = serialization.load_der_public_key(bytes.fromhex(sys.argv[1]))
+oaep = lambda h: padding.OAEP(mgf=padding.MGF1(h), algorithm=h, label=None)
+print('RSAES_PKCS1_V1_5=' + rsa.encrypt(msg, padding.PKCS1v15()).hex())
+print('RSAES_OAEP_SHA_1=' + rsa.encrypt(msg, oaep(hashes.SHA1())).hex())
+print('RSAES_OAEP_SHA_256=' + rsa.encrypt(msg, oaep(hashes.SHA256())).hex())
+c = sm2.CryptSM2(private_key='', public_key=sys.argv[2][-128:], mode=1)
+print('SM2=' + c.encrypt(msg).hex())
+"#;
+
+/// Ciphertexts made by Python `cryptography` and `gmssl` under the public keys from gRPC
+/// GetPublicKey open through gRPC AsymmetricDecrypt (the Tencent actions are checked with the same
+/// libraries by `py_tencent_kms.py`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_ciphertexts_open_through_grpc() {
+    use kms_proto::pb::{self, key_management_service_client::KeyManagementServiceClient};
+    tokio::task::spawn_blocking(ensure_sdk).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kms = Arc::new(
+        Kms::open(Config::new(
+            dir.path().join("data"),
+            RootKey::from_base64("BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=").unwrap(),
+        ))
+        .unwrap(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(server::serve(
+        listener,
+        kms,
+        ServerOptions::default(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let mut grpc = KeyManagementServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let mut public = Vec::new();
+    for (alias, usage) in [
+        ("py-rsa", "ASYMMETRIC_DECRYPT_RSA_2048"),
+        ("py-sm2", "ASYMMETRIC_DECRYPT_SM2"),
+    ] {
+        grpc.create_key(pb::CreateKeyRequest {
+            alias: alias.to_owned(),
+            key_usage: usage.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let p = grpc
+            .get_public_key(pb::GetPublicKeyRequest {
+                key_id: alias.to_owned(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        public.push(hex::encode(p.public_key));
+    }
+    let out = Command::new(sdk_dir().join(".venv/bin/python"))
+        .arg("-c")
+        .arg(PYTHON_ENCRYPTS)
+        .args(&public)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<(&str, &str)> = text.lines().filter_map(|l| l.split_once('=')).collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    for (algorithm, ct) in lines {
+        let key_id = if algorithm == "SM2" {
+            "py-sm2"
+        } else {
+            "py-rsa"
+        };
+        let ciphertext = hex::decode(ct).unwrap();
+        let d = grpc
+            .asymmetric_decrypt(pb::AsymmetricDecryptRequest {
+                key_id: key_id.to_owned(),
+                algorithm: algorithm.to_owned(),
+                ciphertext: ciphertext.clone(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{algorithm}: {e:?}"))
+            .into_inner();
+        assert_eq!(d.plaintext, b"sealed by python", "{algorithm}");
+        let mut tampered = ciphertext;
+        *tampered.last_mut().unwrap() ^= 1;
+        let e = grpc
+            .asymmetric_decrypt(pb::AsymmetricDecryptRequest {
+                key_id: key_id.to_owned(),
+                algorithm: algorithm.to_owned(),
+                ciphertext: tampered,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (e.code(), e.message()),
+            (tonic::Code::InvalidArgument, "invalid ciphertext"),
+            "{algorithm}"
+        );
+    }
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
 }

@@ -591,6 +591,7 @@ fn decodes(full_name: &str, bytes: &[u8]) -> Option<bool> {
         GetPublicKeyRequest,
         SignRequest,
         VerifyRequest,
+        AsymmetricDecryptRequest,
     ]
 }
 

@@ -1,4 +1,4 @@
-//! The calls of asymmetric keys: GetPublicKey, Sign and Verify. Like the symmetric cryptographic
+//! The calls of asymmetric keys: GetPublicKey, Sign, Verify and AsymmetricDecrypt. Like the symmetric cryptographic
 //! calls they serve from the cache (the key pair is parsed once, when the key is loaded) and write
 //! only to settle a deletion date that fell due. A key's usage decides which of them it serves;
 //! every one needs an Enabled key ([`KeyAction::UseKeyPair`]).
@@ -9,9 +9,10 @@ use uuid::Uuid;
 
 use super::{Kms, next_state};
 use crate::{
-    asymmetric::{MessageType, PrivateKey, SignAlgorithm},
+    asymmetric::{DecryptAlgorithm, MessageType, PrivateKey, SignAlgorithm},
     error::{Error, Result},
     keys::{KeyAction, KeyUsage},
+    secret::SecretBytes,
 };
 
 /// An asymmetric key's public half, as GetPublicKey returns it.
@@ -86,6 +87,24 @@ impl Kms {
     ) -> Result<(Uuid, bool)> {
         let (key_id, _, pair) = self.key_pair(name, "Verify", KeyUsage::signs)?;
         Ok((key_id, pair.verify(algorithm, kind, message, signature)?))
+    }
+
+    /// AsymmetricRsaDecrypt and AsymmetricSm2Decrypt: opens, with an Enabled decryption key of the
+    /// algorithm's kind, what was encrypted under its public key. Returns the key id and the
+    /// plaintext. Another key (symmetric, signing, or a decryption key of the other kind) is
+    /// refused as a wrong usage; a ciphertext that does not open is the opaque
+    /// [`Error::InvalidCiphertext`].
+    pub fn asymmetric_decrypt(
+        &self,
+        name: &str,
+        algorithm: DecryptAlgorithm,
+        ciphertext: &[u8],
+    ) -> Result<(Uuid, SecretBytes)> {
+        let spec = algorithm.key_spec();
+        let (key_id, _, pair) = self.key_pair(name, algorithm.action(), |u| {
+            u.decrypts() && u.key_spec() == Some(spec)
+        })?;
+        Ok((key_id, pair.decrypt(algorithm, ciphertext)?))
     }
 }
 

@@ -1,4 +1,4 @@
-//! The gRPC calls of asymmetric keys: GetPublicKey, Sign and Verify. Their bodies live here (the
+//! The gRPC calls of asymmetric keys: GetPublicKey, Sign, Verify and AsymmetricDecrypt. Their bodies live here (the
 //! trait impl in the parent module only forwards), gated, audited and logged exactly as the
 //! symmetric calls: served from memory, so inline.
 
@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 use super::KmsService;
 use crate::{
     access::Action,
-    asymmetric::{MessageType, SignAlgorithm},
+    asymmetric::{DecryptAlgorithm, MessageType, SignAlgorithm},
     error::{Error, Result},
 };
 
@@ -19,6 +19,14 @@ const PUBLIC_KEY_PEM_LABEL: &str = "PUBLIC KEY";
 fn algorithm(text: &str) -> Result<SignAlgorithm> {
     SignAlgorithm::parse(text).ok_or_else(|| {
         let known: Vec<&str> = SignAlgorithm::ALL.iter().map(|a| a.as_str()).collect();
+        Error::InvalidArgument(format!("algorithm must be one of {known:?}, got {text:?}"))
+    })
+}
+
+/// A decryption `algorithm` as Tencent spells it.
+fn decrypt_algorithm(text: &str) -> Result<DecryptAlgorithm> {
+    DecryptAlgorithm::parse(text).ok_or_else(|| {
+        let known: Vec<&str> = DecryptAlgorithm::ALL.iter().map(|a| a.as_str()).collect();
         Error::InvalidArgument(format!("algorithm must be one of {known:?}, got {text:?}"))
     })
 }
@@ -102,6 +110,24 @@ impl KmsService {
         })
         .await
     }
+
+    pub(super) fn asymmetric_decrypt_call(
+        &self,
+        r: Request<pb::AsymmetricDecryptRequest>,
+    ) -> Result<Response<pb::AsymmetricDecryptResponse>, Status> {
+        let call = self.begin(Action::AsymmetricDecrypt, &r);
+        let r = r.into_inner();
+        call.inline(&r.key_id, |caller| {
+            let key = caller.key(&self.kms, Action::AsymmetricDecrypt, &r.key_id)?;
+            let alg = decrypt_algorithm(&r.algorithm)?;
+            self.kms
+                .asymmetric_decrypt(&key, alg, &r.ciphertext)
+                .map(|(key_id, plaintext)| pb::AsymmetricDecryptResponse {
+                    key_id: key_id.to_string(),
+                    plaintext: plaintext.expose().to_vec(),
+                })
+        })
+    }
 }
 
 #[cfg(test)]
@@ -115,6 +141,17 @@ mod tests {
             algorithm("ecdsa").unwrap_err().to_string(),
             "algorithm must be one of [\"SM2DSA\", \"ECC_P256_R1\", \"ECDSA384\", \
              \"RSA_PSS_SHA_256\", \"RSA_PKCS1_SHA_256\"], got \"ecdsa\""
+        );
+        assert_eq!(
+            decrypt_algorithm("RSAES_OAEP_SHA_256").unwrap(),
+            DecryptAlgorithm::RsaesOaepSha256
+        );
+        assert_eq!(
+            decrypt_algorithm("SM2_C1C3C2_ASN1")
+                .unwrap_err()
+                .to_string(),
+            "algorithm must be one of [\"RSAES_PKCS1_V1_5\", \"RSAES_OAEP_SHA_1\", \
+             \"RSAES_OAEP_SHA_256\", \"SM2\"], got \"SM2_C1C3C2_ASN1\""
         );
         assert_eq!(message_type(0).unwrap(), MessageType::Raw);
         assert_eq!(message_type(2).unwrap(), MessageType::Digest);

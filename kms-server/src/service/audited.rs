@@ -164,3 +164,9 @@ impl Audited for pb::VerifyResponse {
         vec![(id(&self.key_id), None)]
     }
 }
+
+impl Audited for pb::AsymmetricDecryptResponse {
+    fn used(&self) -> Vec<Used> {
+        vec![(id(&self.key_id), None)]
+    }
+}

@@ -4,7 +4,7 @@
 //!
 //! The `KeyManagementService` impl must stay one piece (a trait impl cannot be split across
 //! files), so a group of calls with bodies of its own keeps them in its module and the impl only
-//! forwards: the asymmetric calls are in `asymmetric`.
+//! forwards: the asymmetric calls (GetPublicKey, Sign, Verify, AsymmetricDecrypt) are in `asymmetric`.
 
 use std::{borrow::Cow, sync::Arc};
 
@@ -676,5 +676,12 @@ impl KeyManagementService for KmsService {
         r: Request<pb::VerifyRequest>,
     ) -> Result<Response<pb::VerifyResponse>, Status> {
         self.verify_call(r).await
+    }
+
+    async fn asymmetric_decrypt(
+        &self,
+        r: Request<pb::AsymmetricDecryptRequest>,
+    ) -> Result<Response<pb::AsymmetricDecryptResponse>, Status> {
+        self.asymmetric_decrypt_call(r)
     }
 }

@@ -10,7 +10,9 @@ use serde::{Serialize, de::DeserializeOwned};
 use tonic::{Response, Status};
 
 use super::{
-    Call, key_sets,
+    Call,
+    asymmetric::{plaintext_out, sealing_key},
+    key_sets,
     key_sets::Switch,
     params::*,
     service_info,
@@ -258,14 +260,10 @@ pub(super) async fn run(
         A::GenerateDataKey => {
             let p: GenerateDataKey = parse(params)?;
             let key_id = required(p.key_id, "KeyId")?;
-            if p.encryption_public_key
-                .as_deref()
-                .is_some_and(|k| !k.is_empty())
-            {
-                return Err(ApiError::unsupported(
-                    "EncryptionPublicKey (data keys returned under a public key) is not supported",
-                ));
-            }
+            let sealing = sealing_key(
+                p.encryption_public_key.as_deref(),
+                p.encryption_algorithm.as_deref(),
+            )?;
             if p.is_hosted_by_kms.unwrap_or(0) != 0 {
                 return Err(ApiError::unsupported(
                     "IsHostedByKms (hosted data keys) is not supported",
@@ -294,8 +292,8 @@ pub(super) async fn run(
                 .await;
             let dk = answer(r)?;
             to_json(DataKeyOut {
+                plaintext: plaintext_out(&dk.plaintext, sealing.as_ref())?,
                 key_id: dk.key_id,
-                plaintext: STANDARD.encode(&dk.plaintext),
                 ciphertext_blob: STANDARD.encode(&dk.ciphertext_blob),
             })
         }
@@ -320,14 +318,10 @@ pub(super) async fn run(
         }
         A::Decrypt => {
             let p: Decrypt = parse(params)?;
-            if p.encryption_public_key
-                .as_deref()
-                .is_some_and(|k| !k.is_empty())
-            {
-                return Err(ApiError::unsupported(
-                    "EncryptionPublicKey (plaintext returned under a public key) is not supported",
-                ));
-            }
+            let sealing = sealing_key(
+                p.encryption_public_key.as_deref(),
+                p.encryption_algorithm.as_deref(),
+            )?;
             let blob = blob(required(p.ciphertext_blob, "CiphertextBlob")?)?;
             let r = s
                 .decrypt(call.request(pb::DecryptRequest {
@@ -337,8 +331,8 @@ pub(super) async fn run(
                 .await;
             let d = answer(r)?;
             to_json(OpenedOut {
+                plaintext: plaintext_out(&d.plaintext, sealing.as_ref())?,
                 key_id: d.key_id,
-                plaintext: STANDARD.encode(&d.plaintext),
             })
         }
         A::ReEncrypt => {
@@ -369,9 +363,11 @@ pub(super) async fn run(
         A::GetServiceStatus => service_info::status(),
         A::GetRegions => service_info::regions(call.region.as_deref()),
         A::ListAlgorithms => service_info::algorithms(),
-        A::GetPublicKey | A::SignByAsymmetricKey | A::VerifyByAsymmetricKey => {
-            super::asymmetric::run(call, action, params).await
-        }
+        A::GetPublicKey
+        | A::SignByAsymmetricKey
+        | A::VerifyByAsymmetricKey
+        | A::AsymmetricRsaDecrypt
+        | A::AsymmetricSm2Decrypt => super::asymmetric::run(call, action, params).await,
         A::GenerateRandom => {
             let p: Random = parse(params)?;
             let n = required(p.number_of_bytes, "NumberOfBytes")?;

@@ -1,11 +1,16 @@
-//! The Tencent actions of asymmetric keys: GetPublicKey, SignByAsymmetricKey and
-//! VerifyByAsymmetricKey, each through the gRPC service's method (so gate, audit and metrics are
-//! the gRPC path's). What is left here is the wire form: base64 text for bytes, `MessageType` as
-//! `RAW` or `DIGEST`, the SDK's field names.
+//! The Tencent actions of asymmetric keys: GetPublicKey, SignByAsymmetricKey,
+//! VerifyByAsymmetricKey, AsymmetricRsaDecrypt and AsymmetricSm2Decrypt, each through the gRPC
+//! service's method (so gate, audit and metrics are the gRPC path's). What is left here is the
+//! wire form: base64 text for bytes, `MessageType` as `RAW` or `DIGEST`, the SDK's field names. GenerateDataKey and Decrypt use `sealing_key` and
+//! `plaintext_out` here for `EncryptionPublicKey`: the plaintext leaves sealed under the caller's
+//! public key.
 
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use kms_proto::pb::{self, key_management_service_server::KeyManagementService as _};
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::asymmetric::{DecryptAlgorithm, SealAlgorithm, SealingKey};
 
 use super::{
     Call,
@@ -57,6 +62,40 @@ struct Verify {
 #[serde(rename_all = "PascalCase")]
 struct VerifyOut {
     signature_valid: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RsaDecrypt {
+    key_id: Option<String>,
+    ciphertext: Option<String>,
+    algorithm: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Sm2Decrypt {
+    key_id: Option<String>,
+    ciphertext: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct DecryptOut {
+    key_id: String,
+    /// Base64 of the plaintext.
+    plaintext: String,
+}
+
+/// AsymmetricRsaDecrypt's `Algorithm`: one of the RSAES names (SM2 has its own action).
+fn rsa_algorithm(text: String) -> Result<String, ApiError> {
+    if DecryptAlgorithm::RSA.iter().any(|a| a.as_str() == text) {
+        return Ok(text);
+    }
+    let known: Vec<&str> = DecryptAlgorithm::RSA.iter().map(|a| a.as_str()).collect();
+    Err(ApiError::value(format!(
+        "Algorithm must be one of {known:?}, got {text:?}"
+    )))
 }
 
 /// `MessageType`: `RAW` (the default) or `DIGEST`.
@@ -146,11 +185,86 @@ pub(super) async fn run(
                 signature_valid: answer(r)?.signature_valid,
             })
         }
+        ApiAction::AsymmetricRsaDecrypt => {
+            let p: RsaDecrypt = parse(params)?;
+            let key_id = required(p.key_id, "KeyId")?;
+            let ciphertext = bytes(required(p.ciphertext, "Ciphertext")?, "Ciphertext")?;
+            let algorithm = rsa_algorithm(required(p.algorithm, "Algorithm")?)?;
+            decrypt(call, key_id, algorithm, ciphertext).await
+        }
+        ApiAction::AsymmetricSm2Decrypt => {
+            let p: Sm2Decrypt = parse(params)?;
+            let key_id = required(p.key_id, "KeyId")?;
+            let ciphertext = bytes(required(p.ciphertext, "Ciphertext")?, "Ciphertext")?;
+            let algorithm = DecryptAlgorithm::Sm2.as_str().to_owned();
+            decrypt(call, key_id, algorithm, ciphertext).await
+        }
         other => Err(ApiError::new(
             super::wire::code::INTERNAL_ERROR,
             format!("{} is not an asymmetric action", other.name()),
         )),
     }
+}
+
+/// A refusal of the core made outside a gRPC call (parsing the caller's public key, sealing).
+fn refused(e: crate::Error) -> ApiError {
+    match e {
+        crate::Error::InvalidArgument(m) => ApiError::value(m),
+        other => {
+            tracing::error!(error = %other, "sealing under the caller's public key");
+            ApiError::new(super::wire::code::INTERNAL_ERROR, "internal error")
+        }
+    }
+}
+
+/// `EncryptionPublicKey` and `EncryptionAlgorithm` of GenerateDataKey and Decrypt: the caller's
+/// key to seal the plaintext under, if one is given (checked before the key is used).
+pub(super) fn sealing_key(
+    public_key: Option<&str>,
+    algorithm: Option<&str>,
+) -> Result<Option<SealingKey>, ApiError> {
+    let Some(pem) = public_key.filter(|k| !k.is_empty()) else {
+        return Ok(None);
+    };
+    let algorithm = SealAlgorithm::parse(algorithm.unwrap_or("")).map_err(refused)?;
+    SealingKey::parse(pem, algorithm).map(Some).map_err(refused)
+}
+
+/// The answer's `Plaintext`: base64 of the plaintext, or of its seal under the caller's key.
+pub(super) fn plaintext_out(
+    plaintext: &[u8],
+    sealing: Option<&SealingKey>,
+) -> Result<String, ApiError> {
+    match sealing {
+        None => Ok(STANDARD.encode(plaintext)),
+        Some(key) => key
+            .seal(plaintext)
+            .map(|sealed| STANDARD.encode(sealed))
+            .map_err(refused),
+    }
+}
+
+/// Either decryption action, through the gRPC method.
+async fn decrypt(
+    call: &Call,
+    key_id: String,
+    algorithm: String,
+    ciphertext: Vec<u8>,
+) -> Result<serde_json::Value, ApiError> {
+    let r = call
+        .service
+        .asymmetric_decrypt(call.request(pb::AsymmetricDecryptRequest {
+            key_id,
+            algorithm,
+            ciphertext,
+        }))
+        .await;
+    let d = answer(r)?;
+    let plaintext = Zeroizing::new(d.plaintext);
+    to_json(DecryptOut {
+        key_id: d.key_id,
+        plaintext: STANDARD.encode(&*plaintext),
+    })
 }
 
 #[cfg(test)]
@@ -159,6 +273,19 @@ mod tests {
 
     #[test]
     fn message_parameters_parse_with_exact_errors() {
+        assert_eq!(
+            rsa_algorithm("RSAES_PKCS1_V1_5".into()).unwrap(),
+            "RSAES_PKCS1_V1_5"
+        );
+        let e = rsa_algorithm("SM2".into()).unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (
+                "InvalidParameterValue",
+                "Algorithm must be one of [\"RSAES_PKCS1_V1_5\", \"RSAES_OAEP_SHA_1\", \
+                 \"RSAES_OAEP_SHA_256\"], got \"SM2\""
+            )
+        );
         assert_eq!(message_type(None), Ok(pb::MessageType::Raw));
         assert_eq!(message_type(Some("RAW")), Ok(pb::MessageType::Raw));
         assert_eq!(message_type(Some("DIGEST")), Ok(pb::MessageType::Digest));

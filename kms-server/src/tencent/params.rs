@@ -91,6 +91,7 @@ pub(super) struct GenerateDataKey {
     pub(super) number_of_bytes: Option<u32>,
     pub(super) encryption_context: Option<String>,
     pub(super) encryption_public_key: Option<String>,
+    pub(super) encryption_algorithm: Option<String>,
     #[serde(default, deserialize_with = "lenient::u32")]
     pub(super) is_hosted_by_kms: Option<u32>,
 }
@@ -109,6 +110,7 @@ pub(super) struct Decrypt {
     pub(super) ciphertext_blob: Option<String>,
     pub(super) encryption_context: Option<String>,
     pub(super) encryption_public_key: Option<String>,
+    pub(super) encryption_algorithm: Option<String>,
 }
 
 #[derive(Deserialize)]

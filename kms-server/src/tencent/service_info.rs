@@ -47,7 +47,7 @@ struct Algorithm {
 #[serde(rename_all = "PascalCase")]
 struct AlgorithmsOut {
     symmetric_algorithms: [Algorithm; 1],
-    asymmetric_algorithms: [Algorithm; 0],
+    asymmetric_algorithms: [Algorithm; 2],
     asymmetric_sign_verify_algorithms: Vec<Algorithm>,
 }
 
@@ -71,15 +71,25 @@ pub(super) fn regions(region: Option<&str>) -> Result<serde_json::Value, ApiErro
     })
 }
 
-/// ListAlgorithms: AES-256-GCM for ENCRYPT_DECRYPT and every signature algorithm, with the usage of
-/// the keys it runs on. Asymmetric decryption is not served yet, so none is listed.
+/// ListAlgorithms: AES-256-GCM for ENCRYPT_DECRYPT, the two decryption key kinds (Tencent lists
+/// them by key, `RSA_2048` and `SM2`, not by padding) and every signature algorithm, with the usage
+/// of the keys it runs on.
 pub(super) fn algorithms() -> Result<serde_json::Value, ApiError> {
     to_json(AlgorithmsOut {
         symmetric_algorithms: [Algorithm {
             key_usage: KeyUsage::EncryptDecrypt.as_str(),
             algorithm: "AES_256",
         }],
-        asymmetric_algorithms: [],
+        asymmetric_algorithms: [
+            Algorithm {
+                key_usage: KeyUsage::AsymmetricDecryptRsa2048.as_str(),
+                algorithm: "RSA_2048",
+            },
+            Algorithm {
+                key_usage: KeyUsage::AsymmetricDecryptSm2.as_str(),
+                algorithm: "SM2",
+            },
+        ],
         asymmetric_sign_verify_algorithms: SignAlgorithm::ALL
             .into_iter()
             .flat_map(|a| {
@@ -113,7 +123,13 @@ mod tests {
         let a = algorithms().unwrap();
         assert_eq!(a["SymmetricAlgorithms"][0]["Algorithm"], "AES_256");
         assert_eq!(a["SymmetricAlgorithms"][0]["KeyUsage"], "ENCRYPT_DECRYPT");
-        assert_eq!(a["AsymmetricAlgorithms"].as_array().unwrap().len(), 0);
+        assert_eq!(
+            a["AsymmetricAlgorithms"],
+            serde_json::json!([
+                {"KeyUsage": "ASYMMETRIC_DECRYPT_RSA_2048", "Algorithm": "RSA_2048"},
+                {"KeyUsage": "ASYMMETRIC_DECRYPT_SM2", "Algorithm": "SM2"},
+            ])
+        );
         let signing: Vec<(&str, &str)> = a["AsymmetricSignVerifyAlgorithms"]
             .as_array()
             .unwrap()

@@ -191,8 +191,8 @@ macro_rules! actions {
                     $(stringify!($name) => Ok(Self::$name),)*
                     $(stringify!($other))|* => Err(ApiError::unsupported(format!(
                         "{name} is a Tencent KMS action this emulator does not implement \
-                         (asymmetric decryption, white-box, post-quantum, hosted data key, \
-                         import and cloud-binding actions are out of scope for now)"
+                         (white-box, post-quantum, hosted data key, import and \
+                         cloud-binding actions are out of scope for now)"
                     ))),
                     _ => Err(ApiError::new(
                         code::INVALID_ACTION,
@@ -210,8 +210,8 @@ actions! {
         EnableKeyRotation, DisableKeyRotation, GetKeyRotationStatus, RotateKey, GenerateDataKey,
         Encrypt, Decrypt, ReEncrypt, GenerateRandom, DescribeKeys, EnableKeys, DisableKeys,
         ListKeyDetail, GetServiceStatus, GetRegions, ListAlgorithms, GetPublicKey,
-        SignByAsymmetricKey, VerifyByAsymmetricKey;
-    unsupported: AsymmetricRsaDecrypt, AsymmetricSm2Decrypt, BindCloudResource,
+        SignByAsymmetricKey, VerifyByAsymmetricKey, AsymmetricRsaDecrypt, AsymmetricSm2Decrypt;
+    unsupported: BindCloudResource,
         CancelDataKeyDeletion, CreateWhiteBoxKey, DeleteImportedKeyMaterial, DeleteWhiteBoxKey,
         DescribeDataKey, DescribeDataKeys, DescribeWhiteBoxDecryptKey,
         DescribeWhiteBoxDeviceFingerprints, DescribeWhiteBoxKey, DescribeWhiteBoxKeyDetails,
@@ -235,7 +235,7 @@ mod tests {
         assert_eq!(ApiAction::parse("Encrypt"), Ok(ApiAction::Encrypt));
         assert_eq!(ApiAction::DescribeKeys.name(), "DescribeKeys");
         assert_eq!(
-            ApiAction::parse("AsymmetricRsaDecrypt").unwrap_err().code,
+            ApiAction::parse("CreateWhiteBoxKey").unwrap_err().code,
             code::UNSUPPORTED_OPERATION
         );
         assert_eq!(

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use kms_client::{DEFAULT_ENDPOINT, KeySpec, KeyState};
+use kms_client::{DEFAULT_ENDPOINT, DecryptAlgorithm, KeySpec, KeyState, SignAlgorithm};
 
 const TOP_HELP: &str = "\
 Examples:
@@ -16,6 +16,9 @@ Examples:
   kms-admin --endpoint https://kms.internal:50051 --ca-cert ca.pem \
             --client-cert admin.pem --client-key admin.key --token-file admin.token list-keys
   kms-admin identity --cert storage.pem      # the policy line naming a client certificate
+  kms-admin create-key --alias inbox --key-usage ASYMMETRIC_DECRYPT_RSA_2048
+  kms-admin public-key inbox > inbox.pem     # encrypt under it elsewhere, then:
+  kms-admin asymmetric-decrypt inbox --algorithm RSAES_OAEP_SHA_256 --in ct.bin
 
 Credentials (for a KMS that runs with an access policy):
   --client-cert/--client-key  a client certificate for mutual TLS (https:// only)
@@ -91,9 +94,10 @@ pub struct Cli {
 /// One subcommand per RPC.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create a symmetric CMK (Enabled, key version 1).
+    /// Create a CMK (Enabled): symmetric (key version 1), or a key pair with --key-usage.
     #[command(
-        after_help = "Example:\n  kms-admin create-key --alias photos --description 'photo bucket'"
+        after_help = "Example:\n  kms-admin create-key --alias photos --description 'photo bucket'\n  \
+                            kms-admin create-key --alias signer --key-usage ASYMMETRIC_SIGN_VERIFY_ECC"
     )]
     CreateKey {
         /// 1-60 characters of [A-Za-z0-9_-], starting with a letter or digit; unique.
@@ -102,6 +106,11 @@ pub enum Command {
         /// Free text, at most 1024 bytes.
         #[arg(long, default_value = "")]
         description: String,
+        /// ENCRYPT_DECRYPT (the default), ASYMMETRIC_DECRYPT_RSA_2048, ASYMMETRIC_DECRYPT_SM2,
+        /// ASYMMETRIC_SIGN_VERIFY_SM2, ASYMMETRIC_SIGN_VERIFY_ECC, ASYMMETRIC_SIGN_VERIFY_ECDSA384
+        /// or ASYMMETRIC_SIGN_VERIFY_RSA_2048 (checked by the server).
+        #[arg(long, default_value = "", value_name = "USAGE")]
+        key_usage: String,
     },
 
     /// Show a key's metadata.
@@ -350,6 +359,75 @@ pub enum Command {
         action: Option<IdentityAction>,
     },
 
+    /// Print an asymmetric key's public key (PEM; --json adds its base64 DER and key usage).
+    #[command(
+        after_help = "Example:\n  kms-admin public-key alias/signer > signer.pem\n  \
+                            kms-admin public-key alias/signer --out signer.pem"
+    )]
+    PublicKey {
+        /// Key id, alias/<name> or <name>.
+        key: String,
+        /// Write the PEM to this file instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+
+    /// Sign a message (--message, --in FILE, or stdin) with an ASYMMETRIC_SIGN_VERIFY_* key.
+    ///
+    /// Prints the signature, base64 (DER for SM2DSA and ECDSA).
+    #[command(
+        after_help = "Example:\n  kms-admin sign alias/signer --algorithm ECC_P256_R1 --message 'pay 100'\n  \
+                            kms-admin sign alias/signer --algorithm ECC_P256_R1 --digest --in doc.sha256"
+    )]
+    Sign {
+        /// Key id, alias/<name> or <name>.
+        key: String,
+        #[command(flatten)]
+        message: MessageArgs,
+    },
+
+    /// Check a signature with an ASYMMETRIC_SIGN_VERIFY_* key: exit status 0 if it is valid, 1 if
+    /// it is not (with `error: the signature is not valid`).
+    #[command(
+        after_help = "Example:\n  kms-admin verify alias/signer --algorithm ECC_P256_R1 --message 'pay 100' \
+                            --signature \"$SIG\""
+    )]
+    Verify {
+        /// Key id, alias/<name> or <name>.
+        key: String,
+        #[command(flatten)]
+        message: MessageArgs,
+        /// The signature, base64.
+        #[arg(long, value_name = "B64")]
+        signature: String,
+    },
+
+    /// Decrypt with an ASYMMETRIC_DECRYPT_* key what was encrypted under its public key
+    /// (from --ciphertext, --in FILE, or stdin; base64 or raw bytes).
+    ///
+    /// Without --json the plaintext is written as raw bytes to stdout, or to --out FILE.
+    #[command(
+        after_help = "Example:\n  kms-admin asymmetric-decrypt alias/inbox --algorithm RSAES_OAEP_SHA_256 \
+                            --ciphertext \"$CT\"\n  \
+                            kms-admin asymmetric-decrypt alias/sm2-inbox --algorithm SM2 --in ct.bin --out secret.bin"
+    )]
+    AsymmetricDecrypt {
+        /// Key id, alias/<name> or <name>.
+        key: String,
+        /// RSAES_PKCS1_V1_5, RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256 (RSA keys); SM2 (SM2 keys).
+        #[arg(long, value_parser = parse_decrypt_algorithm, value_name = "ALG")]
+        algorithm: DecryptAlgorithm,
+        /// The ciphertext, base64.
+        #[arg(long, value_name = "B64", conflicts_with = "input")]
+        ciphertext: Option<String>,
+        /// Read the ciphertext (base64 text or raw bytes) from this file.
+        #[arg(long = "in", value_name = "FILE")]
+        input: Option<PathBuf>,
+        /// Write the plaintext (raw bytes) to this file instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+
     /// Load a YAML or JSON file of keys (fixed ids, aliases, states, material) into the server.
     ///
     /// All or nothing: a bad file is refused as a whole with the line and the rule that failed.
@@ -369,6 +447,23 @@ pub enum IdentityAction {
     /// Print a new random token (32 bytes, base64url) on stdout and its policy line on stderr.
     #[command(after_help = "Example:\n  kms-admin identity new-token > admin.token")]
     NewToken,
+}
+
+/// The message of `sign` and `verify`, and its algorithm.
+#[derive(Debug, Args)]
+pub struct MessageArgs {
+    /// SM2DSA, ECC_P256_R1, ECDSA384, RSA_PSS_SHA_256 or RSA_PKCS1_SHA_256.
+    #[arg(long, value_parser = parse_sign_algorithm, value_name = "ALG")]
+    pub algorithm: SignAlgorithm,
+    /// The message, as text.
+    #[arg(long, value_name = "TEXT", conflicts_with = "input")]
+    pub message: Option<String>,
+    /// Read the message (raw bytes) from this file.
+    #[arg(long = "in", value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// The message is its digest (MessageType DIGEST): 32 bytes, 48 for ECDSA384.
+    #[arg(long)]
+    pub digest: bool,
 }
 
 /// `--context` / `--context-json`.
@@ -411,6 +506,14 @@ fn parse_state(s: &str) -> Result<KeyState, String> {
 }
 
 fn parse_key_spec(s: &str) -> Result<KeySpec, String> {
+    s.parse().map_err(|e: kms_client::Error| e.to_string())
+}
+
+fn parse_sign_algorithm(s: &str) -> Result<SignAlgorithm, String> {
+    s.parse().map_err(|e: kms_client::Error| e.to_string())
+}
+
+fn parse_decrypt_algorithm(s: &str) -> Result<DecryptAlgorithm, String> {
     s.parse().map_err(|e: kms_client::Error| e.to_string())
 }
 

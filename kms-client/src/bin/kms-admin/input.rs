@@ -9,7 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use kms_client::SecretBytes;
 
-use crate::cli::{Command, ContextArgs};
+use crate::cli::{Command, ContextArgs, MessageArgs};
 use crate::failure::Failure;
 
 /// What [`prepare`] read for a command; the fields a command does not use stay empty.
@@ -21,6 +21,9 @@ pub struct Prepared {
     pub data: Option<SecretBytes>,
     pub blob: Vec<u8>,
     pub document: String,
+    /// The message of `sign` and `verify` (public: not secret bytes).
+    pub message: Vec<u8>,
+    pub signature: Vec<u8>,
 }
 
 /// Reads and checks the command's local input.
@@ -75,6 +78,24 @@ pub fn prepare(command: &Command) -> Result<Prepared, Failure> {
                 "--destination-context-json",
             )?;
         }
+        Command::Sign { message, .. } => p.message = message_arg(message)?,
+        Command::Verify {
+            message, signature, ..
+        } => {
+            p.message = message_arg(message)?;
+            p.signature = decode_b64(signature, "--signature")?;
+        }
+        Command::AsymmetricDecrypt {
+            ciphertext, input, ..
+        } => {
+            p.blob = match (ciphertext, input) {
+                (Some(text), _) => decode_b64(text, "--ciphertext")?,
+                (None, Some(path)) => blob_bytes(read_file(path)?),
+                (None, None) => {
+                    blob_bytes(read_stdin("ciphertext", "--ciphertext B64 or --in FILE")?)
+                }
+            };
+        }
         Command::Seed { file } => {
             let bytes = if file.as_os_str() == "-" {
                 read_stdin("seed document", "a FILE")?
@@ -87,6 +108,14 @@ pub fn prepare(command: &Command) -> Result<Prepared, Failure> {
         _ => {}
     }
     Ok(p)
+}
+
+fn message_arg(m: &MessageArgs) -> Result<Vec<u8>, Failure> {
+    match (&m.message, &m.input) {
+        (Some(text), _) => Ok(text.as_bytes().to_vec()),
+        (None, Some(path)) => read_file(path),
+        (None, None) => read_stdin("message", "--message TEXT or --in FILE"),
+    }
 }
 
 fn context_arg(c: &ContextArgs) -> Result<String, Failure> {

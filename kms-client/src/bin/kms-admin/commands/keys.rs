@@ -6,10 +6,17 @@ use serde_json::json;
 use crate::output::{self, Outcome, metadata_json, metadata_text, out};
 
 /// `create-key`.
-pub async fn create(kms: &KmsClient, alias: String, description: String, json: bool) -> Outcome {
-    let m = kms
-        .create_key(CreateKeyRequest::new(alias).description(description))
-        .await?;
+pub async fn create(
+    kms: &KmsClient,
+    alias: String,
+    description: String,
+    key_usage: String,
+    json: bool,
+) -> Outcome {
+    let request = CreateKeyRequest::new(alias)
+        .description(description)
+        .key_usage(key_usage);
+    let m = kms.create_key(request).await?;
     out(json, || output::create_key_json(&m), || metadata_text(&m))
 }
 

@@ -4,10 +4,12 @@
 //! - `lifecycle`: enable, disable, archive, scheduled deletion.
 //! - `rotation`: automatic rotation and rotating now.
 //! - `crypto`: data keys, encrypt, decrypt, re-encrypt, random bytes.
+//! - `asymmetric`: public keys, signatures and asymmetric decryption.
 //! - `seed`: loading a seed document.
 //! - `identity`: the policy line naming a credential, and new tokens (no server needed: run by
 //!   `main` before connecting).
 
+mod asymmetric;
 mod crypto;
 pub mod identity;
 mod keys;
@@ -25,9 +27,11 @@ use crate::output::Outcome;
 /// Runs one subcommand with its checked input; `json` selects the output form.
 pub async fn execute(kms: &KmsClient, command: Command, input: Prepared, json: bool) -> Outcome {
     match command {
-        Command::CreateKey { alias, description } => {
-            keys::create(kms, alias, description, json).await
-        }
+        Command::CreateKey {
+            alias,
+            description,
+            key_usage,
+        } => keys::create(kms, alias, description, key_usage, json).await,
         Command::DescribeKey { key } => keys::describe(kms, &key, json).await,
         Command::ListKeys { state, all } => keys::list(kms, state, all, json).await,
         Command::DefaultKey => keys::default_key(kms, json).await,
@@ -69,6 +73,19 @@ pub async fn execute(kms: &KmsClient, command: Command, input: Prepared, json: b
         Command::GenerateRandom { n, out } => {
             crypto::generate_random(kms, n, out.as_deref(), json).await
         }
+        Command::PublicKey { key, out } => {
+            asymmetric::public_key(kms, &key, out.as_deref(), json).await
+        }
+        Command::Sign { key, message } => asymmetric::sign(kms, &key, &message, input, json).await,
+        Command::Verify { key, message, .. } => {
+            asymmetric::verify(kms, &key, &message, input, json).await
+        }
+        Command::AsymmetricDecrypt {
+            key,
+            algorithm,
+            out,
+            ..
+        } => asymmetric::decrypt(kms, &key, algorithm, out.as_deref(), input, json).await,
         Command::Seed { file } => seed::load(kms, &file, input, json).await,
         // `main` runs it without connecting; this arm only keeps the match exhaustive.
         Command::Identity { .. } => Err(Failure::usage("identity runs without a server")),
