@@ -111,7 +111,7 @@ impl KmsService {
         .await
     }
 
-    pub(super) fn asymmetric_decrypt_call(
+    pub(super) async fn asymmetric_decrypt_call(
         &self,
         r: Request<pb::AsymmetricDecryptRequest>,
     ) -> Result<Response<pb::AsymmetricDecryptResponse>, Status> {
@@ -127,6 +127,7 @@ impl KmsService {
                     plaintext: plaintext.expose().to_vec(),
                 })
         })
+        .await
     }
 }
 

@@ -682,6 +682,6 @@ impl KeyManagementService for KmsService {
         &self,
         r: Request<pb::AsymmetricDecryptRequest>,
     ) -> Result<Response<pb::AsymmetricDecryptResponse>, Status> {
-        self.asymmetric_decrypt_call(r)
+        self.asymmetric_decrypt_call(r).await
     }
 }
