@@ -2,7 +2,7 @@
 # Usage: cargo build --release -p kms-server -p kms-bench && bench/scripts/tls-policy.sh
 # TLS + token bench: server A = TLS, development mode (no policy, no audit); server B = TLS + policy
 # (token) + audit log to a file. Rounds alternate A and B; each round runs health, gdk, decrypt.
-# C_SERVER=path/to/another/kms-server adds server C, like B but that binary (an older build, to
+# CONC=N sets the calls in flight (16). C_SERVER=path/to/another/kms-server adds server C, like B but that binary (an older build, to
 # compare two versions of the policy and audit path in the same run).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -32,7 +32,7 @@ run() { # name endpoint-dir pid [extra args]
   local name=$1 dir=$2 pid=$3; shift 3
   echo "== round $r $name"
   "$BENCH" --endpoint "https://$(addr "$dir.err")" --ca-cert "$dir/ca.pem" "$@" \
-    --op health,generate-data-key,decrypt --duration 2 --warmup 0.5 --concurrency 16 \
+    --op health,generate-data-key,decrypt --duration 2 --warmup 0.5 --concurrency "${CONC:-16}" \
     --server-pid "$pid" 2>&1 | grep -E "^ *(op|health|generate-data-key|decrypt)" || true
 }
 for r in $(seq 1 "${ROUNDS:-5}"); do
