@@ -126,9 +126,49 @@ pub fn classify(e: postgres::Error, db: &str) -> Failure {
     }
     if e.is_closed() || e.code().is_none() {
         // No server answer at all: the connection is gone (I/O error, closed, timed out).
-        return Failure::Other(Error::StoreUnavailable(format!("{db}: {e}")));
+        return Failure::Other(Error::StoreUnavailable(format!(
+            "{db}: {}",
+            with_causes(&e)
+        )));
     }
     Failure::Other(Error::Storage(Box::new(e)))
+}
+
+/// `e` with its causes, as one line (`error performing TLS handshake: invalid peer certificate:
+/// UnknownIssuer`): the driver's own text often leaves out the cause that says what to fix. A
+/// cause already in the text is not repeated.
+pub fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
+}
+
+/// The pool's error handler: keeps the last connection error, with its causes, for the message
+/// of a pool that could not open a connection (the pool's own error keeps only the first line).
+#[derive(Debug, Clone, Default)]
+pub struct LastError(std::sync::Arc<std::sync::Mutex<Option<String>>>);
+
+impl LastError {
+    /// The last error seen, if any.
+    pub fn take(&self) -> Option<String> {
+        self.0.lock().ok()?.take()
+    }
+}
+
+impl r2d2::HandleError<postgres::Error> for LastError {
+    fn handle_error(&self, error: postgres::Error) {
+        if let Ok(mut last) = self.0.lock() {
+            *last = Some(with_causes(&error));
+        }
+    }
 }
 
 /// A driver error with no constraint to interpret.

@@ -2,6 +2,9 @@
 //! free loopback port with its socket in that directory, stopped and removed on drop. Run as root,
 //! the server runs as the `postgres` user (PostgreSQL refuses root). Tests only (`test-hooks`).
 //!
+//! [`Postgres::start_tls`] starts one that takes TCP connections over TLS only, with a
+//! certificate a test's own CA issued; the harness itself connects over the Unix socket.
+//!
 //! Where the server programs are missing, [`Postgres::start`] says so on stderr and returns `None`
 //! (the test is skipped), unless `CI` is set or `KMS_REQUIRE_POSTGRES=1`: then it panics, so CI
 //! never skips these tests.
@@ -30,6 +33,8 @@ pub struct Postgres {
     /// Set when run as root: the `postgres` user's ids.
     owner: Option<(u32, u32)>,
     databases: AtomicUsize,
+    /// TCP connections must use TLS (see [`Postgres::start_tls`]).
+    tls: bool,
 }
 
 /// The directory of `initdb` and `postgres`, if installed.
@@ -70,6 +75,23 @@ fn id(flag: &str) -> u32 {
 impl Postgres {
     /// Starts a server, or returns `None` (after saying so) where PostgreSQL is not installed.
     pub fn start(test: &str) -> Option<Self> {
+        Some(Self::start_in(Self::programs(test)?, None))
+    }
+
+    /// Like [`Postgres::start`], for a server whose TCP connections must use TLS (a plain one is
+    /// rejected by `pg_hba.conf`), with a certificate for `localhost`, `127.0.0.1` and `::1`
+    /// that `ca` issues.
+    #[cfg(feature = "grpc")]
+    pub fn start_tls(test: &str, ca: &local_pki::LocalCa) -> Option<Self> {
+        let issued = ca
+            .issue_server("kms test database", &[])
+            .expect("a server certificate");
+        let pair = (issued.cert_pem.as_str(), issued.key_pem.as_str());
+        Some(Self::start_in(Self::programs(test)?, Some(pair)))
+    }
+
+    /// The server programs' directory, or `None` after saying the test is skipped.
+    fn programs(test: &str) -> Option<PathBuf> {
         let Some(bin) = find_bin() else {
             let msg = format!(
                 "PostgreSQL server programs (initdb, postgres) not found under {DEBIAN_BIN}/*/bin \
@@ -86,10 +108,11 @@ impl Postgres {
             );
             return None;
         };
-        Some(Self::start_in(bin))
+        Some(bin)
     }
 
-    fn start_in(bin: PathBuf) -> Self {
+    /// Starts a server; with `tls` (a certificate and its key, PEM), TLS-only over TCP.
+    fn start_in(bin: PathBuf, tls: Option<(&str, &str)>) -> Self {
         static N: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
             "kms-pg-{}-{}",
@@ -110,6 +133,7 @@ impl Postgres {
             child: None,
             owner,
             databases: AtomicUsize::new(0),
+            tls: tls.is_some(),
         };
         let data = pg.dir.join("data");
         let status = pg
@@ -122,8 +146,29 @@ impl Postgres {
             .status()
             .expect("initdb runs");
         assert!(status.success(), "initdb failed");
+        if let Some((cert, key)) = tls {
+            pg.write_owned(&data.join("server.crt"), cert.as_bytes());
+            pg.write_owned(&data.join("server.key"), key.as_bytes());
+            // The harness's own connections use the socket; TCP ones must use TLS.
+            pg.write_owned(
+                &data.join("pg_hba.conf"),
+                b"local all all trust\n\
+                  hostssl all all 127.0.0.1/32 trust\n\
+                  hostnossl all all 127.0.0.1/32 reject\n",
+            );
+        }
         pg.run();
         pg
+    }
+
+    /// Writes a file of the server's, mode 0600, owned by the user the server runs as.
+    fn write_owned(&self, path: &Path, contents: &[u8]) {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::write(path, contents).expect("write a server file");
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        if let Some((uid, gid)) = self.owner {
+            std::os::unix::fs::chown(path, Some(uid), Some(gid)).expect("chown");
+        }
     }
 
     fn command(&self, program: &str) -> Command {
@@ -153,13 +198,14 @@ impl Postgres {
             .arg(&self.dir)
             .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
             .args(["-c", "max_connections=200"])
+            .args(if self.tls { &["-c", "ssl=on"][..] } else { &[] })
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("postgres starts");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
-        while Client::connect(&self.url("postgres"), NoTls).is_err() {
+        while Client::connect(&self.socket_url("postgres"), NoTls).is_err() {
             assert!(
                 Instant::now() < deadline,
                 "PostgreSQL did not start in 30 s"
@@ -193,10 +239,25 @@ impl Postgres {
         )
     }
 
+    /// Database `db` over the Unix socket (the harness's own connections, TLS or not).
+    fn socket_url(&self, db: &str) -> String {
+        format!(
+            "host={} port={} user=kms dbname={db}",
+            self.dir.display(),
+            self.port
+        )
+    }
+
+    /// The port the server listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// A new, empty database; returns its URL.
     pub fn new_database(&self) -> String {
         let name = format!("t{}", self.databases.fetch_add(1, Ordering::Relaxed));
-        let mut admin = Client::connect(&self.url("postgres"), NoTls).expect("admin connection");
+        let mut admin =
+            Client::connect(&self.socket_url("postgres"), NoTls).expect("admin connection");
         admin
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .expect("create database");

@@ -34,7 +34,7 @@ use uuid::Uuid;
 
 pub use self::connect::{parse_url, redacted};
 use self::{
-    connect::{Failure, classify, plain},
+    connect::{Failure, LastError, classify, plain},
     listen::{Listener, notify},
 };
 use super::{ChangeFeed, Changeable, KeyStore, KeyWrite, StoredKey, StoredVersion};
@@ -117,14 +117,18 @@ impl PostgresStore {
         let mut feed_config = config.clone();
         feed_config.connect_timeout(options.connect_timeout);
         let feed = (feed_config, tls.clone());
+        let last_error = LastError::default();
         let pool = r2d2::Pool::builder()
             .max_size(options.pool_size.max(2))
             .min_idle(Some(1))
             .connection_timeout(options.connect_timeout)
             // The pool's own reconnect attempts would log through `log`; errors reach callers.
-            .error_handler(Box::new(r2d2::NopErrorHandler))
+            .error_handler(Box::new(last_error.clone()))
             .build(PostgresConnectionManager::new(config, tls))
-            .map_err(|e| Error::StoreUnavailable(format!("{db}: {e}")))?;
+            .map_err(|e| {
+                let why = last_error.take().unwrap_or_else(|| e.to_string());
+                Error::StoreUnavailable(format!("{db}: {why}"))
+            })?;
         let store = Self {
             pool,
             feed,
@@ -651,6 +655,54 @@ mod tests {
             .map(|k| k.meta.alias)
             .collect();
         assert_eq!(aliases, ["before", "after"]);
+    }
+
+    /// TLS to the database: with `sslmode=require` and the database's CA (`--database-ca`) the
+    /// store opens and works, over TLS (the server rejects plain TCP connections); without that
+    /// CA the certificate is not trusted, and the error names the database but not the password.
+    #[test]
+    fn tls_to_the_database_verifies_its_certificate() {
+        let ca = local_pki::LocalCa::generate("kms test database CA").unwrap();
+        let Some(pg) = Postgres::start_tls("postgres tls", &ca) else {
+            return;
+        };
+        let plain = pg.new_database();
+        let url = plain
+            .replace("postgres://kms@", "postgres://kms:hunter2@")
+            .replace("sslmode=disable", "sslmode=require");
+        let dir = tempfile::tempdir().unwrap();
+        let ca_file = dir.path().join("ca.pem");
+        std::fs::write(&ca_file, ca.cert_pem()).unwrap();
+        let with_ca = PostgresOptions {
+            connect_timeout: Duration::from_secs(5),
+            ca_file: Some(ca_file),
+            ..PostgresOptions::default()
+        };
+        let store = PostgresStore::open(&url, &with_ca).unwrap();
+        store.insert_key(&sample_key(1, "over-tls")).unwrap();
+        assert_eq!(store.load_all().unwrap()[0].meta.alias, "over-tls");
+
+        let plain_options = PostgresOptions {
+            connect_timeout: Duration::from_secs(2),
+            ..PostgresOptions::default()
+        };
+        let e = PostgresStore::open(&plain, &plain_options).unwrap_err();
+        assert!(matches!(e, Error::StoreUnavailable(_)), "plain TCP: {e}");
+
+        let e = PostgresStore::open(&url, &plain_options).unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, Error::StoreUnavailable(_)), "{msg}");
+        assert!(
+            msg.starts_with(&format!(
+                "the key store is unavailable: postgres://kms@127.0.0.1:{}/",
+                pg.port()
+            )),
+            "{msg}"
+        );
+        // The cause, not only the driver's "error performing TLS handshake".
+        assert!(msg.contains("invalid peer certificate"), "{msg}");
+        assert!(!msg.contains("hunter2"), "{msg}");
+        eprintln!("without the CA: {msg}");
     }
 
     struct TcpPort;
