@@ -108,6 +108,15 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     /// Every key with its versions, ordered by creation time, then key id.
     fn load_all(&self) -> Result<Vec<StoredKey>>;
 
+    /// The keys among `key_ids` that exist, with their versions, in the order of
+    /// [`KeyStore::load_all`]; unknown ids are left out. What a replica reloads when the change
+    /// feed names the keys another replica wrote. The default filters [`KeyStore::load_all`].
+    fn load_keys(&self, key_ids: &[Uuid]) -> Result<Vec<StoredKey>> {
+        let mut all = self.load_all()?;
+        all.retain(|k| key_ids.contains(&k.meta.key_id));
+        Ok(all)
+    }
+
     /// Adds a new key with its versions. Fails with
     /// [`Error::AliasExists`](crate::Error::AliasExists) if another key holds its alias, and fails
     /// if its id is taken.
@@ -157,10 +166,12 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
 }
 
 /// What a [`ChangeFeed`] saw while it waited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FeedEvent {
-    /// Some replica committed a write (one or several, coalesced).
-    Changed,
+    /// Some replica committed writes (one or several, coalesced) to these keys, or to keys the
+    /// feed cannot name (`None`: too many for one notification): the reader reloads those keys,
+    /// or every key.
+    Changed(Option<Vec<Uuid>>),
     /// The feed (re)connected: writes made while it was not listening were missed, so the reader
     /// must reload everything once.
     Connected,

@@ -16,6 +16,7 @@ pub fn run_all<S: KeyStore>(make: impl Fn() -> S) {
     empty_store_has_nothing(&make());
     settings_are_set_and_replaced(&make());
     inserted_keys_load_back_in_order(&make());
+    load_keys_returns_only_the_named_keys(&make());
     update_changes_only_changeable_fields(&make());
     aliases_are_unique(&make());
     add_version_rotates_atomically(&make());
@@ -101,6 +102,25 @@ pub fn inserted_keys_load_back_in_order(store: &impl KeyStore) {
     again.meta.alias = "other".to_owned();
     assert!(store.insert_key(&again).is_err(), "an id inserted twice");
     assert_eq!(load(store).len(), 3);
+}
+
+/// load_keys returns the named keys that exist, with their versions, in load_all's order, and
+/// leaves out unknown ids.
+pub fn load_keys_returns_only_the_named_keys(store: &impl KeyStore) {
+    let (a, b, c) = (sample_key(1, "a"), sample_key(2, "b"), sample_key(3, "c"));
+    for key in [&a, &b, &c] {
+        ok(store.insert_key(key), "insert_key");
+    }
+    let unknown = Uuid::from_bytes([9; 16]);
+    assert_eq!(
+        ok(
+            store.load_keys(&[c.meta.key_id, unknown, a.meta.key_id]),
+            "load_keys"
+        ),
+        [a, c]
+    );
+    assert_eq!(ok(store.load_keys(&[unknown]), "load_keys unknown"), []);
+    assert_eq!(ok(store.load_keys(&[]), "load_keys of nothing"), []);
 }
 
 /// update_key writes state, alias, description, deletion date and rotation settings, and leaves

@@ -38,6 +38,23 @@ pub(super) fn notify(tx: &mut Transaction<'_>, key_ids: &[Uuid]) -> Result<(), p
     Ok(())
 }
 
+/// Adds the key ids a notification's payload names to `ids`; a payload that names none (too many
+/// for one notification) or does not parse makes it `None`: every key must be reloaded.
+fn named_keys(ids: &mut Option<Vec<Uuid>>, payload: &str) {
+    let Some(list) = ids else {
+        return;
+    };
+    for id in payload.split(',') {
+        match Uuid::parse_str(id) {
+            Ok(id) => list.push(id),
+            Err(_) => {
+                *ids = None;
+                return;
+            }
+        }
+    }
+}
+
 /// One replica's listening connection, opened on the first wait.
 pub struct Listener {
     config: Config,
@@ -123,12 +140,16 @@ impl ChangeFeed for Listener {
         };
         let first = client.notifications().timeout_iter(timeout).next();
         match first {
-            Ok(Some(_)) => {
+            Ok(Some(n)) => {
                 // A burst is one event: take in what else has arrived already.
+                let mut ids = Some(Vec::new());
+                named_keys(&mut ids, n.payload());
                 let mut queued = client.notifications();
                 let mut more = queued.iter();
-                while let Ok(Some(_)) = more.next() {}
-                FeedEvent::Changed
+                while let Ok(Some(n)) = more.next() {
+                    named_keys(&mut ids, n.payload());
+                }
+                FeedEvent::Changed(ids)
             }
             Ok(None) if !client.is_closed() => FeedEvent::Quiet,
             Ok(None) => self.lost("connection closed".into()),

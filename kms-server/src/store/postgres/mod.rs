@@ -147,6 +147,70 @@ impl PostgresStore {
         Ok(store)
     }
 
+    /// Every key (`None`) or those of `key_ids`, with their versions, in one snapshot: a replica
+    /// writing meanwhile cannot tear the load.
+    fn load_where(&self, key_ids: Option<&[Uuid]>) -> Result<Vec<StoredKey>> {
+        let ids: Option<Vec<Uuid>> = key_ids.map(<[Uuid]>::to_vec);
+        self.write(None, |tx| {
+            tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+            let keys = tx.query(
+                "SELECT key_id, alias, description, state, key_usage, owner, origin, create_time,
+                        deletion_date, rotation_enabled, rotate_days, last_rotate_time,
+                        next_rotate_time
+                 FROM keys WHERE $1::uuid[] IS NULL OR key_id = ANY($1)
+                 ORDER BY create_time, key_id",
+                &[&ids],
+            )?;
+            let versions = tx.query(
+                "SELECT key_id, version, wrapped, create_time FROM key_versions
+                 WHERE $1::uuid[] IS NULL OR key_id = ANY($1)
+                 ORDER BY key_id, version",
+                &[&ids],
+            )?;
+            let mut by_key: std::collections::HashMap<Uuid, Vec<StoredVersion>> =
+                std::collections::HashMap::new();
+            for r in versions {
+                let version: i64 = r.get(1);
+                let version =
+                    u32::try_from(version).map_err(|_| bad(format!("bad version {version}")))?;
+                by_key.entry(r.get(0)).or_default().push(StoredVersion {
+                    version,
+                    wrapped: r.get(2),
+                    create_time: r.get(3),
+                });
+            }
+            let mut out = Vec::with_capacity(keys.len());
+            for r in keys {
+                let key_id: Uuid = r.get(0);
+                let state: i64 = r.get(3);
+                let rotate_days: i64 = r.get(10);
+                let usage: String = r.get(4);
+                let versions = by_key.remove(&key_id).unwrap_or_default();
+                let meta = KeyMetadata {
+                    key_id,
+                    alias: r.get(1),
+                    description: r.get(2),
+                    state: KeyState::from_code(state)
+                        .ok_or_else(|| bad(format!("bad state {state} for key {key_id}")))?,
+                    key_usage: KeyUsage::parse(&usage)
+                        .ok_or_else(|| bad(format!("bad key usage {usage:?} for key {key_id}")))?,
+                    owner: r.get(5),
+                    origin: r.get(6),
+                    create_time: r.get(7),
+                    deletion_date: r.get(8),
+                    rotation_enabled: r.get(9),
+                    rotate_days: u32::try_from(rotate_days)
+                        .map_err(|_| bad(format!("bad rotate_days for key {key_id}")))?,
+                    last_rotate_time: r.get(11),
+                    next_rotate_time: r.get(12),
+                    current_key_version: versions.last().map_or(0, |v| v.version),
+                };
+                out.push(StoredKey { meta, versions });
+            }
+            Ok(out)
+        })
+    }
+
     /// [`PostgresStore::open`], holding the lock of the server's `data_dir` (its root key file
     /// and TLS files) while the store is open, as the SQLite store does.
     pub fn open_for_dir(url: &str, options: &PostgresOptions, data_dir: &Path) -> Result<Self> {
@@ -350,63 +414,11 @@ impl KeyStore for PostgresStore {
     }
 
     fn load_all(&self) -> Result<Vec<StoredKey>> {
-        // One snapshot for keys and versions: a replica writing meanwhile cannot tear the load.
-        self.write(None, |tx| {
-            tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
-            let keys = tx.query(
-                "SELECT key_id, alias, description, state, key_usage, owner, origin, create_time,
-                        deletion_date, rotation_enabled, rotate_days, last_rotate_time,
-                        next_rotate_time
-                 FROM keys ORDER BY create_time, key_id",
-                &[],
-            )?;
-            let versions = tx.query(
-                "SELECT key_id, version, wrapped, create_time FROM key_versions
-                 ORDER BY key_id, version",
-                &[],
-            )?;
-            let mut by_key: std::collections::HashMap<Uuid, Vec<StoredVersion>> =
-                std::collections::HashMap::new();
-            for r in versions {
-                let version: i64 = r.get(1);
-                let version =
-                    u32::try_from(version).map_err(|_| bad(format!("bad version {version}")))?;
-                by_key.entry(r.get(0)).or_default().push(StoredVersion {
-                    version,
-                    wrapped: r.get(2),
-                    create_time: r.get(3),
-                });
-            }
-            let mut out = Vec::with_capacity(keys.len());
-            for r in keys {
-                let key_id: Uuid = r.get(0);
-                let state: i64 = r.get(3);
-                let rotate_days: i64 = r.get(10);
-                let usage: String = r.get(4);
-                let versions = by_key.remove(&key_id).unwrap_or_default();
-                let meta = KeyMetadata {
-                    key_id,
-                    alias: r.get(1),
-                    description: r.get(2),
-                    state: KeyState::from_code(state)
-                        .ok_or_else(|| bad(format!("bad state {state} for key {key_id}")))?,
-                    key_usage: KeyUsage::parse(&usage)
-                        .ok_or_else(|| bad(format!("bad key usage {usage:?} for key {key_id}")))?,
-                    owner: r.get(5),
-                    origin: r.get(6),
-                    create_time: r.get(7),
-                    deletion_date: r.get(8),
-                    rotation_enabled: r.get(9),
-                    rotate_days: u32::try_from(rotate_days)
-                        .map_err(|_| bad(format!("bad rotate_days for key {key_id}")))?,
-                    last_rotate_time: r.get(11),
-                    next_rotate_time: r.get(12),
-                    current_key_version: versions.last().map_or(0, |v| v.version),
-                };
-                out.push(StoredKey { meta, versions });
-            }
-            Ok(out)
-        })
+        self.load_where(None)
+    }
+
+    fn load_keys(&self, key_ids: &[Uuid]) -> Result<Vec<StoredKey>> {
+        self.load_where(Some(key_ids))
     }
 
     fn insert_key(&self, key: &StoredKey) -> Result<()> {
