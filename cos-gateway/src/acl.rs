@@ -34,7 +34,7 @@ use crate::documents::{AccessControlList, AccessControlPolicy, AclOwner, GrantXm
 use crate::error::{Error, Result};
 
 /// The one account's full id (the owner of every bucket and object).
-pub const OWNER_ID: &str = "qcs::cam::uin/100000000001:uin/100000000001";
+pub const OWNER_ID: &str = crate::documents::OWNER_ID;
 /// The group of every caller, signed or not.
 pub const ALL_USERS: &str = "http://cam.qcloud.com/groups/global/AllUsers";
 /// The group of every signed caller.

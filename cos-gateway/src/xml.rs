@@ -1,7 +1,6 @@
 //! The request XML bodies (Complete Multipart Upload, bucket encryption), read into a small tree
-//! with quick-xml. Response documents are moving to typed structs ([`crate::documents`]: bucket
-//! location, tagging, Initiate and Complete Multipart Upload); the rest are still written with
-//! `format!` and [`crate::wire::escape`].
+//! with quick-xml. Response documents are typed structs written by quick-xml's serde support
+//! ([`crate::documents`]).
 //!
 //! The tree is bounded, not only the bytes: [`MAX_XML`] bytes of `<a/>` would otherwise be about a
 //! million elements. A document may have at most [`MAX_ELEMENTS`] elements (what the largest
