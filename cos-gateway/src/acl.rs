@@ -324,13 +324,7 @@ fn checked(grants: Vec<Grant>) -> Result<Acl> {
 /// Reads a PUT `?acl` body. Errors as in the module docs.
 pub fn parse_document(bytes: &[u8], level: Level) -> Result<Acl> {
     let malformed = |m: &str| Error::MalformedXml(m.to_owned());
-    let text = std::str::from_utf8(bytes).map_err(|_| malformed("not UTF-8"))?;
-    // The root element must be `AccessControlPolicy` (serde does not check the root's name).
-    if crate::xml::parse(bytes)?.name != "AccessControlPolicy" {
-        return Err(malformed("the root element is not AccessControlPolicy"));
-    }
-    let doc: AccessControlPolicy =
-        quick_xml::de::from_str(text).map_err(|e| Error::MalformedXml(e.to_string()))?;
+    let doc: AccessControlPolicy = crate::documents::from_xml(bytes, "AccessControlPolicy")?;
     let mut grants = Vec::with_capacity(doc.access_control_list.grants.len());
     for g in doc.access_control_list.grants {
         let permission = Permission::parse(g.permission.trim()).ok_or_else(|| {

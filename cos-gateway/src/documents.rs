@@ -8,15 +8,21 @@
 //! what the listings have always sent; [`error_document`] puts each element on its own line.
 
 use quick_xml::se::{QuoteLevel, Serializer};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
 mod lists;
+mod requests;
 
 pub use lists::{
     BucketEntry, Buckets, CommonPrefix, Contents, ListAllMyBucketsResult, ListBucketResult,
     ListMultipartUploadsResult, ListPartsResult, PartEntry, UploadEntry,
+};
+pub use requests::{
+    ApplyXml, CompleteMultipartUpload, CompletePart, Delete, DeleteObject, EncryptionConfiguration,
+    EncryptionRuleXml,
 };
 
 /// The declaration every response document starts with.
@@ -67,6 +73,19 @@ pub fn to_xml<T: Serialize>(root: &str, doc: &T) -> Result<String> {
 /// start and an end tag.
 pub fn to_xml_expanded<T: Serialize>(root: &str, doc: &T) -> Result<String> {
     write(root, doc, Layout::Expanded)
+}
+
+/// Reads a request document whose root element must be `root`: `MalformedXML` unless it is UTF-8,
+/// within [`crate::xml::parse`]'s bounds (checked first, before serde reads it), rooted at `root`
+/// (serde does not check the root's name), and of `T`'s shape.
+pub fn from_xml<T: DeserializeOwned>(bytes: &[u8], root: &str) -> Result<T> {
+    let text = std::str::from_utf8(bytes).map_err(|_| Error::MalformedXml("not UTF-8".into()))?;
+    if crate::xml::parse(bytes)?.name != root {
+        return Err(Error::MalformedXml(format!(
+            "the root element must be {root}"
+        )));
+    }
+    quick_xml::de::from_str(text).map_err(|e| Error::MalformedXml(e.to_string()))
 }
 
 /// The COS error document (`docs/cos-kms-spec.md` §2): `Code`, `Message`, `Resource`,

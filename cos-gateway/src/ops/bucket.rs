@@ -9,8 +9,9 @@ use crate::body::RequestBodySlot;
 use crate::context::RequestContext;
 use crate::documents::{
     ApplyServerSideEncryptionByDefault, BucketEntry, Buckets, CommonPrefix, Contents,
-    EncryptionRule, ListAllMyBucketsResult, ListBucketResult, LocationConstraint, Owner,
-    ServerSideEncryptionConfiguration, to_xml, to_xml_expanded,
+    EncryptionConfiguration, EncryptionRule, ListAllMyBucketsResult, ListBucketResult,
+    LocationConstraint, Owner, ServerSideEncryptionConfiguration, from_xml, to_xml,
+    to_xml_expanded,
 };
 use crate::endpoint::ListObjectsParams;
 use crate::error::{Error, Result};
@@ -216,28 +217,21 @@ fn past_prefix(p: &str) -> String {
 /// bucket's SSE-KMS writes. With `AES256` it is accepted and ignored, as S3 does (bucket keys
 /// are an SSE-KMS feature): the bucket has none, and GET shows `false`.
 pub fn parse_encryption(body: &[u8]) -> Result<BucketEncryption> {
-    let root = crate::xml::parse(body)?;
-    if root.name != "ServerSideEncryptionConfiguration" {
-        return Err(Error::MalformedXml(
-            "the root element must be ServerSideEncryptionConfiguration".into(),
-        ));
-    }
-    let rule = root
-        .child("Rule")
+    let doc: EncryptionConfiguration = from_xml(body, "ServerSideEncryptionConfiguration")?;
+    let rule = doc
+        .rule
         .ok_or_else(|| Error::MalformedXml("no Rule".into()))?;
     let apply = rule
-        .child("ApplyServerSideEncryptionByDefault")
-        .or_else(|| rule.child("ApplySideEncryptionConfiguration"))
+        .apply
         .ok_or_else(|| Error::MalformedXml("no ApplyServerSideEncryptionByDefault".into()))?;
     let alg = apply
-        .child("SSEAlgorithm")
-        .map(|a| a.text.as_str())
+        .sse_algorithm
         .ok_or_else(|| Error::MalformedXml("no SSEAlgorithm".into()))?;
     let key_id = apply
-        .child("KMSMasterKeyID")
-        .map(|k| k.text.clone())
+        .kms_master_key_id
+        .map(|k| k.trim().to_owned())
         .filter(|k| !k.is_empty());
-    let bucket_key = match rule.child("BucketKeyEnabled").map(|b| b.text.as_str()) {
+    let bucket_key = match rule.bucket_key_enabled.as_deref().map(str::trim) {
         None | Some("false") => false,
         Some("true") => true,
         Some(_) => {
@@ -246,7 +240,7 @@ pub fn parse_encryption(body: &[u8]) -> Result<BucketEncryption> {
             ));
         }
     };
-    match alg {
+    match alg.trim() {
         "AES256" if key_id.is_none() => Ok(BucketEncryption::Aes256),
         "AES256" => Err(Error::InvalidArgument(
             "KMSMasterKeyID is only allowed with SSEAlgorithm KMS".into(),

@@ -6,9 +6,9 @@
 //! headers on Upload Part (except SSE-C) and none on Complete.
 
 use crate::documents::{
-    CompleteMultipartUploadResult, CopyObjectResult, InitiateMultipartUploadResult,
-    ListMultipartUploadsResult, ListPartsResult, Owner, PartEntry, UploadEntry, to_xml,
-    to_xml_expanded,
+    CompleteMultipartUpload, CompleteMultipartUploadResult, CopyObjectResult,
+    InitiateMultipartUploadResult, ListMultipartUploadsResult, ListPartsResult, Owner, PartEntry,
+    UploadEntry, from_xml, to_xml, to_xml_expanded,
 };
 use futures::StreamExt as _;
 use http::{HeaderValue, StatusCode};
@@ -237,28 +237,24 @@ pub async fn upload_part_copy(
 
 /// The (number, ETag) list of a Complete request, in the order given.
 pub(crate) fn parse_complete(body: &[u8]) -> Result<Vec<(u32, String)>> {
-    let root = crate::xml::parse(body)?;
-    if root.name != "CompleteMultipartUpload" {
-        return Err(Error::MalformedXml(
-            "the root element must be CompleteMultipartUpload".into(),
-        ));
-    }
-    let mut out = Vec::new();
-    for p in root.children_named("Part") {
-        let n = p
-            .child("PartNumber")
-            .and_then(|n| n.text.parse::<u32>().ok())
-            .ok_or_else(|| Error::MalformedXml("a Part has no valid PartNumber".into()))?;
-        let etag = p
-            .child("ETag")
-            .map(|e| e.text.trim_matches('"').to_owned())
-            .ok_or_else(|| Error::MalformedXml("a Part has no ETag".into()))?;
-        out.push((n, etag));
-    }
-    if out.is_empty() {
+    let doc: CompleteMultipartUpload = from_xml(body, "CompleteMultipartUpload")?;
+    if doc.parts.is_empty() {
         return Err(Error::MalformedXml("no Part elements".into()));
     }
-    Ok(out)
+    doc.parts
+        .into_iter()
+        .map(|p| {
+            let n = p
+                .part_number
+                .and_then(|n| n.trim().parse::<u32>().ok())
+                .ok_or_else(|| Error::MalformedXml("a Part has no valid PartNumber".into()))?;
+            let etag = p
+                .etag
+                .map(|e| e.trim().trim_matches('"').to_owned())
+                .ok_or_else(|| Error::MalformedXml("a Part has no ETag".into()))?;
+            Ok((n, etag))
+        })
+        .collect()
 }
 
 /// Checks a Complete list against the stored parts (COS rules: `InvalidPartOrder`, `InvalidPart`,
@@ -491,10 +487,21 @@ mod tests {
     fn complete_xml() {
         let x = b"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>\"a\"</ETag></Part></CompleteMultipartUpload>";
         assert_eq!(parse_complete(x).unwrap(), vec![(1, "a".to_owned())]);
+        // As the SDKs write it: a declaration, a namespace, lines, the quotes as entities.
+        let sdk = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUpload xmlns=\"http://x\">\n\
+            <Part>\n<PartNumber> 1 </PartNumber>\n<ETag>&quot;a&quot;</ETag>\n</Part>\n\
+            <Part><ETag>\"b\"</ETag><PartNumber>3</PartNumber></Part>\n</CompleteMultipartUpload>";
+        assert_eq!(
+            parse_complete(sdk).unwrap(),
+            vec![(1, "a".to_owned()), (3, "b".to_owned())]
+        );
         for bad in [
             &b"<CompleteMultipartUpload></CompleteMultipartUpload>"[..],
             b"<Other/>",
             b"<CompleteMultipartUpload><Part><ETag>a</ETag></Part></CompleteMultipartUpload>",
+            b"<CompleteMultipartUpload><Part><PartNumber>x</PartNumber><ETag>a</ETag></Part></CompleteMultipartUpload>",
+            b"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber></Part></CompleteMultipartUpload>",
+            b"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>a</ETag></Part>",
         ] {
             assert_eq!(parse_complete(bad).unwrap_err().code(), "MalformedXML");
         }
