@@ -151,6 +151,12 @@ mod tests {
         assert!(!r.quiet);
         let keys: Vec<_> = r.objects.iter().map(|o| o.key.as_str()).collect();
         assert_eq!(keys, ["a<b\"c'", "x&y"]);
+        // A list split by another element is read whole, in order.
+        let split = "<Delete><Object><Key>1</Key></Object><Quiet>true</Quiet><Object><Key>2</Key></Object></Delete>";
+        let r = parse(split.as_bytes()).unwrap();
+        assert!(r.quiet);
+        let keys: Vec<_> = r.objects.iter().map(|o| o.key.as_str()).collect();
+        assert_eq!(keys, ["1", "2"]);
     }
 
     #[test]
