@@ -186,7 +186,11 @@ pub fn error_response(e: &Error, resource: &str, request_id: &str, head: bool) -
         request_id,
         trace_id: request_id,
     })
-    .unwrap_or_else(|_| String::from(crate::documents::XML_DECLARATION));
+    .unwrap_or_else(|err| {
+        // Not expected: five strings under a fixed root. The status and code still go out.
+        tracing::error!(error = %err, request_id, "the error document could not be written");
+        String::from(crate::documents::XML_DECLARATION)
+    });
     let len = xml.len();
     let mut r = xml_response(status, xml);
     if head {
