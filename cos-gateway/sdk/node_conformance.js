@@ -345,6 +345,18 @@ test('putObjectAcl / getObjectAcl, and anonymous reads of public-read objects', 
   acl = await call('getObjectAcl', { Key: 'acl/plain' });
   check(acl.ACL === 'private', 'ACL after private: ' + JSON.stringify(acl));
   check(acl.GrantRead === 'id="qcs::cam::uin/100000000002:uin/100000000002"', 'GrantRead: ' + acl.GrantRead);
+  // Grant headers alone: the owner's FULL_CONTROL is kept, first, as COS lists it.
+  await call('putObjectAcl', { Key: 'acl/plain', GrantRead: 'id="100000000002"' });
+  acl = await call('getObjectAcl', { Key: 'acl/plain' });
+  const grants = acl.Grants.map((g) => [g.Grantee.ID, g.Permission]);
+  check(
+    JSON.stringify(grants) ===
+      JSON.stringify([
+        ['qcs::cam::uin/100000000001:uin/100000000001', 'FULL_CONTROL'],
+        ['qcs::cam::uin/100000000002:uin/100000000002', 'READ'],
+      ]),
+    'grant headers only: ' + JSON.stringify(grants),
+  );
   r = await anonymousGet('acl/plain');
   check(r.status === 403, `anonymous GET of a private object: ${r.status}`);
   // The body form: the SDK writes the document from AccessControlPolicy.

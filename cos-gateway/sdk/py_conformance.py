@@ -377,6 +377,12 @@ def bucket_and_object_acls():
     check(acl['CannedACL'] == 'private', 'put_object_acl: %r' % acl)
     ids = [g['Grantee'].get('ID') for g in acl['AccessControlList']['Grant']]
     check(ids == [owner, 'qcs::cam::uin/100000000002:uin/100000000002'], 'grants: %r' % ids)
+    # Grant headers alone: the owner's FULL_CONTROL is kept, first, as COS lists it.
+    client.put_object_acl(Bucket=bucket, Key='acl-public', GrantRead='id="100000000002"')
+    acl = client.get_object_acl(Bucket=bucket, Key='acl-public')
+    ids = [(g['Grantee'].get('ID'), g['Permission']) for g in acl['AccessControlList']['Grant']]
+    check(ids == [(owner, 'FULL_CONTROL'), ('qcs::cam::uin/100000000002:uin/100000000002', 'READ')],
+          'grant headers only: %r' % ids)
     client.put_object_acl(Bucket=bucket, Key='acl-public', ACL='public-read')
     expect_error('InvalidArgument', 400, client.put_object_acl, Bucket=bucket, Key='acl-public',
                  ACL='public-read-write')

@@ -17,6 +17,9 @@
 //!   `id="qcs::cam::uin/<uin>:uin/<uin>"` or `uri="http://cam.qcloud.com/groups/global/AllUsers"`
 //!   (or `.../AuthenticatedUsers`). `x-cos-grant-write` and the `WRITE` permission are a bucket's
 //!   only (COS documents no object `WRITE`). A malformed list is `400 InvalidArgument` (a guess).
+//!   Grant headers without a canned ACL (or with an object's `default`) keep the owner's
+//!   `FULL_CONTROL`, first, as COS lists it (once: the headers may name the owner too); with a
+//!   canned ACL they add to its grants, which have it already.
 //! * At most [`MAX_GRANTS`] grants ("a resource can have up to 100 ACL policies"); more is COS's
 //!   `400 AttachmentFull`.
 //! * A document that does not parse, has another root, a grantee that is neither a user (`ID`) nor
@@ -34,7 +37,7 @@ use crate::documents::{AccessControlList, AccessControlPolicy, AclOwner, GrantXm
 use crate::error::{Error, Result};
 
 /// The one account's full id (the owner of every bucket and object).
-pub const OWNER_ID: &str = "qcs::cam::uin/100000000001:uin/100000000001";
+pub const OWNER_ID: &str = crate::documents::OWNER_ID;
 /// The group of every caller, signed or not.
 pub const ALL_USERS: &str = "http://cam.qcloud.com/groups/global/AllUsers";
 /// The group of every signed caller.
@@ -222,6 +225,9 @@ pub fn from_fields<'a>(
         None => None,
         Some(canned) => canned_grants(canned, level)?,
     };
+    // Without a canned ACL (none, or an object's `default`), grants start from the owner's
+    // `FULL_CONTROL`, as COS lists it.
+    let from_owner = grants.is_none();
     for (header, permission) in GRANT_HEADERS {
         let Some(value) = get(header) else { continue };
         if *permission == Permission::Write && level == Level::Object {
@@ -229,7 +235,13 @@ pub fn from_fields<'a>(
                 "{header} is not allowed on an object"
             )));
         }
-        let list = grants.get_or_insert_with(Vec::new);
+        let list = grants.get_or_insert_with(|| {
+            if from_owner {
+                vec![owner_full_control()]
+            } else {
+                Vec::new()
+            }
+        });
         for grantee in parse_grantees(header, value)? {
             list.push(Grant {
                 grantee,
@@ -237,7 +249,22 @@ pub fn from_fields<'a>(
             });
         }
     }
+    if let Some(list) = grants.as_mut() {
+        // Once only: the owner may also be named in `x-cos-grant-full-control`.
+        let owner = owner_full_control();
+        if from_owner && list.iter().skip(1).any(|g| *g == owner) {
+            list.remove(0);
+        }
+    }
     grants.map(checked).transpose()
+}
+
+/// The owner's `FULL_CONTROL`.
+fn owner_full_control() -> Grant {
+    Grant {
+        grantee: Grantee::User(OWNER_ID.to_owned()),
+        permission: Permission::FullControl,
+    }
 }
 
 /// The grants a canned ACL stands for (`None` for an object's `default`).
@@ -246,10 +273,7 @@ fn canned_grants(canned: &str, level: Level) -> Result<Option<Vec<Grant>>> {
         grantee: Grantee::Group(ALL_USERS.to_owned()),
         permission,
     };
-    let owner = Grant {
-        grantee: Grantee::User(OWNER_ID.to_owned()),
-        permission: Permission::FullControl,
-    };
+    let owner = owner_full_control();
     Ok(Some(match (canned, level) {
         ("default", Level::Object) => return Ok(None),
         ("private", _) => vec![owner],
@@ -324,13 +348,7 @@ fn checked(grants: Vec<Grant>) -> Result<Acl> {
 /// Reads a PUT `?acl` body. Errors as in the module docs.
 pub fn parse_document(bytes: &[u8], level: Level) -> Result<Acl> {
     let malformed = |m: &str| Error::MalformedXml(m.to_owned());
-    let text = std::str::from_utf8(bytes).map_err(|_| malformed("not UTF-8"))?;
-    // The root element must be `AccessControlPolicy` (serde does not check the root's name).
-    if crate::xml::parse(bytes)?.name != "AccessControlPolicy" {
-        return Err(malformed("the root element is not AccessControlPolicy"));
-    }
-    let doc: AccessControlPolicy =
-        quick_xml::de::from_str(text).map_err(|e| Error::MalformedXml(e.to_string()))?;
+    let doc: AccessControlPolicy = crate::documents::from_xml(bytes, "AccessControlPolicy")?;
     let mut grants = Vec::with_capacity(doc.access_control_list.grants.len());
     for g in doc.access_control_list.grants {
         let permission = Permission::parse(g.permission.trim()).ok_or_else(|| {
@@ -514,10 +532,43 @@ mod tests {
         let acl = from_headers(&write, Level::Bucket).unwrap().unwrap();
         assert_eq!(
             acl.grants,
-            vec![user("qcs::cam::uin/1:uin/1", Permission::Write)]
+            vec![
+                user(OWNER_ID, Permission::FullControl),
+                user("qcs::cam::uin/1:uin/1", Permission::Write)
+            ]
         );
-        let many = vec!["id=\"1\""; MAX_GRANTS + 1].join(",");
-        let r = from_headers(&headers(&[("x-cos-grant-read", &many)]), Level::Bucket);
+        // An object's `default` and grants: the owner's FULL_CONTROL too. The owner named in the
+        // headers: once, where the headers put it.
+        let h = headers(&[("x-cos-acl", "default"), ("x-cos-grant-read", "id=\"2\"")]);
+        assert_eq!(
+            from_headers(&h, Level::Object).unwrap().unwrap().grants,
+            vec![
+                user(OWNER_ID, Permission::FullControl),
+                user("qcs::cam::uin/2:uin/2", Permission::Read)
+            ]
+        );
+        let h = headers(&[
+            ("x-cos-grant-read", "id=\"2\""),
+            ("x-cos-grant-full-control", "id=\"100000000001\""),
+        ]);
+        assert_eq!(
+            from_headers(&h, Level::Object).unwrap().unwrap().grants,
+            vec![
+                user("qcs::cam::uin/2:uin/2", Permission::Read),
+                user(OWNER_ID, Permission::FullControl)
+            ]
+        );
+        // The owner's grant counts: MAX_GRANTS - 1 more fit.
+        let many = |n| vec!["id=\"1\""; n].join(",");
+        let r = from_headers(
+            &headers(&[("x-cos-grant-read", &many(MAX_GRANTS - 1))]),
+            Level::Bucket,
+        );
+        assert_eq!(r.unwrap().unwrap().grants.len(), MAX_GRANTS);
+        let r = from_headers(
+            &headers(&[("x-cos-grant-read", &many(MAX_GRANTS))]),
+            Level::Bucket,
+        );
         assert_eq!(code(r), ("AttachmentFull", 400));
     }
 

@@ -2,26 +2,161 @@
 //! element name or an escape is defined once, in the type.
 //!
 //! Response documents start with [`XML_DECLARATION`] and escape the five XML special characters
-//! in text as [`crate::wire::escape`] does (`QuoteLevel::Full`), so they are byte-for-byte what the
-//! hand-written documents are.
+//! in text (`&`, `<`, `>`, `"`, `'`: `QuoteLevel::Full`); other characters, control characters
+//! included, are written as they are. [`to_xml`] writes an empty element in its short form
+//! (`<Value/>`), [`to_xml_expanded`] as a start and an end tag (`<Prefix></Prefix>`), which is
+//! what the listings have always sent; [`error_document`] puts each element on its own line.
 
 use quick_xml::se::{QuoteLevel, Serializer};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+mod lists;
+mod requests;
+
+pub use lists::{
+    BucketEntry, Buckets, CommonPrefix, Contents, ListAllMyBucketsResult, ListBucketResult,
+    ListMultipartUploadsResult, ListPartsResult, PartEntry, UploadEntry,
+};
+pub use requests::{
+    ApplyXml, CompleteMultipartUpload, CompletePart, Delete, DeleteObject, EncryptionConfiguration,
+    EncryptionRuleXml,
+};
+
 /// The declaration every response document starts with.
 pub const XML_DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 
-/// `doc` as a response document whose root element is `root`.
-pub fn to_xml<T: Serialize>(root: &str, doc: &T) -> Result<String> {
+/// The one account's full id (the owner of every bucket and object).
+pub const OWNER_ID: &str = "qcs::cam::uin/100000000001:uin/100000000001";
+
+/// The one account's display name in the listings (its uin).
+pub const OWNER_DISPLAY_NAME: &str = "100000000001";
+
+/// How a document is laid out.
+#[derive(Clone, Copy)]
+enum Layout {
+    /// On one line, an empty element as `<a/>`.
+    Compact,
+    /// On one line, an empty element as `<a></a>`.
+    Expanded,
+    /// Each child of the root on its own line, not indented.
+    Lines,
+}
+
+fn write<T: Serialize>(root: &str, doc: &T, layout: Layout) -> Result<String> {
     let mut out = String::from(XML_DECLARATION);
     let mut ser = Serializer::with_root(&mut out, Some(root))
         .map_err(|e| Error::internal(format!("XML root {root}: {e}")))?;
     ser.set_quote_level(QuoteLevel::Full);
+    match layout {
+        Layout::Compact => {}
+        Layout::Expanded => {
+            ser.expand_empty_elements(true);
+        }
+        Layout::Lines => {
+            ser.indent(' ', 0);
+        }
+    }
     doc.serialize(ser)
         .map_err(|e| Error::internal(format!("XML document {root}: {e}")))?;
     Ok(out)
+}
+
+/// `doc` as a response document whose root element is `root`.
+pub fn to_xml<T: Serialize>(root: &str, doc: &T) -> Result<String> {
+    write(root, doc, Layout::Compact)
+}
+
+/// `doc` as a response document whose root element is `root`, its empty elements written as a
+/// start and an end tag.
+pub fn to_xml_expanded<T: Serialize>(root: &str, doc: &T) -> Result<String> {
+    write(root, doc, Layout::Expanded)
+}
+
+/// Reads a request document whose root element must be `root`: `MalformedXML` unless it is UTF-8,
+/// within [`crate::xml::parse`]'s bounds (checked first, before serde reads it), rooted at `root`
+/// (serde does not check the root's name), and of `T`'s shape.
+pub fn from_xml<T: DeserializeOwned>(bytes: &[u8], root: &str) -> Result<T> {
+    let text = std::str::from_utf8(bytes).map_err(|_| Error::MalformedXml("not UTF-8".into()))?;
+    if crate::xml::parse(bytes)?.name != root {
+        return Err(Error::MalformedXml(format!(
+            "the root element must be {root}"
+        )));
+    }
+    quick_xml::de::from_str(text).map_err(|e| Error::MalformedXml(e.to_string()))
+}
+
+/// The COS error document (`docs/cos-kms-spec.md` §2): `Code`, `Message`, `Resource`,
+/// `RequestId` and `TraceId`, each on its own line.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ErrorDocument<'a> {
+    /// The COS error code.
+    pub code: &'a str,
+    /// The message.
+    pub message: &'a str,
+    /// The resource the request named.
+    pub resource: &'a str,
+    /// The request id.
+    pub request_id: &'a str,
+    /// The trace id (the request id again).
+    pub trace_id: &'a str,
+}
+
+/// `doc` as the bytes of an error response.
+pub fn error_document(doc: &ErrorDocument<'_>) -> Result<String> {
+    write("Error", doc, Layout::Lines)
+}
+
+/// `<Owner>` (or `<Initiator>`) in the listings: the one account.
+#[derive(Debug, Serialize)]
+pub struct Owner {
+    /// [`OWNER_ID`].
+    #[serde(rename = "ID")]
+    pub id: &'static str,
+    /// [`OWNER_DISPLAY_NAME`].
+    #[serde(rename = "DisplayName")]
+    pub display_name: &'static str,
+}
+
+impl Owner {
+    /// The gateway's one account.
+    pub const GATEWAY: Owner = Owner {
+        id: OWNER_ID,
+        display_name: OWNER_DISPLAY_NAME,
+    };
+}
+
+/// GET Bucket encryption's answer.
+#[derive(Debug, Serialize)]
+pub struct ServerSideEncryptionConfiguration<'a> {
+    /// The one rule.
+    #[serde(rename = "Rule")]
+    pub rule: EncryptionRule<'a>,
+}
+
+/// The `<Rule>` of a [`ServerSideEncryptionConfiguration`].
+#[derive(Debug, Serialize)]
+pub struct EncryptionRule<'a> {
+    /// The default encryption.
+    #[serde(rename = "ApplyServerSideEncryptionByDefault")]
+    pub apply: ApplyServerSideEncryptionByDefault<'a>,
+    /// Whether SSE-KMS writes use bucket keys.
+    #[serde(rename = "BucketKeyEnabled")]
+    pub bucket_key_enabled: bool,
+}
+
+/// `<ApplyServerSideEncryptionByDefault>`: the algorithm and, for `KMS`, the key when one is set.
+#[derive(Debug, Serialize)]
+pub struct ApplyServerSideEncryptionByDefault<'a> {
+    /// `AES256` or `KMS`.
+    #[serde(rename = "SSEAlgorithm")]
+    pub sse_algorithm: &'static str,
+    /// The KMS key id.
+    #[serde(rename = "KMSMasterKeyID", skip_serializing_if = "Option::is_none")]
+    pub kms_master_key_id: Option<&'a str>,
 }
 
 /// GET Bucket location's answer: `<LocationConstraint>region</LocationConstraint>`.
@@ -139,7 +274,7 @@ pub struct CompleteMultipartUploadResult<'a> {
     pub etag: String,
 }
 
-/// PUT Object - Copy's answer.
+/// PUT Object - Copy's answer, and Upload Part - Copy's (root `CopyPartResult`).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct CopyObjectResult {
@@ -300,16 +435,60 @@ mod tests {
     }
 
     #[test]
-    fn text_is_escaped_as_the_hand_written_documents_are() {
+    fn text_is_escaped_as_the_hand_written_documents_were() {
+        // The five special characters as entities; control characters and others as they are.
         let got = to_xml(
             "LocationConstraint",
-            &LocationConstraint { region: "a&<>\"'" },
+            &LocationConstraint {
+                region: "a&<>\"'\t\u{1}\r\n测",
+            },
         )
         .unwrap();
         let want = format!(
-            "{XML_DECLARATION}<LocationConstraint>{}</LocationConstraint>",
-            crate::wire::escape("a&<>\"'")
+            "{XML_DECLARATION}<LocationConstraint>a&amp;&lt;&gt;&quot;&apos;\t\u{1}\r\n测</LocationConstraint>"
         );
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn error_document_bytes() {
+        let got = error_document(&ErrorDocument {
+            code: "NoSuchKey",
+            message: "The specified key \"a&b\" does not exist.",
+            resource: "b-1.cos.ap-guangzhou.myqcloud.com/a&b<c>'",
+            request_id: "rid\u{1}",
+            trace_id: "rid\u{1}",
+        })
+        .unwrap();
+        assert_eq!(
+            got,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>\n<Code>NoSuchKey</Code>\n<Message>The specified key &quot;a&amp;b&quot; does not exist.</Message>\n<Resource>b-1.cos.ap-guangzhou.myqcloud.com/a&amp;b&lt;c&gt;&apos;</Resource>\n<RequestId>rid\u{1}</RequestId>\n<TraceId>rid\u{1}</TraceId>\n</Error>"
+        );
+    }
+
+    #[test]
+    fn encryption_configuration_bytes() {
+        let doc = |alg, key, on| ServerSideEncryptionConfiguration {
+            rule: EncryptionRule {
+                apply: ApplyServerSideEncryptionByDefault {
+                    sse_algorithm: alg,
+                    kms_master_key_id: key,
+                },
+                bucket_key_enabled: on,
+            },
+        };
+        let root = "ServerSideEncryptionConfiguration";
+        assert_eq!(
+            to_xml(root, &doc("AES256", None, false)).unwrap(),
+            format!(
+                "{XML_DECLARATION}<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault><BucketKeyEnabled>false</BucketKeyEnabled></Rule></ServerSideEncryptionConfiguration>"
+            )
+        );
+        assert_eq!(
+            to_xml(root, &doc("KMS", Some("k&1"), true)).unwrap(),
+            format!(
+                "{XML_DECLARATION}<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>KMS</SSEAlgorithm><KMSMasterKeyID>k&amp;1</KMSMasterKeyID></ApplyServerSideEncryptionByDefault><BucketKeyEnabled>true</BucketKeyEnabled></Rule></ServerSideEncryptionConfiguration>"
+            )
+        );
     }
 }

@@ -83,16 +83,7 @@ impl RestoreRequest {
     /// Reads a `RestoreRequest` document: `MalformedXML` unless it is one with a `Days` of 1 to
     /// [`MAX_DAYS`] and, if given, a known `Tier`.
     pub fn parse(bytes: &[u8]) -> Result<Self> {
-        let text =
-            std::str::from_utf8(bytes).map_err(|_| Error::MalformedXml("not UTF-8".into()))?;
-        // The root element must be `RestoreRequest` (serde does not check the root's name).
-        if crate::xml::parse(bytes)?.name != "RestoreRequest" {
-            return Err(Error::MalformedXml(
-                "the root element is not RestoreRequest".into(),
-            ));
-        }
-        let doc: RestoreRequestXml =
-            quick_xml::de::from_str(text).map_err(|e| Error::MalformedXml(e.to_string()))?;
+        let doc: RestoreRequestXml = crate::documents::from_xml(bytes, "RestoreRequest")?;
         let days = doc
             .days
             .ok_or_else(|| Error::MalformedXml("RestoreRequest needs Days".into()))?;

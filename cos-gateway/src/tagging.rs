@@ -74,16 +74,7 @@ impl Tagging {
 /// Reads a PUT Object tagging body: `MalformedXML` unless it is a `Tagging` document, then the
 /// limits ([`check`]).
 pub fn parse_document(bytes: &[u8]) -> Result<Tags> {
-    let text = std::str::from_utf8(bytes).map_err(|_| Error::MalformedXml("not UTF-8".into()))?;
-    // The root element must be `Tagging` (serde does not check the root's name).
-    let root = crate::xml::parse(bytes)?;
-    if root.name != "Tagging" {
-        return Err(Error::MalformedXml(
-            "the root element is not Tagging".into(),
-        ));
-    }
-    let doc: Tagging =
-        quick_xml::de::from_str(text).map_err(|e| Error::MalformedXml(e.to_string()))?;
+    let doc: Tagging = crate::documents::from_xml(bytes, "Tagging")?;
     check(
         doc.tag_set
             .tags

@@ -178,14 +178,19 @@ pub fn error_response(e: &Error, resource: &str, request_id: &str, head: bool) -
         return r;
     }
     let resource = if resource.is_empty() { "/" } else { resource };
-    let xml = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>\n<Code>{}</Code>\n<Message>{}</Message>\n<Resource>{}</Resource>\n<RequestId>{}</RequestId>\n<TraceId>{}</TraceId>\n</Error>",
-        e.code(),
-        escape(&e.message()),
-        escape(resource),
-        escape(request_id),
-        escape(request_id),
-    );
+    let message = e.message();
+    let xml = crate::documents::error_document(&crate::documents::ErrorDocument {
+        code: e.code(),
+        message: &message,
+        resource,
+        request_id,
+        trace_id: request_id,
+    })
+    .unwrap_or_else(|err| {
+        // Not expected: five strings under a fixed root. The status and code still go out.
+        tracing::error!(error = %err, request_id, "the error document could not be written");
+        String::from(crate::documents::XML_DECLARATION)
+    });
     let len = xml.len();
     let mut r = xml_response(status, xml);
     if head {
@@ -195,22 +200,6 @@ pub fn error_response(e: &Error, resource: &str, request_id: &str, head: bool) -
             .insert(http::header::CONTENT_LENGTH, HeaderValue::from(len));
     }
     r
-}
-
-/// XML text escaping.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Percent-decodes a URL component (`+` stays `+`).

@@ -1,7 +1,7 @@
-//! The request XML bodies (Complete Multipart Upload, bucket encryption), read into a small tree
-//! with quick-xml. Response documents are moving to typed structs ([`crate::documents`]: bucket
-//! location, tagging, Initiate and Complete Multipart Upload); the rest are still written with
-//! `format!` and [`crate::wire::escape`].
+//! Request XML read into a small tree with quick-xml: the bounds and the root element's name that
+//! every request document is checked for ([`crate::documents::from_xml`]) before quick-xml's serde
+//! support reads it into its type. The documents themselves, both ways, are types in
+//! [`crate::documents`].
 //!
 //! The tree is bounded, not only the bytes: [`MAX_XML`] bytes of `<a/>` would otherwise be about a
 //! million elements. A document may have at most [`MAX_ELEMENTS`] elements (what the largest

@@ -7,15 +7,16 @@ use storage_adapter::BucketEncryption;
 use super::now;
 use crate::body::RequestBodySlot;
 use crate::context::RequestContext;
-use crate::documents::{LocationConstraint, to_xml};
+use crate::documents::{
+    ApplyServerSideEncryptionByDefault, BucketEntry, Buckets, CommonPrefix, Contents,
+    EncryptionConfiguration, EncryptionRule, ListAllMyBucketsResult, ListBucketResult,
+    LocationConstraint, Owner, ServerSideEncryptionConfiguration, from_xml, to_xml,
+    to_xml_expanded,
+};
 use crate::endpoint::ListObjectsParams;
 use crate::error::{Error, Result};
 use crate::state::Gateway;
-use crate::wire::{Response, escape, iso_date, status_response, xml_response};
-
-const XML_HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-const OWNER: &str =
-    "<ID>qcs::cam::uin/100000000001:uin/100000000001</ID><DisplayName>100000000001</DisplayName>";
+use crate::wire::{Response, iso_date, status_response, xml_response};
 
 /// PUT Bucket, with its ACL when `x-cos-acl` or `x-cos-grant-*` give one (checked first: a
 /// refused ACL creates nothing). The bucket is created `private` and then given its ACL: a reader
@@ -61,17 +62,25 @@ pub async fn location(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
 
 /// GET Service: the buckets.
 pub async fn list_buckets(gw: &Gateway) -> Result<Response> {
-    let mut xml = format!("{XML_HEAD}<ListAllMyBucketsResult><Owner>{OWNER}</Owner><Buckets>");
-    for b in gw.store.buckets().await? {
-        xml.push_str(&format!(
-            "<Bucket><Name>{}</Name><Location>{}</Location><CreationDate>{}</CreationDate></Bucket>",
-            escape(&b.name),
-            escape(&gw.region),
-            iso_date(b.created)
-        ));
-    }
-    xml.push_str("</Buckets></ListAllMyBucketsResult>");
-    Ok(xml_response(StatusCode::OK, xml))
+    let buckets = gw
+        .store
+        .buckets()
+        .await?
+        .into_iter()
+        .map(|b| BucketEntry {
+            name: b.name,
+            location: gw.region.clone(),
+            creation_date: iso_date(b.created),
+        })
+        .collect();
+    let doc = ListAllMyBucketsResult {
+        owner: Owner::GATEWAY,
+        buckets: Buckets { buckets },
+    };
+    Ok(xml_response(
+        StatusCode::OK,
+        to_xml_expanded("ListAllMyBucketsResult", &doc)?,
+    ))
 }
 
 /// GET Bucket: `prefix`, `delimiter`, `marker`, `max-keys`, `encoding-type=url`.
@@ -91,12 +100,12 @@ pub async fn list_objects(
     let url = params.url_encoded;
     let enc = |s: &str| {
         if url {
-            escape(&crate::wire::cos_encode(s).replace("%2F", "/"))
+            crate::wire::cos_encode(s).replace("%2F", "/")
         } else {
-            escape(s)
+            s.to_owned()
         }
     };
-    let mut contents = String::new();
+    let mut contents = Vec::new();
     let mut prefixes: Vec<String> = Vec::new();
     let mut count = 0usize;
     // The last entry returned (a key or a common prefix): the next page's marker.
@@ -140,14 +149,14 @@ pub async fn list_objects(
                 continue;
             }
             next_marker = key.clone();
-            contents.push_str(&format!(
-                "<Contents><Key>{}</Key><LastModified>{}</LastModified><ETag>&quot;{}&quot;</ETag><Size>{}</Size><Owner>{OWNER}</Owner><StorageClass>{}</StorageClass></Contents>",
-                enc(key),
-                iso_date(o.modified),
-                escape(&o.etag),
-                o.size,
-                o.storage_class.as_str()
-            ));
+            contents.push(Contents {
+                key: enc(key),
+                last_modified: iso_date(o.modified),
+                etag: format!("\"{}\"", o.etag),
+                size: o.size,
+                owner: Owner::GATEWAY,
+                storage_class: o.storage_class.as_str(),
+            });
         }
         if batch.len() < LIST_BATCH {
             break;
@@ -159,33 +168,25 @@ pub async fn list_objects(
             scan_from = scan_from.max(past_prefix(p));
         }
     }
-    let mut xml = format!(
-        "{XML_HEAD}<ListBucketResult><Name>{}</Name>{}<Prefix>{}</Prefix><Marker>{}</Marker><MaxKeys>{max_keys}</MaxKeys>",
-        escape(ctx.bucket()),
-        if url {
-            "<EncodingType>url</EncodingType>"
-        } else {
-            ""
-        },
-        enc(prefix),
-        enc(marker),
-    );
-    if !delimiter.is_empty() {
-        xml.push_str(&format!("<Delimiter>{}</Delimiter>", enc(delimiter)));
-    }
-    xml.push_str(&format!("<IsTruncated>{truncated}</IsTruncated>"));
-    if truncated {
-        xml.push_str(&format!("<NextMarker>{}</NextMarker>", enc(&next_marker)));
-    }
-    xml.push_str(&contents);
-    for p in prefixes {
-        xml.push_str(&format!(
-            "<CommonPrefixes><Prefix>{}</Prefix></CommonPrefixes>",
-            enc(&p)
-        ));
-    }
-    xml.push_str("</ListBucketResult>");
-    Ok(xml_response(StatusCode::OK, xml))
+    let doc = ListBucketResult {
+        name: ctx.bucket().to_owned(),
+        encoding_type: url.then_some("url"),
+        prefix: enc(prefix),
+        marker: enc(marker),
+        max_keys,
+        delimiter: Some(delimiter).filter(|d| !d.is_empty()).map(enc),
+        is_truncated: truncated,
+        next_marker: truncated.then(|| enc(&next_marker)),
+        contents,
+        common_prefixes: prefixes
+            .iter()
+            .map(|p| CommonPrefix { prefix: enc(p) })
+            .collect(),
+    };
+    Ok(xml_response(
+        StatusCode::OK,
+        to_xml_expanded("ListBucketResult", &doc)?,
+    ))
 }
 
 /// Keys read from the store per query while listing.
@@ -216,28 +217,21 @@ fn past_prefix(p: &str) -> String {
 /// bucket's SSE-KMS writes. With `AES256` it is accepted and ignored, as S3 does (bucket keys
 /// are an SSE-KMS feature): the bucket has none, and GET shows `false`.
 pub fn parse_encryption(body: &[u8]) -> Result<BucketEncryption> {
-    let root = crate::xml::parse(body)?;
-    if root.name != "ServerSideEncryptionConfiguration" {
-        return Err(Error::MalformedXml(
-            "the root element must be ServerSideEncryptionConfiguration".into(),
-        ));
-    }
-    let rule = root
-        .child("Rule")
+    let doc: EncryptionConfiguration = from_xml(body, "ServerSideEncryptionConfiguration")?;
+    let rule = doc
+        .rule
         .ok_or_else(|| Error::MalformedXml("no Rule".into()))?;
     let apply = rule
-        .child("ApplyServerSideEncryptionByDefault")
-        .or_else(|| rule.child("ApplySideEncryptionConfiguration"))
+        .apply
         .ok_or_else(|| Error::MalformedXml("no ApplyServerSideEncryptionByDefault".into()))?;
     let alg = apply
-        .child("SSEAlgorithm")
-        .map(|a| a.text.as_str())
+        .sse_algorithm
         .ok_or_else(|| Error::MalformedXml("no SSEAlgorithm".into()))?;
     let key_id = apply
-        .child("KMSMasterKeyID")
-        .map(|k| k.text.clone())
+        .kms_master_key_id
+        .map(|k| k.trim().to_owned())
         .filter(|k| !k.is_empty());
-    let bucket_key = match rule.child("BucketKeyEnabled").map(|b| b.text.as_str()) {
+    let bucket_key = match rule.bucket_key_enabled.as_deref().map(str::trim) {
         None | Some("false") => false,
         Some("true") => true,
         Some(_) => {
@@ -246,7 +240,7 @@ pub fn parse_encryption(body: &[u8]) -> Result<BucketEncryption> {
             ));
         }
     };
-    match alg {
+    match alg.trim() {
         "AES256" if key_id.is_none() => Ok(BucketEncryption::Aes256),
         "AES256" => Err(Error::InvalidArgument(
             "KMSMasterKeyID is only allowed with SSEAlgorithm KMS".into(),
@@ -286,21 +280,26 @@ pub async fn get_encryption(gw: &Gateway, ctx: &RequestContext) -> Result<Respon
     let Some(enc) = b.encryption else {
         return Err(Error::NoSuchEncryptionConfiguration);
     };
-    let bucket_key = enc.bucket_key();
-    let inner = match enc {
-        BucketEncryption::Aes256 => "<SSEAlgorithm>AES256</SSEAlgorithm>".to_owned(),
-        BucketEncryption::Kms { key_id, .. } => format!(
-            "<SSEAlgorithm>KMS</SSEAlgorithm>{}",
-            key_id
-                .map(|k| format!("<KMSMasterKeyID>{}</KMSMasterKeyID>", escape(&k)))
-                .unwrap_or_default()
-        ),
+    let bucket_key_enabled = enc.bucket_key();
+    let apply = match &enc {
+        BucketEncryption::Aes256 => ApplyServerSideEncryptionByDefault {
+            sse_algorithm: "AES256",
+            kms_master_key_id: None,
+        },
+        BucketEncryption::Kms { key_id, .. } => ApplyServerSideEncryptionByDefault {
+            sse_algorithm: "KMS",
+            kms_master_key_id: key_id.as_deref(),
+        },
+    };
+    let doc = ServerSideEncryptionConfiguration {
+        rule: EncryptionRule {
+            apply,
+            bucket_key_enabled,
+        },
     };
     Ok(xml_response(
         StatusCode::OK,
-        format!(
-            "{XML_HEAD}<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault>{inner}</ApplyServerSideEncryptionByDefault><BucketKeyEnabled>{bucket_key}</BucketKeyEnabled></Rule></ServerSideEncryptionConfiguration>"
-        ),
+        to_xml("ServerSideEncryptionConfiguration", &doc)?,
     ))
 }
 

@@ -14,11 +14,10 @@ use http::StatusCode;
 
 use crate::body::RequestBodySlot;
 use crate::context::RequestContext;
-use crate::documents::{DeleteEntry, DeleteResult, to_xml};
+use crate::documents::{Delete, DeleteEntry, DeleteResult, from_xml, to_xml};
 use crate::error::{Error, Result};
 use crate::state::Gateway;
 use crate::wire::{Response, xml_response};
-use crate::xml::Element;
 
 /// The most keys one request may name (COS and S3 both say 1,000).
 pub const MAX_DELETE_KEYS: usize = 1000;
@@ -48,37 +47,33 @@ pub struct Target {
 /// [`MAX_DELETE_KEYS`], an empty key: `MalformedXML`.
 pub fn parse(body: &[u8]) -> Result<DeleteRequest> {
     let bad = |m: &str| Error::MalformedXml(m.to_owned());
-    let root = crate::xml::parse(body)?;
-    if root.name != "Delete" {
-        return Err(bad("the root element must be Delete"));
-    }
-    let quiet = match root.child("Quiet").map(|q| q.text.to_ascii_lowercase()) {
+    let doc: Delete = from_xml(body, "Delete")?;
+    let quiet = match doc.quiet.map(|q| q.trim().to_ascii_lowercase()) {
         None => false,
         Some(q) if q == "true" => true,
         Some(q) if q == "false" => false,
         Some(_) => return Err(bad("Quiet must be true or false")),
     };
-    let objects: Vec<&Element> = root.children_named("Object").collect();
-    if objects.is_empty() {
+    if doc.objects.is_empty() {
         return Err(bad("no Object to delete"));
     }
-    if objects.len() > MAX_DELETE_KEYS {
+    if doc.objects.len() > MAX_DELETE_KEYS {
         return Err(bad(&format!(
             "at most {MAX_DELETE_KEYS} objects per request"
         )));
     }
-    let objects = objects
+    let objects = doc
+        .objects
         .into_iter()
         .map(|o| {
-            let key = o
-                .child("Key")
-                .map(|k| k.text.clone())
-                .ok_or_else(|| bad("an Object has no Key"))?;
+            let key = o.key.ok_or_else(|| bad("an Object has no Key"))?;
             if key.is_empty() {
                 return Err(bad("an Object has an empty Key"));
             }
-            let version_id = o.child("VersionId").map(|v| v.text.clone());
-            Ok(Target { key, version_id })
+            Ok(Target {
+                key,
+                version_id: o.version_id,
+            })
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(DeleteRequest { quiet, objects })
@@ -148,6 +143,20 @@ mod tests {
             .unwrap();
         assert!(!r.quiet);
         assert_eq!(r.objects[0].version_id.as_deref(), Some("v1"));
+        // As an SDK may write it: a declaration, a namespace, lines, entities, CDATA, Quiet last.
+        let sdk = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Delete xmlns=\"http://x\">\n  \
+                   <Object>\n    <Key>a&lt;b&quot;c&apos;</Key>\n  </Object>\n  \
+                   <Object><Key><![CDATA[x&y]]></Key></Object>\n  <Quiet> false </Quiet>\n</Delete>";
+        let r = parse(sdk.as_bytes()).unwrap();
+        assert!(!r.quiet);
+        let keys: Vec<_> = r.objects.iter().map(|o| o.key.as_str()).collect();
+        assert_eq!(keys, ["a<b\"c'", "x&y"]);
+        // A list split by another element is read whole, in order.
+        let split = "<Delete><Object><Key>1</Key></Object><Quiet>true</Quiet><Object><Key>2</Key></Object></Delete>";
+        let r = parse(split.as_bytes()).unwrap();
+        assert!(r.quiet);
+        let keys: Vec<_> = r.objects.iter().map(|o| o.key.as_str()).collect();
+        assert_eq!(keys, ["1", "2"]);
     }
 
     #[test]

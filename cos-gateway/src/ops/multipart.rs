@@ -5,7 +5,11 @@
 //! [`storage_adapter::Adapter::initiate_multipart`]) is stored with it, because the SDKs send no SSE
 //! headers on Upload Part (except SSE-C) and none on Complete.
 
-use crate::documents::{CompleteMultipartUploadResult, InitiateMultipartUploadResult, to_xml};
+use crate::documents::{
+    CompleteMultipartUpload, CompleteMultipartUploadResult, CopyObjectResult,
+    InitiateMultipartUploadResult, ListMultipartUploadsResult, ListPartsResult, Owner, PartEntry,
+    UploadEntry, from_xml, to_xml, to_xml_expanded,
+};
 use futures::StreamExt as _;
 use http::{HeaderValue, StatusCode};
 use md5::{Digest as _, Md5};
@@ -21,12 +25,10 @@ use crate::error::{Error, Result};
 use crate::state::Gateway;
 use crate::storage_class::StorageClass;
 use crate::store::{Object, Part, Upload};
-use crate::wire::{Response, escape, iso_date, set, set_sse, status_response, xml_response};
+use crate::wire::{Response, iso_date, set, set_sse, status_response, xml_response};
 
 use crate::endpoint::ListPartsParams;
 use crate::limits::MIN_PART_SIZE;
-
-const XML_HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 
 /// The upload `upload_id` of the request's object (an empty id is `NoSuchUpload`).
 async fn load_upload(gw: &Gateway, ctx: &RequestContext, upload_id: &str) -> Result<Upload> {
@@ -219,11 +221,13 @@ pub async fn upload_part_copy(
         None,
     )
     .await?;
-    let xml = format!(
-        "{XML_HEAD}<CopyPartResult><ETag>&quot;{}&quot;</ETag><LastModified>{}</LastModified></CopyPartResult>",
-        part.etag,
-        iso_date(part.modified)
-    );
+    let xml = to_xml(
+        "CopyPartResult",
+        &CopyObjectResult {
+            etag: format!("\"{}\"", part.etag),
+            last_modified: iso_date(part.modified),
+        },
+    )?;
     let mut r = xml_response(StatusCode::OK, xml);
     if let Some(echo) = echo {
         set_sse(r.headers_mut(), echo);
@@ -233,28 +237,24 @@ pub async fn upload_part_copy(
 
 /// The (number, ETag) list of a Complete request, in the order given.
 pub(crate) fn parse_complete(body: &[u8]) -> Result<Vec<(u32, String)>> {
-    let root = crate::xml::parse(body)?;
-    if root.name != "CompleteMultipartUpload" {
-        return Err(Error::MalformedXml(
-            "the root element must be CompleteMultipartUpload".into(),
-        ));
-    }
-    let mut out = Vec::new();
-    for p in root.children_named("Part") {
-        let n = p
-            .child("PartNumber")
-            .and_then(|n| n.text.parse::<u32>().ok())
-            .ok_or_else(|| Error::MalformedXml("a Part has no valid PartNumber".into()))?;
-        let etag = p
-            .child("ETag")
-            .map(|e| e.text.trim_matches('"').to_owned())
-            .ok_or_else(|| Error::MalformedXml("a Part has no ETag".into()))?;
-        out.push((n, etag));
-    }
-    if out.is_empty() {
+    let doc: CompleteMultipartUpload = from_xml(body, "CompleteMultipartUpload")?;
+    if doc.parts.is_empty() {
         return Err(Error::MalformedXml("no Part elements".into()));
     }
-    Ok(out)
+    doc.parts
+        .into_iter()
+        .map(|p| {
+            let n = p
+                .part_number
+                .and_then(|n| n.trim().parse::<u32>().ok())
+                .ok_or_else(|| Error::MalformedXml("a Part has no valid PartNumber".into()))?;
+            let etag = p
+                .etag
+                .map(|e| e.trim().trim_matches('"').to_owned())
+                .ok_or_else(|| Error::MalformedXml("a Part has no ETag".into()))?;
+            Ok((n, etag))
+        })
+        .collect()
 }
 
 /// Checks a Complete list against the stored parts (COS rules: `InvalidPartOrder`, `InvalidPart`,
@@ -376,9 +376,6 @@ pub async fn abort(gw: &Gateway, ctx: &RequestContext, upload_id: &str) -> Resul
     Ok(status_response(StatusCode::NO_CONTENT))
 }
 
-const OWNER: &str =
-    "<ID>qcs::cam::uin/100000000001:uin/100000000001</ID><DisplayName>100000000001</DisplayName>";
-
 /// List Parts (`GET /<key>?uploadId=ID`).
 pub async fn list_parts(
     gw: &Gateway,
@@ -391,47 +388,53 @@ pub async fn list_parts(
     let after: Vec<&Part> = parts.iter().filter(|p| p.number > marker).collect();
     let truncated = after.len() > max;
     let shown = &after[..after.len().min(max)];
-    let mut xml = format!(
-        "{XML_HEAD}<ListPartsResult><Bucket>{}</Bucket><Key>{}</Key><UploadId>{}</UploadId><Initiator>{OWNER}</Initiator><Owner>{OWNER}</Owner><StorageClass>{}</StorageClass><PartNumberMarker>{marker}</PartNumberMarker><NextPartNumberMarker>{}</NextPartNumberMarker><MaxParts>{max}</MaxParts><IsTruncated>{truncated}</IsTruncated>",
-        escape(ctx.bucket()),
-        escape(&ctx.target.key),
-        upload.upload_id,
-        upload.storage_class.as_str(),
-        shown.last().map_or(marker, |p| p.number),
-    );
-    for p in shown {
-        xml.push_str(&format!(
-            "<Part><PartNumber>{}</PartNumber><LastModified>{}</LastModified><ETag>&quot;{}&quot;</ETag><Size>{}</Size></Part>",
-            p.number,
-            iso_date(p.modified),
-            p.etag,
-            p.size
-        ));
-    }
-    xml.push_str("</ListPartsResult>");
-    Ok(xml_response(StatusCode::OK, xml))
+    let doc = ListPartsResult {
+        bucket: ctx.bucket().to_owned(),
+        key: ctx.target.key.clone(),
+        upload_id: upload.upload_id.clone(),
+        initiator: Owner::GATEWAY,
+        owner: Owner::GATEWAY,
+        storage_class: upload.storage_class.as_str(),
+        part_number_marker: marker,
+        next_part_number_marker: shown.last().map_or(marker, |p| p.number),
+        max_parts: max,
+        is_truncated: truncated,
+        parts: shown
+            .iter()
+            .map(|p| PartEntry {
+                part_number: p.number,
+                last_modified: iso_date(p.modified),
+                etag: format!("\"{}\"", p.etag),
+                size: p.size,
+            })
+            .collect(),
+    };
+    Ok(xml_response(
+        StatusCode::OK,
+        to_xml_expanded("ListPartsResult", &doc)?,
+    ))
 }
 
 /// List Multipart Uploads (`GET /?uploads`; the Python `upload_file` calls it to resume).
 pub async fn list_uploads(gw: &Gateway, ctx: &RequestContext, prefix: &str) -> Result<Response> {
     bucket_default(gw, ctx.bucket()).await?;
     let uploads = gw.store.list_uploads(ctx.bucket(), prefix).await?;
-    let mut xml = format!(
-        "{XML_HEAD}<ListMultipartUploadsResult><Bucket>{}</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker><NextKeyMarker></NextKeyMarker><NextUploadIdMarker></NextUploadIdMarker><MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated><Prefix>{}</Prefix>",
-        escape(ctx.bucket()),
-        escape(prefix)
-    );
-    for u in uploads {
-        xml.push_str(&format!(
-            "<Upload><Key>{}</Key><UploadId>{}</UploadId><StorageClass>{}</StorageClass><Initiator>{OWNER}</Initiator><Owner>{OWNER}</Owner><Initiated>{}</Initiated></Upload>",
-            escape(&u.key),
-            u.upload_id,
-            u.storage_class.as_str(),
-            iso_date(u.initiated)
-        ));
-    }
-    xml.push_str("</ListMultipartUploadsResult>");
-    Ok(xml_response(StatusCode::OK, xml))
+    let uploads = uploads
+        .into_iter()
+        .map(|u| UploadEntry {
+            key: u.key,
+            upload_id: u.upload_id,
+            storage_class: u.storage_class.as_str(),
+            initiator: Owner::GATEWAY,
+            owner: Owner::GATEWAY,
+            initiated: iso_date(u.initiated),
+        })
+        .collect();
+    let doc = ListMultipartUploadsResult::new(ctx.bucket(), prefix, uploads);
+    Ok(xml_response(
+        StatusCode::OK,
+        to_xml_expanded("ListMultipartUploadsResult", &doc)?,
+    ))
 }
 
 #[cfg(test)]
@@ -484,10 +487,21 @@ mod tests {
     fn complete_xml() {
         let x = b"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>\"a\"</ETag></Part></CompleteMultipartUpload>";
         assert_eq!(parse_complete(x).unwrap(), vec![(1, "a".to_owned())]);
+        // As the SDKs write it: a declaration, a namespace, lines, the quotes as entities.
+        let sdk = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUpload xmlns=\"http://x\">\n\
+            <Part>\n<PartNumber> 1 </PartNumber>\n<ETag>&quot;a&quot;</ETag>\n</Part>\n\
+            <Part><ETag>\"b\"</ETag><PartNumber>3</PartNumber></Part>\n</CompleteMultipartUpload>";
+        assert_eq!(
+            parse_complete(sdk).unwrap(),
+            vec![(1, "a".to_owned()), (3, "b".to_owned())]
+        );
         for bad in [
             &b"<CompleteMultipartUpload></CompleteMultipartUpload>"[..],
             b"<Other/>",
             b"<CompleteMultipartUpload><Part><ETag>a</ETag></Part></CompleteMultipartUpload>",
+            b"<CompleteMultipartUpload><Part><PartNumber>x</PartNumber><ETag>a</ETag></Part></CompleteMultipartUpload>",
+            b"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber></Part></CompleteMultipartUpload>",
+            b"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>a</ETag></Part>",
         ] {
             assert_eq!(parse_complete(bad).unwrap_err().code(), "MalformedXML");
         }

@@ -76,7 +76,7 @@ fn bucket_acls_through_headers_and_documents() {
         r.text(),
         policy(&[everyone("READ"), everyone("WRITE"), owner_grant()])
     );
-    // Grant headers, in every id form.
+    // Grant headers, in every id form, and the owner's FULL_CONTROL as COS lists it.
     Req::new("PUT", "/?acl")
         .header(
             "x-cos-grant-read",
@@ -93,6 +93,7 @@ fn bucket_acls_through_headers_and_documents() {
     assert_eq!(
         acl_of(a, "/?acl").text(),
         policy(&[
+            owner_grant(),
             user("qcs::cam::uin/100000000002:uin/100000000002", "READ"),
             user("qcs::cam::uin/100000000002:uin/100000000022", "READ"),
             user(OWNER, "WRITE_ACP"),

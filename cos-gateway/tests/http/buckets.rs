@@ -2,6 +2,7 @@
 
 use super::multipart::{complete_xml, initiate, upload_part};
 use super::*;
+use crate::common::BUCKET;
 
 #[test]
 fn bucket_operations_and_encryption_config() {
@@ -266,4 +267,64 @@ fn bucket_key_enabled_in_the_encryption_document() {
             "{key}"
         );
     }
+}
+
+/// The text between the first `open` and the next `close` in `s`.
+fn between<'s>(s: &'s str, open: &str, close: &str) -> &'s str {
+    let start = s
+        .find(open)
+        .map(|i| i + open.len())
+        .unwrap_or_else(|| panic!("{open} in {s}"));
+    let len = s[start..]
+        .find(close)
+        .unwrap_or_else(|| panic!("{close} in {s}"));
+    &s[start..start + len]
+}
+
+/// GET Bucket and the error document byte for byte, with a key that needs escaping.
+#[test]
+fn listing_and_error_bytes_on_the_wire() {
+    let gw = start_with_bucket();
+    let a = gw.addr;
+    // The key `a&b<c>'"`.
+    let put = Req::new("PUT", "/a%26b%3Cc%3E%27%22")
+        .path("/a&b<c>'\"")
+        .body("xyz")
+        .send(a);
+    put.assert_status(200);
+    let etag = put.get("etag").unwrap().replace('"', "&quot;");
+    let owner = "<ID>qcs::cam::uin/100000000001:uin/100000000001</ID><DisplayName>100000000001</DisplayName>";
+    let decl = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+    for (query, encoding, key) in [
+        ("", "", "a&amp;b&lt;c&gt;&apos;&quot;"),
+        (
+            "&encoding-type=url",
+            "<EncodingType>url</EncodingType>",
+            "a%26b%3Cc%3E%27%22",
+        ),
+    ] {
+        let body = Req::new("GET", &format!("/?prefix=a{query}"))
+            .send(a)
+            .text();
+        let modified = between(&body, "<LastModified>", "</LastModified>");
+        assert_eq!(
+            body,
+            format!(
+                "{decl}<ListBucketResult><Name>{BUCKET}</Name>{encoding}<Prefix>a</Prefix><Marker></Marker><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated><Contents><Key>{key}</Key><LastModified>{modified}</LastModified><ETag>{etag}</ETag><Size>3</Size><Owner>{owner}</Owner><StorageClass>STANDARD</StorageClass></Contents></ListBucketResult>"
+            )
+        );
+    }
+    let r = Req::new("GET", "/no%26such%3C").path("/no&such<").send(a);
+    assert_eq!(r.status, 404);
+    let id = r.get("x-cos-request-id").unwrap().to_owned();
+    let body = r.text();
+    let message = between(&body, "<Message>", "</Message>");
+    let resource = between(&body, "<Resource>", "</Resource>");
+    assert!(resource.ends_with("no&amp;such&lt;"), "{resource}");
+    assert_eq!(
+        body,
+        format!(
+            "{decl}<Error>\n<Code>NoSuchKey</Code>\n<Message>{message}</Message>\n<Resource>{resource}</Resource>\n<RequestId>{id}</RequestId>\n<TraceId>{id}</TraceId>\n</Error>"
+        )
+    );
 }
