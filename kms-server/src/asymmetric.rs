@@ -38,11 +38,13 @@ use crate::{
 };
 
 mod decrypt;
+mod import;
 mod seal;
 
 pub use decrypt::{
     DecryptAlgorithm, MAX_SM2_CIPHERTEXT_BYTES, MIN_SM2_CIPHERTEXT_BYTES, RSA_2048_CIPHERTEXT_BYTES,
 };
+pub use import::PemPrivateKey;
 pub use seal::{SealAlgorithm, SealingKey};
 
 /// The SM2 distinguishing identifier every SM2DSA signature here is made with: the default of

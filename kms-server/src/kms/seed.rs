@@ -12,6 +12,12 @@
 //!   - key_id: 6f1c2d3e-0000-4000-8000-000000000002
 //!     alias: kms-key-id                               # the reserved `kms-` prefix ...
 //!     owner: cos                                      # ... only for a key owned by a service
+//!   - key_id: 6f1c2d3e-0000-4000-8000-000000000003
+//!     alias: signer
+//!     key_usage: ASYMMETRIC_SIGN_VERIFY_ECC           # optional, default ENCRYPT_DECRYPT
+//!     private_key_pem: |                              # optional, asymmetric usages only:
+//!       -----BEGIN PRIVATE KEY-----                   #   PKCS#8, SEC1 or PKCS#1 PEM
+//!       ...
 //! ```
 //! JSON with the same shape works too (YAML is a superset). A document is checked as a whole before
 //! anything is written, then written in one store transaction; loading it again changes nothing. A
@@ -24,8 +30,12 @@
 //! their `kms-` keys: only such a key may take an alias with the reserved `kms-` prefix, and, like
 //! the built-in COS keys, it is refused every lifecycle call (the seed, an administrator's action,
 //! is how it changes). A document changes a stored service key only if it names the same owner.
+//!
+//! An asymmetric key (`key_usage` one of the `ASYMMETRIC_*` usages) takes `private_key_pem`, checked
+//! against the usage ([`PemPrivateKey::key_for`]); without it a new key gets a fresh key pair. A
+//! stored key keeps its usage and its key pair: a document that gives another is refused.
 
-use std::{collections::HashMap, fmt};
+use std::{collections::HashMap, fmt, sync::Arc};
 
 use base64::Engine as _;
 use serde::{Deserialize, Deserializer};
@@ -34,16 +44,17 @@ use uuid::Uuid;
 
 use super::{
     Kms,
-    cache::{Cache, Entry},
+    cache::{Cache, Entry, Material},
 };
 use crate::{
+    asymmetric::{PemPrivateKey, PrivateKey},
     error::{Error, Result},
     keys::{
         self, KeyMetadata, KeyState, KeyUsage, ORIGIN_EXTERNAL, ORIGIN_KMS, OWNER_USER,
         RESERVED_ALIAS_PREFIX, validate_alias, validate_description,
     },
     secret::{KEY_LEN, Key32},
-    store::KeyWrite,
+    store::{KeyWrite, StoredVersion},
 };
 
 #[derive(Deserialize)]
@@ -68,6 +79,12 @@ struct SeedKey {
     /// Absent: an ordinary user key.
     #[serde(default)]
     owner: Option<SeedOwner>,
+    /// Absent: `ENCRYPT_DECRYPT`.
+    #[serde(default)]
+    key_usage: Option<SeedUsage>,
+    /// An asymmetric key's private key. Absent: a new key gets a fresh key pair.
+    #[serde(default)]
+    private_key_pem: Option<SeedPem>,
 }
 
 impl fmt::Debug for SeedKey {
@@ -85,6 +102,8 @@ struct SeedAlias(String);
 struct SeedDescription(String);
 struct SeedState(KeyState);
 struct SeedMaterial(Key32);
+struct SeedUsage(KeyUsage);
+struct SeedPem(PemPrivateKey);
 /// A service name: 1..=[`MAX_OWNER_LEN`] characters of `[a-z0-9-]`, first a letter, not `user`.
 struct SeedOwner(String);
 
@@ -176,6 +195,25 @@ impl<'de> Deserialize<'de> for SeedMaterial {
     }
 }
 
+impl<'de> Deserialize<'de> for SeedUsage {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        KeyUsage::parse(&s).map(SeedUsage).ok_or_else(|| {
+            let known: Vec<&str> = KeyUsage::ALL.iter().map(|u| u.as_str()).collect();
+            serde::de::Error::custom(format!("key_usage must be one of {known:?}, got {s:?}"))
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for SeedPem {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = zeroize::Zeroizing::new(String::deserialize(d)?);
+        PemPrivateKey::parse(&s)
+            .map(SeedPem)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 /// Parses and checks a document's syntax and per-field rules.
 fn parse(document: &str) -> Result<Vec<SeedKey>> {
     let doc: Document = serde_norway::from_str(document).map_err(|e| {
@@ -191,7 +229,7 @@ fn parse(document: &str) -> Result<Vec<SeedKey>> {
 /// already stored).
 struct Planned {
     meta: KeyMetadata,
-    versions: Vec<Key32>,
+    material: Material,
     existing_versions: u32,
 }
 
@@ -248,14 +286,34 @@ fn plan(entries: &[SeedKey], document: &str, cache: &Cache, now: i64) -> Result<
             ));
         }
         let given: Vec<Key32> = e.material.iter().map(|m| m.0.clone()).collect();
-        let (mut meta, versions, existing_versions) = match cache.get(&id) {
+        let usage = e
+            .key_usage
+            .as_ref()
+            .map_or(KeyUsage::EncryptDecrypt, |u| u.0);
+        if !usage.is_symmetric() && !given.is_empty() {
+            return Err(err(
+                &id_text,
+                format!(
+                    "key {id}: material is for ENCRYPT_DECRYPT keys, a {usage} key takes \
+                     private_key_pem"
+                ),
+            ));
+        }
+        let pair = match &e.private_key_pem {
+            Some(SeedPem(pem)) => {
+                Some(Arc::new(pem.key_for(usage).map_err(|rule| {
+                    err(&id_text, format!("key {id}: {rule}"))
+                })?))
+            }
+            None => None,
+        };
+        let (mut meta, material, existing_versions) = match cache.get(&id) {
             Some(existing) => {
-                if !existing.meta().key_usage.is_symmetric() {
+                if existing.meta().key_usage != usage {
                     return Err(err(
                         &id_text,
                         format!(
-                            "key {id} is asymmetric ({}): a seed document gives symmetric \
-                             material only",
+                            "key {id} has KeyUsage {}, the document says {usage}",
                             existing.meta().key_usage
                         ),
                     ));
@@ -269,50 +327,44 @@ fn plan(entries: &[SeedKey], document: &str, cache: &Cache, now: i64) -> Result<
                         ),
                     ));
                 }
-                let n = existing.versions().len();
-                let mut versions = existing.versions().to_vec();
-                if !given.is_empty() {
-                    if given.len() < n {
+                if let Some(stored) = existing.key_pair() {
+                    if pair
+                        .as_ref()
+                        .is_some_and(|p| p.public_key_der() != stored.public_key_der())
+                    {
                         return Err(err(
                             &id_text,
-                            format!(
-                                "key {id} has {n} versions in the store, the document gives {}",
-                                given.len()
-                            ),
+                            format!("key {id} exists with another key pair"),
                         ));
                     }
-                    let same = existing
-                        .versions()
-                        .iter()
-                        .zip(&given)
-                        .all(|(a, b)| bool::from(a.expose().ct_eq(b.expose())));
-                    if !same {
-                        return Err(err(
-                            &id_text,
-                            format!("key {id} exists with other key material"),
-                        ));
-                    }
-                    versions.extend(given[n..].iter().cloned());
+                    (
+                        existing.meta().clone(),
+                        Material::KeyPair(Arc::clone(stored)),
+                        1,
+                    )
+                } else {
+                    let (versions, n) = symmetric_versions(existing, &given, &id_text, &err)?;
+                    (existing.meta().clone(), Material::Versions(versions), n)
                 }
-                (
-                    existing.meta().clone(),
-                    versions,
-                    u32::try_from(n).unwrap_or(u32::MAX),
-                )
             }
             None => {
-                let external = !given.is_empty();
-                let versions = if external {
-                    given
-                } else {
-                    vec![Key32::random()]
+                let (external, material) = match (usage.key_spec(), pair) {
+                    (Some(_), Some(pair)) => (true, Material::KeyPair(pair)),
+                    (Some(spec), None) => (
+                        false,
+                        Material::KeyPair(Arc::new(PrivateKey::generate(spec)?)),
+                    ),
+                    (None, _) if given.is_empty() => {
+                        (false, Material::Versions(vec![Key32::random()]))
+                    }
+                    (None, _) => (true, Material::Versions(given)),
                 };
                 let meta = KeyMetadata {
                     key_id: id,
                     alias: alias.clone(),
                     description: String::new(),
                     state: KeyState::Enabled,
-                    key_usage: KeyUsage::EncryptDecrypt,
+                    key_usage: usage,
                     owner: owner.to_owned(),
                     origin: if external {
                         ORIGIN_EXTERNAL
@@ -328,7 +380,7 @@ fn plan(entries: &[SeedKey], document: &str, cache: &Cache, now: i64) -> Result<
                     next_rotate_time: 0,
                     current_key_version: 0,
                 };
-                (meta, versions, 0)
+                (meta, material, 0)
             }
         };
         let before = meta.clone();
@@ -353,17 +405,56 @@ fn plan(entries: &[SeedKey], document: &str, cache: &Cache, now: i64) -> Result<
             }
             meta.state = wanted;
         }
-        meta.current_key_version = u32::try_from(versions.len()).unwrap_or(u32::MAX);
-        let grew = versions.len() > existing_versions as usize;
-        if grew || meta != before || existing_versions == 0 {
+        let count = match &material {
+            Material::Versions(v) => u32::try_from(v.len()).unwrap_or(u32::MAX),
+            Material::KeyPair(_) => 1,
+        };
+        meta.current_key_version = count;
+        if count > existing_versions || meta != before || existing_versions == 0 {
             out.push(Planned {
                 meta,
-                versions,
+                material,
                 existing_versions,
             });
         }
     }
     Ok(out)
+}
+
+/// A stored symmetric key's versions with those the document adds, and how many are stored.
+fn symmetric_versions(
+    existing: &Entry,
+    given: &[Key32],
+    id_text: &str,
+    err: &impl Fn(&str, String) -> Error,
+) -> Result<(Vec<Key32>, u32)> {
+    let id = existing.meta().key_id;
+    let n = existing.versions().len();
+    let mut versions = existing.versions().to_vec();
+    if !given.is_empty() {
+        if given.len() < n {
+            return Err(err(
+                id_text,
+                format!(
+                    "key {id} has {n} versions in the store, the document gives {}",
+                    given.len()
+                ),
+            ));
+        }
+        let same = existing
+            .versions()
+            .iter()
+            .zip(given)
+            .all(|(a, b)| bool::from(a.expose().ct_eq(b.expose())));
+        if !same {
+            return Err(err(
+                id_text,
+                format!("key {id} exists with other key material"),
+            ));
+        }
+        versions.extend(given[n..].iter().cloned());
+    }
+    Ok((versions, u32::try_from(n).unwrap_or(u32::MAX)))
 }
 
 impl Kms {
@@ -383,20 +474,26 @@ impl Kms {
         let mut writes = Vec::with_capacity(planned.len());
         let mut cached = Vec::with_capacity(planned.len());
         for p in planned {
-            let first_new = p.existing_versions + 1;
-            let new_versions = p
-                .versions
-                .iter()
-                .zip(1u32..)
-                .skip(p.existing_versions as usize)
-                .map(|(m, v)| self.wrap(p.meta.key_id, v, m, now))
-                .collect::<Vec<_>>();
-            debug_assert!(new_versions.first().is_none_or(|v| v.version == first_new));
+            let new_versions = match &p.material {
+                Material::Versions(versions) => versions
+                    .iter()
+                    .zip(1u32..)
+                    .skip(p.existing_versions as usize)
+                    .map(|(m, v)| self.wrap(p.meta.key_id, v, m, now))
+                    .collect::<Vec<_>>(),
+                // A key pair is version 1 for life: written once, with the key.
+                Material::KeyPair(_) if p.existing_versions > 0 => Vec::new(),
+                Material::KeyPair(key) => vec![StoredVersion {
+                    version: 1,
+                    wrapped: self.root.wrap_private_key(p.meta.key_id, 1, key.pkcs8()),
+                    create_time: now,
+                }],
+            };
             writes.push(KeyWrite {
                 meta: p.meta.clone(),
                 new_versions,
             });
-            cached.push(Entry::new(p.meta, p.versions));
+            cached.push(Entry::with_material(p.meta, p.material));
         }
         self.store().apply_seed(&writes)?;
         let changed = cached.len();
@@ -421,7 +518,7 @@ pub(crate) fn dry_run(
     let first = plan(&entries, document, &cache, now)?;
     let changed = first.len();
     for p in first {
-        cache.insert(Entry::new(p.meta, p.versions));
+        cache.insert(Entry::with_material(p.meta, p.material));
     }
     let again = plan(&entries, document, &cache, now)?.len();
     Ok((changed, again))
@@ -467,7 +564,7 @@ mod tests {
             (
                 4,
                 "keys[0]: unknown field `colour`, expected one of `key_id`, `alias`, \
-                 `description`, `state`, `material`, `owner`",
+                 `description`, `state`, `material`, `owner`, `key_usage`, `private_key_pem`",
             ),
             (
                 4,
