@@ -141,11 +141,12 @@ pub struct PrivateKey {
 }
 
 /// The parsed key pair, in the library that runs its algorithm (with, for RSA and SM2, the
-/// library's decrypting form of the same private key).
+/// library's decrypting form of the same private key, and for SM2 its signing form, made once:
+/// it derives the public point and the user-id hash Z, as much work as a signature).
 enum Pair {
     Rsa(rsa::KeyPair, decrypt::RsaDecrypting),
     Ecdsa(EcdsaKeyPair),
-    Sm2(sm2::SecretKey, sm2::pke::DecryptingKey),
+    Sm2(sm2::pke::DecryptingKey, Box<sm2::dsa::SigningKey>),
 }
 
 fn ecdsa_alg(spec: KeySpec) -> Option<&'static EcdsaSigningAlgorithm> {
@@ -228,7 +229,9 @@ impl PrivateKey {
                     .map_err(|_| library("SM2 public key encoding"))?
                     .into_vec();
                 let decrypting = decrypt::sm2_decrypting(&secret);
-                (Pair::Sm2(secret, decrypting), public)
+                let signing = sm2::dsa::SigningKey::new(SM2_DEFAULT_USER_ID, &secret)
+                    .map_err(|_| library("SM2 signing key"))?;
+                (Pair::Sm2(decrypting, Box::new(signing)), public)
             }
         };
         Ok(Self {
@@ -318,9 +321,7 @@ impl PrivateKey {
                 .map_err(|_| failed())?;
                 Ok(sig.as_ref().to_vec())
             }
-            Pair::Sm2(secret, _) => {
-                let signer =
-                    sm2::dsa::SigningKey::new(SM2_DEFAULT_USER_ID, secret).map_err(|_| failed())?;
+            Pair::Sm2(_, signer) => {
                 let sig: sm2::dsa::Signature = match kind {
                     MessageType::Raw => signer.try_sign(message),
                     MessageType::Digest => signer.sign_prehash(message),
@@ -366,13 +367,11 @@ impl PrivateKey {
                 };
                 aws(alg, pair.public_key().as_ref())
             }
-            Pair::Sm2(secret, _) => {
+            Pair::Sm2(_, signer) => {
                 let Ok(sig) = sm2::dsa::Signature::from_der(signature) else {
                     return Ok(false);
                 };
-                let verifier =
-                    sm2::dsa::VerifyingKey::new(SM2_DEFAULT_USER_ID, secret.public_key())
-                        .map_err(|_| library("SM2 verifying key"))?;
+                let verifier = signer.verifying_key();
                 match kind {
                     MessageType::Raw => verifier.verify(message, &sig).is_ok(),
                     MessageType::Digest => verifier.verify_prehash(message, &sig).is_ok(),

@@ -196,7 +196,7 @@ impl PrivateKey {
                 }
                 rsa.decrypt(algorithm, ciphertext)
             }
-            Pair::Sm2(_, key) => {
+            Pair::Sm2(key, _) => {
                 if !(MIN_SM2_CIPHERTEXT_BYTES..=MAX_SM2_CIPHERTEXT_BYTES)
                     .contains(&ciphertext.len())
                 {
@@ -252,10 +252,10 @@ mod tests {
     }
 
     fn sm2_encrypting(key: &PrivateKey, mode: Mode) -> EncryptingKey {
-        let Pair::Sm2(secret, _) = &key.pair else {
+        let Pair::Sm2(_, signer) = &key.pair else {
             panic!("not SM2")
         };
-        EncryptingKey::new_with_mode(secret.public_key(), mode)
+        EncryptingKey::new_with_mode(signer.verifying_key().into(), mode)
     }
 
     fn opaque(r: Result<SecretBytes>) {
