@@ -558,6 +558,47 @@ mod tests {
         assert_eq!(kms.material_count("byok"), 0);
     }
 
+    /// Two servers on one database: material deleted and other material imported on one is
+    /// taken in by the other's resync, though metadata and version count look the same.
+    #[test]
+    fn a_resync_takes_in_material_imported_again_elsewhere() {
+        use base64::Engine as _;
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("kms.sqlite3");
+        let clock = Arc::new(ManualClock::new(T0));
+        let root = || {
+            crate::root_key::RootKey::from_base64(
+                &base64::engine::general_purpose::STANDARD.encode([4u8; 32]),
+            )
+            .unwrap()
+        };
+        let store = || Box::new(crate::store::sqlite::SqliteStore::open(&db).unwrap());
+        let a = Kms::open_with_store(store(), root(), clock.clone()).unwrap();
+        let b = Kms::open_with_store(store(), root(), clock.clone()).unwrap();
+        a.create_key_from("byok", "", "", true).unwrap();
+        let alg = WrappingAlgorithm::RsaesOaepSha256;
+        let import = |material: [u8; 32]| {
+            let p = a
+                .get_parameters_for_import("byok", alg.as_str(), "RSA_2048")
+                .unwrap();
+            a.import_key_material("byok", &wrap(&p, alg, &material), &p.import_token, 0)
+                .unwrap();
+        };
+        import([1; 32]);
+        b.resync().unwrap();
+        let blob = b.encrypt("byok", b"x", "").unwrap().ciphertext_blob;
+        a.delete_imported_key_material("byok").unwrap();
+        import([2; 32]);
+        b.resync().unwrap();
+        assert!(a.decrypt(&blob, "").is_err());
+        assert!(
+            b.decrypt(&blob, "").is_err(),
+            "b still holds the old material"
+        );
+        let again = b.encrypt("byok", b"y", "").unwrap().ciphertext_blob;
+        assert!(a.decrypt(&again, "").is_ok());
+    }
+
     impl Kms {
         fn material_count(&self, name: &str) -> usize {
             self.read().resolve(name).unwrap().version_count()
