@@ -290,7 +290,9 @@ fn class_of(code: ErrorCode) -> Option<Code> {
         ErrorCode::CmkNotFound => Code::NotFound,
         ErrorCode::InvalidParameterValue
         | ErrorCode::InvalidCiphertext
-        | ErrorCode::InvalidKeyUsage => Code::InvalidArgument,
+        | ErrorCode::InvalidKeyUsage
+        | ErrorCode::DecryptMaterialError
+        | ErrorCode::MaterialNotMatch => Code::InvalidArgument,
         ErrorCode::AliasAlreadyExists => Code::AlreadyExists,
         ErrorCode::CmkDisabled
         | ErrorCode::CmkArchived
@@ -298,7 +300,9 @@ fn class_of(code: ErrorCode) -> Option<Code> {
         | ErrorCode::CmkShouldBeDisabled
         | ErrorCode::CmkNotPendingDelete
         | ErrorCode::ExternalCmkCanNotRotate
-        | ErrorCode::RotateNotSupported => Code::FailedPrecondition,
+        | ErrorCode::RotateNotSupported
+        | ErrorCode::UnsupportedOperation
+        | ErrorCode::TokenExpired => Code::FailedPrecondition,
         ErrorCode::NotUserCreatedCmk | ErrorCode::UnauthorizedOperation => Code::PermissionDenied,
         ErrorCode::AuthFailure => Code::Unauthenticated,
         ErrorCode::InternalError => Code::Internal,
@@ -453,7 +457,10 @@ mod tests {
         for code in ErrorCode::ALL {
             let e = classify(code);
             let expected = match code {
-                ErrorCode::InvalidParameterValue | ErrorCode::InvalidKeyUsage => {
+                ErrorCode::InvalidParameterValue
+                | ErrorCode::InvalidKeyUsage
+                | ErrorCode::DecryptMaterialError
+                | ErrorCode::MaterialNotMatch => {
                     matches!(e, Error::InvalidArgument { .. })
                 }
                 ErrorCode::InvalidCiphertext => matches!(e, Error::InvalidCiphertext { .. }),
@@ -465,7 +472,9 @@ mod tests {
                 | ErrorCode::CmkShouldBeDisabled
                 | ErrorCode::CmkNotPendingDelete
                 | ErrorCode::ExternalCmkCanNotRotate
-                | ErrorCode::RotateNotSupported => {
+                | ErrorCode::RotateNotSupported
+                | ErrorCode::UnsupportedOperation
+                | ErrorCode::TokenExpired => {
                     matches!(e, Error::KeyStateConflict { .. })
                 }
                 ErrorCode::NotUserCreatedCmk | ErrorCode::UnauthorizedOperation => {

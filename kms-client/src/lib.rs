@@ -24,6 +24,7 @@
 
 mod asymmetric;
 mod builder;
+mod byok;
 mod client;
 mod context;
 mod error;
@@ -37,6 +38,7 @@ pub use builder::{
     AUTHORIZATION_METADATA, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_ENDPOINT,
     DEFAULT_REQUEST_TIMEOUT, RetryPolicy,
 };
+pub use byok::{ImportParameters, WrappingAlgorithm};
 pub use client::KmsClient;
 pub use context::{
     MAX_CONTEXT_JSON_BYTES, decode_encryption_context, encryption_context,

@@ -184,8 +184,11 @@ pub struct KeyMetadata {
     pub last_rotate_time: Option<i64>,
     /// Time of the next automatic rotation.
     pub next_rotate_time: Option<i64>,
-    /// The newest key version (1 for a new key, +1 per rotation).
+    /// The newest key version (1 for a new key, +1 per rotation; 0 for an EXTERNAL key without
+    /// material).
     pub current_key_version: u32,
+    /// When imported material expires (EXTERNAL keys; `None`: never, or no material).
+    pub valid_to: Option<i64>,
 }
 
 impl KeyMetadata {
@@ -207,6 +210,7 @@ impl KeyMetadata {
             last_rotate_time: None,
             next_rotate_time: None,
             current_key_version: 0,
+            valid_to: None,
         }
     }
 }
@@ -232,6 +236,7 @@ impl From<pb::KeyMetadata> for KeyMetadata {
             last_rotate_time: time(m.last_rotate_time),
             next_rotate_time: time(m.next_rotate_time),
             current_key_version: m.current_key_version,
+            valid_to: time(m.valid_to),
         }
     }
 }
@@ -251,6 +256,9 @@ pub struct CreateKeyRequest {
     /// Empty means `ENCRYPT_DECRYPT` (a symmetric key); the asymmetric usages
     /// (`ASYMMETRIC_SIGN_VERIFY_SM2`, `ASYMMETRIC_SIGN_VERIFY_ECC`, ...) make a key pair.
     pub key_usage: String,
+    /// Bring your own key: the key starts in PendingImport without material (origin `EXTERNAL`,
+    /// Tencent `Type=2`) until [`crate::KmsClient::import_key_material`].
+    pub external: bool,
 }
 
 impl CreateKeyRequest {
@@ -274,11 +282,18 @@ impl CreateKeyRequest {
         self
     }
 
+    /// Makes the key EXTERNAL (imported material).
+    pub fn external(mut self) -> Self {
+        self.external = true;
+        self
+    }
+
     pub(crate) fn into_pb(self) -> pb::CreateKeyRequest {
         pb::CreateKeyRequest {
             alias: self.alias,
             description: self.description,
             key_usage: self.key_usage,
+            origin: if self.external { "EXTERNAL" } else { "" }.to_owned(),
         }
     }
 }

@@ -178,6 +178,9 @@ mock_impl! {
     verify(VerifyRequest) -> VerifyResponse;
     asymmetric_decrypt(AsymmetricDecryptRequest) -> AsymmetricDecryptResponse;
     seed_keys(SeedKeysRequest) -> SeedKeysResponse;
+    get_parameters_for_import(GetParametersForImportRequest) -> GetParametersForImportResponse;
+    import_key_material(ImportKeyMaterialRequest) -> ImportKeyMaterialResponse;
+    delete_imported_key_material(DeleteImportedKeyMaterialRequest) -> DeleteImportedKeyMaterialResponse;
 }
 
 /// Starts the mock on 127.0.0.1:0 (with TLS when asked); returns its address.

@@ -415,6 +415,68 @@ def test_data_keys_sealed_under_a_python_public_key():
         models.GenerateDataKeyRequest, KeyId=k, KeySpec='AES_256', EncryptionPublicKey=rsa_pem)))
 
 
+def test_bring_your_own_key():
+    """CreateKey Type=2, GetParametersForImport, material wrapped by `cryptography` (OAEP-SHA-1 and
+    OAEP-SHA-256) under the returned PublicKey, ImportKeyMaterial, Encrypt and Decrypt; after
+    DeleteImportedKeyMaterial the ciphertext stops opening, and the same material reopens it."""
+    import time
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+    r = kms.CreateKey(req(models.CreateKeyRequest, Alias='sdk-byok', Type=2))
+    assert r.KeyState == 'PendingImport', r.KeyState
+    k = r.KeyId
+    m = kms.DescribeKey(req(models.DescribeKeyRequest, KeyId=k)).KeyMetadata
+    assert (m.Origin, m.KeyState) == ('EXTERNAL', 'PendingImport'), (m.Origin, m.KeyState)
+    expect_error('ResourceUnavailable.CmkStateNotSupport', lambda: kms.Encrypt(req(
+        models.EncryptRequest, KeyId=k, Plaintext=b64(b'x'))))
+    material = os.urandom(32)
+    hashes_of = {'RSAES_OAEP_SHA_1': hashes.SHA1(), 'RSAES_OAEP_SHA_256': hashes.SHA256()}
+
+    def params(alg):
+        p = kms.GetParametersForImport(req(models.GetParametersForImportRequest, KeyId=k,
+                                           WrappingAlgorithm=alg, WrappingKeySpec='RSA_2048'))
+        assert p.KeyId == k and p.ParametersValidTo > time.time(), p.ParametersValidTo
+        public = serialization.load_der_public_key(base64.b64decode(p.PublicKey))
+        h = hashes_of[alg]
+        wrap = lambda data: b64(public.encrypt(data, padding.OAEP(mgf=padding.MGF1(h), algorithm=h, label=None)))
+        return p.ImportToken, wrap
+
+    def import_(token, wrapped, valid_to=0):
+        return kms.ImportKeyMaterial(req(models.ImportKeyMaterialRequest, KeyId=k,
+                                         EncryptedKeyMaterial=wrapped, ImportToken=token, ValidTo=valid_to))
+
+    token, wrap = params('RSAES_OAEP_SHA_256')
+    expect_error('InvalidParameterValue', lambda: import_('not-the-token', wrap(material)))
+    expect_error('InvalidParameterValue', lambda: import_(token, wrap(material[:16])))
+    valid_to = int(time.time()) + 3600
+    import_(token, wrap(material), valid_to)
+    m = kms.DescribeKey(req(models.DescribeKeyRequest, KeyId=k)).KeyMetadata
+    assert (m.KeyState, m.ValidTo) == ('Enabled', valid_to), (m.KeyState, m.ValidTo)
+    expect_error('UnsupportedOperation.ExternalCmkCanNotRotate', lambda: kms.EnableKeyRotation(req(
+        models.EnableKeyRotationRequest, KeyId=k)))
+    blob = kms.Encrypt(req(models.EncryptRequest, KeyId=k, Plaintext=b64(b'byok'))).CiphertextBlob
+    out = kms.Decrypt(req(models.DecryptRequest, CiphertextBlob=blob))
+    assert base64.b64decode(out.Plaintext) == b'byok'
+
+    token, wrap = params('RSAES_OAEP_SHA_1')
+    expect_error('InvalidParameterValue.MaterialNotMatch', lambda: import_(token, wrap(os.urandom(32))))
+    kms.DeleteImportedKeyMaterial(req(models.DeleteImportedKeyMaterialRequest, KeyId=k))
+    m = kms.DescribeKey(req(models.DescribeKeyRequest, KeyId=k)).KeyMetadata
+    assert m.KeyState == 'PendingImport', m.KeyState
+    expect_error('ResourceUnavailable.CmkStateNotSupport', lambda: kms.Decrypt(req(
+        models.DecryptRequest, CiphertextBlob=blob)))
+    import_(token, wrap(material))
+    out = kms.Decrypt(req(models.DecryptRequest, CiphertextBlob=blob))
+    assert base64.b64decode(out.Plaintext) == b'byok'
+
+    own = kms.CreateKey(req(models.CreateKeyRequest, Alias='sdk-byok-own')).KeyId
+    expect_error('UnsupportedOperation', lambda: kms.GetParametersForImport(req(
+        models.GetParametersForImportRequest, KeyId=own, WrappingAlgorithm='RSAES_OAEP_SHA_1',
+        WrappingKeySpec='RSA_2048')))
+    expect_error('UnsupportedOperation', lambda: kms.DeleteImportedKeyMaterial(req(
+        models.DeleteImportedKeyMaterialRequest, KeyId=own)))
+
+
 if __name__ == '__main__':
     import conformance_runner
     conformance_runner.run(globals())

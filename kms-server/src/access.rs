@@ -139,11 +139,17 @@ pub enum Action {
     Verify,
     /// AsymmetricDecrypt (Tencent: AsymmetricRsaDecrypt and AsymmetricSm2Decrypt).
     AsymmetricDecrypt,
+    /// GetParametersForImport.
+    GetParametersForImport,
+    /// ImportKeyMaterial.
+    ImportKeyMaterial,
+    /// DeleteImportedKeyMaterial.
+    DeleteImportedKeyMaterial,
 }
 
 impl Action {
     /// Every action, in the order of the gRPC service.
-    pub const ALL: [Self; 29] = [
+    pub const ALL: [Self; 32] = [
         Self::CreateKey,
         Self::DescribeKey,
         Self::ListKeys,
@@ -173,6 +179,9 @@ impl Action {
         Self::Sign,
         Self::Verify,
         Self::AsymmetricDecrypt,
+        Self::GetParametersForImport,
+        Self::ImportKeyMaterial,
+        Self::DeleteImportedKeyMaterial,
     ];
 
     /// The RPC name, as a policy writes it.
@@ -207,6 +216,9 @@ impl Action {
             Self::Sign => "Sign",
             Self::Verify => "Verify",
             Self::AsymmetricDecrypt => "AsymmetricDecrypt",
+            Self::GetParametersForImport => "GetParametersForImport",
+            Self::ImportKeyMaterial => "ImportKeyMaterial",
+            Self::DeleteImportedKeyMaterial => "DeleteImportedKeyMaterial",
         }
     }
 

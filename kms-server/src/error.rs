@@ -38,6 +38,16 @@ pub enum Error {
     /// The key cannot rotate: an asymmetric key has one key pair for life.
     #[error("key {0} is asymmetric and cannot be rotated")]
     RotateNotSupported(String),
+    /// An import of key material (bring your own key) refused: a key that takes no import, a wrong
+    /// or expired import token, material that does not decrypt or differs from the key's. The
+    /// message says which; `code` is the Tencent code.
+    #[error("{message}")]
+    Import {
+        /// The Tencent code.
+        code: ErrorCode,
+        /// What was wrong.
+        message: String,
+    },
     /// The alias is already used by another key.
     #[error("alias {0} already exists")]
     AliasExists(String),
@@ -113,6 +123,7 @@ impl Error {
             Error::ExternalMaterial(_) => ErrorCode::ExternalCmkCanNotRotate.as_str(),
             Error::KeyUsage(_) => ErrorCode::InvalidKeyUsage.as_str(),
             Error::RotateNotSupported(_) => ErrorCode::RotateNotSupported.as_str(),
+            Error::Import { code, .. } => code.as_str(),
             Error::AliasExists(_) => ErrorCode::AliasAlreadyExists.as_str(),
             Error::ServiceKey(_) => ErrorCode::NotUserCreatedCmk.as_str(),
             Error::InvalidCiphertext => ErrorCode::InvalidCiphertext.as_str(),

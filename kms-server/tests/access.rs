@@ -41,7 +41,8 @@ identities:
             EnableKey, DisableKey, ScheduleKeyDeletion, CancelKeyDeletion, ArchiveKey,
             CancelKeyArchive, UpdateAlias, UpdateKeyDescription, EnableKeyRotation,
             DisableKeyRotation, GetKeyRotationStatus, RotateKey, CreateKey, SeedKeys,
-            GetPublicKey, Sign, Verify, AsymmetricDecrypt]
+            GetPublicKey, Sign, Verify, AsymmetricDecrypt, GetParametersForImport,
+            ImportKeyMaterial, DeleteImportedKeyMaterial]
     keys: {storage_keys}
   - name: reader
     token_sha256: "{}"
@@ -395,6 +396,36 @@ async fn call(
                     algorithm: "SM2".to_owned(),
                     ciphertext: vec![0; 97],
                 },
+            )))
+            .await
+        }
+        Action::GetParametersForImport => {
+            done(c.get_parameters_for_import(with(
+                t,
+                pb::GetParametersForImportRequest {
+                    key_id: id(),
+                    wrapping_algorithm: "RSAES_OAEP_SHA_256".to_owned(),
+                    wrapping_key_spec: "RSA_2048".to_owned(),
+                },
+            )))
+            .await
+        }
+        Action::ImportKeyMaterial => {
+            done(c.import_key_material(with(
+                t,
+                pb::ImportKeyMaterialRequest {
+                    key_id: id(),
+                    encrypted_key_material: vec![0; 256],
+                    import_token: "t".to_owned(),
+                    valid_to: 0,
+                },
+            )))
+            .await
+        }
+        Action::DeleteImportedKeyMaterial => {
+            done(c.delete_imported_key_material(with(
+                t,
+                pb::DeleteImportedKeyMaterialRequest { key_id: id() },
             )))
             .await
         }

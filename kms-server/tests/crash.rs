@@ -401,6 +401,7 @@ async fn worker(
                     alias: alias.clone(),
                     description: description.clone(),
                     key_usage: String::new(),
+                    ..Default::default()
                 })
                 .await
                 .map(|r| {

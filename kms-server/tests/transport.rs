@@ -592,6 +592,9 @@ fn decodes(full_name: &str, bytes: &[u8]) -> Option<bool> {
         SignRequest,
         VerifyRequest,
         AsymmetricDecryptRequest,
+        GetParametersForImportRequest,
+        ImportKeyMaterialRequest,
+        DeleteImportedKeyMaterialRequest,
     ]
 }
 

@@ -53,11 +53,22 @@ pub enum ErrorCode {
     /// process past its wait bound; nothing was changed, the call may be repeated (gRPC
     /// `UNAVAILABLE`).
     ServiceTemporaryUnavailable,
+    /// `UnsupportedOperation`: the key cannot do this at all (importing material into a key whose
+    /// material this KMS generated).
+    UnsupportedOperation,
+    /// `InvalidParameter.DecryptMaterialError`: imported key material does not decrypt under the
+    /// wrapping key of its import token.
+    DecryptMaterialError,
+    /// `InvalidParameterValue.MaterialNotMatch`: material imported into a key that holds other
+    /// material.
+    MaterialNotMatch,
+    /// `ResourceUnavailable.TokenExpired`: the import token (and its wrapping key) expired.
+    TokenExpired,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 21] = [
         Self::InvalidParameterValue,
         Self::InvalidCiphertext,
         Self::AliasAlreadyExists,
@@ -75,6 +86,10 @@ impl ErrorCode {
         Self::AuthFailure,
         Self::UnauthorizedOperation,
         Self::ServiceTemporaryUnavailable,
+        Self::UnsupportedOperation,
+        Self::DecryptMaterialError,
+        Self::MaterialNotMatch,
+        Self::TokenExpired,
     ];
 
     /// The code as Tencent spells it, e.g. `ResourceUnavailable.CmkDisabled`.
@@ -97,6 +112,10 @@ impl ErrorCode {
             Self::AuthFailure => "AuthFailure",
             Self::UnauthorizedOperation => "UnauthorizedOperation",
             Self::ServiceTemporaryUnavailable => "UnsupportedOperation.ServiceTemporaryUnavailable",
+            Self::UnsupportedOperation => "UnsupportedOperation",
+            Self::DecryptMaterialError => "InvalidParameter.DecryptMaterialError",
+            Self::MaterialNotMatch => "InvalidParameterValue.MaterialNotMatch",
+            Self::TokenExpired => "ResourceUnavailable.TokenExpired",
         }
     }
 
@@ -140,6 +159,10 @@ mod tests {
                 "AuthFailure",
                 "UnauthorizedOperation",
                 "UnsupportedOperation.ServiceTemporaryUnavailable",
+                "UnsupportedOperation",
+                "InvalidParameter.DecryptMaterialError",
+                "InvalidParameterValue.MaterialNotMatch",
+                "ResourceUnavailable.TokenExpired",
             ]
         );
         assert_eq!(ERROR_CODE_METADATA, "x-kms-error-code");

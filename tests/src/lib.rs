@@ -148,6 +148,7 @@ impl TestKms {
                 alias: alias.into(),
                 description: format!("test key {alias}"),
                 key_usage: String::new(),
+                ..Default::default()
             })
             .await
             .expect("CreateKey")

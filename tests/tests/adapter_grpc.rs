@@ -89,6 +89,7 @@ impl ProviderFixture for GrpcFixture {
                     alias: name.into(),
                     description: format!("test key {name}"),
                     key_usage: String::new(),
+                    ..Default::default()
                 })
                 .await
                 .expect("CreateKey")

@@ -23,6 +23,7 @@ async fn create_describe_and_aliases() {
             alias: "orders".into(),
             description: "orders bucket".into(),
             key_usage: "ENCRYPT_DECRYPT".into(),
+            ..Default::default()
         }
     )
     .unwrap()
@@ -97,6 +98,7 @@ async fn create_describe_and_aliases() {
             alias: "d".into(),
             description: "x".repeat(1025),
             key_usage: String::new(),
+            ..Default::default()
         }
     )
     .unwrap_err();

@@ -53,8 +53,10 @@ pub struct KeyMetadata {
     pub last_rotate_time: i64,
     /// When the next automatic rotation is due.
     pub next_rotate_time: i64,
-    /// The newest key version; new ciphertexts use it.
+    /// The newest key version; new ciphertexts use it (0: an EXTERNAL key without material).
     pub current_key_version: u32,
+    /// When imported material expires (EXTERNAL keys; 0: never, or no material).
+    pub valid_to: i64,
 }
 
 impl KeyMetadata {

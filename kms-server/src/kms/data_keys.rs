@@ -8,8 +8,9 @@ use uuid::Uuid;
 
 use super::{
     Kms,
+    byok::{material_expired, no_material},
     cache::{Cache, Entry},
-    deadlines::{deletion_due, rotation_due},
+    deadlines::{any_due, deletion_due},
     next_state,
 };
 use crate::{
@@ -129,7 +130,7 @@ impl Kms {
         {
             let c = self.serve()?;
             let e = c.resolve(name)?;
-            if !deletion_due(e.meta(), now) && !rotation_due(e.meta(), now) {
+            if !any_due(e.meta(), now) {
                 return seal_entry(e, context, plaintext);
             }
         }
@@ -214,7 +215,7 @@ impl Kms {
             let c = self.serve()?;
             let due = c
                 .get(&header.key_id)
-                .is_some_and(|e| deletion_due(e.meta(), now));
+                .is_some_and(|e| deletion_due(e.meta(), now) || material_expired(e.meta(), now));
             if !due {
                 return open_in(&c, header, context, blob);
             }
@@ -429,9 +430,10 @@ fn open_in(
 ) -> Result<Decrypted> {
     // An unknown key (another server's, or deleted) is indistinguishable from tampering.
     let e = c.get(&header.key_id).ok_or(Error::InvalidCiphertext)?;
+    // A key without material (PendingImport: deleted or expired) refuses with its state.
     let material = e
         .version(header.key_version)
-        .ok_or(Error::InvalidCiphertext)?;
+        .ok_or_else(|| no_material(e.meta(), KeyAction::Decrypt))?;
     // The tag is checked before the key's state is reported: a forged header naming a disabled
     // key learns nothing (the plaintext is dropped, zeroized, if the state then refuses).
     let plaintext = open_blob(material, context, blob)?;

@@ -4,7 +4,7 @@
 
 use uuid::Uuid;
 
-use super::{Kms, cache::Cache};
+use super::{Kms, byok::material_expired, cache::Cache};
 use crate::{
     clock::DAY_SECS,
     error::Result,
@@ -21,6 +21,12 @@ pub(super) fn rotation_due(m: &KeyMetadata, now: i64) -> bool {
     m.rotation_enabled && m.next_rotate_time <= now && m.state.next(KeyAction::Rotate).is_ok()
 }
 
+/// Whether any deadline of `m` is due: its deletion, its rotation, or the end of its imported
+/// material.
+pub(super) fn any_due(m: &KeyMetadata, now: i64) -> bool {
+    deletion_due(m, now) || rotation_due(m, now) || material_expired(m, now)
+}
+
 /// Records a rotation made at `now` and schedules the next automatic one.
 pub(super) fn rotated(m: &mut KeyMetadata, now: i64) {
     m.last_rotate_time = now;
@@ -35,6 +41,15 @@ impl Kms {
     pub fn run_due_tasks(&self) -> Result<(usize, usize)> {
         let deleted = self.delete_due()?;
         let now = self.now();
+        let expired: Vec<Uuid> = self
+            .read()
+            .entries()
+            .filter(|e| material_expired(e.meta(), now))
+            .map(|e| e.meta().key_id)
+            .collect();
+        for id in expired {
+            self.expire_material(id)?;
+        }
         let due: Vec<Uuid> = self
             .read()
             .entries()
@@ -81,9 +96,18 @@ impl Kms {
     /// Deletes `name` if it is past its deletion date (checked on every use).
     pub(super) fn expire_due(&self, name: &str) -> Result<()> {
         let now = self.now();
-        let due = matches!(self.read().resolve(name), Ok(e) if deletion_due(e.meta(), now));
+        let (due, expired) = match self.read().resolve(name) {
+            Ok(e) => (
+                deletion_due(e.meta(), now),
+                material_expired(e.meta(), now).then_some(e.meta().key_id),
+            ),
+            Err(_) => (false, None),
+        };
         if due {
             self.delete_due()?;
+        }
+        if let Some(id) = expired {
+            self.expire_material(id)?;
         }
         Ok(())
     }
@@ -116,7 +140,7 @@ impl Kms {
     pub(super) fn settle_due(&self, name: &str) -> Result<()> {
         let now = self.now();
         let due = matches!(self.read().resolve(name),
-            Ok(e) if deletion_due(e.meta(), now) || rotation_due(e.meta(), now));
+            Ok(e) if any_due(e.meta(), now));
         if due {
             self.expire_due(name)?;
             self.rotate_due(name)?;
@@ -127,14 +151,23 @@ impl Kms {
     /// Deletes every key past its deletion date if one of `key_ids` is (before a decrypting use).
     pub(super) fn expire_due_ids(&self, key_ids: impl IntoIterator<Item = Uuid>) -> Result<()> {
         let now = self.now();
-        let due = {
+        let (due, expired) = {
             let c = self.read();
-            key_ids
-                .into_iter()
-                .any(|id| c.get(&id).is_some_and(|e| deletion_due(e.meta(), now)))
+            let mut due = false;
+            let mut expired = Vec::new();
+            for e in key_ids.into_iter().filter_map(|id| c.get(&id)) {
+                due |= deletion_due(e.meta(), now);
+                if material_expired(e.meta(), now) {
+                    expired.push(e.meta().key_id);
+                }
+            }
+            (due, expired)
         };
         if due {
             self.delete_due()?;
+        }
+        for id in expired {
+            self.expire_material(id)?;
         }
         Ok(())
     }

@@ -100,6 +100,18 @@ impl Kms {
         description: &str,
         key_usage: &str,
     ) -> Result<KeyMetadata> {
+        self.create_key_from(alias, description, key_usage, false)
+    }
+
+    /// CreateKey with its origin: `external` makes a key of [`keys::ORIGIN_EXTERNAL`], in
+    /// PendingImport without material until ImportKeyMaterial (symmetric only).
+    pub fn create_key_from(
+        &self,
+        alias: &str,
+        description: &str,
+        key_usage: &str,
+        external: bool,
+    ) -> Result<KeyMetadata> {
         let alias = keys::bare_alias(alias);
         validate_alias(alias, false).map_err(invalid_field)?;
         validate_description(description).map_err(invalid_field)?;
@@ -113,8 +125,14 @@ impl Kms {
                 ))
             })?
         };
+        if external && !usage.is_symmetric() {
+            return Err(Error::KeyUsage(format!(
+                "an EXTERNAL key (imported material) must be ENCRYPT_DECRYPT, got {key_usage:?}"
+            )));
+        }
         // A key pair is made before the write lock: RSA generation takes tens of milliseconds.
         let material = match usage.key_spec() {
+            None if external => Material::Versions(Vec::new()),
             None => Material::Versions(vec![Key32::random()]),
             Some(spec) => Material::KeyPair(Arc::new(PrivateKey::generate(spec)?)),
         };
@@ -122,7 +140,12 @@ impl Kms {
         if self.read().alias_holder(alias).is_some() {
             return Err(Error::AliasExists(alias.to_owned()));
         }
-        let meta = self.new_metadata(alias, description, OWNER_USER, usage);
+        let mut meta = self.new_metadata(alias, description, OWNER_USER, usage);
+        if external {
+            meta.origin = keys::ORIGIN_EXTERNAL.to_owned();
+            meta.state = KeyState::PendingImport;
+            meta.current_key_version = 0;
+        }
         self.persist_new(meta.clone(), material)?;
         Ok(meta)
     }

@@ -12,6 +12,7 @@
 //! calls to [`Kms`] from its own file.
 
 pub mod asymmetric;
+pub mod byok;
 mod cache;
 pub mod data_keys;
 mod deadlines;
@@ -99,6 +100,8 @@ pub struct Kms {
     sse_cos_key_id: Uuid,
     /// How stale the cache may get while a shared store is out of reach (`--max-stale`).
     freshness: freshness::Freshness,
+    /// The outstanding wrapping keys of imports (in memory only).
+    imports: byok::Imports,
 }
 
 impl std::fmt::Debug for Kms {
@@ -168,6 +171,7 @@ impl Kms {
             default_key_id: Uuid::nil(),
             sse_cos_key_id: Uuid::nil(),
             freshness: freshness::Freshness::new(),
+            imports: byok::Imports::default(),
         };
         kms.default_key_id = kms.ensure_service_key(
             META_DEFAULT_KEY,
@@ -300,6 +304,7 @@ impl Kms {
             rotate_days: 0,
             last_rotate_time: 0,
             next_rotate_time: 0,
+            valid_to: 0,
             current_key_version: 1,
         }
     }
@@ -555,6 +560,9 @@ mod tests {
             version: &StoredVersion,
         ) -> Result<()> {
             self.inner.add_version(before, after, version)
+        }
+        fn remove_versions(&self, before: &KeyMetadata, after: &KeyMetadata) -> Result<()> {
+            self.inner.remove_versions(before, after)
         }
         fn delete_expired(&self, key_ids: &[Uuid], now: i64) -> Result<Vec<Uuid>> {
             self.inner.delete_expired(key_ids, now)

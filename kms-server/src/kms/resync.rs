@@ -21,11 +21,27 @@ use std::{
 
 use uuid::Uuid;
 
-use super::Kms;
+use super::{Kms, cache::Entry};
 use crate::{
     error::Result,
-    store::{ChangeFeed, FeedEvent, KeyStore, StoredKey},
+    keys::ORIGIN_EXTERNAL,
+    root_key::RootKey,
+    store::{ChangeFeed, FeedEvent, KeyStore, StoredKey, StoredVersion},
 };
+
+/// Whether the cached material of an EXTERNAL key is the stored one. Its metadata and version
+/// count do not tell: material deleted and imported again (other material, after a deletion) on
+/// another replica leaves both as they were, so the versions are opened and compared.
+fn same_material(root: &RootKey, e: &Entry, versions: &[StoredVersion]) -> bool {
+    let id = e.meta().key_id;
+    e.meta().origin != ORIGIN_EXTERNAL
+        || versions.iter().zip(e.versions()).all(|(v, held)| {
+            root.unwrap_material(id, v.version, &v.wrapped)
+                .is_ok_and(|m| {
+                    subtle::ConstantTimeEq::ct_eq(&m.expose()[..], &held.expose()[..]).into()
+                })
+        })
+}
 
 /// How often a [`Follower`] looks at its stop flag while the feed is quiet.
 const FOLLOW_POLL: Duration = Duration::from_millis(100);
@@ -106,9 +122,11 @@ impl Kms {
             let cache = self.read();
             for StoredKey { meta, versions } in stored {
                 seen.insert(meta.key_id);
-                let same = cache
-                    .get(&meta.key_id)
-                    .is_some_and(|e| *e.meta() == meta && e.version_count() == versions.len());
+                let same = cache.get(&meta.key_id).is_some_and(|e| {
+                    *e.meta() == meta
+                        && e.version_count() == versions.len()
+                        && same_material(&self.root, e, &versions)
+                });
                 if !same {
                     changed.push(StoredKey { meta, versions });
                 }

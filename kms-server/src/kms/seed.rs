@@ -378,6 +378,7 @@ fn plan(entries: &[SeedKey], document: &str, cache: &Cache, now: i64) -> Result<
                     rotate_days: 0,
                     last_rotate_time: 0,
                     next_rotate_time: 0,
+                    valid_to: 0,
                     current_key_version: 0,
                 };
                 (meta, material, 0)

@@ -42,6 +42,8 @@ names_no_key!(
     pb::DisableKeyRotationResponse,
     pb::GenerateRandomResponse,
     pb::SeedKeysResponse,
+    pb::ImportKeyMaterialResponse,
+    pb::DeleteImportedKeyMaterialResponse,
 );
 
 impl Audited for pb::CreateKeyResponse {
@@ -166,6 +168,12 @@ impl Audited for pb::VerifyResponse {
 }
 
 impl Audited for pb::AsymmetricDecryptResponse {
+    fn used(&self) -> Vec<Used> {
+        vec![(id(&self.key_id), None)]
+    }
+}
+
+impl Audited for pb::GetParametersForImportResponse {
     fn used(&self) -> Vec<Used> {
         vec![(id(&self.key_id), None)]
     }

@@ -30,6 +30,11 @@ pub fn status(err: &Error) -> Status {
         Error::KeyState { .. } | Error::ExternalMaterial(_) | Error::RotateNotSupported(_) => {
             (Code::FailedPrecondition, err.to_string())
         }
+        Error::Import {
+            code: kms_types::ErrorCode::UnsupportedOperation | kms_types::ErrorCode::TokenExpired,
+            ..
+        } => (Code::FailedPrecondition, err.to_string()),
+        Error::Import { .. } => (Code::InvalidArgument, err.to_string()),
         Error::AliasExists(_) => (Code::AlreadyExists, err.to_string()),
         Error::ServiceKey(_) | Error::PermissionDenied(_) => {
             (Code::PermissionDenied, err.to_string())

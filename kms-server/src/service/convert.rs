@@ -29,6 +29,7 @@ pub fn metadata_to_pb(m: KeyMetadata) -> pb::KeyMetadata {
         last_rotate_time: m.last_rotate_time,
         next_rotate_time: m.next_rotate_time,
         current_key_version: m.current_key_version,
+        valid_to: m.valid_to,
     }
 }
 

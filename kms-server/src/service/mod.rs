@@ -29,6 +29,7 @@ pub use kms_types::ERROR_CODE_METADATA;
 
 mod asymmetric;
 mod audited;
+mod byok;
 mod call;
 mod convert;
 mod gate;
@@ -96,7 +97,16 @@ impl KeyManagementService for KmsService {
         let kms = self.kms.clone();
         call.blocking(r.alias.clone(), move |caller| {
             caller.new_alias(Action::CreateKey, &r.alias)?;
-            kms.create_key(&r.alias, &r.description, &r.key_usage)
+            let external = match r.origin.as_str() {
+                "" | crate::keys::ORIGIN_KMS => false,
+                crate::keys::ORIGIN_EXTERNAL => true,
+                o => {
+                    return Err(crate::Error::invalid(format!(
+                        "origin must be TENCENT_KMS or EXTERNAL, got {o:?}"
+                    )));
+                }
+            };
+            kms.create_key_from(&r.alias, &r.description, &r.key_usage, external)
                 .map(|m| pb::CreateKeyResponse {
                     key_metadata: Some(metadata_to_pb(m)),
                 })
@@ -683,5 +693,26 @@ impl KeyManagementService for KmsService {
         r: Request<pb::AsymmetricDecryptRequest>,
     ) -> Result<Response<pb::AsymmetricDecryptResponse>, Status> {
         self.asymmetric_decrypt_call(r).await
+    }
+
+    async fn get_parameters_for_import(
+        &self,
+        r: Request<pb::GetParametersForImportRequest>,
+    ) -> Result<Response<pb::GetParametersForImportResponse>, Status> {
+        self.get_parameters_for_import_call(r).await
+    }
+
+    async fn import_key_material(
+        &self,
+        r: Request<pb::ImportKeyMaterialRequest>,
+    ) -> Result<Response<pb::ImportKeyMaterialResponse>, Status> {
+        self.import_key_material_call(r).await
+    }
+
+    async fn delete_imported_key_material(
+        &self,
+        r: Request<pb::DeleteImportedKeyMaterialRequest>,
+    ) -> Result<Response<pb::DeleteImportedKeyMaterialResponse>, Status> {
+        self.delete_imported_key_material_call(r).await
     }
 }

@@ -62,6 +62,7 @@ pub(crate) struct Changeable<'a> {
     pub rotate_days: i64,
     pub last_rotate_time: i64,
     pub next_rotate_time: i64,
+    pub valid_to: i64,
 }
 
 impl<'a> Changeable<'a> {
@@ -76,6 +77,7 @@ impl<'a> Changeable<'a> {
             rotate_days: m.rotate_days.into(),
             last_rotate_time: m.last_rotate_time,
             next_rotate_time: m.next_rotate_time,
+            valid_to: m.valid_to,
         }
     }
 }
@@ -141,6 +143,10 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
         after: &KeyMetadata,
         version: &StoredVersion,
     ) -> Result<()>;
+
+    /// Removes every version of a key and writes its changeable fields (imported material deleted
+    /// or past its `valid_to`), together, under the same condition as [`KeyStore::update_key`].
+    fn remove_versions(&self, before: &KeyMetadata, after: &KeyMetadata) -> Result<()>;
 
     /// Deletes, with all their versions, those of `key_ids` whose deletion is still due at `now`
     /// (PendingDelete, deletion date passed) as stored, and returns their ids. A key another

@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS keys (
     rotation_enabled INTEGER NOT NULL,
     rotate_days      INTEGER NOT NULL,
     last_rotate_time INTEGER NOT NULL,
-    next_rotate_time INTEGER NOT NULL
+    next_rotate_time INTEGER NOT NULL,
+    valid_to         INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS key_versions (
     key_id      TEXT NOT NULL REFERENCES keys(key_id) ON DELETE CASCADE,
@@ -50,12 +51,13 @@ CREATE TABLE IF NOT EXISTS key_versions (
 
 const INSERT_KEY: &str = "
 INSERT INTO keys (key_id, alias, description, state, key_usage, owner, origin, create_time,
-    deletion_date, rotation_enabled, rotate_days, last_rotate_time, next_rotate_time)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+    deletion_date, rotation_enabled, rotate_days, last_rotate_time, next_rotate_time, valid_to)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
 
 const UPDATE_KEY: &str = "
 UPDATE keys SET alias = ?2, description = ?3, state = ?4, deletion_date = ?5,
-    rotation_enabled = ?6, rotate_days = ?7, last_rotate_time = ?8, next_rotate_time = ?9
+    rotation_enabled = ?6, rotate_days = ?7, last_rotate_time = ?8, next_rotate_time = ?9,
+    valid_to = ?10
 WHERE key_id = ?1";
 
 const INSERT_VERSION: &str = "
@@ -125,6 +127,7 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
+        add_valid_to(&conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
             _lock: None,
@@ -145,6 +148,19 @@ impl SqliteStore {
         tx.commit()?;
         Ok(out)
     }
+}
+
+/// Migrates a database made before imported key material: adds `keys.valid_to` (0 for every key).
+fn add_valid_to(conn: &Connection) -> Result<()> {
+    let has: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM pragma_table_info('keys') WHERE name = 'valid_to'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has {
+        conn.execute_batch("ALTER TABLE keys ADD COLUMN valid_to INTEGER NOT NULL DEFAULT 0")?;
+    }
+    Ok(())
 }
 
 /// Refuses `meta`'s alias if another key holds it.
@@ -177,6 +193,7 @@ fn insert_key(tx: &Transaction<'_>, m: &KeyMetadata) -> Result<()> {
         m.rotate_days,
         m.last_rotate_time,
         m.next_rotate_time,
+        m.valid_to,
     ])?;
     Ok(())
 }
@@ -193,6 +210,7 @@ fn update_key(tx: &Transaction<'_>, m: &KeyMetadata) -> Result<bool> {
         m.rotate_days,
         m.last_rotate_time,
         m.next_rotate_time,
+        m.valid_to,
     ])?;
     Ok(n > 0)
 }
@@ -202,7 +220,7 @@ fn stored_changeable(tx: &Transaction<'_>, key_id: Uuid) -> Result<Option<Change
     Ok(tx
         .prepare_cached(
             "SELECT alias, description, state, deletion_date, rotation_enabled, rotate_days,
-                last_rotate_time, next_rotate_time FROM keys WHERE key_id = ?1",
+                last_rotate_time, next_rotate_time, valid_to FROM keys WHERE key_id = ?1",
         )?
         .query_row([key_id.to_string()], |r| {
             Ok(Changeable {
@@ -214,6 +232,7 @@ fn stored_changeable(tx: &Transaction<'_>, key_id: Uuid) -> Result<Option<Change
                 rotate_days: r.get(5)?,
                 last_rotate_time: r.get(6)?,
                 next_rotate_time: r.get(7)?,
+                valid_to: r.get(8)?,
             })
         })
         .optional()?)
@@ -252,7 +271,8 @@ impl KeyStore for SqliteStore {
         let conn = self.conn()?;
         let mut keys = conn.prepare(
             "SELECT key_id, alias, description, state, key_usage, owner, origin, create_time,
-                    deletion_date, rotation_enabled, rotate_days, last_rotate_time, next_rotate_time
+                    deletion_date, rotation_enabled, rotate_days, last_rotate_time, next_rotate_time,
+                    valid_to
              FROM keys ORDER BY create_time, key_id",
         )?;
         let mut versions = conn.prepare(
@@ -276,6 +296,7 @@ impl KeyStore for SqliteStore {
                     last_rotate_time: r.get(11)?,
                     next_rotate_time: r.get(12)?,
                     current_key_version: 0,
+                    valid_to: r.get(13)?,
                 },
                 r.get::<_, i64>(3)?,
                 r.get::<_, String>(4)?,
@@ -352,6 +373,16 @@ impl KeyStore for SqliteStore {
                 }
             }
             Ok(deleted)
+        })
+    }
+
+    fn remove_versions(&self, before: &KeyMetadata, after: &KeyMetadata) -> Result<()> {
+        self.transaction(|tx| {
+            Changeable::check(stored_changeable(tx, before.key_id)?, before)?;
+            update_key(tx, after)?;
+            tx.prepare_cached("DELETE FROM key_versions WHERE key_id = ?1")?
+                .execute([after.key_id.to_string()])?;
+            Ok(())
         })
     }
 

@@ -22,6 +22,7 @@ pub fn run_all<S: KeyStore>(make: impl Fn() -> S) {
     add_version_rotates_atomically(&make());
     stale_writes_conflict_and_change_nothing(&make());
     delete_expired_removes_due_keys_and_versions(&make());
+    imported_material_comes_and_goes(&make());
     seed_inserts_updates_and_swaps_aliases(&make());
     failed_seed_changes_nothing(&make());
 }
@@ -43,6 +44,7 @@ pub fn sample_key(n: u8, alias: &str) -> StoredKey {
             rotate_days: 0,
             last_rotate_time: 0,
             next_rotate_time: 0,
+            valid_to: 0,
             current_key_version: 1,
         },
         versions: vec![version(n, 1)],
@@ -137,6 +139,7 @@ pub fn update_changes_only_changeable_fields(store: &impl KeyStore) {
     changed.rotate_days = 30;
     changed.last_rotate_time = 1_750_000_000;
     changed.next_rotate_time = 1_760_000_000;
+    changed.valid_to = 1_770_000_000;
     let mut fixed = changed.clone();
     fixed.key_usage = KeyUsage::AsymmetricSignVerifySm2;
     fixed.owner = "someone".to_owned();
@@ -365,4 +368,55 @@ pub fn failed_seed_changes_nothing(store: &impl KeyStore) {
     ]);
     assert!(result.is_err(), "version 1 exists");
     assert_eq!(load(store), before);
+}
+
+/// An EXTERNAL key: inserted without versions (PendingImport), given one by add_version with its
+/// `valid_to` (an import), left without any by remove_versions (material deleted or expired), and
+/// given one again. remove_versions is conditional like update_key; an unknown key is NotFound.
+pub fn imported_material_comes_and_goes(store: &impl KeyStore) {
+    let mut key = sample_key(1, "byok");
+    key.versions.clear();
+    key.meta.origin = "EXTERNAL".to_owned();
+    key.meta.state = KeyState::PendingImport;
+    key.meta.current_key_version = 0;
+    ok(store.insert_key(&key), "insert_key");
+    assert_eq!(load(store), [key.clone()]);
+    let mut imported = key.meta.clone();
+    imported.state = KeyState::Enabled;
+    imported.valid_to = 1_800_000_000;
+    imported.current_key_version = 1;
+    ok(
+        store.add_version(&key.meta, &imported, &version(1, 1)),
+        "add_version (import)",
+    );
+    assert_eq!(
+        load(store),
+        [StoredKey {
+            meta: imported.clone(),
+            versions: vec![version(1, 1)],
+        }]
+    );
+    assert!(
+        matches!(
+            store.remove_versions(&key.meta, &key.meta),
+            Err(Error::Conflict(_))
+        ),
+        "a stale remove_versions"
+    );
+    ok(
+        store.remove_versions(&imported, &key.meta),
+        "remove_versions",
+    );
+    assert_eq!(load(store), [key.clone()]);
+    ok(
+        store.add_version(&key.meta, &imported, &version(1, 1)),
+        "add_version (import again)",
+    );
+    assert_eq!(load(store)[0].versions, [version(1, 1)]);
+    let mut unknown = sample_key(9, "nobody").meta;
+    unknown.origin = "EXTERNAL".to_owned();
+    assert!(matches!(
+        store.remove_versions(&unknown, &unknown),
+        Err(Error::NotFound(_))
+    ));
 }

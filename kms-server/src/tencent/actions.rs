@@ -42,20 +42,16 @@ pub(super) async fn run(
         A::CreateKey => {
             let p: CreateKey = parse(params)?;
             let alias = required(p.alias, "Alias")?;
-            match p.r#type.unwrap_or(TYPE_KMS_GENERATED) {
-                TYPE_KMS_GENERATED => {}
-                TYPE_EXTERNAL => {
-                    return Err(ApiError::unsupported(
-                        "Type=2 (EXTERNAL, imported key material) is not supported yet",
-                    ));
-                }
+            let origin = match p.r#type.unwrap_or(TYPE_KMS_GENERATED) {
+                TYPE_KMS_GENERATED => crate::keys::ORIGIN_KMS,
+                TYPE_EXTERNAL => crate::keys::ORIGIN_EXTERNAL,
                 t => {
                     return Err(ApiError::new(
                         code::INVALID_TYPE,
                         format!("Type must be 1 or 2, got {t}"),
                     ));
                 }
-            }
+            };
             let key_usage = p.key_usage.unwrap_or_default();
             if !key_usage.is_empty() && crate::keys::KeyUsage::parse(&key_usage).is_none() {
                 let known: Vec<&str> = crate::keys::KeyUsage::ALL
@@ -75,6 +71,7 @@ pub(super) async fn run(
                     alias,
                     description: p.description.unwrap_or_default(),
                     key_usage,
+                    origin: origin.to_owned(),
                 }))
                 .await;
             let m = metadata(answer(r)?.key_metadata)?;
@@ -368,6 +365,9 @@ pub(super) async fn run(
         | A::VerifyByAsymmetricKey
         | A::AsymmetricRsaDecrypt
         | A::AsymmetricSm2Decrypt => super::asymmetric::run(call, action, params).await,
+        A::GetParametersForImport | A::ImportKeyMaterial | A::DeleteImportedKeyMaterial => {
+            super::byok::run(call, action, params).await
+        }
         A::GenerateRandom => {
             let p: Random = parse(params)?;
             let n = required(p.number_of_bytes, "NumberOfBytes")?;
@@ -486,6 +486,6 @@ pub(super) fn metadata(m: Option<pb::KeyMetadata>) -> Result<KeyMetadata, ApiErr
         next_rotate_time: m.next_rotate_time,
         deletion_date: m.deletion_date,
         origin: m.origin,
-        valid_to: 0,
+        valid_to: m.valid_to,
     })
 }

@@ -19,6 +19,7 @@
 
 mod actions;
 mod asymmetric;
+mod byok;
 mod key_sets;
 mod params;
 mod service_info;

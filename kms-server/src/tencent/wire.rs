@@ -191,8 +191,8 @@ macro_rules! actions {
                     $(stringify!($name) => Ok(Self::$name),)*
                     $(stringify!($other))|* => Err(ApiError::unsupported(format!(
                         "{name} is a Tencent KMS action this emulator does not implement \
-                         (white-box, post-quantum, hosted data key, import and \
-                         cloud-binding actions are out of scope for now)"
+                         (white-box, post-quantum, hosted data key and cloud-binding \
+                         actions are out of scope for now)"
                     ))),
                     _ => Err(ApiError::new(
                         code::INVALID_ACTION,
@@ -210,16 +210,17 @@ actions! {
         EnableKeyRotation, DisableKeyRotation, GetKeyRotationStatus, RotateKey, GenerateDataKey,
         Encrypt, Decrypt, ReEncrypt, GenerateRandom, DescribeKeys, EnableKeys, DisableKeys,
         ListKeyDetail, GetServiceStatus, GetRegions, ListAlgorithms, GetPublicKey,
-        SignByAsymmetricKey, VerifyByAsymmetricKey, AsymmetricRsaDecrypt, AsymmetricSm2Decrypt;
+        SignByAsymmetricKey, VerifyByAsymmetricKey, AsymmetricRsaDecrypt, AsymmetricSm2Decrypt,
+        GetParametersForImport, ImportKeyMaterial, DeleteImportedKeyMaterial;
     unsupported: BindCloudResource,
-        CancelDataKeyDeletion, CreateWhiteBoxKey, DeleteImportedKeyMaterial, DeleteWhiteBoxKey,
+        CancelDataKeyDeletion, CreateWhiteBoxKey, DeleteWhiteBoxKey,
         DescribeDataKey, DescribeDataKeys, DescribeWhiteBoxDecryptKey,
         DescribeWhiteBoxDeviceFingerprints, DescribeWhiteBoxKey, DescribeWhiteBoxKeyDetails,
         DescribeWhiteBoxServiceStatus, DisableDataKey, DisableDataKeys,
         DisableWhiteBoxKey, DisableWhiteBoxKeys, EnableDataKey, EnableDataKeys,
         EnableWhiteBoxKey, EnableWhiteBoxKeys, EncryptByWhiteBox, GetDataKeyCiphertextBlob,
-        GetDataKeyPlaintext, GetParametersForImport,
-        ImportDataKey, ImportKeyMaterial, ListDataKeyDetail, ListDataKeys,
+        GetDataKeyPlaintext,
+        ImportDataKey, ListDataKeyDetail, ListDataKeys,
         OverwriteWhiteBoxDeviceFingerprints, PostQuantumCryptoDecrypt,
         PostQuantumCryptoEncrypt, PostQuantumCryptoSign, PostQuantumCryptoVerify,
         ScheduleDataKeyDeletion, UnbindCloudResource, UpdateDataKeyDescription,

@@ -111,6 +111,10 @@ pub enum Command {
         /// or ASYMMETRIC_SIGN_VERIFY_RSA_2048 (checked by the server).
         #[arg(long, default_value = "", value_name = "USAGE")]
         key_usage: String,
+        /// Bring your own key: the key starts in PendingImport without material (origin
+        /// EXTERNAL) until import-key-material.
+        #[arg(long)]
+        external: bool,
     },
 
     /// Show a key's metadata.
@@ -370,6 +374,52 @@ pub enum Command {
         /// Write the PEM to this file instead of stdout.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+    },
+
+    /// Get a fresh RSA-2048 wrapping key and import token for an EXTERNAL key (valid 24 h).
+    ///
+    /// Prints the import token and its expiry; the wrapping public key (PEM) goes to --out.
+    #[command(
+        after_help = "Example:\n  kms-admin import-parameters alias/byok --out wrap.pem\n  \
+                            openssl pkeyutl -encrypt -pubin -inkey wrap.pem -in material.bin \\\n    \
+                            -pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha256 \\\n    \
+                            -pkeyopt rsa_mgf1_md:sha256 -out wrapped.bin"
+    )]
+    ImportParameters {
+        /// Key id, alias/<name> or <name>.
+        key: String,
+        /// RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256.
+        #[arg(long, default_value = "RSAES_OAEP_SHA_256", value_name = "ALGORITHM")]
+        algorithm: kms_client::WrappingAlgorithm,
+        /// Write the wrapping public key (PEM) to this file.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+
+    /// Import 32 bytes of key material, wrapped under the key of import-parameters.
+    #[command(
+        after_help = "Example:\n  kms-admin import-key-material alias/byok --token TOKEN --in wrapped.bin \\\n    \
+                            --valid-to 1798761600"
+    )]
+    ImportKeyMaterial {
+        /// Key id, alias/<name> or <name>.
+        key: String,
+        /// The import token import-parameters printed.
+        #[arg(long)]
+        token: String,
+        /// The wrapped material (binary RSAES-OAEP ciphertext).
+        #[arg(long = "in", value_name = "FILE")]
+        input: PathBuf,
+        /// When the material expires, unix seconds (0: never).
+        #[arg(long, default_value_t = 0, value_name = "UNIX_SECONDS")]
+        valid_to: i64,
+    },
+
+    /// Delete an EXTERNAL key's imported material: it goes back to PendingImport.
+    #[command(after_help = "Example:\n  kms-admin delete-key-material alias/byok")]
+    DeleteKeyMaterial {
+        /// Key id, alias/<name> or <name>.
+        key: String,
     },
 
     /// Sign a message (--message, --in FILE, or stdin) with an ASYMMETRIC_SIGN_VERIFY_* key.

@@ -156,7 +156,7 @@ impl PostgresStore {
             let keys = tx.query(
                 "SELECT key_id, alias, description, state, key_usage, owner, origin, create_time,
                         deletion_date, rotation_enabled, rotate_days, last_rotate_time,
-                        next_rotate_time
+                        next_rotate_time, valid_to
                  FROM keys WHERE $1::uuid[] IS NULL OR key_id = ANY($1)
                  ORDER BY create_time, key_id",
                 &[&ids],
@@ -204,6 +204,7 @@ impl PostgresStore {
                     last_rotate_time: r.get(11),
                     next_rotate_time: r.get(12),
                     current_key_version: versions.last().map_or(0, |v| v.version),
+                    valid_to: r.get(13),
                 };
                 out.push(StoredKey { meta, versions });
             }
@@ -296,12 +297,13 @@ impl From<Error> for Step {
 
 const INSERT_KEY: &str = "
 INSERT INTO keys (key_id, alias, description, state, key_usage, owner, origin, create_time,
-    deletion_date, rotation_enabled, rotate_days, last_rotate_time, next_rotate_time)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+    deletion_date, rotation_enabled, rotate_days, last_rotate_time, next_rotate_time, valid_to)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
 
 const UPDATE_KEY: &str = "
 UPDATE keys SET alias = $2, description = $3, state = $4, deletion_date = $5,
-    rotation_enabled = $6, rotate_days = $7, last_rotate_time = $8, next_rotate_time = $9
+    rotation_enabled = $6, rotate_days = $7, last_rotate_time = $8, next_rotate_time = $9,
+    valid_to = $10
 WHERE key_id = $1";
 
 fn insert_key(tx: &mut Transaction<'_>, m: &KeyMetadata) -> Result<(), postgres::Error> {
@@ -321,6 +323,7 @@ fn insert_key(tx: &mut Transaction<'_>, m: &KeyMetadata) -> Result<(), postgres:
             &i64::from(m.rotate_days),
             &m.last_rotate_time,
             &m.next_rotate_time,
+            &m.valid_to,
         ],
     )?;
     Ok(())
@@ -340,6 +343,7 @@ fn update_key(tx: &mut Transaction<'_>, m: &KeyMetadata) -> Result<bool, postgre
             &i64::from(m.rotate_days),
             &m.last_rotate_time,
             &m.next_rotate_time,
+            &m.valid_to,
         ],
     )?;
     Ok(n > 0)
@@ -353,7 +357,7 @@ fn stored_changeable(
 ) -> Result<Option<Changeable<'static>>, postgres::Error> {
     let row = tx.query_opt(
         "SELECT alias, description, state, deletion_date, rotation_enabled, rotate_days,
-            last_rotate_time, next_rotate_time FROM keys WHERE key_id = $1 FOR UPDATE",
+            last_rotate_time, next_rotate_time, valid_to FROM keys WHERE key_id = $1 FOR UPDATE",
         &[&key_id],
     )?;
     Ok(row.map(|r| Changeable {
@@ -365,6 +369,7 @@ fn stored_changeable(
         rotate_days: r.get(5),
         last_rotate_time: r.get(6),
         next_rotate_time: r.get(7),
+        valid_to: r.get(8),
     }))
 }
 
@@ -472,6 +477,19 @@ impl KeyStore for PostgresStore {
                 notify(tx, &deleted)?;
             }
             Ok(deleted)
+        })
+    }
+
+    fn remove_versions(&self, before: &KeyMetadata, after: &KeyMetadata) -> Result<()> {
+        self.write(Some(after), |tx| {
+            Changeable::check(stored_changeable(tx, before.key_id)?, before)?;
+            update_key(tx, after)?;
+            tx.execute(
+                "DELETE FROM key_versions WHERE key_id = $1",
+                &[&after.key_id],
+            )?;
+            notify(tx, &[after.key_id])?;
+            Ok(())
         })
     }
 
@@ -611,13 +629,13 @@ mod tests {
             .iter()
             .map(|r| r.get(0))
             .collect();
-        assert_eq!(versions, [1]);
+        assert_eq!(versions, [1, 2]);
         c.execute("INSERT INTO schema_migrations (version) VALUES (99)", &[])
             .unwrap();
         let e = PostgresStore::open(&url, &PostgresOptions::default()).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "the database's schema is version 99, newer than this kms-server knows (1): upgrade \
+            "the database's schema is version 99, newer than this kms-server knows (2): upgrade \
              kms-server"
         );
     }

@@ -11,7 +11,8 @@ pub const MIGRATION_LOCK: i64 = 0x6b6d_732d_6d69_6772;
 
 /// The migrations, in order; migration `i + 1` is `MIGRATIONS[i]`. Never edit one that shipped:
 /// add the next.
-pub const MIGRATIONS: &[&str] = &["
+pub const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE meta (
     name  TEXT PRIMARY KEY,
     value BYTEA NOT NULL
@@ -38,7 +39,11 @@ CREATE TABLE key_versions (
     create_time BIGINT NOT NULL,
     CONSTRAINT key_versions_pkey PRIMARY KEY (key_id, version)
 );
-"];
+",
+    "
+ALTER TABLE keys ADD COLUMN valid_to BIGINT NOT NULL DEFAULT 0;
+",
+];
 
 /// Brings the schema to the newest version; returns the versions applied now (none when another
 /// replica, or an earlier start, did it).

@@ -11,11 +11,15 @@ pub async fn create(
     alias: String,
     description: String,
     key_usage: String,
+    external: bool,
     json: bool,
 ) -> Outcome {
-    let request = CreateKeyRequest::new(alias)
+    let mut request = CreateKeyRequest::new(alias)
         .description(description)
         .key_usage(key_usage);
+    if external {
+        request = request.external();
+    }
     let m = kms.create_key(request).await?;
     out(json, || output::create_key_json(&m), || metadata_text(&m))
 }

@@ -10,6 +10,7 @@
 //!   `main` before connecting).
 
 mod asymmetric;
+mod byok;
 mod crypto;
 pub mod identity;
 mod keys;
@@ -31,7 +32,8 @@ pub async fn execute(kms: &KmsClient, command: Command, input: Prepared, json: b
             alias,
             description,
             key_usage,
-        } => keys::create(kms, alias, description, key_usage, json).await,
+            external,
+        } => keys::create(kms, alias, description, key_usage, external, json).await,
         Command::DescribeKey { key } => keys::describe(kms, &key, json).await,
         Command::ListKeys { state, all } => keys::list(kms, state, all, json).await,
         Command::DefaultKey => keys::default_key(kms, json).await,
@@ -87,6 +89,18 @@ pub async fn execute(kms: &KmsClient, command: Command, input: Prepared, json: b
             ..
         } => asymmetric::decrypt(kms, &key, algorithm, out.as_deref(), input, json).await,
         Command::Seed { file } => seed::load(kms, &file, input, json).await,
+        Command::ImportParameters {
+            key,
+            algorithm,
+            out,
+        } => byok::parameters(kms, &key, algorithm, &out, json).await,
+        Command::ImportKeyMaterial {
+            key,
+            token,
+            input,
+            valid_to,
+        } => byok::import(kms, &key, &token, &input, valid_to, json).await,
+        Command::DeleteKeyMaterial { key } => byok::delete(kms, &key, json).await,
         // `main` runs it without connecting; this arm only keeps the match exhaustive.
         Command::Identity { .. } => Err(Failure::usage("identity runs without a server")),
     }
