@@ -1,50 +1,40 @@
 //! Where audit lines go: an append-only file rotated by size, or stdout.
 //!
-//! # Group commit
-//!
-//! [`AuditLog::record`] does not write: it queues the line and returns an [`AuditAck`], which
-//! resolves once a writer thread has handed the line to the kernel. The writer takes every line
-//! queued meanwhile and writes them in one `write`, so under load one system call carries many
-//! calls' lines instead of one each (the call that waits is a task, not a thread: its worker
-//! serves other calls meanwhile). A call answers only after its acknowledgement, so nothing
-//! changes in what is durable when; lines keep the order in which they were recorded.
+//! [`AuditLog::record`] writes the line before it returns, under the log's mutex, and hands the
+//! result back as an [`AuditAck`] that the call awaits before it answers (already resolved). A
+//! group commit (a writer thread writing every queued line in one `write`, calls awaiting their
+//! acknowledgement) was tried and measured slower: with two cores the writer woke for nearly every
+//! line, and the context switches cost more server CPU per call than the `write` it saved
+//! (bench/BENCHMARKS.md, "Audit group commit").
 //!
 //! # What is durable when
 //!
-//! - When an [`AuditAck`] resolves `Ok`, the whole line is in the kernel: it was handed over with
-//!   no userspace buffer left behind. It survives a crash or kill of this process.
+//! - When an [`AuditAck`] resolves `Ok`, the whole line is in the kernel: it was handed over in
+//!   one `write` with no userspace buffer in between. It survives a crash or kill of this process.
 //! - A background thread calls `fdatasync` on the file every [`SYNC_INTERVAL`] when lines were
 //!   written since the last sync: an OS crash or power loss loses at most the lines of the last
-//!   interval. A failed sync is logged and makes the next batch fail, so its callers learn of it.
+//!   interval. A failed sync is logged and makes the next [`AuditLog::record`] fail, so the caller
+//!   learns of it.
 //! - On rotation the full file is synced before it is renamed, and the directory after the
 //!   renames: a rotated file is complete on disk. [`AuditLog::sync`] syncs on demand (shutdown).
-//! - Stdout: the lines are written and flushed to the file descriptor; what happens next is the
+//! - Stdout: the line is written and flushed to the file descriptor; what happens next is the
 //!   reader's business (no sync, no rotation).
-//! - A batch that fails fails every line in it, even those written before the failure (a line may
-//!   then be in the file for a call that was refused: recorded twice rather than not at all).
 //!
 //! # Rotation
 //!
 //! When a line would take the file past `max_bytes`, the file is closed and renamed to
 //! `<file>.1` after shifting `<file>.1` .. `<file>.4` one up (the oldest, `<file>.5` of
-//! [`ROTATED_FILES`], is overwritten), and a new `<file>` is started. A batch is split at the line
-//! where the rotation falls. A single line longer than `max_bytes` still goes whole into a fresh
-//! file. `max_bytes == 0` disables rotation.
+//! [`ROTATED_FILES`], is overwritten), and a new `<file>` is started. A single line longer than
+//! `max_bytes` still goes whole into a fresh file. `max_bytes == 0` disables rotation.
 
 use std::{
     ffi::OsString,
     fs::{File, OpenOptions},
-    future::Future,
     io::{self, Write as _},
     path::{Path, PathBuf},
-    pin::Pin,
-    sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak},
-    task::{Context, Poll},
-    thread::JoinHandle,
+    sync::{Arc, Mutex, MutexGuard, Weak},
     time::Duration,
 };
-
-use tokio::sync::oneshot;
 
 use super::AuditEvent;
 use crate::private_fs::FILE_MODE;
@@ -55,6 +45,35 @@ pub const ROTATED_FILES: u32 = 5;
 pub const DEFAULT_MAX_BYTES: u64 = 100 * 1024 * 1024;
 /// How often written lines are synced to disk (see the module docs).
 pub const SYNC_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The outcome of one recorded line, awaited by the call before it answers (see the module docs).
+#[derive(Debug)]
+#[must_use = "a call answers only once its audit line is written"]
+pub struct AuditAck(Option<io::Result<()>>);
+
+impl AuditAck {
+    /// The outcome, on this thread.
+    pub fn wait(mut self) -> io::Result<()> {
+        self.take()
+    }
+
+    fn take(&mut self) -> io::Result<()> {
+        self.0
+            .take()
+            .unwrap_or_else(|| Err(io::Error::other("audit log: outcome already taken")))
+    }
+}
+
+impl std::future::Future for AuditAck {
+    type Output = io::Result<()>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::task::Poll::Ready(self.take())
+    }
+}
 
 /// Where the audit log is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,91 +89,11 @@ pub enum AuditTarget {
 #[derive(Debug)]
 pub struct AuditLog {
     shared: Arc<Shared>,
-    writer: Option<JoinHandle<()>>,
 }
 
 #[derive(Debug)]
 struct Shared {
     sink: Mutex<Sink>,
-    queue: Mutex<Queue>,
-    /// Wakes the writer thread when it sleeps and a line arrives (or the log closes).
-    wake: Condvar,
-}
-
-/// Lines recorded and not yet written, and who waits for them.
-#[derive(Debug, Default)]
-struct Queue {
-    /// The lines, back to back, each ending in a newline.
-    bytes: Vec<u8>,
-    /// Where each line ends in `bytes`.
-    ends: Vec<usize>,
-    /// One per line: told when the batch holding it is written, or why it was not.
-    acks: Vec<oneshot::Sender<Result<(), Failure>>>,
-    /// The writer sleeps on [`Shared::wake`]: the next line must wake it.
-    idle: bool,
-    /// The log is being dropped: the writer writes what is queued and ends.
-    closed: bool,
-}
-
-/// Why a batch was not written, for each of its callers (an [`io::Error`] cannot be cloned).
-#[derive(Debug, Clone)]
-struct Failure {
-    kind: io::ErrorKind,
-    os_error: Option<i32>,
-    message: String,
-}
-
-impl From<&io::Error> for Failure {
-    fn from(e: &io::Error) -> Self {
-        Self {
-            kind: e.kind(),
-            os_error: e.raw_os_error(),
-            message: e.to_string(),
-        }
-    }
-}
-
-impl From<Failure> for io::Error {
-    fn from(f: Failure) -> Self {
-        match f.os_error {
-            Some(code) => io::Error::from_raw_os_error(code),
-            None => io::Error::new(f.kind, f.message),
-        }
-    }
-}
-
-/// The acknowledgement of one recorded line: resolves `Ok` once the line is in the kernel, or
-/// with the error that kept it out. A call must not answer before it resolves.
-#[derive(Debug)]
-#[must_use = "a call answers only once its audit line is written"]
-pub struct AuditAck(oneshot::Receiver<Result<(), Failure>>);
-
-impl AuditAck {
-    /// Waits for the acknowledgement on this thread (outside an async runtime).
-    pub fn wait(self) -> io::Result<()> {
-        Self::settle(self.0.blocking_recv())
-    }
-
-    fn failed(e: &io::Error) -> Self {
-        let (tx, rx) = oneshot::channel();
-        let _ = tx.send(Err(Failure::from(e)));
-        Self(rx)
-    }
-
-    fn settle(r: Result<Result<(), Failure>, oneshot::error::RecvError>) -> io::Result<()> {
-        match r {
-            Ok(written) => written.map_err(io::Error::from),
-            Err(_) => Err(io::Error::other("audit log: the writer thread stopped")),
-        }
-    }
-}
-
-impl Future for AuditAck {
-    type Output = io::Result<()>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.0).poll(cx).map(Self::settle)
-    }
 }
 
 #[derive(Debug)]
@@ -203,8 +142,6 @@ impl AuditLog {
         let is_file = matches!(sink, Sink::File(_));
         let shared = Arc::new(Shared {
             sink: Mutex::new(sink),
-            queue: Mutex::new(Queue::default()),
-            wake: Condvar::new(),
         });
         if is_file {
             let weak = Arc::downgrade(&shared);
@@ -212,36 +149,27 @@ impl AuditLog {
                 .name("audit-sync".into())
                 .spawn(move || sync_loop(&weak))?;
         }
-        let writing = Arc::clone(&shared);
-        let writer = std::thread::Builder::new()
-            .name("audit-writer".into())
-            .spawn(move || write_loop(&writing))?;
-        Ok(AuditLog {
-            shared,
-            writer: Some(writer),
-        })
+        Ok(AuditLog { shared })
     }
 
-    /// Queues `event` as one JSON line for the writer thread. The returned [`AuditAck`] resolves
-    /// `Ok` when the line is in the kernel (see the module docs); any error (serialization,
-    /// rotation, the write, an earlier failed sync) resolves it with that error, and the caller
-    /// must then fail the call.
+    /// Writes `event` as one JSON line and returns the outcome as an [`AuditAck`]: `Ok` when the
+    /// line is in the kernel (see the module docs); any error (serialization, rotation, the write,
+    /// an earlier failed sync) is the error, and the caller must then fail the call.
     pub fn record(&self, event: &AuditEvent<'_>) -> AuditAck {
-        let mut line = match serde_json::to_vec(event) {
-            Ok(line) => line,
-            Err(e) => return AuditAck::failed(&io::Error::other(e)),
-        };
+        AuditAck(Some(self.write(event)))
+    }
+
+    fn write(&self, event: &AuditEvent<'_>) -> io::Result<()> {
+        let mut line = serde_json::to_vec(event).map_err(io::Error::other)?;
         line.push(b'\n');
-        let (tx, rx) = oneshot::channel();
-        let mut q = self.shared.queue();
-        q.bytes.extend_from_slice(&line);
-        let end = q.bytes.len();
-        q.ends.push(end);
-        q.acks.push(tx);
-        if std::mem::take(&mut q.idle) {
-            self.shared.wake.notify_one();
+        match &mut *self.shared.lock()? {
+            Sink::Stdout => {
+                let mut out = io::stdout().lock();
+                out.write_all(&line)?;
+                out.flush()
+            }
+            Sink::File(sink) => sink.write_line(&line),
         }
-        AuditAck(rx)
     }
 
     /// Syncs the file's written lines to disk now (a no-op for stdout).
@@ -256,50 +184,9 @@ impl AuditLog {
 
 impl Drop for AuditLog {
     fn drop(&mut self) {
-        self.shared.queue().closed = true;
-        self.shared.wake.notify_one();
-        if let Some(writer) = self.writer.take() {
-            let _ = writer.join();
-        }
         if let Err(e) = self.sync() {
             tracing::error!(error = %e, "audit log: final sync failed");
         }
-    }
-}
-
-/// The writer thread: takes every queued line, writes them together, acknowledges each; ends
-/// when the log is dropped and the queue is empty.
-fn write_loop(shared: &Shared) {
-    let mut batch = Queue::default();
-    loop {
-        {
-            let mut q = shared.queue();
-            while q.bytes.is_empty() && !q.closed {
-                q.idle = true;
-                q = shared.wake.wait(q).unwrap_or_else(PoisonError::into_inner);
-            }
-            if q.bytes.is_empty() {
-                return;
-            }
-            std::mem::swap(&mut q.bytes, &mut batch.bytes);
-            std::mem::swap(&mut q.ends, &mut batch.ends);
-            std::mem::swap(&mut q.acks, &mut batch.acks);
-        }
-        let written = shared.lock().and_then(|mut sink| match &mut *sink {
-            Sink::Stdout => {
-                let mut out = io::stdout().lock();
-                out.write_all(&batch.bytes)?;
-                out.flush()
-            }
-            Sink::File(sink) => sink.write_lines(&batch.bytes, &batch.ends),
-        });
-        let failure = written.as_ref().err().map(Failure::from);
-        for ack in batch.acks.drain(..) {
-            // A caller that went away (its call was cancelled) needs no answer.
-            let _ = ack.send(failure.clone().map_or(Ok(()), Err));
-        }
-        batch.bytes.clear();
-        batch.ends.clear();
     }
 }
 
@@ -309,41 +196,20 @@ impl Shared {
             .lock()
             .map_err(|_| io::Error::other("audit log: a writer panicked while holding the log"))
     }
-
-    /// The queue (plain data, consistent even if a holder panicked).
-    fn queue(&self) -> MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
-    }
 }
 
 impl FileSink {
-    /// Writes a batch of lines (`ends`: where each ends in `bytes`), rotating between two lines
-    /// where the limit falls: one `write` per part.
-    fn write_lines(&mut self, bytes: &[u8], ends: &[usize]) -> io::Result<()> {
+    fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
         if let Some(why) = self.sync_failure.take() {
             return Err(io::Error::other(format!(
                 "audit log: syncing {} failed: {why}",
                 self.path.display()
             )));
         }
-        // `bytes[start..line]` is written as one part when a rotation falls before `line`.
-        let (mut start, mut line) = (0, 0);
-        for &end in ends {
-            let before = self.len + (line - start) as u64;
-            if self.max_bytes > 0 && before > 0 && before + (end - line) as u64 > self.max_bytes {
-                if line > start {
-                    self.append(&bytes[start..line])?;
-                }
-                self.rotate()?;
-                start = line;
-            }
-            line = end;
+        let line_len = line.len() as u64;
+        if self.max_bytes > 0 && self.len > 0 && self.len + line_len > self.max_bytes {
+            self.rotate()?;
         }
-        self.append(&bytes[start..])
-    }
-
-    /// Appends whole lines in one `write`, opening the file again if a rotation failed.
-    fn append(&mut self, lines: &[u8]) -> io::Result<()> {
         let file = match &mut self.file {
             Some(file) => file,
             None => {
@@ -353,14 +219,14 @@ impl FileSink {
             }
         };
         let written = if self.torn {
-            // One write still: the newline that ends the fragment, then the lines.
-            file.write_all(&[&b"\n"[..], lines].concat())
+            // One write still: the newline that ends the fragment, then the line.
+            file.write_all(&[&b"\n"[..], line].concat())
         } else {
-            file.write_all(lines)
+            file.write_all(line)
         };
         match written {
             Ok(()) => {
-                self.len += lines.len() as u64 + u64::from(self.torn);
+                self.len += line_len + u64::from(self.torn);
                 self.torn = false;
                 self.dirty = true;
                 Ok(())
@@ -504,7 +370,6 @@ mod tests {
     }
 
     impl AuditLog {
-        /// Records and waits for the acknowledgement (these tests run outside a runtime).
         fn rec(&self, event: &AuditEvent<'_>) -> io::Result<()> {
             self.record(event).wait()
         }
@@ -521,52 +386,21 @@ mod tests {
             .map(|t| {
                 let log = Arc::clone(&log);
                 std::thread::spawn(move || {
-                    // Queued without waiting, then all acknowledged: batches of many lines.
-                    let acks: Vec<_> = (0..250)
-                        .map(|i| log.record(&event(&format!("T{t}-{i:03}"))))
-                        .collect();
-                    acks.into_iter().try_for_each(AuditAck::wait)
+                    (0..250).try_for_each(|i| log.rec(&event(&format!("T{t}-{i:03}"))))
                 })
             })
             .collect();
         for t in threads {
-            t.join()
-                .expect("no panic")
-                .expect("every line acknowledged");
+            t.join().expect("no panic").expect("every line written");
         }
         let rpcs = rpcs_in(&path);
         assert_eq!(rpcs.len(), 2000);
         for t in 0..8 {
-            let mine: Vec<&String> = rpcs
-                .iter()
-                .filter(|r| r.starts_with(&format!("T{t}-")))
-                .collect();
+            let prefix = format!("T{t}-");
+            let mine: Vec<&String> = rpcs.iter().filter(|r| r.starts_with(&prefix)).collect();
             let want: Vec<String> = (0..250).map(|i| format!("T{t}-{i:03}")).collect();
             assert_eq!(mine, want.iter().collect::<Vec<_>>(), "thread {t}");
         }
-    }
-
-    /// A batch is split where the limit falls: five lines written together, three to a file,
-    /// land as three in the rotated file and two in the new one.
-    #[test]
-    fn a_batch_rotates_between_its_lines() {
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let path = dir.path().join("audit.log");
-        let one = line_len("B0");
-        let log = AuditLog::open(AuditTarget::File(path.clone()), 3 * one).expect("open");
-        let mut bytes = Vec::new();
-        let mut ends = Vec::new();
-        for i in 0..5 {
-            bytes.extend(serde_json::to_vec(&event(&format!("B{i}"))).expect("serializes"));
-            bytes.push(b'\n');
-            ends.push(bytes.len());
-        }
-        match &mut *log.shared.lock().expect("lock") {
-            Sink::File(sink) => sink.write_lines(&bytes, &ends).expect("written"),
-            Sink::Stdout => unreachable!("a file log"),
-        }
-        assert_eq!(rpcs_in(&rotated(&path, 1)), ["B0", "B1", "B2"]);
-        assert_eq!(rpcs_in(&path), ["B3", "B4"]);
     }
 
     fn rpcs_in(path: &Path) -> Vec<String> {

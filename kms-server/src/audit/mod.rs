@@ -40,7 +40,7 @@ use uuid::Uuid;
 
 mod file;
 
-pub use file::{AuditLog, AuditTarget, DEFAULT_MAX_BYTES, ROTATED_FILES, SYNC_INTERVAL};
+pub use file::{AuditAck, AuditLog, AuditTarget, DEFAULT_MAX_BYTES, ROTATED_FILES, SYNC_INTERVAL};
 
 /// The identity written for every call in development mode (no policy: nobody is authenticated).
 pub const DEVELOPMENT_IDENTITY: &str = "-";
