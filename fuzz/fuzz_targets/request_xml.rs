@@ -11,8 +11,8 @@
 //! `WRITE`, and reads back the same from the document the gateway writes for it.
 #![no_main]
 
-use cos_gateway::{acl, tagging};
 use cos_gateway::xml::{self, Element};
+use cos_gateway::{acl, tagging};
 use libfuzzer_sys::fuzz_target;
 
 /// (elements, depth) of a tree.
@@ -83,10 +83,16 @@ fn check_tags(tags: &cos_gateway::store::Tags) {
 fn check_acl(parsed: &acl::Acl, level: acl::Level) {
     assert!(parsed.grants.len() <= acl::MAX_GRANTS);
     if level == acl::Level::Object {
-        assert!(parsed.grants.iter().all(|g| g.permission != acl::Permission::Write));
+        assert!(
+            parsed
+                .grants
+                .iter()
+                .all(|g| g.permission != acl::Permission::Write)
+        );
     }
-    let doc = cos_gateway::documents::to_xml("AccessControlPolicy", &acl::Acl::document(Some(parsed)))
-        .expect("an accepted ACL serializes");
+    let doc =
+        cos_gateway::documents::to_xml("AccessControlPolicy", &acl::Acl::document(Some(parsed)))
+            .expect("an accepted ACL serializes");
     let back = acl::parse_document(doc.as_bytes(), level).expect("the written document reads back");
     assert_eq!(&back, parsed);
 }
