@@ -3,46 +3,11 @@
 //! so a caller cannot misspell it; the wire carries Tencent's spellings.
 
 use kms_proto::pb;
+pub use kms_types::WrappingAlgorithm;
 
 use crate::builder::Retry;
 use crate::client::KmsClient;
 use crate::error::Result;
-
-/// How key material is wrapped under the wrapping public key (RSA-2048).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum WrappingAlgorithm {
-    /// `RSAES_OAEP_SHA_1`: OAEP with SHA-1 and MGF1-SHA-1, empty label.
-    RsaesOaepSha1,
-    /// `RSAES_OAEP_SHA_256`: OAEP with SHA-256 and MGF1-SHA-256, empty label.
-    RsaesOaepSha256,
-}
-
-impl WrappingAlgorithm {
-    /// Every algorithm.
-    pub const ALL: [Self; 2] = [Self::RsaesOaepSha1, Self::RsaesOaepSha256];
-
-    /// Tencent's spelling.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::RsaesOaepSha1 => "RSAES_OAEP_SHA_1",
-            Self::RsaesOaepSha256 => "RSAES_OAEP_SHA_256",
-        }
-    }
-}
-
-impl std::str::FromStr for WrappingAlgorithm {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        Self::ALL
-            .into_iter()
-            .find(|a| a.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| {
-                let known: Vec<&str> = Self::ALL.iter().map(|a| a.as_str()).collect();
-                format!("wrapping algorithm must be one of {known:?}, got {s:?}")
-            })
-    }
-}
 
 /// What [`KmsClient::get_parameters_for_import`] answers.
 #[derive(Debug, Clone, PartialEq, Eq)]

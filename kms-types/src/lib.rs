@@ -5,11 +5,13 @@
 //! - [`naming`]: key naming rules: which aliases and descriptions are valid, and how a key
 //!   reference (UUID, `alias/<name>` or bare alias) is read.
 //! - [`limits`]: the numbers and reserved prefixes those rules enforce.
+//! - [`algorithm`]: algorithm names both sides spell the same way (key-material wrapping).
 //! - [`error_code`]: the Tencent KMS error codes and the `x-kms-error-code` metadata name that
 //!   carries them from the server to the client.
 //!
 //! A leaf crate: no gRPC, no database and no runtime, so each side of the wire can depend on it.
 
+pub mod algorithm;
 pub mod context;
 pub mod error_code;
 pub mod limits;
@@ -17,6 +19,7 @@ pub mod naming;
 
 mod error;
 
+pub use algorithm::WrappingAlgorithm;
 pub use context::{B64_LENIENT, EncryptionContext, MAX_CONTEXT_JSON_BYTES};
 pub use error::{Error, Result};
 pub use error_code::{ERROR_CODE_METADATA, ErrorCode};

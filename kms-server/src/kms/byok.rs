@@ -22,7 +22,7 @@ use crate::{
     keys::{KeyAction, KeyMetadata, KeySpec, KeyState, ORIGIN_EXTERNAL},
     secret::{Key32, random_bytes},
 };
-use kms_types::ErrorCode;
+use kms_types::{ErrorCode, WrappingAlgorithm};
 
 /// How long a wrapping key and its import token stay valid (Tencent: 24 hours).
 pub const IMPORT_PARAMETERS_VALID_SECS: i64 = DAY_SECS;
@@ -31,37 +31,11 @@ pub const IMPORTED_MATERIAL_BYTES: usize = 32;
 /// The one wrapping key spec.
 pub const WRAPPING_KEY_SPEC_RSA_2048: &str = "RSA_2048";
 
-/// How imported material is wrapped under the wrapping public key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WrappingAlgorithm {
-    /// `RSAES_OAEP_SHA_1`: OAEP with SHA-1 and MGF1-SHA-1, empty label.
-    RsaesOaepSha1,
-    /// `RSAES_OAEP_SHA_256`: OAEP with SHA-256 and MGF1-SHA-256, empty label.
-    RsaesOaepSha256,
-}
-
-impl WrappingAlgorithm {
-    /// Every algorithm.
-    pub const ALL: [Self; 2] = [Self::RsaesOaepSha1, Self::RsaesOaepSha256];
-
-    /// Tencent's spelling.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::RsaesOaepSha1 => "RSAES_OAEP_SHA_1",
-            Self::RsaesOaepSha256 => "RSAES_OAEP_SHA_256",
-        }
-    }
-
-    /// The algorithm Tencent spells `text`, if any.
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|a| a.as_str() == text)
-    }
-
-    fn decrypt_algorithm(self) -> DecryptAlgorithm {
-        match self {
-            Self::RsaesOaepSha1 => DecryptAlgorithm::RsaesOaepSha1,
-            Self::RsaesOaepSha256 => DecryptAlgorithm::RsaesOaepSha256,
-        }
+/// The decryption that unwraps material wrapped with `algorithm`.
+fn decrypt_algorithm(algorithm: WrappingAlgorithm) -> DecryptAlgorithm {
+    match algorithm {
+        WrappingAlgorithm::RsaesOaepSha1 => DecryptAlgorithm::RsaesOaepSha1,
+        WrappingAlgorithm::RsaesOaepSha256 => DecryptAlgorithm::RsaesOaepSha256,
     }
 }
 
@@ -232,7 +206,7 @@ impl Kms {
             }
             let plain = w
                 .key
-                .decrypt(w.algorithm.decrypt_algorithm(), encrypted)
+                .decrypt(decrypt_algorithm(w.algorithm), encrypted)
                 .map_err(|_| {
                     refused(
                         ErrorCode::DecryptMaterialError,
