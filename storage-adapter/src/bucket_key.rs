@@ -13,21 +13,22 @@
 //! once the cached keys expire (at most the TTL); the KMS audit log shows bucket-level, not
 //! object-level, use; objects written without bucket keys are unchanged (version 2).
 //!
-//! Both caches are bounded in time (entries expire [`BucketKeyConfig::ttl`] after the KMS call
-//! that made them, whatever their use) and in size ([`BucketKeyConfig::max_entries`] each: a full
-//! cache drops its expired entries, then its oldest). A TTL of zero turns caching off. Keys live in
-//! [`Key32`] (zeroized when an entry is dropped: on expiry, eviction or replacement) and are never
-//! logged. The caches are a small map under a mutex rather than a cache crate: entries are few
-//! (buckets × CMKs × contexts), the lock is never held across a KMS call, expiry is checked on
-//! every lookup against the time of the KMS call (it bounds how long a disabled CMK still works),
-//! and eviction must drop the key at once so it is zeroized; this needs no new dependency.
+//! Both caches are [`moka`] caches bounded in time and size. An entry expires
+//! [`BucketKeyConfig::ttl`] after the KMS call that made it (not after its insertion, and whatever
+//! its use): that bounds how long a disabled CMK still works. Each cache holds at most
+//! [`BucketKeyConfig::max_entries`]. Concurrent misses on one slot make one KMS call, whose answer
+//! (or error) all of them get: when a hot bucket's key expires, its in-flight PUTs do not each call
+//! the KMS. A TTL of zero turns caching off. Keys live in [`Key32`] (zeroized when the cache drops
+//! an entry) and are never logged.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use moka::Expiry;
+use moka::future::Cache;
+
 use crate::crypto::Key32;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::provider::{DataKey, DataKeyRequest, KeyProvider, KeyTarget, StoredKey};
 
 /// How long bucket keys are kept by default: five minutes.
@@ -53,6 +54,12 @@ impl Default for BucketKeyConfig {
     }
 }
 
+impl BucketKeyConfig {
+    fn caches(self) -> bool {
+        !self.ttl.is_zero() && self.max_entries > 0
+    }
+}
+
 /// A generated bucket key: the key, and what its envelopes record.
 #[derive(Clone)]
 pub(crate) struct GeneratedBucketKey {
@@ -70,54 +77,57 @@ pub(crate) type GeneratedSlot = (Option<String>, String);
 /// which refuses it.
 pub(crate) type OpenedSlot = (String, Vec<u8>, String);
 
-struct Entry<V> {
+/// A cached value and the start of the KMS call that made it.
+#[derive(Clone)]
+struct Timed<V> {
     value: V,
     made: Instant,
 }
 
-/// A map bounded in time and size.
-struct TimedMap<K, V> {
-    entries: HashMap<K, Entry<V>>,
+/// Expires an entry [`BucketKeyConfig::ttl`] after its KMS call started.
+struct SinceKmsCall(Duration);
+
+impl SinceKmsCall {
+    fn left<V>(&self, value: &Timed<V>, now: Instant) -> Option<Duration> {
+        Some(
+            self.0
+                .saturating_sub(now.saturating_duration_since(value.made)),
+        )
+    }
 }
 
-impl<K: std::hash::Hash + Eq + Clone, V: Clone> TimedMap<K, V> {
-    fn get(&mut self, key: &K, config: BucketKeyConfig, now: Instant) -> Option<V> {
-        let entry = self.entries.get(key)?;
-        if now.saturating_duration_since(entry.made) < config.ttl {
-            return Some(entry.value.clone());
-        }
-        self.entries.remove(key);
-        None
+impl<K, V> Expiry<K, Timed<V>> for SinceKmsCall {
+    fn expire_after_create(&self, _: &K, value: &Timed<V>, now: Instant) -> Option<Duration> {
+        self.left(value, now)
     }
 
-    fn insert(&mut self, key: K, value: V, config: BucketKeyConfig, made: Instant) {
-        if config.ttl.is_zero() || config.max_entries == 0 {
-            return;
-        }
-        if self.entries.len() >= config.max_entries && !self.entries.contains_key(&key) {
-            let now = Instant::now();
-            self.entries
-                .retain(|_, e| now.saturating_duration_since(e.made) < config.ttl);
-            if self.entries.len() >= config.max_entries {
-                let oldest = self
-                    .entries
-                    .iter()
-                    .min_by_key(|(_, e)| e.made)
-                    .map(|(k, _)| k.clone());
-                if let Some(oldest) = oldest {
-                    self.entries.remove(&oldest);
-                }
-            }
-        }
-        self.entries.insert(key, Entry { value, made });
+    fn expire_after_update(
+        &self,
+        _: &K,
+        value: &Timed<V>,
+        now: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        self.left(value, now)
     }
+}
+
+fn cache<K, V>(config: BucketKeyConfig) -> Cache<K, Timed<V>>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    Cache::builder()
+        .max_capacity(config.max_entries as u64)
+        .expire_after(SinceKmsCall(config.ttl))
+        .build()
 }
 
 /// The two caches of an adapter: generated bucket keys (for writes) and opened ones (for reads).
 pub(crate) struct BucketKeyCache {
     config: BucketKeyConfig,
-    generated: Mutex<TimedMap<GeneratedSlot, GeneratedBucketKey>>,
-    opened: Mutex<TimedMap<OpenedSlot, Key32>>,
+    generated: Cache<GeneratedSlot, Timed<GeneratedBucketKey>>,
+    opened: Cache<OpenedSlot, Timed<Key32>>,
 }
 
 impl std::fmt::Debug for BucketKeyCache {
@@ -128,20 +138,12 @@ impl std::fmt::Debug for BucketKeyCache {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 impl BucketKeyCache {
     pub(crate) fn new(config: BucketKeyConfig) -> Self {
         Self {
             config,
-            generated: Mutex::new(TimedMap {
-                entries: HashMap::new(),
-            }),
-            opened: Mutex::new(TimedMap {
-                entries: HashMap::new(),
-            }),
+            generated: cache(config),
+            opened: cache(config),
         }
     }
 
@@ -149,67 +151,63 @@ impl BucketKeyCache {
         self.config
     }
 
-    /// A live generated key for `slot`.
-    pub(crate) fn generated(&self, slot: &GeneratedSlot) -> Option<GeneratedBucketKey> {
-        lock(&self.generated).get(slot, self.config, Instant::now())
-    }
-
-    /// Keeps a key the KMS generated at `made` (also as opened, so reads of the objects it writes
-    /// need no `Decrypt`).
-    pub(crate) fn keep_generated(
-        &self,
-        slot: GeneratedSlot,
-        key: GeneratedBucketKey,
-        made: Instant,
-    ) {
-        let opened = (key.key_id.clone(), key.edk.clone(), slot.1.clone());
-        lock(&self.opened).insert(opened, key.key.clone(), self.config, made);
-        lock(&self.generated).insert(slot, key, self.config, made);
-    }
-
-    /// A live opened key for `slot`.
-    pub(crate) fn opened(&self, slot: &OpenedSlot) -> Option<Key32> {
-        lock(&self.opened).get(slot, self.config, Instant::now())
-    }
-
-    /// Keeps a key the KMS opened at `made`.
-    pub(crate) fn keep_opened(&self, slot: OpenedSlot, key: Key32, made: Instant) {
-        lock(&self.opened).insert(slot, key, self.config, made);
-    }
-
     /// The bucket key for a write under `target` with KMS `context` (a bucket key's context): the
-    /// cached one while it lives, else a fresh one from the KMS. Concurrent misses may each ask
-    /// the KMS; the last answer is kept (the others' objects stay readable through their EDKs).
+    /// cached one while it lives, else a fresh one from the KMS (one call for concurrent misses).
+    /// A generated key is kept as opened too, so reads of the objects it writes need no `Decrypt`.
     pub(crate) async fn for_write(
         &self,
         kms: &dyn KeyProvider,
         target: KeyTarget<'_>,
         context: &str,
     ) -> Result<GeneratedBucketKey> {
+        let generate = async {
+            let made = Instant::now();
+            let g = kms
+                .generate_data_key(DataKeyRequest { target, context })
+                .await?;
+            let value = GeneratedBucketKey {
+                key: g.key.0,
+                key_id: g.key_id,
+                key_version: g.key_version,
+                edk: g.ciphertext_blob,
+            };
+            Ok::<_, Error>(Timed { value, made })
+        };
+        if !self.config.caches() {
+            return generate.await.map(|t| t.value);
+        }
         let named = match target {
             KeyTarget::Key(id) => Some(id.to_owned()),
             _ => None,
         };
         let slot = (named, context.to_owned());
-        if let Some(hit) = self.generated(&slot) {
-            return Ok(hit);
+        let fresh = std::sync::atomic::AtomicBool::new(false);
+        let got = self
+            .generated
+            .try_get_with(slot, async {
+                fresh.store(true, std::sync::atomic::Ordering::Relaxed);
+                generate.await
+            })
+            .await
+            .map_err(|e| e.duplicate())?;
+        if fresh.into_inner() {
+            let opened = (
+                got.value.key_id.clone(),
+                got.value.edk.clone(),
+                context.to_owned(),
+            );
+            let timed = Timed {
+                value: got.value.key.clone(),
+                made: got.made,
+            };
+            self.opened.insert(opened, timed).await;
         }
-        let made = Instant::now();
-        let g = kms
-            .generate_data_key(DataKeyRequest { target, context })
-            .await?;
-        let key = GeneratedBucketKey {
-            key: g.key.0,
-            key_id: g.key_id,
-            key_version: g.key_version,
-            edk: g.ciphertext_blob,
-        };
-        self.keep_generated(slot, key.clone(), made);
-        Ok(key)
+        Ok(got.value)
     }
 
     /// The bucket key of a stored envelope: the cached one while it lives, else the KMS's
-    /// decryption of `edk` under `context` (which names the reader's bucket).
+    /// decryption of `edk` under `context` (which names the reader's bucket; one call for
+    /// concurrent misses).
     pub(crate) async fn for_read(
         &self,
         kms: &dyn KeyProvider,
@@ -217,20 +215,27 @@ impl BucketKeyCache {
         edk: &[u8],
         context: &str,
     ) -> Result<DataKey> {
-        let slot = (key_id.to_owned(), edk.to_vec(), context.to_owned());
-        if let Some(hit) = self.opened(&slot) {
-            return Ok(DataKey(hit));
+        let open = async {
+            let made = Instant::now();
+            let key = kms
+                .decrypt_data_key(StoredKey {
+                    key_id,
+                    ciphertext_blob: edk,
+                    context,
+                })
+                .await?;
+            Ok::<_, Error>(Timed { value: key.0, made })
+        };
+        if !self.config.caches() {
+            return open.await.map(|t| DataKey(t.value));
         }
-        let made = Instant::now();
-        let key = kms
-            .decrypt_data_key(StoredKey {
-                key_id,
-                ciphertext_blob: edk,
-                context,
-            })
-            .await?;
-        self.keep_opened(slot, key.0.clone(), made);
-        Ok(key)
+        let slot = (key_id.to_owned(), edk.to_vec(), context.to_owned());
+        let got = self
+            .opened
+            .try_get_with(slot, open)
+            .await
+            .map_err(|e: Arc<Error>| e.duplicate())?;
+        Ok(DataKey(got.value))
     }
 }
 
@@ -245,45 +250,54 @@ mod tests {
         }
     }
 
+    fn timed(made: Instant) -> Timed<&'static str> {
+        Timed { value: "a", made }
+    }
+
+    #[tokio::test]
+    async fn entries_expire_a_ttl_after_their_kms_call() {
+        let c: Cache<u32, Timed<&str>> = cache(config(60_000, 4));
+        let now = Instant::now();
+        c.insert(1, timed(now)).await;
+        assert_eq!(c.get(&1).await.map(|t| t.value), Some("a"));
+        // A KMS call that started a TTL ago gives an entry that is already dead.
+        if let Some(long_ago) = now.checked_sub(Duration::from_secs(61)) {
+            c.insert(2, timed(long_ago)).await;
+            assert!(c.get(&2).await.is_none(), "expired from its KMS call");
+            // Replacing a live entry with an older answer shortens its life too.
+            c.insert(1, timed(long_ago)).await;
+            assert!(c.get(&1).await.is_none());
+        }
+    }
+
     #[test]
-    fn entries_expire_after_the_ttl() {
-        let c = config(1000, 4);
-        let mut m = TimedMap {
-            entries: HashMap::new(),
-        };
+    fn the_time_left_counts_from_the_kms_call() {
+        let e = SinceKmsCall(Duration::from_millis(1000));
         let t0 = Instant::now();
-        m.insert(1, "a", c, t0);
-        assert_eq!(m.get(&1, c, t0 + Duration::from_millis(999)), Some("a"));
-        assert_eq!(m.get(&1, c, t0 + Duration::from_millis(1000)), None);
-        assert!(
-            m.entries.is_empty(),
-            "an expired entry is dropped on lookup"
+        let v = timed(t0);
+        assert_eq!(e.left(&v, t0), Some(Duration::from_millis(1000)));
+        let later = t0 + Duration::from_millis(400);
+        assert_eq!(e.left(&v, later), Some(Duration::from_millis(600)));
+        assert_eq!(
+            e.left(&v, t0 + Duration::from_secs(5)),
+            Some(Duration::ZERO)
         );
     }
 
-    #[test]
-    fn a_full_map_drops_its_oldest() {
-        let c = config(60_000, 2);
-        let mut m = TimedMap {
-            entries: HashMap::new(),
-        };
-        let t0 = Instant::now();
-        m.insert(1, "a", c, t0);
-        m.insert(2, "b", c, t0 + Duration::from_millis(1));
-        m.insert(3, "c", c, t0 + Duration::from_millis(2));
-        assert_eq!(m.entries.len(), 2);
-        assert_eq!(m.get(&1, c, t0), None);
-        assert_eq!(m.get(&2, c, t0), Some("b"));
-        assert_eq!(m.get(&3, c, t0), Some("c"));
+    #[tokio::test]
+    async fn a_full_cache_stays_within_its_bound() {
+        let c: Cache<u32, Timed<&str>> = cache(config(60_000, 2));
+        for i in 0..20 {
+            c.insert(i, timed(Instant::now())).await;
+        }
+        c.run_pending_tasks().await;
+        assert!(c.entry_count() <= 2, "{} entries", c.entry_count());
     }
 
     #[test]
-    fn a_zero_ttl_keeps_nothing() {
-        let c = config(0, 8);
-        let mut m = TimedMap {
-            entries: HashMap::new(),
-        };
-        m.insert(1, "a", c, Instant::now());
-        assert!(m.entries.is_empty());
+    fn a_zero_ttl_or_size_caches_nothing() {
+        assert!(!config(0, 8).caches());
+        assert!(!config(1000, 0).caches());
+        assert!(config(1000, 1).caches());
     }
 }

@@ -173,6 +173,38 @@ pub enum Error {
 }
 
 impl Error {
+    /// The same error again, for each caller that shared one failed call (a bucket-key cache
+    /// load): an I/O error keeps its kind and message.
+    pub(crate) fn duplicate(&self) -> Self {
+        match self {
+            Self::UnsupportedAlgorithm { header, key_use } => Self::UnsupportedAlgorithm {
+                header,
+                key_use: *key_use,
+            },
+            Self::InvalidContext(m) => Self::InvalidContext(m.clone()),
+            Self::ConflictingHeaders(m) => Self::ConflictingHeaders(m),
+            Self::InvalidCustomerKey { reason, key_use } => Self::InvalidCustomerKey {
+                reason,
+                key_use: *key_use,
+            },
+            Self::SseHeaderNotAllowed => Self::SseHeaderNotAllowed,
+            Self::CustomerKeyRequired => Self::CustomerKeyRequired,
+            Self::CustomerKeyMismatch => Self::CustomerKeyMismatch,
+            Self::CustomerKeyVerifierUnset => Self::CustomerKeyVerifierUnset,
+            Self::KmsKeyNotFound(m) => Self::KmsKeyNotFound(m.clone()),
+            Self::KmsKeyDisabled(m) => Self::KmsKeyDisabled(m.clone()),
+            Self::Kms(m) => Self::Kms(m.clone()),
+            Self::KmsUnavailable(m) => Self::KmsUnavailable(m.clone()),
+            Self::Decrypt => Self::Decrypt,
+            Self::MalformedEnvelope(m) => Self::MalformedEnvelope(m),
+            Self::InvalidRange => Self::InvalidRange,
+            Self::InvalidPart(m) => Self::InvalidPart(m),
+            Self::TooLarge => Self::TooLarge,
+            Self::Io(e) => Self::Io(std::io::Error::new(e.kind(), e.to_string())),
+            Self::Internal(m) => Self::Internal(m.clone()),
+        }
+    }
+
     /// The COS error code to send for this error.
     pub fn cos_code(&self) -> CosErrorCode {
         match self {

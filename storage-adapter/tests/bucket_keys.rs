@@ -15,7 +15,8 @@ use storage_adapter::{
     ObjectName, SseRequest, StoredKey,
 };
 
-/// A [`MemoryKms`] that counts the calls it serves.
+/// A [`MemoryKms`] that counts the calls it serves, each taking [`KMS_LATENCY`] (so that
+/// concurrent requests overlap as they do against a remote KMS).
 #[derive(Debug, Default)]
 struct Counting {
     kms: MemoryKms,
@@ -23,20 +24,28 @@ struct Counting {
     decrypted: AtomicUsize,
 }
 
+const KMS_LATENCY: Duration = Duration::from_millis(20);
+
 impl KeyProvider for Counting {
     fn generate_data_key<'a>(
         &'a self,
         request: DataKeyRequest<'a>,
     ) -> BoxFuture<'a, storage_adapter::Result<GeneratedKey>> {
         self.generated.fetch_add(1, Ordering::SeqCst);
-        self.kms.generate_data_key(request)
+        Box::pin(async move {
+            tokio::time::sleep(KMS_LATENCY).await;
+            self.kms.generate_data_key(request).await
+        })
     }
     fn decrypt_data_key<'a>(
         &'a self,
         stored: StoredKey<'a>,
     ) -> BoxFuture<'a, storage_adapter::Result<DataKey>> {
         self.decrypted.fetch_add(1, Ordering::SeqCst);
-        self.kms.decrypt_data_key(stored)
+        Box::pin(async move {
+            tokio::time::sleep(KMS_LATENCY).await;
+            self.kms.decrypt_data_key(stored).await
+        })
     }
 }
 
@@ -110,6 +119,57 @@ async fn a_thousand_puts_and_gets_make_one_kms_call() {
         assert_eq!(&get(&b, env, key, stored).await, plain);
     }
     assert_eq!(counter.calls(), (1, 1));
+}
+
+#[tokio::test]
+async fn concurrent_misses_share_one_kms_call() {
+    let (a, counter) = counted(BucketKeyConfig::default());
+    let req = kms(true);
+    let puts = (0..32).map(|i| {
+        let (a, req) = (&a, &req);
+        async move {
+            let key = format!("hot/{i}");
+            let (stored, env) = put(a, req, &key, &[i as u8; 100]).await;
+            (key, stored, env)
+        }
+    });
+    let objects = futures::future::join_all(puts).await;
+    assert_eq!(counter.calls(), (1, 0), "32 PUTs on a cold cache");
+    let b = Adapter::new(counter.clone());
+    let gets = objects
+        .iter()
+        .map(|(key, stored, env)| get(&b, env, key, stored));
+    let bodies = futures::future::join_all(gets).await;
+    for (i, body) in bodies.iter().enumerate() {
+        assert_eq!(body, &vec![i as u8; 100]);
+    }
+    assert_eq!(counter.calls(), (1, 1), "32 GETs on a cold cache");
+}
+
+#[tokio::test]
+async fn a_failed_shared_call_fails_every_waiter_with_its_error() {
+    let (a, counter) = counted(BucketKeyConfig::default());
+    counter.kms.set_enabled("k", false);
+    let req = kms(true);
+    let puts = (0..8).map(|i| {
+        let (a, req) = (&a, &req);
+        async move {
+            a.begin_put(req, ObjectName::new(NAME.bucket, &format!("x{i}")))
+                .await
+                .err()
+        }
+    });
+    for e in futures::future::join_all(puts).await {
+        assert!(
+            matches!(e, Some(Error::KmsKeyDisabled(ref id)) if id == "k"),
+            "{e:?}"
+        );
+    }
+    assert_eq!(counter.calls(), (1, 0));
+    // A failure is not cached: once the key is enabled again, the next PUT works.
+    counter.kms.set_enabled("k", true);
+    put(&a, &req, "after", b"x").await;
+    assert_eq!(counter.calls(), (2, 0));
 }
 
 #[tokio::test]
