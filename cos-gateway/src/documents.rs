@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 
 mod lists;
 mod requests;
+mod versions;
 
 pub use lists::{
     BucketEntry, Buckets, CommonPrefix, Contents, ListAllMyBucketsResult, ListBucketResult,
@@ -23,6 +24,9 @@ pub use lists::{
 pub use requests::{
     ApplyXml, CompleteMultipartUpload, CompletePart, Delete, DeleteObject, EncryptionConfiguration,
     EncryptionRuleXml,
+};
+pub use versions::{
+    DeleteMarkerEntry, ListVersionsResult, ObjectVersion, VersioningConfiguration, VersionsEntry,
 };
 
 /// The declaration every response document starts with.
@@ -317,6 +321,18 @@ pub enum DeleteEntry {
         /// The key.
         #[serde(rename = "Key")]
         key: String,
+        /// The version the request named, when it named one.
+        #[serde(rename = "VersionId", skip_serializing_if = "Option::is_none")]
+        version_id: Option<String>,
+        /// `true` when a delete marker was written or removed.
+        #[serde(rename = "DeleteMarker", skip_serializing_if = "Option::is_none")]
+        delete_marker: Option<bool>,
+        /// That marker's version id.
+        #[serde(
+            rename = "DeleteMarkerVersionId",
+            skip_serializing_if = "Option::is_none"
+        )]
+        delete_marker_version_id: Option<String>,
     },
     /// The key could not be deleted.
     Error {
@@ -414,7 +430,12 @@ mod tests {
             "DeleteResult",
             &DeleteResult {
                 entries: vec![
-                    DeleteEntry::Deleted { key: "a<".into() },
+                    DeleteEntry::Deleted {
+                        key: "a<".into(),
+                        version_id: None,
+                        delete_marker: None,
+                        delete_marker_version_id: None,
+                    },
                     DeleteEntry::Error {
                         key: "b".into(),
                         code: "InvalidArgument",

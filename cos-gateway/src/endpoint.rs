@@ -23,6 +23,9 @@ use http::{HeaderMap, Method};
 use crate::error::{Error, Result};
 use crate::route::Target;
 
+mod versions;
+pub use versions::ListVersionsParams;
+
 /// The `response-*` query parameters of GET/HEAD Object and the response header each overrides.
 pub const RESPONSE_OVERRIDES: &[(&str, &str)] = &[
     ("response-content-type", "content-type"),
@@ -91,6 +94,12 @@ pub enum Endpoint {
     PutBucketAcl,
     /// GET Bucket acl.
     GetBucketAcl,
+    /// PUT Bucket versioning (`PUT /?versioning`).
+    PutBucketVersioning,
+    /// GET Bucket versioning.
+    GetBucketVersioning,
+    /// GET Bucket Object versions (`GET /?versions`).
+    ListObjectVersions(ListVersionsParams),
     /// List Multipart Uploads (`GET /?uploads`); only `prefix` filters, as before.
     ListMultipartUploads {
         /// Only uploads whose key starts with this.
@@ -110,6 +119,8 @@ pub enum Endpoint {
         overrides: Vec<(&'static str, String)>,
         /// `partNumber=N`: only that part of a multipart object (1 to [`crate::limits::MAX_PARTS`]).
         part_number: Option<u32>,
+        /// `versionId`: that version, not the latest (checked, `null` included).
+        version_id: Option<String>,
     },
     /// HEAD Object, with the `response-*` overrides given.
     HeadObject {
@@ -117,9 +128,14 @@ pub enum Endpoint {
         overrides: Vec<(&'static str, String)>,
         /// `partNumber=N`, as for GET Object.
         part_number: Option<u32>,
+        /// `versionId`, as for GET Object.
+        version_id: Option<String>,
     },
-    /// DELETE Object.
-    DeleteObject,
+    /// DELETE Object; with `versionId`, that version is removed for good.
+    DeleteObject {
+        /// `versionId` (checked, `null` included).
+        version_id: Option<String>,
+    },
     /// PUT Object tagging (`PUT /key?tagging`).
     PutObjectTagging,
     /// GET Object tagging.
@@ -254,6 +270,16 @@ impl Endpoint {
                 .map(|()| Self::DeleteBucketEncryption),
             Method::PUT if params.has("acl") => params.only(&["acl"]).map(|()| Self::PutBucketAcl),
             Method::GET if params.has("acl") => params.only(&["acl"]).map(|()| Self::GetBucketAcl),
+            Method::PUT if params.has("versioning") => params
+                .only(&["versioning"])
+                .map(|()| Self::PutBucketVersioning),
+            Method::GET if params.has("versioning") => params
+                .only(&["versioning"])
+                .map(|()| Self::GetBucketVersioning),
+            Method::GET if params.has("versions") => {
+                params.only(versions::LIST_VERSIONS_PARAMS)?;
+                versions::list_params(|name| params.get(name)).map(Self::ListObjectVersions)
+            }
             Method::GET if params.has("location") => {
                 params.only(&["location"]).map(|()| Self::GetBucketLocation)
             }
@@ -340,15 +366,22 @@ impl Endpoint {
             (&Method::GET, None) => Ok(Self::GetObject {
                 overrides: response_overrides(params)?,
                 part_number: read_part_number(params)?,
+                version_id: versions::version_id(params.get("versionId"))?,
             }),
             (&Method::HEAD, _) => Ok(Self::HeadObject {
                 overrides: response_overrides(params)?,
                 part_number: read_part_number(params)?,
+                version_id: versions::version_id(params.get("versionId"))?,
             }),
             (&Method::DELETE, Some(upload_id)) => params
                 .only(&["uploadId"])
                 .map(|()| Self::AbortMultipartUpload { upload_id }),
-            (&Method::DELETE, None) => params.only(&[]).map(|()| Self::DeleteObject),
+            (&Method::DELETE, None) => {
+                params.only(&["versionId"])?;
+                Ok(Self::DeleteObject {
+                    version_id: versions::version_id(params.get("versionId"))?,
+                })
+            }
             (&Method::POST, None) if params.has("restore") => {
                 params.only(&["restore"]).map(|()| Self::RestoreObject)
             }
@@ -409,10 +442,11 @@ fn read_part_number(params: &Params<'_>) -> Result<Option<u32>> {
     params.get("partNumber").map(part_number).transpose()
 }
 
-/// The `response-*` overrides of GET/HEAD Object; any other parameter but `partNumber` is refused.
+/// The `response-*` overrides of GET/HEAD Object; any other parameter but `partNumber` and
+/// `versionId` is refused.
 fn response_overrides(params: &Params<'_>) -> Result<Vec<(&'static str, String)>> {
     let mut names: Vec<&str> = RESPONSE_OVERRIDES.iter().map(|(q, _)| *q).collect();
-    names.push("partNumber");
+    names.extend(["partNumber", "versionId"]);
     params.only(&names)?;
     Ok(RESPONSE_OVERRIDES
         .iter()
@@ -468,7 +502,17 @@ mod tests {
             ("POST", "/", &form, E::PostObject),
             ("PUT", "/k", &[], E::PutObject),
             ("PUT", "/k", &copy, E::CopyObject),
-            ("DELETE", "/k", &[], E::DeleteObject),
+            ("DELETE", "/k", &[], E::DeleteObject { version_id: None }),
+            (
+                "DELETE",
+                "/k?versionId=null",
+                &[],
+                E::DeleteObject {
+                    version_id: Some("null".into()),
+                },
+            ),
+            ("PUT", "/?versioning", &[], E::PutBucketVersioning),
+            ("GET", "/?versioning", &[], E::GetBucketVersioning),
             ("PUT", "/k?tagging", &[], E::PutObjectTagging),
             ("POST", "/k?restore", &[], E::RestoreObject),
             ("GET", "/k?tagging", &[], E::GetObjectTagging),
@@ -525,6 +569,7 @@ mod tests {
                 E::GetObject {
                     overrides: vec![("content-type", "text/plain".into())],
                     part_number: None,
+                    version_id: None,
                 },
             ),
             (
@@ -534,15 +579,17 @@ mod tests {
                 E::HeadObject {
                     overrides: vec![],
                     part_number: None,
+                    version_id: None,
                 },
             ),
             (
                 "GET",
-                "/k?partNumber=3",
+                "/k?partNumber=3&versionId=0123456789abcdef0123456789abcdef",
                 &[],
                 E::GetObject {
                     overrides: vec![],
                     part_number: Some(3),
+                    version_id: Some("0123456789abcdef0123456789abcdef".into()),
                 },
             ),
             (
@@ -552,6 +599,7 @@ mod tests {
                 E::HeadObject {
                     overrides: vec![],
                     part_number: Some(10000),
+                    version_id: None,
                 },
             ),
         ];
@@ -592,7 +640,7 @@ mod tests {
                          &q-header-list=host&q-url-param-list=&q-signature=00&x-cos-security-token=t";
         assert_eq!(
             parse("DELETE", &format!("/k?{presigned}"), &[]).unwrap(),
-            Endpoint::DeleteObject
+            Endpoint::DeleteObject { version_id: None }
         );
         assert_eq!(
             parse("GET", &format!("/?{presigned}"), &[]).unwrap(),
@@ -612,7 +660,9 @@ mod tests {
         for method in ["GET", "HEAD", "PUT", "POST", "DELETE"] {
             for target in [
                 "/k?tagging&acl",
-                "/k?versionId=1",
+                "/k?versionId=null&tagging",
+                "/?versioning&acl",
+                "/?versions&location",
                 "/k?uploads&tagging",
                 "/k?uploadId=u&acl",
                 "/?lifecycle",
@@ -634,6 +684,11 @@ mod tests {
         for (method, target) in [
             ("PUT", "/k?partNumber=1"),
             ("PUT", "/k?uploadId=u"),
+            ("PUT", "/k?versionId=null"),
+            ("POST", "/k?versionId=null"),
+            ("DELETE", "/?versioning"),
+            ("DELETE", "/?versions"),
+            ("PUT", "/?versions"),
             ("PUT", "/?prefix=a"),
             ("DELETE", "/k?partNumber=1&uploadId=u"),
             ("GET", "/k?prefix=a"),

@@ -48,6 +48,19 @@ pub enum Error {
     /// 404 `NoSuchUpload`.
     #[error("The specified upload does not exist.")]
     NoSuchUpload,
+    /// 404 `NoSuchVersion`: a well-formed `versionId` that names no version of the key.
+    #[error("The specified version does not exist.")]
+    NoSuchVersion,
+    /// A delete marker where an object was asked for: 404 `NoSuchKey` when it is the key's latest
+    /// version (a GET without `versionId`), 405 `MethodNotAllowed` when the request named it by
+    /// `versionId`. Both carry `x-cos-delete-marker: true` and the marker's `x-cos-version-id`.
+    #[error("The specified key does not exist.")]
+    DeleteMarker {
+        /// The marker's version id.
+        version_id: String,
+        /// Whether the request named the marker by its id (405) rather than the key (404).
+        named: bool,
+    },
     /// 404 `NoSuchEncryptionConfiguration`: GET bucket encryption with nothing set.
     #[error("The server side encryption configuration was not found.")]
     NoSuchEncryptionConfiguration,
@@ -173,6 +186,9 @@ impl Error {
             Self::NoSuchBucket => "NoSuchBucket",
             Self::NoSuchKey => "NoSuchKey",
             Self::NoSuchUpload => "NoSuchUpload",
+            Self::NoSuchVersion => "NoSuchVersion",
+            Self::DeleteMarker { named: false, .. } => "NoSuchKey",
+            Self::DeleteMarker { named: true, .. } => "MethodNotAllowed",
             Self::NoSuchEncryptionConfiguration => "NoSuchEncryptionConfiguration",
             Self::BucketAlreadyOwnedByYou => "BucketAlreadyOwnedByYou",
             Self::BucketNotEmpty => "BucketNotEmpty",
@@ -216,6 +232,8 @@ impl Error {
             Self::NoSuchBucket
             | Self::NoSuchKey
             | Self::NoSuchUpload
+            | Self::NoSuchVersion
+            | Self::DeleteMarker { named: false, .. }
             | Self::NoSuchEncryptionConfiguration => StatusCode::NOT_FOUND,
             Self::BucketAlreadyOwnedByYou
             | Self::BucketNotEmpty
@@ -238,7 +256,9 @@ impl Error {
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::NotModified { .. } => StatusCode::NOT_MODIFIED,
             Self::InvalidRange | Self::InvalidPartNumber => StatusCode::RANGE_NOT_SATISFIABLE,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MethodNotAllowed | Self::DeleteMarker { named: true, .. } => {
+                StatusCode::METHOD_NOT_ALLOWED
+            }
             Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Self::MissingContentLength => StatusCode::LENGTH_REQUIRED,
             Self::SlowDown => StatusCode::SERVICE_UNAVAILABLE,
@@ -250,6 +270,7 @@ impl Error {
     pub fn message(&self) -> String {
         match self {
             Self::Internal(_) => "We encountered an internal error. Please try again.".into(),
+            Self::DeleteMarker { named: true, .. } => Self::MethodNotAllowed.to_string(),
             Self::Adapter(storage_adapter::Error::KmsUnavailable(_)) => {
                 KMS_UNAVAILABLE_MESSAGE.into()
             }

@@ -193,6 +193,10 @@ pub fn error_response(e: &Error, resource: &str, request_id: &str, head: bool) -
     });
     let len = xml.len();
     let mut r = xml_response(status, xml);
+    if let Error::DeleteMarker { version_id, .. } = e {
+        set(r.headers_mut(), DELETE_MARKER, "true");
+        set(r.headers_mut(), VERSION_ID, version_id);
+    }
     if head {
         // A HEAD response has no body; keep the length of what a GET would send.
         *r.body_mut() = empty();
@@ -201,6 +205,12 @@ pub fn error_response(e: &Error, resource: &str, request_id: &str, head: bool) -
     }
     r
 }
+
+/// The response header naming the version a request wrote, read or deleted.
+pub const VERSION_ID: &str = "x-cos-version-id";
+
+/// The response header saying that the version is a delete marker (`true`).
+pub const DELETE_MARKER: &str = "x-cos-delete-marker";
 
 /// Percent-decodes a URL component (`+` stays `+`).
 pub fn decode(s: &str) -> String {

@@ -1,6 +1,8 @@
 //! Every sub-resource the gateway does not implement is `501 NotImplemented`, on every method, on a
 //! bucket and on an object (object tagging is implemented on GET, PUT and DELETE, object restore on
-//! POST, ACLs on GET and PUT), existing or not, and never reaches the plain operation: afterwards
+//! POST, ACLs on GET and PUT, versioning on a bucket's GET and PUT, the versions listing on a
+//! bucket's GET, `versionId` on GET, HEAD and DELETE Object), existing or not, and never reaches
+//! the plain operation: afterwards
 //! the object, the bucket and the listings are byte-for-byte what they were.
 
 mod common;
@@ -164,6 +166,15 @@ fn matrix((gw, before): (common::TestGateway, Snapshot)) {
                     {
                         continue;
                     }
+                    // Versioning is implemented (tests/http/versioning.rs).
+                    let whole = query != format!("prefix=&{name}");
+                    // (`prefix` is one of the versions listing's own parameters.)
+                    if path == "/"
+                        && ((whole && *name == "versioning" && matches!(*method, "GET" | "PUT"))
+                            || (*name == "versions" && *method == "GET"))
+                    {
+                        continue;
+                    }
                     let target = format!("{path}?{query}");
                     let mut req = Req::new(method, &target).host(host);
                     if matches!(*method, "PUT" | "POST") {
@@ -193,6 +204,20 @@ fn matrix((gw, before): (common::TestGateway, Snapshot)) {
                             (400, "InvalidRequest")
                         };
                         r.assert_error(want.0, want.1);
+                        continue;
+                    }
+                    // `versionId` names a version on GET, HEAD and DELETE Object: these values
+                    // (empty, `1`) cannot, whatever the object.
+                    if *name == "versionId"
+                        && whole
+                        && path != "/"
+                        && matches!(*method, "GET" | "HEAD" | "DELETE")
+                    {
+                        if *method == "HEAD" {
+                            assert_eq!(r.status, 400, "HEAD {target}");
+                        } else {
+                            r.assert_error(400, "InvalidArgument");
+                        }
                         continue;
                     }
                     assert_not_implemented(&r, method, &format!("{host}{target}"));

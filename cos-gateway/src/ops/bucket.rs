@@ -194,7 +194,7 @@ const LIST_BATCH: usize = 1000;
 
 /// The common prefix `key` rolls up into: `key` up to and including the first `delimiter` after
 /// `prefix` (`None` without a delimiter, or when `key` has none past `prefix`).
-fn common_prefix(key: &str, prefix: &str, delimiter: &str) -> Option<String> {
+pub(crate) fn common_prefix(key: &str, prefix: &str, delimiter: &str) -> Option<String> {
     if delimiter.is_empty() {
         return None;
     }
@@ -205,7 +205,7 @@ fn common_prefix(key: &str, prefix: &str, delimiter: &str) -> Option<String> {
 
 /// A marker past every key that starts with `p` (keys compare as UTF-8 bytes, in SQLite too; a
 /// key with `char::MAX` right after `p`, if any, is skipped by the caller's prefix check).
-fn past_prefix(p: &str) -> String {
+pub(crate) fn past_prefix(p: &str) -> String {
     format!("{p}{}", char::MAX)
 }
 

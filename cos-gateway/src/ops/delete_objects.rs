@@ -3,8 +3,9 @@
 //! The body names up to [`MAX_DELETE_KEYS`] keys; each is deleted on its own, and the answer lists
 //! each key as deleted or with its error (quiet mode: errors only). A key that does not exist is
 //! reported deleted, as DELETE Object answers 204 for it. `Content-MD5` is required (the SDKs always
-//! send it) and checked. A `<VersionId>` is refused for its key: this gateway has no versions, and
-//! deleting the current object instead would touch data the request did not name.
+//! send it) and checked. A `<VersionId>` deletes that version for good, as DELETE Object
+//! `?versionId=` does; one that cannot name a version is that key's `InvalidArgument`, never a
+//! delete of the latest version instead.
 //!
 //! Who may call it: any signed request (as every other operation). What it logs: the request line
 //! (method, bucket, status), never the keys. Limits: [`MAX_DELETE_KEYS`] keys in at most
@@ -39,7 +40,7 @@ pub struct DeleteRequest {
 pub struct Target {
     /// The object key.
     pub key: String,
-    /// A `<VersionId>`, if one was given (refused: no versions here).
+    /// A `<VersionId>`, if one was given (checked per key when deleted).
     pub version_id: Option<String>,
 }
 
@@ -93,16 +94,20 @@ pub async fn delete_objects(
     let request = parse(&xml)?;
     let mut result = DeleteResult::default();
     for target in &request.objects {
-        let outcome = match &target.version_id {
-            Some(_) => Err(Error::InvalidArgument(
-                "versioning is not implemented by this gateway: no version was deleted".into(),
-            )),
-            None => gw.store.delete_object(ctx.bucket(), &target.key).await,
+        let version = target.version_id.as_deref();
+        let outcome = match version.map(crate::store::versions::check_version_id) {
+            Some(Err(e)) => Err(e),
+            _ => super::versioning::delete(gw, ctx.bucket(), &target.key, version).await,
         };
         let key = target.key.clone();
         match outcome {
-            Ok(()) if request.quiet => {}
-            Ok(()) => result.entries.push(DeleteEntry::Deleted { key }),
+            Ok(_) if request.quiet => {}
+            Ok(deleted) => result.entries.push(DeleteEntry::Deleted {
+                key,
+                version_id: target.version_id.clone(),
+                delete_marker: deleted.marker.then_some(true),
+                delete_marker_version_id: deleted.version_id.filter(|_| deleted.marker),
+            }),
             Err(e) => {
                 if e.status().is_server_error() {
                     tracing::warn!(error = %e, "DELETE Multiple Objects: one key failed");

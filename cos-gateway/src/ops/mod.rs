@@ -21,6 +21,7 @@ pub mod post;
 pub mod restore;
 pub mod stored_body;
 pub mod tagging;
+pub mod versioning;
 
 /// Classifies a request ([`Endpoint::parse`]) and runs its operation.
 pub async fn dispatch(
@@ -59,12 +60,35 @@ pub async fn dispatch(
         Endpoint::GetObject {
             overrides,
             part_number,
-        } => object::get(gw, ctx, caller, &overrides, part_number, false).await,
+            version_id,
+        } => {
+            let read = object::Read {
+                overrides: &overrides,
+                part_number,
+                version_id: version_id.as_deref(),
+                head: false,
+            };
+            object::get(gw, ctx, caller, read).await
+        }
         Endpoint::HeadObject {
             overrides,
             part_number,
-        } => object::get(gw, ctx, caller, &overrides, part_number, true).await,
-        Endpoint::DeleteObject => object::delete(gw, ctx).await,
+            version_id,
+        } => {
+            let read = object::Read {
+                overrides: &overrides,
+                part_number,
+                version_id: version_id.as_deref(),
+                head: true,
+            };
+            object::get(gw, ctx, caller, read).await
+        }
+        Endpoint::DeleteObject { version_id } => {
+            object::delete(gw, ctx, version_id.as_deref()).await
+        }
+        Endpoint::PutBucketVersioning => versioning::put(gw, ctx, body).await,
+        Endpoint::GetBucketVersioning => versioning::get(gw, ctx).await,
+        Endpoint::ListObjectVersions(params) => versioning::list(gw, ctx, &params).await,
         Endpoint::PutObjectTagging => tagging::put(gw, ctx, body).await,
         Endpoint::GetObjectTagging => tagging::get(gw, ctx).await,
         Endpoint::DeleteObjectTagging => tagging::delete(gw, ctx).await,
@@ -344,16 +368,28 @@ pub fn parse_copy_range(value: Option<&str>, size: u64) -> Result<Option<std::op
     }
 }
 
+/// A copy source: bucket, key and the version named (`?versionId=`, checked), if any.
+pub type CopySourceName = (String, String, Option<String>);
+
 /// `x-cos-copy-source`: `<bucket>.cos.<region>.myqcloud.com/<url-encoded key>[?versionId=..]` or
-/// `/<bucket>/<key>`. Returns (bucket, key).
-pub fn parse_copy_source(value: &str) -> Result<(String, String)> {
+/// `/<bucket>/<key>[?versionId=..]`. Any query but one `versionId` is `InvalidArgument`, and so
+/// is a version id that cannot name a version.
+pub fn parse_copy_source(value: &str) -> Result<CopySourceName> {
     let bad = || Error::InvalidArgument("x-cos-copy-source is malformed".into());
     let v = value.trim();
     let v = v
         .strip_prefix("https://")
         .or_else(|| v.strip_prefix("http://"))
         .unwrap_or(v);
-    let v = v.split_once('?').map_or(v, |(a, _)| a);
+    let (v, version) = match v.split_once('?') {
+        None => (v, None),
+        Some((path, query)) => {
+            let id = query.strip_prefix("versionId=").ok_or_else(bad)?;
+            let id = crate::wire::decode(id);
+            crate::store::versions::check_version_id(&id)?;
+            (path, Some(id))
+        }
+    };
     let (bucket, key) = if let Some(rest) = v.strip_prefix('/') {
         rest.split_once('/').ok_or_else(bad)?
     } else {
@@ -364,7 +400,7 @@ pub fn parse_copy_source(value: &str) -> Result<(String, String)> {
     if key.is_empty() || !crate::route::valid_bucket(bucket) {
         return Err(bad());
     }
-    Ok((bucket.to_owned(), key))
+    Ok((bucket.to_owned(), key, version))
 }
 
 /// Now, unix seconds.
@@ -431,13 +467,30 @@ mod tests {
     fn copy_sources() {
         assert_eq!(
             parse_copy_source("b-125.cos.ap-beijing.myqcloud.com/a%20b/c.txt").unwrap(),
-            ("b-125".to_owned(), "a b/c.txt".to_owned())
+            ("b-125".to_owned(), "a b/c.txt".to_owned(), None)
         );
         assert_eq!(
-            parse_copy_source("/b-125/k?versionId=1").unwrap(),
-            ("b-125".to_owned(), "k".to_owned())
+            parse_copy_source("/b-125/k?versionId=null").unwrap(),
+            ("b-125".to_owned(), "k".to_owned(), Some("null".to_owned()))
         );
-        for bad in ["nohost", "b.example.com/k", "/b-1/", ""] {
+        let id = "0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            parse_copy_source(&format!(
+                "b-125.cos.ap-beijing.myqcloud.com/k?versionId={id}"
+            ))
+            .unwrap(),
+            ("b-125".to_owned(), "k".to_owned(), Some(id.to_owned()))
+        );
+        for bad in [
+            "nohost",
+            "b.example.com/k",
+            "/b-1/",
+            "",
+            "/b-125/k?versionId=1",
+            "/b-125/k?versionId=",
+            "/b-125/k?acl",
+            "/b-125/k?versionId=null&x=1",
+        ] {
             let e = parse_copy_source(bad).unwrap_err();
             assert_eq!(
                 (e.code(), e.status().as_u16()),

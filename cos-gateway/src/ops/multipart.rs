@@ -350,8 +350,9 @@ pub async fn complete(
         storage_class: upload.storage_class,
         restore: None,
         acl: upload.acl.clone(),
+        version_id: None,
     };
-    gw.store.complete_upload(&upload, &chosen, obj).await?;
+    let version = gw.store.complete_upload(&upload, &chosen, obj).await?;
     let location = ctx.target.resource();
     let xml = to_xml(
         "CompleteMultipartUploadResult",
@@ -366,6 +367,7 @@ pub async fn complete(
     if let Some(echo) = echo {
         set_sse(r.headers_mut(), echo);
     }
+    super::versioning::set_version(r.headers_mut(), version.as_deref());
     Ok(r)
 }
 

@@ -136,15 +136,18 @@ pub async fn put(
         storage_class,
         restore: None,
         acl,
+        version_id: None,
     };
     let customer = request.as_ref().and_then(|r| r.customer_key());
     let echo = obj.envelope.as_ref().map(|e| e.response_headers(customer));
-    gw.store
+    let version = gw
+        .store
         .put_object(ctx.bucket(), &ctx.target.key, obj)
         .await?;
     let mut r = status_response(StatusCode::OK);
     let h = r.headers_mut();
     set(h, "etag", &format!("\"{}\"", w.etag));
+    super::versioning::set_version(h, version.as_deref());
     h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(0));
     if let Some(echo) = echo {
         set_sse(h, echo);
@@ -191,16 +194,33 @@ fn set_object_headers(
     }
 }
 
+/// What a GET or HEAD Object asks for, from its endpoint.
+#[derive(Clone, Copy, Debug)]
+pub struct Read<'a> {
+    /// The `response-*` overrides (response header, value).
+    pub overrides: &'a [(&'static str, String)],
+    /// `partNumber=N`.
+    pub part_number: Option<u32>,
+    /// `versionId` (checked).
+    pub version_id: Option<&'a str>,
+    /// HEAD: no body, and no KMS call for SSE-COS/KMS.
+    pub head: bool,
+}
+
 /// GET and HEAD Object. An anonymous caller is let in only by [`crate::acl::check_anonymous_read`],
 /// checked right after the row is read, before anything else about the object is looked at.
 pub async fn get(
     gw: &Gateway,
     ctx: &RequestContext,
     caller: super::Caller,
-    overrides: &[(&'static str, String)],
-    part_number: Option<u32>,
-    head: bool,
+    read: Read<'_>,
 ) -> Result<Response> {
+    let Read {
+        overrides,
+        part_number,
+        version_id,
+        head,
+    } = read;
     let customer = sse::parse_read(&ctx.headers)?;
     if part_number.is_some() && ctx.header("range").is_some() {
         // S3's answer to both; COS documents none (a guess).
@@ -209,13 +229,11 @@ pub async fn get(
         ));
     }
     // Pinned: an overwrite during the GET does not remove the files it is streaming.
-    let (obj, pin) = match gw
-        .store
-        .object_to_read(ctx.bucket(), &ctx.target.key)
-        .await?
-    {
-        Some(o) => o,
-        None => {
+    let found =
+        super::versioning::object_to_read(gw, ctx.bucket(), &ctx.target.key, version_id).await?;
+    let (obj, pin) = match found {
+        Ok(o) => o,
+        Err(missing) => {
             let bucket = gw
                 .store
                 .bucket(ctx.bucket())
@@ -230,7 +248,7 @@ pub async fn get(
             {
                 return Err(crate::acl::anonymous_denied());
             }
-            return Err(Error::NoSuchKey);
+            return Err(missing);
         }
     };
     if caller == super::Caller::Anonymous {
@@ -275,6 +293,10 @@ pub async fn get(
     let mut r = Response::new(empty());
     let h = r.headers_mut();
     set_object_headers(h, overrides, &obj, customer.as_ref());
+    super::versioning::set_version(
+        h,
+        super::versioning::read_version(&obj, version_id.is_some()),
+    );
     if let Some(count) = parts_count {
         h.insert(PARTS_COUNT, HeaderValue::from(count));
     }
@@ -380,13 +402,18 @@ async fn part_range(
     Ok((start..start + size, Some(count)))
 }
 
-/// DELETE Object (204 whether or not it existed).
-pub async fn delete(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
+/// DELETE Object (204 whether or not it existed): the latest version (a delete marker in a
+/// versioned bucket), or version `version_id` for good.
+pub async fn delete(
+    gw: &Gateway,
+    ctx: &RequestContext,
+    version_id: Option<&str>,
+) -> Result<Response> {
     bucket_default(gw, ctx.bucket()).await?;
-    gw.store
-        .delete_object(ctx.bucket(), &ctx.target.key)
-        .await?;
-    Ok(status_response(StatusCode::NO_CONTENT))
+    let deleted = super::versioning::delete(gw, ctx.bucket(), &ctx.target.key, version_id).await?;
+    let mut r = status_response(StatusCode::NO_CONTENT);
+    super::versioning::set_deleted(r.headers_mut(), &deleted);
+    Ok(r)
 }
 
 /// The plaintext of `obj` (or of `range`) as a stream: decrypted with `customer` when encrypted.
@@ -432,12 +459,22 @@ pub(crate) async fn copy_source(gw: &Gateway, ctx: &RequestContext) -> Result<Co
     let value = ctx
         .header("x-cos-copy-source")
         .ok_or_else(|| Error::InvalidArgument("x-cos-copy-source is not visible ASCII".into()))?;
-    let (bucket, key) = parse_copy_source(value)?;
-    let (obj, pin) = match gw.store.object_to_read(&bucket, &key).await? {
-        Some(o) => o,
-        None => {
+    let (bucket, key, version) = parse_copy_source(value)?;
+    let found = super::versioning::object_to_read(gw, &bucket, &key, version.as_deref()).await?;
+    let (obj, pin) = match found {
+        Ok(o) => o,
+        Err(missing) => {
             bucket_default(gw, &bucket).await?;
-            return Err(Error::NoSuchKey);
+            // A copy names its source in a header: a delete marker there is a bad request, not a
+            // method on it (S3's answer; COS documents none).
+            return Err(match missing {
+                Error::DeleteMarker { named: true, .. } => Error::InvalidRequest(
+                    "The source of a copy request may not specifically refer to a delete marker \
+                     by version id."
+                        .into(),
+                ),
+                other => other,
+            });
         }
     };
     check_conditions(
@@ -456,6 +493,7 @@ pub(crate) async fn copy_source(gw: &Gateway, ctx: &RequestContext) -> Result<Co
 pub async fn copy(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
     let headers = sse::parse_copy(&ctx.headers)?;
     let (src_bucket, src_key, src, pin) = copy_source(gw, ctx).await?;
+    let copied_version = src.version_id.clone();
     let src_name = ObjectName::new(&src_bucket, &src_key);
     let default = bucket_default(gw, ctx.bucket()).await?;
     let dest = write_request(gw, headers.destination, default.as_ref());
@@ -528,10 +566,12 @@ pub async fn copy(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
         storage_class,
         restore: None,
         acl,
+        version_id: None,
     };
     let customer = dest.as_ref().and_then(|r| r.customer_key());
     let echo = obj.envelope.as_ref().map(|e| e.response_headers(customer));
-    gw.store
+    let version = gw
+        .store
         .put_object(ctx.bucket(), &ctx.target.key, obj)
         .await?;
     let xml = crate::documents::to_xml(
@@ -544,6 +584,10 @@ pub async fn copy(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
     let mut r = xml_response(StatusCode::OK, xml);
     if let Some(echo) = echo {
         set_sse(r.headers_mut(), echo);
+    }
+    super::versioning::set_version(r.headers_mut(), version.as_deref());
+    if let Some(v) = &copied_version {
+        set(r.headers_mut(), "x-cos-copy-source-version-id", v);
     }
     Ok(r)
 }

@@ -481,10 +481,11 @@ pub async fn post_object(
         storage_class,
         restore: None,
         acl,
+        version_id: None,
     };
     let customer = request.as_ref().and_then(|r| r.customer_key());
     let echo = obj.envelope.as_ref().map(|e| e.response_headers(customer));
-    gw.store.put_object(ctx.bucket(), &key, obj).await?;
+    let version = gw.store.put_object(ctx.bucket(), &key, obj).await?;
     let location = format!(
         "{}://{}/{}",
         if ctx.tls { "https" } else { "http" },
@@ -518,6 +519,7 @@ pub async fn post_object(
     if let Some(echo) = echo {
         set_sse(h, echo);
     }
+    super::versioning::set_version(h, version.as_deref());
     Ok(r)
 }
 

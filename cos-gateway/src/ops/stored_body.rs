@@ -177,6 +177,7 @@ mod tests {
             storage_class: Default::default(),
             restore: None,
             acl: None,
+            version_id: None,
         };
         store.put_object("b-1", "k", obj).await.expect("row");
     }

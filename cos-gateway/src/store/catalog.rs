@@ -23,6 +23,7 @@ use std::collections::HashSet;
 
 use storage_adapter::BucketEncryption;
 
+use super::versions::{Deleted, Entry, Version, Versioning};
 use super::{Bucket, Object, Part, Pins, ReadPin, Tags, Upload};
 use crate::acl::Acl;
 use crate::error::Result;
@@ -34,8 +35,8 @@ use crate::restore::Restore;
 /// changes nothing. The errors are the gateway's COS errors (`NoSuchBucket`, `BucketNotEmpty`,
 /// `NoSuchUpload`, `InvalidPart`); anything else is `InternalError`.
 pub trait Catalog: Send + Sync + std::fmt::Debug {
-    /// Every body file a row names (objects' files and parts' files): the rest of the body
-    /// directory is garbage from a crash.
+    /// Every body file a row names (objects', noncurrent versions' and parts' files): the rest of
+    /// the body directory is garbage from a crash.
     fn referenced_files(&self) -> Result<HashSet<String>>;
 
     // ---- buckets ---------------------------------------------------------------------------------
@@ -49,8 +50,8 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     /// Creates a bucket created at `now`; `false` if it exists (unchanged).
     fn create_bucket(&self, name: &str, now: i64) -> Result<bool>;
 
-    /// Deletes a bucket: `BucketNotEmpty` while it has objects or uploads, else `NoSuchBucket` if
-    /// there is none.
+    /// Deletes a bucket: `BucketNotEmpty` while it has objects, versions (delete markers included)
+    /// or uploads, else `NoSuchBucket` if there is none.
     fn delete_bucket(&self, name: &str) -> Result<()>;
 
     /// Sets (or clears) a bucket's default encryption: `NoSuchBucket` if there is none.
@@ -58,6 +59,9 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
 
     /// Sets (or clears: `private`) a bucket's ACL: `NoSuchBucket` if there is none.
     fn set_bucket_acl(&self, name: &str, acl: Option<&Acl>) -> Result<()>;
+
+    /// Sets a bucket's versioning state: `NoSuchBucket` if there is none.
+    fn set_bucket_versioning(&self, name: &str, state: Versioning) -> Result<()>;
 
     // ---- objects ---------------------------------------------------------------------------------
 
@@ -73,9 +77,16 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
         pins: &Pins,
     ) -> Result<Option<(Object, ReadPin)>>;
 
-    /// Inserts or replaces object `bucket`/`key`: `NoSuchBucket` if the bucket is gone. Returns the
-    /// body files of the object it replaced (empty if none).
-    fn put_object(&self, bucket: &str, key: &str, obj: &Object) -> Result<Vec<String>>;
+    /// Writes `obj` as the latest version of `bucket`/`key` by the bucket's versioning state, as
+    /// [`super::versions::WritePlan`] says (the id in `obj` is ignored): `NoSuchBucket` if the
+    /// bucket is gone. Returns the body files no row names any more, and the version id to answer
+    /// with.
+    fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        obj: &Object,
+    ) -> Result<(Vec<String>, Option<String>)>;
 
     /// Replaces the tags of `bucket`/`key`, nothing else; `false` if there is no such object.
     fn set_object_tags(&self, bucket: &str, key: &str, tags: &Tags) -> Result<bool>;
@@ -87,8 +98,45 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     /// Sets the restore of `bucket`/`key`, nothing else; `false` if there is no such object.
     fn set_object_restore(&self, bucket: &str, key: &str, restore: Restore) -> Result<bool>;
 
-    /// Deletes an object if it exists; returns its body files (empty if none).
-    fn delete_object(&self, bucket: &str, key: &str) -> Result<Vec<String>>;
+    /// Deletes the object `bucket`/`key` by the bucket's versioning state: in a bucket never
+    /// versioned the row goes; else a delete marker is written as a write is (see
+    /// [`super::versions`]). Returns the body files no row names any more.
+    fn delete_object(&self, bucket: &str, key: &str) -> Result<(Vec<String>, Deleted)>;
+
+    /// Deletes version `version_id` (checked; `null` included) of `bucket`/`key`, current or
+    /// not; when it was the current row, the newest noncurrent object version (unless a delete
+    /// marker is newer) becomes current. Returns its body files.
+    fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<(Vec<String>, Deleted)>;
+
+    /// Version `version_id` of `bucket`/`key`, an object's files pinned as by
+    /// [`Catalog::object_pinned`].
+    fn version_pinned(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        pins: &Pins,
+    ) -> Result<Option<(Entry, ReadPin)>>;
+
+    /// The id (`None`: `null`) of the delete marker that is the latest version of `bucket`/`key`;
+    /// `Ok(None)` when the latest is an object or there is none.
+    fn latest_marker(&self, bucket: &str, key: &str) -> Result<Option<String>>;
+
+    /// The versions listing ([`super::Store::list_versions`]); objects without envelopes and
+    /// files. An unknown `version_marker` starts after every version of `key_marker`.
+    fn list_versions(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        key_marker: &str,
+        version_marker: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Version>>;
 
     /// At most `limit` objects of `bucket` whose key starts with `prefix` and sorts after `marker`
     /// (byte order), by key; without their envelopes and files (a listing needs neither).
@@ -122,13 +170,14 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
     /// Completes `upload` into `obj`, which replaces any object of its key; the upload and its
     /// parts go. `NoSuchUpload` if the upload is gone; `InvalidPart` if one of `chosen` is no
     /// longer the current attempt of its number (same file and ETag). Returns the files no row
-    /// names any more: the parts' files `obj` does not use, and the replaced object's.
+    /// names any more (the parts' files `obj` does not use, and those a write replaces, as in
+    /// [`Catalog::put_object`]) and the version id to answer with.
     fn complete_upload(
         &self,
         upload: &Upload,
         chosen: &[Part],
         obj: &Object,
-    ) -> Result<Vec<String>>;
+    ) -> Result<(Vec<String>, Option<String>)>;
 
     /// Aborts an upload: `NoSuchUpload` if it is gone. Returns its parts' files.
     fn abort_upload(&self, upload_id: &str) -> Result<Vec<String>>;

@@ -14,6 +14,12 @@ use std::path::Path;
 use super::{Object, Part, Store, Upload};
 use crate::error::Error;
 
+mod versions;
+use versions::{
+    a_suspended_bucket_replaces_the_null_version, versions_keep_their_own_bodies,
+    versions_survive_a_reopen,
+};
+
 /// One `#[tokio::test]` per check and per catalog; each gets a fresh store in a temp directory.
 macro_rules! on_every_catalog {
     ($($check:ident),+ $(,)?) => {
@@ -56,6 +62,9 @@ on_every_catalog!(
     a_write_that_loses_a_race_with_a_delete_removes_its_body,
     a_restore_is_kept_until_the_object_is_replaced,
     acls_are_kept_per_bucket_object_and_upload,
+    versions_keep_their_own_bodies,
+    a_suspended_bucket_replaces_the_null_version,
+    versions_survive_a_reopen,
 );
 
 /// ACLs: a bucket's and an object's are set and cleared alone (an unknown bucket is
@@ -150,6 +159,7 @@ fn obj(files: Vec<String>) -> Object {
         storage_class: Default::default(),
         restore: None,
         acl: None,
+        version_id: None,
     }
 }
 

@@ -9,6 +9,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use storage_adapter::BucketEncryption;
 
+use super::versions::{Deleted, Entry, Version, Versioning, WritePlan};
 use super::{Bucket, Catalog, Object, Part, Pins, ReadPin, Tags, Upload};
 use crate::acl::Acl;
 use crate::error::{Error, Result};
@@ -20,6 +21,8 @@ struct Rows {
     buckets: BTreeMap<String, Bucket>,
     /// By (bucket, key): keys in byte order, as SQLite's `BINARY` collation sorts them.
     objects: BTreeMap<(String, String), Object>,
+    /// The noncurrent history of each key that has one, newest first (see [`super::versions`]).
+    history: BTreeMap<(String, String), Vec<Entry>>,
     uploads: BTreeMap<String, Upload>,
     /// By (upload id, part number).
     parts: BTreeMap<(String, u32), Part>,
@@ -52,12 +55,68 @@ impl Rows {
             .collect()
     }
 
-    /// Inserts or replaces an object; returns the replaced object's files.
-    fn replace_object(&mut self, bucket: &str, key: &str, obj: &Object) -> Vec<String> {
-        self.objects
-            .insert((bucket.to_owned(), key.to_owned()), obj.clone())
-            .map(|old| old.files)
-            .unwrap_or_default()
+    /// Writes `new` (an object, or a delete marker when `None`) as the latest version of
+    /// `bucket`/`key` by the bucket's state ([`WritePlan`]); a marker in a bucket never versioned
+    /// only removes the object. Returns the files no row names any more and the id to answer with.
+    fn write_version(
+        &mut self,
+        bucket: &str,
+        key: &str,
+        new: Option<&Object>,
+        modified: i64,
+    ) -> (Vec<String>, Option<String>) {
+        let state = self
+            .buckets
+            .get(bucket)
+            .map_or(Versioning::Unversioned, |b| b.versioning);
+        let plan = WritePlan::new(state);
+        let k = (bucket.to_owned(), key.to_owned());
+        let mut garbage = Vec::new();
+        if plan.drop_null {
+            if self.objects.get(&k).is_some_and(|o| o.version_id.is_none()) {
+                garbage.extend(self.objects.remove(&k).map(|o| o.files).unwrap_or_default());
+            }
+            if let Some(h) = self.history.get_mut(&k) {
+                h.retain(|e| {
+                    let null = e.version_id().is_none();
+                    if null {
+                        garbage.extend(e.files());
+                    }
+                    !null
+                });
+            }
+        }
+        if let Some(current) = self.objects.remove(&k) {
+            if plan.archive {
+                self.history
+                    .entry(k.clone())
+                    .or_default()
+                    .insert(0, Entry::Object(current));
+            } else {
+                garbage.extend(current.files);
+            }
+        }
+        match new {
+            Some(obj) => {
+                let obj = Object {
+                    version_id: plan.id.clone(),
+                    ..obj.clone()
+                };
+                self.objects.insert(k.clone(), obj);
+            }
+            None if state != Versioning::Unversioned => {
+                let marker = Entry::DeleteMarker {
+                    version_id: plan.id.clone(),
+                    modified,
+                };
+                self.history.entry(k.clone()).or_default().insert(0, marker);
+            }
+            None => {}
+        }
+        if self.history.get(&k).is_some_and(Vec::is_empty) {
+            self.history.remove(&k);
+        }
+        (garbage, plan.answer)
     }
 }
 
@@ -93,8 +152,9 @@ impl Catalog for MemoryCatalog {
     fn referenced_files(&self) -> Result<HashSet<String>> {
         let rows = self.lock();
         let objects = rows.objects.values().flat_map(|o| o.files.iter().cloned());
+        let history = rows.history.values().flatten().flat_map(Entry::files);
         let parts = rows.parts.values().map(|p| p.file.clone());
-        Ok(objects.chain(parts).collect())
+        Ok(objects.chain(history).chain(parts).collect())
     }
 
     fn bucket(&self, name: &str) -> Result<Option<Bucket>> {
@@ -124,6 +184,7 @@ impl Catalog for MemoryCatalog {
             created: now,
             encryption: None,
             acl: None,
+            versioning: Versioning::Unversioned,
         };
         rows.buckets.insert(name.to_owned(), bucket);
         Ok(true)
@@ -132,6 +193,7 @@ impl Catalog for MemoryCatalog {
     fn delete_bucket(&self, name: &str) -> Result<()> {
         let mut rows = self.lock();
         if rows.objects.keys().any(|(b, _)| b == name)
+            || rows.history.keys().any(|(b, _)| b == name)
             || rows.uploads.values().any(|u| u.bucket == name)
         {
             return Err(Error::BucketNotEmpty);
@@ -156,6 +218,13 @@ impl Catalog for MemoryCatalog {
         Ok(())
     }
 
+    fn set_bucket_versioning(&self, name: &str, state: Versioning) -> Result<()> {
+        let mut rows = self.lock();
+        let bucket = rows.buckets.get_mut(name).ok_or(Error::NoSuchBucket)?;
+        bucket.versioning = state;
+        Ok(())
+    }
+
     fn object(&self, bucket: &str, key: &str) -> Result<Option<Object>> {
         let rows = self.lock();
         Ok(rows
@@ -177,12 +246,17 @@ impl Catalog for MemoryCatalog {
             .map(|obj| (obj.clone(), pins.pin(obj.files.clone()))))
     }
 
-    fn put_object(&self, bucket: &str, key: &str, obj: &Object) -> Result<Vec<String>> {
+    fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        obj: &Object,
+    ) -> Result<(Vec<String>, Option<String>)> {
         let mut rows = self.lock();
         if !rows.buckets.contains_key(bucket) {
             return Err(Error::NoSuchBucket);
         }
-        Ok(rows.replace_object(bucket, key, obj))
+        Ok(rows.write_version(bucket, key, Some(obj), obj.modified))
     }
 
     fn set_object_tags(&self, bucket: &str, key: &str, tags: &Tags) -> Result<bool> {
@@ -218,13 +292,153 @@ impl Catalog for MemoryCatalog {
         }
     }
 
-    fn delete_object(&self, bucket: &str, key: &str) -> Result<Vec<String>> {
+    fn delete_object(&self, bucket: &str, key: &str) -> Result<(Vec<String>, Deleted)> {
         let mut rows = self.lock();
-        Ok(rows
+        let (garbage, version_id) = rows.write_version(bucket, key, None, crate::wire::now_secs());
+        let marker = version_id.is_some();
+        Ok((garbage, Deleted { version_id, marker }))
+    }
+
+    fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<(Vec<String>, Deleted)> {
+        let mut rows = self.lock();
+        let k = (bucket.to_owned(), key.to_owned());
+        let mut deleted = Deleted {
+            version_id: Some(version_id.to_owned()),
+            marker: false,
+        };
+        if rows
             .objects
-            .remove(&(bucket.to_owned(), key.to_owned()))
-            .map(|old| old.files)
-            .unwrap_or_default())
+            .get(&k)
+            .is_some_and(|o| super::versions::shown(o.version_id.as_deref()) == version_id)
+        {
+            let files = rows.objects.remove(&k).map(|o| o.files).unwrap_or_default();
+            // The newest noncurrent object version becomes current, unless a marker is newer.
+            if let Some(h) = rows.history.get_mut(&k)
+                && matches!(h.first(), Some(Entry::Object(_)))
+                && let Entry::Object(next) = h.remove(0)
+            {
+                rows.objects.insert(k.clone(), next);
+            }
+            if rows.history.get(&k).is_some_and(Vec::is_empty) {
+                rows.history.remove(&k);
+            }
+            return Ok((files, deleted));
+        }
+        let Some(h) = rows.history.get_mut(&k) else {
+            return Ok((Vec::new(), deleted));
+        };
+        let Some(i) = h.iter().position(|e| e.is(version_id)) else {
+            return Ok((Vec::new(), deleted));
+        };
+        let gone = h.remove(i);
+        deleted.marker = matches!(gone, Entry::DeleteMarker { .. });
+        // A marker that was the latest leaves the newest object version current.
+        if i == 0
+            && !rows.objects.contains_key(&k)
+            && let Some(h) = rows.history.get_mut(&k)
+            && matches!(h.first(), Some(Entry::Object(_)))
+            && let Entry::Object(next) = h.remove(0)
+        {
+            rows.objects.insert(k.clone(), next);
+        }
+        if rows.history.get(&k).is_some_and(Vec::is_empty) {
+            rows.history.remove(&k);
+        }
+        Ok((gone.files(), deleted))
+    }
+
+    fn version_pinned(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        pins: &Pins,
+    ) -> Result<Option<(Entry, ReadPin)>> {
+        let rows = self.lock();
+        let k = (bucket.to_owned(), key.to_owned());
+        let current = rows.objects.get(&k).cloned().map(Entry::Object);
+        let found = current
+            .into_iter()
+            .chain(rows.history.get(&k).into_iter().flatten().cloned())
+            .find(|e| e.is(version_id));
+        Ok(found.map(|e| {
+            let pin = pins.pin(e.files());
+            (e, pin)
+        }))
+    }
+
+    fn latest_marker(&self, bucket: &str, key: &str) -> Result<Option<String>> {
+        let rows = self.lock();
+        let k = (bucket.to_owned(), key.to_owned());
+        if rows.objects.contains_key(&k) {
+            return Ok(None);
+        }
+        Ok(match rows.history.get(&k).and_then(|h| h.first()) {
+            Some(Entry::DeleteMarker { version_id, .. }) => {
+                Some(super::versions::shown(version_id.as_deref()).to_owned())
+            }
+            _ => None,
+        })
+    }
+
+    fn list_versions(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        key_marker: &str,
+        version_marker: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Version>> {
+        let rows = self.lock();
+        let mut keys: Vec<&String> = rows
+            .objects
+            .keys()
+            .chain(rows.history.keys())
+            .filter(|(b, k)| b == bucket && k.starts_with(prefix) && k.as_str() >= key_marker)
+            .map(|(_, k)| k)
+            .collect();
+        keys.sort();
+        keys.dedup();
+        let mut out = Vec::new();
+        for key in keys {
+            let k = (bucket.to_owned(), key.clone());
+            let current = rows.objects.get(&k).cloned().map(Entry::Object);
+            let all: Vec<Entry> = current
+                .into_iter()
+                .chain(rows.history.get(&k).into_iter().flatten().cloned())
+                .collect();
+            let skip = if key == key_marker {
+                match version_marker {
+                    None => all.len(),
+                    Some(v) => all
+                        .iter()
+                        .position(|e| e.is(v))
+                        .map_or(all.len(), |i| i + 1),
+                }
+            } else {
+                0
+            };
+            for (i, entry) in all.into_iter().enumerate().skip(skip) {
+                if out.len() == limit {
+                    return Ok(out);
+                }
+                let entry = match entry {
+                    Entry::Object(o) => Entry::Object(listed(&o)),
+                    marker => marker,
+                };
+                out.push(Version {
+                    key: key.clone(),
+                    latest: i == 0,
+                    entry,
+                });
+            }
+        }
+        Ok(out)
     }
 
     fn list_objects(
@@ -302,7 +516,7 @@ impl Catalog for MemoryCatalog {
         upload: &Upload,
         chosen: &[Part],
         obj: &Object,
-    ) -> Result<Vec<String>> {
+    ) -> Result<(Vec<String>, Option<String>)> {
         let id = &upload.upload_id;
         let mut rows = self.lock();
         rows.require_live(id)?;
@@ -320,9 +534,11 @@ impl Catalog for MemoryCatalog {
             .into_iter()
             .filter(|f| !obj.files.contains(f))
             .collect();
-        garbage.extend(rows.replace_object(&upload.bucket, &upload.key, obj));
+        let (replaced, version) =
+            rows.write_version(&upload.bucket, &upload.key, Some(obj), obj.modified);
+        garbage.extend(replaced);
         rows.uploads.remove(id);
-        Ok(garbage)
+        Ok((garbage, version))
     }
 
     fn abort_upload(&self, upload_id: &str) -> Result<Vec<String>> {

@@ -50,6 +50,7 @@ mod pins;
 pub mod private_fs;
 mod sqlite;
 pub mod verifier_key;
+pub mod versions;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -79,6 +80,8 @@ pub struct Bucket {
     pub encryption: Option<storage_adapter::BucketEncryption>,
     /// The bucket's ACL (`None`: `private`).
     pub acl: Option<crate::acl::Acl>,
+    /// The bucket's versioning state.
+    pub versioning: versions::Versioning,
 }
 
 /// An object row.
@@ -105,6 +108,9 @@ pub struct Object {
     pub restore: Option<crate::restore::Restore>,
     /// The object's explicit ACL (`None`: `default`, its bucket's applies).
     pub acl: Option<crate::acl::Acl>,
+    /// The version's id (`None`: `null`, written while versioning was off or suspended). Set by
+    /// the catalog when the row is written (see [`versions`]); what a writer puts here is ignored.
+    pub version_id: Option<String>,
 }
 
 /// An object's tags: (key, value) pairs, keys unique.
@@ -317,15 +323,17 @@ impl Store {
             .await
     }
 
-    /// Inserts or replaces an object whose body files are new and durable; removes the replaced
-    /// body. If the bucket is gone (deleted while the body was written), the new files are removed.
-    pub async fn put_object(&self, bucket: &str, key: &str, obj: Object) -> Result<()> {
+    /// Writes an object whose body files are new and durable as the key's latest version (see
+    /// [`versions`]: in a bucket never versioned it replaces the object); removes the bodies it
+    /// replaced. Returns the version id to answer with (`None` in a bucket never versioned). If the
+    /// bucket is gone (deleted while the body was written), the new files are removed.
+    pub async fn put_object(&self, bucket: &str, key: &str, obj: Object) -> Result<Option<String>> {
         let (b, k) = (bucket.to_owned(), key.to_owned());
         let new_files = obj.files.clone();
-        let old = self.run(move |c| c.put_object(&b, &k, &obj)).await;
-        let old = self.remove_if_refused(old, new_files).await?;
+        let put = self.run(move |c| c.put_object(&b, &k, &obj)).await;
+        let (old, version) = self.remove_if_refused(put, new_files).await?;
         self.remove_files(old).await;
-        Ok(())
+        Ok(version)
     }
 
     /// Replaces the tags of an existing object, body and everything else kept: `NoSuchKey` if
@@ -377,12 +385,75 @@ impl Store {
         }
     }
 
-    /// Deletes an object (idempotent); removes its body.
-    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<()> {
+    /// Deletes an object (idempotent); removes its body. In a versioned bucket the object stays
+    /// as a noncurrent version and a delete marker becomes the latest (see [`versions`]).
+    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<versions::Deleted> {
         let (b, k) = (bucket.to_owned(), key.to_owned());
-        let old = self.run(move |c| c.delete_object(&b, &k)).await?;
+        let (old, deleted) = self.run(move |c| c.delete_object(&b, &k)).await?;
         self.remove_files(old).await;
-        Ok(())
+        Ok(deleted)
+    }
+
+    /// Deletes one version of a key (a checked id, `null` included) and removes its body; a key
+    /// whose latest version goes gets the next one as latest. A version that does not exist is
+    /// not an error (DELETE is idempotent).
+    pub async fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<versions::Deleted> {
+        let (b, k, v) = (bucket.to_owned(), key.to_owned(), version_id.to_owned());
+        let (old, deleted) = self.run(move |c| c.delete_version(&b, &k, &v)).await?;
+        self.remove_files(old).await;
+        Ok(deleted)
+    }
+
+    /// Sets a bucket's versioning state: `NoSuchBucket` if there is none.
+    pub async fn set_bucket_versioning(
+        &self,
+        name: &str,
+        state: versions::Versioning,
+    ) -> Result<()> {
+        let name = name.to_owned();
+        self.run(move |c| c.set_bucket_versioning(&name, state))
+            .await
+    }
+
+    /// One version of a key (a checked id), an object's files pinned as by
+    /// [`Store::object_to_read`].
+    pub async fn version_to_read(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<Option<(versions::Entry, ReadPin)>> {
+        let (b, k, v) = (bucket.to_owned(), key.to_owned(), version_id.to_owned());
+        let pins = self.pins.clone();
+        self.run(move |c| c.version_pinned(&b, &k, &v, &pins)).await
+    }
+
+    /// The id of the delete marker that is the key's latest version, if it is one.
+    pub async fn latest_marker(&self, bucket: &str, key: &str) -> Result<Option<String>> {
+        let (b, k) = (bucket.to_owned(), key.to_owned());
+        self.run(move |c| c.latest_marker(&b, &k)).await
+    }
+
+    /// At most `limit` versions of `bucket` whose key starts with `prefix`, by key, newest first
+    /// per key, after the position (`key_marker`, `version_marker`): without a version marker,
+    /// keys after `key_marker`; with one, that key's versions older than it, then later keys.
+    pub async fn list_versions(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        key_marker: &str,
+        version_marker: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<versions::Version>> {
+        let (b, p, k) = (bucket.to_owned(), prefix.to_owned(), key_marker.to_owned());
+        let v = version_marker.map(str::to_owned);
+        self.run(move |c| c.list_versions(&b, &p, &k, v.as_deref(), limit))
+            .await
     }
 
     /// Objects of a bucket with `prefix`, keys after `marker`, at most `limit`, by key.
@@ -440,13 +511,19 @@ impl Store {
     /// `chosen` are the parts `obj` was built from, as read before this call: each must still be
     /// the current attempt of its number (same file and ETag), or the upload is left unchanged and
     /// the call fails with `InvalidPart` (a part re-uploaded meanwhile has had its file removed).
-    pub async fn complete_upload(&self, u: &Upload, chosen: &[Part], obj: Object) -> Result<()> {
+    /// Returns the version id to answer with, as [`Store::put_object`].
+    pub async fn complete_upload(
+        &self,
+        u: &Upload,
+        chosen: &[Part],
+        obj: Object,
+    ) -> Result<Option<String>> {
         let (u, chosen) = (u.clone(), chosen.to_vec());
-        let garbage = self
+        let (garbage, version) = self
             .run(move |c| c.complete_upload(&u, &chosen, &obj))
             .await?;
         self.remove_files(garbage).await;
-        Ok(())
+        Ok(version)
     }
 
     /// Aborts an upload: rows and part files go.
@@ -474,6 +551,7 @@ mod tests {
             storage_class: Default::default(),
             restore: None,
             acl: None,
+            version_id: None,
         }
     }
 

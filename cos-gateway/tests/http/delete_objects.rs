@@ -94,8 +94,8 @@ fn verbose_and_quiet_answers_list_each_key() {
     assert_eq!(Req::new("GET", "/kept").send(a).body, b"5");
     assert_eq!(bodies(gw.dir.path()), 1, "the deleted bodies are gone");
 
-    // Quiet: only errors. A VersionId is refused for its key alone: no versions here, and the
-    // current object must not be deleted in its place.
+    // Quiet: only errors. A VersionId that cannot name a version is refused for its key alone, and
+    // the current object is not deleted in its place.
     let doc = "<Delete><Quiet>true</Quiet><Object><Key>kept</Key><VersionId>v1</VersionId>\
                </Object><Object><Key>gone</Key></Object></Delete>";
     let r = post_delete(a, doc);
@@ -103,8 +103,8 @@ fn verbose_and_quiet_answers_list_each_key() {
     assert_eq!(
         r.text(),
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DeleteResult><Error><Key>kept</Key>\
-         <Code>InvalidArgument</Code><Message>versioning is not implemented by this gateway: \
-         no version was deleted</Message></Error></DeleteResult>"
+         <Code>InvalidArgument</Code><Message>Invalid version id specified</Message></Error>\
+         </DeleteResult>"
     );
     assert_eq!(Req::new("GET", "/kept").send(a).body, b"5");
     let r = post_delete(a, &delete_doc(Some("true"), &["kept"]));

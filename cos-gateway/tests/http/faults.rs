@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use cos_gateway::store::versions::{Deleted, Entry, Version, Versioning};
 use cos_gateway::store::{
     Bucket, Catalog, DiskBudget, Object, Part, Pins, ReadPin, SqliteCatalog, Store, Upload,
 };
@@ -186,7 +187,7 @@ impl Catalog for FullDb {
         bucket: &str,
         key: &str,
         obj: &Object,
-    ) -> cos_gateway::Result<Vec<String>> {
+    ) -> cos_gateway::Result<(Vec<String>, Option<String>)> {
         self.write(|| self.inner.put_object(bucket, key, obj))
     }
     fn set_object_tags(
@@ -213,8 +214,46 @@ impl Catalog for FullDb {
     ) -> cos_gateway::Result<bool> {
         self.write(|| self.inner.set_object_restore(bucket, key, restore))
     }
-    fn delete_object(&self, bucket: &str, key: &str) -> cos_gateway::Result<Vec<String>> {
+    fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> cos_gateway::Result<(Vec<String>, Deleted)> {
         self.write(|| self.inner.delete_object(bucket, key))
+    }
+    fn set_bucket_versioning(&self, name: &str, state: Versioning) -> cos_gateway::Result<()> {
+        self.write(|| self.inner.set_bucket_versioning(name, state))
+    }
+    fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> cos_gateway::Result<(Vec<String>, Deleted)> {
+        self.write(|| self.inner.delete_version(bucket, key, version_id))
+    }
+    fn version_pinned(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        pins: &Pins,
+    ) -> cos_gateway::Result<Option<(Entry, ReadPin)>> {
+        self.inner.version_pinned(bucket, key, version_id, pins)
+    }
+    fn latest_marker(&self, bucket: &str, key: &str) -> cos_gateway::Result<Option<String>> {
+        self.inner.latest_marker(bucket, key)
+    }
+    fn list_versions(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        key_marker: &str,
+        version_marker: Option<&str>,
+        limit: usize,
+    ) -> cos_gateway::Result<Vec<Version>> {
+        self.inner
+            .list_versions(bucket, prefix, key_marker, version_marker, limit)
     }
     fn list_objects(
         &self,
@@ -245,7 +284,7 @@ impl Catalog for FullDb {
         upload: &Upload,
         chosen: &[Part],
         obj: &Object,
-    ) -> cos_gateway::Result<Vec<String>> {
+    ) -> cos_gateway::Result<(Vec<String>, Option<String>)> {
         self.write(|| self.inner.complete_upload(upload, chosen, obj))
     }
     fn abort_upload(&self, upload_id: &str) -> cos_gateway::Result<Vec<String>> {

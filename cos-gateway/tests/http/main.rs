@@ -52,3 +52,4 @@ mod slow_clients;
 mod ssec_verifier;
 mod storage_class;
 mod tagging;
+mod versioning;

@@ -22,8 +22,8 @@ fn encryption_to_db(e: Option<&BucketEncryption>) -> (Option<&str>, Option<&str>
 pub(super) fn get(db: &Connection, name: &str) -> Result<Option<Bucket>> {
     Ok(db
         .query_row(
-            "SELECT name, created, sse_algorithm, kms_key_id, bucket_key, acl FROM buckets \
-             WHERE name = ?1",
+            "SELECT name, created, sse_algorithm, kms_key_id, bucket_key, acl, versioning \
+             FROM buckets WHERE name = ?1",
             params![name],
             |r| {
                 let alg: Option<String> = r.get(2)?;
@@ -38,6 +38,11 @@ pub(super) fn get(db: &Connection, name: &str) -> Result<Option<Bucket>> {
                         _ => None,
                     },
                     acl: super::acl_from_db(r.get(5)?)?,
+                    versioning: r
+                        .get::<_, Option<String>>(6)?
+                        .as_deref()
+                        .and_then(crate::store::versions::Versioning::from_status)
+                        .unwrap_or_default(),
                 })
             },
         )
@@ -65,6 +70,7 @@ pub(super) fn list(db: &Connection) -> Result<Vec<Bucket>> {
             created: r.get(1)?,
             encryption: None,
             acl: None,
+            versioning: Default::default(),
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -83,7 +89,8 @@ pub(super) fn delete(db: &mut Connection, name: &str) -> Result<()> {
     let tx = db.transaction()?;
     let n: i64 = tx.query_row(
         "SELECT (SELECT COUNT(*) FROM objects WHERE bucket = ?1) + \
-         (SELECT COUNT(*) FROM uploads WHERE bucket = ?1)",
+         (SELECT COUNT(*) FROM uploads WHERE bucket = ?1) + \
+         (SELECT COUNT(*) FROM versions WHERE bucket = ?1)",
         params![name],
         |r| r.get(0),
     )?;

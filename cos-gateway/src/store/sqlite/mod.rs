@@ -33,6 +33,7 @@
 mod buckets;
 mod objects;
 mod uploads;
+mod versions;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -42,6 +43,7 @@ use std::time::Duration;
 use rusqlite::{Connection, TransactionBehavior};
 use storage_adapter::BucketEncryption;
 
+use super::versions::{Deleted, Entry, Version, Versioning};
 use super::{Bucket, Catalog, Object, Part, Pins, ReadPin, Tags, Upload};
 use crate::acl::Acl;
 use crate::error::Result;
@@ -94,6 +96,25 @@ CREATE TABLE IF NOT EXISTS parts (
     modified INTEGER NOT NULL,
     PRIMARY KEY (upload_id, number)
 );
+CREATE TABLE IF NOT EXISTS versions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    version_id TEXT NOT NULL,
+    marker INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    modified INTEGER NOT NULL,
+    meta TEXT NOT NULL,
+    envelope TEXT,
+    files TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    storage_class TEXT NOT NULL,
+    restore_ready INTEGER,
+    restore_expiry INTEGER,
+    acl TEXT
+);
+CREATE INDEX IF NOT EXISTS versions_by_key ON versions (bucket, key, seq);
 ";
 
 /// Columns added since the first schema (table, column, declaration with the value old rows
@@ -118,6 +139,8 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("buckets", "acl", "TEXT"),
     ("objects", "acl", "TEXT"),
     ("uploads", "acl", "TEXT"),
+    ("buckets", "versioning", "TEXT"),
+    ("objects", "version_id", "TEXT"),
 ];
 
 /// Adds the [`ADDED_COLUMNS`] a database lacks.
@@ -178,6 +201,11 @@ impl Catalog for SqliteCatalog {
             let files: Vec<String> = json_from_db(files?)?;
             referenced.extend(files);
         }
+        let mut st = db.prepare("SELECT files FROM versions")?;
+        for files in st.query_map([], |r| r.get::<_, String>(0))? {
+            let files: Vec<String> = json_from_db(files?)?;
+            referenced.extend(files);
+        }
         let mut st = db.prepare("SELECT file FROM parts")?;
         for f in st.query_map([], |r| r.get::<_, String>(0))? {
             referenced.insert(f?);
@@ -209,6 +237,10 @@ impl Catalog for SqliteCatalog {
         buckets::set_acl(&self.lock(), name, acl)
     }
 
+    fn set_bucket_versioning(&self, name: &str, state: Versioning) -> Result<()> {
+        versions::set_state(&self.lock(), name, state)
+    }
+
     fn object(&self, bucket: &str, key: &str) -> Result<Option<Object>> {
         objects::get(&self.lock(), bucket, key)
     }
@@ -226,7 +258,12 @@ impl Catalog for SqliteCatalog {
         }))
     }
 
-    fn put_object(&self, bucket: &str, key: &str, obj: &Object) -> Result<Vec<String>> {
+    fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        obj: &Object,
+    ) -> Result<(Vec<String>, Option<String>)> {
         objects::put(&mut self.lock(), bucket, key, obj)
     }
 
@@ -242,8 +279,49 @@ impl Catalog for SqliteCatalog {
         objects::set_restore(&self.lock(), bucket, key, restore)
     }
 
-    fn delete_object(&self, bucket: &str, key: &str) -> Result<Vec<String>> {
-        objects::delete(&mut self.lock(), bucket, key)
+    fn delete_object(&self, bucket: &str, key: &str) -> Result<(Vec<String>, Deleted)> {
+        objects::delete(&mut self.lock(), bucket, key, crate::wire::now_secs())
+    }
+
+    fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<(Vec<String>, Deleted)> {
+        versions::delete(&mut self.lock(), bucket, key, version_id)
+    }
+
+    fn version_pinned(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        pins: &Pins,
+    ) -> Result<Option<(Entry, ReadPin)>> {
+        versions::get_pinned(&self.lock(), bucket, key, version_id, pins)
+    }
+
+    fn latest_marker(&self, bucket: &str, key: &str) -> Result<Option<String>> {
+        versions::latest_marker(&self.lock(), bucket, key)
+    }
+
+    fn list_versions(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        key_marker: &str,
+        version_marker: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Version>> {
+        versions::list(
+            &self.lock(),
+            bucket,
+            prefix,
+            key_marker,
+            version_marker,
+            limit,
+        )
     }
 
     fn list_objects(
@@ -281,7 +359,7 @@ impl Catalog for SqliteCatalog {
         upload: &Upload,
         chosen: &[Part],
         obj: &Object,
-    ) -> Result<Vec<String>> {
+    ) -> Result<(Vec<String>, Option<String>)> {
         uploads::complete(&mut self.lock(), upload, chosen, obj)
     }
 
@@ -346,6 +424,7 @@ mod tests {
             storage_class: Default::default(),
             restore: None,
             acl: None,
+            version_id: None,
         }
     }
 

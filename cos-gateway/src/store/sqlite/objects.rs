@@ -5,6 +5,7 @@ use rusqlite::{Connection, OptionalExtension as _, Transaction, params};
 use super::{acl_from_db, acl_to_db, class_from_db, env_from_db, env_to_db, json, json_from_db};
 use crate::error::{Error, Result};
 use crate::restore::Restore;
+use crate::store::versions::Deleted;
 use crate::store::{Object, Tags};
 
 /// The object row of `bucket`/`key`.
@@ -12,7 +13,8 @@ pub(super) fn get(db: &Connection, bucket: &str, key: &str) -> Result<Option<Obj
     Ok(db
         .query_row(
             "SELECT size, etag, modified, meta, envelope, files, tags, storage_class, \
-             restore_ready, restore_expiry, acl FROM objects WHERE bucket = ?1 AND key = ?2",
+             restore_ready, restore_expiry, acl, version_id FROM objects \
+             WHERE bucket = ?1 AND key = ?2",
             params![bucket, key],
             |r| {
                 Ok(Object {
@@ -26,6 +28,7 @@ pub(super) fn get(db: &Connection, bucket: &str, key: &str) -> Result<Option<Obj
                     storage_class: class_from_db(r.get(7)?)?,
                     restore: restore_from_db(r.get(8)?, r.get(9)?),
                     acl: acl_from_db(r.get(10)?)?,
+                    version_id: r.get(11)?,
                 })
             },
         )
@@ -33,7 +36,7 @@ pub(super) fn get(db: &Connection, bucket: &str, key: &str) -> Result<Option<Obj
 }
 
 /// The body files of `bucket`/`key` (empty when there is no such object).
-fn files_of(tx: &Transaction<'_>, bucket: &str, key: &str) -> Result<Vec<String>> {
+pub(super) fn files_of(tx: &Connection, bucket: &str, key: &str) -> Result<Vec<String>> {
     let files: Option<String> = tx
         .query_row(
             "SELECT files FROM objects WHERE bucket = ?1 AND key = ?2",
@@ -44,20 +47,19 @@ fn files_of(tx: &Transaction<'_>, bucket: &str, key: &str) -> Result<Vec<String>
     Ok(files.map(json_from_db).transpose()?.unwrap_or_default())
 }
 
-/// Writes `obj` as the object `bucket/key` inside `tx`; returns the body files of the object it
-/// replaced (to remove once the transaction has committed).
-pub(super) fn replace_row(
+/// Writes `obj` (its version id included) as the current row of `bucket/key` inside `tx`; the
+/// caller has moved or removed the row it replaces (see [`super::versions::write`]).
+pub(super) fn insert_row(
     tx: &Transaction<'_>,
     bucket: &str,
     key: &str,
     obj: &Object,
-) -> Result<Vec<String>> {
-    let old = files_of(tx, bucket, key)?;
+) -> Result<()> {
     tx.execute(
         "INSERT OR REPLACE INTO objects \
          (bucket, key, size, etag, modified, meta, envelope, files, tags, storage_class, \
-          restore_ready, restore_expiry, acl) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+          restore_ready, restore_expiry, acl, version_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         params![
             bucket,
             key,
@@ -71,39 +73,43 @@ pub(super) fn replace_row(
             obj.storage_class.as_str(),
             obj.restore.map(|r| r.ready_at),
             obj.restore.map(|r| r.expires_at),
-            acl_to_db(obj.acl.as_ref())
+            acl_to_db(obj.acl.as_ref()),
+            obj.version_id
         ],
     )?;
-    Ok(old)
+    Ok(())
 }
 
-/// Inserts or replaces an object: `NoSuchBucket` if its bucket is gone. Returns the replaced body
-/// files.
+/// Writes an object as the key's latest version: `NoSuchBucket` if its bucket is gone. Returns
+/// the body files no row names any more and the version id to answer with.
 pub(super) fn put(
     db: &mut Connection,
     bucket: &str,
     key: &str,
     obj: &Object,
-) -> Result<Vec<String>> {
+) -> Result<(Vec<String>, Option<String>)> {
     let tx = db.transaction()?;
     if !super::buckets::exists(&tx, bucket)? {
         return Err(Error::NoSuchBucket);
     }
-    let old = replace_row(&tx, bucket, key, obj)?;
+    let written = super::versions::write(&tx, bucket, key, Some(obj), obj.modified)?;
     tx.commit()?;
-    Ok(old)
+    Ok(written)
 }
 
-/// Deletes an object (idempotent); returns its body files.
-pub(super) fn delete(db: &mut Connection, bucket: &str, key: &str) -> Result<Vec<String>> {
+/// Deletes an object (idempotent; a delete marker in a versioned bucket); returns the body files
+/// no row names any more.
+pub(super) fn delete(
+    db: &mut Connection,
+    bucket: &str,
+    key: &str,
+    now: i64,
+) -> Result<(Vec<String>, Deleted)> {
     let tx = db.transaction()?;
-    let old = files_of(&tx, bucket, key)?;
-    tx.execute(
-        "DELETE FROM objects WHERE bucket = ?1 AND key = ?2",
-        params![bucket, key],
-    )?;
+    let (old, version_id) = super::versions::write(&tx, bucket, key, None, now)?;
     tx.commit()?;
-    Ok(old)
+    let marker = version_id.is_some();
+    Ok((old, Deleted { version_id, marker }))
 }
 
 /// Objects of a bucket with `prefix`, keys after `marker`, at most `limit`, by key (without their
@@ -134,6 +140,7 @@ pub(super) fn list(
                 storage_class: class_from_db(r.get(6)?)?,
                 restore: None,
                 acl: None,
+                version_id: None,
             },
         ))
     })?;
@@ -141,7 +148,7 @@ pub(super) fn list(
 }
 
 /// A restore from its two columns (both set, or neither).
-fn restore_from_db(ready_at: Option<i64>, expires_at: Option<i64>) -> Option<Restore> {
+pub(super) fn restore_from_db(ready_at: Option<i64>, expires_at: Option<i64>) -> Option<Restore> {
     Some(Restore {
         ready_at: ready_at?,
         expires_at: expires_at?,

@@ -150,7 +150,7 @@ pub(super) fn complete(
     u: &Upload,
     chosen: &[Part],
     obj: &Object,
-) -> Result<Vec<String>> {
+) -> Result<(Vec<String>, Option<String>)> {
     let id = &u.upload_id;
     let tx = db.transaction()?;
     require_live(&tx, id)?;
@@ -179,11 +179,13 @@ pub(super) fn complete(
             }
         }
     }
-    garbage.extend(super::objects::replace_row(&tx, &u.bucket, &u.key, obj)?);
+    let (replaced, version) =
+        super::versions::write(&tx, &u.bucket, &u.key, Some(obj), obj.modified)?;
+    garbage.extend(replaced);
     tx.execute("DELETE FROM parts WHERE upload_id = ?1", params![id])?;
     tx.execute("DELETE FROM uploads WHERE upload_id = ?1", params![id])?;
     tx.commit()?;
-    Ok(garbage)
+    Ok((garbage, version))
 }
 
 /// Aborts an upload: `NoSuchUpload` if it is gone. Returns its parts' files.
