@@ -1,14 +1,18 @@
 //! Request XML (`cos_gateway::xml::parse`) and the documents read from it: the bucket encryption
 //! configuration, Complete Multipart Upload, DELETE Multiple Objects, PUT Object tagging's
 //! `Tagging` (and the `x-cos-tagging` header), POST Object restore's `RestoreRequest` and PUT
-//! `?acl`'s `AccessControlPolicy` (and the `x-cos-grant-*` header lists), on arbitrary bytes.
+//! `?acl`'s `AccessControlPolicy` (and the `x-cos-grant-*` header lists), PUT `?versioning`'s
+//! `VersioningConfiguration`, and (as text) a `versionId` and an `x-cos-copy-source` that may name
+//! one, on arbitrary bytes.
 //!
 //! Invariants: an accepted tree respects the element and depth bounds; an accepted Complete
 //! request lists at least one part; an accepted Delete request names 1 to 1,000 non-empty keys;
 //! an accepted tag set is within COS's limits, keys unique, and reads back the same from the
 //! document the gateway writes for it (as written when no key or value has outer spaces); an
 //! accepted restore asks for 1 to 365 days; an accepted ACL has at most 100 grants, no object
-//! `WRITE`, and reads back the same from the document the gateway writes for it.
+//! `WRITE`, and reads back the same from the document the gateway writes for it; an accepted
+//! versioning document is `Enabled` or `Suspended`; an accepted version id is `null` or 32
+//! lowercase hex digits, and so is the one an accepted copy source names.
 #![no_main]
 
 use cos_gateway::xml::{self, Element};
@@ -49,6 +53,18 @@ fuzz_target!(|data: &[u8]| {
             check_acl(&parsed, level);
         }
     }
+    if let Ok(state) = cos_gateway::ops::versioning::parse_versioning(data) {
+        assert!(state.status().is_some());
+    }
+    if let Ok(text) = std::str::from_utf8(data) {
+        if cos_gateway::store::versions::check_version_id(text).is_ok() {
+            check_version_id(text);
+        }
+        if let Ok((_, key, Some(version))) = cos_gateway::ops::parse_copy_source(text) {
+            assert!(!key.is_empty());
+            check_version_id(&version);
+        }
+    }
     if let Ok(text) = std::str::from_utf8(data) {
         let lookup = |name: &str| (name == "x-cos-grant-read").then_some(text);
         if let Ok(Some(parsed)) = acl::from_fields(lookup, acl::Level::Object) {
@@ -61,6 +77,18 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+/// An accepted version id: `null`, or 32 lowercase hex digits (URL-safe, never a path).
+fn check_version_id(id: &str) {
+    assert!(
+        id == "null"
+            || (id.len() == 32
+                && id
+                    .bytes()
+                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())),
+        "{id:?}"
+    );
+}
 
 /// The limits of an accepted tag set, and its round trip through the response document.
 fn check_tags(tags: &cos_gateway::store::Tags) {
