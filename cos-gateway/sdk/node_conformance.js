@@ -386,12 +386,45 @@ test('unimplemented sub-resources are 501 and change nothing', async () => {
   await expectError('NotImplemented', 501, 'deleteBucketTagging', {});
   await expectError('NotImplemented', 501, 'putBucketTagging', { Tags: [{ Key: 'k', Value: 'v' }] });
   await expectError('NotImplemented', 501, 'getBucketCors', {});
-  await expectError('NotImplemented', 501, 'getBucketVersioning', {});
   await expectError('NotImplemented', 501, 'getBucketPolicy', {});
   await expectError('NotImplemented', 501, 'deleteBucketLifecycle', {});
   const d = await call('getObject', { Key: 'kept' });
   check(d.Body.toString() === 'kept body', 'the object changed');
   check(d.ETag === before.ETag, `the ETag changed: ${d.ETag} != ${before.ETag}`);
+});
+
+test('object versions', async () => {
+  const vb = { Bucket: 'nodeversioned-1250000000' };
+  await call('putBucket', vb);
+  const never = await call('getBucketVersioning', vb);
+  check(!never.VersioningConfiguration.Status, 'never versioned: ' + JSON.stringify(never));
+  await call('putBucketVersioning', { ...vb, VersioningConfiguration: { Status: 'Enabled' } });
+  const on = await call('getBucketVersioning', vb);
+  check(on.VersioningConfiguration.Status === 'Enabled', 'enabled: ' + JSON.stringify(on));
+  const p1 = await call('putObject', { ...vb, Key: 'doc', Body: Buffer.from('one'), ...SSEC });
+  const p2 = await call('putObject', { ...vb, Key: 'doc', Body: Buffer.from('two'), ServerSideEncryption: 'AES256' });
+  const v1 = p1.headers['x-cos-version-id'];
+  const v2 = p2.headers['x-cos-version-id'];
+  check(v1 && v2 && v1 !== v2, `version ids ${v1} ${v2}`);
+  const old = await call('getObject', { ...vb, Key: 'doc', VersionId: v1, ...SSEC });
+  check(old.Body.toString() === 'one', 'v1 body');
+  await expectError('SsecDecryptHeaderInvalid', 400, 'getObject', { ...vb, Key: 'doc', VersionId: v1 });
+  await expectError('NoSuchVersion', 404, 'getObject', { ...vb, Key: 'doc', VersionId: '0123456789abcdef0123456789abcdef' });
+  const del = await call('deleteObject', { ...vb, Key: 'doc' });
+  check(del.headers['x-cos-delete-marker'] === 'true', 'marker: ' + JSON.stringify(del.headers));
+  const marker = del.headers['x-cos-version-id'];
+  await expectError('NoSuchKey', 404, 'getObject', { ...vb, Key: 'doc' });
+  const list = await call('listObjectVersions', { ...vb, Prefix: 'doc' });
+  check(
+    JSON.stringify(list.Versions.map((v) => [v.VersionId, v.IsLatest])) === JSON.stringify([[v2, 'false'], [v1, 'false']]),
+    'versions: ' + JSON.stringify(list),
+  );
+  check(list.DeleteMarkers.length === 1 && list.DeleteMarkers[0].VersionId === marker, 'markers: ' + JSON.stringify(list));
+  await call('deleteObject', { ...vb, Key: 'doc', VersionId: marker });
+  const back = await call('getObject', { ...vb, Key: 'doc' });
+  check(back.Body.toString() === 'two', 'the marker is gone');
+  for (const v of [v2, v1]) await call('deleteObject', { ...vb, Key: 'doc', VersionId: v });
+  await call('deleteBucket', vb);
 });
 
 test('negative: wrong SSE-C key', () => expectError('SsecDecryptHeaderInvalid', 400, 'getObject', { Key: '2.jpg', ...SSEC2 }));

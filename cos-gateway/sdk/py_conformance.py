@@ -446,7 +446,6 @@ def unimplemented_sub_resources_change_nothing():
     tagging = {'TagSet': {'Tag': [{'Key': 'k', 'Value': 'v'}]}}
     expect_error('NotImplemented', 501, client.put_bucket_tagging, Bucket=bucket, Tagging=tagging)
     expect_error('NotImplemented', 501, client.get_bucket_cors, Bucket=bucket)
-    expect_error('NotImplemented', 501, client.get_bucket_versioning, Bucket=bucket)
     expect_error('NotImplemented', 501, client.get_bucket_lifecycle, Bucket=bucket)
     expect_error('NotImplemented', 501, client.delete_bucket_lifecycle, Bucket=bucket)
     expect_error('NotImplemented', 501, client.get_bucket_policy, Bucket=bucket)
@@ -549,6 +548,43 @@ def delete_objects_verbose_and_quiet():
                                                         'Object': [{'Key': 'batch/quiet'}]})
     check(not resp.get('Deleted') and not resp.get('Error'), 'quiet answer: %r' % resp)
     expect_error('NoSuchKey', 404, client.get_object, Bucket=bucket, Key='batch/quiet')
+
+
+@test
+def object_versions():
+    vb = 'versioned-1250000000'
+    client.create_bucket(Bucket=vb)
+    got = client.get_bucket_versioning(Bucket=vb)
+    check(not got.get('Status'), 'never versioned: %r' % got)
+    client.put_bucket_versioning(Bucket=vb, Status='Enabled')
+    check(client.get_bucket_versioning(Bucket=vb).get('Status') == 'Enabled', 'enabled')
+    v1 = client.put_object(Bucket=vb, Key='doc', Body=b'one', **SSEC)['x-cos-version-id']
+    v2 = client.put_object(Bucket=vb, Key='doc', Body=b'two', ServerSideEncryption='AES256')['x-cos-version-id']
+    check(v1 and v2 and v1 != v2, 'version ids %r %r' % (v1, v2))
+    check(body_of(client.get_object(Bucket=vb, Key='doc')) == b'two', 'latest')
+    check(body_of(client.get_object(Bucket=vb, Key='doc', VersionId=v1, **SSEC)) == b'one', 'v1')
+    expect_error('SsecDecryptHeaderInvalid', 400, client.get_object, Bucket=vb, Key='doc', VersionId=v1)
+    expect_error('NoSuchVersion', 404, client.get_object, Bucket=vb, Key='doc',
+                 VersionId='0123456789abcdef0123456789abcdef')
+    expect_error('InvalidArgument', 400, client.get_object, Bucket=vb, Key='doc', VersionId='bad')
+    resp = client.delete_object(Bucket=vb, Key='doc')
+    check(resp.get('x-cos-delete-marker') == 'true', 'marker: %r' % resp)
+    marker = resp['x-cos-version-id']
+    expect_error('NoSuchKey', 404, client.get_object, Bucket=vb, Key='doc')
+    listing = client.list_objects_versions(Bucket=vb, Prefix='doc')
+    versions = [(v['VersionId'], v['IsLatest']) for v in listing.get('Version', [])]
+    markers = [(m['VersionId'], m['IsLatest']) for m in listing.get('DeleteMarker', [])]
+    check(versions == [(v2, 'false'), (v1, 'false')], 'versions: %r' % listing)
+    check(markers == [(marker, 'true')], 'markers: %r' % listing)
+    page = client.list_objects_versions(Bucket=vb, MaxKeys=1)
+    check(page['IsTruncated'] == 'true' and page['NextVersionIdMarker'] == marker, 'page: %r' % page)
+    client.delete_object(Bucket=vb, Key='doc', VersionId=marker)
+    check(body_of(client.get_object(Bucket=vb, Key='doc')) == b'two', 'the marker is gone')
+    for v in (v2, v1):
+        client.delete_object(Bucket=vb, Key='doc', VersionId=v)
+    check(not client.list_objects_versions(Bucket=vb).get('Version'), 'every version deleted')
+    client.delete_bucket(Bucket=vb)
+
 
 def main():
     passed = failed = 0
