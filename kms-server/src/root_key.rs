@@ -36,6 +36,7 @@ const MATERIAL_AAD_LABEL: &[u8] = b"kms/v1/material";
 const PRIVATE_KEY_AAD_LABEL: &[u8] = b"kms/v1/private-key";
 const ROOT_CHECK_AAD: &[u8] = b"kms/v1/root-key-check";
 const ROOT_CHECK_PLAINTEXT: &[u8] = b"kms root key check";
+const MATERIAL_FINGERPRINT_LABEL: &[u8] = b"kms/v1/imported-material-fingerprint";
 
 /// The key that wraps all CMK material.
 #[derive(Clone, Debug)]
@@ -183,6 +184,21 @@ impl RootKey {
         let aad = material_aad(PRIVATE_KEY_AAD_LABEL, key_id, version);
         let mut raw = open_random_nonce(&self.0, &aad, wrapped).ok_or(Error::RootKeyMismatch)?;
         Ok(SecretBytes::new(std::mem::take(&mut *raw)))
+    }
+
+    /// A keyed digest of imported material, kept when the material is erased so that only the
+    /// same material can be imported into `key_id` again: HKDF-SHA256 with the root key as input
+    /// key material and its own label as salt, expanded over `key_id || material`. Without the
+    /// root key it says nothing about the material, even material of little entropy.
+    pub(crate) fn material_fingerprint(&self, key_id: Uuid, material: &Key32) -> [u8; 32] {
+        let hk = hkdf::Hkdf::<sha2::Sha256>::new(Some(MATERIAL_FINGERPRINT_LABEL), self.0.expose());
+        let mut info = Zeroizing::new(Vec::with_capacity(16 + KEY_LEN));
+        info.extend_from_slice(key_id.as_bytes());
+        info.extend_from_slice(material.expose());
+        let mut out = [0u8; 32];
+        hk.expand(&info, &mut out)
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        out
     }
 
     /// A value stored in the database that only this root key opens.

@@ -6,6 +6,11 @@
 //! erases the material and puts the key back in PendingImport, so its ciphertexts stop opening
 //! until the same material is imported again.
 //!
+//! "The same material": a key remembers a keyed fingerprint of the first material imported into
+//! it ([`crate::root_key::RootKey::material_fingerprint`], in the store's settings), which outlives
+//! the material's erasure, so other material is refused even when the key holds none (Tencent: a
+//! key's material may be imported again, but it must be the same material).
+//!
 //! The wrapping private keys live only in this process's memory (zeroized on drop), one per key,
 //! the newest replacing an older one: a token is good on the replica that made it, once.
 
@@ -86,6 +91,11 @@ pub(super) fn material_expired(m: &KeyMetadata, now: i64) -> bool {
             m.state,
             KeyState::Enabled | KeyState::Disabled | KeyState::Archived
         )
+}
+
+/// The store setting that holds the fingerprint of `key_id`'s imported material.
+pub(crate) fn material_fingerprint_setting(key_id: Uuid) -> String {
+    format!("imported-material-fingerprint/{key_id}")
 }
 
 /// Refuses a key that takes no imported material, or whose state is PendingDelete.
@@ -229,8 +239,9 @@ impl Kms {
         Ok(meta)
     }
 
-    /// Writes imported material (version 1) or, if the key holds material already, checks it is
-    /// the same and sets the new `valid_to`.
+    /// Writes imported material (version 1) or, if the key holds material already, sets the new
+    /// `valid_to`. Material other than the key's first (held, or known by its fingerprint) is
+    /// refused.
     fn store_material(&self, key_id: Uuid, material: Key32, valid_to: i64) -> Result<KeyMetadata> {
         let _w = self.lock_write()?;
         let (before, held) = {
@@ -239,19 +250,36 @@ impl Kms {
             (e.meta().clone(), e.versions().first().cloned())
         };
         external(&before, "ImportKeyMaterial")?;
+        let other_material = || {
+            refused(
+                ErrorCode::MaterialNotMatch,
+                format!(
+                    "key {key_id} was given other key material before: only the same material \
+                     may be imported again"
+                ),
+            )
+        };
+        if held
+            .as_ref()
+            .is_some_and(|h| !bool::from(h.expose().ct_eq(material.expose())))
+        {
+            return Err(other_material());
+        }
+        // Written before the material: a crash in between leaves the fingerprint of material the
+        // caller chose, which a retry imports.
+        let fingerprint = self.root.material_fingerprint(key_id, &material);
+        let setting = material_fingerprint_setting(key_id);
+        match self.store().meta(&setting)? {
+            Some(known) if !bool::from(known.as_slice().ct_eq(&fingerprint)) => {
+                return Err(other_material());
+            }
+            Some(_) => {}
+            None => self.store().set_meta(&setting, &fingerprint)?,
+        }
         let mut after = before.clone();
         after.valid_to = valid_to;
         match held {
             Some(held) => {
-                if !bool::from(held.expose().ct_eq(material.expose())) {
-                    return Err(refused(
-                        ErrorCode::MaterialNotMatch,
-                        format!(
-                            "key {key_id} holds other key material: only the same material may be \
-                             imported again"
-                        ),
-                    ));
-                }
                 self.store().update_key(&before, &after)?;
                 self.apply(|c| c.insert(Entry::new(after.clone(), vec![held])));
             }
@@ -532,8 +560,77 @@ mod tests {
         assert_eq!(kms.material_count("byok"), 0);
     }
 
-    /// Two servers on one database: material deleted and other material imported on one is
-    /// taken in by the other's resync, though metadata and version count look the same.
+    /// Other material than the key's first is refused once the first is erased: deleted, or
+    /// past its `valid_to`, after a restart too; the first material is taken again.
+    #[test]
+    fn only_the_first_material_is_taken_after_it_is_erased() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(T0));
+        let kms = open(dir.path(), clock.clone());
+        kms.create_key_from("byok", "", "", true).unwrap();
+        kms.create_key_from("other", "", "", true).unwrap();
+        let alg = WrappingAlgorithm::RsaesOaepSha256;
+        let import = |kms: &Kms, name: &str, material: [u8; 32], valid_to: i64| {
+            let p = kms
+                .get_parameters_for_import(name, alg.as_str(), "RSA_2048")
+                .unwrap();
+            kms.import_key_material(name, &wrap(&p, alg, &material), &p.import_token, valid_to)
+        };
+        import(&kms, "byok", [1; 32], 0).unwrap();
+        kms.delete_imported_key_material("byok").unwrap();
+        let e = import(&kms, "byok", [2; 32], 0).unwrap_err();
+        assert_eq!(code(&e), "InvalidParameterValue.MaterialNotMatch");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "key {} was given other key material before: only the same material may be \
+                 imported again",
+                kms.describe_key("byok").unwrap().key_id
+            )
+        );
+        assert_eq!(
+            kms.describe_key("byok").unwrap().state,
+            KeyState::PendingImport
+        );
+        // Each key has its own fingerprint: the same bytes go into another key.
+        import(&kms, "other", [2; 32], 0).unwrap();
+        drop(kms);
+        let kms = open(dir.path(), clock.clone());
+        let e = import(&kms, "byok", [2; 32], 0).unwrap_err();
+        assert_eq!(code(&e), "InvalidParameterValue.MaterialNotMatch");
+        // Material that expired is the key's material too.
+        import(&kms, "byok", [1; 32], T0 + 10).unwrap();
+        clock.advance(10);
+        kms.run_due_tasks().unwrap();
+        assert_eq!(kms.material_count("byok"), 0);
+        let e = import(&kms, "byok", [3; 32], 0).unwrap_err();
+        assert_eq!(code(&e), "InvalidParameterValue.MaterialNotMatch");
+        let m = import(&kms, "byok", [1; 32], 0).unwrap();
+        assert_eq!(m.state, KeyState::Enabled);
+    }
+
+    /// A fingerprint is a keyed digest: another root key, key or material gives another one.
+    #[test]
+    fn fingerprints_depend_on_root_key_key_and_material() {
+        use base64::Engine as _;
+        let root = |b: u8| {
+            crate::root_key::RootKey::from_base64(
+                &base64::engine::general_purpose::STANDARD.encode([b; 32]),
+            )
+            .unwrap()
+        };
+        let (k1, k2) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let m = |b: u8| Key32::from_slice(&[b; 32]).unwrap();
+        let f = root(1).material_fingerprint(k1, &m(1));
+        assert_eq!(f, root(1).material_fingerprint(k1, &m(1)));
+        assert_ne!(f, root(2).material_fingerprint(k1, &m(1)));
+        assert_ne!(f, root(1).material_fingerprint(k2, &m(1)));
+        assert_ne!(f, root(1).material_fingerprint(k1, &m(2)));
+    }
+
+    /// Two servers on one database: material deleted on one stops the other after its resync,
+    /// the same material imported again on one opens on the other, and other material is refused
+    /// on either (the fingerprint is in the shared store).
     #[test]
     fn a_resync_takes_in_material_imported_again_elsewhere() {
         use base64::Engine as _;
@@ -551,24 +648,25 @@ mod tests {
         let b = Kms::open_with_store(store(), root(), clock.clone()).unwrap();
         a.create_key_from("byok", "", "", true).unwrap();
         let alg = WrappingAlgorithm::RsaesOaepSha256;
-        let import = |material: [u8; 32]| {
-            let p = a
+        let import = |kms: &Kms, material: [u8; 32]| {
+            let p = kms
                 .get_parameters_for_import("byok", alg.as_str(), "RSA_2048")
                 .unwrap();
-            a.import_key_material("byok", &wrap(&p, alg, &material), &p.import_token, 0)
-                .unwrap();
+            kms.import_key_material("byok", &wrap(&p, alg, &material), &p.import_token, 0)
         };
-        import([1; 32]);
+        import(&a, [1; 32]).unwrap();
         b.resync().unwrap();
         let blob = b.encrypt("byok", b"x", "").unwrap().ciphertext_blob;
         a.delete_imported_key_material("byok").unwrap();
-        import([2; 32]);
         b.resync().unwrap();
-        assert!(a.decrypt(&blob, "").is_err());
-        assert!(
-            b.decrypt(&blob, "").is_err(),
-            "b still holds the old material"
-        );
+        assert!(b.decrypt(&blob, "").is_err(), "b still holds the material");
+        for kms in [&a, &b] {
+            let e = import(kms, [2; 32]).unwrap_err();
+            assert_eq!(code(&e), "InvalidParameterValue.MaterialNotMatch");
+        }
+        import(&a, [1; 32]).unwrap();
+        b.resync().unwrap();
+        assert!(b.decrypt(&blob, "").is_ok());
         let again = b.encrypt("byok", b"y", "").unwrap().ciphertext_blob;
         assert!(a.decrypt(&again, "").is_ok());
     }
