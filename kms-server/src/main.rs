@@ -101,15 +101,17 @@ struct Cli {
 #[derive(clap::Subcommand, Debug)]
 enum Command {
     /// Copy every key (all versions, still wrapped by the root key) and the store's settings from
-    /// one key store into an empty one, e.g. a single server's SQLite file into the PostgreSQL
-    /// database of replicas. No kms-server may run on either meanwhile. Example:
+    /// one key store into another, e.g. a single server's SQLite file into the PostgreSQL
+    /// database of replicas. Idempotent: run again, it copies what an interrupted run left out;
+    /// a destination holding anything else is refused. No kms-server may run on either
+    /// meanwhile. Example:
     /// kms-server migrate --from sqlite:./kms-data/kms.sqlite3 --to postgres://kms@db/kms
     Migrate {
         /// The key store to copy: sqlite:PATH or postgres://...
         #[arg(long)]
         from: String,
-        /// The empty key store to copy into: sqlite:PATH or postgres://... (its password is never
-        /// logged).
+        /// The key store to copy into (empty, or an earlier copy of the same source):
+        /// sqlite:PATH or postgres://... (its password is never logged).
         #[arg(long, env = "KMS_DATABASE_URL", hide_env_values = true)]
         to: String,
         /// CA certificates (PEM) trusted for a PostgreSQL server's TLS certificate, besides the
@@ -231,8 +233,12 @@ fn migrate(
         ..PostgresOptions::default()
     };
     let done = kms_server::kms::migrate::migrate_databases(&from_db, &to_db, &postgres)?;
+    let present = match done.present {
+        0 => String::new(),
+        n => format!("; {n} keys were there already"),
+    };
     println!(
-        "migrated {} keys ({} versions) from {} to {}",
+        "migrated {} keys ({} versions) from {} to {}{present}",
         done.keys,
         done.versions,
         from_db.describe(),

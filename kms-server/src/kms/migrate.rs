@@ -4,10 +4,15 @@
 //! Everything is copied as stored: the wrapped key material stays wrapped (it is bound to its key
 //! id and version and to the root key, not to the store), so no root key is needed and no key
 //! material is ever in clear here. The store's own settings (the root key check, the default and
-//! SSE-COS key ids) go first, then every key with all its versions in one transaction
-//! ([`KeyStore::apply_seed`]). The destination must hold no key: a half-finished copy (settings
-//! written, keys not) can be run again, a finished one cannot be applied twice, and an existing
-//! database is never merged into.
+//! SSE-COS key ids) and every key with all its versions are compared with the destination first;
+//! then what the destination lacks is written, the keys in one transaction
+//! ([`KeyStore::apply_seed`]); then the destination is read back and must hold the source's
+//! settings and keys byte for byte, so every version opens there exactly as in the source.
+//!
+//! Idempotent: a run after a finished copy writes nothing, and a run after an interrupted one
+//! (settings written, keys not; or some keys there) copies the rest. A destination that is not a
+//! copy of this source in the making (a key or setting that differs, a key the source lacks) is
+//! refused before anything is written: migrate never overwrites and never merges.
 
 use std::path::Path;
 
@@ -24,6 +29,8 @@ pub struct Migrated {
     pub keys: usize,
     /// Key versions copied.
     pub versions: usize,
+    /// Keys the destination held already, identical (from an earlier run).
+    pub present: usize,
 }
 
 /// Opens `from` and `to` and copies the one into the other ([`migrate`]). Each SQLite file is
@@ -72,55 +79,113 @@ fn open(
     }
 }
 
-/// Copies every key and setting of `from` into `to`, which must hold no key (`InvalidArgument`
-/// otherwise, nothing written). Reads `to` back and checks it holds what `from` held.
+/// Why a destination cannot be completed: what it holds that is not the source's.
+const NOT_A_COPY: &str = "migrate only completes a copy of the same source, it never overwrites \
+                          or merges";
+
+/// Copies every key and setting of `from` that `to` lacks into `to`, after checking that what `to`
+/// holds is the source's (`InvalidArgument` otherwise, nothing written). Reads `to` back and
+/// checks it holds exactly what `from` holds.
 pub fn migrate(from: &dyn KeyStore, to: &dyn KeyStore) -> Result<Migrated> {
-    if !to.load_all()?.is_empty() {
-        return Err(Error::invalid(
-            "the destination already holds keys: migrate only into an empty key store",
-        ));
-    }
-    let keys = from.load_all()?;
     if from.meta(META_ROOT_CHECK)?.is_none() {
         return Err(Error::invalid(
             "the source holds no root key check: it is not a key store a kms-server has opened",
         ));
     }
+    let keys = from.load_all()?;
+    let mut settings = Vec::new();
     for name in [META_ROOT_CHECK, META_DEFAULT_KEY, META_SSE_COS_KEY] {
-        if let Some(value) = from.meta(name)? {
-            to.set_meta(name, &value)?;
+        let (value, there) = (from.meta(name)?, to.meta(name)?);
+        match (value, there) {
+            (Some(v), None) => settings.push((name, v)),
+            (v, there) if there.is_none() || v == there => {}
+            _ => {
+                return Err(Error::invalid(format!(
+                    "the destination's setting {name} differs from the source's: {NOT_A_COPY}"
+                )));
+            }
         }
     }
-    let writes: Vec<KeyWrite> = keys
-        .iter()
-        .map(|k| KeyWrite {
-            meta: k.meta.clone(),
-            new_versions: k.versions.clone(),
-        })
+    let mut there: std::collections::HashMap<_, _> = to
+        .load_all()?
+        .into_iter()
+        .map(|k| (k.meta.key_id, k))
         .collect();
-    to.apply_seed(&writes)?;
-    let copied = to.load_all()?;
-    if copied.len() != keys.len()
-        || copied
-            .iter()
-            .zip(&keys)
-            .any(|(a, b)| a.meta != b.meta || a.versions.len() != b.versions.len())
-    {
-        return Err(Error::Internal(
-            "the destination does not read back what was copied".into(),
-        ));
+    let mut writes = Vec::new();
+    for k in &keys {
+        match there.remove(&k.meta.key_id) {
+            None => writes.push(KeyWrite {
+                meta: k.meta.clone(),
+                new_versions: k.versions.clone(),
+                before: None,
+            }),
+            Some(d) if d == *k => {}
+            Some(d) => {
+                let what = if d.meta == k.meta {
+                    "its versions"
+                } else {
+                    "its metadata"
+                };
+                return Err(Error::invalid(format!(
+                    "the destination's key {} differs from the source's ({what}): {NOT_A_COPY}",
+                    k.meta.key_id
+                )));
+            }
+        }
     }
+    if let Some(extra) = there.keys().min() {
+        return Err(Error::invalid(format!(
+            "the destination holds key {extra}, which the source does not: {NOT_A_COPY}"
+        )));
+    }
+    for (name, value) in &settings {
+        to.set_meta(name, value)?;
+    }
+    if !writes.is_empty() {
+        to.apply_seed(&writes)?;
+    }
+    verify(from, to, &keys)?;
     Ok(Migrated {
-        keys: keys.len(),
-        versions: keys.iter().map(|k| k.versions.len()).sum(),
+        keys: writes.len(),
+        versions: writes.iter().map(|w| w.new_versions.len()).sum(),
+        present: keys.len() - writes.len(),
     })
+}
+
+/// Whether `to` now holds `from`'s settings and exactly its `keys`, every wrapped version byte for
+/// byte (bound to its key id and version and to the root key, it opens there as in the source).
+fn verify(from: &dyn KeyStore, to: &dyn KeyStore, keys: &[crate::store::StoredKey]) -> Result<()> {
+    for name in [META_ROOT_CHECK, META_DEFAULT_KEY, META_SSE_COS_KEY] {
+        if from.meta(name)? != to.meta(name)? {
+            return Err(Error::Internal(format!(
+                "the destination does not read back the setting {name} copied"
+            )));
+        }
+    }
+    let copied = to.load_all()?;
+    if copied.len() != keys.len() {
+        return Err(Error::Internal(format!(
+            "the destination reads back {} keys, the source holds {}",
+            copied.len(),
+            keys.len()
+        )));
+    }
+    if let Some((c, _)) = copied.iter().zip(keys).find(|(c, k)| c != k) {
+        return Err(Error::Internal(format!(
+            "the destination does not read back key {} as copied",
+            c.meta.key_id
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::sqlite::SqliteStore;
-    use crate::{Config, Kms, RootKey};
+    use crate::store::{StoredKey, StoredVersion, suite::sample_key};
+    use crate::{Config, Kms, RootKey, keys::KeyMetadata};
+    use uuid::Uuid;
 
     const ROOT: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
 
@@ -148,12 +213,19 @@ mod tests {
             migrated,
             Migrated {
                 keys: 3,
-                versions: 4
+                versions: 4,
+                present: 0
             }
         );
-        // A second run finds keys there and writes nothing.
-        let err = migrate(&from, &to).unwrap_err();
-        assert!(err.to_string().contains("already holds keys"), "{err}");
+        // A second run finds everything there and writes nothing.
+        assert_eq!(
+            migrate(&from, &to).unwrap(),
+            Migrated {
+                keys: 0,
+                versions: 0,
+                present: 3
+            }
+        );
         drop(to);
 
         let moved = dir.path().join("moved");
@@ -189,5 +261,142 @@ mod tests {
         let err = migrate(&from, &to).unwrap_err();
         assert!(err.to_string().contains("no root key check"), "{err}");
         assert!(to.meta(META_ROOT_CHECK).unwrap().is_none());
+    }
+
+    /// A destination that dies at its first key write, as a run interrupted after the settings
+    /// were written.
+    #[derive(Debug)]
+    struct Interrupted(SqliteStore);
+
+    impl KeyStore for Interrupted {
+        fn meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
+            self.0.meta(name)
+        }
+        fn set_meta(&self, name: &str, value: &[u8]) -> Result<()> {
+            self.0.set_meta(name, value)
+        }
+        fn load_all(&self) -> Result<Vec<StoredKey>> {
+            self.0.load_all()
+        }
+        fn insert_key(&self, _: &StoredKey) -> Result<()> {
+            Err(Error::Internal("interrupted".into()))
+        }
+        fn update_key(&self, _: &KeyMetadata, _: &KeyMetadata) -> Result<()> {
+            Err(Error::Internal("interrupted".into()))
+        }
+        fn add_version(&self, _: &KeyMetadata, _: &KeyMetadata, _: &StoredVersion) -> Result<()> {
+            Err(Error::Internal("interrupted".into()))
+        }
+        fn remove_versions(&self, _: &KeyMetadata, _: &KeyMetadata) -> Result<()> {
+            Err(Error::Internal("interrupted".into()))
+        }
+        fn delete_expired(&self, _: &[Uuid], _: i64) -> Result<Vec<Uuid>> {
+            Err(Error::Internal("interrupted".into()))
+        }
+        fn apply_seed(&self, _: &[KeyWrite]) -> Result<()> {
+            Err(Error::Internal("interrupted".into()))
+        }
+    }
+
+    /// A source of three keys (one with two versions) and its root key check.
+    fn source(dir: &Path) -> SqliteStore {
+        let from = SqliteStore::open(&dir.join("src.sqlite3")).unwrap();
+        from.set_meta(META_ROOT_CHECK, b"check").unwrap();
+        from.set_meta(META_DEFAULT_KEY, b"default").unwrap();
+        let mut two = sample_key(2, "two");
+        two.versions.push(StoredVersion {
+            version: 2,
+            wrapped: vec![22; 61],
+            create_time: 2,
+        });
+        two.meta.current_key_version = 2;
+        for k in [sample_key(1, "one"), two, sample_key(3, "three")] {
+            from.insert_key(&k).unwrap();
+        }
+        from
+    }
+
+    /// Interrupted after the settings, then again with one key copied by hand: each rerun copies
+    /// what is missing and leaves the rest, and the destination ends equal to the source.
+    #[test]
+    fn an_interrupted_or_partial_copy_is_completed_by_a_rerun() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = source(dir.path());
+        let to = SqliteStore::open(&dir.path().join("dst.sqlite3")).unwrap();
+        let to = Interrupted(to);
+        let e = migrate(&from, &to).unwrap_err();
+        assert_eq!(e.to_string(), "internal error: interrupted");
+        assert_eq!(
+            to.0.meta(META_ROOT_CHECK).unwrap().as_deref(),
+            Some(&b"check"[..])
+        );
+        assert!(to.0.load_all().unwrap().is_empty());
+        let to = to.0;
+        to.insert_key(&from.load_all().unwrap()[1]).unwrap();
+        assert_eq!(
+            migrate(&from, &to).unwrap(),
+            Migrated {
+                keys: 2,
+                versions: 2,
+                present: 1
+            }
+        );
+        assert_eq!(to.load_all().unwrap(), from.load_all().unwrap());
+        assert_eq!(
+            to.meta(META_DEFAULT_KEY).unwrap().as_deref(),
+            Some(&b"default"[..])
+        );
+    }
+
+    /// A destination that is not a copy of this source in the making is refused with what differs,
+    /// and nothing is written: a key whose metadata or versions differ, a key the source lacks, a
+    /// setting that differs.
+    #[test]
+    fn a_destination_that_differs_is_refused_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = source(dir.path());
+        let refused = |prepare: &dyn Fn(&SqliteStore)| {
+            let path = dir.path().join(format!("dst-{}.sqlite3", Uuid::new_v4()));
+            let to = SqliteStore::open(&path).unwrap();
+            prepare(&to);
+            let (keys, check) = (to.load_all().unwrap(), to.meta(META_ROOT_CHECK).unwrap());
+            let e = migrate(&from, &to).unwrap_err();
+            assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+            assert_eq!(to.load_all().unwrap(), keys, "a refused run wrote keys");
+            assert_eq!(to.meta(META_ROOT_CHECK).unwrap(), check, "or settings");
+            e.to_string()
+        };
+        let tail =
+            "migrate only completes a copy of the same source, it never overwrites or merges";
+        let id = |n: u8| Uuid::from_bytes([n; 16]);
+        let mut renamed = sample_key(1, "renamed");
+        renamed.meta.description = "key 1".into();
+        assert_eq!(
+            refused(&|to| to.insert_key(&renamed).unwrap()),
+            format!(
+                "the destination's key {} differs from the source's (its metadata): {tail}",
+                id(1)
+            )
+        );
+        let mut other_material = sample_key(3, "three");
+        other_material.versions[0].wrapped = vec![0; 61];
+        assert_eq!(
+            refused(&|to| to.insert_key(&other_material).unwrap()),
+            format!(
+                "the destination's key {} differs from the source's (its versions): {tail}",
+                id(3)
+            )
+        );
+        assert_eq!(
+            refused(&|to| to.insert_key(&sample_key(7, "seven")).unwrap()),
+            format!(
+                "the destination holds key {}, which the source does not: {tail}",
+                id(7)
+            )
+        );
+        assert_eq!(
+            refused(&|to| to.set_meta(META_ROOT_CHECK, b"another root key").unwrap()),
+            format!("the destination's setting root_key_check differs from the source's: {tail}")
+        );
     }
 }

@@ -91,6 +91,8 @@ pub struct Kms {
     store: Box<dyn KeyStore>,
     /// Every call into the store, counted (see [`Kms::store_access_count`]).
     store_accesses: AtomicU64,
+    /// Reloads of every key, counted (see [`Kms::full_reload_count`]).
+    full_reloads: AtomicU64,
     root: RootKey,
     clock: Arc<dyn Clock>,
     cache: RwLock<Cache>,
@@ -164,6 +166,7 @@ impl Kms {
         let mut kms = Self {
             store,
             store_accesses: AtomicU64::new(0),
+            full_reloads: AtomicU64::new(0),
             root,
             clock,
             cache: RwLock::new(cache),

@@ -1,13 +1,14 @@
 //! Resynchronisation with a key store other replicas write to (PostgreSQL). When the store's
 //! [change feed](crate::store::KeyStore::change_feed) names the keys a write touched (a
-//! [`Follower`] thread: milliseconds on a LAN), [`Kms::resync_keys`] reloads just those. When it
-//! cannot name them (a reconnect: notifications were missed; a burst too big for one
-//! notification), and on the periodic tick when the store
-//! [`is shared`](crate::store::KeyStore::is_shared), [`Kms::resync`] reloads every key: the
-//! safety net for notifications missed.
+//! [`Follower`] thread: milliseconds on a LAN), or, after a reconnect, the keys its change log
+//! holds since the feed last listened, [`Kms::resync_keys`] reloads just those. When it cannot
+//! name them (the feed's first connection; a log pruned past the feed's position), and on the
+//! periodic tick when the store [`is shared`](crate::store::KeyStore::is_shared), [`Kms::resync`]
+//! reloads every key: the backstop for changes the feed missed. Full reloads are counted
+//! ([`Kms::full_reload_count`]).
 //!
-//! Not done yet (issue 14): a versioned change log, so that a reconnect reloads only what
-//! changed while the feed was down instead of every key.
+//! A reload that fails (the store out of reach) is owed: the follower retries it until it
+//! succeeds, and meanwhile does not confirm the cache as fresh.
 
 use std::{
     collections::HashSet,
@@ -64,23 +65,53 @@ impl Drop for Follower {
     }
 }
 
-fn follow(kms: &Kms, mut feed: Box<dyn ChangeFeed>, stop: &AtomicBool) {
-    while !stop.load(Ordering::Relaxed) {
-        match feed.wait(FOLLOW_POLL) {
-            // The feed's connection answered: nothing was missed.
-            FeedEvent::Quiet => kms.freshness.confirm(),
-            FeedEvent::Down => {}
-            FeedEvent::Changed(Some(ids)) => {
-                if let Err(e) = kms.resync_keys(&ids) {
-                    tracing::warn!(error = %e, "reloading other replicas' changes failed");
-                }
-            }
-            FeedEvent::Changed(None) | FeedEvent::Connected => {
-                if let Err(e) = kms.resync() {
-                    tracing::warn!(error = %e, "reloading other replicas' changes failed");
-                }
+/// Reloads a follower still owes the cache (from events it could not act on yet).
+#[derive(Debug, Default)]
+enum Owed {
+    #[default]
+    Nothing,
+    Keys(HashSet<Uuid>),
+    Everything,
+}
+
+impl Owed {
+    fn add(&mut self, event: &FeedEvent) {
+        match (event, &mut *self) {
+            (FeedEvent::Quiet | FeedEvent::Down, _) | (_, Owed::Everything) => {}
+            (FeedEvent::Changed(None) | FeedEvent::Connected, _) => *self = Owed::Everything,
+            (FeedEvent::Changed(Some(ids)), Owed::Keys(owed)) => owed.extend(ids),
+            (FeedEvent::Changed(Some(ids)), Owed::Nothing) => {
+                *self = Owed::Keys(ids.iter().copied().collect());
             }
         }
+    }
+
+    /// Runs the reloads owed; kept owed if they fail.
+    fn pay(&mut self, kms: &Kms) {
+        let done = match self {
+            Owed::Nothing => return,
+            Owed::Keys(ids) => kms.resync_keys(&ids.iter().copied().collect::<Vec<_>>()),
+            Owed::Everything => kms.resync(),
+        };
+        match done {
+            Ok(_) => *self = Owed::Nothing,
+            Err(e) => {
+                tracing::warn!(error = %e, "reloading other replicas' changes failed; retrying")
+            }
+        }
+    }
+}
+
+fn follow(kms: &Kms, mut feed: Box<dyn ChangeFeed>, stop: &AtomicBool) {
+    let mut owed = Owed::default();
+    while !stop.load(Ordering::Relaxed) {
+        let event = feed.wait(FOLLOW_POLL);
+        owed.add(&event);
+        if event == FeedEvent::Quiet && matches!(owed, Owed::Nothing) {
+            // The feed's connection answered and nothing is owed: nothing was missed.
+            kms.freshness.confirm();
+        }
+        owed.pay(kms);
     }
 }
 
@@ -95,6 +126,7 @@ impl Kms {
 
     /// [`Kms::resync`] for a caller that holds the write lock.
     pub(super) fn resync_locked(&self) -> Result<usize> {
+        self.full_reloads.fetch_add(1, Ordering::Relaxed);
         let stored = self.store().load_all()?;
         // Everything stored is about to be in the cache: whatever was missed is taken in now.
         self.freshness.confirm();
@@ -173,6 +205,12 @@ impl Kms {
                 None
             }
         }
+    }
+
+    /// How many times this KMS has reloaded every key from its store since it opened (the tick,
+    /// the change feed's first connection, a conflict); reloads of named keys are not counted.
+    pub fn full_reload_count(&self) -> u64 {
+        self.full_reloads.load(Ordering::Relaxed)
     }
 
     /// Whether other replicas write to this KMS's key store (so [`Kms::resync`] is worth a tick).
@@ -392,6 +430,127 @@ mod tests {
         a.create_key("shared", "again", "").unwrap();
     }
 
+    /// A seed loaded on a replica whose cache is stale does not undo another replica's change: A
+    /// disables a seeded key that B still believes Enabled; B's seed (a new description, no
+    /// state) conflicts in the store, B takes in A's change and plans again: the key is Disabled,
+    /// with the new description, on both.
+    #[test]
+    fn a_seed_on_a_stale_replica_keeps_the_other_replicas_change() {
+        let Some(pg) = Postgres::start("kms stale seed") else {
+            return;
+        };
+        let url = pg.new_database();
+        let (a, b) = (replica(&url), replica(&url));
+        let doc = |d: &str| {
+            format!(
+                "keys:\n  - key_id: 6f1c2d3e-0000-4000-8000-000000000001\n    alias: seeded\n    \
+                 description: {d}\n"
+            )
+        };
+        assert_eq!(a.seed(&doc("first")).unwrap(), (1, 1));
+        b.resync().unwrap();
+        a.disable_key("seeded").unwrap();
+        assert_eq!(b.describe_key("seeded").unwrap().state, KeyState::Enabled);
+        let reloads = b.full_reload_count();
+        assert_eq!(b.seed(&doc("second")).unwrap(), (1, 1));
+        assert_eq!(b.full_reload_count(), reloads + 1, "B took in A's change");
+        let on_b = b.describe_key("seeded").unwrap();
+        assert_eq!(
+            (on_b.state, on_b.description.as_str()),
+            (KeyState::Disabled, "second")
+        );
+        a.resync().unwrap();
+        assert_eq!(a.describe_key("seeded").unwrap(), on_b);
+        // A key another replica made meanwhile with the seed's id: taken in, not inserted twice.
+        let other = doc("made on A")
+            .replace("000000000001", "000000000002")
+            .replace("seeded", "also");
+        a.seed(&other).unwrap();
+        assert_eq!(
+            b.seed(&other.replace("made on A", "seeded on B")).unwrap(),
+            (1, 1)
+        );
+        assert_eq!(b.describe_key("also").unwrap().description, "seeded on B");
+    }
+
+    /// B's change feed loses its connection (killed), and cannot reconnect (the database takes no
+    /// new connections) while A changes two keys and makes a third. When it reconnects, B reloads
+    /// exactly those keys from the change log: it serves them changed, it did not reload every
+    /// key (the count of full reloads is unchanged, and a change made behind the KMS's back to
+    /// another key, with no log row, is not picked up).
+    #[test]
+    fn a_reconnected_replica_reloads_only_the_keys_changed_meanwhile() {
+        let Some(pg) = Postgres::start("kms change log reconnect") else {
+            return;
+        };
+        let url = pg.new_database();
+        let (a, b) = (replica(&url), Arc::new(replica(&url)));
+        let _follower = b.follow_changes().expect("a change feed");
+        time_until("the feed's first full reload", || {
+            b.full_reload_count() == 1
+        });
+        for k in 0..5 {
+            a.create_key(&format!("k{k}"), "", "").unwrap();
+        }
+        time_until("k4", || b.describe_key("k4").is_ok());
+        let state = |alias: &str| {
+            b.describe_key(alias)
+                .map(|m| (m.state, m.current_key_version))
+        };
+
+        let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        admin
+            .execute(
+                "UPDATE keys SET description = 'behind' WHERE alias = 'k0'",
+                &[],
+            )
+            .unwrap();
+        let db: String = admin
+            .query_one("SELECT current_database()", &[])
+            .unwrap()
+            .get(0);
+        let allow = |admin: &mut postgres::Client, on: bool| {
+            admin
+                .batch_execute(&format!("ALTER DATABASE \"{db}\" ALLOW_CONNECTIONS {on}"))
+                .unwrap();
+        };
+        allow(&mut admin, false);
+        let pid: i32 = admin
+            .query_one(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = $1 \
+                 AND datname = current_database()",
+                &[&APPLICATION_NAME],
+            )
+            .unwrap()
+            .get(0);
+        let gone: bool = admin
+            .query_one("SELECT pg_terminate_backend($1, 5000)", &[&pid])
+            .unwrap()
+            .get(0);
+        assert!(gone);
+        a.disable_key("k1").unwrap();
+        a.rotate_key("k3").unwrap();
+        a.create_key("k5", "", "").unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(
+            state("k1").unwrap(),
+            (KeyState::Enabled, 1),
+            "B's feed is down"
+        );
+        allow(&mut admin, true);
+
+        time_until("k1 disabled", || {
+            state("k1").is_ok_and(|s| s == (KeyState::Disabled, 1))
+        });
+        time_until("k3 rotated", || {
+            state("k3").is_ok_and(|s| s == (KeyState::Enabled, 2))
+        });
+        time_until("k5", || state("k5").is_ok());
+        assert_eq!(b.full_reload_count(), 1, "B reloaded every key");
+        assert_eq!(b.describe_key("k0").unwrap().description, "");
+        assert_eq!(b.resync().unwrap(), 1, "only k0's description was missed");
+    }
+
     /// Polls `seen` on B every millisecond until it holds; the time it took (panics after 10 s).
     fn time_until(what: &str, mut seen: impl FnMut() -> bool) -> Duration {
         let start = Instant::now();
@@ -407,9 +566,10 @@ mod tests {
 
     /// B follows the change feed and never resyncs otherwise (no tick here): each of 52 changes
     /// made on A (create, disable, enable, rotate) reaches B, timed from A's commit; p99 under a
-    /// generous 1 s. Then B's listening connection is killed: a change no notification announced
-    /// (written behind the KMS's back) reaches B through the resync after the reconnect, and
-    /// notifications flow again on the new connection. Without the follower, nothing arrives.
+    /// generous 1 s. Then B's listening connection is killed: notifications flow again on the new
+    /// connection, and a change written behind the KMS's back (no notification, no change log
+    /// row) is not picked up: the reconnect reads the change log, it does not reload every key.
+    /// Without the follower, nothing arrives.
     #[test]
     fn changes_reach_a_following_replica_promptly() {
         let Some(pg) = Postgres::start("kms change feed") else {
@@ -476,9 +636,6 @@ mod tests {
         admin
             .execute("SELECT pg_terminate_backend($1)", &[&before[0]])
             .unwrap();
-        time_until("the resync after a reconnect", || {
-            b.describe_key("k0").unwrap().description == "behind"
-        });
         // The killed backend may linger in pg_stat_activity for a moment.
         time_until("one new listening connection", || {
             let after = listener(&mut admin);
@@ -511,7 +668,14 @@ mod tests {
         time_until("a deletion named by its notification", || {
             b.describe_key("k4").is_err()
         });
-        assert_eq!(b.resync().unwrap(), 1, "only k2's description was missed");
+        // Neither the reconnect (it reads the change log) nor a notification reloaded every key.
+        assert_eq!(b.describe_key("k0").unwrap().description, "");
+        assert_eq!(b.full_reload_count(), 1, "only the feed's first connection");
+        assert_eq!(
+            b.resync().unwrap(),
+            2,
+            "k0's and k2's descriptions were missed"
+        );
         assert_eq!(b.describe_key("k2").unwrap().description, "behind too");
 
         // Stopped: changes no longer arrive, and the thread is gone (B's last reference is ours).

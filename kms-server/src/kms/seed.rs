@@ -231,6 +231,8 @@ struct Planned {
     meta: KeyMetadata,
     material: Material,
     existing_versions: u32,
+    /// The key as the cache had it (`None`: a new key): what the store's write is conditional on.
+    before: Option<KeyMetadata>,
 }
 
 fn line_of(document: &str, needle: &str) -> usize {
@@ -385,6 +387,7 @@ fn plan(entries: &[SeedKey], document: &str, cache: &Cache, now: i64) -> Result<
             }
         };
         let before = meta.clone();
+        let cached = cache.get(&id).map(|e| e.meta().clone());
         meta.alias.clone_from(alias);
         meta.description.clone_from(&e.description.0);
         let wanted = match &e.state {
@@ -416,6 +419,7 @@ fn plan(entries: &[SeedKey], document: &str, cache: &Cache, now: i64) -> Result<
                 meta,
                 material,
                 existing_versions,
+                before: cached,
             });
         }
     }
@@ -460,13 +464,31 @@ fn symmetric_versions(
 
 impl Kms {
     /// Loads a seed document (YAML or JSON): all or nothing, idempotent. Returns (changed, total).
+    ///
+    /// The store writes the seed only if every key it touches is still as this replica's cache
+    /// has it. If another replica changed, made or deleted one since the last resync (or gave an
+    /// alias away), its changes are taken in and the document is checked and planned once more
+    /// on the fresh keys, so a seed never undoes another replica's change (re-enabling a key
+    /// disabled there, say). A second conflict in a row is returned (ABORTED: retry).
     pub fn seed(&self, document: &str) -> Result<(usize, usize)> {
         let entries = parse(document)?;
         let _w = self.lock_write()?;
+        match self.seed_locked(&entries, document) {
+            Err(Error::Conflict(_) | Error::AliasExists(_)) => {
+                tracing::debug!("seeded keys changed by another replica: reloaded, retrying");
+                self.resync_locked()?;
+                self.seed_locked(&entries, document)
+            }
+            done => done,
+        }
+    }
+
+    /// One attempt of [`Kms::seed`], under the write lock.
+    fn seed_locked(&self, entries: &[SeedKey], document: &str) -> Result<(usize, usize)> {
         let now = self.now();
         let planned = {
             let cache = self.read();
-            plan(&entries, document, &cache, now)?
+            plan(entries, document, &cache, now)?
         };
         let total = entries.len();
         if planned.is_empty() {
@@ -493,6 +515,7 @@ impl Kms {
             writes.push(KeyWrite {
                 meta: p.meta.clone(),
                 new_versions,
+                before: p.before,
             });
             cached.push(Entry::with_material(p.meta, p.material));
         }

@@ -41,13 +41,27 @@ pub struct StoredKey {
 }
 
 /// One key of a seed: its metadata (inserted, or updated if the key exists) and the versions to
-/// add to it.
+/// add to it, conditional on the writer's view of the key (see [`KeyStore::apply_seed`]).
 #[derive(Debug, Clone)]
 pub struct KeyWrite {
     /// The key's metadata as it must be after the seed.
     pub meta: KeyMetadata,
     /// Versions to add; existing versions are never rewritten.
     pub new_versions: Vec<StoredVersion>,
+    /// The key as the writer last saw it: `None` for a key it believes new (inserted), or its
+    /// metadata (updated if the stored changeable fields are still these).
+    pub before: Option<KeyMetadata>,
+}
+
+impl KeyWrite {
+    /// Whether the stored key (`None`: no such key) is as this write's `before` has it.
+    pub(crate) fn is_current(&self, stored: Option<&Changeable<'_>>) -> bool {
+        match (&self.before, stored) {
+            (None, None) => true,
+            (Some(before), Some(stored)) => *stored == Changeable::of(before),
+            _ => false,
+        }
+    }
 }
 
 /// A key's changeable fields as a store holds them: what a conditional write compares (see
@@ -154,8 +168,12 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     /// the same deadline, exactly one deletes the key.
     fn delete_expired(&self, key_ids: &[Uuid], now: i64) -> Result<Vec<Uuid>>;
 
-    /// Applies a seed in one transaction: each key is inserted or updated and gets its new
-    /// versions. An alias may move between keys of the same seed (two keys may swap aliases).
+    /// Applies a seed in one transaction: each key is inserted (`before` is `None`) or updated
+    /// and gets its new versions. Conditional like [`KeyStore::update_key`]: if any key is not as
+    /// its write's `before` has it (changed, made or deleted by another replica since), the seed
+    /// fails with [`Error::Conflict`](crate::Error::Conflict) and writes nothing. An alias may
+    /// move between keys of the same seed (two keys may swap aliases); an alias held by a key
+    /// outside the seed is [`Error::AliasExists`](crate::Error::AliasExists).
     fn apply_seed(&self, writes: &[KeyWrite]) -> Result<()>;
 
     /// Whether other processes (replicas) write to this store too, so a server must reload what

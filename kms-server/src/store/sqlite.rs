@@ -387,16 +387,34 @@ impl KeyStore for SqliteStore {
     }
 
     fn apply_seed(&self, writes: &[KeyWrite]) -> Result<()> {
+        let ids: Vec<String> = writes.iter().map(|w| w.meta.key_id.to_string()).collect();
         self.transaction(|tx| {
-            // Aliases are unique; a seed that moves an alias between keys frees it first (the key
-            // that held it gets its own id as a placeholder, replaced by its own write later on).
-            let mut free_alias = tx.prepare_cached(
-                "UPDATE keys SET alias = key_id WHERE alias = ?1 AND key_id <> ?2",
-            )?;
+            // Every view is checked before any row changes: an alias swap renames rows of the
+            // seed.
+            for w in writes {
+                if !w.is_current(stored_changeable(tx, w.meta.key_id)?.as_ref()) {
+                    return Err(Error::Conflict(w.meta.key_id.to_string()));
+                }
+            }
             for w in writes {
                 let m = &w.meta;
-                free_alias.execute(params![m.alias, m.key_id.to_string()])?;
-                if !update_key(tx, m)? {
+                // Aliases are unique; a seed that moves an alias between its keys frees it first
+                // (the key that held it gets its own id as a placeholder, replaced by its own
+                // write later on). A key outside the seed keeps its alias.
+                let holder: Option<String> = tx
+                    .prepare_cached("SELECT key_id FROM keys WHERE alias = ?1 AND key_id <> ?2")?
+                    .query_row(params![m.alias, m.key_id.to_string()], |r| r.get(0))
+                    .optional()?;
+                if let Some(holder) = holder {
+                    if !ids.contains(&holder) {
+                        return Err(Error::AliasExists(m.alias.clone()));
+                    }
+                    tx.prepare_cached("UPDATE keys SET alias = key_id WHERE key_id = ?1")?
+                        .execute([holder])?;
+                }
+                if w.before.is_some() {
+                    update_key(tx, m)?;
+                } else {
                     insert_key(tx, m)?;
                 }
                 for v in &w.new_versions {

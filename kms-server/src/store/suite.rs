@@ -25,6 +25,7 @@ pub fn run_all<S: KeyStore>(make: impl Fn() -> S) {
     imported_material_comes_and_goes(&make());
     seed_inserts_updates_and_swaps_aliases(&make());
     failed_seed_changes_nothing(&make());
+    stale_seeds_conflict_and_change_nothing(&make());
 }
 
 /// Key `n` (its id, create time and material bytes derive from `n`) with one version.
@@ -320,14 +321,17 @@ pub fn seed_inserts_updates_and_swaps_aliases(store: &impl KeyStore) {
             KeyWrite {
                 meta: x2.clone(),
                 new_versions: vec![version(1, 2)],
+                before: Some(x.meta.clone()),
             },
             KeyWrite {
                 meta: y2.clone(),
                 new_versions: vec![],
+                before: Some(y.meta.clone()),
             },
             KeyWrite {
                 meta: fresh.meta.clone(),
                 new_versions: fresh.versions.clone(),
+                before: None,
             },
         ]),
         "apply_seed",
@@ -360,14 +364,101 @@ pub fn failed_seed_changes_nothing(store: &impl KeyStore) {
         KeyWrite {
             meta: fresh.meta.clone(),
             new_versions: fresh.versions.clone(),
+            before: None,
         },
         KeyWrite {
             meta: renamed,
             new_versions: vec![version(1, 1)],
+            before: Some(x.meta.clone()),
         },
     ]);
     assert!(result.is_err(), "version 1 exists");
     assert_eq!(load(store), before);
+}
+
+/// A seed is conditional on its writer's view of every key, like update_key: a key changed since
+/// (another replica disabled it), made since (the writer believes it new) or deleted since is a
+/// Conflict, and an alias held by a key outside the seed is AliasExists; either way nothing of the
+/// seed is written. A seed from the current view applies.
+pub fn stale_seeds_conflict_and_change_nothing(store: &impl KeyStore) {
+    let (x, y) = (sample_key(1, "x"), sample_key(2, "y"));
+    ok(store.insert_key(&x), "insert_key");
+    ok(store.insert_key(&y), "insert_key");
+    let mut disabled = x.meta.clone();
+    disabled.state = KeyState::Disabled;
+    ok(store.update_key(&x.meta, &disabled), "update_key");
+    let stored = load(store);
+    let fresh = sample_key(3, "fresh");
+    let new_key = KeyWrite {
+        meta: fresh.meta.clone(),
+        new_versions: fresh.versions.clone(),
+        before: None,
+    };
+    let mut described = x.meta.clone();
+    described.description = "seeded from a stale view".to_owned();
+    let conflict = |writes: &[KeyWrite], id: &Uuid, what: &str| {
+        let r = store.apply_seed(writes);
+        assert!(
+            matches!(&r, Err(Error::Conflict(k)) if *k == id.to_string()),
+            "{what}: {r:?}"
+        );
+        assert_eq!(load(store), stored, "{what}: the seed changed the store");
+    };
+    let stale = KeyWrite {
+        meta: described.clone(),
+        new_versions: vec![],
+        before: Some(x.meta.clone()),
+    };
+    conflict(&[new_key.clone(), stale], &x.meta.key_id, "a changed key");
+    let believed_new = KeyWrite {
+        meta: y.meta.clone(),
+        new_versions: vec![],
+        before: None,
+    };
+    conflict(
+        &[new_key.clone(), believed_new],
+        &y.meta.key_id,
+        "a key made since",
+    );
+    let gone = sample_key(9, "gone");
+    let deleted = KeyWrite {
+        meta: gone.meta.clone(),
+        new_versions: vec![],
+        before: Some(gone.meta.clone()),
+    };
+    conflict(
+        &[new_key.clone(), deleted],
+        &gone.meta.key_id,
+        "a key deleted since",
+    );
+    let mut takes_y = fresh.meta.clone();
+    takes_y.alias = "y".to_owned();
+    let r = store.apply_seed(&[KeyWrite {
+        meta: takes_y,
+        new_versions: fresh.versions.clone(),
+        before: None,
+    }]);
+    assert!(
+        matches!(&r, Err(Error::AliasExists(a)) if a == "y"),
+        "{r:?}"
+    );
+    assert_eq!(load(store), stored);
+    let mut current = disabled.clone();
+    current.description = "seeded from the current view".to_owned();
+    ok(
+        store.apply_seed(&[
+            new_key,
+            KeyWrite {
+                meta: current.clone(),
+                new_versions: vec![],
+                before: Some(disabled),
+            },
+        ]),
+        "apply_seed from the current view",
+    );
+    let after = load(store);
+    assert_eq!(after[0].meta, current);
+    assert_eq!(after.len(), 3);
 }
 
 /// An EXTERNAL key: inserted without versions (PendingImport), given one by add_version with its

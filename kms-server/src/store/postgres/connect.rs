@@ -94,6 +94,8 @@ pub fn wants_tls(config: &Config) -> bool {
 pub const ALIAS_CONSTRAINT: &str = "keys_alias_key";
 /// The primary key of key versions (migration 1).
 pub const VERSION_CONSTRAINT: &str = "key_versions_pkey";
+/// The primary key of keys (migration 1).
+pub const KEY_CONSTRAINT: &str = "keys_pkey";
 
 /// What a failed statement means for the call that made it.
 #[derive(Debug)]
@@ -102,6 +104,8 @@ pub enum Failure {
     AliasTaken,
     /// The version primary key refused a write.
     VersionTaken,
+    /// The key primary key refused a write (another replica made the key meanwhile).
+    KeyTaken,
     /// Anything else, already mapped.
     Other(Error),
 }
@@ -113,6 +117,7 @@ pub fn classify(e: postgres::Error, db: &str) -> Failure {
             match dbe.constraint() {
                 Some(ALIAS_CONSTRAINT) => return Failure::AliasTaken,
                 Some(VERSION_CONSTRAINT) => return Failure::VersionTaken,
+                Some(KEY_CONSTRAINT) => return Failure::KeyTaken,
                 _ => {}
             }
         }
@@ -175,7 +180,7 @@ impl r2d2::HandleError<postgres::Error> for LastError {
 pub fn plain(e: postgres::Error, db: &str) -> Error {
     match classify(e, db) {
         Failure::Other(e) => e,
-        Failure::AliasTaken | Failure::VersionTaken => {
+        Failure::AliasTaken | Failure::VersionTaken | Failure::KeyTaken => {
             Error::Internal("unexpected unique violation in the key store".into())
         }
     }

@@ -12,14 +12,15 @@
 //! [`Error::Conflict`] with nothing written. A database that cannot be reached is
 //! [`Error::StoreUnavailable`].
 //!
-//! The store is [shared](KeyStore::is_shared): every write notifies the other replicas in its
-//! transaction ([`listen`]), each replica reloads on those notifications
-//! ([`KeyStore::change_feed`]) and on its tick ([`Kms::resync`](crate::Kms::resync)). Not done
-//! yet (issue 14): no versioned change log (a reload reads every key); a replica's cache is stale
-//! for the propagation delay, and an `update_key` from it then overwrites another replica's
-//! change (last writer wins); timed work (rotation, deletion) is not yet once-only across
-//! replicas; no `--max-stale`.
+//! The store is [shared](KeyStore::is_shared): every write records its keys in a versioned change
+//! log and notifies the other replicas in its transaction ([`changelog`], [`listen`]); each replica
+//! reloads the keys a notification names, after a reconnect the keys the log holds since its
+//! position ([`KeyStore::change_feed`]), and every key on its tick
+//! ([`Kms::resync`](crate::Kms::resync)), the backstop. Writes are conditional on the writer's view
+//! of the key ([`KeyStore::update_key`]), seeds included, so a stale cache never undoes another
+//! replica's change; timed deletions are once-only ([`KeyStore::delete_expired`]).
 
+pub mod changelog;
 mod connect;
 #[cfg(any(test, feature = "test-hooks"))]
 pub mod harness;
@@ -34,8 +35,9 @@ use uuid::Uuid;
 
 pub use self::connect::{parse_url, redacted};
 use self::{
+    changelog::record,
     connect::{Failure, LastError, classify, plain},
-    listen::{Listener, notify},
+    listen::Listener,
 };
 use super::{ChangeFeed, Changeable, KeyStore, KeyWrite, StoredKey, StoredVersion};
 use crate::{
@@ -59,7 +61,16 @@ pub struct PostgresOptions {
     pub pool_size: u32,
     /// CA certificates (PEM) trusted for the database's TLS certificate, besides the Mozilla roots.
     pub ca_file: Option<std::path::PathBuf>,
+    /// How long the change log keeps a change. A replica whose change feed is down for less
+    /// reloads only the keys changed meanwhile when it reconnects; one down for longer reloads
+    /// every key.
+    pub change_log_retention: Duration,
 }
+
+/// The change log's retention by default: as long as `--max-stale` by default. A replica cut off
+/// for less (a restart, a fail-over of the database) catches up from the log; one cut off for
+/// longer has stopped serving anyway and reloads everything.
+pub const DEFAULT_CHANGE_LOG_RETENTION: Duration = Duration::from_secs(300);
 
 impl Default for PostgresOptions {
     fn default() -> Self {
@@ -67,6 +78,7 @@ impl Default for PostgresOptions {
             connect_timeout: Duration::from_secs(5),
             pool_size: 4,
             ca_file: None,
+            change_log_retention: DEFAULT_CHANGE_LOG_RETENTION,
         }
     }
 }
@@ -78,6 +90,8 @@ pub struct PostgresStore {
     feed: (postgres::Config, tokio_postgres_rustls::MakeRustlsConnect),
     /// The database, as messages may name it (no password).
     db: String,
+    /// How long the change log keeps a change.
+    retention: Duration,
     /// The data directory's lock, when the store was opened for a server.
     _lock: Option<crate::private_fs::DirLock>,
 }
@@ -133,6 +147,7 @@ impl PostgresStore {
             pool,
             feed,
             db,
+            retention: options.change_log_retention,
             _lock: None,
         };
         let mut conn = store.conn()?;
@@ -266,8 +281,10 @@ impl PostgresStore {
             Step::Done(e) => e,
             Step::Db(e) => match (classify(e, &self.db), meta) {
                 (Failure::AliasTaken, Some(m)) => Error::AliasExists(m.alias.clone()),
-                (Failure::VersionTaken, Some(m)) => Error::Conflict(m.key_id.to_string()),
-                (Failure::AliasTaken | Failure::VersionTaken, None) => {
+                (Failure::VersionTaken | Failure::KeyTaken, Some(m)) => {
+                    Error::Conflict(m.key_id.to_string())
+                }
+                (Failure::AliasTaken | Failure::VersionTaken | Failure::KeyTaken, None) => {
                     Error::Conflict("(seed)".into())
                 }
                 (Failure::Other(e), _) => e,
@@ -396,7 +413,12 @@ impl KeyStore for PostgresStore {
 
     fn change_feed(&self) -> Option<Box<dyn ChangeFeed>> {
         let (config, tls) = self.feed.clone();
-        Some(Box::new(Listener::new(config, tls, self.db.clone())))
+        Some(Box::new(Listener::new(
+            config,
+            tls,
+            self.db.clone(),
+            self.retention,
+        )))
     }
 
     fn meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
@@ -432,7 +454,7 @@ impl KeyStore for PostgresStore {
             for v in &key.versions {
                 insert_version(tx, key.meta.key_id, v)?;
             }
-            notify(tx, &[key.meta.key_id])?;
+            record(tx, &[key.meta.key_id])?;
             Ok(())
         })
     }
@@ -441,7 +463,7 @@ impl KeyStore for PostgresStore {
         self.write(Some(after), |tx| {
             Changeable::check(stored_changeable(tx, before.key_id)?, before)?;
             update_key(tx, after)?;
-            notify(tx, &[after.key_id])?;
+            record(tx, &[after.key_id])?;
             Ok(())
         })
     }
@@ -456,7 +478,7 @@ impl KeyStore for PostgresStore {
             Changeable::check(stored_changeable(tx, before.key_id)?, before)?;
             update_key(tx, after)?;
             insert_version(tx, after.key_id, version)?;
-            notify(tx, &[after.key_id])?;
+            record(tx, &[after.key_id])?;
             Ok(())
         })
     }
@@ -474,7 +496,7 @@ impl KeyStore for PostgresStore {
                 .map(|r| r.get(0))
                 .collect();
             if !deleted.is_empty() {
-                notify(tx, &deleted)?;
+                record(tx, &deleted)?;
             }
             Ok(deleted)
         })
@@ -488,30 +510,49 @@ impl KeyStore for PostgresStore {
                 "DELETE FROM key_versions WHERE key_id = $1",
                 &[&after.key_id],
             )?;
-            notify(tx, &[after.key_id])?;
+            record(tx, &[after.key_id])?;
             Ok(())
         })
     }
 
     fn apply_seed(&self, writes: &[KeyWrite]) -> Result<()> {
+        let ids: Vec<Uuid> = writes.iter().map(|w| w.meta.key_id).collect();
         self.write(None, |tx| {
+            // Every view is checked (and its row locked) before any row changes: an alias swap
+            // renames rows of the seed.
+            for w in writes {
+                if !w.is_current(stored_changeable(tx, w.meta.key_id)?.as_ref()) {
+                    return Err(Error::Conflict(w.meta.key_id.to_string()).into());
+                }
+            }
             for w in writes {
                 let m = &w.meta;
-                // Aliases are unique; a seed that moves an alias between keys frees it first (the
-                // key that held it gets its own id as a placeholder, replaced by its own write).
-                tx.execute(
-                    "UPDATE keys SET alias = key_id::text WHERE alias = $1 AND key_id <> $2",
+                // Aliases are unique; a seed that moves an alias between its keys frees it first
+                // (the key that held it gets its own id as a placeholder, replaced by its own
+                // write). A key outside the seed keeps its alias.
+                let holder = tx.query_opt(
+                    "SELECT key_id FROM keys WHERE alias = $1 AND key_id <> $2",
                     &[&m.alias, &m.key_id],
                 )?;
-                if !update_key(tx, m)? {
+                if let Some(holder) = holder.map(|r| r.get::<_, Uuid>(0)) {
+                    if !ids.contains(&holder) {
+                        return Err(Error::AliasExists(m.alias.clone()).into());
+                    }
+                    tx.execute(
+                        "UPDATE keys SET alias = key_id::text WHERE key_id = $1",
+                        &[&holder],
+                    )?;
+                }
+                if w.before.is_some() {
+                    update_key(tx, m)?;
+                } else {
                     insert_key(tx, m)?;
                 }
                 for v in &w.new_versions {
                     insert_version(tx, m.key_id, v)?;
                 }
             }
-            let ids: Vec<Uuid> = writes.iter().map(|w| w.meta.key_id).collect();
-            notify(tx, &ids)?;
+            record(tx, &ids)?;
             Ok(())
         })
     }
@@ -521,7 +562,7 @@ impl KeyStore for PostgresStore {
 mod tests {
     use std::sync::Barrier;
 
-    use super::{harness::Postgres, *};
+    use super::{harness::Postgres, schema::MIGRATIONS, *};
     use crate::store::suite::sample_key;
 
     fn open(url: &str) -> PostgresStore {
@@ -629,14 +670,17 @@ mod tests {
             .iter()
             .map(|r| r.get(0))
             .collect();
-        assert_eq!(versions, [1, 2]);
+        assert_eq!(versions, (1..=MIGRATIONS.len() as i64).collect::<Vec<_>>());
         c.execute("INSERT INTO schema_migrations (version) VALUES (99)", &[])
             .unwrap();
         let e = PostgresStore::open(&url, &PostgresOptions::default()).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "the database's schema is version 99, newer than this kms-server knows (2): upgrade \
-             kms-server"
+            format!(
+                "the database's schema is version 99, newer than this kms-server knows ({}): \
+                 upgrade kms-server",
+                MIGRATIONS.len()
+            )
         );
     }
 

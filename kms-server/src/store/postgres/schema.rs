@@ -43,6 +43,20 @@ CREATE TABLE key_versions (
     "
 ALTER TABLE keys ADD COLUMN valid_to BIGINT NOT NULL DEFAULT 0;
 ",
+    // The versioned change log (see `changelog`): one row per committed write, numbered; the
+    // highest number pruned, in a table of one row.
+    "
+CREATE TABLE key_changes (
+    seq        BIGSERIAL PRIMARY KEY,
+    key_ids    UUID[] NOT NULL,
+    changed_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
+);
+CREATE TABLE key_changes_pruned (
+    only_row BOOLEAN PRIMARY KEY DEFAULT TRUE CONSTRAINT key_changes_pruned_one_row CHECK (only_row),
+    through  BIGINT NOT NULL
+);
+INSERT INTO key_changes_pruned (through) VALUES (0);
+",
 ];
 
 /// Brings the schema to the newest version; returns the versions applied now (none when another
