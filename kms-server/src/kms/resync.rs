@@ -498,17 +498,20 @@ mod tests {
                 .map(|m| (m.state, m.current_key_version))
         };
 
-        let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-        admin
+        let mut behind = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        behind
             .execute(
                 "UPDATE keys SET description = 'behind' WHERE alias = 'k0'",
                 &[],
             )
             .unwrap();
-        let db: String = admin
+        let db: String = behind
             .query_one("SELECT current_database()", &[])
             .unwrap()
             .get(0);
+        // PostgreSQL refuses ALLOW_CONNECTIONS false on the database in use: the admin connection
+        // is to the maintenance database.
+        let mut admin = postgres::Client::connect(&pg.url("postgres"), postgres::NoTls).unwrap();
         let allow = |admin: &mut postgres::Client, on: bool| {
             admin
                 .batch_execute(&format!("ALTER DATABASE \"{db}\" ALLOW_CONNECTIONS {on}"))
@@ -517,9 +520,8 @@ mod tests {
         allow(&mut admin, false);
         let pid: i32 = admin
             .query_one(
-                "SELECT pid FROM pg_stat_activity WHERE application_name = $1 \
-                 AND datname = current_database()",
-                &[&APPLICATION_NAME],
+                "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = $2",
+                &[&APPLICATION_NAME, &db],
             )
             .unwrap()
             .get(0);
