@@ -408,4 +408,53 @@ mod tests {
         );
         assert_eq!(log_rows(&mut admin), 1);
     }
+
+    /// A write of more keys than one notification can name (a seed of 120 keys): the payload is
+    /// only the change's number, and the feed reads the keys from the log.
+    #[test]
+    fn a_change_too_big_to_notify_its_keys_is_read_from_the_log() {
+        let Some(pg) = Postgres::start("postgres change log, big change") else {
+            return;
+        };
+        let url = pg.new_database();
+        let store = PostgresStore::open(&url, &PostgresOptions::default()).unwrap();
+        let mut admin = Client::connect(&url, postgres::NoTls).unwrap();
+        admin.batch_execute(&format!("LISTEN {CHANNEL}")).unwrap();
+        let mut feed = store.change_feed().unwrap();
+        assert_eq!(next(&mut *feed), (false, FeedEvent::Connected));
+
+        let keys: Vec<_> = (1..=120u8)
+            .map(|n| sample_key(n, &format!("bulk{n}")))
+            .collect();
+        let writes: Vec<_> = keys
+            .iter()
+            .map(|k| KeyWrite {
+                meta: k.meta.clone(),
+                new_versions: k.versions.clone(),
+                before: None,
+            })
+            .collect();
+        store.apply_seed(&writes).unwrap();
+        let (down, event) = next(&mut *feed);
+        assert!(!down);
+        let FeedEvent::Changed(Some(mut ids)) = event else {
+            panic!("{event:?}");
+        };
+        ids.sort_unstable();
+        let mut want: Vec<Uuid> = keys.iter().map(|k| k.meta.key_id).collect();
+        want.sort_unstable();
+        assert_eq!(ids, want);
+
+        let seq: i64 = admin
+            .query_one("SELECT max(seq) FROM key_changes", &[])
+            .unwrap()
+            .get(0);
+        let heard = admin
+            .notifications()
+            .timeout_iter(Duration::from_secs(10))
+            .next()
+            .unwrap()
+            .expect("the seed's notification");
+        assert_eq!(heard.payload(), format!("{seq}:"), "no key named");
+    }
 }
