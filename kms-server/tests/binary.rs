@@ -609,7 +609,8 @@ fn migrate(args: &[&str]) -> (bool, String, String) {
 /// A server's SQLite file copied into PostgreSQL and back into a new SQLite file by the binary:
 /// the copy serves the same keys and opens the same blobs under the same root key; run again, it
 /// finds everything there. Each refusal says why and writes nothing: a source in use by a server,
-/// a missing source, the same database twice, an unknown scheme.
+/// a missing source, the same database twice, an unknown scheme, a destination that is another
+/// key store's copy.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_copies_a_key_store_between_sqlite_and_postgresql() {
     let dir = tempfile::tempdir().unwrap();
@@ -678,6 +679,28 @@ async fn migrate_copies_a_key_store_between_sqlite_and_postgresql() {
         stdout.starts_with("migrated 3 keys (3 versions) from sqlite:")
             && stdout.contains(" to postgres://kms@127.0.0.1:"),
         "{stdout}"
+    );
+    let (ok, stdout, stderr) = migrate(&["--from", &source, "--to", &url]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.starts_with("migrated 0 keys (0 versions) from sqlite:")
+            && stdout.ends_with("; 3 keys were there already\n"),
+        "{stdout}"
+    );
+    // Another server's key store is not a copy of this source in the making: refused, and
+    // nothing of it written (a rerun from the source still finds exactly its 3 keys).
+    let other = dir.path().join("other");
+    drop(Server::start(&other, &[]));
+    let other_db = format!("sqlite:{}", other.join("kms.sqlite3").display());
+    let (ok, stdout, stderr) = migrate(&["--from", &other_db, "--to", &url]);
+    assert!(!ok && stdout.is_empty(), "{stdout}");
+    assert_eq!(
+        stderr.lines().last(),
+        Some(
+            "error: the destination's setting root_key_check differs from the source's: migrate \
+             only completes a copy of the same source, it never overwrites or merges"
+        ),
+        "{stderr}"
     );
     let (ok, stdout, stderr) = migrate(&["--from", &source, "--to", &url]);
     assert!(ok, "{stderr}");
