@@ -94,8 +94,8 @@ pub fn migrate(from: &dyn KeyStore, to: &dyn KeyStore) -> Result<Migrated> {
     }
     let keys = from.load_all()?;
     let mut settings = Vec::new();
-    for name in [META_ROOT_CHECK, META_DEFAULT_KEY, META_SSE_COS_KEY] {
-        let (value, there) = (from.meta(name)?, to.meta(name)?);
+    for name in setting_names(&keys) {
+        let (value, there) = (from.meta(&name)?, to.meta(&name)?);
         match (value, there) {
             (Some(v), None) => settings.push((name, v)),
             (v, there) if there.is_none() || v == there => {}
@@ -152,11 +152,23 @@ pub fn migrate(from: &dyn KeyStore, to: &dyn KeyStore) -> Result<Migrated> {
     })
 }
 
+/// The settings a copy carries: the store's own, and the fingerprint of each imported key's
+/// material ([`super::byok`]), without which a key whose material was deleted would take any
+/// material on the destination.
+fn setting_names(keys: &[crate::store::StoredKey]) -> Vec<String> {
+    let own = [META_ROOT_CHECK, META_DEFAULT_KEY, META_SSE_COS_KEY].map(str::to_owned);
+    let fingerprints = keys
+        .iter()
+        .filter(|k| k.meta.origin == crate::keys::ORIGIN_EXTERNAL)
+        .map(|k| super::byok::material_fingerprint_setting(k.meta.key_id));
+    own.into_iter().chain(fingerprints).collect()
+}
+
 /// Whether `to` now holds `from`'s settings and exactly its `keys`, every wrapped version byte for
 /// byte (bound to its key id and version and to the root key, it opens there as in the source).
 fn verify(from: &dyn KeyStore, to: &dyn KeyStore, keys: &[crate::store::StoredKey]) -> Result<()> {
-    for name in [META_ROOT_CHECK, META_DEFAULT_KEY, META_SSE_COS_KEY] {
-        if from.meta(name)? != to.meta(name)? {
+    for name in setting_names(keys) {
+        if from.meta(&name)? != to.meta(&name)? {
             return Err(Error::Internal(format!(
                 "the destination does not read back the setting {name} copied"
             )));
@@ -314,6 +326,33 @@ mod tests {
             from.insert_key(&k).unwrap();
         }
         from
+    }
+
+    /// An imported key's material fingerprint goes with it (so the destination, too, takes only
+    /// the key's first material again); a destination with another one is refused.
+    #[test]
+    fn imported_material_fingerprints_are_copied() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = source(dir.path());
+        let mut byok = sample_key(4, "byok");
+        byok.meta.origin = crate::keys::ORIGIN_EXTERNAL.to_owned();
+        byok.meta.state = crate::keys::KeyState::PendingImport;
+        byok.meta.current_key_version = 0;
+        byok.versions.clear();
+        from.insert_key(&byok).unwrap();
+        let name = super::super::byok::material_fingerprint_setting(byok.meta.key_id);
+        from.set_meta(&name, &[9; 32]).unwrap();
+        let to = SqliteStore::open(&dir.path().join("dst.sqlite3")).unwrap();
+        migrate(&from, &to).unwrap();
+        assert_eq!(to.meta(&name).unwrap(), Some(vec![9; 32]));
+        let other = SqliteStore::open(&dir.path().join("other.sqlite3")).unwrap();
+        other.set_meta(&name, &[8; 32]).unwrap();
+        let e = migrate(&from, &other).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("the destination's setting {name} differs from the source's: {NOT_A_COPY}")
+        );
+        assert!(other.load_all().unwrap().is_empty(), "nothing written");
     }
 
     /// Interrupted after the settings, then again with one key copied by hand: each rerun copies
