@@ -9,6 +9,7 @@ use crate::builder::Retry;
 use crate::client::KmsClient;
 use crate::error::{Error, Result};
 use crate::secret::SecretBytes;
+use crate::types::by_name;
 
 /// A signature algorithm, by Tencent's name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -80,24 +81,6 @@ impl DecryptAlgorithm {
             Self::Sm2 => "SM2",
         }
     }
-}
-
-/// The algorithm of `known` spelled `s` (Tencent's spelling, exactly), or an error listing them.
-fn by_name<T: Copy>(s: &str, known: &[T], name: fn(T) -> &'static str, what: &str) -> Result<T> {
-    known
-        .iter()
-        .copied()
-        .find(|a| name(*a) == s)
-        .ok_or_else(|| {
-            let names: Vec<&str> = known.iter().map(|a| name(*a)).collect();
-            Error::InvalidArgument {
-                message: format!(
-                    "unknown {what} {s:?} (expected one of {})",
-                    names.join(", ")
-                ),
-                error_code: None,
-            }
-        })
 }
 
 impl FromStr for SignAlgorithm {

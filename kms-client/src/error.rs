@@ -292,7 +292,9 @@ fn class_of(code: ErrorCode) -> Option<Code> {
         | ErrorCode::InvalidCiphertext
         | ErrorCode::InvalidKeyUsage
         | ErrorCode::DecryptMaterialError
-        | ErrorCode::MaterialNotMatch => Code::InvalidArgument,
+        | ErrorCode::MaterialNotMatch
+        | ErrorCode::DuplicatedKeyId
+        | ErrorCode::TagKeysDuplicated => Code::InvalidArgument,
         ErrorCode::AliasAlreadyExists => Code::AlreadyExists,
         ErrorCode::CmkDisabled
         | ErrorCode::CmkArchived
@@ -460,7 +462,9 @@ mod tests {
                 ErrorCode::InvalidParameterValue
                 | ErrorCode::InvalidKeyUsage
                 | ErrorCode::DecryptMaterialError
-                | ErrorCode::MaterialNotMatch => {
+                | ErrorCode::MaterialNotMatch
+                | ErrorCode::DuplicatedKeyId
+                | ErrorCode::TagKeysDuplicated => {
                     matches!(e, Error::InvalidArgument { .. })
                 }
                 ErrorCode::InvalidCiphertext => matches!(e, Error::InvalidCiphertext { .. }),

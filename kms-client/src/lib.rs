@@ -28,7 +28,9 @@ mod byok;
 mod client;
 mod context;
 mod error;
+mod key_sets;
 mod secret;
+mod tags;
 mod types;
 
 pub use asymmetric::{
@@ -45,11 +47,14 @@ pub use context::{
     encryption_context_from_json,
 };
 pub use error::{ERROR_CODE_METADATA, Error, ErrorCode, INVALID_CIPHERTEXT_MESSAGE, Result};
+pub use key_sets::MAX_KEY_IDS;
 pub use secret::{BearerToken, SecretBytes};
+pub use tags::{Tag, TagFilter};
 pub use types::{
     Ciphertext, CreateKeyRequest, DataKey, DecryptRequest, Decrypted, EncryptRequest,
-    GenerateDataKeyRequest, KeyList, KeyMetadata, KeySpec, KeyState, ListKeysRequest,
-    ReEncryptRequest, ReEncrypted, RotatedKey, RotationStatus, ScheduledDeletion, SeedSummary,
+    EncryptionAlgorithm, GenerateDataKeyRequest, KeyList, KeyMetadata, KeySpec, KeyState,
+    ListKeysRequest, ReEncryptRequest, ReEncrypted, RotatedKey, RotationStatus, ScheduledDeletion,
+    SeedSummary,
 };
 
 /// Re-exported so callers of [`KmsClient::from_channel`] need no direct tonic dependency.

@@ -10,6 +10,7 @@ use kms_proto::pb;
 
 use crate::error::{Error, Result};
 use crate::secret::SecretBytes;
+use crate::tags::{Tag, TagFilter};
 
 /// A CMK's state, spelled as Tencent KMS spells it (`Enabled`, `PendingDelete`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -189,6 +190,8 @@ pub struct KeyMetadata {
     pub current_key_version: u32,
     /// When imported material expires (EXTERNAL keys; `None`: never, or no material).
     pub valid_to: Option<i64>,
+    /// The tags given at creation, sorted by key.
+    pub tags: Vec<Tag>,
 }
 
 impl KeyMetadata {
@@ -211,6 +214,7 @@ impl KeyMetadata {
             next_rotate_time: None,
             current_key_version: 0,
             valid_to: None,
+            tags: Vec::new(),
         }
     }
 }
@@ -237,6 +241,7 @@ impl From<pb::KeyMetadata> for KeyMetadata {
             next_rotate_time: time(m.next_rotate_time),
             current_key_version: m.current_key_version,
             valid_to: time(m.valid_to),
+            tags: m.tags.into_iter().map(Tag::from).collect(),
         }
     }
 }
@@ -259,6 +264,8 @@ pub struct CreateKeyRequest {
     /// Bring your own key: the key starts in PendingImport without material (origin `EXTERNAL`,
     /// Tencent `Type=2`) until [`crate::KmsClient::import_key_material`].
     pub external: bool,
+    /// Tags, fixed at creation (the server checks Tencent's tag rules).
+    pub tags: Vec<Tag>,
 }
 
 impl CreateKeyRequest {
@@ -288,12 +295,19 @@ impl CreateKeyRequest {
         self
     }
 
+    /// Adds a tag.
+    pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.tags.push(Tag::new(key, value));
+        self
+    }
+
     pub(crate) fn into_pb(self) -> pb::CreateKeyRequest {
         pb::CreateKeyRequest {
             alias: self.alias,
             description: self.description,
             key_usage: self.key_usage,
             origin: if self.external { "EXTERNAL" } else { "" }.to_owned(),
+            tags: self.tags.into_iter().map(Tag::into_pb).collect(),
         }
     }
 }
@@ -309,6 +323,16 @@ pub struct ListKeysRequest {
     pub state: Option<KeyState>,
     /// Also list service-owned keys (the COS default CMK and the SSE-COS key).
     pub include_service_keys: bool,
+    /// Newest keys first (by creation time); oldest first otherwise.
+    pub newest_first: bool,
+    /// Only keys whose id or alias contains this text (empty: every key).
+    pub search: String,
+    /// Only keys of this origin: `TENCENT_KMS` or `EXTERNAL` (empty: both).
+    pub origin: String,
+    /// Only keys of this usage, e.g. `ENCRYPT_DECRYPT` (empty: every usage).
+    pub key_usage: String,
+    /// Only keys every filter matches.
+    pub tag_filters: Vec<TagFilter>,
 }
 
 impl ListKeysRequest {
@@ -320,6 +344,11 @@ impl ListKeysRequest {
                 .state
                 .map_or(pb::KeyState::Unspecified as i32, KeyState::to_pb),
             include_service_keys: self.include_service_keys,
+            newest_first: self.newest_first,
+            search: self.search.clone(),
+            origin: self.origin.clone(),
+            key_usage: self.key_usage.clone(),
+            tag_filters: self.tag_filters.iter().map(TagFilter::to_pb).collect(),
         }
     }
 }
@@ -393,6 +422,9 @@ pub struct GenerateDataKeyRequest {
     pub number_of_bytes: Option<u32>,
     /// Base64 JSON context (see [`crate::encryption_context`]); empty for none.
     pub encryption_context: String,
+    /// The caller's public key (PEM) and algorithm to seal the data key under: the answer's
+    /// `plaintext` is then that seal, never the key in clear (Tencent's EncryptionPublicKey).
+    pub sealed_for: Option<(String, EncryptionAlgorithm)>,
 }
 
 impl GenerateDataKeyRequest {
@@ -423,7 +455,18 @@ impl GenerateDataKeyRequest {
         self
     }
 
+    /// Seals the data key under the caller's public key (PEM SubjectPublicKeyInfo: RSA or SM2).
+    pub fn sealed_for(
+        mut self,
+        public_key_pem: impl Into<String>,
+        algorithm: EncryptionAlgorithm,
+    ) -> Self {
+        self.sealed_for = Some((public_key_pem.into(), algorithm));
+        self
+    }
+
     pub(crate) fn into_pb(self) -> pb::GenerateDataKeyRequest {
+        let (encryption_public_key, encryption_algorithm) = sealing_pb(self.sealed_for);
         pb::GenerateDataKeyRequest {
             key_id: self.key_id,
             key_spec: self
@@ -431,8 +474,15 @@ impl GenerateDataKeyRequest {
                 .map_or(pb::KeySpec::Unspecified as i32, KeySpec::to_pb),
             number_of_bytes: self.number_of_bytes.unwrap_or(0),
             encryption_context: self.encryption_context,
+            encryption_public_key,
+            encryption_algorithm,
         }
     }
+}
+
+/// The wire fields of a seal request: the PEM and the algorithm's name, or two empty texts.
+fn sealing_pb(sealed_for: Option<(String, EncryptionAlgorithm)>) -> (String, String) {
+    sealed_for.map_or_else(Default::default, |(pem, a)| (pem, a.as_str().to_owned()))
 }
 
 /// A data key: its plaintext (secret) and the same key sealed under the CMK.
@@ -441,7 +491,8 @@ impl GenerateDataKeyRequest {
 pub struct DataKey {
     /// The CMK's UUID.
     pub key_id: String,
-    /// The data key. Use it, then drop it (it is zeroized).
+    /// The data key (use it, then drop it: it is zeroized), or its seal under the request's
+    /// public key when it named one.
     pub plaintext: SecretBytes,
     /// The data key sealed under the CMK; store it next to the data.
     pub ciphertext_blob: Vec<u8>,
@@ -527,6 +578,8 @@ pub struct DecryptRequest {
     pub ciphertext_blob: Vec<u8>,
     /// The same base64 context as at encryption (semantically equal); empty for none.
     pub encryption_context: String,
+    /// As in [`GenerateDataKeyRequest::sealed_for`]: the plaintext comes back sealed under it.
+    pub sealed_for: Option<(String, EncryptionAlgorithm)>,
 }
 
 impl DecryptRequest {
@@ -534,8 +587,18 @@ impl DecryptRequest {
     pub fn new(blob: impl Into<Vec<u8>>) -> Self {
         DecryptRequest {
             ciphertext_blob: blob.into(),
-            encryption_context: String::new(),
+            ..Default::default()
         }
+    }
+
+    /// Seals the plaintext under the caller's public key (PEM SubjectPublicKeyInfo: RSA or SM2).
+    pub fn sealed_for(
+        mut self,
+        public_key_pem: impl Into<String>,
+        algorithm: EncryptionAlgorithm,
+    ) -> Self {
+        self.sealed_for = Some((public_key_pem.into(), algorithm));
+        self
     }
 
     /// Sets the base64 encryption context.
@@ -545,9 +608,12 @@ impl DecryptRequest {
     }
 
     pub(crate) fn into_pb(self) -> pb::DecryptRequest {
+        let (encryption_public_key, encryption_algorithm) = sealing_pb(self.sealed_for);
         pb::DecryptRequest {
             ciphertext_blob: self.ciphertext_blob,
             encryption_context: self.encryption_context,
+            encryption_public_key,
+            encryption_algorithm,
         }
     }
 }
@@ -558,7 +624,7 @@ impl DecryptRequest {
 pub struct Decrypted {
     /// The CMK's UUID.
     pub key_id: String,
-    /// The plaintext.
+    /// The plaintext, or its seal under the request's public key when it named one.
     pub plaintext: SecretBytes,
     /// The CMK version that had sealed it.
     pub key_version: u32,
@@ -669,6 +735,78 @@ pub(crate) fn item_error(e: pb::ItemError) -> Error {
     let code = tonic::Code::from_i32(e.code);
     let error_code = (!e.error_code.is_empty()).then_some(e.error_code);
     Error::from_parts(code, e.message, error_code)
+}
+
+/// How GenerateDataKey and Decrypt seal their plaintext under the caller's public key
+/// (Tencent's `EncryptionAlgorithm`; see [`crate::GenerateDataKeyRequest::sealed_for`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum EncryptionAlgorithm {
+    /// `SM2` (an SM2 public key; Tencent's default): C1 || C3 || C2, C1 with its `04` prefix.
+    #[default]
+    Sm2,
+    /// `SM2_C1C3C2_ASN1` (an SM2 public key): the ASN.1 form (GM/T 0009).
+    Sm2C1C3C2Asn1,
+    /// `RSAES_PKCS1_V1_5` (an RSA public key).
+    RsaesPkcs1V15,
+    /// `RSAES_OAEP_SHA_1` (an RSA public key): MGF1-SHA-1, empty label.
+    RsaesOaepSha1,
+    /// `RSAES_OAEP_SHA_256` (an RSA public key): MGF1-SHA-256, empty label.
+    RsaesOaepSha256,
+}
+
+impl EncryptionAlgorithm {
+    /// Every algorithm.
+    pub const ALL: [EncryptionAlgorithm; 5] = [
+        Self::Sm2,
+        Self::Sm2C1C3C2Asn1,
+        Self::RsaesPkcs1V15,
+        Self::RsaesOaepSha1,
+        Self::RsaesOaepSha256,
+    ];
+
+    /// Tencent's spelling, as sent.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Sm2 => "SM2",
+            Self::Sm2C1C3C2Asn1 => "SM2_C1C3C2_ASN1",
+            Self::RsaesPkcs1V15 => "RSAES_PKCS1_V1_5",
+            Self::RsaesOaepSha1 => "RSAES_OAEP_SHA_1",
+            Self::RsaesOaepSha256 => "RSAES_OAEP_SHA_256",
+        }
+    }
+}
+
+impl FromStr for EncryptionAlgorithm {
+    type Err = Error;
+
+    /// Tencent's spelling (`SM2`, `SM2_C1C3C2_ASN1`, `RSAES_PKCS1_V1_5`, ...).
+    fn from_str(s: &str) -> Result<Self> {
+        by_name(s, &Self::ALL, Self::as_str, "encryption algorithm")
+    }
+}
+
+/// The algorithm of `known` spelled `s` (Tencent's spelling, exactly), or an error listing them.
+pub(crate) fn by_name<T: Copy>(
+    s: &str,
+    known: &[T],
+    name: fn(T) -> &'static str,
+    what: &str,
+) -> Result<T> {
+    known
+        .iter()
+        .copied()
+        .find(|a| name(*a) == s)
+        .ok_or_else(|| {
+            let names: Vec<&str> = known.iter().map(|a| name(*a)).collect();
+            Error::InvalidArgument {
+                message: format!(
+                    "unknown {what} {s:?} (expected one of {})",
+                    names.join(", ")
+                ),
+                error_code: None,
+            }
+        })
 }
 
 #[cfg(test)]

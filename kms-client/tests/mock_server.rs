@@ -181,6 +181,9 @@ mock_impl! {
     get_parameters_for_import(GetParametersForImportRequest) -> GetParametersForImportResponse;
     import_key_material(ImportKeyMaterialRequest) -> ImportKeyMaterialResponse;
     delete_imported_key_material(DeleteImportedKeyMaterialRequest) -> DeleteImportedKeyMaterialResponse;
+    describe_keys(DescribeKeysRequest) -> DescribeKeysResponse;
+    enable_keys(EnableKeysRequest) -> EnableKeysResponse;
+    disable_keys(DisableKeysRequest) -> DisableKeysResponse;
 }
 
 /// Starts the mock on 127.0.0.1:0 (with TLS when asked); returns its address.

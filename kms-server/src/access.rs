@@ -145,11 +145,17 @@ pub enum Action {
     ImportKeyMaterial,
     /// DeleteImportedKeyMaterial.
     DeleteImportedKeyMaterial,
+    /// DescribeKeys (each key is checked under this action).
+    DescribeKeys,
+    /// EnableKeys (each key is checked under this action).
+    EnableKeys,
+    /// DisableKeys (each key is checked under this action).
+    DisableKeys,
 }
 
 impl Action {
     /// Every action, in the order of the gRPC service.
-    pub const ALL: [Self; 32] = [
+    pub const ALL: [Self; 35] = [
         Self::CreateKey,
         Self::DescribeKey,
         Self::ListKeys,
@@ -182,6 +188,9 @@ impl Action {
         Self::GetParametersForImport,
         Self::ImportKeyMaterial,
         Self::DeleteImportedKeyMaterial,
+        Self::DescribeKeys,
+        Self::EnableKeys,
+        Self::DisableKeys,
     ];
 
     /// The RPC name, as a policy writes it.
@@ -219,6 +228,9 @@ impl Action {
             Self::GetParametersForImport => "GetParametersForImport",
             Self::ImportKeyMaterial => "ImportKeyMaterial",
             Self::DeleteImportedKeyMaterial => "DeleteImportedKeyMaterial",
+            Self::DescribeKeys => "DescribeKeys",
+            Self::EnableKeys => "EnableKeys",
+            Self::DisableKeys => "DisableKeys",
         }
     }
 

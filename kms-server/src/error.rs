@@ -48,6 +48,12 @@ pub enum Error {
         /// What was wrong.
         message: String,
     },
+    /// A list of key ids (DescribeKeys, EnableKeys, DisableKeys) names this key twice.
+    #[error("key_ids names {0:?} twice")]
+    DuplicatedKeyId(String),
+    /// CreateKey's tags give this tag key twice.
+    #[error("tag key {0:?} is given twice")]
+    TagKeysDuplicated(String),
     /// The alias is already used by another key.
     #[error("alias {0} already exists")]
     AliasExists(String),
@@ -125,6 +131,8 @@ impl Error {
             Error::RotateNotSupported(_) => ErrorCode::RotateNotSupported.as_str(),
             Error::Import { code, .. } => code.as_str(),
             Error::AliasExists(_) => ErrorCode::AliasAlreadyExists.as_str(),
+            Error::DuplicatedKeyId(_) => ErrorCode::DuplicatedKeyId.as_str(),
+            Error::TagKeysDuplicated(_) => ErrorCode::TagKeysDuplicated.as_str(),
             Error::ServiceKey(_) => ErrorCode::NotUserCreatedCmk.as_str(),
             Error::InvalidCiphertext => ErrorCode::InvalidCiphertext.as_str(),
             Error::Unauthenticated(_) => ErrorCode::AuthFailure.as_str(),
@@ -146,6 +154,14 @@ impl Error {
         Error::KeyUsage(format!(
             "key {key_id} has KeyUsage {usage}, which does not allow {action}"
         ))
+    }
+
+    /// A refused list of tags (or tag filters).
+    pub(crate) fn tags(e: crate::keys::tags::TagError) -> Self {
+        match e {
+            crate::keys::tags::TagError::Duplicated(key) => Error::TagKeysDuplicated(key),
+            crate::keys::tags::TagError::Invalid(rule) => Error::InvalidArgument(rule),
+        }
     }
 
     pub(crate) fn invalid(msg: impl Into<String>) -> Self {

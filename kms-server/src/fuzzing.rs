@@ -45,6 +45,7 @@ fn existing_key(id: &str, alias: &str, state: KeyState, owner: &str) -> (KeyMeta
         last_rotate_time: 0,
         next_rotate_time: 0,
         valid_to: 0,
+        tags: Vec::new(),
         current_key_version: 1,
     };
     let material = Key32::from_slice(&[0x11; KEY_LEN]).expect("32 bytes");

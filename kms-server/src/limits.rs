@@ -211,6 +211,8 @@ mod tests {
         let item = kms_proto::pb::DecryptRequest {
             ciphertext_blob: vec![0xff; MAX_BLOB_BYTES],
             encryption_context: "A".repeat(kms_types::limits::MAX_CONTEXT_BASE64_BYTES),
+            // A batch item takes no public key (BatchDecrypt refuses one).
+            ..Default::default()
         };
         let batch = kms_proto::pb::BatchDecryptRequest {
             items: vec![item; data_keys::MAX_BATCH_ITEMS],

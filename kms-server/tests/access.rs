@@ -42,7 +42,7 @@ identities:
             CancelKeyArchive, UpdateAlias, UpdateKeyDescription, EnableKeyRotation,
             DisableKeyRotation, GetKeyRotationStatus, RotateKey, CreateKey, SeedKeys,
             GetPublicKey, Sign, Verify, AsymmetricDecrypt, GetParametersForImport,
-            ImportKeyMaterial, DeleteImportedKeyMaterial]
+            ImportKeyMaterial, DeleteImportedKeyMaterial, DescribeKeys, EnableKeys, DisableKeys]
     keys: {storage_keys}
   - name: reader
     token_sha256: "{}"
@@ -429,6 +429,33 @@ async fn call(
             )))
             .await
         }
+        Action::DescribeKeys => {
+            done(c.describe_keys(with(
+                t,
+                pb::DescribeKeysRequest {
+                    key_ids: vec![id()],
+                },
+            )))
+            .await
+        }
+        Action::EnableKeys => {
+            done(c.enable_keys(with(
+                t,
+                pb::EnableKeysRequest {
+                    key_ids: vec![id()],
+                },
+            )))
+            .await
+        }
+        Action::DisableKeys => {
+            done(c.disable_keys(with(
+                t,
+                pb::DisableKeysRequest {
+                    key_ids: vec![id()],
+                },
+            )))
+            .await
+        }
         other => panic!("no call for {other}"),
     }
 }
@@ -560,6 +587,7 @@ async fn a_key_scoped_identity_works_within_its_keys_and_sees_only_them() {
         Action::Decrypt,
         Action::ReEncrypt,
         Action::DescribeKey,
+        Action::DescribeKeys,
         Action::BatchGenerateDataKey,
         Action::BatchDecrypt,
         Action::GetKeyRotationStatus,

@@ -295,6 +295,7 @@ async fn the_binary_serves_survives_kill_9_and_stops_on_sigterm() {
         .decrypt(pb::DecryptRequest {
             ciphertext_blob: data_key.ciphertext_blob.clone(),
             encryption_context: context,
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -509,6 +509,7 @@ async fn list_keys(
                 limit: PAGE as u32,
                 state: 0,
                 include_service_keys: service,
+                ..Default::default()
             })
             .await
             .expect("ListKeys")
@@ -649,6 +650,7 @@ async fn verify(client: &mut KeyManagementServiceClient<Channel>, model: &mut Mo
                     .map(|b| pb::DecryptRequest {
                         ciphertext_blob: b.ciphertext.clone(),
                         encryption_context: b.context.clone(),
+                        ..Default::default()
                     })
                     .collect(),
             })

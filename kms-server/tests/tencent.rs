@@ -449,7 +449,43 @@ async fn every_action_answers_with_tencent_fields() {
         json!({"Alias": "tagged", "Tags": [{"TagKey": "a", "TagValue": "b"}]}),
     )
     .await;
-    assert_eq!(tagged["TagCode"], 1);
+    // Tags are kept with the key (TagCode 0: bound), and ListKeyDetail filters on them.
+    assert_eq!(
+        (&tagged["TagCode"], &tagged["TagMsg"]),
+        (&json!(0), &json!(""))
+    );
+    let by_tag = ok(
+        a,
+        "ListKeyDetail",
+        json!({"TagFilters": [{"TagKey": "a", "TagValue": ["b"]}]}),
+    )
+    .await;
+    assert_eq!(by_tag["TotalCount"], 1);
+    assert_eq!(by_tag["KeyMetadatas"][0]["Alias"], "tagged");
+    let other_value = ok(
+        a,
+        "ListKeyDetail",
+        json!({"TagFilters": [{"TagKey": "a", "TagValue": ["c"]}]}),
+    )
+    .await;
+    assert_eq!(other_value["TotalCount"], 0);
+    for (tags, want) in [
+        (
+            json!([{"TagKey": "a", "TagValue": "1"}, {"TagKey": "a", "TagValue": "2"}]),
+            "InvalidParameterValue.TagKeysDuplicated",
+        ),
+        (
+            json!([{"TagKey": "qcloud:x", "TagValue": "1"}]),
+            "InvalidParameterValue",
+        ),
+        (json!([{"TagValue": "1"}]), "MissingParameter"),
+    ] {
+        assert_eq!(
+            code(a, "CreateKey", json!({"Alias": "tag-bad", "Tags": tags})).await,
+            want,
+            "{tags}"
+        );
+    }
     assert_eq!(
         code(a, "CreateKey", json!({"Alias": "app-one"})).await,
         "InvalidParameterValue.AliasAlreadyExists"
@@ -779,6 +815,7 @@ async fn blobs_cross_between_grpc_and_tencent() {
                 .decode(dk["CiphertextBlob"].as_str().unwrap())
                 .unwrap(),
             encryption_context: STANDARD.encode(r#"{"object":"o","bucket":"b"}"#),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -1027,8 +1064,8 @@ identities:
     for secret in ["private-value", SECRET_KEY, "admin-secret-key"] {
         assert!(!text.contains(secret), "{secret} in {text}");
     }
-    // The batch actions are the single calls under the policy: the app may not describe or
-    // disable, the admin may.
+    // The batch actions are policy actions of their own (DescribeKeys, DisableKeys), asked per
+    // key: the app (Encrypt, Decrypt) may not describe or disable, the admin may.
     let ids = json!({"KeyIds": [mine, other]});
     for action in ["DescribeKeys", "DisableKeys"] {
         assert_eq!(
@@ -1210,8 +1247,12 @@ async fn key_set_actions_check_their_lists_and_act_per_key() {
         (json!({"Role": 2}), "InvalidParameterValue"),
         (json!({"Origin": "AWS"}), "InvalidParameterValue"),
         (
-            json!({"TagFilters": [{"TagKey": "a"}]}),
-            "UnsupportedOperation",
+            json!({"TagFilters": [{"TagValue": ["a"]}]}),
+            "MissingParameter",
+        ),
+        (
+            json!({"TagFilters": [{"TagKey": ""}]}),
+            "InvalidParameterValue",
         ),
         (json!({"Limit": "many"}), "InvalidParameter"),
     ] {

@@ -595,6 +595,9 @@ fn decodes(full_name: &str, bytes: &[u8]) -> Option<bool> {
         GetParametersForImportRequest,
         ImportKeyMaterialRequest,
         DeleteImportedKeyMaterialRequest,
+        DescribeKeysRequest,
+        EnableKeysRequest,
+        DisableKeysRequest,
     ]
 }
 

@@ -64,11 +64,16 @@ pub enum ErrorCode {
     MaterialNotMatch,
     /// `ResourceUnavailable.TokenExpired`: the import token (and its wrapping key) expired.
     TokenExpired,
+    /// `InvalidParameterValue.DuplicatedKeyId`: a list of key ids (DescribeKeys, EnableKeys,
+    /// DisableKeys) names a key twice.
+    DuplicatedKeyId,
+    /// `InvalidParameterValue.TagKeysDuplicated`: CreateKey's tags name a tag key twice.
+    TagKeysDuplicated,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 23] = [
         Self::InvalidParameterValue,
         Self::InvalidCiphertext,
         Self::AliasAlreadyExists,
@@ -90,6 +95,8 @@ impl ErrorCode {
         Self::DecryptMaterialError,
         Self::MaterialNotMatch,
         Self::TokenExpired,
+        Self::DuplicatedKeyId,
+        Self::TagKeysDuplicated,
     ];
 
     /// The code as Tencent spells it, e.g. `ResourceUnavailable.CmkDisabled`.
@@ -116,6 +123,8 @@ impl ErrorCode {
             Self::DecryptMaterialError => "InvalidParameter.DecryptMaterialError",
             Self::MaterialNotMatch => "InvalidParameterValue.MaterialNotMatch",
             Self::TokenExpired => "ResourceUnavailable.TokenExpired",
+            Self::DuplicatedKeyId => "InvalidParameterValue.DuplicatedKeyId",
+            Self::TagKeysDuplicated => "InvalidParameterValue.TagKeysDuplicated",
         }
     }
 
@@ -163,6 +172,8 @@ mod tests {
                 "InvalidParameter.DecryptMaterialError",
                 "InvalidParameterValue.MaterialNotMatch",
                 "ResourceUnavailable.TokenExpired",
+                "InvalidParameterValue.DuplicatedKeyId",
+                "InvalidParameterValue.TagKeysDuplicated",
             ]
         );
         assert_eq!(ERROR_CODE_METADATA, "x-kms-error-code");

@@ -166,6 +166,7 @@ mod tests {
         let want = pb::DecryptRequest {
             ciphertext_blob: vec![1, 2, 3],
             encryption_context: "e30=".into(),
+            ..Default::default()
         };
         let got = decode::<pb::DecryptRequest>(&want.encode_to_vec()).unwrap();
         assert_eq!(got, want);

@@ -177,6 +177,7 @@ impl TestKms {
                 key_spec: pb::KeySpec::Aes256 as i32,
                 number_of_bytes: 0,
                 encryption_context: context.into(),
+                ..Default::default()
             })
             .await
             .expect("GenerateDataKey")
@@ -193,6 +194,7 @@ impl TestKms {
             .decrypt(pb::DecryptRequest {
                 ciphertext_blob: blob.to_vec(),
                 encryption_context: context.into(),
+                ..Default::default()
             })
             .await
             .map(tonic::Response::into_inner)

@@ -12,6 +12,7 @@ fn gdk(key: &str, spec: pb::KeySpec, bytes: u32, context: &str) -> pb::GenerateD
         key_spec: spec as i32,
         number_of_bytes: bytes,
         encryption_context: context.into(),
+        ..Default::default()
     }
 }
 
@@ -143,6 +144,7 @@ async fn every_decrypt_item_matches_the_single_call() {
     let dec = |blob: &[u8], context: &str| pb::DecryptRequest {
         ciphertext_blob: blob.to_vec(),
         encryption_context: context.into(),
+        ..Default::default()
     };
     let items = vec![
         dec(&old.ciphertext_blob, &c),
@@ -222,6 +224,7 @@ async fn a_full_batch_round_trips_and_the_limits_hold() {
         .map(|(dk, item)| pb::DecryptRequest {
             ciphertext_blob: dk.ciphertext_blob.clone(),
             encryption_context: item.encryption_context.clone(),
+            ..Default::default()
         })
         .collect();
     let opened = kms
@@ -328,6 +331,7 @@ async fn the_hot_path_does_not_touch_sqlite_over_grpc() {
                 Some(G::Ok(dk)) => pb::DecryptRequest {
                     ciphertext_blob: dk.ciphertext_blob,
                     encryption_context: c.clone(),
+                    ..Default::default()
                 },
                 other => panic!("{other:?}"),
             })

@@ -70,6 +70,7 @@ async fn key_specs_and_sizes() {
         key_spec: spec as i32,
         number_of_bytes: n,
         encryption_context: String::new(),
+        ..Default::default()
     };
     for (spec, n, len) in [
         (pb::KeySpec::Aes256, 0, 32),
@@ -176,6 +177,7 @@ async fn context_rules_each_have_their_message() {
                 key_spec: pb::KeySpec::Aes256 as i32,
                 number_of_bytes: 0,
                 encryption_context: c.clone(),
+                ..Default::default()
             })
             .await
             .unwrap_err();
@@ -314,6 +316,7 @@ async fn encrypt_decrypt_and_state_rules() {
             key_spec: 1,
             number_of_bytes: 0,
             encryption_context: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -504,6 +507,7 @@ async fn batch_calls_report_each_item() {
         key_spec: pb::KeySpec::Aes256 as i32,
         number_of_bytes: 0,
         encryption_context: c.clone(),
+        ..Default::default()
     };
     let resp = kms
         .client
@@ -537,11 +541,13 @@ async fn batch_calls_report_each_item() {
         .map(|dk| pb::DecryptRequest {
             ciphertext_blob: dk.ciphertext_blob.clone(),
             encryption_context: c.clone(),
+            ..Default::default()
         })
         .collect();
     items.push(pb::DecryptRequest {
         ciphertext_blob: blobs[0].ciphertext_blob.clone(),
         encryption_context: String::new(),
+        ..Default::default()
     });
     let resp = kms
         .client

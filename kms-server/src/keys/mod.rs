@@ -4,11 +4,13 @@
 //! (the API, a seed document) checks it the same way.
 
 mod state;
+pub mod tags;
 mod usage;
 
 use uuid::Uuid;
 
 pub use state::{KeyAction, KeyState, Refusal};
+pub use tags::{Tag, TagFilter};
 pub use usage::{KeySpec, KeyUsage};
 /// Owner of keys created through the API.
 pub const OWNER_USER: &str = "user";
@@ -57,6 +59,8 @@ pub struct KeyMetadata {
     pub current_key_version: u32,
     /// When imported material expires (EXTERNAL keys; 0: never, or no material).
     pub valid_to: i64,
+    /// The tags given at creation, sorted by key; fixed for the key's life.
+    pub tags: Vec<Tag>,
 }
 
 impl KeyMetadata {

@@ -177,7 +177,7 @@ impl Cache {
     }
 
     /// Every key in listing order (creation time, then id).
-    pub(crate) fn ordered(&self) -> impl Iterator<Item = &Entry> {
+    pub(crate) fn ordered(&self) -> impl DoubleEndedIterator<Item = &Entry> {
         self.order.iter().filter_map(|(_, id)| self.keys.get(id))
     }
 

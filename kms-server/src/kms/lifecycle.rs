@@ -12,8 +12,8 @@ use crate::{
     clock::DAY_SECS,
     error::{Error, Result},
     keys::{
-        self, KeyAction, KeyMetadata, KeyState, KeyUsage, ORIGIN_KMS, OWNER_USER, validate_alias,
-        validate_description,
+        self, KeyAction, KeyMetadata, KeyState, KeyUsage, ORIGIN_KMS, OWNER_USER, Tag, TagFilter,
+        validate_alias, validate_description,
     },
     secret::Key32,
 };
@@ -53,8 +53,8 @@ pub struct KeyPage {
     pub total_count: u32,
 }
 
-/// ListKeys filter and page.
-#[derive(Debug, Clone, Copy, Default)]
+/// ListKeys filter, order and page (the filters of Tencent's ListKeyDetail included).
+#[derive(Debug, Clone, Default)]
 pub struct ListKeys {
     /// Keys to skip.
     pub offset: u32,
@@ -64,6 +64,39 @@ pub struct ListKeys {
     pub state: Option<KeyState>,
     /// Also list service-owned keys.
     pub include_service_keys: bool,
+    /// Newest first (by creation time, then id); oldest first otherwise.
+    pub newest_first: bool,
+    /// Only keys whose id or alias contains this text (empty: every key).
+    pub search: String,
+    /// Only keys of this origin ([`ORIGIN_KMS`] or [`keys::ORIGIN_EXTERNAL`]).
+    pub origin: Option<String>,
+    /// Only keys of this usage.
+    pub key_usage: Option<KeyUsage>,
+    /// Only keys every filter matches.
+    pub tag_filters: Vec<TagFilter>,
+}
+
+impl ListKeys {
+    /// Whether a filter beyond state and owner is set (then the total is counted, not read from
+    /// the cache's counters).
+    fn is_filtered(&self) -> bool {
+        !self.search.is_empty()
+            || self.origin.is_some()
+            || self.key_usage.is_some()
+            || !self.tag_filters.is_empty()
+    }
+
+    /// Whether `m` passes the filters.
+    fn accepts(&self, m: &KeyMetadata) -> bool {
+        (self.include_service_keys || !m.is_service_key())
+            && self.state.is_none_or(|s| m.state == s)
+            && (self.search.is_empty()
+                || m.alias.contains(&self.search)
+                || m.key_id.to_string().contains(&self.search))
+            && self.origin.as_deref().is_none_or(|o| m.origin == o)
+            && self.key_usage.is_none_or(|u| m.key_usage == u)
+            && keys::tags::matches(&m.tags, &self.tag_filters)
+    }
 }
 
 /// Refuses a change to a service-owned key.
@@ -112,6 +145,20 @@ impl Kms {
         key_usage: &str,
         external: bool,
     ) -> Result<KeyMetadata> {
+        self.create_key_tagged(alias, description, key_usage, external, Vec::new())
+    }
+
+    /// CreateKey with its origin and its tags (checked with [`keys::tags::validate_tags`] and
+    /// kept sorted by key; fixed for the key's life).
+    pub fn create_key_tagged(
+        &self,
+        alias: &str,
+        description: &str,
+        key_usage: &str,
+        external: bool,
+        tags: Vec<Tag>,
+    ) -> Result<KeyMetadata> {
+        let tags = keys::tags::validate_tags(tags).map_err(Error::tags)?;
         let alias = keys::bare_alias(alias);
         validate_alias(alias, false).map_err(invalid_field)?;
         validate_description(description).map_err(invalid_field)?;
@@ -141,6 +188,7 @@ impl Kms {
             return Err(Error::AliasExists(alias.to_owned()));
         }
         let mut meta = self.new_metadata(alias, description, OWNER_USER, usage);
+        meta.tags = tags;
         if external {
             meta.origin = keys::ORIGIN_EXTERNAL.to_owned();
             meta.state = KeyState::PendingImport;
@@ -195,18 +243,22 @@ impl Kms {
             }
             n => n,
         };
+        keys::tags::validate_filters(&req.tag_filters).map_err(Error::tags)?;
         if req.state.is_none_or(|s| s == KeyState::PendingDelete) {
             self.delete_due()?;
         }
         let cache = self.read();
-        // The page walks only as far as it needs (offset + limit matches); the total comes from
-        // the counters, so a first page costs the same with 100 keys or 100k.
+        // The page walks only as far as it needs (offset + limit matches); without filters the
+        // total comes from the counters, so a first page costs the same with 100 keys or 100k.
         let matching = || {
-            cache
-                .ordered()
+            let ordered: Box<dyn Iterator<Item = _>> = if req.newest_first {
+                Box::new(cache.ordered().rev())
+            } else {
+                Box::new(cache.ordered())
+            };
+            ordered
                 .map(|e| e.meta())
-                .filter(|m| req.include_service_keys || !m.is_service_key())
-                .filter(|m| req.state.is_none_or(|s| m.state == s))
+                .filter(|m| req.accepts(m))
                 .filter(|m| visible.is_none_or(|v| v(m)))
         };
         let keys = matching()
@@ -214,9 +266,10 @@ impl Kms {
             .take(limit as usize)
             .cloned()
             .collect();
-        let total_count = match visible {
-            None => cache.count(req.state, req.include_service_keys),
-            Some(_) => u32::try_from(matching().count()).unwrap_or(u32::MAX),
+        let total_count = if visible.is_none() && !req.is_filtered() {
+            cache.count(req.state, req.include_service_keys)
+        } else {
+            u32::try_from(matching().count()).unwrap_or(u32::MAX)
         };
         Ok(KeyPage { keys, total_count })
     }
@@ -740,6 +793,7 @@ mod tests {
                                 limit,
                                 state,
                                 include_service_keys,
+                                ..Default::default()
                             })
                             .unwrap();
                         assert_eq!(page.total_count as usize, want.len(), "{state:?}");

@@ -17,6 +17,7 @@ mod cache;
 pub mod data_keys;
 mod deadlines;
 mod freshness;
+pub mod key_sets;
 pub mod lifecycle;
 pub mod migrate;
 mod resync;
@@ -308,6 +309,7 @@ impl Kms {
             last_rotate_time: 0,
             next_rotate_time: 0,
             valid_to: 0,
+            tags: Vec::new(),
             current_key_version: 1,
         }
     }

@@ -381,6 +381,7 @@ fn plan(entries: &[SeedKey], document: &str, cache: &Cache, now: i64) -> Result<
                     last_rotate_time: 0,
                     next_rotate_time: 0,
                     valid_to: 0,
+                    tags: Vec::new(),
                     current_key_version: 0,
                 };
                 (meta, material, 0)

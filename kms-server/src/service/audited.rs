@@ -58,6 +58,27 @@ impl Audited for pb::DescribeKeyResponse {
     }
 }
 
+impl Audited for pb::DescribeKeysResponse {
+    fn used(&self) -> Vec<Used> {
+        self.key_metadata
+            .iter()
+            .flat_map(|m| meta(Some(m)))
+            .collect()
+    }
+}
+
+impl Audited for pb::EnableKeysResponse {
+    fn used(&self) -> Vec<Used> {
+        self.key_ids.iter().map(|k| (id(k), None)).collect()
+    }
+}
+
+impl Audited for pb::DisableKeysResponse {
+    fn used(&self) -> Vec<Used> {
+        self.key_ids.iter().map(|k| (id(k), None)).collect()
+    }
+}
+
 impl Audited for pb::GetDefaultKeyResponse {
     fn used(&self) -> Vec<Used> {
         meta(self.key_metadata.as_ref())

@@ -26,6 +26,8 @@ pub fn status(err: &Error) -> Status {
         Error::InvalidArgument(_)
         | Error::Seed { .. }
         | Error::InvalidCiphertext
+        | Error::DuplicatedKeyId(_)
+        | Error::TagKeysDuplicated(_)
         | Error::KeyUsage(_) => (Code::InvalidArgument, err.to_string()),
         Error::KeyState { .. } | Error::ExternalMaterial(_) | Error::RotateNotSupported(_) => {
             (Code::FailedPrecondition, err.to_string())

@@ -5,9 +5,10 @@ use kms_proto::pb;
 
 use crate::{
     EncryptionContext,
+    asymmetric::{SealAlgorithm, SealingKey},
     error::Error,
-    keys::{KeyMetadata, KeyState},
-    kms::{Kms, data_keys::DataKeySpec},
+    keys::{self, KeyMetadata, KeyState, KeyUsage, Tag, TagFilter},
+    kms::{Kms, data_keys::DataKeySpec, lifecycle::ListKeys},
 };
 
 use super::MAX_BATCH_ITEMS;
@@ -30,6 +31,96 @@ pub fn metadata_to_pb(m: KeyMetadata) -> pb::KeyMetadata {
         next_rotate_time: m.next_rotate_time,
         current_key_version: m.current_key_version,
         valid_to: m.valid_to,
+        tags: m
+            .tags
+            .into_iter()
+            .map(|t| pb::Tag {
+                key: t.key,
+                value: t.value,
+            })
+            .collect(),
+    }
+}
+
+/// Wire tags to the core's (the core checks them).
+pub(super) fn tags_from_pb(tags: Vec<pb::Tag>) -> Vec<Tag> {
+    tags.into_iter()
+        .map(|t| Tag {
+            key: t.key,
+            value: t.value,
+        })
+        .collect()
+}
+
+/// A ListKeys request to the core's filter; the enum and text fields are checked here.
+pub(super) fn list_request(r: pb::ListKeysRequest) -> crate::Result<ListKeys> {
+    let origin = match r.origin.as_str() {
+        "" => None,
+        o @ (keys::ORIGIN_KMS | keys::ORIGIN_EXTERNAL) => Some(o.to_owned()),
+        o => {
+            return Err(Error::invalid(format!(
+                "origin must be TENCENT_KMS or EXTERNAL (or empty), got {o:?}"
+            )));
+        }
+    };
+    let key_usage = match r.key_usage.as_str() {
+        "" => None,
+        u => Some(KeyUsage::parse(u).ok_or_else(|| {
+            let known: Vec<&str> = KeyUsage::ALL.iter().map(|u| u.as_str()).collect();
+            Error::KeyUsage(format!(
+                "key_usage must be one of {known:?} (or empty), got {u:?}"
+            ))
+        })?),
+    };
+    Ok(ListKeys {
+        offset: r.offset,
+        limit: r.limit,
+        state: state_from_pb(r.state)?,
+        include_service_keys: r.include_service_keys,
+        newest_first: r.newest_first,
+        search: r.search,
+        origin,
+        key_usage,
+        tag_filters: r
+            .tag_filters
+            .into_iter()
+            .map(|f| TagFilter {
+                key: f.key,
+                values: f.values,
+            })
+            .collect(),
+    })
+}
+
+/// The caller's key to seal a plaintext under (`encryption_public_key`, Tencent's
+/// EncryptionPublicKey), if given; the algorithm alone means nothing.
+pub(super) fn sealing_key(pem: &str, algorithm: &str) -> crate::Result<Option<SealingKey>> {
+    if pem.is_empty() {
+        return Ok(None);
+    }
+    SealingKey::parse(pem, SealAlgorithm::parse(algorithm)?).map(Some)
+}
+
+/// The plaintext an answer carries: as is, or sealed under the caller's key.
+pub(super) fn seal(plaintext: Vec<u8>, key: Option<&SealingKey>) -> crate::Result<Vec<u8>> {
+    match key {
+        None => Ok(plaintext),
+        Some(key) => {
+            let plaintext = zeroize::Zeroizing::new(plaintext);
+            key.seal(&plaintext)
+        }
+    }
+}
+
+/// Refuses `encryption_public_key` where no plaintext is answered one by one (a batch item,
+/// GenerateDataKeyWithoutPlaintext).
+pub(super) fn no_sealing(req: &pb::GenerateDataKeyRequest, call: &str) -> crate::Result<()> {
+    if req.encryption_public_key.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "encryption_public_key is not taken by {call}: use GenerateDataKey"
+        )))
     }
 }
 

@@ -18,7 +18,6 @@ use crate::{
     kms::{
         Kms,
         data_keys::{DataKeyItem, DataKeySpec, DecryptItem},
-        lifecycle::ListKeys,
     },
 };
 
@@ -33,13 +32,17 @@ mod byok;
 mod call;
 mod convert;
 mod gate;
+mod key_sets;
 
 pub use call::{Observers, status};
 pub use convert::metadata_to_pb;
 pub use gate::{AUTHORIZATION_METADATA, AccessControl, TencentCaller};
 
 use call::{Call, answered_key, item_error};
-use convert::{check_batch, data_key_to_pb, generate, spec_from_pb, state_from_pb};
+use convert::{
+    check_batch, data_key_to_pb, generate, list_request, no_sealing, seal, sealing_key,
+    spec_from_pb, tags_from_pb,
+};
 
 /// The gRPC face of a [`Kms`].
 #[derive(Debug, Clone)]
@@ -106,10 +109,16 @@ impl KeyManagementService for KmsService {
                     )));
                 }
             };
-            kms.create_key_from(&r.alias, &r.description, &r.key_usage, external)
-                .map(|m| pb::CreateKeyResponse {
-                    key_metadata: Some(metadata_to_pb(m)),
-                })
+            kms.create_key_tagged(
+                &r.alias,
+                &r.description,
+                &r.key_usage,
+                external,
+                tags_from_pb(r.tags),
+            )
+            .map(|m| pb::CreateKeyResponse {
+                key_metadata: Some(metadata_to_pb(m)),
+            })
         })
         .await
     }
@@ -144,12 +153,7 @@ impl KeyManagementService for KmsService {
             caller.action(Action::ListKeys)?;
             let sees = |m: &crate::KeyMetadata| caller.sees(m);
             let page = kms.list_visible_keys(
-                ListKeys {
-                    offset: r.offset,
-                    limit: r.limit,
-                    state: state_from_pb(r.state)?,
-                    include_service_keys: r.include_service_keys,
-                },
+                list_request(r)?,
                 caller
                     .is_key_scoped()
                     .then_some(&sees as &dyn Fn(&_) -> bool),
@@ -160,6 +164,27 @@ impl KeyManagementService for KmsService {
             })
         })
         .await
+    }
+
+    async fn describe_keys(
+        &self,
+        r: Request<pb::DescribeKeysRequest>,
+    ) -> Result<Response<pb::DescribeKeysResponse>, Status> {
+        self.describe_keys_call(r).await
+    }
+
+    async fn enable_keys(
+        &self,
+        r: Request<pb::EnableKeysRequest>,
+    ) -> Result<Response<pb::EnableKeysResponse>, Status> {
+        self.enable_keys_call(r).await
+    }
+
+    async fn disable_keys(
+        &self,
+        r: Request<pb::DisableKeysRequest>,
+    ) -> Result<Response<pb::DisableKeysResponse>, Status> {
+        self.disable_keys_call(r).await
     }
 
     async fn enable_key(
@@ -380,7 +405,10 @@ impl KeyManagementService for KmsService {
         let r = r.into_inner();
         call.inline(&r.key_id, |caller| {
             let key = caller.key(&self.kms, Action::GenerateDataKey, &r.key_id)?;
-            generate(&self.kms, &key, &r, &context?, true).map(data_key_to_pb)
+            let sealing = sealing_key(&r.encryption_public_key, &r.encryption_algorithm)?;
+            let mut dk = generate(&self.kms, &key, &r, &context?, true).map(data_key_to_pb)?;
+            dk.plaintext = seal(std::mem::take(&mut dk.plaintext), sealing.as_ref())?;
+            Ok(dk)
         })
         .await
     }
@@ -400,6 +428,7 @@ impl KeyManagementService for KmsService {
                 Action::GenerateDataKeyWithoutPlaintext,
                 &r.key_id,
             )?;
+            no_sealing(&r, "GenerateDataKeyWithoutPlaintext")?;
             generate(&self.kms, &key, &r, &context?, false).map(|dk| {
                 pb::GenerateDataKeyWithoutPlaintextResponse {
                     key_id: dk.key_id.to_string(),
@@ -441,13 +470,13 @@ impl KeyManagementService for KmsService {
         call.inline_answered(
             |caller| {
                 caller.blob(&self.kms, Action::Decrypt, &r.ciphertext_blob)?;
-                self.kms
-                    .decrypt_in(&r.ciphertext_blob, &context?)
-                    .map(|d| pb::DecryptResponse {
-                        key_id: d.key_id.to_string(),
-                        plaintext: d.plaintext.expose().to_vec(),
-                        key_version: d.key_version,
-                    })
+                let sealing = sealing_key(&r.encryption_public_key, &r.encryption_algorithm)?;
+                let d = self.kms.decrypt_in(&r.ciphertext_blob, &context?)?;
+                Ok(pb::DecryptResponse {
+                    key_id: d.key_id.to_string(),
+                    plaintext: seal(d.plaintext.expose().to_vec(), sealing.as_ref())?,
+                    key_version: d.key_version,
+                })
             },
             |result| answered_key(result, |d| &d.key_id),
         )
@@ -535,6 +564,7 @@ impl KeyManagementService for KmsService {
                 .iter()
                 .map(|item| {
                     let spec = spec_from_pb(item)?;
+                    no_sealing(item, "BatchGenerateDataKey")?;
                     let key = caller.key(&self.kms, Action::BatchGenerateDataKey, &item.key_id)?;
                     Ok((spec, key))
                 })
@@ -599,7 +629,14 @@ impl KeyManagementService for KmsService {
                 let allowed: Vec<crate::Result<()>> = r
                     .items
                     .iter()
-                    .map(|item| caller.blob(&self.kms, Action::BatchDecrypt, &item.ciphertext_blob))
+                    .map(|item| {
+                        if !item.encryption_public_key.is_empty() {
+                            return Err(Error::invalid(
+                                "encryption_public_key is not taken by BatchDecrypt: use Decrypt",
+                            ));
+                        }
+                        caller.blob(&self.kms, Action::BatchDecrypt, &item.ciphertext_blob)
+                    })
                     .collect();
                 let items: Vec<DecryptItem<'_>> = r
                     .items

@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS keys (
     rotate_days      INTEGER NOT NULL,
     last_rotate_time INTEGER NOT NULL,
     next_rotate_time INTEGER NOT NULL,
-    valid_to         INTEGER NOT NULL DEFAULT 0
+    valid_to         INTEGER NOT NULL DEFAULT 0,
+    tags             TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS key_versions (
     key_id      TEXT NOT NULL REFERENCES keys(key_id) ON DELETE CASCADE,
@@ -51,8 +52,9 @@ CREATE TABLE IF NOT EXISTS key_versions (
 
 const INSERT_KEY: &str = "
 INSERT INTO keys (key_id, alias, description, state, key_usage, owner, origin, create_time,
-    deletion_date, rotation_enabled, rotate_days, last_rotate_time, next_rotate_time, valid_to)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+    deletion_date, rotation_enabled, rotate_days, last_rotate_time, next_rotate_time, valid_to,
+    tags)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
 
 const UPDATE_KEY: &str = "
 UPDATE keys SET alias = ?2, description = ?3, state = ?4, deletion_date = ?5,
@@ -127,7 +129,8 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
-        add_valid_to(&conn)?;
+        add_column(&conn, "valid_to", "INTEGER NOT NULL DEFAULT 0")?;
+        add_column(&conn, "tags", "TEXT NOT NULL DEFAULT '[]'")?;
         Ok(Self {
             conn: Mutex::new(conn),
             _lock: None,
@@ -150,15 +153,16 @@ impl SqliteStore {
     }
 }
 
-/// Migrates a database made before imported key material: adds `keys.valid_to` (0 for every key).
-fn add_valid_to(conn: &Connection) -> Result<()> {
+/// Migrates a database made by an earlier version: adds the column `keys.<name>` with its
+/// default for every key, if it is missing (`valid_to`: imported key material; `tags`).
+fn add_column(conn: &Connection, name: &str, definition: &str) -> Result<()> {
     let has: bool = conn.query_row(
-        "SELECT count(*) > 0 FROM pragma_table_info('keys') WHERE name = 'valid_to'",
-        [],
+        "SELECT count(*) > 0 FROM pragma_table_info('keys') WHERE name = ?1",
+        [name],
         |r| r.get(0),
     )?;
     if !has {
-        conn.execute_batch("ALTER TABLE keys ADD COLUMN valid_to INTEGER NOT NULL DEFAULT 0")?;
+        conn.execute_batch(&format!("ALTER TABLE keys ADD COLUMN {name} {definition}"))?;
     }
     Ok(())
 }
@@ -194,6 +198,7 @@ fn insert_key(tx: &Transaction<'_>, m: &KeyMetadata) -> Result<()> {
         m.last_rotate_time,
         m.next_rotate_time,
         m.valid_to,
+        crate::keys::tags::to_json(&m.tags),
     ])?;
     Ok(())
 }
@@ -272,7 +277,7 @@ impl KeyStore for SqliteStore {
         let mut keys = conn.prepare(
             "SELECT key_id, alias, description, state, key_usage, owner, origin, create_time,
                     deletion_date, rotation_enabled, rotate_days, last_rotate_time, next_rotate_time,
-                    valid_to
+                    valid_to, tags
              FROM keys ORDER BY create_time, key_id",
         )?;
         let mut versions = conn.prepare(
@@ -297,14 +302,18 @@ impl KeyStore for SqliteStore {
                     next_rotate_time: r.get(12)?,
                     current_key_version: 0,
                     valid_to: r.get(13)?,
+                    tags: Vec::new(),
                 },
                 r.get::<_, i64>(3)?,
                 r.get::<_, String>(4)?,
+                r.get::<_, String>(14)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, mut meta, state, usage) = row?;
+            let (id, mut meta, state, usage, tags) = row?;
+            meta.tags = crate::keys::tags::from_json(&tags)
+                .map_err(|e| Error::Internal(format!("bad tags {tags:?} for key {id}: {e}")))?;
             meta.key_usage = KeyUsage::parse(&usage)
                 .ok_or_else(|| Error::Internal(format!("bad key usage {usage:?} for key {id}")))?;
             meta.key_id = Uuid::parse_str(&id)

@@ -46,6 +46,7 @@ pub fn sample_key(n: u8, alias: &str) -> StoredKey {
             last_rotate_time: 0,
             next_rotate_time: 0,
             valid_to: 0,
+            tags: Vec::new(),
             current_key_version: 1,
         },
         versions: vec![version(n, 1)],
@@ -129,8 +130,20 @@ pub fn load_keys_returns_only_the_named_keys(store: &impl KeyStore) {
 /// update_key writes state, alias, description, deletion date and rotation settings, and leaves
 /// the fixed fields and the versions alone. An unknown key is NotFound.
 pub fn update_changes_only_changeable_fields(store: &impl KeyStore) {
-    let key = sample_key(1, "before");
+    let mut key = sample_key(1, "before");
+    // Tags are kept as inserted (any text, quotes and non-ASCII included) and never updated.
+    key.meta.tags = vec![
+        crate::keys::Tag {
+            key: "env".to_owned(),
+            value: "prod \"eu\"".to_owned(),
+        },
+        crate::keys::Tag {
+            key: "团队".to_owned(),
+            value: String::new(),
+        },
+    ];
     ok(store.insert_key(&key), "insert_key");
+    assert_eq!(load(store)[0].meta.tags, key.meta.tags);
     let mut changed = key.meta.clone();
     changed.alias = "after".to_owned();
     changed.description = "new words".to_owned();
@@ -146,6 +159,7 @@ pub fn update_changes_only_changeable_fields(store: &impl KeyStore) {
     fixed.owner = "someone".to_owned();
     fixed.origin = "EXTERNAL".to_owned();
     fixed.create_time = 1;
+    fixed.tags = Vec::new();
     ok(store.update_key(&key.meta, &fixed), "update_key");
     assert_eq!(
         load(store),

@@ -1,16 +1,16 @@
 //! The Tencent actions of asymmetric keys: GetPublicKey, SignByAsymmetricKey,
 //! VerifyByAsymmetricKey, AsymmetricRsaDecrypt and AsymmetricSm2Decrypt, each through the gRPC
 //! service's method (so gate, audit and metrics are the gRPC path's). What is left here is the
-//! wire form: base64 text for bytes, `MessageType` as `RAW` or `DIGEST`, the SDK's field names. GenerateDataKey and Decrypt use `sealing_key` and
-//! `plaintext_out` here for `EncryptionPublicKey`: the plaintext leaves sealed under the caller's
-//! public key.
+//! wire form: base64 text for bytes, `MessageType` as `RAW` or `DIGEST`, the SDK's field names.
+//! (`EncryptionPublicKey` of GenerateDataKey and Decrypt is the gRPC calls' own field: the
+//! service seals the plaintext, see `crate::service`.)
 
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use kms_proto::pb::{self, key_management_service_server::KeyManagementService as _};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::asymmetric::{DecryptAlgorithm, SealAlgorithm, SealingKey};
+use crate::asymmetric::DecryptAlgorithm;
 
 use super::{
     Call,
@@ -203,44 +203,6 @@ pub(super) async fn run(
             super::wire::code::INTERNAL_ERROR,
             format!("{} is not an asymmetric action", other.name()),
         )),
-    }
-}
-
-/// A refusal of the core made outside a gRPC call (parsing the caller's public key, sealing).
-fn refused(e: crate::Error) -> ApiError {
-    match e {
-        crate::Error::InvalidArgument(m) => ApiError::value(m),
-        other => {
-            tracing::error!(error = %other, "sealing under the caller's public key");
-            ApiError::new(super::wire::code::INTERNAL_ERROR, "internal error")
-        }
-    }
-}
-
-/// `EncryptionPublicKey` and `EncryptionAlgorithm` of GenerateDataKey and Decrypt: the caller's
-/// key to seal the plaintext under, if one is given (checked before the key is used).
-pub(super) fn sealing_key(
-    public_key: Option<&str>,
-    algorithm: Option<&str>,
-) -> Result<Option<SealingKey>, ApiError> {
-    let Some(pem) = public_key.filter(|k| !k.is_empty()) else {
-        return Ok(None);
-    };
-    let algorithm = SealAlgorithm::parse(algorithm.unwrap_or("")).map_err(refused)?;
-    SealingKey::parse(pem, algorithm).map(Some).map_err(refused)
-}
-
-/// The answer's `Plaintext`: base64 of the plaintext, or of its seal under the caller's key.
-pub(super) fn plaintext_out(
-    plaintext: &[u8],
-    sealing: Option<&SealingKey>,
-) -> Result<String, ApiError> {
-    match sealing {
-        None => Ok(STANDARD.encode(plaintext)),
-        Some(key) => key
-            .seal(plaintext)
-            .map(|sealed| STANDARD.encode(sealed))
-            .map_err(refused),
     }
 }
 

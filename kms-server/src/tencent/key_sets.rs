@@ -1,12 +1,14 @@
-//! The actions over several keys at once: DescribeKeys, EnableKeys and DisableKeys (1 to
-//! [`MAX_KEY_IDS`] ids, no duplicates) and ListKeyDetail (ListKeys with filters and an order).
+//! The actions over several keys at once: DescribeKeys, EnableKeys and DisableKeys, and
+//! ListKeyDetail (ListKeys with filters and an order).
 //!
-//! Each key is one call through the gRPC method (DescribeKey, EnableKey, DisableKey, ListKeys), so
-//! the policy decides per key and the audit log has a line per key, exactly as if the caller had
-//! made the single calls. EnableKeys and DisableKeys are not atomic: the keys change in the order
-//! given and the first refusal stops the batch with that refusal, its message naming the key; the
-//! keys before it stay changed. (The cloud does not document its own atomicity; this is the
-//! emulator's choice, stated so a caller can retry the rest.)
+//! Each is one call of the gRPC method of the same name (DescribeKeys, EnableKeys, DisableKeys,
+//! ListKeys), so the list rules (1 to 100 ids, none twice), the policy (asked per key under the
+//! batch's action), the audit line and the filtering are the gRPC path's. What is left here is
+//! the wire form: Tencent's numbers for states, `ALL`, and an empty `KeyUsage` meaning
+//! ENCRYPT_DECRYPT. EnableKeys and DisableKeys are not atomic (the cloud does not document its
+//! own atomicity; this is the emulator's choice): every key is resolved and allowed before any
+//! changes, then they change in the order given and the first state refusal stops the batch,
+//! its message naming the key; the keys before it stay changed, so a caller can retry the rest.
 
 use kms_proto::pb::{self, key_management_service_server::KeyManagementService as _};
 use serde::Deserialize;
@@ -14,15 +16,10 @@ use serde::Deserialize;
 use super::{
     Call,
     actions::{answer, include_service_keys, list_limit, metadata, parse, required, to_json},
-    params::{KeyMetadata, lenient},
-    wire::{ApiError, code},
+    params::{KeyMetadata, TagFilterIn, lenient},
+    wire::ApiError,
 };
 use crate::keys::KeyUsage;
-
-/// Most key ids one DescribeKeys, EnableKeys or DisableKeys names (the cloud's limit).
-pub const MAX_KEY_IDS: usize = 100;
-/// The page size ListKeyDetail reads the gRPC ListKeys with (the gRPC API's largest).
-const GRPC_LIST_PAGE: u32 = 1000;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -46,7 +43,7 @@ pub(super) struct ListKeyDetail {
     search_key_alias: Option<String>,
     origin: Option<String>,
     key_usage: Option<String>,
-    tag_filters: Option<Vec<serde_json::Value>>,
+    tag_filters: Option<Vec<TagFilterIn>>,
 }
 
 #[derive(serde::Serialize)]
@@ -69,24 +66,10 @@ pub(super) enum Switch {
     Disable,
 }
 
-/// `KeyIds`: present, 1..=[`MAX_KEY_IDS`] of them, no id twice.
+/// `KeyIds`: present and a list (the gRPC call checks its length and duplicates).
 fn key_ids(params: serde_json::Value) -> Result<Vec<String>, ApiError> {
     let p: KeyIds = parse(params)?;
-    let ids = required(p.key_ids, "KeyIds")?;
-    if ids.is_empty() || ids.len() > MAX_KEY_IDS {
-        return Err(ApiError::value(format!(
-            "KeyIds must name 1..={MAX_KEY_IDS} keys, got {}",
-            ids.len()
-        )));
-    }
-    let mut seen = std::collections::HashSet::with_capacity(ids.len());
-    if let Some(dup) = ids.iter().find(|id| !seen.insert(id.as_str())) {
-        return Err(ApiError::new(
-            code::DUPLICATED_KEY_ID,
-            format!("KeyIds names {dup:?} twice"),
-        ));
-    }
-    Ok(ids)
+    required(p.key_ids, "KeyIds")
 }
 
 /// DescribeKeys: every key's metadata, in the order asked, or the first refusal.
@@ -94,52 +77,45 @@ pub(super) async fn describe(
     call: &Call,
     params: serde_json::Value,
 ) -> Result<serde_json::Value, ApiError> {
-    let mut out = Vec::new();
-    for key_id in key_ids(params)? {
-        let r = call
-            .service
-            .describe_key(call.request(pb::DescribeKeyRequest { key_id }))
-            .await;
-        out.push(metadata(answer(r)?.key_metadata)?);
-    }
-    to_json(KeyMetadatasOut { key_metadatas: out })
+    let key_ids = key_ids(params)?;
+    let r = call
+        .service
+        .describe_keys(call.request(pb::DescribeKeysRequest { key_ids }))
+        .await;
+    let key_metadatas = answer(r)?
+        .key_metadata
+        .into_iter()
+        .map(|m| metadata(Some(m)))
+        .collect::<Result<_, _>>()?;
+    to_json(KeyMetadatasOut { key_metadatas })
 }
 
-/// EnableKeys / DisableKeys: each key in order; the first refusal stops the batch.
+/// EnableKeys / DisableKeys.
 pub(super) async fn switch(
     call: &Call,
     to: Switch,
     params: serde_json::Value,
 ) -> Result<serde_json::Value, ApiError> {
-    for key_id in key_ids(params)? {
-        let done = match to {
-            Switch::Enable => answer(
-                call.service
-                    .enable_key(call.request(pb::EnableKeyRequest {
-                        key_id: key_id.clone(),
-                    }))
-                    .await,
-            )
-            .map(drop),
-            Switch::Disable => answer(
-                call.service
-                    .disable_key(call.request(pb::DisableKeyRequest {
-                        key_id: key_id.clone(),
-                    }))
-                    .await,
-            )
-            .map(drop),
-        };
-        done.map_err(|e| ApiError {
-            message: format!("key {key_id:?}: {}", e.message),
-            ..e
-        })?;
-    }
+    let key_ids = key_ids(params)?;
+    match to {
+        Switch::Enable => answer(
+            call.service
+                .enable_keys(call.request(pb::EnableKeysRequest { key_ids }))
+                .await,
+        )
+        .map(drop),
+        Switch::Disable => answer(
+            call.service
+                .disable_keys(call.request(pb::DisableKeysRequest { key_ids }))
+                .await,
+        )
+        .map(drop),
+    }?;
     Ok(serde_json::Value::Object(serde_json::Map::new()))
 }
 
 /// ListKeyDetail: the keys the caller may see, filtered, ordered by creation time (newest first
-/// unless `OrderType` is 1), then paged.
+/// unless `OrderType` is 1), then paged: one gRPC ListKeys.
 pub(super) async fn list_detail(
     call: &Call,
     params: serde_json::Value,
@@ -172,12 +148,18 @@ pub(super) async fn list_detail(
             )));
         }
     };
-    if p.tag_filters.as_ref().is_some_and(|t| !t.is_empty()) {
-        return Err(ApiError::unsupported(
-            "TagFilters: tags are not kept by this emulator",
-        ));
-    }
-    let search = p.search_key_alias.unwrap_or_default();
+    let tag_filters = p
+        .tag_filters
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| {
+            Ok(pb::TagFilter {
+                key: required(f.tag_key, &format!("TagFilters.{i}.TagKey"))?,
+                values: f.tag_value.unwrap_or_default(),
+            })
+        })
+        .collect::<Result<_, ApiError>>()?;
     // Empty means ENCRYPT_DECRYPT (the cloud's default), ALL means any.
     let key_usage = match p.key_usage.as_deref().unwrap_or("") {
         "" => Some(KeyUsage::DEFAULT.as_str()),
@@ -193,46 +175,28 @@ pub(super) async fn list_detail(
         },
     };
 
-    let mut keys = Vec::new();
-    loop {
-        let r = call
-            .service
-            .list_keys(call.request(pb::ListKeysRequest {
-                offset: u32::try_from(keys.len()).unwrap_or(u32::MAX),
-                limit: GRPC_LIST_PAGE,
-                state,
-                include_service_keys,
-            }))
-            .await;
-        let page = answer(r)?;
-        let done =
-            page.keys.is_empty() || keys.len() + page.keys.len() >= page.total_count as usize;
-        keys.extend(page.keys);
-        if done {
-            break;
-        }
-    }
-    keys.retain(|k: &pb::KeyMetadata| {
-        (search.is_empty() || k.alias.contains(&search) || k.key_id.contains(&search))
-            && origin.as_deref().is_none_or(|o| k.origin == o)
-            && key_usage.is_none_or(|u| k.key_usage == u)
-    });
-    keys.sort_by(|a, b| {
-        let order = a
-            .create_time
-            .cmp(&b.create_time)
-            .then_with(|| a.key_id.cmp(&b.key_id));
-        if newest_first { order.reverse() } else { order }
-    });
-    let total_count = u32::try_from(keys.len()).unwrap_or(u32::MAX);
-    let key_metadatas = keys
+    let r = call
+        .service
+        .list_keys(call.request(pb::ListKeysRequest {
+            offset: p.offset.unwrap_or(0),
+            limit,
+            state,
+            include_service_keys,
+            newest_first,
+            search: p.search_key_alias.unwrap_or_default(),
+            origin: origin.unwrap_or_default(),
+            key_usage: key_usage.unwrap_or_default().to_owned(),
+            tag_filters,
+        }))
+        .await;
+    let page = answer(r)?;
+    let key_metadatas = page
+        .keys
         .into_iter()
-        .skip(p.offset.unwrap_or(0) as usize)
-        .take(limit as usize)
         .map(|k| metadata(Some(k)))
         .collect::<Result<_, _>>()?;
     to_json(ListKeyDetailOut {
-        total_count,
+        total_count: page.total_count,
         key_metadatas,
     })
 }

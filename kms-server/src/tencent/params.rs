@@ -44,7 +44,23 @@ pub(super) struct CreateKey {
     pub(super) key_usage: Option<String>,
     #[serde(default, deserialize_with = "lenient::u32")]
     pub(super) r#type: Option<u32>,
-    pub(super) tags: Option<Vec<serde_json::Value>>,
+    pub(super) tags: Option<Vec<TagIn>>,
+}
+
+/// Tencent's `Tag`.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct TagIn {
+    pub(super) tag_key: Option<String>,
+    pub(super) tag_value: Option<String>,
+}
+
+/// Tencent's `TagFilter`.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct TagFilterIn {
+    pub(super) tag_key: Option<String>,
+    pub(super) tag_value: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]

@@ -54,8 +54,6 @@ pub mod code {
     pub const INVALID_TYPE: &str = "InvalidParameterValue.InvalidType";
     /// CreateKey's `KeyUsage` is not a usage Tencent KMS knows.
     pub const INVALID_KEY_USAGE: &str = "InvalidParameterValue.InvalidKeyUsage";
-    /// DescribeKeys, EnableKeys or DisableKeys names a key twice.
-    pub const DUPLICATED_KEY_ID: &str = "InvalidParameterValue.DuplicatedKeyId";
     /// ScheduleKeyDeletion's window is outside 7..=30 days.
     pub const INVALID_PENDING_WINDOW: &str = "InvalidParameter.InvalidPendingWindowInDays";
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use kms_client::{DEFAULT_ENDPOINT, DecryptAlgorithm, KeySpec, KeyState, SignAlgorithm};
+use kms_client::{DEFAULT_ENDPOINT, DecryptAlgorithm, KeySpec, KeyState, SignAlgorithm, TagFilter};
 
 const TOP_HELP: &str = "\
 Examples:
@@ -115,6 +115,9 @@ pub enum Command {
         /// EXTERNAL) until import-key-material.
         #[arg(long)]
         external: bool,
+        /// A tag, KEY=VALUE (VALUE may be empty); repeat for more. Tags are fixed at creation.
+        #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
+        tags: Vec<(String, String)>,
     },
 
     /// Show a key's metadata.
@@ -126,7 +129,8 @@ pub enum Command {
 
     /// List keys (every page). User keys only unless --all.
     #[command(
-        after_help = "Example:\n  kms-admin list-keys --state Disabled\n  kms-admin --json list-keys --all"
+        after_help = "Example:\n  kms-admin list-keys --state Disabled\n  kms-admin --json list-keys --all\n  \
+                      kms-admin list-keys --newest-first --search photos --tag env=prod,staging"
     )]
     ListKeys {
         /// Only keys in this state: Enabled, Disabled, PendingDelete, PendingImport, Archived.
@@ -135,6 +139,33 @@ pub enum Command {
         /// Also list service-owned keys (the COS default CMK and the SSE-COS key).
         #[arg(long)]
         all: bool,
+        #[command(flatten)]
+        filter: ListFilterArgs,
+    },
+
+    /// Show the metadata of several keys (1 to 100, none twice), in the order given.
+    #[command(after_help = "Example:\n  kms-admin describe-keys photos alias/videos")]
+    DescribeKeys {
+        /// Key ids, alias/<name> or <name>.
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
+
+    /// Enable several keys (1 to 100, none twice): all are checked first, then enabled in order;
+    /// the first refusal stops the rest.
+    #[command(after_help = "Example:\n  kms-admin enable-keys photos videos")]
+    EnableKeys {
+        /// Key ids, alias/<name> or <name>.
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
+
+    /// Disable several keys (1 to 100, none twice), as enable-keys does.
+    #[command(after_help = "Example:\n  kms-admin disable-keys photos videos")]
+    DisableKeys {
+        /// Key ids, alias/<name> or <name>.
+        #[arg(required = true)]
+        keys: Vec<String>,
     },
 
     /// Enable a Disabled key.
@@ -517,6 +548,27 @@ pub struct MessageArgs {
 }
 
 /// `--context` / `--context-json`.
+/// The filters and order of `list-keys` (Tencent's ListKeyDetail).
+#[derive(Debug, Args, Default)]
+pub struct ListFilterArgs {
+    /// Newest keys first (by creation time); oldest first otherwise.
+    #[arg(long)]
+    pub newest_first: bool,
+    /// Only keys whose id or alias contains TEXT.
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    pub search: String,
+    /// Only keys of this origin: TENCENT_KMS or EXTERNAL.
+    #[arg(long, value_name = "ORIGIN", default_value = "")]
+    pub origin: String,
+    /// Only keys of this usage (ENCRYPT_DECRYPT, ASYMMETRIC_...).
+    #[arg(long, value_name = "USAGE", default_value = "")]
+    pub key_usage: String,
+    /// Only keys with the tag KEY set to one of the comma-separated values (`KEY` alone: any
+    /// value); repeat for more filters, which must all match.
+    #[arg(long = "tag", value_name = "KEY[=V1,V2]", value_parser = parse_tag_filter)]
+    pub tags: Vec<TagFilter>,
+}
+
 #[derive(Debug, Args)]
 pub struct ContextArgs {
     /// Encryption context: base64 of a JSON object of strings.
@@ -549,6 +601,26 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         ));
     }
     Ok(Duration::from_secs_f64(secs))
+}
+
+/// `KEY=VALUE` (the first `=` splits; VALUE may be empty).
+fn parse_tag(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("a tag is KEY=VALUE, got {s:?}")),
+    }
+}
+
+/// `KEY` (any value) or `KEY=V1,V2`.
+fn parse_tag_filter(s: &str) -> Result<TagFilter, String> {
+    let (key, values) = match s.split_once('=') {
+        Some((k, v)) => (k, v.split(',').collect::<Vec<_>>()),
+        None => (s, Vec::new()),
+    };
+    if key.is_empty() {
+        return Err(format!("a tag filter is KEY or KEY=V1,V2, got {s:?}"));
+    }
+    Ok(TagFilter::new(key, values))
 }
 
 fn parse_state(s: &str) -> Result<KeyState, String> {
@@ -616,9 +688,63 @@ mod tests {
             cli.command,
             Command::ListKeys {
                 state: Some(KeyState::PendingDelete),
-                all: true
+                all: true,
+                ..
             }
         ));
+
+        let cli = Cli::try_parse_from([
+            "kms-admin",
+            "list-keys",
+            "--newest-first",
+            "--tag",
+            "env=prod,dev",
+            "--tag",
+            "team",
+            "--search",
+            "ph",
+        ])
+        .unwrap();
+        let Command::ListKeys { filter, .. } = cli.command else {
+            panic!("list-keys");
+        };
+        assert!(filter.newest_first);
+        assert_eq!(filter.search, "ph");
+        assert_eq!(
+            filter.tags,
+            [
+                TagFilter::new("env", ["prod", "dev"]),
+                TagFilter::new("team", Vec::<String>::new())
+            ]
+        );
+        let cli = Cli::try_parse_from([
+            "kms-admin",
+            "create-key",
+            "--alias",
+            "a",
+            "--tag",
+            "k=v=w",
+            "--tag",
+            "e=",
+        ])
+        .unwrap();
+        let Command::CreateKey { tags, .. } = cli.command else {
+            panic!("create-key");
+        };
+        assert_eq!(
+            tags,
+            [
+                ("k".to_owned(), "v=w".to_owned()),
+                ("e".to_owned(), String::new())
+            ]
+        );
+        for bad in [["--tag", "novalue"], ["--tag", "=v"]] {
+            let mut args = vec!["kms-admin", "create-key", "--alias", "a"];
+            args.extend(bad);
+            assert!(Cli::try_parse_from(args).is_err(), "{bad:?}");
+        }
+        assert!(Cli::try_parse_from(["kms-admin", "list-keys", "--tag", "=x"]).is_err());
+        assert!(Cli::try_parse_from(["kms-admin", "enable-keys"]).is_err());
 
         assert!(
             Cli::try_parse_from([

@@ -98,6 +98,12 @@ pub fn metadata_json(m: &KeyMetadata) -> Value {
         "LastRotateTime": m.last_rotate_time.unwrap_or(0),
         "NextRotateTime": m.next_rotate_time.unwrap_or(0),
         "CurrentKeyVersion": m.current_key_version,
+        "ValidTo": m.valid_to.unwrap_or(0),
+        "Tags": m
+            .tags
+            .iter()
+            .map(|t| json!({ "TagKey": t.key, "TagValue": t.value }))
+            .collect::<Vec<_>>(),
     })
 }
 
@@ -145,7 +151,7 @@ pub fn lines(pairs: &[(&str, String)]) -> String {
 
 /// A key's metadata as `Name: value` lines.
 pub fn metadata_text(m: &KeyMetadata) -> String {
-    lines(&[
+    let mut pairs = vec![
         ("KeyId", m.key_id.clone()),
         ("Alias", m.alias.clone()),
         ("Description", m.description.clone()),
@@ -160,7 +166,24 @@ pub fn metadata_text(m: &KeyMetadata) -> String {
         ("LastRotateTime", time_text(m.last_rotate_time)),
         ("NextRotateTime", time_text(m.next_rotate_time)),
         ("CurrentKeyVersion", m.current_key_version.to_string()),
-    ])
+    ];
+    // Imported material's expiry: only EXTERNAL keys have one ("never" when it does not expire).
+    if m.origin == "EXTERNAL" {
+        let valid_to = match m.valid_to {
+            Some(t) => time_text(Some(t)),
+            None => "never (or no material)".to_owned(),
+        };
+        pairs.push(("ValidTo", valid_to));
+    }
+    if !m.tags.is_empty() {
+        let tags: Vec<String> = m
+            .tags
+            .iter()
+            .map(|t| format!("{}={}", t.key, t.value))
+            .collect();
+        pairs.push(("Tags", tags.join(", ")));
+    }
+    lines(&pairs)
 }
 
 /// Rotation status as `Name: value` lines.

@@ -171,7 +171,7 @@ impl PostgresStore {
             let keys = tx.query(
                 "SELECT key_id, alias, description, state, key_usage, owner, origin, create_time,
                         deletion_date, rotation_enabled, rotate_days, last_rotate_time,
-                        next_rotate_time, valid_to
+                        next_rotate_time, valid_to, tags
                  FROM keys WHERE $1::uuid[] IS NULL OR key_id = ANY($1)
                  ORDER BY create_time, key_id",
                 &[&ids],
@@ -200,6 +200,7 @@ impl PostgresStore {
                 let state: i64 = r.get(3);
                 let rotate_days: i64 = r.get(10);
                 let usage: String = r.get(4);
+                let tags: String = r.get(14);
                 let versions = by_key.remove(&key_id).unwrap_or_default();
                 let meta = KeyMetadata {
                     key_id,
@@ -220,6 +221,8 @@ impl PostgresStore {
                     next_rotate_time: r.get(12),
                     current_key_version: versions.last().map_or(0, |v| v.version),
                     valid_to: r.get(13),
+                    tags: crate::keys::tags::from_json(&tags)
+                        .map_err(|e| bad(format!("bad tags {tags:?} for key {key_id}: {e}")))?,
                 };
                 out.push(StoredKey { meta, versions });
             }
@@ -314,8 +317,9 @@ impl From<Error> for Step {
 
 const INSERT_KEY: &str = "
 INSERT INTO keys (key_id, alias, description, state, key_usage, owner, origin, create_time,
-    deletion_date, rotation_enabled, rotate_days, last_rotate_time, next_rotate_time, valid_to)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+    deletion_date, rotation_enabled, rotate_days, last_rotate_time, next_rotate_time, valid_to,
+    tags)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
 
 const UPDATE_KEY: &str = "
 UPDATE keys SET alias = $2, description = $3, state = $4, deletion_date = $5,
@@ -324,6 +328,7 @@ UPDATE keys SET alias = $2, description = $3, state = $4, deletion_date = $5,
 WHERE key_id = $1";
 
 fn insert_key(tx: &mut Transaction<'_>, m: &KeyMetadata) -> Result<(), postgres::Error> {
+    let tags = crate::keys::tags::to_json(&m.tags);
     tx.execute(
         INSERT_KEY,
         &[
@@ -341,6 +346,7 @@ fn insert_key(tx: &mut Transaction<'_>, m: &KeyMetadata) -> Result<(), postgres:
             &m.last_rotate_time,
             &m.next_rotate_time,
             &m.valid_to,
+            &tags,
         ],
     )?;
     Ok(())

@@ -57,6 +57,10 @@ CREATE TABLE key_changes_pruned (
 );
 INSERT INTO key_changes_pruned (through) VALUES (0);
 ",
+    // Tags given at creation: a JSON array of [key, value] pairs (see keys::tags), never updated.
+    "
+ALTER TABLE keys ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+",
 ];
 
 /// Brings the schema to the newest version; returns the versions applied now (none when another

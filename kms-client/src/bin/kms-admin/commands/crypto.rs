@@ -37,6 +37,7 @@ pub async fn generate_data_key(
             .or(spec.number_of_bytes.is_none().then_some(KeySpec::Aes256)),
         number_of_bytes: spec.number_of_bytes,
         encryption_context: input.context,
+        sealed_for: None,
     };
     if spec.without_plaintext {
         let c = kms.generate_data_key_without_plaintext(request).await?;

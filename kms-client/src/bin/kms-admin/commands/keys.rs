@@ -3,22 +3,28 @@
 use kms_client::{CreateKeyRequest, KeyState, KmsClient, ListKeysRequest};
 use serde_json::json;
 
+use crate::cli::ListFilterArgs;
 use crate::output::{self, Outcome, metadata_json, metadata_text, out};
 
+/// What `create-key` asks for.
+pub struct NewKey {
+    pub alias: String,
+    pub description: String,
+    pub key_usage: String,
+    pub external: bool,
+    pub tags: Vec<(String, String)>,
+}
+
 /// `create-key`.
-pub async fn create(
-    kms: &KmsClient,
-    alias: String,
-    description: String,
-    key_usage: String,
-    external: bool,
-    json: bool,
-) -> Outcome {
-    let mut request = CreateKeyRequest::new(alias)
-        .description(description)
-        .key_usage(key_usage);
-    if external {
+pub async fn create(kms: &KmsClient, new: NewKey, json: bool) -> Outcome {
+    let mut request = CreateKeyRequest::new(new.alias)
+        .description(new.description)
+        .key_usage(new.key_usage);
+    if new.external {
         request = request.external();
+    }
+    for (k, v) in new.tags {
+        request = request.tag(k, v);
     }
     let m = kms.create_key(request).await?;
     out(json, || output::create_key_json(&m), || metadata_text(&m))
@@ -34,11 +40,32 @@ pub async fn describe(kms: &KmsClient, key: &str, json: bool) -> Outcome {
     )
 }
 
-/// `list-keys`: every page; service keys too with `all`.
-pub async fn list(kms: &KmsClient, state: Option<KeyState>, all: bool, json: bool) -> Outcome {
+/// `describe-keys`.
+pub async fn describe_many(kms: &KmsClient, keys: &[String], json: bool) -> Outcome {
+    let all = kms.describe_keys(keys).await?;
+    out(
+        json,
+        || json!({ "KeyMetadatas": all.iter().map(metadata_json).collect::<Vec<_>>() }),
+        || all.iter().map(metadata_text).collect::<Vec<_>>().join("\n"),
+    )
+}
+
+/// `list-keys`: every page; service keys too with `all`; filtered and ordered as asked.
+pub async fn list(
+    kms: &KmsClient,
+    state: Option<KeyState>,
+    all: bool,
+    filter: ListFilterArgs,
+    json: bool,
+) -> Outcome {
     let request = ListKeysRequest {
         state,
         include_service_keys: all,
+        newest_first: filter.newest_first,
+        search: filter.search,
+        origin: filter.origin,
+        key_usage: filter.key_usage,
+        tag_filters: filter.tags,
         ..Default::default()
     };
     let keys = kms.list_all_keys(&request).await?;

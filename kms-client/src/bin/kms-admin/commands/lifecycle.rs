@@ -17,6 +17,30 @@ pub async fn disable(kms: &KmsClient, key: &str, json: bool) -> Outcome {
     out(json, || json!({}), || format!("key {key} disabled\n"))
 }
 
+/// `enable-keys`.
+pub async fn enable_many(kms: &KmsClient, keys: &[String], json: bool) -> Outcome {
+    let ids = kms.enable_keys(keys).await?;
+    out(
+        json,
+        || json!({ "KeyIds": ids }),
+        || ids.iter().map(|id| format!("key {id} enabled\n")).collect(),
+    )
+}
+
+/// `disable-keys`.
+pub async fn disable_many(kms: &KmsClient, keys: &[String], json: bool) -> Outcome {
+    let ids = kms.disable_keys(keys).await?;
+    out(
+        json,
+        || json!({ "KeyIds": ids }),
+        || {
+            ids.iter()
+                .map(|id| format!("key {id} disabled\n"))
+                .collect()
+        },
+    )
+}
+
 /// `schedule-key-deletion`.
 pub async fn schedule_deletion(
     kms: &KmsClient,

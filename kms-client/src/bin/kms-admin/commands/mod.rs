@@ -33,9 +33,22 @@ pub async fn execute(kms: &KmsClient, command: Command, input: Prepared, json: b
             description,
             key_usage,
             external,
-        } => keys::create(kms, alias, description, key_usage, external, json).await,
+            tags,
+        } => {
+            let new = keys::NewKey {
+                alias,
+                description,
+                key_usage,
+                external,
+                tags,
+            };
+            keys::create(kms, new, json).await
+        }
         Command::DescribeKey { key } => keys::describe(kms, &key, json).await,
-        Command::ListKeys { state, all } => keys::list(kms, state, all, json).await,
+        Command::ListKeys { state, all, filter } => keys::list(kms, state, all, filter, json).await,
+        Command::DescribeKeys { keys } => keys::describe_many(kms, &keys, json).await,
+        Command::EnableKeys { keys } => lifecycle::enable_many(kms, &keys, json).await,
+        Command::DisableKeys { keys } => lifecycle::disable_many(kms, &keys, json).await,
         Command::DefaultKey => keys::default_key(kms, json).await,
         Command::UpdateAlias { key, alias } => keys::update_alias(kms, &key, &alias, json).await,
         Command::UpdateDescription { key, text } => {
