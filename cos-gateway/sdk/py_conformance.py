@@ -564,6 +564,18 @@ def object_versions():
     check(body_of(client.get_object(Bucket=vb, Key='doc')) == b'two', 'latest')
     check(body_of(client.get_object(Bucket=vb, Key='doc', VersionId=v1, **SSEC)) == b'one', 'v1')
     expect_error('SsecDecryptHeaderInvalid', 400, client.get_object, Bucket=vb, Key='doc', VersionId=v1)
+    # Tags per version: v1's, not the latest's (no customer key needed to tag an SSE-C version).
+    client.put_object_tagging(Bucket=vb, Key='doc', VersionId=v1,
+                              Tagging={'TagSet': {'Tag': [{'Key': 'v', 'Value': 'one'}]}})
+    got = client.get_object_tagging(Bucket=vb, Key='doc', VersionId=v1)
+    check(got['TagSet']['Tag'] == [{'Key': 'v', 'Value': 'one'}], 'v1 tags: %r' % got)
+    got = client.get_object_tagging(Bucket=vb, Key='doc')
+    check(not (got.get('TagSet') or {}).get('Tag'), 'latest untagged: %r' % got)
+    client.delete_object_tagging(Bucket=vb, Key='doc', VersionId=v1)
+    got = client.get_object_tagging(Bucket=vb, Key='doc', VersionId=v1)
+    check(not (got.get('TagSet') or {}).get('Tag'), 'v1 tags deleted: %r' % got)
+    expect_error('NoSuchVersion', 404, client.get_object_tagging, Bucket=vb, Key='doc',
+                 VersionId='0123456789abcdef0123456789abcdef')
     expect_error('NoSuchVersion', 404, client.get_object, Bucket=vb, Key='doc',
                  VersionId='0123456789abcdef0123456789abcdef')
     expect_error('InvalidArgument', 400, client.get_object, Bucket=vb, Key='doc', VersionId='bad')

@@ -136,18 +136,37 @@ pub enum Endpoint {
         /// `versionId` (checked, `null` included).
         version_id: Option<String>,
     },
-    /// PUT Object tagging (`PUT /key?tagging`).
-    PutObjectTagging,
+    /// PUT Object tagging (`PUT /key?tagging`), of the current object or of version
+    /// `versionId`; so for each sub-resource below.
+    PutObjectTagging {
+        /// `versionId` (checked, `null` included).
+        version_id: Option<String>,
+    },
     /// GET Object tagging.
-    GetObjectTagging,
+    GetObjectTagging {
+        /// `versionId`.
+        version_id: Option<String>,
+    },
     /// DELETE Object tagging.
-    DeleteObjectTagging,
+    DeleteObjectTagging {
+        /// `versionId`.
+        version_id: Option<String>,
+    },
     /// PUT Object acl (`PUT /key?acl`).
-    PutObjectAcl,
+    PutObjectAcl {
+        /// `versionId`.
+        version_id: Option<String>,
+    },
     /// GET Object acl.
-    GetObjectAcl,
+    GetObjectAcl {
+        /// `versionId`.
+        version_id: Option<String>,
+    },
     /// POST Object restore (`POST /key?restore`).
-    RestoreObject,
+    RestoreObject {
+        /// `versionId`.
+        version_id: Option<String>,
+    },
     /// Initiate Multipart Upload (`POST /key?uploads`).
     InitiateMultipartUpload,
     /// Upload Part (`PUT /key?partNumber=N&uploadId=ID`).
@@ -313,19 +332,21 @@ impl Endpoint {
     fn parse_object(method: &Method, params: &Params<'_>, headers: &HeaderMap) -> Result<Self> {
         let copy = headers.contains_key("x-cos-copy-source");
         if params.has("tagging") {
-            params.only(&["tagging"])?;
+            params.only(&["tagging", "versionId"])?;
+            let version_id = versions::version_id(params.get("versionId"))?;
             return match *method {
-                Method::PUT => Ok(Self::PutObjectTagging),
-                Method::GET => Ok(Self::GetObjectTagging),
-                Method::DELETE => Ok(Self::DeleteObjectTagging),
+                Method::PUT => Ok(Self::PutObjectTagging { version_id }),
+                Method::GET => Ok(Self::GetObjectTagging { version_id }),
+                Method::DELETE => Ok(Self::DeleteObjectTagging { version_id }),
                 _ => Err(not_implemented("tagging")),
             };
         }
         if params.has("acl") {
-            params.only(&["acl"])?;
+            params.only(&["acl", "versionId"])?;
+            let version_id = versions::version_id(params.get("versionId"))?;
             return match *method {
-                Method::PUT => Ok(Self::PutObjectAcl),
-                Method::GET => Ok(Self::GetObjectAcl),
+                Method::PUT => Ok(Self::PutObjectAcl { version_id }),
+                Method::GET => Ok(Self::GetObjectAcl { version_id }),
                 _ => Err(not_implemented("acl")),
             };
         }
@@ -383,7 +404,10 @@ impl Endpoint {
                 })
             }
             (&Method::POST, None) if params.has("restore") => {
-                params.only(&["restore"]).map(|()| Self::RestoreObject)
+                params.only(&["restore", "versionId"])?;
+                Ok(Self::RestoreObject {
+                    version_id: versions::version_id(params.get("versionId"))?,
+                })
             }
             (&Method::POST, _) if params.has("uploads") => params
                 .only(&["uploads"])
@@ -496,8 +520,8 @@ mod tests {
             ("GET", "/?location", &[], E::GetBucketLocation),
             ("PUT", "/?acl", &[], E::PutBucketAcl),
             ("GET", "/?acl", &[], E::GetBucketAcl),
-            ("PUT", "/k?acl", &[], E::PutObjectAcl),
-            ("GET", "/k?acl", &[], E::GetObjectAcl),
+            ("PUT", "/k?acl", &[], E::PutObjectAcl { version_id: None }),
+            ("GET", "/k?acl", &[], E::GetObjectAcl { version_id: None }),
             ("GET", "/?uploads&prefix=p&max-uploads=5", &[], uploads),
             ("POST", "/", &form, E::PostObject),
             ("PUT", "/k", &[], E::PutObject),
@@ -513,10 +537,62 @@ mod tests {
             ),
             ("PUT", "/?versioning", &[], E::PutBucketVersioning),
             ("GET", "/?versioning", &[], E::GetBucketVersioning),
-            ("PUT", "/k?tagging", &[], E::PutObjectTagging),
-            ("POST", "/k?restore", &[], E::RestoreObject),
-            ("GET", "/k?tagging", &[], E::GetObjectTagging),
-            ("DELETE", "/k?tagging", &[], E::DeleteObjectTagging),
+            (
+                "PUT",
+                "/k?tagging",
+                &[],
+                E::PutObjectTagging { version_id: None },
+            ),
+            (
+                "POST",
+                "/k?restore",
+                &[],
+                E::RestoreObject { version_id: None },
+            ),
+            (
+                "POST",
+                "/k?restore&versionId=null",
+                &[],
+                E::RestoreObject {
+                    version_id: Some("null".into()),
+                },
+            ),
+            (
+                "GET",
+                "/k?versionId=0123456789abcdef0123456789abcdef&tagging",
+                &[],
+                E::GetObjectTagging {
+                    version_id: Some("0123456789abcdef0123456789abcdef".into()),
+                },
+            ),
+            (
+                "DELETE",
+                "/k?tagging&versionId=null",
+                &[],
+                E::DeleteObjectTagging {
+                    version_id: Some("null".into()),
+                },
+            ),
+            (
+                "PUT",
+                "/k?acl&versionId=null",
+                &[],
+                E::PutObjectAcl {
+                    version_id: Some("null".into()),
+                },
+            ),
+            (
+                "GET",
+                "/k?tagging",
+                &[],
+                E::GetObjectTagging { version_id: None },
+            ),
+            (
+                "DELETE",
+                "/k?tagging",
+                &[],
+                E::DeleteObjectTagging { version_id: None },
+            ),
             ("POST", "/k?uploads", &[], E::InitiateMultipartUpload),
             (
                 "PUT",
@@ -660,7 +736,6 @@ mod tests {
         for method in ["GET", "HEAD", "PUT", "POST", "DELETE"] {
             for target in [
                 "/k?tagging&acl",
-                "/k?versionId=null&tagging",
                 "/?versioning&acl",
                 "/?versions&location",
                 "/k?uploads&tagging",

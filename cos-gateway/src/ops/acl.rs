@@ -8,13 +8,14 @@
 
 use http::StatusCode;
 
-use super::object::bucket_default;
+use super::versioning::{named_object, read_version, set_version};
 use crate::acl::{Acl, HEADER, Level, MAX_ACL_XML};
 use crate::body::RequestBodySlot;
 use crate::context::RequestContext;
 use crate::documents::to_xml;
 use crate::error::{Error, Result};
 use crate::state::Gateway;
+use crate::store::ObjectUpdate;
 use crate::wire::{Response, set, status_response, xml_response};
 
 /// The ACL a PUT `?acl` sets (`None`: an object's `default`).
@@ -68,32 +69,43 @@ pub async fn get_bucket(gw: &Gateway, ctx: &RequestContext) -> Result<Response> 
     document(bucket.acl.as_ref())
 }
 
-/// PUT Object acl: replaces the object's ACL (`x-cos-acl: default` clears it).
+/// PUT Object acl: replaces the ACL of the object, or of version `version_id` (`x-cos-acl:
+/// default` clears it).
 pub async fn put_object(
     gw: &Gateway,
     ctx: &RequestContext,
     body: &mut RequestBodySlot,
+    version_id: Option<&str>,
 ) -> Result<Response> {
     let acl = requested(ctx, body, Level::Object).await?;
-    bucket_default(gw, ctx.bucket()).await?;
+    named_object(gw, ctx, version_id).await?;
     gw.store
-        .set_object_acl(ctx.bucket(), &ctx.target.key, acl)
+        .update_object(
+            ctx.bucket(),
+            &ctx.target.key,
+            version_id,
+            ObjectUpdate::Acl(acl),
+        )
         .await?;
     tracing::debug!(request_id = %ctx.request_id, "object ACL replaced");
-    Ok(status_response(StatusCode::OK))
+    let mut r = status_response(StatusCode::OK);
+    set_version(r.headers_mut(), version_id);
+    Ok(r)
 }
 
 /// GET Object acl: the object's ACL. An object without one (`default`) shows the owner's
 /// `FULL_CONTROL` and answers `x-cos-acl: default`, as COS does (the Python SDK reads that header
 /// to report `CannedACL: default`).
-pub async fn get_object(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
-    let Some(obj) = gw.store.object(ctx.bucket(), &ctx.target.key).await? else {
-        bucket_default(gw, ctx.bucket()).await?;
-        return Err(Error::NoSuchKey);
-    };
+pub async fn get_object(
+    gw: &Gateway,
+    ctx: &RequestContext,
+    version_id: Option<&str>,
+) -> Result<Response> {
+    let obj = named_object(gw, ctx, version_id).await?;
     let mut r = document(obj.acl.as_ref())?;
     if obj.acl.is_none() {
         set(r.headers_mut(), HEADER, "default");
     }
+    set_version(r.headers_mut(), read_version(&obj, version_id.is_some()));
     Ok(r)
 }

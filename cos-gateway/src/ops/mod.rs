@@ -89,14 +89,26 @@ pub async fn dispatch(
         Endpoint::PutBucketVersioning => versioning::put(gw, ctx, body).await,
         Endpoint::GetBucketVersioning => versioning::get(gw, ctx).await,
         Endpoint::ListObjectVersions(params) => versioning::list(gw, ctx, &params).await,
-        Endpoint::PutObjectTagging => tagging::put(gw, ctx, body).await,
-        Endpoint::GetObjectTagging => tagging::get(gw, ctx).await,
-        Endpoint::DeleteObjectTagging => tagging::delete(gw, ctx).await,
+        Endpoint::PutObjectTagging { version_id } => {
+            tagging::put(gw, ctx, body, version_id.as_deref()).await
+        }
+        Endpoint::GetObjectTagging { version_id } => {
+            tagging::get(gw, ctx, version_id.as_deref()).await
+        }
+        Endpoint::DeleteObjectTagging { version_id } => {
+            tagging::delete(gw, ctx, version_id.as_deref()).await
+        }
         Endpoint::PutBucketAcl => acl::put_bucket(gw, ctx, body).await,
         Endpoint::GetBucketAcl => acl::get_bucket(gw, ctx).await,
-        Endpoint::PutObjectAcl => acl::put_object(gw, ctx, body).await,
-        Endpoint::GetObjectAcl => acl::get_object(gw, ctx).await,
-        Endpoint::RestoreObject => restore::restore(gw, ctx, body).await,
+        Endpoint::PutObjectAcl { version_id } => {
+            acl::put_object(gw, ctx, body, version_id.as_deref()).await
+        }
+        Endpoint::GetObjectAcl { version_id } => {
+            acl::get_object(gw, ctx, version_id.as_deref()).await
+        }
+        Endpoint::RestoreObject { version_id } => {
+            restore::restore(gw, ctx, body, version_id.as_deref()).await
+        }
         Endpoint::InitiateMultipartUpload => multipart::initiate(gw, ctx).await,
         Endpoint::UploadPart {
             upload_id,

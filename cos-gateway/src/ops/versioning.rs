@@ -99,6 +99,23 @@ pub(crate) async fn object_to_read(
     })
 }
 
+/// The object version a sub-resource request (tagging, ACL, restore) names: the current object,
+/// or version `version_id`. A request that names none gets `NoSuchBucket` if the bucket is gone,
+/// else the error [`object_to_read`] gives (a delete marker named by id is `405`).
+pub(crate) async fn named_object(
+    gw: &Gateway,
+    ctx: &RequestContext,
+    version_id: Option<&str>,
+) -> Result<Object> {
+    match object_to_read(gw, ctx.bucket(), &ctx.target.key, version_id).await? {
+        Ok((obj, _pin)) => Ok(obj),
+        Err(missing) => {
+            super::object::bucket_default(gw, ctx.bucket()).await?;
+            Err(missing)
+        }
+    }
+}
+
 /// Sets `x-cos-version-id` when the object has a version id or is in a versioned bucket's history
 /// (`version` is what the store answered).
 pub(crate) fn set_version(h: &mut http::HeaderMap, version: Option<&str>) {

@@ -29,6 +29,18 @@ use crate::acl::Acl;
 use crate::error::Result;
 use crate::restore::Restore;
 
+/// What [`Catalog::update_object`] changes in one object version's row: the sub-resources that
+/// live beside the body and its envelope, which they never touch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ObjectUpdate {
+    /// Replaces the tags (empty: none).
+    Tags(Tags),
+    /// Sets the ACL (`None`: `default`).
+    Acl(Option<Acl>),
+    /// Sets the restore.
+    Restore(Restore),
+}
+
 /// The metadata of buckets, objects and multipart uploads (see the module docs).
 ///
 /// Every method is atomic: a check and the write it guards see the same state, and a failed call
@@ -88,15 +100,16 @@ pub trait Catalog: Send + Sync + std::fmt::Debug {
         obj: &Object,
     ) -> Result<(Vec<String>, Option<String>)>;
 
-    /// Replaces the tags of `bucket`/`key`, nothing else; `false` if there is no such object.
-    fn set_object_tags(&self, bucket: &str, key: &str, tags: &Tags) -> Result<bool>;
-
-    /// Sets (or clears: `default`) the ACL of `bucket`/`key`, nothing else; `false` if there is
-    /// no such object.
-    fn set_object_acl(&self, bucket: &str, key: &str, acl: Option<&Acl>) -> Result<bool>;
-
-    /// Sets the restore of `bucket`/`key`, nothing else; `false` if there is no such object.
-    fn set_object_restore(&self, bucket: &str, key: &str, restore: Restore) -> Result<bool>;
+    /// Applies `update` to the current object of `bucket`/`key`, or with `version_id` (checked;
+    /// `null` included) to that object version, current or noncurrent; nothing else changes.
+    /// `false` if there is no such object or object version (a delete marker is not one).
+    fn update_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        update: &ObjectUpdate,
+    ) -> Result<bool>;
 
     /// Deletes the object `bucket`/`key` by the bucket's versioning state: in a bucket never
     /// versioned the row goes; else a delete marker is written as a write is (see

@@ -11,13 +11,13 @@
 
 use std::path::Path;
 
-use super::{Object, Part, Store, Upload};
+use super::{Object, ObjectUpdate, Part, Store, Upload};
 use crate::error::Error;
 
 mod versions;
 use versions::{
-    a_suspended_bucket_replaces_the_null_version, versions_keep_their_own_bodies,
-    versions_survive_a_reopen,
+    a_suspended_bucket_replaces_the_null_version, each_version_has_its_own_tags_acl_and_restore,
+    versions_keep_their_own_bodies, versions_survive_a_reopen,
 };
 
 /// One `#[tokio::test]` per check and per catalog; each gets a fresh store in a temp directory.
@@ -65,6 +65,7 @@ on_every_catalog!(
     versions_keep_their_own_bodies,
     a_suspended_bucket_replaces_the_null_version,
     versions_survive_a_reopen,
+    each_version_has_its_own_tags_acl_and_restore,
 );
 
 /// ACLs: a bucket's and an object's are set and cleared alone (an unknown bucket is
@@ -98,13 +99,19 @@ async fn acls_are_kept_per_bucket_object_and_upload(store: &Store, _dir: &Path) 
     store.put_object("b-1", "k", with_acl).await.unwrap();
     let got = store.object("b-1", "k").await.unwrap().unwrap();
     assert_eq!(got.acl, Some(acl.clone()));
-    store.set_object_acl("b-1", "k", None).await.unwrap();
-    assert_eq!(store.object("b-1", "k").await.unwrap().unwrap().acl, None);
     store
-        .set_object_acl("b-1", "k", Some(acl.clone()))
+        .update_object("b-1", "k", None, ObjectUpdate::Acl(None))
         .await
         .unwrap();
-    let e = store.set_object_acl("b-1", "nope", None).await.unwrap_err();
+    assert_eq!(store.object("b-1", "k").await.unwrap().unwrap().acl, None);
+    store
+        .update_object("b-1", "k", None, ObjectUpdate::Acl(Some(acl.clone())))
+        .await
+        .unwrap();
+    let e = store
+        .update_object("b-1", "nope", None, ObjectUpdate::Acl(None))
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), "NoSuchKey");
     let file = body(store, b"y").await;
     store.put_object("b-1", "k", obj(vec![file])).await.unwrap();
@@ -129,13 +136,16 @@ async fn a_restore_is_kept_until_the_object_is_replaced(store: &Store, _dir: &Pa
         ready_at: 100,
         expires_at: 200,
     };
-    store.set_object_restore("b-1", "k", restore).await.unwrap();
+    store
+        .update_object("b-1", "k", None, ObjectUpdate::Restore(restore))
+        .await
+        .unwrap();
     assert_eq!(
         store.object("b-1", "k").await.unwrap().unwrap().restore,
         Some(restore)
     );
     let err = store
-        .set_object_restore("b-1", "other", restore)
+        .update_object("b-1", "other", None, ObjectUpdate::Restore(restore))
         .await
         .unwrap_err();
     assert_eq!(err.code(), "NoSuchKey");

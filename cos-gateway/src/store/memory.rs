@@ -9,11 +9,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use storage_adapter::BucketEncryption;
 
-use super::versions::{Deleted, Entry, Version, Versioning, WritePlan};
-use super::{Bucket, Catalog, Object, Part, Pins, ReadPin, Tags, Upload};
+use super::versions::{Deleted, Entry, Version, Versioning, WritePlan, shown};
+use super::{Bucket, Catalog, Object, ObjectUpdate, Part, Pins, ReadPin, Upload};
 use crate::acl::Acl;
 use crate::error::{Error, Result};
-use crate::restore::Restore;
 
 /// The rows, in maps ordered as the SQLite catalog's queries order them.
 #[derive(Debug, Default)]
@@ -259,37 +258,42 @@ impl Catalog for MemoryCatalog {
         Ok(rows.write_version(bucket, key, Some(obj), obj.modified))
     }
 
-    fn set_object_tags(&self, bucket: &str, key: &str, tags: &Tags) -> Result<bool> {
+    fn update_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        update: &ObjectUpdate,
+    ) -> Result<bool> {
         let mut rows = self.lock();
-        match rows.objects.get_mut(&(bucket.to_owned(), key.to_owned())) {
-            Some(obj) => {
-                obj.tags = tags.clone();
-                Ok(true)
-            }
-            None => Ok(false),
+        let k = (bucket.to_owned(), key.to_owned());
+        let Rows {
+            objects, history, ..
+        } = &mut *rows;
+        let current = objects
+            .get_mut(&k)
+            .filter(|o| version_id.is_none_or(|v| shown(o.version_id.as_deref()) == v));
+        let found = match (current, version_id) {
+            (Some(obj), _) => Some(obj),
+            (None, None) => None,
+            (None, Some(v)) => history
+                .get_mut(&k)
+                .into_iter()
+                .flatten()
+                .find_map(|e| match e {
+                    Entry::Object(o) if shown(o.version_id.as_deref()) == v => Some(o),
+                    _ => None,
+                }),
+        };
+        let Some(obj) = found else {
+            return Ok(false);
+        };
+        match update {
+            ObjectUpdate::Tags(tags) => obj.tags = tags.clone(),
+            ObjectUpdate::Acl(acl) => obj.acl = acl.clone(),
+            ObjectUpdate::Restore(r) => obj.restore = Some(*r),
         }
-    }
-
-    fn set_object_acl(&self, bucket: &str, key: &str, acl: Option<&Acl>) -> Result<bool> {
-        let mut rows = self.lock();
-        match rows.objects.get_mut(&(bucket.to_owned(), key.to_owned())) {
-            Some(obj) => {
-                obj.acl = acl.cloned();
-                Ok(true)
-            }
-            None => Ok(false),
-        }
-    }
-
-    fn set_object_restore(&self, bucket: &str, key: &str, restore: Restore) -> Result<bool> {
-        let mut rows = self.lock();
-        match rows.objects.get_mut(&(bucket.to_owned(), key.to_owned())) {
-            Some(obj) => {
-                obj.restore = Some(restore);
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        Ok(true)
     }
 
     fn delete_object(&self, bucket: &str, key: &str) -> Result<(Vec<String>, Deleted)> {

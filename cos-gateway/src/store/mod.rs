@@ -56,7 +56,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-pub use catalog::Catalog;
+pub use catalog::{Catalog, ObjectUpdate};
 use files::BodyDir;
 pub use files::BodyWriter;
 #[cfg(any(test, feature = "test-util"))]
@@ -336,52 +336,33 @@ impl Store {
         Ok(version)
     }
 
-    /// Replaces the tags of an existing object, body and everything else kept: `NoSuchKey` if
-    /// there is no such object.
-    pub async fn set_object_tags(&self, bucket: &str, key: &str, tags: Tags) -> Result<()> {
-        let (b, k) = (bucket.to_owned(), key.to_owned());
-        if self.run(move |c| c.set_object_tags(&b, &k, &tags)).await? {
-            Ok(())
-        } else {
-            Err(crate::error::Error::NoSuchKey)
-        }
-    }
-
-    /// Sets (or clears, back to `default`) the ACL of an existing object, everything else kept:
-    /// `NoSuchKey` if there is no such object.
-    pub async fn set_object_acl(
-        &self,
-        bucket: &str,
-        key: &str,
-        acl: Option<crate::acl::Acl>,
-    ) -> Result<()> {
-        let (b, k) = (bucket.to_owned(), key.to_owned());
-        if self
-            .run(move |c| c.set_object_acl(&b, &k, acl.as_ref()))
-            .await?
-        {
-            Ok(())
-        } else {
-            Err(crate::error::Error::NoSuchKey)
-        }
-    }
-
-    /// Sets the restore of an existing object, everything else kept: `NoSuchKey` if there is no
+    /// Applies `update` to an existing object, or with `version_id` to that object version, body
+    /// and everything else kept: `NoSuchKey` (`NoSuchVersion` with a version id) if there is no
     /// such object.
-    pub async fn set_object_restore(
+    pub async fn update_object(
         &self,
         bucket: &str,
         key: &str,
-        restore: crate::restore::Restore,
+        version_id: Option<&str>,
+        update: ObjectUpdate,
     ) -> Result<()> {
-        let (b, k) = (bucket.to_owned(), key.to_owned());
+        let (b, k, v) = (
+            bucket.to_owned(),
+            key.to_owned(),
+            version_id.map(str::to_owned),
+        );
+        let missing = if v.is_some() {
+            crate::error::Error::NoSuchVersion
+        } else {
+            crate::error::Error::NoSuchKey
+        };
         if self
-            .run(move |c| c.set_object_restore(&b, &k, restore))
+            .run(move |c| c.update_object(&b, &k, v.as_deref(), &update))
             .await?
         {
             Ok(())
         } else {
-            Err(crate::error::Error::NoSuchKey)
+            Err(missing)
         }
     }
 

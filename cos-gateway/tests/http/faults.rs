@@ -190,29 +190,14 @@ impl Catalog for FullDb {
     ) -> cos_gateway::Result<(Vec<String>, Option<String>)> {
         self.write(|| self.inner.put_object(bucket, key, obj))
     }
-    fn set_object_tags(
+    fn update_object(
         &self,
         bucket: &str,
         key: &str,
-        tags: &cos_gateway::store::Tags,
+        version_id: Option<&str>,
+        update: &cos_gateway::store::ObjectUpdate,
     ) -> cos_gateway::Result<bool> {
-        self.write(|| self.inner.set_object_tags(bucket, key, tags))
-    }
-    fn set_object_acl(
-        &self,
-        bucket: &str,
-        key: &str,
-        acl: Option<&cos_gateway::acl::Acl>,
-    ) -> cos_gateway::Result<bool> {
-        self.write(|| self.inner.set_object_acl(bucket, key, acl))
-    }
-    fn set_object_restore(
-        &self,
-        bucket: &str,
-        key: &str,
-        restore: cos_gateway::restore::Restore,
-    ) -> cos_gateway::Result<bool> {
-        self.write(|| self.inner.set_object_restore(bucket, key, restore))
+        self.write(|| self.inner.update_object(bucket, key, version_id, update))
     }
     fn delete_object(
         &self,
@@ -315,6 +300,10 @@ fn a_full_database_fails_complete_and_put_and_keeps_the_upload() {
     let e2 = upload_part(a, "mp", &id, 2, b"end", &[]);
     let done = complete_xml(&[(1, &e1), (2, &e2)]);
     let target = format!("/mp?uploadId={id}");
+    Req::new("PUT", "/kept")
+        .body("k")
+        .send(a)
+        .assert_status(200);
 
     full.store(true, Ordering::SeqCst);
     assert_full(&Req::new("POST", &target).body(done.clone()).send(a));
@@ -335,13 +324,14 @@ fn a_full_database_fails_complete_and_put_and_keeps_the_upload() {
             .send(a)
     };
     assert_full(&acl("/?acl"));
-    assert_full(&acl("/mp?acl"));
-    let bucket_acl = Req::new("GET", "/?acl").send(a);
-    bucket_acl.assert_status(200);
-    assert!(
-        !bucket_acl.text().contains("AllUsers"),
-        "the bucket ACL changed"
-    );
+    assert_full(&acl("/kept?acl"));
+    // An object that does not exist is that, whatever the disk.
+    acl("/mp?acl").assert_error(404, "NoSuchKey");
+    for target in ["/?acl", "/kept?acl"] {
+        let got = Req::new("GET", target).send(a);
+        got.assert_status(200);
+        assert!(!got.text().contains("AllUsers"), "{target} changed");
+    }
 
     full.store(false, Ordering::SeqCst);
     Req::new("POST", &target)
@@ -355,8 +345,8 @@ fn a_full_database_fails_complete_and_put_and_keeps_the_upload() {
         .body("x")
         .send(a)
         .assert_status(200);
-    // The refused PUT's body file was removed: two part files and one body, no temp file.
-    assert_eq!(files_in(gw.dir.path(), "objects"), 3);
+    // The refused PUT's body file was removed: two part files and two bodies, no temp file.
+    assert_eq!(files_in(gw.dir.path(), "objects"), 4);
     assert_eq!(files_in(gw.dir.path(), "tmp"), 0);
 }
 

@@ -594,3 +594,133 @@ fn versions_survive_a_restart() {
     assert_eq!(r.get("x-cos-version-id"), Some(marker.as_str()));
     assert_eq!(bodies(gw.dir.path()), 2);
 }
+
+fn tag_doc(value: &str) -> String {
+    format!("<Tagging><TagSet><Tag><Key>t</Key><Value>{value}</Value></Tag></TagSet></Tagging>")
+}
+
+/// The value of tag `t` in a GET `?tagging` answer ("" when it has none).
+fn tag_of(a: std::net::SocketAddr, target: &str) -> String {
+    let r = Req::new("GET", target).send(a);
+    r.assert_status(200);
+    let text = r.text();
+    text.split("<Value>")
+        .nth(1)
+        .and_then(|r| r.split("</Value>").next())
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// `?tagging`, `?acl` and `?restore` with `versionId` read and change that version alone, current
+/// or noncurrent (`null` included), and answer its id; a delete marker named by id is `405`, an
+/// unknown id `NoSuchVersion`, a malformed one `InvalidArgument`.
+#[test]
+fn tags_acls_and_restores_are_per_version() {
+    let gw = start_with_bucket();
+    let a = gw.addr;
+    Req::new("PUT", "/k").body("v0").send(a).assert_status(200);
+    enable(a);
+    let v1 = put(a, "/k", "v1", &[]);
+    let v2 = put(a, "/k", "v2", &[]);
+    for (id, value) in [("null", "zero"), (v1.as_str(), "one")] {
+        let r = Req::new("PUT", &format!("/k?tagging&versionId={id}"))
+            .body(tag_doc(value))
+            .send(a);
+        r.assert_status(200);
+        assert_eq!(r.get("x-cos-version-id"), Some(id));
+    }
+    assert_eq!(tag_of(a, "/k?tagging"), "");
+    assert_eq!(tag_of(a, &format!("/k?tagging&versionId={v1}")), "one");
+    assert_eq!(tag_of(a, "/k?tagging&versionId=null"), "zero");
+    let r = Req::new("GET", &format!("/k?versionId={v1}&tagging")).send(a);
+    assert_eq!(r.get("x-cos-version-id"), Some(v1.as_str()));
+    // HEAD of the version counts its own tags.
+    let r = Req::new("HEAD", &format!("/k?versionId={v1}")).send(a);
+    assert_eq!(r.get("x-cos-tagging-count"), Some("1"));
+    let r = Req::new("DELETE", &format!("/k?tagging&versionId={v1}")).send(a);
+    assert_eq!(
+        (r.status, r.get("x-cos-version-id")),
+        (204, Some(v1.as_str()))
+    );
+    assert_eq!(tag_of(a, &format!("/k?tagging&versionId={v1}")), "");
+    assert_eq!(tag_of(a, "/k?tagging&versionId=null"), "zero");
+
+    // ACLs: the noncurrent `null` version's, not the current one's.
+    Req::new("PUT", "/k?acl&versionId=null")
+        .header("x-cos-acl", "public-read")
+        .send(a)
+        .assert_status(200);
+    let r = Req::new("GET", "/k?acl&versionId=null").send(a);
+    assert!(r.text().contains("AllUsers"), "{}", r.text());
+    assert_eq!(r.get("x-cos-acl"), None);
+    let r = Req::new("GET", "/k?acl").send(a);
+    assert_eq!(r.get("x-cos-acl"), Some("default"));
+    assert!(!r.text().contains("AllUsers"));
+
+    // Restore of a noncurrent archived version: only it becomes readable.
+    let cold = put(
+        a,
+        "/cold",
+        "archived",
+        &[("x-cos-storage-class".into(), "ARCHIVE".into())],
+    );
+    put(a, "/cold", "newer", &[]);
+    let target = format!("/cold?versionId={cold}");
+    Req::new("GET", &target)
+        .send(a)
+        .assert_error(403, "InvalidObjectState");
+    let r = Req::new("POST", &format!("/cold?restore&versionId={cold}"))
+        .header("Content-Type", "application/xml")
+        .body(
+            "<RestoreRequest><Days>1</Days><CASJobParameters><Tier>Expedited</Tier>\
+             </CASJobParameters></RestoreRequest>",
+        )
+        .send(a);
+    assert_eq!(
+        (r.status, r.get("x-cos-version-id")),
+        (202, Some(cold.as_str()))
+    );
+    let running = Req::new("HEAD", &target).send(a);
+    assert_eq!(
+        running.exact("x-cos-restore"),
+        Some("ongoing-request=\"true\"")
+    );
+    assert_eq!(Req::new("HEAD", "/cold").send(a).get("x-cos-restore"), None);
+
+    // What names no object version.
+    let m = Req::new("DELETE", "/k").send(a);
+    let marker = m.get("x-cos-version-id").unwrap().to_owned();
+    for (method, sub) in [("GET", "tagging"), ("PUT", "tagging"), ("GET", "acl")] {
+        let by_id = format!("/k?{sub}&versionId={marker}");
+        let mut req = Req::new(method, &by_id);
+        if method == "PUT" {
+            req = req.body(tag_doc("x"));
+        }
+        let r = req.send(a);
+        r.assert_error(405, "MethodNotAllowed");
+        assert_eq!(r.get("x-cos-delete-marker"), Some("true"));
+        // The latest version is the marker: the key is not found.
+        let latest = format!("/k?{sub}");
+        let mut req = Req::new(method, &latest);
+        if method == "PUT" {
+            req = req.body(tag_doc("x"));
+        }
+        req.send(a).assert_error(404, "NoSuchKey");
+    }
+    let unknown = "0123456789abcdef0123456789abcdef";
+    Req::new("PUT", &format!("/k?tagging&versionId={unknown}"))
+        .body(tag_doc("x"))
+        .send(a)
+        .assert_error(404, "NoSuchVersion");
+    Req::new("GET", &format!("/k?acl&versionId={unknown}"))
+        .send(a)
+        .assert_error(404, "NoSuchVersion");
+    for bad in ["", "1", "NULL"] {
+        Req::new("GET", &format!("/k?tagging&versionId={bad}"))
+            .send(a)
+            .assert_error(400, "InvalidArgument");
+    }
+    // The versions behind the marker kept their tags.
+    assert_eq!(tag_of(a, "/k?tagging&versionId=null"), "zero");
+    assert_eq!(tag_of(a, &format!("/k?tagging&versionId={v2}")), "");
+}

@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use super::{body, files_on_disk, obj};
-use crate::store::Store;
 use crate::store::versions::{Deleted, Entry, Versioning};
+use crate::store::{ObjectUpdate, Store};
 
 /// The ids, keys and latest flags of a whole listing of `b-1`.
 async fn listing(s: &Store) -> Vec<(String, String, bool, bool)> {
@@ -253,4 +253,111 @@ pub(super) async fn versions_survive_a_reopen(s: &Store, dir: &Path) {
         .unwrap()
         .unwrap();
     assert_eq!(entry.files(), vec![f1]);
+}
+
+/// Tags, ACLs and restores are per version: an update by id changes that version alone, current
+/// or noncurrent (`null` included), and survives the version's move into the history; a delete
+/// marker or an unknown id is `NoSuchVersion`, no object `NoSuchKey`.
+pub(super) async fn each_version_has_its_own_tags_acl_and_restore(s: &Store, _dir: &Path) {
+    s.create_bucket("b-1", 1).await.unwrap();
+    let f0 = body(s, b"v0").await;
+    s.put_object("b-1", "k", obj(vec![f0])).await.unwrap();
+    s.set_bucket_versioning("b-1", Versioning::Enabled)
+        .await
+        .unwrap();
+    let f1 = body(s, b"v1").await;
+    let v1 = s
+        .put_object("b-1", "k", obj(vec![f1]))
+        .await
+        .unwrap()
+        .unwrap();
+    let tags = |t: &str| ObjectUpdate::Tags(vec![("t".to_owned(), t.to_owned())]);
+    let tags_of = |e: Entry| match e {
+        Entry::Object(o) => o.tags,
+        Entry::DeleteMarker { .. } => panic!("a marker"),
+    };
+    s.update_object("b-1", "k", Some("null"), tags("zero"))
+        .await
+        .unwrap();
+    s.update_object("b-1", "k", Some(&v1), tags("one"))
+        .await
+        .unwrap();
+    let acl = crate::acl::Acl { grants: Vec::new() };
+    s.update_object(
+        "b-1",
+        "k",
+        Some("null"),
+        ObjectUpdate::Acl(Some(acl.clone())),
+    )
+    .await
+    .unwrap();
+    let restore = crate::restore::Restore {
+        ready_at: 5,
+        expires_at: 9,
+    };
+    s.update_object("b-1", "k", Some("null"), ObjectUpdate::Restore(restore))
+        .await
+        .unwrap();
+    // v1 moves into the history with its tags.
+    let f2 = body(s, b"v2").await;
+    let v2 = s
+        .put_object("b-1", "k", obj(vec![f2]))
+        .await
+        .unwrap()
+        .unwrap();
+    let read =
+        |id: String| async move { s.version_to_read("b-1", "k", &id).await.unwrap().unwrap().0 };
+    assert_eq!(
+        tags_of(read(v1.clone()).await),
+        vec![("t".into(), "one".into())]
+    );
+    assert!(tags_of(read(v2.clone()).await).is_empty());
+    let Entry::Object(null) = read("null".into()).await else {
+        panic!("a marker");
+    };
+    assert_eq!(
+        (null.tags, null.acl, null.restore),
+        (vec![("t".into(), "zero".into())], Some(acl), Some(restore))
+    );
+    // Without an id: the current version only.
+    s.update_object("b-1", "k", None, tags("cur"))
+        .await
+        .unwrap();
+    assert_eq!(
+        tags_of(read(v2.clone()).await),
+        vec![("t".into(), "cur".into())]
+    );
+    assert_eq!(
+        tags_of(read(v1.clone()).await),
+        vec![("t".into(), "one".into())]
+    );
+    // A delete marker takes no update, by id or as the latest.
+    let m = s
+        .delete_object("b-1", "k")
+        .await
+        .unwrap()
+        .version_id
+        .unwrap();
+    let e = s
+        .update_object("b-1", "k", Some(&m), tags("x"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "NoSuchVersion");
+    let e = s
+        .update_object("b-1", "k", None, tags("x"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "NoSuchKey");
+    let e = s
+        .update_object(
+            "b-1",
+            "k",
+            Some("0123456789abcdef0123456789abcdef"),
+            tags("x"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "NoSuchVersion");
+    // Still readable with their tags behind the marker.
+    assert_eq!(tags_of(read(v2).await), vec![("t".into(), "cur".into())]);
 }

@@ -44,10 +44,9 @@ use rusqlite::{Connection, TransactionBehavior};
 use storage_adapter::BucketEncryption;
 
 use super::versions::{Deleted, Entry, Version, Versioning};
-use super::{Bucket, Catalog, Object, Part, Pins, ReadPin, Tags, Upload};
+use super::{Bucket, Catalog, Object, ObjectUpdate, Part, Pins, ReadPin, Upload};
 use crate::acl::Acl;
 use crate::error::Result;
-use crate::restore::Restore;
 
 /// The database file under the data directory.
 pub(super) const DB_FILE: &str = "gateway.sqlite3";
@@ -267,16 +266,14 @@ impl Catalog for SqliteCatalog {
         objects::put(&mut self.lock(), bucket, key, obj)
     }
 
-    fn set_object_tags(&self, bucket: &str, key: &str, tags: &Tags) -> Result<bool> {
-        objects::set_tags(&self.lock(), bucket, key, tags)
-    }
-
-    fn set_object_acl(&self, bucket: &str, key: &str, acl: Option<&Acl>) -> Result<bool> {
-        objects::set_acl(&self.lock(), bucket, key, acl)
-    }
-
-    fn set_object_restore(&self, bucket: &str, key: &str, restore: Restore) -> Result<bool> {
-        objects::set_restore(&self.lock(), bucket, key, restore)
+    fn update_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        update: &ObjectUpdate,
+    ) -> Result<bool> {
+        versions::update(&self.lock(), bucket, key, version_id, update)
     }
 
     fn delete_object(&self, bucket: &str, key: &str) -> Result<(Vec<String>, Deleted)> {
@@ -411,6 +408,7 @@ fn json(v: &impl serde::Serialize) -> String {
 mod tests {
     use super::*;
     use crate::error::Error;
+    use crate::restore::Restore;
 
     fn obj(file: &str) -> Object {
         Object {
@@ -462,16 +460,31 @@ mod tests {
                 permission: crate::acl::Permission::Read,
             }],
         };
-        assert!(c.set_object_acl("b-1", "k", Some(&acl)).unwrap());
-        assert!(!c.set_object_acl("b-1", "other", Some(&acl)).unwrap());
+        assert!(
+            c.update_object("b-1", "k", None, &ObjectUpdate::Acl(Some(acl.clone())))
+                .unwrap()
+        );
+        assert!(
+            !c.update_object("b-1", "other", None, &ObjectUpdate::Acl(Some(acl.clone())))
+                .unwrap()
+        );
         let tags = vec![("a".to_owned(), "1".to_owned())];
-        assert!(c.set_object_tags("b-1", "k", &tags).unwrap());
-        assert!(!c.set_object_tags("b-1", "other", &tags).unwrap());
+        assert!(
+            c.update_object("b-1", "k", None, &ObjectUpdate::Tags(tags.clone()))
+                .unwrap()
+        );
+        assert!(
+            !c.update_object("b-1", "other", None, &ObjectUpdate::Tags(tags.clone()))
+                .unwrap()
+        );
         let restore = Restore {
             ready_at: 10,
             expires_at: 20,
         };
-        assert!(c.set_object_restore("b-1", "k", restore).unwrap());
+        assert!(
+            c.update_object("b-1", "k", None, &ObjectUpdate::Restore(restore))
+                .unwrap()
+        );
         let cols: i64 = c
             .lock()
             .query_row(

@@ -5,8 +5,8 @@ use rusqlite::{Connection, OptionalExtension as _, Transaction, params};
 use super::{acl_from_db, acl_to_db, class_from_db, env_from_db, env_to_db, json, json_from_db};
 use crate::error::{Error, Result};
 use crate::restore::Restore;
+use crate::store::Object;
 use crate::store::versions::Deleted;
-use crate::store::{Object, Tags};
 
 /// The object row of `bucket`/`key`.
 pub(super) fn get(db: &Connection, bucket: &str, key: &str) -> Result<Option<Object>> {
@@ -153,41 +153,4 @@ pub(super) fn restore_from_db(ready_at: Option<i64>, expires_at: Option<i64>) ->
         ready_at: ready_at?,
         expires_at: expires_at?,
     })
-}
-
-/// Sets the restore of `bucket`/`key`; `false` if there is no such object.
-pub(super) fn set_restore(
-    db: &Connection,
-    bucket: &str,
-    key: &str,
-    restore: Restore,
-) -> Result<bool> {
-    let changed = db.execute(
-        "UPDATE objects SET restore_ready = ?3, restore_expiry = ?4 WHERE bucket = ?1 AND key = ?2",
-        params![bucket, key, restore.ready_at, restore.expires_at],
-    )?;
-    Ok(changed == 1)
-}
-
-/// Replaces the tags of `bucket`/`key`; `false` if there is no such object.
-pub(super) fn set_tags(db: &Connection, bucket: &str, key: &str, tags: &Tags) -> Result<bool> {
-    let changed = db.execute(
-        "UPDATE objects SET tags = ?3 WHERE bucket = ?1 AND key = ?2",
-        params![bucket, key, json(tags)],
-    )?;
-    Ok(changed == 1)
-}
-
-/// Sets (or clears) the ACL of `bucket`/`key`; `false` if there is no such object.
-pub(super) fn set_acl(
-    db: &Connection,
-    bucket: &str,
-    key: &str,
-    acl: Option<&crate::acl::Acl>,
-) -> Result<bool> {
-    let changed = db.execute(
-        "UPDATE objects SET acl = ?3 WHERE bucket = ?1 AND key = ?2",
-        params![bucket, key, acl_to_db(acl)],
-    )?;
-    Ok(changed == 1)
 }

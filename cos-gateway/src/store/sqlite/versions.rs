@@ -5,10 +5,10 @@
 
 use rusqlite::{Connection, OptionalExtension as _, Transaction, params};
 
-use super::{acl_from_db, class_from_db, env_from_db, json_from_db};
+use super::{acl_from_db, acl_to_db, class_from_db, env_from_db, json, json_from_db};
 use crate::error::{Error, Result};
 use crate::store::versions::{Deleted, Entry, NULL_VERSION, Version, Versioning, WritePlan};
-use crate::store::{Object, Pins, ReadPin};
+use crate::store::{Object, ObjectUpdate, Pins, ReadPin};
 
 /// The columns an object row has in both tables, in this order (after `key`).
 const COLUMNS: &str = "size, etag, modified, meta, envelope, files, tags, storage_class, \
@@ -245,6 +245,54 @@ pub(super) fn delete(
     promote(&tx, bucket, key)?;
     tx.commit()?;
     Ok((files, deleted))
+}
+
+/// Applies `update` to the current object of `bucket`/`key` or, with `id`, to that object
+/// version, current or noncurrent (see [`crate::store::Catalog::update_object`]). Called under the
+/// catalog's lock, so the row cannot move between the two tables in between.
+pub(super) fn update(
+    db: &Connection,
+    bucket: &str,
+    key: &str,
+    id: Option<&str>,
+    update: &ObjectUpdate,
+) -> Result<bool> {
+    use rusqlite::types::Value;
+    let (set, values): (&str, Vec<Value>) = match update {
+        ObjectUpdate::Tags(tags) => ("tags = ?4", vec![Value::Text(json(tags))]),
+        ObjectUpdate::Acl(acl) => (
+            "acl = ?4",
+            vec![acl_to_db(acl.as_ref()).map_or(Value::Null, Value::Text)],
+        ),
+        ObjectUpdate::Restore(r) => (
+            "restore_ready = ?4, restore_expiry = ?5",
+            vec![Value::Integer(r.ready_at), Value::Integer(r.expires_at)],
+        ),
+    };
+    let mut args = vec![
+        Value::Text(bucket.to_owned()),
+        Value::Text(key.to_owned()),
+        id.map_or(Value::Null, |v| Value::Text(v.to_owned())),
+    ];
+    args.extend(values);
+    let current = db.execute(
+        &format!(
+            "UPDATE objects SET {set} WHERE bucket = ?1 AND key = ?2 \
+             AND (?3 IS NULL OR COALESCE(version_id, 'null') = ?3)"
+        ),
+        rusqlite::params_from_iter(&args),
+    )?;
+    if current > 0 || id.is_none() {
+        return Ok(current > 0);
+    }
+    let noncurrent = db.execute(
+        &format!(
+            "UPDATE versions SET {set} WHERE bucket = ?1 AND key = ?2 AND version_id = ?3 \
+             AND marker = 0"
+        ),
+        rusqlite::params_from_iter(&args),
+    )?;
+    Ok(noncurrent > 0)
 }
 
 /// Version `id` of `bucket`/`key` (current or not), pinned.
