@@ -4,7 +4,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use kms_client::{DEFAULT_ENDPOINT, DecryptAlgorithm, KeySpec, KeyState, SignAlgorithm, TagFilter};
+use kms_client::{
+    DEFAULT_ENDPOINT, DecryptAlgorithm, EncryptionAlgorithm, KeySpec, KeyState, SignAlgorithm,
+    TagFilter,
+};
 
 const TOP_HELP: &str = "\
 Examples:
@@ -292,6 +295,8 @@ pub enum Command {
         /// Return only the sealed copy (GenerateDataKeyWithoutPlaintext).
         #[arg(long)]
         without_plaintext: bool,
+        #[command(flatten)]
+        seal: SealArgs,
     },
 
     /// Encrypt up to 4096 bytes under KEY (from --plaintext, --in FILE, or stdin).
@@ -331,6 +336,8 @@ pub enum Command {
         out: Option<PathBuf>,
         #[command(flatten)]
         context: ContextArgs,
+        #[command(flatten)]
+        seal: SealArgs,
     },
 
     /// Open a blob and seal it again (newest key version, or another key) without showing the plaintext.
@@ -569,6 +576,20 @@ pub struct ListFilterArgs {
     pub tags: Vec<TagFilter>,
 }
 
+/// `--seal-for`: the plaintext comes back sealed under the caller's public key, never in clear
+/// (Tencent's `EncryptionPublicKey` and `EncryptionAlgorithm`).
+#[derive(Debug, Args)]
+pub struct SealArgs {
+    /// Return the plaintext sealed under this public key (a PEM file: RSA or SM2
+    /// SubjectPublicKeyInfo) instead of in clear.
+    #[arg(long, value_name = "PEM_FILE")]
+    pub seal_for: Option<PathBuf>,
+    /// How to seal it: SM2 (the default), SM2_C1C3C2_ASN1, RSAES_PKCS1_V1_5, RSAES_OAEP_SHA_1 or
+    /// RSAES_OAEP_SHA_256.
+    #[arg(long, value_name = "ALG", value_parser = parse_encryption_algorithm, requires = "seal_for")]
+    pub seal_algorithm: Option<EncryptionAlgorithm>,
+}
+
 #[derive(Debug, Args)]
 pub struct ContextArgs {
     /// Encryption context: base64 of a JSON object of strings.
@@ -636,6 +657,10 @@ fn parse_sign_algorithm(s: &str) -> Result<SignAlgorithm, String> {
 }
 
 fn parse_decrypt_algorithm(s: &str) -> Result<DecryptAlgorithm, String> {
+    s.parse().map_err(|e: kms_client::Error| e.to_string())
+}
+
+fn parse_encryption_algorithm(s: &str) -> Result<EncryptionAlgorithm, String> {
     s.parse().map_err(|e: kms_client::Error| e.to_string())
 }
 

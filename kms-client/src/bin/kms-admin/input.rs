@@ -7,9 +7,9 @@ use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
-use kms_client::SecretBytes;
+use kms_client::{EncryptionAlgorithm, SecretBytes};
 
-use crate::cli::{Command, ContextArgs, MessageArgs};
+use crate::cli::{Command, ContextArgs, MessageArgs, SealArgs};
 use crate::failure::Failure;
 
 /// What [`prepare`] read for a command; the fields a command does not use stay empty.
@@ -24,13 +24,18 @@ pub struct Prepared {
     /// The message of `sign` and `verify` (public: not secret bytes).
     pub message: Vec<u8>,
     pub signature: Vec<u8>,
+    /// `--seal-for`: the caller's public key (PEM) and how to seal the plaintext under it.
+    pub sealed_for: Option<(String, EncryptionAlgorithm)>,
 }
 
 /// Reads and checks the command's local input.
 pub fn prepare(command: &Command) -> Result<Prepared, Failure> {
     let mut p = Prepared::default();
     match command {
-        Command::GenerateDataKey { context, .. } => p.context = context_arg(context)?,
+        Command::GenerateDataKey { context, seal, .. } => {
+            p.context = context_arg(context)?;
+            p.sealed_for = sealing(seal)?;
+        }
         Command::Encrypt {
             plaintext,
             input,
@@ -50,9 +55,11 @@ pub fn prepare(command: &Command) -> Result<Prepared, Failure> {
             ciphertext,
             input,
             context,
+            seal,
             ..
         } => {
             p.context = context_arg(context)?;
+            p.sealed_for = sealing(seal)?;
             p.blob = match (ciphertext, input) {
                 (Some(text), _) => decode_b64(text, "--ciphertext")?,
                 (None, Some(path)) => blob_bytes(read_file(path)?),
@@ -138,6 +145,16 @@ fn context_value(
 
 fn strip_context_prefix(s: &str) -> &str {
     s.strip_prefix("encryption context: ").unwrap_or(s)
+}
+
+/// The public key and algorithm `--seal-for` names (the PEM file read), if given.
+fn sealing(args: &SealArgs) -> Result<Option<(String, EncryptionAlgorithm)>, Failure> {
+    let Some(path) = &args.seal_for else {
+        return Ok(None);
+    };
+    let pem = String::from_utf8(read_file(path)?)
+        .map_err(|_| Failure::usage(format!("{}: not a PEM file", path.display())))?;
+    Ok(Some((pem, args.seal_algorithm.unwrap_or_default())))
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, Failure> {

@@ -20,7 +20,8 @@ pub struct DataKeySpec {
     pub without_plaintext: bool,
 }
 
-/// `generate-data-key`, under `input.context`.
+/// `generate-data-key`, under `input.context`; with `input.sealed_for`, the plaintext comes back
+/// sealed.
 pub async fn generate_data_key(
     kms: &KmsClient,
     key: String,
@@ -37,7 +38,7 @@ pub async fn generate_data_key(
             .or(spec.number_of_bytes.is_none().then_some(KeySpec::Aes256)),
         number_of_bytes: spec.number_of_bytes,
         encryption_context: input.context,
-        sealed_for: None,
+        sealed_for: input.sealed_for,
     };
     if spec.without_plaintext {
         let c = kms.generate_data_key_without_plaintext(request).await?;
@@ -95,17 +96,17 @@ pub async fn encrypt(kms: &KmsClient, key: String, input: Prepared, json: bool) 
     )
 }
 
-/// `decrypt` `input.blob` under `input.context`: the plaintext as raw bytes on stdout, in the
-/// `--json` document, or to `out_file`.
+/// `decrypt` `input.blob` under `input.context`: the plaintext (sealed, with `input.sealed_for`) as
+/// raw bytes on stdout, in the `--json` document, or to `out_file`.
 pub async fn decrypt(
     kms: &KmsClient,
     out_file: Option<&Path>,
     input: Prepared,
     json: bool,
 ) -> Outcome {
-    let d = kms
-        .decrypt(DecryptRequest::new(input.blob).encryption_context(input.context))
-        .await?;
+    let mut request = DecryptRequest::new(input.blob).encryption_context(input.context);
+    request.sealed_for = input.sealed_for;
+    let d = kms.decrypt(request).await?;
     if let Some(path) = out_file {
         write_secret_file(path, d.plaintext.expose_secret())?;
         return out(
