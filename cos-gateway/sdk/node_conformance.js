@@ -410,6 +410,16 @@ test('object versions', async () => {
   check(old.Body.toString() === 'one', 'v1 body');
   await expectError('SsecDecryptHeaderInvalid', 400, 'getObject', { ...vb, Key: 'doc', VersionId: v1 });
   await expectError('NoSuchVersion', 404, 'getObject', { ...vb, Key: 'doc', VersionId: '0123456789abcdef0123456789abcdef' });
+  // Tags per version: v1's, not the latest's.
+  const vtags = [{ Key: 'v', Value: 'one' }];
+  await call('putObjectTagging', { ...vb, Key: 'doc', VersionId: v1, Tags: vtags });
+  const t1 = await call('getObjectTagging', { ...vb, Key: 'doc', VersionId: v1 });
+  check(JSON.stringify(t1.Tags) === JSON.stringify(vtags), 'v1 tags: ' + JSON.stringify(t1));
+  const latest = await call('getObjectTagging', { ...vb, Key: 'doc' });
+  check(latest.Tags.length === 0, 'latest untagged: ' + JSON.stringify(latest));
+  await call('deleteObjectTagging', { ...vb, Key: 'doc', VersionId: v1 });
+  const gone = await call('getObjectTagging', { ...vb, Key: 'doc', VersionId: v1 });
+  check(gone.Tags.length === 0, 'v1 tags deleted: ' + JSON.stringify(gone));
   const del = await call('deleteObject', { ...vb, Key: 'doc' });
   check(del.headers['x-cos-delete-marker'] === 'true', 'marker: ' + JSON.stringify(del.headers));
   const marker = del.headers['x-cos-version-id'];
