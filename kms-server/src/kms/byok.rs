@@ -265,16 +265,14 @@ impl Kms {
         {
             return Err(other_material());
         }
-        // Written before the material: a crash in between leaves the fingerprint of material the
-        // caller chose, which a retry imports.
         let fingerprint = self.root.material_fingerprint(key_id, &material);
         let setting = material_fingerprint_setting(key_id);
-        match self.store().meta(&setting)? {
-            Some(known) if !bool::from(known.as_slice().ct_eq(&fingerprint)) => {
-                return Err(other_material());
-            }
-            Some(_) => {}
-            None => self.store().set_meta(&setting, &fingerprint)?,
+        let known = self.store().meta(&setting)?;
+        if known
+            .as_ref()
+            .is_some_and(|k| !bool::from(k.as_slice().ct_eq(&fingerprint)))
+        {
+            return Err(other_material());
         }
         let mut after = before.clone();
         after.valid_to = valid_to;
@@ -291,6 +289,12 @@ impl Kms {
                 self.store().add_version(&before, &after, &version)?;
                 self.apply(|c| c.insert(Entry::new(after.clone(), vec![material])));
             }
+        }
+        // Written after the key's conditional write: of two replicas importing different material
+        // at once, only the one whose write won records its fingerprint. A failure here (or a crash
+        // before it) leaves the key without one until its next import, which sets it.
+        if known.is_none() {
+            self.store().set_meta(&setting, &fingerprint)?;
         }
         tracing::info!(key_id = %key_id, valid_to, "key material imported");
         Ok(after)
