@@ -61,11 +61,7 @@ pub async fn put_bucket(
 /// GET Bucket acl: the bucket's ACL (the owner's `FULL_CONTROL` for a `private` bucket that was
 /// never given one).
 pub async fn get_bucket(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
-    let bucket = gw
-        .store
-        .bucket(ctx.bucket())
-        .await?
-        .ok_or(Error::NoSuchBucket)?;
+    let bucket = gw.store.existing_bucket(ctx.bucket()).await?;
     document(bucket.acl.as_ref())
 }
 

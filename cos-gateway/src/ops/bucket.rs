@@ -34,10 +34,7 @@ pub async fn create(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
 
 /// HEAD Bucket.
 pub async fn head(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
-    gw.store
-        .bucket(ctx.bucket())
-        .await?
-        .ok_or(Error::NoSuchBucket)?;
+    gw.store.existing_bucket(ctx.bucket()).await?;
     Ok(status_response(StatusCode::OK))
 }
 
@@ -49,10 +46,7 @@ pub async fn delete(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
 
 /// GET Bucket location: the region this gateway answers for (`--region`).
 pub async fn location(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
-    gw.store
-        .bucket(ctx.bucket())
-        .await?
-        .ok_or(Error::NoSuchBucket)?;
+    gw.store.existing_bucket(ctx.bucket()).await?;
     let doc = LocationConstraint { region: &gw.region };
     Ok(xml_response(
         StatusCode::OK,
@@ -89,10 +83,7 @@ pub async fn list_objects(
     ctx: &RequestContext,
     params: &ListObjectsParams,
 ) -> Result<Response> {
-    gw.store
-        .bucket(ctx.bucket())
-        .await?
-        .ok_or(Error::NoSuchBucket)?;
+    gw.store.existing_bucket(ctx.bucket()).await?;
     let prefix = params.prefix.as_str();
     let delimiter = params.delimiter.as_str();
     let marker = params.marker.as_str();
@@ -258,10 +249,7 @@ pub async fn put_encryption(
     ctx: &RequestContext,
     body: &mut RequestBodySlot,
 ) -> Result<Response> {
-    gw.store
-        .bucket(ctx.bucket())
-        .await?
-        .ok_or(Error::NoSuchBucket)?;
+    gw.store.existing_bucket(ctx.bucket()).await?;
     let xml = super::read_checked_document(ctx, body, 64 << 10, false).await?;
     let enc = parse_encryption(&xml)?;
     gw.store
@@ -272,11 +260,7 @@ pub async fn put_encryption(
 
 /// GET Bucket encryption (404 `NoSuchEncryptionConfiguration` when unset).
 pub async fn get_encryption(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
-    let b = gw
-        .store
-        .bucket(ctx.bucket())
-        .await?
-        .ok_or(Error::NoSuchBucket)?;
+    let b = gw.store.existing_bucket(ctx.bucket()).await?;
     let Some(enc) = b.encryption else {
         return Err(Error::NoSuchEncryptionConfiguration);
     };

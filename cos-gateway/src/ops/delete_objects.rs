@@ -86,10 +86,7 @@ pub async fn delete_objects(
     ctx: &RequestContext,
     body: &mut RequestBodySlot,
 ) -> Result<Response> {
-    gw.store
-        .bucket(ctx.bucket())
-        .await?
-        .ok_or(Error::NoSuchBucket)?;
+    gw.store.existing_bucket(ctx.bucket()).await?;
     let xml = super::read_checked_document(ctx, body, MAX_BODY, true).await?;
     let request = parse(&xml)?;
     let mut result = DeleteResult::default();

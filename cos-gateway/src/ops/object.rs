@@ -79,12 +79,7 @@ pub(crate) async fn bucket_default(
     gw: &Gateway,
     bucket: &str,
 ) -> Result<Option<storage_adapter::BucketEncryption>> {
-    Ok(gw
-        .store
-        .bucket(bucket)
-        .await?
-        .ok_or(Error::NoSuchBucket)?
-        .encryption)
+    Ok(gw.store.existing_bucket(bucket).await?.encryption)
 }
 
 /// What a write to a bucket asks of the adapter: the request's own SSE or else the bucket's
@@ -234,11 +229,7 @@ pub async fn get(
     let (obj, pin) = match found {
         Ok(o) => o,
         Err(missing) => {
-            let bucket = gw
-                .store
-                .bucket(ctx.bucket())
-                .await?
-                .ok_or(Error::NoSuchBucket)?;
+            let bucket = gw.store.existing_bucket(ctx.bucket()).await?;
             // An anonymous caller learns that a key is missing only from a public bucket.
             if caller == super::Caller::Anonymous
                 && !bucket

@@ -41,10 +41,7 @@ pub async fn put(
     ctx: &RequestContext,
     body: &mut RequestBodySlot,
 ) -> Result<Response> {
-    gw.store
-        .bucket(ctx.bucket())
-        .await?
-        .ok_or(Error::NoSuchBucket)?;
+    gw.store.existing_bucket(ctx.bucket()).await?;
     let xml = super::read_checked_document(ctx, body, MAX_DOCUMENT, false).await?;
     let state = parse_versioning(&xml)?;
     gw.store.set_bucket_versioning(ctx.bucket(), state).await?;
@@ -53,11 +50,7 @@ pub async fn put(
 
 /// GET Bucket versioning (`<VersioningConfiguration/>` for a bucket never versioned).
 pub async fn get(gw: &Gateway, ctx: &RequestContext) -> Result<Response> {
-    let bucket = gw
-        .store
-        .bucket(ctx.bucket())
-        .await?
-        .ok_or(Error::NoSuchBucket)?;
+    let bucket = gw.store.existing_bucket(ctx.bucket()).await?;
     let doc = VersioningConfiguration {
         status: bucket.versioning.status().map(str::to_owned),
     };
@@ -163,10 +156,7 @@ pub async fn list(
     ctx: &RequestContext,
     params: &ListVersionsParams,
 ) -> Result<Response> {
-    gw.store
-        .bucket(ctx.bucket())
-        .await?
-        .ok_or(Error::NoSuchBucket)?;
+    gw.store.existing_bucket(ctx.bucket()).await?;
     let prefix = params.prefix.as_str();
     let delimiter = params.delimiter.as_str();
     let url = params.url_encoded;

@@ -267,6 +267,13 @@ impl Store {
         self.run(move |c| c.bucket(&name)).await
     }
 
+    /// A bucket that must exist: `NoSuchBucket` if there is none.
+    pub async fn existing_bucket(&self, name: &str) -> Result<Bucket> {
+        self.bucket(name)
+            .await?
+            .ok_or(crate::error::Error::NoSuchBucket)
+    }
+
     /// All buckets, by name.
     pub async fn buckets(&self) -> Result<Vec<Bucket>> {
         self.run(|c| c.buckets()).await
