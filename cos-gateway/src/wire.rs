@@ -224,6 +224,16 @@ pub fn decode_query(s: &str) -> String {
     decode(&s.replace('+', " "))
 }
 
+/// A key or prefix as a listing shows it: with `encoding-type=url`, URI-encoded with `/` kept;
+/// else as is.
+pub fn listed_name(s: &str, url_encoded: bool) -> String {
+    if url_encoded {
+        cos_encode(s).replace("%2F", "/")
+    } else {
+        s.to_owned()
+    }
+}
+
 /// The COS signature's URI encoding: unreserved `A-Za-z0-9-_.~` kept, all else `%XX` upper case.
 pub fn cos_encode(s: &str) -> String {
     const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC

@@ -89,13 +89,7 @@ pub async fn list_objects(
     let marker = params.marker.as_str();
     let max_keys = params.max_keys;
     let url = params.url_encoded;
-    let enc = |s: &str| {
-        if url {
-            crate::wire::cos_encode(s).replace("%2F", "/")
-        } else {
-            s.to_owned()
-        }
-    };
+    let enc = |s: &str| crate::wire::listed_name(s, url);
     let mut contents = Vec::new();
     let mut prefixes: Vec<String> = Vec::new();
     let mut count = 0usize;

@@ -160,13 +160,7 @@ pub async fn list(
     let prefix = params.prefix.as_str();
     let delimiter = params.delimiter.as_str();
     let url = params.url_encoded;
-    let enc = |s: &str| {
-        if url {
-            crate::wire::cos_encode(s).replace("%2F", "/")
-        } else {
-            s.to_owned()
-        }
-    };
+    let enc = |s: &str| crate::wire::listed_name(s, url);
     let mut entries = Vec::new();
     let mut prefixes = Vec::new();
     let mut count = 0usize;
