@@ -16,12 +16,18 @@
 //! * a gateway killed during its very first start (root key, KMS service keys, SSE-C verifier key)
 //!   starts again and serves SSE-C.
 //!
+//! A third run does the same in a bucket with versioning enabled ([`versions`]): writes, delete
+//! markers, deletes of one version and copies from one version, and after every restart each
+//! acknowledged version (and no other) is listed and reads back by its id.
+//!
 //! `CRASH_SEED=<u64>` replays the operation sequence (the kill timing still depends on the
 //! machine); `CRASH_KILLS` sets the number of kills (default sized for CI); `CRASH_RUN_MS` the
 //! longest a client loop runs before its kill. The KMS's harness is `kms-server/tests/crash.rs`.
 #![cfg(unix)]
 
+#[path = "../common/mod.rs"]
 mod common;
+mod versions;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
@@ -40,6 +46,9 @@ const DEFAULT_KILLS: u32 = 150;
 /// Kills in the default run over gRPC to a separate kms-server: fewer, since the start-up and
 /// the file paths are the same; what it adds is the KMS round trip inside each write.
 const DEFAULT_KILLS_SEPARATE_KMS: u32 = DEFAULT_KILLS / 2;
+/// Kills in the default run in a versioned bucket (embedded KMS): the write paths are those of the
+/// first run; what it adds is the version rows and their bodies.
+const DEFAULT_KILLS_VERSIONED: u32 = DEFAULT_KILLS / 2;
 /// Longest time (ms) the client loops run before the kill, by default.
 const DEFAULT_RUN_MS: u64 = 150;
 /// Client loops running at once; each owns its own object keys, so its own calls are ordered.
@@ -239,14 +248,43 @@ enum Pending {
     Abort { upload: String },
     /// A part upload: nothing visible changes but the upload's parts.
     Part,
+    /// A DELETE of one version (versioned buckets): it is there or gone.
+    DeleteVersion { key: String, id: String },
 }
 
 #[derive(Debug, Default)]
 struct Model {
+    /// Whether the bucket has versioning enabled (then `history` is kept).
+    versioned: bool,
+    /// Each key's latest object.
     objects: BTreeMap<String, Version>,
+    /// Each key's versions, newest first (versioned buckets only).
+    history: BTreeMap<String, Vec<versions::Entry>>,
+    /// The longest history any key has had (versioned buckets only).
+    most_versions: usize,
     /// Upload id -> key, for uploads acknowledged and neither completed nor aborted.
     uploads: BTreeMap<String, String>,
     pending: Vec<Option<Pending>>,
+}
+
+impl Model {
+    /// An acknowledged PUT, copy or Complete; `version_id` is the answer's `x-cos-version-id`.
+    fn record_write(&mut self, key: String, new: Version, version_id: Option<&str>) {
+        if self.versioned {
+            let id = version_id.expect("a versioned write answers with its version id");
+            versions::record(self, &key, id, Some(new.clone()));
+        }
+        self.objects.insert(key, new);
+    }
+
+    /// An acknowledged DELETE of a key (a delete marker in a versioned bucket).
+    fn record_delete(&mut self, key: String, version_id: Option<&str>) {
+        if self.versioned {
+            let id = version_id.expect("a versioned DELETE answers with its marker's id");
+            versions::record(self, &key, id, None);
+        }
+        self.objects.remove(&key);
+    }
 }
 
 fn random_bytes(rng: &mut StdRng, len: usize) -> Vec<u8> {
@@ -272,6 +310,7 @@ struct Worker {
     killed: Arc<AtomicBool>,
     rng: StdRng,
     seed: u64,
+    versioned: bool,
 }
 
 impl Worker {
@@ -312,6 +351,9 @@ impl Worker {
 
     fn step(&mut self) -> Option<()> {
         let key = format!("w{}/k{}", self.w, self.rng.random_range(0..KEYS_PER_WORKER));
+        if self.versioned && self.versioned_step(&key)? {
+            return Some(());
+        }
         let path = format!("/{key}");
         match self.rng.random_range(0..100) {
             0..40 => {
@@ -331,10 +373,8 @@ impl Worker {
                     key: key.clone(),
                     new: new.clone(),
                 };
-                self.call(pending, req)?;
-                self.done(|m| {
-                    m.objects.insert(key, new);
-                });
+                let r = self.call(pending, req)?;
+                self.done(|m| m.record_write(key, new, r.get("x-cos-version-id")));
             }
             40..55 => {
                 let (src_key, src) = {
@@ -366,10 +406,8 @@ impl Worker {
                     key: key.clone(),
                     new: new.clone(),
                 };
-                self.call(pending, req)?;
-                self.done(|m| {
-                    m.objects.insert(key, new);
-                });
+                let r = self.call(pending, req)?;
+                self.done(|m| m.record_write(key, new, r.get("x-cos-version-id")));
             }
             55..62 => {
                 // Abort an upload a kill left behind (this worker's), if any.
@@ -390,13 +428,11 @@ impl Worker {
                 });
             }
             62..75 => {
-                self.call(
+                let r = self.call(
                     Pending::Delete { key: key.clone() },
                     Req::new("DELETE", &path),
                 )?;
-                self.done(|m| {
-                    m.objects.remove(&key);
-                });
+                self.done(|m| m.record_delete(key, r.get("x-cos-version-id")));
             }
             _ => self.multipart(key)?,
         }
@@ -460,10 +496,10 @@ impl Worker {
             upload: upload.clone(),
             new: new.clone(),
         };
-        self.call(pending, Req::new("POST", &target).body(xml))?;
+        let r = self.call(pending, Req::new("POST", &target).body(xml))?;
         self.done(|m| {
             m.uploads.remove(&upload);
-            m.objects.insert(key, new);
+            m.record_write(key, new, r.get("x-cos-version-id"));
         });
         Some(())
     }
@@ -531,6 +567,11 @@ fn check_no_orphans(dir: &Path, seed: u64) {
         let files: Vec<String> = serde_json::from_str(&files.unwrap()).unwrap();
         referenced.extend(files);
     }
+    let mut st = db.prepare("SELECT files FROM versions").unwrap();
+    for files in st.query_map([], |r| r.get::<_, String>(0)).unwrap() {
+        let files: Vec<String> = serde_json::from_str(&files.unwrap()).unwrap();
+        referenced.extend(files);
+    }
     let mut st = db.prepare("SELECT file FROM parts").unwrap();
     for f in st.query_map([], |r| r.get::<_, String>(0)).unwrap() {
         referenced.insert(f.unwrap());
@@ -574,8 +615,14 @@ fn verify(addr: SocketAddr, dir: &Path, model: &mut Model, seed: u64) {
             })
             .collect::<BTreeMap<String, String>>()
     };
+    let listed_versions = model.versioned.then(|| versions::list(addr, seed));
     // The calls in flight at the kill: all or nothing.
     for p in std::mem::take(&mut model.pending).into_iter().flatten() {
+        if let Some(listed) = &listed_versions
+            && versions::settle(addr, model, &p, listed, &listed_uploads, seed)
+        {
+            continue;
+        }
         match p {
             Pending::Write { key, new } => {
                 let old = model.objects.get(&key).cloned();
@@ -625,6 +672,7 @@ fn verify(addr: SocketAddr, dir: &Path, model: &mut Model, seed: u64) {
                 }
             }
             Pending::Part => {}
+            Pending::DeleteVersion { .. } => unreachable!("settled by versions::settle"),
         }
     }
     model.pending = vec![None; WORKERS];
@@ -632,6 +680,9 @@ fn verify(addr: SocketAddr, dir: &Path, model: &mut Model, seed: u64) {
         listed_uploads, model.uploads,
         "seed {seed}: the listed uploads differ from the acknowledged ones"
     );
+    if let Some(listed) = &listed_versions {
+        versions::check(addr, model, listed, seed);
+    }
     // Every acknowledged object reads back, and the listing shows exactly them.
     for (key, v) in &model.objects {
         read_back(addr, key, &[v], false, seed);
@@ -688,7 +739,18 @@ fn first_start_kill(
 
 #[test]
 fn acknowledged_objects_survive_random_kills() {
-    harness("embedded KMS", None, DEFAULT_KILLS);
+    harness("embedded KMS", None, DEFAULT_KILLS, false);
+}
+
+/// The same in a bucket with versioning enabled: every acknowledged version survives, by its id.
+#[test]
+fn acknowledged_versions_survive_random_kills() {
+    harness(
+        "versioned bucket, embedded KMS",
+        None,
+        DEFAULT_KILLS_VERSIONED,
+        true,
+    );
 }
 
 /// The gateway over gRPC to a kms-server that is never killed: object keys come from and go back
@@ -702,11 +764,13 @@ fn acknowledged_objects_survive_random_kills_with_a_separate_kms_server() {
         "kms-server over gRPC",
         Some(&url),
         DEFAULT_KILLS_SEPARATE_KMS,
+        false,
     );
 }
 
-/// Runs the kill loop against gateways with the embedded KMS (`kms` None) or over gRPC to `kms`.
-fn harness(label: &str, kms: Option<&str>, default_kills: u32) {
+/// Runs the kill loop against gateways with the embedded KMS (`kms` None) or over gRPC to `kms`,
+/// in a bucket with versioning enabled when `versioned`.
+fn harness(label: &str, kms: Option<&str>, default_kills: u32, versioned: bool) {
     let seed = env_u64("CRASH_SEED", rand::rng().random());
     let kills = env_u64("CRASH_KILLS", default_kills.into()) as u32;
     let run_ms = env_u64("CRASH_RUN_MS", DEFAULT_RUN_MS);
@@ -717,6 +781,7 @@ fn harness(label: &str, kms: Option<&str>, default_kills: u32) {
     let scratch = tempfile::tempdir().expect("temp dir");
     let data: PathBuf = scratch.path().join("data");
     let model = Arc::new(Mutex::new(Model {
+        versioned,
         pending: vec![None; WORKERS],
         ..Model::default()
     }));
@@ -724,6 +789,9 @@ fn harness(label: &str, kms: Option<&str>, default_kills: u32) {
         let gw = Gateway::spawn(&data, kms);
         let addr = gw.wait_listening().expect("the first start");
         send(Req::new("PUT", "/"), addr, seed).assert_status(200);
+        if versioned {
+            versions::enable(addr, seed);
+        }
     }
     let began = Instant::now();
     let mut startup = Duration::from_millis(50);
@@ -758,6 +826,7 @@ fn harness(label: &str, kms: Option<&str>, default_kills: u32) {
                     killed: Arc::clone(&killed),
                     rng: StdRng::seed_from_u64(rng.random()),
                     seed,
+                    versioned,
                 };
                 std::thread::spawn(move || worker.run())
             })
@@ -780,10 +849,11 @@ fn harness(label: &str, kms: Option<&str>, default_kills: u32) {
         .values()
         .map(|v| format!("{:?}", std::mem::discriminant(&v.sse)))
         .collect();
+    let versions_kept: usize = m.history.values().map(Vec::len).sum();
     println!(
         "gateway crash harness ({label}): {kills} kills ({loop_kills} during client loops, {startup_kills} \
          during start-up, {first_kills} during a first start) in {:.1} s; {written} object \
-         read-backs after restarts, {} objects and {} uploads at the end",
+         read-backs after restarts, {} objects, {versions_kept} versions and {} uploads at the end",
         began.elapsed().as_secs_f64(),
         m.objects.len(),
         m.uploads.len()
@@ -791,5 +861,9 @@ fn harness(label: &str, kms: Option<&str>, default_kills: u32) {
     assert!(
         written > 0 && !kinds.is_empty(),
         "seed {seed}: the loops did nothing"
+    );
+    assert!(
+        !versioned || m.most_versions > 1,
+        "seed {seed}: no key ever had two versions"
     );
 }
