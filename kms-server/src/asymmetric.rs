@@ -8,9 +8,9 @@
 //! Signing and verifying are here; decryption (RSAES and SM2 encryption) is in `decrypt`, and
 //! sealing a plaintext under the caller's own public key (`EncryptionPublicKey`) in `seal`.
 //!
-//! A [`PrivateKey`] zeroizes its PKCS#8 bytes on drop and never prints them; the parsed key pairs of
-//! both libraries clean their own memory (aws-lc frees with `OPENSSL_cleanse`, `sm2`'s
-//! `SecretKey` zeroizes on drop).
+//! A [`PrivateKey`] zeroizes its PKCS#8 bytes on drop and never prints them; aws-lc frees its
+//! parsed key pairs with `OPENSSL_cleanse`, `sm2`'s `SecretKey` zeroizes on drop, and the SM2
+//! signing and decrypting forms, which `sm2` does not clear, are overwritten by `sm2_pair`.
 
 use std::fmt;
 
@@ -40,6 +40,7 @@ use crate::{
 mod decrypt;
 mod import;
 mod seal;
+mod sm2_pair;
 
 pub use decrypt::{
     DecryptAlgorithm, MAX_SM2_CIPHERTEXT_BYTES, MIN_SM2_CIPHERTEXT_BYTES, RSA_2048_CIPHERTEXT_BYTES,
@@ -146,7 +147,7 @@ pub struct PrivateKey {
 enum Pair {
     Rsa(rsa::KeyPair, decrypt::RsaDecrypting),
     Ecdsa(EcdsaKeyPair),
-    Sm2(sm2::pke::DecryptingKey, Box<sm2::dsa::SigningKey>),
+    Sm2(sm2_pair::Sm2Pair),
 }
 
 fn ecdsa_alg(spec: KeySpec) -> Option<&'static EcdsaSigningAlgorithm> {
@@ -228,10 +229,9 @@ impl PrivateKey {
                     .to_public_key_der()
                     .map_err(|_| library("SM2 public key encoding"))?
                     .into_vec();
-                let decrypting = decrypt::sm2_decrypting(&secret);
-                let signing = sm2::dsa::SigningKey::new(SM2_DEFAULT_USER_ID, &secret)
-                    .map_err(|_| library("SM2 signing key"))?;
-                (Pair::Sm2(decrypting, Box::new(signing)), public)
+                let pair =
+                    sm2_pair::Sm2Pair::new(&secret).ok_or_else(|| library("SM2 signing key"))?;
+                (Pair::Sm2(pair), public)
             }
         };
         Ok(Self {
@@ -321,7 +321,8 @@ impl PrivateKey {
                 .map_err(|_| failed())?;
                 Ok(sig.as_ref().to_vec())
             }
-            Pair::Sm2(_, signer) => {
+            Pair::Sm2(pair) => {
+                let signer = pair.signing();
                 let sig: sm2::dsa::Signature = match kind {
                     MessageType::Raw => signer.try_sign(message),
                     MessageType::Digest => signer.sign_prehash(message),
@@ -367,11 +368,11 @@ impl PrivateKey {
                 };
                 aws(alg, pair.public_key().as_ref())
             }
-            Pair::Sm2(_, signer) => {
+            Pair::Sm2(pair) => {
                 let Ok(sig) = sm2::dsa::Signature::from_der(signature) else {
                     return Ok(false);
                 };
-                let verifier = signer.verifying_key();
+                let verifier = pair.signing().verifying_key();
                 match kind {
                     MessageType::Raw => verifier.verify(message, &sig).is_ok(),
                     MessageType::Digest => verifier.verify_prehash(message, &sig).is_ok(),

@@ -139,7 +139,8 @@ impl RsaDecrypting {
 }
 
 /// The SM2 decrypting key (built once, when the key is loaded: it holds a copy of the scalar,
-/// which `sm2` does not zeroize on drop, so there is one per key pair rather than one per call).
+/// which `sm2` does not zeroize on drop, so there is one per key pair rather than one per call,
+/// and `sm2_pair` wipes it).
 pub(super) fn sm2_decrypting(secret: &sm2::SecretKey) -> DecryptingKey {
     DecryptingKey::new_with_mode(secret.to_nonzero_scalar(), Mode::C1C3C2)
 }
@@ -196,7 +197,8 @@ impl PrivateKey {
                 }
                 rsa.decrypt(algorithm, ciphertext)
             }
-            Pair::Sm2(key, _) => {
+            Pair::Sm2(pair) => {
+                let key = pair.decrypting();
                 if !(MIN_SM2_CIPHERTEXT_BYTES..=MAX_SM2_CIPHERTEXT_BYTES)
                     .contains(&ciphertext.len())
                 {
@@ -252,10 +254,10 @@ mod tests {
     }
 
     fn sm2_encrypting(key: &PrivateKey, mode: Mode) -> EncryptingKey {
-        let Pair::Sm2(_, signer) = &key.pair else {
+        let Pair::Sm2(pair) = &key.pair else {
             panic!("not SM2")
         };
-        EncryptingKey::new_with_mode(signer.verifying_key().into(), mode)
+        EncryptingKey::new_with_mode(pair.signing().verifying_key().into(), mode)
     }
 
     fn opaque(r: Result<SecretBytes>) {
