@@ -401,7 +401,7 @@ test('object versions', async () => {
   await call('putBucketVersioning', { ...vb, VersioningConfiguration: { Status: 'Enabled' } });
   const on = await call('getBucketVersioning', vb);
   check(on.VersioningConfiguration.Status === 'Enabled', 'enabled: ' + JSON.stringify(on));
-  const p1 = await call('putObject', { ...vb, Key: 'doc', Body: Buffer.from('one'), ...SSEC });
+  const p1 = await call('putObject', { ...vb, Key: 'doc', Body: Buffer.from('one'), ACL: 'public-read', ...SSEC });
   const p2 = await call('putObject', { ...vb, Key: 'doc', Body: Buffer.from('two'), ServerSideEncryption: 'AES256' });
   const v1 = p1.headers['x-cos-version-id'];
   const v2 = p2.headers['x-cos-version-id'];
@@ -410,6 +410,12 @@ test('object versions', async () => {
   check(old.Body.toString() === 'one', 'v1 body');
   await expectError('SsecDecryptHeaderInvalid', 400, 'getObject', { ...vb, Key: 'doc', VersionId: v1 });
   await expectError('NoSuchVersion', 404, 'getObject', { ...vb, Key: 'doc', VersionId: '0123456789abcdef0123456789abcdef' });
+  // ACL per version (the SDK's getObjectAcl sends VersionId): v1 was written public-read, v2 with none (`default`).
+  const a1 = await call('getObjectAcl', { ...vb, Key: 'doc', VersionId: v1 });
+  check(a1.ACL === 'public-read', 'v1 ACL: ' + JSON.stringify(a1));
+  const a2 = await call('getObjectAcl', { ...vb, Key: 'doc' });
+  check(a2.ACL === 'default', 'latest ACL: ' + JSON.stringify(a2));
+  await expectError('NoSuchVersion', 404, 'getObjectAcl', { ...vb, Key: 'doc', VersionId: '0123456789abcdef0123456789abcdef' });
   // Tags per version: v1's, not the latest's.
   const vtags = [{ Key: 'v', Value: 'one' }];
   await call('putObjectTagging', { ...vb, Key: 'doc', VersionId: v1, Tags: vtags });
