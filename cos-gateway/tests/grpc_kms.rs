@@ -89,61 +89,96 @@ fn an_unreachable_kms_is_kms_internal_exception() {
     assert_eq!(Req::new("PUT", "/p").body("x").send(gw.addr).status, 200);
 }
 
+/// A kms-server over mutual TLS whose policy names one data-plane identity, `gateway`, by its
+/// client certificate's public key (the documented production set-up), serving on its own thread.
+struct MutualTlsKms {
+    url: String,
+    ca: local_pki::LocalCa,
+    gateway_cert: local_pki::Issued,
+    dir: tempfile::TempDir,
+}
+
+impl MutualTlsKms {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = local_pki::LocalCa::generate("test CA").unwrap();
+        let server_cert = ca.issue_server("kms", &[]).unwrap();
+        let gateway_cert = ca.issue_client("gateway").unwrap();
+        let write = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        let tls = kms_server::tls::TlsArgs {
+            tls_cert: Some(write("server.pem", &server_cert.cert_pem)),
+            tls_key: Some(write("server.key", &server_cert.key_pem)),
+            tls_client_ca: Some(write("ca.pem", &ca.cert_pem())),
+            ..Default::default()
+        };
+        let policy = kms_server::access::Policy::parse(&format!(
+            "identities:\n  - name: gateway\n    cert_sha256: \"{}\"\n    allow: [GenerateDataKey, \
+             Decrypt, BatchGenerateDataKey, BatchDecrypt, GetDefaultKey, DescribeKey]\n",
+            hex::encode(gateway_cert.spki_sha256().unwrap())
+        ))
+        .unwrap();
+        let data = dir.path().join("kms");
+        let root = kms_server::RootKey::load_or_create(&dir.path().join("root.key")).unwrap();
+        let kms = Arc::new(kms_server::Kms::open(kms_server::Config::new(&data, root)).unwrap());
+        let options = kms_server::server::ServerOptions {
+            tls: tls.load(&data).unwrap(),
+            access: Arc::new(kms_server::service::AccessControl::enforce(policy)),
+            ..Default::default()
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            rt.block_on(async move {
+                let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                tx.send(l.local_addr().unwrap().port()).unwrap();
+                kms_server::server::serve(l, kms, options, std::future::pending())
+                    .await
+                    .unwrap();
+            });
+        });
+        let url = format!("https://localhost:{}", rx.recv().unwrap());
+        Self {
+            url,
+            ca,
+            gateway_cert,
+            dir,
+        }
+    }
+}
+
+/// PUT and GET of an SSE-COS and an SSE-KMS object through the gateway at `a` (its bucket made
+/// first).
+fn round_trip_every_kms_mode(a: std::net::SocketAddr) {
+    assert_eq!(Req::new("PUT", "/").send(a).status, 200);
+    for mode in ["AES256", "cos/kms"] {
+        let r = Req::new("PUT", "/o")
+            .header("x-cos-server-side-encryption", mode)
+            .body(format!("body under {mode}"))
+            .send(a);
+        assert_eq!(r.status, 200, "{mode}: {}", r.text());
+        let g = Req::new("GET", "/o").send(a);
+        assert_eq!(g.body, format!("body under {mode}").as_bytes(), "{mode}");
+    }
+}
+
 /// The documented production set-up: the gateway reaches kms-server over mutual TLS with its own
 /// data-plane identity (a client certificate the policy names by its public key), and SSE objects
 /// go through it. The same gateway without the certificate gets nothing from the KMS.
 #[test]
 fn objects_through_a_kms_server_over_mutual_tls_with_a_data_plane_identity() {
-    let dir = tempfile::tempdir().unwrap();
-    let ca = local_pki::LocalCa::generate("test CA").unwrap();
-    let server_cert = ca.issue_server("kms", &[]).unwrap();
-    let gateway_cert = ca.issue_client("gateway").unwrap();
-    let write = |name: &str, text: &str| {
-        let path = dir.path().join(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    };
-    let tls = kms_server::tls::TlsArgs {
-        tls_cert: Some(write("server.pem", &server_cert.cert_pem)),
-        tls_key: Some(write("server.key", &server_cert.key_pem)),
-        tls_client_ca: Some(write("ca.pem", &ca.cert_pem())),
-        ..Default::default()
-    };
-    let policy = kms_server::access::Policy::parse(&format!(
-        "identities:\n  - name: gateway\n    cert_sha256: \"{}\"\n    allow: [GenerateDataKey, \
-         Decrypt, BatchGenerateDataKey, BatchDecrypt, GetDefaultKey, DescribeKey]\n",
-        hex::encode(gateway_cert.spki_sha256().unwrap())
-    ))
-    .unwrap();
-    let data = dir.path().join("kms");
-    let root = kms_server::RootKey::load_or_create(&dir.path().join("root.key")).unwrap();
-    let kms = Arc::new(kms_server::Kms::open(kms_server::Config::new(&data, root)).unwrap());
-    let options = kms_server::server::ServerOptions {
-        tls: tls.load(&data).unwrap(),
-        access: Arc::new(kms_server::service::AccessControl::enforce(policy)),
-        ..Default::default()
-    };
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(async move {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(l.local_addr().unwrap().port()).unwrap();
-            kms_server::server::serve(l, kms, options, std::future::pending())
-                .await
-                .unwrap();
-        });
-    });
-    let url = format!("https://localhost:{}", rx.recv().unwrap());
-
+    let kms = MutualTlsKms::start();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let _enter = rt.enter();
     let gateway = |with_certificate: bool| {
-        let mut builder = kms_client::KmsClient::builder(&url).ca_pem(ca.cert_pem());
+        let mut builder = kms_client::KmsClient::builder(&kms.url).ca_pem(kms.ca.cert_pem());
         if with_certificate {
             builder = builder.client_identity_pem(
-                gateway_cert.cert_pem.clone(),
-                kms_client::SecretBytes::from(gateway_cert.key_pem.as_bytes()),
+                kms.gateway_cert.cert_pem.clone(),
+                kms_client::SecretBytes::from(kms.gateway_cert.key_pem.as_bytes()),
             );
         }
         let client = builder.connect_lazy().unwrap();
@@ -157,23 +192,85 @@ fn objects_through_a_kms_server_over_mutual_tls_with_a_data_plane_identity() {
         )
     };
     let gw = gateway(true);
-    let a = gw.addr;
-    assert_eq!(Req::new("PUT", "/").send(a).status, 200);
-    for mode in ["AES256", "cos/kms"] {
-        let r = Req::new("PUT", "/o")
-            .header("x-cos-server-side-encryption", mode)
-            .body(format!("body under {mode}"))
-            .send(a);
-        assert_eq!(r.status, 200, "{mode}: {}", r.text());
-        let g = Req::new("GET", "/o").send(a);
-        assert_eq!(g.body, format!("body under {mode}").as_bytes(), "{mode}");
-    }
+    round_trip_every_kms_mode(gw.addr);
     let anonymous = gateway(false);
     assert_eq!(Req::new("PUT", "/").send(anonymous.addr).status, 200);
     Req::new("PUT", "/o")
         .header("x-cos-server-side-encryption", "cos/kms")
         .body("x")
         .send(anonymous.addr)
+        .assert_error(500, "KmsInternalException");
+}
+
+/// A `cos-gateway` binary on a fresh data directory with `args`; killed when dropped.
+struct GatewayProcess(std::process::Child, std::net::SocketAddr);
+
+impl GatewayProcess {
+    fn spawn(data_dir: &std::path::Path, args: &[&std::ffi::OsStr]) -> Self {
+        use std::io::BufRead as _;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cos-gateway"))
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(args)
+            .env("COS_SECRET_ID", common::SECRET_ID)
+            .env("COS_SECRET_KEY", common::SECRET_KEY)
+            .env_remove("KMS_TOKEN")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn cos-gateway");
+        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let addr = stdout
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|l| l.split("listening on http://").nth(1)?.trim().parse().ok())
+            .expect("the gateway prints its address");
+        Self(child, addr)
+    }
+}
+
+impl Drop for GatewayProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The same production set-up through the `cos-gateway` binary and its flags:
+/// `--kms-endpoint https://...` with `--kms-ca-cert`, `--kms-client-cert` and `--kms-client-key`.
+/// Without the certificate flags the KMS refuses the gateway.
+#[test]
+fn the_gateway_binary_reaches_kms_server_over_mutual_tls_with_its_flags() {
+    let kms = MutualTlsKms::start();
+    let file = |name: &str, text: &str| {
+        let path = kms.dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let ca = file("kms-ca.pem", &kms.ca.cert_pem());
+    let cert = file("gateway.pem", &kms.gateway_cert.cert_pem);
+    let key = file("gateway.key", &kms.gateway_cert.key_pem);
+    let flags = |with_certificate: bool| {
+        let mut v = vec![
+            "--kms-endpoint".as_ref(),
+            kms.url.as_ref(),
+            "--kms-ca-cert".as_ref(),
+            ca.as_os_str(),
+        ];
+        if with_certificate {
+            v.extend(["--kms-client-cert".as_ref(), cert.as_os_str()]);
+            v.extend(["--kms-client-key".as_ref(), key.as_os_str()]);
+        }
+        v
+    };
+    let gw = GatewayProcess::spawn(&kms.dir.path().join("gw"), &flags(true));
+    round_trip_every_kms_mode(gw.1);
+    let anonymous = GatewayProcess::spawn(&kms.dir.path().join("gw-anonymous"), &flags(false));
+    assert_eq!(Req::new("PUT", "/").send(anonymous.1).status, 200);
+    Req::new("PUT", "/o")
+        .header("x-cos-server-side-encryption", "cos/kms")
+        .body("x")
+        .send(anonymous.1)
         .assert_error(500, "KmsInternalException");
 }
 
@@ -231,35 +328,17 @@ impl KillableKms {
 /// serves them all again.
 #[test]
 fn the_gateway_binary_survives_a_kms_outage_without_a_restart() {
-    use std::io::BufRead as _;
     use std::time::{Duration, Instant};
     let kms_dir = tempfile::tempdir().unwrap();
     let kms = KillableKms::start(kms_dir.path(), "127.0.0.1:0");
     let kms_addr = kms.addr;
     let gw_dir = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cos-gateway"))
-        .args(["--listen", "127.0.0.1:0", "--kms-endpoint"])
-        .arg(format!("http://{kms_addr}"))
-        .arg("--data-dir")
-        .arg(gw_dir.path())
-        .env("COS_SECRET_ID", common::SECRET_ID)
-        .env("COS_SECRET_KEY", common::SECRET_KEY)
-        .env_remove("KMS_TOKEN")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let a: std::net::SocketAddr = line
-        .trim()
-        .rsplit("http://")
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let kms_url = format!("http://{kms_addr}");
+    let gw = GatewayProcess::spawn(
+        gw_dir.path(),
+        &["--kms-endpoint".as_ref(), kms_url.as_ref()],
+    );
+    let a = gw.1;
     // Answered within this, or the test fails instead of hanging (not a latency check).
     let bound = Duration::from_secs(120);
     let kms_put = |key: &str, mode: &str| {
@@ -309,8 +388,7 @@ fn the_gateway_binary_survives_a_kms_outage_without_a_restart() {
         Req::new("GET", "/during").send_within(a, bound).body,
         b"/during under cos/kms"
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(gw);
     kms.kill();
 }
 
