@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Usage: cargo build --release -p kms-server -p kms-bench && bench/scripts/tls-policy.sh
 # TLS + token bench: server A = TLS, development mode (no policy, no audit); server B = TLS + policy
-# (token) + audit log to a file. Rounds alternate A and B; each round runs health, gdk, decrypt.
+# (token) + audit log to a file. Each round runs health, gdk, decrypt on A and on B, in alternating
+# order; at the end, per op, B's server CPU per call and calls/s over A's (median round, range).
 # CONC=N sets the calls in flight (16). C_SERVER=path/to/another/kms-server adds server C, like B but that binary (an older build, to
 # compare two versions of the policy and audit path in the same run).
 set -euo pipefail
@@ -35,12 +36,34 @@ run() { # name endpoint-dir pid [extra args]
     --op health,generate-data-key,decrypt --duration 2 --warmup 0.5 --concurrency "${CONC:-16}" \
     --server-pid "$pid" 2>&1 | grep -E "^ *(op|health|generate-data-key|decrypt)" || true
 }
+run_a() { run "A (TLS, no policy, no audit)" a "$PA"; }
+run_b() { run "B (TLS, token policy, audit file)" b "$PB" --token-file tok; }
+# A then B in odd rounds, B then A in even ones, so neither always runs first.
 for r in $(seq 1 "${ROUNDS:-5}"); do
-  run "A (TLS, no policy, no audit)" a "$PA"
-  run "B (TLS, token policy, audit file)" b "$PB" --token-file tok
+  if [ $((r % 2)) = 1 ]; then run_a; run_b; else run_b; run_a; fi
   if [ -n "$C_SERVER" ]; then
     run "C ($C_SERVER: TLS, token policy, audit file)" c "$PC" --token-file tok
   fi
-done
+done 2>&1 | tee rounds.log
 wc -l b/audit.log
 if [ -n "$C_SERVER" ]; then wc -l c/audit.log; fi
+# Per op: B's server CPU per call over A's in the same round, and B's calls/s over A's; the median
+# round and the range.
+python3 - rounds.log <<'PY'
+import statistics, sys
+rows = {}  # (round, server) -> {op: (calls_per_s, server_us_per_op)}
+for line in open(sys.argv[1]):
+    f = line.split()
+    if line.startswith("== round"):
+        key = (f[2], f[3])
+        rows[key] = {}
+    elif f and f[0] in ("health", "generate-data-key", "decrypt"):
+        rows[key][f[0]] = (float(f[4]), float(f[-1]))
+rounds = sorted({r for r, _ in rows})
+print("B over A, per round (server CPU per call; calls/s):")
+for op in ("health", "generate-data-key", "decrypt"):
+    cpu = [rows[(r, "B")][op][1] / rows[(r, "A")][op][1] for r in rounds]
+    rate = [rows[(r, "B")][op][0] / rows[(r, "A")][op][0] for r in rounds]
+    print(f"  {op:18} cpu {statistics.median(cpu):.3f} ({min(cpu):.3f}-{max(cpu):.3f})"
+          f"  rate {statistics.median(rate):.3f} ({min(rate):.3f}-{max(rate):.3f})")
+PY
