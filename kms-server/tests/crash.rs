@@ -16,7 +16,7 @@
 //! The kill moments and the operations come from a seeded PRNG: `CRASH_SEED=<u64>` replays the
 //! operation sequence (the kill timing still depends on the machine). `CRASH_KILLS` sets the number
 //! of kills (default sized for CI, about half a minute on two cores); `CRASH_RUN_MS` the longest a
-//! client loop runs before its kill. The gateway's harness is `cos-gateway/tests/crash.rs`.
+//! client loop runs before its kill. The gateway's harness is `cos-gateway/tests/crash/`.
 #![cfg(all(unix, feature = "grpc"))]
 
 use std::{
