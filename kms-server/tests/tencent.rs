@@ -449,7 +449,8 @@ async fn every_action_answers_with_tencent_fields() {
         json!({"Alias": "tagged", "Tags": [{"TagKey": "a", "TagValue": "b"}]}),
     )
     .await;
-    // Tags are kept with the key (TagCode 0: bound), and ListKeyDetail filters on them.
+    // Tags are kept with the key (TagCode 0: the tag operation succeeded, as the SDKs' models
+    // document it; 1 and 2 are its failures), and ListKeyDetail filters on them.
     assert_eq!(
         (&tagged["TagCode"], &tagged["TagMsg"]),
         (&json!(0), &json!(""))

@@ -25,6 +25,13 @@ pub const LIST_KEYS_MAX_LIMIT: u32 = 200;
 const TYPE_KMS_GENERATED: u32 = 1;
 /// CreateKey `Type` of a key whose material is imported.
 const TYPE_EXTERNAL: u32 = 2;
+/// CreateKey's `TagCode` when the tags were bound. Looked up in tencentcloud-sdk-python
+/// (commit bf29717, `tencentcloud/kms/v20190118/models.py`, `CreateKeyResponse.TagCode`; the Ruby
+/// SDK's `CreateKeyResponse` documents the same): the return code of the tag operation, where 0
+/// is success, 1 an internal error and 2 a business-processing error. `TagMsg` is that
+/// operation's message (empty here). The emulator binds tags with the key in one write, so it
+/// only ever answers 0; a tag it cannot take fails the whole CreateKey instead.
+const TAG_CODE_SUCCESS: u32 = 0;
 /// `KeyMetadata.Type` of the keys made here: AES-256-GCM, the FIPS-standard kind (4 is SM).
 const METADATA_TYPE_FIPS: u32 = 2;
 
@@ -92,8 +99,9 @@ pub(super) async fn run(
                 description: m.description,
                 key_state: m.key_state,
                 key_usage: m.key_usage,
-                // The tags were checked and kept with the key, or the call failed.
-                tag_code: 0,
+                // The tags were checked and kept with the key, or the whole call failed: the tag
+                // step never fails on its own here, so it is always a success.
+                tag_code: TAG_CODE_SUCCESS,
                 tag_msg: "",
             })
         }
