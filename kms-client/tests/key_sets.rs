@@ -31,7 +31,7 @@ fn code(s: &str) -> Option<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn key_sets_check_their_lists_and_change_keys_in_order() {
+async fn key_sets_check_their_lists_and_change_all_keys_or_none() {
     let dir = common::tempdir();
     let server = Server::start(dir.path());
     let kms = client(&server).await;
@@ -102,9 +102,13 @@ async fn key_sets_check_their_lists_and_change_keys_in_order() {
         states(kms.describe_keys(&ids).await.unwrap()),
         [KeyState::Disabled, KeyState::Disabled, KeyState::Enabled]
     );
-    // The first state refusal stops the batch, naming its key; the keys before it stay changed.
+    // All or nothing: a state refusal of the last key (its message naming it) changes none of
+    // the keys before it.
     kms.schedule_key_deletion(&ids[1], 7).await.unwrap();
-    let e = kms.enable_keys(&ids).await.unwrap_err();
+    let e = kms
+        .enable_keys(&[ids[0].as_str(), ids[2].as_str(), ids[1].as_str()])
+        .await
+        .unwrap_err();
     assert!(
         matches!(&e, Error::KeyStateConflict { message, .. }
             if *message == format!("key {} is PendingDelete", ids[1])),
@@ -117,10 +121,23 @@ async fn key_sets_check_their_lists_and_change_keys_in_order() {
     assert_eq!(
         states(kms.describe_keys(&ids).await.unwrap()),
         [
-            KeyState::Enabled,
+            KeyState::Disabled,
             KeyState::PendingDelete,
             KeyState::Enabled
         ]
+    );
+    // A service key last: DisableKeys is refused and changes nothing.
+    let e = kms
+        .disable_keys(&[ids[2].as_str(), "alias/kms-cos-sse"])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.error_code(),
+        Some("UnsupportedOperation.NotUserCreatedCmk")
+    );
+    assert_eq!(
+        kms.describe_key(&ids[2]).await.unwrap().state,
+        KeyState::Enabled
     );
 
     // kms-admin: the three subcommands, and a refusal with exit status 1.

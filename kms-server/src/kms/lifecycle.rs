@@ -100,7 +100,7 @@ impl ListKeys {
 }
 
 /// Refuses a change to a service-owned key.
-fn user_only(m: &KeyMetadata) -> Result<()> {
+pub(super) fn user_only(m: &KeyMetadata) -> Result<()> {
     if m.is_service_key() {
         return Err(Error::ServiceKey(m.key_id.to_string()));
     }

@@ -1,22 +1,22 @@
 //! The gRPC calls over several keys at once: DescribeKeys, EnableKeys and DisableKeys. The list
 //! is checked by the core ([`crate::kms::key_sets::check_key_ids`]); then every key is resolved
 //! and asked of the policy under the batch's own action before anything changes, so an unknown or
-//! forbidden key anywhere in the list changes nothing. The changes then run in the order given and
-//! stop at the first state refusal (whose message names its key): the keys before it stay
-//! changed, as a caller retrying the rest expects. One audit line per call names every key.
+//! forbidden key anywhere in the list changes nothing. The core then checks every key's change
+//! and writes them all or none ([`Kms::switch_keys`]): a state refusal anywhere in the list (its
+//! message names the key) changes nothing either. One audit line per call names every key: as
+//! asked and, when the call succeeded, with its UUID (and version, for DescribeKeys).
 
 use kms_proto::pb;
 use tonic::{Request, Response, Status};
+use uuid::Uuid;
 
 use super::{KmsService, convert::metadata_to_pb, gate::Caller};
-use crate::{access::Action, error::Error, kms::Kms, kms::key_sets::check_key_ids};
-
-/// What EnableKeys and DisableKeys do to each key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Switch {
-    Enable,
-    Disable,
-}
+use crate::{
+    access::Action,
+    error::Error,
+    kms::Kms,
+    kms::key_sets::{Switch, check_key_ids},
+};
 
 /// Checks the list, then resolves every name to its key's UUID with the caller's permission.
 fn resolve_all(
@@ -90,18 +90,16 @@ impl KmsService {
     }
 }
 
-/// EnableKeys / DisableKeys: every key resolved and allowed first, then each changed in order.
+/// EnableKeys / DisableKeys: every key resolved and allowed first, then all changed or none.
 fn switch(kms: &Kms, caller: &Caller, to: Switch, names: &[String]) -> crate::Result<Vec<String>> {
     let action = match to {
         Switch::Enable => Action::EnableKeys,
         Switch::Disable => Action::DisableKeys,
     };
     let ids = resolve_all(kms, caller, action, names)?;
-    for id in &ids {
-        match to {
-            Switch::Enable => kms.enable_key(id)?,
-            Switch::Disable => kms.disable_key(id)?,
-        }
-    }
-    Ok(ids)
+    Ok(kms
+        .switch_keys(&ids, to)?
+        .iter()
+        .map(Uuid::to_string)
+        .collect())
 }

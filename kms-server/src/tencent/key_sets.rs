@@ -5,10 +5,10 @@
 //! ListKeys), so the list rules (1 to 100 ids, none twice), the policy (asked per key under the
 //! batch's action), the audit line and the filtering are the gRPC path's. What is left here is
 //! the wire form: Tencent's numbers for states, `ALL`, and an empty `KeyUsage` meaning
-//! ENCRYPT_DECRYPT. EnableKeys and DisableKeys are not atomic (the cloud does not document its
-//! own atomicity; this is the emulator's choice): every key is resolved and allowed before any
-//! changes, then they change in the order given and the first state refusal stops the batch,
-//! its message naming the key; the keys before it stay changed, so a caller can retry the rest.
+//! ENCRYPT_DECRYPT. EnableKeys and DisableKeys change all their keys or none (the cloud does not
+//! document its own atomicity; this is the emulator's choice, see [`crate::kms::key_sets`]):
+//! every key is resolved, allowed and its change checked before any is written, and a refusal
+//! names its key.
 
 use kms_proto::pb::{self, key_management_service_server::KeyManagementService as _};
 use serde::Deserialize;

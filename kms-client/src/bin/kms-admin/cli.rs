@@ -154,8 +154,8 @@ pub enum Command {
         keys: Vec<String>,
     },
 
-    /// Enable several keys (1 to 100, none twice): all are checked first, then enabled in order;
-    /// the first refusal stops the rest.
+    /// Enable several keys (1 to 100, none twice): all are checked first, then all are enabled,
+    /// or none if any is refused.
     #[command(after_help = "Example:\n  kms-admin enable-keys photos videos")]
     EnableKeys {
         /// Key ids, alias/<name> or <name>.
