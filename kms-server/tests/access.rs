@@ -802,6 +802,195 @@ async fn every_call_leaves_an_audit_line_without_secrets() {
     }
 }
 
+/// A batch call writes one line naming every key: DescribeKeys, EnableKeys and DisableKeys give
+/// each key the name it was asked by and its resolved UUID (a refused batch: every name, no id);
+/// BatchDecrypt each item's key and version. No token, plaintext or context value.
+#[tokio::test]
+async fn batch_calls_name_every_key_in_their_audit_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let mut s = start_observed(&policy_text(r#"["alias/app-*"]"#), audited(&path)).await;
+    let fx = fixture(&mut s.client).await;
+    let c = &mut s.client;
+    let third = c
+        .create_key(with(
+            Some(ADMIN),
+            pb::CreateKeyRequest {
+                alias: "app-three".to_owned(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    // Named three ways: alias/..., bare alias, UUID.
+    let names = vec![
+        "alias/app-one".to_owned(),
+        "secret-one".to_owned(),
+        third.clone(),
+    ];
+    let resolved = [fx.app_key.as_str(), fx.secret_key.as_str(), third.as_str()];
+    c.describe_keys(with(
+        Some(ADMIN),
+        pb::DescribeKeysRequest {
+            key_ids: names.clone(),
+        },
+    ))
+    .await
+    .unwrap();
+    c.disable_keys(with(
+        Some(ADMIN),
+        pb::DisableKeysRequest {
+            key_ids: names.clone(),
+        },
+    ))
+    .await
+    .unwrap();
+    c.enable_keys(with(
+        Some(ADMIN),
+        pb::EnableKeysRequest {
+            key_ids: names.clone(),
+        },
+    ))
+    .await
+    .unwrap();
+    c.disable_key(with(
+        Some(ADMIN),
+        pb::DisableKeyRequest {
+            key_id: third.clone(),
+        },
+    ))
+    .await
+    .unwrap();
+    c.schedule_key_deletion(with(
+        Some(ADMIN),
+        pb::ScheduleKeyDeletionRequest {
+            key_id: third.clone(),
+            pending_window_in_days: 7,
+        },
+    ))
+    .await
+    .unwrap();
+    let refused = c
+        .disable_keys(with(
+            Some(ADMIN),
+            pb::DisableKeysRequest {
+                key_ids: names.clone(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    let context = base64::engine::general_purpose::STANDARD.encode(r#"{"tenant":"hidden-value"}"#);
+    let mut items = Vec::new();
+    for key in [&fx.app_key, &fx.secret_key] {
+        let blob = c
+            .encrypt(with(
+                Some(ADMIN),
+                pb::EncryptRequest {
+                    key_id: key.clone(),
+                    plaintext: b"batch-secret-plaintext".to_vec(),
+                    encryption_context: context.clone(),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .ciphertext_blob;
+        items.push(pb::DecryptRequest {
+            ciphertext_blob: blob,
+            encryption_context: context.clone(),
+            ..Default::default()
+        });
+    }
+    c.batch_decrypt(with(Some(ADMIN), pb::BatchDecryptRequest { items }))
+        .await
+        .unwrap();
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let line = |rpc: &str, nth: usize| {
+        lines
+            .iter()
+            .filter(|l| l["rpc"] == rpc)
+            .nth(nth)
+            .unwrap_or_else(|| panic!("no line {nth} of {rpc} in {text}"))
+            .clone()
+    };
+    let named_and_resolved = |l: &serde_json::Value| -> Vec<(String, String)> {
+        l["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| {
+                (
+                    k["name"].as_str().unwrap().to_owned(),
+                    k["key_id"].as_str().unwrap_or("-").to_owned(),
+                )
+            })
+            .collect()
+    };
+    let want: Vec<(String, String)> = names
+        .iter()
+        .zip(resolved)
+        .map(|(n, id)| (n.clone(), id.to_owned()))
+        .collect();
+    for rpc in ["DescribeKeys", "EnableKeys", "DisableKeys"] {
+        let l = line(rpc, 0);
+        assert_eq!(named_and_resolved(&l), want, "{rpc}: {l}");
+        assert_eq!(l["outcome"], serde_json::json!({"result": "ok"}), "{rpc}");
+        assert_eq!(l["identity"], "admin");
+    }
+    // DescribeKeys also records the versions it answered.
+    assert_eq!(line("DescribeKeys", 0)["keys"][2]["key_version"], 1);
+    // The refused batch: every key as named, none resolved, and the refusal's code.
+    let l = line("DisableKeys", 1);
+    let unresolved: Vec<(String, String)> =
+        names.iter().map(|n| (n.clone(), "-".to_owned())).collect();
+    assert_eq!(named_and_resolved(&l), unresolved, "{l}");
+    assert_eq!(
+        l["outcome"],
+        serde_json::json!({"result": "error", "status": "FAILED_PRECONDITION",
+            "code": "ResourceUnavailable.CmkStateNotSupport"})
+    );
+    // BatchDecrypt: one entry per item, the key that opened it and its version.
+    let l = line("BatchDecrypt", 0);
+    let keys: Vec<(String, u64)> = l["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["key_id"].as_str().unwrap().to_owned(),
+                k["key_version"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        [(fx.app_key.clone(), 1), (fx.secret_key.clone(), 1)],
+        "{l}"
+    );
+    assert_eq!(l["context_keys"], serde_json::json!(["tenant"]));
+    let b64 = base64::engine::general_purpose::STANDARD;
+    for secret in [
+        ADMIN.to_owned(),
+        STORAGE.to_owned(),
+        "hidden-value".to_owned(),
+        "batch-secret-plaintext".to_owned(),
+        b64.encode(b"batch-secret-plaintext"),
+        hex::encode(b"batch-secret-plaintext"),
+    ] {
+        assert!(!text.contains(&secret), "{secret} in {text}");
+    }
+}
+
 /// A call whose audit line cannot be written is refused with INTERNAL: no use goes unrecorded.
 #[tokio::test]
 async fn a_call_that_cannot_be_audited_fails() {

@@ -226,6 +226,22 @@ impl Call {
         self.meta.finish(caller.as_ref(), &key, result).await
     }
 
+    /// Like [`Call::blocking`], for a call over a list of keys (DescribeKeys, EnableKeys,
+    /// DisableKeys): the audit line gives each key the name it was asked by, the request line
+    /// the first.
+    pub(super) async fn blocking_batch<T: Audited + Send + 'static>(
+        self,
+        names: Vec<String>,
+        f: impl FnOnce(&Caller) -> crate::Result<T> + Send + 'static,
+    ) -> Result<Response<T>, Status> {
+        let (caller, result) = run_off_thread(self.caller, f).await;
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let logged = names.first().copied().unwrap_or_default();
+        self.meta
+            .finish_logged(caller.as_ref(), &names, logged, result)
+            .await
+    }
+
     /// Like [`Call::blocking`], for a call that names its key only in its answer.
     pub(super) async fn blocking_answered<T: Audited + Send + 'static>(
         self,
@@ -298,7 +314,7 @@ impl CallMeta {
         logged: Option<&str>,
         result: crate::Result<T>,
     ) -> Result<Response<T>, Status> {
-        self.finish_logged(caller, "", logged.unwrap_or_default(), result)
+        self.finish_logged(caller, &[], logged.unwrap_or_default(), result)
             .await
     }
 
@@ -310,15 +326,16 @@ impl CallMeta {
         key: &str,
         result: crate::Result<T>,
     ) -> Result<Response<T>, Status> {
-        self.finish_logged(caller, key, key, result).await
+        self.finish_logged(caller, &[key], key, result).await
     }
 
-    /// [`CallMeta::finish`], with the key name the audit line records (`key`, as the caller gave
-    /// it) and the one the request line shows (`logged`).
+    /// [`CallMeta::finish`], with the key names the audit line records (`names`, as the caller
+    /// gave them, the i-th going with the i-th key the answer names) and the one the request line
+    /// shows (`logged`).
     async fn finish_logged<T: Audited>(
         self,
         caller: Option<&Caller>,
-        key: &str,
+        names: &[&str],
         logged: &str,
         result: crate::Result<T>,
     ) -> Result<Response<T>, Status> {
@@ -328,15 +345,16 @@ impl CallMeta {
         if let (Some(log), Some(arrival)) = (&self.observers.audit, &self.arrival) {
             let used = result.as_ref().map(Audited::used).unwrap_or_default();
             let keys: Vec<AuditKey<'_>> = if used.is_empty() {
-                (!key.is_empty())
-                    .then(|| AuditKey::named(key))
-                    .into_iter()
+                names
+                    .iter()
+                    .filter(|name| !name.is_empty())
+                    .map(|name| AuditKey::named(name))
                     .collect()
             } else {
                 used.iter()
                     .enumerate()
                     .map(|(i, &(key_id, key_version))| AuditKey {
-                        name: if i == 0 { key } else { "" },
+                        name: names.get(i).copied().unwrap_or_default(),
                         key_id,
                         key_version,
                     })

@@ -37,11 +37,6 @@ fn resolve_all(
         .collect()
 }
 
-/// The name the audit and request lines show for a batch: its first id.
-fn first(ids: &[String]) -> String {
-    ids.first().cloned().unwrap_or_default()
-}
-
 impl KmsService {
     pub(super) async fn describe_keys_call(
         &self,
@@ -50,7 +45,7 @@ impl KmsService {
         let call = self.begin(Action::DescribeKeys, &r);
         let r = r.into_inner();
         let kms = self.kms.clone();
-        call.blocking(first(&r.key_ids), move |caller| {
+        call.blocking_batch(r.key_ids.clone(), move |caller| {
             let ids = resolve_all(&kms, caller, Action::DescribeKeys, &r.key_ids)?;
             let key_metadata = ids
                 .iter()
@@ -68,7 +63,7 @@ impl KmsService {
         let call = self.begin(Action::EnableKeys, &r);
         let r = r.into_inner();
         let kms = self.kms.clone();
-        call.blocking(first(&r.key_ids), move |caller| {
+        call.blocking_batch(r.key_ids.clone(), move |caller| {
             switch(&kms, caller, Switch::Enable, &r.key_ids)
                 .map(|key_ids| pb::EnableKeysResponse { key_ids })
         })
@@ -82,7 +77,7 @@ impl KmsService {
         let call = self.begin(Action::DisableKeys, &r);
         let r = r.into_inner();
         let kms = self.kms.clone();
-        call.blocking(first(&r.key_ids), move |caller| {
+        call.blocking_batch(r.key_ids.clone(), move |caller| {
             switch(&kms, caller, Switch::Disable, &r.key_ids)
                 .map(|key_ids| pb::DisableKeysResponse { key_ids })
         })
