@@ -11,6 +11,10 @@
 //!   under another label (`"kms/v1/private-key"`), so neither kind of material can be read back as
 //!   the other. The symmetric format is unchanged: stores written before asymmetric keys existed
 //!   open as they did.
+//! - The **wrapping key of a pending import** (GetParametersForImport's RSA key, PKCS#8 DER) is
+//!   wrapped the same way under its own label (`"kms/v1/import-wrapping-key"`), with the key's
+//!   uuid and the rest of the pending import's record (algorithm, expiry, token digest) as AAD, so
+//!   a record cannot be moved to another key nor its expiry or token changed.
 //! - Each ciphertext blob gets its own **message key** derived from a version: see [`crate::blob`].
 
 use std::{
@@ -34,6 +38,7 @@ use crate::{
 
 const MATERIAL_AAD_LABEL: &[u8] = b"kms/v1/material";
 const PRIVATE_KEY_AAD_LABEL: &[u8] = b"kms/v1/private-key";
+const IMPORT_KEY_AAD_LABEL: &[u8] = b"kms/v1/import-wrapping-key";
 const ROOT_CHECK_AAD: &[u8] = b"kms/v1/root-key-check";
 const ROOT_CHECK_PLAINTEXT: &[u8] = b"kms root key check";
 const MATERIAL_FINGERPRINT_LABEL: &[u8] = b"kms/v1/imported-material-fingerprint";
@@ -186,6 +191,30 @@ impl RootKey {
         Ok(SecretBytes::new(std::mem::take(&mut *raw)))
     }
 
+    /// Wraps the private key of a pending import of `key_id`, bound to `record` (the rest of
+    /// the pending import's stored record).
+    pub(crate) fn wrap_import_key(
+        &self,
+        key_id: Uuid,
+        record: &[u8],
+        pkcs8: &SecretBytes,
+    ) -> Vec<u8> {
+        seal_random_nonce(&self.0, &import_aad(key_id, record), pkcs8.expose())
+    }
+
+    /// Unwraps what [`RootKey::wrap_import_key`] wrapped; any failure (another key, another
+    /// record, another root key) is [`Error::RootKeyMismatch`].
+    pub(crate) fn unwrap_import_key(
+        &self,
+        key_id: Uuid,
+        record: &[u8],
+        wrapped: &[u8],
+    ) -> Result<SecretBytes> {
+        let mut raw = open_random_nonce(&self.0, &import_aad(key_id, record), wrapped)
+            .ok_or(Error::RootKeyMismatch)?;
+        Ok(SecretBytes::new(std::mem::take(&mut *raw)))
+    }
+
     /// A keyed digest of imported material, kept when the material is erased so that only the
     /// same material can be imported into `key_id` again: HKDF-SHA256 with the root key as input
     /// key material and its own label as salt, expanded over `key_id || material`. Without the
@@ -253,6 +282,15 @@ fn material_aad(label: &[u8], key_id: Uuid, version: u32) -> Vec<u8> {
     aad.extend_from_slice(label);
     aad.extend_from_slice(key_id.as_bytes());
     aad.extend_from_slice(&version.to_be_bytes());
+    aad
+}
+
+/// `label || key uuid (16) || record`.
+fn import_aad(key_id: Uuid, record: &[u8]) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(IMPORT_KEY_AAD_LABEL.len() + 16 + record.len());
+    aad.extend_from_slice(IMPORT_KEY_AAD_LABEL);
+    aad.extend_from_slice(key_id.as_bytes());
+    aad.extend_from_slice(record);
     aad
 }
 

@@ -11,15 +11,14 @@
 //! the material's erasure, so other material is refused even when the key holds none (Tencent: a
 //! key's material may be imported again, but it must be the same material).
 //!
-//! The wrapping private keys live only in this process's memory (zeroized on drop), one per key,
-//! the newest replacing an older one: a token is good on the replica that made it, once.
-
-use std::{collections::HashMap, sync::Mutex};
+//! The wrapping private key, the token's digest and the expiry are kept in the key store, the
+//! private key wrapped by the root key ([`super::pending_import`]), one pending import per key,
+//! the newest replacing an older one: a token is good on any replica of the store, once.
 
 use subtle::ConstantTimeEq as _;
 use uuid::Uuid;
 
-use super::{Kms, cache::Entry, next_state};
+use super::{Kms, cache::Entry, next_state, pending_import};
 use crate::{
     asymmetric::{DecryptAlgorithm, PrivateKey},
     clock::DAY_SECS,
@@ -55,24 +54,6 @@ pub struct ImportParameters {
     pub public_key_der: Vec<u8>,
     /// Until when (unix seconds) the token and the wrapping key are good.
     pub parameters_valid_to: i64,
-}
-
-/// One outstanding wrapping key.
-struct Wrapping {
-    token: String,
-    key: PrivateKey,
-    algorithm: WrappingAlgorithm,
-    valid_to: i64,
-}
-
-/// The outstanding wrapping keys, by key id.
-#[derive(Default)]
-pub(super) struct Imports(Mutex<HashMap<Uuid, Wrapping>>);
-
-impl Imports {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Wrapping>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
 }
 
 fn refused(code: ErrorCode, message: impl Into<String>) -> Error {
@@ -157,15 +138,16 @@ impl Kms {
         let public_key_der = key.public_key_der().to_vec();
         let import_token = hex::encode(random_bytes(32).expose());
         let parameters_valid_to = self.now() + IMPORT_PARAMETERS_VALID_SECS;
-        self.imports.lock().insert(
+        let record = pending_import::seal(
+            &self.root,
             key_id,
-            Wrapping {
-                token: import_token.clone(),
-                key,
-                algorithm,
-                valid_to: parameters_valid_to,
-            },
+            &key,
+            algorithm,
+            parameters_valid_to,
+            &import_token,
         );
+        self.store()
+            .set_meta(&pending_import::setting(key_id), &record)?;
         Ok(ImportParameters {
             key_id,
             import_token,
@@ -197,53 +179,84 @@ impl Kms {
                 "ValidTo must be 0 (never expires) or a unix time in the future, got {valid_to}"
             )));
         }
-        let material = {
-            let mut imports = self.imports.lock();
-            let w = imports
-                .get(&key_id)
-                .filter(|w| bool::from(w.token.as_bytes().ct_eq(import_token.as_bytes())))
-                .ok_or_else(|| {
-                    Error::invalid(format!(
-                        "ImportToken is not one GetParametersForImport gave for key {key_id}"
-                    ))
-                })?;
-            if w.valid_to <= now {
-                imports.remove(&key_id);
-                return Err(refused(
-                    ErrorCode::TokenExpired,
-                    "ImportToken expired: call GetParametersForImport again",
-                ));
-            }
-            let plain = w
-                .key
-                .decrypt(decrypt_algorithm(w.algorithm), encrypted)
-                .map_err(|_| {
-                    refused(
-                        ErrorCode::DecryptMaterialError,
-                        format!(
-                            "EncryptedKeyMaterial does not decrypt with {} under the wrapping key \
-                             of this ImportToken",
-                            w.algorithm.as_str()
-                        ),
-                    )
-                })?;
-            Key32::from_slice(plain.expose()).ok_or_else(|| {
-                Error::invalid(format!(
-                    "key material must be {IMPORTED_MATERIAL_BYTES} bytes, got {}",
-                    plain.expose().len()
-                ))
-            })?
+        let not_given = || {
+            Error::invalid(format!(
+                "ImportToken is not one GetParametersForImport gave for key {key_id}"
+            ))
         };
-        let meta = self.store_material(key_id, material, valid_to)?;
-        self.imports.lock().remove(&key_id);
-        Ok(meta)
+        // Any replica's GetParametersForImport: the store holds the pending import.
+        let setting = pending_import::setting(key_id);
+        let record = self.store().meta(&setting)?.ok_or_else(not_given)?;
+        let pending = pending_import::Pending::parse(&record)
+            .filter(|p| p.is_for(import_token))
+            .ok_or_else(not_given)?;
+        if pending.valid_to <= now {
+            self.store().take_meta(&setting, &record)?;
+            return Err(refused(
+                ErrorCode::TokenExpired,
+                "ImportToken expired: call GetParametersForImport again",
+            ));
+        }
+        let key = pending.open(&self.root, key_id)?;
+        let plain = key
+            .decrypt(decrypt_algorithm(pending.algorithm), encrypted)
+            .map_err(|_| {
+                refused(
+                    ErrorCode::DecryptMaterialError,
+                    format!(
+                        "EncryptedKeyMaterial does not decrypt with {} under the wrapping key of \
+                         this ImportToken",
+                        pending.algorithm.as_str()
+                    ),
+                )
+            })?;
+        let material = Key32::from_slice(plain.expose()).ok_or_else(|| {
+            Error::invalid(format!(
+                "key material must be {IMPORTED_MATERIAL_BYTES} bytes, got {}",
+                plain.expose().len()
+            ))
+        })?;
+        // Taken (once, of all replicas) after the material is known good and before it is
+        // written: a token used, or replaced, meanwhile is refused like one never given.
+        let take = || match self.store().take_meta(&setting, &record)? {
+            true => Ok(()),
+            false => Err(not_given()),
+        };
+        self.store_material(key_id, material, valid_to, take)
     }
 
     /// Writes imported material (version 1) or, if the key holds material already, sets the new
     /// `valid_to`. Material other than the key's first (held, or known by its fingerprint) is
-    /// refused.
-    fn store_material(&self, key_id: Uuid, material: Key32, valid_to: i64) -> Result<KeyMetadata> {
+    /// refused; then `take` uses the token up (or refuses), before anything is written. If
+    /// another replica changed the key since this one saw it, the key is reloaded and checked
+    /// again (the token stays taken by this call).
+    fn store_material(
+        &self,
+        key_id: Uuid,
+        material: Key32,
+        valid_to: i64,
+        take: impl FnOnce() -> Result<()>,
+    ) -> Result<KeyMetadata> {
         let _w = self.lock_write()?;
+        let mut take = Some(take);
+        match self.store_material_locked(key_id, &material, valid_to, &mut take) {
+            Err(Error::Conflict(id)) => {
+                tracing::debug!(key_id = %id, "key changed by another replica: reloaded, retrying");
+                self.resync_locked()?;
+                self.store_material_locked(key_id, &material, valid_to, &mut take)
+            }
+            done => done,
+        }
+    }
+
+    /// One attempt of [`Kms::store_material`], under the write lock.
+    fn store_material_locked(
+        &self,
+        key_id: Uuid,
+        material: &Key32,
+        valid_to: i64,
+        take: &mut Option<impl FnOnce() -> Result<()>>,
+    ) -> Result<KeyMetadata> {
         let (before, held) = {
             let c = self.read();
             let e = c.resolve(&key_id.to_string())?;
@@ -265,7 +278,7 @@ impl Kms {
         {
             return Err(other_material());
         }
-        let fingerprint = self.root.material_fingerprint(key_id, &material);
+        let fingerprint = self.root.material_fingerprint(key_id, material);
         let setting = material_fingerprint_setting(key_id);
         let known = self.store().meta(&setting)?;
         if known
@@ -273,6 +286,9 @@ impl Kms {
             .is_some_and(|k| !bool::from(k.as_slice().ct_eq(&fingerprint)))
         {
             return Err(other_material());
+        }
+        if let Some(take) = take.take() {
+            take()?;
         }
         let mut after = before.clone();
         after.valid_to = valid_to;
@@ -285,9 +301,9 @@ impl Kms {
                 after.state = KeyState::Enabled;
                 after.current_key_version = 1;
                 let now = self.now();
-                let version = self.wrap(key_id, 1, &material, now);
+                let version = self.wrap(key_id, 1, material, now);
                 self.store().add_version(&before, &after, &version)?;
-                self.apply(|c| c.insert(Entry::new(after.clone(), vec![material])));
+                self.apply(|c| c.insert(Entry::new(after.clone(), vec![material.clone()])));
             }
         }
         // Written after the key's conditional write: of two replicas importing different material
@@ -673,6 +689,113 @@ mod tests {
         assert!(b.decrypt(&blob, "").is_ok());
         let again = b.encrypt("byok", b"y", "").unwrap().ciphertext_blob;
         assert!(a.decrypt(&again, "").is_ok());
+    }
+
+    /// An import token works on any replica of the store, once: given by one, used on the
+    /// other; used again on either, refused; replaced by a newer one from either, refused;
+    /// expired, refused (and gone); two replicas racing with one token, one wins.
+    fn tokens_work_across_replicas(a: &Kms, b: &Kms, clock: &ManualClock) {
+        let alg = WrappingAlgorithm::RsaesOaepSha256;
+        let material = [6u8; 32];
+        a.create_key_from("byok", "", "", true).unwrap();
+        b.resync().unwrap();
+        let params = |kms: &Kms| {
+            kms.get_parameters_for_import("byok", alg.as_str(), "RSA_2048")
+                .unwrap()
+        };
+        let import = |kms: &Kms, p: &ImportParameters| {
+            kms.import_key_material("byok", &wrap(p, alg, &material), &p.import_token, 0)
+        };
+        let not_given = |e: Error| {
+            assert_eq!(code(&e), "InvalidParameterValue", "{e}");
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "ImportToken is not one GetParametersForImport gave for key {}",
+                    a.describe_key("byok").unwrap().key_id
+                )
+            );
+        };
+        let p = params(a);
+        let m = import(b, &p).unwrap();
+        assert_eq!((m.state, m.current_key_version), (KeyState::Enabled, 1));
+        not_given(import(a, &p).unwrap_err());
+        not_given(import(b, &p).unwrap_err());
+        a.resync().unwrap();
+        let blob = b.encrypt("byok", b"x", "").unwrap().ciphertext_blob;
+        assert!(a.decrypt(&blob, "").is_ok());
+        // A newer call on either replica replaces the older token.
+        let (older, newer) = (params(a), params(b));
+        not_given(import(b, &older).unwrap_err());
+        not_given(import(a, &older).unwrap_err());
+        import(a, &newer).unwrap();
+        // Expired on one replica, gone on both.
+        let p = params(a);
+        clock.advance(IMPORT_PARAMETERS_VALID_SECS);
+        let e = import(b, &p).unwrap_err();
+        assert_eq!(code(&e), "ResourceUnavailable.TokenExpired");
+        not_given(import(a, &p).unwrap_err());
+        // Both replicas at once with one token: exactly one imports.
+        for _ in 0..5 {
+            let p = params(b);
+            let barrier = std::sync::Barrier::new(2);
+            let (barrier, p, import) = (&barrier, &p, &import);
+            let [ra, rb] = std::thread::scope(|s| {
+                let ta = s.spawn(move || {
+                    barrier.wait();
+                    import(a, p)
+                });
+                let tb = s.spawn(move || {
+                    barrier.wait();
+                    import(b, p)
+                });
+                [ta.join().unwrap(), tb.join().unwrap()]
+            });
+            let (ok, refused): (Vec<_>, Vec<_>) = [ra, rb].into_iter().partition(Result::is_ok);
+            assert_eq!(ok.len(), 1, "{refused:?}");
+            not_given(refused.into_iter().next().unwrap().unwrap_err());
+        }
+    }
+
+    #[test]
+    fn tokens_work_across_replicas_on_sqlite() {
+        use base64::Engine as _;
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("kms.sqlite3");
+        let clock = Arc::new(ManualClock::new(T0));
+        let root = || {
+            crate::root_key::RootKey::from_base64(
+                &base64::engine::general_purpose::STANDARD.encode([4u8; 32]),
+            )
+            .unwrap()
+        };
+        let store = || Box::new(crate::store::sqlite::SqliteStore::open(&db).unwrap());
+        let a = Kms::open_with_store(store(), root(), clock.clone()).unwrap();
+        let b = Kms::open_with_store(store(), root(), clock.clone()).unwrap();
+        tokens_work_across_replicas(&a, &b, &clock);
+    }
+
+    /// The same on one PostgreSQL (skipped, saying so, without PostgreSQL unless
+    /// `KMS_REQUIRE_POSTGRES=1` or `CI`).
+    #[test]
+    fn tokens_work_across_replicas_on_postgres() {
+        use crate::store::postgres::{PostgresOptions, PostgresStore, harness::Postgres};
+        use base64::Engine as _;
+        let Some(pg) = Postgres::start("byok tokens across replicas") else {
+            return;
+        };
+        let url = pg.new_database();
+        let clock = Arc::new(ManualClock::new(T0));
+        let replica = || {
+            let root = crate::root_key::RootKey::from_base64(
+                &base64::engine::general_purpose::STANDARD.encode([4u8; 32]),
+            )
+            .unwrap();
+            let store = PostgresStore::open(&url, &PostgresOptions::default()).unwrap();
+            Kms::open_with_store(Box::new(store), root, clock.clone()).unwrap()
+        };
+        let (a, b) = (replica(), replica());
+        tokens_work_across_replicas(&a, &b, &clock);
     }
 
     impl Kms {

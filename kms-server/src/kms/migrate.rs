@@ -287,6 +287,9 @@ mod tests {
         fn set_meta(&self, name: &str, value: &[u8]) -> Result<()> {
             self.0.set_meta(name, value)
         }
+        fn take_meta(&self, name: &str, value: &[u8]) -> Result<bool> {
+            self.0.take_meta(name, value)
+        }
         fn load_all(&self) -> Result<Vec<StoredKey>> {
             self.0.load_all()
         }

@@ -20,6 +20,7 @@ mod freshness;
 pub mod key_sets;
 pub mod lifecycle;
 pub mod migrate;
+mod pending_import;
 mod resync;
 mod seed;
 
@@ -103,8 +104,6 @@ pub struct Kms {
     sse_cos_key_id: Uuid,
     /// How stale the cache may get while a shared store is out of reach (`--max-stale`).
     freshness: freshness::Freshness,
-    /// The outstanding wrapping keys of imports (in memory only).
-    imports: byok::Imports,
 }
 
 impl std::fmt::Debug for Kms {
@@ -175,7 +174,6 @@ impl Kms {
             default_key_id: Uuid::nil(),
             sse_cos_key_id: Uuid::nil(),
             freshness: freshness::Freshness::new(),
-            imports: byok::Imports::default(),
         };
         kms.default_key_id = kms.ensure_service_key(
             META_DEFAULT_KEY,
@@ -548,6 +546,9 @@ mod tests {
                 return Err(Error::Internal("killed".into()));
             }
             self.inner.set_meta(name, value)
+        }
+        fn take_meta(&self, name: &str, value: &[u8]) -> Result<bool> {
+            self.inner.take_meta(name, value)
         }
         fn load_all(&self) -> Result<Vec<StoredKey>> {
             self.inner.load_all()

@@ -121,6 +121,11 @@ pub trait KeyStore: Send + Sync + fmt::Debug {
     /// Sets one of the store's own settings.
     fn set_meta(&self, name: &str, value: &[u8]) -> Result<()>;
 
+    /// Removes the setting `name` if it still holds `value`; true if this call removed it. Of
+    /// several writers (replicas) taking the same value, exactly one gets true: what makes an
+    /// import token single-use across replicas.
+    fn take_meta(&self, name: &str, value: &[u8]) -> Result<bool>;
+
     /// Every key with its versions, ordered by creation time, then key id.
     fn load_all(&self) -> Result<Vec<StoredKey>>;
 

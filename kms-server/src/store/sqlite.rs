@@ -272,6 +272,14 @@ impl KeyStore for SqliteStore {
         Ok(())
     }
 
+    fn take_meta(&self, name: &str, value: &[u8]) -> Result<bool> {
+        let removed = self.conn()?.execute(
+            "DELETE FROM meta WHERE name = ?1 AND value = ?2",
+            params![name, value],
+        )?;
+        Ok(removed == 1)
+    }
+
     fn load_all(&self) -> Result<Vec<StoredKey>> {
         let conn = self.conn()?;
         let mut keys = conn.prepare(

@@ -15,6 +15,7 @@ use crate::{
 pub fn run_all<S: KeyStore>(make: impl Fn() -> S) {
     empty_store_has_nothing(&make());
     settings_are_set_and_replaced(&make());
+    settings_are_taken_once_and_only_as_read(&make());
     inserted_keys_load_back_in_order(&make());
     load_keys_returns_only_the_named_keys(&make());
     update_changes_only_changeable_fields(&make());
@@ -85,6 +86,33 @@ pub fn settings_are_set_and_replaced(store: &impl KeyStore) {
     ok(store.set_meta("a", b"two"), "set_meta again");
     assert_eq!(ok(store.meta("a"), "meta").as_deref(), Some(&b"two"[..]));
     assert_eq!(ok(store.meta("b"), "meta").as_deref(), Some(&[0, 255][..]));
+}
+
+/// A setting is taken (removed) only while it holds the value given, and only once.
+pub fn settings_are_taken_once_and_only_as_read(store: &impl KeyStore) {
+    assert!(!ok(store.take_meta("t", b"one"), "take_meta of nothing"));
+    ok(store.set_meta("t", b"one"), "set_meta");
+    ok(store.set_meta("u", b"one"), "set_meta");
+    assert!(!ok(
+        store.take_meta("t", b"on"),
+        "take_meta of another value"
+    ));
+    assert!(!ok(
+        store.take_meta("t", b"one!"),
+        "take_meta of another value"
+    ));
+    assert_eq!(ok(store.meta("t"), "meta").as_deref(), Some(&b"one"[..]));
+    assert!(ok(store.take_meta("t", b"one"), "take_meta"));
+    assert!(!ok(store.take_meta("t", b"one"), "take_meta again"));
+    assert_eq!(ok(store.meta("t"), "meta"), None);
+    assert_eq!(ok(store.meta("u"), "meta").as_deref(), Some(&b"one"[..]));
+    // Replaced since it was read: not taken.
+    ok(store.set_meta("u", b"two"), "set_meta");
+    assert!(!ok(
+        store.take_meta("u", b"one"),
+        "take_meta of a replaced value"
+    ));
+    assert!(ok(store.take_meta("u", b"two"), "take_meta"));
 }
 
 /// Inserted keys load back field for field, versions ascending, keys by creation time then id;

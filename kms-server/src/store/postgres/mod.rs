@@ -446,6 +446,17 @@ impl KeyStore for PostgresStore {
         Ok(())
     }
 
+    fn take_meta(&self, name: &str, value: &[u8]) -> Result<bool> {
+        let removed = self
+            .conn()?
+            .execute(
+                "DELETE FROM meta WHERE name = $1 AND value = $2",
+                &[&name, &value],
+            )
+            .map_err(|e| plain(e, &self.db))?;
+        Ok(removed == 1)
+    }
+
     fn load_all(&self) -> Result<Vec<StoredKey>> {
         self.load_where(None)
     }
