@@ -129,6 +129,83 @@ async function test_signature_failures_and_unknown_actions() {
   await expectError("InvalidParameterValue.InvalidKeyUsage", () => kms.GetPublicKey({ KeyId: state.key }));
 }
 
+// Bring your own key: CreateKey Type=2, GetParametersForImport, the material wrapped by Node's own
+// crypto (RSAES-OAEP with SHA-256, MGF1 with SHA-256) under the answered public key,
+// ImportKeyMaterial, Encrypt and Decrypt, DeleteImportedKeyMaterial; the state strings at each
+// step and the refusals with their exact codes.
+async function test_bring_your_own_key() {
+  const crypto = require("node:crypto");
+  const created = await kms.CreateKey({ Alias: "node-byok", Type: 2 });
+  assert.equal(created.KeyState, "PendingImport");
+  const key = created.KeyId;
+  const described = async () => (await kms.DescribeKey({ KeyId: key })).KeyMetadata;
+  const m = await described();
+  assert.deepEqual([m.Origin, m.KeyState], ["EXTERNAL", "PendingImport"]);
+  await expectError("ResourceUnavailable.CmkStateNotSupport", () => kms.Encrypt({ KeyId: key, Plaintext: b64("x") }));
+
+  const params = async () => {
+    const p = await kms.GetParametersForImport({
+      KeyId: key,
+      WrappingAlgorithm: "RSAES_OAEP_SHA_256",
+      WrappingKeySpec: "RSA_2048",
+    });
+    assert.equal(p.KeyId, key);
+    assert.ok(p.ImportToken.length > 0);
+    const now = Math.floor(Date.now() / 1000);
+    assert.ok(Math.abs(p.ParametersValidTo - (now + 86400)) < 300, `ParametersValidTo ${p.ParametersValidTo}`);
+    return p;
+  };
+  const wrap = (p, material, oaepHash = "sha256") =>
+    crypto
+      .publicEncrypt(
+        {
+          key: crypto.createPublicKey({ key: Buffer.from(p.PublicKey, "base64"), format: "der", type: "spki" }),
+          padding: crypto.constants.RSA_PKCS1_OAEP_PADDING,
+          oaepHash,
+        },
+        material,
+      )
+      .toString("base64");
+  const material = crypto.randomBytes(32);
+  const importWith = (p, wrapped, ValidTo = 0) =>
+    kms.ImportKeyMaterial({ KeyId: key, EncryptedKeyMaterial: wrapped, ImportToken: p.ImportToken, ValidTo });
+
+  let p = await params();
+  // Refusals before the import, each with its code; the token survives them.
+  await expectError("InvalidParameter.DecryptMaterialError", () => importWith(p, wrap(p, material, "sha1")));
+  await expectError("InvalidParameterValue", () =>
+    kms.ImportKeyMaterial({ KeyId: key, EncryptedKeyMaterial: wrap(p, material), ImportToken: "not-the-token", ValidTo: 0 }),
+  );
+  await expectError("InvalidParameterValue", () => importWith(p, wrap(p, crypto.randomBytes(16))));
+  assert.equal((await described()).KeyState, "PendingImport");
+
+  await importWith(p, wrap(p, material));
+  assert.equal((await described()).KeyState, "Enabled");
+  // The token is used up.
+  await expectError("InvalidParameterValue", () => importWith(p, wrap(p, material)));
+
+  const e = await kms.Encrypt({ KeyId: key, Plaintext: b64("node byok") });
+  assert.equal(e.KeyId, key);
+  const d = await kms.Decrypt({ CiphertextBlob: e.CiphertextBlob });
+  assert.equal(Buffer.from(d.Plaintext, "base64").toString(), "node byok");
+
+  await kms.DeleteImportedKeyMaterial({ KeyId: key });
+  assert.equal((await described()).KeyState, "PendingImport");
+  await expectError("ResourceUnavailable.CmkStateNotSupport", () => kms.Decrypt({ CiphertextBlob: e.CiphertextBlob }));
+  await expectError("ResourceUnavailable.CmkStateNotSupport", () => kms.DeleteImportedKeyMaterial({ KeyId: key }));
+
+  // Only the same material may come back; with it the old ciphertext opens again.
+  p = await params();
+  await expectError("InvalidParameterValue.MaterialNotMatch", () => importWith(p, wrap(p, crypto.randomBytes(32))));
+  p = await params();
+  await importWith(p, wrap(p, material));
+  assert.equal((await described()).KeyState, "Enabled");
+  const again = await kms.Decrypt({ CiphertextBlob: e.CiphertextBlob });
+  assert.equal(Buffer.from(again.Plaintext, "base64").toString(), "node byok");
+  await kms.DeleteImportedKeyMaterial({ KeyId: key });
+  assert.equal((await described()).KeyState, "PendingImport");
+}
+
 const TESTS = [
   test_create_describe_list,
   test_data_keys_and_encrypt_with_context,
@@ -136,6 +213,7 @@ const TESTS = [
   test_rotation_keeps_old_blobs,
   test_get_requests_and_key_lists,
   test_signature_failures_and_unknown_actions,
+  test_bring_your_own_key,
 ];
 
 (async () => {

@@ -4,7 +4,8 @@
 //! runs every implemented action, its error codes and the signature failures against a kms-server
 //! on 127.0.0.1:0 whose only setting in the SDK is the endpoint, over plain HTTP and again over
 //! HTTPS (`--tls-self-signed`, the SDK trusting its CA); `sdk/node_tencent_kms.js` runs the main
-//! actions and errors; `sdk/tccli_kms.py` drives Tencent's command line, tccli, over HTTPS. The
+//! actions and errors, and bring your own key with material wrapped by Node's own crypto;
+//! `sdk/tccli_kms.py` drives Tencent's command line, tccli, over HTTPS. The
 //! Python `cryptography` and `gmssl` of the same virtualenv also encrypt under keys from gRPC
 //! GetPublicKey, and gRPC AsymmetricDecrypt opens what they made.
 #![cfg(feature = "grpc")]
@@ -68,7 +69,9 @@ async fn python_sdk_runs_every_action_over_https() {
 }
 
 /// The Node.js SDK signs for the service named by the endpoint's first label, so its script keeps
-/// the cloud's endpoint name and resolves it to the local server (see the script's header).
+/// the cloud's endpoint name and resolves it to the local server (see the script's header). It
+/// also imports key material (CreateKey Type=2 to DeleteImportedKeyMaterial, RSAES_OAEP_SHA_256
+/// by `node:crypto`), checking the state string after each step.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_sdk_runs_the_main_actions() {
     run_script(PathBuf::from("node"), "node_tencent_kms.js", Tls::Off).await;
