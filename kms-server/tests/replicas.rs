@@ -1,5 +1,6 @@
 //! Two `kms-server` processes on one throwaway PostgreSQL (issue 14): they share keys and the root
-//! key check. Skipped, saying so, where PostgreSQL is not installed (never under `CI`).
+//! key check, and an import token given by one is used on the other, once (issue 13). Skipped,
+//! saying so, where PostgreSQL is not installed (never under `CI` or `KMS_REQUIRE_POSTGRES=1`).
 #![cfg(all(unix, feature = "grpc"))]
 
 use std::{
@@ -232,5 +233,136 @@ async fn two_replicas(database: &str) {
     );
     // The database's password-free name is logged, the key material never leaves the replicas
     // unwrapped (the store only sees sealed blobs: store::postgres tests and the suite).
+    drop((ka, kb, a, b));
+}
+
+/// Bring your own key across replicas: the token GetParametersForImport gave on A imports on B;
+/// used, it is refused on A and on B (`InvalidParameterValue`); the key is Enabled on both and a
+/// ciphertext made on B opens on A.
+#[test]
+fn an_import_token_from_one_replica_is_used_on_the_other_once() {
+    let Some(pg) = Postgres::start("replicas import token") else {
+        return;
+    };
+    let database = pg.new_database();
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(import_across(&database));
+}
+
+/// Waits (up to 10 s) until `check` holds on a replica, which the change feed brings.
+async fn eventually<F: std::future::Future<Output = bool>>(mut check: impl FnMut() -> F) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the other replica did not see the change within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn import_across(database: &str) {
+    use aws_lc_rs::rsa::{OAEP_SHA256_MGF1SHA256, OaepPublicEncryptingKey, PublicEncryptingKey};
+    let dir = tempfile::tempdir().unwrap();
+    let root = root_key(0x42);
+    let a = Replica::start(&dir.path().join("a"), database, &root);
+    let b = Replica::start(&dir.path().join("b"), database, &root);
+    let (mut ka, mut kb) = (a.client().await, b.client().await);
+    let key_id = ka
+        .create_key(pb::CreateKeyRequest {
+            alias: "byok".into(),
+            origin: "EXTERNAL".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let state_on = |k: &KeyManagementServiceClient<Channel>| {
+        let mut k = k.clone();
+        async move {
+            k.describe_key(pb::DescribeKeyRequest {
+                key_id: "byok".into(),
+            })
+            .await
+            .ok()
+            .and_then(|r| r.into_inner().key_metadata)
+            .map(|m| m.state)
+        }
+    };
+    let pending_import = pb::KeyState::PendingImport as i32;
+    eventually(|| {
+        let f = state_on(&kb);
+        async move { f.await == Some(pending_import) }
+    })
+    .await;
+
+    let p = ka
+        .get_parameters_for_import(pb::GetParametersForImportRequest {
+            key_id: "byok".into(),
+            wrapping_algorithm: "RSAES_OAEP_SHA_256".into(),
+            wrapping_key_spec: "RSA_2048".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let public = OaepPublicEncryptingKey::new(
+        PublicEncryptingKey::from_der(&p.public_key).expect("a DER SubjectPublicKeyInfo"),
+    )
+    .unwrap();
+    let mut wrapped = vec![0u8; public.ciphertext_size()];
+    let wrapped = public
+        .encrypt(&OAEP_SHA256_MGF1SHA256, &[0x5a; 32], &mut wrapped, None)
+        .unwrap()
+        .to_vec();
+    let import = || pb::ImportKeyMaterialRequest {
+        key_id: "byok".into(),
+        encrypted_key_material: wrapped.clone(),
+        import_token: p.import_token.clone(),
+        valid_to: 0,
+    };
+    kb.import_key_material(import()).await.unwrap();
+    for (replica, k) in [("A", &mut ka), ("B", &mut kb)] {
+        let e = k.import_key_material(import()).await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument, "{replica}: {e:?}");
+        assert_eq!(
+            e.message(),
+            format!("ImportToken is not one GetParametersForImport gave for key {key_id}"),
+            "{replica}"
+        );
+        assert_eq!(
+            e.metadata().get("x-kms-error-code").unwrap(),
+            "InvalidParameterValue",
+            "{replica}"
+        );
+    }
+    let enabled = pb::KeyState::Enabled as i32;
+    eventually(|| {
+        let f = state_on(&ka);
+        async move { f.await == Some(enabled) }
+    })
+    .await;
+    let blob = kb
+        .encrypt(pb::EncryptRequest {
+            key_id: "byok".into(),
+            plaintext: b"across".to_vec(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .ciphertext_blob;
+    let opened = ka
+        .decrypt(pb::DecryptRequest {
+            ciphertext_blob: blob,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(opened.plaintext, b"across");
     drop((ka, kb, a, b));
 }
