@@ -10,7 +10,9 @@
 //! another replica changed one of the keys since this replica last saw it, the transaction
 //! writes nothing ([`Error::Conflict`]); the replica reloads, checks the whole list again on the
 //! fresh view and writes once more, so a key another replica disabled meanwhile is judged as it
-//! now is. A second conflict in a row is returned (ABORTED: nothing changed, retry).
+//! now is. A second conflict in a row is returned (ABORTED: nothing changed, retry). Outside the
+//! all or nothing: the deadlines due on the listed keys (deletion, imported material's expiry)
+//! run first, each its own write, as on any use of a key.
 
 use std::collections::HashSet;
 
