@@ -11,7 +11,10 @@ use kms_server::{
     metrics::Metrics,
     server::{self, ServerOptions},
     service::{AccessControl, Observers},
-    store::{Database, postgres::PostgresOptions},
+    store::{
+        Database,
+        postgres::{DEFAULT_CHANGE_LOG_RETENTION, MIN_CHANGE_LOG_RETENTION, PostgresOptions},
+    },
     tencent::{self, Credentials, SecretPair},
     tls::{ClientAuth, TlsArgs},
 };
@@ -56,6 +59,12 @@ struct Cli {
     /// for SQLite.
     #[arg(long = "max-stale", value_name = "SECS", env = "KMS_MAX_STALE", default_value_t = DEFAULT_MAX_STALE_SECS)]
     max_stale_secs: u64,
+    /// With PostgreSQL: seconds the change log keeps a change (at least 60). A replica whose
+    /// change feed was down for less reloads only the keys changed meanwhile when it reconnects;
+    /// down for longer, it reloads every key. Ignored for SQLite.
+    #[arg(long = "change-log-retention", value_name = "SECS", env = "KMS_CHANGE_LOG_RETENTION",
+        default_value_t = DEFAULT_CHANGE_LOG_RETENTION.as_secs(), value_parser = retention_secs)]
+    change_log_retention_secs: u64,
     /// File holding the root key (base64 of 32 bytes, mode 0600); created on first start.
     /// Ignored when KMS_ROOT_KEY is set. Default: <data-dir>/root.key.
     #[arg(long, env = "KMS_ROOT_KEY_FILE")]
@@ -220,6 +229,21 @@ fn tencent_credentials(
     Ok(Credentials::Pair(pair))
 }
 
+/// `--change-log-retention`: whole seconds, at least [`MIN_CHANGE_LOG_RETENTION`].
+fn retention_secs(arg: &str) -> Result<u64, String> {
+    let min = MIN_CHANGE_LOG_RETENTION.as_secs();
+    let secs: u64 = arg
+        .parse()
+        .map_err(|_| format!("expected whole seconds, at least {min}"))?;
+    if secs < min {
+        return Err(format!(
+            "at least {min} seconds: the change feed looks up a change it missed in the log for \
+             up to {min} s, so a row must outlive that"
+        ));
+    }
+    Ok(secs)
+}
+
 /// `kms-server migrate`: copies one key store into another and says what it copied.
 fn migrate(
     from: &str,
@@ -295,6 +319,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     };
     let postgres = PostgresOptions {
         ca_file: cli.database_ca.clone(),
+        change_log_retention: Duration::from_secs(cli.change_log_retention_secs),
         ..PostgresOptions::default()
     };
     let kms = Kms::open_database(

@@ -732,3 +732,46 @@ async fn migrate_copies_a_key_store_between_sqlite_and_postgresql() {
     );
     tokio::task::block_in_place(|| drop(pg));
 }
+
+/// `--change-log-retention` (and `KMS_CHANGE_LOG_RETENTION`): below the minimum (60 s) or not a
+/// whole number of seconds, the start stops with one line saying why, before anything is created;
+/// the minimum itself is taken (ignored on SQLite, so the server starts).
+#[test]
+fn a_change_log_retention_below_the_minimum_is_refused() {
+    let why = "at least 60 seconds: the change feed looks up a change it missed in the log for up \
+               to 60 s, so a row must outlive that";
+    let hint = "\n\nFor more information, try '--help'.\n";
+    for bad in ["0", "59"] {
+        assert_eq!(
+            run_refused(&["--change-log-retention", bad]),
+            format!(
+                "error: invalid value '{bad}' for '--change-log-retention <SECS>': {why}{hint}"
+            )
+        );
+    }
+    for bad in ["-1", "5m", "", "1e3"] {
+        assert_eq!(
+            run_refused(&[&format!("--change-log-retention={bad}")]),
+            format!(
+                "error: invalid value '{bad}' for '--change-log-retention <SECS>': expected whole \
+                 seconds, at least 60{hint}"
+            )
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kms-server"))
+        .args(["--data-dir"])
+        .arg(dir.path().join("never-created"))
+        .env("KMS_CHANGE_LOG_RETENTION", "30")
+        .env_remove("KMS_ROOT_KEY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert_eq!(
+        strip_ansi(&String::from_utf8_lossy(&out.stderr)),
+        format!("error: invalid value '30' for '--change-log-retention <SECS>': {why}{hint}")
+    );
+    assert!(!dir.path().join("never-created").exists());
+    let server = Server::start(dir.path(), &["--change-log-retention", "60"]);
+    drop(server);
+}

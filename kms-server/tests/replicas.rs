@@ -7,8 +7,8 @@ use std::{
     io::{BufRead as _, BufReader},
     path::Path,
     process::{Child, Command, Stdio},
-    sync::mpsc,
-    time::Duration,
+    sync::{Arc, Mutex, mpsc},
+    time::{Duration, Instant},
 };
 
 use base64::Engine as _;
@@ -24,6 +24,8 @@ fn root_key(byte: u8) -> String {
 struct Replica {
     child: Child,
     addr: String,
+    /// Its log so far.
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Replica {
@@ -47,31 +49,52 @@ impl Replica {
     }
 
     fn start(data_dir: &Path, database: &str, root: &str) -> Self {
-        let mut child = Self::command(data_dir, database, root)
+        Self::spawn(Self::command(data_dir, database, root))
+    }
+
+    fn spawn(mut command: Command) -> Self {
+        let mut child = command
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn kms-server");
         let stderr = child.stderr.take().expect("piped stderr");
         let (tx, rx) = mpsc::channel();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let lines = log.clone();
         std::thread::spawn(move || {
-            let mut log = Vec::new();
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(addr) = line.split("kms-server listening on ").nth(1) {
                     let addr = addr.split_whitespace().next().unwrap_or_default();
                     let _ = tx.send(Ok(addr.to_owned()));
                 }
-                log.push(line);
+                lines.lock().unwrap().push(line);
             }
-            let _ = tx.send(Err(log.join("\n")));
+            let _ = tx.send(Err(lines.lock().unwrap().join("\n")));
         });
         match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(Ok(addr)) => Self { child, addr },
+            Ok(Ok(addr)) => Self { child, addr, log },
             Ok(Err(log)) => panic!("the replica did not start: {log}"),
             Err(_) => {
                 let _ = child.kill();
                 panic!("no bound address logged in 30 s");
             }
+        }
+    }
+
+    /// The first log line containing `text`, waiting for it (30 s: a hang guard).
+    fn wait_for(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(line) = self.log.lock().unwrap().iter().find(|l| l.contains(text)) {
+                return line.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {text:?} logged in 30 s: {:?}",
+                self.log.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -198,7 +221,7 @@ async fn two_replicas(database: &str) {
     })
     .await
     .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(10);
     let refused = loop {
         let r = ka
             .generate_data_key(pb::GenerateDataKeyRequest {
@@ -209,7 +232,7 @@ async fn two_replicas(database: &str) {
             .await;
         match r {
             Err(status) => break status,
-            Ok(_) if std::time::Instant::now() < deadline => {
+            Ok(_) if Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             Ok(_) => panic!("A still uses a key B disabled 10 s ago"),
@@ -365,4 +388,24 @@ async fn import_across(database: &str) {
         .into_inner();
     assert_eq!(opened.plaintext, b"across");
     drop((ka, kb, a, b));
+}
+
+/// `--change-log-retention` (here through `KMS_CHANGE_LOG_RETENTION`) reaches the replica's change
+/// feed, which says so when it starts listening; without it, the default (300 s) does.
+#[test]
+fn the_change_log_retention_reaches_the_change_feed() {
+    let Some(pg) = Postgres::start("replicas change log retention") else {
+        return;
+    };
+    let database = pg.new_database();
+    let dir = tempfile::tempdir().unwrap();
+    let root = root_key(0x42);
+    let mut command = Replica::command(&dir.path().join("a"), &database, &root);
+    command.env("KMS_CHANGE_LOG_RETENTION", "90");
+    let a = Replica::spawn(command);
+    let line = a.wait_for("change feed listening");
+    assert!(line.contains("change_log_retention_secs=90"), "{line}");
+    let b = Replica::start(&dir.path().join("b"), &database, &root);
+    let line = b.wait_for("change feed listening");
+    assert!(line.contains("change_log_retention_secs=300"), "{line}");
 }

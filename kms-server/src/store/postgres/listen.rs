@@ -128,6 +128,12 @@ impl Listener {
                         _ => "every (the log was pruned past this replica's position)".to_owned(),
                     };
                     tracing::info!(db = %self.db, "change feed reconnected: reloading {keys} keys");
+                } else {
+                    tracing::info!(
+                        db = %self.db,
+                        change_log_retention_secs = self.retention.as_secs(),
+                        "change feed listening"
+                    );
                 }
                 if let Some(p) = position {
                     self.position = Some(p);

@@ -72,6 +72,13 @@ pub struct PostgresOptions {
 /// longer has stopped serving anyway and reloads everything.
 pub const DEFAULT_CHANGE_LOG_RETENTION: Duration = Duration::from_secs(300);
 
+/// The shortest retention `--change-log-retention` takes: as long as a feed looks for a change
+/// it missed ([`changelog::HOLE_TTL`]). The log is read while a feed is connected too (a change
+/// too big to name its keys in its notification, a number committed out of order), so a row
+/// must outlive those reads; a shorter log would turn them, and every reconnect after a short
+/// outage, into reloads of every key.
+pub const MIN_CHANGE_LOG_RETENTION: Duration = changelog::HOLE_TTL;
+
 impl Default for PostgresOptions {
     fn default() -> Self {
         Self {
