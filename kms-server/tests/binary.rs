@@ -733,6 +733,73 @@ async fn migrate_copies_a_key_store_between_sqlite_and_postgresql() {
     tokio::task::block_in_place(|| drop(pg));
 }
 
+/// `kms-server migrate` reads the destination back after the copy: a PostgreSQL database that
+/// stores something else than it was given (here a trigger appends a byte to every wrapped
+/// version) fails the run with the first key that differs, and a rerun refuses that copy rather
+/// than overwrite it.
+#[test]
+fn migrate_fails_when_the_destination_reads_back_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    drop(Server::start(&data, &[]));
+    let source = format!("sqlite:{}", data.join("kms.sqlite3").display());
+    let Some(pg) =
+        kms_server::store::postgres::harness::Postgres::start("migrate_fails_when_the_destination")
+    else {
+        return;
+    };
+    let url = pg.new_database();
+    // The schema first (as a replica would make it), then the trigger on it.
+    drop(
+        kms_server::store::postgres::PostgresStore::open(
+            &url,
+            &kms_server::store::postgres::PostgresOptions::default(),
+        )
+        .unwrap(),
+    );
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    admin
+        .batch_execute(
+            "CREATE FUNCTION tamper() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN NEW.wrapped := NEW.wrapped || '\\x00'::bytea; RETURN NEW; END $$;
+             CREATE TRIGGER tamper BEFORE INSERT ON key_versions
+             FOR EACH ROW EXECUTE FUNCTION tamper();",
+        )
+        .unwrap();
+    let (ok, stdout, stderr) = migrate(&["--from", &source, "--to", &url]);
+    assert!(!ok && stdout.is_empty(), "{stdout}");
+    let first: uuid::Uuid = admin
+        .query_one(
+            "SELECT key_id FROM keys ORDER BY create_time, key_id LIMIT 1",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        stderr.lines().last(),
+        Some(
+            format!(
+                "error: internal error: the destination does not read back key {first} as copied"
+            )
+            .as_str()
+        ),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = migrate(&["--from", &source, "--to", &url]);
+    assert!(!ok);
+    assert_eq!(
+        stderr.lines().last(),
+        Some(
+            format!(
+                "error: the destination's key {first} differs from the source's (its versions): \
+                 migrate only completes a copy of the same source, it never overwrites or merges"
+            )
+            .as_str()
+        ),
+        "{stderr}"
+    );
+}
+
 /// `--change-log-retention` (and `KMS_CHANGE_LOG_RETENTION`): below the minimum (60 s) or not a
 /// whole number of seconds, the start stops with one line saying why, before anything is created;
 /// the minimum itself is taken (ignored on SQLite, so the server starts).

@@ -313,6 +313,117 @@ mod tests {
         }
     }
 
+    /// How a [`Misreads`] destination reads back what was written to it.
+    #[derive(Debug, Clone, Copy)]
+    enum Misread {
+        /// The default key id setting comes back changed.
+        Setting,
+        /// The last key is missing.
+        LostKey,
+        /// One byte of the second key's last version comes back flipped.
+        FlippedByte,
+    }
+
+    /// A destination that writes faithfully but, once written to, reads back something else: the
+    /// read-back after the copy must catch it.
+    #[derive(Debug)]
+    struct Misreads(SqliteStore, Misread, std::sync::atomic::AtomicBool);
+
+    impl Misreads {
+        fn written(&self) -> bool {
+            self.2.load(std::sync::atomic::Ordering::Relaxed)
+        }
+        fn write(&self) {
+            self.2.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    impl KeyStore for Misreads {
+        fn meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
+            let value = self.0.meta(name)?;
+            Ok(match self.1 {
+                Misread::Setting if self.written() && name == META_DEFAULT_KEY => {
+                    Some(b"another".to_vec())
+                }
+                _ => value,
+            })
+        }
+        fn set_meta(&self, name: &str, value: &[u8]) -> Result<()> {
+            self.write();
+            self.0.set_meta(name, value)
+        }
+        fn load_all(&self) -> Result<Vec<StoredKey>> {
+            let mut keys = self.0.load_all()?;
+            if self.written() {
+                match self.1 {
+                    Misread::Setting => {}
+                    Misread::LostKey => drop(keys.pop()),
+                    Misread::FlippedByte => {
+                        let version = keys[1].versions.last_mut().expect("two has versions");
+                        version.wrapped[0] ^= 1;
+                    }
+                }
+            }
+            Ok(keys)
+        }
+        fn insert_key(&self, k: &StoredKey) -> Result<()> {
+            self.write();
+            self.0.insert_key(k)
+        }
+        fn update_key(&self, before: &KeyMetadata, after: &KeyMetadata) -> Result<()> {
+            self.0.update_key(before, after)
+        }
+        fn add_version(&self, b: &KeyMetadata, a: &KeyMetadata, v: &StoredVersion) -> Result<()> {
+            self.0.add_version(b, a, v)
+        }
+        fn remove_versions(&self, before: &KeyMetadata, after: &KeyMetadata) -> Result<()> {
+            self.0.remove_versions(before, after)
+        }
+        fn delete_expired(&self, ids: &[Uuid], now: i64) -> Result<Vec<Uuid>> {
+            self.0.delete_expired(ids, now)
+        }
+        fn apply_seed(&self, writes: &[KeyWrite]) -> Result<()> {
+            self.write();
+            self.0.apply_seed(writes)
+        }
+    }
+
+    /// The read-back after the copy: a destination that returns another setting, fewer keys, or
+    /// a version with one byte changed fails the migration with what it got wrong (an internal
+    /// error: the store misbehaved, the arguments were fine). A faithful one passes.
+    #[test]
+    fn a_destination_that_reads_back_otherwise_fails_the_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = source(dir.path());
+        let two = from.load_all().unwrap()[1].meta.key_id;
+        assert_eq!(two, Uuid::from_bytes([2; 16]));
+        let run = |misread: Misread| {
+            let path = dir.path().join(format!("dst-{misread:?}.sqlite3"));
+            let to = Misreads(
+                SqliteStore::open(&path).unwrap(),
+                misread,
+                Default::default(),
+            );
+            let e = migrate(&from, &to).unwrap_err();
+            assert!(matches!(e, Error::Internal(_)), "{e:?}");
+            e.to_string()
+        };
+        assert_eq!(
+            run(Misread::Setting),
+            "internal error: the destination does not read back the setting default_key_id copied"
+        );
+        assert_eq!(
+            run(Misread::LostKey),
+            "internal error: the destination reads back 2 keys, the source holds 3"
+        );
+        assert_eq!(
+            run(Misread::FlippedByte),
+            format!("internal error: the destination does not read back key {two} as copied")
+        );
+        let to = SqliteStore::open(&dir.path().join("faithful.sqlite3")).unwrap();
+        assert_eq!(migrate(&from, &to).unwrap().keys, 3);
+    }
+
     /// A source of three keys (one with two versions) and its root key check.
     fn source(dir: &Path) -> SqliteStore {
         let from = SqliteStore::open(&dir.join("src.sqlite3")).unwrap();

@@ -233,7 +233,7 @@ mod tests {
         clock::DAY_SECS,
         kms::{Kms, data_keys::DataKeySpec, test_support::ctx},
         store::postgres::{
-            PostgresOptions, PostgresStore, harness::Postgres, listen::APPLICATION_NAME,
+            PostgresOptions, PostgresStore, changelog, harness::Postgres, listen::APPLICATION_NAME,
         },
     };
 
@@ -551,6 +551,124 @@ mod tests {
         assert_eq!(b.full_reload_count(), 1, "B reloaded every key");
         assert_eq!(b.describe_key("k0").unwrap().description, "");
         assert_eq!(b.resync().unwrap(), 1, "only k0's description was missed");
+    }
+
+    /// The log-lookup fallback: when the change log cannot say what B missed, B reloads every key
+    /// and ends up as the database is. (1) B's feed is down while A disables k1, rotates k2 and
+    /// makes k3, and the log is pruned past B's position: on reconnecting B reloads every key,
+    /// which also brings k0's description changed behind the KMS's back (no log row: only a full
+    /// reload sees it). (2) A notification that names no key (`seq:`, a change too big to name
+    /// them) whose row is no longer in the log, and (3) one that does not parse, each make a full
+    /// reload. After each, a resync finds nothing left to take in: B is coherent.
+    #[test]
+    fn a_replica_the_log_cannot_serve_reloads_every_key() {
+        let Some(pg) = Postgres::start("kms change log fallback") else {
+            return;
+        };
+        let url = pg.new_database();
+        let (a, b) = (replica(&url), Arc::new(replica(&url)));
+        let _follower = b.follow_changes().expect("a change feed");
+        time_until("the feed's first full reload", || {
+            b.full_reload_count() == 1
+        });
+        for k in 0..3 {
+            a.create_key(&format!("k{k}"), "", "").unwrap();
+        }
+        time_until("k2", || b.describe_key("k2").is_ok());
+        let state = |alias: &str| {
+            b.describe_key(alias)
+                .map(|m| (m.state, m.current_key_version, m.description))
+        };
+
+        // (1) Down, changed, pruned past.
+        let mut behind = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        let db: String = behind
+            .query_one("SELECT current_database()", &[])
+            .unwrap()
+            .get(0);
+        let mut admin = postgres::Client::connect(&pg.url("postgres"), postgres::NoTls).unwrap();
+        let allow = |admin: &mut postgres::Client, on: bool| {
+            admin
+                .batch_execute(&format!("ALTER DATABASE \"{db}\" ALLOW_CONNECTIONS {on}"))
+                .unwrap();
+        };
+        allow(&mut admin, false);
+        let pid: i32 = admin
+            .query_one(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = $2",
+                &[&APPLICATION_NAME, &db],
+            )
+            .unwrap()
+            .get(0);
+        let gone: bool = admin
+            .query_one("SELECT pg_terminate_backend($1, 5000)", &[&pid])
+            .unwrap()
+            .get(0);
+        assert!(gone);
+        a.disable_key("k1").unwrap();
+        a.rotate_key("k2").unwrap();
+        a.create_key("k3", "", "").unwrap();
+        behind
+            .execute(
+                "UPDATE keys SET description = 'behind' WHERE alias = 'k0'",
+                &[],
+            )
+            .unwrap();
+        let pruned = changelog::prune(&mut behind, Duration::ZERO).unwrap();
+        assert!(pruned >= 6, "{pruned}");
+        assert_eq!(b.full_reload_count(), 1, "B's feed is down");
+        allow(&mut admin, true);
+        // Only a full reload brings k0's description (the count moves as a reload starts).
+        time_until("a full reload after the reconnect", || {
+            state("k0").unwrap().2 == "behind"
+        });
+        assert_eq!(b.full_reload_count(), 2);
+        assert_eq!(state("k1").unwrap().0, KeyState::Disabled);
+        assert_eq!(state("k2").unwrap().1, 2);
+        assert!(state("k3").is_ok());
+        assert_eq!(b.resync().unwrap(), 0, "B holds what the database holds");
+
+        // (2) A notification naming no key, its row gone from the log.
+        behind
+            .execute(
+                "UPDATE keys SET description = 'behind' WHERE alias = 'k1'",
+                &[],
+            )
+            .unwrap();
+        let through: i64 = behind
+            .query_one("SELECT through FROM key_changes_pruned", &[])
+            .unwrap()
+            .get(0);
+        behind
+            .execute(
+                "SELECT pg_notify($1, $2)",
+                &[&changelog::CHANNEL, &format!("{through}:")],
+            )
+            .unwrap();
+        time_until("a full reload for a change the log lost", || {
+            state("k1").unwrap().2 == "behind"
+        });
+        assert_eq!(b.full_reload_count(), 4, "reconnect, resync, this one");
+        assert_eq!(b.resync().unwrap(), 0, "B holds what the database holds");
+
+        // (3) A notification that does not parse.
+        behind
+            .execute(
+                "UPDATE keys SET description = 'behind' WHERE alias = 'k2'",
+                &[],
+            )
+            .unwrap();
+        behind
+            .execute(
+                "SELECT pg_notify($1, 'not a change')",
+                &[&changelog::CHANNEL],
+            )
+            .unwrap();
+        time_until("a full reload for a payload that does not parse", || {
+            state("k2").unwrap().2 == "behind"
+        });
+        assert_eq!(b.full_reload_count(), 6);
+        assert_eq!(b.resync().unwrap(), 0, "B holds what the database holds");
     }
 
     /// Polls `seen` on B every millisecond until it holds; the time it took (panics after 10 s).

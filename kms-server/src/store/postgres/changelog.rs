@@ -188,16 +188,23 @@ pub fn read_since(
     ))
 }
 
-/// The keys the changes numbered `seqs` wrote (for notifications too big to name them).
+/// The keys the changes numbered `seqs` wrote (for notifications too big to name them); `None`
+/// when one of them is not in the log (pruned, or never written: the caller reloads every key).
 pub fn keys_of(
     client: &mut impl GenericClient,
     seqs: &[i64],
-) -> Result<Vec<Uuid>, postgres::Error> {
+) -> Result<Option<Vec<Uuid>>, postgres::Error> {
     let rows = client.query(
-        "SELECT key_ids FROM key_changes WHERE seq = ANY($1)",
+        "SELECT seq, key_ids FROM key_changes WHERE seq = ANY($1)",
         &[&seqs],
     )?;
-    Ok(rows.iter().flat_map(|r| r.get::<_, Vec<Uuid>>(0)).collect())
+    let found: std::collections::HashSet<i64> = rows.iter().map(|r| r.get(0)).collect();
+    if seqs.iter().any(|s| !found.contains(s)) {
+        return Ok(None);
+    }
+    Ok(Some(
+        rows.iter().flat_map(|r| r.get::<_, Vec<Uuid>>(1)).collect(),
+    ))
 }
 
 /// Deletes the rows older than `retention` and records the highest number deleted. Returns how

@@ -231,7 +231,14 @@ impl ChangeFeed for Listener {
                 }
                 if let (Some(ids), false) = (burst.ids.as_mut(), burst.unnamed.is_empty()) {
                     match changelog::keys_of(client, &burst.unnamed) {
-                        Ok(more) => ids.extend(more),
+                        Ok(Some(more)) => ids.extend(more),
+                        Ok(None) => {
+                            tracing::warn!(
+                                db = %self.db,
+                                "a notified change is no longer in the change log: reloading every key"
+                            );
+                            burst.ids = None;
+                        }
                         Err(e) => {
                             let why = plain(e, &self.db).to_string();
                             // The position has moved past them: reload every key instead.
