@@ -288,8 +288,10 @@ mod tests {
         );
 
         pg.restart();
+        // Measured, not asserted (speed is the benchmarks' business): the wait only has a hang
+        // guard. What is asserted is that it comes back by itself, nobody calling resync.
         let back = time_until("the store back", || serves().is_ok());
-        assert!(back < Duration::from_secs(10), "{back:?}");
+        eprintln!("serving again {back:?} after PostgreSQL restarted");
         kms.create_key("after", "", "").unwrap();
     }
 
@@ -671,13 +673,17 @@ mod tests {
         assert_eq!(b.resync().unwrap(), 0, "B holds what the database holds");
     }
 
-    /// Polls `seen` on B every millisecond until it holds; the time it took (panics after 10 s).
+    /// How long [`time_until`] waits before it gives up: a hang guard, not a performance claim.
+    const HANG_GUARD: Duration = Duration::from_secs(30);
+
+    /// Polls `seen` on B every millisecond until it holds; the time it took (panics after
+    /// [`HANG_GUARD`]).
     fn time_until(what: &str, mut seen: impl FnMut() -> bool) -> Duration {
         let start = Instant::now();
         while !seen() {
             assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "B never saw {what} (10 s)"
+                start.elapsed() < HANG_GUARD,
+                "B never saw {what} ({HANG_GUARD:?})"
             );
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -685,8 +691,10 @@ mod tests {
     }
 
     /// B follows the change feed and never resyncs otherwise (no tick here): each of 52 changes
-    /// made on A (create, disable, enable, rotate) reaches B, timed from A's commit; p99 under a
-    /// generous 1 s. Then B's listening connection is killed: notifications flow again on the new
+    /// made on A (create, disable, enable, rotate) reaches B, each through a reload of the key it
+    /// names (no full reload after the first connection's). The lag from A's commit is printed
+    /// (p50, p99, max), not asserted: figures are the benchmarks' (bench/scripts/replicas.sh).
+    /// Then B's listening connection is killed: notifications flow again on the new
     /// connection, and a change written behind the KMS's back (no notification, no change log
     /// row) is not picked up: the reconnect reads the change log, it does not reload every key.
     /// Without the follower, nothing arrives.
@@ -727,7 +735,11 @@ mod tests {
             "change feed propagation over {} changes: p50 {p50:?}, p99 {p99:?}, max {max:?}",
             lags.len()
         );
-        assert!(p99 < Duration::from_secs(1), "p99 {p99:?}");
+        assert_eq!(
+            b.full_reload_count(),
+            1,
+            "every change came as a reload of its key, none as a reload of every key"
+        );
 
         // A change no notification announces, then the listener's connection killed.
         let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
