@@ -15,6 +15,7 @@ mod table;
 
 pub use table::render_table;
 pub mod embedded;
+pub mod propagation;
 pub mod tencent;
 
 use std::{
@@ -50,6 +51,8 @@ pub enum BenchError {
     Setup(String),
     /// The embedded server failed to start.
     Embedded(String),
+    /// A change made on one replica did not show on the other in time (`kms-propagation`).
+    Propagation(String),
 }
 
 impl std::fmt::Display for BenchError {
@@ -58,6 +61,7 @@ impl std::fmt::Display for BenchError {
             BenchError::Connect(m) => write!(f, "cannot connect: {m}"),
             BenchError::Setup(m) => write!(f, "setup failed: {m}"),
             BenchError::Embedded(m) => write!(f, "embedded server: {m}"),
+            BenchError::Propagation(m) => write!(f, "propagation: {m}"),
         }
     }
 }
