@@ -78,6 +78,10 @@ pub const DEFAULT_CHANGE_LOG_RETENTION: Duration = Duration::from_secs(300);
 /// must outlive those reads; a shorter log would turn them, and every reconnect after a short
 /// outage, into reloads of every key.
 pub const MIN_CHANGE_LOG_RETENTION: Duration = changelog::HOLE_TTL;
+const _: () = assert!(
+    DEFAULT_CHANGE_LOG_RETENTION.as_secs() >= MIN_CHANGE_LOG_RETENTION.as_secs(),
+    "the default retention must be one the command line accepts"
+);
 
 impl Default for PostgresOptions {
     fn default() -> Self {
