@@ -17,6 +17,7 @@
 #   cargo build --release -p kms-server -p kms-bench && bench/scripts/replicas.sh
 #   KEYS=100000 ROUNDS=5 bench/scripts/replicas.sh
 #   THROUGHPUT=0 LAG_ROUNDS=5 KEYS=100000 bench/scripts/replicas.sh
+#   THROUGHPUT=0 LAG_ROUNDS=3 KEYS=20000 REPLICA_ARGS="--tick-secs 3600" bench/scripts/replicas.sh
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=lib.sh
@@ -28,6 +29,8 @@ ROUNDS=${ROUNDS:-3}
 THROUGHPUT=${THROUGHPUT:-1}
 LAG_ROUNDS=${LAG_ROUNDS:-3}
 LAG_CHANGES=${LAG_CHANGES:-100}
+# More kms-server flags for the two replicas, e.g. REPLICA_ARGS="--tick-secs 3600".
+REPLICA_ARGS=${REPLICA_ARGS:-}
 CONC=${CONC:-64}
 KEYS=${KEYS:-20000}
 PGBIN=${KMS_POSTGRES_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort | tail -1)}
@@ -85,8 +88,10 @@ restart() { # name
     echo "== restarted $name: listening after $(echo "$t1 - $t0" | bc) s"
 }
 start sqlite
-start replica1 --database "$DB"
-start replica2 --database "$DB"
+# shellcheck disable=SC2086 # REPLICA_ARGS holds flags as words
+start replica1 --database "$DB" $REPLICA_ARGS
+# shellcheck disable=SC2086
+start replica2 --database "$DB" $REPLICA_ARGS
 sleep 2
 for s in sqlite replica1 replica2; do echo "== memory at start $s: $(rss $s)"; done
 
