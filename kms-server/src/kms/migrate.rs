@@ -352,6 +352,10 @@ mod tests {
             self.write();
             self.0.set_meta(name, value)
         }
+        fn take_meta(&self, name: &str, value: &[u8]) -> Result<bool> {
+            self.write();
+            self.0.take_meta(name, value)
+        }
         fn load_all(&self) -> Result<Vec<StoredKey>> {
             let mut keys = self.0.load_all()?;
             if self.written() {
