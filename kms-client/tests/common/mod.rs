@@ -22,7 +22,7 @@ impl Server {
     pub fn start(dir: &Path) -> Server {
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
-        let config = config(dir);
+        let dir = dir.to_owned();
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -30,7 +30,7 @@ impl Server {
                 .build()
                 .unwrap();
             rt.block_on(async move {
-                let kms = Arc::new(kms_server::Kms::open(config).unwrap());
+                let kms = Arc::new(open_waiting_for_the_lock(&dir));
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 addr_tx.send(listener.local_addr().unwrap()).unwrap();
                 let options = kms_server::server::ServerOptions::default();
@@ -80,6 +80,23 @@ impl Drop for Server {
         }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
+        }
+    }
+}
+
+/// Opens the KMS whose state is in `dir`, waiting out a previous server's hold on the data
+/// directory's lock. A restart on the same directory can find it still held for a moment after
+/// the previous server is gone: a `kms-admin` another test spawned at that time (fork, then exec)
+/// holds a copy of every descriptor, the lock file's included, until its exec. The wait is
+/// bounded (10 s); any other error, or a lock still held then, fails the test.
+fn open_waiting_for_the_lock(dir: &Path) -> kms_server::Kms {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match kms_server::Kms::open(config(dir)) {
+            Err(kms_server::Error::DataDirInUse(_)) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            opened => return opened.unwrap(),
         }
     }
 }
