@@ -237,6 +237,53 @@ mod tests {
         },
     };
 
+    /// A replica's change feed cut off: its database refuses new connections and the listening
+    /// connection's backend is terminated, until [`ListenerCut::let_in`].
+    struct ListenerCut {
+        /// To the maintenance database: PostgreSQL refuses `ALLOW_CONNECTIONS false` on the
+        /// database the connection is in.
+        admin: postgres::Client,
+        db: String,
+    }
+
+    impl ListenerCut {
+        /// Cuts off the listener of the database `behind` is connected to (`behind` stays open).
+        fn new(pg: &Postgres, behind: &mut postgres::Client) -> Self {
+            let db: String = behind
+                .query_one("SELECT current_database()", &[])
+                .unwrap()
+                .get(0);
+            let admin = postgres::Client::connect(&pg.url("postgres"), postgres::NoTls).unwrap();
+            let mut cut = Self { admin, db };
+            cut.allow(false);
+            let pid: i32 = cut
+                .admin
+                .query_one(
+                    "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = $2",
+                    &[&APPLICATION_NAME, &cut.db],
+                )
+                .unwrap()
+                .get(0);
+            let gone: bool = cut
+                .admin
+                .query_one("SELECT pg_terminate_backend($1, 5000)", &[&pid])
+                .unwrap()
+                .get(0);
+            assert!(gone);
+            cut
+        }
+
+        fn allow(&mut self, on: bool) {
+            let sql = format!("ALTER DATABASE \"{}\" ALLOW_CONNECTIONS {on}", self.db);
+            self.admin.batch_execute(&sql).unwrap();
+        }
+
+        /// Lets connections in again: the listener reconnects.
+        fn let_in(&mut self) {
+            self.allow(true);
+        }
+    }
+
     fn replica(url: &str) -> Kms {
         replica_on(url, Arc::new(ManualClock::new(1_700_000_000)))
     }
@@ -507,31 +554,7 @@ mod tests {
                 &[],
             )
             .unwrap();
-        let db: String = behind
-            .query_one("SELECT current_database()", &[])
-            .unwrap()
-            .get(0);
-        // PostgreSQL refuses ALLOW_CONNECTIONS false on the database in use: the admin connection
-        // is to the maintenance database.
-        let mut admin = postgres::Client::connect(&pg.url("postgres"), postgres::NoTls).unwrap();
-        let allow = |admin: &mut postgres::Client, on: bool| {
-            admin
-                .batch_execute(&format!("ALTER DATABASE \"{db}\" ALLOW_CONNECTIONS {on}"))
-                .unwrap();
-        };
-        allow(&mut admin, false);
-        let pid: i32 = admin
-            .query_one(
-                "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = $2",
-                &[&APPLICATION_NAME, &db],
-            )
-            .unwrap()
-            .get(0);
-        let gone: bool = admin
-            .query_one("SELECT pg_terminate_backend($1, 5000)", &[&pid])
-            .unwrap()
-            .get(0);
-        assert!(gone);
+        let mut cut = ListenerCut::new(&pg, &mut behind);
         a.disable_key("k1").unwrap();
         a.rotate_key("k3").unwrap();
         a.create_key("k5", "", "").unwrap();
@@ -541,7 +564,7 @@ mod tests {
             (KeyState::Enabled, 1),
             "B's feed is down"
         );
-        allow(&mut admin, true);
+        cut.let_in();
 
         time_until("k1 disabled", || {
             state("k1").is_ok_and(|s| s == (KeyState::Disabled, 1))
@@ -584,29 +607,7 @@ mod tests {
 
         // (1) Down, changed, pruned past.
         let mut behind = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-        let db: String = behind
-            .query_one("SELECT current_database()", &[])
-            .unwrap()
-            .get(0);
-        let mut admin = postgres::Client::connect(&pg.url("postgres"), postgres::NoTls).unwrap();
-        let allow = |admin: &mut postgres::Client, on: bool| {
-            admin
-                .batch_execute(&format!("ALTER DATABASE \"{db}\" ALLOW_CONNECTIONS {on}"))
-                .unwrap();
-        };
-        allow(&mut admin, false);
-        let pid: i32 = admin
-            .query_one(
-                "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = $2",
-                &[&APPLICATION_NAME, &db],
-            )
-            .unwrap()
-            .get(0);
-        let gone: bool = admin
-            .query_one("SELECT pg_terminate_backend($1, 5000)", &[&pid])
-            .unwrap()
-            .get(0);
-        assert!(gone);
+        let mut cut = ListenerCut::new(&pg, &mut behind);
         a.disable_key("k1").unwrap();
         a.rotate_key("k2").unwrap();
         a.create_key("k3", "", "").unwrap();
@@ -619,7 +620,7 @@ mod tests {
         let pruned = changelog::prune(&mut behind, Duration::ZERO).unwrap();
         assert!(pruned >= 6, "{pruned}");
         assert_eq!(b.full_reload_count(), 1, "B's feed is down");
-        allow(&mut admin, true);
+        cut.let_in();
         // Only a full reload brings k0's description (the count moves as a reload starts).
         time_until("a full reload after the reconnect", || {
             state("k0").unwrap().2 == "behind"
