@@ -387,7 +387,7 @@ mod tests {
 
     use super::super::{
         data_keys::DataKeySpec,
-        test_support::{T0, open},
+        test_support::{T0, open, replica_on_sqlite},
     };
     use super::*;
     use crate::clock::ManualClock;
@@ -653,19 +653,11 @@ mod tests {
     /// on either (the fingerprint is in the shared store).
     #[test]
     fn a_resync_takes_in_material_imported_again_elsewhere() {
-        use base64::Engine as _;
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("kms.sqlite3");
         let clock = Arc::new(ManualClock::new(T0));
-        let root = || {
-            crate::root_key::RootKey::from_base64(
-                &base64::engine::general_purpose::STANDARD.encode([4u8; 32]),
-            )
-            .unwrap()
-        };
-        let store = || Box::new(crate::store::sqlite::SqliteStore::open(&db).unwrap());
-        let a = Kms::open_with_store(store(), root(), clock.clone()).unwrap();
-        let b = Kms::open_with_store(store(), root(), clock.clone()).unwrap();
+        let a = replica_on_sqlite(&db, clock.clone());
+        let b = replica_on_sqlite(&db, clock.clone());
         a.create_key_from("byok", "", "", true).unwrap();
         let alg = WrappingAlgorithm::RsaesOaepSha256;
         let import = |kms: &Kms, material: [u8; 32]| {
@@ -759,19 +751,11 @@ mod tests {
 
     #[test]
     fn tokens_work_across_replicas_on_sqlite() {
-        use base64::Engine as _;
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("kms.sqlite3");
         let clock = Arc::new(ManualClock::new(T0));
-        let root = || {
-            crate::root_key::RootKey::from_base64(
-                &base64::engine::general_purpose::STANDARD.encode([4u8; 32]),
-            )
-            .unwrap()
-        };
-        let store = || Box::new(crate::store::sqlite::SqliteStore::open(&db).unwrap());
-        let a = Kms::open_with_store(store(), root(), clock.clone()).unwrap();
-        let b = Kms::open_with_store(store(), root(), clock.clone()).unwrap();
+        let a = replica_on_sqlite(&db, clock.clone());
+        let b = replica_on_sqlite(&db, clock.clone());
         tokens_work_across_replicas(&a, &b, &clock);
     }
 

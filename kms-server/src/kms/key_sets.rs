@@ -141,7 +141,7 @@ impl Kms {
 mod tests {
     use std::sync::Arc;
 
-    use super::super::test_support::{T0, open};
+    use super::super::test_support::{T0, open, replica_on_sqlite};
     use super::*;
     use crate::{clock::ManualClock, keys::KeyState};
 
@@ -218,21 +218,13 @@ mod tests {
     /// scheduled for deletion is refused, and the other key stays as it was).
     #[test]
     fn a_stale_replica_checks_the_list_again_and_changes_none() {
-        use base64::Engine as _;
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("kms.sqlite3");
         let clock = Arc::new(ManualClock::new(T0));
-        let root = || {
-            crate::root_key::RootKey::from_base64(
-                &base64::engine::general_purpose::STANDARD.encode([4u8; 32]),
-            )
-            .unwrap()
-        };
-        let store = || Box::new(crate::store::sqlite::SqliteStore::open(&db).unwrap());
-        let a = Kms::open_with_store(store(), root(), clock.clone()).unwrap();
+        let a = replica_on_sqlite(&db, clock.clone());
         a.create_key("one", "", "").unwrap();
         a.create_key("two", "", "").unwrap();
-        let b = Kms::open_with_store(store(), root(), clock.clone()).unwrap();
+        let b = replica_on_sqlite(&db, clock.clone());
         b.disable_key("two").unwrap();
         b.schedule_key_deletion("two", 7).unwrap();
         // `a` still sees "two" Enabled.

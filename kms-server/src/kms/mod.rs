@@ -510,6 +510,16 @@ pub(crate) mod test_support {
         .unwrap()
     }
 
+    /// A replica on the SQLite file `db`, which other replicas of the same call share (no
+    /// directory lock: that is what a shared store is), with a fixed root key.
+    pub(crate) fn replica_on_sqlite(db: &std::path::Path, clock: Arc<ManualClock>) -> Kms {
+        let root =
+            RootKey::from_base64(&base64::engine::general_purpose::STANDARD.encode([4u8; 32]))
+                .unwrap();
+        let store = Box::new(crate::store::sqlite::SqliteStore::open(db).unwrap());
+        Kms::open_with_store(store, root, clock).unwrap()
+    }
+
     /// Base64 of a small JSON encryption context.
     pub(crate) fn ctx() -> String {
         base64::engine::general_purpose::STANDARD.encode(r#"{"bucket":"b","object":"o"}"#)
