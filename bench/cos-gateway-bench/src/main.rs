@@ -517,12 +517,19 @@ async fn large_phase(args: &Args, c: &mut SendRequest<Body>) {
             }
         }
     }
+    // Each GET over the plain GET of the same pass (taken moments before it): paired, so a slow
+    // spell that spans a pass moves both sides.
+    let base = modes.iter().position(|m| *m == "plain");
+    let paired: Vec<Vec<f64>> = base.map_or_else(Vec::new, |b| {
+        gets.iter()
+            .map(|g| g.iter().zip(&gets[b]).map(|(x, p)| x / p).collect())
+            .collect()
+    });
     println!();
     println!(
         "| mode | PUT MiB/s best | GET MiB/s best | GET MiB/s median | PUT vs plain | GET vs plain (best) | GET vs plain (median) |"
     );
     println!("|---|---|---|---|---|---|---|");
-    let base = modes.iter().position(|m| *m == "plain");
     let stats = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
         (v[v.len() - 1], v[v.len() / 2])
@@ -548,6 +555,19 @@ async fn large_phase(args: &Args, c: &mut SendRequest<Body>) {
     for (mode, g) in modes.iter().zip(&gets) {
         let all: Vec<String> = g.iter().map(|x| format!("{x:.0}")).collect();
         println!("GET {mode} MiB/s, every GET (sorted): {}", all.join(" "));
+    }
+    for (mode, mut r) in modes.iter().zip(paired) {
+        if *mode == "plain" || r.is_empty() {
+            continue;
+        }
+        r.sort_by(f64::total_cmp);
+        println!(
+            "GET {mode} / plain GET of the same pass: median {:.3} (range {:.3}-{:.3}, {} pairs)",
+            r[r.len() / 2],
+            r[0],
+            r[r.len() - 1],
+            r.len()
+        );
     }
     drop(large);
 }

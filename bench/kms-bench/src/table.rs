@@ -77,10 +77,78 @@ pub fn render_table(reports: &[Report]) -> String {
             );
         }
     }
+    let health_rounds = reports
+        .iter()
+        .find(|r| r.op == "health")
+        .map(|r| r.rounds_calls_per_sec.as_slice());
+    for r in reports.iter().filter(|r| r.op != "health") {
+        if let Some(p) = health_rounds.and_then(|h| paired(&r.rounds_calls_per_sec, h)) {
+            let all: Vec<String> = p.ratios.iter().map(|x| format!("{x:.3}")).collect();
+            let _ = writeln!(
+                out,
+                "{} / health, round by round: {} (median {:.3}, range {:.3}-{:.3})",
+                r.op,
+                all.join(" "),
+                p.median,
+                p.min,
+                p.max
+            );
+        }
+    }
     for r in reports {
         if let Some(e) = &r.first_error {
             let _ = writeln!(out, "{}: first error: {e}", r.op);
         }
     }
     out
+}
+
+/// One operation's calls/s over health's, paired round by round (the rounds interleave the
+/// operations, so each pair saw the same machine): the ratio least moved by load that changes
+/// between rounds.
+#[derive(Debug, PartialEq)]
+struct Paired {
+    ratios: Vec<f64>,
+    median: f64,
+    min: f64,
+    max: f64,
+}
+
+/// `None` unless both have the same number (at least two) of rounds, every one measured.
+fn paired(op: &[f64], health: &[f64]) -> Option<Paired> {
+    if op.len() < 2 || op.len() != health.len() || health.iter().any(|h| *h <= 0.0) {
+        return None;
+    }
+    let ratios: Vec<f64> = op.iter().zip(health).map(|(o, h)| o / h).collect();
+    let mut sorted = ratios.clone();
+    sorted.sort_by(f64::total_cmp);
+    Some(Paired {
+        median: sorted[sorted.len() / 2],
+        min: sorted[0],
+        max: sorted[sorted.len() - 1],
+        ratios,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounds_pair_with_health_in_order() {
+        let p = paired(&[90.0, 40.0, 80.0], &[100.0, 50.0, 100.0]).expect("paired");
+        assert_eq!(p.ratios, vec![0.9, 0.8, 0.8]);
+        assert_eq!((p.median, p.min, p.max), (0.8, 0.8, 0.9));
+    }
+
+    #[test]
+    fn unpaired_rounds_give_nothing() {
+        assert_eq!(paired(&[1.0], &[1.0]), None, "one round");
+        assert_eq!(paired(&[1.0, 2.0], &[1.0, 2.0, 3.0]), None, "counts differ");
+        assert_eq!(
+            paired(&[1.0, 2.0], &[1.0, 0.0]),
+            None,
+            "a health round measured nothing"
+        );
+    }
 }
