@@ -137,8 +137,12 @@ pub(crate) fn read_ahead(mut s: ByteStream, depth: usize) -> ByteStream {
     Box::pin(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)))
 }
 
-/// Read-ahead depth of a decrypted stream, in chunks of [`STORED_CHUNK`].
-pub const DECRYPT_AHEAD: usize = READ_AHEAD_BYTES / STORED_CHUNK;
+/// Read-ahead depth of a decrypted stream, in chunks of [`STORED_CHUNK`]: twice the file reads'.
+/// Decryption is a stage of its own between them and the socket, and a deeper buffer after it
+/// raised encrypted GETs by about 5 points of plain GET in interleaved runs, where a deeper file
+/// read-ahead helped neither plain nor encrypted GETs (bench/BENCHMARKS.md, "Object bodies").
+/// An encrypted GET holds at most 4 + 8 chunks (about 12 MiB) ahead of its socket.
+pub const DECRYPT_AHEAD: usize = 2 * READ_AHEAD_BYTES / STORED_CHUNK;
 
 #[cfg(test)]
 mod tests {
