@@ -156,7 +156,8 @@ impl AeadKey {
     }
 
     /// Encrypts `plain` into `out` (ciphertext then the 16-byte tag; `out.len() == plain.len() + 16`)
-    /// without touching `plain`: one pass over the data, no staging copy.
+    /// without touching `plain`: a copy into `out`, then one encryption pass there while it is in
+    /// cache.
     ///
     /// The caller guarantees `nonce` is never used twice with this key.
     pub(crate) fn seal_to(
