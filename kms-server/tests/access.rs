@@ -124,22 +124,26 @@ struct Fixture {
     secret_blob: Vec<u8>,
 }
 
+/// A new key named `alias`, made by the admin identity; its UUID.
+async fn create_as_admin(c: &mut KeyManagementServiceClient<Channel>, alias: &str) -> String {
+    c.create_key(with(
+        Some(ADMIN),
+        pb::CreateKeyRequest {
+            alias: alias.to_owned(),
+            ..Default::default()
+        },
+    ))
+    .await
+    .unwrap()
+    .into_inner()
+    .key_metadata
+    .unwrap()
+    .key_id
+}
+
 async fn fixture(c: &mut KeyManagementServiceClient<Channel>) -> Fixture {
     let mut make = async |alias: &str| {
-        let id = c
-            .create_key(with(
-                Some(ADMIN),
-                pb::CreateKeyRequest {
-                    alias: alias.to_owned(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .key_metadata
-            .unwrap()
-            .key_id;
+        let id = create_as_admin(c, alias).await;
         let blob = c
             .encrypt(with(
                 Some(ADMIN),
@@ -812,20 +816,7 @@ async fn batch_calls_name_every_key_in_their_audit_line() {
     let mut s = start_observed(&policy_text(r#"["alias/app-*"]"#), audited(&path)).await;
     let fx = fixture(&mut s.client).await;
     let c = &mut s.client;
-    let third = c
-        .create_key(with(
-            Some(ADMIN),
-            pb::CreateKeyRequest {
-                alias: "app-three".to_owned(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .key_metadata
-        .unwrap()
-        .key_id;
+    let third = create_as_admin(c, "app-three").await;
     // Named three ways: alias/..., bare alias, UUID.
     let names = vec![
         "alias/app-one".to_owned(),

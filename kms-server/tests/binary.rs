@@ -372,6 +372,22 @@ fn a_second_server_on_the_same_data_directory_is_refused() {
     let _again = Server::start(&data, &[]);
 }
 
+/// kms-server started with `var=value` in its environment: refused before it makes its data
+/// directory (asserted). Its stderr, and the temporary directory the data directory was to be in.
+fn refused_by_env(var: &str, value: &str) -> (String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kms-server"))
+        .args(["--data-dir"])
+        .arg(dir.path().join("never-created"))
+        .env(var, value)
+        .env_remove("KMS_ROOT_KEY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(!dir.path().join("never-created").exists());
+    (strip_ansi(&String::from_utf8_lossy(&out.stderr)), dir)
+}
+
 fn run_refused(args: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_kms-server"))
@@ -544,20 +560,11 @@ fn a_bad_database_url_is_refused_in_one_line() {
         "error: --database: bad PostgreSQL URL: invalid connection string: invalid value for \
          option `sslmode`\n"
     );
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_kms-server"))
-        .args(["--data-dir"])
-        .arg(dir.path().join("never-created"))
-        .env("KMS_DATABASE_URL", "sqlite:")
-        .env_remove("KMS_ROOT_KEY")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
+    let (stderr, _dir) = refused_by_env("KMS_DATABASE_URL", "sqlite:");
     assert_eq!(
-        strip_ansi(&String::from_utf8_lossy(&out.stderr)),
+        stderr,
         "error: --database: sqlite: needs a path (sqlite:PATH)\n"
     );
-    assert!(!dir.path().join("never-created").exists());
 }
 
 /// `--database sqlite:PATH` puts the key database at PATH; the root key stays in the data
@@ -825,20 +832,11 @@ fn a_change_log_retention_below_the_minimum_is_refused() {
             )
         );
     }
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_kms-server"))
-        .args(["--data-dir"])
-        .arg(dir.path().join("never-created"))
-        .env("KMS_CHANGE_LOG_RETENTION", "30")
-        .env_remove("KMS_ROOT_KEY")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
+    let (stderr, dir) = refused_by_env("KMS_CHANGE_LOG_RETENTION", "30");
     assert_eq!(
-        strip_ansi(&String::from_utf8_lossy(&out.stderr)),
+        stderr,
         format!("error: invalid value '30' for '--change-log-retention <SECS>': {why}{hint}")
     );
-    assert!(!dir.path().join("never-created").exists());
     let server = Server::start(dir.path(), &["--change-log-retention", "60"]);
     drop(server);
 }

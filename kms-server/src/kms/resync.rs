@@ -284,6 +284,22 @@ mod tests {
         }
     }
 
+    /// Two replicas on a fresh database: A writes, B follows the change feed (its first full
+    /// reload done) and has taken in keys `k0`..`k{keys - 1}` that A created.
+    fn a_writer_and_a_follower(url: &str, keys: usize) -> (Kms, Arc<Kms>, super::Follower) {
+        let (a, b) = (replica(url), Arc::new(replica(url)));
+        let follower = b.follow_changes().expect("a change feed");
+        time_until("the feed's first full reload", || {
+            b.full_reload_count() == 1
+        });
+        for k in 0..keys {
+            a.create_key(&format!("k{k}"), "", "").unwrap();
+        }
+        let last = format!("k{}", keys - 1);
+        time_until(&last, || b.describe_key(&last).is_ok());
+        (a, b, follower)
+    }
+
     fn replica(url: &str) -> Kms {
         replica_on(url, Arc::new(ManualClock::new(1_700_000_000)))
     }
@@ -533,15 +549,7 @@ mod tests {
             return;
         };
         let url = pg.new_database();
-        let (a, b) = (replica(&url), Arc::new(replica(&url)));
-        let _follower = b.follow_changes().expect("a change feed");
-        time_until("the feed's first full reload", || {
-            b.full_reload_count() == 1
-        });
-        for k in 0..5 {
-            a.create_key(&format!("k{k}"), "", "").unwrap();
-        }
-        time_until("k4", || b.describe_key("k4").is_ok());
+        let (a, b, _follower) = a_writer_and_a_follower(&url, 5);
         let state = |alias: &str| {
             b.describe_key(alias)
                 .map(|m| (m.state, m.current_key_version))
@@ -591,15 +599,7 @@ mod tests {
             return;
         };
         let url = pg.new_database();
-        let (a, b) = (replica(&url), Arc::new(replica(&url)));
-        let _follower = b.follow_changes().expect("a change feed");
-        time_until("the feed's first full reload", || {
-            b.full_reload_count() == 1
-        });
-        for k in 0..3 {
-            a.create_key(&format!("k{k}"), "", "").unwrap();
-        }
-        time_until("k2", || b.describe_key("k2").is_ok());
+        let (a, b, _follower) = a_writer_and_a_follower(&url, 3);
         let state = |alias: &str| {
             b.describe_key(alias)
                 .map(|m| (m.state, m.current_key_version, m.description))
