@@ -123,7 +123,13 @@ async fn run(mut cli: cli::Cli) -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(cli.listen).await?;
     let addr = listener.local_addr()?;
     println!("cos-gateway listening on {scheme}://{addr}");
-    tracing::info!(%addr, scheme, data_dir = %cli.data_dir.display(), "cos-gateway listening");
+    tracing::info!(
+        %addr,
+        scheme,
+        data_dir = %cli.data_dir.display(),
+        body_cipher = storage_adapter::AeadBackend::current().name(),
+        "cos-gateway listening"
+    );
     let shutdown = async {
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]

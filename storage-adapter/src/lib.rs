@@ -145,6 +145,7 @@ pub mod verifier;
 
 pub use body::{DecryptStream, EncryptStream, ReadPlan};
 pub use bucket_key::BucketKeyConfig;
+pub use crypto::AeadBackend;
 pub use envelope::{Envelope, Layout, ObjectName, PartInfo};
 pub use error::{CosErrorCode, Error, KeyUse, Result};
 /// The embedded KMS's root key (what [`EmbeddedKms::open`] takes), so an embedder names no KMS crate.

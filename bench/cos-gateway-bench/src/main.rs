@@ -353,8 +353,9 @@ async fn main() {
     let _ = resp.into_body().collect().await;
 
     println!(
-        "cos-gateway-bench: KMS {}, large {}, small {} B x {} requests over {} connections x {} rounds, plain HTTP on {addr}",
+        "cos-gateway-bench: KMS {}, bodies through {}, large {}, small {} B x {} requests over {} connections x {} rounds, plain HTTP on {addr}",
         args.kms_endpoint.as_deref().unwrap_or("embedded"),
+        storage_adapter::AeadBackend::current().name(),
         if args.no_large {
             "skipped".to_owned()
         } else {
