@@ -33,6 +33,12 @@ fn sdk_dir() -> PathBuf {
 }
 
 fn ensure_sdk() {
+    // The tests of this file run in parallel: one installs while the others wait, or on a fresh
+    // clone they would all create the same virtualenv at once.
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = INSTALL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if !sdk_dir().join(".venv/bin/python").exists()
         || !sdk_dir().join(".venv-tccli/bin/tccli").exists()
         || !sdk_dir()
