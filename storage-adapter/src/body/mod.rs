@@ -9,8 +9,9 @@
 //! # The fast path
 //!
 //! Whole segments that lie inside one input chunk are sealed or opened *out of place*, from the input
-//! chunk into the output buffer: no staging buffer (ring, the backend, works in place, so each
-//! segment is copied into its slot and processed there while it is in cache). Up to
+//! chunk into the output buffer: no staging buffer (aws-lc reads one and writes the other; ring,
+//! the backend on CPUs without AVX-512, works in place, so each segment is copied into its slot
+//! and processed there while it is in cache). Up to
 //! [`BATCH_SEGMENTS`] consecutive segments go into one output buffer, yielded as one item (the
 //! stored bytes of consecutive segments are contiguous, and so is their plaintext). Output buffers
 //! come from a small per-stream pool and go back to it when downstream drops every chunk cut from
