@@ -164,7 +164,9 @@ impl AeadBackend {
 pub(crate) struct AeadKey(Schedule);
 
 /// Both schedules live on the heap and never move: aws-lc's in its own allocation, ring's (544
-/// bytes) boxed, so moving an [`AeadKey`] leaves no copy of a schedule behind.
+/// bytes) boxed, so moving an [`AeadKey`] leaves no copy of a schedule behind. ring builds its
+/// schedule by value, so one transient copy is on the stack while it is boxed (safe Rust offers no
+/// way to build it in place).
 enum Schedule {
     AwsLc(aws_lc_rs::aead::LessSafeKey),
     Ring(Box<ring::aead::LessSafeKey>),
