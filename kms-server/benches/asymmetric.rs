@@ -13,11 +13,9 @@
 //! with the ratio and the spread (min-max over rounds), as Markdown table rows.
 //! `INTERLEAVED_ROUNDS=0` skips it.
 
-use std::{
-    hint::black_box,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+mod interleave;
+
+use std::{hint::black_box, sync::Arc, time::Duration};
 
 use aws_lc_rs::{
     encoding::{AsDer as _, Pkcs8V1Der},
@@ -317,46 +315,24 @@ fn criterion_groups(c: &mut Criterion) {
     }
 }
 
-/// Ops/s of `f` over a round of about `round`.
-fn rate(f: &dyn Fn(), round: Duration) -> f64 {
-    let start = Instant::now();
-    let mut n = 0u64;
-    while start.elapsed() < round {
-        for _ in 0..8 {
-            f();
-        }
-        n += 8;
-    }
-    n as f64 / start.elapsed().as_secs_f64()
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 fn interleaved(_c: &mut Criterion) {
-    let rounds: usize = std::env::var("INTERLEAVED_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(7);
+    let rounds = interleave::rounds(7);
     if rounds == 0 {
         return;
     }
-    let round = Duration::from_millis(150);
     eprintln!(
         "\ninterleaved, {rounds} rounds of {} ms each side (median ops/s, min-max over rounds):",
-        round.as_millis()
+        interleave::ROUND.as_millis()
     );
     eprintln!("| operation | KMS ops/s | bare ops/s | KMS / bare | KMS spread | bare spread |");
     eprintln!("|---|---:|---:|---:|---:|---:|");
     for case in cases() {
         let (mut kms, mut bare) = (Vec::new(), Vec::new());
         for _ in 0..rounds {
-            kms.push(rate(&case.kms, round));
-            bare.push(rate(&case.bare, round));
+            kms.push(interleave::rate(&case.kms, 8));
+            bare.push(interleave::rate(&case.bare, 8));
         }
-        let (km, bm) = (median(&mut kms), median(&mut bare));
+        let (km, bm) = (interleave::median(&mut kms), interleave::median(&mut bare));
         eprintln!(
             "| {} | {km:.0} | {bm:.0} | {:.2} | {:.0}-{:.0} | {:.0}-{:.0} |",
             case.name,

@@ -42,6 +42,7 @@ pub mod store;
 pub mod tencent;
 #[cfg(feature = "grpc")]
 pub mod tls;
+pub mod xaes;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::EncryptionContext;

@@ -29,14 +29,15 @@ use tokio::{
 };
 use tonic::transport::server::{Connected, TcpConnectInfo};
 
-use crate::{blob::BLOB_MIN_LEN, kms::data_keys};
+use crate::{blob::BLOB_MAX_OVERHEAD, kms::data_keys};
 
 /// Bytes a length-delimited protobuf field adds to its payload: one tag byte and a length varint of
 /// at most three bytes (payloads under 2 MiB).
 const FIELD_OVERHEAD: usize = 1 + 3;
 
-/// The largest ciphertext blob the server makes: an Encrypt of the most plaintext it takes.
-const MAX_BLOB_BYTES: usize = BLOB_MIN_LEN + *data_keys::ENCRYPT_PLAINTEXT_BYTES.end();
+/// The largest ciphertext blob the server reads: an Encrypt of the most plaintext it takes, in the
+/// format with the longest header.
+const MAX_BLOB_BYTES: usize = BLOB_MAX_OVERHEAD + *data_keys::ENCRYPT_PLAINTEXT_BYTES.end();
 
 /// The largest item of a BatchDecrypt: the largest blob and the largest context, framed.
 const MAX_DECRYPT_ITEM_BYTES: usize = FIELD_OVERHEAD

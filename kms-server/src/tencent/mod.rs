@@ -37,15 +37,16 @@ use axum::{
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 
 use crate::{
-    blob::BLOB_MIN_LEN,
+    blob::BLOB_MAX_OVERHEAD,
     kms::{Kms, data_keys::ENCRYPT_PLAINTEXT_BYTES},
     secret::SecretBytes,
     service::{AccessControl, KmsService, TencentCaller},
 };
 use wire::{API_VERSION, ApiAction, ApiError, code};
 
-/// Largest base64 text of a ciphertext blob (an Encrypt of the largest plaintext).
-const MAX_BLOB_BASE64: usize = (BLOB_MIN_LEN + *ENCRYPT_PLAINTEXT_BYTES.end()).div_ceil(3) * 4;
+/// Largest base64 text of a ciphertext blob (an Encrypt of the largest plaintext, in the format
+/// with the longest header).
+const MAX_BLOB_BASE64: usize = (BLOB_MAX_OVERHEAD + *ENCRYPT_PLAINTEXT_BYTES.end()).div_ceil(3) * 4;
 /// Largest JSON string of one encryption context: every character escaped as `\uXXXX`.
 const MAX_CONTEXT_JSON_STRING: usize = 6 * kms_types::limits::MAX_CONTEXT_JSON_BYTES;
 /// Largest request body (32 KiB): the largest legitimate request, a ReEncrypt of the largest
