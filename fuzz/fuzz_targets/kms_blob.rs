@@ -7,7 +7,7 @@
 //! encoding); every failure is the one opaque `InvalidCiphertext`.
 #![no_main]
 
-use kms_server::blob::{self, BlobHeader};
+use kms_server::blob::{self, BlobHeader, BlobKey};
 use kms_server::secret::{Key32, NONCE_LEN};
 use kms_server::xaes::XAES_NONCE_LEN;
 use kms_server::{EncryptionContext, Error};
@@ -22,16 +22,17 @@ fuzz_target!(|data: &[u8]| {
         assert!(matches!(e, Error::InvalidCiphertext), "{e:?}");
     }
     let material = Key32::from_slice(&[0x11; 32]).expect("32 bytes");
+    let key = BlobKey::new(material.clone());
     let context =
         EncryptionContext::from_pairs([("bucket", "examplebucket-1250000000"), ("a", "b")]);
-    match blob::open_blob(&material, &context, data) {
+    match blob::open_blob(&key, &context, data) {
         Ok(plain) => {
             let header = header.expect("a blob that opens has a valid header");
             let again = if data[blob::BLOB_MAGIC.len()] == blob::BLOB_VERSION {
                 let nonce = data[NONCE_AT..blob::BLOB_HEADER_LEN]
                     .try_into()
                     .expect("nonce");
-                blob::seal_blob_with(&material, header, nonce, &context, plain.expose())
+                blob::seal_blob_with(&key, header, nonce, &context, plain.expose())
             } else {
                 let salt = data[NONCE_AT..NONCE_AT + blob::SALT_LEN]
                     .try_into()

@@ -3,8 +3,8 @@
 //!
 //! New blobs are **format v2**: XAES-256-GCM ([`crate::xaes`]) under the version material, with a
 //! random 192-bit nonce. Every blob runs under its own derived AES-256-GCM key, so the random nonce
-//! never approaches SP 800-38D's limit of 2^32 messages per key; the derivation is one AES-256 key
-//! expansion and three AES blocks. **Format v1** blobs (a per-blob HKDF-SHA256 key from a 32-byte
+//! never approaches SP 800-38D's limit of 2^32 messages per key; the derivation is two AES blocks
+//! once a version's [`BlobKey`] is set up. **Format v1** blobs (a per-blob HKDF-SHA256 key from a 32-byte
 //! salt) still open and are never written.
 //!
 //! # Blob format v2 (frozen by `tests/vectors/blob_v2.hex`)
@@ -25,6 +25,8 @@
 //! v1's message key = HKDF-SHA256(ikm = version material, salt, info = [`BLOB_KEY_INFO`]).
 //!
 //! In both, AAD = the whole header || the canonical encryption context.
+
+use std::sync::OnceLock;
 
 use aes_gcm::{
     Aes256Gcm, KeyInit, Nonce,
@@ -134,6 +136,36 @@ impl BlobHeader {
     }
 }
 
+/// One CMK version as blobs use it: its material, and the XAES-256-GCM key set up from it
+/// ([`Xaes256Gcm::new`]: an AES-256 key expansion and one block) on first use and kept, so a busy
+/// version pays that once rather than per blob. Only versions that seal or open a v2 blob hold
+/// one (about a kilobyte, boxed). Secret: zeroized on drop, never printed.
+pub struct BlobKey {
+    material: Key32,
+    xaes: OnceLock<Box<Xaes256Gcm>>,
+}
+
+impl BlobKey {
+    /// The blob key of one version's material.
+    pub fn new(material: Key32) -> Self {
+        Self {
+            material,
+            xaes: OnceLock::new(),
+        }
+    }
+
+    fn xaes(&self) -> &Xaes256Gcm {
+        self.xaes
+            .get_or_init(|| Box::new(Xaes256Gcm::new(self.material.expose())))
+    }
+}
+
+impl std::fmt::Debug for BlobKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BlobKey([REDACTED])")
+    }
+}
+
 fn blob_aad(header: &[u8], context: &EncryptionContext) -> Vec<u8> {
     let mut aad = Vec::with_capacity(header.len() + context.canonical_len());
     aad.extend_from_slice(header);
@@ -141,21 +173,21 @@ fn blob_aad(header: &[u8], context: &EncryptionContext) -> Vec<u8> {
     aad
 }
 
-/// Seals `plaintext` under one CMK version's material (format v2) with a fresh random nonce.
+/// Seals `plaintext` under one CMK version (format v2) with a fresh random nonce.
 pub fn seal_blob(
-    material: &Key32,
+    key: &BlobKey,
     header: BlobHeader,
     context: &EncryptionContext,
     plaintext: &[u8],
 ) -> Vec<u8> {
     let mut nonce = [0u8; XAES_NONCE_LEN];
     rand::rng().fill_bytes(&mut nonce);
-    seal_blob_with(material, header, &nonce, context, plaintext)
+    seal_blob_with(key, header, &nonce, context, plaintext)
 }
 
 /// [`seal_blob`] with the nonce given (test vectors and the fuzz target need this).
 pub fn seal_blob_with(
-    material: &Key32,
+    key: &BlobKey,
     header: BlobHeader,
     nonce: &[u8; XAES_NONCE_LEN],
     context: &EncryptionContext,
@@ -168,11 +200,9 @@ pub fn seal_blob_with(
     let aad = blob_aad(&blob, context);
     // Sealed in place after the header: no separate ciphertext buffer to allocate and copy.
     blob.extend_from_slice(plaintext);
-    let tag = Xaes256Gcm::new(material.expose()).seal_in_place_detached(
-        nonce,
-        &aad,
-        &mut blob[BLOB_HEADER_LEN..],
-    );
+    let tag = key
+        .xaes()
+        .seal_in_place_detached(nonce, &aad, &mut blob[BLOB_HEADER_LEN..]);
     blob.extend_from_slice(&tag);
     blob
 }
@@ -213,22 +243,18 @@ fn v1_cipher(material: &Key32, salt: &[u8]) -> Aes256Gcm {
     Aes256Gcm::new(okm.as_ref().into())
 }
 
-/// Opens a blob of either format whose header has been parsed and whose key version is
-/// `material`. Every failure is the opaque [`Error::InvalidCiphertext`].
-pub fn open_blob(
-    material: &Key32,
-    context: &EncryptionContext,
-    blob: &[u8],
-) -> Result<SecretBytes> {
+/// Opens a blob of either format whose header has been parsed and whose key version is `key`.
+/// Every failure is the opaque [`Error::InvalidCiphertext`].
+pub fn open_blob(key: &BlobKey, context: &EncryptionContext, blob: &[u8]) -> Result<SecretBytes> {
     let (version, header, sealed) = split(blob)?;
     let aad = blob_aad(header, context);
     let opened = if version == BLOB_VERSION {
         let nonce = header[XAES_NONCE_OFFSET..]
             .try_into()
             .map_err(|_| Error::InvalidCiphertext)?;
-        Xaes256Gcm::new(material.expose()).open(nonce, &aad, sealed)
+        key.xaes().open(nonce, &aad, sealed)
     } else {
-        v1_cipher(material, &header[V1_SALT_OFFSET..V1_NONCE_OFFSET])
+        v1_cipher(&key.material, &header[V1_SALT_OFFSET..V1_NONCE_OFFSET])
             .decrypt(
                 Nonce::from_slice(&header[V1_NONCE_OFFSET..]),
                 Payload {
@@ -248,6 +274,10 @@ mod tests {
 
     fn material() -> Key32 {
         Key32::from_slice(&[0x11; KEY_LEN]).unwrap()
+    }
+
+    fn key() -> BlobKey {
+        BlobKey::new(material())
     }
 
     fn header() -> BlobHeader {
@@ -270,7 +300,7 @@ mod tests {
     #[test]
     fn blob_test_vector_v2() {
         let blob = seal_blob_with(
-            &material(),
+            &key(),
             header(),
             &[0x44; XAES_NONCE_LEN],
             &vector_context(),
@@ -278,7 +308,7 @@ mod tests {
         );
         assert_eq!(hex::encode(&blob), VECTOR_V2.trim());
         let frozen = hex::decode(VECTOR_V2.trim()).unwrap();
-        let opened = open_blob(&material(), &vector_context(), &frozen).unwrap();
+        let opened = open_blob(&key(), &vector_context(), &frozen).unwrap();
         assert_eq!(opened.expose(), VECTOR_PLAINTEXT);
         assert_eq!(BlobHeader::parse(&frozen).unwrap(), header());
     }
@@ -295,7 +325,7 @@ mod tests {
         );
         assert_eq!(hex::encode(&blob), VECTOR_V1.trim());
         let frozen = hex::decode(VECTOR_V1.trim()).unwrap();
-        let opened = open_blob(&material(), &vector_context(), &frozen).unwrap();
+        let opened = open_blob(&key(), &vector_context(), &frozen).unwrap();
         assert_eq!(opened.expose(), VECTOR_PLAINTEXT);
         assert_eq!(BlobHeader::parse(&frozen).unwrap(), header());
     }
@@ -303,8 +333,8 @@ mod tests {
     #[test]
     fn new_blobs_are_v2_with_fresh_nonces() {
         let ctx = EncryptionContext::from_pairs([("k", "v")]);
-        let a = seal_blob(&material(), header(), &ctx, b"same");
-        let b = seal_blob(&material(), header(), &ctx, b"same");
+        let a = seal_blob(&key(), header(), &ctx, b"same");
+        let b = seal_blob(&key(), header(), &ctx, b"same");
         assert_eq!(a[BLOB_MAGIC.len()], BLOB_VERSION);
         assert_eq!(a.len(), BLOB_MIN_LEN + 4);
         assert_ne!(
@@ -316,7 +346,7 @@ mod tests {
 
     fn both_formats(ctx: &EncryptionContext, pt: &[u8]) -> [Vec<u8>; 2] {
         [
-            seal_blob(&material(), header(), ctx, pt),
+            seal_blob(&key(), header(), ctx, pt),
             seal_blob_v1_with(
                 &material(),
                 header(),
@@ -335,12 +365,12 @@ mod tests {
             for i in 0..blob.len() {
                 let mut bad = blob.clone();
                 bad[i] ^= 0x01;
-                let res = BlobHeader::parse(&bad).and_then(|_| open_blob(&material(), &ctx, &bad));
+                let res = BlobHeader::parse(&bad).and_then(|_| open_blob(&key(), &ctx, &bad));
                 assert!(matches!(res, Err(Error::InvalidCiphertext)), "byte {i}");
             }
             for len in 0..blob.len() {
                 assert!(matches!(
-                    open_blob(&material(), &ctx, &blob[..len]),
+                    open_blob(&key(), &ctx, &blob[..len]),
                     Err(Error::InvalidCiphertext)
                 ));
             }
@@ -355,12 +385,12 @@ mod tests {
             let mut bad = blob.clone();
             bad[BLOB_MAGIC.len()] = other;
             assert!(matches!(
-                open_blob(&material(), &ctx, &bad),
+                open_blob(&key(), &ctx, &bad),
                 Err(Error::InvalidCiphertext)
             ));
         }
         for unknown in [0u8, 3, 0xff] {
-            let mut bad = seal_blob(&material(), header(), &ctx, b"x");
+            let mut bad = seal_blob(&key(), header(), &ctx, b"x");
             bad[BLOB_MAGIC.len()] = unknown;
             assert!(matches!(
                 BlobHeader::parse(&bad),
@@ -373,9 +403,14 @@ mod tests {
     fn context_and_material_bind() {
         let ctx = EncryptionContext::from_pairs([("k", "v")]);
         for blob in both_formats(&ctx, b"x") {
-            assert!(open_blob(&material(), &EncryptionContext::empty(), &blob).is_err());
-            assert!(open_blob(&Key32::random(), &ctx, &blob).is_err());
+            assert!(open_blob(&key(), &EncryptionContext::empty(), &blob).is_err());
+            assert!(open_blob(&BlobKey::new(Key32::random()), &ctx, &blob).is_err());
         }
+    }
+
+    #[test]
+    fn debug_hides_the_key() {
+        assert_eq!(format!("{:?}", key()), "BlobKey([REDACTED])");
     }
 
     proptest! {
@@ -387,22 +422,22 @@ mod tests {
         ) {
             let h = BlobHeader { key_id: Uuid::from_bytes(id), key_version: version };
             let ctx = EncryptionContext::from_pairs([("n", "v")]);
-            let blob = seal_blob(&material(), h, &ctx, &pt);
+            let blob = seal_blob(&key(), h, &ctx, &pt);
             prop_assert_eq!(blob.len(), BLOB_MIN_LEN + pt.len());
             prop_assert_eq!(BlobHeader::parse(&blob).unwrap(), h);
-            let opened = open_blob(&material(), &ctx, &blob).unwrap();
+            let opened = open_blob(&key(), &ctx, &blob).unwrap();
             prop_assert_eq!(opened.expose(), &pt[..]);
             let v1 = seal_blob_v1_with(&material(), h, &[1; SALT_LEN], &[2; NONCE_LEN], &ctx, &pt);
             prop_assert_eq!(v1.len(), BLOB_MAX_OVERHEAD + pt.len());
             prop_assert_eq!(BlobHeader::parse(&v1).unwrap(), h);
-            let opened = open_blob(&material(), &ctx, &v1).unwrap();
+            let opened = open_blob(&key(), &ctx, &v1).unwrap();
             prop_assert_eq!(opened.expose(), &pt[..]);
         }
 
         #[test]
         fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..120)) {
             let _ = BlobHeader::parse(&bytes);
-            let _ = open_blob(&material(), &EncryptionContext::empty(), &bytes);
+            let _ = open_blob(&key(), &EncryptionContext::empty(), &bytes);
         }
     }
 }

@@ -8,7 +8,7 @@
 //!
 //! Layers, top to bottom: `service`/`tencent`/`server`/`tls`/`limits` (transport; `tencent` is the
 //! Tencent Cloud API 3.0 front end over `service`; `audit` and `metrics` at its edge) -> [`kms`] (the calls, the cache,
-//! deadlines, seeding) -> [`keys`] (the key model, its field rules and the state table), [`blob`],
+//! deadlines, seeding) -> [`keys`] (the key model, its field rules and the state table), [`blob`], [`xaes`],
 //! [`root_key`], [`secret`], [`context`] (formats and key types) -> [`store`] (the [`KeyStore`]
 //! trait; SQLite behind it).
 //! See [`root_key`] for the key hierarchy and [`blob`] for the frozen blob format.

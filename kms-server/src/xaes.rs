@@ -5,10 +5,9 @@
 //! nonce.
 //!
 //! Why it is here: blob format v2 (see [`crate::blob`]) seals every blob with it. Its derivation is
-//! an AES-256 key expansion and three AES blocks per blob, against v1's HKDF-SHA256 (eight SHA-256
-//! compressions). The specification lets the per-key part ([`Xaes256Gcm::new`]: the schedule and
-//! the CMAC subkey) be kept per key; the KMS does not keep it, as it costs tens of nanoseconds and
-//! would add about a kilobyte of secret state to every cached key version. The one Rust crate
+//! two AES blocks per blob once the per-key part ([`Xaes256Gcm::new`]: the AES-256 schedule and the
+//! CMAC subkey) is set up, against v1's HKDF-SHA256 (eight SHA-256 compressions per blob); the KMS
+//! keeps that part with each cached key version that uses it (`blob::BlobKey`). The one Rust crate
 //! for it is a release candidate on pre-release RustCrypto crates, so the derivation (steps 1 to 5
 //! of the specification's "detailed key derivation algorithm") is written here over the `aes`
 //! block cipher, and checked against the specification's vectors (intermediate values included),

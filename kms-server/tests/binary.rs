@@ -600,6 +600,12 @@ fn run_refused_in(data_dir: &Path, args: &[&str]) -> String {
 }
 
 /// `kms-server migrate`: the exit status and the two output streams.
+/// The error line a failed command printed. Its log lines (a PostgreSQL NOTICE, say) go through a
+/// non-blocking writer that may flush after it, so the error is not always the last line.
+fn error_line(stderr: &str) -> Option<&str> {
+    stderr.lines().rev().find(|l| l.starts_with("error: "))
+}
+
 fn migrate(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_kms-server"))
         .arg("migrate")
@@ -703,7 +709,7 @@ async fn migrate_copies_a_key_store_between_sqlite_and_postgresql() {
     let (ok, stdout, stderr) = migrate(&["--from", &other_db, "--to", &url]);
     assert!(!ok && stdout.is_empty(), "{stdout}");
     assert_eq!(
-        stderr.lines().last(),
+        error_line(&stderr),
         Some(
             "error: the destination's setting root_key_check differs from the source's: migrate \
              only completes a copy of the same source, it never overwrites or merges"
@@ -783,7 +789,7 @@ fn migrate_fails_when_the_destination_reads_back_otherwise() {
         .unwrap()
         .get(0);
     assert_eq!(
-        stderr.lines().last(),
+        error_line(&stderr),
         Some(
             format!(
                 "error: internal error: the destination does not read back key {first} as copied"
@@ -795,7 +801,7 @@ fn migrate_fails_when_the_destination_reads_back_otherwise() {
     let (ok, _, stderr) = migrate(&["--from", &source, "--to", &url]);
     assert!(!ok);
     assert_eq!(
-        stderr.lines().last(),
+        error_line(&stderr),
         Some(
             format!(
                 "error: the destination's key {first} differs from the source's (its versions): \

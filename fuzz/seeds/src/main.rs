@@ -153,17 +153,14 @@ fn body_seeds() {
 }
 
 fn blob_seeds() {
-    let vector = std::fs::read_to_string(root().join("../kms-server/tests/vectors/blob_v1.hex"))
-        .expect("blob vector");
-    let blob = hex::decode(vector.trim()).expect("hex");
-    seed("kms_blob", "vector", &blob);
-    seed(
-        "kms_blob",
-        "header-only",
-        &blob[..kms_server::blob::BLOB_MIN_LEN],
-    );
-    seed("kms_blob", "short", &blob[..10]);
+    for version in ["v1", "v2"] {
+        let path = format!("../kms-server/tests/vectors/blob_{version}.hex");
+        let vector = std::fs::read_to_string(root().join(path)).expect("blob vector");
+        let blob = hex::decode(vector.trim()).expect("hex");
+        seed("kms_blob", &format!("vector-{version}"), &blob);
+    }
     let material = kms_server::secret::Key32::from_slice(&[0x11; 32]).expect("32 bytes");
+    let key = kms_server::blob::BlobKey::new(material.clone());
     let header = kms_server::blob::BlobHeader {
         key_id: uuid::Uuid::from_bytes([7; 16]),
         key_version: 1,
@@ -172,9 +169,17 @@ fn blob_seeds() {
         ("bucket", "examplebucket-1250000000"),
         ("a", "b"),
     ]);
-    let empty =
-        kms_server::blob::seal_blob_with(&material, header, &[1; 32], &[2; 12], &context, b"");
-    seed("kms_blob", "empty-plaintext", empty);
+    let empty = kms_server::blob::seal_blob_with(&key, header, &[1; 24], &context, b"");
+    seed(
+        "kms_blob",
+        "header-only",
+        &empty[..kms_server::blob::BLOB_MIN_LEN],
+    );
+    seed("kms_blob", "short", &empty[..10]);
+    seed("kms_blob", "empty-plaintext", &empty);
+    let empty_v1 =
+        kms_server::blob::seal_blob_v1_with(&material, header, &[1; 32], &[2; 12], &context, b"");
+    seed("kms_blob", "empty-plaintext-v1", empty_v1);
 }
 
 fn text_seeds() {

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::{
     asymmetric::PrivateKey,
+    blob::BlobKey,
     error::{Error, Result},
     keys::{self, KeyMetadata, KeyState},
     secret::Key32,
@@ -25,10 +26,12 @@ pub(crate) enum Material {
     KeyPair(Arc<PrivateKey>),
 }
 
-/// One cached key: its metadata and its material.
+/// One cached key: its metadata, its material and, for a symmetric key, each version's
+/// [`BlobKey`] (what seals and opens its blobs, kept here so its set-up is paid once).
 pub(crate) struct Entry {
     meta: KeyMetadata,
     material: Material,
+    blob_keys: Vec<BlobKey>,
 }
 
 impl Entry {
@@ -39,7 +42,15 @@ impl Entry {
 
     /// A key with its material.
     pub(crate) fn with_material(meta: KeyMetadata, material: Material) -> Self {
-        Self { meta, material }
+        let blob_keys = match &material {
+            Material::Versions(v) => v.iter().cloned().map(BlobKey::new).collect(),
+            Material::KeyPair(_) => Vec::new(),
+        };
+        Self {
+            meta,
+            material,
+            blob_keys,
+        }
     }
 
     /// The key's metadata.
@@ -77,16 +88,24 @@ impl Entry {
         }
     }
 
-    /// The symmetric material of version `version`, if the key has it.
+    /// The symmetric material of version `version`, if the key has it (the test hook's view).
+    #[cfg(feature = "test-hooks")]
     pub(crate) fn version(&self, version: u32) -> Option<&Key32> {
         version
             .checked_sub(1)
             .and_then(|i| self.versions().get(usize::try_from(i).ok()?))
     }
 
-    /// The newest symmetric version's material.
-    pub(crate) fn current(&self) -> Result<&Key32> {
-        self.versions()
+    /// The blob key of version `version`, if the key has it.
+    pub(crate) fn blob_key(&self, version: u32) -> Option<&BlobKey> {
+        version
+            .checked_sub(1)
+            .and_then(|i| self.blob_keys.get(usize::try_from(i).ok()?))
+    }
+
+    /// The newest symmetric version's blob key.
+    pub(crate) fn current_blob_key(&self) -> Result<&BlobKey> {
+        self.blob_keys
             .last()
             .ok_or_else(|| Error::Internal(format!("key {} has no version", self.meta.key_id)))
     }

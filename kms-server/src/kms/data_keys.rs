@@ -417,7 +417,7 @@ fn seal_entry(e: &Entry, context: &EncryptionContext, plaintext: &[u8]) -> Resul
     Ok(Sealed {
         key_id: header.key_id,
         key_version: header.key_version,
-        ciphertext_blob: seal_blob(e.current()?, header, context, plaintext),
+        ciphertext_blob: seal_blob(e.current_blob_key()?, header, context, plaintext),
     })
 }
 
@@ -431,12 +431,12 @@ fn open_in(
     // An unknown key (another server's, or deleted) is indistinguishable from tampering.
     let e = c.get(&header.key_id).ok_or(Error::InvalidCiphertext)?;
     // A key without material (PendingImport: deleted or expired) refuses with its state.
-    let material = e
-        .version(header.key_version)
+    let key = e
+        .blob_key(header.key_version)
         .ok_or_else(|| no_material(e.meta(), KeyAction::Decrypt))?;
     // The tag is checked before the key's state is reported: a forged header naming a disabled
     // key learns nothing (the plaintext is dropped, zeroized, if the state then refuses).
-    let plaintext = open_blob(material, context, blob)?;
+    let plaintext = open_blob(key, context, blob)?;
     next_state(e.meta(), KeyAction::Decrypt)?;
     Ok(Decrypted {
         key_id: header.key_id,
