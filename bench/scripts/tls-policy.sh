@@ -47,8 +47,8 @@ for r in $(seq 1 "${ROUNDS:-5}"); do
 done 2>&1 | tee rounds.log
 wc -l b/audit.log
 if [ -n "$C_SERVER" ]; then wc -l c/audit.log; fi
-# Per op: B's server CPU per call over A's in the same round, and B's calls/s over A's; the median
-# round and the range.
+# Per op: B's (and C's) server CPU per call over A's in the same round, and calls/s over A's; the
+# median round and the range.
 python3 - rounds.log <<'PY'
 import statistics, sys
 rows = {}  # (round, server) -> {op: (calls_per_s, server_us_per_op)}
@@ -60,10 +60,11 @@ for line in open(sys.argv[1]):
     elif f and f[0] in ("health", "generate-data-key", "decrypt"):
         rows[key][f[0]] = (float(f[4]), float(f[-1]))
 rounds = sorted({r for r, _ in rows})
-print("B over A, per round (server CPU per call; calls/s):")
-for op in ("health", "generate-data-key", "decrypt"):
-    cpu = [rows[(r, "B")][op][1] / rows[(r, "A")][op][1] for r in rounds]
-    rate = [rows[(r, "B")][op][0] / rows[(r, "A")][op][0] for r in rounds]
-    print(f"  {op:18} cpu {statistics.median(cpu):.3f} ({min(cpu):.3f}-{max(cpu):.3f})"
-          f"  rate {statistics.median(rate):.3f} ({min(rate):.3f}-{max(rate):.3f})")
+for server in sorted({s for _, s in rows} - {"A"}):
+    print(f"{server} over A, per round (server CPU per call; calls/s):")
+    for op in ("health", "generate-data-key", "decrypt"):
+        cpu = [rows[(r, server)][op][1] / rows[(r, "A")][op][1] for r in rounds]
+        rate = [rows[(r, server)][op][0] / rows[(r, "A")][op][0] for r in rounds]
+        print(f"  {op:18} cpu {statistics.median(cpu):.3f} ({min(cpu):.3f}-{max(cpu):.3f})"
+              f"  rate {statistics.median(rate):.3f} ({min(rate):.3f}-{max(rate):.3f})")
 PY

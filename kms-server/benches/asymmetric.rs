@@ -15,7 +15,7 @@
 
 mod interleave;
 
-use std::{hint::black_box, sync::Arc, time::Duration};
+use std::{hint::black_box, sync::Arc};
 
 use aws_lc_rs::{
     encoding::{AsDer as _, Pkcs8V1Der},
@@ -305,10 +305,7 @@ fn cases() -> Vec<Case> {
 
 fn criterion_groups(c: &mut Criterion) {
     for case in cases() {
-        let mut g = c.benchmark_group(&case.name);
-        g.sample_size(20)
-            .warm_up_time(Duration::from_millis(500))
-            .measurement_time(Duration::from_secs(2));
+        let mut g = interleave::group(c, &case.name);
         g.bench_function("kms", |b| b.iter(&case.kms));
         g.bench_function("bare", |b| b.iter(&case.bare));
         g.finish();
@@ -320,10 +317,7 @@ fn interleaved(_c: &mut Criterion) {
     if rounds == 0 {
         return;
     }
-    eprintln!(
-        "\ninterleaved, {rounds} rounds of {} ms each side (median ops/s, min-max over rounds):",
-        interleave::ROUND.as_millis()
-    );
+    interleave::announce(rounds, "median ops/s");
     eprintln!("| operation | KMS ops/s | bare ops/s | KMS / bare | KMS spread | bare spread |");
     eprintln!("|---|---:|---:|---:|---:|---:|");
     for case in cases() {

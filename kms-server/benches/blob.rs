@@ -14,7 +14,7 @@
 
 mod interleave;
 
-use std::{hint::black_box, time::Duration};
+use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use kms_server::{
@@ -107,10 +107,7 @@ fn cases() -> Vec<Case> {
 }
 
 fn criterion_groups(c: &mut Criterion) {
-    let mut g = c.benchmark_group("blob");
-    g.measurement_time(Duration::from_secs(2))
-        .warm_up_time(Duration::from_millis(500))
-        .sample_size(20);
+    let mut g = interleave::group(c, "blob");
     for case in cases() {
         g.bench_function(format!("{} v2", case.name), |b| b.iter(&case.v2));
         g.bench_function(format!("{} v1", case.name), |b| b.iter(&case.v1));
@@ -123,10 +120,7 @@ fn interleaved(_c: &mut Criterion) {
     if rounds == 0 {
         return;
     }
-    eprintln!(
-        "\ninterleaved, {rounds} rounds of {} ms each side (median ns per blob, min-max over rounds):",
-        interleave::ROUND.as_millis()
-    );
+    interleave::announce(rounds, "median ns per blob");
     eprintln!("| operation | v2 ns | v1 ns | v2 / v1 | v2 spread | v1 spread |");
     eprintln!("|---|---:|---:|---:|---:|---:|");
     for case in cases() {

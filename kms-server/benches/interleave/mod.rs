@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use criterion::{BenchmarkGroup, Criterion, measurement::WallTime};
+
 /// Length of one side's round.
 pub const ROUND: Duration = Duration::from_millis(150);
 
@@ -31,4 +33,21 @@ pub fn rate(f: &dyn Fn(), batch: u64) -> f64 {
 pub fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
+}
+
+/// A criterion group with the benches' shared settings: 20 samples over 2 s after 0.5 s of warm-up.
+pub fn group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
+    let mut g = c.benchmark_group(name);
+    g.measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500))
+        .sample_size(20);
+    g
+}
+
+/// The line that opens a cross-check's table: `rounds` rounds, and what each figure is.
+pub fn announce(rounds: usize, figures: &str) {
+    eprintln!(
+        "\ninterleaved, {rounds} rounds of {} ms per case ({figures}, min-max over rounds):",
+        ROUND.as_millis()
+    );
 }

@@ -43,6 +43,8 @@ use crate::private_fs::FILE_MODE;
 pub const ROTATED_FILES: u32 = 5;
 /// The default size at which the file is rotated: 100 MiB.
 pub const DEFAULT_MAX_BYTES: u64 = 100 * 1024 * 1024;
+/// Bytes reserved for a line up front: a one-key line is about 330, so most lines never grow.
+const LINE_CAPACITY: usize = 512;
 /// How often written lines are synced to disk (see the module docs).
 pub const SYNC_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -160,7 +162,8 @@ impl AuditLog {
     }
 
     fn write(&self, event: &AuditEvent<'_>) -> io::Result<()> {
-        let mut line = serde_json::to_vec(event).map_err(io::Error::other)?;
+        let mut line = Vec::with_capacity(LINE_CAPACITY);
+        serde_json::to_writer(&mut line, event).map_err(io::Error::other)?;
         line.push(b'\n');
         match &mut *self.shared.lock()? {
             Sink::Stdout => {

@@ -70,7 +70,10 @@ pub struct AuditEvent<'a> {
     /// The caller's identity name from the policy, or [`DEVELOPMENT_IDENTITY`] in development mode.
     pub identity: &'a str,
     /// The caller's address, when the transport knows it (omitted otherwise).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "optional_peer"
+    )]
     pub peer: Option<SocketAddr>,
     /// The RPC's name (`Decrypt`, `BatchGenerateDataKey`, ...).
     pub rpc: &'a str,
@@ -92,7 +95,7 @@ pub struct AuditKey<'a> {
     /// The resolved key's UUID (omitted when the key was not resolved: unknown name, refused call).
     #[serde(
         skip_serializing_if = "Option::is_none",
-        serialize_with = "optional_display"
+        serialize_with = "optional_uuid"
     )]
     pub key_id: Option<Uuid>,
     /// The key version used (omitted when none was).
@@ -207,9 +210,26 @@ impl Default for RequestId {
     }
 }
 
+impl RequestId {
+    /// The 32 lowercase hex digits, encoded without `core::fmt` (the id is in every audit line).
+    fn hex(&self) -> [u8; REQUEST_ID_DIGITS] {
+        let mut bytes = [0u8; REQUEST_ID_DIGITS / 2];
+        bytes[..8].copy_from_slice(&self.process.to_be_bytes());
+        bytes[8..].copy_from_slice(&self.sequence.to_be_bytes());
+        let mut digits = [0u8; REQUEST_ID_DIGITS];
+        // Cannot fail: the output is exactly twice the input's length.
+        let _ = hex::encode_to_slice(bytes, &mut digits);
+        digits
+    }
+}
+
+/// Digits of a [`RequestId`]: two 64-bit halves in hex.
+const REQUEST_ID_DIGITS: usize = 2 * 2 * std::mem::size_of::<u64>();
+
 impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:016x}{:016x}", self.process, self.sequence)
+        let digits = self.hex();
+        f.write_str(std::str::from_utf8(&digits).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -221,7 +241,8 @@ impl fmt::Debug for RequestId {
 
 impl Serialize for RequestId {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        let digits = self.hex();
+        s.serialize_str(std::str::from_utf8(&digits).map_err(serde::ser::Error::custom)?)
     }
 }
 
@@ -233,12 +254,39 @@ fn rfc3339_millis<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::E
     s.serialize_str(&text)
 }
 
-fn optional_display<S: Serializer, T: fmt::Display>(
-    v: &Option<T>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
+fn optional_uuid<S: Serializer>(v: &Option<Uuid>, s: S) -> Result<S::Ok, S::Error> {
     match v {
-        Some(v) => s.collect_str(v),
+        Some(id) => s.serialize_str(id.hyphenated().encode_lower(&mut Uuid::encode_buffer())),
+        None => s.serialize_none(),
+    }
+}
+
+/// The longest IPv4 socket address: `255.255.255.255:65535`.
+const IPV4_PEER_MAX: usize = "255.255.255.255:65535".len();
+
+/// An IPv4 peer is written by hand (it is in nearly every line, and `core::fmt` costs more than
+/// the rest of the line); an IPv6 one through its `Display`.
+fn optional_peer<S: Serializer>(v: &Option<SocketAddr>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(SocketAddr::V4(addr)) => {
+            let mut text = [0u8; IPV4_PEER_MAX];
+            let mut len = 0;
+            let mut push = |part: &[u8]| {
+                text[len..len + part.len()].copy_from_slice(part);
+                len += part.len();
+            };
+            let mut digits = itoa::Buffer::new();
+            for (i, octet) in addr.ip().octets().into_iter().enumerate() {
+                if i > 0 {
+                    push(b".");
+                }
+                push(digits.format(octet).as_bytes());
+            }
+            push(b":");
+            push(digits.format(addr.port()).as_bytes());
+            s.serialize_str(std::str::from_utf8(&text[..len]).map_err(serde::ser::Error::custom)?)
+        }
+        Some(addr) => s.collect_str(addr),
         None => s.serialize_none(),
     }
 }
@@ -359,6 +407,48 @@ mod tests {
             );
         }
         assert_eq!(a[..16], b[..16]);
+    }
+
+    /// The hand-written forms are the `Display` forms, at the extremes and for any value.
+    fn peer_json(addr: SocketAddr) -> String {
+        let mut json = Vec::new();
+        optional_peer(&Some(addr), &mut serde_json::Serializer::new(&mut json))
+            .expect("an address serializes");
+        String::from_utf8(json).expect("JSON is UTF-8")
+    }
+
+    #[test]
+    fn peers_and_ids_at_the_extremes() {
+        for text in [
+            "0.0.0.0:0",
+            "255.255.255.255:65535",
+            "10.0.0.1:443",
+            "[::1]:50522",
+        ] {
+            let addr: SocketAddr = text.parse().expect("a valid address");
+            assert_eq!(peer_json(addr), format!("\"{text}\""));
+        }
+        let max = RequestId {
+            process: u64::MAX,
+            sequence: 0x0123_4567_89ab_cdef,
+        };
+        assert_eq!(max.to_string(), "ffffffffffffffff0123456789abcdef");
+        assert_eq!(
+            serde_json::to_string(&max).expect("an id serializes"),
+            "\"ffffffffffffffff0123456789abcdef\""
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_peer_and_id_is_written_as_core_fmt_would(
+            ip: [u8; 4], port: u16, process: u64, sequence: u64,
+        ) {
+            let addr = SocketAddr::from((ip, port));
+            proptest::prop_assert_eq!(peer_json(addr), format!("\"{addr}\""));
+            let id = RequestId { process, sequence };
+            proptest::prop_assert_eq!(id.to_string(), format!("{process:016x}{sequence:016x}"));
+        }
     }
 
     #[test]
