@@ -7,7 +7,8 @@
 //! One thread: this is the line's own cost, without the contention of several workers on the
 //! log's lock. After criterion's groups, an interleaved cross-check that holds up on a shared
 //! machine: the cases alternate in short rounds and each one's median round is printed with its
-//! spread and its ratio to the bare write. `INTERLEAVED_ROUNDS=0` skips it.
+//! spread and its ratio to the bare write. Then the slowest lines of a log that rotates every 4
+//! MiB: rotation must not make a call wait on an `fdatasync`. `INTERLEAVED_ROUNDS=0` skips both.
 
 mod interleave;
 
@@ -146,5 +147,47 @@ fn interleaved(_c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, criterion_groups, interleaved);
+/// Lines written per round of the rotation check, and the rotation size: about 4 rotations.
+const ROTATION_LINES: usize = 50_000;
+const ROTATION_BYTES: u64 = 4 << 20;
+
+/// The slowest lines of a log that rotates: a rotation must not hold the line that triggers it
+/// behind an `fdatasync` of the file (`ROTATION_LINES` lines per round, rotated every
+/// `ROTATION_BYTES`; the background sync runs as in the server).
+fn rotation(_c: &mut Criterion) {
+    let rounds = interleave::rounds(9).min(5);
+    if rounds == 0 {
+        return;
+    }
+    eprintln!(
+        "\nrotation every {} MiB, {rounds} rounds of {ROTATION_LINES} lines (µs per line):",
+        ROTATION_BYTES >> 20
+    );
+    eprintln!("| round | median | 99.9th percentile | slowest |");
+    eprintln!("|---|---:|---:|---:|");
+    let s = Setup::new();
+    for round in 1..=rounds {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let log = AuditLog::open(
+            AuditTarget::File(dir.path().join("audit.log")),
+            ROTATION_BYTES,
+        )
+        .expect("the audit log opens");
+        let mut us: Vec<f64> = (0..ROTATION_LINES)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                log.record(&s.event()).wait().expect("the line is written");
+                start.elapsed().as_secs_f64() * 1e6
+            })
+            .collect();
+        let median = interleave::median(&mut us);
+        eprintln!(
+            "| {round} | {median:.1} | {:.1} | {:.1} |",
+            us[us.len() * 999 / 1000],
+            us[us.len() - 1]
+        );
+    }
+}
+
+criterion_group!(benches, criterion_groups, interleaved, rotation);
 criterion_main!(benches);

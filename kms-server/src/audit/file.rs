@@ -15,8 +15,10 @@
 //!   written since the last sync: an OS crash or power loss loses at most the lines of the last
 //!   interval. A failed sync is logged and makes the next [`AuditLog::record`] fail, so the caller
 //!   learns of it.
-//! - On rotation the full file is synced before it is renamed, and the directory after the
-//!   renames: a rotated file is complete on disk. [`AuditLog::sync`] syncs on demand (shutdown).
+//! - On rotation the file is renamed at once; its unsynced lines and the directory's renames are
+//!   synced by the same background thread at its next turn, without the log's lock, so a rotation
+//!   never holds every call up behind an `fdatasync`. A rotated file is complete on disk within
+//!   one [`SYNC_INTERVAL`], like every line. [`AuditLog::sync`] syncs on demand (shutdown).
 //! - Stdout: the line is written and flushed to the file descriptor; what happens next is the
 //!   reader's business (no sync, no rotation).
 //!
@@ -118,6 +120,31 @@ struct FileSink {
     torn: bool,
     /// Why the last background sync failed, reported by the next record.
     sync_failure: Option<String>,
+    /// Files rotated out with lines not yet synced (see the module docs).
+    retired: Vec<File>,
+    /// Renames in the directory not yet synced.
+    renamed: bool,
+}
+
+/// What a sync has to make durable, taken under the lock and synced without it.
+#[derive(Debug, Default)]
+struct Unsynced {
+    /// Rotated-out files, then the current one.
+    files: Vec<File>,
+    /// The directory, after renames.
+    dir: Option<PathBuf>,
+}
+
+impl Unsynced {
+    /// Syncs everything, even after a failure; the first error is the result.
+    fn sync(self) -> io::Result<()> {
+        let dir = self.dir.map(|path| sync_dir(&path));
+        self.files
+            .iter()
+            .map(File::sync_data)
+            .chain(dir)
+            .fold(Ok(()), Result::and)
+    }
 }
 
 impl AuditLog {
@@ -138,6 +165,8 @@ impl AuditLog {
                     dirty: false,
                     torn: false,
                     sync_failure: None,
+                    retired: Vec::new(),
+                    renamed: false,
                 })
             }
         };
@@ -177,11 +206,11 @@ impl AuditLog {
 
     /// Syncs the file's written lines to disk now (a no-op for stdout).
     pub fn sync(&self) -> io::Result<()> {
-        let file = match &mut *self.shared.lock()? {
-            Sink::File(sink) => sink.take_dirty()?,
-            Sink::Stdout => None,
+        let unsynced = match &mut *self.shared.lock()? {
+            Sink::File(sink) => sink.take_unsynced()?,
+            Sink::Stdout => Unsynced::default(),
         };
-        file.map_or(Ok(()), |f| f.sync_data())
+        unsynced.sync()
     }
 }
 
@@ -241,36 +270,45 @@ impl FileSink {
         }
     }
 
-    /// Syncs and closes the current file, shifts the rotated ones, renames it to `<file>.1` and
-    /// syncs the directory. The next line opens a new file.
+    /// Closes the current file (kept for the next sync if it has unsynced lines), shifts the
+    /// rotated ones and renames it to `<file>.1`. The next line opens a new file.
     fn rotate(&mut self) -> io::Result<()> {
-        if let Some(file) = self.file.take() {
-            file.sync_data()?;
+        if let Some(file) = self.file.take()
+            && self.dirty
+        {
+            // Of the files rotated out since the last sync only the newest ROTATED_FILES still
+            // have a name: an older one has been renamed over, its lines are gone anyway.
+            if self.retired.len() == ROTATED_FILES as usize {
+                self.retired.remove(0);
+            }
+            self.retired.push(file);
         }
         self.dirty = false;
         self.torn = false;
         self.len = 0;
+        self.renamed = true;
         for n in (1..ROTATED_FILES).rev() {
             match std::fs::rename(rotated(&self.path, n), rotated(&self.path, n + 1)) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
                 _ => {}
             }
         }
-        std::fs::rename(&self.path, rotated(&self.path, 1))?;
-        sync_dir(&self.path)
+        std::fs::rename(&self.path, rotated(&self.path, 1))
     }
 
-    /// The file to sync, if lines were written since the last sync (a duplicate handle, so the
-    /// sync runs without the lock), and clears the mark.
-    fn take_dirty(&mut self) -> io::Result<Option<File>> {
-        match &self.file {
-            Some(file) if self.dirty => {
-                let dup = file.try_clone()?;
-                self.dirty = false;
-                Ok(Some(dup))
-            }
-            _ => Ok(None),
-        }
+    /// What to sync since the last sync: the rotated-out files, the current file if lines were
+    /// written to it (a duplicate handle, so the sync runs without the lock), the directory after
+    /// renames. Clears the marks.
+    fn take_unsynced(&mut self) -> io::Result<Unsynced> {
+        let current = match &self.file {
+            Some(file) if self.dirty => Some(file.try_clone()?),
+            _ => None,
+        };
+        self.dirty = false;
+        let mut files = std::mem::take(&mut self.retired);
+        files.extend(current);
+        let dir = std::mem::take(&mut self.renamed).then(|| self.path.clone());
+        Ok(Unsynced { files, dir })
     }
 }
 
@@ -317,24 +355,25 @@ fn sync_dir(path: &Path) -> io::Result<()> {
     }
 }
 
-/// Every [`SYNC_INTERVAL`], syncs the file if lines were written; ends when the log is dropped.
+/// Every [`SYNC_INTERVAL`], syncs what was written or rotated since the last turn; ends when the
+/// log is dropped.
 fn sync_loop(shared: &Weak<Shared>) {
     loop {
         std::thread::sleep(SYNC_INTERVAL);
         let Some(shared) = shared.upgrade() else {
             return;
         };
-        // The handle is taken under the lock; the sync itself runs without it.
-        let dirty = {
+        // The handles are taken under the lock; the syncs themselves run without it.
+        let unsynced = {
             let Ok(mut sink) = shared.lock() else {
                 return;
             };
             match &mut *sink {
-                Sink::File(sink) => sink.take_dirty(),
+                Sink::File(sink) => sink.take_unsynced(),
                 Sink::Stdout => return,
             }
         };
-        if let Err(e) = dirty.and_then(|file| file.map_or(Ok(()), |f| f.sync_data())) {
+        if let Err(e) = unsynced.and_then(Unsynced::sync) {
             tracing::error!(error = %e, "audit log: background sync failed");
             if let Ok(mut sink) = shared.lock()
                 && let Sink::File(sink) = &mut *sink
@@ -478,6 +517,37 @@ mod tests {
         );
         assert_eq!(rpcs_in(&path), ["R18", "R19", "R20"]);
         assert!(!rotated(&path, ROTATED_FILES + 1).exists());
+    }
+
+    /// A rotation syncs nothing under the lock: the rotated-out file and the directory wait for
+    /// the next sync, which takes them all; a file with nothing unsynced is just closed.
+    #[test]
+    fn rotation_leaves_its_syncs_to_the_next_sync() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("audit.log");
+        let log = AuditLog::open(AuditTarget::File(path.clone()), 1).expect("open");
+        let pending = |log: &AuditLog| match &mut *log.shared.lock().expect("lock") {
+            Sink::File(sink) => (sink.retired.len(), sink.renamed, sink.dirty),
+            Sink::Stdout => unreachable!("a file target"),
+        };
+        log.rec(&event("R0")).expect("record");
+        log.rec(&event("R1")).expect("record: rotates");
+        assert_eq!(pending(&log), (1, true, true));
+        log.sync().expect("sync");
+        assert_eq!(pending(&log), (0, false, false));
+        log.sync().expect("nothing to sync");
+        log.rec(&event("R2"))
+            .expect("record: rotates a synced file");
+        assert_eq!(pending(&log), (0, true, true));
+        assert_eq!(rpcs_in(&rotated(&path, 2)), ["R0"]);
+        assert_eq!(rpcs_in(&rotated(&path, 1)), ["R1"]);
+        assert_eq!(rpcs_in(&path), ["R2"]);
+
+        // Many rotations between two syncs keep only the files that still have a name open.
+        for i in 0..3 * ROTATED_FILES {
+            log.rec(&event(&format!("M{i}"))).expect("record: rotates");
+        }
+        assert_eq!(pending(&log), (ROTATED_FILES as usize, true, true));
     }
 
     #[test]
