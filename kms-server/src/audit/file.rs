@@ -19,6 +19,9 @@
 //!   synced by the same background thread at its next turn, without the log's lock, so a rotation
 //!   never holds every call up behind an `fdatasync`. A rotated file is complete on disk within
 //!   one [`SYNC_INTERVAL`], like every line. [`AuditLog::sync`] syncs on demand (shutdown).
+//! - A line cut short (a failed write, or a process killed inside one, found when the file is
+//!   opened) is ended by a newline written in front of the next line: a reader skips one fragment
+//!   and loses no whole line.
 //! - Stdout: the line is written and flushed to the file descriptor; what happens next is the
 //!   reader's business (no sync, no rotation).
 //!
@@ -155,15 +158,14 @@ impl AuditLog {
         let sink = match target {
             AuditTarget::Stdout => Sink::Stdout,
             AuditTarget::File(path) => {
-                let file = open_append(&path)?;
-                let len = file.metadata()?.len();
+                let (file, len, torn) = open_append(&path)?;
                 Sink::File(FileSink {
                     path,
                     max_bytes,
                     file: Some(file),
                     len,
                     dirty: false,
-                    torn: false,
+                    torn,
                     sync_failure: None,
                     retired: Vec::new(),
                     renamed: false,
@@ -245,8 +247,9 @@ impl FileSink {
         let file = match &mut self.file {
             Some(file) => file,
             None => {
-                let file = open_append(&self.path)?;
-                self.len = file.metadata()?.len();
+                let (file, len, torn) = open_append(&self.path)?;
+                self.len = len;
+                self.torn |= torn;
                 self.file.insert(file)
             }
         };
@@ -319,9 +322,12 @@ fn rotated(path: &Path, n: u32) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn open_append(path: &Path) -> io::Result<File> {
+/// Opens `path` to append, and returns it with its length and whether it ends in a fragment (a
+/// process killed part-way through a line): the next line then starts with the newline that ends
+/// it, so a reader loses the fragment, not the line after it.
+fn open_append(path: &Path) -> io::Result<(File, u64, bool)> {
     let mut opts = OpenOptions::new();
-    opts.append(true).create(true);
+    opts.read(true).append(true).create(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, FILE_MODE);
     let file = opts.open(path)?;
@@ -335,7 +341,23 @@ fn open_append(path: &Path) -> io::Result<File> {
             file.set_permissions(std::fs::Permissions::from_mode(FILE_MODE))?;
         }
     }
-    Ok(file)
+    let len = file.metadata()?.len();
+    let torn = len > 0 && last_byte(&file, len)? != b'\n';
+    Ok((file, len, torn))
+}
+
+fn last_byte(file: &File, len: u64) -> io::Result<u8> {
+    let mut byte = [0u8];
+    #[cfg(unix)]
+    std::os::unix::fs::FileExt::read_exact_at(file, &mut byte, len - 1)?;
+    #[cfg(not(unix))]
+    {
+        use std::io::{Read as _, Seek as _};
+        let mut file = file;
+        file.seek(io::SeekFrom::Start(len - 1))?;
+        file.read_exact(&mut byte)?;
+    }
+    Ok(byte[0])
 }
 
 /// Syncs the directory holding `path`, so renames in it are durable.
@@ -575,6 +597,35 @@ mod tests {
         log.rec(&event("R2")).expect("record");
         assert_eq!(rpcs_in(&rotated(&path, 1)), ["R0", "R1"]);
         assert_eq!(rpcs_in(&path), ["R2"]);
+    }
+
+    #[test]
+    fn a_fragment_left_by_a_killed_process_is_ended_before_the_next_line() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("audit.log");
+        std::fs::write(&path, b"{\"rpc\":\"R0\"}\n{\"rpc\":\"Cut").expect("write a fragment");
+        let log = AuditLog::open(AuditTarget::File(path.clone()), 0).expect("open");
+        log.rec(&event("R1")).expect("record");
+        log.rec(&event("R2")).expect("record");
+        let text = std::fs::read_to_string(&path).expect("read");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[..2], ["{\"rpc\":\"R0\"}", "{\"rpc\":\"Cut"]);
+        let rpcs: Vec<String> = lines[2..]
+            .iter()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON")["rpc"].to_string())
+            .collect();
+        assert_eq!(rpcs, ["\"R1\"", "\"R2\""]);
+        // The newline counts towards the file's length.
+        let len = std::fs::metadata(&path).expect("stat").len();
+        assert_eq!(len, text.len() as u64);
+        assert!(text.ends_with('\n'));
+
+        // A file that ends whole gets no extra newline.
+        drop(log);
+        let log = AuditLog::open(AuditTarget::File(path.clone()), 0).expect("reopen");
+        log.rec(&event("R3")).expect("record");
+        let again = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(again.len() as u64, len + line_len("R3"));
     }
 
     #[test]
