@@ -4,7 +4,8 @@
 # (token) + audit log to a file. Each round runs health, gdk, decrypt on A and on B, in alternating
 # order; at the end, per op, B's server CPU per call and calls/s over A's (median round, range).
 # CONC=N sets the calls in flight (16). C_SERVER=path/to/another/kms-server adds server C, like B but that binary (an older build, to
-# compare two versions of the policy and audit path in the same run).
+# compare two versions of the policy and audit path in the same run); C_ARGS adds arguments to C
+# (for example C_SERVER=target/release/kms-server C_ARGS="--audit-buffer-ms 10").
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=$(mktemp -d); cd "$WORK"; mkdir -p a b c
@@ -12,6 +13,7 @@ BIN=$ROOT/target/release
 SERVER=${SERVER:-$BIN/kms-server}
 BENCH=${BENCH:-$BIN/kms-bench}
 C_SERVER=${C_SERVER:-}
+read -r -a C_ARGS <<< "${C_ARGS:-}"
 TOKEN=bench-token-0123456789abcdef0123456789
 printf '%s' "$TOKEN" > tok; chmod 600 tok
 D=$(printf '%s' "$TOKEN" | sha256sum | cut -d' ' -f1)
@@ -22,7 +24,7 @@ PA=$!
 PB=$!
 PIDS="$PA $PB"
 if [ -n "$C_SERVER" ]; then
-  "$C_SERVER" --listen 127.0.0.1:0 --data-dir c --tls-self-signed --policy policy.yaml --audit-log c/audit.log 2> c.err &
+  "$C_SERVER" --listen 127.0.0.1:0 --data-dir c --tls-self-signed --policy policy.yaml --audit-log c/audit.log "${C_ARGS[@]}" 2> c.err &
   PC=$!
   PIDS="$PIDS $PC"
 fi
@@ -42,7 +44,7 @@ run_b() { run "B (TLS, token policy, audit file)" b "$PB" --token-file tok; }
 for r in $(seq 1 "${ROUNDS:-5}"); do
   if [ $((r % 2)) = 1 ]; then run_a; run_b; else run_b; run_a; fi
   if [ -n "$C_SERVER" ]; then
-    run "C ($C_SERVER: TLS, token policy, audit file)" c "$PC" --token-file tok
+    run "C ($C_SERVER ${C_ARGS[*]}: TLS, token policy, audit file)" c "$PC" --token-file tok
   fi
 done 2>&1 | tee rounds.log
 wc -l b/audit.log

@@ -28,6 +28,8 @@ use uuid::Uuid;
 struct Setup {
     _dir: tempfile::TempDir,
     log: AuditLog,
+    /// Buffered (`--audit-buffer-ms 10`): the call only queues its line.
+    buffered: AuditLog,
     bare: File,
     key_id: Uuid,
     peer: SocketAddr,
@@ -38,6 +40,12 @@ impl Setup {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let log = AuditLog::open(AuditTarget::File(dir.path().join("audit.log")), 0)
             .expect("the audit log opens");
+        let buffered = AuditLog::open_buffered(
+            AuditTarget::File(dir.path().join("buffered.log")),
+            0,
+            std::time::Duration::from_millis(10),
+        )
+        .expect("the buffered audit log opens");
         let bare = OpenOptions::new()
             .append(true)
             .create(true)
@@ -46,6 +54,7 @@ impl Setup {
         Self {
             _dir: dir,
             log,
+            buffered,
             bare,
             key_id: Uuid::new_v4(),
             peer: "127.0.0.1:50522".parse().expect("a valid address"),
@@ -86,7 +95,7 @@ struct Case {
 fn cases() -> Vec<Case> {
     let s = std::rc::Rc::new(Setup::new());
     let line = s.line();
-    let (a, b, c) = (s.clone(), s.clone(), s);
+    let (a, b, c, d) = (s.clone(), s.clone(), s.clone(), s);
     vec![
         Case {
             name: "write(2) of the line's bytes",
@@ -107,6 +116,15 @@ fn cases() -> Vec<Case> {
                     .record(&c.event())
                     .wait()
                     .expect("the line is written");
+            }),
+        },
+        Case {
+            name: "AuditLog::record, buffered",
+            run: Box::new(move || {
+                d.buffered
+                    .record(&d.event())
+                    .wait()
+                    .expect("the line is queued");
             }),
         },
     ]

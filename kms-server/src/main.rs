@@ -22,6 +22,8 @@ use kms_server::{
 /// `--max-stale` by default: five minutes, long enough to ride out a database fail-over, short
 /// enough that a key disabled meanwhile on another replica stops working here soon after.
 const DEFAULT_MAX_STALE_SECS: u64 = 300;
+/// The longest audit buffer interval: the background sync's own interval.
+const AUDIT_BUFFER_MS_MAX: u64 = kms_server::audit::SYNC_INTERVAL.as_millis() as u64;
 
 /// mimalloc: its per-thread heaps avoid glibc's arena lock, which the runtime threads otherwise
 /// contend on for every request's buffers (see bench/BENCHMARKS.md).
@@ -86,12 +88,19 @@ struct Cli {
     #[arg(long)]
     insecure_no_auth: bool,
     /// Audit log: one JSON line per call (identity, RPC, keys, context names, outcome), written
-    /// before the reply leaves; `-` for standard output. A call whose line cannot be written fails.
+    /// before the reply leaves (see --audit-buffer-ms); `-` for standard output. A call whose line
+    /// cannot be written fails.
     #[arg(long, env = "KMS_AUDIT_LOG")]
     audit_log: Option<PathBuf>,
     /// Rotate the audit log file when it would pass this many bytes (0: never).
     #[arg(long, default_value_t = kms_server::audit::DEFAULT_MAX_BYTES)]
     audit_max_bytes: u64,
+    /// Queue audit lines and write them every N ms (1-1000) instead of before each reply: calls
+    /// answer sooner, and a crash or kill of the server loses the last N ms of lines. 0 (the
+    /// default): every line is written before its call answers.
+    #[arg(long, default_value_t = 0, requires = "audit_log",
+          value_parser = clap::value_parser!(u64).range(0..=AUDIT_BUFFER_MS_MAX))]
+    audit_buffer_ms: u64,
     /// Serve Prometheus metrics at http://ADDR/metrics (calls by RPC and status, latencies, keys
     /// by state; never a key id).
     #[arg(long)]
@@ -284,8 +293,13 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             } else {
                 AuditTarget::File(path.clone())
             };
-            let log = AuditLog::open(target, cli.audit_max_bytes)
-                .map_err(|e| format!("cannot open the audit log {}: {e}", path.display()))?;
+            let log = match cli.audit_buffer_ms {
+                0 => AuditLog::open(target, cli.audit_max_bytes),
+                ms => {
+                    AuditLog::open_buffered(target, cli.audit_max_bytes, Duration::from_millis(ms))
+                }
+            }
+            .map_err(|e| format!("cannot open the audit log {}: {e}", path.display()))?;
             Some(Arc::new(log))
         }
     };

@@ -69,7 +69,13 @@ pub enum ServeError {
     Reflection(#[from] tonic_reflection::server::Error),
 }
 
-/// Serves `kms` on `listener` until `shutdown` completes, then drains in-flight requests.
+/// How long after its call deadline a stopping server still waits for connections to close.
+const DRAIN_SLACK: Duration = Duration::from_secs(1);
+
+/// Serves `kms` on `listener` until `shutdown` completes, then drains in-flight requests: for at
+/// most the call deadline plus [`DRAIN_SLACK`], so a client that never closes its connection (a
+/// stopped process, a peer gone without a FIN) cannot keep the server from stopping. Connections
+/// still open then are closed with the runtime.
 pub async fn serve(
     listener: TcpListener,
     kms: Arc<Kms>,
@@ -122,19 +128,30 @@ pub async fn serve(
         .into_axum_router()
         .merge(tencent.router());
     let router = builder.add_routes(routes.into());
-    let result = match options.tls {
-        // The handshakes are ours, not tonic's: see `crate::tls` for why.
-        Some(tls) => {
-            router
-                .serve_with_incoming_shutdown(crate::tls::accept(incoming, tls.config), shutdown)
-                .await
-        }
-        None => {
-            router
-                .serve_with_incoming_shutdown(incoming, shutdown)
-                .await
+    let (stopping, stopped) = tokio::sync::oneshot::channel();
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stopping.send(());
+    };
+    let serving = async move {
+        match options.tls {
+            // The handshakes are ours, not tonic's: see `crate::tls` for why.
+            Some(tls) => {
+                router
+                    .serve_with_incoming_shutdown(
+                        crate::tls::accept(incoming, tls.config),
+                        shutdown,
+                    )
+                    .await
+            }
+            None => {
+                router
+                    .serve_with_incoming_shutdown(incoming, shutdown)
+                    .await
+            }
         }
     };
+    let result = bounded_drain(serving, stopped, limits.call_deadline + DRAIN_SLACK).await;
     // The ticker holds the KMS (and so the data-directory lock), also inside a deadline check
     // running on a blocking thread, which an abort would not stop: ask it to end and wait, so the
     // lock is released when `serve` returns and a restart on the same directory cannot race it.
@@ -149,6 +166,29 @@ pub async fn serve(
         let _ = reloader.await;
     }
     result.map_err(Into::into)
+}
+
+/// Runs `serving` to its end, or for at most `limit` once `stopped` fires.
+async fn bounded_drain<E>(
+    serving: impl Future<Output = Result<(), E>>,
+    stopped: tokio::sync::oneshot::Receiver<()>,
+    limit: Duration,
+) -> Result<(), E> {
+    tokio::pin!(serving);
+    tokio::select! {
+        result = &mut serving => return result,
+        Ok(()) = stopped => {}
+    }
+    match tokio::time::timeout(limit, serving).await {
+        Ok(result) => result,
+        Err(_) => {
+            tracing::warn!(
+                limit_secs = limit.as_secs(),
+                "connections still open after the drain limit: closing them"
+            );
+            Ok(())
+        }
+    }
 }
 
 /// Reloads the policy file on every SIGHUP. A file that does not load keeps the policy in force

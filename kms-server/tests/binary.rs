@@ -846,3 +846,48 @@ fn a_change_log_retention_below_the_minimum_is_refused() {
     let server = Server::start(dir.path(), &["--change-log-retention", "60"]);
     drop(server);
 }
+
+/// `--audit-buffer-ms` needs `--audit-log` and a value up to a second; a buffered line reaches the
+/// file when the server stops on SIGTERM, though the interval has not passed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buffered_audit_lines_are_written_at_shutdown() {
+    let stderr = run_refused(&["--audit-buffer-ms", "5"]);
+    assert!(
+        stderr.starts_with("error: the following required arguments were not provided:")
+            && stderr.contains("--audit-log <AUDIT_LOG>"),
+        "{stderr}"
+    );
+    let stderr = run_refused(&["--audit-log", "a.log", "--audit-buffer-ms", "1001"]);
+    assert!(
+        stderr.starts_with(
+            "error: invalid value '1001' for '--audit-buffer-ms <AUDIT_BUFFER_MS>': 1001 is not \
+             in 0..=1000"
+        ),
+        "{stderr}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.log");
+    let mut server = Server::start(
+        &dir.path().join("data"),
+        &[
+            "--audit-log",
+            audit.to_str().unwrap(),
+            "--audit-buffer-ms",
+            "1000",
+        ],
+    );
+    let mut kms = KeyManagementServiceClient::new(server.channel().await);
+    kms.get_default_key(pb::GetDefaultKeyRequest {})
+        .await
+        .unwrap();
+    drop(kms);
+    let status = server.signal("-TERM");
+    assert!(status.success(), "{status:?}");
+    let text = std::fs::read_to_string(&audit).unwrap();
+    let rpcs: Vec<String> = text
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["rpc"].to_string())
+        .collect();
+    assert_eq!(rpcs, ["\"GetDefaultKey\""], "{text}");
+}

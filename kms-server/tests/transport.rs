@@ -700,3 +700,34 @@ async fn requests_that_do_not_decode_are_invalid_argument_on_every_rpc() {
     );
     server.stop().await;
 }
+
+/// A client that opens an HTTP/2 connection and then never reads or answers (a stopped process,
+/// a peer gone without a FIN) cannot hold a stopping server: the drain ends one second after the
+/// call deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_client_cannot_keep_a_stopping_server_running() {
+    use tokio::io::AsyncWriteExt as _;
+    let server = start(ServerOptions {
+        limits: Limits {
+            call_deadline: Duration::from_millis(300),
+            ..Limits::default()
+        },
+        ..ServerOptions::default()
+    })
+    .await;
+    let mut silent = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    // The HTTP/2 preface and an empty SETTINGS frame; then nothing, and nothing read.
+    silent
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .await
+        .unwrap();
+    // A served call shows the server is up, and lets it take the silent connection in.
+    let mut client = KeyManagementServiceClient::new(server.plain());
+    client
+        .get_default_key(pb::GetDefaultKeyRequest::default())
+        .await
+        .unwrap();
+    drop(client);
+    server.stop().await;
+    drop(silent);
+}

@@ -25,6 +25,17 @@
 //! - Stdout: the line is written and flushed to the file descriptor; what happens next is the
 //!   reader's business (no sync, no rotation).
 //!
+//! # Buffered lines (opt-in)
+//!
+//! [`AuditLog::open_buffered`] trades the first guarantee for speed: a line is queued in memory and
+//! the call answers at once; the background thread writes the queue in one `write` every `interval`
+//! (at most [`SYNC_INTERVAL`]), and a call whose line fills the queue to [`BUFFER_MAX_BYTES`]
+//! writes it itself, so memory stays bounded and a stalled disk slows calls instead of losing
+//! lines. What this costs: a crash or kill of the process loses the lines of the last `interval`
+//! (the OS-crash window is unchanged: one [`SYNC_INTERVAL`]); a failed background write loses its
+//! batch, is logged, and fails the next call, as a failed sync does. Lines still reach the file in
+//! the order they were recorded. [`AuditLog::sync`] and dropping the log write the queue first.
+//!
 //! # Rotation
 //!
 //! When a line would take the file past `max_bytes`, the file is closed and renamed to
@@ -52,6 +63,8 @@ pub const DEFAULT_MAX_BYTES: u64 = 100 * 1024 * 1024;
 const LINE_CAPACITY: usize = 512;
 /// How often written lines are synced to disk (see the module docs).
 pub const SYNC_INTERVAL: Duration = Duration::from_secs(1);
+/// Queued bytes at which a buffered log's caller writes the queue itself: a few thousand lines.
+pub const BUFFER_MAX_BYTES: usize = 1024 * 1024;
 
 /// The outcome of one recorded line, awaited by the call before it answers (see the module docs).
 #[derive(Debug)]
@@ -98,9 +111,20 @@ pub struct AuditLog {
     shared: Arc<Shared>,
 }
 
+/// Lines recorded and not yet written (a buffered log only).
+#[derive(Debug, Default)]
+struct Queue {
+    bytes: Vec<u8>,
+    /// Why the last background write failed, reported by the next record.
+    failure: Option<String>,
+}
+
 #[derive(Debug)]
 struct Shared {
     sink: Mutex<Sink>,
+    /// `Some` for a buffered log: its queue and how often the background thread writes it. Taken
+    /// only while holding `sink`, so batches are written in the order they were queued.
+    queue: Option<(Mutex<Queue>, Duration)>,
 }
 
 #[derive(Debug)]
@@ -155,6 +179,33 @@ impl AuditLog {
     /// appended to; its parent directory must exist. `max_bytes` is the rotation size (0: never
     /// rotate); it does not apply to stdout.
     pub fn open(target: AuditTarget, max_bytes: u64) -> io::Result<AuditLog> {
+        Self::start(target, max_bytes, None)
+    }
+
+    /// Like [`AuditLog::open`], but lines are queued and written every `interval` (see "Buffered
+    /// lines" in the module docs). `interval` must be between 1 ms and [`SYNC_INTERVAL`].
+    pub fn open_buffered(
+        target: AuditTarget,
+        max_bytes: u64,
+        interval: Duration,
+    ) -> io::Result<AuditLog> {
+        if interval < Duration::from_millis(1) || interval > SYNC_INTERVAL {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "the audit buffer interval must be 1 ms to {} ms",
+                    SYNC_INTERVAL.as_millis()
+                ),
+            ));
+        }
+        Self::start(target, max_bytes, Some(interval))
+    }
+
+    fn start(
+        target: AuditTarget,
+        max_bytes: u64,
+        interval: Option<Duration>,
+    ) -> io::Result<AuditLog> {
         let sink = match target {
             AuditTarget::Stdout => Sink::Stdout,
             AuditTarget::File(path) => {
@@ -175,8 +226,9 @@ impl AuditLog {
         let is_file = matches!(sink, Sink::File(_));
         let shared = Arc::new(Shared {
             sink: Mutex::new(sink),
+            queue: interval.map(|every| (Mutex::default(), every)),
         });
-        if is_file {
+        if is_file || interval.is_some() {
             let weak = Arc::downgrade(&shared);
             std::thread::Builder::new()
                 .name("audit-sync".into())
@@ -186,8 +238,9 @@ impl AuditLog {
     }
 
     /// Writes `event` as one JSON line and returns the outcome as an [`AuditAck`]: `Ok` when the
-    /// line is in the kernel (see the module docs); any error (serialization, rotation, the write,
-    /// an earlier failed sync) is the error, and the caller must then fail the call.
+    /// line is in the kernel (or, buffered, in the queue: see the module docs); any error
+    /// (serialization, rotation, the write, an earlier failed sync or background write) is the
+    /// error, and the caller must then fail the call.
     pub fn record(&self, event: &AuditEvent<'_>) -> AuditAck {
         AuditAck(Some(self.write(event)))
     }
@@ -196,21 +249,30 @@ impl AuditLog {
         let mut line = Vec::with_capacity(LINE_CAPACITY);
         serde_json::to_writer(&mut line, event).map_err(io::Error::other)?;
         line.push(b'\n');
-        match &mut *self.shared.lock()? {
-            Sink::Stdout => {
-                let mut out = io::stdout().lock();
-                out.write_all(&line)?;
-                out.flush()
+        let Some((queue, _)) = &self.shared.queue else {
+            return self.shared.lock()?.write_lines(&line);
+        };
+        let full = {
+            let mut queue = lock(queue)?;
+            if let Some(why) = queue.failure.take() {
+                return Err(io::Error::other(why));
             }
-            Sink::File(sink) => sink.write_line(&line),
-        }
+            queue.bytes.extend_from_slice(&line);
+            queue.bytes.len() >= BUFFER_MAX_BYTES
+        };
+        if full { self.shared.flush() } else { Ok(()) }
     }
 
-    /// Syncs the file's written lines to disk now (a no-op for stdout).
+    /// Writes the queued lines (buffered) and syncs the file's written lines to disk now (a no-op
+    /// for stdout).
     pub fn sync(&self) -> io::Result<()> {
-        let unsynced = match &mut *self.shared.lock()? {
-            Sink::File(sink) => sink.take_unsynced()?,
-            Sink::Stdout => Unsynced::default(),
+        let unsynced = {
+            let mut sink = self.shared.lock()?;
+            self.shared.write_queue(&mut sink)?;
+            match &mut *sink {
+                Sink::File(sink) => sink.take_unsynced()?,
+                Sink::Stdout => Unsynced::default(),
+            }
         };
         unsynced.sync()
     }
@@ -226,19 +288,93 @@ impl Drop for AuditLog {
 
 impl Shared {
     fn lock(&self) -> io::Result<MutexGuard<'_, Sink>> {
-        self.sink
-            .lock()
-            .map_err(|_| io::Error::other("audit log: a writer panicked while holding the log"))
+        lock(&self.sink)
+    }
+
+    /// Writes the queued lines, if any; the caller holds the sink's lock (see [`Shared::queue`]).
+    /// A failed background sync is handed to the queue first, so these lines still go out and the
+    /// next record reports it.
+    fn write_queue(&self, sink: &mut Sink) -> io::Result<()> {
+        let Some((queue, _)) = &self.queue else {
+            return Ok(());
+        };
+        let bytes = {
+            let mut queue = lock(queue)?;
+            if let Sink::File(file) = sink
+                && let Some(e) = file.take_sync_failure()
+            {
+                queue.failure.get_or_insert(e.to_string());
+            }
+            std::mem::take(&mut queue.bytes)
+        };
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        sink.write_lines(&bytes)
+    }
+
+    /// Writes the queued lines now.
+    fn flush(&self) -> io::Result<()> {
+        let mut sink = self.lock()?;
+        self.write_queue(&mut sink)
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> io::Result<MutexGuard<'_, T>> {
+    mutex
+        .lock()
+        .map_err(|_| io::Error::other("audit log: a writer panicked while holding the log"))
+}
+
+impl Sink {
+    /// Writes whole lines (one or many, each ending in a newline).
+    fn write_lines(&mut self, lines: &[u8]) -> io::Result<()> {
+        match self {
+            Sink::Stdout => {
+                let mut out = io::stdout().lock();
+                out.write_all(lines)?;
+                out.flush()
+            }
+            Sink::File(sink) => sink.write_lines(lines),
+        }
     }
 }
 
 impl FileSink {
+    /// Writes whole lines, as many in one `write` as fit before the file's rotation.
+    fn write_lines(&mut self, mut lines: &[u8]) -> io::Result<()> {
+        while !lines.is_empty() {
+            let room = match self.max_bytes {
+                0 => u64::MAX,
+                max => max.saturating_sub(self.len),
+            };
+            let end = if lines.len() as u64 <= room {
+                lines.len()
+            } else {
+                // The lines that fit; if none does, the first alone (into a fresh file).
+                let fit = &lines[..room as usize];
+                let first = || {
+                    lines
+                        .iter()
+                        .position(|&b| b == b'\n')
+                        .map_or(lines.len(), |i| i + 1)
+                };
+                fit.iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or_else(first, |i| i + 1)
+            };
+            let (chunk, rest) = lines.split_at(end);
+            self.write_line(chunk)?;
+            lines = rest;
+        }
+        Ok(())
+    }
+
+    /// Writes `line` (one line, or several that fit) in one `write`, rotating first if it would
+    /// take a non-empty file past `max_bytes`.
     fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
-        if let Some(why) = self.sync_failure.take() {
-            return Err(io::Error::other(format!(
-                "audit log: syncing {} failed: {why}",
-                self.path.display()
-            )));
+        if let Some(e) = self.take_sync_failure() {
+            return Err(e);
         }
         let line_len = line.len() as u64;
         if self.max_bytes > 0 && self.len > 0 && self.len + line_len > self.max_bytes {
@@ -271,6 +407,15 @@ impl FileSink {
                 Err(e)
             }
         }
+    }
+
+    /// The failure of the last background sync, once.
+    fn take_sync_failure(&mut self) -> Option<io::Error> {
+        let why = self.sync_failure.take()?;
+        Some(io::Error::other(format!(
+            "audit log: syncing {} failed: {why}",
+            self.path.display()
+        )))
     }
 
     /// Closes the current file (kept for the next sync if it has unsynced lines), shifts the
@@ -377,14 +522,33 @@ fn sync_dir(path: &Path) -> io::Result<()> {
     }
 }
 
-/// Every [`SYNC_INTERVAL`], syncs what was written or rotated since the last turn; ends when the
-/// log is dropped.
+/// Every [`SYNC_INTERVAL`], syncs what was written or rotated since the last turn; a buffered log
+/// also writes its queue every interval. Ends when the log is dropped.
 fn sync_loop(shared: &Weak<Shared>) {
+    let every = shared
+        .upgrade()
+        .and_then(|shared| shared.queue.as_ref().map(|(_, every)| *every))
+        .unwrap_or(SYNC_INTERVAL);
+    let mut last_sync = std::time::Instant::now();
     loop {
-        std::thread::sleep(SYNC_INTERVAL);
+        std::thread::sleep(every);
         let Some(shared) = shared.upgrade() else {
             return;
         };
+        if let Err(e) = shared.flush() {
+            tracing::error!(error = %e, "audit log: writing queued lines failed; they are lost");
+            let Some((queue, _)) = &shared.queue else {
+                return;
+            };
+            let Ok(mut queue) = lock(queue) else {
+                return;
+            };
+            queue.failure = Some(format!("audit log: writing queued lines failed: {e}"));
+        }
+        if last_sync.elapsed() < SYNC_INTERVAL {
+            continue;
+        }
+        last_sync = std::time::Instant::now();
         // The handles are taken under the lock; the syncs themselves run without it.
         let unsynced = {
             let Ok(mut sink) = shared.lock() else {
@@ -392,7 +556,7 @@ fn sync_loop(shared: &Weak<Shared>) {
             };
             match &mut *sink {
                 Sink::File(sink) => sink.take_unsynced(),
-                Sink::Stdout => return,
+                Sink::Stdout => continue,
             }
         };
         if let Err(e) = unsynced.and_then(Unsynced::sync) {
@@ -445,7 +609,14 @@ mod tests {
     fn concurrent_lines_are_each_written_once_and_whole() {
         let dir = tempfile::tempdir().expect("a temp dir");
         let path = dir.path().join("audit.log");
-        let log = Arc::new(AuditLog::open(AuditTarget::File(path.clone()), 0).expect("open"));
+        let log = AuditLog::open(AuditTarget::File(path.clone()), 0).expect("open");
+        eight_threads_keep_their_order(log, &path);
+    }
+
+    /// 8 threads record 250 lines each: after a sync, every line is in `path` once, and each
+    /// thread's in its order.
+    fn eight_threads_keep_their_order(log: AuditLog, path: &Path) {
+        let log = Arc::new(log);
         let threads: Vec<_> = (0..8)
             .map(|t| {
                 let log = Arc::clone(&log);
@@ -455,9 +626,10 @@ mod tests {
             })
             .collect();
         for t in threads {
-            t.join().expect("no panic").expect("every line written");
+            t.join().expect("no panic").expect("every line recorded");
         }
-        let rpcs = rpcs_in(&path);
+        log.sync().expect("sync");
+        let rpcs = rpcs_in(path);
         assert_eq!(rpcs.len(), 2000);
         for t in 0..8 {
             let prefix = format!("T{t}-");
@@ -626,6 +798,142 @@ mod tests {
         log.rec(&event("R3")).expect("record");
         let again = std::fs::read_to_string(&path).expect("read");
         assert_eq!(again.len() as u64, len + line_len("R3"));
+    }
+
+    fn buffered(path: &Path, max_bytes: u64, every_ms: u64) -> AuditLog {
+        AuditLog::open_buffered(
+            AuditTarget::File(path.to_owned()),
+            max_bytes,
+            Duration::from_millis(every_ms),
+        )
+        .expect("open buffered")
+    }
+
+    /// `true` once `check` holds, polled for up to 10 s.
+    fn eventually(mut check: impl FnMut() -> bool) -> bool {
+        (0..1000).any(|_| {
+            std::thread::sleep(Duration::from_millis(10));
+            check()
+        })
+    }
+
+    #[test]
+    fn buffered_lines_wait_for_the_interval_or_a_sync() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("audit.log");
+        let log = buffered(&path, 0, SYNC_INTERVAL.as_millis() as u64);
+        for rpc in ["R0", "R1", "R2"] {
+            log.rec(&event(rpc)).expect("queued");
+        }
+        assert_eq!(std::fs::metadata(&path).expect("stat").len(), 0);
+        log.sync().expect("sync writes the queue");
+        assert_eq!(rpcs_in(&path), ["R0", "R1", "R2"]);
+
+        // Dropping the log writes what is queued.
+        log.rec(&event("R3")).expect("queued");
+        drop(log);
+        assert_eq!(rpcs_in(&path), ["R0", "R1", "R2", "R3"]);
+    }
+
+    #[test]
+    fn buffered_lines_are_written_by_the_background_thread() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("audit.log");
+        let log = buffered(&path, 0, 5);
+        log.rec(&event("R0")).expect("queued");
+        log.rec(&event("R1")).expect("queued");
+        assert!(eventually(|| rpcs_in(&path).len() == 2));
+        assert_eq!(rpcs_in(&path), ["R0", "R1"]);
+    }
+
+    #[test]
+    fn a_full_queue_is_written_by_the_call_that_fills_it() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("audit.log");
+        // The background thread would wait a second: the lines seen before are the caller's.
+        let log = buffered(&path, 0, SYNC_INTERVAL.as_millis() as u64);
+        let lines = BUFFER_MAX_BYTES as u64 / line_len("F0000") + 1;
+        for i in 0..lines {
+            log.rec(&event(&format!("F{i:04}"))).expect("recorded");
+        }
+        assert_eq!(
+            std::fs::metadata(&path).expect("stat").len(),
+            lines * line_len("F0000")
+        );
+        assert_eq!(rpcs_in(&path).len() as u64, lines);
+    }
+
+    #[test]
+    fn buffered_lines_from_many_threads_keep_each_threads_order() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("audit.log");
+        eight_threads_keep_their_order(buffered(&path, 0, 1), &path);
+    }
+
+    #[test]
+    fn a_buffered_batch_is_split_whole_across_rotations() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("audit.log");
+        let one = line_len("R0");
+        let log = buffered(&path, 2 * one + one / 2, SYNC_INTERVAL.as_millis() as u64);
+        for i in 0..5 {
+            log.rec(&event(&format!("R{i}"))).expect("queued");
+        }
+        log.sync().expect("sync");
+        assert_eq!(rpcs_in(&rotated(&path, 2)), ["R0", "R1"]);
+        assert_eq!(rpcs_in(&rotated(&path, 1)), ["R2", "R3"]);
+        assert_eq!(rpcs_in(&path), ["R4"]);
+
+        // A line longer than the limit still goes whole, alone, into a fresh file.
+        let log = buffered(&dir.path().join("small.log"), 10, 1000);
+        log.rec(&event("A")).expect("queued");
+        log.rec(&event("B")).expect("queued");
+        log.sync().expect("sync");
+        assert_eq!(rpcs_in(&rotated(&dir.path().join("small.log"), 1)), ["A"]);
+        assert_eq!(rpcs_in(&dir.path().join("small.log")), ["B"]);
+    }
+
+    #[test]
+    fn a_failed_background_write_fails_the_next_record_once() {
+        let full = Path::new("/dev/full");
+        if !full.exists() {
+            return;
+        }
+        let log = buffered(full, 0, 1);
+        log.rec(&event("Lost")).expect("queued");
+        let mut failure = None;
+        assert!(eventually(|| {
+            match log.rec(&event("Next")) {
+                Ok(()) => false,
+                Err(e) => {
+                    failure = Some(e.to_string());
+                    true
+                }
+            }
+        }));
+        let failure = failure.expect("a failure");
+        assert!(
+            failure.starts_with("audit log: writing queued lines failed: ")
+                && failure.contains("No space left on device"),
+            "{failure}"
+        );
+        log.rec(&event("After")).expect("reported once");
+    }
+
+    #[test]
+    fn a_buffer_interval_outside_its_range_is_refused() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("audit.log");
+        for bad in [Duration::ZERO, SYNC_INTERVAL + Duration::from_millis(1)] {
+            let err = AuditLog::open_buffered(AuditTarget::File(path.clone()), 0, bad)
+                .expect_err("refused");
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+            assert_eq!(
+                err.to_string(),
+                "the audit buffer interval must be 1 ms to 1000 ms"
+            );
+        }
+        assert!(!path.exists());
     }
 
     #[test]

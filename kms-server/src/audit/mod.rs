@@ -1,5 +1,5 @@
-//! The audit log: one JSON line per call, written before the reply leaves, so no use of a key goes
-//! unrecorded. A call whose line cannot be written must fail (INTERNAL): [`AuditLog::record`]
+//! The audit log: one JSON line per call, written before the reply leaves (unless the operator
+//! chose buffered lines, see module `file`), so no use of a key goes unrecorded. A call whose line cannot be written must fail (INTERNAL): [`AuditLog::record`]
 //! returns every write error to its caller instead of logging and carrying on.
 //!
 //! What a line may carry is fixed by the types here, not by care at each call site: an
