@@ -122,9 +122,9 @@ struct Queue {
 #[derive(Debug)]
 struct Shared {
     sink: Mutex<Sink>,
-    /// `Some` for a buffered log: its queue and how often the background thread writes it. Taken
+    /// `Some` for a buffered log: its queue, written by the background thread. Taken
     /// only while holding `sink`, so batches are written in the order they were queued.
-    queue: Option<(Mutex<Queue>, Duration)>,
+    queue: Option<Mutex<Queue>>,
 }
 
 #[derive(Debug)]
@@ -226,13 +226,13 @@ impl AuditLog {
         let is_file = matches!(sink, Sink::File(_));
         let shared = Arc::new(Shared {
             sink: Mutex::new(sink),
-            queue: interval.map(|every| (Mutex::default(), every)),
+            queue: interval.map(|_| Mutex::default()),
         });
         if is_file || interval.is_some() {
             let weak = Arc::downgrade(&shared);
             std::thread::Builder::new()
                 .name("audit-sync".into())
-                .spawn(move || sync_loop(&weak))?;
+                .spawn(move || sync_loop(&weak, interval.unwrap_or(SYNC_INTERVAL)))?;
         }
         Ok(AuditLog { shared })
     }
@@ -249,7 +249,7 @@ impl AuditLog {
         let mut line = Vec::with_capacity(LINE_CAPACITY);
         serde_json::to_writer(&mut line, event).map_err(io::Error::other)?;
         line.push(b'\n');
-        let Some((queue, _)) = &self.shared.queue else {
+        let Some(queue) = &self.shared.queue else {
             return self.shared.lock()?.write_lines(&line);
         };
         let full = {
@@ -295,7 +295,7 @@ impl Shared {
     /// A failed background sync is handed to the queue first, so these lines still go out and the
     /// next record reports it.
     fn write_queue(&self, sink: &mut Sink) -> io::Result<()> {
-        let Some((queue, _)) = &self.queue else {
+        let Some(queue) = &self.queue else {
             return Ok(());
         };
         let bytes = {
@@ -523,12 +523,8 @@ fn sync_dir(path: &Path) -> io::Result<()> {
 }
 
 /// Every [`SYNC_INTERVAL`], syncs what was written or rotated since the last turn; a buffered log
-/// also writes its queue every interval. Ends when the log is dropped.
-fn sync_loop(shared: &Weak<Shared>) {
-    let every = shared
-        .upgrade()
-        .and_then(|shared| shared.queue.as_ref().map(|(_, every)| *every))
-        .unwrap_or(SYNC_INTERVAL);
+/// also writes its queue every `every`. Ends when the log is dropped.
+fn sync_loop(shared: &Weak<Shared>, every: Duration) {
     let mut last_sync = std::time::Instant::now();
     loop {
         std::thread::sleep(every);
@@ -537,7 +533,7 @@ fn sync_loop(shared: &Weak<Shared>) {
         };
         if let Err(e) = shared.flush() {
             tracing::error!(error = %e, "audit log: writing queued lines failed; they are lost");
-            let Some((queue, _)) = &shared.queue else {
+            let Some(queue) = &shared.queue else {
                 return;
             };
             let Ok(mut queue) = lock(queue) else {
