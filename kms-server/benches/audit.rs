@@ -80,7 +80,10 @@ impl Setup {
     }
 
     fn line(&self) -> Vec<u8> {
-        let mut line = serde_json::to_vec(&self.event()).expect("an event serializes");
+        let mut line = Vec::new();
+        self.event()
+            .write_json(&mut line)
+            .expect("the event is written");
         line.push(b'\n');
         line
     }

@@ -247,7 +247,7 @@ impl AuditLog {
 
     fn write(&self, event: &AuditEvent<'_>) -> io::Result<()> {
         let mut line = Vec::with_capacity(LINE_CAPACITY);
-        serde_json::to_writer(&mut line, event).map_err(io::Error::other)?;
+        event.write_json(&mut line)?;
         line.push(b'\n');
         let Some(queue) = &self.shared.queue else {
             return self.shared.lock()?.write_lines(&line);
@@ -587,10 +587,11 @@ mod tests {
     }
 
     fn line_len(rpc: &str) -> u64 {
-        serde_json::to_vec(&event(rpc))
-            .expect("an event serializes")
-            .len() as u64
-            + 1
+        let mut line = Vec::new();
+        event(rpc)
+            .write_json(&mut line)
+            .expect("the event is written");
+        line.len() as u64 + 1
     }
 
     impl AuditLog {

@@ -27,53 +27,32 @@ use std::{
     },
 };
 
-use serde::{Serialize, Serializer};
-use time::{
-    OffsetDateTime,
-    format_description::well_known::{
-        Iso8601,
-        iso8601::{Config, EncodedConfig, TimePrecision},
-    },
-};
+use time::OffsetDateTime;
 use tonic::{Code, Status};
 use uuid::Uuid;
 
 mod file;
+mod line;
 
 pub use file::{AuditAck, AuditLog, AuditTarget, DEFAULT_MAX_BYTES, ROTATED_FILES, SYNC_INTERVAL};
 
 /// The identity written for every call in development mode (no policy: nobody is authenticated).
 pub const DEVELOPMENT_IDENTITY: &str = "-";
 
-/// Digits of the fraction of a second in [`AuditEvent::time`]: milliseconds.
-const TIME_FRACTION_DIGITS: u8 = 3;
-
-/// RFC 3339 in UTC with milliseconds: `2026-12-04T18:57:55.123Z`.
-const TIME_FORMAT: EncodedConfig = Config::DEFAULT
-    .set_time_precision(TimePrecision::Second {
-        decimal_digits: std::num::NonZeroU8::new(TIME_FRACTION_DIGITS),
-    })
-    .encode();
-
 /// One audited call: who called what on which keys, and how it ended.
 ///
 /// Every field is a name, an id, a number or an address: by construction a line cannot carry a
 /// plaintext, a data key, a token or an encryption context value.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct AuditEvent<'a> {
     /// When the call arrived, written in UTC with milliseconds (RFC 3339). Take it with
     /// [`OffsetDateTime::now_utc`] as the call starts.
-    #[serde(serialize_with = "rfc3339_millis")]
     pub time: OffsetDateTime,
     /// The call's id.
     pub request_id: RequestId,
     /// The caller's identity name from the policy, or [`DEVELOPMENT_IDENTITY`] in development mode.
     pub identity: &'a str,
     /// The caller's address, when the transport knows it (omitted otherwise).
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "optional_peer"
-    )]
     pub peer: Option<SocketAddr>,
     /// The RPC's name (`Decrypt`, `BatchGenerateDataKey`, ...).
     pub rpc: &'a str,
@@ -87,19 +66,14 @@ pub struct AuditEvent<'a> {
 }
 
 /// A key a call touched: the name the caller gave, and what it resolved to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuditKey<'a> {
     /// The key as the caller named it (UUID, `alias/<name>` or bare alias); empty when the key came
     /// from a ciphertext (Decrypt) or the call named none.
     pub name: &'a str,
     /// The resolved key's UUID (omitted when the key was not resolved: unknown name, refused call).
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "optional_uuid"
-    )]
     pub key_id: Option<Uuid>,
     /// The key version used (omitted when none was).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub key_version: Option<u32>,
 }
 
@@ -116,15 +90,13 @@ impl<'a> AuditKey<'a> {
 
 /// How a call ended: `{"result":"ok"}`, or
 /// `{"result":"error","status":"PERMISSION_DENIED","code":"UnauthorizedOperation"}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(tag = "result", rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome<'a> {
     /// The call succeeded.
     Ok,
     /// The call failed.
     Error {
         /// The gRPC status, spelled as in the gRPC specification (`PERMISSION_DENIED`).
-        #[serde(serialize_with = "status_code")]
         status: Code,
         /// The Tencent KMS error code (`UnauthorizedOperation`); empty when the status carried none.
         code: &'a str,
@@ -239,65 +211,15 @@ impl fmt::Debug for RequestId {
     }
 }
 
-impl Serialize for RequestId {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let digits = self.hex();
-        s.serialize_str(std::str::from_utf8(&digits).map_err(serde::ser::Error::custom)?)
-    }
-}
-
-fn rfc3339_millis<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
-    let utc = t.to_offset(time::UtcOffset::UTC);
-    let text = utc
-        .format(&Iso8601::<TIME_FORMAT>)
-        .map_err(serde::ser::Error::custom)?;
-    s.serialize_str(&text)
-}
-
-fn optional_uuid<S: Serializer>(v: &Option<Uuid>, s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(id) => s.serialize_str(id.hyphenated().encode_lower(&mut Uuid::encode_buffer())),
-        None => s.serialize_none(),
-    }
-}
-
-/// The longest IPv4 socket address: `255.255.255.255:65535`.
-const IPV4_PEER_MAX: usize = "255.255.255.255:65535".len();
-
-/// An IPv4 peer is written by hand (it is in nearly every line, and `core::fmt` costs more than
-/// the rest of the line); an IPv6 one through its `Display`.
-fn optional_peer<S: Serializer>(v: &Option<SocketAddr>, s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(SocketAddr::V4(addr)) => {
-            let mut text = [0u8; IPV4_PEER_MAX];
-            let mut len = 0;
-            let mut push = |part: &[u8]| {
-                text[len..len + part.len()].copy_from_slice(part);
-                len += part.len();
-            };
-            let mut digits = itoa::Buffer::new();
-            for (i, octet) in addr.ip().octets().into_iter().enumerate() {
-                if i > 0 {
-                    push(b".");
-                }
-                push(digits.format(octet).as_bytes());
-            }
-            push(b":");
-            push(digits.format(addr.port()).as_bytes());
-            s.serialize_str(std::str::from_utf8(&text[..len]).map_err(serde::ser::Error::custom)?)
-        }
-        Some(addr) => s.collect_str(addr),
-        None => s.serialize_none(),
-    }
-}
-
-fn status_code<S: Serializer>(code: &Code, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(status_name(*code))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn line(event: &AuditEvent<'_>) -> String {
+        let mut out = Vec::new();
+        event.write_json(&mut out).expect("the event is written");
+        String::from_utf8(out).expect("a line is UTF-8")
+    }
 
     /// 2026-12-04T18:57:55.123456789Z, and the same instant seen from UTC+8.
     fn instant() -> OffsetDateTime {
@@ -334,7 +256,7 @@ mod tests {
             outcome: Outcome::Ok,
         };
         assert_eq!(
-            serde_json::to_string(&event).expect("an event serializes"),
+            line(&event),
             concat!(
                 r#"{"time":"2026-12-04T18:57:55.123Z","request_id":"5f0c6a1e9b2d4c7a0000000000000007","#,
                 r#""identity":"storage","peer":"127.0.0.1:50522","rpc":"BatchDecrypt","#,
@@ -362,7 +284,7 @@ mod tests {
             outcome: Outcome::from_status(&status),
         };
         assert_eq!(
-            serde_json::to_string(&event).expect("an event serializes"),
+            line(&event),
             concat!(
                 r#"{"time":"2026-12-04T18:57:55.123Z","request_id":"5f0c6a1e9b2d4c7a0000000000000007","#,
                 r#""identity":"-","rpc":"ListKeys","keys":[],"context_keys":[],"#,
@@ -386,14 +308,6 @@ mod tests {
     }
 
     #[test]
-    fn a_zero_fraction_still_has_three_digits() {
-        let t = OffsetDateTime::from_unix_timestamp(0).expect("the epoch is in range");
-        let mut json = Vec::new();
-        rfc3339_millis(&t, &mut serde_json::Serializer::new(&mut json)).expect("the epoch formats");
-        assert_eq!(json, br#""1970-01-01T00:00:00.000Z""#);
-    }
-
-    #[test]
     fn request_ids_are_distinct_32_hex_digits_with_one_process_prefix() {
         let a = RequestId::new().to_string();
         let b = RequestId::new().to_string();
@@ -411,10 +325,18 @@ mod tests {
 
     /// The hand-written forms are the `Display` forms, at the extremes and for any value.
     fn peer_json(addr: SocketAddr) -> String {
-        let mut json = Vec::new();
-        optional_peer(&Some(addr), &mut serde_json::Serializer::new(&mut json))
-            .expect("an address serializes");
-        String::from_utf8(json).expect("JSON is UTF-8")
+        let event = AuditEvent {
+            time: OffsetDateTime::UNIX_EPOCH,
+            request_id: RequestId::new(),
+            identity: "-",
+            peer: Some(addr),
+            rpc: "ListKeys",
+            keys: Vec::new(),
+            context_keys: BTreeSet::new(),
+            outcome: Outcome::Ok,
+        };
+        let line: serde_json::Value = serde_json::from_str(&line(&event)).expect("JSON");
+        line["peer"].to_string()
     }
 
     #[test]
@@ -433,10 +355,6 @@ mod tests {
             sequence: 0x0123_4567_89ab_cdef,
         };
         assert_eq!(max.to_string(), "ffffffffffffffff0123456789abcdef");
-        assert_eq!(
-            serde_json::to_string(&max).expect("an id serializes"),
-            "\"ffffffffffffffff0123456789abcdef\""
-        );
     }
 
     proptest::proptest! {
