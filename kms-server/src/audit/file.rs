@@ -115,6 +115,9 @@ pub struct AuditLog {
 #[derive(Debug, Default)]
 struct Queue {
     bytes: Vec<u8>,
+    /// The buffer the last batch was written from, emptied: the next batch queues into it, so
+    /// the queue does not grow its allocation again from nothing after every write.
+    spare: Vec<u8>,
     /// Why the last background write failed, reported by the next record.
     failure: Option<String>,
 }
@@ -305,12 +308,17 @@ impl Shared {
             {
                 queue.failure.get_or_insert(e.to_string());
             }
-            std::mem::take(&mut queue.bytes)
+            let spare = std::mem::take(&mut queue.spare);
+            std::mem::replace(&mut queue.bytes, spare)
         };
         if bytes.is_empty() {
             return Ok(());
         }
-        sink.write_lines(&bytes)
+        let written = sink.write_lines(&bytes);
+        let mut bytes = bytes;
+        bytes.clear();
+        lock(queue)?.spare = bytes;
+        written
     }
 
     /// Writes the queued lines now.
@@ -830,6 +838,26 @@ mod tests {
         log.rec(&event("R3")).expect("queued");
         drop(log);
         assert_eq!(rpcs_in(&path), ["R0", "R1", "R2", "R3"]);
+    }
+
+    #[test]
+    fn a_written_batch_leaves_its_buffer_for_the_next() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("audit.log");
+        let log = buffered(&path, 0, SYNC_INTERVAL.as_millis() as u64);
+        let queue = || lock(log.shared.queue.as_ref().expect("buffered")).expect("the queue");
+        for batch in ["R0", "R1", "R2"] {
+            log.rec(&event(batch)).expect("queued");
+            log.sync().expect("sync writes the queue");
+        }
+        assert_eq!(rpcs_in(&path), ["R0", "R1", "R2"]);
+        let (bytes, spare) = {
+            let q = queue();
+            (q.bytes.capacity(), q.spare.capacity())
+        };
+        let line = usize::try_from(line_len("R0")).expect("a line's length fits");
+        assert!(bytes >= line && spare >= line, "{bytes} {spare}");
+        assert!(queue().bytes.is_empty() && queue().spare.is_empty());
     }
 
     #[test]
