@@ -4,8 +4,8 @@
 # (token) + audit log to a file. Each round runs health, gdk, decrypt on A and on B, in alternating
 # order; at the end, per op, B's server CPU per call and calls/s over A's (median round, range).
 # CONC=N sets the calls in flight (16). C_SERVER=path/to/another/kms-server adds server C, like B but that binary (an older build, to
-# compare two versions of the policy and audit path in the same run); C_ARGS adds arguments to C
-# (for example C_SERVER=target/release/kms-server C_ARGS="--audit-buffer-ms 10").
+# compare two versions of the policy and audit path in the same run); B_ARGS and C_ARGS add
+# arguments to B and C (for example C_SERVER=target/release/kms-server C_ARGS="--audit-buffer-ms 10").
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=$(mktemp -d); cd "$WORK"; mkdir -p a b c
@@ -13,6 +13,7 @@ BIN=$ROOT/target/release
 SERVER=${SERVER:-$BIN/kms-server}
 BENCH=${BENCH:-$BIN/kms-bench}
 C_SERVER=${C_SERVER:-}
+read -r -a B_ARGS <<< "${B_ARGS:-}"
 read -r -a C_ARGS <<< "${C_ARGS:-}"
 TOKEN=bench-token-0123456789abcdef0123456789
 printf '%s' "$TOKEN" > tok; chmod 600 tok
@@ -20,7 +21,7 @@ D=$(printf '%s' "$TOKEN" | sha256sum | cut -d' ' -f1)
 printf 'identities:\n  - name: bench\n    token_sha256: "%s"\n    allow: ["*"]\n' "$D" > policy.yaml; chmod 600 policy.yaml
 "$SERVER" --listen 127.0.0.1:0 --data-dir a --tls-self-signed 2> a.err &
 PA=$!
-"$SERVER" --listen 127.0.0.1:0 --data-dir b --tls-self-signed --policy policy.yaml --audit-log b/audit.log 2> b.err &
+"$SERVER" --listen 127.0.0.1:0 --data-dir b --tls-self-signed --policy policy.yaml --audit-log b/audit.log "${B_ARGS[@]}" 2> b.err &
 PB=$!
 PIDS="$PA $PB"
 if [ -n "$C_SERVER" ]; then
@@ -39,7 +40,7 @@ run() { # name endpoint-dir pid [extra args]
     --server-pid "$pid" 2>&1 | grep -E "^ *(op|health|generate-data-key|decrypt)" || true
 }
 run_a() { run "A (TLS, no policy, no audit)" a "$PA"; }
-run_b() { run "B (TLS, token policy, audit file)" b "$PB" --token-file tok; }
+run_b() { run "B (TLS, token policy, audit file ${B_ARGS[*]})" b "$PB" --token-file tok; }
 # A then B in odd rounds, B then A in even ones, so neither always runs first.
 for r in $(seq 1 "${ROUNDS:-5}"); do
   if [ $((r % 2)) = 1 ]; then run_a; run_b; else run_b; run_a; fi

@@ -294,9 +294,36 @@ pub fn accept(
 /// the client certificate the handshake verified, or `None` when the call came without one (plain
 /// text, no `--tls-client-ca`, or a client that presented none).
 pub fn client_cert_digest<T>(req: &tonic::Request<T>) -> Option<[u8; DIGEST_LEN]> {
-    let certs = req.peer_certs()?;
-    let leaf = certs.first()?;
-    local_pki::spki_sha256(leaf).ok()
+    chain_digest(req.peer_certs()?)
+}
+
+/// A verified client certificate chain, as every call of its connection carries it (one `Arc`).
+type Chain = Arc<Vec<CertificateDer<'static>>>;
+
+/// Chains whose digests each worker thread remembers: about the connections it serves at once.
+const REMEMBERED_CHAINS: usize = 8;
+
+thread_local! {
+    /// The last chains this thread saw and their digests, newest first. Each chain is held, so
+    /// its address cannot be reused by another connection's chain while it is remembered.
+    static CHAIN_DIGESTS: std::cell::RefCell<std::collections::VecDeque<(Chain, Option<[u8; DIGEST_LEN]>)>> =
+        const { std::cell::RefCell::new(std::collections::VecDeque::new()) };
+}
+
+/// The leaf's digest, parsed and hashed once per connection rather than per call: a chain this
+/// thread saw recently (the same `Arc`, the same connection) gives the digest it gave then.
+fn chain_digest(chain: Chain) -> Option<[u8; DIGEST_LEN]> {
+    CHAIN_DIGESTS.with_borrow_mut(|seen| {
+        if let Some((_, digest)) = seen.iter().find(|(c, _)| Arc::ptr_eq(c, &chain)) {
+            return *digest;
+        }
+        let digest = chain
+            .first()
+            .and_then(|leaf| local_pki::spki_sha256(leaf).ok());
+        seen.truncate(REMEMBERED_CHAINS - 1);
+        seen.push_front((chain, digest));
+        digest
+    })
 }
 
 /// A certificate chain and its private key.
@@ -403,6 +430,34 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A connection's chain is parsed once per thread; another connection's chain, even with the
+    /// same certificate, is its own entry; the thread remembers at most `REMEMBERED_CHAINS`.
+    #[test]
+    fn a_chain_is_hashed_once_and_told_apart_from_others() {
+        let ca = LocalCa::generate("test CA").expect("a CA");
+        let client = |name| ca.issue_client(name).expect("a client certificate");
+        let (a, b) = (client("a"), client("b"));
+        let chain = |issued: &local_pki::Issued| Arc::new(vec![issued.cert_der.clone()]);
+        let (want_a, want_b) = (a.spki_sha256().expect("a"), b.spki_sha256().expect("b"));
+        assert_ne!(want_a, want_b);
+        let first = chain(&a);
+        assert_eq!(chain_digest(first.clone()), Some(want_a));
+        assert_eq!(chain_digest(first.clone()), Some(want_a));
+        assert_eq!(chain_digest(chain(&b)), Some(want_b));
+        assert_eq!(chain_digest(chain(&a)), Some(want_a));
+        assert_eq!(chain_digest(Arc::new(Vec::new())), None);
+        let garbage = Arc::new(vec![CertificateDer::from(vec![0x30, 0x00])]);
+        assert_eq!(chain_digest(garbage), None);
+        for _ in 0..2 * REMEMBERED_CHAINS {
+            assert_eq!(chain_digest(chain(&b)), Some(want_b));
+        }
+        CHAIN_DIGESTS.with_borrow(|seen| {
+            assert_eq!(seen.len(), REMEMBERED_CHAINS);
+            assert!(!seen.iter().any(|(c, _)| Arc::ptr_eq(c, &first)));
+        });
+        assert_eq!(chain_digest(first), Some(want_a));
+    }
 
     fn args() -> TlsArgs {
         TlsArgs::default()

@@ -90,8 +90,9 @@ impl AccessControl {
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
         let token = bearer_token(request)?;
-        let cert = crate::tls::client_cert_digest(request);
-        let credential = match (&token, cert) {
+        // A token wins: the certificate is looked at only without one.
+        let cert = || crate::tls::client_cert_digest(request);
+        let credential = match (&token, token.is_none().then(cert).flatten()) {
             (Some(token), _) => Credential::Bearer(token.as_bytes()),
             (None, Some(digest)) => Credential::ClientCert(digest),
             (None, None) => {
