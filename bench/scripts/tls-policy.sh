@@ -2,7 +2,8 @@
 # Usage: cargo build --release -p kms-server -p kms-bench && bench/scripts/tls-policy.sh
 # TLS + token bench: server A = TLS, development mode (no policy, no audit); server B = TLS + policy
 # (token) + audit log to a file. Each round runs health, gdk, decrypt on A and on B, in alternating
-# order; at the end, per op, B's server CPU per call and calls/s over A's (median round, range).
+# order (or at the same time, PAIRED=1); at the end, per op, B's server CPU per call and calls/s
+# over A's (median round, range).
 # CONC=N sets the calls in flight (16). C_SERVER=path/to/another/kms-server adds server C, like B but that binary (an older build, to
 # compare two versions of the policy and audit path in the same run); B_ARGS and C_ARGS add
 # arguments to B and C (for example C_SERVER=target/release/kms-server C_ARGS="--audit-buffer-ms 10").
@@ -41,12 +42,21 @@ run() { # name endpoint-dir pid [extra args]
 }
 run_a() { run "A (TLS, no policy, no audit)" a "$PA"; }
 run_b() { run "B (TLS, token policy, audit file ${B_ARGS[*]})" b "$PB" --token-file tok; }
-# A then B in odd rounds, B then A in even ones, so neither always runs first.
+run_c() { run "C ($C_SERVER ${C_ARGS[*]}: TLS, token policy, audit file)" c "$PC" --token-file tok; }
+# A then B in odd rounds, B then A in even ones, so neither always runs first. PAIRED=1 runs the
+# servers' clients at the same time instead, so each round's ratios see the same moment of a
+# shared host (the servers then share its CPUs).
 for r in $(seq 1 "${ROUNDS:-5}"); do
-  if [ $((r % 2)) = 1 ]; then run_a; run_b; else run_b; run_a; fi
-  if [ -n "$C_SERVER" ]; then
-    run "C ($C_SERVER ${C_ARGS[*]}: TLS, token policy, audit file)" c "$PC" --token-file tok
+  if [ -n "${PAIRED:-}" ]; then
+    run_a > "a.$r" & run_b > "b.$r" &
+    if [ -n "$C_SERVER" ]; then run_c > "c.$r" & fi
+    wait
+    cat "a.$r" "b.$r"
+    if [ -n "$C_SERVER" ]; then cat "c.$r"; fi
+    continue
   fi
+  if [ $((r % 2)) = 1 ]; then run_a; run_b; else run_b; run_a; fi
+  if [ -n "$C_SERVER" ]; then run_c; fi
 done 2>&1 | tee rounds.log
 wc -l b/audit.log
 if [ -n "$C_SERVER" ]; then wc -l c/audit.log; fi
