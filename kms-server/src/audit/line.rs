@@ -165,6 +165,16 @@ fn write_str(text: &str, out: &mut Vec<u8>) {
 }
 
 #[cfg(test)]
+impl AuditEvent<'_> {
+    /// The event's line as text (no newline), for tests.
+    pub(super) fn json_text(&self) -> String {
+        let mut out = Vec::new();
+        self.write_json(&mut out).expect("the event is written");
+        String::from_utf8(out).expect("a line is UTF-8")
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
 
@@ -174,12 +184,6 @@ mod tests {
 
     use super::*;
     use crate::audit::{AuditKey, RequestId};
-
-    fn json(event: &AuditEvent<'_>) -> String {
-        let mut out = Vec::new();
-        event.write_json(&mut out).expect("the event is written");
-        String::from_utf8(out).expect("a line is UTF-8")
-    }
 
     fn at(unix_nanos: i128) -> OffsetDateTime {
         OffsetDateTime::from_unix_timestamp_nanos(unix_nanos).expect("a time in range")
@@ -198,7 +202,7 @@ mod tests {
             outcome: Outcome::Ok,
         };
         let time_of = |time| {
-            serde_json::from_str::<Value>(&json(&event(time))).expect("JSON")["time"].clone()
+            serde_json::from_str::<Value>(&event(time).json_text()).expect("JSON")["time"].clone()
         };
         assert_eq!(time_of(at(0)), "1970-01-01T00:00:00.000Z");
         let first = at(-62_167_219_200_000_000_000 + 999_000);
@@ -236,7 +240,7 @@ mod tests {
                 code: "x\\y",
             },
         };
-        let line = json(&event);
+        let line = event.json_text();
         assert!(
             line.contains(concat!(
                 r#""identity":"a\"b","peer":"[fe80::1%3]:443","rpc":"Decrypt","keys":[{"name":""}],"#,
@@ -310,7 +314,7 @@ mod tests {
                     Outcome::Error { status: Code::from_i32(*status), code }
                 }),
             };
-            let line = json(&event);
+            let line = event.json_text();
             let parsed: Value = serde_json::from_str(&line).expect("every line is JSON");
             let time = event
                 .time

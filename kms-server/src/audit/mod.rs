@@ -215,12 +215,6 @@ impl fmt::Debug for RequestId {
 mod tests {
     use super::*;
 
-    fn line(event: &AuditEvent<'_>) -> String {
-        let mut out = Vec::new();
-        event.write_json(&mut out).expect("the event is written");
-        String::from_utf8(out).expect("a line is UTF-8")
-    }
-
     /// 2026-12-04T18:57:55.123456789Z, and the same instant seen from UTC+8.
     fn instant() -> OffsetDateTime {
         let t = OffsetDateTime::from_unix_timestamp_nanos(1_796_410_675_123_456_789)
@@ -256,7 +250,7 @@ mod tests {
             outcome: Outcome::Ok,
         };
         assert_eq!(
-            line(&event),
+            event.json_text(),
             concat!(
                 r#"{"time":"2026-12-04T18:57:55.123Z","request_id":"5f0c6a1e9b2d4c7a0000000000000007","#,
                 r#""identity":"storage","peer":"127.0.0.1:50522","rpc":"BatchDecrypt","#,
@@ -284,7 +278,7 @@ mod tests {
             outcome: Outcome::from_status(&status),
         };
         assert_eq!(
-            line(&event),
+            event.json_text(),
             concat!(
                 r#"{"time":"2026-12-04T18:57:55.123Z","request_id":"5f0c6a1e9b2d4c7a0000000000000007","#,
                 r#""identity":"-","rpc":"ListKeys","keys":[],"context_keys":[],"#,
@@ -335,7 +329,7 @@ mod tests {
             context_keys: BTreeSet::new(),
             outcome: Outcome::Ok,
         };
-        let line: serde_json::Value = serde_json::from_str(&line(&event)).expect("JSON");
+        let line: serde_json::Value = serde_json::from_str(&event.json_text()).expect("JSON");
         line["peer"].to_string()
     }
 
