@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: cargo build --release -p kms-server -p kms-bench && bench/scripts/tls-policy.sh
+# Usage: cargo build --release -p kms-server -p kms-bench (-p kms-client for MTLS=1) && bench/scripts/tls-policy.sh
 # TLS + token bench: server A = TLS, development mode (no policy, no audit); server B = TLS + policy
 # (token) + audit log to a file. Each round runs health, gdk, decrypt on A and on B, in alternating
 # order (or at the same time, PAIRED=1); at the end, per op, B's server CPU per call and calls/s
@@ -7,6 +7,7 @@
 # CONC=N sets the calls in flight (16). C_SERVER=path/to/another/kms-server adds server C, like B but that binary (an older build, to
 # compare two versions of the policy and audit path in the same run); B_ARGS and C_ARGS add
 # arguments to B and C (for example C_SERVER=target/release/kms-server C_ARGS="--audit-buffer-ms 10").
+# MTLS=1: B and C authenticate their client by its certificate (mutual TLS) instead of a token.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=$(mktemp -d); cd "$WORK"; mkdir -p a b c
@@ -19,14 +20,32 @@ read -r -a C_ARGS <<< "${C_ARGS:-}"
 TOKEN=bench-token-0123456789abcdef0123456789
 printf '%s' "$TOKEN" > tok; chmod 600 tok
 D=$(printf '%s' "$TOKEN" | sha256sum | cut -d' ' -f1)
-printf 'identities:\n  - name: bench\n    token_sha256: "%s"\n    allow: ["*"]\n' "$D" > policy.yaml; chmod 600 policy.yaml
+CREDENTIAL="token_sha256: \"$D\""
+CLIENT=(--token-file tok)
+MTLS_ARGS=()
+if [ -n "${MTLS:-}" ]; then
+  # MTLS=1: B and C know their caller by a client certificate instead of a token (openssl makes a
+  # throwaway client CA and certificate; kms-admin names the certificate's identity).
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+    -subj /CN=bench-client-ca -keyout client-ca.key -out client-ca.pem 2> /dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=bench \
+    -keyout client.key -out client.csr 2> /dev/null
+  printf 'extendedKeyUsage=clientAuth\n' > client.ext
+  openssl x509 -req -in client.csr -CA client-ca.pem -CAkey client-ca.key -CAcreateserial \
+    -days 1 -extfile client.ext -out client.pem 2> /dev/null
+  chmod 600 client.key
+  CREDENTIAL=$("${ADMIN:-$BIN/kms-admin}" identity --cert client.pem)
+  CLIENT=(--client-cert client.pem --client-key client.key)
+  MTLS_ARGS=(--tls-client-ca client-ca.pem)
+fi
+printf 'identities:\n  - name: bench\n    %s\n    allow: ["*"]\n' "$CREDENTIAL" > policy.yaml; chmod 600 policy.yaml
 "$SERVER" --listen 127.0.0.1:0 --data-dir a --tls-self-signed 2> a.err &
 PA=$!
-"$SERVER" --listen 127.0.0.1:0 --data-dir b --tls-self-signed --policy policy.yaml --audit-log b/audit.log "${B_ARGS[@]}" 2> b.err &
+"$SERVER" --listen 127.0.0.1:0 --data-dir b --tls-self-signed --policy policy.yaml --audit-log b/audit.log "${MTLS_ARGS[@]}" "${B_ARGS[@]}" 2> b.err &
 PB=$!
 PIDS="$PA $PB"
 if [ -n "$C_SERVER" ]; then
-  "$C_SERVER" --listen 127.0.0.1:0 --data-dir c --tls-self-signed --policy policy.yaml --audit-log c/audit.log "${C_ARGS[@]}" 2> c.err &
+  "$C_SERVER" --listen 127.0.0.1:0 --data-dir c --tls-self-signed --policy policy.yaml --audit-log c/audit.log "${MTLS_ARGS[@]}" "${C_ARGS[@]}" 2> c.err &
   PC=$!
   PIDS="$PIDS $PC"
 fi
@@ -41,8 +60,8 @@ run() { # name endpoint-dir pid [extra args]
     --server-pid "$pid" 2>&1 | grep -E "^ *(op|health|generate-data-key|decrypt)" || true
 }
 run_a() { run "A (TLS, no policy, no audit)" a "$PA"; }
-run_b() { run "B (TLS, token policy, audit file ${B_ARGS[*]})" b "$PB" --token-file tok; }
-run_c() { run "C ($C_SERVER ${C_ARGS[*]}: TLS, token policy, audit file)" c "$PC" --token-file tok; }
+run_b() { run "B (TLS, policy, audit file ${B_ARGS[*]})" b "$PB" "${CLIENT[@]}"; }
+run_c() { run "C ($C_SERVER ${C_ARGS[*]}: TLS, policy, audit file)" c "$PC" "${CLIENT[@]}"; }
 # A then B in odd rounds, B then A in even ones, so neither always runs first. PAIRED=1 runs the
 # servers' clients at the same time instead, so each round's ratios see the same moment of a
 # shared host (the servers then share its CPUs).
