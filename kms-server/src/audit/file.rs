@@ -595,11 +595,7 @@ mod tests {
     }
 
     fn line_len(rpc: &str) -> u64 {
-        let mut line = Vec::new();
-        event(rpc)
-            .write_json(&mut line)
-            .expect("the event is written");
-        line.len() as u64 + 1
+        event(rpc).json_text().len() as u64 + 1
     }
 
     impl AuditLog {
