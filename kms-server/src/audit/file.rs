@@ -837,6 +837,35 @@ mod tests {
     }
 
     #[test]
+    fn an_event_that_cannot_be_written_fails_its_call_and_leaves_no_fragment() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        for (name, log) in [
+            (
+                "direct",
+                AuditLog::open(AuditTarget::File(dir.path().join("direct")), 0),
+            ),
+            (
+                "buffered",
+                Ok(buffered(&dir.path().join("buffered"), 0, 1000)),
+            ),
+        ] {
+            let log = log.expect("the log opens");
+            let mut bad = event("Bad");
+            bad.time = time::OffsetDateTime::from_unix_timestamp(-62_167_219_201)
+                .expect("the last second of year -1");
+            let err = log.rec(&bad).expect_err("a year before 0 is refused");
+            assert_eq!(
+                err.to_string(),
+                "audit time -0001-12-31 23:59:59.0 +00:00:00 is outside the years RFC 3339 writes",
+                "{name}"
+            );
+            log.rec(&event("Good")).expect("the next line is written");
+            log.sync().expect("synced");
+            assert_eq!(rpcs_in(&dir.path().join(name)), ["Good"], "{name}");
+        }
+    }
+
+    #[test]
     fn a_written_batch_leaves_its_buffer_for_the_next() {
         let dir = tempfile::tempdir().expect("a temp dir");
         let path = dir.path().join("audit.log");
