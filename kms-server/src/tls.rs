@@ -446,6 +446,7 @@ mod tests {
         assert_eq!(chain_digest(first.clone()), Some(want_a));
         assert_eq!(chain_digest(chain(&b)), Some(want_b));
         assert_eq!(chain_digest(chain(&a)), Some(want_a));
+        CHAIN_DIGESTS.with_borrow(|seen| assert_eq!(seen.len(), 3, "one entry per connection"));
         assert_eq!(chain_digest(Arc::new(Vec::new())), None);
         let garbage = Arc::new(vec![CertificateDer::from(vec![0x30, 0x00])]);
         assert_eq!(chain_digest(garbage), None);

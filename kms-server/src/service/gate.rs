@@ -91,8 +91,11 @@ impl AccessControl {
             .clone();
         let token = bearer_token(request)?;
         // A token wins: the certificate is looked at only without one.
-        let cert = || crate::tls::client_cert_digest(request);
-        let credential = match (&token, token.is_none().then(cert).flatten()) {
+        let cert = match token {
+            Some(_) => None,
+            None => crate::tls::client_cert_digest(request),
+        };
+        let credential = match (token, cert) {
             (Some(token), _) => Credential::Bearer(token.as_bytes()),
             (None, Some(digest)) => Credential::ClientCert(digest),
             (None, None) => {
