@@ -66,6 +66,16 @@ macro_rules! mock_impl {
                         "ResourceUnavailable.CmkArchived",
                     )),
                     "nometa" => Ok(Response::new(pb::DescribeKeyResponse { key_metadata: None })),
+                    // The deadline the client sent, as the alias.
+                    "deadline" => Ok(Response::new(pb::DescribeKeyResponse {
+                        key_metadata: Some(pb::KeyMetadata {
+                            alias: r
+                                .metadata()
+                                .get("grpc-timeout")
+                                .map_or("(none)".into(), |v| v.to_str().unwrap().to_owned()),
+                            ..Default::default()
+                        }),
+                    })),
                     id => Ok(Response::new(pb::DescribeKeyResponse {
                         key_metadata: Some(pb::KeyMetadata {
                             key_id: id.to_owned(),
@@ -241,6 +251,33 @@ async fn idempotent_calls_are_retried_after_unavailable() {
     let random = kms.generate_random(4).await.unwrap();
     assert_eq!(random.expose_secret(), &[7, 7, 7, 7]);
     assert_eq!(mock.random_calls.load(Ordering::SeqCst), 2);
+}
+
+/// Every call tells the server how long the client waits (`grpc-timeout`), as tonic writes it.
+#[tokio::test]
+async fn calls_send_their_deadline() {
+    let (_mock, kms) = start().await;
+    let mut expected = Request::new(());
+    expected.set_timeout(Duration::from_secs(1));
+    let expected = expected
+        .metadata()
+        .get("grpc-timeout")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(kms.describe_key("deadline").await.unwrap().alias, expected);
+    let kms = kms.with_request_timeout(Duration::from_millis(250));
+    let mut expected = Request::new(());
+    expected.set_timeout(Duration::from_millis(250));
+    let expected = expected
+        .metadata()
+        .get("grpc-timeout")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(kms.describe_key("deadline").await.unwrap().alias, expected);
 }
 
 #[tokio::test]
