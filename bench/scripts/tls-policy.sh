@@ -8,6 +8,7 @@
 # compare two versions of the policy and audit path in the same run); B_ARGS and C_ARGS add
 # arguments to B and C (for example C_SERVER=target/release/kms-server C_ARGS="--audit-buffer-ms 10").
 # MTLS=1: B and C authenticate their client by its certificate (mutual TLS) instead of a token.
+# P=1 adds server P: the same policy as B, no audit log (what the policy check costs alone).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=$(mktemp -d); cd "$WORK"; mkdir -p a b c
@@ -49,6 +50,12 @@ if [ -n "$C_SERVER" ]; then
   PC=$!
   PIDS="$PIDS $PC"
 fi
+if [ -n "${P:-}" ]; then
+  mkdir -p p
+  "$SERVER" --listen 127.0.0.1:0 --data-dir p --tls-self-signed --policy policy.yaml "${MTLS_ARGS[@]}" 2> p.err &
+  PP=$!
+  PIDS="$PIDS $PP"
+fi
 trap 'kill $PIDS' EXIT
 sleep 2
 addr() { grep -o "listening on [0-9.:]*" "$1" | head -1 | awk '{print $3}' | sed 's/127.0.0.1/localhost/'; }
@@ -62,6 +69,7 @@ run() { # name endpoint-dir pid [extra args]
 run_a() { run "A (TLS, no policy, no audit)" a "$PA"; }
 run_b() { run "B (TLS, policy, audit file ${B_ARGS[*]})" b "$PB" "${CLIENT[@]}"; }
 run_c() { run "C ($C_SERVER ${C_ARGS[*]}: TLS, policy, audit file)" c "$PC" "${CLIENT[@]}"; }
+run_p() { run "P (TLS, policy, no audit)" p "$PP" "${CLIENT[@]}"; }
 # A then B in odd rounds, B then A in even ones, so neither always runs first. PAIRED=1 runs the
 # servers' clients at the same time instead, so each round's ratios see the same moment of a
 # shared host (the servers then share its CPUs).
@@ -69,13 +77,16 @@ for r in $(seq 1 "${ROUNDS:-5}"); do
   if [ -n "${PAIRED:-}" ]; then
     run_a > "a.$r" & run_b > "b.$r" &
     if [ -n "$C_SERVER" ]; then run_c > "c.$r" & fi
+    if [ -n "${P:-}" ]; then run_p > "p.$r" & fi
     wait
     cat "a.$r" "b.$r"
     if [ -n "$C_SERVER" ]; then cat "c.$r"; fi
+    if [ -n "${P:-}" ]; then cat "p.$r"; fi
     continue
   fi
   if [ $((r % 2)) = 1 ]; then run_a; run_b; else run_b; run_a; fi
   if [ -n "$C_SERVER" ]; then run_c; fi
+  if [ -n "${P:-}" ]; then run_p; fi
 done 2>&1 | tee rounds.log
 wc -l b/audit.log
 if [ -n "$C_SERVER" ]; then wc -l c/audit.log; fi
