@@ -256,28 +256,29 @@ async fn idempotent_calls_are_retried_after_unavailable() {
 /// Every call tells the server how long the client waits (`grpc-timeout`), as tonic writes it.
 #[tokio::test]
 async fn calls_send_their_deadline() {
+    let tonics = |timeout| {
+        let mut request = Request::new(());
+        request.set_timeout(timeout);
+        request
+            .metadata()
+            .get("grpc-timeout")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
     let (_mock, kms) = start().await;
-    let mut expected = Request::new(());
-    expected.set_timeout(Duration::from_secs(1));
-    let expected = expected
-        .metadata()
-        .get("grpc-timeout")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(kms.describe_key("deadline").await.unwrap().alias, expected);
-    let kms = kms.with_request_timeout(Duration::from_millis(250));
-    let mut expected = Request::new(());
-    expected.set_timeout(Duration::from_millis(250));
-    let expected = expected
-        .metadata()
-        .get("grpc-timeout")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(kms.describe_key("deadline").await.unwrap().alias, expected);
+    // `start` sets 1 s.
+    for (kms, timeout) in [
+        (kms.clone(), Duration::from_secs(1)),
+        (
+            kms.with_request_timeout(Duration::from_millis(250)),
+            Duration::from_millis(250),
+        ),
+    ] {
+        let seen = kms.describe_key("deadline").await.unwrap().alias;
+        assert_eq!(seen, tonics(timeout), "{timeout:?}");
+    }
 }
 
 #[tokio::test]
