@@ -84,15 +84,37 @@ impl std::fmt::Debug for SignedRequest<'_> {
     }
 }
 
-/// Headers that choose what an operation does; a signature must cover every one present.
+/// Headers that choose what an operation does, or who may read what it writes; a signature must
+/// cover every one present. Without `x-cos-acl` and `x-cos-grant-*` here, the holder of a
+/// presigned PUT could make its object (or, on a bucket, every object) public.
 const MUST_SIGN_HEADER_PREFIXES: &[&str] = &[
     "x-cos-copy-source",
     "x-cos-server-side-encryption",
     "x-cos-metadata-directive",
+    "x-cos-acl",
+    "x-cos-grant-",
+    "x-cos-tagging",
+    "x-cos-storage-class",
 ];
 
-/// Query parameters that choose the operation; a signature must cover every one present.
-const MUST_SIGN_PARAMS: &[&str] = &["uploadid", "partnumber", "uploads", "encryption"];
+/// Query parameters that choose the operation or the data it touches (every one
+/// `Endpoint::parse` reads but the `response-*` overrides and the listings' paging): a signature
+/// must cover every one present, so a presigned `DELETE /k` cannot become the permanent deletion
+/// of `?versionId=...`, nor a presigned `PUT /k` a `PUT /k?acl`.
+const MUST_SIGN_PARAMS: &[&str] = &[
+    "uploadid",
+    "partnumber",
+    "uploads",
+    "encryption",
+    "acl",
+    "tagging",
+    "versioning",
+    "versions",
+    "versionid",
+    "location",
+    "delete",
+    "restore",
+];
 
 /// The query parameters of a presigned URL that carry its signature (and a temporary
 /// credential's token) rather than choose an operation: routing ignores them (`docs/cos-kms-spec.md` §5).
@@ -768,16 +790,61 @@ mod tests {
             ("x-cos-copy-source", "other-1.cos.r.myqcloud.com/secret"),
             ("x-cos-server-side-encryption", "AES256"),
             ("x-cos-metadata-directive", "Replaced"),
+            ("x-cos-acl", "public-read"),
+            (
+                "x-cos-grant-read",
+                "uri=\"http://cam.qcloud.com/groups/global/AllUsers\"",
+            ),
+            ("x-cos-tagging", "a=b"),
+            ("x-cos-tagging-directive", "Replaced"),
+            ("x-cos-storage-class", "ARCHIVE"),
         ] {
             let (code, msg) = check(&signed, &[extra], &[], true).unwrap_err();
             assert_eq!(code, "AccessDenied", "{extra:?}");
             assert!(msg.contains(extra.0), "{msg}");
         }
         // An operation parameter left out of the signature, and a parameter given twice.
-        let q = vec![("uploadId".to_owned(), "u".to_owned())];
-        let (code, msg) = check(&signed, &[], &q, true).unwrap_err();
-        assert_eq!(code, "AccessDenied");
-        assert!(msg.contains("uploadid"), "{msg}");
+        for (name, value) in [
+            ("uploadId", "u"),
+            ("partNumber", "1"),
+            ("acl", ""),
+            ("tagging", ""),
+            ("versioning", ""),
+            ("versions", ""),
+            ("versionId", "null"),
+            ("location", ""),
+            ("delete", ""),
+            ("restore", ""),
+        ] {
+            let q = vec![(name.to_owned(), value.to_owned())];
+            let (code, msg) = check(&signed, &[], &q, true).unwrap_err();
+            assert_eq!(code, "AccessDenied", "{name}");
+            assert!(msg.contains(&name.to_ascii_lowercase()), "{msg}");
+            // Signed, the same parameter passes.
+            let covered = sign(
+                "AKIDtest",
+                &key,
+                "PUT",
+                "/k",
+                &q,
+                &[("host".into(), host.into())],
+                t,
+            );
+            assert_eq!(
+                check(&covered, &[], &q, true).unwrap(),
+                Signed::Yes,
+                "{name}"
+            );
+        }
+        // What only shapes the reply or pages a listing may stay unsigned.
+        for name in ["response-content-type", "prefix", "max-keys"] {
+            let q = vec![(name.to_owned(), "x".to_owned())];
+            assert_eq!(
+                check(&signed, &[], &q, true).unwrap(),
+                Signed::Yes,
+                "{name}"
+            );
+        }
         let q2 = vec![
             ("uploadId".to_owned(), "a".to_owned()),
             ("UploadId".to_owned(), "b".to_owned()),
