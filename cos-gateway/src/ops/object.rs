@@ -277,8 +277,9 @@ pub async fn get(
         None => (parse_range(ctx.header("range"), obj.size)?, None),
         Some(n) => {
             let (range, count) = part_range(gw, &obj, n).await?;
-            // An empty part (an empty object) has no byte range to name: it is the whole object.
-            ((!range.is_empty()).then_some(range), count)
+            // The one part of an empty object is the whole (empty) object; an empty part of a
+            // longer object (a 0-byte last part) is an empty body below, never the whole object.
+            ((obj.size > 0).then_some(range), count)
         }
     };
     let mut r = Response::new(empty());
@@ -298,6 +299,7 @@ pub async fn get(
         );
     }
     let len = match &range {
+        Some(rg) if rg.is_empty() => 0,
         Some(rg) => {
             *r.status_mut() = StatusCode::PARTIAL_CONTENT;
             set(

@@ -124,3 +124,38 @@ fn part_one_of_a_single_part_object_is_the_whole_object() {
         .send(a)
         .assert_error(403, "AccessDenied");
 }
+
+/// A 0-byte last part is an empty body, never the whole object (a part-parallel download that
+/// got the whole object for it would stitch a corrupt file), in a plain and an encrypted object.
+#[test]
+fn an_empty_last_part_is_served_empty() {
+    let gw = start_with_bucket();
+    let a = gw.addr;
+    let p1: Vec<u8> = (0..1 << 20).map(|i| (i % 251) as u8).collect();
+    for (key, init) in [
+        ("empty-tail", vec![]),
+        (
+            "empty-tail-cos",
+            vec![h("x-cos-server-side-encryption", "AES256")],
+        ),
+    ] {
+        let id = initiate(a, key, &init);
+        let e1 = upload_part(a, key, &id, 1, &p1, &[]);
+        let e2 = upload_part(a, key, &id, 2, b"", &[]);
+        Req::new("POST", &format!("/{key}?uploadId={id}"))
+            .body(complete_xml(&[(1, &e1), (2, &e2)]))
+            .send(a)
+            .assert_status(200);
+        for method in ["GET", "HEAD"] {
+            let r = Req::new(method, &format!("/{key}?partNumber=2")).send(a);
+            assert_eq!(r.status, 200, "{key} {method}");
+            assert_eq!(r.exact("Content-Length"), Some("0"), "{key} {method}");
+            assert!(r.body.is_empty(), "{key} {method}");
+            assert_eq!(r.get("Content-Range"), None, "{key} {method}");
+            assert_eq!(r.get("x-cos-mp-parts-count"), Some("2"), "{key} {method}");
+        }
+        let r = Req::new("GET", &format!("/{key}?partNumber=1")).send(a);
+        assert_eq!(r.status, 206, "{key}");
+        assert!(r.body == p1, "{key}: wrong bytes");
+    }
+}
