@@ -12,7 +12,10 @@ pub const DIR_MODE: u32 = 0o700;
 /// the database file's mode).
 pub const FILE_MODE: u32 = 0o600;
 
-/// Creates `dir` (and missing parents) owner-only; an existing directory is left as it is.
+/// Creates `dir` (and missing parents) owner-only; an existing directory is left as it is. The
+/// new directory's entry is made durable (its parent fsynced), so a power cut right after a first
+/// start cannot lose the directory, and the root key in it, while a remote database keeps the
+/// root key's verifier.
 pub fn create_dir(dir: &Path) -> std::io::Result<()> {
     if dir.is_dir() {
         return Ok(());
@@ -22,7 +25,16 @@ pub fn create_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, DIR_MODE);
     builder.create(dir)?;
-    set_mode(dir, DIR_MODE)
+    set_mode(dir, DIR_MODE)?;
+    match dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(parent) => sync_dir(parent),
+        None => sync_dir(Path::new(".")),
+    }
+}
+
+/// Flushes a directory's entries (a file or directory created or renamed in it) to disk.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
 }
 
 /// Creates `path` empty and owner-only if it does not exist, and takes group and other access
@@ -50,9 +62,15 @@ impl DirLock {
     /// Takes the lock of `dir`, or `Ok(None)` when another process (or another open store in this
     /// one) holds it.
     pub fn try_acquire(dir: &Path) -> std::io::Result<Option<Self>> {
-        let path = dir.join(LOCK_FILE);
-        ensure_file(&path)?;
-        let file = std::fs::OpenOptions::new().write(true).open(&path)?;
+        Self::try_acquire_file(&dir.join(LOCK_FILE))
+    }
+
+    /// Takes the lock held on the file `path` (created owner-only if absent), or `Ok(None)` when
+    /// another holder has it: for a directory shared by more than one kind of owner (the gateway
+    /// keeps its own lock next to an embedded KMS's).
+    pub fn try_acquire_file(path: &Path) -> std::io::Result<Option<Self>> {
+        ensure_file(path)?;
+        let file = std::fs::OpenOptions::new().write(true).open(path)?;
         match file.try_lock() {
             Ok(()) => Ok(Some(Self { _file: file })),
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),

@@ -142,9 +142,7 @@ impl RootKey {
             }
             Err(e) => return Err(cannot(e)),
         }
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(cannot)?;
+        crate::private_fs::sync_dir(dir).map_err(cannot)?;
         // Those of a kill before an earlier link.
         remove_stale_temporaries(path);
         Ok(RootKey(key))

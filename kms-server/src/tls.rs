@@ -412,7 +412,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     written?;
-    std::fs::File::open(dir)?.sync_all()
+    crate::private_fs::sync_dir(dir)
 }
 
 /// An error and its sources on one line.

@@ -17,7 +17,7 @@ use crate::error::Error;
 mod versions;
 use versions::{
     a_suspended_bucket_replaces_the_null_version, each_version_has_its_own_tags_acl_and_restore,
-    versions_keep_their_own_bodies, versions_survive_a_reopen,
+    versions_keep_their_own_bodies,
 };
 
 /// One `#[tokio::test]` per check and per catalog; each gets a fresh store in a temp directory.
@@ -64,7 +64,6 @@ on_every_catalog!(
     acls_are_kept_per_bucket_object_and_upload,
     versions_keep_their_own_bodies,
     a_suspended_bucket_replaces_the_null_version,
-    versions_survive_a_reopen,
     each_version_has_its_own_tags_acl_and_restore,
 );
 

@@ -166,6 +166,26 @@ pub struct Store {
     pins: Pins,
     /// Whether the rows outlive the process (false only for [`Store::in_memory`]).
     durable: bool,
+    /// The directory's [`LOCK_FILE`], held while the store (or a clone of it) is open.
+    _lock: Arc<private_fs::DirLock>,
+}
+
+/// The lock file in a gateway's data directory: one store per directory, taken before anything
+/// in it is read or cleaned up (a second gateway's start-up clean-up would otherwise delete the
+/// first one's body files between their rename and their row's commit). Its own name, because an
+/// embedded KMS keeps its `kms.lock` in the same directory.
+pub const LOCK_FILE: &str = "gateway.lock";
+
+/// Takes `dir`'s [`LOCK_FILE`], creating `dir` if needed.
+fn lock(dir: &Path) -> Result<private_fs::DirLock> {
+    private_fs::create_dir(dir)?;
+    private_fs::DirLock::try_acquire_file(&dir.join(LOCK_FILE))?.ok_or_else(|| {
+        Error::internal(format!(
+            "the data directory {} is in use by another cos-gateway ({LOCK_FILE} is locked): stop \
+             it first, or give this one another --data-dir",
+            dir.display()
+        ))
+    })
 }
 
 impl Store {
@@ -173,15 +193,20 @@ impl Store {
     ///
     /// Leftover temp files and body files that no row names (a crash between the body's rename and
     /// the metadata commit, or before an old body was removed) are deleted.
+    /// A directory another store holds ([`LOCK_FILE`]) is refused before anything in it is read.
     pub fn open(dir: &Path) -> Result<Self> {
-        private_fs::create_dir(dir)?;
+        let lock = lock(dir)?;
         let catalog = SqliteCatalog::open(&dir.join(sqlite::DB_FILE))?;
-        Self::with_catalog(dir, Arc::new(catalog))
+        Self::locked(dir, Arc::new(catalog), lock)
     }
 
     /// A store whose bodies are under `dir` (`objects/`, `tmp/`) and whose metadata is `catalog`.
-    /// Body files `catalog` does not name are deleted, as in [`Store::open`].
+    /// Body files `catalog` does not name are deleted, as in [`Store::open`], under the same lock.
     pub fn with_catalog(dir: &Path, catalog: Arc<dyn Catalog>) -> Result<Self> {
+        Self::locked(dir, catalog, lock(dir)?)
+    }
+
+    fn locked(dir: &Path, catalog: Arc<dyn Catalog>, lock: private_fs::DirLock) -> Result<Self> {
         let bodies = BodyDir::open(dir)?;
         bodies.remove_unreferenced(&catalog.referenced_files()?)?;
         Ok(Self {
@@ -189,6 +214,7 @@ impl Store {
             pins: Pins::new(bodies.objects().to_owned()),
             bodies,
             durable: true,
+            _lock: Arc::new(lock),
         })
     }
 
@@ -582,6 +608,36 @@ mod tests {
         let o = s.object("b-1", "k").await.unwrap().unwrap();
         assert_eq!(o.files, vec![f2]);
         assert_eq!(o.meta[0].1, "text/plain");
+    }
+
+    /// A second store on a held directory is refused before its clean-up can delete the first
+    /// one's body that is committed to disk but not yet named by a row (a PUT in progress).
+    #[tokio::test]
+    async fn a_second_store_on_the_same_directory_is_refused_and_deletes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        s.create_bucket("b-1", 1).await.unwrap();
+        let mut w = s.writer().await.unwrap();
+        w.write(b"in flight").await.unwrap();
+        let f = w.commit().await.unwrap();
+        for second in [
+            Store::open(dir.path()),
+            Store::in_memory(dir.path()),
+            Store::with_catalog(dir.path(), Arc::new(MemoryCatalog::new())),
+        ] {
+            let Err(Error::Internal(msg)) = second else {
+                panic!("a second store opened on a held directory");
+            };
+            assert!(msg.contains("in use by another cos-gateway"), "{msg}");
+            assert!(msg.contains(LOCK_FILE), "{msg}");
+        }
+        assert!(s.body_path(&f).exists());
+        s.put_object("b-1", "k", obj(vec![f.clone()]))
+            .await
+            .unwrap();
+        drop(s);
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.object("b-1", "k").await.unwrap().unwrap().files, vec![f]);
     }
 
     #[tokio::test]

@@ -7,7 +7,9 @@
 
 use std::path::Path;
 
-pub use kms_server::private_fs::{DIR_MODE, FILE_MODE, create_dir, ensure_file, open_private};
+pub use kms_server::private_fs::{
+    DIR_MODE, DirLock, FILE_MODE, create_dir, ensure_file, open_private,
+};
 
 /// Creates a new owner-only file for writing (a body's temp file): `create_new`, so it never
 /// opens a file already there.
