@@ -221,4 +221,28 @@ fn a_forged_blob_learns_nothing_about_the_key_state() {
         }
         other => panic!("{:?}", other.map(|d| d.key_id)),
     }
+    // A header naming a version the key does not have (0, 2, the largest) has no tag to check:
+    // still the opaque answer, not the key's state. So is a header naming an asymmetric key.
+    for version in [0u32, 2, u32::MAX] {
+        let mut forged = sealed.ciphertext_blob.clone();
+        // The header: magic, format version, key id (16 bytes), key version (4, big-endian).
+        let at = kms_server::blob::BLOB_MAGIC.len() + 1 + 16;
+        forged[at..at + 4].copy_from_slice(&version.to_be_bytes());
+        assert!(
+            matches!(kms.decrypt(&forged, ""), Err(Error::InvalidCiphertext)),
+            "version {version}"
+        );
+    }
+    let pair = kms
+        .create_key("pair", "", "ASYMMETRIC_DECRYPT_RSA_2048")
+        .unwrap()
+        .key_id;
+    kms.disable_key(&pair.to_string()).unwrap();
+    let mut forged = sealed.ciphertext_blob.clone();
+    let at = kms_server::blob::BLOB_MAGIC.len() + 1;
+    forged[at..at + 16].copy_from_slice(pair.as_bytes());
+    assert!(matches!(
+        kms.decrypt(&forged, ""),
+        Err(Error::InvalidCiphertext)
+    ));
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{
     Kms,
     byok::{material_expired, no_material},
-    cache::{Cache, Entry},
+    cache::{Cache, Entry, Material},
     deadlines::{any_due, deletion_due},
     next_state,
 };
@@ -430,10 +430,16 @@ fn open_in(
 ) -> Result<Decrypted> {
     // An unknown key (another server's, or deleted) is indistinguishable from tampering.
     let e = c.get(&header.key_id).ok_or(Error::InvalidCiphertext)?;
-    // A key without material (PendingImport: deleted or expired) refuses with its state.
-    let key = e
-        .blob_key(header.key_version)
-        .ok_or_else(|| no_material(e.meta(), KeyAction::Decrypt))?;
+    let key = e.blob_key(header.key_version).ok_or_else(|| {
+        match e.material() {
+            // A symmetric key without any material (PendingImport: deleted or expired) has no tag
+            // to check: its state is the answer.
+            Material::Versions(v) if v.is_empty() => no_material(e.meta(), KeyAction::Decrypt),
+            // A version the key does not have, or a key that never seals blobs (asymmetric), is
+            // a forged header: as opaque as a bad tag, whatever the key's state.
+            _ => Error::InvalidCiphertext,
+        }
+    })?;
     // The tag is checked before the key's state is reported: a forged header naming a disabled
     // key learns nothing (the plaintext is dropped, zeroized, if the state then refuses).
     let plaintext = open_blob(key, context, blob)?;
