@@ -43,8 +43,9 @@ fn decrypt_algorithm(algorithm: WrappingAlgorithm) -> DecryptAlgorithm {
     }
 }
 
-/// What GetParametersForImport answers.
-#[derive(Debug, Clone)]
+/// What GetParametersForImport answers. Its `Debug` leaves the token out: it is a single-use
+/// bearer secret (whoever holds it may import material under this key until it expires).
+#[derive(Clone)]
 pub struct ImportParameters {
     /// The key.
     pub key_id: Uuid,
@@ -54,6 +55,16 @@ pub struct ImportParameters {
     pub public_key_der: Vec<u8>,
     /// Until when (unix seconds) the token and the wrapping key are good.
     pub parameters_valid_to: i64,
+}
+
+impl std::fmt::Debug for ImportParameters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportParameters")
+            .field("key_id", &self.key_id)
+            .field("import_token", &"<redacted>")
+            .field("parameters_valid_to", &self.parameters_valid_to)
+            .finish_non_exhaustive()
+    }
 }
 
 fn refused(code: ErrorCode, message: impl Into<String>) -> Error {
@@ -257,11 +268,14 @@ impl Kms {
         valid_to: i64,
         take: &mut Option<impl FnOnce() -> Result<()>>,
     ) -> Result<KeyMetadata> {
-        let (before, held) = {
+        // Every version the key holds: a key seeded with several keeps them all (its newest
+        // seals), the first is the one import compares against.
+        let (before, versions) = {
             let c = self.read();
             let e = c.resolve(&key_id.to_string())?;
-            (e.meta().clone(), e.versions().first().cloned())
+            (e.meta().clone(), e.versions().to_vec())
         };
+        let held = versions.first();
         external(&before, "ImportKeyMaterial")?;
         let other_material = || {
             refused(
@@ -272,10 +286,7 @@ impl Kms {
                 ),
             )
         };
-        if held
-            .as_ref()
-            .is_some_and(|h| !bool::from(h.expose().ct_eq(material.expose())))
-        {
+        if held.is_some_and(|h| !bool::from(h.expose().ct_eq(material.expose()))) {
             return Err(other_material());
         }
         let fingerprint = self.root.material_fingerprint(key_id, material);
@@ -293,9 +304,9 @@ impl Kms {
         let mut after = before.clone();
         after.valid_to = valid_to;
         match held {
-            Some(held) => {
+            Some(_) => {
                 self.store().update_key(&before, &after)?;
-                self.apply(|c| c.insert(Entry::new(after.clone(), vec![held])));
+                self.apply(|c| c.insert(Entry::new(after.clone(), versions)));
             }
             None => {
                 after.state = KeyState::Enabled;
@@ -476,6 +487,93 @@ mod tests {
                 KeyState::PendingImport
             );
         }
+    }
+
+    /// A key seeded with two versions of its own material keeps both through an import of the
+    /// first again: what it seals under its newest version opens, before and after a restart.
+    #[test]
+    fn importing_again_keeps_every_seeded_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(T0));
+        let kms = open(dir.path(), clock.clone());
+        let (m1, m2) = ([0x31u8; 32], [0x32u8; 32]);
+        let doc = format!(
+            "keys:\n  - key_id: 6f1c2d3e-0000-4000-8000-0000000000e1\n    alias: ext\n    \
+             material: ['{}', '{}']\n",
+            hex::encode(m1),
+            hex::encode(m2)
+        );
+        assert_eq!(kms.seed(&doc).unwrap(), (1, 1));
+        let before = kms
+            .generate_data_key("ext", DataKeySpec::Aes256, "", false)
+            .unwrap();
+        assert_eq!(before.key_version, 2);
+        let alg = WrappingAlgorithm::ALL[0];
+        let p = kms
+            .get_parameters_for_import("ext", alg.as_str(), "RSA_2048")
+            .unwrap();
+        kms.import_key_material("ext", &wrap(&p, alg, &m1), &p.import_token, 0)
+            .unwrap();
+        let after = kms
+            .generate_data_key("ext", DataKeySpec::Aes256, "", false)
+            .unwrap();
+        assert_eq!(after.key_version, 2);
+        for blob in [&before.ciphertext_blob, &after.ciphertext_blob] {
+            assert_eq!(kms.decrypt(blob, "").unwrap().key_version, 2);
+        }
+        drop(kms);
+        let kms = open(dir.path(), clock);
+        for blob in [&before.ciphertext_blob, &after.ciphertext_blob] {
+            assert_eq!(kms.decrypt(blob, "").unwrap().key_version, 2);
+        }
+    }
+
+    /// A seed applied again (every start applies `--seed`) leaves a PendingImport key as it is:
+    /// deleted material stays deleted, and a key created for import is not enabled without any.
+    #[test]
+    fn a_seed_never_gives_a_pending_import_key_material() {
+        let dir = tempfile::tempdir().unwrap();
+        let kms = open(dir.path(), Arc::new(ManualClock::new(T0)));
+        let doc = format!(
+            "keys:\n  - key_id: 6f1c2d3e-0000-4000-8000-0000000000e2\n    alias: seeded\n    \
+             material: ['{}']\n",
+            hex::encode([0x41u8; 32])
+        );
+        assert_eq!(kms.seed(&doc).unwrap(), (1, 1));
+        let sealed = kms.encrypt("seeded", b"old", "").unwrap();
+        kms.delete_imported_key_material("seeded").unwrap();
+        assert_eq!(kms.seed(&doc).unwrap(), (0, 1));
+        assert_eq!(
+            kms.describe_key("seeded").unwrap().state,
+            KeyState::PendingImport
+        );
+        let e = kms.decrypt(&sealed.ciphertext_blob, "").unwrap_err();
+        assert_eq!(code(&e), "ResourceUnavailable.CmkStateNotSupport");
+        let created = kms.create_key_from("for-import", "", "", true).unwrap();
+        let doc = format!(
+            "keys:\n  - key_id: {}\n    alias: for-import\n    state: Enabled\n",
+            created.key_id
+        );
+        assert_eq!(kms.seed(&doc).unwrap(), (0, 1));
+        let m = kms.describe_key("for-import").unwrap();
+        assert_eq!(
+            (m.state, m.current_key_version),
+            (KeyState::PendingImport, 0)
+        );
+    }
+
+    #[test]
+    fn import_parameters_never_print_their_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let kms = open(dir.path(), Arc::new(ManualClock::new(T0)));
+        kms.create_key_from("byok", "", "", true).unwrap();
+        let p = kms
+            .get_parameters_for_import("byok", "RSAES_OAEP_SHA_256", "RSA_2048")
+            .unwrap();
+        let shown = format!("{p:?}");
+        assert!(!p.import_token.is_empty());
+        assert!(!shown.contains(&p.import_token), "{shown}");
+        assert!(shown.contains(&p.key_id.to_string()), "{shown}");
     }
 
     #[test]

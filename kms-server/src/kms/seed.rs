@@ -329,6 +329,24 @@ fn plan(entries: &[SeedKey], document: &str, cache: &Cache, now: i64) -> Result<
                         ),
                     ));
                 }
+                if existing.meta().state == KeyState::PendingImport {
+                    // Its material was deleted or expired, or never imported: only
+                    // ImportKeyMaterial gives it material again (checked against the first
+                    // material's fingerprint, audited). A seed is applied at every start and must
+                    // not undo that, nor enable a key with nothing to seal under.
+                    if !given.is_empty()
+                        || e.state
+                            .as_ref()
+                            .is_some_and(|s| s.0 != existing.meta().state)
+                    {
+                        tracing::warn!(
+                            key_id = %id,
+                            "seed: the key is PendingImport (no key material): left as it is, \
+                             give it material with ImportKeyMaterial"
+                        );
+                    }
+                    continue;
+                }
                 if let Some(stored) = existing.key_pair() {
                     if pair
                         .as_ref()
