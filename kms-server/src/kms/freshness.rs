@@ -50,8 +50,18 @@ impl Freshness {
 
     /// The store answered: the cache holds everything it had announced.
     pub(super) fn confirm(&self) {
-        self.confirmed_ms
-            .fetch_max(self.now_ms(), Ordering::Relaxed);
+        self.confirm_at(self.stamp());
+    }
+
+    /// Now, as [`Freshness::confirm_at`] takes it: taken before a read of the store, confirmed
+    /// once what it read is in the cache.
+    pub(super) fn stamp(&self) -> u64 {
+        self.now_ms()
+    }
+
+    /// The cache holds everything the store had at `stamp`.
+    pub(super) fn confirm_at(&self, stamp: u64) {
+        self.confirmed_ms.fetch_max(stamp, Ordering::Relaxed);
     }
 
     /// Ok while the last confirmation is within the bound; otherwise UNAVAILABLE, saying for how

@@ -127,11 +127,14 @@ impl Kms {
     /// [`Kms::resync`] for a caller that holds the write lock.
     pub(super) fn resync_locked(&self) -> Result<usize> {
         self.full_reloads.fetch_add(1, Ordering::Relaxed);
+        let read_at = self.freshness.stamp();
         let stored = self.store().load_all()?;
-        // Everything stored is about to be in the cache: whatever was missed is taken in now.
-        self.freshness.confirm();
         let cached: Vec<Uuid> = self.read().entries().map(|e| e.meta().key_id).collect();
-        self.take_in(stored, &cached)
+        let changed = self.take_in(stored, &cached)?;
+        // Confirmed only once everything read is in the cache: a reload that took nothing in (a
+        // key this root key cannot open) leaves the cache as stale as it was.
+        self.freshness.confirm_at(read_at);
+        Ok(changed)
     }
 
     /// Reloads only `key_ids` (the keys a change notification names): made or changed there,
@@ -139,10 +142,13 @@ impl Kms {
     /// replica's own writes. Returns how many keys changed.
     pub fn resync_keys(&self, key_ids: &[Uuid]) -> Result<usize> {
         let _w = self.lock_write()?;
+        let read_at = self.freshness.stamp();
         let stored = self.store().load_keys(key_ids)?;
-        // The feed's connection delivered the notification: the store is reachable.
-        self.freshness.confirm();
-        self.take_in(stored, key_ids)
+        let changed = self.take_in(stored, key_ids)?;
+        // The notification's keys are in the cache and the store answered: confirmed (not
+        // before: a failed reload leaves the cache as stale as it was).
+        self.freshness.confirm_at(read_at);
+        Ok(changed)
     }
 
     /// Puts the `stored` keys that differ from the cache into it, and drops those of `known` that
@@ -536,6 +542,49 @@ mod tests {
             (1, 1)
         );
         assert_eq!(b.describe_key("also").unwrap().description, "seeded on B");
+    }
+
+    /// A reload that cannot take in what it read (a stored version this root key cannot open)
+    /// changes nothing and confirms nothing: past `--max-stale` the replica refuses to serve
+    /// instead of serving on from a cache that may miss another replica's DisableKey; once the
+    /// row is readable again, a reload confirms and it serves.
+    #[test]
+    fn a_reload_that_takes_nothing_in_leaves_the_cache_stale() {
+        let Some(pg) = Postgres::start("kms failed reload") else {
+            return;
+        };
+        let url = pg.new_database();
+        let a = replica(&url);
+        a.create_key("app", "", "").unwrap();
+        let b = replica(&url);
+        let broken = a.create_key("broken", "", "").unwrap().key_id;
+        let mut behind = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        let good: Vec<u8> = behind
+            .query_one(
+                "SELECT wrapped FROM key_versions WHERE key_id = $1",
+                &[&broken],
+            )
+            .unwrap()
+            .get(0);
+        let set = |client: &mut postgres::Client, wrapped: &[u8]| {
+            client
+                .execute(
+                    "UPDATE key_versions SET wrapped = $2 WHERE key_id = $1",
+                    &[&broken, &wrapped],
+                )
+                .unwrap();
+        };
+        set(&mut behind, &[0u8; 8]);
+        let max = Duration::from_millis(400);
+        b.set_max_stale(Some(max));
+        std::thread::sleep(max + Duration::from_millis(200));
+        b.resync().expect_err("a version this root key cannot open");
+        let serves = || b.generate_data_key("app", DataKeySpec::Aes256, &ctx(), false);
+        let e = serves().unwrap_err();
+        assert!(matches!(e, Error::StoreUnavailable(_)), "{e}");
+        set(&mut behind, &good);
+        assert_eq!(b.resync().unwrap(), 1);
+        serves().expect("confirmed by the reload that took everything in");
     }
 
     /// B's change feed loses its connection (killed), and cannot reconnect (the database takes no
