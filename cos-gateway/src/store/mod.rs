@@ -245,6 +245,26 @@ impl Store {
             .map_err(Error::internal)?
     }
 
+    /// Runs a catalog write, then removes the body files it let go (or, if it was refused having
+    /// written nothing, `new_files`), in a task of its own: to the end even if the request that
+    /// asked for it is dropped meanwhile (its client gone, its deadline passed). The row commits
+    /// in its blocking task either way, and the files it freed must not wait for the next start.
+    async fn write<T: Send + 'static>(
+        &self,
+        new_files: Vec<String>,
+        f: impl FnOnce(&dyn Catalog) -> Result<(Vec<String>, T)> + Send + 'static,
+    ) -> Result<T> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let done = this.run(f).await;
+            let (freed, value) = this.remove_if_refused(done, new_files).await?;
+            this.remove_files(freed).await;
+            Ok(value)
+        })
+        .await
+        .map_err(Error::internal)?
+    }
+
     /// This store's body writes count against `budget`, and fail with a full disk once it is spent
     /// (tests: see [`DiskBudget`]). Clones made after this call share the budget.
     #[cfg(any(test, feature = "test-util"))]
@@ -362,11 +382,8 @@ impl Store {
     /// bucket is gone (deleted while the body was written), the new files are removed.
     pub async fn put_object(&self, bucket: &str, key: &str, obj: Object) -> Result<Option<String>> {
         let (b, k) = (bucket.to_owned(), key.to_owned());
-        let new_files = obj.files.clone();
-        let put = self.run(move |c| c.put_object(&b, &k, &obj)).await;
-        let (old, version) = self.remove_if_refused(put, new_files).await?;
-        self.remove_files(old).await;
-        Ok(version)
+        self.write(obj.files.clone(), move |c| c.put_object(&b, &k, &obj))
+            .await
     }
 
     /// Applies `update` to an existing object, or with `version_id` to that object version, body
@@ -403,9 +420,8 @@ impl Store {
     /// as a noncurrent version and a delete marker becomes the latest (see [`versions`]).
     pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<versions::Deleted> {
         let (b, k) = (bucket.to_owned(), key.to_owned());
-        let (old, deleted) = self.run(move |c| c.delete_object(&b, &k)).await?;
-        self.remove_files(old).await;
-        Ok(deleted)
+        self.write(Vec::new(), move |c| c.delete_object(&b, &k))
+            .await
     }
 
     /// Deletes one version of a key (a checked id, `null` included) and removes its body; a key
@@ -418,9 +434,8 @@ impl Store {
         version_id: &str,
     ) -> Result<versions::Deleted> {
         let (b, k, v) = (bucket.to_owned(), key.to_owned(), version_id.to_owned());
-        let (old, deleted) = self.run(move |c| c.delete_version(&b, &k, &v)).await?;
-        self.remove_files(old).await;
-        Ok(deleted)
+        self.write(Vec::new(), move |c| c.delete_version(&b, &k, &v))
+            .await
     }
 
     /// Sets a bucket's versioning state: `NoSuchBucket` if there is none.
@@ -505,11 +520,11 @@ impl Store {
     /// removed). If the upload is gone (aborted or completed meanwhile), the new file is removed.
     pub async fn put_part(&self, upload_id: &str, part: Part) -> Result<()> {
         let id = upload_id.to_owned();
-        let new_file = vec![part.file.clone()];
-        let old = self.run(move |c| c.put_part(&id, &part)).await;
-        let old = self.remove_if_refused(old, new_file).await?;
-        self.remove_files(old.into_iter().collect()).await;
-        Ok(())
+        self.write(vec![part.file.clone()], move |c| {
+            c.put_part(&id, &part)
+                .map(|old| (old.into_iter().collect(), ()))
+        })
+        .await
     }
 
     /// The parts of an upload, by number.
@@ -533,19 +548,15 @@ impl Store {
         obj: Object,
     ) -> Result<Option<String>> {
         let (u, chosen) = (u.clone(), chosen.to_vec());
-        let (garbage, version) = self
-            .run(move |c| c.complete_upload(&u, &chosen, &obj))
-            .await?;
-        self.remove_files(garbage).await;
-        Ok(version)
+        self.write(Vec::new(), move |c| c.complete_upload(&u, &chosen, &obj))
+            .await
     }
 
     /// Aborts an upload: rows and part files go.
     pub async fn abort_upload(&self, upload_id: &str) -> Result<()> {
         let id = upload_id.to_owned();
-        let files = self.run(move |c| c.abort_upload(&id)).await?;
-        self.remove_files(files).await;
-        Ok(())
+        self.write(Vec::new(), move |c| c.abort_upload(&id).map(|f| (f, ())))
+            .await
     }
 }
 
@@ -608,6 +619,44 @@ mod tests {
         let o = s.object("b-1", "k").await.unwrap().unwrap();
         assert_eq!(o.files, vec![f2]);
         assert_eq!(o.meta[0].1, "text/plain");
+    }
+
+    /// A PUT whose request is dropped once its row is on its way (a client gone, a deadline
+    /// passed) still removes the body it replaced, not at the next start only.
+    #[tokio::test]
+    async fn a_dropped_write_still_removes_what_it_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        s.create_bucket("b-1", 1).await.unwrap();
+        let body = |bytes: &'static [u8]| {
+            let s = s.clone();
+            async move {
+                let mut w = s.writer().await.unwrap();
+                w.write(bytes).await.unwrap();
+                w.commit().await.unwrap()
+            }
+        };
+        let f1 = body(b"old").await;
+        s.put_object("b-1", "k", obj(vec![f1.clone()]))
+            .await
+            .unwrap();
+        let f2 = body(b"new").await;
+        // Polled once, then dropped.
+        let put = s.put_object("b-1", "k", obj(vec![f2.clone()]));
+        assert!(
+            tokio::time::timeout(std::time::Duration::ZERO, put)
+                .await
+                .is_err()
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while s.body_path(&f1).exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the replaced body stayed"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(s.object("b-1", "k").await.unwrap().unwrap().files, vec![f2]);
     }
 
     /// A second store on a held directory is refused before its clean-up can delete the first
