@@ -2,7 +2,10 @@
 //!
 //! A KMS is judged first on this. The model is KES's (an identity is the hash of a credential; each
 //! identity lists the API calls it may make) with AWS KMS's per-key scope: an identity may be
-//! limited to keys whose UUID or `alias/<alias>` matches one of its glob patterns.
+//! limited to keys whose UUID or `alias/<alias>` matches one of its glob patterns. A pattern that
+//! starts with `alias/` is matched against `alias/<alias>` only, any other against the UUID only:
+//! a glob's `*` crosses `/`, so `a*` (meant as UUIDs starting with `a`) would otherwise match every
+//! `alias/...` and grant every aliased key.
 //!
 //! ```yaml
 //! identities:
@@ -43,6 +46,7 @@ use std::{
 };
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
+use kms_types::naming::ALIAS_PREFIX;
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
@@ -318,10 +322,14 @@ impl TencentSecret<'_> {
     }
 }
 
-/// The `keys` globs of an identity, compiled once.
+/// The `keys` globs of an identity, compiled once, in two sets that never see each other's names.
 #[derive(Clone, Debug)]
 struct KeyPatterns {
-    set: GlobSet,
+    /// The patterns without `alias/`, matched against a key's UUID.
+    ids: GlobSet,
+    /// The `alias/<glob>` patterns as `<glob>`, matched against a key's bare alias (which holds no
+    /// `/`, so this is `alias/<glob>` against `alias/<alias>`).
+    aliases: GlobSet,
 }
 
 impl Identity {
@@ -335,14 +343,13 @@ impl Identity {
         self.actions.as_ref().is_none_or(|a| a.contains(&action))
     }
 
-    /// Whether the identity may use the key with this UUID and alias (without `alias/`): a `keys`
-    /// pattern matches the UUID or `alias/<alias>`.
+    /// Whether the identity may use the key with this UUID and alias (without `alias/`): an
+    /// `alias/...` pattern matches `alias/<alias>`, any other pattern the UUID.
     pub fn allows_key(&self, key_id: &str, alias: Option<&str>) -> bool {
         let Some(patterns) = &self.keys else {
             return true;
         };
-        patterns.set.is_match(key_id)
-            || alias.is_some_and(|a| patterns.set.is_match(format!("alias/{a}")))
+        patterns.ids.is_match(key_id) || alias.is_some_and(|a| patterns.aliases.is_match(a))
     }
 
     /// Whether the identity is limited to some keys (then listings are filtered, and a name that
@@ -550,17 +557,24 @@ fn compile(d: IdentityDoc) -> Result<Identity, PolicyError> {
             )));
         }
         Some(patterns) => {
-            let mut builder = GlobSetBuilder::new();
+            let (mut ids, mut aliases) = (GlobSetBuilder::new(), GlobSetBuilder::new());
             for p in &patterns {
-                let glob = Glob::new(p).map_err(|e| {
+                let (builder, glob) = match p.strip_prefix(ALIAS_PREFIX) {
+                    Some(alias) => (&mut aliases, alias),
+                    None => (&mut ids, p.as_str()),
+                };
+                builder.add(Glob::new(glob).map_err(|e| {
                     PolicyError::Invalid(format!("identity {who:?}: key pattern {p:?}: {e}"))
-                })?;
-                builder.add(glob);
+                })?);
             }
-            let set = builder
-                .build()
-                .map_err(|e| PolicyError::Invalid(format!("identity {who:?}: {e}")))?;
-            Some(KeyPatterns { set })
+            let build = |b: GlobSetBuilder| {
+                b.build()
+                    .map_err(|e| PolicyError::Invalid(format!("identity {who:?}: {e}")))
+            };
+            Some(KeyPatterns {
+                ids: build(ids)?,
+                aliases: build(aliases)?,
+            })
         }
     };
     Ok(Identity {
@@ -677,6 +691,35 @@ identities:
         assert!(!storage.allows_key("99999999-0000-0000-0000-000000000000", None));
         // The pattern names `alias/...`: a bare alias string as the key id does not match it.
         assert!(!storage.allows_key("kms-cos", None));
+    }
+
+    /// An identity with these `keys` patterns.
+    fn scoped(patterns: &str) -> Policy {
+        Policy::parse(&format!(
+            "identities:\n  - name: s\n    cert_sha256: '{}'\n    allow: ['*']\n    keys: {patterns}\n",
+            hex::encode(CERT)
+        ))
+        .unwrap()
+    }
+
+    /// A pattern starting with `alias/` matches only `alias/<alias>`, any other only the UUID:
+    /// globset's `*` crosses `/`, so one set over both would let `a*` (UUIDs starting with a)
+    /// match every `alias/...`.
+    #[test]
+    fn alias_patterns_match_aliases_and_other_patterns_match_uuids() {
+        let key = "00000000-0000-4000-8000-000000000001";
+        for (patterns, allowed) in [
+            (r#"["a*"]"#, false),
+            (r#"["*s/x"]"#, false),
+            (r#"["alias/*"]"#, true),
+            (r#"["alias/x"]"#, true),
+            (r#"["0000*"]"#, true),
+            (r#"["alias/0000*"]"#, false),
+        ] {
+            let p = scoped(patterns);
+            let identity = p.authenticate(Credential::ClientCert(CERT)).unwrap();
+            assert_eq!(identity.allows_key(key, Some("x")), allowed, "{patterns}");
+        }
     }
 
     #[test]
