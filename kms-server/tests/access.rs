@@ -1007,3 +1007,52 @@ async fn a_call_that_cannot_be_audited_fails() {
         "InternalError"
     );
 }
+
+/// The audit line of a call reading the lines written so far: the `nth` line of `rpc`.
+fn audit_line(path: &std::path::Path, rpc: &str, nth: usize) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|l| l["rpc"] == rpc)
+        .nth(nth)
+        .unwrap_or_else(|| panic!("no line {nth} of {rpc} in {text}"))
+}
+
+/// A call whose answer names no key (DisableKey, GetKeyRotationStatus, ...) records the key its
+/// name resolved to next to the name given, also when it is refused (for the key's state, or by
+/// the policy).
+#[tokio::test]
+async fn lifecycle_calls_record_the_key_their_name_resolved_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let mut s = start_observed(&policy_text(r#"["alias/app-*"]"#), audited(&path)).await;
+    let fx = fixture(&mut s.client).await;
+    let c = &mut s.client;
+    for action in [Action::GetKeyRotationStatus, Action::DisableKey] {
+        call(c, action, Some(ADMIN), "alias/app-one", &[])
+            .await
+            .unwrap();
+    }
+    // Refused for its state, by the bare alias.
+    let refused = call(c, Action::ArchiveKey, Some(ADMIN), "app-one", &[]).await;
+    assert_eq!(refused.unwrap_err().code(), Code::FailedPrecondition);
+    // Refused by the policy: the storage identity may not use the secret key.
+    let refused = call(c, Action::EnableKey, Some(STORAGE), "alias/secret-one", &[]).await;
+    assert_eq!(refused.unwrap_err().code(), Code::PermissionDenied);
+
+    let key = |name: &str, id: &str| serde_json::json!([{"name": name, "key_id": id}]);
+    let rotation = audit_line(&path, "GetKeyRotationStatus", 0);
+    assert_eq!(
+        rotation["keys"],
+        serde_json::json!([{"name": "alias/app-one", "key_id": fx.app_key, "key_version": 1}])
+    );
+    let disabled = audit_line(&path, "DisableKey", 0);
+    assert_eq!(disabled["keys"], key("alias/app-one", &fx.app_key));
+    assert_eq!(disabled["outcome"], serde_json::json!({"result": "ok"}));
+    let archived = audit_line(&path, "ArchiveKey", 0);
+    assert_eq!(archived["keys"], key("app-one", &fx.app_key));
+    assert_eq!(archived["outcome"]["status"], "FAILED_PRECONDITION");
+    let enabled = audit_line(&path, "EnableKey", 0);
+    assert_eq!(enabled["keys"], key("alias/secret-one", &fx.secret_key));
+    assert_eq!(enabled["outcome"]["status"], "PERMISSION_DENIED");
+}

@@ -1,6 +1,8 @@
 //! What an answer says about the keys it used, for the audit log: the resolved key id and version
 //! of every key a response names (one per item for batch calls). Read from the response rather
-//! than asked of the core, so the line records exactly what the caller was told.
+//! than asked of the core, so the line records exactly what the caller was told. What an answer
+//! does not say (a lifecycle call's empty answer, a refusal) comes from the request side
+//! (`call::CallMeta::finish_logged`): the UUID the gate resolved the name to.
 
 use kms_proto::pb;
 use uuid::Uuid;

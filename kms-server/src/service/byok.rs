@@ -15,10 +15,8 @@ impl KmsService {
     ) -> Result<Response<pb::GetParametersForImportResponse>, Status> {
         let call = self.begin(Action::GetParametersForImport, &r);
         let r = r.into_inner();
-        let kms = self.kms.clone();
-        call.blocking(r.key_id.clone(), move |caller| {
-            let key = caller.key(&kms, Action::GetParametersForImport, &r.key_id)?;
-            kms.get_parameters_for_import(&key, &r.wrapping_algorithm, &r.wrapping_key_spec)
+        call.blocking_key(self.kms.clone(), r.key_id.clone(), move |kms, _, key| {
+            kms.get_parameters_for_import(key, &r.wrapping_algorithm, &r.wrapping_key_spec)
                 .map(|p| pb::GetParametersForImportResponse {
                     key_id: p.key_id.to_string(),
                     import_token: p.import_token,
@@ -35,10 +33,8 @@ impl KmsService {
     ) -> Result<Response<pb::ImportKeyMaterialResponse>, Status> {
         let call = self.begin(Action::ImportKeyMaterial, &r);
         let r = r.into_inner();
-        let kms = self.kms.clone();
-        call.blocking(r.key_id.clone(), move |caller| {
-            let key = caller.key(&kms, Action::ImportKeyMaterial, &r.key_id)?;
-            kms.import_key_material(&key, &r.encrypted_key_material, &r.import_token, r.valid_to)
+        call.blocking_key(self.kms.clone(), r.key_id.clone(), move |kms, _, key| {
+            kms.import_key_material(key, &r.encrypted_key_material, &r.import_token, r.valid_to)
                 .map(|_| pb::ImportKeyMaterialResponse {})
         })
         .await
@@ -50,10 +46,8 @@ impl KmsService {
     ) -> Result<Response<pb::DeleteImportedKeyMaterialResponse>, Status> {
         let call = self.begin(Action::DeleteImportedKeyMaterial, &r);
         let r = r.into_inner();
-        let kms = self.kms.clone();
-        call.blocking(r.key_id.clone(), move |caller| {
-            let key = caller.key(&kms, Action::DeleteImportedKeyMaterial, &r.key_id)?;
-            kms.delete_imported_key_material(&key)
+        call.blocking_key(self.kms.clone(), r.key_id, move |kms, _, key| {
+            kms.delete_imported_key_material(key)
                 .map(|()| pb::DeleteImportedKeyMaterialResponse {})
         })
         .await

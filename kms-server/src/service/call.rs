@@ -13,7 +13,7 @@ use kms_types::EncryptionContext;
 use time::OffsetDateTime;
 
 use super::{audited::Audited, gate::Caller};
-use crate::{access::Action, error::Error};
+use crate::{access::Action, error::Error, kms::Kms};
 use crate::{
     audit::{self, AuditEvent, AuditKey, AuditLog, DEVELOPMENT_IDENTITY, Outcome, RequestId},
     metrics::Metrics,
@@ -199,8 +199,21 @@ impl Call {
         key: &str,
         f: impl FnOnce(&Caller) -> crate::Result<T>,
     ) -> Result<Response<T>, Status> {
+        self.inline_keys(&[AuditKey::named(key)], f).await
+    }
+
+    /// Like [`Call::inline`], for a call over several keys, or one it knows more of than its name
+    /// (`asked`, see [`CallMeta::finish_logged`]); the request line shows the first name.
+    pub(super) async fn inline_keys<T: Audited>(
+        self,
+        asked: &[AuditKey<'_>],
+        f: impl FnOnce(&Caller) -> crate::Result<T>,
+    ) -> Result<Response<T>, Status> {
         let (caller, result) = run(self.caller, f);
-        self.meta.finish(caller.as_ref(), key, result).await
+        let logged = asked.first().map_or("", |k| k.name);
+        self.meta
+            .finish_logged(caller.as_ref(), asked, logged, result)
+            .await
     }
 
     /// Like [`Call::inline`], for a call that names its key only in its answer (a blob's key).
@@ -212,7 +225,12 @@ impl Call {
         let (caller, result) = run(self.caller, f);
         let logged = self.meta.logs_request_line().then(|| key_of(&result));
         self.meta
-            .finish_answered(caller.as_ref(), logged.as_deref(), result)
+            .finish_logged(
+                caller.as_ref(),
+                &[],
+                logged.as_deref().unwrap_or_default(),
+                result,
+            )
             .await
     }
 
@@ -223,7 +241,36 @@ impl Call {
         f: impl FnOnce(&Caller) -> crate::Result<T> + Send + 'static,
     ) -> Result<Response<T>, Status> {
         let (caller, result) = run_off_thread(self.caller, f).await;
-        self.meta.finish(caller.as_ref(), &key, result).await
+        self.meta
+            .finish_logged(caller.as_ref(), &[AuditKey::named(&key)], &key, result)
+            .await
+    }
+
+    /// Like [`Call::blocking`], for a call on the one key `name` names (the lifecycle calls, whose
+    /// answers mostly name no key): the gate resolves the name ([`Caller::resolve`]) and `f` gets
+    /// the name to hand the core, the key's UUID when it resolved. The audit line records that
+    /// UUID next to `name`, whatever the answer says and also when the call is refused.
+    pub(super) async fn blocking_key<T: Audited + Send + 'static>(
+        self,
+        kms: Arc<Kms>,
+        name: String,
+        f: impl FnOnce(&Kms, &Caller, &str) -> crate::Result<T> + Send + 'static,
+    ) -> Result<Response<T>, Status> {
+        let action = self.meta.action;
+        let asked = name.clone();
+        let (caller, outcome) = run_off_thread(self.caller, move |caller| {
+            let (key_id, key) = caller.resolve(&kms, action, &name);
+            Ok((key_id, key.and_then(|key| f(&kms, caller, &key))))
+        })
+        .await;
+        let (key_id, result) = outcome.unwrap_or_else(|e| (None, Err(e)));
+        let asked = AuditKey {
+            key_id,
+            ..AuditKey::named(&asked)
+        };
+        self.meta
+            .finish_logged(caller.as_ref(), &[asked], asked.name, result)
+            .await
     }
 
     /// Like [`Call::blocking`], for a call over a list of keys (DescribeKeys, EnableKeys,
@@ -235,10 +282,10 @@ impl Call {
         f: impl FnOnce(&Caller) -> crate::Result<T> + Send + 'static,
     ) -> Result<Response<T>, Status> {
         let (caller, result) = run_off_thread(self.caller, f).await;
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        let logged = names.first().copied().unwrap_or_default();
+        let asked: Vec<AuditKey<'_>> = names.iter().map(|n| AuditKey::named(n)).collect();
+        let logged = names.first().map_or("", String::as_str);
         self.meta
-            .finish_logged(caller.as_ref(), &names, logged, result)
+            .finish_logged(caller.as_ref(), &asked, logged, result)
             .await
     }
 
@@ -251,7 +298,12 @@ impl Call {
         let (caller, result) = run_off_thread(self.caller, f).await;
         let logged = self.meta.logs_request_line().then(|| key_of(&result));
         self.meta
-            .finish_answered(caller.as_ref(), logged.as_deref(), result)
+            .finish_logged(
+                caller.as_ref(),
+                &[],
+                logged.as_deref().unwrap_or_default(),
+                result,
+            )
             .await
     }
 }
@@ -305,37 +357,18 @@ impl CallMeta {
         }
     }
 
-    /// [`CallMeta::finish`] for a call that names its key only in its answer: the audit line
-    /// records the key the answer names, the request line `logged` (the key that opened the
-    /// blob, when the line is written).
-    async fn finish_answered<T: Audited>(
-        self,
-        caller: Option<&Caller>,
-        logged: Option<&str>,
-        result: crate::Result<T>,
-    ) -> Result<Response<T>, Status> {
-        self.finish_logged(caller, &[], logged.unwrap_or_default(), result)
-            .await
-    }
-
     /// Maps the core's error, writes the audit line (refusing the call if it cannot), counts the
-    /// call, and logs the request line.
-    async fn finish<T: Audited>(
-        self,
-        caller: Option<&Caller>,
-        key: &str,
-        result: crate::Result<T>,
-    ) -> Result<Response<T>, Status> {
-        self.finish_logged(caller, &[key], key, result).await
-    }
-
-    /// [`CallMeta::finish`], with the key names the audit line records (`names`, as the caller
-    /// gave them, the i-th going with the i-th key the answer names) and the one the request line
-    /// shows (`logged`).
+    /// call, and logs the request line (showing `logged`).
+    ///
+    /// The audit line's keys are the request's (`asked`: the name the caller gave, empty for a
+    /// blob's key, and what the edge knows of the key before any answer: the gate's resolution, a
+    /// blob's header) merged with the keys the answer names, the i-th with the i-th; what the
+    /// answer says wins. A key the request names but of which nothing is known (no name, no id) is
+    /// left out, except where the answer holds an item for it.
     async fn finish_logged<T: Audited>(
         self,
         caller: Option<&Caller>,
-        names: &[&str],
+        asked: &[AuditKey<'_>],
         logged: &str,
         result: crate::Result<T>,
     ) -> Result<Response<T>, Status> {
@@ -344,22 +377,19 @@ impl CallMeta {
         let mut result = result.map_err(|e| status(&e));
         if let (Some(log), Some(arrival)) = (&self.observers.audit, &self.arrival) {
             let used = result.as_ref().map(Audited::used).unwrap_or_default();
-            let keys: Vec<AuditKey<'_>> = if used.is_empty() {
-                names
-                    .iter()
-                    .filter(|name| !name.is_empty())
-                    .map(|name| AuditKey::named(name))
-                    .collect()
-            } else {
-                used.iter()
-                    .enumerate()
-                    .map(|(i, &(key_id, key_version))| AuditKey {
-                        name: names.get(i).copied().unwrap_or_default(),
-                        key_id,
-                        key_version,
-                    })
-                    .collect()
-            };
+            let keys: Vec<AuditKey<'_>> = (0..used.len().max(asked.len()))
+                .filter_map(|i| {
+                    let request = asked.get(i).copied().unwrap_or(AuditKey::named(""));
+                    let (key_id, key_version) = used.get(i).copied().unwrap_or_default();
+                    let key = AuditKey {
+                        name: request.name,
+                        key_id: key_id.or(request.key_id),
+                        key_version: key_version.or(request.key_version),
+                    };
+                    let known = !key.name.is_empty() || key.key_id.is_some();
+                    (known || i < used.len()).then_some(key)
+                })
+                .collect();
             let event = AuditEvent {
                 time: arrival.time,
                 request_id: arrival.request_id,

@@ -193,49 +193,58 @@ impl Caller {
         }
     }
 
+    /// The identity when it is limited to some keys.
+    fn scoped(&self) -> Option<&Identity> {
+        self.identity().filter(|i| i.is_key_scoped())
+    }
+
     /// May the caller make this call on the key `name` names? Returns the name the core should
     /// use: the key's UUID for a key-scoped identity (pinned), `name` itself otherwise.
     pub(super) fn key<'a>(&self, kms: &Kms, action: Action, name: &'a str) -> Result<Cow<'a, str>> {
         self.action(action)?;
-        let Some(identity) = self.identity().filter(|i| i.is_key_scoped()) else {
+        let Some(identity) = self.scoped() else {
             return Ok(Cow::Borrowed(name));
         };
-        match kms.key_names(name) {
-            Some((id, alias)) if identity.allows_key(&id.to_string(), Some(&alias)) => {
-                Ok(Cow::Owned(id.to_string()))
-            }
-            _ => Err(denied(identity, action, name)),
-        }
+        pin(identity, action, name, kms.key_names(name))
+    }
+
+    /// [`Caller::key`] that also says which key `name` resolved to (its UUID, `None` when it
+    /// names none), for every caller and also when the call is refused: for the audit line of a
+    /// call whose answer does not name its key. One lookup, the one the policy check uses; the
+    /// name handed on is then the UUID for every caller, so the key recorded is the key changed.
+    pub(super) fn resolve<'a>(
+        &self,
+        kms: &Kms,
+        action: Action,
+        name: &'a str,
+    ) -> (Option<Uuid>, Result<Cow<'a, str>>) {
+        let names = kms.key_names(name);
+        let id = names.as_ref().map(|(id, _)| *id);
+        let key = self.action(action).and_then(|()| match self.scoped() {
+            Some(identity) => pin(identity, action, name, names),
+            None => Ok(id.map_or(Cow::Borrowed(name), |id| Cow::Owned(id.to_string()))),
+        });
+        (id, key)
     }
 
     /// May the caller open (or re-encrypt) this blob? The key is the one its header names; a blob
     /// whose header does not parse is left to the core (an invalid ciphertext for everyone).
     pub(super) fn blob(&self, kms: &Kms, action: Action, blob: &[u8]) -> Result<()> {
         self.action(action)?;
-        let Some(identity) = self.identity().filter(|i| i.is_key_scoped()) else {
+        let Some(identity) = self.scoped() else {
             return Ok(());
         };
         let Ok(header) = BlobHeader::parse(blob) else {
             return Ok(());
         };
-        self.id(kms, identity, action, header.key_id)
-    }
-
-    fn id(&self, kms: &Kms, identity: &Identity, action: Action, id: Uuid) -> Result<()> {
-        let shown = id.to_string();
-        let alias = kms.alias_of(id);
-        if identity.allows_key(&shown, alias.as_deref()) {
-            Ok(())
-        } else {
-            Err(denied(identity, action, &shown))
-        }
+        by_id(kms, identity, action, header.key_id)
     }
 
     /// May the caller give a key this alias (CreateKey, UpdateAlias)? Checked against the
     /// `alias/<alias>` patterns, so a scoped identity cannot move a key under another's pattern.
     pub(super) fn new_alias(&self, action: Action, alias: &str) -> Result<()> {
         self.action(action)?;
-        let Some(identity) = self.identity().filter(|i| i.is_key_scoped()) else {
+        let Some(identity) = self.scoped() else {
             return Ok(());
         };
         let bare = kms_types::naming::bare_alias(alias);
@@ -250,7 +259,7 @@ impl Caller {
     /// to some keys.
     pub(super) fn every_key(&self, action: Action) -> Result<()> {
         self.action(action)?;
-        match self.identity().filter(|i| i.is_key_scoped()) {
+        match self.scoped() {
             Some(i) => Err(Error::PermissionDenied(format!(
                 "identity {} may not call {action}: it is limited to some keys",
                 i.name()
@@ -268,6 +277,33 @@ impl Caller {
     /// Whether listings must be filtered for this caller.
     pub(super) fn is_key_scoped(&self) -> bool {
         self.identity().is_some_and(Identity::is_key_scoped)
+    }
+}
+
+/// The key `name` resolved to (`names`, from [`Kms::key_names`]) pinned by its UUID, if the
+/// identity may use it; refused, naming it as given, if not or if it names no key.
+fn pin<'a>(
+    identity: &Identity,
+    action: Action,
+    name: &str,
+    names: Option<(Uuid, String)>,
+) -> Result<Cow<'a, str>> {
+    match names {
+        Some((id, alias)) if identity.allows_key(&id.to_string(), Some(&alias)) => {
+            Ok(Cow::Owned(id.to_string()))
+        }
+        _ => Err(denied(identity, action, name)),
+    }
+}
+
+/// May the identity use the key with this UUID? A refusal names it by the UUID.
+fn by_id(kms: &Kms, identity: &Identity, action: Action, id: Uuid) -> Result<()> {
+    let shown = id.to_string();
+    let alias = kms.alias_of(id);
+    if identity.allows_key(&shown, alias.as_deref()) {
+        Ok(())
+    } else {
+        Err(denied(identity, action, &shown))
     }
 }
 

@@ -193,10 +193,8 @@ impl KeyManagementService for KmsService {
     ) -> Result<Response<pb::EnableKeyResponse>, Status> {
         let call = self.begin(Action::EnableKey, &r);
         let r = r.into_inner();
-        let kms = self.kms.clone();
-        call.blocking(r.key_id.clone(), move |caller| {
-            let key = caller.key(&kms, Action::EnableKey, &r.key_id)?;
-            kms.enable_key(&key).map(|()| pb::EnableKeyResponse {})
+        call.blocking_key(self.kms.clone(), r.key_id, move |kms, _, key| {
+            kms.enable_key(key).map(|()| pb::EnableKeyResponse {})
         })
         .await
     }
@@ -207,10 +205,8 @@ impl KeyManagementService for KmsService {
     ) -> Result<Response<pb::DisableKeyResponse>, Status> {
         let call = self.begin(Action::DisableKey, &r);
         let r = r.into_inner();
-        let kms = self.kms.clone();
-        call.blocking(r.key_id.clone(), move |caller| {
-            let key = caller.key(&kms, Action::DisableKey, &r.key_id)?;
-            kms.disable_key(&key).map(|()| pb::DisableKeyResponse {})
+        call.blocking_key(self.kms.clone(), r.key_id, move |kms, _, key| {
+            kms.disable_key(key).map(|()| pb::DisableKeyResponse {})
         })
         .await
     }
@@ -221,11 +217,9 @@ impl KeyManagementService for KmsService {
     ) -> Result<Response<pb::ScheduleKeyDeletionResponse>, Status> {
         let call = self.begin(Action::ScheduleKeyDeletion, &r);
         let r = r.into_inner();
-        let kms = self.kms.clone();
-        call.blocking(r.key_id.clone(), move |caller| {
-            let key = caller.key(&kms, Action::ScheduleKeyDeletion, &r.key_id)?;
-            let date = kms.schedule_key_deletion(&key, r.pending_window_in_days)?;
-            let key_id = kms.describe_key(&key)?.key_id.to_string();
+        call.blocking_key(self.kms.clone(), r.key_id.clone(), move |kms, _, key| {
+            let date = kms.schedule_key_deletion(key, r.pending_window_in_days)?;
+            let key_id = kms.describe_key(key)?.key_id.to_string();
             Ok(pb::ScheduleKeyDeletionResponse {
                 key_id,
                 deletion_date: date,
@@ -240,10 +234,8 @@ impl KeyManagementService for KmsService {
     ) -> Result<Response<pb::CancelKeyDeletionResponse>, Status> {
         let call = self.begin(Action::CancelKeyDeletion, &r);
         let r = r.into_inner();
-        let kms = self.kms.clone();
-        call.blocking(r.key_id.clone(), move |caller| {
-            let key = caller.key(&kms, Action::CancelKeyDeletion, &r.key_id)?;
-            kms.cancel_key_deletion(&key)
+        call.blocking_key(self.kms.clone(), r.key_id, move |kms, _, key| {
+            kms.cancel_key_deletion(key)
                 .map(|id| pb::CancelKeyDeletionResponse {
                     key_id: id.to_string(),
                 })
@@ -257,10 +249,8 @@ impl KeyManagementService for KmsService {
     ) -> Result<Response<pb::ArchiveKeyResponse>, Status> {
         let call = self.begin(Action::ArchiveKey, &r);
         let r = r.into_inner();
-        let kms = self.kms.clone();
-        call.blocking(r.key_id.clone(), move |caller| {
-            let key = caller.key(&kms, Action::ArchiveKey, &r.key_id)?;
-            kms.archive_key(&key).map(|()| pb::ArchiveKeyResponse {})
+        call.blocking_key(self.kms.clone(), r.key_id, move |kms, _, key| {
+            kms.archive_key(key).map(|()| pb::ArchiveKeyResponse {})
         })
         .await
     }
@@ -271,10 +261,8 @@ impl KeyManagementService for KmsService {
     ) -> Result<Response<pb::CancelKeyArchiveResponse>, Status> {
         let call = self.begin(Action::CancelKeyArchive, &r);
         let r = r.into_inner();
-        let kms = self.kms.clone();
-        call.blocking(r.key_id.clone(), move |caller| {
-            let key = caller.key(&kms, Action::CancelKeyArchive, &r.key_id)?;
-            kms.cancel_key_archive(&key)
+        call.blocking_key(self.kms.clone(), r.key_id, move |kms, _, key| {
+            kms.cancel_key_archive(key)
                 .map(|()| pb::CancelKeyArchiveResponse {})
         })
         .await
@@ -286,13 +274,15 @@ impl KeyManagementService for KmsService {
     ) -> Result<Response<pb::UpdateAliasResponse>, Status> {
         let call = self.begin(Action::UpdateAlias, &r);
         let r = r.into_inner();
-        let kms = self.kms.clone();
-        call.blocking(r.key_id.clone(), move |caller| {
-            let key = caller.key(&kms, Action::UpdateAlias, &r.key_id)?;
-            caller.new_alias(Action::UpdateAlias, &r.alias)?;
-            kms.update_alias(&key, &r.alias)
-                .map(|()| pb::UpdateAliasResponse {})
-        })
+        call.blocking_key(
+            self.kms.clone(),
+            r.key_id.clone(),
+            move |kms, caller, key| {
+                caller.new_alias(Action::UpdateAlias, &r.alias)?;
+                kms.update_alias(key, &r.alias)
+                    .map(|()| pb::UpdateAliasResponse {})
+            },
+        )
         .await
     }
 
@@ -302,10 +292,8 @@ impl KeyManagementService for KmsService {
     ) -> Result<Response<pb::UpdateKeyDescriptionResponse>, Status> {
         let call = self.begin(Action::UpdateKeyDescription, &r);
         let r = r.into_inner();
-        let kms = self.kms.clone();
-        call.blocking(r.key_id.clone(), move |caller| {
-            let key = caller.key(&kms, Action::UpdateKeyDescription, &r.key_id)?;
-            kms.update_key_description(&key, &r.description)
+        call.blocking_key(self.kms.clone(), r.key_id.clone(), move |kms, _, key| {
+            kms.update_key_description(key, &r.description)
                 .map(|()| pb::UpdateKeyDescriptionResponse {})
         })
         .await
@@ -317,10 +305,8 @@ impl KeyManagementService for KmsService {
     ) -> Result<Response<pb::EnableKeyRotationResponse>, Status> {
         let call = self.begin(Action::EnableKeyRotation, &r);
         let r = r.into_inner();
-        let kms = self.kms.clone();
-        call.blocking(r.key_id.clone(), move |caller| {
-            let key = caller.key(&kms, Action::EnableKeyRotation, &r.key_id)?;
-            kms.enable_key_rotation(&key, r.rotate_days)
+        call.blocking_key(self.kms.clone(), r.key_id.clone(), move |kms, _, key| {
+            kms.enable_key_rotation(key, r.rotate_days)
                 .map(|()| pb::EnableKeyRotationResponse {})
         })
         .await
@@ -332,10 +318,8 @@ impl KeyManagementService for KmsService {
     ) -> Result<Response<pb::DisableKeyRotationResponse>, Status> {
         let call = self.begin(Action::DisableKeyRotation, &r);
         let r = r.into_inner();
-        let kms = self.kms.clone();
-        call.blocking(r.key_id.clone(), move |caller| {
-            let key = caller.key(&kms, Action::DisableKeyRotation, &r.key_id)?;
-            kms.disable_key_rotation(&key)
+        call.blocking_key(self.kms.clone(), r.key_id, move |kms, _, key| {
+            kms.disable_key_rotation(key)
                 .map(|()| pb::DisableKeyRotationResponse {})
         })
         .await
@@ -347,10 +331,8 @@ impl KeyManagementService for KmsService {
     ) -> Result<Response<pb::GetKeyRotationStatusResponse>, Status> {
         let call = self.begin(Action::GetKeyRotationStatus, &r);
         let r = r.into_inner();
-        let kms = self.kms.clone();
-        call.blocking(r.key_id.clone(), move |caller| {
-            let key = caller.key(&kms, Action::GetKeyRotationStatus, &r.key_id)?;
-            kms.key_rotation_status(&key)
+        call.blocking_key(self.kms.clone(), r.key_id, move |kms, _, key| {
+            kms.key_rotation_status(key)
                 .map(|s| pb::GetKeyRotationStatusResponse {
                     key_rotation_enabled: s.enabled,
                     rotate_days: s.rotate_days,
@@ -368,10 +350,8 @@ impl KeyManagementService for KmsService {
     ) -> Result<Response<pb::RotateKeyResponse>, Status> {
         let call = self.begin(Action::RotateKey, &r);
         let r = r.into_inner();
-        let kms = self.kms.clone();
-        call.blocking(r.key_id.clone(), move |caller| {
-            let key = caller.key(&kms, Action::RotateKey, &r.key_id)?;
-            kms.rotate_key(&key).map(|(id, v)| pb::RotateKeyResponse {
+        call.blocking_key(self.kms.clone(), r.key_id, move |kms, _, key| {
+            kms.rotate_key(key).map(|(id, v)| pb::RotateKeyResponse {
                 key_id: id.to_string(),
                 key_version: v,
             })
