@@ -786,6 +786,11 @@ async fn every_call_leaves_an_audit_line_without_secrets() {
     assert_eq!(gdk["request_id"].as_str().unwrap().len(), 32);
     let denied = &lines[5];
     assert_eq!(denied["rpc"], "Decrypt");
+    // Refused, yet the key the blob's header names is recorded.
+    assert_eq!(
+        denied["keys"],
+        serde_json::json!([{"name": "", "key_id": fx.secret_key, "key_version": 1}])
+    );
     assert_eq!(
         denied["outcome"],
         serde_json::json!({"result": "error", "status": "PERMISSION_DENIED", "code": "UnauthorizedOperation"})
@@ -1055,4 +1060,78 @@ async fn lifecycle_calls_record_the_key_their_name_resolved_to() {
     let enabled = audit_line(&path, "EnableKey", 0);
     assert_eq!(enabled["keys"], key("alias/secret-one", &fx.secret_key));
     assert_eq!(enabled["outcome"]["status"], "PERMISSION_DENIED");
+}
+
+/// A refused blob call records the key its blob's header names (the refused Decrypt is in
+/// [`every_call_leaves_an_audit_line_without_secrets`]); ReEncrypt its destination as named; a
+/// batch every item, refused or not.
+#[tokio::test]
+async fn refused_blobs_and_batch_items_record_their_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let mut s = start_observed(&policy_text(r#"["alias/app-*"]"#), audited(&path)).await;
+    let fx = fixture(&mut s.client).await;
+    let c = &mut s.client;
+    let moved = c
+        .re_encrypt(with(
+            Some(STORAGE),
+            pb::ReEncryptRequest {
+                ciphertext_blob: fx.app_blob.clone(),
+                destination_key_id: "alias/secret-one".to_owned(),
+                ..Default::default()
+            },
+        ))
+        .await;
+    assert_eq!(moved.unwrap_err().code(), Code::PermissionDenied);
+    c.batch_decrypt(with(
+        Some(STORAGE),
+        pb::BatchDecryptRequest {
+            items: [&fx.secret_blob, &fx.app_blob]
+                .into_iter()
+                .map(|b| pb::DecryptRequest {
+                    ciphertext_blob: b.clone(),
+                    ..Default::default()
+                })
+                .collect(),
+        },
+    ))
+    .await
+    .unwrap();
+    c.batch_generate_data_key(with(
+        Some(ADMIN),
+        pb::BatchGenerateDataKeyRequest {
+            items: vec![gdk("alias/secret-one"), gdk("alias/app-nothing")],
+            without_plaintext: false,
+        },
+    ))
+    .await
+    .unwrap();
+
+    let moved = audit_line(&path, "ReEncrypt", 0);
+    assert_eq!(
+        moved["keys"],
+        serde_json::json!([
+            {"name": "", "key_id": fx.app_key, "key_version": 1},
+            {"name": "alias/secret-one"},
+        ])
+    );
+    assert_eq!(moved["outcome"]["status"], "PERMISSION_DENIED");
+    // The forbidden item first: its key from the header, the allowed one from the answer.
+    let batch = audit_line(&path, "BatchDecrypt", 0);
+    assert_eq!(
+        batch["keys"],
+        serde_json::json!([
+            {"name": "", "key_id": fx.secret_key, "key_version": 1},
+            {"name": "", "key_id": fx.app_key, "key_version": 1},
+        ])
+    );
+    // Every item as named; the one that does not resolve, by its name alone.
+    let generated = audit_line(&path, "BatchGenerateDataKey", 0);
+    assert_eq!(
+        generated["keys"],
+        serde_json::json!([
+            {"name": "alias/secret-one", "key_id": fx.secret_key, "key_version": 1},
+            {"name": "alias/app-nothing"},
+        ])
+    );
 }

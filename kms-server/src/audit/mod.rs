@@ -71,9 +71,9 @@ pub struct AuditKey<'a> {
     /// The key as the caller named it (UUID, `alias/<name>` or bare alias); empty when the key came
     /// from a ciphertext (Decrypt) or the call named none.
     pub name: &'a str,
-    /// The resolved key's UUID: the key the name resolved to, also
-    /// for a refused call (omitted when unknown: a name that resolves to nothing, a refused blob
-    /// call, a list of keys refused as a whole).
+    /// The resolved key's UUID: the key the name resolved to, or the blob's header names, also
+    /// for a refused call (omitted when unknown: a name that resolves to nothing, a blob whose
+    /// header does not parse, a list of keys refused as a whole).
     pub key_id: Option<Uuid>,
     /// The key version used (omitted when none was).
     pub key_version: Option<u32>,

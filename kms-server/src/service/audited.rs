@@ -2,7 +2,7 @@
 //! of every key a response names (one per item for batch calls). Read from the response rather
 //! than asked of the core, so the line records exactly what the caller was told. What an answer
 //! does not say (a lifecycle call's empty answer, a refusal) comes from the request side
-//! (`call::CallMeta::finish_logged`): the UUID the gate resolved the name to.
+//! (`call::CallMeta::finish_logged`): the UUID the gate resolved the name to, a blob's header.
 
 use kms_proto::pb;
 use uuid::Uuid;

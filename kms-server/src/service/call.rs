@@ -13,7 +13,7 @@ use kms_types::EncryptionContext;
 use time::OffsetDateTime;
 
 use super::{audited::Audited, gate::Caller};
-use crate::{access::Action, error::Error, kms::Kms};
+use crate::{access::Action, blob::BlobHeader, error::Error, kms::Kms};
 use crate::{
     audit::{self, AuditEvent, AuditKey, AuditLog, DEVELOPMENT_IDENTITY, Outcome, RequestId},
     metrics::Metrics,
@@ -216,9 +216,11 @@ impl Call {
             .await
     }
 
-    /// Like [`Call::inline`], for a call that names its key only in its answer (a blob's key).
+    /// Like [`Call::inline`], for a call that names its key only in its answer (a blob's key):
+    /// `asked` are the keys its blobs' headers name, for an answer that names none (a refusal).
     pub(super) async fn inline_answered<T: Audited>(
         self,
+        asked: &[AuditKey<'_>],
         f: impl FnOnce(&Caller) -> crate::Result<T>,
         key_of: impl FnOnce(&crate::Result<T>) -> String,
     ) -> Result<Response<T>, Status> {
@@ -227,7 +229,7 @@ impl Call {
         self.meta
             .finish_logged(
                 caller.as_ref(),
-                &[],
+                asked,
                 logged.as_deref().unwrap_or_default(),
                 result,
             )
@@ -289,9 +291,11 @@ impl Call {
             .await
     }
 
-    /// Like [`Call::blocking`], for a call that names its key only in its answer.
+    /// Like [`Call::blocking`], for a call that names its key only in its answer; `asked` as for
+    /// [`Call::inline_answered`].
     pub(super) async fn blocking_answered<T: Audited + Send + 'static>(
         self,
+        asked: &[AuditKey<'_>],
         f: impl FnOnce(&Caller) -> crate::Result<T> + Send + 'static,
         key_of: impl FnOnce(&crate::Result<T>) -> String,
     ) -> Result<Response<T>, Status> {
@@ -300,7 +304,7 @@ impl Call {
         self.meta
             .finish_logged(
                 caller.as_ref(),
-                &[],
+                asked,
                 logged.as_deref().unwrap_or_default(),
                 result,
             )
@@ -436,6 +440,16 @@ impl CallMeta {
             ),
         }
         result.map(Response::new)
+    }
+}
+
+/// The audit line's key for a blob the request names: the key (and version) its header names,
+/// nothing for a blob whose header does not parse.
+pub(super) fn blob_key(header: Option<BlobHeader>) -> AuditKey<'static> {
+    AuditKey {
+        key_id: header.map(|h| h.key_id),
+        key_version: header.map(|h| h.key_version),
+        ..AuditKey::named("")
     }
 }
 

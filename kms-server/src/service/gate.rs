@@ -227,14 +227,12 @@ impl Caller {
         (id, key)
     }
 
-    /// May the caller open (or re-encrypt) this blob? The key is the one its header names; a blob
-    /// whose header does not parse is left to the core (an invalid ciphertext for everyone).
-    pub(super) fn blob(&self, kms: &Kms, action: Action, blob: &[u8]) -> Result<()> {
+    /// May the caller open (or re-encrypt) a blob with this header? The key is the one the header
+    /// names; a blob whose header does not parse (`None`) is left to the core (an invalid
+    /// ciphertext for everyone). The call parses the header once, for this and its audit line.
+    pub(super) fn blob(&self, kms: &Kms, action: Action, header: Option<BlobHeader>) -> Result<()> {
         self.action(action)?;
-        let Some(identity) = self.scoped() else {
-            return Ok(());
-        };
-        let Ok(header) = BlobHeader::parse(blob) else {
+        let (Some(identity), Some(header)) = (self.scoped(), header) else {
             return Ok(());
         };
         by_id(kms, identity, action, header.key_id)

@@ -14,6 +14,8 @@ use tonic::{Request, Response, Status};
 use crate::{
     EncryptionContext,
     access::Action,
+    audit::AuditKey,
+    blob::BlobHeader,
     error::Error,
     kms::{
         Kms,
@@ -38,7 +40,7 @@ pub use call::{Observers, status};
 pub use convert::metadata_to_pb;
 pub use gate::{AUTHORIZATION_METADATA, AccessControl, TencentCaller};
 
-use call::{Call, answered_key, item_error};
+use call::{Call, answered_key, blob_key, item_error};
 use convert::{
     check_batch, data_key_to_pb, generate, list_request, no_sealing, seal, sealing_key,
     spec_from_pb, tags_from_pb,
@@ -447,9 +449,11 @@ impl KeyManagementService for KmsService {
         let context = EncryptionContext::from_base64(&r.get_ref().encryption_context);
         let call = self.begin(Action::Decrypt, &r).context(&context);
         let r = r.into_inner();
+        let header = BlobHeader::parse(&r.ciphertext_blob).ok();
         call.inline_answered(
+            &[blob_key(header)],
             |caller| {
-                caller.blob(&self.kms, Action::Decrypt, &r.ciphertext_blob)?;
+                caller.blob(&self.kms, Action::Decrypt, header)?;
                 let sealing = sealing_key(&r.encryption_public_key, &r.encryption_algorithm)?;
                 let d = self.kms.decrypt_in(&r.ciphertext_blob, &context?)?;
                 Ok(pb::DecryptResponse {
@@ -473,10 +477,13 @@ impl KeyManagementService for KmsService {
         ]);
         let r = r.into_inner();
         let kms = self.kms.clone();
+        let header = BlobHeader::parse(&r.ciphertext_blob).ok();
+        let destination = r.destination_key_id.clone();
         // ReEncrypt may rotate a key that is due, which writes: run it off the async threads.
         call.blocking_answered(
+            &[blob_key(header), AuditKey::named(&destination)],
             move |caller| {
-                caller.blob(&kms, Action::ReEncrypt, &r.ciphertext_blob)?;
+                caller.blob(&kms, Action::ReEncrypt, header)?;
                 let destination = match r.destination_key_id.as_str() {
                     "" => std::borrow::Cow::Borrowed(""),
                     name => caller.key(&kms, Action::ReEncrypt, name)?,
@@ -529,12 +536,8 @@ impl KeyManagementService for KmsService {
                 .map(|i| i.encryption_context.as_str()),
         );
         let r = r.into_inner();
-        let key = r
-            .items
-            .first()
-            .map(|i| i.key_id.clone())
-            .unwrap_or_default();
-        call.inline(&key, |caller| {
+        let asked: Vec<AuditKey<'_>> = r.items.iter().map(|i| AuditKey::named(&i.key_id)).collect();
+        call.inline_keys(&asked, |caller| {
             caller.action(Action::BatchGenerateDataKey)?;
             check_batch(r.items.len())?;
             // A bad key_spec or a forbidden key fails its item alone; the others go to the core in
@@ -601,7 +604,15 @@ impl KeyManagementService for KmsService {
                 .map(|i| i.encryption_context.as_str()),
         );
         let r = r.into_inner();
+        // Each header parsed once, for the gate and for the audit line.
+        let headers: Vec<Option<BlobHeader>> = r
+            .items
+            .iter()
+            .map(|item| BlobHeader::parse(&item.ciphertext_blob).ok())
+            .collect();
+        let asked: Vec<AuditKey<'_>> = headers.iter().map(|&h| blob_key(h)).collect();
         call.inline_answered(
+            &asked,
             |caller| {
                 caller.action(Action::BatchDecrypt)?;
                 check_batch(r.items.len())?;
@@ -609,13 +620,14 @@ impl KeyManagementService for KmsService {
                 let allowed: Vec<crate::Result<()>> = r
                     .items
                     .iter()
-                    .map(|item| {
+                    .zip(&headers)
+                    .map(|(item, &header)| {
                         if !item.encryption_public_key.is_empty() {
                             return Err(Error::invalid(
                                 "encryption_public_key is not taken by BatchDecrypt: use Decrypt",
                             ));
                         }
-                        caller.blob(&self.kms, Action::BatchDecrypt, &item.ciphertext_blob)
+                        caller.blob(&self.kms, Action::BatchDecrypt, header)
                     })
                     .collect();
                 let items: Vec<DecryptItem<'_>> = r
