@@ -235,7 +235,18 @@ impl Caller {
         let (Some(identity), Some(header)) = (self.scoped(), header) else {
             return Ok(());
         };
-        by_id(kms, identity, action, header.key_id)
+        by_id(kms, identity, action, header.key_id, None)
+    }
+
+    /// May the caller use the key with this UUID, which the call names for the caller as `shown`
+    /// (GetDefaultKey: the caller names no key, so a refusal names the default key by its public
+    /// alias, not by a UUID it never gave)?
+    pub(super) fn known_key(&self, kms: &Kms, action: Action, id: Uuid, shown: &str) -> Result<()> {
+        self.action(action)?;
+        match self.scoped() {
+            Some(identity) => by_id(kms, identity, action, id, Some(shown)),
+            None => Ok(()),
+        }
     }
 
     /// May the caller give a key this alias (CreateKey, UpdateAlias)? Checked against the
@@ -294,14 +305,20 @@ fn pin<'a>(
     }
 }
 
-/// May the identity use the key with this UUID? A refusal names it by the UUID.
-fn by_id(kms: &Kms, identity: &Identity, action: Action, id: Uuid) -> Result<()> {
-    let shown = id.to_string();
+/// May the identity use the key with this UUID? A refusal names it as `shown` (default: the UUID).
+fn by_id(
+    kms: &Kms,
+    identity: &Identity,
+    action: Action,
+    id: Uuid,
+    shown: Option<&str>,
+) -> Result<()> {
     let alias = kms.alias_of(id);
-    if identity.allows_key(&shown, alias.as_deref()) {
+    let uuid = id.to_string();
+    if identity.allows_key(&uuid, alias.as_deref()) {
         Ok(())
     } else {
-        Err(denied(identity, action, &shown))
+        Err(denied(identity, action, shown.unwrap_or(&uuid)))
     }
 }
 

@@ -18,7 +18,7 @@ use crate::{
     blob::BlobHeader,
     error::Error,
     kms::{
-        Kms,
+        DEFAULT_KEY_ALIAS, Kms,
         data_keys::{DataKeyItem, DataKeySpec, DecryptItem},
     },
 };
@@ -366,11 +366,19 @@ impl KeyManagementService for KmsService {
         r: Request<pb::GetDefaultKeyRequest>,
     ) -> Result<Response<pb::GetDefaultKeyResponse>, Status> {
         let call = self.begin(Action::GetDefaultKey, &r);
-        let id = self.kms.default_key_id().to_string();
-        call.inline(&id, |caller| {
-            let key = caller.key(&self.kms, Action::GetDefaultKey, &id)?;
+        // The caller names no key: the default key is named by its alias (public), in a refusal
+        // and in the audit line, with its UUID as the key the line resolves.
+        let id = self.kms.default_key_id();
+        let alias = self.kms.alias_of(id);
+        let name = format!("alias/{}", alias.as_deref().unwrap_or(DEFAULT_KEY_ALIAS));
+        let asked = AuditKey {
+            key_id: Some(id),
+            ..AuditKey::named(&name)
+        };
+        call.inline_keys(&[asked], |caller| {
+            caller.known_key(&self.kms, Action::GetDefaultKey, id, &name)?;
             self.kms
-                .describe_key(&key)
+                .describe_key(&id.to_string())
                 .map(|m| pb::GetDefaultKeyResponse {
                     key_metadata: Some(metadata_to_pb(m)),
                 })
