@@ -188,13 +188,7 @@ fn main() -> ExitCode {
 /// asked for by name.
 fn access_control(cli: &Cli) -> Result<AccessControl, Box<dyn std::error::Error>> {
     if let Some(path) = &cli.policy {
-        let policy = Policy::load(path)?;
-        tracing::info!(
-            file = %path.display(),
-            identities = policy.identities().len(),
-            "access policy loaded"
-        );
-        return Ok(AccessControl::enforce(policy));
+        return Ok(AccessControl::enforce(Policy::load(path)?));
     }
     if !cli.listen.ip().is_loopback() && !cli.insecure_no_auth {
         return Err(format!(
@@ -318,6 +312,20 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         cli.tls.load(&cli.data_dir)?
     };
     let access = Arc::new(access_control(&cli)?);
+    // SIGHUP's default action ends the process: its handler is installed now, before the key
+    // store opens (seconds, on a large or remote store), so a reload asked for meanwhile neither
+    // kills the server nor is lost. The runtime exists from here on for that.
+    let runtime = tokio::runtime::Runtime::new()?;
+    if let Some(path) = &cli.policy {
+        #[cfg(unix)]
+        server::reload_policy_on_hangup(runtime.handle(), access.clone(), path.clone())
+            .map_err(|e| format!("cannot listen for SIGHUP (which reloads --policy): {e}"))?;
+        tracing::info!(
+            file = %path.display(),
+            identities = access.policy().map_or(0, |p| p.identities().len()),
+            "access policy loaded"
+        );
+    }
     let key_file = cli
         .root_key_file
         .clone()
@@ -364,7 +372,6 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         tracing::info!(ca = %path.display(), "self-signed TLS: clients trust this CA certificate");
     }
     let kms = Arc::new(kms);
-    let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(cli.listen).await?;
         if let (Some(addr), Some(metrics)) = (cli.metrics_listen, metrics) {
@@ -408,7 +415,6 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         let options = ServerOptions {
             tick: Duration::from_secs(cli.tick_secs.max(1)),
             access,
-            policy_file: cli.policy.clone(),
             observers,
             tls,
             limits,

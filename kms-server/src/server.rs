@@ -28,10 +28,9 @@ pub const DEFAULT_TICK: Duration = Duration::from_secs(60);
 pub struct ServerOptions {
     /// Interval of the background deadline check.
     pub tick: Duration,
-    /// Who may call what (default: development mode, every call allowed).
+    /// Who may call what (default: development mode, every call allowed). SIGHUP reloads it when
+    /// [`reload_policy_on_hangup`] was called.
     pub access: Arc<AccessControl>,
-    /// The policy file SIGHUP reloads into `access` (none: SIGHUP changes nothing).
-    pub policy_file: Option<PathBuf>,
     /// The audit log and the metrics (default: neither).
     pub observers: Arc<Observers>,
     /// TLS, or plain text when `None`.
@@ -48,7 +47,6 @@ impl Default for ServerOptions {
         Self {
             tick: DEFAULT_TICK,
             access: Arc::new(AccessControl::allow_all()),
-            policy_file: None,
             observers: Arc::new(Observers::default()),
             tls: None,
             limits: Limits::default(),
@@ -114,10 +112,6 @@ pub async fn serve(
     let follower = kms.follow_changes();
     let stop_ticker = Arc::new(tokio::sync::Notify::new());
     let ticker = tokio::spawn(run_deadlines(kms, options.tick, stop_ticker.clone()));
-    let reloader = options
-        .policy_file
-        .clone()
-        .map(|path| tokio::spawn(reload_on_hangup(options.access.clone(), path)));
     // `Server::tcp_nodelay` does not reach sockets from a listener the caller bound: the gate sets
     // it on each accepted socket.
     let incoming = crate::limits::incoming(listener, limits.max_connections);
@@ -161,10 +155,6 @@ pub async fn serve(
     if let Some(follower) = follower {
         let _ = tokio::task::spawn_blocking(move || drop(follower)).await;
     }
-    if let Some(reloader) = reloader {
-        reloader.abort();
-        let _ = reloader.await;
-    }
     result.map_err(Into::into)
 }
 
@@ -191,36 +181,46 @@ async fn bounded_drain<E>(
     }
 }
 
-/// Reloads the policy file on every SIGHUP. A file that does not load keeps the policy in force
-/// (and says why): a typo must not lock everyone out, nor let everyone in.
-async fn reload_on_hangup(access: Arc<AccessControl>, path: PathBuf) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut hangups = match signal(SignalKind::hangup()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGHUP: the policy will not reload");
-                return;
-            }
-        };
+/// Reloads the policy file `path` into `access` on every SIGHUP from the moment it returns. The
+/// handler is installed here, on the calling thread, not when the spawned task first runs: until
+/// one is, a SIGHUP takes its default action and ends the process. So the binary calls this as
+/// soon as the policy is loaded, before the slow part of start-up (opening the key store,
+/// seeding); a SIGHUP meanwhile is held and reloads the file once the task runs. A file that does
+/// not load keeps the policy in force (and says why): a typo must not lock everyone out, nor let
+/// everyone in. The task runs on `runtime` until it shuts down.
+#[cfg(unix)]
+pub fn reload_policy_on_hangup(
+    runtime: &tokio::runtime::Handle,
+    access: Arc<AccessControl>,
+    path: PathBuf,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = {
+        let _entered = runtime.enter();
+        signal(SignalKind::hangup())?
+    };
+    Ok(runtime.spawn(async move {
         while hangups.recv().await.is_some() {
-            match Policy::load(&path) {
-                Ok(policy) => {
-                    let identities = policy.identities().len();
-                    access.replace(policy);
-                    tracing::info!(file = %path.display(), identities, "policy reloaded");
-                }
-                Err(e) => tracing::error!(
-                    file = %path.display(),
-                    error = %e,
-                    "policy not reloaded; the previous policy stays in force"
-                ),
-            }
+            reload(&access, &path);
         }
+    }))
+}
+
+/// One reload: the new policy for the next call, or the old one kept.
+#[cfg(unix)]
+fn reload(access: &AccessControl, path: &std::path::Path) {
+    match Policy::load(path) {
+        Ok(policy) => {
+            let identities = policy.identities().len();
+            access.replace(policy);
+            tracing::info!(file = %path.display(), identities, "policy reloaded");
+        }
+        Err(e) => tracing::error!(
+            file = %path.display(),
+            error = %e,
+            "policy not reloaded; the previous policy stays in force"
+        ),
     }
-    #[cfg(not(unix))]
-    let _ = (access, path);
 }
 
 async fn run_deadlines(kms: Arc<Kms>, tick: Duration, stop: Arc<tokio::sync::Notify>) {

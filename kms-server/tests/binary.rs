@@ -35,6 +35,21 @@ impl Server {
 
     /// Starts the server, with `KMS_ROOT_KEY` set to `root_key` when given.
     fn start_with_root_key(data_dir: &Path, extra: &[&str], root_key: Option<&str>) -> Self {
+        Self::launch(data_dir, extra, root_key, None)
+    }
+
+    /// Starts the server and sends it `signal` as soon as its log shows `line`: during start-up,
+    /// when the line comes before the server listens.
+    fn start_signalled(data_dir: &Path, extra: &[&str], line: &str, signal: &str) -> Self {
+        Self::launch(data_dir, extra, None, Some((line, signal)))
+    }
+
+    fn launch(
+        data_dir: &Path,
+        extra: &[&str],
+        root_key: Option<&str>,
+        signal_at: Option<(&str, &str)>,
+    ) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_kms-server"));
         command
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
@@ -65,6 +80,17 @@ impl Server {
                 sink.lock().unwrap().push(line);
             }
         });
+        if let Some((line, signal)) = signal_at {
+            let seen = (0..3000).any(|_| {
+                let seen = log.lock().unwrap().iter().any(|l| l.contains(line));
+                if !seen {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                seen
+            });
+            assert!(seen, "no {line:?} logged: {:#?}", log.lock().unwrap());
+            send(child.id(), signal);
+        }
         let addr = match rx.recv_timeout(Duration::from_secs(30)) {
             Ok(addr) => addr,
             Err(_) => {
@@ -103,11 +129,7 @@ impl Server {
 
     /// Sends a signal with the system `kill` (no unsafe code).
     fn notify(&self, signal: &str) {
-        let sent = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
+        send(self.child.id(), signal);
     }
 
     /// Sends a signal and waits for the exit status.
@@ -125,6 +147,15 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Sends `signal` to process `pid` with the system `kill` (no unsafe code).
+fn send(pid: u32, signal: &str) {
+    let sent = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
 }
 
 fn strip_ansi(line: &str) -> String {
@@ -499,6 +530,41 @@ async fn sighup_reloads_the_policy_and_a_bad_file_keeps_the_old_one() {
     let log = server.wait_for("policy not reloaded");
     assert!(log.contains("the previous policy stays in force"), "{log}");
     default_key_with(&server, "second-token").await.unwrap();
+}
+
+/// A SIGHUP during start-up, once the policy is loaded, neither ends the server (SIGHUP's default
+/// action, until a handler is installed) nor is lost: it reloads the policy once the server runs.
+/// The seed's RSA key pairs keep start-up busy for a while after the policy is loaded.
+#[tokio::test]
+async fn a_sighup_during_start_up_reloads_the_policy_instead_of_ending_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.yaml");
+    write_policy(&policy, "first-token", 0o600);
+    let seed = dir.path().join("seed.yaml");
+    let keys: String = (0..4)
+        .map(|i| {
+            format!(
+                "  - key_id: 6f1c2d3e-0000-4000-8000-0000000002a{i}\n    alias: rsa-{i}\n    \
+                 key_usage: ASYMMETRIC_DECRYPT_RSA_2048\n"
+            )
+        })
+        .collect();
+    std::fs::write(&seed, format!("keys:\n{keys}")).unwrap();
+    let server = Server::start_signalled(
+        &dir.path().join("data"),
+        &[
+            "--policy",
+            policy.to_str().unwrap(),
+            "--seed",
+            seed.to_str().unwrap(),
+        ],
+        "access policy loaded",
+        "-HUP",
+    );
+    default_key_with(&server, "first-token").await.unwrap();
+    let log = server.wait_for("policy reloaded");
+    assert!(log.contains("policy reloaded"), "{log}");
+    assert!(log.contains("seed loaded"), "{log}");
 }
 
 /// `KMS_ROOT_KEY` is read once and is then gone from the process environment (the server
