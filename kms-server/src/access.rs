@@ -158,6 +158,50 @@ pub enum Action {
 }
 
 impl Action {
+    /// Whether the action writes to the key store on the caller's behalf (a key made, changed,
+    /// deleted or given material; an import token issued): its audit line has a `started` line
+    /// before it ([`crate::audit::Outcome::Started`]). The data calls only read keys (a deadline
+    /// they find due is the server's own change, not the caller's).
+    pub fn changes_keys(self) -> bool {
+        match self {
+            Self::CreateKey
+            | Self::EnableKey
+            | Self::DisableKey
+            | Self::ScheduleKeyDeletion
+            | Self::CancelKeyDeletion
+            | Self::ArchiveKey
+            | Self::CancelKeyArchive
+            | Self::UpdateAlias
+            | Self::UpdateKeyDescription
+            | Self::EnableKeyRotation
+            | Self::DisableKeyRotation
+            | Self::RotateKey
+            | Self::SeedKeys
+            | Self::GetParametersForImport
+            | Self::ImportKeyMaterial
+            | Self::DeleteImportedKeyMaterial
+            | Self::EnableKeys
+            | Self::DisableKeys => true,
+            Self::DescribeKey
+            | Self::ListKeys
+            | Self::GetKeyRotationStatus
+            | Self::GetDefaultKey
+            | Self::GenerateDataKey
+            | Self::GenerateDataKeyWithoutPlaintext
+            | Self::Encrypt
+            | Self::Decrypt
+            | Self::ReEncrypt
+            | Self::GenerateRandom
+            | Self::BatchGenerateDataKey
+            | Self::BatchDecrypt
+            | Self::GetPublicKey
+            | Self::Sign
+            | Self::Verify
+            | Self::AsymmetricDecrypt
+            | Self::DescribeKeys => false,
+        }
+    }
+
     /// Every action, in the order of the gRPC service.
     pub const ALL: [Self; 35] = [
         Self::CreateKey,

@@ -57,6 +57,8 @@ identities:
 struct Running {
     client: KeyManagementServiceClient<Channel>,
     access: Arc<AccessControl>,
+    /// The server's KMS, to set up and look at keys behind the server's back.
+    kms: Arc<Kms>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
 }
@@ -91,7 +93,7 @@ async fn start_observed(policy: &str, observers: Observers) -> Running {
         observers: Arc::new(observers),
         ..ServerOptions::default()
     };
-    tokio::spawn(server::serve(listener, kms, options, async move {
+    tokio::spawn(server::serve(listener, kms.clone(), options, async move {
         let _ = stopped.await;
     }));
     let channel = Channel::from_shared(format!("http://{addr}"))
@@ -102,6 +104,7 @@ async fn start_observed(policy: &str, observers: Observers) -> Running {
     Running {
         client: KeyManagementServiceClient::new(channel),
         access,
+        kms,
         stop: Some(stop),
         _dir: dir,
     }
@@ -763,10 +766,7 @@ async fn every_call_leaves_an_audit_line_without_secrets() {
     assert_eq!(anonymous.unwrap_err().code(), Code::Unauthenticated);
 
     let text = std::fs::read_to_string(&path).unwrap();
-    let lines: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = outcome_lines(&text);
     // Two CreateKey and two Encrypt calls of the fixture, then the three above.
     assert_eq!(lines.len(), 7, "{text}");
     let gdk = &lines[4];
@@ -902,10 +902,7 @@ async fn batch_calls_name_every_key_in_their_audit_line() {
         .unwrap();
 
     let text = std::fs::read_to_string(&path).unwrap();
-    let lines: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = outcome_lines(&text);
     let line = |rpc: &str, nth: usize| {
         lines
             .iter()
@@ -1008,11 +1005,119 @@ async fn a_call_that_cannot_be_audited_fails() {
     );
 }
 
-/// The audit line of a call reading the lines written so far: the `nth` line of `rpc`.
-fn audit_line(path: &std::path::Path, rpc: &str, nth: usize) -> serde_json::Value {
-    let text = std::fs::read_to_string(path).unwrap();
+/// A call that changes keys writes a `started` line before the change: when even that line
+/// cannot be written, the call is refused INTERNAL having changed nothing.
+#[tokio::test]
+async fn a_change_that_cannot_be_audited_changes_nothing() {
+    let mut s = start_observed(
+        &policy_text(r#"["alias/app-*"]"#),
+        audited(std::path::Path::new("/dev/full")),
+    )
+    .await;
+    let key = s.kms.create_key("kept", "", "").unwrap().key_id.to_string();
+    let c = &mut s.client;
+    let refusals = [
+        c.disable_key(with(
+            Some(ADMIN),
+            pb::DisableKeyRequest {
+                key_id: key.clone(),
+            },
+        ))
+        .await
+        .map(|_| ())
+        .unwrap_err(),
+        c.schedule_key_deletion(with(
+            Some(ADMIN),
+            pb::ScheduleKeyDeletionRequest {
+                key_id: key.clone(),
+                pending_window_in_days: 7,
+            },
+        ))
+        .await
+        .map(|_| ())
+        .unwrap_err(),
+        c.create_key(with(
+            Some(ADMIN),
+            pb::CreateKeyRequest {
+                alias: "never".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .map(|_| ())
+        .unwrap_err(),
+    ];
+    for refused in refusals {
+        assert_eq!(refused.code(), Code::Internal, "{refused:?}");
+        assert_eq!(refused.message(), "internal error");
+    }
+    let kept = s.kms.describe_key(&key).unwrap();
+    assert_eq!(kept.state, kms_server::KeyState::Enabled);
+    assert_eq!(kept.deletion_date, 0);
+    assert!(s.kms.describe_key("never").is_err());
+}
+
+/// A call that changes keys has two lines with one request id: `started` before the change,
+/// then its outcome; a data call has its one line.
+#[tokio::test]
+async fn a_change_is_on_record_before_it_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let mut s = start_observed(&policy_text(r#"["alias/app-*"]"#), audited(&path)).await;
+    let fx = fixture(&mut s.client).await;
+    let before = std::fs::read_to_string(&path).unwrap().lines().count();
+    let c = &mut s.client;
+    c.disable_key(with(
+        Some(ADMIN),
+        pb::DisableKeyRequest {
+            key_id: "alias/app-one".into(),
+        },
+    ))
+    .await
+    .unwrap();
+    c.generate_random(with(
+        Some(ADMIN),
+        pb::GenerateRandomRequest { number_of_bytes: 8 },
+    ))
+    .await
+    .unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .skip(before)
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    let (started, done, random) = (&lines[0], &lines[1], &lines[2]);
+    assert_eq!(started["rpc"], "DisableKey");
+    assert_eq!(started["outcome"], serde_json::json!({"result": "started"}));
+    assert_eq!(started["identity"], "admin");
+    assert_eq!(
+        started["keys"],
+        serde_json::json!([{"name": "alias/app-one"}])
+    );
+    assert_eq!(done["rpc"], "DisableKey");
+    assert_eq!(done["request_id"], started["request_id"]);
+    assert_eq!(done["outcome"], serde_json::json!({"result": "ok"}));
+    assert_eq!(done["keys"][0]["key_id"], fx.app_key.as_str());
+    assert_eq!(random["rpc"], "GenerateRandom");
+    assert_ne!(random["request_id"], started["request_id"]);
+}
+
+/// The lines of an audit log that give outcomes: all but the `started` lines of the calls that
+/// change keys (see `a_change_is_on_record_before_it_is_made`).
+fn outcome_lines(text: &str) -> Vec<serde_json::Value> {
     text.lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|l| l["outcome"]["result"] != "started")
+        .collect()
+}
+
+/// The audit line of a call reading the lines written so far: the `nth` outcome line of `rpc`.
+fn audit_line(path: &std::path::Path, rpc: &str, nth: usize) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap();
+    outcome_lines(&text)
+        .into_iter()
         .filter(|l| l["rpc"] == rpc)
         .nth(nth)
         .unwrap_or_else(|| panic!("no line {nth} of {rpc} in {text}"))

@@ -69,6 +69,7 @@ impl AuditEvent<'_> {
         }
         out.extend_from_slice(b"],\"outcome\":");
         match self.outcome {
+            Outcome::Started => out.extend_from_slice(b"{\"result\":\"started\"}"),
             Outcome::Ok => out.extend_from_slice(b"{\"result\":\"ok\"}"),
             Outcome::Error { status, code } => {
                 out.extend_from_slice(b"{\"result\":\"error\",\"status\":\"");
@@ -294,6 +295,7 @@ mod tests {
             ),
             context_keys in proptest::collection::btree_set(text(), 0..4),
             failed in proptest::option::of((0i32..20, text())),
+            started: bool,
         ) {
             let event = AuditEvent {
                 time: at(i128::from(unix_ms) * 1_000_000),
@@ -310,9 +312,13 @@ mod tests {
                     })
                     .collect(),
                 context_keys: context_keys.iter().map(String::as_str).collect(),
-                outcome: failed.as_ref().map_or(Outcome::Ok, |(status, code)| {
-                    Outcome::Error { status: Code::from_i32(*status), code }
-                }),
+                outcome: match (started, failed.as_ref()) {
+                    (true, _) => Outcome::Started,
+                    (false, None) => Outcome::Ok,
+                    (false, Some((status, code))) => {
+                        Outcome::Error { status: Code::from_i32(*status), code }
+                    }
+                },
             };
             let line = event.json_text();
             let parsed: Value = serde_json::from_str(&line).expect("every line is JSON");
@@ -335,6 +341,7 @@ mod tests {
                 })
                 .collect();
             let outcome = match event.outcome {
+                Outcome::Started => json!({ "result": "started" }),
                 Outcome::Ok => json!({ "result": "ok" }),
                 Outcome::Error { status, code } => json!({
                     "result": "error", "status": status_name(status), "code": code,

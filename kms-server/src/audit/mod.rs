@@ -1,6 +1,8 @@
 //! The audit log: one JSON line per call, written before the reply leaves (unless the operator
-//! chose buffered lines, see module `file`), so no use of a key goes unrecorded. A call whose line cannot be written must fail (INTERNAL): [`AuditLog::record`]
-//! returns every write error to its caller instead of logging and carrying on.
+//! chose buffered lines, see module `file`), so no use of a key goes unrecorded; a call that
+//! changes keys has a [`Outcome::Started`] line before it runs as well, so that no change does.
+//! A call whose line cannot be written must fail (INTERNAL): [`AuditLog::record`] returns every
+//! write error to its caller instead of logging and carrying on.
 //!
 //! What a line may carry is fixed by the types here, not by care at each call site: an
 //! [`AuditEvent`] holds key names, ids and versions, the encryption context's *names*, an identity
@@ -94,6 +96,11 @@ impl<'a> AuditKey<'a> {
 /// `{"result":"error","status":"PERMISSION_DENIED","code":"UnauthorizedOperation"}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome<'a> {
+    /// `{"result":"started"}`: a call that changes keys ([`crate::access::Action::changes_keys`])
+    /// is about to run. Written before the change, so that the change is on record even if the
+    /// call's own line (same `request_id`, the outcome) then cannot be written, or the process
+    /// dies first.
+    Started,
     /// The call succeeded.
     Ok,
     /// The call failed.

@@ -236,13 +236,54 @@ impl Call {
             .await
     }
 
-    /// A mutation: it writes to the key store, so it runs on a blocking thread.
+    /// Writes the `started` line of a call that changes keys ([`Outcome::Started`]) before it
+    /// runs, with the keys as the request names them. `Some(error)`: the line was not written,
+    /// and the call must not run (it is then refused INTERNAL, having changed nothing).
+    async fn record_started(&self, asked: &[AuditKey<'_>]) -> Option<Error> {
+        let meta = &self.meta;
+        let (Some(log), Some(arrival), Ok(caller)) =
+            (&meta.observers.audit, &meta.arrival, &self.caller)
+        else {
+            return None;
+        };
+        if !meta.action.changes_keys() {
+            return None;
+        }
+        let rpc = meta.action.as_str();
+        let ack = log.record(&AuditEvent {
+            time: arrival.time,
+            request_id: arrival.request_id,
+            identity: caller.name(),
+            peer: arrival.peer,
+            rpc,
+            keys: asked
+                .iter()
+                .copied()
+                .filter(|k| !k.name.is_empty())
+                .collect(),
+            context_keys: arrival.context_keys.iter().map(String::as_str).collect(),
+            outcome: Outcome::Started,
+        });
+        ack.await.err().map(|e| {
+            Error::Internal(format!(
+                "audit log not written ({e}): the {rpc} call is refused before it changed anything"
+            ))
+        })
+    }
+
+    /// A mutation: it writes to the key store, so it runs on a blocking thread, after its
+    /// `started` line ([`Call::record_started`]).
     pub(super) async fn blocking<T: Audited + Send + 'static>(
         self,
         key: String,
         f: impl FnOnce(&Caller) -> crate::Result<T> + Send + 'static,
     ) -> Result<Response<T>, Status> {
-        let (caller, result) = run_off_thread(self.caller, f).await;
+        let unstarted = self.record_started(&[AuditKey::named(&key)]).await;
+        let (caller, result) = run_off_thread(self.caller, move |caller| match unstarted {
+            Some(e) => Err(e),
+            None => f(caller),
+        })
+        .await;
         self.meta
             .finish_logged(caller.as_ref(), &[AuditKey::named(&key)], &key, result)
             .await
@@ -260,7 +301,11 @@ impl Call {
     ) -> Result<Response<T>, Status> {
         let action = self.meta.action;
         let asked = name.clone();
+        let unstarted = self.record_started(&[AuditKey::named(&asked)]).await;
         let (caller, outcome) = run_off_thread(self.caller, move |caller| {
+            if let Some(e) = unstarted {
+                return Ok((None, Err(e)));
+            }
             let (key_id, key) = caller.resolve(&kms, action, &name);
             Ok((key_id, key.and_then(|key| f(&kms, caller, &key))))
         })
@@ -283,8 +328,13 @@ impl Call {
         names: Vec<String>,
         f: impl FnOnce(&Caller) -> crate::Result<T> + Send + 'static,
     ) -> Result<Response<T>, Status> {
-        let (caller, result) = run_off_thread(self.caller, f).await;
         let asked: Vec<AuditKey<'_>> = names.iter().map(|n| AuditKey::named(n)).collect();
+        let unstarted = self.record_started(&asked).await;
+        let (caller, result) = run_off_thread(self.caller, move |caller| match unstarted {
+            Some(e) => Err(e),
+            None => f(caller),
+        })
+        .await;
         let logged = names.first().map_or("", String::as_str);
         self.meta
             .finish_logged(caller.as_ref(), &asked, logged, result)
