@@ -2191,3 +2191,260 @@ async fn imported_key_material_comes_and_goes_with_tencent_codes() {
         "ResourceUnavailable.TokenExpired"
     );
 }
+
+/// A server under a policy of two TC3 identities, `admin` (every action) and `app` (only
+/// Decrypt), writing its audit log to the returned file.
+async fn audited_server(dir: &tempfile::TempDir) -> (Running, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        path
+    };
+    let admin_key = write("admin.key", "admin-secret-key\n");
+    let app_key = write("app.key", SECRET_KEY);
+    let policy = Policy::parse(&format!(
+        r#"
+identities:
+  - name: admin
+    secret_id: AKIDadmin
+    secret_key_file: "{}"
+    allow: ["*"]
+  - name: app
+    secret_id: "{SECRET_ID}"
+    secret_key_file: "{}"
+    allow: [Decrypt]
+"#,
+        admin_key.display(),
+        app_key.display()
+    ))
+    .unwrap();
+    let audit = dir.path().join("audit.log");
+    let observers = Observers {
+        audit: Some(Arc::new(
+            AuditLog::open(AuditTarget::File(audit.clone()), 0).unwrap(),
+        )),
+        metrics: None,
+    };
+    let s = start_in(
+        tempfile::tempdir().unwrap(),
+        ServerOptions {
+            access: Arc::new(AccessControl::enforce(policy)),
+            observers: Arc::new(observers),
+            ..ServerOptions::default()
+        },
+    )
+    .await;
+    (s, audit)
+}
+
+/// The audit lines written since the first `seen` lines.
+fn new_lines(audit: &std::path::Path, seen: &mut usize) -> Vec<Value> {
+    let text = std::fs::read_to_string(audit).unwrap_or_default();
+    let lines: Vec<Value> = text
+        .lines()
+        .skip(*seen)
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    *seen += lines.len();
+    lines
+}
+
+/// `(identity, rpc, status, code)` of an audit line.
+fn outcome(line: &Value) -> (&str, &str, &str, &str) {
+    fn text(v: &Value) -> &str {
+        v.as_str().unwrap_or_default()
+    }
+    (
+        text(&line["identity"]),
+        text(&line["rpc"]),
+        text(&line["outcome"]["status"]),
+        text(&line["outcome"]["code"]),
+    )
+}
+
+/// The identities of [`audited_server`], signing as `admin` and as `app`.
+fn admin_and_app() -> (Sign<'static>, Sign<'static>) {
+    let admin = Sign {
+        secret_id: "AKIDadmin",
+        secret_key: "admin-secret-key",
+        ..Sign::default()
+    };
+    (admin, Sign::default())
+}
+
+/// An action the identity may not call is refused before its parameters are read, so an identity
+/// without the right learns nothing from their checks; the refusal has one audit line.
+#[tokio::test]
+async fn an_action_not_allowed_is_refused_before_its_parameters_with_one_audit_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, audit) = audited_server(&dir).await;
+    let (admin, app) = admin_and_app();
+    let mut seen = 0;
+    let key = post(s.addr, "CreateKey", &json!({"Alias": "audited"}), &admin)
+        .await
+        .ok()["KeyId"]
+        .clone();
+    assert_eq!(new_lines(&audit, &mut seen).len(), 1);
+
+    // Allowed only Decrypt: an Encrypt whose Plaintext is not base64 is refused for the action.
+    let a = post(
+        s.addr,
+        "Encrypt",
+        &json!({"KeyId": key, "Plaintext": "!!"}),
+        &app,
+    )
+    .await;
+    assert_eq!(a.code(), "UnauthorizedOperation");
+    assert_eq!(
+        a.body["Response"]["Error"]["Message"],
+        "identity app may not call Encrypt"
+    );
+    let lines = new_lines(&audit, &mut seen);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(
+        outcome(&lines[0]),
+        (
+            "app",
+            "Encrypt",
+            "PERMISSION_DENIED",
+            "UnauthorizedOperation"
+        )
+    );
+    assert_eq!(lines[0]["keys"], json!([]));
+    assert!(lines[0]["peer"].as_str().unwrap().starts_with("127.0.0.1:"));
+    // The same for a body that is not JSON, and for an asymmetric action (under its gRPC name).
+    let a = send(s.addr, "Encrypt", b"{".to_vec(), &app, "application/json").await;
+    assert_eq!(a.code(), "UnauthorizedOperation");
+    let a = post(
+        s.addr,
+        "SignByAsymmetricKey",
+        &json!({"Message": "!"}),
+        &app,
+    )
+    .await;
+    assert_eq!(a.code(), "UnauthorizedOperation");
+    let lines = new_lines(&audit, &mut seen);
+    let got: Vec<_> = lines.iter().map(outcome).collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "app",
+                "Encrypt",
+                "PERMISSION_DENIED",
+                "UnauthorizedOperation"
+            ),
+            ("app", "Sign", "PERMISSION_DENIED", "UnauthorizedOperation"),
+        ]
+    );
+    // The action it may call still runs through the gRPC method, which writes the line.
+    let a = post(s.addr, "Decrypt", &json!({"CiphertextBlob": "AAAA"}), &app).await;
+    assert_eq!(a.code(), "InvalidParameterValue.InvalidCiphertext");
+    let lines = new_lines(&audit, &mut seen);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(
+        outcome(&lines[0]),
+        (
+            "app",
+            "Decrypt",
+            "INVALID_ARGUMENT",
+            "InvalidParameterValue.InvalidCiphertext"
+        )
+    );
+}
+
+/// A parameter the Tencent layer refuses (before the gRPC method) has its audit line, with its
+/// own code; a refusal of the gRPC method is that method's line, not written a second time.
+#[tokio::test]
+async fn a_parameter_refusal_has_one_audit_line_and_a_method_refusal_is_not_doubled() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, audit) = audited_server(&dir).await;
+    let (admin, _) = admin_and_app();
+    let mut seen = 0;
+    let key = post(s.addr, "CreateKey", &json!({"Alias": "audited"}), &admin)
+        .await
+        .ok()["KeyId"]
+        .clone();
+    assert_eq!(new_lines(&audit, &mut seen).len(), 1);
+
+    let a = post(
+        s.addr,
+        "ScheduleKeyDeletion",
+        &json!({"KeyId": key, "PendingWindowInDays": 1}),
+        &admin,
+    )
+    .await;
+    assert_eq!(a.code(), "InvalidParameter.InvalidPendingWindowInDays");
+    let lines = new_lines(&audit, &mut seen);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(
+        outcome(&lines[0]),
+        (
+            "admin",
+            "ScheduleKeyDeletion",
+            "INVALID_ARGUMENT",
+            "InvalidParameter.InvalidPendingWindowInDays"
+        )
+    );
+
+    let a = post(
+        s.addr,
+        "Encrypt",
+        &json!({"KeyId": "alias/none", "Plaintext": "aGk="}),
+        &admin,
+    )
+    .await;
+    assert_eq!(a.code(), "ResourceUnavailable.CmkNotFound");
+    let lines = new_lines(&audit, &mut seen);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(
+        outcome(&lines[0]),
+        (
+            "admin",
+            "Encrypt",
+            "NOT_FOUND",
+            "ResourceUnavailable.CmkNotFound"
+        )
+    );
+    assert_eq!(lines[0]["keys"][0]["name"], "alias/none");
+}
+
+/// A signed request that is not a call (a body that is not JSON, another API version, an
+/// action that does not exist) has one audit line with its refusal.
+#[tokio::test]
+async fn a_signed_request_that_is_not_a_call_has_one_audit_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, audit) = audited_server(&dir).await;
+    let (admin, _) = admin_and_app();
+    let mut seen = 0;
+    let a = send(s.addr, "Encrypt", b"{".to_vec(), &admin, "application/json").await;
+    assert_eq!(a.code(), "InvalidParameter");
+    let lines = new_lines(&audit, &mut seen);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(
+        outcome(&lines[0]),
+        ("admin", "Encrypt", "INVALID_ARGUMENT", "InvalidParameter")
+    );
+    let version = Sign {
+        version: "2017-03-12",
+        ..admin.clone()
+    };
+    let a = post(s.addr, "Encrypt", &json!({}), &version).await;
+    assert_eq!(a.code(), "NoSuchVersion");
+    let a = post(s.addr, "Fly", &json!({}), &admin).await;
+    assert_eq!(a.code(), "InvalidAction");
+    let a = post(s.addr, "CreateWhiteBoxKey", &json!({}), &admin).await;
+    assert_eq!(a.code(), "UnsupportedOperation");
+    let lines = new_lines(&audit, &mut seen);
+    let got: Vec<_> = lines.iter().map(outcome).collect();
+    assert_eq!(
+        got,
+        [
+            ("admin", "Encrypt", "INVALID_ARGUMENT", "NoSuchVersion"),
+            ("admin", "-", "UNIMPLEMENTED", "InvalidAction"),
+            ("admin", "-", "UNIMPLEMENTED", "UnsupportedOperation"),
+        ]
+    );
+}

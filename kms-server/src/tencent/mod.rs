@@ -6,8 +6,11 @@
 //! One request: the body is read up to [`MAX_BODY_BYTES`]; the TC3-HMAC-SHA256 signature is
 //! checked ([`signature`]) against the credentials the server was given ([`Credentials`]);
 //! `X-TC-Version` must be `2019-01-18`; `X-TC-Action` is parsed once into an action
-//! ([`wire::ApiAction`]); the action runs through the gRPC service's own method ([`actions`]),
-//! so the policy, the audit line, the metrics and the error mapping are exactly the gRPC path's.
+//! ([`wire::ApiAction`]), which the caller's identity must be allowed before any parameter is
+//! read; the action runs through the gRPC service's own method ([`actions`]), so the key checks,
+//! the audit line, the metrics and the error mapping are exactly the gRPC path's. A refusal made
+//! here (signature, version, action, body, a parameter's wire form) has its audit line too
+//! ([`refusal`]): every call is written once.
 //!
 //! Who is calling:
 //! - with a policy (`--policy`), the identities that have a `secret_id` and `secret_key_file`
@@ -22,11 +25,18 @@ mod asymmetric;
 mod byok;
 mod key_sets;
 mod params;
+mod refusal;
 mod service_info;
 pub mod signature;
 pub mod wire;
 
-use std::sync::Arc;
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
 
 use axum::{
     body::Body,
@@ -37,6 +47,8 @@ use axum::{
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 
 use crate::{
+    access::{Identity, Policy},
+    audit::DEVELOPMENT_IDENTITY,
     blob::BLOB_MAX_OVERHEAD,
     kms::{Kms, data_keys::ENCRYPT_PLAINTEXT_BYTES},
     secret::SecretBytes,
@@ -122,11 +134,16 @@ pub(crate) struct Call {
     tls: Option<TlsConnectInfo<TcpConnectInfo>>,
     /// `X-TC-Region`, if sent (only GetRegions reads it: keys here have no region).
     region: Option<String>,
+    /// Set once a request was made for the gRPC method ([`Call::request`]): that method writes
+    /// the call's audit line, whatever the answer, so the Tencent layer must not write another.
+    handed_over: AtomicBool,
 }
 
 impl Call {
-    /// A gRPC request carrying the caller and the peer, as a gRPC call would.
+    /// A gRPC request carrying the caller and the peer, as a gRPC call would. Only for handing
+    /// to the service's method at once: from here on, that method audits the call.
     fn request<T>(&self, message: T) -> tonic::Request<T> {
+        self.handed_over.store(true, Ordering::Relaxed);
         let mut r = tonic::Request::new(message);
         if let Some(c) = &self.caller {
             r.extensions_mut().insert(c.clone());
@@ -138,6 +155,33 @@ impl Call {
             r.extensions_mut().insert(t.clone());
         }
         r
+    }
+
+    /// The peer's address, as the gRPC service reads it from the same extensions.
+    fn peer(&self) -> Option<SocketAddr> {
+        peer(self.tcp.as_ref(), self.tls.as_ref())
+    }
+}
+
+/// The peer's address: the TCP connection's, or the TLS connection's underneath.
+fn peer(
+    tcp: Option<&TcpConnectInfo>,
+    tls: Option<&TlsConnectInfo<TcpConnectInfo>>,
+) -> Option<SocketAddr> {
+    tcp.and_then(TcpConnectInfo::remote_addr)
+        .or_else(|| tls.and_then(|t| t.get_ref().remote_addr()))
+}
+
+/// The identity a verified TC3 signature belongs to: its index in the policy it was checked under
+/// (which a reload does not change for this call).
+struct Authenticated {
+    policy: Arc<Policy>,
+    index: usize,
+}
+
+impl Authenticated {
+    fn identity(&self) -> Option<&Identity> {
+        self.policy.identities().get(self.index)
     }
 }
 
@@ -155,6 +199,10 @@ async fn handle(State(api): State<Arc<TencentApi>>, request: Request) -> Respons
     response
 }
 
+/// One request's answer. The method and the body size are checked before anything else, with no
+/// audit line (nothing is known of the request yet); a signature refusal is audited as nobody;
+/// after the signature, every refusal made here is audited as the identity, and one the gRPC
+/// method made is left to that method's own line.
 async fn answer(api: &TencentApi, request: Request) -> Result<serde_json::Value, ApiError> {
     let (parts, body) = request.into_parts();
     if parts.method != Method::POST && parts.method != Method::GET {
@@ -173,10 +221,50 @@ async fn answer(api: &TencentApi, request: Request) -> Result<serde_json::Value,
         })?;
     let headers = &parts.headers;
     let query = parts.uri.query().unwrap_or("");
-    let caller = match authenticate(api, &parts.method, parts.uri.path(), query, headers, &body) {
-        Ok(caller) => caller,
+    let who = match authenticate(api, &parts.method, parts.uri.path(), query, headers, &body) {
+        Ok(who) => who,
         Err(refusal) => return Err(audit_refusal(api, &parts, refusal).await),
     };
+    let call = Call {
+        service: api.service.clone(),
+        caller: who
+            .as_ref()
+            .map(|w| TencentCaller::new(w.policy.clone(), w.index)),
+        tcp: parts.extensions.get::<TcpConnectInfo>().cloned(),
+        tls: parts
+            .extensions
+            .get::<TlsConnectInfo<TcpConnectInfo>>()
+            .cloned(),
+        region: headers
+            .get("x-tc-region")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        handed_over: AtomicBool::new(false),
+    };
+    let identity = who.as_ref().and_then(Authenticated::identity);
+    let result = run(&call, identity, &parts, query, &body).await;
+    match result {
+        Err(refusal) if !call.handed_over.load(Ordering::Relaxed) => {
+            let name = identity.map_or(DEVELOPMENT_IDENTITY, Identity::name);
+            let rpc = action_name(headers);
+            let observers = api.service.observers();
+            Err(refusal::record(observers, name, call.peer(), rpc, refusal).await)
+        }
+        result => result,
+    }
+}
+
+/// A verified request, from its version to its answer: the action, the identity's right to call
+/// it (before any parameter is read, so an identity without it learns nothing from their checks),
+/// the parameters, then the action through the gRPC method.
+async fn run(
+    call: &Call,
+    identity: Option<&Identity>,
+    parts: &axum::http::request::Parts,
+    query: &str,
+    body: &[u8],
+) -> Result<serde_json::Value, ApiError> {
+    let headers = &parts.headers;
     match text(headers, "x-tc-version")? {
         API_VERSION => {}
         v => {
@@ -187,25 +275,24 @@ async fn answer(api: &TencentApi, request: Request) -> Result<serde_json::Value,
         }
     }
     let action = ApiAction::parse(text(headers, "x-tc-action")?)?;
+    if let Some(identity) = identity {
+        refusal::check_action(identity, action)?;
+    }
     let params = if parts.method == Method::GET {
         query_params(query)?
     } else {
-        json_params(headers, &body)?
+        json_params(headers, body)?
     };
-    let call = Call {
-        service: api.service.clone(),
-        caller,
-        tcp: parts.extensions.get::<TcpConnectInfo>().cloned(),
-        tls: parts
-            .extensions
-            .get::<TlsConnectInfo<TcpConnectInfo>>()
-            .cloned(),
-        region: headers
-            .get("x-tc-region")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-    };
-    actions::run(&call, action, params).await
+    actions::run(call, action, params).await
+}
+
+/// The name an audit line gives the action a request names, `-` when it names none this API has.
+fn action_name(headers: &HeaderMap) -> &'static str {
+    headers
+        .get("x-tc-action")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|name| ApiAction::parse(name).ok())
+        .map_or("-", refusal::rpc_name)
 }
 
 /// Writes the audit line of a request refused by the signature check (the action it named, or
@@ -216,22 +303,11 @@ async fn audit_refusal(
     parts: &axum::http::request::Parts,
     refusal: ApiError,
 ) -> ApiError {
-    let peer = parts
-        .extensions
-        .get::<TcpConnectInfo>()
-        .and_then(TcpConnectInfo::remote_addr)
-        .or_else(|| {
-            parts
-                .extensions
-                .get::<TlsConnectInfo<TcpConnectInfo>>()
-                .and_then(|t| t.get_ref().remote_addr())
-        });
-    let rpc = parts
-        .headers
-        .get("x-tc-action")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|name| ApiAction::parse(name).ok())
-        .map_or("-", ApiAction::name);
+    let peer = peer(
+        parts.extensions.get::<TcpConnectInfo>(),
+        parts.extensions.get::<TlsConnectInfo<TcpConnectInfo>>(),
+    );
+    let rpc = action_name(&parts.headers);
     match api
         .service
         .observers()
@@ -262,8 +338,8 @@ fn text<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
     })
 }
 
-/// Checks the signature; returns the identity to run the call as (`None`: the service's
-/// development mode decides).
+/// Checks the signature; returns the identity to run the call as (`None`: no policy, so the
+/// service's development mode decides).
 fn authenticate(
     api: &TencentApi,
     method: &Method,
@@ -271,7 +347,7 @@ fn authenticate(
     query: &str,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Option<TencentCaller>, ApiError> {
+) -> Result<Option<Authenticated>, ApiError> {
     let policy = api.access.policy();
     if policy.is_none() && matches!(api.credentials, Credentials::Unchecked) {
         return Ok(None);
@@ -331,7 +407,10 @@ fn authenticate(
                     },
                 ));
             }
-            Ok(Some(TencentCaller::new(policy.clone(), secret.index)))
+            Ok(Some(Authenticated {
+                index: secret.index,
+                policy: policy.clone(),
+            }))
         }
         None => match &api.credentials {
             Credentials::Pair(pair) if pair.secret_id == auth.secret_id => {
