@@ -56,6 +56,36 @@ pub mod code {
     pub const INVALID_KEY_USAGE: &str = "InvalidParameterValue.InvalidKeyUsage";
     /// ScheduleKeyDeletion's window is outside 7..=30 days.
     pub const INVALID_PENDING_WINDOW: &str = "InvalidParameter.InvalidPendingWindowInDays";
+
+    /// Every code above, in their order.
+    pub const ALL: [&str; 20] = [
+        AUTH_INVALID_AUTHORIZATION,
+        AUTH_SIGNATURE_FAILURE,
+        AUTH_SIGNATURE_EXPIRE,
+        AUTH_SECRET_ID_NOT_FOUND,
+        AUTH_TOKEN_FAILURE,
+        INVALID_ACTION,
+        MISSING_PARAMETER,
+        INVALID_PARAMETER,
+        INVALID_PARAMETER_VALUE,
+        NO_SUCH_VERSION,
+        REQUEST_SIZE_LIMIT_EXCEEDED,
+        UNSUPPORTED_OPERATION,
+        UNSUPPORTED_PROTOCOL,
+        INTERNAL_ERROR,
+        INVALID_PLAINTEXT,
+        INVALID_CIPHERTEXT,
+        INVALID_ALIAS,
+        INVALID_TYPE,
+        INVALID_KEY_USAGE,
+        INVALID_PENDING_WINDOW,
+    ];
+
+    /// Whether the API can answer with `code`: one of the front end's own ([`ALL`]) or one the
+    /// KMS core's errors map to ([`kms_types::ErrorCode`]).
+    pub fn is_sent(code: &str) -> bool {
+        ALL.contains(&code) || kms_types::ErrorCode::from_code(code).is_some()
+    }
 }
 
 /// A refusal as the API sends it.
@@ -245,6 +275,24 @@ mod tests {
             ApiAction::parse("Fly").unwrap_err().code,
             code::INVALID_ACTION
         );
+    }
+
+    /// [`code::ALL`] lists every code constant of the module (counted in this file's source).
+    #[test]
+    fn the_code_list_is_complete() {
+        let source = include_str!("wire.rs");
+        let module = &source[source.find("pub mod code {").unwrap()..];
+        let module = &module[..module.find("\n}\n").unwrap()];
+        let declared: Vec<&str> = module
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("pub const "))
+            .filter_map(|l| l.split_once(": &str = "))
+            .map(|(_, v)| v.trim_end_matches(';').trim_matches('"'))
+            .collect();
+        assert_eq!(declared, code::ALL);
+        assert!(code::is_sent("ResourceUnavailable.CmkNotFound"));
+        assert!(code::is_sent(code::NO_SUCH_VERSION));
+        assert!(!code::is_sent("FailedOperation"));
     }
 
     #[test]
