@@ -1,8 +1,8 @@
 //! Entry points for the fuzz targets in `fuzz/` (a crate outside the workspace) to parsers this
 //! crate keeps private. For fuzzing only: hidden from the docs, not an API, free to change with any
-//! commit (here: seed documents, and the fixed keys the asymmetric decryption target decrypts
-//! under). The public parsers (the blob header, [`crate::blob::open_blob`], the encryption
-//! context) are fuzzed directly.
+//! commit (here: seed documents, the fixed keys the asymmetric decryption target decrypts under,
+//! and the Tencent API's actions over a KMS of their own). The public parsers (the blob header,
+//! [`crate::blob::open_blob`], the encryption context) are fuzzed directly.
 
 use uuid::Uuid;
 
@@ -95,6 +95,103 @@ pub fn decryption_keys() -> (PrivateKey, PrivateKey) {
     (rsa, sm2)
 }
 
+/// Keys of the KMS [`TencentActions`] opens, by alias, for fuzz inputs to name: `fuzz-aes`
+/// (ENCRYPT_DECRYPT, fixed id and material: a blob sealed under it opens in every run),
+/// `fuzz-sm2`, `fuzz-rsa` (asymmetric decryption), `fuzz-ecc` (sign and verify), `fuzz-disabled`
+/// (disabled) and `fuzz-external` (EXTERNAL, pending import).
+#[cfg(feature = "grpc")]
+pub const TENCENT_FUZZ_SEED: &str = "keys:
+  - key_id: 6f1c2d3e-0000-4000-8000-0000000000f1
+    alias: fuzz-aes
+    material: ['2222222222222222222222222222222222222222222222222222222222222222']
+  - key_id: 6f1c2d3e-0000-4000-8000-0000000000f2
+    alias: fuzz-sm2
+    key_usage: ASYMMETRIC_DECRYPT_SM2
+  - key_id: 6f1c2d3e-0000-4000-8000-0000000000f3
+    alias: fuzz-rsa
+    key_usage: ASYMMETRIC_DECRYPT_RSA_2048
+  - key_id: 6f1c2d3e-0000-4000-8000-0000000000f4
+    alias: fuzz-ecc
+    key_usage: ASYMMETRIC_SIGN_VERIFY_ECC
+  - key_id: 6f1c2d3e-0000-4000-8000-0000000000f5
+    alias: fuzz-disabled
+    state: Disabled
+";
+
+/// The Tencent API front end as the server runs it (the request handler, the JSON body, the typed
+/// parameters, each action through the gRPC service's method, the envelope), over a KMS of its
+/// own in a data directory, in development mode (no signature to make), with an audit log. One
+/// per fuzz process: its keys change as the inputs act on them.
+#[cfg(feature = "grpc")]
+#[derive(Debug)]
+pub struct TencentActions {
+    runtime: tokio::runtime::Runtime,
+    api: std::sync::Arc<crate::tencent::TencentApi>,
+}
+
+#[cfg(feature = "grpc")]
+impl TencentActions {
+    /// Opens a KMS in `data_dir` (created if absent; not in use by another) at [`SEED_NOW`] on a
+    /// manual clock, with the keys of [`TENCENT_FUZZ_SEED`] and `fuzz-external`, and its audit
+    /// log in `data_dir` (rotated at 1 MiB, so a long run keeps a few MiB).
+    pub fn open(data_dir: &std::path::Path) -> Result<Self> {
+        use std::sync::Arc;
+
+        use crate::{
+            audit::{AuditLog, AuditTarget},
+            service::{AccessControl, KmsService, Observers},
+            tencent::{Credentials, TencentApi},
+        };
+        let root = crate::RootKey::from_base64("BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=")?;
+        let mut config = crate::Config::new(data_dir, root);
+        config.clock = Arc::new(crate::ManualClock::new(SEED_NOW));
+        let kms = Arc::new(crate::Kms::open(config)?);
+        kms.seed(TENCENT_FUZZ_SEED)?;
+        if kms.key_names("fuzz-external").is_none() {
+            kms.create_key_tagged("fuzz-external", "", "", true, Vec::new())?;
+        }
+        let audit = AuditLog::open(AuditTarget::File(data_dir.join("audit.log")), 1 << 20)?;
+        let observers = Observers {
+            audit: Some(Arc::new(audit)),
+            metrics: None,
+        };
+        let access = Arc::new(AccessControl::allow_all());
+        let service = KmsService::with_access(kms.clone(), access.clone())
+            .with_observers(Arc::new(observers));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        Ok(Self {
+            runtime,
+            api: Arc::new(TencentApi::new(
+                service,
+                kms,
+                access,
+                Credentials::Unchecked,
+            )),
+        })
+    }
+
+    /// The body of the server's answer to `POST /` with `X-TC-Action: action` and this JSON
+    /// body; `None` when `action` cannot be a header value (no such request reaches the server).
+    pub fn post(&self, action: &str, body: &[u8]) -> Option<Vec<u8>> {
+        let request = axum::http::Request::post("/")
+            .header("content-type", crate::tencent::wire::CONTENT_TYPE)
+            .header("x-tc-version", crate::tencent::wire::API_VERSION)
+            .header("x-tc-action", action)
+            .body(axum::body::Body::from(body.to_vec()))
+            .ok()?;
+        let api = self.api.clone();
+        self.runtime.block_on(async move {
+            let response = crate::tencent::handle(axum::extract::State(api), request).await;
+            axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .ok()
+                .map(|b| b.to_vec())
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,5 +243,42 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[cfg(feature = "grpc")]
+    #[test]
+    fn tencent_actions_answer_as_the_server_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let api = TencentActions::open(&dir.path().join("kms")).unwrap();
+        let answer = |action: &str, body: &str| -> serde_json::Value {
+            serde_json::from_slice(&api.post(action, body.as_bytes()).unwrap()).unwrap()
+        };
+        let sealed = answer(
+            "Encrypt",
+            r#"{"KeyId":"alias/fuzz-aes","Plaintext":"aGk=","EncryptionContext":"{\"a\":\"b\"}"}"#,
+        );
+        let blob = sealed["Response"]["CiphertextBlob"].as_str().unwrap();
+        assert_eq!(
+            sealed["Response"]["KeyId"],
+            "6f1c2d3e-0000-4000-8000-0000000000f1"
+        );
+        let opened = answer(
+            "Decrypt",
+            &format!(r#"{{"CiphertextBlob":"{blob}","EncryptionContext":"{{\"a\":\"b\"}}"}}"#),
+        );
+        assert_eq!(opened["Response"]["Plaintext"], "aGk=");
+        assert_eq!(
+            answer("Encrypt", "{")["Response"]["Error"]["Code"],
+            "InvalidParameter"
+        );
+        assert_eq!(
+            answer("DescribeKey", r#"{"KeyId":"alias/fuzz-external"}"#)["Response"]["KeyMetadata"]
+                ["KeyState"],
+            "PendingImport"
+        );
+        assert_eq!(api.post("Encrypt\n", b"{}"), None);
+        // The same directory opens again (a fuzz process restarted on it).
+        drop(api);
+        TencentActions::open(&dir.path().join("kms")).unwrap();
     }
 }

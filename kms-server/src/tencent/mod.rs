@@ -185,7 +185,7 @@ impl Authenticated {
     }
 }
 
-async fn handle(State(api): State<Arc<TencentApi>>, request: Request) -> Response {
+pub(crate) async fn handle(State(api): State<Arc<TencentApi>>, request: Request) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let result = answer(&api, request).await;
     if let Err(e) = &result {
