@@ -660,15 +660,7 @@ async fn a_key_scoped_identity_works_within_its_keys_and_sees_only_them() {
     let both = c
         .batch_decrypt(with(
             Some(STORAGE),
-            pb::BatchDecryptRequest {
-                items: [&fx.app_blob, &fx.secret_blob]
-                    .into_iter()
-                    .map(|b| pb::DecryptRequest {
-                        ciphertext_blob: b.clone(),
-                        ..Default::default()
-                    })
-                    .collect(),
-            },
+            batch_decrypt_of(&[&fx.app_blob, &fx.secret_blob]),
         ))
         .await
         .unwrap()
@@ -1104,6 +1096,19 @@ async fn a_change_is_on_record_before_it_is_made() {
     assert_ne!(random["request_id"], started["request_id"]);
 }
 
+/// A BatchDecrypt of `blobs`, with no context.
+fn batch_decrypt_of(blobs: &[&Vec<u8>]) -> pb::BatchDecryptRequest {
+    pb::BatchDecryptRequest {
+        items: blobs
+            .iter()
+            .map(|b| pb::DecryptRequest {
+                ciphertext_blob: (*b).clone(),
+                ..Default::default()
+            })
+            .collect(),
+    }
+}
+
 /// The lines of an audit log that give outcomes: all but the `started` lines of the calls that
 /// change keys (see `a_change_is_on_record_before_it_is_made`).
 fn outcome_lines(text: &str) -> Vec<serde_json::Value> {
@@ -1185,15 +1190,7 @@ async fn refused_blobs_and_batch_items_record_their_keys() {
     assert_eq!(moved.unwrap_err().code(), Code::PermissionDenied);
     c.batch_decrypt(with(
         Some(STORAGE),
-        pb::BatchDecryptRequest {
-            items: [&fx.secret_blob, &fx.app_blob]
-                .into_iter()
-                .map(|b| pb::DecryptRequest {
-                    ciphertext_blob: b.clone(),
-                    ..Default::default()
-                })
-                .collect(),
-        },
+        batch_decrypt_of(&[&fx.secret_blob, &fx.app_blob]),
     ))
     .await
     .unwrap();

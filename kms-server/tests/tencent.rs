@@ -45,6 +45,25 @@ async fn start(options: ServerOptions) -> Running {
     start_in(dir, options).await
 }
 
+/// A server under `policy` whose audit log is the file `audit`; `options` give the rest.
+async fn start_policed(policy: Policy, audit: &std::path::Path, options: ServerOptions) -> Running {
+    let observers = Observers {
+        audit: Some(Arc::new(
+            AuditLog::open(AuditTarget::File(audit.to_owned()), 0).unwrap(),
+        )),
+        metrics: None,
+    };
+    start_in(
+        tempfile::tempdir().unwrap(),
+        ServerOptions {
+            access: Arc::new(AccessControl::enforce(policy)),
+            observers: Arc::new(observers),
+            ..options
+        },
+    )
+    .await
+}
+
 async fn start_in(dir: tempfile::TempDir, options: ServerOptions) -> Running {
     let clock = Arc::new(ManualClock::new(NOW));
     let mut config = Config::new(
@@ -958,17 +977,10 @@ identities:
     ))
     .unwrap();
     let audit = dir.path().join("audit.log");
-    let observers = Observers {
-        audit: Some(Arc::new(
-            AuditLog::open(AuditTarget::File(audit.clone()), 0).unwrap(),
-        )),
-        metrics: None,
-    };
-    let s = start_in(
-        tempfile::tempdir().unwrap(),
+    let s = start_policed(
+        policy,
+        &audit,
         ServerOptions {
-            access: Arc::new(AccessControl::enforce(policy)),
-            observers: Arc::new(observers),
             tencent: pair(), // ignored under a policy: the policy's pairs count
             ..ServerOptions::default()
         },
@@ -1873,21 +1885,7 @@ identities:
     ))
     .unwrap();
     let audit = dir.path().join("audit.log");
-    let observers = Observers {
-        audit: Some(Arc::new(
-            AuditLog::open(AuditTarget::File(audit.clone()), 0).unwrap(),
-        )),
-        metrics: None,
-    };
-    let s = start_in(
-        tempfile::tempdir().unwrap(),
-        ServerOptions {
-            access: Arc::new(AccessControl::enforce(policy)),
-            observers: Arc::new(observers),
-            ..ServerOptions::default()
-        },
-    )
-    .await;
+    let s = start_policed(policy, &audit, ServerOptions::default()).await;
     let admin = Sign {
         secret_id: "AKIDadmin",
         secret_key: "admin-secret-key",
@@ -2215,21 +2213,7 @@ identities:
     ))
     .unwrap();
     let audit = dir.path().join("audit.log");
-    let observers = Observers {
-        audit: Some(Arc::new(
-            AuditLog::open(AuditTarget::File(audit.clone()), 0).unwrap(),
-        )),
-        metrics: None,
-    };
-    let s = start_in(
-        tempfile::tempdir().unwrap(),
-        ServerOptions {
-            access: Arc::new(AccessControl::enforce(policy)),
-            observers: Arc::new(observers),
-            ..ServerOptions::default()
-        },
-    )
-    .await;
+    let s = start_policed(policy, &audit, ServerOptions::default()).await;
     (s, audit)
 }
 
