@@ -68,14 +68,6 @@ pub enum PolicyError {
         /// Why.
         source: std::io::Error,
     },
-    /// The file is readable by group or others.
-    #[error("policy file {path} is readable by group or others (mode {mode:o}): chmod 600 it")]
-    Permissions {
-        /// The file.
-        path: String,
-        /// Its permission bits.
-        mode: u32,
-    },
     /// The document does not parse, or an identity is malformed.
     #[error("policy: {0}")]
     Invalid(String),
@@ -436,27 +428,22 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// Loads a policy file, refusing one readable by group or others.
+    /// Loads a policy file through the check every secret file here is read through
+    /// ([`crate::private_fs::open_private`]): no symbolic link, owned by this process's user, no
+    /// access for group or others (who could read the token digests, or write themselves an
+    /// `allow: ["*"]`), and the checks are made on the file actually read, so a file renamed into
+    /// place meanwhile (a reload) cannot slip past them.
     pub fn load(path: &Path) -> Result<Self, PolicyError> {
-        let shown = path.display().to_string();
-        let meta = std::fs::metadata(path).map_err(|source| PolicyError::Read {
-            path: shown.clone(),
+        let read = |source| PolicyError::Read {
+            path: path.display().to_string(),
             source,
-        })?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o044 != 0 {
-                return Err(PolicyError::Permissions { path: shown, mode });
-            }
-        }
-        #[cfg(not(unix))]
-        let _ = meta;
-        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
-            path: shown.clone(),
-            source,
-        })?;
+        };
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut crate::private_fs::open_private(path).map_err(read)?,
+            &mut text,
+        )
+        .map_err(read)?;
         Self::parse(&text)
     }
 
@@ -857,13 +844,23 @@ identities:
             ),
         )
         .unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let e = Policy::load(&path).unwrap_err();
-        assert!(
-            matches!(e, PolicyError::Permissions { mode: 0o644, .. }),
-            "{e}"
-        );
+        // Readable by others, or only writable by the group (which could then allow itself
+        // anything): both refused, saying what to do.
+        for mode in [0o644, 0o620] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let e = Policy::load(&path).unwrap_err();
+            assert!(
+                e.to_string()
+                    .contains(&format!("(mode {mode:o}); chmod 600 it")),
+                "{e}"
+            );
+        }
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        // A symbolic link to a good file is refused: whoever can change it chooses the policy.
+        let link = dir.path().join("link.yaml");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        let e = Policy::load(&link).unwrap_err();
+        assert!(e.to_string().contains("is a symbolic link"), "{e}");
         assert_eq!(Policy::load(&path).unwrap().identities().len(), 1);
         let e = Policy::load(&dir.path().join("absent.yaml")).unwrap_err();
         assert!(e.to_string().starts_with("cannot read policy file"), "{e}");
