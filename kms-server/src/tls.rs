@@ -387,8 +387,13 @@ fn certificates(
     Ok(certs)
 }
 
+/// Mode of the CA certificate written for clients: anyone may read it (it is public), only the
+/// owner may change it, whatever the umask (a trust anchor others could write is theirs).
+const CA_FILE_MODE: u32 = 0o644;
+
 /// Writes `bytes` to `path` so a reader sees the old file or the whole new one: a temporary file
-/// in the same directory, fsync, rename over `path`, fsync of the directory.
+/// in the same directory, created new (never one already there, nor through a link) with
+/// [`CA_FILE_MODE`], fsync, rename over `path`, fsync of the directory.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -401,14 +406,22 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     tmp_name.push(name);
     tmp_name.push(format!(".tmp-{}", std::process::id()));
     let tmp = dir.join(tmp_name);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, CA_FILE_MODE);
+    // Whatever is already there (a leftover, a planted link) is neither used nor removed.
+    let mut file = options.open(&tmp)?;
     let written = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
+        // The umask may have taken bits away from the mode above; none is added beyond it.
+        #[cfg(unix)]
+        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(CA_FILE_MODE))?;
         file.write_all(bytes)?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)
     })();
     if written.is_err() {
-        // Best effort: the error that matters is the write's.
+        // Best effort, on the file this call made: the error that matters is the write's.
         let _ = std::fs::remove_file(&tmp);
     }
     written?;
@@ -645,6 +658,28 @@ mod tests {
         .unwrap();
         assert_eq!(tls.ca_written, Some(out.clone()));
         local_pki::spki_sha256_of_pem(&std::fs::read(&out).unwrap()).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, CA_FILE_MODE);
+            // A link planted where the temporary file goes is not written through.
+            let victim = dir.path().join("victim");
+            std::fs::write(&victim, b"mine").unwrap();
+            let planted = dir
+                .path()
+                .join(format!(".elsewhere.pem.tmp-{}", std::process::id()));
+            std::os::unix::fs::symlink(&victim, &planted).unwrap();
+            let e = TlsArgs {
+                tls_ca_out: Some(out.clone()),
+                ..a.clone()
+            }
+            .load(dir.path())
+            .unwrap_err();
+            assert!(e.to_string().contains("File exists"), "{e}");
+            assert_eq!(std::fs::read(&victim).unwrap(), b"mine");
+            std::fs::remove_file(&planted).unwrap();
+        }
 
         let unwritable = dir.path().join("no-such-dir").join("ca.pem");
         let e = TlsArgs {
