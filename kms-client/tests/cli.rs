@@ -566,6 +566,25 @@ fn encrypt_and_decrypt_inputs_and_outputs() {
             0,
             "plaintext file is private"
         );
+        // An existing file readable by others is made private before the plaintext goes in.
+        let shared = file(dir.path(), "shared.bin", b"old");
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let run = server.admin(&[
+            "decrypt",
+            "--in",
+            path_str(&blob_file),
+            "--out",
+            path_str(&shared),
+            "--context-json",
+            r#"{"k":"v"}"#,
+        ]);
+        assert_eq!(run.ok(), "");
+        assert_eq!(std::fs::read(&shared).unwrap(), bin);
+        assert_eq!(
+            std::fs::metadata(&shared).unwrap().permissions().mode() & 0o777,
+            0o600,
+            "an existing plaintext file is made private"
+        );
     }
     // The blob as raw bytes in a file works too.
     let raw_file = file(dir.path(), "blob.raw", &unb64(s(&c["CiphertextBlob"])));

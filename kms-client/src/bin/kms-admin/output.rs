@@ -60,8 +60,12 @@ pub fn print(output: Output, json: bool) -> Result<(), Failure> {
     }
 }
 
-/// Writes a secret (a plaintext, random bytes) to a file readable by its owner only.
+/// Writes a secret (a plaintext, random bytes) to a file readable by its owner only: a new file
+/// is created 0600, and an existing one (whose mode `open` keeps) is made 0600 before the secret
+/// goes in.
 pub fn write_secret_file(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    let cannot =
+        |e: std::io::Error| Failure::usage(format!("cannot write {}: {e}", path.display()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -69,11 +73,14 @@ pub fn write_secret_file(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options
-        .open(path)
-        .map_err(|e| Failure::usage(format!("cannot write {}: {e}", path.display())))?;
-    file.write_all(bytes)
-        .map_err(|e| Failure::usage(format!("cannot write {}: {e}", path.display())))
+    let mut file = options.open(path).map_err(cannot)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(cannot)?;
+    }
+    file.write_all(bytes).map_err(cannot)
 }
 
 /// Base64 (standard alphabet, padded), as Tencent KMS prints `Plaintext` and `CiphertextBlob`.
