@@ -54,7 +54,9 @@ pub fn map_error(e: kms_server::Error) -> Error {
         K::NotFound(id) => Error::KmsKeyNotFound(id),
         K::KeyState { key_id, state, .. } => Error::KmsKeyDisabled(format!("{key_id} is {state}")),
         K::InvalidCiphertext => Error::Kms("invalid ciphertext or context".into()),
-        K::InvalidArgument(m) => Error::Kms(m),
+        // A key of the wrong usage (an asymmetric key asked for a data key) is the caller's
+        // mistake, as the gRPC provider reports it: not a KMS failure the SDKs would retry.
+        K::InvalidArgument(m) | K::KeyUsage(m) => Error::Kms(m),
         K::ServiceKey(id) => Error::Kms(format!("key {id} is owned by a service")),
         other => {
             tracing::error!(error = %other, "embedded KMS failure");
@@ -104,5 +106,29 @@ impl KeyProvider for EmbeddedKms {
             }
             DataKey::from_bytes(d.plaintext.expose())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The caller's mistakes are 400 `KmsException` (as through the gRPC provider), a KMS failure
+    /// 500 `KmsInternalException`: the SDKs retry a 5xx.
+    #[test]
+    fn refusals_are_the_callers_and_failures_the_kms() {
+        use kms_server::Error as K;
+        for refusal in [
+            K::KeyUsage("key k is ASYMMETRIC_SIGN_VERIFY_ECC".into()),
+            K::InvalidArgument("bad".into()),
+            K::InvalidCiphertext,
+        ] {
+            let e = map_error(refusal);
+            assert_eq!(e.http_status(), http::StatusCode::BAD_REQUEST, "{e:?}");
+            assert_eq!(e.cos_code().as_str(), "KmsException", "{e:?}");
+        }
+        let e = map_error(K::Internal("disk".into()));
+        assert_eq!(e.http_status(), http::StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(e.cos_code().as_str(), "KmsInternalException");
     }
 }
