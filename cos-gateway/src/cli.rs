@@ -50,8 +50,10 @@ pub struct Cli {
         requires = "kms_endpoint"
     )]
     pub kms_token_file: Option<PathBuf>,
-    /// With --kms-endpoint: the key (id or alias) SSE-COS data keys are generated under.
-    #[arg(long, default_value = "alias/kms-cos-sse")]
+    /// With --kms-endpoint: the key (id or alias) SSE-COS data keys are generated under. Refused
+    /// without it: the embedded KMS always uses its own SSE-COS service key, and a key named here
+    /// must not be silently ignored.
+    #[arg(long, default_value = "alias/kms-cos-sse", requires = "kms_endpoint")]
     pub sse_cos_key: String,
     /// Embedded KMS: the root key file (default <data-dir>/root.key, created 0600).
     /// Ignored when KMS_ROOT_KEY (base64 of 32 bytes) is set.
@@ -204,5 +206,35 @@ impl Cli {
             );
         }
         Ok(kms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::Cli;
+
+    /// `--sse-cos-key` names a key of an external KMS: without `--kms-endpoint` it would be
+    /// ignored (the embedded KMS uses its own service key), so it is refused.
+    #[test]
+    fn an_sse_cos_key_needs_a_kms_endpoint() {
+        let e = Cli::try_parse_from(["cos-gateway", "--sse-cos-key", "alias/other"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        assert!(e.to_string().contains("--kms-endpoint"), "{e}");
+        let cli = Cli::try_parse_from([
+            "cos-gateway",
+            "--kms-endpoint",
+            "http://127.0.0.1:50051",
+            "--sse-cos-key",
+            "alias/other",
+        ])
+        .unwrap();
+        assert_eq!(cli.sse_cos_key, "alias/other");
+        // The default alone needs nothing.
+        assert_eq!(
+            Cli::try_parse_from(["cos-gateway"]).unwrap().sse_cos_key,
+            "alias/kms-cos-sse"
+        );
     }
 }
