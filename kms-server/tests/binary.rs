@@ -495,7 +495,7 @@ async fn sighup_reloads_the_policy_and_a_bad_file_keeps_the_old_one() {
         policy.to_str().unwrap(),
     ]);
     assert!(
-        stderr.contains("is readable by group or others (mode 644): chmod 600 it"),
+        stderr.contains("is readable or writable by group or others (mode 644); chmod 600 it"),
         "{stderr}"
     );
     write_policy(&policy, "first-token", 0o600);
