@@ -7,6 +7,12 @@
 //! | concurrent HTTP/2 streams per connection | [`DEFAULT_MAX_CONCURRENT_STREAMS`] | the client queues further calls on its side (HTTP/2 `SETTINGS_MAX_CONCURRENT_STREAMS`) |
 //! | open connections | [`DEFAULT_MAX_CONNECTIONS`] | the next connection waits, unaccepted, until one closes |
 //! | per-call deadline | [`DEFAULT_CALL_DEADLINE`] | the call fails with CANCELLED ("Timeout expired"); a shorter `grpc-timeout` from the client wins |
+//! | a connection reading nothing | [`idle_limit`] of the call deadline (90 s by default) | the connection is closed and its slot given back |
+//!
+//! An HTTP/2 connection is pinged every [`KEEPALIVE_INTERVAL`], so a client that is there (even
+//! idle, in a pool) keeps sending bytes; one that connects and says nothing (no HTTP preface, or
+//! nothing after its TLS handshake), or vanished without a FIN, is closed once it has read
+//! nothing for [`idle_limit`]: without it, a few hundred silent sockets would hold every slot.
 //!
 //! Connections beyond the limit wait rather than being closed: the listener is not polled while
 //! every slot is taken, so the kernel keeps them in its accept backlog and they proceed as soon as
@@ -21,11 +27,12 @@ use std::{
     time::Duration,
 };
 
-use futures::Stream;
+use futures::{FutureExt as _, Stream};
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
     net::{TcpListener, TcpStream},
     sync::{OwnedSemaphorePermit, Semaphore},
+    time::{Instant, Sleep},
 };
 use tonic::transport::server::{Connected, TcpConnectInfo};
 
@@ -116,11 +123,61 @@ impl From<&LimitArgs> for Limits {
     }
 }
 
-/// An accepted connection holding one of the listener's connection slots until it is dropped.
+/// How often the server pings an HTTP/2 connection.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+/// How long an HTTP/2 ping may go unanswered before the connection is closed.
+pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How long a connection may read nothing before it is closed: a call may run for its whole
+/// deadline without the client sending a byte (an HTTP/1.1 request being answered), and an idle
+/// HTTP/2 client answers a ping every [`KEEPALIVE_INTERVAL`]; two intervals more is slack for both.
+pub fn idle_limit(call_deadline: Duration) -> Duration {
+    call_deadline + 2 * KEEPALIVE_INTERVAL
+}
+
+/// An accepted connection holding one of the listener's connection slots until it is dropped;
+/// reading nothing for its idle limit fails its reads (`TimedOut`), which closes it.
 #[derive(Debug)]
 pub struct Connection {
     stream: TcpStream,
     _slot: OwnedSemaphorePermit,
+    idle: Idle,
+}
+
+/// When a connection last read a byte, and a timer that looks again at its idle limit. A read
+/// only notes the time (no timer reset on the hot path); the timer, when it fires, either finds
+/// the connection idle or sets itself for the limit after the last read.
+#[derive(Debug)]
+struct Idle {
+    limit: Duration,
+    last_read: Instant,
+    timer: Pin<Box<Sleep>>,
+}
+
+impl Idle {
+    fn new(limit: Duration) -> Self {
+        let now = Instant::now();
+        Self {
+            limit,
+            last_read: now,
+            timer: Box::pin(tokio::time::sleep_until(now + limit)),
+        }
+    }
+
+    /// Ready with an error once nothing was read for the limit; registers `cx` otherwise.
+    fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.timer.poll_unpin(cx).is_ready() {
+            let due = self.last_read + self.limit;
+            if Instant::now() >= due {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("nothing read for {:?}: connection closed", self.limit),
+                )));
+            }
+            self.timer.as_mut().reset(due);
+        }
+        Poll::Pending
+    }
 }
 
 /// The connections `listener` accepts, at most `max_connections` open at once: while every slot is
@@ -130,9 +187,10 @@ pub struct Connection {
 pub fn incoming(
     listener: TcpListener,
     max_connections: usize,
+    idle_limit: Duration,
 ) -> impl Stream<Item = io::Result<Connection>> + Send {
     let slots = Arc::new(Semaphore::new(max_connections));
-    futures::stream::unfold((listener, slots), |(listener, slots)| async move {
+    futures::stream::unfold((listener, slots), move |(listener, slots)| async move {
         let slot = slots
             .clone()
             .acquire_owned()
@@ -145,6 +203,7 @@ pub fn incoming(
             Connection {
                 stream,
                 _slot: slot,
+                idle: Idle::new(idle_limit),
             }
         });
         Some((accepted, (listener, slots)))
@@ -167,7 +226,16 @@ impl AsyncRead for Connection {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
+        let before = buf.filled().len();
+        match Pin::new(&mut self.stream).poll_read(cx, buf) {
+            Poll::Ready(read) => {
+                if buf.filled().len() > before {
+                    self.idle.last_read = Instant::now();
+                }
+                Poll::Ready(read)
+            }
+            Poll::Pending => self.idle.poll_expired(cx),
+        }
     }
 }
 
@@ -204,6 +272,36 @@ impl AsyncWrite for Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A connection that sends nothing is closed after its idle limit and gives its slot back; one
+    /// that keeps sending is not.
+    #[tokio::test]
+    async fn a_silent_connection_gives_its_slot_back() {
+        use futures::StreamExt as _;
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let limit = Duration::from_millis(300);
+        let mut incoming = Box::pin(incoming(listener, 1, limit));
+        let _silent = TcpStream::connect(addr).await.unwrap();
+        let mut first = incoming.next().await.unwrap().unwrap();
+        let started = std::time::Instant::now();
+        let e = first.read(&mut [0u8; 16]).await.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        assert!(started.elapsed() >= limit, "{:?}", started.elapsed());
+        drop(first);
+        // The slot is back: the next connection is accepted, and while it sends a byte every
+        // 100 ms it reads on, well past the limit.
+        let mut talking = TcpStream::connect(addr).await.unwrap();
+        let mut second = incoming.next().await.unwrap().unwrap();
+        for _ in 0..8 {
+            talking.write_all(b"x").await.unwrap();
+            let mut byte = [0u8; 1];
+            second.read_exact(&mut byte).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(idle_limit(DEFAULT_CALL_DEADLINE), Duration::from_secs(90));
+    }
 
     /// The default fits the largest BatchDecrypt, counted by encoding one.
     #[test]

@@ -97,6 +97,8 @@ pub async fn serve(
     let mut builder = tonic::transport::Server::builder()
         .accept_http1(true)
         .max_concurrent_streams(limits.max_concurrent_streams)
+        .http2_keepalive_interval(Some(crate::limits::KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(crate::limits::KEEPALIVE_TIMEOUT))
         .timeout(limits.call_deadline);
     let service = KmsService::with_access(kms.clone(), options.access.clone())
         .with_observers(options.observers.clone());
@@ -114,7 +116,11 @@ pub async fn serve(
     let ticker = tokio::spawn(run_deadlines(kms, options.tick, stop_ticker.clone()));
     // `Server::tcp_nodelay` does not reach sockets from a listener the caller bound: the gate sets
     // it on each accepted socket.
-    let incoming = crate::limits::incoming(listener, limits.max_connections);
+    let incoming = crate::limits::incoming(
+        listener,
+        limits.max_connections,
+        crate::limits::idle_limit(limits.call_deadline),
+    );
     let routes = tonic::service::Routes::new(health)
         .add_service(reflection)
         .add_service(reflection_v1alpha)

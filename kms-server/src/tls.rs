@@ -38,7 +38,8 @@ use tokio_rustls::{TlsAcceptor, server::TlsStream};
 use crate::limits::Connection;
 
 /// Longest a TLS handshake may take: a client that connects and stays silent gives its
-/// connection slot back after this long.
+/// connection slot back after this long (after the handshake, the idle limit of
+/// [`crate::limits::idle_limit`] does the same).
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The application protocols the handshake offers, preferred first: gRPC's HTTP/2, then the

@@ -362,7 +362,9 @@ async fn client_cert_digest_names_the_verified_certificate() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    let incoming = kms_server::tls::accept(kms_server::limits::incoming(listener, 4), tls.config);
+    let idle = kms_server::limits::idle_limit(kms_server::limits::DEFAULT_CALL_DEADLINE);
+    let incoming =
+        kms_server::tls::accept(kms_server::limits::incoming(listener, 4, idle), tls.config);
     let server = tonic::transport::Server::builder()
         .add_service(tonic_health::pb::health_server::HealthServer::new(
             recorder.clone(),
