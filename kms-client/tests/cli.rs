@@ -104,6 +104,28 @@ fn usage_errors_are_one_line_and_status_2() {
     assert!(e.contains("cannot read /nonexistent/file"), "{e}");
     let e = admin_at(at, &["--timeout", "soon", "list-keys"], None).fails(2);
     assert!(e.contains("soon"), "{e}");
+    // A base64 context is checked before any connection, as a JSON one is.
+    let e = admin_at(
+        at,
+        &["encrypt", "k", "--plaintext", "x", "--context", "%%%"],
+        None,
+    )
+    .fails(2);
+    assert!(e.starts_with("error: --context: "), "{e}");
+    // import-parameters replaces the key's pending import token: an --out it cannot write is
+    // found before the call is made (no server here: a call would be exit 3).
+    let e = admin_at(
+        at,
+        &[
+            "import-parameters",
+            "k",
+            "--out",
+            "/nonexistent/dir/wrap.pem",
+        ],
+        None,
+    )
+    .fails(2);
+    assert!(e.contains("cannot write /nonexistent/dir/wrap.pem"), "{e}");
 }
 
 #[test]

@@ -112,6 +112,17 @@ pub fn prepare(command: &Command) -> Result<Prepared, Failure> {
             p.document = String::from_utf8(bytes)
                 .map_err(|_| Failure::usage(format!("{}: not UTF-8 text", file.display())))?;
         }
+        // The call replaces the key's pending import token: an --out that cannot be written is
+        // found before it is made, so the token in hand stays good. Opened without truncating, so
+        // a failed call leaves an existing file as it was.
+        Command::ImportParameters { out, .. } => {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(out)
+                .map_err(|e| Failure::usage(format!("cannot write {}: {e}", out.display())))?;
+        }
         _ => {}
     }
     Ok(p)
@@ -135,7 +146,14 @@ fn context_value(
     flag: &str,
 ) -> Result<String, Failure> {
     match (b64, json) {
-        (Some(b64), _) => Ok(b64.trim().to_owned()),
+        // Checked here, as `--context-json` is: a bad context is a usage error (exit 2) before
+        // any connection, not a refusal from the server.
+        (Some(b64), _) => kms_client::decode_encryption_context(b64)
+            .map(|_| b64.trim().to_owned())
+            .map_err(|e| {
+                let flag = flag.strip_suffix("-json").unwrap_or(flag);
+                Failure::usage(format!("{flag}: {}", strip_context_prefix(&e.to_string())))
+            }),
         (None, Some(json)) => kms_client::encryption_context_from_json(json).map_err(|e| {
             Failure::usage(format!("{flag}: {}", strip_context_prefix(&e.to_string())))
         }),
@@ -225,5 +243,15 @@ mod tests {
             .unwrap();
         assert_eq!(e.status, EXIT_USAGE);
         assert_eq!(e.message, "--context-json: the JSON is not an object");
+        for (bad, flag) in [("%%%", "--context-json"), ("WzFd", "--source-context-json")] {
+            let e = context_value(&Some(bad.into()), &none, flag).err().unwrap();
+            assert_eq!(e.status, EXIT_USAGE, "{bad}");
+            assert!(
+                e.message
+                    .starts_with(&format!("{}: ", flag.strip_suffix("-json").unwrap())),
+                "{}",
+                e.message
+            );
+        }
     }
 }
