@@ -45,6 +45,37 @@ async fn start(options: ServerOptions) -> Running {
     start_in(dir, options).await
 }
 
+/// A policy of two TC3 identities whose SecretKeys are owner-only files in `dir`: `admin`
+/// (`AKIDadmin`, every action) and `app` (the test pair's SecretId) with the YAML `app_rules`
+/// (its `allow`, and `keys` if any, indented as the identity's other fields).
+fn admin_and_app_policy(dir: &tempfile::TempDir, app_rules: &str) -> Policy {
+    use std::os::unix::fs::PermissionsExt as _;
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        path
+    };
+    let admin_key = write("admin.key", "admin-secret-key\n");
+    let app_key = write("app.key", SECRET_KEY);
+    Policy::parse(&format!(
+        r#"
+identities:
+  - name: admin
+    secret_id: AKIDadmin
+    secret_key_file: "{}"
+    allow: ["*"]
+  - name: app
+    secret_id: "{SECRET_ID}"
+    secret_key_file: "{}"
+    {app_rules}
+"#,
+        admin_key.display(),
+        app_key.display()
+    ))
+    .unwrap()
+}
+
 /// A server under `policy` whose audit log is the file `audit`; `options` give the rest.
 async fn start_policed(policy: Policy, audit: &std::path::Path, options: ServerOptions) -> Running {
     let observers = Observers {
@@ -949,33 +980,12 @@ identities:
 
 #[tokio::test]
 async fn policy_pairs_are_identities_with_allow_and_keys_rules_and_audit_lines() {
-    use std::os::unix::fs::PermissionsExt as _;
     let dir = tempfile::tempdir().unwrap();
-    let write = |name: &str, text: &str| {
-        let path = dir.path().join(name);
-        std::fs::write(&path, text).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        path
-    };
-    let admin_key = write("admin.key", "admin-secret-key\n");
-    let app_key = write("app.key", SECRET_KEY);
-    let policy = Policy::parse(&format!(
-        r#"
-identities:
-  - name: admin
-    secret_id: AKIDadmin
-    secret_key_file: "{}"
-    allow: ["*"]
-  - name: app
-    secret_id: "{SECRET_ID}"
-    secret_key_file: "{}"
-    allow: [Encrypt, Decrypt]
-    keys: ["alias/app-*"]
-"#,
-        admin_key.display(),
-        app_key.display()
-    ))
-    .unwrap();
+    let policy = admin_and_app_policy(
+        &dir,
+        r#"allow: [Encrypt, Decrypt]
+    keys: ["alias/app-*"]"#,
+    );
     let audit = dir.path().join("audit.log");
     let s = start_policed(
         policy,
@@ -2187,31 +2197,7 @@ async fn imported_key_material_comes_and_goes_with_tencent_codes() {
 /// A server under a policy of two TC3 identities, `admin` (every action) and `app` (only
 /// Decrypt), writing its audit log to the returned file.
 async fn audited_server(dir: &tempfile::TempDir) -> (Running, std::path::PathBuf) {
-    use std::os::unix::fs::PermissionsExt as _;
-    let write = |name: &str, text: &str| {
-        let path = dir.path().join(name);
-        std::fs::write(&path, text).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        path
-    };
-    let admin_key = write("admin.key", "admin-secret-key\n");
-    let app_key = write("app.key", SECRET_KEY);
-    let policy = Policy::parse(&format!(
-        r#"
-identities:
-  - name: admin
-    secret_id: AKIDadmin
-    secret_key_file: "{}"
-    allow: ["*"]
-  - name: app
-    secret_id: "{SECRET_ID}"
-    secret_key_file: "{}"
-    allow: [Decrypt]
-"#,
-        admin_key.display(),
-        app_key.display()
-    ))
-    .unwrap();
+    let policy = admin_and_app_policy(dir, "allow: [Decrypt]");
     let audit = dir.path().join("audit.log");
     let s = start_policed(policy, &audit, ServerOptions::default()).await;
     (s, audit)
