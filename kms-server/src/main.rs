@@ -22,6 +22,10 @@ use kms_server::{
 /// `--max-stale` by default: five minutes, long enough to ride out a database fail-over, short
 /// enough that a key disabled meanwhile on another replica stops working here soon after.
 const DEFAULT_MAX_STALE_SECS: u64 = 300;
+
+/// The environment variable of `--database` (and of `migrate --to`): handed over like the other
+/// secrets, since a PostgreSQL URL may hold a password.
+const DATABASE_URL_ENV: &str = "KMS_DATABASE_URL";
 /// The longest audit buffer interval: the background sync's own interval.
 const AUDIT_BUFFER_MS_MAX: u64 = kms_server::audit::SYNC_INTERVAL.as_millis() as u64;
 
@@ -275,7 +279,15 @@ fn migrate(
 }
 
 fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
-    let database = match &cli.database {
+    #[cfg(unix)]
+    let handed_off = root_key_handoff::receive()?;
+    #[cfg(not(unix))]
+    let handed_off = root_key_handoff::HandedOff::from_env();
+    let database_url = cli
+        .database
+        .as_deref()
+        .or(handed_off.database_url.as_ref().map(|url| url.as_str()));
+    let database = match database_url {
         None => Database::in_dir(&cli.data_dir),
         Some(url) => Database::parse(url).map_err(|e| format!("--database: {e}"))?,
     };
@@ -330,10 +342,6 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         .root_key_file
         .clone()
         .unwrap_or_else(|| cli.data_dir.join("root.key"));
-    #[cfg(unix)]
-    let handed_off = root_key_handoff::receive()?;
-    #[cfg(not(unix))]
-    let handed_off = root_key_handoff::HandedOff::from_env();
     let tencent_credentials = tencent_credentials(&cli, &access, handed_off.tencent_secret_key)?;
     let root_key = match handed_off.root_key {
         Some(key) => key,
@@ -442,8 +450,9 @@ mod root_key_handoff {
     /// Set (to `stdin`) in the re-executed process: its secrets arrive on standard input.
     #[cfg(unix)]
     const HANDOFF: &str = "KMS_ROOT_KEY_HANDOFF";
-    /// The variables handed over.
-    const SECRETS: [&str; 2] = [RootKey::ENV, SECRET_KEY_ENV];
+    /// The variables handed over: the root key, the Tencent SecretKey, and the database URL (it
+    /// may hold the PostgreSQL password).
+    const SECRETS: [&str; 3] = [RootKey::ENV, SECRET_KEY_ENV, super::DATABASE_URL_ENV];
     /// Longest value handed over: the whole text must fit in a pipe buffer before the exec.
     #[cfg(unix)]
     const MAX_VALUE_BYTES: usize = 1024;
@@ -452,6 +461,8 @@ mod root_key_handoff {
     pub struct HandedOff {
         pub root_key: Option<RootKey>,
         pub tencent_secret_key: Option<SecretBytes>,
+        /// `KMS_DATABASE_URL`, for `--database` when the command line gives none.
+        pub database_url: Option<Zeroizing<String>>,
     }
 
     impl HandedOff {
@@ -462,6 +473,7 @@ mod root_key_handoff {
                 root_key: None, // RootKey::from_env_or_file reads it
                 tencent_secret_key: std::env::var_os(SECRET_KEY_ENV)
                     .map(|v| SecretBytes::new(v.into_encoded_bytes())),
+                database_url: None, // clap reads it
             }
         }
     }
@@ -513,6 +525,7 @@ mod root_key_handoff {
         let mut handed = HandedOff {
             root_key: None,
             tencent_secret_key: None,
+            database_url: None,
         };
         if std::env::var_os(HANDOFF).is_none() {
             return Ok(handed);
@@ -528,8 +541,33 @@ mod root_key_handoff {
                 handed.root_key = Some(RootKey::from_base64(v)?);
             } else if let Some(v) = line.strip_prefix(format!("{SECRET_KEY_ENV}=").as_bytes()) {
                 handed.tencent_secret_key = Some(SecretBytes::new(v.to_vec()));
+            } else if let Some(v) =
+                line.strip_prefix(format!("{}=", super::DATABASE_URL_ENV).as_bytes())
+            {
+                let v = std::str::from_utf8(v)
+                    .map_err(|_| format!("{} is not text", super::DATABASE_URL_ENV))?;
+                handed.database_url = Some(Zeroizing::new(v.to_owned()));
             }
         }
         Ok(handed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    /// The variable handed over is the one `--database` reads.
+    #[test]
+    fn the_database_flag_reads_the_variable_handed_over() {
+        let cli = super::Cli::command();
+        let arg = cli
+            .get_arguments()
+            .find(|a| a.get_id() == "database")
+            .expect("--database");
+        assert_eq!(
+            arg.get_env(),
+            Some(std::ffi::OsStr::new(super::DATABASE_URL_ENV))
+        );
     }
 }

@@ -35,19 +35,25 @@ impl Server {
 
     /// Starts the server, with `KMS_ROOT_KEY` set to `root_key` when given.
     fn start_with_root_key(data_dir: &Path, extra: &[&str], root_key: Option<&str>) -> Self {
-        Self::launch(data_dir, extra, root_key, None)
+        let env: Vec<(&str, &str)> = root_key.map(|k| ("KMS_ROOT_KEY", k)).into_iter().collect();
+        Self::launch(data_dir, extra, &env, None)
+    }
+
+    /// Starts the server with the variables `env` set.
+    fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::launch(data_dir, extra, env, None)
     }
 
     /// Starts the server and sends it `signal` as soon as its log shows `line`: during start-up,
     /// when the line comes before the server listens.
     fn start_signalled(data_dir: &Path, extra: &[&str], line: &str, signal: &str) -> Self {
-        Self::launch(data_dir, extra, None, Some((line, signal)))
+        Self::launch(data_dir, extra, &[], Some((line, signal)))
     }
 
     fn launch(
         data_dir: &Path,
         extra: &[&str],
-        root_key: Option<&str>,
+        env: &[(&str, &str)],
         signal_at: Option<(&str, &str)>,
     ) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_kms-server"));
@@ -56,10 +62,9 @@ impl Server {
             .arg(data_dir)
             .args(extra)
             .env("RUST_LOG", "info")
-            .env_remove("KMS_ROOT_KEY");
-        if let Some(key) = root_key {
-            command.env("KMS_ROOT_KEY", key);
-        }
+            .env_remove("KMS_ROOT_KEY")
+            .env_remove("KMS_DATABASE_URL")
+            .envs(env.iter().copied());
         let mut child = command
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -565,6 +570,31 @@ async fn a_sighup_during_start_up_reloads_the_policy_instead_of_ending_the_serve
     let log = server.wait_for("policy reloaded");
     assert!(log.contains("policy reloaded"), "{log}");
     assert!(log.contains("seed loaded"), "{log}");
+}
+
+/// `KMS_DATABASE_URL` (a PostgreSQL URL may hold a password) leaves the process environment like
+/// the root key, and is still the database the server opens.
+#[tokio::test]
+async fn the_database_url_leaves_the_process_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let db = dir.path().join("elsewhere.sqlite3");
+    let url = format!("sqlite:{}", db.display());
+    let server = Server::start_with_env(&data, &[], &[("KMS_DATABASE_URL", &url)]);
+    let environ = std::fs::read(format!("/proc/{}/environ", server.child.id())).unwrap();
+    let environ = String::from_utf8_lossy(&environ);
+    assert!(!environ.contains("KMS_DATABASE_URL="), "{environ}");
+    assert!(!environ.contains(&url), "{environ}");
+    assert!(environ.contains("KMS_ROOT_KEY_HANDOFF=stdin"));
+    let mut client = KeyManagementServiceClient::new(server.channel().await);
+    client
+        .describe_key(pb::DescribeKeyRequest {
+            key_id: "alias/kms-cos".to_owned(),
+        })
+        .await
+        .unwrap();
+    assert!(db.exists(), "the handed-over URL is the database opened");
+    assert!(!data.join("kms.sqlite3").exists());
 }
 
 /// `KMS_ROOT_KEY` is read once and is then gone from the process environment (the server
