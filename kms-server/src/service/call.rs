@@ -87,37 +87,6 @@ pub struct Observers {
     pub metrics: Option<Arc<Metrics>>,
 }
 
-impl Observers {
-    /// Records a call refused before it reached a method (a Tencent API request whose signature
-    /// did not verify): an audit line with identity `-`, no keys and the refusal's `code`, as a
-    /// gRPC call with a bad token gets. An error means the line was not written: the caller must
-    /// then answer INTERNAL, as for any call.
-    pub(crate) async fn record_refusal(
-        &self,
-        rpc: &str,
-        peer: Option<std::net::SocketAddr>,
-        code: &str,
-    ) -> std::io::Result<()> {
-        let Some(log) = &self.audit else {
-            return Ok(());
-        };
-        let ack = log.record(&crate::audit::AuditEvent {
-            time: time::OffsetDateTime::now_utc(),
-            request_id: crate::audit::RequestId::new(),
-            identity: crate::audit::DEVELOPMENT_IDENTITY,
-            peer,
-            rpc,
-            keys: Vec::new(),
-            context_keys: Default::default(),
-            outcome: crate::audit::Outcome::Error {
-                status: tonic::Code::Unauthenticated,
-                code,
-            },
-        });
-        ack.await
-    }
-}
-
 /// One RPC from its first byte: the action, when it started, and who makes it (or why nobody
 /// could be identified: then the body never runs and the call ends UNAUTHENTICATED).
 pub(super) struct Call {

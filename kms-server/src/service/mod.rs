@@ -75,7 +75,7 @@ impl KmsService {
         self
     }
 
-    /// What watches the calls (for a front end's own refusals, [`Observers::record_refusal`]).
+    /// What watches the calls (the audit log, the metrics): also for a front end's own refusals.
     pub(crate) fn observers(&self) -> &Observers {
         &self.observers
     }

@@ -295,9 +295,9 @@ fn action_name(headers: &HeaderMap) -> &'static str {
         .map_or("-", refusal::rpc_name)
 }
 
-/// Writes the audit line of a request refused by the signature check (the action it named, or
-/// `-` when it named none this API has) and gives the refusal back; if the line cannot be
-/// written, the answer is `InternalError`, as for any call whose line is lost.
+/// Writes the audit line of a request refused by the signature check (nobody identified; the
+/// action it named, or `-` when it named none this API has) and gives the refusal back, as
+/// [`refusal::record`] does for the refusals after it.
 async fn audit_refusal(
     api: &TencentApi,
     parts: &axum::http::request::Parts,
@@ -308,18 +308,8 @@ async fn audit_refusal(
         parts.extensions.get::<TlsConnectInfo<TcpConnectInfo>>(),
     );
     let rpc = action_name(&parts.headers);
-    match api
-        .service
-        .observers()
-        .record_refusal(rpc, peer, refusal.code)
-        .await
-    {
-        Ok(()) => refusal,
-        Err(e) => {
-            tracing::error!(error = %e, "audit log not written: a refused Tencent API call");
-            ApiError::new(code::INTERNAL_ERROR, "internal error")
-        }
-    }
+    let observers = api.service.observers();
+    refusal::record(observers, DEVELOPMENT_IDENTITY, peer, rpc, refusal).await
 }
 
 /// A required header's text.

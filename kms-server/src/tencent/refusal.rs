@@ -97,9 +97,10 @@ pub(super) fn status_of(tencent_code: &str) -> Code {
     }
 }
 
-/// Writes the audit line of a refusal made by the Tencent layer after the signature verified
-/// (identity `identity`, action `rpc`, no key: none was resolved) and gives the refusal back; if
-/// the line cannot be written, the answer is `InternalError`, as for any call whose line is lost.
+/// Writes the audit line of a refusal made by the Tencent layer (identity `identity`: `-` for a
+/// signature refusal, nobody being identified; action `rpc`; no key: none was resolved) and gives
+/// the refusal back; if the line cannot be written, the answer is `InternalError`, as for any
+/// call whose line is lost.
 pub(super) async fn record(
     observers: &Observers,
     identity: &str,
