@@ -28,6 +28,12 @@ pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:50051";
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default time allowed for one call (each attempt, when a call is retried).
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default interval between HTTP/2 pings on a connection, idle or not (the server's own interval:
+/// it closes a connection that sends nothing for longer than its call deadline and two of them).
+pub const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+/// Default time a ping may go unanswered before the connection is dropped and the next call
+/// opens a new one.
+pub const DEFAULT_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// How calls without side effects are retried after `UNAVAILABLE`.
 ///
@@ -110,6 +116,7 @@ pub struct ClientBuilder {
     client_identity: Option<ClientIdentity>,
     token: Option<TokenSource>,
     pub(crate) retry: RetryPolicy,
+    keepalive: (Duration, Duration),
 }
 
 /// The client certificate and key for mutual TLS, as given (read when the endpoint is built).
@@ -181,6 +188,7 @@ impl ClientBuilder {
             client_identity: None,
             token: None,
             retry: RetryPolicy::default(),
+            keepalive: (DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_TIMEOUT),
         }
     }
 
@@ -193,6 +201,16 @@ impl ClientBuilder {
     /// Time allowed for each call attempt. Also sent to the server as the gRPC deadline.
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
+        self
+    }
+
+    /// Pings the server every `interval` (calls in flight or not) and drops the connection when a
+    /// ping goes unanswered for `timeout`: a KMS host that vanished without closing its
+    /// connections (power loss, a dropped route) fails the calls in flight as unavailable, and the
+    /// next call connects again, instead of each call waiting out its request timeout until TCP
+    /// gives up (minutes).
+    pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.keepalive = (interval, timeout);
         self
     }
 
@@ -300,6 +318,9 @@ impl ClientBuilder {
             })?
             .connect_timeout(self.connect_timeout)
             .timeout(self.request_timeout)
+            .http2_keep_alive_interval(self.keepalive.0)
+            .keep_alive_timeout(self.keepalive.1)
+            .keep_alive_while_idle(true)
             .user_agent(concat!("kms-client/", env!("CARGO_PKG_VERSION")))
             .map_err(|e| Error::Config(format!("user agent: {e}")))?;
         if https {

@@ -38,7 +38,7 @@ pub use asymmetric::{
 };
 pub use builder::{
     AUTHORIZATION_METADATA, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_ENDPOINT,
-    DEFAULT_REQUEST_TIMEOUT, RetryPolicy,
+    DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, RetryPolicy,
 };
 pub use byok::{ImportParameters, WrappingAlgorithm};
 pub use client::KmsClient;

@@ -449,3 +449,62 @@ async fn https_endpoints_verify_the_server_with_the_ca_file() {
         "{err:?}"
     );
 }
+
+/// A TCP proxy to `upstream` that can go silent: once `silent` is set it reads on and forwards
+/// nothing, like a host that vanished without closing its connections.
+async fn spawn_proxy(
+    upstream: std::net::SocketAddr,
+) -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicBool>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let silent = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = Arc::clone(&silent);
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let server = tokio::net::TcpStream::connect(upstream).await.unwrap();
+            let (client_r, client_w) = client.into_split();
+            let (server_r, server_w) = server.into_split();
+            for (mut from, mut to) in [(client_r, server_w), (server_r, client_w)] {
+                let silent = Arc::clone(&flag);
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 16 * 1024];
+                    while let Ok(n @ 1..) = from.read(&mut buf).await {
+                        if !silent.load(Ordering::SeqCst) && to.write_all(&buf[..n]).await.is_err()
+                        {
+                            break;
+                        }
+                    }
+                });
+            }
+        }
+    });
+    (addr, silent)
+}
+
+/// A server that goes silent (no FIN, no RST) fails the call in flight once a ping goes
+/// unanswered, not after the call's whole timeout; the next call connects again.
+#[tokio::test]
+async fn a_silent_server_is_found_out_by_its_unanswered_pings() {
+    let mock = Arc::new(Mock::default());
+    let (proxy, silent) = spawn_proxy(spawn_mock(Arc::clone(&mock), false).await).await;
+    let kms = KmsClient::builder(format!("http://{proxy}"))
+        .request_timeout(Duration::from_secs(600))
+        .keepalive(Duration::from_millis(100), Duration::from_millis(200))
+        .retry_policy(RetryPolicy::none())
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(kms.describe_key("k1").await.unwrap().key_id, "k1");
+    silent.store(true, Ordering::SeqCst);
+    let e = tokio::time::timeout(Duration::from_secs(60), kms.describe_key("k1"))
+        .await
+        .expect("the call waited for its request timeout")
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Unavailable { .. } | Error::Transport { .. }),
+        "{e:?}"
+    );
+    silent.store(false, Ordering::SeqCst);
+    assert_eq!(kms.describe_key("k2").await.unwrap().key_id, "k2");
+}
