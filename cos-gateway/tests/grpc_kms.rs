@@ -250,6 +250,10 @@ fn the_gateway_binary_reaches_kms_server_over_mutual_tls_with_its_flags() {
     let ca = file("kms-ca.pem", &kms.ca.cert_pem());
     let cert = file("gateway.pem", &kms.gateway_cert.cert_pem);
     let key = file("gateway.key", &kms.gateway_cert.key_pem);
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     let flags = |with_certificate: bool| {
         let mut v = vec![
             "--kms-endpoint".as_ref(),

@@ -15,7 +15,7 @@ use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::secret::{BearerToken, SecretBytes};
+use crate::secret::{BearerToken, SecretBytes, read_private};
 
 /// The metadata entry that carries the bearer token.
 pub const AUTHORIZATION_METADATA: &str = "authorization";
@@ -370,7 +370,9 @@ impl ClientIdentity {
     fn load(&self) -> Result<Identity> {
         let (cert, key) = match self {
             ClientIdentity::Files { cert, key } => {
-                let key_pem = Zeroizing::new(read_named(key, "client key file")?);
+                let key_pem = read_private(key).map_err(|e| {
+                    Error::Config(format!("client key file {}: {e}", key.display()))
+                })?;
                 let cert_pem = read_named(cert, "client certificate file")?;
                 check_cert_pem(
                     &cert_pem,
@@ -554,6 +556,11 @@ mod tests {
         )
         .unwrap();
 
+        for private in [&garbage, &key, &cert] {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(private, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+
         let build = |c: &Path, k: &Path| {
             ClientBuilder::new("https://localhost:1")
                 .client_identity_files(c, k)
@@ -606,6 +613,21 @@ mod tests {
             e.to_string()
                 .starts_with(&format!("client key file {}: ", missing.display())),
             "{e}"
+        );
+        // A private key others may read is refused (the mode of the file opened).
+        let shared = dir.path().join("shared.key");
+        std::fs::write(&shared, client.key_pem.as_bytes()).unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o640)).unwrap();
+        }
+        let e = build(&cert, &shared).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "client key file {}: readable by group or others (mode 640): chmod 600 it",
+                shared.display()
+            )
         );
         let e = ClientBuilder::new("http://127.0.0.1:1")
             .client_identity_files(&cert, &key)

@@ -119,21 +119,7 @@ impl BearerToken {
     /// names the file.
     pub fn from_file(path: &Path) -> Result<Self> {
         let named = |what: &str| Error::Config(format!("token file {}: {what}", path.display()));
-        let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| named(&e.to_string()))?);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(path)
-                .map_err(|e| named(&e.to_string()))?
-                .permissions()
-                .mode();
-            if mode & GROUP_OR_OTHER_READ != 0 {
-                return Err(named(&format!(
-                    "readable by group or others (mode {:o}): chmod 600 it",
-                    mode & 0o777
-                )));
-            }
-        }
+        let bytes = read_private(path).map_err(|e| named(&e))?;
         let text = std::str::from_utf8(&bytes).map_err(|_| named("not UTF-8 text"))?;
         let text = text
             .strip_suffix('\n')
@@ -163,6 +149,32 @@ impl BearerToken {
 /// Permission bits that let someone other than the owner read a file.
 #[cfg(unix)]
 const GROUP_OR_OTHER_READ: u32 = 0o044;
+
+/// Reads a credential file (a bearer token, a client private key) that must be readable by its
+/// owner only (unix): the mode checked is that of the file opened, not of whatever the path names
+/// a moment later. The error says what is wrong, without the path (the caller names the file).
+pub(crate) fn read_private(path: &Path) -> std::result::Result<Zeroizing<Vec<u8>>, String> {
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = file
+            .metadata()
+            .map_err(|e| e.to_string())?
+            .permissions()
+            .mode();
+        if mode & GROUP_OR_OTHER_READ != 0 {
+            return Err(format!(
+                "readable by group or others (mode {:o}): chmod 600 it",
+                mode & 0o777
+            ));
+        }
+    }
+    let mut bytes = Zeroizing::new(Vec::new());
+    file.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+    Ok(bytes)
+}
 
 fn hex_lower(bytes: &[u8]) -> String {
     use fmt::Write as _;
