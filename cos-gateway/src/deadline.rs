@@ -7,7 +7,10 @@
 //!
 //! * until its response starts, the request ends there with `400 RequestTimeout` and
 //!   `Connection: close` (the request frame, `Gateway::handle`): the body stream stops at the
-//!   deadline and what is left of the body is not drained (`body::body_stream`);
+//!   deadline and what is left of the body is not drained (`body::body_stream`); except a request
+//!   that has already set a change to the store going ([`crate::store::Decided`]: its row commits
+//!   whatever the request does), which is answered when it is done, so a client is never told a
+//!   write failed that took effect;
 //! * once its response has started (a long GET to a slow reader), the connection is closed at the
 //!   deadline and the client sees a truncated body ([`until_deadline`]). A response always gets at
 //!   least the idle timeout to be read, so the `RequestTimeout` document itself, which starts at

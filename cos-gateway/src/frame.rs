@@ -13,12 +13,14 @@ use crate::body::RequestBody;
 use crate::context::RequestContext;
 use crate::error::Error;
 use crate::state::Gateway;
+use crate::store::Decided;
 use crate::wire::{Response, error_response, http_date, now_secs};
 
 impl Gateway {
     /// Handles one request; never fails (errors become COS error documents). A body that sends
     /// nothing for `body_idle_timeout`, or a request not answered by `deadline`, ends with
-    /// `400 RequestTimeout` and `Connection: close`.
+    /// `400 RequestTimeout` and `Connection: close`, unless it has set a change to the store going
+    /// by then ([`Decided`]): that request's answer is awaited, as late as it comes.
     pub async fn handle(
         &self,
         req: Request<Incoming>,
@@ -31,9 +33,13 @@ impl Gateway {
         let head = parts.method == Method::HEAD;
         let path = parts.uri.path().to_owned();
         let body = RequestBody::new(body, body_idle_timeout, deadline);
-        let answer = self.answer(parts, body, tls, &request_id);
-        let (mut resp, timed_out) = match tokio::time::timeout_at(deadline, answer).await {
+        let decided = Decided::default();
+        let answer = decided.scope(self.answer(parts, body, tls, &request_id));
+        let mut answer = std::pin::pin!(answer);
+        let (mut resp, timed_out) = match tokio::time::timeout_at(deadline, &mut answer).await {
             Ok(answered) => answered,
+            // A change it set going completes without it: its answer, late, is the truth.
+            Err(_) if decided.is_set() => answer.await,
             // Dropping the handler drops the body undrained (past its deadline).
             Err(_) => (
                 error_response(&Error::RequestTimeout, &path, &request_id, head),

@@ -21,8 +21,8 @@
 //!   handshake or sends a request's headers, the connection is closed; while it sends a request
 //!   body, the request ends with `400 RequestTimeout` (see [`crate::body::body_stream`]);
 //! * a request not done by `request_timeout` after its headers ends with `400 RequestTimeout` and
-//!   `Connection: close`, or, if its response has started, by closing the connection
-//!   ([`crate::deadline`]).
+//!   `Connection: close` (unless a change it made is under way: then it is answered when done),
+//!   or, if its response has started, by closing the connection ([`crate::deadline`]).
 
 use std::convert::Infallible;
 use std::future::Future;

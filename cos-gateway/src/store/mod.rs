@@ -10,6 +10,7 @@
 //! * `sqlite/`: [`SqliteCatalog`], one file per table group (buckets, objects, uploads and parts).
 //! * `memory.rs`: `MemoryCatalog`, the same contract in memory, for tests (feature `test-util`).
 //! * `files.rs`: body files (`tmp/`, `objects/`, [`BodyWriter`]), no knowledge of rows.
+//! * `decided.rs`: whether the running request has set a change going ([`Decided`]).
 //! * `pins.rs`: which body files are being read ([`ReadPin`], [`Pins`]), so removals wait.
 //! * [`verifier_key`]: the SSE-C verifier key's file in the data directory.
 //! * `checks.rs` (tests): the store's behaviour checks, written once, run on every catalog.
@@ -43,6 +44,7 @@
 pub mod catalog;
 #[cfg(test)]
 mod checks;
+mod decided;
 mod files;
 #[cfg(any(test, feature = "test-util"))]
 mod memory;
@@ -57,6 +59,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 pub use catalog::{Catalog, ObjectUpdate};
+pub use decided::Decided;
 use files::BodyDir;
 pub use files::BodyWriter;
 #[cfg(any(test, feature = "test-util"))]
@@ -245,6 +248,16 @@ impl Store {
             .map_err(Error::internal)?
     }
 
+    /// [`Store::run`] for a catalog call that changes rows and frees no body file: it runs to its
+    /// end once started, so the request is decided ([`Decided`]).
+    async fn change<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Catalog) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        decided::mark();
+        self.run(f).await
+    }
+
     /// Runs a catalog write, then removes the body files it let go (or, if it was refused having
     /// written nothing, `new_files`), in a task of its own: to the end even if the request that
     /// asked for it is dropped meanwhile (its client gone, its deadline passed). The row commits
@@ -255,6 +268,7 @@ impl Store {
         f: impl FnOnce(&dyn Catalog) -> Result<(Vec<String>, T)> + Send + 'static,
     ) -> Result<T> {
         let this = self.clone();
+        decided::mark();
         tokio::spawn(async move {
             let done = this.run(f).await;
             let (freed, value) = this.remove_if_refused(done, new_files).await?;
@@ -328,13 +342,13 @@ impl Store {
     /// Creates a bucket; `false` if it exists.
     pub async fn create_bucket(&self, name: &str, now: i64) -> Result<bool> {
         let name = name.to_owned();
-        self.run(move |c| c.create_bucket(&name, now)).await
+        self.change(move |c| c.create_bucket(&name, now)).await
     }
 
     /// Deletes an empty bucket.
     pub async fn delete_bucket(&self, name: &str) -> Result<()> {
         let name = name.to_owned();
-        self.run(move |c| c.delete_bucket(&name)).await
+        self.change(move |c| c.delete_bucket(&name)).await
     }
 
     /// Sets (or clears) a bucket's default encryption.
@@ -344,14 +358,14 @@ impl Store {
         enc: Option<storage_adapter::BucketEncryption>,
     ) -> Result<()> {
         let name = name.to_owned();
-        self.run(move |c| c.set_bucket_encryption(&name, enc.as_ref()))
+        self.change(move |c| c.set_bucket_encryption(&name, enc.as_ref()))
             .await
     }
 
     /// Sets (or clears) a bucket's ACL: `NoSuchBucket` if there is none.
     pub async fn set_bucket_acl(&self, name: &str, acl: Option<crate::acl::Acl>) -> Result<()> {
         let name = name.to_owned();
-        self.run(move |c| c.set_bucket_acl(&name, acl.as_ref()))
+        self.change(move |c| c.set_bucket_acl(&name, acl.as_ref()))
             .await
     }
 
@@ -407,7 +421,7 @@ impl Store {
             crate::error::Error::NoSuchKey
         };
         if self
-            .run(move |c| c.update_object(&b, &k, v.as_deref(), &update))
+            .change(move |c| c.update_object(&b, &k, v.as_deref(), &update))
             .await?
         {
             Ok(())
@@ -445,7 +459,7 @@ impl Store {
         state: versions::Versioning,
     ) -> Result<()> {
         let name = name.to_owned();
-        self.run(move |c| c.set_bucket_versioning(&name, state))
+        self.change(move |c| c.set_bucket_versioning(&name, state))
             .await
     }
 
@@ -501,7 +515,7 @@ impl Store {
 
     /// Records a new upload.
     pub async fn create_upload(&self, u: Upload) -> Result<()> {
-        self.run(move |c| c.create_upload(&u)).await
+        self.change(move |c| c.create_upload(&u)).await
     }
 
     /// An upload of `bucket`/`key`.

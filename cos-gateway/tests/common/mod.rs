@@ -131,6 +131,20 @@ pub fn start_http_with_store(make: MakeStore) -> TestGateway {
     )
 }
 
+/// [`start_limited`] over the store `make` builds in the data directory.
+pub fn start_limited_with_store(limits: cos_gateway::ServeOptions, make: MakeStore) -> TestGateway {
+    launch(
+        Options {
+            tls: false,
+            allow_ssec_over_http: true,
+            bucket_keys: Default::default(),
+        },
+        None,
+        limits,
+        Catalog::Custom(make),
+    )
+}
+
 /// [`start_http`], with the store's metadata in memory instead of SQLite.
 pub fn start_http_in_memory() -> TestGateway {
     launch(

@@ -121,14 +121,15 @@ fn a_full_disk_fails_put_part_and_copy_without_leaving_anything() {
 }
 
 /// The SQLite catalog, whose row writes fail as SQLite does on a full disk (`SQLITE_FULL`) while
-/// `full` is set. Reads always pass.
+/// `full` is set, and wait while `hold` is closed. Reads always pass.
 #[derive(Debug)]
-struct FullDb {
+struct FaultyDb {
     inner: SqliteCatalog,
     full: Arc<AtomicBool>,
+    hold: Arc<Hold>,
 }
 
-impl FullDb {
+impl FaultyDb {
     fn write<T>(&self, f: impl FnOnce() -> cos_gateway::Result<T>) -> cos_gateway::Result<T> {
         if self.full.load(Ordering::SeqCst) {
             return Err(rusqlite::Error::SqliteFailure(
@@ -137,11 +138,44 @@ impl FullDb {
             )
             .into());
         }
+        self.hold.pass();
         f()
     }
 }
 
-impl Catalog for FullDb {
+/// A gate for row writes: while closed, a write waits in it (counted) until it opens.
+#[derive(Debug, Default)]
+struct Hold {
+    /// Whether it is closed, and how many writes have reached it while it was.
+    state: std::sync::Mutex<(bool, usize)>,
+    changed: std::sync::Condvar,
+}
+
+impl Hold {
+    fn set_closed(&self, closed: bool) {
+        self.state.lock().unwrap().0 = closed;
+        self.changed.notify_all();
+    }
+
+    fn pass(&self) {
+        let mut state = self.state.lock().unwrap();
+        if state.0 {
+            state.1 += 1;
+            self.changed.notify_all();
+        }
+        while state.0 {
+            state = self.changed.wait(state).unwrap();
+        }
+    }
+
+    /// Waits until `n` writes have reached the closed gate.
+    fn wait_for(&self, n: usize) {
+        let state = self.state.lock().unwrap();
+        drop(self.changed.wait_while(state, |s| s.1 < n).unwrap());
+    }
+}
+
+impl Catalog for FaultyDb {
     fn referenced_files(&self) -> cos_gateway::Result<HashSet<String>> {
         self.inner.referenced_files()
     }
@@ -286,7 +320,12 @@ fn a_full_database_fails_complete_and_put_and_keeps_the_upload() {
     let flag = Arc::clone(&full);
     let gw = common::start_http_with_store(Box::new(move |dir| {
         let inner = SqliteCatalog::open(&dir.join("gateway.sqlite3")).unwrap();
-        Store::with_catalog(dir, Arc::new(FullDb { inner, full: flag })).unwrap()
+        let db = FaultyDb {
+            inner,
+            full: flag,
+            hold: Arc::default(),
+        };
+        Store::with_catalog(dir, Arc::new(db)).unwrap()
     }));
     create_bucket(gw.addr);
     let a = gw.addr;
@@ -348,6 +387,55 @@ fn a_full_database_fails_complete_and_put_and_keeps_the_upload() {
     // The refused PUT's body file was removed: two part files and two bodies, no temp file.
     assert_eq!(files_in(gw.dir.path(), "objects"), 4);
     assert_eq!(files_in(gw.dir.path(), "tmp"), 0);
+}
+
+/// A write whose row is still being committed when its request's deadline passes (held in the
+/// catalog here; a slow disk or a busy database in life) gets its real answer once it is done,
+/// not `400 RequestTimeout` for a change that took effect: a PUT (a row write that frees the
+/// replaced body) and an ACL change (a row write alone).
+#[test]
+fn a_write_under_way_at_the_deadline_gets_its_real_answer() {
+    const DEADLINE: std::time::Duration = std::time::Duration::from_secs(1);
+    let hold = Arc::new(Hold::default());
+    let gate = Arc::clone(&hold);
+    let gw = common::start_limited_with_store(
+        cos_gateway::ServeOptions {
+            request_timeout: DEADLINE,
+            ..Default::default()
+        },
+        Box::new(move |dir| {
+            let db = FaultyDb {
+                inner: SqliteCatalog::open(&dir.join("gateway.sqlite3")).unwrap(),
+                full: Arc::default(),
+                hold: gate,
+            };
+            Store::with_catalog(dir, Arc::new(db)).unwrap()
+        }),
+    );
+    create_bucket(gw.addr);
+    let a = gw.addr;
+    Req::new("PUT", "/late")
+        .body("first")
+        .send(a)
+        .assert_status(200);
+    let late = [
+        Req::new("PUT", "/late").body("second"),
+        Req::new("PUT", "/late?acl").header("x-cos-acl", "public-read"),
+    ];
+    for (held, req) in late.into_iter().enumerate() {
+        hold.set_closed(true);
+        let sent = std::thread::spawn(move || req.send(a));
+        hold.wait_for(held + 1);
+        // Its headers were read before its write began: its deadline has passed by now.
+        std::thread::sleep(2 * DEADLINE);
+        hold.set_closed(false);
+        sent.join().unwrap().assert_status(200);
+    }
+    assert_eq!(Req::new("GET", "/late").send(a).body, b"second");
+    let acl = Req::new("GET", "/late?acl").send(a);
+    assert!(acl.text().contains("AllUsers"), "{}", acl.text());
+    // Only one body file: the one the second PUT replaced was removed.
+    assert_eq!(files_in(gw.dir.path(), "objects"), 1);
 }
 
 /// Another connection holds the write lock on `gateway.sqlite3` (`BEGIN EXCLUSIVE`, as an
