@@ -486,7 +486,8 @@ fn a_thousand_bucket_key_puts_and_gets_make_a_handful_of_kms_calls() {
 fn a_disabled_cmk_stops_bucket_key_writes_after_the_cache_time() {
     let kms_dir = tempfile::tempdir().unwrap();
     let (url, kms, metrics, _t) = common::kms_server_with_metrics(kms_dir.path());
-    let ttl = std::time::Duration::from_millis(1500);
+    // Long enough for a PUT, a durable DisableKey and a PUT on a loaded machine.
+    let ttl = std::time::Duration::from_secs(5);
     let settings = cos_gateway::state::BucketKeys {
         all_buckets: true,
         cache: storage_adapter::BucketKeyConfig {

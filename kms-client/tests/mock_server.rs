@@ -490,7 +490,7 @@ async fn a_silent_server_is_found_out_by_its_unanswered_pings() {
     let (proxy, silent) = spawn_proxy(spawn_mock(Arc::clone(&mock), false).await).await;
     let kms = KmsClient::builder(format!("http://{proxy}"))
         .request_timeout(Duration::from_secs(600))
-        .keepalive(Duration::from_millis(100), Duration::from_millis(200))
+        .keepalive(Duration::from_millis(100), Duration::from_secs(2))
         .retry_policy(RetryPolicy::none())
         .connect()
         .await

@@ -281,24 +281,25 @@ mod tests {
         use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let limit = Duration::from_millis(300);
+        let limit = Duration::from_secs(1);
         let mut incoming = Box::pin(incoming(listener, 1, limit));
+        // Before the connection exists: its idle clock starts after this.
+        let started = std::time::Instant::now();
         let _silent = TcpStream::connect(addr).await.unwrap();
         let mut first = incoming.next().await.unwrap().unwrap();
-        let started = std::time::Instant::now();
         let e = first.read(&mut [0u8; 16]).await.unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::TimedOut);
         assert!(started.elapsed() >= limit, "{:?}", started.elapsed());
         drop(first);
         // The slot is back: the next connection is accepted, and while it sends a byte every
-        // 100 ms it reads on, well past the limit.
+        // 200 ms it reads on, well past the limit.
         let mut talking = TcpStream::connect(addr).await.unwrap();
         let mut second = incoming.next().await.unwrap().unwrap();
         for _ in 0..8 {
             talking.write_all(b"x").await.unwrap();
             let mut byte = [0u8; 1];
             second.read_exact(&mut byte).await.unwrap();
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
         assert_eq!(idle_limit(DEFAULT_CALL_DEADLINE), Duration::from_secs(90));
     }

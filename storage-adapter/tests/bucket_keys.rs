@@ -225,7 +225,8 @@ async fn keys_are_per_bucket_cmk_and_context() {
 /// expires; objects already cached stay readable until then.
 #[tokio::test]
 async fn a_disabled_cmk_stops_writes_after_the_cache_time() {
-    let ttl = 300;
+    // Long enough for a PUT, a PUT and a GET on a loaded machine.
+    let ttl = 2000;
     let (a, counter) = counted(short(ttl));
     let (stored, env) = put(&a, &kms(true), "before", b"x").await;
     counter.kms.set_enabled("k", false);

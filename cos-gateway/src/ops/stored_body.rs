@@ -268,13 +268,13 @@ mod tests {
             .expect("the whole old body");
         assert_eq!(got.concat(), [a, b].concat());
         // The reader has let go: the replaced files go now (the read-ahead task ends just after).
-        for _ in 0..100 {
+        for _ in 0..1000 {
             if old.iter().all(|f| !store.body_path(f).exists()) {
                 return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        panic!("the replaced files outlived their last reader");
+        panic!("the replaced files outlived their last reader by 10 s");
     }
 
     #[tokio::test]

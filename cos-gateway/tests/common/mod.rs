@@ -42,9 +42,10 @@ pub struct Options {
     pub bucket_keys: cos_gateway::state::BucketKeys,
 }
 
-/// How long a restore takes in the test gateways: long enough that a HEAD right after POST restore
-/// sees it running, short enough to wait for.
-pub const RESTORE_DELAY: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long a restore takes in the test gateways: long enough that the few requests a test sends
+/// right after POST restore see it running on a loaded machine (readiness counts whole seconds, so
+/// the window is at least 4 s), short enough to wait for.
+pub const RESTORE_DELAY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A gateway over plain HTTP that accepts SSE-C headers anyway (a test convenience), embedded KMS.
 pub fn start_http() -> TestGateway {

@@ -33,7 +33,7 @@ fn connections_beyond_the_cap_wait_for_one_to_close() {
 #[test]
 fn a_stalled_body_ends_with_request_timeout() {
     use std::io::Write as _;
-    let idle = std::time::Duration::from_millis(500);
+    let idle = std::time::Duration::from_secs(1);
     let gw = start_limited(cos_gateway::ServeOptions {
         idle_timeout: idle,
         ..Default::default()
@@ -50,10 +50,11 @@ fn a_stalled_body_ends_with_request_timeout() {
         if let Some(c) = ctype {
             req = req.unsigned().header("Content-Type", c);
         }
+        // Before anything is sent: the gateway's idle clock starts after this.
+        let started = std::time::Instant::now();
         let mut s = std::net::TcpStream::connect(a).unwrap();
         s.write_all(req.head().as_bytes()).unwrap();
         s.write_all(b"--BND\r\n").unwrap();
-        let started = std::time::Instant::now();
         read_error_response(&mut s, std::time::Duration::from_secs(20))
             .assert_error(400, "RequestTimeout");
         assert!(started.elapsed() >= idle, "{target}");
@@ -67,8 +68,8 @@ fn a_stalled_body_ends_with_request_timeout() {
         .without_length()
         .header("Content-Length", "6");
     s.write_all(req.head().as_bytes()).unwrap();
-    for part in [b"ab", b"cd", b"ef"] {
-        std::thread::sleep(idle / 2);
+    for part in b"abcdef".chunks(1) {
+        std::thread::sleep(idle / 5);
         s.write_all(part).unwrap();
     }
     use std::io::Read as _;

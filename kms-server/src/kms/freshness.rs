@@ -102,20 +102,20 @@ mod tests {
     #[test]
     fn past_the_bound_calls_fail_until_confirmed() {
         let f = Freshness::new();
-        f.set_max_stale(Some(Duration::from_millis(30)));
+        f.set_max_stale(Some(Duration::from_millis(500)));
         f.check().expect("just confirmed");
-        std::thread::sleep(Duration::from_millis(60));
+        std::thread::sleep(Duration::from_millis(600));
         let e = f.check().expect_err("stale");
         let text = e.to_string();
         assert!(matches!(e, Error::StoreUnavailable(_)), "{e:?}");
         assert!(
             text.contains("has not reached the key store for")
-                && text.contains("longer than its --max-stale of 0.0 s"),
+                && text.contains("longer than its --max-stale of 0.5 s"),
             "{text}"
         );
         f.confirm();
         f.check().expect("confirmed again");
-        std::thread::sleep(Duration::from_millis(60));
+        std::thread::sleep(Duration::from_millis(600));
         assert!(f.check().is_err());
         f.set_max_stale(None);
         f.check().expect("no bound any more");

@@ -497,17 +497,27 @@ pub(crate) mod test_support {
     /// The manual clock's start.
     pub(crate) const T0: i64 = 1_700_000_000;
 
-    /// A KMS on `dir` with a fixed root key.
+    /// A KMS on `dir` with a fixed root key. Waits (10 s at most) for the directory's lock: a
+    /// child process another test forks (the PostgreSQL harness) holds a copy of a lock just let
+    /// go until it execs.
     pub(crate) fn open(dir: &std::path::Path, clock: Arc<ManualClock>) -> Kms {
         let root =
             RootKey::from_base64(&base64::engine::general_purpose::STANDARD.encode([9u8; 32]))
                 .unwrap();
-        Kms::open(Config {
-            data_dir: dir.to_path_buf(),
-            root_key: root,
-            clock,
-        })
-        .unwrap()
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let config = Config {
+                data_dir: dir.to_path_buf(),
+                root_key: root.clone(),
+                clock: clock.clone(),
+            };
+            match Kms::open(config) {
+                Err(crate::Error::DataDirInUse(_)) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                opened => return opened.unwrap(),
+            }
+        }
     }
 
     /// A replica on the SQLite file `db`, which other replicas of the same call share (no
