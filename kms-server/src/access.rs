@@ -379,6 +379,16 @@ impl Identity {
         self.actions.as_ref().is_none_or(|a| a.contains(&action))
     }
 
+    /// [`Identity::allows_action`], with the words of the refusal when not: the gRPC gate and the
+    /// Tencent front end refuse alike.
+    pub fn check_action(&self, action: Action) -> std::result::Result<(), String> {
+        if self.allows_action(action) {
+            Ok(())
+        } else {
+            Err(format!("identity {} may not call {action}", self.name()))
+        }
+    }
+
     /// Whether the identity may use the key with this UUID and alias (without `alias/`): an
     /// `alias/...` pattern matches `alias/<alias>`, any other pattern the UUID.
     pub fn allows_key(&self, key_id: &str, alias: Option<&str>) -> bool {

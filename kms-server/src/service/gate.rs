@@ -185,11 +185,8 @@ impl Caller {
     /// May the caller make this call at all?
     pub(super) fn action(&self, action: Action) -> Result<()> {
         match self.identity() {
-            Some(i) if !i.allows_action(action) => Err(Error::PermissionDenied(format!(
-                "identity {} may not call {action}",
-                i.name()
-            ))),
-            _ => Ok(()),
+            Some(i) => i.check_action(action).map_err(Error::PermissionDenied),
+            None => Ok(()),
         }
     }
 

@@ -75,11 +75,13 @@ pub(super) fn rpc_name(action: ApiAction) -> &'static str {
 /// May `identity` call `action` at all? The gate's own refusal when not (same code, same words).
 pub(super) fn check_action(identity: &Identity, action: ApiAction) -> Result<(), ApiError> {
     match policy_action(action) {
-        Some(a) if !identity.allows_action(a) => Err(ApiError::new(
-            kms_types::ErrorCode::UnauthorizedOperation.as_str(),
-            format!("identity {} may not call {a}", identity.name()),
-        )),
-        _ => Ok(()),
+        Some(a) => identity.check_action(a).map_err(|refusal| {
+            ApiError::new(
+                kms_types::ErrorCode::UnauthorizedOperation.as_str(),
+                refusal,
+            )
+        }),
+        None => Ok(()),
     }
 }
 
