@@ -203,7 +203,8 @@ pub struct Read<'a> {
 }
 
 /// GET and HEAD Object. An anonymous caller is let in only by [`crate::acl::check_anonymous_read`],
-/// checked right after the row is read, before anything else about the object is looked at.
+/// checked right after the row is read, before anything else about the object is looked at, and
+/// never with `response-*` overrides.
 pub async fn get(
     gw: &Gateway,
     ctx: &RequestContext,
@@ -216,6 +217,13 @@ pub async fn get(
         version_id,
         head,
     } = read;
+    if caller == super::Caller::Anonymous && !overrides.is_empty() {
+        // COS: "if a response-* parameter is used, anonymous access is not supported and the
+        // request must carry a signature" (anyone could otherwise restyle a public object).
+        return Err(Error::AccessDenied(
+            "Access Denied: a request with response-* parameters must be signed".into(),
+        ));
+    }
     let customer = sse::parse_read(&ctx.headers)?;
     if part_number.is_some() && ctx.header("range").is_some() {
         // S3's answer to both; COS documents none (a guess).

@@ -285,6 +285,18 @@ fn anonymous_reads_follow_the_acls_and_never_open_encrypted_objects() {
         anonymous(a, "GET", "/open?partNumber=1").body,
         b"public body"
     );
+    // Response headers are overridden for signed requests only (COS: "must carry a signature").
+    for method in ["GET", "HEAD"] {
+        let r = anonymous(a, method, "/open?response-content-type=text%2Fhtml");
+        assert_eq!(r.status, 403, "{method}: {}", r.head);
+        if method == "GET" {
+            r.assert_error(403, "AccessDenied");
+            assert!(r.text().contains("response-* parameters"), "{}", r.text());
+        }
+    }
+    let r = Req::new("GET", "/open?response-content-type=text%2Fhtml").send(a);
+    r.assert_status(200);
+    assert_eq!(r.get("content-type"), Some("text/html"));
     // Encrypted public-read objects need a signature: SSE-COS, SSE-KMS and SSE-C alike.
     let mut sse_c: Vec<(String, String)> = common::ssec(&K1);
     sse_c.push(("x-cos-acl".into(), "public-read".into()));
