@@ -181,13 +181,32 @@ impl Postgres {
     }
 
     /// Starts the server process (again) on a free port, and waits until it takes connections.
+    /// The port is picked free, then bound by the server a moment later: if another process took
+    /// it meanwhile the server exits, and a first start tries again on another port (a restart
+    /// must keep its port, and fails saying so).
     fn run(&mut self) {
-        if self.port == 0 {
-            self.port = TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("a free port")
-                .port();
+        let first = self.port == 0;
+        for _ in 0..5 {
+            if first {
+                self.port = TcpListener::bind("127.0.0.1:0")
+                    .and_then(|l| l.local_addr())
+                    .expect("a free port")
+                    .port();
+            }
+            if self.start_on_port() {
+                return;
+            }
+            assert!(
+                first,
+                "PostgreSQL exited at restart: port {} was taken meanwhile",
+                self.port
+            );
         }
+        panic!("PostgreSQL exited at start five times (its port taken each time?)");
+    }
+
+    /// Starts the server on `self.port`; `false` if it exited before taking connections.
+    fn start_on_port(&mut self) -> bool {
         let child = self
             .command("postgres")
             .arg("-D")
@@ -203,15 +222,23 @@ impl Postgres {
             .stderr(Stdio::null())
             .spawn()
             .expect("postgres starts");
+        // Held before the wait, so a server that never answers is stopped when `self` drops.
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
-        while Client::connect(&self.socket_url("postgres"), NoTls).is_err() {
+        let url = self.socket_url("postgres");
+        while Client::connect(&url, NoTls).is_err() {
+            let server = self.child.as_mut().expect("just started");
+            if server.try_wait().expect("the server's status").is_some() {
+                self.child = None;
+                return false;
+            }
             assert!(
                 Instant::now() < deadline,
                 "PostgreSQL did not start in 30 s"
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+        true
     }
 
     /// Stops the server (a fast shutdown), keeping its data; [`Postgres::restart`] starts it again.
@@ -274,5 +301,28 @@ impl Drop for Postgres {
     fn drop(&mut self) {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server whose port another process holds exits, and the harness sees it at once instead
+    /// of waiting out its 30 s; a restart on a taken port fails saying why.
+    #[test]
+    fn a_server_whose_port_is_taken_is_seen_to_exit() {
+        let Some(mut pg) = Postgres::start("harness port taken") else {
+            return;
+        };
+        pg.stop();
+        let _taken = TcpListener::bind(("127.0.0.1", pg.port())).expect("the freed port");
+        let started = Instant::now();
+        assert!(!pg.start_on_port());
+        assert!(started.elapsed() < Duration::from_secs(30));
+        let e = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pg.restart()))
+            .expect_err("a restart on a taken port");
+        let msg = e.downcast_ref::<String>().expect("a formatted message");
+        assert!(msg.contains("was taken meanwhile"), "{msg}");
     }
 }
