@@ -88,13 +88,13 @@ pub fn route(parts: &Parts) -> Result<Target> {
         None => host_header.unwrap_or("").to_owned(),
     };
     let raw_path = parts.uri.path();
-    let path = decode(raw_path);
+    let path = decode(raw_path)?;
     let path = if path.starts_with('/') {
         path
     } else {
         format!("/{path}")
     };
-    let query = parse_query(parts.uri.query());
+    let query = parse_query(parts.uri.query())?;
     let (bucket, key) = if let Some(b) = bucket_from_host(&host) {
         (Some(b.to_owned()), path[1..].to_owned())
     } else {

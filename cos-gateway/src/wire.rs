@@ -212,15 +212,20 @@ pub const VERSION_ID: &str = "x-cos-version-id";
 /// The response header saying that the version is a delete marker (`true`).
 pub const DELETE_MARKER: &str = "x-cos-delete-marker";
 
-/// Percent-decodes a URL component (`+` stays `+`).
-pub fn decode(s: &str) -> String {
+/// Percent-decodes a URL component (`+` stays `+`). Bytes that are not UTF-8 once decoded are
+/// refused, not replaced: a lossy decoding would make `/x%FF`, `/x%FE` and `/x%EF%BF%BD` one
+/// key, and a request could read, overwrite or delete an object it did not name.
+pub fn decode(s: &str) -> Result<String, Error> {
     percent_encoding::percent_decode_str(s)
-        .decode_utf8_lossy()
-        .into_owned()
+        .decode_utf8()
+        .map(std::borrow::Cow::into_owned)
+        .map_err(|_| {
+            Error::InvalidArgument("the request URI is not UTF-8 once percent-decoded".to_owned())
+        })
 }
 
 /// Percent-decodes a query component, where `+` is a space.
-pub fn decode_query(s: &str) -> String {
+pub fn decode_query(s: &str) -> Result<String, Error> {
     decode(&s.replace('+', " "))
 }
 
@@ -245,13 +250,15 @@ pub fn cos_encode(s: &str) -> String {
 }
 
 /// The query string as ordered (name, decoded value) pairs; a name without `=` has an empty value.
-pub fn parse_query(query: Option<&str>) -> Vec<(String, String)> {
-    let Some(q) = query else { return Vec::new() };
+pub fn parse_query(query: Option<&str>) -> Result<Vec<(String, String)>, Error> {
+    let Some(q) = query else {
+        return Ok(Vec::new());
+    };
     q.split('&')
         .filter(|p| !p.is_empty())
         .map(|p| match p.split_once('=') {
-            Some((k, v)) => (decode_query(k), decode_query(v)),
-            None => (decode_query(p), String::new()),
+            Some((k, v)) => Ok((decode_query(k)?, decode_query(v)?)),
+            None => Ok((decode_query(p)?, String::new())),
         })
         .collect()
 }
@@ -327,11 +334,30 @@ mod tests {
 
     #[test]
     fn query_parsing_decodes_and_keeps_empty_values() {
-        let q = parse_query(Some("uploads&prefix=a%2Fb+c&max-keys=2"));
+        let q = parse_query(Some("uploads&prefix=a%2Fb+c&max-keys=2")).unwrap();
         assert_eq!(query_get(&q, "uploads"), Some(""));
         assert_eq!(query_get(&q, "prefix"), Some("a/b c"));
         assert_eq!(query_get(&q, "max-keys"), Some("2"));
         assert_eq!(query_get(&q, "marker"), None);
+    }
+
+    /// Bytes that are not UTF-8 once decoded are refused, never replaced by U+FFFD (which would
+    /// make several keys one).
+    #[test]
+    fn decoding_refuses_what_is_not_utf8() {
+        assert_eq!(decode("x%EF%BF%BD").unwrap(), "x\u{FFFD}");
+        for bad in ["x%FF", "x%FE", "%C3", "%ED%A0%80"] {
+            let e = decode(bad).unwrap_err();
+            assert_eq!(e.code(), "InvalidArgument", "{bad}");
+            assert_eq!(
+                e.to_string(),
+                "the request URI is not UTF-8 once percent-decoded",
+                "{bad}"
+            );
+        }
+        assert!(parse_query(Some("prefix=%FF")).is_err());
+        assert!(parse_query(Some("%FF=1")).is_err());
+        assert!(parse_query(Some("%FF")).is_err());
     }
 
     #[test]

@@ -206,7 +206,8 @@ pub fn verify(
                 let v = if k == "q-header-list" || k == "q-url-param-list" {
                     v.to_owned()
                 } else {
-                    crate::wire::decode(v)
+                    // Not UTF-8: empty, which matches nothing (the signature is then refused).
+                    crate::wire::decode(v).unwrap_or_default()
                 };
                 (k, v)
             })
@@ -317,7 +318,11 @@ fn split_list(list: &str) -> Vec<&str> {
 fn listed_names(list: &str) -> Vec<String> {
     split_list(list)
         .into_iter()
-        .map(|n| crate::wire::decode(n).to_ascii_lowercase())
+        .map(|n| {
+            crate::wire::decode(n)
+                .unwrap_or_default()
+                .to_ascii_lowercase()
+        })
         .collect()
 }
 

@@ -123,7 +123,9 @@ pub async fn list_objects(
             // A further entry exists: the page is truncated only now, never on keys that roll up
             // into a prefix already returned.
             if count == max_keys {
-                truncated = true;
+                // `max-keys=0` asks for nothing: an empty page, not a truncated one a client
+                // would ask again for ever (nothing to page on).
+                truncated = count > 0;
                 break 'outer;
             }
             count += 1;

@@ -397,7 +397,7 @@ pub fn parse_copy_source(value: &str) -> Result<CopySourceName> {
         None => (v, None),
         Some((path, query)) => {
             let id = query.strip_prefix("versionId=").ok_or_else(bad)?;
-            let id = crate::wire::decode(id);
+            let id = crate::wire::decode(id).map_err(|_| bad())?;
             crate::store::versions::check_version_id(&id)?;
             (path, Some(id))
         }
@@ -408,7 +408,7 @@ pub fn parse_copy_source(value: &str) -> Result<CopySourceName> {
         let (host, key) = v.split_once('/').ok_or_else(bad)?;
         (crate::route::bucket_from_host(host).ok_or_else(bad)?, key)
     };
-    let key = crate::wire::decode(key);
+    let key = crate::wire::decode(key).map_err(|_| bad())?;
     if key.is_empty() || !crate::route::valid_bucket(bucket) {
         return Err(bad());
     }

@@ -390,6 +390,13 @@ pub(crate) async fn read_form(
     if let Some(name) = file.file_name() {
         key = key.replace("${filename}", name);
     }
+    if key.is_empty() {
+        // `key=${filename}` with no file chosen: an object named "" could never be listed,
+        // read or deleted, and would keep its bucket from being deleted.
+        return Err(Error::InvalidArgument(
+            "the form's key is empty once ${filename} is replaced".into(),
+        ));
+    }
     let range = check_policy(&policy, &fields.policy_values(rules.bucket, &key)?)?;
     // SSE from the form fields.
     let request = sse::parse_post_form(fields.iter())?;

@@ -198,7 +198,9 @@ pub async fn list(
                 continue;
             }
             if count == params.max_keys {
-                truncated = true;
+                // `max-keys=0` asks for nothing: an empty page, not a truncated one a client
+                // would ask again for ever (nothing to page on).
+                truncated = count > 0;
                 break 'outer;
             }
             count += 1;

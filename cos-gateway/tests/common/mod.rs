@@ -449,9 +449,10 @@ impl<'a> Req<'a> {
                     .filter(|p| !p.is_empty())
                     .map(|p| {
                         let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                        // Not UTF-8: the gateway refuses it before the signature.
                         (
-                            cos_gateway::wire::decode_query(k),
-                            cos_gateway::wire::decode_query(v),
+                            cos_gateway::wire::decode_query(k).unwrap_or_default(),
+                            cos_gateway::wire::decode_query(v).unwrap_or_default(),
                         )
                     })
                     .collect()

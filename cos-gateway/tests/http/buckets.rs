@@ -96,6 +96,9 @@ fn listing_pages_end_on_common_prefixes() {
         ("delimiter=%2F&marker=b%2F", &["c"], &["d/"], None),
         ("delimiter=%2F&prefix=d%2F", &["d/1", "d/2"], &[], None),
         ("max-keys=2", &["a", "b/1"], &[], Some("b/1")),
+        // Nothing asked for: an empty page, not truncated (there is nothing to page on).
+        ("max-keys=0", &[], &[], None),
+        ("delimiter=%2F&max-keys=0", &[], &[], None),
     ];
     for (query, keys, prefixes, next) in cases {
         let r = Req::new("GET", &format!("/?{query}")).path("/").send(a);
@@ -126,6 +129,11 @@ fn listing_pages_end_on_common_prefixes() {
             "{query}: {b}"
         );
     }
+    let r = Req::new("GET", "/?versions&max-keys=0").path("/").send(a);
+    r.assert_status(200);
+    let b = r.text();
+    assert!(b.contains("<IsTruncated>false</IsTruncated>"), "{b}");
+    assert!(!b.contains("<Version>"), "{b}");
 }
 
 #[test]

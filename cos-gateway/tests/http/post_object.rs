@@ -571,3 +571,22 @@ fn post_object_acl_fields() {
     r.assert_error(400, "InvalidArgument");
     Req::new("HEAD", "/pbad").send(a).assert_status(404);
 }
+
+/// `key=${filename}` with no file chosen (a browser sends `filename=""`) would name an object "",
+/// which no listing shows and no DELETE can name: refused, and nothing is stored.
+#[test]
+fn post_object_key_empty_once_the_filename_is_put_in_is_refused() {
+    let gw = start_with_bucket();
+    let a = gw.addr;
+    let policy = post_policy(serde_json::json!([{ "bucket": common::BUCKET }]));
+    let body = form(&policy, "${filename}", &[], b"x", &[]);
+    let body = String::from_utf8(body)
+        .unwrap()
+        .replace("filename=\"f.bin\"", "filename=\"\"");
+    let r = post_form(a, body.into_bytes());
+    r.assert_error(400, "InvalidArgument");
+    assert!(r.text().contains("key is empty"), "{}", r.text());
+    let listed = Req::new("GET", "/").send(a);
+    assert!(!listed.text().contains("<Contents>"), "{}", listed.text());
+    Req::new("DELETE", "/").send(a).assert_status(204);
+}

@@ -90,3 +90,38 @@ fn unsupported_and_incomplete_requests() {
         .send(a)
         .assert_error(403, "AccessDenied");
 }
+
+/// A path, query or copy source that is not UTF-8 once percent-decoded is refused: decoded
+/// lossily, `/x%FF`, `/x%FE` and `/x%EF%BF%BD` would be one key.
+#[test]
+fn names_that_are_not_utf8_are_refused() {
+    let gw = start_with_bucket();
+    let a = gw.addr;
+    Req::new("PUT", "/x%EF%BF%BD")
+        .path("/x\u{FFFD}")
+        .body("replacement")
+        .send(a)
+        .assert_status(200);
+    for target in ["/x%FF", "/x%FE", "/?prefix=%FF", "/x%EF%BF%BD?%FF"] {
+        for method in ["GET", "PUT", "DELETE"] {
+            let r = Req::new(method, target).unsigned().send(a);
+            r.assert_error(400, "InvalidArgument");
+            assert!(
+                r.text().contains("not UTF-8"),
+                "{method} {target}: {}",
+                r.text()
+            );
+        }
+    }
+    Req::new("PUT", "/copy")
+        .header("x-cos-copy-source", &format!("{}/x%FF", common::HOST))
+        .send(a)
+        .assert_error(400, "InvalidArgument");
+    assert_eq!(
+        Req::new("GET", "/x%EF%BF%BD")
+            .path("/x\u{FFFD}")
+            .send(a)
+            .body,
+        b"replacement"
+    );
+}
