@@ -319,7 +319,8 @@ impl Kms {
         }
         // Written after the key's conditional write: of two replicas importing different material
         // at once, only the one whose write won records its fingerprint. A failure here (or a crash
-        // before it) leaves the key without one until its next import, which sets it.
+        // before it) leaves the key without one until its next import, or the erasing of its
+        // material, which sets it.
         if known.is_none() {
             self.store().set_meta(&setting, &fingerprint)?;
         }
@@ -343,7 +344,22 @@ impl Kms {
     }
 
     /// Erases the material of `before` (as cached). Caller holds the write lock.
+    ///
+    /// The first material's fingerprint is recorded first if the key has none (material a seed
+    /// document gave, or an import whose fingerprint write failed): once the material is gone,
+    /// the fingerprint is all that refuses other material later.
     fn erase_material(&self, before: &KeyMetadata) -> Result<()> {
+        let setting = material_fingerprint_setting(before.key_id);
+        let first = self
+            .read()
+            .get(&before.key_id)
+            .and_then(|e| e.versions().first().cloned());
+        if let Some(first) = first
+            && self.store().meta(&setting)?.is_none()
+        {
+            let fingerprint = self.root.material_fingerprint(before.key_id, &first);
+            self.store().set_meta(&setting, &fingerprint)?;
+        }
         let after = without_material(before);
         self.store().remove_versions(before, &after)?;
         self.apply(|c| c.insert(Entry::new(after, Vec::new())));
@@ -559,6 +575,44 @@ mod tests {
         assert_eq!(
             (m.state, m.current_key_version),
             (KeyState::PendingImport, 0)
+        );
+    }
+
+    /// A seeded EXTERNAL key whose material is deleted takes back only that material: its
+    /// fingerprint is recorded when the material goes (the seed wrote none), so other material
+    /// cannot make what it sealed unreadable.
+    #[test]
+    fn seeded_material_once_deleted_is_the_only_material_taken_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let kms = open(dir.path(), Arc::new(ManualClock::new(T0)));
+        let own = [0x51u8; 32];
+        let doc = format!(
+            "keys:\n  - key_id: 6f1c2d3e-0000-4000-8000-0000000000e3\n    alias: seeded\n    \
+             material: ['{}']\n",
+            hex::encode(own)
+        );
+        assert_eq!(kms.seed(&doc).unwrap(), (1, 1));
+        let sealed = kms.encrypt("seeded", b"kept", "").unwrap();
+        kms.delete_imported_key_material("seeded").unwrap();
+        let alg = WrappingAlgorithm::ALL[0];
+        let p = kms
+            .get_parameters_for_import("seeded", alg.as_str(), "RSA_2048")
+            .unwrap();
+        let e = kms
+            .import_key_material("seeded", &wrap(&p, alg, &[0x99u8; 32]), &p.import_token, 0)
+            .unwrap_err();
+        assert_eq!(code(&e), "InvalidParameterValue.MaterialNotMatch");
+        let p = kms
+            .get_parameters_for_import("seeded", alg.as_str(), "RSA_2048")
+            .unwrap();
+        kms.import_key_material("seeded", &wrap(&p, alg, &own), &p.import_token, 0)
+            .unwrap();
+        assert_eq!(
+            kms.decrypt(&sealed.ciphertext_blob, "")
+                .unwrap()
+                .plaintext
+                .expose(),
+            b"kept"
         );
     }
 
