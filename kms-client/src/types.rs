@@ -333,6 +333,10 @@ pub struct ListKeysRequest {
     pub key_usage: String,
     /// Only keys every filter matches.
     pub tag_filters: Vec<TagFilter>,
+    /// Only keys in one of these states (empty: any; with `state` too, a key must pass both).
+    pub states: Vec<KeyState>,
+    /// Only service-owned keys (implies `include_service_keys`).
+    pub service_keys_only: bool,
 }
 
 impl ListKeysRequest {
@@ -349,6 +353,8 @@ impl ListKeysRequest {
             origin: self.origin.clone(),
             key_usage: self.key_usage.clone(),
             tag_filters: self.tag_filters.iter().map(TagFilter::to_pb).collect(),
+            states: self.states.iter().copied().map(KeyState::to_pb).collect(),
+            service_keys_only: self.service_keys_only,
         }
     }
 }

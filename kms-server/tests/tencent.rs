@@ -2417,3 +2417,72 @@ async fn a_signed_request_that_is_not_a_call_has_one_audit_line() {
         ]
     );
 }
+
+/// ListKeys lists Enabled, Disabled and PendingImport keys only (not those scheduled for deletion
+/// or archived), and its TotalCount counts those; `Role=1` lists the keys cloud products own and
+/// none of the user's, in ListKeys and ListKeyDetail alike.
+#[tokio::test]
+async fn list_keys_leaves_out_deleted_and_archived_keys_and_role_one_is_the_services() {
+    let s = start(ServerOptions::default()).await;
+    let a = s.addr;
+    let create = |alias: &'static str, params: Value| async move {
+        let mut p = params;
+        p["Alias"] = json!(alias);
+        ok(a, "CreateKey", p).await["KeyId"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let enabled = create("lk-enabled", json!({})).await;
+    let disabled = create("lk-disabled", json!({})).await;
+    let deleting = create("lk-deleting", json!({})).await;
+    let archived = create("lk-archived", json!({})).await;
+    let importing = create("lk-importing", json!({"Type": 2})).await;
+    for id in [&disabled, &deleting] {
+        ok(a, "DisableKey", json!({"KeyId": id})).await;
+    }
+    ok(
+        a,
+        "ScheduleKeyDeletion",
+        json!({"KeyId": deleting, "PendingWindowInDays": 7}),
+    )
+    .await;
+    ok(a, "ArchiveKey", json!({"KeyId": archived})).await;
+    let ids = |v: &Value, field: &str| -> Vec<String> {
+        v[field]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["KeyId"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mine = [&enabled, &disabled, &deleting, &archived, &importing];
+
+    let listed = ok(a, "ListKeys", json!({"Limit": 200})).await;
+    let got = ids(&listed, "Keys");
+    assert_eq!(listed["TotalCount"], got.len(), "{listed}");
+    for (id, shown) in [
+        (&enabled, true),
+        (&disabled, true),
+        (&importing, true),
+        (&deleting, false),
+        (&archived, false),
+    ] {
+        assert_eq!(got.contains(id), shown, "{id}: {listed}");
+    }
+
+    for action in ["ListKeys", "ListKeyDetail"] {
+        let services = ok(a, action, json!({"Limit": 200, "Role": 1})).await;
+        let field = if action == "ListKeys" {
+            "Keys"
+        } else {
+            "KeyMetadatas"
+        };
+        let got = ids(&services, field);
+        assert_eq!(services["TotalCount"], got.len(), "{services}");
+        assert!(!got.is_empty(), "{action}: the service keys: {services}");
+        for id in mine {
+            assert!(!got.contains(id), "{action} Role=1 listed {id}: {services}");
+        }
+    }
+}

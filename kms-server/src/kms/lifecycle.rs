@@ -62,8 +62,12 @@ pub struct ListKeys {
     pub limit: u32,
     /// Only keys in this state.
     pub state: Option<KeyState>,
+    /// Only keys in one of these states (empty: any).
+    pub states: Vec<KeyState>,
     /// Also list service-owned keys.
     pub include_service_keys: bool,
+    /// List service-owned keys only.
+    pub service_keys_only: bool,
     /// Newest first (by creation time, then id); oldest first otherwise.
     pub newest_first: bool,
     /// Only keys whose id or alias contains this text (empty: every key).
@@ -77,6 +81,35 @@ pub struct ListKeys {
 }
 
 impl ListKeys {
+    /// Whether a key owned by the service (`service`) or not passes the owner filter.
+    fn accepts_owner(&self, service: bool) -> bool {
+        if self.service_keys_only {
+            service
+        } else {
+            self.include_service_keys || !service
+        }
+    }
+
+    /// Whether a key in `state` passes the state filters.
+    fn accepts_state(&self, state: KeyState) -> bool {
+        self.state.is_none_or(|s| state == s)
+            && (self.states.is_empty() || self.states.contains(&state))
+    }
+
+    /// The number of keys the state and owner filters accept, from the cache's counters.
+    fn counted(&self, cache: &super::cache::Cache) -> u32 {
+        KeyState::ALL
+            .into_iter()
+            .filter(|s| self.accepts_state(*s))
+            .map(|s| {
+                let (all, users) = (cache.count(Some(s), true), cache.count(Some(s), false));
+                let service = all - users;
+                u32::from(self.accepts_owner(false)) * users
+                    + u32::from(self.accepts_owner(true)) * service
+            })
+            .sum()
+    }
+
     /// Whether a filter beyond state and owner is set (then the total is counted, not read from
     /// the cache's counters).
     fn is_filtered(&self) -> bool {
@@ -88,8 +121,8 @@ impl ListKeys {
 
     /// Whether `m` passes the filters.
     fn accepts(&self, m: &KeyMetadata) -> bool {
-        (self.include_service_keys || !m.is_service_key())
-            && self.state.is_none_or(|s| m.state == s)
+        self.accepts_owner(m.is_service_key())
+            && self.accepts_state(m.state)
             && (self.search.is_empty()
                 || m.alias.contains(&self.search)
                 || m.key_id.to_string().contains(&self.search))
@@ -244,7 +277,7 @@ impl Kms {
             n => n,
         };
         keys::tags::validate_filters(&req.tag_filters).map_err(Error::tags)?;
-        if req.state.is_none_or(|s| s == KeyState::PendingDelete) {
+        if req.accepts_state(KeyState::PendingDelete) {
             self.delete_due()?;
         }
         let cache = self.read();
@@ -267,7 +300,7 @@ impl Kms {
             .cloned()
             .collect();
         let total_count = if visible.is_none() && !req.is_filtered() {
-            cache.count(req.state, req.include_service_keys)
+            req.counted(&cache)
         } else {
             u32::try_from(matching().count()).unwrap_or(u32::MAX)
         };
@@ -779,12 +812,36 @@ mod tests {
                 Some(KeyState::PendingDelete),
                 Some(KeyState::Archived),
             ];
-            for state in states {
-                for include_service_keys in [false, true] {
+            // Tencent's ListKeys set, and one state alone.
+            let sets = [
+                vec![],
+                vec![
+                    KeyState::Enabled,
+                    KeyState::Disabled,
+                    KeyState::PendingImport,
+                ],
+                vec![KeyState::PendingDelete],
+            ];
+            // (include_service_keys, service_keys_only)
+            let owners = [(false, false), (true, false), (false, true)];
+            for (state, set, (include_service_keys, service_keys_only)) in
+                states.into_iter().flat_map(|state| {
+                    sets.iter()
+                        .flat_map(move |set| owners.map(move |owner| (state, set, owner)))
+                })
+            {
+                {
                     let want: Vec<&KeyMetadata> = all
                         .iter()
-                        .filter(|m| include_service_keys || !m.is_service_key())
+                        .filter(|m| {
+                            if service_keys_only {
+                                m.is_service_key()
+                            } else {
+                                include_service_keys || !m.is_service_key()
+                            }
+                        })
                         .filter(|m| state.is_none_or(|s| m.state == s))
+                        .filter(|m| set.is_empty() || set.contains(&m.state))
                         .collect();
                     for (offset, limit) in [(0, 0), (0, 2), (3, 4), (100, 5)] {
                         let page = kms
@@ -792,11 +849,17 @@ mod tests {
                                 offset,
                                 limit,
                                 state,
+                                states: set.clone(),
                                 include_service_keys,
+                                service_keys_only,
                                 ..Default::default()
                             })
                             .unwrap();
-                        assert_eq!(page.total_count as usize, want.len(), "{state:?}");
+                        assert_eq!(
+                            page.total_count as usize,
+                            want.len(),
+                            "{state:?} {set:?} {service_keys_only}"
+                        );
                         let limit = if limit == 0 {
                             DEFAULT_LIST_LIMIT
                         } else {

@@ -76,7 +76,16 @@ pub(super) fn list_request(r: pb::ListKeysRequest) -> crate::Result<ListKeys> {
         offset: r.offset,
         limit: r.limit,
         state: state_from_pb(r.state)?,
-        include_service_keys: r.include_service_keys,
+        states: r
+            .states
+            .iter()
+            .map(|&s| {
+                state_from_pb(s)?
+                    .ok_or_else(|| Error::invalid("states must not hold KEY_STATE_UNSPECIFIED"))
+            })
+            .collect::<crate::Result<_>>()?,
+        include_service_keys: r.include_service_keys || r.service_keys_only,
+        service_keys_only: r.service_keys_only,
         newest_first: r.newest_first,
         search: r.search,
         origin,
@@ -190,4 +199,40 @@ pub(super) fn check_batch(n: usize) -> crate::Result<()> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `states` takes known states only; `service_keys_only` implies the service keys.
+    #[test]
+    fn list_requests_check_their_states() {
+        let listed = list_request(pb::ListKeysRequest {
+            states: vec![
+                pb::KeyState::Enabled.into(),
+                pb::KeyState::PendingImport.into(),
+            ],
+            service_keys_only: true,
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(listed.states, [KeyState::Enabled, KeyState::PendingImport]);
+        assert!(listed.service_keys_only && listed.include_service_keys);
+        for (bad, message) in [
+            (
+                i32::from(pb::KeyState::Unspecified),
+                "states must not hold KEY_STATE_UNSPECIFIED",
+            ),
+            (99, "unknown key state 99"),
+        ] {
+            let e = list_request(pb::ListKeysRequest {
+                states: vec![bad],
+                ..Default::default()
+            })
+            .unwrap_err();
+            assert_eq!(e.tencent_code(), "InvalidParameterValue", "{bad}");
+            assert!(e.to_string().contains(message), "{e}");
+        }
+    }
 }

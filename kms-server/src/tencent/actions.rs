@@ -117,12 +117,18 @@ pub(super) async fn run(
         A::ListKeys => {
             let p: ListKeys = parse(params)?;
             let limit = list_limit(p.limit)?;
-            let include_service_keys = include_service_keys(p.role)?;
+            // Tencent's ListKeys leaves keys scheduled for deletion and archived ones out.
+            let states = [
+                pb::KeyState::Enabled,
+                pb::KeyState::Disabled,
+                pb::KeyState::PendingImport,
+            ];
             let r = s
                 .list_keys(call.request(pb::ListKeysRequest {
                     offset: p.offset.unwrap_or(0),
                     limit,
-                    include_service_keys,
+                    service_keys_only: service_keys_only(p.role)?,
+                    states: states.map(i32::from).to_vec(),
                     ..Default::default()
                 }))
                 .await;
@@ -403,8 +409,8 @@ pub(super) fn list_limit(limit: Option<u32>) -> Result<u32, ApiError> {
     }
 }
 
-/// A listing's `Role`: 0 (default) the user's keys, 1 also those cloud products made.
-pub(super) fn include_service_keys(role: Option<u32>) -> Result<bool, ApiError> {
+/// A listing's `Role`: 0 (default) the user's keys, 1 those cloud products made (the service's).
+pub(super) fn service_keys_only(role: Option<u32>) -> Result<bool, ApiError> {
     match role.unwrap_or(0) {
         0 => Ok(false),
         1 => Ok(true),

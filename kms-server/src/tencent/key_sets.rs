@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::{
     Call,
-    actions::{answer, include_service_keys, list_limit, metadata, parse, required, to_json},
+    actions::{answer, list_limit, metadata, parse, required, to_json},
     params::{KeyMetadata, TagFilterIn, lenient},
     wire::ApiError,
 };
@@ -122,7 +122,7 @@ pub(super) async fn list_detail(
 ) -> Result<serde_json::Value, ApiError> {
     let p: ListKeyDetail = parse(params)?;
     let limit = list_limit(p.limit)?;
-    let include_service_keys = include_service_keys(p.role)?;
+    let service_keys_only = super::actions::service_keys_only(p.role)?;
     let newest_first = match p.order_type.unwrap_or(0) {
         0 => true,
         1 => false,
@@ -181,12 +181,13 @@ pub(super) async fn list_detail(
             offset: p.offset.unwrap_or(0),
             limit,
             state,
-            include_service_keys,
+            service_keys_only,
             newest_first,
             search: p.search_key_alias.unwrap_or_default(),
             origin: origin.unwrap_or_default(),
             key_usage: key_usage.unwrap_or_default().to_owned(),
             tag_filters,
+            ..Default::default()
         }))
         .await;
     let page = answer(r)?;
