@@ -97,8 +97,11 @@
 //!    so parts cannot be reordered, repeated or skipped.
 //! 2. **SSE-C multipart completed without the key** (what the SDKs do) has no `layout_mac`; it is
 //!    accepted only for SSE-C multipart envelopes. Residual risk: someone able to edit both the
-//!    stored metadata and the stored body can drop whole *trailing* parts undetected. Completing
-//!    with the SSE-C headers present closes this. (KMS modes always get the MAC.)
+//!    stored metadata and the stored body can then change the part table undetected, within what
+//!    the part keys allow: drop whole trailing parts, put back an earlier upload attempt of a part
+//!    (its salt and body, under the same upload), or cut whole segments off the end of a part (a
+//!    read of what remains succeeds; one that reaches the cut fails). Completing with the SSE-C
+//!    headers present closes this. (KMS modes always get the MAC.)
 //! 3. **Multipart objects also have a `content_id`**, used for `body_commit` and the layout key.
 //! 4. **KMS context**: the object's identity goes under the reserved name `x-cos-sse-object` as
 //!    `bucket/key` (bucket names have no `/`), or `sha256:<hex of lp(bucket) || lp(key)>` when longer
@@ -123,7 +126,8 @@
 //!     share a key and test guessed keys at MD5 speed. Version 2 stores a per-envelope salt and
 //!     `HMAC-SHA256(verifier key, "sse/v2/customer-key-verifier" || salt || key)` under a key the
 //!     server holds ([`Adapter::with_customer_key_verifier`]); the echoed MD5 is that of the key
-//!     the request supplied. Version-1 envelopes are still read. See [`verifier`].
+//!     the request supplied. Version-1 envelopes are still read. This ends linking; it does not
+//!     end offline guessing, which `wrap_commit` still allows at HKDF speed (see [`verifier`]).
 //! 11. **Bucket keys** (envelope version 3, SSE-KMS only, opt-in per request through
 //!     [`SseRequest::with_bucket_key`]): the DEK is a bucket key the KMS generated under a context
 //!     naming the bucket, cached for a bounded time; the wrap key is

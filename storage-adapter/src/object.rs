@@ -308,8 +308,9 @@ impl Adapter {
     /// With the key (always for SSE-COS/KMS; for SSE-C when the request carries the SSE-C headers)
     /// the table is authenticated by the layout MAC. The SDKs send no SSE-C headers on Complete, so
     /// an SSE-C upload completed without them gets no MAC; its parts are still each authenticated
-    /// (their keys bind the part number, and numbers must be 1..=N), but dropping whole trailing
-    /// parts from both the table and the body is then not detected. See the crate docs.
+    /// (their keys bind the part number, and numbers must be 1..=N), but an edit of both the
+    /// table and the body (whole trailing parts dropped, an earlier attempt of a part put back,
+    /// whole segments cut off a part's end) is then not detected. See the crate docs.
     pub async fn complete_multipart(
         &self,
         upload: &Envelope,

@@ -15,7 +15,11 @@
 //!
 //! * The **verifier key** ([`VerifierKey`]) is held by the server (the gateway keeps it in its data
 //!   directory, never beside the objects' metadata): without it a stored verifier says nothing about
-//!   the key and cannot be used to test guesses.
+//!   the key. It does not stop guesses being tested offline: the envelope's `wrap_commit`
+//!   (HKDF of the customer key under the stored wrap salt and the object's name) confirms a guess
+//!   at the cost of one HKDF-SHA256, and a right guess opens the body. SSE-C is only as strong as
+//!   its key: a 256-bit random key cannot be guessed; a key made from a password can (a server-held
+//!   pepper for the wrap would need a new format version).
 //! * The **salt** makes two objects under the same key carry unrelated verifiers, so even the holder
 //!   of a metadata dump cannot link them.
 //! * The salt is a field of its own rather than the wrap salt: the wrap salt is renewed at every
