@@ -792,11 +792,16 @@ async fn every_action_answers_with_tencent_fields() {
     );
     let m = &ok(a, "DescribeKey", json!({"KeyId": key})).await["KeyMetadata"];
     assert_eq!(m["NextRotateTime"], NOW + 30 * 86_400);
+    assert_eq!(m["RotateDays"], 30);
+    assert_eq!(m["LastRotateTime"], 0);
     ok(a, "DisableKeyRotation", json!({"KeyId": key})).await;
     assert_eq!(
         ok(a, "RotateKey", json!({"KeyId": key})).await["TaskId"],
         format!("{key}-v2")
     );
+    // RotateKey's doc: its effect shows in DescribeKey's LastRotateTime.
+    let m = &ok(a, "DescribeKey", json!({"KeyId": key})).await["KeyMetadata"];
+    assert_eq!(m["LastRotateTime"], NOW);
     // The blob sealed under version 1 still opens.
     let v1 = ok(
         a,

@@ -503,6 +503,8 @@ pub(super) fn metadata(m: Option<pb::KeyMetadata>) -> Result<KeyMetadata, ApiErr
         key_rotation_enabled: m.rotation_enabled,
         owner: m.owner,
         next_rotate_time: m.next_rotate_time,
+        last_rotate_time: m.last_rotate_time,
+        rotate_days: m.rotate_days,
         deletion_date: m.deletion_date,
         origin: m.origin,
         valid_to: m.valid_to,

@@ -160,6 +160,8 @@ pub(super) struct KeyMetadata {
     pub(super) key_rotation_enabled: bool,
     pub(super) owner: String,
     pub(super) next_rotate_time: i64,
+    pub(super) last_rotate_time: i64,
+    pub(super) rotate_days: u32,
     pub(super) deletion_date: i64,
     pub(super) origin: String,
     pub(super) valid_to: i64,
