@@ -304,6 +304,7 @@ fn class_of(code: ErrorCode) -> Option<Code> {
         | ErrorCode::ExternalCmkCanNotRotate
         | ErrorCode::RotateNotSupported
         | ErrorCode::UnsupportedOperation
+        | ErrorCode::NotExternalCmk
         | ErrorCode::TokenExpired => Code::FailedPrecondition,
         ErrorCode::NotUserCreatedCmk | ErrorCode::UnauthorizedOperation => Code::PermissionDenied,
         ErrorCode::AuthFailure => Code::Unauthenticated,
@@ -478,6 +479,7 @@ mod tests {
                 | ErrorCode::ExternalCmkCanNotRotate
                 | ErrorCode::RotateNotSupported
                 | ErrorCode::UnsupportedOperation
+                | ErrorCode::NotExternalCmk
                 | ErrorCode::TokenExpired => {
                     matches!(e, Error::KeyStateConflict { .. })
                 }

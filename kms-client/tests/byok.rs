@@ -45,7 +45,7 @@ async fn imported_material_through_the_library() {
         .get_parameters_for_import(&own.key_id, WrappingAlgorithm::RsaesOaepSha256)
         .await
         .unwrap_err();
-    assert_eq!(e.error_code(), Some("UnsupportedOperation"));
+    assert_eq!(e.error_code(), Some("UnsupportedOperation.NotExternalCmk"));
     let material = [9u8; 32];
     for alg in WrappingAlgorithm::ALL {
         let p = kms.get_parameters_for_import("byok", alg).await.unwrap();

@@ -2029,7 +2029,7 @@ async fn imported_key_material_comes_and_goes_with_tencent_codes() {
             params(own.as_str().unwrap(), "RSAES_OAEP_SHA_256")
         )
         .await,
-        "UnsupportedOperation"
+        "UnsupportedOperation.NotExternalCmk"
     );
     assert_eq!(
         code(
@@ -2089,7 +2089,7 @@ async fn imported_key_material_comes_and_goes_with_tencent_codes() {
     own_import["KeyId"] = own.clone();
     assert_eq!(
         code(a, "ImportKeyMaterial", own_import).await,
-        "UnsupportedOperation"
+        "UnsupportedOperation.NotExternalCmk"
     );
     ok(
         a,
@@ -2150,7 +2150,7 @@ async fn imported_key_material_comes_and_goes_with_tencent_codes() {
     );
     assert_eq!(
         code(a, "DeleteImportedKeyMaterial", json!({"KeyId": own})).await,
-        "UnsupportedOperation"
+        "UnsupportedOperation.NotExternalCmk"
     );
     let p = ok(
         a,

@@ -53,8 +53,8 @@ pub enum ErrorCode {
     /// process past its wait bound; nothing was changed, the call may be repeated (gRPC
     /// `UNAVAILABLE`).
     ServiceTemporaryUnavailable,
-    /// `UnsupportedOperation`: the key cannot do this at all (importing material into a key whose
-    /// material this KMS generated).
+    /// `UnsupportedOperation`: the key cannot do this at all (no longer sent: an import action on
+    /// a generated key is [`ErrorCode::NotExternalCmk`]; kept so older servers' answers read).
     UnsupportedOperation,
     /// `InvalidParameter.DecryptMaterialError`: imported key material does not decrypt under the
     /// wrapping key of its import token.
@@ -69,11 +69,14 @@ pub enum ErrorCode {
     DuplicatedKeyId,
     /// `InvalidParameterValue.TagKeysDuplicated`: CreateKey's tags name a tag key twice.
     TagKeysDuplicated,
+    /// `UnsupportedOperation.NotExternalCmk`: an import action on a key whose material this KMS
+    /// generated (not created with `Type=2`, origin EXTERNAL).
+    NotExternalCmk,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 24] = [
         Self::InvalidParameterValue,
         Self::InvalidCiphertext,
         Self::AliasAlreadyExists,
@@ -97,6 +100,7 @@ impl ErrorCode {
         Self::TokenExpired,
         Self::DuplicatedKeyId,
         Self::TagKeysDuplicated,
+        Self::NotExternalCmk,
     ];
 
     /// The code as Tencent spells it, e.g. `ResourceUnavailable.CmkDisabled`.
@@ -125,6 +129,7 @@ impl ErrorCode {
             Self::TokenExpired => "ResourceUnavailable.TokenExpired",
             Self::DuplicatedKeyId => "InvalidParameterValue.DuplicatedKeyId",
             Self::TagKeysDuplicated => "InvalidParameterValue.TagKeysDuplicated",
+            Self::NotExternalCmk => "UnsupportedOperation.NotExternalCmk",
         }
     }
 
@@ -174,6 +179,7 @@ mod tests {
                 "ResourceUnavailable.TokenExpired",
                 "InvalidParameterValue.DuplicatedKeyId",
                 "InvalidParameterValue.TagKeysDuplicated",
+                "UnsupportedOperation.NotExternalCmk",
             ]
         );
         assert_eq!(ERROR_CODE_METADATA, "x-kms-error-code");

@@ -85,6 +85,9 @@ pub(super) fn material_expired(m: &KeyMetadata, now: i64) -> bool {
         )
 }
 
+/// The latest `ValidTo` Tencent accepts for imported material (2038-01-18 00:00:00 UTC+8).
+pub const MAX_VALID_TO: i64 = 2_147_443_200;
+
 /// The store setting that holds the fingerprint of `key_id`'s imported material.
 pub(crate) fn material_fingerprint_setting(key_id: Uuid) -> String {
     format!("imported-material-fingerprint/{key_id}")
@@ -94,7 +97,7 @@ pub(crate) fn material_fingerprint_setting(key_id: Uuid) -> String {
 fn external(m: &KeyMetadata, action: &str) -> Result<()> {
     if m.origin != ORIGIN_EXTERNAL {
         return Err(refused(
-            ErrorCode::UnsupportedOperation,
+            ErrorCode::NotExternalCmk,
             format!(
                 "key {} was not created with imported material (Type=2, origin EXTERNAL): \
                  {action} is not supported",
@@ -183,11 +186,16 @@ impl Kms {
             let c = self.read();
             let m = c.resolve(name)?.meta();
             external(m, "ImportKeyMaterial")?;
+            // Tencent imports into an Enabled or a PendingImport key only.
+            if !matches!(m.state, KeyState::Enabled | KeyState::PendingImport) {
+                return Err(Error::transition(&m.key_id.to_string(), m.state));
+            }
             m.key_id
         };
-        if valid_to != 0 && valid_to <= now {
+        if valid_to != 0 && !(now + 1..=MAX_VALID_TO).contains(&valid_to) {
             return Err(Error::invalid(format!(
-                "ValidTo must be 0 (never expires) or a unix time in the future, got {valid_to}"
+                "ValidTo must be 0 (never expires) or a unix time in the future, at most \
+                 {MAX_VALID_TO}, got {valid_to}"
             )));
         }
         let not_given = || {
@@ -640,7 +648,7 @@ mod tests {
         let e = kms
             .get_parameters_for_import("own", "RSAES_OAEP_SHA_256", "RSA_2048")
             .unwrap_err();
-        assert_eq!(code(&e), "UnsupportedOperation");
+        assert_eq!(code(&e), "UnsupportedOperation.NotExternalCmk");
         for (alg, spec) in [
             ("RSAES_PKCS1_V1_5", "RSA_2048"),
             ("RSAES_OAEP_SHA_1", "RSA_4096"),
@@ -657,7 +665,7 @@ mod tests {
         let e = kms
             .import_key_material("own", &wrap(&p, alg, &[1; 32]), &p.import_token, 0)
             .unwrap_err();
-        assert_eq!(code(&e), "UnsupportedOperation");
+        assert_eq!(code(&e), "UnsupportedOperation.NotExternalCmk");
         let e = kms
             .import_key_material("byok", &wrap(&p, alg, &[1; 32]), "nope", 0)
             .unwrap_err();
@@ -675,6 +683,16 @@ mod tests {
             .import_key_material("byok", &wrap(&p, alg, &[1; 32]), &p.import_token, T0)
             .unwrap_err();
         assert_eq!(code(&e), "InvalidParameterValue");
+        let e = kms
+            .import_key_material(
+                "byok",
+                &wrap(&p, alg, &[1; 32]),
+                &p.import_token,
+                MAX_VALID_TO + 1,
+            )
+            .unwrap_err();
+        assert_eq!(code(&e), "InvalidParameterValue");
+        assert!(e.to_string().contains("at most 2147443200"), "{e}");
         // Different material into a key that holds material.
         kms.import_key_material("byok", &wrap(&p, alg, &[1; 32]), &p.import_token, 0)
             .unwrap();
@@ -685,6 +703,14 @@ mod tests {
             .import_key_material("byok", &wrap(&p, alg, &[2; 32]), &p.import_token, 0)
             .unwrap_err();
         assert_eq!(code(&e), "InvalidParameterValue.MaterialNotMatch");
+        // Tencent imports into Enabled and PendingImport keys only: the same material, to a
+        // Disabled key, is refused for its state.
+        kms.disable_key("byok").unwrap();
+        let e = kms
+            .import_key_material("byok", &wrap(&p, alg, &[1; 32]), &p.import_token, 0)
+            .unwrap_err();
+        assert_eq!(code(&e), "ResourceUnavailable.CmkStateNotSupport");
+        kms.enable_key("byok").unwrap();
         // An expired token.
         clock.advance(DAY_SECS);
         let e = kms

@@ -33,7 +33,10 @@ pub fn status(err: &Error) -> Status {
             (Code::FailedPrecondition, err.to_string())
         }
         Error::Import {
-            code: kms_types::ErrorCode::UnsupportedOperation | kms_types::ErrorCode::TokenExpired,
+            code:
+                kms_types::ErrorCode::UnsupportedOperation
+                | kms_types::ErrorCode::NotExternalCmk
+                | kms_types::ErrorCode::TokenExpired,
             ..
         } => (Code::FailedPrecondition, err.to_string()),
         Error::Import { .. } => (Code::InvalidArgument, err.to_string()),
