@@ -470,10 +470,10 @@ def test_bring_your_own_key():
     assert base64.b64decode(out.Plaintext) == b'byok'
 
     own = kms.CreateKey(req(models.CreateKeyRequest, Alias='sdk-byok-own')).KeyId
-    expect_error('UnsupportedOperation', lambda: kms.GetParametersForImport(req(
+    expect_error('UnsupportedOperation.NotExternalCmk', lambda: kms.GetParametersForImport(req(
         models.GetParametersForImportRequest, KeyId=own, WrappingAlgorithm='RSAES_OAEP_SHA_1',
         WrappingKeySpec='RSA_2048')))
-    expect_error('UnsupportedOperation', lambda: kms.DeleteImportedKeyMaterial(req(
+    expect_error('UnsupportedOperation.NotExternalCmk', lambda: kms.DeleteImportedKeyMaterial(req(
         models.DeleteImportedKeyMaterialRequest, KeyId=own)))
 
 
