@@ -120,16 +120,7 @@ pub enum Catalog {
 
 /// [`start_http`] over the store `make` builds in the data directory.
 pub fn start_http_with_store(make: MakeStore) -> TestGateway {
-    launch(
-        Options {
-            tls: false,
-            allow_ssec_over_http: true,
-            bucket_keys: Default::default(),
-        },
-        None,
-        cos_gateway::ServeOptions::default(),
-        Catalog::Custom(make),
-    )
+    start_limited_with_store(cos_gateway::ServeOptions::default(), make)
 }
 
 /// [`start_limited`] over the store `make` builds in the data directory.
