@@ -89,7 +89,10 @@ impl KeyState {
         match (action, self) {
             (A::Enable, S::Enabled | S::Disabled) => Ok(S::Enabled),
             (A::Disable, S::Enabled | S::Disabled) => Ok(S::Disabled),
-            (A::ScheduleDeletion, S::Disabled) => Ok(S::PendingDelete),
+            // A key waiting for imported material can be deleted too (Tencent's
+            // DeleteImportedKeyMaterial points there); its cancellation returns it to
+            // PendingImport (`Kms::cancel_key_deletion`).
+            (A::ScheduleDeletion, S::Disabled | S::PendingImport) => Ok(S::PendingDelete),
             (A::ScheduleDeletion, _) => Err(R::CmkShouldBeDisabled),
             (A::CancelDeletion, S::PendingDelete) => Ok(S::Disabled),
             (A::CancelDeletion, _) => Err(R::CmkNotPendingDelete),
@@ -212,7 +215,7 @@ mod tests {
             (A::Disable, [Ok(Di), Ok(Di), Err(Nsp), Err(Nsp), Err(Nsp)]),
             (
                 A::ScheduleDeletion,
-                [Err(Sbd), Ok(Pd), Err(Sbd), Err(Sbd), Err(Sbd)],
+                [Err(Sbd), Ok(Pd), Err(Sbd), Ok(Pd), Err(Sbd)],
             ),
             (
                 A::CancelDeletion,

@@ -624,6 +624,35 @@ mod tests {
         );
     }
 
+    /// A key that never got material (or lost it) can be scheduled for deletion; cancelled, it
+    /// waits for material again; due, it is gone.
+    #[test]
+    fn a_key_without_material_can_be_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(T0));
+        let kms = open(dir.path(), clock.clone());
+        kms.create_key_from("waiting", "", "", true).unwrap();
+        assert_eq!(
+            kms.schedule_key_deletion("waiting", 7).unwrap(),
+            T0 + 7 * DAY_SECS
+        );
+        assert_eq!(
+            kms.describe_key("waiting").unwrap().state,
+            KeyState::PendingDelete
+        );
+        kms.cancel_key_deletion("waiting").unwrap();
+        let m = kms.describe_key("waiting").unwrap();
+        assert_eq!(
+            (m.state, m.deletion_date, m.current_key_version),
+            (KeyState::PendingImport, 0, 0)
+        );
+        kms.schedule_key_deletion("waiting", 7).unwrap();
+        clock.advance(7 * DAY_SECS + 1);
+        kms.run_due_tasks().unwrap();
+        let e = kms.describe_key("waiting").unwrap_err();
+        assert_eq!(code(&e), "ResourceUnavailable.CmkNotFound");
+    }
+
     #[test]
     fn import_parameters_never_print_their_token() {
         let dir = tempfile::tempdir().unwrap();

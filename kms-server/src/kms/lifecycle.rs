@@ -361,10 +361,14 @@ impl Kms {
         Ok(meta.deletion_date)
     }
 
-    /// CancelKeyDeletion: PendingDelete -> Disabled.
+    /// CancelKeyDeletion: PendingDelete -> Disabled, or PendingImport for an EXTERNAL key
+    /// without material (one scheduled from PendingImport).
     pub fn cancel_key_deletion(&self, name: &str) -> Result<Uuid> {
         self.mutate(name, |m, _| {
             step(m, KeyAction::CancelDeletion)?;
+            if m.origin == keys::ORIGIN_EXTERNAL && m.current_key_version == 0 {
+                m.state = KeyState::PendingImport;
+            }
             m.deletion_date = 0;
             Ok(false)
         })
@@ -588,7 +592,7 @@ mod tests {
                     Err(SHOULD_BE_DISABLED),
                     Ok(Pd),
                     Err(SHOULD_BE_DISABLED),
-                    Err(SHOULD_BE_DISABLED),
+                    Ok(Pd),
                     Err(SHOULD_BE_DISABLED),
                 ],
             ),
