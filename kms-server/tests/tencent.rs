@@ -2218,6 +2218,22 @@ fn outcome_lines<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<Value> {
 }
 
 /// The outcome lines written since the first `seen` lines.
+/// [`audited_server`] with one key the admin made (`audited`): the server, its audit log, the
+/// key's id, and how many audit lines have been read (the CreateKey's one).
+async fn audited_server_with_key(
+    dir: &tempfile::TempDir,
+) -> (Running, std::path::PathBuf, Value, usize) {
+    let (s, audit) = audited_server(dir).await;
+    let (admin, _) = admin_and_app();
+    let mut seen = 0;
+    let key = post(s.addr, "CreateKey", &json!({"Alias": "audited"}), &admin)
+        .await
+        .ok()["KeyId"]
+        .clone();
+    assert_eq!(new_lines(&audit, &mut seen).len(), 1);
+    (s, audit, key, seen)
+}
+
 fn new_lines(audit: &std::path::Path, seen: &mut usize) -> Vec<Value> {
     let text = std::fs::read_to_string(audit).unwrap_or_default();
     let added: Vec<&str> = text.lines().skip(*seen).collect();
@@ -2253,14 +2269,8 @@ fn admin_and_app() -> (Sign<'static>, Sign<'static>) {
 #[tokio::test]
 async fn an_action_not_allowed_is_refused_before_its_parameters_with_one_audit_line() {
     let dir = tempfile::tempdir().unwrap();
-    let (s, audit) = audited_server(&dir).await;
-    let (admin, app) = admin_and_app();
-    let mut seen = 0;
-    let key = post(s.addr, "CreateKey", &json!({"Alias": "audited"}), &admin)
-        .await
-        .ok()["KeyId"]
-        .clone();
-    assert_eq!(new_lines(&audit, &mut seen).len(), 1);
+    let (s, audit, key, mut seen) = audited_server_with_key(&dir).await;
+    let (_, app) = admin_and_app();
 
     // Allowed only Decrypt: an Encrypt whose Plaintext is not base64 is refused for the action.
     let a = post(
@@ -2334,14 +2344,8 @@ async fn an_action_not_allowed_is_refused_before_its_parameters_with_one_audit_l
 #[tokio::test]
 async fn a_parameter_refusal_has_one_audit_line_and_a_method_refusal_is_not_doubled() {
     let dir = tempfile::tempdir().unwrap();
-    let (s, audit) = audited_server(&dir).await;
+    let (s, audit, key, mut seen) = audited_server_with_key(&dir).await;
     let (admin, _) = admin_and_app();
-    let mut seen = 0;
-    let key = post(s.addr, "CreateKey", &json!({"Alias": "audited"}), &admin)
-        .await
-        .ok()["KeyId"]
-        .clone();
-    assert_eq!(new_lines(&audit, &mut seen).len(), 1);
 
     let a = post(
         s.addr,
